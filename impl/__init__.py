@@ -1,0 +1,1 @@
+"""dynamokv package (filled in by its issue)."""

@@ -1,0 +1,67 @@
+"""Argument parsing and error handling shared by every subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from . import _bench, _prove
+
+# Each module registers one top-level subcommand. Order is the order of --help.
+_COMMAND_MODULES = (_prove, _bench)
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """An error the user can act on: printed as one line, exit status ``EXIT_FAILURE``."""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see --help)")
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="dynamokv",
+        description="A formally checked reference implementation of Amazon's Dynamo.",
+    )
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", parser_class=ArgumentParser
+    )
+    for module in _COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return handler(args)
+    except _UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as error:
+        print(f"dynamokv: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("dynamokv: interrupted", file=sys.stderr)
+        return 130

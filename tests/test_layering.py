@@ -1,0 +1,124 @@
+"""The import rules of DESIGN.md section 2, checked on the source text.
+
+``spec  <-  proofs``; ``spec <- impl/core <- impl/sim``; ``impl/core <- impl/runtime <- impl/cli``;
+``impl/storage <- impl/runtime``. The spec and the core are pure: no IO, clock, randomness or trio.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Folder -> (package name, dynamokv packages it may import, other modules it must not import).
+IMPURE = {
+    "trio",
+    "socket",
+    "time",
+    "random",
+    "os",
+    "threading",
+    "asyncio",
+    "datetime",
+    "select",
+    "subprocess",
+    "signal",
+    "selectors",
+    "multiprocessing",
+    "httptools",
+    "msgpack",
+}
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "spec": ({"dynamokv.spec"}, IMPURE),
+    "proofs": ({"dynamokv.spec", "dynamokv.proofs"}, {"trio", "socket", "threading", "asyncio"}),
+    "impl/core": ({"dynamokv.spec", "dynamokv.impl.core"}, IMPURE),
+    "impl/sim": (
+        {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.sim", "dynamokv.impl.storage"},
+        {"trio", "socket", "threading", "asyncio", "time", "select", "selectors"},
+    ),
+    "impl/storage": ({"dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
+    "impl/runtime": (
+        {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.storage", "dynamokv.impl.runtime"},
+        set(),
+    ),
+}
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(ROOT).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["dynamokv", *parts])
+
+
+def _imports(path: Path, module: str) -> Iterator[tuple[str, int, bool]]:
+    """Yield (absolute module name, line, type_checking_only) for every import in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                for inner in ast.walk(child):
+                    guarded.add(id(inner))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno, id(node) in guarded
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            yield name, node.lineno, id(node) in guarded
+
+
+def _python_files(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("folder", sorted(RULES))
+def test_layer_imports_only_what_it_may(folder: str) -> None:
+    allowed, forbidden = RULES[folder]
+    violations = []
+    for path in _python_files(folder):
+        for name, line, type_checking_only in _imports(path, _module_name(path)):
+            top = name.split(".")[0]
+            where = f"{path.relative_to(ROOT)}:{line} imports {name}"
+            if top == "dynamokv":
+                if not any(name == a or name.startswith(a + ".") for a in allowed):
+                    violations.append(where)
+            elif top in forbidden and not type_checking_only:
+                violations.append(where)
+    assert violations == [], "layering violations:\n" + "\n".join(violations)
+
+
+def test_checker_catches_a_planted_violation(tmp_path: Path) -> None:
+    """The import walker must see a forbidden import, or the test above could never fail."""
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "import time\nfrom ..impl import core\nif TYPE_CHECKING:\n    import random\n"
+    )
+    found = set(_imports(planted, "dynamokv.spec.planted"))
+    assert found == {("time", 1, False), ("dynamokv.impl", 2, False), ("random", 4, True)}
+
+
+def test_every_package_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {
+        _module_name(init)
+        for folder in ("spec", "proofs", "impl")
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
