@@ -1,1 +1,74 @@
-"""dynamokv package (filled in by its issue)."""
+"""The node's durable store: write-ahead log, memtable and sorted segment files.
+
+The seed's request journey, step 4: "Node writes to WAL and memtable". One :class:`Store`
+per node maps a key to an opaque value (the serialized version set, or a tombstone),
+ordered by ring position (MD5 of the key, Dynamo §4.2), so that a partition's keys are one
+contiguous range (:meth:`Store.scan`) for hinted handoff and Merkle trees (Dynamo §4.6,
+§4.7).
+
+Everything on disk goes through a :class:`Files` layer: :class:`OsFiles` for real, or
+:class:`FaultyFiles` for the deterministic simulator (torn writes, lost unsynced data,
+injected write errors). The design and its recovery rules are in ``docs/storage.md``.
+
+This package imports nothing else from dynamokv, nor trio: the trio runtime calls it on a
+worker thread and the simulator calls it directly.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    StorageArgumentError,
+    StorageClosedError,
+    StorageCorruptionError,
+    StorageDiskFullError,
+    StorageError,
+    StorageInvariantError,
+    StorageReadOnlyError,
+    StorageWriteError,
+)
+from ._files import FaultyFiles, Files, OsFiles, ReadableFile, WritableFile
+from ._format import (
+    BATCH_OPERATIONS_MAX,
+    KEY_BYTES_MAX,
+    RING_POSITIONS_COUNT,
+    VALUE_BYTES_MAX,
+    WAL_RECORD_BYTES_MAX,
+    Operation,
+    ring_position,
+)
+from ._invariant import invariant
+from ._store import FSYNC_POLICIES, FsyncPolicy, MayDrop, Store, StoreOptions, StoreStats
+from ._wal import RecoveryReport, SalvagedDamage, TornTail
+
+__all__ = [
+    "BATCH_OPERATIONS_MAX",
+    "FSYNC_POLICIES",
+    "KEY_BYTES_MAX",
+    "RING_POSITIONS_COUNT",
+    "VALUE_BYTES_MAX",
+    "WAL_RECORD_BYTES_MAX",
+    "FaultyFiles",
+    "Files",
+    "FsyncPolicy",
+    "MayDrop",
+    "Operation",
+    "OsFiles",
+    "ReadableFile",
+    "RecoveryReport",
+    "SalvagedDamage",
+    "StorageArgumentError",
+    "StorageClosedError",
+    "StorageCorruptionError",
+    "StorageDiskFullError",
+    "StorageError",
+    "StorageInvariantError",
+    "StorageReadOnlyError",
+    "StorageWriteError",
+    "Store",
+    "StoreOptions",
+    "StoreStats",
+    "TornTail",
+    "WritableFile",
+    "invariant",
+    "ring_position",
+]
