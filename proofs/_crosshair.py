@@ -21,7 +21,7 @@ OUTPUT_LINES_MAX = 5
 
 
 def crosshair_check(
-    target: Path,
+    target: Path | str,
     *,
     name: str = "crosshair.spec_contracts",
     per_condition_timeout: float = 4.0,
@@ -30,7 +30,8 @@ def crosshair_check(
     """Run ``crosshair check --analysis_kind=icontract`` on ``target`` (a file or folder).
 
     Args:
-        target: what to check, e.g. the ``spec/`` folder.
+        target: what to check: a folder such as ``spec/``, a file, or ``file.py:LINE``
+            for the one function defined at that line.
         name: the row's name.
         per_condition_timeout: seconds CrossHair spends on each contract.
         timeout_seconds: the whole run is stopped (status unknown) after this long.
@@ -52,7 +53,9 @@ def crosshair_check(
     status: Status
     counterexample: str | None
     note: str | None
-    scope = f"{target.name}/ contracts, {per_condition_timeout:g} s per condition"
+    where = Path(str(target).split(":")[0])
+    label = f"{where.name}/" if where.is_dir() else where.name
+    scope = f"{label} contracts, {per_condition_timeout:g} s per condition"
     try:
         completed = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout_seconds, check=False
