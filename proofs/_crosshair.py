@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ._result import ProofResult, Status, Stopwatch
@@ -26,6 +27,7 @@ def crosshair_check(
     name: str = "crosshair.spec_contracts",
     per_condition_timeout: float = 4.0,
     timeout_seconds: float = 900.0,
+    command: Sequence[str] | None = None,
 ) -> ProofResult:
     """Run ``crosshair check --analysis_kind=icontract`` on ``target`` (a file or folder).
 
@@ -35,16 +37,17 @@ def crosshair_check(
         name: the row's name.
         per_condition_timeout: seconds CrossHair spends on each contract.
         timeout_seconds: the whole run is stopped (status unknown) after this long.
+        command: how to start CrossHair; default ``python -m crosshair``. The
+            command line passes the project's wrapper (the one ``make crosshair``
+            uses), which this package may not import.
 
     Returns:
         Proved when CrossHair exits 0 with no findings, refuted with its first
         findings as the counterexample, unknown when it could not run or timed out.
     """
     stopwatch = Stopwatch()
-    command = [
-        sys.executable,
-        "-m",
-        "crosshair",
+    argv = [
+        *(command or (sys.executable, "-m", "crosshair")),
         "check",
         "--analysis_kind=icontract",
         f"--per_condition_timeout={per_condition_timeout:g}",
@@ -58,7 +61,7 @@ def crosshair_check(
     scope = f"{label} contracts, {per_condition_timeout:g} s per condition"
     try:
         completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_seconds, check=False
+            argv, capture_output=True, text=True, timeout=timeout_seconds, check=False
         )
     except subprocess.TimeoutExpired:
         status, counterexample, note = (

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -109,10 +111,13 @@ def _run(args: argparse.Namespace) -> int:
         import dynamokv.spec
 
         target = Path(dynamokv.spec.__file__).resolve().parent
+        # The same entry point as `make crosshair`, when the project provides one.
+        wrapper = "dynamokv.impl.cli._crosshair"
+        command = (sys.executable, "-m", wrapper) if importlib.util.find_spec(wrapper) else None
         waiting = console.status("running CrossHair over spec/…")
         with waiting if console.is_terminal else contextlib.nullcontext():
             crosshair = proofs.crosshair_check(
-                target, per_condition_timeout=CROSSHAIR_PER_CONDITION_TIMEOUT
+                target, per_condition_timeout=CROSSHAIR_PER_CONDITION_TIMEOUT, command=command
             )
         results.append(crosshair)
         seconds += crosshair.seconds
