@@ -197,7 +197,7 @@ def _reflexive(name: str, kind: Kind, descends: DescendsEncoding) -> ProofResult
         outcome,
         name=name,
         kind=kind,
-        claim="descends(a, a)",
+        claim="descends(a, a)" + ("" if kind == "theorem" else " (descends with > for ≥)"),
         scope="all dimensions",
         reference=REFERENCE,
         stopwatch=stopwatch,
@@ -236,7 +236,8 @@ def _antisymmetric(name: str, kind: Kind, descends: DescendsEncoding) -> ProofRe
         outcome,
         name=name,
         kind=kind,
-        claim="descends(a, b) ∧ descends(b, a) ⇒ a = b",
+        claim="descends(a, b) ∧ descends(b, a) ⇒ a = b"
+        + ("" if kind == "theorem" else " (descends comparing n0 only)"),
         scope="all dimensions",
         reference=REFERENCE,
         stopwatch=stopwatch,
@@ -365,7 +366,8 @@ def _merge_lub(name: str, kind: Kind, merge: MergeEncoding) -> ProofResult:
         outcome,
         name=name,
         kind=kind,
-        claim="merge(a, b) ⊒ a, b and every u ⊒ a, b has u ⊒ merge(a, b)",
+        claim="merge(a, b) ⊒ a, b and every u ⊒ a, b has u ⊒ merge(a, b)"
+        + ("" if kind == "theorem" else " (merge as entrywise min)"),
         scope="all dimensions",
         reference=REFERENCE,
         stopwatch=stopwatch,

@@ -193,14 +193,16 @@ def _print_table(console: Console, run: ProofRun) -> None:
 
 
 def _print_details(console: Console, results: Any) -> None:
+    from rich.markup import escape
+
     for result in results:
-        console.print(f"[bold]{result.name}[/bold] ({result.reference}): {result.claim}")
+        console.print(f"[bold]{result.name}[/bold] ({result.reference}): {escape(result.claim)}")
         if result.witness:
-            console.print(f"  witness: {result.witness}")
+            console.print(f"  witness: {escape(result.witness)}")
         if result.counterexample:
-            console.print(f"  counterexample: {result.counterexample}")
+            console.print(f"  counterexample: {escape(result.counterexample)}")
         if result.replay is not None:
             verdict = "agreed" if result.replay.agreed else "DISAGREED"
-            console.print(f"  spec replay {verdict}: {result.replay.detail}")
+            console.print(f"  spec replay {verdict}: {escape(result.replay.detail)}")
         if result.note:
-            console.print(f"  note: {result.note}")
+            console.print(f"  note: {escape(result.note)}")
