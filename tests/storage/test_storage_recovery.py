@@ -1,0 +1,177 @@
+"""Recovery rules: torn tails are cut and reported, damage before the tail stops the open."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from dynamokv.impl.storage import (
+    StorageCorruptionError,
+    Store,
+    StoreOptions,
+    TornTail,
+)
+from dynamokv.impl.storage._format import WAL_HEADER_BYTES
+
+VALUES = [(f"key-{n}".encode(), f"value-{n}".encode() * 3) for n in range(6)]
+
+
+def _write_store(directory: Path) -> Path:
+    """Six acknowledged puts, one WAL file; returns the WAL file's path."""
+    with Store.open(str(directory), options=StoreOptions(background=False)) as store:
+        for key, value in VALUES:
+            store.put(key, value)
+    wals = sorted(directory.glob("wal-*.log"))
+    assert len(wals) == 1
+    return wals[0]
+
+
+def _contents(directory: Path) -> dict[bytes, bytes]:
+    with Store.open(str(directory), options=StoreOptions(background=False)) as store:
+        return dict(store.scan(0, 0))
+
+
+def test_torn_last_record_is_cut_and_reported_at_every_byte_offset(tmp_path: Path) -> None:
+    pristine = tmp_path / "pristine"
+    wal = _write_store(pristine)
+    data = wal.read_bytes()
+    last_record_bytes = 12 + 4 + 9 + len(VALUES[-1][0]) + len(VALUES[-1][1])
+    last_start = len(data) - last_record_bytes
+    for cut in range(last_start, len(data)):
+        trial = tmp_path / f"cut-{cut}"
+        shutil.copytree(pristine, trial)
+        (trial / wal.name).write_bytes(data[:cut])
+        with Store.open(str(trial), options=StoreOptions(background=False)) as store:
+            report = store.recovery
+            if cut == last_start:
+                assert report.torn_tails == ()
+            else:
+                assert report.torn_tails == (
+                    TornTail(str(trial / wal.name), last_start, cut - last_start),
+                )
+            assert dict(store.scan(0, 0)) == dict(VALUES[:-1])
+        # The cut is durable: the next open is clean and the torn file is no longer newest.
+        with Store.open(str(trial), options=StoreOptions(background=False)) as store:
+            assert store.recovery.clean
+            assert dict(store.scan(0, 0)) == dict(VALUES[:-1])
+        shutil.rmtree(trial)
+
+
+def test_flipped_byte_anywhere_in_the_wal_is_never_silent(tmp_path: Path) -> None:
+    """Every single-byte flip either stops the open, or is reported; data never changes."""
+    pristine = tmp_path / "pristine"
+    wal = _write_store(pristine)
+    data = wal.read_bytes()
+    acknowledged = dict(VALUES)
+    outcomes = {"error": 0, "torn": 0}
+    for offset in range(len(data)):
+        trial = tmp_path / "trial"
+        shutil.copytree(pristine, trial)
+        damaged = bytearray(data)
+        damaged[offset] ^= 0x40
+        (trial / wal.name).write_bytes(bytes(damaged))
+        try:
+            with Store.open(str(trial), options=StoreOptions(background=False)) as store:
+                found = dict(store.scan(0, 0))
+                report = store.recovery
+        except StorageCorruptionError as error:
+            assert error.path == str(trial / wal.name)
+            assert str(error.path) in str(error) and f"offset {error.offset}" in str(error)
+            outcomes["error"] += 1
+        else:
+            # Only damage in the last record can pass as a torn tail, and it is reported.
+            assert report.torn_tails, f"flip at {offset} went unreported"
+            assert offset >= report.torn_tails[0].offset
+            assert found == dict(VALUES[:-1])
+            outcomes["torn"] += 1
+        shutil.rmtree(trial)
+    assert outcomes["error"] > 0 and outcomes["torn"] > 0
+    assert acknowledged
+
+
+def test_corruption_before_the_tail_names_file_and_offset_and_salvage_continues(
+    tmp_path: Path,
+) -> None:
+    wal = _write_store(tmp_path)
+    data = bytearray(wal.read_bytes())
+    second_record = data.find(b"key-1")
+    data[second_record] ^= 0xFF
+    wal.write_bytes(bytes(data))
+    with pytest.raises(StorageCorruptionError) as caught:
+        Store.open(str(tmp_path))
+    first_record_end = WAL_HEADER_BYTES + 12 + 4 + 9 + len(VALUES[0][0]) + len(VALUES[0][1])
+    assert caught.value.path == str(wal)
+    assert caught.value.offset == first_record_end
+    with Store.open(str(tmp_path), salvage=True, options=StoreOptions(background=False)) as store:
+        assert len(store.recovery.salvaged) == 1
+        assert store.recovery.salvaged[0].offset == first_record_end
+        expected = dict(VALUES)
+        del expected[b"key-1"]
+        assert dict(store.scan(0, 0)) == expected
+
+
+def test_damage_at_the_end_of_an_older_wal_file_is_corruption(tmp_path: Path) -> None:
+    wal = _write_store(tmp_path)
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        store.put(b"later", b"write")  # goes to a newer WAL file
+    data = wal.read_bytes()
+    wal.write_bytes(data[:-3])
+    with pytest.raises(StorageCorruptionError, match="not the newest"):
+        Store.open(str(tmp_path))
+
+
+def test_missing_wal_file_is_corruption(tmp_path: Path) -> None:
+    _write_store(tmp_path)
+    for _ in range(2):
+        with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+            store.put(b"more", b"data")
+    wals = sorted(tmp_path.glob("wal-*.log"))
+    assert len(wals) == 3
+    wals[1].unlink()
+    with pytest.raises(StorageCorruptionError, match="missing"):
+        Store.open(str(tmp_path))
+
+
+def test_flipped_byte_in_a_segment_is_detected(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256)
+    with Store.open(str(tmp_path), options=options) as store:
+        store.write_batch([(f"k{n}".encode(), b"v" * 40) for n in range(300)])
+        store.flush()
+    (segment,) = tmp_path.glob("segment-*.dkv")
+    data = segment.read_bytes()
+    detected = 0
+    for offset in range(0, len(data), max(1, len(data) // 97)):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0x01
+        segment.write_bytes(bytes(damaged))
+        try:
+            with Store.open(str(tmp_path), options=options) as store:
+                for n in range(300):
+                    assert store.get(f"k{n}".encode()) == b"v" * 40
+                list(store.scan(0, 0))
+        except StorageCorruptionError as error:
+            assert error.path == str(segment)
+            detected += 1
+    segment.write_bytes(data)
+    assert detected == len(range(0, len(data), max(1, len(data) // 97)))
+
+
+def test_leftovers_of_an_interrupted_flush_are_removed(tmp_path: Path) -> None:
+    _write_store(tmp_path)
+    orphan = tmp_path / "segment-0000000099.dkv"
+    orphan.write_bytes(b"half a segment")
+    (tmp_path / "MANIFEST.tmp").write_bytes(b"half a manifest")
+    with Store.open(str(tmp_path)) as store:
+        assert str(orphan) in store.recovery.orphan_files_removed
+        assert dict(store.scan(0, 0)) == dict(VALUES)
+    assert not orphan.exists()
+    assert not os.path.exists(tmp_path / "MANIFEST.tmp")
+
+
+def test_store_files_without_manifest_refuse_to_open(tmp_path: Path) -> None:
+    _write_store(tmp_path)
+    (tmp_path / "MANIFEST").unlink()
+    with pytest.raises(StorageCorruptionError, match="MANIFEST"):
+        Store.open(str(tmp_path))

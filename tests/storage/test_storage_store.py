@@ -1,0 +1,233 @@
+"""The store's contract: a map from key to bytes, ordered by ring position (Dynamo §4.2)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import dynamokv.impl.storage as storage
+import pytest
+from dynamokv.impl.storage import (
+    KEY_BYTES_MAX,
+    RING_POSITIONS_COUNT,
+    StorageArgumentError,
+    StorageClosedError,
+    Store,
+    StoreOptions,
+    ring_position,
+)
+
+SMALL = StoreOptions(memtable_bytes_max=4096, block_bytes_target=256, compaction_fanout=2)
+
+
+def _ring_range(model: dict[bytes, bytes], low: int, high: int) -> list[tuple[bytes, bytes]]:
+    """The reference answer for ``scan``: filter and sort the model by (position, key)."""
+    ordered = sorted(model.items(), key=lambda item: (ring_position(item[0]), item[0]))
+    if low < high:
+        return [(k, v) for k, v in ordered if low <= ring_position(k) < high]
+    if low == high:
+        return ordered
+    return [(k, v) for k, v in ordered if ring_position(k) >= low] + [
+        (k, v) for k, v in ordered if ring_position(k) < high
+    ]
+
+
+def test_public_names_match_all() -> None:
+    public = {name for name in dir(storage) if not name.startswith("_")} - {"annotations"}
+    assert public == set(storage.__all__)
+
+
+def test_put_get_delete_survive_flush_compaction_and_reopen(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    model: dict[bytes, bytes] = {}
+    store = Store.open(str(tmp_path), options=SMALL)
+    for _ in range(3000):
+        key = f"key-{rng.randrange(400)}".encode()
+        if rng.random() < 0.2:
+            store.delete(key)
+            model.pop(key, None)
+        else:
+            value = rng.randbytes(rng.randrange(60))
+            store.put(key, value)
+            model[key] = value
+    store.wait_for_background()
+    assert store.stats().flushes_count > 5
+    assert store.stats().compactions_count > 0
+    for number in range(400):
+        key = f"key-{number}".encode()
+        assert store.get(key) == model.get(key)
+    store.close()
+    with Store.open(str(tmp_path), options=SMALL) as reopened:
+        assert reopened.recovery.clean
+        assert dict(reopened.scan(0, 0)) == model
+        reopened.compact()
+        assert reopened.stats().segments_count == 1
+        assert dict(reopened.scan(0, 0)) == model
+
+
+def test_scan_is_in_ring_order_and_wraps_around(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    model = {f"k{i}".encode(): rng.randbytes(8) for i in range(500)}
+    with Store.open(str(tmp_path), options=SMALL) as store:
+        store.write_batch(list(model.items())[:250])
+        store.flush()
+        store.write_batch(list(model.items())[250:])
+        cuts = [
+            0,
+            1,
+            RING_POSITIONS_COUNT // 3,
+            RING_POSITIONS_COUNT // 2,
+            RING_POSITIONS_COUNT - 1,
+        ]
+        cuts += [ring_position(k) for k in list(model)[:5]]
+        for low in cuts:
+            for high in cuts:
+                assert list(store.scan(low, high)) == _ring_range(model, low, high), (low, high)
+
+
+def test_batch_is_applied_in_order(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path)) as store:
+        store.write_batch([(b"a", b"1"), (b"a", b"2"), (b"b", b"x"), (b"b", None)])
+        assert store.get(b"a") == b"2"
+        assert store.get(b"b") is None
+
+
+def test_arguments_are_validated(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path)) as store:
+        with pytest.raises(StorageArgumentError):
+            store.put(b"k" * (KEY_BYTES_MAX + 1), b"v")
+        with pytest.raises(StorageArgumentError):
+            store.put("text", b"v")  # type: ignore[arg-type]
+        with pytest.raises(StorageArgumentError):
+            store.put(b"k", "text")  # type: ignore[arg-type]
+        with pytest.raises(StorageArgumentError):
+            store.write_batch([])
+        with pytest.raises(StorageArgumentError):
+            store.scan(-1, 0)
+        with pytest.raises(StorageArgumentError):
+            store.scan(0, RING_POSITIONS_COUNT)
+    with pytest.raises(StorageArgumentError):
+        StoreOptions(fsync="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(StorageArgumentError):
+        StoreOptions(memtable_bytes_max=10)
+
+
+def test_closed_store_refuses_writes(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path))
+    store.close()
+    store.close()
+    with pytest.raises(StorageClosedError):
+        store.put(b"k", b"v")
+
+
+def test_compaction_reaps_only_what_the_caller_allows(tmp_path: Path) -> None:
+    """Dynamo tombstones are values; the caller's predicate decides when they go."""
+
+    def may_drop(key: bytes, value: bytes) -> bool:
+        return value == b"TOMBSTONE"
+
+    options = StoreOptions(memtable_bytes_max=4096, compaction_fanout=64, background=False)
+    with Store.open(str(tmp_path), options=options, may_drop=may_drop) as store:
+        store.put(b"gone", b"old value")
+        store.put(b"kept", b"value")
+        store.flush()  # oldest segment holds the old value
+        store.put(b"gone", b"TOMBSTONE")
+        store.put(b"other", b"TOMBSTONE-not")
+        store.flush()
+        store.put(b"unrelated", b"x")
+        store.flush()
+        # Merge only the two newest segments: the oldest (holding "old value") is not an
+        # input, so the reaped tombstone must become a delete marker, not vanish.
+        newest_two = store._version.segments[:2]
+        store._merge(newest_two, tier=1, may_drop=may_drop)
+        assert store.get(b"gone") is None
+        store.compact()
+        assert store.get(b"gone") is None
+        assert store.get(b"kept") == b"value"
+        assert store.get(b"other") == b"TOMBSTONE-not"
+        assert [k for k, _ in store.scan(0, 0)] == sorted(
+            [b"kept", b"other", b"unrelated"], key=lambda k: (ring_position(k), k)
+        )
+
+
+def test_planted_reaping_bug_would_resurrect_old_value(tmp_path: Path) -> None:
+    """Negative control: dropping a reaped record outright (no marker) brings data back."""
+    from dynamokv.impl.storage import _store
+
+    options = StoreOptions(memtable_bytes_max=4096, compaction_fanout=64, background=False)
+    original = _store._merged_records
+
+    def buggy(inputs, *, includes_oldest, may_drop):  # type: ignore[no-untyped-def]
+        return original(inputs, includes_oldest=True, may_drop=may_drop)
+
+    with Store.open(str(tmp_path), options=options) as store:
+        store.put(b"gone", b"old value")
+        store.flush()
+        store.put(b"gone", b"TOMBSTONE")
+        store.flush()
+        store.put(b"x", b"x")
+        store.flush()
+        _store._merged_records = buggy
+        try:
+            store._merge(
+                store._version.segments[:2], tier=1, may_drop=lambda k, v: v == b"TOMBSTONE"
+            )
+        finally:
+            _store._merged_records = original
+        assert store.get(b"gone") == b"old value"  # the bug the real code avoids
+
+
+def test_group_commit_shares_fsyncs_between_writer_threads(tmp_path: Path) -> None:
+    threads_count = 16
+    writes_per_thread = 40
+    with Store.open(str(tmp_path)) as store:
+        barrier = threading.Barrier(threads_count)
+
+        def writer(thread_index: int) -> None:
+            barrier.wait()
+            for number in range(writes_per_thread):
+                store.put(f"{thread_index}-{number}".encode(), b"v" * 100)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        stats = store.stats()
+        assert stats.writes_count == threads_count * writes_per_thread
+        assert stats.group_commits_count < stats.writes_count  # some fsyncs were shared
+        for thread_index in range(threads_count):
+            for number in range(writes_per_thread):
+                assert store.get(f"{thread_index}-{number}".encode()) == b"v" * 100
+
+
+def test_readers_run_concurrently_with_writer_flush_and_compaction(tmp_path: Path) -> None:
+    options = StoreOptions(
+        memtable_bytes_max=8192, block_bytes_target=512, compaction_fanout=2, fsync="none"
+    )
+    errors: list[BaseException] = []
+    with Store.open(str(tmp_path), options=options) as store:
+        for number in range(200):
+            store.put(f"fixed-{number}".encode(), f"value-{number}".encode())
+        stop = threading.Event()
+
+        def reader() -> None:
+            try:
+                while not stop.is_set():
+                    for number in range(0, 200, 7):
+                        assert store.get(f"fixed-{number}".encode()) == f"value-{number}".encode()
+                    assert len([k for k, _ in store.scan(0, 0) if k.startswith(b"fixed-")]) == 200
+            except BaseException as error:  # surfaced below
+                errors.append(error)
+
+        readers = [threading.Thread(target=reader) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        for number in range(4000):
+            store.put(f"churn-{number % 500}".encode(), b"x" * 50)
+        stop.set()
+        for thread in readers:
+            thread.join(timeout=60)
+        assert store.stats().compactions_count > 0
+    assert errors == []
