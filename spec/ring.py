@@ -1,0 +1,303 @@
+"""Consistent hashing: which nodes store a key (Dynamo §4.2, interview Q1).
+
+Keys are hashed with MD5 into a 128-bit circular space, the *ring*. A ring is a
+sorted tuple of *tokens* ``(position, node)``. A key belongs to the first token
+clockwise from its position (the first token at or after it, wrapping past the
+top), and its *preference list* is the first N distinct physical nodes met when
+walking clockwise from there (Dynamo §4.3). A node with several tokens is a set
+of *virtual nodes*.
+
+Two ways of placing tokens are specified, both as plain rings so that one
+:func:`preference_list` serves both:
+
+* **Strategy 1** (Dynamo §6.2): each node gets T random tokens, here the hash
+  of ``b"node/i"``; a heavier node gets more tokens (weights).
+* **Strategy 3**, the default: the ring is cut into Q equal partitions (the
+  seed's 16,384 slots) and each node owns Q/S of them. Partition ``p`` covers
+  positions ``[p*RING_SIZE/Q, (p+1)*RING_SIZE/Q)`` and its token sits at the
+  partition's last position. A join steals whole partitions from the most loaded
+  nodes, so exactly the stolen partitions move (about 1/(S+1) of the data).
+
+Hash functions are parameters: the specs stay pure, and CrossHair can reason
+about them without entering ``hashlib``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import icontract
+
+__all__ = [
+    "DEFAULT_PARTITION_COUNT",
+    "RING_BITS",
+    "RING_SIZE",
+    "HashFn",
+    "Ring",
+    "Token",
+    "assign_partitions",
+    "extended_preference_list",
+    "is_balanced",
+    "is_ring",
+    "join_partitions",
+    "keys_that_move",
+    "leave_partitions",
+    "md5_position",
+    "nodes_of",
+    "partition_of",
+    "partition_ring",
+    "partition_start",
+    "preference_list",
+    "random_tokens",
+]
+
+RING_BITS = 128
+RING_SIZE = 1 << RING_BITS
+"""Positions are integers in ``[0, RING_SIZE)``: the range of MD5."""
+
+DEFAULT_PARTITION_COUNT = 16_384
+"""Q in strategy 3: the seed's "16,384 slots"."""
+
+Token = tuple[int, str]
+"""A virtual node: ``(position, physical node id)``."""
+
+Ring = tuple[Token, ...]
+"""Tokens sorted by position; positions are distinct."""
+
+HashFn = Callable[[bytes], int]
+"""Maps bytes to a ring position in ``[0, RING_SIZE)``."""
+
+
+def md5_position(key: bytes) -> int:
+    """The ring position of ``key``: its MD5 digest read as a big-endian integer.
+
+    Dynamo §4.2: "Dynamo applies a MD5 hash on the key to generate a 128-bit
+    identifier, which is used to determine the storage nodes".
+    """
+    return int.from_bytes(hashlib.md5(key).digest(), "big")
+
+
+def is_ring(ring: Ring) -> bool:
+    """Whether ``ring`` is a valid ring: non-empty, sorted, distinct positions in range."""
+    positions = [position for position, _ in ring]
+    return (
+        len(ring) > 0
+        and all(0 <= position < RING_SIZE for position in positions)
+        and all(a < b for a, b in itertools.pairwise(positions))
+    )
+
+
+def nodes_of(ring: Ring) -> frozenset[str]:
+    """The physical nodes that hold at least one token."""
+    return frozenset(node for _, node in ring)
+
+
+@icontract.require(lambda ring: is_ring(ring))
+@icontract.require(lambda position: 0 <= position < RING_SIZE)
+@icontract.ensure(lambda ring, result: len(result) == len(nodes_of(ring)))
+@icontract.ensure(lambda result: len(set(result)) == len(result))
+def extended_preference_list(ring: Ring, position: int) -> tuple[str, ...]:
+    """Every distinct physical node, in the order met walking clockwise from ``position``.
+
+    The walk starts at the first token whose position is at or after ``position``
+    and wraps past the top of the ring. The first N entries are the preference
+    list; the rest are the substitutes a sloppy quorum may use (Dynamo §4.6).
+    """
+    start = bisect.bisect_left([token_position for token_position, _ in ring], position)
+    ordered: list[str] = []
+    for offset in range(len(ring)):
+        _, node = ring[(start + offset) % len(ring)]
+        if node not in ordered:
+            ordered.append(node)
+    return tuple(ordered)
+
+
+@icontract.require(lambda ring: is_ring(ring))
+@icontract.require(lambda position: 0 <= position < RING_SIZE)
+@icontract.require(lambda n: n >= 1)
+@icontract.ensure(lambda ring, n, result: len(result) == min(n, len(nodes_of(ring))))
+@icontract.ensure(lambda result: len(set(result)) == len(result))
+def preference_list(ring: Ring, position: int, n: int) -> tuple[str, ...]:
+    """The first ``n`` distinct physical nodes clockwise from ``position`` (Dynamo §4.3).
+
+    The first of them is the key's coordinator; skipping repeated physical nodes
+    means the N replicas sit on N different machines even with virtual nodes.
+    """
+    return extended_preference_list(ring, position)[:n]
+
+
+@icontract.require(lambda weights: len(weights) > 0)
+@icontract.require(lambda weights: all(count >= 1 for count in weights.values()))
+@icontract.ensure(lambda result: is_ring(result))
+def random_tokens(weights: Mapping[str, int], hash_fn: HashFn) -> Ring:
+    """Strategy 1: node ``x`` with weight ``t`` gets tokens ``hash_fn(b"x/0") .. hash_fn(b"x/t-1")``.
+
+    The tokens look random but are a pure function of the node names, so every
+    node computes the same ring. A position already taken (a hash collision) is
+    given to the token that sorts first by node id.
+
+    Args:
+        weights: node id -> number of tokens (virtual nodes) for it.
+        hash_fn: maps bytes to a ring position, e.g. :func:`md5_position`.
+    """
+    tokens: dict[int, str] = {}
+    for node in sorted(weights):
+        for index in range(weights[node]):
+            position = hash_fn(f"{node}/{index}".encode()) % RING_SIZE
+            tokens.setdefault(position, node)
+    return tuple(sorted(tokens.items()))
+
+
+@icontract.require(lambda q: q >= 1)
+@icontract.require(lambda partition, q: 0 <= partition <= q)
+def partition_start(partition: int, q: int) -> int:
+    """The first position of ``partition`` (``RING_SIZE`` for ``partition == q``)."""
+    return -(-partition * RING_SIZE // q)
+
+
+@icontract.require(lambda q: q >= 1)
+@icontract.require(lambda position: 0 <= position < RING_SIZE)
+@icontract.ensure(lambda q, result: 0 <= result < q)
+@icontract.ensure(lambda q, position, result: partition_start(result, q) <= position)
+def partition_of(position: int, q: int) -> int:
+    """Strategy 3: the index of the equal partition that contains ``position``."""
+    return position * q // RING_SIZE
+
+
+@icontract.require(lambda nodes: len(nodes) > 0 and len(set(nodes)) == len(nodes))
+@icontract.require(lambda nodes, q: q >= len(nodes))
+@icontract.ensure(lambda q, result: len(result) == q)
+@icontract.ensure(lambda nodes, result: set(result) == set(nodes))
+@icontract.ensure(lambda nodes, result: is_balanced(result, nodes))
+def assign_partitions(nodes: Sequence[str], q: int) -> tuple[str, ...]:
+    """Strategy 3: give partition ``p`` to ``nodes[p % S]``.
+
+    Round-robin makes neighbouring partitions belong to different nodes, so a
+    preference list of N distinct nodes is N consecutive partitions.
+
+    Returns:
+        The owner of each partition, indexed by partition.
+    """
+    return tuple(nodes[partition % len(nodes)] for partition in range(q))
+
+
+def is_balanced(assignment: Sequence[str], nodes: Iterable[str]) -> bool:
+    """Whether every node owns ``Q/S`` partitions, rounded down or up."""
+    counts = Counter(assignment)
+    members = list(nodes)
+    if not members:
+        return False
+    low = len(assignment) // len(members)
+    return all(low <= counts[node] <= low + 1 for node in members) and set(counts) <= set(members)
+
+
+@icontract.require(lambda assignment: len(assignment) > 0)
+@icontract.require(lambda assignment, new_node: new_node not in assignment)
+@icontract.require(lambda assignment: len(set(assignment)) < len(assignment))
+@icontract.ensure(
+    lambda assignment, new_node, result: all(
+        after in (before, new_node) for before, after in zip(assignment, result, strict=True)
+    )
+)
+@icontract.ensure(
+    lambda assignment, new_node, result: (
+        is_balanced(result, [*set(assignment), new_node])
+        or not is_balanced(assignment, set(assignment))
+    )
+)
+def join_partitions(assignment: Sequence[str], new_node: str) -> tuple[str, ...]:
+    """Strategy 3 join: ``new_node`` steals partitions until the load is balanced.
+
+    Dynamo §6.2, strategy 3: "When a node joins the system, it needs to 'steal'
+    its tokens from nodes in the system". The new node takes Q/(S+1) partitions,
+    each from a currently most loaded node, so the old nodes stay within one
+    partition of each other. The stolen partitions are spread evenly round the
+    ring and, where possible, not next to each other: then the new node appears
+    in N different preference lists per partition it owns, and it is the only
+    node that receives data (about 1/(S+1) of all replica copies).
+
+    Only stolen partitions change owner, and they change only to the new node.
+    """
+    owners = list(assignment)
+    q = len(owners)
+    members = sorted(set(owners))
+    target = q // (len(members) + 1)
+    counts = Counter(owners)
+
+    def stealable(index: int, *, spread: bool) -> bool:
+        if owners[index] == new_node or counts[owners[index]] != max(counts[m] for m in members):
+            return False
+        neighbours = (owners[(index - 1) % q], owners[(index + 1) % q])
+        return not spread or new_node not in neighbours
+
+    for steal in range(target):
+        start = steal * q // target
+        scan = [(start + offset) % q for offset in range(q)]
+        index = next((i for i in scan if stealable(i, spread=True)), None)
+        if index is None:
+            index = next(i for i in scan if stealable(i, spread=False))
+        counts[owners[index]] -= 1
+        owners[index] = new_node
+        counts[new_node] += 1
+    return tuple(owners)
+
+
+@icontract.require(lambda assignment, node: node in assignment)
+@icontract.require(lambda assignment: len(set(assignment)) >= 2)
+@icontract.ensure(lambda node, result: node not in result)
+@icontract.ensure(
+    lambda assignment, node, result: all(
+        before == after for before, after in zip(assignment, result, strict=True) if before != node
+    )
+)
+@icontract.ensure(
+    lambda assignment, node, result: (
+        is_balanced(result, set(assignment) - {node})
+        or not is_balanced(assignment, set(assignment))
+    )
+)
+def leave_partitions(assignment: Sequence[str], node: str) -> tuple[str, ...]:
+    """Strategy 3 leave: the leaving node's partitions go, one by one, to the least loaded node.
+
+    Only the leaving node's partitions move (Dynamo §4.8.1, §6.2).
+    """
+    owners = list(assignment)
+    members = sorted(set(owners) - {node})
+    counts = Counter(owner for owner in owners if owner != node)
+    for index, owner in enumerate(owners):
+        if owner == node:
+            heir = min(members, key=lambda member: (counts[member], member))
+            owners[index] = heir
+            counts[heir] += 1
+    return tuple(owners)
+
+
+@icontract.require(lambda assignment: len(assignment) >= 1)
+@icontract.ensure(lambda assignment, result: len(result) == len(assignment))
+@icontract.ensure(lambda result: is_ring(result))
+def partition_ring(assignment: Sequence[str]) -> Ring:
+    """The ring of a strategy-3 assignment: one token at each partition's last position."""
+    q = len(assignment)
+    return tuple(
+        (partition_start(partition + 1, q) - 1, owner) for partition, owner in enumerate(assignment)
+    )
+
+
+@icontract.require(lambda before, after: is_ring(before) and is_ring(after))
+@icontract.require(lambda n: n >= 1)
+@icontract.require(lambda positions: all(0 <= p < RING_SIZE for p in positions))
+def keys_that_move(before: Ring, after: Ring, positions: Iterable[int], n: int) -> frozenset[int]:
+    """The key positions whose set of N replicas differs between two rings.
+
+    A key "moves" when some replica must receive a copy it did not hold; its
+    coordinator may or may not change as well.
+    """
+    return frozenset(
+        position
+        for position in positions
+        if set(preference_list(before, position, n)) != set(preference_list(after, position, n))
+    )
