@@ -31,7 +31,6 @@ IMPURE = {
     "selectors",
     "multiprocessing",
     "httptools",
-    "msgpack",
 }
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "spec": ({"dynamokv.spec"}, IMPURE),
