@@ -153,14 +153,16 @@ def context_of(versions: Iterable[Version]) -> dict[str, int]:
 
 @icontract.ensure(lambda coordinator, context, result: result > context.get(coordinator, 0))
 @icontract.ensure(
-    lambda coordinator, held, result: all(
-        result > v.dot[1] for v in held if v.dot[0] == coordinator
-    )
+    lambda coordinator, held, result: all(result > v.clock.get(coordinator, 0) for v in held)
 )
 def next_counter(coordinator: str, context: VectorClock, held: Iterable[Version]) -> int:
     """The counter a coordinator issues: above its entry in the context and above
-    every dot it has issued among the versions it holds, so no dot is issued twice."""
-    issued = [v.dot[1] for v in held if v.dot[0] == coordinator]
+    its entry in the clock of every version it holds, so no dot is issued twice.
+
+    The clocks, not just the dots: a version the coordinator wrote may have been
+    superseded and dropped, and then only the context of the version that
+    superseded it still records that counter."""
+    issued = [v.clock.get(coordinator, 0) for v in held]
     return max([context.get(coordinator, 0), *issued]) + 1
 
 
