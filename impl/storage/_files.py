@@ -40,6 +40,13 @@ class WritableFile(Protocol):
     def truncate(self, size_bytes: int) -> None:
         """Cut the file to ``size_bytes``; later writes append after it."""
 
+    def preallocate(self, size_bytes: int) -> None:
+        """Extend the file with zero bytes to ``size_bytes`` without moving the write position.
+
+        Later writes overwrite the zeros in place, so their ``fdatasync`` need not update the
+        file size (as SQLite's WAL reuses its file). Durable only after :meth:`sync`.
+        """
+
     def close(self) -> None:
         """Release the handle (does not sync)."""
 
@@ -114,10 +121,19 @@ class _OsWritableFile:
         os.ftruncate(self._fd, size_bytes)
         os.lseek(self._fd, size_bytes, os.SEEK_SET)
 
+    def preallocate(self, size_bytes: int) -> None:
+        end = os.fstat(self._fd).st_size
+        zeros = bytes(min(_ZEROS_CHUNK_BYTES, max(0, size_bytes - end)))
+        while end < size_bytes:
+            end += os.pwrite(self._fd, zeros[: size_bytes - end], end)
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+_ZEROS_CHUNK_BYTES = 1 << 20
 
 
 class _OsReadableFile:
@@ -192,20 +208,28 @@ class _Inode:
 
 
 class _FaultyWritableFile:
-    def __init__(self, files: FaultyFiles, path: str, inode: _Inode) -> None:
+    def __init__(self, files: FaultyFiles, path: str, inode: _Inode, position: int) -> None:
         self.path = path
         self._files = files
         self._inode = inode
+        self._position = position
         self._generation = files.generation
 
     def _check(self) -> None:
         if self._generation != self._files.generation:
             raise StorageClosedError(f"{self.path}: handle from before a simulated crash")
 
+    def _put(self, data: bytes) -> None:
+        self._inode.data[self._position : self._position + len(data)] = data
+        self._position += len(data)
+
     def write(self, data: bytes) -> None:
         self._check()
-        self._files._before_write(self.path, self._inode, data)
-        self._inode.data += data
+        torn = self._files._before_write(self.path, len(self._inode.data), data)
+        if torn is not None:
+            self._put(torn)
+            raise self._files._write_error
+        self._put(data)
 
     def sync(self) -> None:
         self._check()
@@ -215,6 +239,13 @@ class _FaultyWritableFile:
     def truncate(self, size_bytes: int) -> None:
         self._check()
         del self._inode.data[size_bytes:]
+        self._position = size_bytes
+
+    def preallocate(self, size_bytes: int) -> None:
+        self._check()
+        missing = size_bytes - len(self._inode.data)
+        if missing > 0:
+            self._inode.data += bytes(missing)
 
     def close(self) -> None:
         pass
@@ -237,6 +268,18 @@ class _FaultyReadableFile:
 
     def close(self) -> None:
         pass
+
+
+def _common_prefix_bytes(first: bytes, second: bytes) -> int:
+    """Length of the longest common prefix (binary search on C-level slice compares)."""
+    low, high = 0, min(len(first), len(second))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 class FaultyFiles:
@@ -277,6 +320,7 @@ class FaultyFiles:
         self._directories: set[str] = set()
         self._write_failures: list[tuple[int, bool]] = []
         self._sync_failures: list[int] = []
+        self._write_error = OSError(errno.EIO, os.strerror(errno.EIO))
 
     # fault controls ------------------------------------------------------------------
 
@@ -311,21 +355,23 @@ class FaultyFiles:
         self.clear_faults()
 
     def _crash_inode(self, inode: _Inode) -> _Inode:
-        kept = inode.durable
+        durable = inode.durable
         data = bytes(inode.data)
-        if (
-            len(data) > len(kept)
-            and data.startswith(kept)
-            and self.rng.random() < self.torn_probability
-        ):
-            kept = data[: self.rng.randint(len(kept), len(data))]
+        kept = durable
+        if data != durable and self.rng.random() < self.torn_probability:
+            # Some prefix of the unsynced changes reached the disk: the file reads as the
+            # new bytes up to a random cut, and as the durable bytes after it.
+            common = _common_prefix_bytes(data, durable)
+            cut = self.rng.randint(common, len(data))
+            kept = data[:cut] + durable[cut:]
         return _Inode(data=bytearray(kept), durable=kept)
 
     def used_bytes(self) -> int:
         """Bytes held by all files currently named."""
         return sum(len(inode.data) for inode in {id(i): i for i in self._names.values()}.values())
 
-    def _before_write(self, path: str, inode: _Inode, data: bytes) -> None:
+    def _before_write(self, path: str, size_bytes: int, data: bytes) -> bytes | None:
+        """``None`` to let the write happen, else the torn prefix to store before failing."""
         failure: tuple[int, bool] | None = None
         if self._write_failures:
             failure = self._write_failures.pop(0)
@@ -335,11 +381,11 @@ class FaultyFiles:
             self.disk_bytes_max is not None and self.used_bytes() + len(data) > self.disk_bytes_max
         ):
             failure = (errno.ENOSPC, True)
-        if failure is not None:
-            error_number, torn = failure
-            if torn and data:
-                inode.data += data[: self.rng.randrange(len(data))]
-            raise OSError(error_number, os.strerror(error_number), path)
+        if failure is None:
+            return None
+        error_number, torn = failure
+        self._write_error = OSError(error_number, os.strerror(error_number), path)
+        return data[: self.rng.randrange(len(data))] if torn and data else b""
 
     def _before_sync(self, path: str) -> None:
         if self._sync_failures:
@@ -359,10 +405,11 @@ class FaultyFiles:
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
         inode = _Inode()
         self._names[path] = inode
-        return _FaultyWritableFile(self, path, inode)
+        return _FaultyWritableFile(self, path, inode, 0)
 
     def open_append(self, path: str) -> WritableFile:
-        return _FaultyWritableFile(self, path, self._inode(path))
+        inode = self._inode(path)
+        return _FaultyWritableFile(self, path, inode, len(inode.data))
 
     def open_read(self, path: str) -> ReadableFile:
         return _FaultyReadableFile(self, path, self._inode(path))

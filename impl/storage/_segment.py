@@ -52,8 +52,14 @@ _WRITE_BUFFER_BYTES = 1 << 20
 BLOCK_ENTRIES_MAX = 65_535
 """Entries in one block (the count is a u16)."""
 
-BLOOM_HASHES_COUNT = 6
-"""Bloom probes per key; with 10 bits per key the false-positive rate is about 0.8 %."""
+BLOOM_HASHES_COUNT = 4
+"""Bloom probes per key; with 10 bits per key the false-positive rate is about 1.2 %."""
+
+CRC32_RESIDUE = 0x2144DF1C
+"""``zlib.crc32(data + crc32(data).to_bytes(4, "little"))`` for every ``data``."""
+
+_ENTRY_BYTES = 7
+invariant(_ENTRY.size == _ENTRY_BYTES, "entry header layout")
 
 
 class Absent:
@@ -298,8 +304,7 @@ class Segment:
         if position != len(index) - 4 or first_keys != sorted(first_keys):
             raise self._corrupt("index is malformed", index_offset)
         self._first_keys = first_keys
-        self._offsets = offsets
-        self._lengths = lengths
+        self._blocks = list(zip(offsets, lengths, strict=True))
         self.first_sort_key = first_keys[0] if first_keys else None
 
     def _checked(self, offset: int, length: int, what: str) -> bytes:
@@ -312,20 +317,30 @@ class Segment:
 
     def may_contain(self, sort_key: bytes) -> bool:
         """Bloom filter test: ``False`` means the key is certainly not in this segment."""
+        # Unrolled BLOOM_HASHES_COUNT == 4 probes of _bloom_bits: this is the hot path of
+        # every read that misses a newer segment.
         bloom = self._bloom
-        for bit in _bloom_bits(sort_key, self._bits_count):
-            if not bloom[bit >> 3] & (1 << (bit & 7)):
-                return False
-        return True
+        bits_count = self._bits_count
+        first = int.from_bytes(sort_key[:8], "little")
+        step = int.from_bytes(sort_key[8:16], "little") | 1
+        bit = first % bits_count
+        if not bloom[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (first + step) % bits_count
+        if not bloom[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (first + 2 * step) % bits_count
+        if not bloom[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (first + 3 * step) % bits_count
+        return bool(bloom[bit >> 3] & (1 << (bit & 7)))
 
     def _block(self, index: int) -> bytes:
-        offset = self._offsets[index]
-        length = self._lengths[index]
+        offset, length = self._blocks[index]
         block = self._read_at(offset, length)
-        if (
-            len(block) != length
-            or zlib.crc32(memoryview(block)[:-4]) != _U32.unpack_from(block, length - 4)[0]
-        ):
+        # The CRC-32 of data followed by its own CRC (little-endian) is a constant residue,
+        # so the whole block is verified without slicing off the stored checksum.
+        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
             raise self._corrupt("block checksum mismatch", offset)
         return block
 
@@ -334,9 +349,11 @@ class Segment:
         index = bisect_right(self._first_keys, sort_key) - 1
         if index < 0:
             return ABSENT
-        block = self._block(index)
-        (count,) = _U16.unpack_from(block, 0)
-        positions_end = 2 + POSITION_BYTES * count
+        offset, length = self._blocks[index]
+        block = self._read_at(offset, length)
+        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
+            raise self._corrupt("block checksum mismatch", offset)
+        positions_end = 2 + POSITION_BYTES * _U16.unpack_from(block, 0)[0]
         digest = sort_key[:POSITION_BYTES]
         found = block.find(digest, 2, positions_end)
         while found != -1 and (found - 2) % POSITION_BYTES:
@@ -344,26 +361,24 @@ class Segment:
         if found == -1:
             return ABSENT
         key = sort_key[POSITION_BYTES:]
-        entry_index = (found - 2) // POSITION_BYTES
-        while entry_index < count:
-            start = 2 + POSITION_BYTES * entry_index
-            if block[start : start + POSITION_BYTES] != digest:
-                break
-            (offset,) = _U32.unpack_from(block, positions_end + 4 * entry_index)
+        # Entries with this ring position sit next to each other, ordered by key (an MD5
+        # collision between two keys is astronomically rare, but handled).
+        while found < positions_end and block[found : found + POSITION_BYTES] == digest:
+            (offset,) = _U32.unpack_from(block, positions_end + 4 * ((found - 2) // POSITION_BYTES))
             kind, key_length, value_length = _ENTRY.unpack_from(block, offset)
-            offset += _ENTRY.size
+            offset += _ENTRY_BYTES
             if block[offset : offset + key_length] == key:
                 if kind == KIND_DELETE:
                     return None
                 offset += key_length
                 return block[offset : offset + value_length]
-            entry_index += 1
+            found += POSITION_BYTES
         return ABSENT
 
     def scan(self, low: bytes, high: bytes | None) -> Iterator[tuple[bytes, bytes | None]]:
         """Records with ``low <= sort key < high`` (``high=None``: to the end), in order."""
         index = max(0, bisect_right(self._first_keys, low) - 1)
-        while index < len(self._offsets):
+        while index < len(self._blocks):
             if high is not None and self._first_keys[index] >= high:
                 return
             block = self._block(index)

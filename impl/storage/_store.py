@@ -88,6 +88,9 @@ FSYNC_POLICIES: tuple[FsyncPolicy, ...] = ("always", "batch", "none")
 MayDrop = Callable[[bytes, bytes], bool]
 """``may_drop(key, value) -> bool``: may compaction reap this record (a Dynamo tombstone)?"""
 
+WAL_PREALLOCATE_SLACK_BYTES = 64 * 1024
+"""Preallocated beyond ``memtable_bytes_max``: the last batch before rotation overshoots."""
+
 BACKGROUND_WAIT_SECONDS_MAX = 60.0
 """Longest a writer waits for the flusher before reporting it stuck."""
 
@@ -113,7 +116,7 @@ class StoreOptions:
     fsync_batch_interval_ms: float = 2.0
     fsync_batch_bytes_max: int = 1 << 20
     memtable_bytes_max: int = 8 << 20
-    block_bytes_target: int = 4096
+    block_bytes_target: int = 2048
     bloom_bits_per_key: int = 10
     compaction_fanout: int = 4
     background: bool = True
@@ -160,6 +163,12 @@ class _Version:
     segments: tuple[Segment, ...]
     pins: int = 0
     live: bool = True
+    newer_segments: tuple[Segment, ...] = field(init=False)
+    oldest_segment: Segment | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.newer_segments = self.segments[:-1]
+        self.oldest_segment = self.segments[-1] if self.segments else None
 
 
 class _Waiter:
@@ -388,7 +397,9 @@ class Store:
                 files, directory, wal_numbers, salvage=salvage, apply=apply
             )
             next_wal = wal_numbers[-1] + 1 if wal_numbers else manifest.wal_number_min
-            self._wal = WalWriter.create(files, directory, next_wal)
+            self._wal = WalWriter.create(
+                files, directory, next_wal, preallocate_bytes=self._wal_preallocate_bytes()
+            )
         except BaseException:
             for segment in segments:
                 segment.refs = 0
@@ -425,32 +436,34 @@ class Store:
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
             _check_key(key)
         sort_key = md5(key).digest() + key
-        version = self._version
-        found = version.memtable.get(sort_key, ABSENT)
-        if found is not ABSENT:
-            return found  # type: ignore[return-value]
-        with self._lock:
+        lock = self._lock
+        with lock:
             if self._closed:
                 raise StorageClosedError("the store is closed")
             version = self._version
             version.pins += 1
         try:
             found = version.memtable.get(sort_key, ABSENT)
-            if found is ABSENT and version.immutable is not None:
-                found = version.immutable.get(sort_key, ABSENT)
             if found is ABSENT:
-                segments = version.segments
-                last = len(segments) - 1
-                for index, segment in enumerate(segments):
-                    if index != last and not segment.may_contain(sort_key):
-                        continue
-                    found = segment.get(sort_key)
-                    if found is not ABSENT:
-                        break
+                immutable = version.immutable
+                if immutable is not None:
+                    found = immutable.get(sort_key, ABSENT)
+                if found is ABSENT:
+                    for segment in version.newer_segments:
+                        if segment.may_contain(sort_key):
+                            found = segment.get(sort_key)
+                            if found is not ABSENT:
+                                break
+                    else:
+                        # The oldest segment is read without its bloom filter: when every
+                        # newer source missed, the key is there or nowhere.
+                        oldest = version.oldest_segment
+                        if oldest is not None:
+                            found = oldest.get(sort_key)
         finally:
-            with self._lock:
+            with lock:
                 version.pins -= 1
-                if version.pins == 0 and not version.live:
+                if not version.live and version.pins == 0:
                     self._release(version)
         if found is ABSENT:
             return None
@@ -619,6 +632,12 @@ class Store:
             self._counters.group_commits += 1
         return None
 
+    def _wal_preallocate_bytes(self) -> int:
+        """Zeros to preallocate in a new WAL file: a memtable's worth, under ``"always"``."""
+        if self.options.fsync != "always":
+            return 0
+        return self.options.memtable_bytes_max + WAL_PREALLOCATE_SLACK_BYTES
+
     def _batch_sync_due(self) -> bool:
         wal = self._wal
         return (
@@ -697,7 +716,12 @@ class Store:
         try:
             old.sync()  # a WAL file that is not the newest must end cleanly (recovery rule)
             self._counters.syncs += 1
-            new = WalWriter.create(self._files, self.directory, old.number + 1)
+            new = WalWriter.create(
+                self._files,
+                self.directory,
+                old.number + 1,
+                preallocate_bytes=self._wal_preallocate_bytes(),
+            )
         except OSError as os_error:
             raise StorageWriteError.from_os_error(
                 os_error, path=old.path, action="starting a new WAL file"
@@ -883,7 +907,8 @@ class Store:
             invariant(segment.refs >= 0, "segment reference count below zero")
             if segment.refs == 0:
                 segment.close()
-        version.segments = ()
+        version.segments = version.newer_segments = ()
+        version.oldest_segment = None
 
     # ---------------------------------------------------------------------- compaction
 
@@ -1067,7 +1092,7 @@ class Store:
         with self._wal_lock:
             if self._read_only_error is None:
                 with contextlib.suppress(OSError):  # a failed close-time sync loses nothing acked
-                    self._wal.sync()
+                    self._wal.trim()
             self._wal.close()
         with self._lock:
             self._closed = True
