@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from typing import Final
@@ -304,7 +305,9 @@ class Segment:
         if position != len(index) - 4 or first_keys != sorted(first_keys):
             raise self._corrupt("index is malformed", index_offset)
         self._first_keys = first_keys
-        self._blocks = list(zip(offsets, lengths, strict=True))
+        # Packed arrays, not lists of ints: 12 bytes per block instead of about 70.
+        self._offsets = array("Q", offsets)
+        self._lengths = array("I", lengths)
         self.first_sort_key = first_keys[0] if first_keys else None
 
     def _checked(self, offset: int, length: int, what: str) -> bytes:
@@ -336,7 +339,8 @@ class Segment:
         return bool(bloom[bit >> 3] & (1 << (bit & 7)))
 
     def _block(self, index: int) -> bytes:
-        offset, length = self._blocks[index]
+        offset = self._offsets[index]
+        length = self._lengths[index]
         block = self._read_at(offset, length)
         # The CRC-32 of data followed by its own CRC (little-endian) is a constant residue,
         # so the whole block is verified without slicing off the stored checksum.
@@ -349,7 +353,8 @@ class Segment:
         index = bisect_right(self._first_keys, sort_key) - 1
         if index < 0:
             return ABSENT
-        offset, length = self._blocks[index]
+        offset = self._offsets[index]
+        length = self._lengths[index]
         block = self._read_at(offset, length)
         if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
             raise self._corrupt("block checksum mismatch", offset)
@@ -378,7 +383,7 @@ class Segment:
     def scan(self, low: bytes, high: bytes | None) -> Iterator[tuple[bytes, bytes | None]]:
         """Records with ``low <= sort key < high`` (``high=None``: to the end), in order."""
         index = max(0, bisect_right(self._first_keys, low) - 1)
-        while index < len(self._blocks):
+        while index < len(self._offsets):
             if high is not None and self._first_keys[index] >= high:
                 return
             block = self._block(index)
