@@ -107,6 +107,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[int, ...]:
         ) from None
     if not writers or any(not 1 <= count <= 1024 for count in writers):
         raise CliError("--writers counts must be between 1 and 1024")
+    if args.ops < max(writers):
+        raise CliError(f"--ops must be at least the largest writer count ({max(writers)})")
     if args.dir is not None and not os.path.isdir(args.dir):
         raise CliError(f"--dir {args.dir} is not a directory")
     return writers
@@ -410,7 +412,7 @@ def _print_table(console: Any, rows: list[_Row], args: argparse.Namespace) -> No
     table.add_column("dynamokv ops/s", justify="right")
     table.add_column("SQLite ops/s", justify="right")
     table.add_column("ratio", justify="right")
-    table.add_column("how")
+    notes = []
     for row in rows:
         ratio = row.ours_per_second / row.sqlite_per_second
         style = "green" if ratio >= 1.0 else "red"
@@ -419,9 +421,18 @@ def _print_table(console: Any, rows: list[_Row], args: argparse.Namespace) -> No
             f"{row.ours_per_second:,.0f}",
             f"{row.sqlite_per_second:,.0f}",
             f"[{style}]{ratio:.2f}x[/{style}]",
-            row.note,
         )
+        notes.append(f"{row.workload}: {row.note}")
     console.print(table)
+    console.print("ratio = dynamokv / SQLite, higher is better. How each row ran:")
+    for note in notes:
+        console.print(f"  {note}", soft_wrap=True)
+    console.print(
+        "  SQLite with several writers: writer threads queue rows, one committer thread "
+        "commits each drained batch in one transaction (SQLite has no cross-connection "
+        "group commit).",
+        soft_wrap=True,
+    )
 
 
 def _load_for_rss(progress: Any, base: str, args: argparse.Namespace, console: Any) -> None:

@@ -1,0 +1,51 @@
+"""``dynamokv bench storage`` end to end on a tiny workload, and the non-default fsync policies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from dynamokv.impl.cli import main
+from dynamokv.impl.storage import Store, StoreOptions
+
+
+def test_bench_storage_prints_the_ratio_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    arguments = ["bench", "storage", "--ops", "64", "--reads", "200", "--read-keys", "300"]
+    assert main([*arguments, "--writers", "1,4", "--dir", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    for row in ("durable writes, 1 writer", "durable writes, 4 writers", "point reads"):
+        assert row in output
+    assert "ratio" in output and "x" in output
+    assert list(tmp_path.iterdir()) == []  # its temporary files are gone
+
+
+def test_bench_storage_bad_arguments_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "storage", "--ops", "8", "--writers", "16"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--ops" in error
+
+
+def test_batch_policy_syncs_a_quiet_store_within_the_interval(tmp_path: Path) -> None:
+    options = StoreOptions(fsync="batch", fsync_batch_interval_ms=5)
+    with Store.open(str(tmp_path), options=options) as store:
+        store.put(b"k", b"v")
+        deadline = time.monotonic() + 10
+        while store.stats().syncs_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert store.stats().syncs_count >= 1
+        assert store._wal.synced_bytes == store._wal.size_bytes
+
+
+def test_policy_none_never_syncs_on_the_write_path(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path), options=StoreOptions(fsync="none")) as store:
+        for number in range(100):
+            store.put(f"k{number}".encode(), b"v")
+        assert store.stats().syncs_count == 0
+        store.sync()
+        assert store.stats().syncs_count == 1
