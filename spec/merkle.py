@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import icontract
 
 __all__ = [
+    "BucketFn",
+    "BytesHashFn",
     "MerkleDiff",
     "MerkleTree",
     "build",
@@ -34,7 +36,10 @@ __all__ = [
 ]
 
 BucketFn = Callable[[bytes], int]
+"""Maps a key to its leaf bucket (taken modulo ``2**depth``)."""
+
 BytesHashFn = Callable[[bytes], bytes]
+"""The hash of tree nodes; the proofs model it as injective."""
 
 
 @dataclass(frozen=True)
