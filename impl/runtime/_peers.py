@@ -1,0 +1,463 @@
+"""Node-to-node connections: one outbound connection per peer, and an inbound listener.
+
+Dynamo's nodes exchange small messages (replica writes and reads, their acknowledgements,
+gossip, hints, Merkle exchanges) and tolerate losing any of them: the coordinator times out
+and tries another replica, gossip repeats, anti-entropy repairs what was missed (Dynamo §4.5,
+§4.7). The pool is built on that tolerance. It never blocks the caller and never retries a
+message: :meth:`PeerPool.send` frames the message and puts it in the peer's bounded queue
+(:data:`PEER_QUEUE_FRAMES_MAX`); when the queue is full the message is dropped and counted.
+A sender task per peer drains the queue into the peer's connection, many frames per write.
+
+Connections go one way. A node sends on the connection it opened and receives on the
+connections its peers opened to it; a peer never writes on an inbound connection. That keeps
+each connection's state trivial (no request matching, no half-duplex races), and it makes
+an unexpected byte from an outbound connection's peer, or its end-of-stream, a clear sign
+that the connection is dead: a watcher task reads it just for that, so a restarted peer is
+noticed at once, not on the next write.
+
+Outbound connections open lazily, when the first message for the peer is queued. A failed
+connect is retried after a delay that doubles from ``reconnect_delay_seconds_min`` up to
+``reconnect_delay_seconds_max``, multiplied by a factor drawn uniformly from [0.5, 1) from
+the injected :class:`random.Random` ("equal jitter"), so that nodes restarted together do not
+reconnect in lockstep, and a test can replay the exact delays. Frames queued while a peer is
+down wait (up to the bound); frames written to a connection that then breaks may be lost
+and are counted as such.
+
+Inbound, each connection gets a :class:`~dynamokv.impl.runtime.FrameDecoder`; every decoded
+message is handed to the node's callback with an :class:`InboundPeer` naming the remote
+address and, under mutual TLS, the node name from the peer's verified certificate. A
+malformed frame, or a TLS handshake that fails (no certificate, or one from another CA),
+closes that connection only, with one log line and a counter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import trio
+
+from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
+from ._tls import certificate_node_name
+
+_log = logging.getLogger("dynamokv.runtime.peers")
+
+PEER_QUEUE_FRAMES_MAX = 4096
+"""Frames queued for one peer; one more is dropped (and counted)."""
+
+SEND_BATCH_FRAMES_MAX = 256
+"""Frames joined into one write to a peer."""
+
+INBOUND_CONNECTIONS_MAX = 256
+"""Inbound peer connections open at once; one more is closed on accept (and counted)."""
+
+RECONNECT_DELAY_SECONDS_MIN = 0.05
+RECONNECT_DELAY_SECONDS_MAX = 5.0
+CONNECT_TIMEOUT_SECONDS = 2.0
+"""Time for TCP connect plus TLS handshake to a peer."""
+
+SEND_TIMEOUT_SECONDS = 10.0
+"""Time one write to a peer may block before the connection is given up as stuck."""
+
+TLS_HANDSHAKE_TIMEOUT_SECONDS = 5.0
+"""Time an inbound peer gets to complete its TLS handshake."""
+
+RECEIVE_BYTES = 64 * 1024
+"""The most one ``receive_some`` on a peer connection asks for."""
+
+_ACCEPT_RETRY_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PeerAddress:
+    """Where a peer listens for frames."""
+
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"PeerAddress.host must be a non-empty str, got {self.host!r}")
+        if not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ValueError(f"PeerAddress.port must be in 1..65535, got {self.port!r}")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPeer:
+    """Who sent an inbound message.
+
+    Attributes:
+        remote_host: The connecting socket's address.
+        remote_port: Its (ephemeral) port: not where the peer listens.
+        node_name: The common name of the peer's certificate, verified against the cluster
+            CA, under mutual TLS; ``None`` without TLS. The core should check that a
+            message's claimed sender matches it.
+    """
+
+    remote_host: str
+    remote_port: int
+    node_name: str | None
+
+
+MessageHandler = Callable[[InboundPeer, object], Awaitable[None]]
+"""The node's callback for each inbound message (awaited in order, per connection)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerPoolOptions:
+    """Bounds and timings of a :class:`PeerPool`; fields default to the constants."""
+
+    peer_queue_frames_max: int = PEER_QUEUE_FRAMES_MAX
+    send_batch_frames_max: int = SEND_BATCH_FRAMES_MAX
+    inbound_connections_max: int = INBOUND_CONNECTIONS_MAX
+    frame_bytes_max: int = FRAME_BYTES_MAX
+    reconnect_delay_seconds_min: float = RECONNECT_DELAY_SECONDS_MIN
+    reconnect_delay_seconds_max: float = RECONNECT_DELAY_SECONDS_MAX
+    connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
+    send_timeout_seconds: float = SEND_TIMEOUT_SECONDS
+    tls_handshake_timeout_seconds: float = TLS_HANDSHAKE_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        for name in (
+            "peer_queue_frames_max",
+            "send_batch_frames_max",
+            "inbound_connections_max",
+            "frame_bytes_max",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"PeerPoolOptions.{name} must be a positive int, got {value!r}")
+        for name in (
+            "reconnect_delay_seconds_min",
+            "reconnect_delay_seconds_max",
+            "connect_timeout_seconds",
+            "send_timeout_seconds",
+            "tls_handshake_timeout_seconds",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 < value < math.inf:
+                raise ValueError(f"PeerPoolOptions.{name} must be a positive number, got {value!r}")
+        if self.reconnect_delay_seconds_min > self.reconnect_delay_seconds_max:
+            raise ValueError("reconnect_delay_seconds_min must not exceed the max")
+
+
+@dataclass
+class PeerPoolStats:
+    """Counters since the pool started (for ``/metrics``)."""
+
+    frames_queued_count: int = 0
+    frames_dropped_count: int = 0
+    frames_sent_count: int = 0
+    frames_lost_count: int = 0
+    frames_received_count: int = 0
+    connects_count: int = 0
+    connect_failures_count: int = 0
+    disconnects_count: int = 0
+    inbound_connections_count: int = 0
+    inbound_refused_count: int = 0
+    tls_handshake_failures_count: int = 0
+    malformed_frames_count: int = 0
+
+
+class _Outbound:
+    """One peer's queue and the state of its sender task."""
+
+    __slots__ = ("address", "connected", "receive_channel", "send_channel")
+
+    def __init__(self, address: PeerAddress, queue_frames_max: int) -> None:
+        self.address = address
+        self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](queue_frames_max)
+        self.connected = False
+
+
+class PeerPool:
+    """Frames to and from the other nodes of the cluster.
+
+    Args:
+        on_message: Awaited for each inbound message with its sender; an exception from it
+            is a bug in the node and propagates (crashing :meth:`run`).
+        random: The source of reconnect jitter (injected, so runs can be replayed).
+        options: Bounds and timings.
+        server_ssl_context: Require TLS on inbound connections
+            (:func:`~dynamokv.impl.runtime.peer_server_ssl_context`), or ``None``.
+        client_ssl_context: Use TLS on outbound connections
+            (:func:`~dynamokv.impl.runtime.peer_client_ssl_context`), or ``None``.
+
+    Example::
+
+        pool = PeerPool(on_message, random=random.Random(seed))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pool.run, await trio.open_tcp_listeners(0, host="127.0.0.1"))
+            pool.send(PeerAddress("127.0.0.1", 7001), {"type": "ping"})
+    """
+
+    def __init__(
+        self,
+        on_message: MessageHandler,
+        *,
+        random: random.Random,
+        options: PeerPoolOptions = PeerPoolOptions(),  # Frozen: sharing is safe.
+        server_ssl_context: ssl.SSLContext | None = None,
+        client_ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if not isinstance(options, PeerPoolOptions):
+            raise TypeError(f"options must be PeerPoolOptions, got {type(options).__name__}")
+        self._on_message = on_message
+        self._random = random
+        self._options = options
+        self._server_ssl_context = server_ssl_context
+        self._client_ssl_context = client_ssl_context
+        self._outbound: dict[PeerAddress, _Outbound] = {}
+        self._inbound_open_count = 0
+        self._nursery: trio.Nursery | None = None
+        self.stats = PeerPoolStats()
+
+    async def run(
+        self,
+        listeners: Sequence[trio.SocketListener] = (),
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve inbound connections on ``listeners`` and run the senders, until cancelled.
+
+        :meth:`send` works once this has started. The listeners are closed on return.
+        """
+        if self._nursery is not None:
+            raise RuntimeError("PeerPool.run may run only once")
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for listener in listeners:
+                    nursery.start_soon(self._accept_loop, listener, nursery)
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            with trio.CancelScope(shield=True):
+                for listener in listeners:
+                    await listener.aclose()
+
+    def send(self, address: PeerAddress, message: object) -> bool:
+        """Queue ``message`` for the peer at ``address``; never blocks.
+
+        Returns:
+            ``True`` if queued, ``False`` if dropped because the peer's queue is full.
+
+        Raises:
+            FrameError: ``message`` cannot be framed (too big, not msgpack): a bug in the
+                caller, since the core builds every message.
+            RuntimeError: :meth:`run` is not running.
+        """
+        nursery = self._nursery
+        if nursery is None:
+            raise RuntimeError("PeerPool.send needs PeerPool.run to be running")
+        frame = encode_frame(message, frame_bytes_max=self._options.frame_bytes_max)
+        outbound = self._outbound.get(address)
+        if outbound is None:
+            if not isinstance(address, PeerAddress):
+                raise TypeError(f"address must be a PeerAddress, got {address!r}")
+            outbound = _Outbound(address, self._options.peer_queue_frames_max)
+            self._outbound[address] = outbound
+            nursery.start_soon(self._sender, outbound)
+        try:
+            outbound.send_channel.send_nowait(frame)
+        except trio.WouldBlock:
+            self.stats.frames_dropped_count += 1
+            return False
+        self.stats.frames_queued_count += 1
+        return True
+
+    def is_connected(self, address: PeerAddress) -> bool:
+        """Whether an outbound connection to ``address`` is open right now."""
+        outbound = self._outbound.get(address)
+        return outbound is not None and outbound.connected
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def _sender(self, outbound: _Outbound) -> None:
+        """Connect when there is something to send; send; reconnect with backoff."""
+        options = self._options
+        stats = self.stats
+        pending: list[bytes] = []
+        delay_seconds = options.reconnect_delay_seconds_min
+        # Runs for the pool's lifetime; each iteration waits for work or sleeps a backoff
+        # delay of at least reconnect_delay_seconds_min / 2, so it cannot spin.
+        while True:
+            if not pending:
+                pending.append(await outbound.receive_channel.receive())
+            stream = await self._connect(outbound.address)
+            if stream is None:
+                stats.connect_failures_count += 1
+                await trio.sleep(delay_seconds * (0.5 + 0.5 * self._random.random()))
+                delay_seconds = min(delay_seconds * 2, options.reconnect_delay_seconds_max)
+                continue
+            stats.connects_count += 1
+            delay_seconds = options.reconnect_delay_seconds_min
+            outbound.connected = True
+            _log.info("peer.connected peer=%s", outbound.address)
+            try:
+                await self._pump(stream, outbound, pending)
+            finally:
+                outbound.connected = False
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
+            stats.disconnects_count += 1
+            stats.frames_lost_count += len(pending)
+            pending.clear()
+            _log.info("peer.disconnected peer=%s", outbound.address)
+
+    async def _connect(self, address: PeerAddress) -> trio.abc.Stream | None:
+        """A connected (and, with TLS, handshaken) stream, or ``None`` after logging why."""
+        with trio.move_on_after(self._options.connect_timeout_seconds):
+            try:
+                stream: trio.abc.Stream = await trio.open_tcp_stream(address.host, address.port)
+            except OSError as error:
+                _log.debug("peer.connect_failed peer=%s error=%s", address, error)
+                return None
+            if self._client_ssl_context is not None:
+                ssl_stream = trio.SSLStream(
+                    stream, self._client_ssl_context, server_hostname=address.host
+                )
+                try:
+                    await ssl_stream.do_handshake()
+                except trio.BrokenResourceError as error:
+                    _log.warning(
+                        "peer.tls_handshake_failed peer=%s error=%s",
+                        address,
+                        error.__cause__ or error,
+                    )
+                    await trio.aclose_forcefully(ssl_stream)
+                    return None
+                stream = ssl_stream
+            return stream
+        _log.debug("peer.connect_timed_out peer=%s", address)
+        return None
+
+    async def _pump(
+        self, stream: trio.abc.Stream, outbound: _Outbound, pending: list[bytes]
+    ) -> None:
+        """Write queued frames until the connection breaks; ``pending`` holds unsent ones."""
+        options = self._options
+        receive_channel = outbound.receive_channel
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                self._watch_for_close, stream, outbound.address, nursery.cancel_scope
+            )
+            # Runs until the connection breaks (the watcher cancels) or a write fails.
+            while True:
+                while len(pending) < options.send_batch_frames_max:
+                    try:
+                        pending.append(receive_channel.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                try:
+                    with trio.fail_after(options.send_timeout_seconds):
+                        await stream.send_all(data)
+                except (
+                    trio.BrokenResourceError,
+                    trio.ClosedResourceError,
+                    trio.TooSlowError,
+                ) as error:
+                    _log.info("peer.send_failed peer=%s error=%s", outbound.address, error)
+                    nursery.cancel_scope.cancel()
+                    return
+                self.stats.frames_sent_count += len(pending)
+                pending.clear()
+                pending.append(await receive_channel.receive())
+
+    async def _watch_for_close(
+        self, stream: trio.abc.Stream, address: PeerAddress, cancel_scope: trio.CancelScope
+    ) -> None:
+        """Peers never write on our outbound connection: any read result means it is over."""
+        try:
+            data = await stream.receive_some(RECEIVE_BYTES)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if data:
+            _log.warning("peer.unexpected_data peer=%s bytes=%d", address, len(data))
+        cancel_scope.cancel()
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
+        # Runs until the pool is cancelled; each iteration accepts one connection.
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                _log.warning("peer.accept_failed error=%s", error)
+                await trio.sleep(_ACCEPT_RETRY_SECONDS)
+                continue
+            if self._inbound_open_count >= self._options.inbound_connections_max:
+                self.stats.inbound_refused_count += 1
+                _log.warning("peer.inbound_refused reason=too_many_connections")
+                await trio.aclose_forcefully(stream)
+                continue
+            nursery.start_soon(self._serve_inbound, stream)
+
+    async def _serve_inbound(self, socket_stream: trio.SocketStream) -> None:
+        stats = self.stats
+        stats.inbound_connections_count += 1
+        self._inbound_open_count += 1
+        try:
+            remote_host, remote_port = socket_stream.socket.getpeername()[:2]
+        except OSError:
+            remote_host, remote_port = "?", 0
+        stream: trio.abc.Stream = socket_stream
+        try:
+            node_name = None
+            if self._server_ssl_context is not None:
+                ssl_stream = trio.SSLStream(
+                    socket_stream, self._server_ssl_context, server_side=True
+                )
+                stream = ssl_stream
+                try:
+                    with trio.fail_after(self._options.tls_handshake_timeout_seconds):
+                        await ssl_stream.do_handshake()
+                except (trio.BrokenResourceError, trio.TooSlowError) as error:
+                    stats.tls_handshake_failures_count += 1
+                    _log.warning(
+                        "peer.tls_refused remote=%s:%s error=%s",
+                        remote_host,
+                        remote_port,
+                        str(error.__cause__ or error) or type(error).__name__,
+                    )
+                    return
+                node_name = certificate_node_name(ssl_stream.getpeercert())
+            peer = InboundPeer(remote_host, remote_port, node_name)
+            decoder = FrameDecoder(frame_bytes_max=self._options.frame_bytes_max)
+            # Runs until the peer closes, breaks, or sends a malformed frame.
+            while True:
+                try:
+                    data = await stream.receive_some(RECEIVE_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+                if not data:
+                    return
+                try:
+                    messages = decoder.feed(data)
+                except FrameError as error:
+                    stats.malformed_frames_count += 1
+                    _log.warning(
+                        "peer.malformed_frame remote=%s:%s node=%s error=%s",
+                        remote_host,
+                        remote_port,
+                        node_name,
+                        error,
+                    )
+                    return
+                for message in messages:
+                    stats.frames_received_count += 1
+                    await self._on_message(peer, message)
+        finally:
+            self._inbound_open_count -= 1
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
