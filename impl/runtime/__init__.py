@@ -52,6 +52,7 @@ from ._peers import (
     PeerPool,
     PeerPoolOptions,
     PeerPoolStats,
+    reconnect_delay_seconds,
 )
 from ._tls import (
     CertificateError,
@@ -105,4 +106,5 @@ __all__ = [
     "node_certificate_paths",
     "peer_client_ssl_context",
     "peer_server_ssl_context",
+    "reconnect_delay_seconds",
 ]

@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from random import Random
 
 import trio
 
@@ -166,6 +166,24 @@ class PeerPoolStats:
     malformed_frames_count: int = 0
 
 
+def reconnect_delay_seconds(failures_count: int, options: PeerPoolOptions, random: Random) -> float:
+    """The wait before the next connect, after ``failures_count`` failures in a row.
+
+    Capped exponential backoff with equal jitter: the base delay doubles from
+    ``reconnect_delay_seconds_min`` up to ``reconnect_delay_seconds_max``, and is multiplied
+    by a factor drawn uniformly from [0.5, 1) so that peers restarted together spread out,
+    while the wait never drops to zero.
+    """
+    if failures_count < 0:
+        raise ValueError(f"failures_count must be >= 0, got {failures_count}")
+    # 2.0**60 overflows nothing and is far past any cap; it bounds the exponent.
+    base_seconds = min(
+        options.reconnect_delay_seconds_min * 2.0 ** min(failures_count, 60),
+        options.reconnect_delay_seconds_max,
+    )
+    return base_seconds * (0.5 + 0.5 * random.random())
+
+
 class _Outbound:
     """One peer's queue and the state of its sender task."""
 
@@ -202,7 +220,7 @@ class PeerPool:
         self,
         on_message: MessageHandler,
         *,
-        random: random.Random,
+        random: Random,
         options: PeerPoolOptions = PeerPoolOptions(),  # Frozen: sharing is safe.
         server_ssl_context: ssl.SSLContext | None = None,
         client_ssl_context: ssl.SSLContext | None = None,
@@ -286,7 +304,7 @@ class PeerPool:
         options = self._options
         stats = self.stats
         pending: list[bytes] = []
-        delay_seconds = options.reconnect_delay_seconds_min
+        failures_count = 0
         # Runs for the pool's lifetime; each iteration waits for work or sleeps a backoff
         # delay of at least reconnect_delay_seconds_min / 2, so it cannot spin.
         while True:
@@ -295,11 +313,11 @@ class PeerPool:
             stream = await self._connect(outbound.address)
             if stream is None:
                 stats.connect_failures_count += 1
-                await trio.sleep(delay_seconds * (0.5 + 0.5 * self._random.random()))
-                delay_seconds = min(delay_seconds * 2, options.reconnect_delay_seconds_max)
+                await trio.sleep(reconnect_delay_seconds(failures_count, options, self._random))
+                failures_count += 1
                 continue
             stats.connects_count += 1
-            delay_seconds = options.reconnect_delay_seconds_min
+            failures_count = 0
             outbound.connected = True
             _log.info("peer.connected peer=%s", outbound.address)
             try:
