@@ -1,4 +1,10 @@
-"""``dynamokv sim``: run the deterministic cluster simulator (filled in by issue 4)."""
+"""``dynamokv sim``: run the deterministic cluster simulator over one or many seeds.
+
+Each seed is one complete run (workload, faults, quiescence, repair, checkers;
+see :mod:`dynamokv.impl.sim`). The summary sums the runs; any violation makes the
+exit status non-zero and prints the command that replays the failing seed
+exactly. ``--trace KEY`` draws a ladder diagram of one key's messages.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,150 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sim", help="run the seeded cluster simulator")
+    parser = subparsers.add_parser(
+        "sim",
+        help="run the seeded cluster simulator",
+        description="Run simulated Dynamo clusters under faults and check DESIGN.md §3.",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on")
+    parser.add_argument("--nodes", type=int, default=5, help="nodes in the cluster (default 5)")
+    parser.add_argument("--ops", type=int, default=2000, help="client requests per seed")
+    parser.add_argument(
+        "--faults",
+        default="crash,partition,drop,dup,reorder",
+        help="comma-separated faults: crash, partition, drop, dup, reorder, or none",
+    )
+    parser.add_argument("--strict", action="store_true", help="strict quorum (no substitutes)")
+    parser.add_argument("-n", type=int, default=3, help="replicas per key N (default 3)")
+    parser.add_argument("-r", type=int, default=2, help="read quorum R (default 2)")
+    parser.add_argument("-w", type=int, default=2, help="write quorum W (default 2)")
+    parser.add_argument("--keys", type=int, default=64, help="distinct keys (zipfian)")
+    parser.add_argument("--trace", metavar="KEY", help="print a ladder diagram of KEY's messages")
+    parser.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="run every seed twice and compare trace hashes",
+    )
+    parser.add_argument("--plant-bug", default="", help=argparse.SUPPRESS)
     parser.set_defaults(handler=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
+def _replay_command(args: argparse.Namespace, seed: int) -> str:
+    parts = [
+        f"dynamokv sim --seed {seed} --nodes {args.nodes} --ops {args.ops}",
+        f"--faults {args.faults}",
+    ]
+    if args.strict:
+        parts.append("--strict")
+    if (args.n, args.r, args.w) != (3, 2, 2):
+        parts.append(f"-n {args.n} -r {args.r} -w {args.w}")
+    if args.keys != 64:
+        parts.append(f"--keys {args.keys}")
+    if args.plant_bug:
+        parts.append(f"--plant-bug {args.plant_bug}")
+    return " ".join(parts)
 
-    raise CliError("the simulator is not built yet (issue 4)")
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.core import PLANTED_BUGS
+    from dynamokv.impl.sim import FAULTS, SimConfig, render_ladder, simulate
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    faults = tuple(f for f in args.faults.split(",") if f and f != "none")
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise CliError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)} or none")
+    if args.seeds < 1 or args.ops < 1 or args.keys < 1:
+        raise CliError("--seeds, --ops and --keys must be positive")
+    if not 1 <= args.nodes <= 64:
+        raise CliError("--nodes must be between 1 and 64")
+    if not (1 <= args.n <= args.nodes and 1 <= args.r <= args.n and 1 <= args.w <= args.n):
+        raise CliError("need 1 <= n <= nodes and 1 <= r, w <= n")
+    if args.plant_bug not in PLANTED_BUGS:
+        raise CliError(f"unknown planted bug {args.plant_bug!r}")
+    if args.trace is not None and args.seeds != 1:
+        raise CliError("--trace replays one seed: drop --seeds")
+    config = SimConfig(
+        nodes=args.nodes,
+        ops=args.ops,
+        keys=args.keys,
+        faults=faults,
+        strict=args.strict,
+        n=args.n,
+        r=args.r,
+        w=args.w,
+        planted_bug=args.plant_bug,
+    )
+    console = Console(highlight=False)
+    totals: dict[str, int] = {}
+    failing: list[tuple[int, list[str]]] = []
+    sim_seconds = 0.0
+    deliveries = 0
+    trace_key = args.trace.encode() if args.trace is not None else None
+    with Progress(console=console, transient=True, disable=args.seeds == 1) as progress:
+        task = progress.add_task("seeds", total=args.seeds)
+        for seed in range(args.seed, args.seed + args.seeds):
+            started = time.perf_counter()
+            report, cluster, _ = simulate(seed, config, trace_key=trace_key)
+            sim_seconds += time.perf_counter() - started
+            deliveries += report.deliveries
+            violations = list(report.violations)
+            if args.check_determinism:
+                again, _, _ = simulate(seed, config)
+                if again.trace_hash != report.trace_hash:
+                    violations.append(
+                        f"nondeterminism: trace hash {report.trace_hash} then {again.trace_hash}"
+                    )
+            if violations:
+                failing.append((seed, violations))
+            stats = report.node_stats
+            for name, value in (
+                ("ops", report.ops),
+                ("acks (put/delete)", report.acks),
+                ("failed requests", report.failures),
+                ("gets with siblings", report.siblings_seen),
+                ("puts forwarded", stats.puts_forwarded),
+                ("hints stored", stats.hints_stored),
+                ("hints replayed", stats.hints_replayed),
+                ("read repairs", stats.read_repairs),
+                ("truncations", stats.truncations),
+                ("crashes", report.crashes),
+                ("messages dropped", report.dropped),
+                ("messages duplicated", report.duplicated),
+                ("deliveries", report.deliveries),
+                ("simulated ticks", report.ticks),
+                ("violations", len(violations)),
+            ):
+                totals[name] = totals.get(name, 0) + value
+            progress.advance(task)
+    if trace_key is not None:
+        console.print(render_ladder(cluster.trace, cluster.names), markup=False)
+    table = Table(title=f"dynamokv sim: {args.seeds} seed(s) from {args.seed}")
+    table.add_column("measure")
+    table.add_column("total", justify="right")
+    for name, value in totals.items():
+        table.add_row(name, f"{value:,}")
+    rate = deliveries / sim_seconds if sim_seconds else 0.0
+    table.add_row("deliveries/s", f"{rate:,.0f}")
+    table.add_row("wall time (s)", f"{sim_seconds:.1f}")
+    if args.seeds == 1:
+        table.add_row("trace hash", report.trace_hash)
+    console.print(table)
+    if failing:
+        seed, violations = failing[0]
+        console.print(
+            f"[bold red]{len(failing)} seed(s) violated the contract[/]; first: seed {seed}"
+        )
+        for line in violations[:10]:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+        if len(violations) > 10:
+            console.print(f"  ... {len(violations) - 10} more")
+        console.print(f"replay: {_replay_command(args, seed)}", markup=False, soft_wrap=True)
+        return 1
+    return 0

@@ -1,1 +1,35 @@
-"""dynamokv package (filled in by its issue)."""
+"""The deterministic cluster simulator (DESIGN.md section 2, ``impl/sim``).
+
+Many :class:`dynamokv.impl.core.Node` cores in one process under one seed: a
+simulated network (delays, loss, duplication, reordering, symmetric and
+asymmetric partitions), disks that lose unsynced writes on a crash, a zipfian
+shopping-cart workload, a history recorder and checkers for the properties of
+DESIGN.md section 3. The same seed gives the same run, byte for byte
+(:attr:`Cluster.trace_hash`). ``dynamokv sim`` is its command line;
+:mod:`~dynamokv.impl.sim._scenario` runs the readable scenario scripts.
+"""
+
+from __future__ import annotations
+
+from ._checkers import History, OpRecord
+from ._cluster import Cluster, NetworkConfig, TraceEntry
+from ._disk import SimDisk
+from ._ladder import render_ladder
+from ._scenario import ScenarioError, run_scenario
+from ._simulate import FAULTS, SimConfig, SimReport, simulate
+
+__all__ = [
+    "FAULTS",
+    "Cluster",
+    "History",
+    "NetworkConfig",
+    "OpRecord",
+    "ScenarioError",
+    "SimConfig",
+    "SimDisk",
+    "SimReport",
+    "TraceEntry",
+    "render_ladder",
+    "run_scenario",
+    "simulate",
+]

@@ -1,0 +1,338 @@
+"""The core's vocabulary: requests, results, peer messages, events, effects, records.
+
+Every type is a frozen, slotted dataclass of plain fields (``str``, ``int``,
+``bytes``, ``None``, tuples, and :class:`dynamokv.spec.kv.Version`, itself plain
+fields), so the wire codec of issue 6 can serialize them field by field and the
+simulator can pass them around without copying.
+
+Theory of operation (as etcd-raft's ``Ready``): a driver feeds one *event* at a
+time to :meth:`Node.step <dynamokv.impl.core.Node.step>` and carries out the
+returned *effects* in order. A :class:`Persist` must be applied to the node's
+storage (so that later reads through the storage view see it) before the next
+event is stepped; it is *durable* only when the driver steps
+:class:`PersistDone`. The node never acknowledges anything (a :class:`WriteAck`,
+a :class:`HintAck`, a successful :class:`PutResult`) that rests on a write whose
+:class:`PersistDone` it has not seen: persist before you acknowledge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dynamokv.spec.kv import Version
+
+from ._vclock import Clock
+
+__all__ = [
+    "ClientRequest",
+    "DeleteHint",
+    "Effect",
+    "Event",
+    "ForwardRequest",
+    "ForwardResponse",
+    "GetRequest",
+    "GetResult",
+    "Hint",
+    "HintAck",
+    "HintReplay",
+    "Message",
+    "Persist",
+    "PersistDone",
+    "PutRequest",
+    "PutResult",
+    "ReadRepair",
+    "ReadRequest",
+    "ReadResponse",
+    "Receive",
+    "Record",
+    "Reply",
+    "Request",
+    "Result",
+    "Send",
+    "SetTimer",
+    "StoreHint",
+    "StoreLease",
+    "StoreVersions",
+    "Tick",
+    "WriteAck",
+    "WriteRequest",
+]
+
+# -- client requests and their results ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GetRequest:
+    """``get(key)``: every sibling and a context. ``r`` None means the node's default."""
+
+    key: bytes
+    r: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PutRequest:
+    """``put(key, context, value)``; ``value`` None is a delete (a tombstone).
+
+    ``context`` is the opaque context of an earlier get, as sorted pairs (empty for
+    a blind write). ``w`` None means the node's default.
+    """
+
+    key: bytes
+    value: bytes | None
+    context: Clock = ()
+    w: int | None = None
+
+
+Request = GetRequest | PutRequest
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    """Siblings (tombstones included, sorted by dot) and the context to write back with.
+
+    ``ok`` is False when fewer than R replicas answered in time; ``error`` says why.
+    """
+
+    ok: bool
+    versions: tuple[Version, ...] = ()
+    context: Clock = ()
+    replies: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """The version written and how many replicas acknowledged it durably."""
+
+    ok: bool
+    version: Version | None = None
+    acks: int = 0
+    error: str = ""
+
+
+Result = GetResult | PutResult
+
+# -- node-to-node messages ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """Coordinator -> replica: send me your versions of ``key``."""
+
+    src: str
+    dst: str
+    op_id: int
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResponse:
+    """Replica -> coordinator: the versions held (including hinted ones)."""
+
+    src: str
+    dst: str
+    op_id: int
+    key: bytes
+    versions: tuple[Version, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """Coordinator -> replica: merge ``versions``; ``hinted_for`` names the owner a
+    substitute stands in for (None for an owner), Dynamo §4.6."""
+
+    src: str
+    dst: str
+    op_id: int
+    key: bytes
+    versions: tuple[Version, ...]
+    hinted_for: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAck:
+    """Replica -> coordinator, sent only once the write is durable. ``ok`` False:
+    refused (a full hint store)."""
+
+    src: str
+    dst: str
+    op_id: int
+    key: bytes
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRequest:
+    """A node outside the preference list hands a put to an owner (Dynamo §4.5)."""
+
+    src: str
+    dst: str
+    op_id: int
+    request: PutRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardResponse:
+    """The owner's result for a forwarded put."""
+
+    src: str
+    dst: str
+    op_id: int
+    result: PutResult
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRepair:
+    """Coordinator -> stale replica after a get: merge these versions. No ack."""
+
+    src: str
+    dst: str
+    key: bytes
+    versions: tuple[Version, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HintReplay:
+    """Substitute -> recovered owner: the write it kept for you (hinted handoff)."""
+
+    src: str
+    dst: str
+    hint_id: int
+    key: bytes
+    versions: tuple[Version, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HintAck:
+    """Owner -> substitute, once the replayed versions are durable. Carries their dots,
+    so the substitute deletes a hint only if the owner holds everything in it."""
+
+    src: str
+    dst: str
+    hint_id: int
+    dots: tuple[tuple[str, int], ...]
+
+
+Message = (
+    ReadRequest
+    | ReadResponse
+    | WriteRequest
+    | WriteAck
+    | ForwardRequest
+    | ForwardResponse
+    | ReadRepair
+    | HintReplay
+    | HintAck
+)
+
+# -- durable records ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreVersions:
+    """Replace ``key``'s stored versions with ``versions`` (already merged by the core)."""
+
+    key: bytes
+    versions: tuple[Version, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A write kept for an unreachable owner (Dynamo §4.6)."""
+
+    hint_id: int
+    owner: str
+    key: bytes
+    versions: tuple[Version, ...]
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHint:
+    """Keep ``hint`` durably until its owner acknowledges it."""
+
+    hint: Hint
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteHint:
+    """The owner acknowledged the hint: forget it."""
+
+    hint_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLease:
+    """Dot counters up to ``counter_max`` may be issued (see ``_node``'s docstring)."""
+
+    counter_max: int
+
+
+Record = StoreVersions | StoreHint | DeleteHint | StoreLease
+
+# -- events (into the node) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """A message from a peer arrived."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """A client request; ``request_id`` is the driver's, echoed in the :class:`Reply`."""
+
+    request_id: int
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed. Drivers step one at boot and whenever a :class:`SetTimer` falls due."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersistDone:
+    """The records of :class:`Persist` ``persist_id`` are durable."""
+
+    persist_id: int
+
+
+Event = Receive | ClientRequest | Tick | PersistDone
+
+# -- effects (out of the node) --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` to ``message.dst``. Best effort: it may be lost."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Apply ``records`` to storage now; step :class:`PersistDone` once they are durable."""
+
+    persist_id: int
+    records: tuple[Record, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the client request ``request_id``."""
+
+    request_id: int
+    result: Result
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Step a :class:`Tick` at (or after) tick ``at``."""
+
+    at: int
+
+
+Effect = Send | Persist | Reply | SetTimer

@@ -1,0 +1,124 @@
+"""The ring and the preference list, precomputed (Dynamo §4.2, §4.3, strategy 3 of §6.2).
+
+:mod:`dynamokv.spec.ring` walks the ring token by token on every call: obviously
+right, and far too slow for the request path. With strategy 3 the ring is Q equal
+partitions, so every key of a partition has the same (extended) preference list.
+:class:`PartitionRing` computes that list once per partition, when the membership
+view is built, and a lookup is then one MD5 and two index operations. The
+differential tests check that the lists equal ``spec.ring.preference_list`` on the
+ring of :func:`dynamokv.spec.ring.partition_ring`.
+
+The ring is a *membership view* injected into :class:`~dynamokv.impl.core.Node`:
+gossip (issue 5) replaces the view when membership changes; the node never builds
+one itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dynamokv.spec import ring as spec_ring
+
+from ._invariant import invariant
+
+__all__ = ["MembershipView", "PartitionRing"]
+
+
+class MembershipView:
+    """What a node knows about the ring: the protocol the core uses.
+
+    Subclass it (or duck-type it) to provide another placement; the core calls
+    only these three methods.
+    """
+
+    def preference_list(self, key: bytes) -> tuple[str, ...]:  # pragma: no cover - protocol
+        """The first N distinct physical nodes for ``key`` (its owners)."""
+        raise NotImplementedError
+
+    def extended_preference_list(self, key: bytes) -> tuple[str, ...]:  # pragma: no cover
+        """Every physical node, clockwise from ``key``: owners first, then substitutes."""
+        raise NotImplementedError
+
+    def nodes(self) -> tuple[str, ...]:  # pragma: no cover - protocol
+        """Every member, sorted."""
+        raise NotImplementedError
+
+
+class PartitionRing(MembershipView):
+    """Strategy 3: Q equal partitions with owners; preference lists precomputed.
+
+    Args:
+        assignment: the owner of each partition, indexed by partition (as made by
+            :func:`dynamokv.spec.ring.assign_partitions`); its length is Q.
+        n: the replication factor N.
+    """
+
+    __slots__ = ("_extended", "_n", "_nodes", "_preference", "_q", "assignment")
+
+    def __init__(self, assignment: Sequence[str], *, n: int) -> None:
+        invariant(len(assignment) >= 1, "a ring needs at least one partition")
+        invariant(n >= 1, "the replication factor must be positive")
+        self.assignment = tuple(assignment)
+        self._q = len(self.assignment)
+        self._n = n
+        self._nodes = tuple(sorted(set(self.assignment)))
+        count = len(self._nodes)
+        extended: list[tuple[str, ...]] = []
+        # Walk clockwise from each partition's token; memoise identical walks, which
+        # round-robin assignments produce S times over.
+        memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+        owners = self.assignment
+        q = self._q
+        for partition in range(q):
+            ordered: list[str] = []
+            seen: set[str] = set()
+            offset = 0
+            while len(ordered) < count:
+                node = owners[(partition + offset) % q]
+                if node not in seen:
+                    seen.add(node)
+                    ordered.append(node)
+                offset += 1
+            walk = tuple(ordered)
+            extended.append(memo.setdefault(walk, walk))
+        self._extended = tuple(extended)
+        self._preference = tuple(walk[:n] for walk in self._extended)
+
+    @classmethod
+    def balanced(
+        cls, nodes: Sequence[str], *, n: int, q: int = spec_ring.DEFAULT_PARTITION_COUNT
+    ) -> PartitionRing:
+        """The round-robin ring of :func:`dynamokv.spec.ring.assign_partitions`."""
+        invariant(q >= len(nodes) >= 1, "need 1 <= len(nodes) <= q")
+        ordered = list(nodes)
+        return cls(tuple(ordered[p % len(ordered)] for p in range(q)), n=n)
+
+    @property
+    def n(self) -> int:
+        """The replication factor N."""
+        return self._n
+
+    @property
+    def q(self) -> int:
+        """The number of partitions Q."""
+        return self._q
+
+    def partition_of(self, key: bytes) -> int:
+        """The partition holding ``key``: MD5 position scaled to Q (Dynamo §4.2)."""
+        return (spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS
+
+    def preference_list(self, key: bytes) -> tuple[str, ...]:
+        """The key's N owners; the first is the usual coordinator (Dynamo §4.3)."""
+        return self._preference[(spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS]
+
+    def extended_preference_list(self, key: bytes) -> tuple[str, ...]:
+        """Owners, then the substitutes a sloppy quorum may use (Dynamo §4.6)."""
+        return self._extended[(spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS]
+
+    def partition_preference_list(self, partition: int) -> tuple[str, ...]:
+        """The preference list shared by every key of ``partition``."""
+        return self._preference[partition]
+
+    def nodes(self) -> tuple[str, ...]:
+        """Every member, sorted."""
+        return self._nodes

@@ -1,0 +1,43 @@
+"""How the core sees its storage: synchronous reads, writes as effects.
+
+The core never blocks and never does IO, yet a replica must read what it holds
+before merging a write into it. So storage is split in two:
+
+* **Reads** go through an injected :class:`StorageView`, synchronously. A view
+  must reflect every :class:`~dynamokv.impl.core.Persist` the node has emitted,
+  durable or not, as a memtable does.
+* **Writes** are :class:`~dynamokv.impl.core.Persist` effects. The driver applies
+  them at once (so the next read sees them) and steps
+  :class:`~dynamokv.impl.core.PersistDone` once they are durable (fsync, group
+  commit). A crash may lose any persist not yet done; the driver then builds a
+  new :class:`~dynamokv.impl.core.Node` over what survived.
+
+The simulator implements the view over an in-memory disk with synced and
+unsynced layers; the trio runtime (issue 6) over :class:`dynamokv.impl.storage.Store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dynamokv.spec.kv import Version
+
+from ._messages import Hint
+
+__all__ = ["StorageView"]
+
+
+class StorageView:
+    """The read side of a node's storage (the protocol the core calls)."""
+
+    def read_versions(self, key: bytes) -> tuple[Version, ...]:  # pragma: no cover
+        """The versions stored for ``key`` (sorted by dot), empty if none."""
+        raise NotImplementedError
+
+    def read_hints(self) -> Iterable[Hint]:  # pragma: no cover - protocol
+        """Every hint stored (read once, when the node starts)."""
+        raise NotImplementedError
+
+    def read_lease(self) -> int:  # pragma: no cover - protocol
+        """The last :class:`~dynamokv.impl.core.StoreLease` counter stored, 0 if none."""
+        raise NotImplementedError

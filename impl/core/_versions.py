@@ -1,0 +1,85 @@
+"""Syntactic reconciliation on the request path (Dynamo §4.4), fast.
+
+The data model is :mod:`dynamokv.spec.kv`'s: a :class:`~dynamokv.spec.kv.Version`
+carries the *dot* its coordinator issued and the *context* the client sent, and X
+supersedes Y exactly when Y's dot is in X's context. These functions compute the
+same results as ``spec.kv.reconcile``, ``merge_versions`` and ``context_of``
+without contracts, sets of frozen dataclasses or dicts per comparison, and return
+versions sorted by dot so that the order (and with it the simulator's trace) is
+deterministic.
+
+Dots are unique (see :mod:`dynamokv.impl.core._node`), so a dot identifies a
+version; meeting one dot with two different values is a bug and fails an
+invariant rather than letting one value vanish as "equal".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dynamokv.spec.kv import Version
+
+from ._invariant import invariant
+from ._vclock import Clock
+
+__all__ = ["Versions", "context_of", "covers", "merge", "reconcile", "supersedes"]
+
+Versions = tuple[Version, ...]
+"""Mutually concurrent versions of one key, sorted by dot."""
+
+
+def supersedes(x: Version, y: Version) -> bool:
+    """Whether ``y``'s dot is in ``x``'s context (``x`` was written by a client that saw ``y``)."""
+    node, counter = y.dot
+    for entry_node, entry_counter in x.context:
+        if entry_node == node:
+            return entry_counter >= counter
+    return False
+
+
+def _dot_key(version: Version) -> tuple[str, int]:
+    return version.dot
+
+
+def reconcile(versions: Iterable[Version]) -> Versions:
+    """Keep only the versions no other version supersedes, sorted by dot."""
+    by_dot: dict[tuple[str, int], Version] = {}
+    for version in versions:
+        held = by_dot.get(version.dot)
+        if held is None:
+            by_dot[version.dot] = version
+        elif held is not version:
+            invariant(held == version, "one dot carries two different versions")
+    pool = list(by_dot.values())
+    if len(pool) > 1:
+        pool = [v for v in pool if not any(x is not v and supersedes(x, v) for x in pool)]
+        pool.sort(key=_dot_key)
+    return tuple(pool)
+
+
+def merge(held: Versions, incoming: Iterable[Version]) -> Versions:
+    """What a replica keeps after receiving ``incoming``: it merges, never overwrites."""
+    incoming = tuple(incoming)
+    if not held:
+        return reconcile(incoming)
+    if not incoming or held == incoming:
+        return held
+    return reconcile((*held, *incoming))
+
+
+def context_of(versions: Iterable[Version]) -> Clock:
+    """The context a get returns: the merge of the siblings' clocks (context plus dot)."""
+    entries: dict[str, int] = {}
+    for version in versions:
+        for node, counter in version.context:
+            if entries.get(node, 0) < counter:
+                entries[node] = counter
+        node, counter = version.dot
+        if entries.get(node, 0) < counter:
+            entries[node] = counter
+    return tuple(sorted(entries.items()))
+
+
+def covers(held: Iterable[Version], version: Version) -> bool:
+    """Whether ``held`` contains ``version`` or a version that superseded it."""
+    return any(x == version or supersedes(x, version) for x in held)

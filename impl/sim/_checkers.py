@@ -1,0 +1,125 @@
+"""History checkers: DESIGN.md section 3, properties 1 to 5.
+
+The recorder keeps one :class:`OpRecord` per client request: what was asked, when,
+and what came back. The checkers hold that history, and the disks' synced state,
+to the contract:
+
+1. *No acknowledged write is lost.* At the moment a put is acknowledged, at least
+   W nodes hold its version (or a version that superseded it) durably, as owners
+   or in hints; after faults stop and repair completes, every owner does.
+   (A hint's deletion before its owner holds it durably is reported by
+   :class:`~dynamokv.impl.sim.Cluster` as it happens.)
+2. *No phantom.* Every value a get returns was written by some put, and one dot
+   never carries two different values (dots are never reissued).
+3. *No false siblings.* Two siblings are never one put and a put that had seen it
+   (its dot in the other's untruncated context). A put whose context was
+   truncated (Dynamo §4.4) is excused and counted.
+4. *Read-your-writes under a strict quorum with R + W > N.* A get that starts after
+   a put was acknowledged returns it or a version that superseded it.
+5. *Liveness.* Once faults stop, hints drain and every owner of a key holds the
+   same versions within a bounded simulated time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dynamokv.impl.core import Clock, covers
+from dynamokv.spec.kv import Version
+
+__all__ = ["History", "OpRecord"]
+
+
+@dataclass(slots=True)
+class OpRecord:
+    """One client request and its outcome."""
+
+    client: int
+    kind: str  # "get", "put" or "delete"
+    key: bytes
+    node: str
+    start: int
+    r_or_w: int
+    value: bytes | None = None
+    context: Clock = ()
+    end: int | None = None
+    ok: bool = False
+    version: Version | None = None
+    versions: tuple[Version, ...] = ()
+
+
+@dataclass(slots=True)
+class History:
+    """Every request of a run, and the violations found in it."""
+
+    records: list[OpRecord] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    excused_truncations: int = 0
+
+    def check_phantoms(self) -> None:
+        """Property 2: values come from puts; a dot names one version."""
+        written = {r.value for r in self.records if r.kind == "put"}
+        by_dot: dict[tuple[str, int], Version] = {}
+        for record in self.records:
+            seen = list(record.versions)
+            if record.version is not None:
+                seen.append(record.version)
+            for version in seen:
+                if version.value is not None and version.value not in written:
+                    self.violations.append(
+                        f"property 2: get of {record.key!r} at t={record.end} returned "
+                        f"a value no put wrote ({version.dot})"
+                    )
+                earlier = by_dot.setdefault(version.dot, version)
+                if earlier != version:
+                    self.violations.append(
+                        f"property 2: dot {version.dot} was issued twice "
+                        f"(key {record.key!r}, seen at t={record.end})"
+                    )
+
+    def check_false_siblings(self) -> None:
+        """Property 3: siblings only for truly concurrent puts (truncation excused)."""
+        context_of_value: dict[bytes, Clock] = {}
+        for record in self.records:
+            if record.kind == "put" and record.value is not None:
+                context_of_value[record.value] = record.context
+        for record in self.records:
+            if record.kind != "get" or len(record.versions) < 2:
+                continue
+            for x in record.versions:
+                if x.value is None:
+                    continue
+                full = dict(context_of_value.get(x.value, ()))
+                for y in record.versions:
+                    if y is x:
+                        continue
+                    node, counter = y.dot
+                    if full.get(node, 0) >= counter:
+                        if x.context != context_of_value.get(x.value):
+                            self.excused_truncations += 1
+                            continue
+                        self.violations.append(
+                            f"property 3: get of {record.key!r} at t={record.end} returned "
+                            f"{x.dot} and {y.dot} as siblings, but {x.dot}'s put had seen {y.dot}"
+                        )
+
+    def check_read_your_writes(self) -> None:
+        """Property 4 (strict quorum, R + W > N only)."""
+        acked: dict[bytes, list[OpRecord]] = {}
+        for record in self.records:
+            if record.kind != "get" and record.ok and record.version is not None:
+                acked.setdefault(record.key, []).append(record)
+        for record in self.records:
+            if record.kind != "get" or not record.ok:
+                continue
+            for put in acked.get(record.key, ()):
+                if put.end is not None and put.end < record.start and put.version is not None:
+                    if covers(record.versions, put.version):
+                        continue
+                    if put.version.context != put.context:
+                        self.excused_truncations += 1
+                        continue
+                    self.violations.append(
+                        f"property 4: get of {record.key!r} started t={record.start} missed "
+                        f"{put.version.dot} acknowledged at t={put.end}"
+                    )

@@ -1,0 +1,415 @@
+"""A whole cluster of cores in one process, under one seed (DESIGN.md section 2).
+
+Like TigerBeetle's VOPR and FoundationDB's simulator, one ``random.Random`` decides
+everything (message delays, losses, duplicates, the faults, the workload), and a
+heap of timed events replaces the network, the disk and the clock, so one seed
+replays one run byte for byte. trio's scheduler is randomized on purpose, so the
+simulator does not use it.
+
+Each :class:`~dynamokv.impl.core.Node` is stepped exactly as the runtime would
+step it: effects are carried out in order; a ``Send`` becomes a delivery after a
+random delay (or never: a drop, a partition, a crashed destination); a
+``Persist`` is applied to the node's :class:`SimDisk` at once and synced a disk
+delay later; a ``SetTimer`` becomes a ``Tick``. A crash throws the node object
+away with its unsynced writes; a restart builds a new one over the synced disk.
+
+The hot path (one delivery) is a heap pop, a ``Node.step`` and a loop over the
+effects: no copies, no contracts. ``trace_hash`` digests every event processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dynamokv.impl.core import (
+    ClientRequest,
+    DeleteHint,
+    Event,
+    ForwardRequest,
+    ForwardResponse,
+    HintAck,
+    Message,
+    Node,
+    NodeConfig,
+    NodeStats,
+    PartitionRing,
+    Persist,
+    PersistDone,
+    Receive,
+    Reply,
+    Request,
+    Result,
+    Send,
+    Tick,
+    TimeoutHealth,
+    covers,
+)
+from dynamokv.spec.kv import Version
+
+from ._disk import SimDisk
+
+__all__ = ["Cluster", "NetworkConfig", "TraceEntry"]
+
+_DELIVER = 0
+_TICK = 1
+_SYNC = 2
+_REQUEST = 3
+_CALL = 4
+
+
+@dataclass(slots=True)
+class NetworkConfig:
+    """How the simulated network misbehaves. Probabilities are per message.
+
+    Attributes:
+        delay_ticks_min: fastest delivery.
+        delay_ticks_max: slowest ordinary delivery (uniform in between).
+        drop: probability a message is lost.
+        dup: probability a message is delivered twice.
+        reorder: probability a message is held back up to ``reorder_ticks_max``
+            more, so later messages overtake it.
+        reorder_ticks_max: how far a reordered message may fall behind.
+        disk_delay_ticks_max: longest time from a persist to its sync.
+    """
+
+    delay_ticks_min: int = 1
+    delay_ticks_max: int = 3
+    drop: float = 0.0
+    dup: float = 0.0
+    reorder: float = 0.0
+    reorder_ticks_max: int = 20
+    disk_delay_ticks_max: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One message of the key being traced, for the ladder diagram."""
+
+    sent_at: int
+    arrives_at: int | None
+    src: str
+    dst: str
+    label: str
+
+
+@dataclass(slots=True)
+class _Stats:
+    deliveries: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    crashes: int = 0
+    lost_persists: int = 0
+    events: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    node: str
+    on_reply: Callable[[Result], None]
+    done: bool = False
+
+
+class Cluster:
+    """N simulated Dynamo nodes, a network, disks and a clock.
+
+    Args:
+        node_count: how many nodes (named ``n1``, ``n2``, ...).
+        seed: the one seed of the run.
+        config: every node's :class:`~dynamokv.impl.core.NodeConfig`.
+        q: partitions on the ring (strategy 3).
+        network: faults of the network and disk delays.
+        suspect_ticks: how long :class:`~dynamokv.impl.core.TimeoutHealth` suspects.
+        trace_key: record a ladder diagram of this key's messages.
+    """
+
+    def __init__(
+        self,
+        node_count: int,
+        *,
+        seed: int,
+        config: NodeConfig | None = None,
+        q: int = 1024,
+        network: NetworkConfig | None = None,
+        suspect_ticks: int = 50,
+        trace_key: bytes | None = None,
+    ) -> None:
+        if node_count < 1:
+            raise ValueError("need at least one node")
+        self.seed = seed
+        self.random = random.Random(seed)
+        self.config = config or NodeConfig()
+        self.network = network or NetworkConfig()
+        self.names = tuple(f"n{i + 1}" for i in range(node_count))
+        self.ring = PartitionRing.balanced(self.names, n=min(self.config.n, node_count), q=q)
+        self.suspect_ticks = suspect_ticks
+        self.disks = {name: SimDisk() for name in self.names}
+        self.nodes: dict[str, Node | None] = dict.fromkeys(self.names)
+        self.stats_of_dead: list[NodeStats] = []
+        self.blocked: set[tuple[str, str]] = set()
+        self.now = 0
+        self.stats = _Stats()
+        self.violations: list[str] = []
+        self.trace_key = trace_key
+        self.trace: list[TraceEntry] = []
+        self._heap: list[tuple[int, int, int, str, Any]] = []
+        self._seq = 0
+        self._request_seq = 0
+        self._pending: dict[int, _Pending] = {}
+        self._hash = hashlib.blake2b(digest_size=16)
+        self._incarnation = dict.fromkeys(self.names, 0)
+        self._synced_at = dict.fromkeys(self.names, 0)
+        self._delay_span = self.network.delay_ticks_max - self.network.delay_ticks_min + 1
+        for name in self.names:
+            self.restart(name)
+
+    # -- node lifecycle -------------------------------------------------------------------
+
+    def restart(self, name: str) -> None:
+        """Start ``name`` over what its disk synced (no-op when it is up)."""
+        if self.nodes[name] is not None:
+            return
+        self._incarnation[name] += 1
+        node = Node(
+            name,
+            config=self.config,
+            membership=self.ring,
+            health=TimeoutHealth(suspect_ticks=self.suspect_ticks),
+            storage=self.disks[name],
+            random=random.Random(self.random.getrandbits(64)),
+        )
+        self.nodes[name] = node
+        self._log(f"{self.now} start {name}")
+        self._step(name, node, Tick())
+
+    def crash(self, name: str) -> None:
+        """Kill ``name``: it loses every unsynced write and every message in flight to it."""
+        node = self.nodes[name]
+        if node is None:
+            return
+        self.stats_of_dead.append(node.stats)
+        self.nodes[name] = None
+        self.stats.crashes += 1
+        self.stats.lost_persists += self.disks[name].crash()
+        self._log(f"{self.now} crash {name}")
+
+    def is_up(self, name: str) -> bool:
+        """Whether ``name`` is running."""
+        return self.nodes[name] is not None
+
+    # -- the network ----------------------------------------------------------------------
+
+    def partition(self, *groups: tuple[str, ...]) -> None:
+        """Only nodes in the same group can talk (a symmetric partition)."""
+        group_of = {node: index for index, group in enumerate(groups) for node in group}
+        self.blocked = {
+            (a, b)
+            for a in self.names
+            for b in self.names
+            if a != b and group_of.get(a, -1) != group_of.get(b, -2)
+        }
+        self._log(f"{self.now} partition {groups}")
+
+    def block(self, src: str, dst: str) -> None:
+        """Messages from ``src`` to ``dst`` are lost; the reverse still flows (asymmetric)."""
+        self.blocked.add((src, dst))
+        self._log(f"{self.now} block {src}>{dst}")
+
+    def heal(self) -> None:
+        """Every node can talk to every other again."""
+        self.blocked = set()
+        self._log(f"{self.now} heal")
+
+    def _send(self, message: Message) -> None:
+        network = self.network
+        rng = self.random
+        src = message.src
+        dst = message.dst
+        trace = self.trace_key is not None and _key_of(message) == self.trace_key
+        if (src, dst) in self.blocked or (network.drop and rng.random() < network.drop):
+            self.stats.dropped += 1
+            if trace:
+                self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))
+            return
+        copies = 2 if network.dup and rng.random() < network.dup else 1
+        if copies == 2:
+            self.stats.duplicated += 1
+        for _ in range(copies):
+            # rng.random() rather than randint: this is the hottest line of the simulator.
+            delay = network.delay_ticks_min + int(rng.random() * self._delay_span)
+            if network.reorder and rng.random() < network.reorder:
+                delay += 1 + int(rng.random() * network.reorder_ticks_max)
+            at = self.now + delay
+            self._seq += 1
+            heapq.heappush(self._heap, (at, self._seq, _DELIVER, dst, message))
+            if trace:
+                self.trace.append(TraceEntry(self.now, at, src, dst, _label(message)))
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def submit(self, node: str, request: Request, on_reply: Callable[[Result], None]) -> int:
+        """Send a client request to ``node`` (it arrives next tick); return its id."""
+        self._request_seq += 1
+        request_id = self._request_seq
+        self._pending[request_id] = _Pending(node, on_reply)
+        self._seq += 1
+        heapq.heappush(
+            self._heap,
+            (self.now + 1, self._seq, _REQUEST, node, ClientRequest(request_id, request)),
+        )
+        return request_id
+
+    def abandon(self, request_id: int) -> bool:
+        """The client gives up on ``request_id``; return whether it was still pending."""
+        return self._pending.pop(request_id, None) is not None
+
+    def call_at(self, at: int, action: Callable[[], None]) -> None:
+        """Run ``action`` at tick ``at`` (faults, client think time, timeouts)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (max(at, self.now), self._seq, _CALL, "", action))
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self, *, until: int | None = None, stop: Callable[[], bool] | None = None) -> None:
+        """Process events in time order until the heap empties, ``until`` passes or ``stop()``."""
+        heap = self._heap
+        nodes = self.nodes
+        stats = self.stats
+        update = self._hash.update
+        while heap:
+            if until is not None and heap[0][0] > until:
+                self.now = until
+                return
+            at, _, kind, name, payload = heapq.heappop(heap)
+            self.now = at
+            stats.events += 1
+            if kind == _DELIVER:
+                node = nodes[name]
+                if node is None:
+                    continue
+                stats.deliveries += 1
+                update(b"%d d %s %s" % (at, name.encode(), payload.__class__.__name__.encode()))
+                self._step(name, node, Receive(payload))
+            elif kind == _TICK:
+                node = nodes[name]
+                incarnation = payload
+                if node is None or incarnation != self._incarnation[name]:
+                    continue
+                self._step(name, node, Tick())
+            elif kind == _SYNC:
+                node = nodes[name]
+                if node is None or payload[0] != self._incarnation[name]:
+                    continue
+                self.disks[name].sync(payload[1])
+                self._step(name, node, PersistDone(payload[1]))
+            elif kind == _REQUEST:
+                node = nodes[name]
+                if node is None:
+                    continue
+                update(b"%d r %s" % (at, name.encode()))
+                self._step(name, node, payload)
+            else:
+                payload()
+            if stop is not None and stop():
+                return
+        if until is not None:
+            self.now = max(self.now, until)
+
+    def _step(self, name: str, node: Node, event: Event) -> None:
+        for effect in node.step(event, self.now):
+            if isinstance(effect, Send):
+                self._send(effect.message)
+            elif isinstance(effect, Persist):
+                self._persist(name, effect)
+            elif isinstance(effect, Reply):
+                pending = self._pending.pop(effect.request_id, None)
+                if pending is not None:
+                    pending.on_reply(effect.result)
+            else:
+                self._seq += 1
+                at = max(effect.at, self.now)
+                heapq.heappush(self._heap, (at, self._seq, _TICK, name, self._incarnation[name]))
+
+    def _persist(self, name: str, persist: Persist) -> None:
+        disk = self.disks[name]
+        for record in persist.records:
+            if type(record) is DeleteHint:
+                self._check_hint_delete(name, disk, record.hint_id)
+        disk.apply(persist)
+        self._seq += 1
+        # Syncs complete in the order the persists were issued, as a log's do.
+        at = self.now + int(self.random.random() * (self.network.disk_delay_ticks_max + 1))
+        at = max(at, self._synced_at[name])
+        self._synced_at[name] = at
+        incarnation = self._incarnation[name]
+        heapq.heappush(self._heap, (at, self._seq, _SYNC, name, (incarnation, persist.persist_id)))
+
+    def _check_hint_delete(self, name: str, disk: SimDisk, hint_id: int) -> None:
+        """Hinted handoff's rule: a hint goes only once its owner holds it durably."""
+        hint = disk.hint(hint_id)
+        if hint is None:
+            return
+        held = self.disks[hint.owner].synced_versions(hint.key)
+        for version in hint.versions:
+            if not covers(held, version):
+                self.violations.append(
+                    f"t={self.now} {name} deleted hint {hint_id} for {hint.owner} key "
+                    f"{hint.key!r} before the owner held {version.dot} durably"
+                )
+                return
+
+    # -- observation --------------------------------------------------------------------
+
+    def _log(self, line: str) -> None:
+        self._hash.update(line.encode())
+
+    @property
+    def trace_hash(self) -> str:
+        """A digest of every event processed so far: equal runs have equal hashes."""
+        return self._hash.hexdigest()
+
+    def hints_pending(self) -> int:
+        """Hints held by running nodes."""
+        return sum(len(node.hints) for node in self.nodes.values() if node is not None)
+
+    def idle(self) -> bool:
+        """No message, sync or client request in flight (timers may remain)."""
+        return all(kind in (_TICK, _CALL) for _, _, kind, _, _ in self._heap)
+
+    def node_stats(self) -> NodeStats:
+        """The counters of every incarnation of every node, summed."""
+        total = NodeStats()
+        every = [*self.stats_of_dead, *(n.stats for n in self.nodes.values() if n is not None)]
+        for stats in every:
+            for name in NodeStats.__slots__:
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+        return total
+
+    def holders(self, key: bytes) -> dict[str, tuple[Version, ...]]:
+        """What each owner of ``key`` holds durably."""
+        return {
+            name: self.disks[name].synced_versions(key) for name in self.ring.preference_list(key)
+        }
+
+
+def _key_of(message: Message) -> bytes | None:
+    kind = type(message)
+    if kind is ForwardRequest:
+        return message.request.key  # type: ignore[union-attr]
+    if kind is ForwardResponse or kind is HintAck:
+        return None
+    return message.key  # type: ignore[union-attr]
+
+
+def _label(message: Message) -> str:
+    kind = type(message).__name__
+    versions = getattr(message, "versions", None)
+    if versions is not None:
+        dots = ",".join(f"{n}:{c}" for v in versions for n, c in [v.dot])
+        hinted = getattr(message, "hinted_for", None)
+        return f"{kind}[{dots}]" + (f" hint->{hinted}" if hinted else "")
+    return kind

@@ -1,0 +1,378 @@
+"""One seeded run: a workload, faults, quiescence, repair and the checkers.
+
+A run has three phases:
+
+1. **Faults.** ``clients`` concurrent clients issue ``ops`` requests to random
+   nodes (a load balancer, Dynamo §4.5) over keys drawn from a zipfian
+   distribution. Most requests are shopping-cart read-modify-writes: get the
+   cart, merge its siblings with :func:`dynamokv.spec.kv.union_resolve`, add an
+   item, put it back with the context; some are blind puts with the client's
+   last context, plain gets and deletes. Meanwhile the chosen faults strike:
+   crashes and restarts, symmetric and asymmetric partitions, message drops,
+   duplicates and reordering.
+2. **Quiescence.** Faults stop, partitions heal, every node restarts, and the
+   cluster runs until every hint is handed off (property 5, bounded by
+   ``drain_ticks_max``).
+3. **Repair.** Without Merkle anti-entropy (issue 5), repair is a get with R = N
+   of every key written, whose read repair brings every owner up to date. Then
+   the checkers of :mod:`~dynamokv.impl.sim._checkers` run.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+from dataclasses import dataclass, field
+
+from dynamokv.impl.core import (
+    CoreInvariantError,
+    GetRequest,
+    GetResult,
+    NodeConfig,
+    NodeStats,
+    PutRequest,
+    PutResult,
+    Result,
+    covers,
+)
+from dynamokv.spec.kv import union_resolve
+
+from ._checkers import History, OpRecord
+from ._cluster import Cluster, NetworkConfig
+
+__all__ = ["FAULTS", "SimConfig", "SimReport", "simulate"]
+
+FAULTS = ("crash", "partition", "drop", "dup", "reorder")
+"""The fault kinds ``--faults`` accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything a run depends on besides the seed."""
+
+    nodes: int = 5
+    ops: int = 2000
+    clients: int = 8
+    keys: int = 64
+    zipf_s: float = 1.1
+    faults: tuple[str, ...] = FAULTS
+    strict: bool = False
+    n: int = 3
+    r: int = 2
+    w: int = 2
+    q: int = 1024
+    drop: float = 0.05
+    dup: float = 0.03
+    reorder: float = 0.1
+    fault_interval_ticks: int = 60
+    crash_ticks_max: int = 150
+    partition_ticks_max: int = 200
+    client_timeout_ticks: int = 150
+    think_ticks_max: int = 4
+    drain_ticks_max: int = 3000
+    vector_clock_threshold: int = 10
+    planted_bug: str = ""
+
+
+@dataclass(slots=True)
+class SimReport:
+    """What a run did and found."""
+
+    seed: int
+    ops: int = 0
+    acks: int = 0
+    failures: int = 0
+    gets_ok: int = 0
+    siblings_seen: int = 0
+    ticks: int = 0
+    trace_hash: str = ""
+    violations: list[str] = field(default_factory=list)
+    node_stats: NodeStats = field(default_factory=NodeStats)
+    deliveries: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    crashes: int = 0
+    lost_persists: int = 0
+    excused_truncations: int = 0
+
+
+class _Workload:
+    def __init__(self, cluster: Cluster, config: SimConfig, history: History) -> None:
+        self.cluster = cluster
+        self.config = config
+        self.history = history
+        self.rng = cluster.random
+        self.issued = 0
+        self.active = config.clients
+        weights = [1.0 / (rank + 1) ** config.zipf_s for rank in range(config.keys)]
+        self.cumulative = list(itertools.accumulate(weights))
+        self.contexts: dict[tuple[int, bytes], tuple[tuple[str, int], ...]] = {}
+        self.item_seq = 0
+
+    def key(self) -> bytes:
+        point = self.rng.random() * self.cumulative[-1]
+        return b"k%03d" % min(bisect.bisect_left(self.cumulative, point), self.config.keys - 1)
+
+    def start(self) -> None:
+        for client in range(self.config.clients):
+            self.cluster.call_at(self.rng.randint(0, 5), functools.partial(self.next, client))
+
+    def next(self, client: int) -> None:
+        if self.issued >= self.config.ops:
+            self.active -= 1
+            return
+        choice = self.rng.random()
+        key = self.key()
+        if choice < 0.55:
+            self.get(client, key, then="cart")
+        elif choice < 0.75:
+            self.put(client, key, self.new_cart(client, []), self.contexts.get((client, key), ()))
+        elif choice < 0.95:
+            self.get(client, key, then=None)
+        else:
+            self.get(client, key, then="delete")
+
+    def new_cart(self, client: int, values: list[bytes]) -> bytes:
+        self.item_seq += 1
+        item = b"c%d-item%d" % (client, self.item_seq)
+        return union_resolve([*values, item])
+
+    def after(self, client: int) -> None:
+        self.cluster.call_at(
+            self.cluster.now + self.rng.randint(0, self.config.think_ticks_max),
+            lambda: self.next(client),
+        )
+
+    def request(
+        self, client: int, record: OpRecord, request: PutRequest | GetRequest, done: object
+    ) -> None:
+        self.issued += 1
+        self.history.records.append(record)
+        cluster = self.cluster
+
+        def on_reply(result: Result) -> None:
+            record.end = cluster.now
+            done(result)  # type: ignore[operator]
+
+        request_id = cluster.submit(record.node, request, on_reply)
+
+        def timeout() -> None:
+            if cluster.abandon(request_id):
+                record.end = cluster.now
+                record.ok = False
+                self.after(client)
+
+        cluster.call_at(cluster.now + self.config.client_timeout_ticks, timeout)
+
+    def get(self, client: int, key: bytes, *, then: str | None) -> None:
+        node = self.rng.choice(self.cluster.names)
+        record = OpRecord(client, "get", key, node, self.cluster.now, self.config.r)
+
+        def done(result: Result) -> None:
+            assert isinstance(result, GetResult)
+            record.ok = result.ok
+            record.versions = result.versions
+            if not result.ok:
+                self.after(client)
+                return
+            self.contexts[(client, key)] = result.context
+            if then is None or self.issued >= self.config.ops:
+                self.after(client)
+                return
+            if then == "cart":
+                values = [v.value for v in result.versions if v.value is not None]
+                self.put(client, key, self.new_cart(client, values), result.context)
+            else:
+                self.put(client, key, None, result.context)
+
+        self.request(client, record, GetRequest(key), done)
+
+    def put(
+        self, client: int, key: bytes, value: bytes | None, context: tuple[tuple[str, int], ...]
+    ) -> None:
+        node = self.rng.choice(self.cluster.names)
+        kind = "put" if value is not None else "delete"
+        record = OpRecord(client, kind, key, node, self.cluster.now, self.config.w, value, context)
+        cluster = self.cluster
+
+        def done(result: Result) -> None:
+            assert isinstance(result, PutResult)
+            record.ok = result.ok
+            record.version = result.version
+            if result.ok and result.version is not None:
+                self.check_durable(record)
+            self.after(client)
+
+        self.request(client, record, PutRequest(key, value, context), done)
+        del cluster
+
+    def check_durable(self, record: OpRecord) -> None:
+        """Property 1 at the moment of the ack: W nodes hold it durably."""
+        version = record.version
+        assert version is not None
+        holding = 0
+        for name, disk in self.cluster.disks.items():
+            del name
+            if covers(disk.synced_versions(record.key), version) or any(
+                hint.key == record.key and covers(hint.versions, version)
+                for hint in disk.synced_hints()
+            ):
+                holding += 1
+        if holding < record.r_or_w:
+            self.history.violations.append(
+                f"property 1: put of {record.key!r} acknowledged at t={self.cluster.now} "
+                f"with {version.dot} durable on {holding} node(s), fewer than w={record.r_or_w}"
+            )
+
+
+def _faults(cluster: Cluster, config: SimConfig, workload: _Workload) -> None:
+    rng = cluster.random
+    kinds = [k for k in ("crash", "partition") if k in config.faults]
+
+    def strike() -> None:
+        if workload.active <= 0:
+            return
+        cluster.call_at(
+            cluster.now
+            + rng.randint(config.fault_interval_ticks // 2, config.fault_interval_ticks * 3 // 2),
+            strike,
+        )
+        if not kinds:
+            return
+        kind = rng.choice(kinds)
+        names = list(cluster.names)
+        if kind == "crash":
+            up = [name for name in names if cluster.is_up(name)]
+            if len(up) <= 1:
+                return
+            victim = rng.choice(up)
+            cluster.crash(victim)
+            cluster.call_at(
+                cluster.now + rng.randint(1, config.crash_ticks_max),
+                lambda: cluster.restart(victim),
+            )
+        else:
+            rng.shuffle(names)
+            if rng.random() < 0.3:
+                cluster.block(names[0], names[1])
+            else:
+                cut = rng.randint(1, len(names) - 1)
+                cluster.partition(tuple(names[:cut]), tuple(names[cut:]))
+            cluster.call_at(cluster.now + rng.randint(10, config.partition_ticks_max), cluster.heal)
+
+    cluster.call_at(rng.randint(1, config.fault_interval_ticks), strike)
+
+
+def simulate(
+    seed: int, config: SimConfig | None = None, *, trace_key: bytes | None = None
+) -> tuple[SimReport, Cluster, History]:
+    """Run one seed; return the report, the cluster (for traces) and the history."""
+    config = config or SimConfig()
+    network = NetworkConfig(
+        drop=config.drop if "drop" in config.faults else 0.0,
+        dup=config.dup if "dup" in config.faults else 0.0,
+        reorder=config.reorder if "reorder" in config.faults else 0.0,
+    )
+    node_config = NodeConfig(
+        n=config.n,
+        r=config.r,
+        w=config.w,
+        strict_quorum=config.strict,
+        vector_clock_threshold=config.vector_clock_threshold,
+        planted_bug=config.planted_bug,
+    )
+    cluster = Cluster(
+        config.nodes,
+        seed=seed,
+        config=node_config,
+        q=config.q,
+        network=network,
+        trace_key=trace_key,
+    )
+    history = History()
+    report = SimReport(seed)
+    workload = _Workload(cluster, config, history)
+    workload.start()
+    _faults(cluster, config, workload)
+    try:
+        cluster.run(stop=lambda: workload.active <= 0)
+        # Quiescence: faults stop, everything heals and restarts.
+        network.drop = network.dup = network.reorder = 0.0
+        cluster.heal()
+        for name in cluster.names:
+            cluster.restart(name)
+        deadline = cluster.now + config.drain_ticks_max
+        # Let requests begun under faults finish and their suspicions lapse, so the
+        # repair reads below reach every owner rather than substitutes.
+        settle = cluster.config.forward_timeout_ticks + cluster.config.request_timeout_ticks
+        cluster.run(until=cluster.now + settle + cluster.suspect_ticks)
+        while cluster.hints_pending() and cluster.now < deadline:
+            cluster.run(until=cluster.now + 10)
+        if cluster.hints_pending():
+            history.violations.append(
+                f"property 5: {cluster.hints_pending()} hint(s) still pending "
+                f"{config.drain_ticks_max} ticks after faults stopped"
+            )
+        _repair(cluster, history, config)
+    except CoreInvariantError as error:
+        history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
+    history.check_phantoms()
+    history.check_false_siblings()
+    if config.strict and config.r + config.w > config.n:
+        history.check_read_your_writes()
+    report.violations = [*cluster.violations, *history.violations]
+    report.ops = len(history.records)
+    report.acks = sum(1 for r in history.records if r.kind != "get" and r.ok)
+    report.failures = sum(1 for r in history.records if not r.ok)
+    report.gets_ok = sum(1 for r in history.records if r.kind == "get" and r.ok)
+    report.siblings_seen = sum(
+        1 for r in history.records if r.kind == "get" and len(r.versions) > 1
+    )
+    report.ticks = cluster.now
+    report.trace_hash = cluster.trace_hash
+    report.node_stats = cluster.node_stats()
+    report.deliveries = cluster.stats.deliveries
+    report.dropped = cluster.stats.dropped
+    report.duplicated = cluster.stats.duplicated
+    report.crashes = cluster.stats.crashes
+    report.lost_persists = cluster.stats.lost_persists
+    report.excused_truncations = history.excused_truncations
+    return report, cluster, history
+
+
+def _repair(cluster: Cluster, history: History, config: SimConfig) -> None:
+    """Read repair of every written key with R = N, then properties 1 and 5 at rest."""
+    keys = sorted({r.key for r in history.records})
+    n = cluster.ring.n
+    failed: list[bytes] = []
+    for key in keys:
+        owner = cluster.ring.preference_list(key)[0]
+
+        def on_reply(result: Result, key: bytes = key) -> None:
+            if not result.ok:
+                failed.append(key)
+
+        cluster.submit(owner, GetRequest(key, r=n), on_reply)
+    cluster.run(until=cluster.now + config.drain_ticks_max, stop=cluster.idle)
+    cluster.run(until=cluster.now + 5 * cluster.config.request_timeout_ticks)
+    for key in failed:
+        history.violations.append(f"property 5: repair read of {key!r} failed after faults stopped")
+    acked = [r for r in history.records if r.kind != "get" and r.ok and r.version is not None]
+    for key in keys:
+        holders = cluster.holders(key)
+        distinct = set(holders.values())
+        if len(distinct) > 1:
+            history.violations.append(
+                f"property 5: owners of {key!r} disagree after repair: "
+                + "; ".join(f"{name}={[v.dot for v in held]}" for name, held in holders.items())
+            )
+    for record in acked:
+        assert record.version is not None
+        for name, held in cluster.holders(record.key).items():
+            if not covers(held, record.version):
+                history.violations.append(
+                    f"property 1: acknowledged {record.version.dot} of {record.key!r} "
+                    f"(t={record.end}) is missing on owner {name} after repair"
+                )
+                break

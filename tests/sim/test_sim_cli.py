@@ -1,0 +1,44 @@
+"""``dynamokv sim``: summary, exit status, one-line errors, the ladder diagram."""
+
+from __future__ import annotations
+
+import pytest
+from dynamokv.impl.cli import main
+
+
+def test_sim_prints_summary_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--seed", "3", "--ops", "200"]) == 0
+    out = capsys.readouterr().out
+    for measure in ("ops", "hints stored", "hints replayed", "read repairs", "truncations"):
+        assert measure in out
+    assert "deliveries/s" in out and "violations" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sim", "--faults", "meteor"], "unknown fault 'meteor'"),
+        (["sim", "--nodes", "0"], "--nodes must be between 1 and 64"),
+        (["sim", "--seeds", "0"], "must be positive"),
+        (["sim", "-r", "4"], "need 1 <= n <= nodes"),
+        (["sim", "--plant-bug", "nope"], "unknown planted bug"),
+    ],
+)
+def test_bad_input_is_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--seed", "x"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_trace_prints_a_ladder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--seed", "2", "--ops", "100", "--faults", "none", "--trace", "k000"]) == 0
+    out = capsys.readouterr().out
+    assert "WriteRequest" in out and "ReadRequest" in out
+    assert "n1" in out.splitlines()[0]
