@@ -69,16 +69,17 @@ def _run_iterations(directory: Path, iterations: int, seed: int) -> int:
             ]
             assert missing == [], f"iteration {iteration}: lost {len(missing)} acknowledged keys"
             for torn in store.recovery.torn_tails:
-                assert torn.bytes_dropped > 0
+                # Only the newest WAL file may be torn (zero bytes: killed while creating it).
+                assert torn.path.endswith(".log") and torn.bytes_dropped >= 0
     return len(acknowledged)
 
 
 def test_sigkilled_writer_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    acknowledged = _run_iterations(tmp_path, iterations=12, seed=1)
+    acknowledged = _run_iterations(tmp_path, iterations=15, seed=1)
     assert acknowledged > 100  # the children really wrote before dying
 
 
 @pytest.mark.slow
 def test_sigkilled_writer_loses_no_acknowledged_write_many_times(tmp_path: Path) -> None:
-    acknowledged = _run_iterations(tmp_path, iterations=50, seed=2)
+    acknowledged = _run_iterations(tmp_path, iterations=80, seed=2)
     assert acknowledged > 1000

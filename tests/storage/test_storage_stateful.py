@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import random
 
+import pytest
 from dynamokv.impl.storage import (
     RING_POSITIONS_COUNT,
     FaultyFiles,
@@ -145,3 +146,13 @@ StoreAgainstDict.TestCase.settings = settings(
     settings(), stateful_step_count=40, max_examples=settings().max_examples // 2
 )
 test_store_against_dict = StoreAgainstDict.TestCase
+
+
+class LongStoreAgainstDict(StoreAgainstDict):
+    """The same model, more and longer runs (slow tier)."""
+
+
+LongStoreAgainstDict.TestCase.settings = settings(
+    settings(), stateful_step_count=80, max_examples=300
+)
+test_store_against_dict_long = pytest.mark.slow(LongStoreAgainstDict.TestCase)
