@@ -296,6 +296,7 @@ class FaultyFiles:
     * ``disk_bytes_max`` models a small disk: a write that would exceed it fails with
       ``ENOSPC``.
     * ``write_error_probability`` fails random writes with ``EIO``.
+    * :meth:`corrupt` flips bits in a file (bit rot), for checksum and recovery tests.
 
     After a crash, handles opened before it raise :class:`StorageClosedError`; open the store
     again on the same :class:`FaultyFiles` to recover.
@@ -333,6 +334,18 @@ class FaultyFiles:
     def fail_next_syncs(self, count: int = 1, *, error_number: int = errno.EIO) -> None:
         """Make the next ``count`` syncs fail with ``error_number`` (nothing becomes durable)."""
         self._sync_failures.extend([error_number] * count)
+
+    def corrupt(self, path: str, offset: int, *, mask: int = 0x01) -> None:
+        """Flip bits of the byte at ``offset`` of ``path``, on "disk" and in the page cache.
+
+        Models bit rot or a misdirected write, which no checksum-free layer would notice.
+        """
+        inode = self._inode(path)
+        inode.data[offset] ^= mask
+        if offset < len(inode.durable):
+            durable = bytearray(inode.durable)
+            durable[offset] ^= mask
+            inode.durable = bytes(durable)
 
     def clear_faults(self) -> None:
         """Forget pending injected write and sync failures."""

@@ -113,3 +113,22 @@ def test_crash_loses_only_unsynced_writes_under_policy_none() -> None:
     # What survives is a prefix of the history that includes every synced write.
     assert 20 <= len(found) <= 40
     assert found == dict(history[: len(found)])
+
+
+def test_bit_rot_in_the_middle_of_the_wal_stops_the_open_and_salvage_reports_it() -> None:
+    from dynamokv.impl.storage import StorageCorruptionError
+
+    files = FaultyFiles(random.Random(6))
+    store, model = _filled(files, count=10)
+    wal_path = store._wal.path
+    files.crash()  # abandon the store without a clean close
+    data = files.read_all(wal_path)
+    offset = data.find(b"k3")
+    files.corrupt(wal_path, offset)
+    with pytest.raises(StorageCorruptionError) as caught:
+        Store.open(DIRECTORY, options=OPTIONS, files=files)
+    assert caught.value.path == wal_path
+    with Store.open(DIRECTORY, options=OPTIONS, files=files, salvage=True) as salvaged:
+        assert [damage.path for damage in salvaged.recovery.salvaged] == [wal_path]
+        del model[b"k3"]
+        assert dict(salvaged.scan(0, 0)) == model
