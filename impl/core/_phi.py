@@ -1,0 +1,208 @@
+"""The phi-accrual failure detector (Hayashibara et al., SRDS 2004), in ticks.
+
+A fixed timeout ("suspect a node after T ticks of silence") is wrong in both
+directions at once: too short for a node whose heartbeats arrive late because
+gossip is an epidemic (a new heartbeat reaches a given node after a random
+number of rounds), too long for a node that heartbeats like a metronome. The
+phi-accrual detector instead keeps the recent *inter-arrival times* of a node's
+heartbeats, models them as a normal distribution, and reports
+
+    phi(now) = -log10( P(a heartbeat arrives later than now - last_arrival) )
+
+so phi = 1 means a 10 % chance that the silence is normal, phi = 8 one in 10^8.
+A caller picks a threshold (8 by default, as in Akka and Cassandra); the
+detector adapts the effective timeout to what it has seen.
+
+Dynamo itself uses "a purely local notion of failure detection" (Dynamo §4.8.3):
+a node is suspected by the nodes that cannot reach it, and that suspicion only
+steers requests away from it (sloppy quorum, hinted handoff). It never removes
+the node from the ring; only an explicit leave does (Dynamo §4.8.1). This module
+is that local notion: it knows nothing of membership.
+
+Sans-IO: time is a tick count passed in by the caller, and nothing here reads a
+clock. The distribution's tail uses the logistic approximation of the normal
+CDF that Akka uses, evaluated in log space so it neither overflows nor returns
+infinity: phi grows without bound, smoothly, as the silence lengthens.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from ._invariant import invariant
+
+__all__ = ["PhiAccrualDetector", "PhiConfig"]
+
+_LN_10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class PhiConfig:
+    """The detector's parameters, all in ticks except the threshold.
+
+    Attributes:
+        threshold: phi at or above which the node is suspected (8: a false positive
+            about once in 10^8 intervals, if the intervals really are normal).
+        window_size_max: inter-arrival samples kept; older ones are forgotten, so the
+            detector follows a node whose rhythm changes.
+        min_std_deviation_ticks: a floor under the measured standard deviation. A node
+            that heartbeats perfectly regularly would otherwise make phi explode after
+            one tick of lateness.
+        acceptable_pause_ticks: added to the mean: a silence this much longer than
+            usual is still normal (a garbage-collection pause, a brief partition).
+        first_heartbeat_estimate_ticks: the interval assumed before two heartbeats have
+            been seen; the window starts as two samples at mean ± mean/4.
+    """
+
+    threshold: float = 8.0
+    window_size_max: int = 200
+    min_std_deviation_ticks: float = 1.0
+    acceptable_pause_ticks: float = 0.0
+    first_heartbeat_estimate_ticks: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 0:
+            raise ValueError("threshold must be positive")
+        if self.window_size_max < 2:
+            raise ValueError("window_size_max must be at least 2")
+        if not self.min_std_deviation_ticks > 0:
+            raise ValueError("min_std_deviation_ticks must be positive")
+        if self.acceptable_pause_ticks < 0:
+            raise ValueError("acceptable_pause_ticks must not be negative")
+        if not self.first_heartbeat_estimate_ticks > 0:
+            raise ValueError("first_heartbeat_estimate_ticks must be positive")
+
+
+def _phi_of(y: float) -> float:
+    """phi for a silence ``y`` standard deviations past the mean.
+
+    The logistic approximation of the normal tail, P(X > y) ~ 1 / (1 + e^z) with
+    z = y·(1.5976 + 0.070566·y²), so phi = log10(1 + e^z), computed without
+    overflow for large z and without underflow trouble for very negative z.
+    """
+    z = y * (1.5976 + 0.070566 * y * y)
+    if z > 30.0:
+        return (z + math.log1p(math.exp(-z))) / _LN_10
+    return math.log1p(math.exp(z)) / _LN_10
+
+
+@functools.lru_cache(maxsize=64)
+def _y_at_threshold(threshold: float) -> float:
+    """The ``y`` (standard deviations past the mean) at which phi reaches ``threshold``.
+
+    Solved once per threshold by bisection on the monotone :func:`_phi_of`; with it,
+    suspicion is one comparison of the silence against a deadline.
+    """
+    low, high = -10.0, 1000.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        if _phi_of(middle) >= threshold:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+class PhiAccrualDetector:
+    """Suspicion of one remote node, from the arrival ticks of its heartbeats.
+
+    Feed it :meth:`heartbeat` whenever fresh evidence that the node is alive
+    arrives (in gossip: its heartbeat counter went up); ask :meth:`phi` or
+    :meth:`is_suspected` at any tick. Before the first heartbeat there is no
+    evidence either way and phi is 0.
+
+    Memory is bounded by ``window_size_max``; the running sums make every call O(1).
+    """
+
+    def __init__(self, config: PhiConfig | None = None) -> None:
+        """Create a detector that has seen no heartbeat yet."""
+        self.config = config if config is not None else PhiConfig()
+        self._intervals: deque[float] = deque()
+        self._sum = 0.0
+        self._sum_of_squares = 0.0
+        self._last_arrival_tick: int | None = None
+        self._y_threshold = _y_at_threshold(self.config.threshold)
+        self._suspicion_delay_ticks = math.inf
+
+    @property
+    def last_arrival_tick(self) -> int | None:
+        """The tick of the latest heartbeat, or ``None`` before the first."""
+        return self._last_arrival_tick
+
+    @property
+    def sample_count(self) -> int:
+        """Inter-arrival samples in the window (at most ``window_size_max``)."""
+        return len(self._intervals)
+
+    def _add(self, interval: float) -> None:
+        if len(self._intervals) == self.config.window_size_max:
+            dropped = self._intervals.popleft()
+            self._sum -= dropped
+            self._sum_of_squares -= dropped * dropped
+        self._intervals.append(interval)
+        self._sum += interval
+        self._sum_of_squares += interval * interval
+        invariant(len(self._intervals) <= self.config.window_size_max, "phi: window overflow")
+
+    def heartbeat(self, now: int) -> None:
+        """Record that a heartbeat of the node arrived at tick ``now``.
+
+        Raises:
+            ValueError: ``now`` is earlier than the previous heartbeat (ticks only grow).
+        """
+        last = self._last_arrival_tick
+        if last is None:
+            estimate = self.config.first_heartbeat_estimate_ticks
+            self._add(estimate - estimate / 4)
+            self._add(estimate + estimate / 4)
+        elif now < last:
+            raise ValueError(f"heartbeat at tick {now} before the previous one at {last}")
+        else:
+            self._add(float(now - last))
+        self._last_arrival_tick = now
+        mean = self.mean_ticks() + self.config.acceptable_pause_ticks
+        self._suspicion_delay_ticks = mean + self._y_threshold * self.std_deviation_ticks()
+
+    def mean_ticks(self) -> float:
+        """The mean inter-arrival time in the window (0 before the first heartbeat)."""
+        return self._sum / len(self._intervals) if self._intervals else 0.0
+
+    def std_deviation_ticks(self) -> float:
+        """The window's standard deviation, floored at ``min_std_deviation_ticks``."""
+        count = len(self._intervals)
+        if count == 0:
+            return self.config.min_std_deviation_ticks
+        mean = self._sum / count
+        variance = max(0.0, self._sum_of_squares / count - mean * mean)
+        return max(math.sqrt(variance), self.config.min_std_deviation_ticks)
+
+    def phi(self, now: int) -> float:
+        """The suspicion level at tick ``now``: -log10 of the chance the silence is normal."""
+        last = self._last_arrival_tick
+        if last is None:
+            return 0.0
+        silence = max(0, now - last)
+        mean = self.mean_ticks() + self.config.acceptable_pause_ticks
+        return _phi_of((silence - mean) / self.std_deviation_ticks())
+
+    def is_suspected(self, now: int) -> bool:
+        """Whether phi has reached the threshold at tick ``now``.
+
+        Computed as "the silence has lasted :meth:`suspicion_delay_ticks`", which is
+        the same thing (phi grows monotonically with the silence) and costs one
+        comparison: a node asks this for every peer every round.
+        """
+        last = self._last_arrival_tick
+        return last is not None and now - last >= self._suspicion_delay_ticks
+
+    def suspicion_delay_ticks(self) -> float:
+        """How long a silence (from the last heartbeat) makes phi reach the threshold.
+
+        The detector's current effective timeout: mean + acceptable pause + y·std,
+        where phi(y) = threshold; it moves as the window does. Infinite before the
+        first heartbeat.
+        """
+        return self._suspicion_delay_ticks
