@@ -151,6 +151,7 @@ def context_of(versions: Iterable[Version]) -> dict[str, int]:
     return context
 
 
+@icontract.require(lambda held: all(is_valid_version(v) for v in held))
 @icontract.ensure(lambda coordinator, context, result: result > context.get(coordinator, 0))
 @icontract.ensure(
     lambda coordinator, held, result: all(result > v.clock.get(coordinator, 0) for v in held)
