@@ -166,9 +166,9 @@ class NodeConfig:
     replica_timeout_ticks: int = 8
     request_timeout_ticks: int = 40
     forward_timeout_ticks: int = 60
-    hint_replay_interval_ticks: int = 10
+    hint_replay_interval_ticks: int = 20
     hint_replay_batch_max: int = 64
-    hint_retry_ticks: int = 20
+    hint_retry_ticks: int = 40
     hints_count_max: int = 4096
     hints_bytes_max: int = 8 << 20
     requests_in_flight_max: int = 1024
@@ -212,6 +212,7 @@ class _GetOp:
     deadline: int
     targets: dict[str, str | None]
     responses: dict[str, tuple[Version, ...]] = field(default_factory=dict)
+    replaced: set[str] = field(default_factory=set)
     replied: bool = False
 
 
@@ -225,6 +226,7 @@ class _PutOp:
     targets: dict[str, str | None]
     versions: tuple[Version, ...] = ()
     acked: set[str] = field(default_factory=set)
+    replaced: set[str] = field(default_factory=set)
     replied: bool = False
 
 
@@ -300,7 +302,8 @@ class Node:
 
     def step(self, event: Event, now: int) -> list[Effect]:
         """Handle one event at tick ``now``; return the effects to carry out, in order."""
-        invariant(now >= self.now, "time went backwards")
+        if now < self.now:
+            invariant(False, "time went backwards")
         self.now = now
         effects: list[Effect] = []
         self._effects = effects
@@ -515,13 +518,21 @@ class Node:
         return targets
 
     def _substitute(
-        self, targets: dict[str, str | None], answered: Container[str], key: bytes
+        self,
+        targets: dict[str, str | None],
+        answered: Container[str],
+        replaced: set[str],
+        key: bytes,
     ) -> list[tuple[str, str]]:
-        """Replace every silent target by the next healthy untried node (sloppy quorum)."""
+        """Replace every silent target by the next healthy untried node (sloppy quorum).
+
+        A target already replaced is not replaced again: one substitute per owner.
+        """
         now = self.now
         silent = [t for t in targets if t not in answered and t != self.node_id]
         for node in silent:
             self.health.on_timeout(node, now)
+        silent = [t for t in silent if t not in replaced]
         if self.config.strict_quorum or not silent:
             return []
         n = self.config.n
@@ -538,6 +549,7 @@ class Node:
             if substitute is None:
                 break
             targets[substitute] = owner
+            replaced.add(node)
             chosen.append((substitute, owner))
             self.stats.substitutions += 1
         return chosen
@@ -733,7 +745,9 @@ class Node:
             return
         me = self.node_id
         if isinstance(op, _GetOp):
-            for substitute, _owner in self._substitute(op.targets, op.responses, op.key):
+            for substitute, _owner in self._substitute(
+                op.targets, op.responses, op.replaced, op.key
+            ):
                 if substitute == me:
                     self._get_response(op_id, op, me, self._read_local(op.key))
                 else:
@@ -742,7 +756,7 @@ class Node:
                 return
         else:
             versions = op.versions
-            for substitute, owner in self._substitute(op.targets, op.acked, op.key):
+            for substitute, owner in self._substitute(op.targets, op.acked, op.replaced, op.key):
                 self._send(WriteRequest(me, substitute, op_id, op.key, versions, owner))
         self._timer(min(now + self.config.replica_timeout_ticks, op.deadline), op_id)
 
@@ -815,13 +829,8 @@ class Node:
                 if budget <= 0:
                     break
                 sent_at = self._hint_sent_at.get(hint_id)
-                if sent_at is not None:
-                    if now - sent_at < config.hint_retry_ticks:
-                        continue
-                    # Unanswered: suspect the owner; the next healthy verdict retries.
-                    self.health.on_timeout(owner, now)
-                    del self._hint_sent_at[hint_id]
-                    break
+                if sent_at is not None and now - sent_at < config.hint_retry_ticks:
+                    continue  # in flight; unanswered replays go again after the retry time
                 hint = self._hints[hint_id]
                 budget -= 1
                 self._hint_sent_at[hint_id] = now

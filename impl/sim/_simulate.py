@@ -354,7 +354,9 @@ def _repair(cluster: Cluster, history: History, config: SimConfig) -> None:
                 failed.append(key)
 
         cluster.submit(owner, GetRequest(key, r=n), on_reply)
-    cluster.run(until=cluster.now + config.drain_ticks_max, stop=cluster.idle)
+    limit = cluster.now + config.drain_ticks_max
+    while not cluster.idle() and cluster.now < limit:
+        cluster.run(until=cluster.now + 10)
     cluster.run(until=cluster.now + 5 * cluster.config.request_timeout_ticks)
     for key in failed:
         history.violations.append(f"property 5: repair read of {key!r} failed after faults stopped")
