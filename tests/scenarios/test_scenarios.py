@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from dynamokv.impl.sim import ScenarioError, run_scenario
 
 HERE = Path(__file__).parent
