@@ -122,9 +122,12 @@ class _GossipNetwork:
                 self.sequence += 1
                 item = (self.tick + 1, self.sequence, effect.destination, effect.message)
                 heapq.heappush(self.queue, item)
-            elif isinstance(effect, SuspicionChanged) and effect.suspected:
-                if effect.node_id not in self.crashed:
-                    self.false_suspicions += 1
+            elif (
+                isinstance(effect, SuspicionChanged)
+                and effect.suspected
+                and effect.node_id not in self.crashed
+            ):
+                self.false_suspicions += 1
 
     def step(self) -> None:
         while self.queue and self.queue[0][0] <= self.tick:
