@@ -30,7 +30,7 @@ acknowledged operations of a run into it and compare.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import icontract
@@ -122,10 +122,13 @@ def supersedes(x: Version, y: Version) -> bool:
     return dict(x.context).get(node, 0) >= counter
 
 
+@icontract.require(
+    lambda versions: isinstance(versions, Collection), "a collection: the contracts iterate it too"
+)
 @icontract.require(lambda versions: all(is_valid_version(v) for v in versions))
 @icontract.ensure(lambda versions, result: result <= frozenset(versions))
 @icontract.ensure(lambda result: all(not supersedes(x, y) for x in result for y in result))
-def reconcile(versions: Iterable[Version]) -> frozenset[Version]:
+def reconcile(versions: Collection[Version]) -> frozenset[Version]:
     """Syntactic reconciliation: drop every version that another one supersedes."""
     pool = frozenset(versions)
     return frozenset(v for v in pool if not any(supersedes(x, v) for x in pool))
@@ -141,9 +144,12 @@ def merge_versions(a: Iterable[Version], b: Iterable[Version]) -> frozenset[Vers
     return reconcile([*a, *b])
 
 
+@icontract.require(
+    lambda versions: isinstance(versions, Collection), "a collection: the contracts iterate it too"
+)
 @icontract.require(lambda versions: all(is_valid_version(v) for v in versions))
 @icontract.ensure(lambda versions, result: all(vclock.descends(result, v.clock) for v in versions))
-def context_of(versions: Iterable[Version]) -> dict[str, int]:
+def context_of(versions: Collection[Version]) -> dict[str, int]:
     """The context a get returns: the merge of the siblings' clocks."""
     context: dict[str, int] = {}
     for version in versions:
@@ -151,12 +157,15 @@ def context_of(versions: Iterable[Version]) -> dict[str, int]:
     return context
 
 
+@icontract.require(
+    lambda held: isinstance(held, Collection), "a collection: the contracts iterate it too"
+)
 @icontract.require(lambda held: all(is_valid_version(v) for v in held))
 @icontract.ensure(lambda coordinator, context, result: result > context.get(coordinator, 0))
 @icontract.ensure(
     lambda coordinator, held, result: all(result > v.clock.get(coordinator, 0) for v in held)
 )
-def next_counter(coordinator: str, context: VectorClock, held: Iterable[Version]) -> int:
+def next_counter(coordinator: str, context: VectorClock, held: Collection[Version]) -> int:
     """The counter a coordinator issues: above its entry in the context and above
     its entry in the clock of every version it holds, so no dot is issued twice.
 
