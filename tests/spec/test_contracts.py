@@ -11,7 +11,7 @@ from typing import Any
 
 import icontract
 import pytest
-from dynamokv.spec import merkle, quorum, ring, vclock
+from dynamokv.spec import kv, merkle, quorum, ring, vclock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +32,10 @@ CLOCKS = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 3), ma
         lambda: quorum.read_write_quorums_intersect(3, 4, 1),  # R > N
         lambda: quorum.sloppy_quorum(["a", "a"], {"a"}, 1),  # a node twice
         lambda: merkle.build({}, depth=17, bucket_of=len, hash_fn=bytes),
+        # A one-shot iterator would be exhausted by the precondition before the body ran.
+        lambda: kv.reconcile(v for v in [kv.make_version(b"x", "a", 1, {})]),
+        lambda: kv.context_of(v for v in [kv.make_version(b"x", "a", 1, {})]),
+        lambda: kv.next_counter("a", {}, (v for v in [kv.make_version(b"x", "a", 1, {})])),
     ],
 )
 def test_a_violating_argument_raises_violation_error(call: Callable[[], object]) -> None:
