@@ -1,0 +1,106 @@
+"""Differential properties: the core's fast ring, vector clock and reconciliation
+equal the specs on generated inputs (DESIGN.md §6, rung 3)."""
+
+from __future__ import annotations
+
+from dynamokv.impl.core import PartitionRing
+from dynamokv.impl.core import vector_clock as core_vclock
+from dynamokv.impl.core import versions as core_versions
+from dynamokv.spec import kv, ring, vclock
+from dynamokv.spec.kv import Version
+from hypothesis import given
+from hypothesis import strategies as st
+
+NODES = ["a", "b", "c", "d", "e", "f"]
+
+
+@st.composite
+def assignments(draw: st.DrawFn) -> tuple[str, ...]:
+    members = draw(st.lists(st.sampled_from(NODES), min_size=1, max_size=6, unique=True))
+    q = draw(st.integers(min_value=len(members), max_value=48))
+    if draw(st.booleans()):
+        return ring.assign_partitions(members, q)
+    owners = draw(st.lists(st.sampled_from(members), min_size=q, max_size=q))
+    return tuple(owners)
+
+
+@given(assignments(), st.integers(min_value=1, max_value=5), st.binary(max_size=16))
+def test_preference_list_equals_spec(assignment: tuple[str, ...], n: int, key: bytes) -> None:
+    core = PartitionRing(assignment, n=n)
+    spec_ring = ring.partition_ring(assignment)
+    position = ring.md5_position(key)
+    assert core.partition_of(key) == ring.partition_of(position, len(assignment))
+    assert core.preference_list(key) == ring.preference_list(spec_ring, position, n)
+    assert core.extended_preference_list(key) == ring.extended_preference_list(spec_ring, position)
+
+
+def test_default_ring_has_16384_partitions() -> None:
+    core = PartitionRing.balanced(["a", "b", "c", "d", "e"], n=3)
+    assert core.q == ring.DEFAULT_PARTITION_COUNT == 16_384
+    key = b"cart:alice"
+    spec_ring = ring.partition_ring(ring.assign_partitions(["a", "b", "c", "d", "e"], core.q))
+    assert core.preference_list(key) == ring.preference_list(spec_ring, ring.md5_position(key), 3)
+
+
+clocks = st.dictionaries(st.sampled_from(NODES), st.integers(min_value=1, max_value=6), max_size=6)
+
+
+@given(clocks, clocks)
+def test_vector_clock_order_equals_spec(a: dict[str, int], b: dict[str, int]) -> None:
+    fa, fb = core_vclock.freeze(a), core_vclock.freeze(b)
+    assert dict(core_vclock.merge(fa, fb)) == vclock.merge(a, b)
+    assert core_vclock.descends(fa, fb) == vclock.descends(a, b)
+    assert core_vclock.compare(fa, fb) is vclock.compare(a, b)
+
+
+@given(clocks, st.sampled_from(NODES))
+def test_increment_equals_spec(a: dict[str, int], node: str) -> None:
+    assert dict(core_vclock.increment(core_vclock.freeze(a), node)) == vclock.increment(a, node)
+
+
+@given(clocks, st.integers(min_value=1, max_value=7))
+def test_truncate_equals_spec_with_counters_as_stamps(a: dict[str, int], threshold: int) -> None:
+    truncated = core_vclock.truncate(core_vclock.freeze(a), threshold)
+    assert dict(truncated) == vclock.truncate(a, a, threshold)
+
+
+@st.composite
+def version_sets(draw: st.DrawFn) -> list[Version]:
+    """Valid versions with distinct dots, as a cluster produces them."""
+    count = draw(st.integers(min_value=0, max_value=6))
+    dots = draw(
+        st.lists(
+            st.tuples(st.sampled_from(NODES[:3]), st.integers(min_value=1, max_value=8)),
+            min_size=count,
+            max_size=count,
+            unique=True,
+        )
+    )
+    versions = []
+    for node, counter in dots:
+        context = draw(clocks)
+        if context.get(node, 0) >= counter:
+            context[node] = counter - 1
+        context = {k: v for k, v in context.items() if v > 0}
+        value = draw(st.one_of(st.none(), st.binary(min_size=1, max_size=3)))
+        versions.append(kv.make_version(value, node, counter, context))
+    return versions
+
+
+@given(version_sets(), version_sets())
+def test_reconciliation_equals_spec(a: list[Version], b: list[Version]) -> None:
+    dots_a = {v.dot for v in a}
+    b = [v for v in b if v.dot not in dots_a]  # one dot, one version
+    assert frozenset(core_versions.reconcile(a)) == kv.reconcile(a)
+    held = core_versions.reconcile(a)
+    assert frozenset(core_versions.merge(held, b)) == kv.merge_versions(held, b)
+    assert dict(core_versions.context_of(a)) == kv.context_of(a)
+    for x in a:
+        for y in a:
+            assert core_versions.supersedes(x, y) == (x != y and kv.supersedes(x, y))
+
+
+@given(version_sets())
+def test_reconcile_is_sorted_by_dot(versions: list[Version]) -> None:
+    result = core_versions.reconcile(versions)
+    assert [v.dot for v in result] == sorted(v.dot for v in result)

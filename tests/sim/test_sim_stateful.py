@@ -1,0 +1,177 @@
+"""A stateful Hypothesis model: the simulated cluster held against ``spec.kv.KVModel``.
+
+Rules put, get and delete (carrying the contexts of earlier gets), crash and
+restart nodes, partition and heal the network and change the loss rate. Every
+acknowledged put is applied to :class:`dynamokv.spec.kv.KVModel`, the ideal
+converged store. After every step: no checker fired, every value read was
+written, and every acknowledged version is durable on some node. After
+``converge`` (faults off, hints drained, read repair of every key) every owner
+holds exactly the same versions, which cover the model's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from dynamokv.impl.core import (
+    GetRequest,
+    GetResult,
+    NodeConfig,
+    PutRequest,
+    PutResult,
+    Result,
+    covers,
+)
+from dynamokv.impl.sim import Cluster, NetworkConfig
+from dynamokv.spec.kv import KVModel, Version, reconcile
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+NAMES = ("n1", "n2", "n3", "n4")
+KEYS = (b"a", b"b", b"c")
+
+
+class ClusterAgainstSpec(RuleBasedStateMachine):
+    planted_bug = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=3)
+        config = NodeConfig(planted_bug=self.planted_bug)
+        self.cluster = Cluster(len(NAMES), seed=0, config=config, q=32, network=self.network)
+        self.model = KVModel()
+        self.contexts: dict[bytes, tuple[tuple[str, int], ...]] = {}
+        self.written: set[bytes] = set()
+        self.created: dict[bytes, list[Version]] = {key: [] for key in KEYS}
+        self.acked: list[tuple[bytes, Version]] = []
+        self.sequence = 0
+
+    def _request(self, node: str, req: GetRequest | PutRequest) -> Result | None:
+        done: list[Result] = []
+        self.cluster.submit(node, req, done.append)
+        limit = self.cluster.now + 150
+        while not done and self.cluster.now < limit:
+            self.cluster.run(until=self.cluster.now + 2)
+        return done[0] if done else None
+
+    def _put(self, key: bytes, node: str, value: bytes | None) -> None:
+        result = self._request(node, PutRequest(key, value, self.contexts.get(key, ())))
+        if isinstance(result, PutResult) and result.version is not None:
+            self.created[key].append(result.version)
+            if result.ok:
+                self.model = self.model.apply(key, [result.version])
+                self.acked.append((key, result.version))
+
+    @rule(key=st.sampled_from(KEYS), node=st.sampled_from(NAMES))
+    def put(self, key: bytes, node: str) -> None:
+        self.sequence += 1
+        value = b"item%d" % self.sequence
+        self.written.add(value)
+        self._put(key, node, value)
+
+    @rule(key=st.sampled_from(KEYS), node=st.sampled_from(NAMES))
+    def delete(self, key: bytes, node: str) -> None:
+        self._put(key, node, None)
+
+    @rule(key=st.sampled_from(KEYS), node=st.sampled_from(NAMES), forget=st.booleans())
+    def get(self, key: bytes, node: str, forget: bool) -> None:
+        result = self._request(node, GetRequest(key))
+        if isinstance(result, GetResult) and result.ok:
+            for version in result.versions:
+                assert version.value is None or version.value in self.written, "phantom value"
+            if not forget:
+                self.contexts[key] = result.context
+
+    @rule(node=st.sampled_from(NAMES))
+    def crash(self, node: str) -> None:
+        self.cluster.crash(node)
+
+    @rule(node=st.sampled_from(NAMES))
+    def restart(self, node: str) -> None:
+        self.cluster.restart(node)
+
+    @rule(cut=st.integers(min_value=1, max_value=len(NAMES) - 1), one_way=st.booleans())
+    def partition(self, cut: int, one_way: bool) -> None:
+        if one_way:
+            self.cluster.block(NAMES[0], NAMES[cut])
+        else:
+            self.cluster.partition(NAMES[:cut], NAMES[cut:])
+
+    @rule()
+    def heal(self) -> None:
+        self.cluster.heal()
+
+    @rule(loss=st.sampled_from([0.0, 0.1, 0.3]))
+    def set_loss_rate(self, loss: float) -> None:
+        self.network.drop = loss
+
+    @precondition(lambda self: bool(self.acked))
+    @rule()
+    def converge(self) -> None:
+        cluster = self.cluster
+        self.network.drop = 0.0
+        cluster.heal()
+        for name in NAMES:
+            cluster.restart(name)
+        cluster.run(until=cluster.now + 200)
+        for _ in range(40):
+            if not cluster.hints_pending():
+                break
+            cluster.run(until=cluster.now + 20)
+        assert cluster.hints_pending() == 0, "hints did not drain"
+        for key in KEYS:
+            owner = cluster.ring.preference_list(key)[0]
+            self._request(owner, GetRequest(key, r=cluster.ring.n))
+        cluster.run(until=cluster.now + 100)
+        for key in KEYS:
+            holders = cluster.holders(key)
+            assert len(set(holders.values())) == 1, f"owners of {key!r} disagree: {holders}"
+            held = next(iter(holders.values()))
+            for version in self.model.data.get(key, frozenset()):
+                assert covers(held, version), f"acknowledged {version.dot} lost"
+            assert frozenset(held) <= reconcile(self.created[key]) | frozenset(
+                v for v in held if v.value is None
+            ) or frozenset(held) <= frozenset(self.created[key])
+
+    @invariant()
+    def no_checker_fired(self) -> None:
+        assert self.cluster.violations == []
+
+    @invariant()
+    def acknowledged_versions_are_durable_somewhere(self) -> None:
+        for key, version in self.acked:
+            assert any(
+                covers(disk.synced_versions(key), version)
+                or any(
+                    hint.key == key and covers(hint.versions, version)
+                    for hint in disk.synced_hints()
+                )
+                for disk in self.cluster.disks.values()
+            ), f"acknowledged {version.dot} of {key!r} is durable nowhere"
+
+
+ClusterAgainstSpec.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=40, deadline=None
+)
+test_cluster_against_spec = ClusterAgainstSpec.TestCase
+
+
+class _DropsHintsEarly(ClusterAgainstSpec):
+    planted_bug = "drop-hint-before-ack"
+
+
+def test_model_catches_a_planted_bug() -> None:
+    """The model is not vacuous: deleting hints before the owner's ack is found."""
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(
+            _DropsHintsEarly,
+            settings=settings(
+                max_examples=200, stateful_step_count=40, deadline=None, database=None
+            ),
+        )
