@@ -434,7 +434,7 @@ class GossipMembership:
         self._detectors: dict[str, PhiAccrualDetector] = {}
         self._suspected: set[str] = set()
         self._pending: list[PendingChange] = []
-        self._candidates: list[str] | None = None  # cached gossip candidates, sorted
+        self._candidates: tuple[str, ...] | None = None  # cached gossip_candidates()
         self._digest_offset = 0
         period = self.config.gossip_period_ticks
         # Start at a random phase of the period, so that nodes do not gossip in lockstep.
@@ -527,7 +527,11 @@ class GossipMembership:
                     self._suspected.discard(node_id)
         return changes
 
-    def _choose_peer(self) -> str | None:
+    def gossip_candidates(self) -> tuple[str, ...]:
+        """The peers a round may pick, sorted: known members that have not left, and seeds.
+
+        Suspected members stay candidates: gossiping to them is how their return is noticed.
+        """
         if self._candidates is None:
             known = {
                 node_id
@@ -540,10 +544,14 @@ class GossipMembership:
                 if seed != self.node_id
                 and (seed not in self._members or self._members[seed].status != "left")
             }
-            self._candidates = sorted(known | seeds)
-        if not self._candidates:
+            self._candidates = tuple(sorted(known | seeds))
+        return self._candidates
+
+    def _choose_peer(self) -> str | None:
+        candidates = self.gossip_candidates()
+        if not candidates:
             return None
-        return self._candidates[self._rng.randrange(len(self._candidates))]
+        return candidates[self._rng.randrange(len(candidates))]
 
     def _digests(self) -> tuple[EntryDigest, ...]:
         bound = self.config.digest_entries_max

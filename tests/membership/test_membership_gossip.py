@@ -1,0 +1,318 @@
+"""Gossip membership: the merge rule, push-pull rounds, explicit join and leave (Dynamo §4.8)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+import pytest
+from dynamokv.impl.core._gossip import (
+    STATUS_RANK,
+    GossipAck,
+    GossipConfig,
+    GossipEffect,
+    GossipMembership,
+    GossipSend,
+    GossipSyn,
+    MemberEntry,
+    MembershipArgumentError,
+    MemberStatusChanged,
+    RingAdopted,
+    RingState,
+    SuspicionChanged,
+    merge_entries,
+    precedes,
+)
+from dynamokv.impl.sim._gossip_sim import _GossipNetwork
+from dynamokv.spec.ring import assign_partitions, is_balanced
+from hypothesis import given
+from hypothesis import strategies as st
+
+Q = 64
+CONFIG = GossipConfig(partition_count=Q)
+
+
+def _network(count: int, *, seed: int = 0, loss: float = 0.0) -> tuple[_GossipNetwork, list[str]]:
+    network = _GossipNetwork(seed=seed, loss=loss, config=CONFIG)
+    ids = [f"n{index}" for index in range(count)]
+    ring = RingState(1, "bootstrap", assign_partitions(ids, Q))
+    for node_id in ids:
+        network.add(node_id, {ids[0]: f"sim://{ids[0]}"}, status="normal", ring=ring)
+    return network, ids
+
+
+def _converge_membership(network: _GossipNetwork, count: int) -> int:
+    return network.rounds_until(
+        lambda: all(len(view.members) == count for view in network.live()), rounds_max=60
+    )
+
+
+# ---------------------------------------------------------------------- the merge rule
+
+ENTRIES = st.builds(
+    MemberEntry,
+    node_id=st.just("x"),
+    address=st.just("sim://x"),
+    generation=st.integers(min_value=0, max_value=3),
+    heartbeat=st.integers(min_value=0, max_value=5),
+    status=st.sampled_from(sorted(STATUS_RANK)),
+)
+
+
+@given(ENTRIES, ENTRIES, ENTRIES)
+def test_merge_is_a_lattice_join(a: MemberEntry, b: MemberEntry, c: MemberEntry) -> None:
+    """Commutative, associative, idempotent: gossip may arrive in any order, any number of times."""
+    assert merge_entries(a, b) == merge_entries(b, a)
+    assert merge_entries(merge_entries(a, b), c) == merge_entries(a, merge_entries(b, c))
+    assert merge_entries(a, a) == a
+    assert precedes(a, merge_entries(a, b)) or a.generation < b.generation
+
+
+@given(ENTRIES, ENTRIES)
+def test_merge_keeps_the_newest_information(a: MemberEntry, b: MemberEntry) -> None:
+    """Generation first; within it, the highest heartbeat and the furthest status."""
+    merged = merge_entries(a, b)
+    if a.generation != b.generation:
+        assert merged == max(a, b, key=lambda entry: entry.generation)
+    else:
+        assert merged.heartbeat == max(a.heartbeat, b.heartbeat)
+        assert STATUS_RANK[merged.status] == max(STATUS_RANK[a.status], STATUS_RANK[b.status])
+
+
+def test_an_admin_status_change_survives_the_nodes_own_later_heartbeats() -> None:
+    """A leave written by another node, at a stale heartbeat, is not undone by fresher heartbeats."""
+    admin = MemberEntry("x", "sim://x", 1, 3, "leaving")
+    own = MemberEntry("x", "sim://x", 1, 9, "normal")
+    assert merge_entries(admin, own) == MemberEntry("x", "sim://x", 1, 9, "leaving")
+    restarted = MemberEntry("x", "sim://x", 2, 0, "joining")
+    assert merge_entries(admin, restarted) == restarted
+
+
+# ---------------------------------------------------------------------- rounds
+
+
+def test_a_round_sends_one_syn_to_a_peer_and_push_pull_merges_both_ways() -> None:
+    """Each period a node contacts one random peer; after syn, ack, ack2 both know the union."""
+    rng = random.Random(1)
+    a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
+    b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
+    sends = [e for e in a.tick(100) if isinstance(e, GossipSend)]
+    assert [(s.destination, s.address, type(s.message)) for s in sends] == [
+        ("b", "addr-b", GossipSyn)
+    ]
+    assert a.tick(101) == []  # one round per period
+    (ack,) = [e for e in b.receive(sends[0].message, 101) if isinstance(e, GossipSend)]
+    assert isinstance(ack.message, GossipAck) and ack.message.requested == ("a",)
+    (ack2,) = [e for e in a.receive(ack.message, 102) if isinstance(e, GossipSend)]
+    effects = b.receive(ack2.message, 103)
+    assert MemberStatusChanged("a", None, "joining") in effects
+    assert set(a.members) == set(b.members) == {"a", "b"}
+    assert a.members["a"].heartbeat == 1
+
+
+def test_a_new_node_finds_the_cluster_through_a_seed() -> None:
+    """ "Seeds are nodes discovered via an external mechanism and known to all nodes."
+
+    Reference: Dynamo §4.8.2
+    """
+    network, ids = _network(12)
+    _converge_membership(network, 12)
+    network.add("late", {ids[0]: f"sim://{ids[0]}"}, status="joining", ring=None)
+    network.rounds_until(
+        lambda: (
+            all("late" in view.members for view in network.live())
+            and len(network.views["late"].members) == 13
+        ),
+        rounds_max=40,
+    )
+    assert network.views["late"].ring.version == 1  # it pulled the ring too
+    assert "late" not in network.views[ids[3]].ring.nodes()  # known, but owns nothing yet
+
+
+def test_gossip_converges_with_message_loss() -> None:
+    network, _ = _network(24, loss=0.2)
+    assert _converge_membership(network, 24) < 30
+
+
+def test_a_failed_node_is_suspected_but_never_removed_from_the_ring() -> None:
+    """ "A node outage rarely signifies a permanent departure and therefore should not
+    result in rebalancing of the partition assignment or repair of the unreachable replicas."
+
+    Reference: Dynamo §4.8.1
+    """
+    network, _ = _network(8)
+    _converge_membership(network, 8)
+    for _ in range(20 * CONFIG.gossip_period_ticks):
+        network.step()
+    assert network.false_suspicions == 0
+    network.crashed.add("n5")
+    network.rounds_until(
+        lambda: all(view.is_suspected("n5", network.tick) for view in network.live()),
+        rounds_max=60,
+    )
+    for view in network.live():
+        assert "n5" in view.ring.nodes()
+        assert view.members["n5"].status == "normal"
+        assert view.health(network.tick)["n5"] is False
+    # It comes back (same generation: only a partition healed): suspicion lifts.
+    network.crashed.discard("n5")
+    network.rounds_until(
+        lambda: not any(view.is_suspected("n5", network.tick) for view in network.live()),
+        rounds_max=60,
+    )
+
+
+def test_suspicion_changes_are_reported_as_effects() -> None:
+    """The coordinator's health view and hint replay follow ``SuspicionChanged`` effects."""
+    network, _ = _network(4)
+    seen: list[SuspicionChanged] = []
+    deliver = network.handle
+
+    def record(effects: Iterable[GossipEffect]) -> None:
+        effects = list(effects)
+        # Only about n3: n3 itself, cut off, suspects everyone else meanwhile.
+        seen.extend(e for e in effects if isinstance(e, SuspicionChanged) and e.node_id == "n3")
+        deliver(effects)
+
+    network.handle = record  # type: ignore[method-assign]
+    _converge_membership(network, 4)
+    for _ in range(10 * CONFIG.gossip_period_ticks):
+        network.step()
+    assert seen == []
+    network.crashed.add("n3")
+    network.rounds_until(lambda: len(seen) == 3, rounds_max=60)
+    assert seen == [SuspicionChanged("n3", True)] * 3
+    network.crashed.discard("n3")
+    network.rounds_until(lambda: len(seen) == 6, rounds_max=60)
+    assert seen[3:] == [SuspicionChanged("n3", False)] * 3
+
+
+# ---------------------------------------------------------------------- join and leave
+
+
+def test_join_is_explicit_and_the_ring_change_reaches_every_node() -> None:
+    """ "An administrator uses a command line tool ... to issue a membership change to join a
+    node to a ring"; the change propagates by gossip and every node adopts the higher version.
+
+    Reference: Dynamo §4.8.1
+    """
+    network, ids = _network(10)
+    _converge_membership(network, 10)
+    network.add("new", {ids[0]: f"sim://{ids[0]}"}, status="joining", ring=None)
+    network.rounds_until(lambda: "new" in network.views["n4"].members, rounds_max=40)
+    assert "new" not in network.views["n4"].ring.nodes()  # known is not a member of the ring
+    effects = network.views["n4"].request_join("new", network.tick)
+    (adopted,) = [e for e in effects if isinstance(e, RingAdopted)]
+    assert adopted.ring.version == 2 and adopted.ring.issuer == "n4"
+    network.handle(effects)
+    network.rounds_until(
+        lambda: all(view.ring.version == 2 for view in network.live()), rounds_max=40
+    )
+    ring = network.views["n0"].ring.owners
+    assert is_balanced(ring, [*ids, "new"])
+    assert network.views["new"].self_entry.status == "normal"
+    network.rounds_until(
+        lambda: all(view.members["new"].status == "normal" for view in network.live()),
+        rounds_max=40,
+    )
+
+
+def test_leave_is_explicit_and_statuses_only_move_forward() -> None:
+    network, _ = _network(6)
+    _converge_membership(network, 6)
+    network.handle(network.views["n0"].request_leave("n2", network.tick))
+    network.rounds_until(
+        lambda: all(
+            view.ring.version == 2 and view.members["n2"].status == "leaving"
+            for view in network.live()
+        ),
+        rounds_max=40,
+    )
+    assert "n2" not in network.views["n1"].ring.nodes()
+    # n2 hands its data off, then declares itself left; nobody gossips to it afterwards.
+    network.handle(network.views["n2"].mark_left("n2"))
+    network.rounds_until(
+        lambda: all(view.members["n2"].status == "left" for view in network.live()),
+        rounds_max=40,
+    )
+    network.crashed.add("n2")
+    for _ in range(5 * CONFIG.gossip_period_ticks):
+        network.step()
+    for view in network.live():
+        if view.node_id != "n2":
+            assert "n2" not in view.gossip_candidates()
+
+
+def test_racing_admin_commands_are_both_applied() -> None:
+    """Two joins issued at once on different nodes make the same version; one ring wins
+    everywhere and its loser's issuer re-issues its join on top: no command is lost."""
+    network, ids = _network(8)
+    _converge_membership(network, 8)
+    for name in ("p", "q"):
+        network.add(name, {ids[0]: f"sim://{ids[0]}"}, status="joining", ring=None)
+    network.rounds_until(
+        lambda: all({"p", "q"} <= view.members.keys() for view in network.live()), rounds_max=40
+    )
+    network.handle(network.views["n1"].request_join("p", network.tick))
+    network.handle(network.views["n6"].request_join("q", network.tick))
+    network.rounds_until(
+        lambda: (
+            all({"p", "q"} <= view.ring.nodes() for view in network.live())
+            and len({view.ring for view in network.live()}) == 1
+        ),
+        rounds_max=60,
+    )
+    ring = network.views["n0"].ring
+    assert ring.version == 3
+    assert is_balanced(ring.owners, [*ids, "p", "q"])
+
+
+def test_admin_commands_reject_what_cannot_be_done() -> None:
+    rng = random.Random(0)
+    ring = RingState(1, "boot", assign_partitions(["a", "b"], Q))
+    view = GossipMembership(
+        "a", "x", generation=1, seeds={}, rng=rng, config=CONFIG, status="normal", ring=ring
+    )
+    with pytest.raises(MembershipArgumentError, match="not known"):
+        view.request_join("zed", 0)
+    with pytest.raises(MembershipArgumentError, match="owns no partition"):
+        view.request_leave("zed", 0)
+    with pytest.raises(MembershipArgumentError, match="still owns"):
+        view.mark_left("a")
+    with pytest.raises(MembershipArgumentError):
+        GossipMembership(
+            "a", "x", generation=1, seeds={}, rng=rng, config=CONFIG, ring=RingState(1, "", ("a",))
+        )
+
+
+def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
+    config = GossipConfig(partition_count=Q, digest_entries_max=2)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    digests = tuple(MemberEntry(name, "", 1, 1, "normal").digest() for name in ("b", "c", "d"))
+    assert view.receive(GossipSyn("b", "y", digests, 0, ""), 5) == []
+    assert view.receive(GossipSyn("a", "x", (), 0, ""), 5) == []
+    assert view.metrics.messages_rejected == 2
+    bad_ring = RingState(9, "z", ("a",))  # wrong Q
+    assert not any(
+        isinstance(e, RingAdopted)
+        for e in view.receive(GossipAck("b", "y", (), (), bad_ring, False), 6)
+    )
+    assert view.metrics.rings_rejected == 1
+
+
+def test_members_max_bounds_the_table() -> None:
+    config = GossipConfig(partition_count=Q, members_max=3)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    entries = tuple(MemberEntry(f"m{i}", "", 1, 1, "normal") for i in range(5))
+    view.receive(GossipAck("m0", "y", entries, (), None, False), 1)
+    assert len(view.members) == 3
+    assert view.metrics.members_dropped == 3
+
+
+def test_the_same_seed_gives_the_same_run() -> None:
+    digests = set()
+    for _ in range(2):
+        network, _ = _network(10, seed=42, loss=0.1)
+        _converge_membership(network, 10)
+        digests.add((network.tick, network.trace.hexdigest()))
+    assert len(digests) == 1

@@ -1,0 +1,110 @@
+"""The phi-accrual failure detector (Hayashibara et al.): suspicion that adapts to the rhythm."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from dynamokv.impl.core._phi import PhiAccrualDetector, PhiConfig
+from hypothesis import given
+from hypothesis import strategies as st
+
+PERIOD = 10
+
+
+def _steady(detector: PhiAccrualDetector, beats: int, *, start: int = 0) -> int:
+    tick = start
+    for _ in range(beats):
+        detector.heartbeat(tick)
+        tick += PERIOD
+    return tick - PERIOD
+
+
+def test_steady_heartbeats_keep_phi_low() -> None:
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
+    last = _steady(detector, 50)
+    assert detector.phi(last + PERIOD) < 1.0
+    assert not detector.is_suspected(last + PERIOD)
+
+
+def test_silence_makes_phi_rise_past_the_threshold() -> None:
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
+    last = _steady(detector, 50)
+    phis = [detector.phi(last + silence) for silence in range(0, 200, 5)]
+    assert phis == sorted(phis), "phi must grow with the silence"
+    assert phis[-1] > 8.0
+    assert detector.is_suspected(last + 199)
+    assert detector.phi(last + 10_000) < float("inf")
+
+
+def test_a_slow_but_alive_node_with_jitter_is_not_suspected() -> None:
+    """Heartbeats every 10 ± 6 ticks, 5,000 of them: never suspected at any tick between.
+
+    The detector learns the jitter (a wider distribution), so false positives stay
+    bounded: here there are none.
+    """
+    rng = random.Random(7)
+    detector = PhiAccrualDetector(PhiConfig(min_std_deviation_ticks=1.0))
+    tick = 0
+    false_positives = 0
+    for _ in range(5000):
+        detector.heartbeat(tick)
+        gap = PERIOD + rng.randint(-6, 6)
+        false_positives += any(detector.is_suspected(tick + step) for step in range(1, gap + 1))
+        tick += gap
+    assert false_positives == 0
+
+
+def test_a_brief_partition_shorter_than_the_timeout_is_not_suspected() -> None:
+    """A partition that ends before the acceptable pause has passed raises no suspicion.
+
+    Reference: Dynamo §4.8.3 (failure detection is local and temporary)
+    """
+    config = PhiConfig(acceptable_pause_ticks=3 * PERIOD, min_std_deviation_ticks=PERIOD / 2)
+    detector = PhiAccrualDetector(config)
+    last = _steady(detector, 30)
+    timeout = detector.suspicion_delay_ticks()
+    assert timeout > 4 * PERIOD
+    partition_ticks = 4 * PERIOD  # the next heartbeats were lost for 4 periods
+    assert not any(detector.is_suspected(last + t) for t in range(partition_ticks + 1))
+    detector.heartbeat(last + partition_ticks)
+    assert not detector.is_suspected(last + partition_ticks + PERIOD)
+    assert detector.is_suspected(last + partition_ticks + round(timeout) + 2 * PERIOD)
+
+
+def test_the_sample_window_is_bounded() -> None:
+    detector = PhiAccrualDetector(PhiConfig(window_size_max=16))
+    _steady(detector, 100)
+    assert detector.sample_count == 16
+
+
+def test_a_node_never_heard_from_is_not_suspected() -> None:
+    detector = PhiAccrualDetector()
+    assert detector.phi(10**9) == 0.0
+    assert not detector.is_suspected(10**9)
+
+
+def test_ticks_that_run_backwards_are_an_argument_error() -> None:
+    detector = PhiAccrualDetector()
+    detector.heartbeat(100)
+    with pytest.raises(ValueError, match="before the previous one"):
+        detector.heartbeat(99)
+    with pytest.raises(ValueError):
+        PhiConfig(threshold=0)
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=60),
+    st.integers(min_value=0, max_value=500),
+)
+def test_is_suspected_is_phi_at_or_over_the_threshold(gaps: list[int], silence: int) -> None:
+    """The cheap deadline comparison agrees with computing phi (away from the boundary)."""
+    detector = PhiAccrualDetector()
+    tick = 0
+    for gap in gaps:
+        detector.heartbeat(tick)
+        tick += gap
+    now = tick - gaps[-1] + silence
+    phi = detector.phi(now)
+    if abs(phi - detector.config.threshold) > 1e-6:
+        assert detector.is_suspected(now) == (phi >= detector.config.threshold)
