@@ -21,6 +21,7 @@ Along the way it counts *false suspicions*: a live node suspected by anyone.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import heapq
 import math
@@ -38,9 +39,11 @@ from dynamokv.impl.core._gossip import (
     RingState,
     SuspicionChanged,
 )
+from dynamokv.impl.core._merkle_tree import measure_repair_traffic
+from dynamokv.impl.core._partitions import q1_table
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
-__all__ = ["ConvergenceRow", "GossipRun", "convergence_table", "run_gossip"]
+__all__ = ["ConvergenceRow", "GossipRun", "convergence_table", "main", "run_gossip"]
 
 
 @dataclass(frozen=True)
@@ -292,3 +295,52 @@ def convergence_table(
             )
         )
     return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the membership measurements: ``python -m dynamokv.impl.sim._gossip_sim``.
+
+    The gossip convergence table, the Q1 table and the Merkle repair traffic, as
+    quoted in the membership and anti-entropy docs pages.
+    """
+    parser = argparse.ArgumentParser(prog="python -m dynamokv.impl.sim._gossip_sim")
+    parser.add_argument("--sizes", default="8,32,128,256", help="cluster sizes (comma-separated)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per size")
+    parser.add_argument("--loss", type=float, default=0.0, help="message loss probability")
+    parser.add_argument(
+        "--only", choices=("convergence", "q1", "merkle"), help="print one table only"
+    )
+    args = parser.parse_args(argv)
+    if args.only in (None, "convergence"):
+        sizes = [int(size) for size in args.sizes.split(",")]
+        print(f"gossip convergence, {args.seeds} seeds per size, loss {args.loss:.0%}")
+        print("nodes  membership mean/max  ring change mean/max  detection  false  log2(n)")
+        for row in convergence_table(sizes, range(args.seeds), loss=args.loss):
+            print(
+                f"{row.nodes:5d}  {row.membership_rounds_mean:12.1f} /{row.membership_rounds_max:3d}"
+                f"  {row.ring_rounds_mean:13.1f} /{row.ring_rounds_max:3d}"
+                f"  {row.detection_rounds_mean:9.1f}  {row.false_suspicions:5d}"
+                f"  {row.log2_nodes:7.1f}"
+            )
+    if args.only in (None, "q1"):
+        print("Q1: add an 11th node to 10")
+        for q1 in q1_table():
+            print(
+                f"{q1.scheme:32} {q1.sample:>16}  copies moved {q1.copies_moved_fraction:7.2%}"
+                f"  coordinators changed {q1.coordinators_changed_fraction:7.2%}"
+            )
+    if args.only in (None, "merkle"):
+        print("Merkle repair: 100,000 keys, 100 divergent, 100-byte values")
+        for depth, partitions in ((10, 1), (14, 1), (6, 1024), (4, 16384)):
+            traffic = measure_repair_traffic(depth=depth, partition_count=partitions)
+            print(
+                f"partitions {partitions:5d} depth {depth:2d}: repaired {traffic.keys_repaired}"
+                f"  hashes {traffic.nodes_exchanged:6d}  merkle {traffic.merkle_bytes:9,d} B"
+                f"  repair {traffic.repair_bytes:9,d} B  full copy {traffic.full_copy_bytes:,d} B"
+                f"  = {traffic.fraction:.2%}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
