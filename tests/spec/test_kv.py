@@ -14,7 +14,7 @@ import icontract
 import pytest
 from dynamokv.spec import kv, vclock
 from dynamokv.spec.kv import KVModel, Version
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 KEY = b"cart"
@@ -54,10 +54,15 @@ def versions(draw: st.DrawFn) -> Version:
 
 VERSION_SETS = st.frozensets(versions(), max_size=6)
 
+# Every example replays a history through contract-checked code: cap the ci profile's
+# 300 examples at 150 to keep the spec tier fast (the dev profile's 100 stay).
+HISTORY_SETTINGS = settings(max_examples=min(settings.default.max_examples, 150))
+
 
 # -- puts, dots and counters ---------------------------------------------------------------
 
 
+@HISTORY_SETTINGS
 @given(STEPS)
 def test_an_acknowledged_put_is_a_sibling_right_after_it(steps: list[Step]) -> None:
     """A new version is never superseded on arrival (a reissued dot would be)."""
@@ -75,6 +80,7 @@ def test_a_blind_put_after_a_superseded_version_is_kept() -> None:
     assert model.values(KEY) == {b"b", b"c"}
 
 
+@HISTORY_SETTINGS
 @given(STEPS)
 def test_next_counter_never_reissues_a_dot(steps: list[Step]) -> None:
     _, issued, _ = final(steps)
@@ -82,6 +88,7 @@ def test_next_counter_never_reissues_a_dot(steps: list[Step]) -> None:
     assert len(set(dots)) == len(dots)
 
 
+@HISTORY_SETTINGS
 @given(STEPS, COORDINATORS, st.dictionaries(COORDINATORS, st.integers(1, 6), max_size=3))
 def test_next_counter_is_above_everything_the_coordinator_has_seen(
     steps: list[Step], coordinator: str, context: dict[str, int]
@@ -93,6 +100,7 @@ def test_next_counter_is_above_everything_the_coordinator_has_seen(
     assert all(counter > version.clock.get(coordinator, 0) for version in held)
 
 
+@HISTORY_SETTINGS
 @given(STEPS, VALUES, COORDINATORS)
 def test_a_put_under_the_context_of_a_get_supersedes_every_sibling(
     steps: list[Step], value: bytes | None, coordinator: str
@@ -104,6 +112,7 @@ def test_a_put_under_the_context_of_a_get_supersedes_every_sibling(
     assert model.get(KEY) == (frozenset({version}), version.clock)
 
 
+@HISTORY_SETTINGS
 @given(STEPS, st.integers(0, 50), COORDINATORS)
 def test_two_puts_with_one_stale_context_through_one_coordinator_are_both_kept(
     steps: list[Step], pick: int, coordinator: str
@@ -121,6 +130,7 @@ def test_two_puts_with_one_stale_context_through_one_coordinator_are_both_kept(
     assert vclock.compare(second.clock, first.clock) is vclock.Order.AFTER  # the plain clocks lie
 
 
+@HISTORY_SETTINGS
 @given(STEPS)
 def test_superseding_means_having_seen_the_whole_history(steps: list[Step]) -> None:
     """In a history of gets and puts, x supersedes y only if x's context covers y's clock."""
@@ -167,6 +177,7 @@ def test_supersedes_is_irreflexive_and_follows_the_context(x: Version, y: Versio
 # -- reconciliation ------------------------------------------------------------------------
 
 
+@HISTORY_SETTINGS
 @given(VERSION_SETS)
 def test_reconcile_keeps_exactly_the_versions_nothing_supersedes(pool: frozenset[Version]) -> None:
     kept = kv.reconcile(pool)
@@ -177,6 +188,7 @@ def test_reconcile_keeps_exactly_the_versions_nothing_supersedes(pool: frozenset
     assert kv.reconcile(kept) == kept
 
 
+@HISTORY_SETTINGS
 @given(VERSION_SETS, VERSION_SETS)
 def test_merge_versions_is_commutative_and_idempotent(
     a: frozenset[Version], b: frozenset[Version]
@@ -186,6 +198,7 @@ def test_merge_versions_is_commutative_and_idempotent(
     assert kv.merge_versions(a, ()) == kv.reconcile(a)
 
 
+@HISTORY_SETTINGS
 @given(STEPS, st.data())
 def test_merge_versions_is_associative_so_repair_order_does_not_matter(
     steps: list[Step], data: st.DataObject
@@ -200,6 +213,7 @@ def test_merge_versions_is_associative_so_repair_order_does_not_matter(
     assert left == kv.merge_versions(kv.merge_versions(c, a), b)
 
 
+@HISTORY_SETTINGS
 @given(VERSION_SETS)
 def test_context_of_is_the_least_clock_above_every_sibling(pool: frozenset[Version]) -> None:
     context = kv.context_of(pool)
@@ -259,6 +273,7 @@ def test_get_of_a_missing_key_has_no_siblings_and_the_empty_context() -> None:
     assert KVModel().values(KEY) == frozenset()
 
 
+@HISTORY_SETTINGS
 @given(STEPS, COORDINATORS)
 def test_delete_leaves_one_tombstone_and_a_later_put_replaces_it(
     steps: list[Step], coordinator: str
@@ -278,6 +293,7 @@ def test_a_delete_concurrent_with_a_put_leaves_both_as_siblings() -> None:
     assert model.values(KEY) == {None, b"v2"}
 
 
+@HISTORY_SETTINGS
 @given(STEPS, st.randoms(use_true_random=False))
 def test_replicas_that_apply_the_same_versions_in_any_order_converge(
     steps: list[Step], rng: object
