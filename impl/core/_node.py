@@ -643,7 +643,8 @@ class Node:
         if self.config.planted_bug == "reuse-dots":
             counter = own + 1
         elif counter > self._lease_durable:
-            self._request_lease(counter + self.config.counter_lease_block)
+            if counter > self._lease_requested:
+                self._request_lease(counter + self.config.counter_lease_block)
             return None
         self._counter = max(self._counter, counter)
         if self._lease_durable - self._counter < self.config.counter_lease_block // 2:

@@ -46,6 +46,7 @@ from dynamokv.impl.core import (
     Request,
     Result,
     Send,
+    StoreVersions,
     Tick,
     TimeoutHealth,
     covers,
@@ -158,6 +159,12 @@ class Cluster:
         self.trace_key = trace_key
         self.trace: list[TraceEntry] = []
         self.trace_all = False
+        # Truncation (Dynamo §4.4) breaks the transitivity of "supersedes" as the
+        # contexts record it, so when it can happen (a clock could outgrow the
+        # threshold) the checkers need every version ever stored to follow chains.
+        self.track_versions = self.config.vector_clock_threshold < node_count
+        self.versions_by_key: dict[bytes, dict[tuple[str, int], Version]] = {}
+        self.transitive_covers = 0
         self._heap: list[tuple[int, int, int, str, Any]] = []
         self._seq = 0
         self._request_seq = 0
@@ -200,6 +207,7 @@ class Cluster:
         self.stats.crashes += 1
         self.stats.lost_persists += self.disks[name].crash()
         self._open_batch[name] = None
+        self._ticks_at[name] = set()  # the old incarnation's ticks will be ignored
         self._log(f"{self.now} crash {name}")
 
     def is_up(self, name: str) -> bool:
@@ -307,11 +315,10 @@ class Cluster:
                 update(b"%d d %s %s" % (at, name.encode(), payload.__class__.__name__.encode()))
                 self._step(name, node, Receive(payload))
             elif kind == _TICK:
-                self._ticks_at[name].discard(at)
                 node = nodes[name]
-                incarnation = payload
-                if node is None or incarnation != self._incarnation[name]:
+                if node is None or payload != self._incarnation[name]:
                     continue
+                self._ticks_at[name].discard(at)
                 self._step(name, node, Tick())
             elif kind == _SYNC:
                 node = nodes[name]
@@ -363,6 +370,10 @@ class Cluster:
         for record in persist.records:
             if type(record) is DeleteHint:
                 self._check_hint_delete(name, disk, record.hint_id)
+            elif self.track_versions and isinstance(record, StoreVersions):
+                known = self.versions_by_key.setdefault(record.key, {})
+                for version in record.versions:
+                    known[version.dot] = version
         disk.apply(persist)
         # Group commit: a persist joins the node's open batch if its sync has not
         # happened yet; batches sync in the order they were opened, as a log's do.
@@ -386,12 +397,35 @@ class Cluster:
             return
         held = self.disks[hint.owner].synced_versions(hint.key)
         for version in hint.versions:
-            if not covers(held, version):
+            if not self.covered(hint.key, held, version):
                 self.violations.append(
                     f"t={self.now} {name} deleted hint {hint_id} for {hint.owner} key "
                     f"{hint.key!r} before the owner held {version.dot} durably"
                 )
                 return
+
+    def covered(self, key: bytes, held: tuple[Version, ...], version: Version) -> bool:
+        """Whether ``held`` contains ``version`` or a version that superseded it,
+        directly or, once truncation may have cut the record, through a chain of
+        stored versions each superseding the next."""
+        if covers(held, version):
+            return True
+        if not self.track_versions:
+            return False
+        known = self.versions_by_key.get(key, {})
+        frontier = list(held)
+        seen = {v.dot for v in frontier}
+        while frontier:
+            x = frontier.pop()
+            context = dict(x.context)
+            for y in known.values():
+                if y.dot not in seen and context.get(y.dot[0], 0) >= y.dot[1]:
+                    if y.dot == version.dot:
+                        self.transitive_covers += 1
+                        return True
+                    seen.add(y.dot)
+                    frontier.append(y)
+        return False
 
     # -- observation --------------------------------------------------------------------
 

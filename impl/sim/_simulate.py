@@ -34,7 +34,6 @@ from dynamokv.impl.core import (
     PutRequest,
     PutResult,
     Result,
-    covers,
 )
 from dynamokv.spec.kv import union_resolve
 
@@ -214,8 +213,9 @@ class _Workload:
         holding = 0
         for name, disk in self.cluster.disks.items():
             del name
-            if covers(disk.synced_versions(record.key), version) or any(
-                hint.key == record.key and covers(hint.versions, version)
+            covered = self.cluster.covered
+            if covered(record.key, disk.synced_versions(record.key), version) or any(
+                hint.key == record.key and covered(record.key, hint.versions, version)
                 for hint in disk.synced_hints()
             ):
                 holding += 1
@@ -337,7 +337,7 @@ def simulate(
     report.duplicated = cluster.stats.duplicated
     report.crashes = cluster.stats.crashes
     report.lost_persists = cluster.stats.lost_persists
-    report.excused_truncations = history.excused_truncations
+    report.excused_truncations = history.excused_truncations + cluster.transitive_covers
     return report, cluster, history
 
 
@@ -372,7 +372,7 @@ def _repair(cluster: Cluster, history: History, config: SimConfig) -> None:
     for record in acked:
         assert record.version is not None
         for name, held in cluster.holders(record.key).items():
-            if not covers(held, record.version):
+            if not cluster.covered(record.key, held, record.version):
                 history.violations.append(
                     f"property 1: acknowledged {record.version.dot} of {record.key!r} "
                     f"(t={record.end}) is missing on owner {name} after repair"

@@ -1,0 +1,170 @@
+"""Unit tests of the node's own rules: dots, leases, bounds, persist-before-ack."""
+
+from __future__ import annotations
+
+import random
+
+import dynamokv.impl.core as core
+import pytest
+from core_helpers import KEY, get, put, settle, small_cluster
+from dynamokv.impl.core import (
+    ClientRequest,
+    CoreInvariantError,
+    Node,
+    NodeConfig,
+    PartitionRing,
+    Persist,
+    PersistDone,
+    PutRequest,
+    Receive,
+    Reply,
+    Send,
+    StoreLease,
+    StoreVersions,
+    TimeoutHealth,
+    WriteAck,
+    WriteRequest,
+    invariant,
+)
+from dynamokv.impl.sim import SimDisk
+from dynamokv.spec.kv import Version
+
+
+def test_public_names_match_all() -> None:
+    public = {name for name in dir(core) if not name.startswith("_")}
+    public -= {"annotations"}
+    assert public == set(core.__all__)
+
+
+def test_invariant_raises_even_under_python_dash_o() -> None:
+    with pytest.raises(CoreInvariantError, match="boom"):
+        invariant(False, "boom")
+
+
+def _node(disk: SimDisk, **config: object) -> Node:
+    return Node(
+        "n2",
+        config=NodeConfig(**config),  # type: ignore[arg-type]
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=disk,
+        random=random.Random(1),
+    )
+
+
+def _carry_out(disk: SimDisk, effects: list[core.Effect]) -> list[core.Effect]:
+    for effect in effects:
+        if isinstance(effect, Persist):
+            disk.apply(effect)
+    return effects
+
+
+def test_no_counter_is_issued_before_its_lease_is_durable() -> None:
+    disk = SimDisk()
+    node = _node(disk)
+    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0))
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    assert isinstance(lease.records[0], StoreLease)
+    assert not any(isinstance(e, Send) for e in effects), "the put waits for the lease"
+    disk.sync(lease.persist_id)
+    effects = _carry_out(disk, node.step(PersistDone(lease.persist_id), 1))
+    writes = [e.message for e in effects if isinstance(e, Send)]
+    assert writes and writes[0].versions[0].dot == ("n2", 1)
+
+
+def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    dots = []
+    for request_id in range(1, 8):
+        effects = _carry_out(
+            disk,
+            node.step(ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id)), request_id),
+        )
+        for effect in effects:
+            if isinstance(effect, Persist) and isinstance(effect.records[0], StoreLease):
+                disk.sync(effect.persist_id)
+                effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), request_id))
+        dots += [e.message.versions[-1].dot for e in effects if isinstance(e, Send)]
+    issued = {dot for dot in dots}
+    disk.crash()  # every version write was unsynced: lost
+    restarted = _node(disk, counter_lease_block=4)
+    effects = _carry_out(disk, restarted.step(ClientRequest(99, PutRequest(KEY, b"after")), 100))
+    for effect in effects:
+        if isinstance(effect, Persist):
+            disk.sync(effect.persist_id)
+            effects += _carry_out(disk, restarted.step(PersistDone(effect.persist_id), 101))
+    new = {e.message.versions[-1].dot for e in effects if isinstance(e, Send)}
+    assert new and not (new & issued)
+
+
+def test_replica_acks_only_after_its_write_is_durable() -> None:
+    disk = SimDisk()
+    node = _node(disk)
+    version = Version(b"a", ("n3", 1), ())
+    effects = _carry_out(disk, node.step(Receive(WriteRequest("n3", "n2", 7, KEY, (version,))), 0))
+    assert not any(isinstance(e, Send) and isinstance(e.message, WriteAck) for e in effects)
+    persist = next(
+        e for e in effects if isinstance(e, Persist) and isinstance(e.records[0], StoreVersions)
+    )
+    acks = [e for e in node.step(PersistDone(persist.persist_id), 1) if isinstance(e, Send)]
+    assert [type(e.message) for e in acks] == [WriteAck]
+
+
+def test_a_full_hint_store_refuses_the_write() -> None:
+    disk = SimDisk()
+    node = _node(disk, hints_count_max=1)
+    version = Version(b"a", ("n3", 1), ())
+    node.step(Receive(WriteRequest("n3", "n2", 1, b"x", (version,), hinted_for="n4")), 0)
+    effects = node.step(Receive(WriteRequest("n3", "n2", 2, b"y", (version,), hinted_for="n4")), 1)
+    refusals = [e.message for e in effects if isinstance(e, Send)]
+    assert len(refusals) == 1 and isinstance(refusals[0], WriteAck) and not refusals[0].ok
+    assert node.stats.hints_refused == 1 and len(node.hints) == 1
+
+
+def test_read_repair_updates_a_stale_owner() -> None:
+    cluster = small_cluster()
+    cluster.crash("n4")
+    written = put(cluster, "n2", b"apple", w=2).version
+    cluster.restart("n4")  # back, but the hint has not been handed over yet
+    assert cluster.disks["n4"].synced_versions(KEY) == ()
+    assert get(cluster, "n3", r=3).versions == (written,)
+    settle(cluster, 3)
+    assert cluster.disks["n4"].synced_versions(KEY) == (written,)
+
+
+def test_bad_quorum_sizes_are_errors_not_exceptions() -> None:
+    cluster = small_cluster()
+    assert not put(cluster, "n2", b"a", w=4).ok
+    assert "r must be" in get(cluster, "n2", r=9).error
+
+
+def test_config_rejects_impossible_quorums() -> None:
+    with pytest.raises(CoreInvariantError):
+        NodeConfig(n=3, r=4)
+    with pytest.raises(CoreInvariantError):
+        NodeConfig(planted_bug="typo")
+
+
+def test_duplicate_write_acks_count_once() -> None:
+    disk = SimDisk()
+    node = _node(disk, w=3)
+    lease = [
+        e
+        for e in _carry_out(disk, node.step(ClientRequest(1, PutRequest(b"boot", b"x")), 0))
+        if isinstance(e, Persist)
+    ]
+    for p in lease:
+        _carry_out(disk, node.step(PersistDone(p.persist_id), 0))
+    effects = _carry_out(disk, node.step(ClientRequest(2, PutRequest(KEY, b"a")), 1))
+    local = [e for e in effects if isinstance(e, Persist)][-1]
+    write = next(e.message for e in effects if isinstance(e, Send))
+    node.step(PersistDone(local.persist_id), 2)
+    ack = WriteAck(write.dst, "n2", write.op_id, KEY)
+    replies = [
+        e
+        for t in (3, 4)
+        for e in node.step(Receive(ack), t)
+        if isinstance(e, Reply) and e.request_id == 2
+    ]
+    assert replies == []
