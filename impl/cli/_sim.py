@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
                 totals[name] = totals.get(name, 0) + value
             progress.advance(task)
     if trace_key is not None:
-        console.print(render_ladder(cluster.trace, cluster.names), markup=False)
+        console.print(render_ladder(cluster.trace, cluster.names), markup=False, soft_wrap=True)
     table = Table(title=f"dynamokv sim: {args.seeds} seed(s) from {args.seed}")
     table.add_column("measure")
     table.add_column("total", justify="right")

@@ -193,7 +193,6 @@ class _Workload:
         node = self.rng.choice(self.cluster.names)
         kind = "put" if value is not None else "delete"
         record = OpRecord(client, kind, key, node, self.cluster.now, self.config.w, value, context)
-        cluster = self.cluster
 
         def done(result: Result) -> None:
             assert isinstance(result, PutResult)
@@ -204,15 +203,13 @@ class _Workload:
             self.after(client)
 
         self.request(client, record, PutRequest(key, value, context), done)
-        del cluster
 
     def check_durable(self, record: OpRecord) -> None:
         """Property 1 at the moment of the ack: W nodes hold it durably."""
         version = record.version
         assert version is not None
         holding = 0
-        for name, disk in self.cluster.disks.items():
-            del name
+        for disk in self.cluster.disks.values():
             covered = self.cluster.covered
             if covered(record.key, disk.synced_versions(record.key), version) or any(
                 hint.key == record.key and covered(record.key, hint.versions, version)
