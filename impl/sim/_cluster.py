@@ -34,6 +34,7 @@ from dynamokv.impl.core import (
     ForwardRequest,
     ForwardResponse,
     HintAck,
+    HintReplay,
     Message,
     Node,
     NodeConfig,
@@ -41,6 +42,9 @@ from dynamokv.impl.core import (
     PartitionRing,
     Persist,
     PersistDone,
+    ReadRepair,
+    ReadRequest,
+    ReadResponse,
     Receive,
     Reply,
     Request,
@@ -49,6 +53,8 @@ from dynamokv.impl.core import (
     StoreVersions,
     Tick,
     TimeoutHealth,
+    WriteAck,
+    WriteRequest,
     covers,
 )
 from dynamokv.spec.kv import Version
@@ -174,6 +180,7 @@ class Cluster:
         self._synced_at = dict.fromkeys(self.names, 0)
         self._open_batch: dict[str, list[int] | None] = dict.fromkeys(self.names)
         self._ticks_at: dict[str, set[int]] = {name: set() for name in self.names}
+        self._name_bytes = {name: name.encode() for name in self.names}
         self._delay_span = self.network.delay_ticks_max - self.network.delay_ticks_min + 1
         for name in self.names:
             self.restart(name)
@@ -300,6 +307,7 @@ class Cluster:
         nodes = self.nodes
         stats = self.stats
         update = self._hash.update
+        name_bytes = self._name_bytes
         while heap:
             if until is not None and heap[0][0] > until:
                 self.now = until
@@ -312,7 +320,7 @@ class Cluster:
                 if node is None:
                     continue
                 stats.deliveries += 1
-                update(b"%d d %s %s" % (at, name.encode(), payload.__class__.__name__.encode()))
+                update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
                 self._step(name, node, Receive(payload))
             elif kind == _TICK:
                 node = nodes[name]
@@ -459,6 +467,22 @@ class Cluster:
         return {
             name: self.disks[name].synced_versions(key) for name in self.ring.preference_list(key)
         }
+
+
+_CLASS_BYTES: dict[type, bytes] = {
+    cls: cls.__name__.encode()
+    for cls in (
+        ReadRequest,
+        ReadResponse,
+        WriteRequest,
+        WriteAck,
+        ForwardRequest,
+        ForwardResponse,
+        ReadRepair,
+        HintReplay,
+        HintAck,
+    )
+}
 
 
 @functools.lru_cache(maxsize=8)

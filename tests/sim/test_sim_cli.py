@@ -42,3 +42,10 @@ def test_trace_prints_a_ladder(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "WriteRequest" in out and "ReadRequest" in out
     assert "n1" in out.splitlines()[0]
+
+
+def test_sim_public_names_match_all() -> None:
+    import dynamokv.impl.sim as sim
+
+    public = {name for name in dir(sim) if not name.startswith("_")} - {"annotations"}
+    assert public == set(sim.__all__)
