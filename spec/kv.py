@@ -138,8 +138,11 @@ def merge_versions(a: Iterable[Version], b: Iterable[Version]) -> frozenset[Vers
     """How replicas combine what they hold (read repair, hinted handoff, anti-entropy).
 
     Replicas merge, they never overwrite: the result is the reconciliation of the
-    union, which is commutative, associative and idempotent, so the order in
-    which repairs arrive does not matter.
+    union. It is commutative and idempotent; for versions written by real
+    get/put histories (where a context only names versions that existed before
+    it) it is also associative, so the order in which repairs arrive does not
+    matter. Hand-made versions whose contexts name each other can break
+    associativity; ``tests/spec/test_kv.py`` states the condition.
     """
     return reconcile([*a, *b])
 

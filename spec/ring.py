@@ -216,9 +216,12 @@ def join_partitions(assignment: Sequence[str], new_node: str) -> tuple[str, ...]
     its tokens from nodes in the system". The new node takes Q/(S+1) partitions,
     each from a currently most loaded node, so the old nodes stay within one
     partition of each other. The stolen partitions are spread evenly round the
-    ring and, where possible, not next to each other: then the new node appears
-    in N different preference lists per partition it owns, and it is the only
-    node that receives data (about 1/(S+1) of all replica copies).
+    ring and, where possible, not next to each other. When they also lie at
+    least N partitions apart (true for nearly all of them when Q is much larger
+    than S, as with Q = 16,384) the new node appears in N different preference
+    lists per partition it owns and is the only node that receives data: about
+    1/(S+1) of all replica copies. With few partitions two steals can land
+    closer, and then an old node gains a copy too (see the ring docs page).
 
     Only stolen partitions change owner, and they change only to the new node.
     """
