@@ -38,6 +38,12 @@ def register(subparsers: Any) -> None:
         default=10,
         help="clock entries kept before truncation (Dynamo §4.4; default 10)",
     )
+    parser.add_argument(
+        "--storage",
+        choices=("memory", "store"),
+        default="memory",
+        help="memory: the simulator's disk model; store: the WAL store over faulty files",
+    )
     parser.add_argument("--trace", metavar="KEY", help="print a ladder diagram of KEY's messages")
     parser.add_argument(
         "--check-determinism",
@@ -59,6 +65,8 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
         parts.append(f"-n {args.n} -r {args.r} -w {args.w}")
     if args.vector_clock_threshold != 10:
         parts.append(f"--vector-clock-threshold {args.vector_clock_threshold}")
+    if args.storage != "memory":
+        parts.append(f"--storage {args.storage}")
     if args.keys != 64:
         parts.append(f"--keys {args.keys}")
     if args.plant_bug:
@@ -103,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         w=args.w,
         planted_bug=args.plant_bug,
         vector_clock_threshold=args.vector_clock_threshold,
+        storage=args.storage,
     )
     console = Console(highlight=False)
     totals: dict[str, int] = {}

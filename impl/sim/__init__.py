@@ -16,10 +16,12 @@ from ._cluster import Cluster, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._ladder import render_ladder
 from ._scenario import ScenarioError, run_scenario
-from ._simulate import FAULTS, SimConfig, SimReport, simulate
+from ._simulate import FAULTS, STORAGES, SimConfig, SimReport, simulate
+from ._store_disk import StoreDisk
 
 __all__ = [
     "FAULTS",
+    "STORAGES",
     "Cluster",
     "History",
     "NetworkConfig",
@@ -28,6 +30,7 @@ __all__ = [
     "SimConfig",
     "SimDisk",
     "SimReport",
+    "StoreDisk",
     "TraceEntry",
     "render_ladder",
     "run_scenario",

@@ -133,6 +133,8 @@ class Cluster:
         network: faults of the network and disk delays.
         suspect_ticks: how long :class:`~dynamokv.impl.core.TimeoutHealth` suspects.
         trace_key: record a ladder diagram of this key's messages.
+        disk_factory: builds each node's disk from a seeded ``random.Random``
+            (default: the in-memory :class:`SimDisk`; see ``StoreDisk``).
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class Cluster:
         network: NetworkConfig | None = None,
         suspect_ticks: int = 50,
         trace_key: bytes | None = None,
+        disk_factory: Callable[[random.Random], SimDisk] | None = None,
     ) -> None:
         if node_count < 1:
             raise ValueError("need at least one node")
@@ -155,7 +158,13 @@ class Cluster:
         self.names = tuple(f"n{i + 1}" for i in range(node_count))
         self.ring = _ring(self.names, min(self.config.n, node_count), q)
         self.suspect_ticks = suspect_ticks
-        self.disks = {name: SimDisk() for name in self.names}
+        if disk_factory is None:
+            self.disks = {name: SimDisk() for name in self.names}
+        else:
+            self.disks = {
+                name: disk_factory(random.Random(self.random.getrandbits(64)))
+                for name in self.names
+            }
         self.nodes: dict[str, Node | None] = dict.fromkeys(self.names)
         self.stats_of_dead: list[NodeStats] = []
         self.blocked: set[tuple[str, str]] = set()

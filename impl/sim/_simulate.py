@@ -39,11 +39,15 @@ from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord
 from ._cluster import Cluster, NetworkConfig
+from ._store_disk import StoreDisk
 
-__all__ = ["FAULTS", "SimConfig", "SimReport", "simulate"]
+__all__ = ["FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
 
 FAULTS = ("crash", "partition", "drop", "dup", "reorder")
 """The fault kinds ``--faults`` accepts."""
+
+STORAGES = ("memory", "store")
+"""``memory``: :class:`SimDisk`; ``store``: the WAL store over fault-injecting files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class SimConfig:
     drain_ticks_max: int = 3000
     vector_clock_threshold: int = 10
     planted_bug: str = ""
+    storage: str = "memory"
 
 
 @dataclass(slots=True)
@@ -286,6 +291,7 @@ def simulate(
         q=config.q,
         network=network,
         trace_key=trace_key,
+        disk_factory=StoreDisk if config.storage == "store" else None,
     )
     history = History()
     report = SimReport(seed)

@@ -60,6 +60,26 @@ def test_replay_command_reproduces_the_failure(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.split("deliveries/s")[0] == first.split("deliveries/s")[0]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_sweep_over_the_real_store_with_torn_writes(seed: int) -> None:
+    """The WAL store of issue 3 over FaultyFiles: crashes tear unsynced bytes."""
+    config = SimConfig(ops=400, storage="store")
+    report, _, _ = simulate(seed, config)
+    assert report.violations == []
+    assert report.crashes > 0
+    assert simulate(seed, config)[0].trace_hash == report.trace_hash
+
+
+@pytest.mark.slow
+def test_slow_sweep_over_the_real_store() -> None:
+    failing = []
+    for seed in range(100):
+        report, _, _ = simulate(seed, SimConfig(ops=1000, storage="store"))
+        if report.violations:
+            failing.append((seed, report.violations[:3]))
+    assert failing == []
+
+
 @pytest.mark.slow
 def test_slow_sweep_500_seeds_of_2000_ops_every_fault() -> None:
     failing = []
