@@ -21,7 +21,10 @@ from dynamokv.spec import ring as spec_ring
 
 from ._invariant import invariant
 
-__all__ = ["MembershipView", "PartitionRing"]
+__all__ = ["PARTITION_CACHE_KEYS_MAX", "MembershipView", "PartitionRing"]
+
+PARTITION_CACHE_KEYS_MAX = 65_536
+"""Most keys whose partition a :class:`PartitionRing` remembers."""
 
 
 class MembershipView:
@@ -53,7 +56,7 @@ class PartitionRing(MembershipView):
         n: the replication factor N.
     """
 
-    __slots__ = ("_extended", "_n", "_nodes", "_preference", "_q", "assignment")
+    __slots__ = ("_extended", "_n", "_nodes", "_partition_cache", "_preference", "_q", "assignment")
 
     def __init__(self, assignment: Sequence[str], *, n: int) -> None:
         invariant(len(assignment) >= 1, "a ring needs at least one partition")
@@ -83,6 +86,7 @@ class PartitionRing(MembershipView):
             extended.append(memo.setdefault(walk, walk))
         self._extended = tuple(extended)
         self._preference = tuple(walk[:n] for walk in self._extended)
+        self._partition_cache: dict[bytes, int] = {}
 
     @classmethod
     def balanced(
@@ -104,16 +108,26 @@ class PartitionRing(MembershipView):
         return self._q
 
     def partition_of(self, key: bytes) -> int:
-        """The partition holding ``key``: MD5 position scaled to Q (Dynamo §4.2)."""
-        return (spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS
+        """The partition holding ``key``: MD5 position scaled to Q (Dynamo §4.2).
+
+        Hot keys are looked up again and again, so the partition of up to
+        ``PARTITION_CACHE_KEYS_MAX`` keys is remembered (the map is emptied when full).
+        """
+        partition = self._partition_cache.get(key)
+        if partition is None:
+            partition = (spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS
+            if len(self._partition_cache) >= PARTITION_CACHE_KEYS_MAX:
+                self._partition_cache.clear()
+            self._partition_cache[key] = partition
+        return partition
 
     def preference_list(self, key: bytes) -> tuple[str, ...]:
         """The key's N owners; the first is the usual coordinator (Dynamo §4.3)."""
-        return self._preference[(spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS]
+        return self._preference[self.partition_of(key)]
 
     def extended_preference_list(self, key: bytes) -> tuple[str, ...]:
         """Owners, then the substitutes a sloppy quorum may use (Dynamo §4.6)."""
-        return self._extended[(spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS]
+        return self._extended[self.partition_of(key)]
 
     def partition_preference_list(self, partition: int) -> tuple[str, ...]:
         """The preference list shared by every key of ``partition``."""

@@ -261,7 +261,8 @@ class Cluster:
         trace = self.trace_all or (
             self.trace_key is not None and _key_of(message) == self.trace_key
         )
-        if (src, dst) in self.blocked or (network.drop and rng.random() < network.drop):
+        blocked = self.blocked
+        if (blocked and (src, dst) in blocked) or (network.drop and rng.random() < network.drop):
             self.stats.dropped += 1
             if trace:
                 self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))
