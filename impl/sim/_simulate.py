@@ -232,7 +232,7 @@ class _Workload:
 
 def _faults(cluster: Cluster, config: SimConfig, workload: _Workload) -> None:
     rng = cluster.random
-    kinds = [k for k in ("crash", "partition") if k in config.faults]
+    kinds = [k for k in ("crash", "partition") if k in config.faults and config.nodes > 1]
 
     def strike() -> None:
         if workload.active <= 0:

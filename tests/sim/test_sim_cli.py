@@ -32,6 +32,21 @@ def test_bad_input_is_one_line(
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--nodes", "1", "-n", "1", "-r", "1", "-w", "1"],
+        ["--nodes", "2", "-n", "2", "-r", "1", "-w", "2"],
+        ["-r", "1", "-w", "1"],
+        ["--strict", "-r", "3", "-w", "3"],
+        ["--vector-clock-threshold", "1"],
+    ],
+)
+def test_unusual_shapes_run_clean(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--seeds", "2", "--ops", "300", *argv]) == 0
+    capsys.readouterr()
+
+
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "--seed", "x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
