@@ -50,9 +50,9 @@ puts.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dynamokv.spec.kv import Version
 
@@ -88,6 +88,7 @@ from ._messages import (
     StoreHint,
     StoreLease,
     StoreVersions,
+    Tick,
     WriteAck,
     WriteRequest,
 )
@@ -297,6 +298,25 @@ class Node:
         self._timer_armed: int | None = None
         self._effects: list[Effect] = []
         self._step_writes: dict[bytes, tuple[Version, ...]] = {}
+        # Dispatch by class: one dict lookup instead of a chain of isinstance calls
+        # on the hottest path of every driver.
+        self._event_handlers: dict[type, Callable[[Any], None]] = {
+            Receive: self._on_receive,
+            PersistDone: self._on_persist_done_event,
+            ClientRequest: self._on_client_event,
+            Tick: self._on_tick_event,
+        }
+        self._message_handlers: dict[type, Callable[[Any], None]] = {
+            WriteRequest: self._on_write,
+            WriteAck: self._on_write_ack,
+            ReadRequest: self._on_read,
+            ReadResponse: self._on_read_response,
+            ReadRepair: self._on_read_repair,
+            HintReplay: self._on_hint_replay,
+            HintAck: self._on_hint_ack,
+            ForwardRequest: self._on_forward,
+            ForwardResponse: self._on_forward_response,
+        }
 
     # -- the public API -------------------------------------------------------------
 
@@ -311,14 +331,11 @@ class Node:
             self._step_writes = {}
         if not self._booted:
             self._boot()
-        if isinstance(event, Receive):
-            self._on_message(event.message)
-        elif isinstance(event, PersistDone):
-            self._on_persist_done(event.persist_id)
-        elif isinstance(event, ClientRequest):
-            self._on_client(event.request_id, event.request)
+        handler = self._event_handlers.get(event.__class__)
+        if handler is None:
+            invariant(False, "unknown event")
         else:
-            self._on_tick()
+            handler(event)
         timers = self._timers
         ops = self._ops
         # Drop the timers of requests that already finished, so they wake nobody.
@@ -408,6 +425,15 @@ class Node:
 
     # -- events -----------------------------------------------------------------------
 
+    def _on_client_event(self, event: ClientRequest) -> None:
+        self._on_client(event.request_id, event.request)
+
+    def _on_persist_done_event(self, event: PersistDone) -> None:
+        self._on_persist_done(event.persist_id)
+
+    def _on_tick_event(self, event: Tick) -> None:
+        self._on_tick()
+
     def _on_client(self, request_id: int, request: GetRequest | PutRequest) -> None:
         if len(self._ops) >= self.config.requests_in_flight_max:
             self._reply(request_id, _failure(request, "overloaded: requests_in_flight_max"))
@@ -454,39 +480,47 @@ class Node:
                 for reply_to, request in waiters:
                     self._coordinate_put(reply_to, request, forwarded=True)
 
-    def _on_message(self, message: Message) -> None:
+    def _on_receive(self, event: Receive) -> None:
+        message = event.message
         self.health.on_message(message.src, self.now)
-        me = self.node_id
-        if isinstance(message, WriteRequest):
-            self._on_write(message)
-        elif isinstance(message, WriteAck):
-            op = self._ops.get(message.op_id)
-            if isinstance(op, _PutOp) and message.ok:
-                self._put_acked(message.op_id, op, message.src)
-        elif isinstance(message, ReadRequest):
-            held = self._read_local(message.key)
-            self._send(ReadResponse(me, message.src, message.op_id, message.key, held))
-        elif isinstance(message, ReadResponse):
-            op = self._ops.get(message.op_id)
-            if isinstance(op, _GetOp) and message.src in op.targets:
-                self._get_response(message.op_id, op, message.src, message.versions)
-        elif isinstance(message, ReadRepair):
-            self._write_local(message.key, message.versions)
-        elif isinstance(message, HintReplay):
-            dots = tuple(v.dot for v in message.versions)
-            ack = HintAck(me, message.src, message.hint_id, dots)
-            self._write_local(message.key, message.versions, _AckAfterPersist(ack))
-        elif isinstance(message, HintAck):
-            self._on_hint_ack(message)
-        elif isinstance(message, ForwardRequest):
-            if len(self._ops) < self.config.requests_in_flight_max:
-                reply_to = (message.src, message.op_id)
-                self._coordinate_put(reply_to, message.request, forwarded=True)
+        handler = self._message_handlers.get(message.__class__)
+        if handler is None:
+            invariant(False, "unknown message")
         else:
-            op = self._ops.get(message.op_id)
-            if isinstance(op, _ForwardOp):
-                del self._ops[message.op_id]
-                self._reply(op.reply_to, message.result)
+            handler(message)
+
+    def _on_write_ack(self, message: WriteAck) -> None:
+        op = self._ops.get(message.op_id)
+        if isinstance(op, _PutOp) and message.ok:
+            self._put_acked(message.op_id, op, message.src)
+
+    def _on_read(self, message: ReadRequest) -> None:
+        held = self._read_local(message.key)
+        self._send(ReadResponse(self.node_id, message.src, message.op_id, message.key, held))
+
+    def _on_read_response(self, message: ReadResponse) -> None:
+        op = self._ops.get(message.op_id)
+        if isinstance(op, _GetOp) and message.src in op.targets:
+            self._get_response(message.op_id, op, message.src, message.versions)
+
+    def _on_read_repair(self, message: ReadRepair) -> None:
+        self._write_local(message.key, message.versions)
+
+    def _on_hint_replay(self, message: HintReplay) -> None:
+        dots = tuple(v.dot for v in message.versions)
+        ack = HintAck(self.node_id, message.src, message.hint_id, dots)
+        self._write_local(message.key, message.versions, _AckAfterPersist(ack))
+
+    def _on_forward(self, message: ForwardRequest) -> None:
+        if len(self._ops) < self.config.requests_in_flight_max:
+            reply_to = (message.src, message.op_id)
+            self._coordinate_put(reply_to, message.request, forwarded=True)
+
+    def _on_forward_response(self, message: ForwardResponse) -> None:
+        op = self._ops.get(message.op_id)
+        if isinstance(op, _ForwardOp):
+            del self._ops[message.op_id]
+            self._reply(op.reply_to, message.result)
 
     # -- choosing replicas (Dynamo §4.6) ------------------------------------------------
 
@@ -735,7 +769,11 @@ class Node:
 
     def _op_timeout(self, op_id: int, op: _GetOp | _PutOp) -> None:
         now = self.now
-        if now >= op.deadline:
+        # Once answered, a request waits one replica timeout for stragglers (Dynamo
+        # §5: the coordinator "waits for a small period of time to receive any
+        # outstanding responses") and finishes; an answered put first replaces its
+        # silent replicas, so that N copies exist, some as hints.
+        if now >= op.deadline or (op.replied and isinstance(op, _GetOp)):
             if isinstance(op, _GetOp):
                 self._finish_get(op_id, op)
             else:
@@ -759,6 +797,9 @@ class Node:
             versions = op.versions
             for substitute, owner in self._substitute(op.targets, op.acked, op.replaced, op.key):
                 self._send(WriteRequest(me, substitute, op_id, op.key, versions, owner))
+        if op.replied:
+            del self._ops[op_id]
+            return
         self._timer(min(now + self.config.replica_timeout_ticks, op.deadline), op_id)
 
     # -- replica side -------------------------------------------------------------------

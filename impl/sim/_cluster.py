@@ -365,16 +365,17 @@ class Cluster:
 
     def _step(self, name: str, node: Node, event: Event) -> None:
         for effect in node.step(event, self.now):
-            if isinstance(effect, Send):
-                self._send(effect.message)
-            elif isinstance(effect, Persist):
-                self._persist(name, effect)
-            elif isinstance(effect, Reply):
-                pending = self._pending.pop(effect.request_id, None)
+            kind = effect.__class__
+            if kind is Send:
+                self._send(effect.message)  # type: ignore[union-attr]
+            elif kind is Persist:
+                self._persist(name, effect)  # type: ignore[arg-type]
+            elif kind is Reply:
+                pending = self._pending.pop(effect.request_id, None)  # type: ignore[union-attr]
                 if pending is not None:
-                    pending.on_reply(effect.result)
+                    pending.on_reply(effect.result)  # type: ignore[union-attr]
             else:
-                at = max(effect.at, self.now)
+                at = max(effect.at, self.now)  # type: ignore[union-attr]
                 scheduled = self._ticks_at[name]
                 if at not in scheduled:
                     scheduled.add(at)
