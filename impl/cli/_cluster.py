@@ -1,0 +1,258 @@
+"""``dynamokv cluster up/down/status/kill/restart``: a local cluster of real node processes.
+
+The work is done by :class:`dynamokv.impl.runtime._cluster.LocalCluster`, which the tests and
+the demo use too; this module only parses arguments, shows progress and prints tables. The
+cluster lives in a directory (``./.dynamokv`` by default), so every command run from the
+same place talks to the same cluster, and ``dynamokv get/put/delete`` find it through
+``.dynamokv/cluster.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+DEFAULT_NODES = 5
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cluster",
+        help="start, inspect, break and stop a local cluster",
+        description=(
+            "A local cluster of node processes on 127.0.0.1, with its files under --dir "
+            "(cluster.json, NODE/node.toml, NODE/data/, logs/)."
+        ),
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=type(parser))
+
+    def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=description
+        )
+        sub.add_argument(
+            "--dir",
+            default=".dynamokv",
+            help="the cluster directory (default: ./.dynamokv)",
+        )
+        return sub
+
+    up = add(
+        "up",
+        "start the cluster (or reuse the running one)",
+        "Start N node processes on 127.0.0.1 and wait until each is READY and every node "
+        "agrees on the ring. If a cluster from --dir is running, reuse it; nodes whose "
+        "process died are started again with their data.",
+    )
+    up.add_argument(
+        "-n", "--nodes", type=int, default=DEFAULT_NODES, help=f"nodes (default {DEFAULT_NODES})"
+    )
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=None,
+        help="node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports)",
+    )
+    up.add_argument("--replicas", type=int, default=3, help="N, replicas per key (default 3)")
+    up.add_argument("-r", type=int, default=2, help="default read quorum R (default 2)")
+    up.add_argument("-w", type=int, default=2, help="default write quorum W (default 2)")
+    up.add_argument(
+        "--strict", action="store_true", help="strict quorum: no sloppy substitutes, no hints"
+    )
+    up.add_argument(
+        "--fsync",
+        choices=("always", "batch", "none"),
+        default="always",
+        help="WAL fsync policy (default always: fsync before ack)",
+    )
+    up.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for READY and the ring"
+    )
+    up.set_defaults(handler=_up)
+
+    status = add(
+        "status",
+        "a table of the nodes",
+        "Node, address, up/down, pid, partitions, keys, hints pending.",
+    )
+    status.set_defaults(handler=_status)
+
+    kill = add("kill", "SIGKILL one node (a crash)", "SIGKILL one node: no flush, no goodbye.")
+    kill.add_argument("node", help="a node's name or number, as `status` shows it")
+    kill.set_defaults(handler=_kill)
+
+    restart = add(
+        "restart",
+        "start one node again",
+        "Start one node again with its data (stopping it gracefully first if it runs).",
+    )
+    restart.add_argument("node", help="a node's name or number, as `status` shows it")
+    restart.set_defaults(handler=_restart)
+
+    down = add(
+        "down",
+        "stop every node",
+        "SIGTERM every node, wait, then SIGKILL what is left. Data is kept unless --wipe.",
+    )
+    down.add_argument(
+        "--wipe", action="store_true", help="also delete the data, logs and cluster.json"
+    )
+    down.set_defaults(handler=_down)
+
+    def _no_command(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(handler=_no_command)
+
+
+def _cluster(args: argparse.Namespace, **options: Any) -> Any:
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+
+    try:
+        return LocalCluster(args.dir, stop_on_exit=False, **options)
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+
+
+def _progress() -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+
+    def say(message: str) -> None:
+        console.print(f"[dim]·[/dim] {message}")
+
+    return say
+
+
+def _up(args: argparse.Namespace) -> int:
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError
+
+    cluster = _cluster(
+        args,
+        nodes=args.nodes,
+        n=args.replicas,
+        r=args.r,
+        w=args.w,
+        strict=args.strict,
+        fsync=args.fsync,
+        base_port=args.base_port,
+        progress=_progress(),
+        ready_timeout_seconds=args.timeout,
+        ring_timeout_seconds=args.timeout,
+    )
+    if cluster.processes and len(cluster.processes) != args.nodes:
+        raise CliError(
+            f"{cluster.directory} holds a {len(cluster.processes)}-node cluster; "
+            f"`dynamokv cluster down --wipe --dir {args.dir}` first to make one of {args.nodes}"
+        )
+    try:
+        started = cluster.up()
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+    _print_status(cluster)
+    verb = f"started {len(started)} node(s)" if started else "reused the running cluster"
+    first = cluster.http_address(1)
+    print(
+        f"{verb}; try: curl -X PUT --data-binary hello http://{first}/kv/greeting && "
+        f"curl http://{first}/kv/greeting"
+    )
+    return 0
+
+
+def _print_status(cluster: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def show(value: int | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
+    for column in (
+        "#",
+        "node",
+        "http",
+        "peer",
+        "state",
+        "pid",
+        "partitions",
+        "keys",
+        "hints pending",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("#", "pid", "partitions", "keys", "hints pending")
+            else "left",
+        )
+    for index, row in enumerate(cluster.status(), start=1):
+        peer = cluster.processes[row.name].peer
+        state = "[green]up[/green]" if row.up else "[red]down[/red]"
+        table.add_row(
+            str(index),
+            row.name,
+            row.http,
+            peer,
+            state,
+            show(row.pid),
+            show(row.partitions),
+            show(row.keys),
+            show(row.hints_pending),
+        )
+    Console(highlight=False).print(table)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from dynamokv.impl.cli import CliError
+
+    cluster = _cluster(args)
+    if not cluster.processes:
+        raise CliError(f"no cluster in {cluster.directory}; start one with `dynamokv cluster up`")
+    _print_status(cluster)
+    return 0
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError
+
+    cluster = _cluster(args, progress=_progress())
+    try:
+        name = cluster.kill(args.node)
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+    print(f"{name} is down (SIGKILL); `dynamokv cluster restart {name}` brings it back")
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError
+
+    cluster = _cluster(args, progress=_progress())
+    try:
+        name = cluster.restart(args.node)
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+    print(f"{name} is up again on {cluster.http_address(name)}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError
+
+    cluster = _cluster(args, progress=_progress())
+    if not cluster.processes:
+        print(f"no cluster in {cluster.directory}")
+        return 0
+    try:
+        stopped = cluster.down(wipe=args.wipe)
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+    kept = "data wiped" if args.wipe else f"data kept in {cluster.directory}"
+    print(f"stopped {len(stopped)} node(s); {kept}")
+    return 0

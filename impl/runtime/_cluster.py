@@ -1,0 +1,926 @@
+"""The local cluster manager: real node processes on loopback, started from one directory.
+
+``dynamokv cluster up`` and the real-process tests need the same thing: start N node
+processes on 127.0.0.1, each with its own TOML file, data directory and log files, wait
+until every node serves and agrees on the ring, and later kill, restart or stop them. This
+module does it once, as a library (:class:`LocalCluster`); the CLI (``impl/cli/_cluster.py``)
+and the demo are thin layers over it.
+
+Why it is built this way:
+
+* **Everything lives in one directory** (``./.dynamokv`` by default): ``cluster.json`` (the
+  nodes, their addresses, pids, data and config paths, which ``dynamokv get/put`` read to
+  find the cluster), ``NAME/node.toml``, ``NAME/data/`` and ``logs/NAME.out|.log``. The
+  directory *is* the cluster: running ``cluster up`` again finds the running processes and
+  reuses them (idempotent), and restarts only the ones that died.
+* **Processes are detached** (``start_new_session=True``) so a Ctrl-C in the terminal that
+  ran ``cluster up`` does not kill the cluster, and the manager's own exit does not either.
+  The library's context manager, by contrast, always stops what it started in ``__exit__``,
+  so a failing test never leaves a process behind.
+* **A pid is trusted only with its command line.** A pid recorded in ``cluster.json`` may
+  have died and been reused by an unrelated process; a pid counts as our node only while
+  ``/proc/PID/cmdline`` names our config file and the process is not a zombie. We never
+  signal a pid that fails that check.
+* **Readiness is observed, not assumed:** the node prints ``READY http=… peer=…`` on stdout
+  once it serves; then every node's ``/cluster/ring`` must agree. Both waits are bounded.
+* **Ports are picked by binding**: a port is free if ``bind(("127.0.0.1", port))``
+  succeeds. All sockets of one pick are held open until every port is chosen, so no two
+  nodes get the same port. Only loopback is ever used.
+* HTTP here is the standard library's ``http.client``: the manager's few requests (health,
+  ring, metrics) do not need the node's client, and the import rules (DESIGN.md §2) keep
+  ``impl/runtime`` below the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "CLUSTER_FILE_NAME",
+    "DEFAULT_CLUSTER_DIRECTORY",
+    "ClusterError",
+    "LocalCluster",
+    "NodeStatus",
+    "ProcessInfo",
+    "http_request",
+    "parse_metrics",
+    "pick_free_ports",
+]
+
+DEFAULT_CLUSTER_DIRECTORY = ".dynamokv"
+CLUSTER_FILE_NAME = "cluster.json"
+HOST = "127.0.0.1"
+
+NODES_COUNT_MAX = 64
+READY_TIMEOUT_SECONDS = 60.0
+RING_TIMEOUT_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+KILL_WAIT_SECONDS = 5.0
+HTTP_TIMEOUT_SECONDS = 5.0
+POLL_SECONDS = 0.05
+PORT_PICK_ATTEMPTS_MAX = 64
+LOG_TAIL_LINES = 8
+
+Progress = Callable[[str], None]
+
+
+class ClusterError(Exception):
+    """An operating error of the local cluster (a node would not start, a port is taken…).
+
+    The message is one line that the CLI prints as it is.
+    """
+
+
+@dataclass
+class ProcessInfo:
+    """One node of a local cluster as recorded in ``cluster.json``.
+
+    Attributes:
+        name: the node's name (``node-1`` …), also its id on the ring.
+        http: ``127.0.0.1:PORT`` of the HTTP API.
+        peer: ``127.0.0.1:PORT`` of the node-to-node listener.
+        pid: the process id of the last start (``None`` once stopped).
+        data_dir: absolute path of the node's data directory.
+        config: absolute path of the node's TOML file.
+        stdout: the file the node's stdout goes to (``READY`` line).
+        stderr: the file the node's JSON log lines go to.
+    """
+
+    name: str
+    http: str
+    peer: str
+    pid: int | None
+    data_dir: str
+    config: str
+    stdout: str
+    stderr: str
+
+    @property
+    def http_port(self) -> int:
+        """The port of :attr:`http`."""
+        return int(self.http.rpartition(":")[2])
+
+    @property
+    def peer_port(self) -> int:
+        """The port of :attr:`peer`."""
+        return int(self.peer.rpartition(":")[2])
+
+
+@dataclass
+class NodeStatus:
+    """One row of ``dynamokv cluster status``; ``None`` where the node did not say."""
+
+    name: str
+    http: str
+    pid: int | None
+    up: bool
+    partitions: int | None = None
+    keys: int | None = None
+    hints_pending: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def http_request(
+    address: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = HTTP_TIMEOUT_SECONDS,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request to ``address`` (``host:port``) on a fresh connection.
+
+    Returns:
+        ``(status, headers, body)``; header names are lower-cased.
+
+    Raises:
+        OSError: the node is not reachable (refused, reset, timed out).
+    """
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        return (
+            response.status,
+            {name.lower(): value for name, value in response.getheaders()},
+            data,
+        )
+    except http.client.HTTPException as error:
+        raise OSError(f"bad HTTP response from {address}: {error!r}") from error
+    finally:
+        connection.close()
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format to ``{"name{labels}": value}`` (comments skipped).
+
+    Labels are kept in the key as written, so ``sum_metric(metrics, "x")`` can add
+    up every labelled series of ``x``.
+    """
+    metrics: dict[str, float] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.rpartition(" ") if "}" not in line else _split_labelled(line)
+        if not name:
+            continue
+        try:
+            metrics[name] = float(rest.split()[0])
+        except (ValueError, IndexError):
+            continue
+    return metrics
+
+
+def _split_labelled(line: str) -> tuple[str, str, str]:
+    close = line.rindex("}")
+    return line[: close + 1], " ", line[close + 1 :].strip()
+
+
+def sum_metric(metrics: dict[str, float], name: str) -> float | None:
+    """The sum of every series named ``name`` (with any labels); ``None`` if absent."""
+    found = [value for key, value in metrics.items() if key == name or key.startswith(name + "{")]
+    return sum(found) if found else None
+
+
+def find_metric(metrics: dict[str, float], *names: str) -> float | None:
+    """The first of ``names`` that the node exports (summed over labels), else ``None``."""
+    for name in names:
+        value = sum_metric(metrics, name)
+        if value is not None:
+            return value
+    return None
+
+
+def pick_free_ports(count: int, *, avoid: Sequence[int] = ()) -> list[int]:
+    """``count`` distinct ports on 127.0.0.1 that accept a bind right now.
+
+    The sockets of one pick stay open until all are chosen, so the kernel never hands
+    out the same port twice within a pick.
+    """
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        attempts = 0
+        while len(ports) < count:
+            attempts += 1
+            if attempts > count + PORT_PICK_ATTEMPTS_MAX:
+                raise ClusterError(f"could not find {count} free ports on {HOST}")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
+            sockets.append(sock)
+            port = sock.getsockname()[1]
+            if port not in avoid and port not in ports:
+                ports.append(port)
+        return ports
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``bind(("127.0.0.1", port))`` succeeds now (SO_REUSEADDR, as servers use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def process_alive(pid: int | None, config: str) -> bool:
+    """Whether ``pid`` is a live (non-zombie) process whose command line names ``config``."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()[0]
+    if state in ("Z", "X", "x"):
+        return False
+    return config.encode() in cmdline.split(b"\0")
+
+
+def _toml_string(value: str) -> str:
+    # A TOML basic string; JSON's escaping of quotes, backslashes and controls is valid TOML.
+    return json.dumps(value)
+
+
+def render_node_toml(
+    node: ProcessInfo,
+    members: Sequence[ProcessInfo],
+    *,
+    n: int,
+    r: int,
+    w: int,
+    partition_count: int,
+    strict: bool,
+    fsync: str,
+    extra: str = "",
+) -> str:
+    """The TOML file of one node (the node contract's ``[node]`` and ``[cluster]`` tables)."""
+    lines = [
+        "# Written by `dynamokv cluster up`; edit and `dynamokv cluster restart NODE` to apply.",
+        "[node]",
+        f"name = {_toml_string(node.name)}",
+        f"host = {_toml_string(HOST)}",
+        f"http_port = {node.http_port}",
+        f"peer_port = {node.peer_port}",
+        f"data_dir = {_toml_string(node.data_dir)}",
+        f"fsync = {_toml_string(fsync)}",
+        "",
+        "[cluster]",
+        f"n = {n}",
+        f"r = {r}",
+        f"w = {w}",
+        f"partition_count = {partition_count}",
+        f"strict = {'true' if strict else 'false'}",
+        "members = [",
+    ]
+    for member in members:
+        lines.append(
+            f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(HOST)}, "
+            f"peer_port = {member.peer_port}, http_port = {member.http_port} }},"
+        )
+    lines.append("]")
+    if extra:
+        lines += ["", extra.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def _ring_fingerprint(body: bytes) -> str:
+    """What must be equal on every node for the ring to count as agreed.
+
+    The node's own name (and anything else about the answering node) is left out, so
+    only the ring itself is compared.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+    if isinstance(data, dict):
+        for key in ("hash", "digest", "ring_hash", "fingerprint"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+        data = {
+            key: value
+            for key, value in data.items()
+            if key not in ("node", "self", "name", "local", "now", "time")
+        }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+class LocalCluster:
+    """N node processes on loopback, managed from one directory.
+
+    Use as a context manager in tests (every process it started is stopped on exit, even
+    when the test fails), or call :meth:`up` and leave the cluster running (the CLI)::
+
+        with LocalCluster(tmp_path, nodes=3) as cluster:
+            cluster.up()
+            cluster.kill("node-2")
+            cluster.restart("node-2")
+
+    Args:
+        directory: the cluster directory (created); ``cluster.json`` lives there.
+        nodes: how many nodes ``up`` starts when there is no cluster yet.
+        n, r, w: replication factor and default quorums written to every node's config.
+        partition_count: Q, the number of fixed partitions (Dynamo strategy 3).
+        strict: strict quorum (no sloppy substitutes).
+        fsync: the nodes' WAL fsync policy (``always`` acknowledges only synced writes).
+        base_port: node ``i`` (from 0) gets HTTP port ``base_port + 2i`` and peer port
+            ``base_port + 2i + 1``; ``None`` picks free ports.
+        extra_toml: appended verbatim to every node's TOML (e.g. a ``[tls]`` table).
+        progress: called with one line per step (the CLI shows it); ``None``: silent.
+        stop_on_exit: whether ``__exit__`` stops the processes (default ``True``).
+        python: the interpreter the nodes run on (default: this one).
+        node_command: the argv that starts a node, ``--config PATH`` appended (default:
+            ``python -m dynamokv.impl.cli node run``); tests of the manager itself pass a
+            stand-in node here.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] = DEFAULT_CLUSTER_DIRECTORY,
+        *,
+        nodes: int = 3,
+        n: int = 3,
+        r: int = 2,
+        w: int = 2,
+        partition_count: int = 16384,
+        strict: bool = False,
+        fsync: str = "always",
+        base_port: int | None = None,
+        extra_toml: str = "",
+        progress: Progress | None = None,
+        stop_on_exit: bool = True,
+        python: str | None = None,
+        node_command: Sequence[str] | None = None,
+        ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
+        ring_timeout_seconds: float = RING_TIMEOUT_SECONDS,
+    ) -> None:
+        if not 1 <= nodes <= NODES_COUNT_MAX:
+            raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
+        if n < 1:
+            raise ClusterError(f"n must be at least 1, got {n}")
+        if not (1 <= r <= n and 1 <= w <= n):
+            raise ClusterError(f"r and w must be between 1 and n={n}, got r={r} w={w}")
+        if base_port is not None and not 1024 <= base_port <= 65535 - 2 * nodes:
+            raise ClusterError(
+                f"--base-port must leave room for {2 * nodes} ports, got {base_port}"
+            )
+        self.directory = Path(directory).absolute()
+        self.nodes_count = nodes
+        self.n, self.r, self.w = n, r, w
+        self.partition_count = partition_count
+        self.strict = strict
+        self.fsync = fsync
+        self.base_port = base_port
+        self.extra_toml = extra_toml
+        self.progress = progress
+        self.stop_on_exit = stop_on_exit
+        self.python = python or sys.executable
+        self.node_command = list(
+            node_command or [self.python, "-m", "dynamokv.impl.cli", "node", "run"]
+        )
+        self.ready_timeout_seconds = ready_timeout_seconds
+        self.ring_timeout_seconds = ring_timeout_seconds
+        self.processes: dict[str, ProcessInfo] = {}
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._started_here: set[int] = set()
+        # Where each node's stdout ended before its last start: READY is looked for after it.
+        self._ready_offsets: dict[str, int] = {}
+        self._load()
+
+    # ---------------------------------------------------------------- context manager
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.stop_on_exit:
+            self.down()
+
+    # ---------------------------------------------------------------- paths and state
+
+    @property
+    def cluster_file(self) -> Path:
+        """``DIRECTORY/cluster.json``."""
+        return self.directory / CLUSTER_FILE_NAME
+
+    @property
+    def names(self) -> list[str]:
+        """The node names, in order."""
+        return list(self.processes)
+
+    def _say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.cluster_file.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as error:
+            raise ClusterError(f"cannot read {self.cluster_file}: {error}") from error
+        try:
+            for node in data["nodes"]:
+                info = ProcessInfo(
+                    **{key: node.get(key) for key in ProcessInfo.__dataclass_fields__}
+                )
+                self.processes[info.name] = info
+            settings = data.get("settings", {})
+        except (KeyError, TypeError) as error:
+            raise ClusterError(f"{self.cluster_file} is not a cluster file: {error!r}") from error
+        self.n = int(settings.get("n", self.n))
+        self.r = int(settings.get("r", self.r))
+        self.w = int(settings.get("w", self.w))
+        self.partition_count = int(settings.get("partition_count", self.partition_count))
+        self.strict = bool(settings.get("strict", self.strict))
+        self.fsync = str(settings.get("fsync", self.fsync))
+
+    def _save(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data: dict[str, Any] = {
+            "nodes": [asdict(info) for info in self.processes.values()],
+            "settings": {
+                "n": self.n,
+                "r": self.r,
+                "w": self.w,
+                "partition_count": self.partition_count,
+                "strict": self.strict,
+                "fsync": self.fsync,
+            },
+            "directory": str(self.directory),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        temporary = self.cluster_file.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, self.cluster_file)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One manager at a time per directory (two ``cluster up`` must not race)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def resolve(self, node: str | int) -> str:
+        """A node's name from its name or its number (1-based, as ``status`` shows).
+
+        Raises:
+            ClusterError: no such node.
+        """
+        text = str(node)
+        if text in self.processes:
+            return text
+        if text.isdigit():
+            index = int(text)
+            if 1 <= index <= len(self.processes):
+                return self.names[index - 1]
+            for candidate in (f"node-{index}", f"n{index}"):
+                if candidate in self.processes:
+                    return candidate
+        known = ", ".join(self.names) or "none (run `dynamokv cluster up`)"
+        raise ClusterError(f"no node {text!r} in {self.directory}; nodes: {known}")
+
+    def http_address(self, node: str | int) -> str:
+        """``127.0.0.1:PORT`` of a node's HTTP API."""
+        return self.processes[self.resolve(node)].http
+
+    def http_addresses(self) -> list[str]:
+        """Every node's HTTP address, in node order."""
+        return [info.http for info in self.processes.values()]
+
+    def is_up(self, node: str | int) -> bool:
+        """Whether the node's recorded process is alive (not whether it serves)."""
+        info = self.processes[self.resolve(node)]
+        child = self._children.get(info.name)
+        if child is not None and child.pid == info.pid:
+            # Our own child: trust Popen (between fork and exec its cmdline is still ours).
+            return child.poll() is None
+        return process_alive(info.pid, info.config)
+
+    def client(self, node: str | int = 1, **options: Any) -> Any:
+        """A sync :class:`dynamokv.impl.client.Client` for a node's HTTP API.
+
+        Imported here, not at module level: the client sits above ``impl/runtime`` in
+        the import rules, and only callers that want one pay for it.
+        """
+        import importlib
+
+        module = importlib.import_module("dynamokv.impl.client")
+        return module.Client(self.http_address(node), **options)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def _plan(self) -> None:
+        """Choose names, ports and paths for a new cluster and write the TOML files."""
+        count = self.nodes_count
+        if self.base_port is not None:
+            ports = list(range(self.base_port, self.base_port + 2 * count))
+            taken = [port for port in ports if not port_is_free(port)]
+            if taken:
+                raise ClusterError(
+                    f"port {taken[0]} on {HOST} is in use; choose another --base-port"
+                )
+        else:
+            ports = pick_free_ports(2 * count)
+        logs = self.directory / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.processes = {}
+        for index in range(count):
+            name = f"node-{index + 1}"
+            home = self.directory / name
+            self.processes[name] = ProcessInfo(
+                name=name,
+                http=f"{HOST}:{ports[2 * index]}",
+                peer=f"{HOST}:{ports[2 * index + 1]}",
+                pid=None,
+                data_dir=str(home / "data"),
+                config=str(home / "node.toml"),
+                stdout=str(logs / f"{name}.out"),
+                stderr=str(logs / f"{name}.log"),
+            )
+        self._write_configs()
+        self._save()
+
+    def _write_configs(self) -> None:
+        members = list(self.processes.values())
+        for info in members:
+            Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+            Path(info.config).write_text(
+                render_node_toml(
+                    info,
+                    members,
+                    n=self.n,
+                    r=self.r,
+                    w=self.w,
+                    partition_count=self.partition_count,
+                    strict=self.strict,
+                    fsync=self.fsync,
+                    extra=self.extra_toml,
+                )
+            )
+
+    def up(self) -> list[str]:
+        """Start the cluster, or reuse it if it is already running from this directory.
+
+        Nodes whose recorded process is gone (or is some other process now) are started
+        again with the same ports and data. Waits until every node printed ``READY`` and
+        every node's ``/cluster/ring`` agrees.
+
+        Returns:
+            The names of the nodes this call started (empty: everything was running).
+
+        Raises:
+            ClusterError: a node exited or did not get ready in time (with its log tail).
+        """
+        with self._locked():
+            self._load_if_changed()
+            if not self.processes:
+                self._say(f"planning {self.nodes_count} nodes in {self.directory}")
+                self._plan()
+            elif not Path(next(iter(self.processes.values())).config).exists():
+                self._write_configs()
+            started: list[str] = []
+            for name, info in self.processes.items():
+                if self.is_up(name):
+                    continue
+                if info.pid is not None:
+                    self._say(f"{name}: recorded pid {info.pid} is not running; restarting it")
+                self._start(name)
+                started.append(name)
+            if started:
+                self._save()
+                self._wait_ready(started)
+            else:
+                self._say(f"reusing the running cluster in {self.directory}")
+            self._wait_ring()
+            return started
+
+    def _load_if_changed(self) -> None:
+        before = {name: info.pid for name, info in self.processes.items()}
+        self.processes = {}
+        self._load()
+        if not self.processes and before:
+            # The file was removed under us: forget the old plan.
+            self._children.clear()
+
+    def _start(self, name: str) -> None:
+        info = self.processes[name]
+        for port in (info.http_port, info.peer_port):
+            if not port_is_free(port):
+                raise ClusterError(
+                    f"{name}: port {port} on {HOST} is taken by another process; "
+                    "`dynamokv cluster down --wipe` and `up` again to pick new ports"
+                )
+        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+        Path(info.stdout).parent.mkdir(parents=True, exist_ok=True)
+        command = [*self.node_command, "--config", info.config]
+        environment = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(info.stdout, "ab") as out, open(info.stderr, "ab") as err:
+            self._ready_offsets[name] = out.tell()
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                env=environment,
+                cwd=str(self.directory),
+            )
+        self._children[name] = process
+        self._started_here.add(process.pid)
+        info.pid = process.pid
+        self._say(f"{name}: started pid {process.pid} (http {info.http}, peer {info.peer})")
+
+    def _ready_line_seen(self, name: str) -> bool:
+        info = self.processes[name]
+        try:
+            with open(info.stdout, "rb") as out:
+                out.seek(self._ready_offsets.get(name, 0))
+                text = out.read()
+        except OSError:
+            return False
+        return b"READY " in text
+
+    def _wait_ready(self, names: Sequence[str]) -> None:
+        deadline = time.monotonic() + self.ready_timeout_seconds
+        waiting = list(names)
+        self._say(f"waiting for {', '.join(waiting)} to print READY")
+        while waiting:
+            for name in list(waiting):
+                if self._ready_line_seen(name):
+                    waiting.remove(name)
+                    self._say(f"{name}: READY on {self.processes[name].http}")
+                elif not self.is_up(name):
+                    info = self.processes[name]
+                    code = self._children[name].poll() if name in self._children else None
+                    raise ClusterError(
+                        f"{name} exited (status {code}) before it was ready; "
+                        f"{info.stderr}: {_tail(info.stderr) or _tail(info.stdout) or 'empty'}"
+                    )
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                name = waiting[0]
+                raise ClusterError(
+                    f"{name} not READY after {self.ready_timeout_seconds:.0f} s; "
+                    f"{self.processes[name].stderr}: {_tail(self.processes[name].stderr)}"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def ring_fingerprints(self) -> dict[str, str | None]:
+        """Each node's ring, as a fingerprint (``None``: the node did not answer)."""
+        fingerprints: dict[str, str | None] = {}
+        for name, info in self.processes.items():
+            try:
+                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+            except OSError:
+                fingerprints[name] = None
+                continue
+            fingerprints[name] = _ring_fingerprint(body) if status == 200 else None
+        return fingerprints
+
+    def _wait_ring(self, names: Sequence[str] | None = None) -> None:
+        """Until every live node answers ``/cluster/ring`` with the same ring."""
+        deadline = time.monotonic() + self.ring_timeout_seconds
+        self._say("waiting for every node to agree on the ring")
+        while True:
+            live = [name for name in (names or self.names) if self.is_up(name)]
+            fingerprints = {
+                name: fingerprint
+                for name, fingerprint in self.ring_fingerprints().items()
+                if name in live
+            }
+            values = set(fingerprints.values())
+            if live and None not in values and len(values) == 1:
+                self._say(f"ring agreed on {len(live)} node(s)")
+                return
+            if time.monotonic() > deadline:
+                silent = [name for name, value in fingerprints.items() if value is None]
+                detail = (
+                    f"no answer from {', '.join(silent)}"
+                    if silent
+                    else f"{len(values)} different rings"
+                )
+                raise ClusterError(
+                    f"the ring did not converge within {self.ring_timeout_seconds:.0f} s ({detail})"
+                )
+            time.sleep(POLL_SECONDS * 4)
+
+    def kill(self, node: str | int) -> str:
+        """SIGKILL one node (a crash: no flush, no goodbye). Returns its name."""
+        with self._locked():
+            name = self.resolve(node)
+            info = self.processes[name]
+            if self.is_up(name):
+                assert info.pid is not None
+                self._signal(info.pid, signal.SIGKILL)
+                self._wait_exit([name], KILL_WAIT_SECONDS)
+                self._say(f"{name}: killed pid {info.pid} (SIGKILL)")
+            else:
+                self._say(f"{name}: already down")
+            info.pid = None
+            self._save()
+            return name
+
+    def restart(self, node: str | int) -> str:
+        """Start one node again (stopping it first, gracefully, if it runs).
+
+        Waits for its ``READY`` line and for the ring to agree. Returns its name.
+        """
+        with self._locked():
+            name = self.resolve(node)
+            if self.is_up(name):
+                self._stop([name])
+            self._start(name)
+            self._save()
+            self._wait_ready([name])
+            self._wait_ring()
+            return name
+
+    def start(self, node: str | int) -> str:
+        """Start one node that is down (no-op if it runs). Returns its name."""
+        with self._locked():
+            name = self.resolve(node)
+            if not self.is_up(name):
+                self._start(name)
+                self._save()
+                self._wait_ready([name])
+                self._wait_ring()
+            return name
+
+    def down(self, *, wipe: bool = False) -> list[str]:
+        """Stop every node: SIGTERM, wait, then SIGKILL what is left after a bound.
+
+        Data is kept unless ``wipe``; with ``wipe`` the whole cluster directory is removed.
+
+        Returns:
+            The names of the nodes that were running.
+        """
+        with self._locked():
+            running = [name for name in self.names if self.is_up(name)]
+            self._stop(self.names)
+            for info in self.processes.values():
+                info.pid = None
+            if wipe:
+                self._wipe()
+            elif self.processes:
+                self._save()
+            return running
+
+    def _wipe(self) -> None:
+        import shutil
+
+        for info in self.processes.values():
+            shutil.rmtree(Path(info.config).parent, ignore_errors=True)
+        shutil.rmtree(self.directory / "logs", ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.cluster_file.unlink()
+        self.processes = {}
+        self._say(f"wiped {self.directory}")
+
+    def _stop(self, names: Sequence[str]) -> None:
+        live = [name for name in names if self.is_up(name)]
+        for name in live:
+            pid = self.processes[name].pid
+            assert pid is not None
+            self._signal(pid, signal.SIGTERM)
+        if live:
+            self._say(f"sent SIGTERM to {', '.join(live)}")
+        left = self._wait_exit(live, STOP_GRACE_SECONDS)
+        for name in left:
+            pid = self.processes[name].pid
+            assert pid is not None
+            self._say(f"{name}: still running after {STOP_GRACE_SECONDS:.0f} s; SIGKILL")
+            self._signal(pid, signal.SIGKILL)
+        self._wait_exit(left, KILL_WAIT_SECONDS)
+        # Reap our own children so none stays a zombie.
+        for name in names:
+            child = self._children.get(name)
+            if child is not None and child.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=KILL_WAIT_SECONDS)
+
+    def _signal(self, pid: int, signum: int) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+        except OSError as error:
+            if error.errno != errno.ESRCH:
+                raise ClusterError(f"cannot signal pid {pid}: {error.strerror}") from error
+
+    def _wait_exit(self, names: Sequence[str], seconds: float) -> list[str]:
+        deadline = time.monotonic() + seconds
+        left = list(names)
+        while left and time.monotonic() < deadline:
+            left = [name for name in left if self.is_up(name)]
+            if left:
+                time.sleep(POLL_SECONDS)
+        return left
+
+    # ---------------------------------------------------------------- observation
+
+    def metrics(self, node: str | int) -> dict[str, float]:
+        """A node's ``/metrics`` parsed (empty if it does not answer)."""
+        try:
+            status, _headers, body = http_request(self.http_address(node), "GET", "/metrics")
+        except OSError:
+            return {}
+        return parse_metrics(body.decode(errors="replace")) if status == 200 else {}
+
+    def status(self) -> list[NodeStatus]:
+        """One :class:`NodeStatus` per node: up or down, and what ``/metrics`` says."""
+        rows: list[NodeStatus] = []
+        for name, info in self.processes.items():
+            alive = self.is_up(name)
+            row = NodeStatus(name=name, http=info.http, pid=info.pid if alive else None, up=False)
+            if alive:
+                try:
+                    code, _headers, _body = http_request(info.http, "GET", "/health")
+                    row.up = code == 200
+                except OSError:
+                    row.up = False
+            if row.up:
+                row.metrics = self.metrics(name)
+                row.partitions = _as_int(
+                    find_metric(
+                        row.metrics,
+                        "dynamokv_partitions_owned",
+                        "dynamokv_partitions",
+                        "dynamokv_ring_partitions_owned",
+                    )
+                )
+                row.keys = _as_int(
+                    find_metric(
+                        row.metrics, "dynamokv_keys", "dynamokv_store_keys", "dynamokv_keys_total"
+                    )
+                )
+                row.hints_pending = _as_int(
+                    find_metric(
+                        row.metrics,
+                        "dynamokv_hints_pending",
+                        "dynamokv_hinted_handoff_pending",
+                        "dynamokv_hints",
+                    )
+                )
+            rows.append(row)
+        return rows
+
+    def hints_pending(self) -> int | None:
+        """The sum of every live node's pending hints (``None`` if no node exports it)."""
+        values = [row.hints_pending for row in self.status() if row.hints_pending is not None]
+        return sum(values) if values else None
+
+
+def _as_int(value: float | None) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,164 @@
+"""The local cluster manager (``LocalCluster`` and ``dynamokv cluster``), on stand-in nodes.
+
+A stand-in node (``fake_node.py``) starts in milliseconds and speaks the process side of
+the node contract, so these tests are in the fast tier. They check what the manager owns:
+files under the cluster directory, idempotent ``up``, stale pids, kill and restart by name
+or number, ``down`` (with and without ``--wipe``), and that nothing outlives a failing test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import processes_under
+from dynamokv.impl.cli import main
+from dynamokv.impl.runtime._cluster import (
+    ClusterError,
+    LocalCluster,
+    parse_metrics,
+    pick_free_ports,
+    process_alive,
+)
+
+FAKE_NODE = [sys.executable, str(Path(__file__).with_name("fake_node.py"))]
+
+
+def fake_cluster(directory: Path, nodes: int = 3) -> LocalCluster:
+    return LocalCluster(directory, nodes=nodes, node_command=FAKE_NODE, ring_timeout_seconds=10)
+
+
+def test_up_writes_cluster_json_configs_and_logs(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        started = cluster.up()
+        assert started == ["node-1", "node-2", "node-3"]
+        data = json.loads((tmp_path / "cluster.json").read_text())
+        assert [node["name"] for node in data["nodes"]] == started
+        for node in data["nodes"]:
+            assert node["http"].startswith("127.0.0.1:")
+            assert process_alive(node["pid"], node["config"])
+            assert Path(node["data_dir"]).is_dir()
+            assert "READY" in Path(node["stdout"]).read_text()
+        config = (tmp_path / "node-2" / "node.toml").read_text()
+        assert 'name = "node-2"' in config and "w = 2" in config and "members = [" in config
+        ports = {node["http"] for node in data["nodes"]} | {node["peer"] for node in data["nodes"]}
+        assert len(ports) == 6
+    assert processes_under(tmp_path) == []
+
+
+def test_up_again_reuses_the_running_cluster(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        pids = [info.pid for info in cluster.processes.values()]
+        again = fake_cluster(tmp_path)
+        assert again.up() == []
+        assert [info.pid for info in again.processes.values()] == pids
+
+
+def test_a_stale_pid_is_detected_and_the_node_restarted(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        victim = cluster.processes["node-2"]
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        cluster._children["node-2"].wait()
+        old_port = victim.http
+        other = fake_cluster(tmp_path)
+        assert not other.is_up("node-2")
+        assert other.up() == ["node-2"]
+        assert other.processes["node-2"].http == old_port
+        other.down()
+
+
+def test_a_reused_pid_of_another_process_is_not_ours(tmp_path: Path) -> None:
+    assert not process_alive(os.getpid(), str(tmp_path / "node-1" / "node.toml"))
+    assert not process_alive(None, "x")
+
+
+def test_kill_and_restart_by_name_or_number(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        assert cluster.kill(2) == "node-2"
+        assert not cluster.is_up("node-2")
+        statuses = {row.name: row for row in cluster.status()}
+        assert not statuses["node-2"].up and statuses["node-1"].up
+        assert statuses["node-1"].hints_pending == 0 and statuses["node-1"].keys == 3
+        assert cluster.restart("node-2") == "node-2"
+        assert cluster.is_up(2)
+        with pytest.raises(ClusterError, match="no node 'node-9'"):
+            cluster.kill("node-9")
+
+
+def test_down_keeps_data_and_wipe_removes_it(tmp_path: Path) -> None:
+    cluster = fake_cluster(tmp_path)
+    cluster.up()
+    marker = Path(cluster.processes["node-1"].data_dir) / "marker"
+    marker.write_text("x")
+    assert sorted(cluster.down()) == ["node-1", "node-2", "node-3"]
+    assert processes_under(tmp_path) == []
+    assert marker.exists()
+    assert all(
+        node["pid"] is None for node in json.loads(cluster.cluster_file.read_text())["nodes"]
+    )
+    cluster.up()
+    cluster.down(wipe=True)
+    assert not marker.exists() and not cluster.cluster_file.exists()
+
+
+def test_exit_stops_the_processes_even_when_the_test_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        raise RuntimeError("a failing test")
+    assert processes_under(tmp_path) == []
+
+
+def test_a_node_that_exits_early_is_reported_with_its_log(tmp_path: Path) -> None:
+    broken = [sys.executable, "-c", "import sys; print('bad config', file=sys.stderr); sys.exit(3)"]
+    with (
+        LocalCluster(tmp_path, nodes=1, node_command=broken) as cluster,
+        pytest.raises(ClusterError, match=r"exited .*bad config"),
+    ):
+        cluster.up()
+
+
+def test_base_port_in_use_is_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ClusterError, match=f"port {port}"):
+            LocalCluster(tmp_path, nodes=1, base_port=port, node_command=FAKE_NODE).up()
+
+
+def test_pick_free_ports_are_distinct() -> None:
+    ports = pick_free_ports(20)
+    assert len(set(ports)) == 20
+
+
+def test_parse_metrics_keeps_labels_and_skips_comments() -> None:
+    metrics = parse_metrics(
+        '# HELP x y\n# TYPE x counter\nx_total{op="get"} 3\nx_total{op="put"} 4\nhints 2.5\n'
+    )
+    assert metrics == {'x_total{op="get"}': 3.0, 'x_total{op="put"}': 4.0, "hints": 2.5}
+
+
+def test_cli_status_without_a_cluster_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cluster", "status", "--dir", str(tmp_path)]) == 1
+    assert "no cluster in" in capsys.readouterr().err
+
+
+def test_cli_kill_of_an_unknown_node_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        assert main(["cluster", "kill", "7", "--dir", str(tmp_path)]) == 1
+        assert "no node '7'" in capsys.readouterr().err
