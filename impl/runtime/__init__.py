@@ -10,11 +10,25 @@ What is here so far is the part that does not depend on the core:
 * TLS: the cluster CA and node certificates that ``dynamokv certs init`` makes, and the
   mutual-TLS contexts built from them (``_tls.py``; the model is in ``docs/security.md``).
 
+And the node process itself, which drives the sans-IO core (issue 6):
+
+* :class:`NodeProcess`: steps events into :class:`~dynamokv.impl.core.Node` and carries out
+  its effects with real IO (``_node_process.py``: start reading there, it walks one request
+  from the HTTP handler to the WAL and back).
+* :class:`NodeApi`: the HTTP routes (``_api.py``), described by :func:`openapi_document`.
+* The wire codec for every frozen message dataclass of the core (``_codec.py``).
+* :class:`StoreAdapter`: the core's storage view over two WAL stores, with group commit on
+  a worker thread (``_store_adapter.py``).
+* Configuration from TOML (``_config.py``) and Prometheus metrics (``_metrics.py``).
+
 Modules are private; this package re-exports their public names (``__all__``).
 """
 
 from __future__ import annotations
 
+from ._api import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX, NodeApi, decode_context, encode_context
+from ._codec import MESSAGE_TYPES, decode_message, encode_message
+from ._config import ConfigError, MemberConfig, NodeProcessConfig, TlsConfig, load_config
 from ._frames import (
     FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES,
@@ -43,6 +57,14 @@ from ._http import (
     error_response,
     json_response,
 )
+from ._metrics import Counter, Histogram, MetricsRegistry
+from ._node_process import (
+    REPLY_TIMEOUT_SECONDS,
+    JsonLogFormatter,
+    NodeProcess,
+    configure_logging,
+)
+from ._openapi import openapi_document
 from ._peers import (
     INBOUND_CONNECTIONS_MAX,
     PEER_QUEUE_FRAMES_MAX,
@@ -54,6 +76,7 @@ from ._peers import (
     PeerPoolStats,
     reconnect_delay_seconds,
 )
+from ._store_adapter import StoreAdapter, StoreLike, decode_versions, encode_versions
 from ._tls import (
     CertificateError,
     NodeCertificatePaths,
@@ -68,6 +91,7 @@ from ._tls import (
 __all__ = [
     "BODY_BYTES_MAX",
     "CONNECTIONS_MAX",
+    "CONTEXT_HEADER",
     "FRAME_BYTES_MAX",
     "FRAME_HEADER_BYTES",
     "FRAME_MAGIC",
@@ -76,13 +100,20 @@ __all__ = [
     "HEADER_COUNT_MAX",
     "IDLE_TIMEOUT_SECONDS",
     "INBOUND_CONNECTIONS_MAX",
+    "MESSAGE_TYPES",
     "PEER_QUEUE_FRAMES_MAX",
+    "REPLY_TIMEOUT_SECONDS",
     "REQUESTS_PER_CONNECTION_MAX",
     "REQUEST_TIMEOUT_SECONDS",
+    "ROUTES",
     "SHUTDOWN_GRACE_SECONDS",
+    "VALUE_BYTES_MAX",
     "CertificateError",
+    "ConfigError",
+    "Counter",
     "FrameDecoder",
     "FrameError",
+    "Histogram",
     "HttpHandler",
     "HttpLimits",
     "HttpRequest",
@@ -90,20 +121,38 @@ __all__ = [
     "HttpServer",
     "HttpStats",
     "InboundPeer",
+    "JsonLogFormatter",
+    "MemberConfig",
     "MessageHandler",
+    "MetricsRegistry",
+    "NodeApi",
     "NodeCertificatePaths",
+    "NodeProcess",
+    "NodeProcessConfig",
     "PeerAddress",
     "PeerPool",
     "PeerPoolOptions",
     "PeerPoolStats",
+    "StoreAdapter",
+    "StoreLike",
+    "TlsConfig",
     "certificate_node_name",
+    "configure_logging",
+    "decode_context",
     "decode_frame",
+    "decode_message",
+    "decode_versions",
+    "encode_context",
     "encode_frame",
+    "encode_message",
+    "encode_versions",
     "error_response",
     "generate_cluster_certificates",
     "http_server_ssl_context",
     "json_response",
+    "load_config",
     "node_certificate_paths",
+    "openapi_document",
     "peer_client_ssl_context",
     "peer_server_ssl_context",
     "reconnect_delay_seconds",

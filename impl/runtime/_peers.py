@@ -107,7 +107,10 @@ class InboundPeer:
 
 
 MessageHandler = Callable[[InboundPeer, object], Awaitable[None]]
-"""The node's callback for each inbound message (awaited in order, per connection)."""
+"""The node's callback for each inbound message (awaited in order, per connection).
+
+It may raise :class:`~dynamokv.impl.runtime.FrameError` to refuse a message it cannot
+decode: the connection is then closed and logged exactly as for a malformed frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +202,10 @@ class PeerPool:
     """Frames to and from the other nodes of the cluster.
 
     Args:
-        on_message: Awaited for each inbound message with its sender; an exception from it
-            is a bug in the node and propagates (crashing :meth:`run`).
+        on_message: Awaited for each inbound message with its sender. A
+            :class:`~dynamokv.impl.runtime.FrameError` from it closes that connection (as a
+            malformed frame does); any other exception is a bug in the node and propagates
+            (crashing :meth:`run`).
         random: The source of reconnect jitter (injected, so runs can be replayed).
         options: Bounds and timings.
         server_ssl_context: Require TLS on inbound connections
@@ -474,7 +479,20 @@ class PeerPool:
                     return
                 for message in messages:
                     stats.frames_received_count += 1
-                    await self._on_message(peer, message)
+                    try:
+                        await self._on_message(peer, message)
+                    except FrameError as error:
+                        # The callback refused a well-framed message it cannot understand
+                        # (an unknown type tag, a wrong field): as bad as a broken frame.
+                        stats.malformed_frames_count += 1
+                        _log.warning(
+                            "peer.malformed_message remote=%s:%s node=%s error=%s",
+                            remote_host,
+                            remote_port,
+                            node_name,
+                            error,
+                        )
+                        return
         finally:
             self._inbound_open_count -= 1
             with trio.CancelScope(shield=True):

@@ -1,0 +1,299 @@
+"""A node process's configuration: one TOML file, overridable by command-line flags.
+
+The file names this node and every member of the cluster, so that a node knows at start
+where its peers listen (membership is static until gossip, issue 5, is wired in)::
+
+    [node]
+    name = "node-1"
+    host = "127.0.0.1"
+    http_port = 7101
+    peer_port = 7201
+    data_dir = ".dynamokv/node-1"
+    fsync = "always"          # "always" (fsync before ack), "batch" or "none"
+    tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
+
+    [cluster]
+    n = 3
+    r = 2
+    w = 2
+    partition_count = 16384
+    strict = false            # strict quorum: never substitutes, never hints
+    members = [
+        { name = "node-1", host = "127.0.0.1", peer_port = 7201, http_port = 7101 },
+        ...
+    ]
+
+    [tls]                     # optional; see docs/security.md
+    ca = ".dynamokv/certs/ca.crt"
+    cert = ".dynamokv/certs/node-1.crt"
+    key = ".dynamokv/certs/node-1.key"
+    http_tls = false
+
+Why strict parsing: a typo (``parition_count``) silently ignored would run a cluster with
+the default and surprise its operator much later. Every unknown key and every bad value is
+a :class:`ConfigError` with one line naming the key, which ``dynamokv node run`` prints
+before exiting 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dynamokv.spec import ring as spec_ring
+
+__all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
+
+PARTITION_COUNT_MAX = 1 << 20
+"""Largest Q accepted (the ring precomputes one preference list per partition)."""
+
+TICK_MS_DEFAULT = 20
+"""Default length of one core tick: replica timeout 8 ticks = 160 ms, request 40 = 0.8 s."""
+
+FSYNC_POLICIES = ("always", "batch", "none")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message is one line naming the culprit."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberConfig:
+    """Where one cluster member listens."""
+
+    name: str
+    host: str
+    peer_port: int
+    http_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
+
+    ca: str
+    cert: str
+    key: str
+    http_tls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProcessConfig:
+    """Everything ``dynamokv node run`` needs, validated.
+
+    Attributes:
+        name: this node's id on the ring; must be one of ``members``.
+        host: the address both listeners bind.
+        http_port: the HTTP API's port (0: pick a free one).
+        peer_port: the peer listener's port (0: pick a free one).
+        data_dir: the node's store directory.
+        fsync: the WAL's fsync policy (``"always"``: fsync before ack, Dynamo's durability).
+        tick_ms: milliseconds per core tick.
+        members: every member of the cluster, this node included.
+        n: replicas per key.
+        r: default read quorum.
+        w: default write quorum.
+        partition_count: Q, the ring's equal partitions (Dynamo §6.2 strategy 3).
+        strict: strict quorum (no substitutes, no hints).
+        tls: mutual TLS between peers (and optionally HTTPS), or ``None``.
+    """
+
+    name: str
+    host: str = "127.0.0.1"
+    http_port: int = 0
+    peer_port: int = 0
+    data_dir: str = ""
+    fsync: str = "always"
+    tick_ms: int = TICK_MS_DEFAULT
+    members: tuple[MemberConfig, ...] = ()
+    n: int = 3
+    r: int = 2
+    w: int = 2
+    partition_count: int = spec_ring.DEFAULT_PARTITION_COUNT
+    strict: bool = False
+    tls: TlsConfig | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("node.name", self.name)
+        _check_port("node.http_port", self.http_port, zero_ok=True)
+        _check_port("node.peer_port", self.peer_port, zero_ok=True)
+        if not self.host:
+            raise ConfigError("node.host must not be empty")
+        if not self.data_dir:
+            raise ConfigError("node.data_dir is required")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ConfigError(f"node.fsync must be one of {', '.join(FSYNC_POLICIES)}")
+        if not 1 <= self.tick_ms <= 10_000:
+            raise ConfigError("node.tick_ms must be in 1..10000")
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise ConfigError("cluster.members has a duplicate name")
+        if self.name not in names:
+            raise ConfigError(f"node.name {self.name!r} is not one of cluster.members")
+        if not self.n >= 1:
+            raise ConfigError("cluster.n must be at least 1")
+        if not 1 <= self.r <= self.n or not 1 <= self.w <= self.n:
+            raise ConfigError("cluster.r and cluster.w must be in 1..n")
+        if not len(self.members) <= self.partition_count <= PARTITION_COUNT_MAX:
+            raise ConfigError(
+                f"cluster.partition_count must be in {len(self.members)}..{PARTITION_COUNT_MAX}"
+            )
+
+    @property
+    def member(self) -> MemberConfig:
+        """This node's own entry of ``members``."""
+        return next(m for m in self.members if m.name == self.name)
+
+    @property
+    def replication_factor(self) -> int:
+        """N as the ring can honour it: at most the number of members."""
+        return min(self.n, len(self.members))
+
+
+def _check_name(where: str, name: object) -> None:
+    if not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable():
+        raise ConfigError(f"{where} must be a printable string of 1 to 64 characters")
+
+
+def _check_port(where: str, port: object, *, zero_ok: bool = False) -> None:
+    if (
+        not isinstance(port, int)
+        or isinstance(port, bool)
+        or not (0 if zero_ok else 1) <= port <= 65535
+    ):
+        raise ConfigError(f"{where} must be a port number, got {port!r}")
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "host": (str,),
+    "http_port": (int,),
+    "peer_port": (int,),
+    "data_dir": (str,),
+    "fsync": (str,),
+    "tick_ms": (int,),
+    "n": (int,),
+    "r": (int,),
+    "w": (int,),
+    "partition_count": (int,),
+    "strict": (bool,),
+}
+
+_NODE_KEYS = ("name", "host", "http_port", "peer_port", "data_dir", "fsync", "tick_ms")
+_CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
+_MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
+_TLS_KEYS = ("ca", "cert", "key", "http_tls")
+
+
+def _table(document: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    table = document.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {name}.{key} (allowed: {', '.join(allowed)})")
+    return dict(table)
+
+
+def _typed(section: str, table: dict[str, Any]) -> dict[str, Any]:
+    for key, value in table.items():
+        expected = _TYPES.get(key)
+        if expected is None:
+            continue
+        if not isinstance(value, expected) or (expected == (int,) and isinstance(value, bool)):
+            raise ConfigError(f"{section}.{key} must be a {expected[0].__name__}, got {value!r}")
+    return table
+
+
+def load_config(
+    path: str | None = None,
+    *,
+    text: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> NodeProcessConfig:
+    """Read and validate a node's configuration.
+
+    Args:
+        path: the TOML file.
+        text: the TOML text itself (instead of ``path``).
+        overrides: ``[node]`` keys from command-line flags (``name``, ``http_port``,
+            ``peer_port``, ``data_dir``); ``None`` values are ignored. A port override also
+            updates this node's entry in ``cluster.members``.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, not TOML, or has an unknown key or
+            a bad value.
+    """
+    if text is None:
+        if path is None:
+            raise ConfigError("no configuration given")
+        try:
+            with open(path, "rb") as file:
+                document = tomllib.load(file)
+        except OSError as error:
+            raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    else:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"not valid TOML: {error}") from error
+    for key in document:
+        if key not in ("node", "cluster", "tls"):
+            raise ConfigError(f"unknown table or key {key!r} (allowed: node, cluster, tls)")
+    node = _typed("node", _table(document, "node", _NODE_KEYS))
+    cluster = _typed("cluster", _table(document, "cluster", _CLUSTER_KEYS))
+    for key, value in (overrides or {}).items():
+        if key not in _NODE_KEYS:
+            raise ConfigError(f"unknown override {key!r}")
+        if value is not None:
+            node[key] = value
+    node = _typed("node", node)
+    if "name" not in node:
+        raise ConfigError("node.name is required (in [node] or with --name)")
+    members_raw = cluster.pop("members", None)
+    if not isinstance(members_raw, list) or not members_raw:
+        raise ConfigError("cluster.members must be a non-empty list of tables")
+    members = []
+    for index, raw in enumerate(members_raw):
+        where = f"cluster.members[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a table")
+        for key in raw:
+            if key not in _MEMBER_KEYS:
+                raise ConfigError(f"unknown key {where}.{key} (allowed: {', '.join(_MEMBER_KEYS)})")
+        for key in _MEMBER_KEYS:
+            if key not in raw and key != "host":
+                raise ConfigError(f"{where}.{key} is required")
+        _check_name(f"{where}.name", raw["name"])
+        host = raw.get("host", "127.0.0.1")
+        if not isinstance(host, str) or not host:
+            raise ConfigError(f"{where}.host must be a non-empty string")
+        _check_port(f"{where}.peer_port", raw["peer_port"])
+        _check_port(f"{where}.http_port", raw["http_port"])
+        members.append(MemberConfig(raw["name"], host, raw["peer_port"], raw["http_port"]))
+    # This node listens where its own member entry says, unless a flag says otherwise; a
+    # flag also moves the entry, so the two never disagree.
+    for index, member in enumerate(members):
+        if member.name == node["name"]:
+            node.setdefault("http_port", member.http_port)
+            node.setdefault("peer_port", member.peer_port)
+            node.setdefault("host", member.host)
+            members[index] = dataclasses.replace(
+                member, http_port=node["http_port"], peer_port=node["peer_port"]
+            )
+    tls = None
+    if "tls" in document:
+        tls_table = _table(document, "tls", _TLS_KEYS)
+        for key in ("ca", "cert", "key"):
+            if not isinstance(tls_table.get(key), str) or not tls_table[key]:
+                raise ConfigError(f"tls.{key} must be a path")
+        http_tls = tls_table.get("http_tls", False)
+        if not isinstance(http_tls, bool):
+            raise ConfigError("tls.http_tls must be a boolean")
+        tls = TlsConfig(tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls)
+    return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

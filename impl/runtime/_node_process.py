@@ -1,0 +1,761 @@
+"""One Dynamo node as a real process: the trio driver of the sans-IO core.
+
+:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.Node` what the simulator
+(:mod:`dynamokv.impl.sim._cluster`) does for many, with real IO: it steps events into the
+core and carries out the effects, in order. Everything the node *decides* stays in the
+core; this module only moves bytes and time.
+
+One request, from the HTTP handler to the WAL and back
+------------------------------------------------------
+Follow ``curl -X PUT --data-binary v http://127.0.0.1:7101/kv/cart`` on node A, where the
+key's preference list (Dynamo §4.3) is A, B, C:
+
+1. ``_http.HttpServer`` (httptools) parses the request on A's connection task and calls
+   :meth:`NodeApi.handle <dynamokv.impl.runtime._api.NodeApi.handle>` (``_api.py``), which
+   decodes the key (percent-encoded bytes), the ``X-Dynamo-Context`` header and ``?w=`` into
+   a :class:`~dynamokv.impl.core.PutRequest` and awaits :meth:`NodeProcess.submit`.
+2. :meth:`NodeProcess.submit` gives the request an id, registers a waiter and steps
+   ``ClientRequest(id, request)`` into the core. The core (``_node.py``, Dynamo §4.5) sees
+   that A is on the preference list, issues a new dot, merges the new version into what A
+   holds, and returns effects: ``Persist`` (A's own write), ``Send(WriteRequest)`` to B and
+   C, and a ``SetTimer`` for the replica timeout. (Had A not been an owner, the effect would
+   have been ``Send(ForwardRequest)`` to an owner, which coordinates instead.)
+3. :meth:`_execute` carries them out: ``Persist`` goes to
+   :meth:`StoreAdapter.apply <dynamokv.impl.runtime._store_adapter.StoreAdapter.apply>`
+   (an in-memory overlay, visible to the core's next read at once, and a queue); each
+   ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and queued on the peer's
+   connection by ``_peers.PeerPool`` (never blocking the step).
+4. The store adapter's writer loop takes every queued persist, writes them to the WAL as
+   one batch on a worker thread and fsyncs once (group commit, ``impl/storage``: WAL +
+   memtable, the seed's step 4), then steps ``PersistDone`` for each. Meanwhile B and C do
+   the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
+   after *their* ``PersistDone`` does their core emit ``Send(WriteAck)``.
+5. The acks arrive on A's peer listener: :meth:`_on_peer_message` decodes and checks each
+   one and steps ``Receive(WriteAck)``. Once W durable acks are in (A's own included), the
+   core emits ``Reply(id, PutResult)``; :meth:`_execute` wakes the waiter, and the handler
+   answers ``204`` with the new version's context in ``X-Dynamo-Context``.
+
+Time: the core counts ticks. ``tick_ms`` of wall time is one tick (:meth:`now_ticks`); the
+core asks for a wake-up with ``SetTimer(at)`` and the timer task steps ``Tick`` then.
+
+Per-request cost is kept low on purpose (the cluster must out-write etcd, DESIGN.md §7): no
+log line per request (logs are for significant events), no thread per request (one
+``to_thread`` call per group commit), metrics are attribute increments, and a waiter's
+``trio.Event`` is made only if the reply did not come within the same step.
+
+Logs: one JSON object per line on stderr, ``{"ts", "node", "event", ...}``. Every module
+logs ``"event key=value ..."`` through :mod:`logging`; :class:`JsonLogFormatter` turns such a
+message into fields, so the transports need not know the format.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import random as random_module
+import ssl
+import time
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from dynamokv.impl.core import (
+    ClientRequest,
+    ForwardRequest,
+    ForwardResponse,
+    GetRequest,
+    GetResult,
+    Message,
+    Node,
+    NodeConfig,
+    PartitionRing,
+    Persist,
+    PersistDone,
+    PutRequest,
+    PutResult,
+    ReadRequest,
+    ReadResponse,
+    Receive,
+    Reply,
+    Request,
+    Result,
+    Send,
+    SetTimer,
+    StoreVersions,
+    Tick,
+    TimeoutHealth,
+    WriteAck,
+    WriteRequest,
+)
+from dynamokv.spec import ring as spec_ring
+
+from ._codec import decode_message, encode_message
+from ._config import NodeProcessConfig
+from ._frames import FrameError
+from ._http import HttpServer
+from ._metrics import MetricsRegistry
+from ._peers import InboundPeer, PeerAddress, PeerPool
+from ._store_adapter import StoreAdapter
+from ._tls import (
+    NodeCertificatePaths,
+    http_server_ssl_context,
+    peer_client_ssl_context,
+    peer_server_ssl_context,
+)
+
+__all__ = ["REPLY_TIMEOUT_SECONDS", "JsonLogFormatter", "NodeProcess", "configure_logging"]
+
+_log = logging.getLogger("dynamokv.runtime.node")
+
+REPLY_TIMEOUT_SECONDS = 30.0
+"""A safety net: the core answers every request within its own timeouts (ticks); a request
+still unanswered after this long is failed by the driver (and counted as a bug)."""
+
+DRAIN_SECONDS_MAX = 10.0
+"""Graceful shutdown: longest wait for in-flight persists to become durable."""
+
+TRACES_MAX = 64
+"""Traced requests (``?trace=1``) in flight at once; more are served untraced."""
+
+
+# -- logging -----------------------------------------------------------------------------
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record: ``{"ts", "node", "level", "event", key: value, ...}``.
+
+    A message ``"peer.connected peer=127.0.0.1:7201"`` becomes
+    ``{"event": "peer.connected", "peer": "127.0.0.1:7201"}``; a value that does not parse
+    as ``key=value`` is kept under ``"message"``.
+    """
+
+    def __init__(self, node: str) -> None:
+        super().__init__()
+        self.node = node
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        text = record.getMessage()
+        event, _, rest = text.partition(" ")
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 6),
+            "node": self.node,
+            "level": record.levelname.lower(),
+            "event": event,
+        }
+        extra: list[str] = []
+        for part in _split_fields(rest):
+            name, sep, value = part.partition("=")
+            if sep and name.isidentifier() and name not in entry:
+                entry[name] = value
+            else:
+                extra.append(part)
+        if extra:
+            entry["message"] = " ".join(extra)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def _split_fields(text: str) -> list[str]:
+    """``a=1 b=x y`` -> ``["a=1", "b=x y"]``: a value runs until the next ``name=``."""
+    fields: list[str] = []
+    for token in text.split(" "):
+        if not token:
+            continue
+        name, sep, _ = token.partition("=")
+        if (sep and name.isidentifier()) or not fields:
+            fields.append(token)
+        else:
+            fields[-1] += " " + token
+    return fields
+
+
+def configure_logging(node: str, *, level: int = logging.INFO) -> None:
+    """Send every ``dynamokv`` log record to stderr as one JSON line."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter(node))
+    root = logging.getLogger("dynamokv")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+# -- traces (?trace=1) ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the driver saw of one traced request, from the core's effects and messages."""
+
+    key: bytes
+    is_put: bool
+    started: float
+    request_id: int = 0
+    op_id: int | None = None
+    persist_id: int | None = None
+    persist_at: float = 0.0
+    fsync_ms: float | None = None
+    durable_ms: float | None = None
+    forwarded_to: str | None = None
+    targets: list[tuple[str, str | None]] = field(default_factory=list)
+    responses: list[tuple[str, float]] = field(default_factory=list)
+    reply_ms: float | None = None
+
+
+@dataclass(slots=True)
+class _Waiter:
+    result: Result | None = None
+    event: trio.Event | None = None
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+class NodeProcess:
+    """A node: the core, its storage, its peer connections, its HTTP API and its timer.
+
+    Args:
+        config: the validated configuration.
+        store: the storage (default: :meth:`StoreAdapter.open` on ``config.data_dir``);
+            tests pass a wrapped store to slow down or observe fsyncs.
+        node_config: the core's knobs (default: N, R, W and strict from ``config``).
+        random: the core's only source of randomness (default: seeded from the OS).
+        message_types: peer message types this node's core accepts (default: the core's
+            :data:`~dynamokv.impl.core.Message`); anything else closes the connection.
+    """
+
+    def __init__(
+        self,
+        config: NodeProcessConfig,
+        *,
+        store: StoreAdapter | None = None,
+        node_config: NodeConfig | None = None,
+        random: random_module.Random | None = None,
+        message_types: Iterable[type] | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.metrics = MetricsRegistry()
+        self.random = random or random_module.Random()
+        self.store = store or StoreAdapter.open(
+            config.data_dir, fsync=config.fsync, metrics=self.metrics
+        )
+        self.node_config = node_config or NodeConfig(
+            n=config.replication_factor,
+            r=min(config.r, config.replication_factor),
+            w=min(config.w, config.replication_factor),
+            strict_quorum=config.strict,
+        )
+        names = sorted(m.name for m in config.members)
+        self.ring = PartitionRing(
+            spec_ring.assign_partitions(names, config.partition_count),
+            n=self.node_config.n,
+        )
+        self.health = TimeoutHealth()
+        self.node = Node(
+            self.name,
+            config=self.node_config,
+            membership=self.ring,
+            health=self.health,
+            storage=self.store,
+            random=self.random,
+        )
+        self.peer_addresses = {
+            m.name: PeerAddress(m.host, m.peer_port) for m in config.members if m.name != self.name
+        }
+        self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
+        self.message_types = tuple(message_types or typing.get_args(Message))
+        self.tick_seconds = config.tick_ms / 1000
+        self.http_port = 0
+        self.peer_port = 0
+        self.started_at = time.time()
+        self.state = "starting"
+        self._epoch = 0.0
+        self._events: collections.deque[Any] = collections.deque()
+        self._stepping = False
+        self._request_seq = 0
+        self._waiting: dict[int, _Waiter] = {}
+        self._timer_at: int | None = None
+        self._timer_changed = trio.Event()
+        self._traces: dict[int, _Trace] = {}
+        self._shutdown = trio.Event()
+        self._pool: PeerPool | None = None
+        self._http: HttpServer | None = None
+        self._effect_handlers: dict[type, Callable[[Any], None]] = {
+            Send: self._do_send,
+            Persist: self._do_persist,
+            Reply: self._do_reply,
+            SetTimer: self._do_set_timer,
+        }
+        self._init_metrics()
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def _init_metrics(self) -> None:
+        metrics = self.metrics
+        self.unroutable = metrics.counter(
+            "dynamokv_messages_unroutable_total", "Messages to a node with no known address"
+        )
+        self.misrouted = metrics.counter(
+            "dynamokv_messages_misrouted_total", "Messages received for another node (dropped)"
+        )
+        self.rejected = metrics.counter(
+            "dynamokv_messages_rejected_total",
+            "Inbound messages refused (unknown type, bad field, wrong sender); closes the connection",
+        )
+        self.reply_timeouts = metrics.counter(
+            "dynamokv_reply_timeouts_total", "Requests the core never answered (a bug if non-zero)"
+        )
+        metrics.add_collector(self._collect)
+
+    def _collect(self) -> Iterable[tuple[str, str, str, tuple[tuple[str, str], ...], float]]:
+        stats = self.node.stats
+        for name, help_text in (
+            ("gets_coordinated", "Gets this node coordinated"),
+            ("puts_coordinated", "Puts this node coordinated"),
+            ("puts_forwarded", "Puts forwarded to an owner (Dynamo §4.5)"),
+            ("siblings_returned", "Gets that returned more than one sibling"),
+            ("hints_stored", "Hints stored for an unreachable owner (Dynamo §4.6)"),
+            ("hints_refused", "Hints refused because the hint store was full"),
+            ("hints_replayed", "Hints handed off and acknowledged by their owner"),
+            ("read_repairs", "Stale replicas repaired after a get"),
+            ("truncations", "Vector clocks truncated (Dynamo §4.4)"),
+            ("leases_persisted", "Counter leases persisted"),
+            ("substitutions", "Replicas replaced by a substitute (sloppy quorum)"),
+        ):
+            yield (f"dynamokv_{name}_total", "counter", help_text, (), getattr(stats, name))
+        yield (
+            "dynamokv_hints_pending",
+            "gauge",
+            "Hints kept for other owners",
+            (),
+            len(self.node.hints),
+        )
+        yield (
+            "dynamokv_requests_in_flight",
+            "gauge",
+            "Requests the core is coordinating or forwarding",
+            (),
+            self.node.requests_in_flight,
+        )
+        yield from self.store.stats_samples()
+        pool = self._pool
+        if pool is not None:
+            for name, value in vars(pool.stats).items():
+                yield (
+                    f"dynamokv_peer_{name.removesuffix('_count')}_total",
+                    "counter",
+                    f"Peer pool: {name.removesuffix('_count').replace('_', ' ')}",
+                    (),
+                    value,
+                )
+        http = self._http
+        if http is not None:
+            for name, value in vars(http.stats).items():
+                kind = "gauge" if name == "connections_open_count" else "counter"
+                base = name.removesuffix("_count")
+                yield (
+                    f"dynamokv_http_{base}" + ("" if kind == "gauge" else "_total"),
+                    kind,
+                    f"HTTP server: {base.replace('_', ' ')}",
+                    (),
+                    value,
+                )
+        for member in sorted(self.peer_addresses):
+            yield (
+                "dynamokv_peer_healthy",
+                "gauge",
+                "1 if the health view believes the peer is up",
+                (("peer", member),),
+                1 if self.health.is_healthy(member, self.now_ticks()) else 0,
+            )
+
+    # -- time ----------------------------------------------------------------------------
+
+    def now_ticks(self) -> int:
+        """The core's clock: whole ticks since the process started."""
+        return int((trio.current_time() - self._epoch) / self.tick_seconds)
+
+    # -- stepping the core ---------------------------------------------------------------
+
+    def _step(self, event: Any) -> None:
+        """Step ``event`` (and any it causes locally) into the core; carry out the effects.
+
+        Not reentrant by design: an effect that causes another event (a message to
+        ourselves) queues it, and this loop steps it next, so the core always finishes one
+        step before it sees the next event.
+        """
+        events = self._events
+        events.append(event)
+        if self._stepping:
+            return
+        self._stepping = True
+        try:
+            node = self.node
+            while events:
+                effects = node.step(events.popleft(), self.now_ticks())
+                if effects:
+                    self._execute(effects)
+        finally:
+            self._stepping = False
+
+    def _execute(self, effects: list[Any]) -> None:
+        handlers = self._effect_handlers
+        traces = self._traces
+        for effect in effects:
+            handler = handlers.get(type(effect))
+            if handler is None:
+                raise TypeError(
+                    f"the core emitted an effect the runtime cannot carry out: "
+                    f"{type(effect).__name__} (add a handler to NodeProcess._effect_handlers)"
+                )
+            if traces:
+                self._trace_effect(effect)
+            handler(effect)
+
+    def _do_send(self, effect: Send) -> None:
+        message = effect.message
+        destination = getattr(message, "dst", None)
+        if destination is None:
+            destination = getattr(message, "destination", None)
+        if destination == self.name:
+            self._events.append(Receive(message))
+            return
+        address = self.peer_addresses.get(destination)  # type: ignore[arg-type]
+        if address is None or self._pool is None:
+            self.unroutable.inc()
+            return
+        try:
+            self._pool.send(address, encode_message(message))
+        except FrameError as error:
+            # Too big to frame: lost, as the network may lose any message; the core's
+            # timeouts handle it. Logged, since it means a bound is mis-sized.
+            _log.error("peer.send_refused peer=%s error=%s", destination, error)
+
+    def _do_persist(self, effect: Persist) -> None:
+        self.store.apply(effect)
+
+    def _do_reply(self, effect: Reply) -> None:
+        waiter = self._waiting.pop(effect.request_id, None)
+        if waiter is None:
+            return  # the driver already gave up on it (REPLY_TIMEOUT_SECONDS)
+        waiter.result = effect.result
+        if waiter.event is not None:
+            waiter.event.set()
+
+    def _do_set_timer(self, effect: SetTimer) -> None:
+        if self._timer_at is None or effect.at < self._timer_at:
+            self._timer_at = effect.at
+            self._timer_changed.set()
+
+    def _on_durable(self, persist_ids: list[int]) -> None:
+        if self._traces:
+            for trace in self._traces.values():
+                if trace.persist_id in persist_ids:
+                    trace.fsync_ms = self.store.last_batch_ms.get(trace.persist_id)
+                    trace.durable_ms = (time.perf_counter() - trace.started) * 1000
+        for persist_id in persist_ids:
+            self._step(PersistDone(persist_id))
+
+    async def _on_peer_message(self, peer: InboundPeer, value: object) -> None:
+        message = decode_message(value)  # FrameError closes the connection
+        if not isinstance(message, self.message_types):
+            self.rejected.inc()
+            raise FrameError(f"{type(message).__name__} is not a message this node accepts")
+        sender = getattr(message, "src", None) or getattr(message, "sender", None)
+        if peer.node_name is not None and sender != peer.node_name:
+            self.rejected.inc()
+            raise FrameError(
+                f"message claims sender {sender!r} but the certificate says {peer.node_name!r}"
+            )
+        destination = getattr(message, "dst", self.name)
+        if destination != self.name:
+            self.misrouted.inc()
+            return
+        if self._traces:
+            self._trace_message(message)
+        self._step(Receive(message))
+
+    async def _timer_loop(self) -> None:
+        """Step a ``Tick`` whenever the core's earliest ``SetTimer`` falls due."""
+        # Runs for the node's lifetime; each iteration waits for a timer or a change of it.
+        while True:
+            self._timer_changed = trio.Event()
+            at = self._timer_at
+            if at is None:
+                await self._timer_changed.wait()
+                continue
+            # A hair past the tick boundary, so that now_ticks() is at least ``at``.
+            deadline = self._epoch + (at + 0.001) * self.tick_seconds
+            with trio.move_on_at(deadline):
+                await self._timer_changed.wait()
+                continue
+            self._timer_at = None
+            self._step(Tick())
+
+    # -- the client-facing API -------------------------------------------------------------
+
+    async def submit(
+        self, request: Request, *, trace: bool = False
+    ) -> tuple[Result, list[dict[str, Any]] | None]:
+        """Run ``request`` through the core and wait for its result.
+
+        Args:
+            request: a :class:`~dynamokv.impl.core.GetRequest` or
+                :class:`~dynamokv.impl.core.PutRequest`.
+            trace: also return the request's journey (``?trace=1``), as steps.
+
+        Returns:
+            The core's result, and the trace steps (``None`` unless ``trace``).
+        """
+        self._request_seq += 1
+        request_id = self._request_seq
+        waiter = _Waiter()
+        self._waiting[request_id] = waiter
+        traced: _Trace | None = None
+        if trace and len(self._traces) < TRACES_MAX:
+            traced = _Trace(
+                request.key, isinstance(request, PutRequest), time.perf_counter(), request_id
+            )
+            self._traces[request_id] = traced
+        try:
+            self._step(ClientRequest(request_id, request))
+            if waiter.result is None:
+                waiter.event = trio.Event()
+                with trio.move_on_after(REPLY_TIMEOUT_SECONDS):
+                    await waiter.event.wait()
+        finally:
+            self._waiting.pop(request_id, None)
+            if traced is not None:
+                del self._traces[request_id]
+        result = waiter.result
+        if result is None:
+            self.reply_timeouts.inc()
+            _log.error("node.reply_timeout request_id=%d", request_id)
+            error = "timeout: the node did not answer"
+            result = (
+                GetResult(False, error=error)
+                if isinstance(request, GetRequest)
+                else PutResult(False, error=error)
+            )
+        if traced is None:
+            return result, None
+        traced.reply_ms = (time.perf_counter() - traced.started) * 1000
+        return result, self._trace_steps(traced, request, result)
+
+    # -- tracing -------------------------------------------------------------------------
+
+    def _trace_effect(self, effect: Any) -> None:
+        for trace in self._traces.values():
+            if isinstance(effect, Persist):
+                if trace.is_put and trace.persist_id is None and trace.forwarded_to is None:
+                    for record in effect.records:
+                        if isinstance(record, StoreVersions) and record.key == trace.key:
+                            trace.persist_id = effect.persist_id
+                            trace.persist_at = time.perf_counter()
+            elif isinstance(effect, Send):
+                message = effect.message
+                if isinstance(message, WriteRequest | ReadRequest) and message.key == trace.key:
+                    if trace.op_id is None:
+                        trace.op_id = message.op_id
+                    if message.op_id == trace.op_id:
+                        owner = message.hinted_for if isinstance(message, WriteRequest) else None
+                        trace.targets.append((message.dst, owner))
+                elif isinstance(message, ForwardRequest) and message.request.key == trace.key:
+                    trace.forwarded_to = message.dst
+                    trace.op_id = message.op_id
+
+    def _trace_message(self, message: Any) -> None:
+        for trace in self._traces.values():
+            if (
+                isinstance(message, WriteAck | ReadResponse | ForwardResponse)
+                and message.op_id == trace.op_id
+            ):
+                trace.responses.append(
+                    (message.src, round((time.perf_counter() - trace.started) * 1000, 3))
+                )
+
+    def _trace_steps(self, trace: _Trace, request: Request, result: Result) -> list[dict[str, Any]]:
+        key = trace.key
+        position = spec_ring.md5_position(key)
+        partition = self.ring.partition_of(key)
+        q = self.ring.q
+        preference = list(self.ring.preference_list(key))
+        steps: list[dict[str, Any]] = [
+            {
+                "step": "md5",
+                "md5": hashlib.md5(key).hexdigest(),
+                "position": position,
+                "ring_fraction": position / spec_ring.RING_SIZE,
+            },
+            {
+                "step": "partition",
+                "partition": partition,
+                "partition_count": q,
+                "range_start": spec_ring.partition_start(partition, q),
+                "owner": self.ring.assignment[partition],
+                "note": "strategy 3 (Dynamo §6.2): Q equal partitions are the virtual nodes",
+            },
+            {"step": "preference_list", "nodes": preference, "n": self.node_config.n},
+        ]
+        if trace.forwarded_to is not None:
+            steps.append(
+                {
+                    "step": "coordinator",
+                    "node": trace.forwarded_to,
+                    "entry_node": self.name,
+                    "forwarded": True,
+                    "http": self.http_addresses.get(trace.forwarded_to),
+                    "note": "not an owner: the put is forwarded to one (Dynamo §4.5); "
+                    "send the traced request to that node to see its WAL and replication",
+                }
+            )
+        else:
+            steps.append(
+                {
+                    "step": "coordinator",
+                    "node": self.name,
+                    "entry_node": self.name,
+                    "forwarded": False,
+                }
+            )
+        if trace.is_put and trace.forwarded_to is None:
+            steps.append(
+                {
+                    "step": "wal",
+                    "node": self.name,
+                    "persist_id": trace.persist_id,
+                    "fsync_ms": None if trace.fsync_ms is None else round(trace.fsync_ms, 3),
+                    "durable_after_ms": None
+                    if trace.durable_ms is None
+                    else round(trace.durable_ms, 3),
+                    "fsync": self.config.fsync,
+                    "note": "write-ahead log + memtable; one fsync per group commit",
+                }
+            )
+        if trace.forwarded_to is None:
+            quorum = (
+                (request.w or self.node_config.w)
+                if isinstance(request, PutRequest)
+                else (request.r or self.node_config.r)
+            )
+            steps.append(
+                {
+                    "step": "replicate" if trace.is_put else "read",
+                    "to": [{"node": node, "hinted_for": owner} for node, owner in trace.targets],
+                    "acks": [{"node": node, "ms": ms} for node, ms in trace.responses],
+                    "w" if trace.is_put else "r": quorum,
+                }
+            )
+        ack: dict[str, Any] = {
+            "step": "ack",
+            "ok": result.ok,
+            "latency_ms": round(trace.reply_ms or 0.0, 3),
+        }
+        if isinstance(result, PutResult):
+            ack["acks"] = result.acks
+        else:
+            ack["replies"] = result.replies
+        if result.error:
+            ack["error"] = result.error
+        steps.append(ack)
+        return steps
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown (idempotent): see :meth:`run`."""
+        self._shutdown.set()
+
+    async def run(
+        self,
+        *,
+        http_handler: Any = None,
+        task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until :meth:`shutdown`; then stop accepting, drain, flush and close.
+
+        Args:
+            http_handler: the HTTP application (default: :class:`~dynamokv.impl.runtime.NodeApi`
+                over this process).
+            task_status: started with ``(http_port, peer_port)`` once both listeners are open.
+        """
+        from ._api import NodeApi
+
+        config = self.config
+        tls = config.tls
+        server_ctx: ssl.SSLContext | None = None
+        client_ctx: ssl.SSLContext | None = None
+        http_ctx: ssl.SSLContext | None = None
+        if tls is not None:
+            paths = NodeCertificatePaths(Path(tls.ca), Path(tls.cert), Path(tls.key))
+            server_ctx = peer_server_ssl_context(paths)
+            client_ctx = peer_client_ssl_context(paths)
+            if tls.http_tls:
+                http_ctx = http_server_ssl_context(paths)
+        self._epoch = trio.current_time()
+        pool = PeerPool(
+            self._on_peer_message,
+            random=random_module.Random(self.random.getrandbits(64)),
+            server_ssl_context=server_ctx,
+            client_ssl_context=client_ctx,
+        )
+        self._pool = pool
+        handler = http_handler or NodeApi(self).handle
+        http = HttpServer(handler, ssl_context=http_ctx)
+        self._http = http
+        try:
+            peer_listeners = await trio.open_tcp_listeners(config.peer_port, host=config.host)
+            self.peer_port = peer_listeners[0].socket.getsockname()[1]
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.store.run, self._on_durable)
+                await nursery.start(pool.run, peer_listeners)
+                nursery.start_soon(self._timer_loop)
+                self._step(Tick())  # "Drivers step one at boot."
+                http_done = trio.Event()
+
+                async def serve_http(
+                    *, task_status: trio.TaskStatus[list[trio.SocketListener]]
+                ) -> None:
+                    try:
+                        await http.serve_tcp(
+                            config.http_port, host=config.host, task_status=task_status
+                        )
+                    finally:
+                        http_done.set()
+
+                listeners = await nursery.start(serve_http)
+                self.http_port = listeners[0].socket.getsockname()[1]
+                self.state = "serving"
+                _log.info(
+                    "node.ready http=%s:%d peer=%s:%d members=%d partitions=%d n=%d",
+                    config.host,
+                    self.http_port,
+                    config.host,
+                    self.peer_port,
+                    len(config.members),
+                    self.ring.q,
+                    self.node_config.n,
+                )
+                task_status.started((self.http_port, self.peer_port))
+                await self._shutdown.wait()
+                self.state = "draining"
+                _log.info("node.draining in_flight=%d", self.node.requests_in_flight)
+                http.shutdown()
+                # serve_tcp returns once in-flight HTTP requests are answered; the peer
+                # pool and the timer keep running meanwhile, since those requests need them.
+                await http_done.wait()
+                with trio.move_on_after(DRAIN_SECONDS_MAX):
+                    await self.store.wait_idle()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.state = "stopped"
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.store.close)
+            _log.info("node.stopped")

@@ -1,0 +1,337 @@
+"""The OpenAPI 3.1 document of the node's HTTP API, served at ``/openapi.json``.
+
+Built in Python rather than kept as a JSON file so that it shares its constants (header
+name, limits) with the code that serves the API, and a test checks that every route in
+:data:`~dynamokv.impl.runtime._api.ROUTES` is described here. ``docs/http-api.md`` is the
+narrative companion; schemathesis fuzzes the API from this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynamokv.impl.storage import KEY_BYTES_MAX
+
+from ._api import CONTEXT_HEADER, VALUE_BYTES_MAX
+
+__all__ = ["openapi_document"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ERROR, description)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document, as a JSON-ready dict."""
+    context_header = {
+        "description": "Opaque context: base64url (no padding) of the merged vector clock.",
+        "schema": {"type": "string"},
+    }
+    key_parameter = {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "description": f"The key: percent-encoded bytes, 1 to {KEY_BYTES_MAX} bytes.",
+        "schema": {"type": "string", "minLength": 1},
+    }
+    trace_parameter = {
+        "name": "trace",
+        "in": "query",
+        "required": False,
+        "description": "1: answer with JSON that includes the request's journey (`trace`).",
+        "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+    }
+
+    def quorum(name: str, what: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": f"{what} quorum for this request, 1..N (default: the cluster's).",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+
+    context_in = {
+        "name": CONTEXT_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "The context of the get this write supersedes; omit for a blind write.",
+        "schema": {"type": "string"},
+    }
+    put_responses = {
+        "204": {
+            "description": "Written on at least W replicas (durably).",
+            "headers": {CONTEXT_HEADER: context_header},
+        },
+        "200": _json(
+            {"$ref": "#/components/schemas/PutTrace"}, "Written; with ?trace=1, the journey."
+        ),
+        "400": _error("Bad key, context header, or w."),
+        "413": _error(f"Value over {VALUE_BYTES_MAX} bytes."),
+        "414": _error(f"Key over {KEY_BYTES_MAX} bytes."),
+        "503": _error("Fewer than W replicas acknowledged in time (the write may exist on some)."),
+    }
+    simple_get = {"400": _error("Bad request."), "405": _error("Method not allowed.")}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dynamokv node API",
+            "version": "1",
+            "description": (
+                "Every node accepts every key; writes reaching a non-owner are forwarded to "
+                "a coordinator on the key's preference list (Dynamo §4.5). Siblings are "
+                "visible; the context travels in the X-Dynamo-Context header."
+            ),
+        },
+        "paths": {
+            "/kv/{key}": {
+                "parameters": [key_parameter, trace_parameter],
+                "get": {
+                    "summary": "Every live sibling of a key, and the context",
+                    "operationId": "get",
+                    "parameters": [quorum("r", "Read")],
+                    "responses": {
+                        "200": {
+                            "description": (
+                                "Exactly one live sibling: its raw bytes. With Accept: "
+                                "application/json (or ?trace=1): every sibling, tombstones "
+                                "included, as JSON."
+                            ),
+                            "headers": {CONTEXT_HEADER: context_header},
+                            "content": {
+                                "application/octet-stream": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                },
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/GetReply"}
+                                },
+                            },
+                        },
+                        "300": {
+                            "description": "Several live siblings (concurrent writes).",
+                            "headers": {CONTEXT_HEADER: context_header},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Siblings"}
+                                }
+                            },
+                        },
+                        "404": {
+                            "description": "No live sibling (absent, or deleted).",
+                            "headers": {CONTEXT_HEADER: context_header},
+                            "content": {"application/json": {"schema": _ERROR}},
+                        },
+                        "400": _error("Bad key, r or trace."),
+                        "414": _error(f"Key over {KEY_BYTES_MAX} bytes."),
+                        "503": _error("Fewer than R replicas answered in time."),
+                    },
+                },
+                "put": {
+                    "summary": "Write a value (raw body)",
+                    "operationId": "put",
+                    "parameters": [quorum("w", "Write"), context_in],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    "responses": put_responses,
+                },
+                "delete": {
+                    "summary": "Delete: write a tombstone",
+                    "operationId": "delete",
+                    "parameters": [quorum("w", "Write"), context_in],
+                    "responses": put_responses,
+                },
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness and name",
+                    "operationId": "health",
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Health"}, "The node is up."),
+                        **simple_get,
+                    },
+                }
+            },
+            "/cluster/members": {
+                "get": {
+                    "summary": "The cluster's members as this node sees them",
+                    "operationId": "members",
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Members"}, "Members."),
+                        **simple_get,
+                    },
+                }
+            },
+            "/cluster/ring": {
+                "get": {
+                    "summary": "Ring summary; with ?key=, that key's placement",
+                    "operationId": "ring",
+                    "parameters": [
+                        {
+                            "name": "key",
+                            "in": "query",
+                            "required": False,
+                            "description": "A key (UTF-8) whose partition and preference list to show.",
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Ring"}, "The ring."),
+                        **simple_get,
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format 0.0.4.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **simple_get,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {
+                        "200": _json({"type": "object"}, "OpenAPI 3.1."),
+                        **simple_get,
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "Sibling": {
+                    "type": "object",
+                    "required": ["value", "value_base64", "tombstone", "clock", "dot"],
+                    "properties": {
+                        "value": {"type": ["string", "null"], "description": "UTF-8 text, or null"},
+                        "value_base64": {"type": ["string", "null"]},
+                        "tombstone": {"type": "boolean"},
+                        "clock": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                        "dot": {"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+                    },
+                },
+                "Siblings": {
+                    "type": "object",
+                    "required": ["siblings", "context"],
+                    "properties": {
+                        "siblings": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Sibling"},
+                        },
+                        "context": {"type": "string"},
+                    },
+                },
+                "GetReply": {
+                    "type": "object",
+                    "required": ["key", "siblings", "context"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "siblings": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Sibling"},
+                        },
+                        "context": {"type": "string"},
+                        "trace": {"$ref": "#/components/schemas/Trace"},
+                    },
+                },
+                "PutTrace": {
+                    "type": "object",
+                    "required": ["ok", "acks", "context", "trace"],
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "acks": {"type": "integer"},
+                        "context": {"type": "string"},
+                        "trace": {"$ref": "#/components/schemas/Trace"},
+                    },
+                },
+                "Trace": {
+                    "type": "array",
+                    "description": (
+                        "Steps: md5, partition, preference_list, coordinator, wal (puts), "
+                        "replicate or read, ack."
+                    ),
+                    "items": {
+                        "type": "object",
+                        "required": ["step"],
+                        "properties": {"step": {"type": "string"}},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["name", "status"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "status": {"type": "string"},
+                        "uptime_seconds": {"type": "number"},
+                        "members": {"type": "integer"},
+                    },
+                },
+                "Members": {
+                    "type": "object",
+                    "required": ["node", "members"],
+                    "properties": {
+                        "node": {"type": "string"},
+                        "members": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "host", "http_port", "peer_port", "self"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "host": {"type": "string"},
+                                    "http_port": {"type": "integer"},
+                                    "peer_port": {"type": "integer"},
+                                    "http": {"type": "string"},
+                                    "self": {"type": "boolean"},
+                                    "healthy": {"type": "boolean"},
+                                    "connected": {"type": ["boolean", "null"]},
+                                },
+                            },
+                        },
+                    },
+                },
+                "Ring": {
+                    "type": "object",
+                    "required": ["partition_count", "n", "owners"],
+                    "properties": {
+                        "partition_count": {"type": "integer"},
+                        "n": {"type": "integer"},
+                        "strategy": {"type": "string"},
+                        "owners": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                        "nodes": {"type": "array", "items": {"type": "string"}},
+                        "key": {"type": "object"},
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,379 @@
+"""The core's storage on real disks: two :class:`~dynamokv.impl.storage.Store` instances,
+an in-memory overlay, and a writer loop that group-commits persists on a worker thread.
+
+Layout (one directory per node)::
+
+    DATA_DIR/data/   key -> the key's version set (msgpack)     one entry per client key
+    DATA_DIR/meta/   b"h" + hint id (8 bytes, big-endian) -> hint; b"lease" -> counter
+
+Why two stores and not one with key prefixes: the store orders keys by the MD5 of the
+*stored* key (:mod:`dynamokv.impl.storage`), so that a Dynamo partition is one contiguous
+range for :meth:`~dynamokv.impl.storage.Store.scan`, which anti-entropy and partition
+transfer need (Dynamo §4.7, §4.9). A prefix (``d/`` + key) would change every key's MD5 and
+scatter a partition over the whole file; and every byte string is a possible client key,
+so no prefix could keep the node's own records apart. The meta store is small (hints are
+bounded by ``hints_count_max``, the lease is one record). The price: a persist that held
+records for both stores would not be atomic across them; the core never emits one (each of
+its persists is one record), and :class:`PersistDone` is stepped only when both are durable.
+
+Why an overlay: the core reads its storage synchronously and expects to see every persist
+it emitted at once, durable or not (the contract of :class:`~dynamokv.impl.core.StorageView`,
+"as a memtable does"). :meth:`StoreAdapter.apply` puts a persist's records in an in-memory
+overlay and queues them; the store sees them only when the writer thread has written and
+synced them, and an overlay entry is dropped once the store holds it (unless a later
+persist replaced it meanwhile).
+
+Why one writer loop (group commit): while the worker thread appends and fsyncs one batch,
+every persist the node emits queues up; the next batch takes them all, as one
+``write_batch`` (one WAL record, one ``fsync``). At N concurrent puts that is about one
+fsync per N persists instead of N (DESIGN.md §9: an fsync is ~0.16 ms here). The loop runs
+``trio.to_thread.run_sync`` once per *batch*, never per request. Only then does it step
+:class:`~dynamokv.impl.core.PersistDone` into the node: persist before acknowledge.
+
+A storage error (disk full, a failed fsync) is not something the core can handle: it has
+no "persist failed" event, and acknowledging would be a lie. The writer loop raises, and the
+node process stops (fail-stop; a restart recovers from the WAL).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import msgpack
+import trio
+from dynamokv.impl.core import (
+    DeleteHint,
+    Hint,
+    Persist,
+    StorageView,
+    StoreHint,
+    StoreLease,
+    StoreVersions,
+)
+from dynamokv.impl.storage import VALUE_BYTES_MAX, Store, StoreOptions
+from dynamokv.spec.kv import Version
+
+from ._metrics import SIZE_BUCKETS, MetricsRegistry
+
+__all__ = ["StoreAdapter", "StoreLike", "decode_versions", "encode_versions"]
+
+BATCH_RECORDS_MAX = 4096
+"""Records written as one WAL record; a larger batch is split (each part synced)."""
+
+BATCH_BYTES_MAX = 16 << 20
+"""Encoded bytes written as one WAL record (the store allows 64 MiB)."""
+
+_LEASE_KEY = b"lease"
+_HINT_PREFIX = b"h"
+_HINT_ID = struct.Struct(">Q")
+
+
+class StoreLike(Protocol):
+    """What the adapter needs of a :class:`~dynamokv.impl.storage.Store` (tests wrap one)."""
+
+    def get(self, key: bytes) -> bytes | None: ...  # pragma: no cover - protocol
+
+    def scan(self, low: int, high: int) -> Iterable[tuple[bytes, bytes]]: ...  # pragma: no cover
+
+    def write_batch(
+        self, operations: Sequence[tuple[bytes, bytes | None]]
+    ) -> None: ...  # pragma: no cover
+
+    def close(self) -> None: ...  # pragma: no cover - protocol
+
+
+def encode_versions(versions: tuple[Version, ...]) -> bytes:
+    """A version set as stored: ``[[value, node, counter, [[node, counter], ...]], ...]``."""
+    packed: bytes = msgpack.packb(
+        [[v.value, v.dot[0], v.dot[1], v.context] for v in versions], use_bin_type=True
+    )
+    return packed
+
+
+def decode_versions(raw: bytes) -> tuple[Version, ...]:
+    """The inverse of :func:`encode_versions`."""
+    return tuple(
+        Version(value, (node, counter), tuple([(n, c) for n, c in context]))
+        for value, node, counter, context in msgpack.unpackb(raw, raw=False)
+    )
+
+
+def _encode_hint(hint: Hint) -> bytes:
+    packed: bytes = msgpack.packb(
+        [hint.owner, hint.key, encode_versions(hint.versions), hint.size_bytes], use_bin_type=True
+    )
+    return packed
+
+
+def _decode_hint(hint_id: int, raw: bytes) -> Hint:
+    owner, key, versions, size_bytes = msgpack.unpackb(raw, raw=False)
+    return Hint(hint_id, owner, key, decode_versions(versions), size_bytes)
+
+
+def _hint_key(hint_id: int) -> bytes:
+    return _HINT_PREFIX + _HINT_ID.pack(hint_id)
+
+
+class StoreAdapter(StorageView):
+    """The :class:`~dynamokv.impl.core.StorageView` of a node process, and its writer.
+
+    Args:
+        data: the store of version sets, keyed by client key.
+        meta: the store of hints and the counter lease.
+        metrics: where to count batches, their sizes and their latency.
+    """
+
+    def __init__(self, data: StoreLike, meta: StoreLike, *, metrics: MetricsRegistry) -> None:
+        self.data = data
+        self.meta = meta
+        self._versions_overlay: dict[bytes, tuple[tuple[Version, ...], int]] = {}
+        self._hints_overlay: dict[int, tuple[Hint | None, int]] = {}
+        self._lease = self._read_stored_lease()
+        self._queue: list[Persist] = []
+        self._wakeup = trio.Event()
+        self._idle = trio.Event()
+        self._idle.set()
+        self._writing = False
+        self.last_batch_ms: dict[int, float] = {}
+        """Milliseconds the write+fsync of each of the latest persists took (for traces)."""
+        self._batch_sizes = metrics.histogram(
+            "dynamokv_wal_group_commit_persists",
+            "Persists written and fsynced together by one group commit",
+            SIZE_BUCKETS,
+        )
+        self._batch_seconds = metrics.histogram(
+            "dynamokv_wal_batch_seconds", "Time to write and fsync one group commit"
+        )
+        self._syncs = metrics.counter(
+            "dynamokv_wal_fsyncs_total", "WAL write_batch calls (each is one fsync under 'always')"
+        )
+        self._records = metrics.counter("dynamokv_wal_records_total", "Records persisted")
+
+    @classmethod
+    def open(cls, directory: str, *, fsync: str, metrics: MetricsRegistry) -> StoreAdapter:
+        """Open (or create) ``directory/data`` and ``directory/meta`` and recover them."""
+        os.makedirs(directory, exist_ok=True)
+        options = StoreOptions(fsync=fsync)  # type: ignore[arg-type]  # checked by config
+        data = Store.open(os.path.join(directory, "data"), options=options)
+        try:
+            meta = Store.open(os.path.join(directory, "meta"), options=options)
+        except BaseException:
+            data.close()
+            raise
+        return cls(data, meta, metrics=metrics)
+
+    # -- StorageView (called on the trio thread, synchronously, by the core) ---------------
+
+    def read_versions(self, key: bytes) -> tuple[Version, ...]:
+        """The overlay's versions of ``key`` if a persist is pending, else the store's."""
+        entry = self._versions_overlay.get(key)
+        if entry is not None:
+            return entry[0]
+        raw = self.data.get(key)
+        return () if raw is None else decode_versions(raw)
+
+    def read_hints(self) -> Iterable[Hint]:
+        """Every hint in the meta store, overlay applied, by id."""
+        hints: dict[int, Hint] = {}
+        for key, raw in self.meta.scan(0, 0):
+            if key.startswith(_HINT_PREFIX) and len(key) == 1 + _HINT_ID.size:
+                hint_id = _HINT_ID.unpack_from(key, 1)[0]
+                hints[hint_id] = _decode_hint(hint_id, raw)
+        for hint_id, (hint, _) in self._hints_overlay.items():
+            if hint is None:
+                hints.pop(hint_id, None)
+            else:
+                hints[hint_id] = hint
+        return [hints[i] for i in sorted(hints)]
+
+    def read_lease(self) -> int:
+        """The largest lease persisted (pending ones included)."""
+        return self._lease
+
+    def _read_stored_lease(self) -> int:
+        raw = self.meta.get(_LEASE_KEY)
+        return 0 if raw is None else int(msgpack.unpackb(raw))
+
+    # -- the write side ----------------------------------------------------------------------
+
+    def apply(self, persist: Persist) -> None:
+        """Make ``persist`` visible to reads now and queue it for the writer loop."""
+        persist_id = persist.persist_id
+        for record in persist.records:
+            if isinstance(record, StoreVersions):
+                self._versions_overlay[record.key] = (record.versions, persist_id)
+            elif isinstance(record, StoreHint):
+                self._hints_overlay[record.hint.hint_id] = (record.hint, persist_id)
+            elif isinstance(record, DeleteHint):
+                self._hints_overlay[record.hint_id] = (None, persist_id)
+            elif isinstance(record, StoreLease):
+                self._lease = max(self._lease, record.counter_max)
+            else:
+                raise TypeError(
+                    f"unknown record type {type(record).__name__}: the store adapter "
+                    "does not know how to persist it"
+                )
+        self._queue.append(persist)
+        if self._idle.is_set():
+            self._idle = trio.Event()
+        self._wakeup.set()
+
+    @property
+    def pending_count(self) -> int:
+        """Persists applied but not yet durable."""
+        return len(self._queue) + (1 if self._writing else 0)
+
+    async def run(
+        self,
+        on_durable: Callable[[list[int]], None],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The writer loop: batch queued persists, write them on a thread, report them durable.
+
+        Runs until cancelled; a :class:`~dynamokv.impl.storage.StorageError` propagates.
+        """
+        task_status.started()
+        # Runs for the node's lifetime; each iteration writes one non-empty batch.
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            batch, self._queue = self._queue, []
+            if not batch:
+                continue
+            self._writing = True
+            started = time.perf_counter()
+            try:
+                await trio.to_thread.run_sync(self._write, batch)
+            finally:
+                self._writing = False
+            elapsed = time.perf_counter() - started
+            self._batch_sizes.observe(len(batch))
+            self._batch_seconds.observe(elapsed)
+            ids = [persist.persist_id for persist in batch]
+            self._settle(batch)
+            if len(self.last_batch_ms) > 4096:
+                self.last_batch_ms.clear()
+            elapsed_ms = elapsed * 1000
+            for persist_id in ids:
+                self.last_batch_ms[persist_id] = elapsed_ms
+            on_durable(ids)
+            if not self._queue:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once every applied persist is durable (graceful shutdown)."""
+        while self._queue or self._writing:
+            await self._idle.wait()
+
+    def _write(self, batch: list[Persist]) -> None:
+        """On the worker thread: the batch's records as few WAL records as the limits allow."""
+        data_ops: list[tuple[bytes, bytes | None]] = []
+        meta_ops: list[tuple[bytes, bytes | None]] = []
+        data_bytes = 0
+        for persist in batch:
+            for record in persist.records:
+                if isinstance(record, StoreVersions):
+                    encoded = encode_versions(record.versions)
+                    if len(encoded) > VALUE_BYTES_MAX:
+                        raise ValueError(
+                            f"the version set of a key encodes to {len(encoded)} bytes, over "
+                            f"the store's VALUE_BYTES_MAX={VALUE_BYTES_MAX}"
+                        )
+                    if (
+                        len(data_ops) >= BATCH_RECORDS_MAX
+                        or data_bytes + len(encoded) > BATCH_BYTES_MAX
+                    ):
+                        self.data.write_batch(data_ops)
+                        self._syncs.inc()
+                        data_ops, data_bytes = [], 0
+                    data_ops.append((record.key, encoded))
+                    data_bytes += len(encoded) + len(record.key)
+                elif isinstance(record, StoreHint):
+                    meta_ops.append((_hint_key(record.hint.hint_id), _encode_hint(record.hint)))
+                elif isinstance(record, DeleteHint):
+                    meta_ops.append((_hint_key(record.hint_id), None))
+                else:
+                    assert isinstance(record, StoreLease)
+                    meta_ops.append((_LEASE_KEY, msgpack.packb(record.counter_max)))
+                self._records.inc()
+        if meta_ops:
+            for start in range(0, len(meta_ops), BATCH_RECORDS_MAX):
+                self.meta.write_batch(meta_ops[start : start + BATCH_RECORDS_MAX])
+                self._syncs.inc()
+        if data_ops:
+            self.data.write_batch(data_ops)
+            self._syncs.inc()
+
+    def _settle(self, batch: list[Persist]) -> None:
+        """The store now holds ``batch``: drop overlay entries no later persist replaced."""
+        versions_overlay = self._versions_overlay
+        hints_overlay = self._hints_overlay
+        for persist in batch:
+            persist_id = persist.persist_id
+            for record in persist.records:
+                if isinstance(record, StoreVersions):
+                    entry = versions_overlay.get(record.key)
+                    if entry is not None and entry[1] == persist_id:
+                        del versions_overlay[record.key]
+                elif isinstance(record, StoreHint | DeleteHint):
+                    hint_id = (
+                        record.hint.hint_id if isinstance(record, StoreHint) else record.hint_id
+                    )
+                    entry_h = hints_overlay.get(hint_id)
+                    if entry_h is not None and entry_h[1] == persist_id:
+                        del hints_overlay[hint_id]
+
+    def close(self) -> None:
+        """Close both stores (their WALs are synced on close)."""
+        try:
+            self.data.close()
+        finally:
+            self.meta.close()
+
+    def stats_samples(self) -> list[tuple[str, str, str, tuple[tuple[str, str], ...], float]]:
+        """Store-level gauges for ``/metrics``."""
+        samples: list[tuple[str, str, str, tuple[tuple[str, str], ...], float]] = []
+        for name, store in (("data", self.data), ("meta", self.meta)):
+            stats: Any = getattr(store, "stats", None)
+            if stats is None:
+                continue
+            snapshot = stats()
+            labels = (("store", name),)
+            samples.append(
+                (
+                    "dynamokv_store_syncs_total",
+                    "counter",
+                    "fsyncs by the store",
+                    labels,
+                    snapshot.syncs_count,
+                )
+            )
+        for name, store in (("data", self.data), ("meta", self.meta)):
+            stats = getattr(store, "stats", None)
+            if stats is None:
+                continue
+            snapshot = stats()
+            samples.append(
+                (
+                    "dynamokv_store_segments",
+                    "gauge",
+                    "Sorted segment files of the store",
+                    (("store", name),),
+                    snapshot.segments_count,
+                )
+            )
+        samples.append(
+            (
+                "dynamokv_wal_pending_persists",
+                "gauge",
+                "Persists applied, not yet durable",
+                (),
+                self.pending_count,
+            )
+        )
+        return samples
