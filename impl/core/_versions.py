@@ -44,17 +44,28 @@ def _dot_key(version: Version) -> tuple[str, int]:
 def reconcile(versions: Iterable[Version]) -> Versions:
     """Keep only the versions no other version supersedes, sorted by dot."""
     by_dot: dict[tuple[str, int], Version] = {}
+    pool: list[Version] = []
     for version in versions:
         held = by_dot.get(version.dot)
         if held is None:
             by_dot[version.dot] = version
+            pool.append(version)
         elif held is not version:
             invariant(held == version, "one dot carries two different versions")
-    pool = list(by_dot.values())
-    if len(pool) > 1:
-        pool = [v for v in pool if not any(x is not v and supersedes(x, v) for x in pool)]
-        pool.sort(key=_dot_key)
-    return tuple(pool)
+    if len(pool) <= 1:
+        return tuple(pool)
+    # Each context as a dict once, not once per comparison.
+    contexts = [(x, dict(x.context)) for x in pool if x.context]
+    kept = []
+    for v in pool:
+        node, counter = v.dot
+        for x, context in contexts:
+            if x is not v and context.get(node, 0) >= counter:
+                break
+        else:
+            kept.append(v)
+    kept.sort(key=_dot_key)
+    return tuple(kept)
 
 
 def merge(held: Versions, incoming: Iterable[Version]) -> Versions:
