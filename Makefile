@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dynamokv prove
+	$(BIN)/dynamokv demo
 
 prove: $(STAMP)
 	$(BIN)/dynamokv prove

@@ -197,12 +197,15 @@ def _print_status(cluster: Any) -> None:
             row.http,
             peer,
             state,
-            show(row.pid),
+            "—" if row.pid is None else str(row.pid),
             show(row.partitions),
             show(row.keys),
             show(row.hints_pending),
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    console.print(table)
 
 
 def _status(args: argparse.Namespace) -> int:

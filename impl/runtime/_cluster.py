@@ -881,6 +881,7 @@ class LocalCluster:
     def status(self) -> list[NodeStatus]:
         """One :class:`NodeStatus` per node: up or down, and what ``/metrics`` says."""
         rows: list[NodeStatus] = []
+        owners = self._ring_owners()
         for name, info in self.processes.items():
             alive = self.is_up(name)
             row = NodeStatus(name=name, http=info.http, pid=info.pid if alive else None, up=False)
@@ -893,12 +894,7 @@ class LocalCluster:
             if row.up:
                 row.metrics = self.metrics(name)
                 row.partitions = _as_int(
-                    find_metric(
-                        row.metrics,
-                        "dynamokv_partitions_owned",
-                        "dynamokv_partitions",
-                        "dynamokv_ring_partitions_owned",
-                    )
+                    find_metric(row.metrics, "dynamokv_partitions_owned", "dynamokv_partitions")
                 )
                 row.keys = _as_int(
                     find_metric(
@@ -913,8 +909,25 @@ class LocalCluster:
                         "dynamokv_hints",
                     )
                 )
+            if row.partitions is None and name in owners:
+                row.partitions = owners[name]
             rows.append(row)
         return rows
+
+    def _ring_owners(self) -> dict[str, int]:
+        """Partitions per node as first owner, from the first node that answers ``/cluster/ring``."""
+        for name, info in self.processes.items():
+            if not self.is_up(name):
+                continue
+            try:
+                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+                data = json.loads(body) if status == 200 else {}
+            except (OSError, ValueError):
+                continue
+            owners = data.get("owners") if isinstance(data, dict) else None
+            if isinstance(owners, dict):
+                return {str(node): int(count) for node, count in owners.items()}
+        return {}
 
     def hints_pending(self) -> int | None:
         """The sum of every live node's pending hints (``None`` if no node exports it)."""
