@@ -372,7 +372,8 @@ class NodeApi:
         if self._openapi_body is None:
             from ._openapi import openapi_document
 
-            self._openapi_body = json.dumps(openapi_document(), separators=(",", ":")).encode()
+            document = openapi_document(n=self.process.node_config.n)
+            self._openapi_body = json.dumps(document, separators=(",", ":")).encode()
         return HttpResponse(200, self._openapi_body, (("content-type", "application/json"),))
 
 

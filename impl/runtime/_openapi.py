@@ -27,8 +27,12 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ERROR, description)
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole document, as a JSON-ready dict."""
+def openapi_document(*, n: int = 3) -> dict[str, Any]:
+    """The whole document, as a JSON-ready dict.
+
+    Args:
+        n: the cluster's replication factor N, the largest ``r`` and ``w`` accepted.
+    """
     context_header = {
         "description": "Opaque context: base64url (no padding) of the merged vector clock.",
         "schema": {"type": "string"},
@@ -38,7 +42,8 @@ def openapi_document() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": f"The key: percent-encoded bytes, 1 to {KEY_BYTES_MAX} bytes.",
-        "schema": {"type": "string", "minLength": 1},
+        # A character is at most 4 bytes of UTF-8, so this many always fit.
+        "schema": {"type": "string", "minLength": 1, "maxLength": KEY_BYTES_MAX // 4},
     }
     trace_parameter = {
         "name": "trace",
@@ -54,15 +59,18 @@ def openapi_document() -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": f"{what} quorum for this request, 1..N (default: the cluster's).",
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": {"type": "integer", "minimum": 1, "maximum": n},
         }
 
     context_in = {
         "name": CONTEXT_HEADER,
         "in": "header",
         "required": False,
-        "description": "The context of the get this write supersedes; omit for a blind write.",
-        "schema": {"type": "string"},
+        "description": (
+            "The context of the get this write supersedes (as issued by the API: opaque); "
+            "omit for a blind write. Anything else is refused with 400."
+        ),
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
     }
     put_responses = {
         "204": {
@@ -183,7 +191,11 @@ def openapi_document() -> dict[str, Any]:
                             "in": "query",
                             "required": False,
                             "description": "A key (UTF-8) whose partition and preference list to show.",
-                            "schema": {"type": "string"},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": KEY_BYTES_MAX // 4,
+                            },
                         }
                     ],
                     "responses": {

@@ -1,0 +1,187 @@
+"""The trio driver of the core, with three (or four) node processes in one trio run.
+
+Real sockets on 127.0.0.1 and real WAL stores under ``tmp_path``; only the processes are
+shared. Each test is bounded by :func:`run_bounded`; nodes are cancelled on exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from dynamokv.impl.client import AsyncClient, QuorumError
+from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreAdapter
+from dynamokv.impl.storage import Store, StoreOptions
+from node_helpers import open_cluster, stop_node
+from runtime_helpers import trio_test
+
+
+def _key_not_owned_by(nodes: list[Any], name: str) -> bytes:
+    ring = nodes[0].process.ring
+    for i in range(10_000):
+        key = b"key-%d" % i
+        if name not in ring.preference_list(key):
+            return key
+    raise AssertionError("no such key")
+
+
+def _key_owned_by(nodes: list[Any], name: str) -> bytes:
+    ring = nodes[0].process.ring
+    for i in range(10_000):
+        key = b"key-%d" % i
+        if ring.preference_list(key)[0] == name:
+            return key
+    raise AssertionError("no such key")
+
+
+@trio_test
+async def test_put_on_one_node_is_read_from_another(tmp_path: Path) -> None:
+    async with open_cluster(tmp_path) as nodes:  # noqa: SIM117 - the clients need the nodes
+        async with AsyncClient(nodes[0].http) as first, AsyncClient(nodes[1].http) as second:
+            context = await first.put("cart", b"milk")
+            assert context
+            reply = await second.get("cart")
+            assert reply.values == (b"milk",)
+            # A put with the context supersedes: still one sibling.
+            await second.put("cart", b"milk\neggs", reply.context)
+            reply = await first.get("cart")
+            assert reply.values == (b"milk\neggs",)
+            # Two blind puts are concurrent: siblings.
+            await first.put("cart", b"a")
+            reply = await second.get("cart")
+            assert sorted(reply.values) == [b"a", b"milk\neggs"]
+
+
+@trio_test
+async def test_a_non_owner_forwards_the_put_to_an_owner(tmp_path: Path) -> None:
+    async with open_cluster(tmp_path, n=2, w=2, r=1) as nodes:
+        key = _key_not_owned_by(nodes, "node-3")
+        async with AsyncClient(nodes[2].http) as client:
+            await client.put(key, b"v")
+            assert nodes[2].process.node.stats.puts_forwarded == 1
+            owners = nodes[0].process.ring.preference_list(key)
+            coordinated = sum(
+                n.process.node.stats.puts_coordinated for n in nodes if n.process.name in owners
+            )
+            assert coordinated == 1
+            assert (await client.get(key)).values == (b"v",)
+
+
+@trio_test
+async def test_sloppy_quorum_acks_with_w2_when_an_owner_is_down(tmp_path: Path) -> None:
+    async with open_cluster(tmp_path, count=4) as nodes:
+        key = _key_owned_by(nodes, "node-1")
+        preference = nodes[0].process.ring.preference_list(key)
+        await stop_node(nodes[0])
+        entry = next(n for n in nodes if n.process.name == preference[1])
+        async with AsyncClient(entry.http) as client:
+            await client.put(key, b"while node-1 is down")
+            # The fourth node stands in for node-1 and keeps a hint (Dynamo §4.6); the
+            # substitution happens after one replica timeout, so wait for it (bounded).
+            with trio.fail_after(5):
+                while not any(n.process.node.hints for n in nodes[1:]):
+                    await trio.sleep(0.02)
+            holder = next(n for n in nodes[1:] if n.process.node.hints)
+            assert holder.process.name not in preference
+            assert holder.process.node.hints[0].owner == "node-1"
+            assert (await client.get(key)).values == (b"while node-1 is down",)
+
+
+class _GatedStore:
+    """A store whose writes block until the test opens the gate (a slow fsync)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.gate = threading.Event()
+        self.gate.set()
+        self.writes_started = threading.Event()
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.get(key)
+
+    def scan(self, low: int, high: int) -> Any:
+        return self.store.scan(low, high)
+
+    def write_batch(self, operations: Any) -> None:
+        self.writes_started.set()
+        if not self.gate.wait(timeout=20):
+            raise AssertionError("gate never opened")
+        self.store.write_batch(operations)
+
+    def close(self) -> None:
+        self.gate.set()
+        self.store.close()
+
+
+@trio_test
+async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -> None:
+    gated: dict[str, _GatedStore] = {}
+
+    def factory(name: str, config: NodeProcessConfig) -> StoreAdapter:
+        options = StoreOptions(fsync="always")
+        data = _GatedStore(Store.open(str(tmp_path / name / "data"), options=options))
+        meta = Store.open(str(tmp_path / name / "meta"), options=options)
+        gated[name] = data
+        return StoreAdapter(data, meta, metrics=MetricsRegistry())
+
+    async with open_cluster(tmp_path, store_factory=factory) as nodes:
+        coordinator = nodes[0]
+        key = _key_owned_by(nodes, coordinator.process.name)
+        gate = gated[coordinator.process.name]
+        gate.gate.clear()
+        answered = trio.Event()
+        async with AsyncClient(coordinator.http) as client:
+
+            async def put() -> None:
+                await client.put(key, b"durable first")
+                answered.set()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(put)
+                with trio.fail_after(5):
+                    while not gate.writes_started.is_set():
+                        await trio.sleep(0.01)
+                # The two other replicas have acked by now (W=2 is met by count), but
+                # the coordinator's own write is not durable: no 204 yet.
+                with trio.fail_after(5):
+                    while sum(1 for n in nodes[1:] if n.process.store.pending_count == 0) < 2:
+                        await trio.sleep(0.01)
+                await trio.sleep(0.3)
+                assert not answered.is_set()
+                gate.gate.set()
+                with trio.fail_after(5):
+                    await answered.wait()
+            assert (await client.get(key)).values == (b"durable first",)
+
+
+@trio_test
+async def test_quorum_failure_is_a_503_and_the_node_keeps_serving(tmp_path: Path) -> None:
+    async with open_cluster(tmp_path, n=3, w=3) as nodes:
+        await stop_node(nodes[2])
+        await stop_node(nodes[1])
+        async with AsyncClient(nodes[0].http) as client:
+            with pytest.raises(QuorumError):
+                await client.put("k", b"v", w=3)
+            health = await client.json("/health")
+            assert health["status"] == "ok"
+
+
+@trio_test
+async def test_graceful_shutdown_leaves_every_write_in_the_store(tmp_path: Path) -> None:
+    async with open_cluster(tmp_path) as nodes:
+        async with AsyncClient(nodes[0].http) as client:
+            for i in range(20):
+                await client.put(f"k{i}", b"v%d" % i)
+        for node in nodes:
+            await stop_node(node)
+    # Node-1 coordinated every put (with N=3 of 3 nodes it owns every key), so its own
+    # store must hold all of them after a graceful stop.
+    adapter = StoreAdapter.open(str(tmp_path / "node-1"), fsync="always", metrics=MetricsRegistry())
+    try:
+        assert all(adapter.read_versions(b"k%d" % i) for i in range(20))
+        assert adapter.read_lease() > 0
+    finally:
+        adapter.close()
