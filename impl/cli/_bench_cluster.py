@@ -23,8 +23,10 @@ Why it is built this way:
 * **Updates carry the context.** A Dynamo put without a context is concurrent with every
   version it does not name, so blind updates would pile up siblings without bound. The
   script keeps, per connection, the last ``X-Dynamo-Context`` it saw for each key and sends
-  it back: what a Dynamo client library does. Siblings still appear when two connections
-  update one hot key concurrently; the table counts them (HTTP 300 on reads).
+  it back: what a Dynamo client library does. Every connection starts from the contexts of
+  the load phase. Siblings still appear when two connections update one hot key
+  concurrently (each carries only what it has seen); the table counts the reads that
+  returned several (HTTP 300).
 * **Latency** is timed by the Lua script itself (``clock_gettime`` through LuaJIT's FFI,
   from wrk asking for the request to its parsed response) into a per-thread histogram in
   microseconds: Debian's wrk 4.1 does not let a script read its own latency histogram.
@@ -68,7 +70,7 @@ WORKLOADS: dict[str, tuple[float, str]] = {
 }
 ZIPFIAN_CONSTANT = 0.99
 RECORDS_DEFAULT = 10_000
-OPS_PER_THREAD_FILE_MAX = 50_000
+OPS_PER_THREAD_FILE_MAX = 20_000
 ETCD_MEMBERS = 3
 ETCD_READY_SECONDS = 30.0
 WRK_TIMEOUT_SECONDS = 2
@@ -271,7 +273,7 @@ class EtcdCluster:
 
 _LUA = r"""
 -- Written by `dynamokv bench cluster`; one wrk thread = one keep-alive connection.
-local system, ops_prefix, proc, ops_max_param, value_raw, value_b64 = __PARAMS__
+local system, ops_prefix, proc, ops_max_param, value_raw, value_b64, contexts_in, contexts_out = __PARAMS__
 
 -- Latency is timed here (CLOCK_MONOTONIC through LuaJIT's FFI), from the moment wrk asks
 -- for the request to the moment its response is parsed, into a per-thread histogram in
@@ -306,6 +308,16 @@ function init(args)
   position, answered, siblings, unavailable, missing, failed = 0, 0, 0, 0, 0, 0
   histogram = {}
   contexts = {}
+  if contexts_in ~= "" then
+    local file = io.open(contexts_in, "r")
+    if file then
+      for line in file:lines() do
+        local key, context = line:match("^(%S+) (%S+)$")
+        if key then contexts[key] = context end
+      end
+      file:close()
+    end
+  end
   current_key, sent_us = nil, 0
   ops_max = ops_max_param
   if ops_max < 0 then ops_max = #ops_kind end
@@ -365,6 +377,15 @@ function done(summary, latency, requests)
     u = u + (thread:get("unavailable") or 0)
     m = m + (thread:get("missing") or 0)
     f = f + (thread:get("failed") or 0)
+  end
+  if contexts_out ~= "" then
+    local file = assert(io.open(contexts_out, "w"))
+    for _, thread in ipairs(all_threads) do
+      for key, context in pairs(thread:get("contexts") or {}) do
+        file:write(key, " ", context, "\n")
+      end
+    end
+    file:close()
   end
   local pairs_out = {}
   for micros, count in pairs(merged) do pairs_out[#pairs_out + 1] = micros .. ":" .. count end
@@ -426,11 +447,13 @@ def _write_ops(
     per_thread: int,
     seed: int,
     load_stride: int = 0,
+    slot_base: int = 0,
 ) -> None:
     """One ops file per wrk thread: ``r|u KEY BASE64KEY`` per line.
 
-    With ``load_stride`` (the number of wrk threads in all), thread ``t`` of process
-    ``proc`` gets every key whose index is its slot modulo the stride: each key once.
+    With ``load_stride`` (the number of wrk threads in all), the thread in slot
+    ``slot_base + t - 1`` gets every key whose index is its slot modulo the stride: each
+    key once.
     """
 
     def line(kind: str, index: int) -> str:
@@ -441,7 +464,7 @@ def _write_ops(
     zipf = ZipfianGenerator(records, seed=seed * 7919 + proc)
     for thread in range(1, threads + 1):
         if load_stride:
-            slot = proc * threads + thread - 1
+            slot = slot_base + thread - 1
             lines = [line("u", i) for i in range(slot, records, load_stride)] or [line("r", 0)]
         else:
             lines = [
@@ -493,6 +516,10 @@ def _run_wrk(
     counted = load or ops > 0
     per_thread_ops = max(1, ops // threads_total) if ops > 0 else 0
     processes: list[subprocess.Popen[bytes]] = []
+    slot_base = 0
+    # The load phase's contexts seed every connection's cache, so a workload's first update
+    # of a key supersedes the loaded version instead of becoming its sibling.
+    load_contexts = directory / f"{system}-load-contexts.txt"
     for proc, (target, share) in enumerate(spread):
         _write_ops(
             run_dir,
@@ -503,7 +530,9 @@ def _run_wrk(
             per_thread=min(per_thread_ops or OPS_PER_THREAD_FILE_MAX, OPS_PER_THREAD_FILE_MAX),
             seed=seed,
             load_stride=threads_total if load else 0,
+            slot_base=slot_base,
         )
+        slot_base += share
         ops_max = -1 if load else per_thread_ops
         params = ", ".join(
             [
@@ -513,6 +542,8 @@ def _run_wrk(
                 str(ops_max),
                 _lua_string(value),
                 _lua_string(value_b64),
+                _lua_string("" if load else str(load_contexts)),
+                _lua_string(str(run_dir / f"contexts-{proc}.txt") if load else ""),
             ]
         )
         script_path = run_dir / f"script-{proc}.lua"
@@ -578,6 +609,12 @@ def _run_wrk(
                     result.histogram[int(micros)] = result.histogram.get(int(micros), 0) + int(
                         count
                     )
+    if load:
+        with open(load_contexts, "w") as merged:
+            for proc in range(len(spread)):
+                path = run_dir / f"contexts-{proc}.txt"
+                if path.exists():
+                    merged.write(path.read_text())
     if counted:
         result.seconds = (finished_at or time.monotonic()) - started
     return result

@@ -42,7 +42,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -422,8 +421,9 @@ class LocalCluster:
         self.ready_timeout_seconds = ready_timeout_seconds
         self.ring_timeout_seconds = ring_timeout_seconds
         self.processes: dict[str, ProcessInfo] = {}
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._started_here: set[int] = set()
+        # Pids this object spawned, by node, and the exit status of those that ended.
+        self._children: dict[str, int] = {}
+        self._exit_status: dict[int, int] = {}
         # Where each node's stdout ended before its last start: READY is looked for after it.
         self._ready_offsets: dict[str, int] = {}
         self._load()
@@ -541,11 +541,24 @@ class LocalCluster:
     def is_up(self, node: str | int) -> bool:
         """Whether the node's recorded process is alive (not whether it serves)."""
         info = self.processes[self.resolve(node)]
-        child = self._children.get(info.name)
-        if child is not None and child.pid == info.pid:
-            # Our own child: trust Popen (between fork and exec its cmdline is still ours).
-            return child.poll() is None
+        if info.pid is not None and self._children.get(info.name) == info.pid:
+            # Our own child: reap it if it ended, so it never lingers as a zombie.
+            return self._poll_child(info.pid) is None
         return process_alive(info.pid, info.config)
+
+    def _poll_child(self, pid: int) -> int | None:
+        """The exit status of a child this object spawned, or ``None`` while it runs."""
+        if pid in self._exit_status:
+            return self._exit_status[pid]
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            self._exit_status[pid] = -1  # reaped elsewhere: it has ended
+            return -1
+        if reaped == 0:
+            return None
+        self._exit_status[pid] = os.waitstatus_to_exitcode(status)
+        return self._exit_status[pid]
 
     def client(self, node: str | int = 1, **options: Any) -> Any:
         """A sync :class:`dynamokv.impl.client.Client` for a node's HTTP API.
@@ -665,21 +678,27 @@ class LocalCluster:
         Path(info.stdout).parent.mkdir(parents=True, exist_ok=True)
         command = [*self.node_command, "--config", info.config]
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
-        with open(info.stdout, "ab") as out, open(info.stderr, "ab") as err:
+        # posix_spawn, not Popen: the node must outlive this object (``cluster up`` exits at
+        # once), and a Popen dropped while its child runs is a ResourceWarning. glibc's
+        # posix_spawn returns after the exec, so /proc/PID/cmdline already names the config.
+        # setsid: a Ctrl-C in this terminal does not reach the node.
+        with open(info.stdout, "ab") as out:
             self._ready_offsets[name] = out.tell()
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-                env=environment,
-                cwd=str(self.directory),
-            )
-        self._children[name] = process
-        self._started_here.add(process.pid)
-        info.pid = process.pid
-        self._say(f"{name}: started pid {process.pid} (http {info.http}, peer {info.peer})")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        pid = os.posix_spawn(
+            command[0] if os.path.isabs(command[0]) else _which(command[0]),
+            command,
+            environment,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, info.stdout, flags, 0o644),
+                (os.POSIX_SPAWN_OPEN, 2, info.stderr, flags, 0o644),
+            ],
+            setsid=True,
+        )
+        self._children[name] = pid
+        info.pid = pid
+        self._say(f"{name}: started pid {pid} (http {info.http}, peer {info.peer})")
 
     def _ready_line_seen(self, name: str) -> bool:
         info = self.processes[name]
@@ -702,7 +721,7 @@ class LocalCluster:
                     self._say(f"{name}: READY on {self.processes[name].http}")
                 elif not self.is_up(name):
                     info = self.processes[name]
-                    code = self._children[name].poll() if name in self._children else None
+                    code = self._poll_child(info.pid) if info.pid is not None else None
                     raise ClusterError(
                         f"{name} exited (status {code}) before it was ready; "
                         f"{info.stderr}: {_tail(info.stderr) or _tail(info.stdout) or 'empty'}"
@@ -759,6 +778,7 @@ class LocalCluster:
     def kill(self, node: str | int) -> str:
         """SIGKILL one node (a crash: no flush, no goodbye). Returns its name."""
         with self._locked():
+            self._load_if_changed()
             name = self.resolve(node)
             info = self.processes[name]
             if self.is_up(name):
@@ -778,6 +798,7 @@ class LocalCluster:
         Waits for its ``READY`` line and for the ring to agree. Returns its name.
         """
         with self._locked():
+            self._load_if_changed()
             name = self.resolve(node)
             if self.is_up(name):
                 self._stop([name])
@@ -790,6 +811,7 @@ class LocalCluster:
     def start(self, node: str | int) -> str:
         """Start one node that is down (no-op if it runs). Returns its name."""
         with self._locked():
+            self._load_if_changed()
             name = self.resolve(node)
             if not self.is_up(name):
                 self._start(name)
@@ -807,6 +829,7 @@ class LocalCluster:
             The names of the nodes that were running.
         """
         with self._locked():
+            self._load_if_changed()
             running = [name for name in self.names if self.is_up(name)]
             self._stop(self.names)
             for info in self.processes.values():
@@ -843,12 +866,6 @@ class LocalCluster:
             self._say(f"{name}: still running after {STOP_GRACE_SECONDS:.0f} s; SIGKILL")
             self._signal(pid, signal.SIGKILL)
         self._wait_exit(left, KILL_WAIT_SECONDS)
-        # Reap our own children so none stays a zombie.
-        for name in names:
-            child = self._children.get(name)
-            if child is not None and child.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.wait(timeout=KILL_WAIT_SECONDS)
 
     def _signal(self, pid: int, signum: int) -> None:
         try:
@@ -933,6 +950,15 @@ class LocalCluster:
         """The sum of every live node's pending hints (``None`` if no node exports it)."""
         values = [row.hints_pending for row in self.status() if row.hints_pending is not None]
         return sum(values) if values else None
+
+
+def _which(program: str) -> str:
+    import shutil
+
+    found = shutil.which(program)
+    if found is None:
+        raise ClusterError(f"cannot find {program!r} to start a node")
+    return found
 
 
 def _as_int(value: float | None) -> int | None:
