@@ -649,7 +649,13 @@ class NodeProcess:
                 {
                     "step": "replicate" if trace.is_put else "read",
                     "to": [{"node": node, "hinted_for": owner} for node, owner in trace.targets],
-                    "acks": [{"node": node, "ms": ms} for node, ms in trace.responses],
+                    # The coordinator's own durable write is one of the W (Dynamo §4.5).
+                    "acks": (
+                        [{"node": self.name, "ms": round(trace.durable_ms, 3), "local": True}]
+                        if trace.durable_ms is not None
+                        else []
+                    )
+                    + [{"node": node, "ms": ms} for node, ms in trace.responses],
                     "w" if trace.is_put else "r": quorum,
                 }
             )
