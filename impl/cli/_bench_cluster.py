@@ -718,6 +718,8 @@ def _run(args: argparse.Namespace) -> int:
 
     _check(args)
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 150)
 
     def say(message: str) -> None:
         console.print(f"[dim]·[/dim] {message}")
