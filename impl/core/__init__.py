@@ -9,28 +9,66 @@ through a :class:`StorageView`, the ring through a :class:`MembershipView` and
 failure knowledge through a :class:`HealthView`, so the simulator and the trio
 runtime drive the very same code.
 
-Start reading at :mod:`dynamokv.impl.core._node`'s theory of operation.
+Start reading at :mod:`dynamokv.impl.core._node`'s theory of operation. The
+complete node of issue 5, :class:`DynamoNode` (:mod:`~dynamokv.impl.core._member`),
+wraps :class:`Node` with gossip membership and phi-accrual failure detection
+(:mod:`~dynamokv.impl.core._gossip`, :mod:`~dynamokv.impl.core._phi`), explicit join
+and leave with partition transfer (:mod:`~dynamokv.impl.core._partitions`) and
+Merkle anti-entropy (:mod:`~dynamokv.impl.core._merkle_tree`), with the same
+``step(event, now) -> effects`` shape.
 """
 
 from __future__ import annotations
 
 from . import _vclock as vector_clock
 from . import _versions as versions
+from ._gossip import (
+    GossipAck,
+    GossipAck2,
+    GossipConfig,
+    GossipMembership,
+    GossipSyn,
+    MemberEntry,
+    MembershipArgumentError,
+    RingState,
+)
 from ._health import HealthView, TimeoutHealth
 from ._invariant import CoreInvariantError, invariant
+from ._member import (
+    BOOTSTRAP_ISSUER,
+    DynamoNode,
+    GossipHealth,
+    MemberConfig,
+    MemberStats,
+    value_hash,
+)
+from ._merkle_tree import (
+    AntiEntropy,
+    AntiEntropyConfig,
+    MerkleBucketsReply,
+    MerkleBucketsRequest,
+    MerkleCompareReply,
+    MerkleCompareRequest,
+    PartitionMerkleTree,
+    measure_repair_traffic,
+)
 from ._messages import (
     ClientRequest,
     DeleteHint,
+    DropKeys,
     Effect,
     Event,
     ForwardRequest,
     ForwardResponse,
     GetRequest,
     GetResult,
+    GossipPacket,
     Hint,
     HintAck,
     HintReplay,
+    MerklePacket,
     Message,
+    PeerUp,
     Persist,
     PersistDone,
     PutRequest,
@@ -40,48 +78,84 @@ from ._messages import (
     ReadResponse,
     Receive,
     Record,
+    RepairPush,
     Reply,
     Request,
     Result,
+    RootsReply,
+    RootsRequest,
     Send,
     SetTimer,
+    StoreGeneration,
     StoreHint,
     StoreLease,
+    StoreRing,
     StoreVersions,
     Tick,
+    TransferAck,
+    TransferBatch,
     WriteAck,
     WriteRequest,
 )
 from ._node import PLANTED_BUGS, Node, NodeConfig, NodeStats
+from ._partitions import Movement, movement, q1_table
+from ._phi import PhiAccrualDetector, PhiConfig
 from ._ring import MembershipView, PartitionRing
-from ._storage import StorageView
+from ._storage import MemberStorageView, StorageView
 from ._vclock import Clock
 from ._versions import covers
 
 __all__ = [
+    "BOOTSTRAP_ISSUER",
     "PLANTED_BUGS",
+    "AntiEntropy",
+    "AntiEntropyConfig",
     "ClientRequest",
     "Clock",
     "CoreInvariantError",
     "DeleteHint",
+    "DropKeys",
+    "DynamoNode",
     "Effect",
     "Event",
     "ForwardRequest",
     "ForwardResponse",
     "GetRequest",
     "GetResult",
+    "GossipAck",
+    "GossipAck2",
+    "GossipConfig",
+    "GossipHealth",
+    "GossipMembership",
+    "GossipPacket",
+    "GossipSyn",
     "HealthView",
     "Hint",
     "HintAck",
     "HintReplay",
+    "MemberConfig",
+    "MemberEntry",
+    "MemberStats",
+    "MemberStorageView",
+    "MembershipArgumentError",
     "MembershipView",
+    "MerkleBucketsReply",
+    "MerkleBucketsRequest",
+    "MerkleCompareReply",
+    "MerkleCompareRequest",
+    "MerklePacket",
     "Message",
+    "Movement",
     "Node",
     "NodeConfig",
     "NodeStats",
+    "PartitionMerkleTree",
     "PartitionRing",
+    "PeerUp",
     "Persist",
     "PersistDone",
+    "PhiAccrualDetector",
+    "PhiConfig",
     "PutRequest",
     "PutResult",
     "ReadRepair",
@@ -89,21 +163,33 @@ __all__ = [
     "ReadResponse",
     "Receive",
     "Record",
+    "RepairPush",
     "Reply",
     "Request",
     "Result",
+    "RingState",
+    "RootsReply",
+    "RootsRequest",
     "Send",
     "SetTimer",
     "StorageView",
+    "StoreGeneration",
     "StoreHint",
     "StoreLease",
+    "StoreRing",
     "StoreVersions",
     "Tick",
     "TimeoutHealth",
+    "TransferAck",
+    "TransferBatch",
     "WriteAck",
     "WriteRequest",
     "covers",
     "invariant",
+    "measure_repair_traffic",
+    "movement",
+    "q1_table",
+    "value_hash",
     "vector_clock",
     "versions",
 ]

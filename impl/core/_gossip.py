@@ -448,6 +448,11 @@ class GossipMembership:
         return self._ring
 
     @property
+    def next_round_tick(self) -> int:
+        """The tick of the next gossip round (drivers arm a timer for it)."""
+        return self._next_round_tick
+
+    @property
     def self_entry(self) -> MemberEntry:
         """This node's own entry."""
         return self._members[self.node_id]
@@ -774,8 +779,19 @@ class GossipMembership:
             return assign_partitions([node_id], self.config.partition_count)
         return join_partitions(owners, node_id)
 
+    @property
+    def issuer(self) -> str:
+        """How rings made here are signed: ``node_id#generation``.
+
+        The generation makes the name unique per incarnation: a node that crashed
+        before its new ring was durable may issue a *different* ring of the same
+        version after restarting, and two rings must never share a name, or views
+        holding either would never adopt the other.
+        """
+        return f"{self.node_id}#{self.self_entry.generation}"
+
     def _issue(self, owners: tuple[str, ...]) -> list[GossipEffect]:
-        ring = RingState(self._ring.version + 1, self.node_id, owners)
+        ring = RingState(self._ring.version + 1, self.issuer, owners)
         self.metrics.ring_changes_issued += 1
         return self._adopt(ring)
 

@@ -21,21 +21,27 @@ from dataclasses import dataclass
 
 from dynamokv.spec.kv import Version
 
+from ._gossip import GossipMessage
+from ._merkle_tree import MerkleMessage
 from ._vclock import Clock
 
 __all__ = [
     "ClientRequest",
     "DeleteHint",
+    "DropKeys",
     "Effect",
     "Event",
     "ForwardRequest",
     "ForwardResponse",
     "GetRequest",
     "GetResult",
+    "GossipPacket",
     "Hint",
     "HintAck",
     "HintReplay",
+    "MerklePacket",
     "Message",
+    "PeerUp",
     "Persist",
     "PersistDone",
     "PutRequest",
@@ -45,15 +51,22 @@ __all__ = [
     "ReadResponse",
     "Receive",
     "Record",
+    "RepairPush",
     "Reply",
     "Request",
     "Result",
+    "RootsReply",
+    "RootsRequest",
     "Send",
     "SetTimer",
+    "StoreGeneration",
     "StoreHint",
     "StoreLease",
+    "StoreRing",
     "StoreVersions",
     "Tick",
+    "TransferAck",
+    "TransferBatch",
     "WriteAck",
     "WriteRequest",
 ]
@@ -213,6 +226,106 @@ class HintAck:
     dots: tuple[tuple[str, int], ...]
 
 
+# -- membership and anti-entropy messages (issue 5) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransferBatch:
+    """Old owner -> new owner: one bounded batch of a partition handed off after a ring
+    change (Dynamo §4.8.1). The receiver merges (never overwrites) and acknowledges once
+    the merge is durable.
+
+    Attributes:
+        transfer_id: the sender's transfer, echoed in the ack.
+        batch_id: the batch within the transfer, echoed.
+        partition: the strategy-3 partition moved.
+        ring_version: the ring under which the receiver is an owner of ``partition``...
+        ring_issuer: ... and its issuer (racing rings may share a version).
+        items: ``(key, versions)`` pairs, at most ``transfer_batch_keys_max``.
+    """
+
+    src: str
+    dst: str
+    transfer_id: int
+    batch_id: int
+    partition: int
+    ring_version: int
+    ring_issuer: str
+    items: tuple[tuple[bytes, tuple[Version, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAck:
+    """New owner -> old owner: every item of the batch is durable here."""
+
+    src: str
+    dst: str
+    transfer_id: int
+    batch_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepairPush:
+    """Replica -> replica after a Merkle exchange found these keys differing (Dynamo §4.7):
+    merge my versions into yours. No ack: the next exchange finds what was lost."""
+
+    src: str
+    dst: str
+    partition: int
+    items: tuple[tuple[bytes, tuple[Version, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GossipPacket:
+    """A gossip message (:mod:`~dynamokv.impl.core._gossip`) addressed like every other.
+
+    ``dst_address`` is the address gossip knows for ``dst``, so a runtime can reach a
+    node it has only heard of by gossip (a joining node).
+    """
+
+    src: str
+    dst: str
+    dst_address: str
+    body: GossipMessage
+
+
+@dataclass(frozen=True, slots=True)
+class MerklePacket:
+    """A Merkle exchange message (:mod:`~dynamokv.impl.core._merkle_tree`)."""
+
+    src: str
+    dst: str
+    body: MerkleMessage
+
+
+@dataclass(frozen=True, slots=True)
+class RootsRequest:
+    """Anti-entropy's first step: my Merkle roots of partitions we both own.
+
+    One message compares many partitions (a flat "tree of roots"), so replicas that
+    agree cost one round trip per peer instead of one per partition.
+    """
+
+    src: str
+    dst: str
+    round_id: int
+    depth: int
+    partitions: tuple[int, ...]
+    roots: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RootsReply:
+    """The partitions of a :class:`RootsRequest` whose roots differ here (``ok`` False:
+    the trees' depths differ)."""
+
+    src: str
+    dst: str
+    round_id: int
+    differing: tuple[int, ...]
+    ok: bool = True
+
+
 Message = (
     ReadRequest
     | ReadResponse
@@ -223,6 +336,13 @@ Message = (
     | ReadRepair
     | HintReplay
     | HintAck
+    | TransferBatch
+    | TransferAck
+    | RepairPush
+    | GossipPacket
+    | MerklePacket
+    | RootsRequest
+    | RootsReply
 )
 
 # -- durable records ------------------------------------------------------------------
@@ -268,7 +388,24 @@ class StoreLease:
     counter_max: int
 
 
-Record = StoreVersions | StoreHint | DeleteHint | StoreLease
+@dataclass(frozen=True, slots=True)
+class StoreRing:
+    """The ring this node adopted (gossip's :class:`~dynamokv.impl.core.RingState`), so a
+    restart rejoins with the ring it had rather than the bootstrap one."""
+
+    version: int
+    issuer: str
+    owners: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreGeneration:
+    """This node's incarnation (gossip's generation): a restart takes the next one."""
+
+    generation: int
+
+
+Record = StoreVersions | StoreHint | DeleteHint | StoreLease | StoreRing | StoreGeneration
 
 # -- events (into the node) -----------------------------------------------------------
 
@@ -300,7 +437,22 @@ class PersistDone:
     persist_id: int
 
 
-Event = Receive | ClientRequest | Tick | PersistDone
+@dataclass(frozen=True, slots=True)
+class PeerUp:
+    """The failure detector stopped suspecting ``node_id``: replay its hints now (§4.6)."""
+
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropKeys:
+    """Forget these keys: their partition was handed off to its new owners, who hold
+    them durably (the composite node checks that before stepping this)."""
+
+    keys: tuple[bytes, ...]
+
+
+Event = Receive | ClientRequest | Tick | PersistDone | PeerUp | DropKeys
 
 # -- effects (out of the node) --------------------------------------------------------
 

@@ -62,6 +62,7 @@ from ._invariant import invariant
 from ._messages import (
     ClientRequest,
     DeleteHint,
+    DropKeys,
     Effect,
     Event,
     ForwardRequest,
@@ -72,6 +73,7 @@ from ._messages import (
     HintAck,
     HintReplay,
     Message,
+    PeerUp,
     Persist,
     PersistDone,
     PutRequest,
@@ -81,6 +83,7 @@ from ._messages import (
     ReadResponse,
     Receive,
     Record,
+    RepairPush,
     Reply,
     Result,
     Send,
@@ -89,6 +92,8 @@ from ._messages import (
     StoreLease,
     StoreVersions,
     Tick,
+    TransferAck,
+    TransferBatch,
     WriteAck,
     WriteRequest,
 )
@@ -305,6 +310,8 @@ class Node:
             PersistDone: self._on_persist_done_event,
             ClientRequest: self._on_client_event,
             Tick: self._on_tick_event,
+            PeerUp: self._on_peer_up,
+            DropKeys: self._on_drop_keys,
         }
         self._message_handlers: dict[type, Callable[[Any], None]] = {
             WriteRequest: self._on_write,
@@ -316,6 +323,8 @@ class Node:
             HintAck: self._on_hint_ack,
             ForwardRequest: self._on_forward,
             ForwardResponse: self._on_forward_response,
+            TransferBatch: self._on_transfer_batch,
+            RepairPush: self._on_repair_push,
         }
 
     # -- the public API -------------------------------------------------------------
@@ -350,6 +359,15 @@ class Node:
     def hints(self) -> tuple[Hint, ...]:
         """The hints this node keeps for other owners, oldest first."""
         return tuple(self._hints.values())
+
+    @property
+    def next_timer_tick(self) -> int | None:
+        """When this node next wants a :class:`Tick` (None: no timer), for composing drivers."""
+        return self._timers[0][0] if self._timers else None
+
+    def stored_versions(self, key: bytes) -> tuple[Version, ...]:
+        """What this node stores for ``key`` (owned, not hinted), writes of this step included."""
+        return self._read_stored(key)
 
     @property
     def requests_in_flight(self) -> int:
@@ -405,6 +423,20 @@ class Node:
     def _store(self, key: bytes, versions: tuple[Version, ...], *after: _AfterPersist) -> None:
         self._step_writes[key] = versions
         self._persist((StoreVersions(key, versions),), *after)
+
+    def _merge_many(
+        self, items: tuple[tuple[bytes, tuple[Version, ...]], ...], *after: _AfterPersist
+    ) -> None:
+        """Merge several keys' incoming versions in one persist (one group commit)."""
+        records: list[Record] = []
+        for key, incoming in items:
+            merged = merge(self._read_stored(key), incoming)
+            invariant(
+                len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded"
+            )
+            self._step_writes[key] = merged
+            records.append(StoreVersions(key, merged))
+        self._persist(tuple(records), *after)
 
     def _read_local(self, key: bytes) -> tuple[Version, ...]:
         """Owned versions plus hinted ones: what this node answers a read with."""
@@ -510,6 +542,28 @@ class Node:
         dots = tuple(v.dot for v in message.versions)
         ack = HintAck(self.node_id, message.src, message.hint_id, dots)
         self._write_local(message.key, message.versions, _AckAfterPersist(ack))
+
+    def _on_transfer_batch(self, message: TransferBatch) -> None:
+        # Partition handoff (Dynamo §4.8.1): merge, never overwrite; ack once durable.
+        ack = TransferAck(self.node_id, message.src, message.transfer_id, message.batch_id)
+        self._merge_many(message.items, _AckAfterPersist(ack))
+
+    def _on_repair_push(self, message: RepairPush) -> None:
+        # Anti-entropy repair (Dynamo §4.7): merge by vector clock, never overwrite.
+        if message.items:
+            self._merge_many(message.items)
+
+    def _on_peer_up(self, event: PeerUp) -> None:
+        # Hinted handoff (Dynamo §4.6): the owner is back, so offer its hints at once
+        # rather than at the next replay period.
+        if event.node_id in self._hints_by_owner:
+            self._replay_hints()
+
+    def _on_drop_keys(self, event: DropKeys) -> None:
+        if event.keys:
+            self._persist(tuple(StoreVersions(key, ()) for key in event.keys))
+            for key in event.keys:
+                self._step_writes[key] = ()
 
     def _on_forward(self, message: ForwardRequest) -> None:
         if len(self._ops) < self.config.requests_in_flight_max:

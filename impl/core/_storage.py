@@ -22,9 +22,9 @@ from collections.abc import Iterable
 
 from dynamokv.spec.kv import Version
 
-from ._messages import Hint
+from ._messages import Hint, StoreRing
 
-__all__ = ["StorageView"]
+__all__ = ["MemberStorageView", "StorageView"]
 
 
 class StorageView:
@@ -40,4 +40,26 @@ class StorageView:
 
     def read_lease(self) -> int:  # pragma: no cover - protocol
         """The last :class:`~dynamokv.impl.core.StoreLease` counter stored, 0 if none."""
+        raise NotImplementedError
+
+
+class MemberStorageView(StorageView):
+    """What the composite :class:`~dynamokv.impl.core.DynamoNode` also reads, once, at start.
+
+    A plain :class:`~dynamokv.impl.core.Node` needs only :class:`StorageView`; the
+    composite rebuilds its Merkle trees from every stored key and rejoins with the
+    ring and the generation it persisted (:class:`~dynamokv.impl.core.StoreRing`,
+    :class:`~dynamokv.impl.core.StoreGeneration`).
+    """
+
+    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:  # pragma: no cover
+        """Every stored key with its versions (keys whose versions are empty may be skipped)."""
+        raise NotImplementedError
+
+    def read_ring(self) -> StoreRing | None:  # pragma: no cover - protocol
+        """The last :class:`~dynamokv.impl.core.StoreRing` stored, or None."""
+        raise NotImplementedError
+
+    def read_generation(self) -> int:  # pragma: no cover - protocol
+        """The last :class:`~dynamokv.impl.core.StoreGeneration` stored, 0 if none."""
         raise NotImplementedError

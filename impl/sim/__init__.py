@@ -12,15 +12,17 @@ DESIGN.md section 3. The same seed gives the same run, byte for byte
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import Cluster, NetworkConfig, TraceEntry
+from ._cluster import MEMBERSHIPS, Cluster, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._ladder import render_ladder
 from ._scenario import ScenarioError, run_scenario
-from ._simulate import FAULTS, STORAGES, SimConfig, SimReport, simulate
+from ._simulate import DEFAULT_FAULTS, FAULTS, STORAGES, SimConfig, SimReport, simulate
 from ._store_disk import StoreDisk
 
 __all__ = [
+    "DEFAULT_FAULTS",
     "FAULTS",
+    "MEMBERSHIPS",
     "STORAGES",
     "Cluster",
     "History",

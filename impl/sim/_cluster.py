@@ -15,10 +15,19 @@ away with its unsynced writes; a restart builds a new one over the synced disk.
 
 The hot path (one delivery) is a heap pop, a ``Node.step`` and a loop over the
 effects: no copies, no contracts. ``trace_hash`` digests every event processed.
+
+Two kinds of node: ``membership="static"`` drives the request-path
+:class:`~dynamokv.impl.core.Node` over one fixed ring with
+:class:`~dynamokv.impl.core.TimeoutHealth` (the request-path scenario scripts), and
+``membership="gossip"`` drives the complete :class:`~dynamokv.impl.core.DynamoNode`:
+gossip, phi-accrual health, explicit join and leave with partition transfer, and
+Merkle anti-entropy. ``spares`` extra nodes start down and outside the ring, for
+joins (:meth:`Cluster.join`, :meth:`Cluster.leave`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import heapq
@@ -30,11 +39,18 @@ from typing import Any
 from dynamokv.impl.core import (
     ClientRequest,
     DeleteHint,
+    DynamoNode,
+    Effect,
     Event,
     ForwardRequest,
     ForwardResponse,
+    GossipPacket,
     HintAck,
     HintReplay,
+    MemberConfig,
+    MembershipArgumentError,
+    MemberStats,
+    MerklePacket,
     Message,
     Node,
     NodeConfig,
@@ -46,13 +62,19 @@ from dynamokv.impl.core import (
     ReadRequest,
     ReadResponse,
     Receive,
+    RepairPush,
     Reply,
     Request,
     Result,
+    RingState,
+    RootsReply,
+    RootsRequest,
     Send,
     StoreVersions,
     Tick,
     TimeoutHealth,
+    TransferAck,
+    TransferBatch,
     WriteAck,
     WriteRequest,
     covers,
@@ -61,7 +83,16 @@ from dynamokv.spec.kv import Version
 
 from ._disk import SimDisk
 
-__all__ = ["Cluster", "NetworkConfig", "TraceEntry"]
+__all__ = ["MEMBERSHIPS", "Cluster", "NetworkConfig", "TraceEntry"]
+
+MEMBERSHIPS = ("static", "gossip")
+"""``static``: plain cores on a fixed ring; ``gossip``: complete :class:`DynamoNode` s."""
+
+SEEDS_MAX = 2
+"""The first nodes of a cluster are its seeds (Dynamo §4.8.2)."""
+
+_BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply)
+"""Messages that never stop flowing in a gossip cluster: not "work in flight"."""
 
 _DELIVER = 0
 _TICK = 1
@@ -135,6 +166,9 @@ class Cluster:
         trace_key: record a ladder diagram of this key's messages.
         disk_factory: builds each node's disk from a seeded ``random.Random``
             (default: the in-memory :class:`SimDisk`; see ``StoreDisk``).
+        membership: ``static`` or ``gossip`` (see the module docstring).
+        member_config: the composite nodes' knobs (gossip membership only).
+        spares: nodes that start down and outside the ring, for joins (gossip only).
     """
 
     def __init__(
@@ -148,15 +182,35 @@ class Cluster:
         suspect_ticks: int = 50,
         trace_key: bytes | None = None,
         disk_factory: Callable[[random.Random], SimDisk] | None = None,
+        membership: str = "static",
+        member_config: MemberConfig | None = None,
+        spares: int = 0,
     ) -> None:
         if node_count < 1:
             raise ValueError("need at least one node")
+        if membership not in MEMBERSHIPS or (spares and membership != "gossip"):
+            raise ValueError("membership is static or gossip; spares need gossip")
         self.seed = seed
         self.random = random.Random(seed)
         self.config = config or NodeConfig()
         self.network = network or NetworkConfig()
-        self.names = tuple(f"n{i + 1}" for i in range(node_count))
-        self.ring = _ring(self.names, min(self.config.n, node_count), q)
+        self.membership = membership
+        self.q = q
+        self.initial = tuple(f"n{i + 1}" for i in range(node_count))
+        self.names = tuple(f"n{i + 1}" for i in range(node_count + spares))
+        self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
+        base = member_config or MemberConfig()
+        if base.gossip.partition_count != q:
+            gossip = dataclasses.replace(base.gossip, partition_count=q)
+            base = dataclasses.replace(base, gossip=gossip)
+        self.member_config = base
+        self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
+        self.rings: dict[tuple[int, str], RingState] = {}
+        self.ring_held_since: dict[str, int] = {}
+        self.transfer_sends: set[tuple[tuple[int, str], int, str]] = set()
+        self.member_stats_of_dead: list[MemberStats] = []
+        self.started: set[str] = set()
+        self._ring_cache: tuple[tuple[int, str], PartitionRing] | None = None
         self.suspect_ticks = suspect_ticks
         if disk_factory is None:
             self.disks = {name: SimDisk() for name in self.names}
@@ -165,7 +219,7 @@ class Cluster:
                 name: disk_factory(random.Random(self.random.getrandbits(64)))
                 for name in self.names
             }
-        self.nodes: dict[str, Node | None] = dict.fromkeys(self.names)
+        self.nodes: dict[str, Node | DynamoNode | None] = dict.fromkeys(self.names)
         self.stats_of_dead: list[NodeStats] = []
         self.blocked: set[tuple[str, str]] = set()
         self.now = 0
@@ -191,7 +245,8 @@ class Cluster:
         self._ticks_at: dict[str, set[int]] = {name: set() for name in self.names}
         self._name_bytes = {name: name.encode() for name in self.names}
         self._delay_span = self.network.delay_ticks_max - self.network.delay_ticks_min + 1
-        for name in self.names:
+        self._ring_seen: dict[str, RingState | None] = dict.fromkeys(self.names)
+        for name in self.initial:
             self.restart(name)
 
     # -- node lifecycle -------------------------------------------------------------------
@@ -201,14 +256,30 @@ class Cluster:
         if self.nodes[name] is not None:
             return
         self._incarnation[name] += 1
-        node = Node(
-            name,
-            config=self.config,
-            membership=self.ring,
-            health=TimeoutHealth(suspect_ticks=self.suspect_ticks),
-            storage=self.disks[name],
-            random=random.Random(self.random.getrandbits(64)),
-        )
+        self.started.add(name)
+        node: Node | DynamoNode
+        if self.membership == "static":
+            node = Node(
+                name,
+                config=self.config,
+                membership=self.static_ring,
+                health=TimeoutHealth(suspect_ticks=self.suspect_ticks),
+                storage=self.disks[name],
+                random=random.Random(self.random.getrandbits(64)),
+            )
+        else:
+            node = DynamoNode(
+                name,
+                config=self.config,
+                storage=self.disks[name],
+                random=random.Random(self.random.getrandbits(64)),
+                member_config=self.member_config,
+                address=name,
+                seeds=self.seeds,
+                bootstrap_owners=self.static_ring.assignment if name in self.initial else None,
+                now=self.now,
+            )
+            self._ring_seen[name] = None
         self.nodes[name] = node
         self._log(f"{self.now} start {name}")
         self._step(name, node, Tick())
@@ -219,6 +290,8 @@ class Cluster:
         if node is None:
             return
         self.stats_of_dead.append(node.stats)
+        if isinstance(node, DynamoNode):
+            self.member_stats_of_dead.append(node.stats_member)
         self.nodes[name] = None
         self.stats.crashes += 1
         self.stats.lost_persists += self.disks[name].crash()
@@ -229,6 +302,63 @@ class Cluster:
     def is_up(self, name: str) -> bool:
         """Whether ``name`` is running."""
         return self.nodes[name] is not None
+
+    # -- membership (gossip clusters) -----------------------------------------------------
+
+    @property
+    def ring(self) -> PartitionRing:
+        """The newest ring any node adopted (the static ring in a static cluster)."""
+        if self.membership == "static" or not self.rings:
+            return self.static_ring
+        newest = max(self.rings)
+        if self._ring_cache is None or self._ring_cache[0] != newest:
+            self._ring_cache = (newest, self.ring_at(newest))
+        return self._ring_cache[1]
+
+    def ring_at(self, ring: tuple[int, str]) -> PartitionRing:
+        """The ring ``(version, issuer)`` as some node adopted it."""
+        owners = self.rings[ring].owners
+        return PartitionRing(owners, n=min(self.config.n, len(set(owners))))
+
+    def members(self) -> tuple[str, ...]:
+        """The nodes of the newest ring, sorted (where a load balancer sends requests)."""
+        return self.ring.nodes()
+
+    def status_of(self, name: str) -> str:
+        """``name``'s own gossip status (``down`` when not running, ``static`` if static)."""
+        node = self.nodes[name]
+        if node is None:
+            return "down"
+        if isinstance(node, Node):
+            return "static"
+        return node.gossip.self_entry.status
+
+    def _admin(self, via: str, kind: str, name: str) -> bool:
+        node = self.nodes[via]
+        if not isinstance(node, DynamoNode):
+            return False
+        try:
+            if kind == "join":
+                effects = node.request_join(name, self.now)
+            else:
+                effects = node.request_leave(name, self.now)
+        except MembershipArgumentError:
+            return False
+        self._log(f"{self.now} {kind} {name} via {via}")
+        self._carry(via, node, effects)
+        return True
+
+    def join(self, name: str, *, via: str) -> bool:
+        """Admin: ``via`` adds ``name`` to the ring (Dynamo §4.8.1).
+
+        ``name`` must be running and known to ``via`` by gossip; returns False
+        (nothing changed) otherwise, so a driver retries.
+        """
+        return self._admin(via, "join", name)
+
+    def leave(self, name: str, *, via: str) -> bool:
+        """Admin: ``via`` removes ``name`` from the ring; False if it cannot."""
+        return self._admin(via, "leave", name)
 
     # -- the network ----------------------------------------------------------------------
 
@@ -258,6 +388,10 @@ class Cluster:
         rng = self.random
         src = message.src
         dst = message.dst
+        if message.__class__ is TransferBatch:
+            batch: TransferBatch = message
+            ring = (batch.ring_version, batch.ring_issuer)
+            self.transfer_sends.add((ring, batch.partition, dst))
         trace = self.trace_all or (
             self.trace_key is not None and _key_of(message) == self.trace_key
         )
@@ -363,8 +497,13 @@ class Cluster:
         if until is not None:
             self.now = max(self.now, until)
 
-    def _step(self, name: str, node: Node, event: Event) -> None:
-        for effect in node.step(event, self.now):
+    def _step(self, name: str, node: Node | DynamoNode, event: Event) -> None:
+        self._carry(name, node, node.step(event, self.now))
+
+    def _carry(self, name: str, node: Node | DynamoNode, effects: list[Effect]) -> None:
+        if self.membership != "static":
+            self._watch_ring(name, node)
+        for effect in effects:
             kind = effect.__class__
             if kind is Send:
                 self._send(effect.message)  # type: ignore[union-attr]
@@ -383,6 +522,14 @@ class Cluster:
                     heapq.heappush(
                         self._heap, (at, self._seq, _TICK, name, self._incarnation[name])
                     )
+
+    def _watch_ring(self, name: str, node: Node | DynamoNode) -> None:
+        ring = node.ring_state  # type: ignore[union-attr]
+        if ring is not self._ring_seen[name]:
+            self._ring_seen[name] = ring
+            self.ring_held_since[name] = self.now
+            if ring.version > 0:
+                self.rings.setdefault((ring.version, ring.issuer), ring)
 
     def _persist(self, name: str, persist: Persist) -> None:
         disk = self.disks[name]
@@ -416,12 +563,28 @@ class Cluster:
             return
         held = self.disks[hint.owner].synced_versions(hint.key)
         for version in hint.versions:
-            if not self.covered(hint.key, held, version):
+            if not self.covered(hint.key, held, version) and not self._handed_off(
+                hint.owner, hint.key, version
+            ):
                 self.violations.append(
                     f"t={self.now} {name} deleted hint {hint_id} for {hint.owner} key "
                     f"{hint.key!r} before the owner held {version.dot} durably"
                 )
                 return
+
+    def _handed_off(self, owner: str, key: bytes, version: Version) -> bool:
+        """Gossip clusters: an owner that no longer owns the key (in the ring it follows)
+        may have handed it off before the hint's ack arrived; a new owner must hold it."""
+        if self.membership == "static":
+            return False
+        node = self.nodes[owner]
+        ring = node.ring if isinstance(node, DynamoNode) else self.ring
+        owners = ring.preference_list(key)
+        if owner in owners:
+            return False
+        return any(
+            self.covered(key, self.disks[owner].synced_versions(key), version) for owner in owners
+        )
 
     def covered(self, key: bytes, held: tuple[Version, ...], version: Version) -> bool:
         """Whether ``held`` contains ``version`` or a version that superseded it,
@@ -461,8 +624,14 @@ class Cluster:
         return sum(len(node.hints) for node in self.nodes.values() if node is not None)
 
     def idle(self) -> bool:
-        """No message, sync or client request in flight (timers may remain)."""
-        return all(kind in (_TICK, _CALL) for _, _, kind, _, _ in self._heap)
+        """No message, sync or client request in flight (timers may remain).
+
+        Gossip and anti-entropy comparisons never stop; they do not count as work.
+        """
+        return all(
+            kind in (_TICK, _CALL) or (kind == _DELIVER and isinstance(payload, _BACKGROUND))
+            for _, _, kind, _, payload in self._heap
+        )
 
     def node_stats(self) -> NodeStats:
         """The counters of every incarnation of every node, summed."""
@@ -470,6 +639,15 @@ class Cluster:
         every = [*self.stats_of_dead, *(n.stats for n in self.nodes.values() if n is not None)]
         for stats in every:
             for name in NodeStats.__slots__:
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+        return total
+
+    def member_stats(self) -> MemberStats:
+        """The composite nodes' counters, every incarnation summed (gossip clusters)."""
+        total = MemberStats()
+        live = [n.stats_member for n in self.nodes.values() if isinstance(n, DynamoNode)]
+        for stats in [*self.member_stats_of_dead, *live]:
+            for name in MemberStats.__slots__:
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
         return total
 
@@ -492,6 +670,13 @@ _CLASS_BYTES: dict[type, bytes] = {
         ReadRepair,
         HintReplay,
         HintAck,
+        TransferBatch,
+        TransferAck,
+        RepairPush,
+        GossipPacket,
+        MerklePacket,
+        RootsRequest,
+        RootsReply,
     )
 }
 
@@ -503,12 +688,10 @@ def _ring(names: tuple[str, ...], n: int, q: int) -> PartitionRing:
 
 
 def _key_of(message: Message) -> bytes | None:
-    kind = type(message)
-    if kind is ForwardRequest:
-        return message.request.key  # type: ignore[union-attr]
-    if kind is ForwardResponse or kind is HintAck:
-        return None
-    return message.key  # type: ignore[union-attr]
+    if type(message) is ForwardRequest:
+        return message.request.key
+    key: bytes | None = getattr(message, "key", None)
+    return key
 
 
 def _label(message: Message) -> str:

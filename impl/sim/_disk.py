@@ -17,11 +17,13 @@ from collections.abc import Iterable
 from dynamokv.impl.core import (
     DeleteHint,
     Hint,
+    MemberStorageView,
     Persist,
     Record,
-    StorageView,
+    StoreGeneration,
     StoreHint,
     StoreLease,
+    StoreRing,
     StoreVersions,
 )
 from dynamokv.spec.kv import Version
@@ -29,16 +31,20 @@ from dynamokv.spec.kv import Version
 __all__ = ["SimDisk"]
 
 
-class SimDisk(StorageView):
+class SimDisk(MemberStorageView):
     """In-memory storage with synced and unsynced layers."""
 
     __slots__ = (
+        "_generation",
+        "_generation_overlay",
         "_hints",
         "_hints_overlay",
         "_lease",
         "_lease_overlay",
         "_overlay",
         "_pending",
+        "_ring",
+        "_ring_overlay",
         "_versions",
     )
 
@@ -50,6 +56,10 @@ class SimDisk(StorageView):
         self._hints_overlay: dict[int, tuple[Hint | None, int]] = {}
         self._lease_overlay = 0
         self._pending: dict[int, tuple[Record, ...]] = {}
+        self._ring: StoreRing | None = None
+        self._ring_overlay: StoreRing | None = None
+        self._generation = 0
+        self._generation_overlay = 0
 
     # -- StorageView ------------------------------------------------------------------
 
@@ -74,6 +84,22 @@ class SimDisk(StorageView):
         """The largest lease persisted."""
         return max(self._lease, self._lease_overlay)
 
+    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:
+        """Every key with versions, overlay applied."""
+        keys = set(self._versions) | set(self._overlay)
+        for key in sorted(keys):
+            versions = self.read_versions(key)
+            if versions:
+                yield key, versions
+
+    def read_ring(self) -> StoreRing | None:
+        """The last ring persisted (unsynced included)."""
+        return self._ring_overlay or self._ring
+
+    def read_generation(self) -> int:
+        """The largest generation persisted."""
+        return max(self._generation, self._generation_overlay)
+
     # -- driven by the simulator ---------------------------------------------------------
 
     def apply(self, persist: Persist) -> None:
@@ -87,6 +113,10 @@ class SimDisk(StorageView):
                 self._hints_overlay[record.hint.hint_id] = (record.hint, pid)
             elif isinstance(record, DeleteHint):
                 self._hints_overlay[record.hint_id] = (None, pid)
+            elif isinstance(record, StoreRing):
+                self._ring_overlay = record
+            elif isinstance(record, StoreGeneration):
+                self._generation_overlay = max(self._generation_overlay, record.generation)
             else:
                 self._lease_overlay = max(self._lease_overlay, record.counter_max)
 
@@ -104,6 +134,13 @@ class SimDisk(StorageView):
                     del self._overlay[key]
             elif isinstance(record, StoreLease):
                 self._lease = max(self._lease, record.counter_max)
+            elif isinstance(record, StoreRing):
+                if self._ring is None or record.version >= self._ring.version:
+                    self._ring = record
+                if self._ring_overlay is record:
+                    self._ring_overlay = None
+            elif isinstance(record, StoreGeneration):
+                self._generation = max(self._generation, record.generation)
             else:
                 if isinstance(record, StoreHint):
                     hint_id = record.hint.hint_id
@@ -122,6 +159,18 @@ class SimDisk(StorageView):
         self._overlay.clear()
         self._hints_overlay.clear()
         self._lease_overlay = self._lease
+        self._ring_overlay = None
+        self._generation_overlay = self._generation
+        return lost
+
+    def lose_hints(self) -> int:
+        """The hint store's volume is lost (a replaced substitute, the Q4 preset).
+
+        Returns how many hints were lost. Only the simulator does this to a disk.
+        """
+        lost = len(self._hints)
+        self._hints.clear()
+        self._hints_overlay.clear()
         return lost
 
     # -- omniscient reads for the checkers --------------------------------------------

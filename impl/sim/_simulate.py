@@ -10,12 +10,21 @@ A run has three phases:
    last context, plain gets and deletes. Meanwhile the chosen faults strike:
    crashes and restarts, symmetric and asymmetric partitions, message drops,
    duplicates and reordering.
+   With ``churn``, nodes also join and leave by explicit admin commands (Dynamo
+   §4.8.1) while the workload runs: a spare node starts, announces itself by
+   gossip and is joined through a ring member; a member is asked to leave, hands
+   its partitions off, marks itself ``left`` and may later rejoin.
 2. **Quiescence.** Faults stop, partitions heal, every node restarts, and the
    cluster runs until every hint is handed off (property 5, bounded by
    ``drain_ticks_max``).
-3. **Repair.** Without Merkle anti-entropy (issue 5), repair is a get with R = N
-   of every key written, whose read repair brings every owner up to date. Then
-   the checkers of :mod:`~dynamokv.impl.sim._checkers` run.
+3. **Repair.** With ``membership="gossip"`` (the default) nothing is done by the
+   checker: gossip spreads the last ring, transfers finish, and Merkle
+   anti-entropy repairs the replicas until every partition's owners have equal
+   roots, within ``converge_ticks_max`` (property 5); property 6 holds transfers
+   to the owners of the ring they were computed under and the ring's spread to a
+   gossip bound. With ``membership="static"`` (no anti-entropy) repair is a get
+   with R = N of every key, whose read repair brings every owner up to date.
+   Then the checkers of :mod:`~dynamokv.impl.sim._checkers` run.
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import math
 from dataclasses import dataclass, field
 
 from dynamokv.impl.core import (
     CoreInvariantError,
+    DynamoNode,
     GetRequest,
     GetResult,
     NodeConfig,
@@ -41,10 +52,20 @@ from ._checkers import History, OpRecord
 from ._cluster import Cluster, NetworkConfig
 from ._store_disk import StoreDisk
 
-__all__ = ["FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
+__all__ = ["DEFAULT_FAULTS", "FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
 
-FAULTS = ("crash", "partition", "drop", "dup", "reorder")
-"""The fault kinds ``--faults`` accepts."""
+FAULTS = ("crash", "partition", "drop", "dup", "reorder", "churn")
+"""The fault kinds ``--faults`` accepts (``churn``: joins and leaves, gossip only)."""
+
+DEFAULT_FAULTS = ("crash", "partition", "drop", "dup", "reorder")
+"""What a run injects unless told otherwise (churn is opt-in: it is slower)."""
+
+RING_ROUNDS_PER_LOG2_MAX = 6
+"""Property 6's bound: after faults stop, the newest ring reaches every live node
+within ``RING_ROUNDS_PER_LOG2_MAX * ceil(log2 n) + RING_ROUNDS_SLACK`` gossip rounds."""
+
+RING_ROUNDS_SLACK = 10
+"""Rounds for restarted nodes to be noticed before the epidemic starts."""
 
 STORAGES = ("memory", "store")
 """``memory``: :class:`SimDisk`; ``store``: the WAL store over fault-injecting files."""
@@ -59,7 +80,7 @@ class SimConfig:
     clients: int = 8
     keys: int = 64
     zipf_s: float = 1.1
-    faults: tuple[str, ...] = FAULTS
+    faults: tuple[str, ...] = DEFAULT_FAULTS
     strict: bool = False
     n: int = 3
     r: int = 2
@@ -77,6 +98,10 @@ class SimConfig:
     vector_clock_threshold: int = 10
     planted_bug: str = ""
     storage: str = "memory"
+    membership: str = "gossip"
+    churn_events_max: int = 4
+    spares: int = 2
+    converge_ticks_max: int = 6000
 
 
 @dataclass(slots=True)
@@ -99,6 +124,12 @@ class SimReport:
     crashes: int = 0
     lost_persists: int = 0
     excused_truncations: int = 0
+    joins: int = 0
+    leaves: int = 0
+    keys_transferred: int = 0
+    keys_repaired: int = 0
+    convergence_ticks: int = 0
+    ring_rounds: int = 0
 
 
 class _Workload:
@@ -113,6 +144,10 @@ class _Workload:
         self.cumulative = list(itertools.accumulate(weights))
         self.contexts: dict[tuple[int, bytes], tuple[tuple[str, int], ...]] = {}
         self.item_seq = 0
+
+    def node(self) -> str:
+        """A load balancer's choice: any member of the newest ring."""
+        return self.rng.choice(self.cluster.members())
 
     def key(self) -> bytes:
         point = self.rng.random() * self.cumulative[-1]
@@ -170,7 +205,7 @@ class _Workload:
         cluster.call_at(cluster.now + self.config.client_timeout_ticks, timeout)
 
     def get(self, client: int, key: bytes, *, then: str | None) -> None:
-        node = self.rng.choice(self.cluster.names)
+        node = self.node()
         record = OpRecord(client, "get", key, node, self.cluster.now, self.config.r)
 
         def done(result: Result) -> None:
@@ -195,7 +230,7 @@ class _Workload:
     def put(
         self, client: int, key: bytes, value: bytes | None, context: tuple[tuple[str, int], ...]
     ) -> None:
-        node = self.rng.choice(self.cluster.names)
+        node = self.node()
         kind = "put" if value is not None else "delete"
         record = OpRecord(client, kind, key, node, self.cluster.now, self.config.w, value, context)
 
@@ -230,9 +265,64 @@ class _Workload:
             )
 
 
-def _faults(cluster: Cluster, config: SimConfig, workload: _Workload) -> None:
+class _Churn:
+    """Joins and leaves by admin command while the workload runs (Dynamo §4.8.1)."""
+
+    JOIN_RETRY_TICKS = 20
+    JOIN_ATTEMPTS_MAX = 30
+
+    def __init__(self, cluster: Cluster, config: SimConfig, report: SimReport) -> None:
+        self.cluster = cluster
+        self.config = config
+        self.report = report
+        self.events = 0
+
+    def strike(self) -> None:
+        cluster = self.cluster
+        rng = cluster.random
+        if self.events >= self.config.churn_events_max:
+            return
+        members = cluster.members()
+        outside = [
+            name
+            for name in cluster.names
+            if name not in members and cluster.status_of(name) in ("down", "left")
+        ]
+        floor = max(self.config.n + 1, 3)
+        if outside and (len(members) <= floor or rng.random() < 0.5):
+            name = rng.choice(outside)
+            self.events += 1
+            # A node that left rejoins in a new generation: a restart gives it one.
+            cluster.crash(name)
+            cluster.restart(name)
+            self.try_join(name, 0)
+        elif len(members) > floor:
+            name = rng.choice(members)
+            vias = [m for m in members if cluster.is_up(m)]
+            if vias and cluster.leave(name, via=rng.choice(vias)):
+                self.events += 1
+                self.report.leaves += 1
+
+    def try_join(self, name: str, attempt: int) -> None:
+        cluster = self.cluster
+        if attempt >= self.JOIN_ATTEMPTS_MAX or name in cluster.members():
+            return
+        vias = [m for m in cluster.members() if cluster.is_up(m)]
+        if cluster.is_up(name) and vias and cluster.join(name, via=cluster.random.choice(vias)):
+            self.report.joins += 1
+            return
+        cluster.call_at(
+            cluster.now + self.JOIN_RETRY_TICKS, lambda: self.try_join(name, attempt + 1)
+        )
+
+
+def _faults(cluster: Cluster, config: SimConfig, workload: _Workload, churn: _Churn) -> None:
     rng = cluster.random
-    kinds = [k for k in ("crash", "partition") if k in config.faults and config.nodes > 1]
+    kinds: list[str] = [
+        k for k in ("crash", "partition") if k in config.faults and config.nodes > 1
+    ]
+    if "churn" in config.faults and config.membership == "gossip":
+        kinds.append("churn")
 
     def strike() -> None:
         if workload.active <= 0:
@@ -246,7 +336,9 @@ def _faults(cluster: Cluster, config: SimConfig, workload: _Workload) -> None:
             return
         kind = rng.choice(kinds)
         names = list(cluster.names)
-        if kind == "crash":
+        if kind == "churn":
+            churn.strike()
+        elif kind == "crash":
             up = [name for name in names if cluster.is_up(name)]
             if len(up) <= 1:
                 return
@@ -278,6 +370,8 @@ def simulate(
         dup=config.dup if "dup" in config.faults else 0.0,
         reorder=config.reorder if "reorder" in config.faults else 0.0,
     )
+    if "churn" in config.faults and config.membership != "gossip":
+        raise ValueError("churn needs membership='gossip'")
     node_config = NodeConfig(
         n=config.n,
         r=config.r,
@@ -294,18 +388,21 @@ def simulate(
         network=network,
         trace_key=trace_key,
         disk_factory=StoreDisk if config.storage == "store" else None,
+        membership=config.membership,
+        spares=config.spares if "churn" in config.faults else 0,
     )
     history = History()
     report = SimReport(seed)
     workload = _Workload(cluster, config, history)
     workload.start()
-    _faults(cluster, config, workload)
+    _faults(cluster, config, workload, _Churn(cluster, config, report))
     try:
         cluster.run(stop=lambda: workload.active <= 0)
         # Quiescence: faults stop, everything heals and restarts.
         network.drop = network.dup = network.reorder = 0.0
         cluster.heal()
-        for name in cluster.names:
+        quiet_since = cluster.now
+        for name in sorted(cluster.started):
             cluster.restart(name)
         deadline = cluster.now + config.drain_ticks_max
         # Let requests begun under faults finish and their suspicions lapse, so the
@@ -319,7 +416,10 @@ def simulate(
                 f"property 5: {cluster.hints_pending()} hint(s) still pending "
                 f"{config.drain_ticks_max} ticks after faults stopped"
             )
-        _repair(cluster, history, config)
+        if config.membership == "gossip":
+            _converge(cluster, history, config, report, quiet_since)
+        else:
+            _repair(cluster, history, config)
     except CoreInvariantError as error:
         history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
     history.check_phantoms()
@@ -343,7 +443,107 @@ def simulate(
     report.crashes = cluster.stats.crashes
     report.lost_persists = cluster.stats.lost_persists
     report.excused_truncations = history.excused_truncations + cluster.transitive_covers
+    if config.membership == "gossip":
+        member = cluster.member_stats()
+        report.keys_transferred = member.keys_transferred
+        report.keys_repaired = member.keys_repaired
     return report, cluster, history
+
+
+def _disagreements(cluster: Cluster) -> list[str]:
+    """Why the gossip cluster has not converged yet (empty: it has)."""
+    live = [node for node in cluster.nodes.values() if isinstance(node, DynamoNode)]
+    reasons: list[str] = []
+    newest = max(cluster.rings, default=(0, ""))
+    lagging = [n.node_id for n in live if (n.ring_state.version, n.ring_state.issuer) != newest]
+    if lagging:
+        reasons.append(f"ring {newest[0]} not adopted by {','.join(lagging)}")
+    if cluster.hints_pending():
+        reasons.append(f"{cluster.hints_pending()} hint(s) pending")
+    busy = [n.node_id for n in live if n.transfers_in_flight or n.holds_data_it_does_not_own()]
+    if busy:
+        reasons.append(f"handoff unfinished on {','.join(busy)}")
+    if reasons:
+        return reasons
+    ring = cluster.ring
+    partitions = sorted({p for n in live for p, tree in n.trees.items() if len(tree)})
+    for partition in partitions:
+        owners = ring.partition_preference_list(partition)
+        roots = set()
+        for owner in owners:
+            node = cluster.nodes[owner]
+            if isinstance(node, DynamoNode):
+                roots.add(node.root(partition))
+        if len(roots) > 1:
+            reasons.append(f"Merkle roots of partition {partition} differ among {owners}")
+    return reasons
+
+
+CONVERGE_POLL_TICKS = 20
+"""How often the quiescent cluster is checked for convergence."""
+
+
+def _converge(
+    cluster: Cluster, history: History, config: SimConfig, report: SimReport, quiet_since: int
+) -> None:
+    """Properties 5 and 6 with gossip and anti-entropy doing the work."""
+    start = cluster.now
+    deadline = start + config.converge_ticks_max
+    period = cluster.member_config.gossip.gossip_period_ticks
+    reasons = _disagreements(cluster)
+    while reasons and cluster.now < deadline:
+        cluster.run(until=cluster.now + CONVERGE_POLL_TICKS)
+        reasons = _disagreements(cluster)
+    # Let writes in flight (repairs pushed in the last round) become durable.
+    cluster.run(until=cluster.now + 2 * CONVERGE_POLL_TICKS)
+    report.convergence_ticks = cluster.now - quiet_since
+    for reason in reasons[:5]:
+        history.violations.append(
+            f"property 5: not converged {config.converge_ticks_max} ticks after faults "
+            f"stopped: {reason}"
+        )
+    live = [name for name, node in cluster.nodes.items() if node is not None]
+    up = len(live)
+    newest = max(cluster.rings, default=(0, ""))[0]
+    ring_done = max(cluster.ring_held_since.get(name, start) for name in live)
+    rounds = max(0, ring_done - quiet_since) // period
+    report.ring_rounds = rounds
+    bound = RING_ROUNDS_PER_LOG2_MAX * math.ceil(math.log2(max(up, 2))) + RING_ROUNDS_SLACK
+    if rounds > bound:
+        history.violations.append(
+            f"property 6: ring {newest} took {rounds} gossip rounds to reach all "
+            f"{up} nodes after faults stopped (bound {bound})"
+        )
+    for ring, partition, dst in sorted(cluster.transfer_sends):
+        if dst not in cluster.ring_at(ring).partition_preference_list(partition):
+            history.violations.append(
+                f"property 6: partition {partition} was transferred to {dst}, "
+                f"not one of its owners in ring {ring[0]} of {ring[1]}"
+            )
+            break
+    keys = sorted({r.key for r in history.records})
+    for key in keys:
+        holders = cluster.holders(key)
+        if len(set(holders.values())) > 1:
+            history.violations.append(
+                f"property 5: owners of {key!r} disagree after anti-entropy: "
+                + "; ".join(f"{name}={[v.dot for v in held]}" for name, held in holders.items())
+            )
+    _check_acknowledged(cluster, history)
+
+
+def _check_acknowledged(cluster: Cluster, history: History) -> None:
+    """Property 1 at rest: every owner covers every acknowledged version."""
+    acked = [r for r in history.records if r.kind != "get" and r.ok and r.version is not None]
+    for record in acked:
+        assert record.version is not None
+        for name, held in cluster.holders(record.key).items():
+            if not cluster.covered(record.key, held, record.version):
+                history.violations.append(
+                    f"property 1: acknowledged {record.version.dot} of {record.key!r} "
+                    f"(t={record.end}) is missing on owner {name} after repair"
+                )
+                break
 
 
 REPAIR_ROUNDS_MAX = 4
@@ -378,7 +578,6 @@ def _repair(cluster: Cluster, history: History, config: SimConfig) -> None:
             break
     for key in failed:
         history.violations.append(f"property 5: repair read of {key!r} failed after faults stopped")
-    acked = [r for r in history.records if r.kind != "get" and r.ok and r.version is not None]
     for key in keys:
         holders = cluster.holders(key)
         distinct = set(holders.values())
@@ -387,12 +586,4 @@ def _repair(cluster: Cluster, history: History, config: SimConfig) -> None:
                 f"property 5: owners of {key!r} disagree after repair: "
                 + "; ".join(f"{name}={[v.dot for v in held]}" for name, held in holders.items())
             )
-    for record in acked:
-        assert record.version is not None
-        for name, held in cluster.holders(record.key).items():
-            if not cluster.covered(record.key, held, record.version):
-                history.violations.append(
-                    f"property 1: acknowledged {record.version.dot} of {record.key!r} "
-                    f"(t={record.end}) is missing on owner {name} after repair"
-                )
-                break
+    _check_acknowledged(cluster, history)

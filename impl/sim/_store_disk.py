@@ -10,8 +10,9 @@ recovery. The inherited in-memory layers shadow what has been synced, for the
 checkers; after a crash they are rebuilt from what the store recovered, which may
 include a prefix of the unsynced writes (a torn tail that happened to be whole).
 
-Records are encoded with msgpack under three prefixes: ``v/`` + key for versions,
-``h/`` + id for hints, ``lease`` for the counter lease.
+Records are encoded with msgpack under ``v/`` + key for versions, ``h/`` + id for
+hints, ``lease`` for the counter lease, ``ring`` and ``generation`` for the
+composite node's membership state.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgpack
-from dynamokv.impl.core import DeleteHint, Hint, Persist, Record, StoreHint, StoreVersions
+from dynamokv.impl.core import (
+    DeleteHint,
+    Hint,
+    Persist,
+    Record,
+    StoreGeneration,
+    StoreHint,
+    StoreLease,
+    StoreRing,
+    StoreVersions,
+)
 from dynamokv.impl.storage import FaultyFiles, Operation, Store, StoreOptions
 from dynamokv.spec.kv import Version
 
@@ -30,6 +41,8 @@ from ._disk import SimDisk
 __all__ = ["StoreDisk"]
 
 _LEASE = b"lease"
+_RING = b"ring"
+_GENERATION = b"generation"
 
 
 def _pack_versions(versions: tuple[Version, ...]) -> list[Any]:
@@ -52,6 +65,11 @@ def _operation(record: Record) -> Operation:
         return (b"h/%d" % hint.hint_id, msgpack.packb(value))
     if isinstance(record, DeleteHint):
         return (b"h/%d" % record.hint_id, None)
+    if isinstance(record, StoreRing):
+        return (_RING, msgpack.packb([record.version, record.issuer, list(record.owners)]))
+    if isinstance(record, StoreGeneration):
+        return (_GENERATION, msgpack.packb(record.generation))
+    assert isinstance(record, StoreLease)
     return (_LEASE, msgpack.packb(record.counter_max))
 
 
@@ -88,6 +106,24 @@ class StoreDisk(SimDisk):
         raw = self.store.get(_LEASE)
         return 0 if raw is None else int(msgpack.unpackb(raw))
 
+    def read_ring(self) -> StoreRing | None:
+        raw = self.store.get(_RING)
+        if raw is None:
+            return None
+        version, issuer, owners = msgpack.unpackb(raw)
+        return StoreRing(int(version), str(issuer), tuple(owners))
+
+    def read_generation(self) -> int:
+        raw = self.store.get(_GENERATION)
+        return 0 if raw is None else int(msgpack.unpackb(raw))
+
+    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:
+        for key, raw in self.store.scan(0, 0):
+            if key.startswith(b"v/"):
+                versions = _unpack_versions(msgpack.unpackb(raw))
+                if versions:
+                    yield key[2:], versions
+
     # -- driven by the simulator -------------------------------------------------------
 
     def apply(self, persist: Persist) -> None:
@@ -114,4 +150,6 @@ class StoreDisk(SimDisk):
             self._hints[hint.hint_id] = hint
         self._lease = self.read_lease()
         self._lease_overlay = self._lease
+        self._ring = self.read_ring()
+        self._generation = self._generation_overlay = self.read_generation()
         return lost

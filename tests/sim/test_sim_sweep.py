@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dynamokv.impl.cli import main
-from dynamokv.impl.sim import FAULTS, SimConfig, simulate
+from dynamokv.impl.sim import DEFAULT_FAULTS, SimConfig, simulate
 
 
 def test_same_seed_same_run_byte_for_byte() -> None:
@@ -48,7 +48,10 @@ def test_planted_bug_makes_the_sweep_fail(bug: str, capsys: pytest.CaptureFixtur
     status = main(["sim", "--seeds", "3", "--ops", "300", "--plant-bug", bug])
     out = capsys.readouterr().out
     assert status == 1
-    assert f"replay: dynamokv sim --seed 1 --nodes 5 --ops 300 --faults {','.join(FAULTS)}" in out
+    assert (
+        f"replay: dynamokv sim --seed 1 --nodes 5 --ops 300 --faults {','.join(DEFAULT_FAULTS)}"
+        in out
+    )
     assert f"--plant-bug {bug}" in out
 
 
