@@ -41,6 +41,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         {"trio", "socket", "threading", "asyncio", "time", "select", "selectors"},
     ),
     "impl/storage": ({"dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
+    "impl/client": ({"dynamokv.spec", "dynamokv.impl.client"}, set()),
     "impl/runtime": (
         {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.storage", "dynamokv.impl.runtime"},
         set(),
@@ -80,6 +81,17 @@ def _imports(path: Path, module: str) -> Iterator[tuple[str, int, bool]]:
             else:
                 name = node.module or ""
             yield name, node.lineno, id(node) in guarded
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            # A dynamic import is still an import: the rules apply to it too.
+            yield node.args[0].value, node.lineno, False
 
 
 def _python_files(folder: str) -> list[Path]:
@@ -107,9 +119,15 @@ def test_checker_catches_a_planted_violation(tmp_path: Path) -> None:
     planted = tmp_path / "planted.py"
     planted.write_text(
         "import time\nfrom ..impl import core\nif TYPE_CHECKING:\n    import random\n"
+        "importlib.import_module('dynamokv.impl.client')\n"
     )
     found = set(_imports(planted, "dynamokv.spec.planted"))
-    assert found == {("time", 1, False), ("dynamokv.impl", 2, False), ("random", 4, True)}
+    assert found == {
+        ("time", 1, False),
+        ("dynamokv.impl", 2, False),
+        ("random", 4, True),
+        ("dynamokv.impl.client", 5, False),
+    }
 
 
 def test_every_package_is_listed_in_pyproject() -> None:

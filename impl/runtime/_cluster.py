@@ -560,17 +560,6 @@ class LocalCluster:
         self._exit_status[pid] = os.waitstatus_to_exitcode(status)
         return self._exit_status[pid]
 
-    def client(self, node: str | int = 1, **options: Any) -> Any:
-        """A sync :class:`dynamokv.impl.client.Client` for a node's HTTP API.
-
-        Imported here, not at module level: the client sits above ``impl/runtime`` in
-        the import rules, and only callers that want one pay for it.
-        """
-        import importlib
-
-        module = importlib.import_module("dynamokv.impl.client")
-        return module.Client(self.http_address(node), **options)
-
     # ---------------------------------------------------------------- lifecycle
 
     def _plan(self) -> None:

@@ -27,7 +27,7 @@ HINTS_DRAIN_SECONDS = 60.0
 
 
 def _preference_list(cluster: LocalCluster, key: bytes) -> list[str]:
-    with cluster.client(1) as client:
+    with Client(cluster.http_address(1)) as client:
         document = client.json(f"/cluster/ring?key={key.decode()}")
     return list(document["key"]["preference_list"])
 
@@ -35,11 +35,11 @@ def _preference_list(cluster: LocalCluster, key: bytes) -> list[str]:
 def test_a_put_on_one_node_is_read_on_every_node(tmp_path: Path) -> None:
     with LocalCluster(tmp_path, nodes=3) as cluster:
         cluster.up()
-        with cluster.client("node-1") as writer:
+        with Client(cluster.http_address("node-1")) as writer:
             context = writer.put("greeting", b"hello")
         assert context
         for name in cluster.names:
-            with cluster.client(name) as reader:
+            with Client(cluster.http_address(name)) as reader:
                 reply = reader.get("greeting")
                 assert reply.values == (b"hello",)
         # The curl path: raw body in, raw body out, the context in a header.
@@ -132,7 +132,7 @@ def test_a_full_cluster_restart_keeps_every_acknowledged_write(tmp_path: Path) -
     with LocalCluster(tmp_path, nodes=3) as cluster:
         cluster.up()
         written = {}
-        with cluster.client(1) as client:
+        with Client(cluster.http_address(1)) as client:
             for index in range(100):
                 key = f"durable-{index}"
                 written[key] = f"value-{index}".encode()
@@ -141,7 +141,7 @@ def test_a_full_cluster_restart_keeps_every_acknowledged_write(tmp_path: Path) -
         assert processes_under(tmp_path) == []
         cluster.up()
         for name in cluster.names:
-            with cluster.client(name) as client:
+            with Client(cluster.http_address(name)) as client:
                 for key, value in written.items():
                     assert client.get(key).values == (value,), (name, key)
 
@@ -207,7 +207,7 @@ def test_history_of_real_processes_with_kills_and_restarts_passes_the_checkers(
         wait_for(lambda: cluster.hints_pending() == 0, HINTS_DRAIN_SECONDS, "hints drain")
         # Read repair with R = N of every key (as the simulator's quiescence does): the
         # anti-entropy of issue 5 is not wired into the node yet.
-        with cluster.client(1) as client:
+        with Client(cluster.http_address(1)) as client:
             for key in keys:
                 client.get(key, r=3)
         time.sleep(0.5)
