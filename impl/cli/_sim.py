@@ -4,6 +4,10 @@ Each seed is one complete run (workload, faults, quiescence, repair, checkers;
 see :mod:`dynamokv.impl.sim`). The summary sums the runs; any violation makes the
 exit status non-zero and prints the command that replays the failing seed
 exactly. ``--trace KEY`` draws a ladder diagram of one key's messages.
+
+``--preset q1|q4|gossip`` prints a measurement instead (see
+:mod:`dynamokv.impl.sim._presets`): Q1 (join an 11th node to 10), Q4 (a node down
+for 3 simulated hours) and the gossip convergence table.
 """
 
 from __future__ import annotations
@@ -25,7 +29,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--faults",
         default="crash,partition,drop,dup,reorder",
-        help="comma-separated faults: crash, partition, drop, dup, reorder, or none",
+        help="comma-separated faults: crash, partition, drop, dup, reorder, churn "
+        "(joins and leaves), or none",
+    )
+    parser.add_argument(
+        "--membership",
+        choices=("gossip", "static"),
+        default="gossip",
+        help="gossip: complete nodes (gossip, phi, handoff, Merkle anti-entropy); "
+        "static: request-path cores on a fixed ring, repaired by read repair",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("q1", "q4", "gossip"),
+        help="print a measurement: q1 (join an 11th node to 10), q4 (a node down "
+        "3 hours), gossip (convergence table for 8 to 256 nodes)",
     )
     parser.add_argument("--strict", action="store_true", help="strict quorum (no substitutes)")
     parser.add_argument("-n", type=int, default=3, help="replicas per key N (default 3)")
@@ -69,9 +87,26 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
         parts.append(f"--storage {args.storage}")
     if args.keys != 64:
         parts.append(f"--keys {args.keys}")
+    if args.membership != "gossip":
+        parts.append(f"--membership {args.membership}")
     if args.plant_bug:
         parts.append(f"--plant-bug {args.plant_bug}")
     return " ".join(parts)
+
+
+def _run_preset(preset: str, seed: int) -> int:
+    from dynamokv.impl.sim import _presets
+
+    if preset == "q1":
+        lines = _presets.print_q1(_presets.measure_q1(seed=seed))
+        print("\n".join(lines))
+        return 0
+    if preset == "q4":
+        measurement = _presets.measure_q4(seed=seed)
+        print("\n".join(_presets.print_q4(measurement)))
+        return 0 if measurement.identical else 1
+    print("\n".join(_presets.print_gossip()))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,7 +119,11 @@ def _run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
+    if args.preset is not None:
+        return _run_preset(args.preset, args.seed)
     faults = tuple(f for f in args.faults.split(",") if f and f != "none")
+    if "churn" in faults and args.membership != "gossip":
+        raise CliError("churn needs --membership gossip")
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
         raise CliError(f"unknown fault {unknown[0]!r}; choose from {', '.join(FAULTS)} or none")
@@ -112,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         planted_bug=args.plant_bug,
         vector_clock_threshold=args.vector_clock_threshold,
         storage=args.storage,
+        membership=args.membership,
     )
     console = Console(highlight=False)
     totals: dict[str, int] = {}
@@ -148,6 +188,10 @@ def _run(args: argparse.Namespace) -> int:
                 ("hints stored", stats.hints_stored),
                 ("hints replayed", stats.hints_replayed),
                 ("read repairs", stats.read_repairs),
+                ("joins", report.joins),
+                ("leaves", report.leaves),
+                ("keys transferred (handoff)", report.keys_transferred),
+                ("keys repaired (Merkle)", report.keys_repaired),
                 ("truncations", stats.truncations),
                 ("checks excused by truncation", report.excused_truncations),
                 ("crashes", report.crashes),

@@ -133,6 +133,7 @@ from ._messages import (
 from ._node import Node, NodeConfig, NodeStats
 from ._ring import PartitionRing
 from ._storage import MemberStorageView
+from ._versions import merge
 
 if TYPE_CHECKING:
     import random
@@ -189,6 +190,9 @@ class MemberConfig:
         handoff_check_interval_ticks: period of the orphan sweep (data of partitions
             this node does not own goes to their owners).
         suspect_ticks: how long a request timeout makes a peer unhealthy.
+        recovery_grace_ticks: after a peer stops being suspected, anti-entropy leaves
+            it alone this long, so hinted handoff replays first and the Merkle
+            exchange repairs only what the hints missed (Dynamo §4.6, then §4.7).
     """
 
     gossip: GossipConfig = field(default_factory=GossipConfig)
@@ -204,6 +208,7 @@ class MemberConfig:
     transfer_retry_ticks: int = 40
     handoff_check_interval_ticks: int = 100
     suspect_ticks: int = 50
+    recovery_grace_ticks: int = 200
 
     def __post_init__(self) -> None:
         invariant(0 <= self.merkle_depth <= 16, "merkle_depth must be in [0, 16]")
@@ -232,6 +237,7 @@ class MemberStats:
         keys_dropped: keys forgotten after their handoff.
         roots_compared: partition roots sent in :class:`RootsRequest`.
         keys_repaired: keys this node pushed to a peer after a Merkle exchange.
+        keys_repair_applied: keys whose stored versions a received repair changed.
         peers_recovered: suspicions lifted (each replays that owner's hints).
     """
 
@@ -242,6 +248,7 @@ class MemberStats:
     keys_dropped: int = 0
     roots_compared: int = 0
     keys_repaired: int = 0
+    keys_repair_applied: int = 0
     peers_recovered: int = 0
 
 
@@ -415,6 +422,7 @@ class DynamoNode:
         self._next_ae = now + self.member_config.anti_entropy_interval_ticks
         self._next_handoff = now + self.member_config.handoff_check_interval_ticks
         self._ae_peer_index = 0
+        self._recovered_at: dict[str, int] = {}
         self._roots_offset: dict[str, int] = {}
         self._roots_round = 0
         self._roots_pending: dict[int, tuple[str, int]] = {}
@@ -445,6 +453,8 @@ class DynamoNode:
             message = event.message  # type: ignore[union-attr]
             handler = self._handlers.get(message.__class__)
             if handler is None:
+                if message.__class__ is RepairPush:
+                    self._count_repair(message)
                 self._node_step(event, now, out)
             else:
                 self.health.on_message(message.src, now)
@@ -645,6 +655,7 @@ class DynamoNode:
                 self.health.set_suspected(effect.node_id, effect.suspected)
                 if not effect.suspected:
                     self.stats_member.peers_recovered += 1
+                    self._recovered_at[effect.node_id] = now
                     self._node_step(PeerUp(effect.node_id), now, out)
             else:
                 invariant(isinstance(effect, MemberStatusChanged), "unknown gossip effect")
@@ -819,7 +830,13 @@ class DynamoNode:
 
     def _start_roots_round(self, now: int, out: list[Effect]) -> None:
         shared = self._shared_partitions()
-        peers = [p for p in shared if self.health.is_healthy(p, now)]
+        grace = self.member_config.recovery_grace_ticks
+        recovered = self._recovered_at
+        peers = [
+            p
+            for p in shared
+            if self.health.is_healthy(p, now) and now - recovered.get(p, now - grace) >= grace
+        ]
         if not peers or self._roots_pending or self._exchange_queue:
             self._pump_exchanges(now, out)
             return
@@ -912,6 +929,12 @@ class DynamoNode:
             else:
                 invariant(isinstance(effect, ExchangeFinished), "unknown anti-entropy effect")
                 self._pump_exchanges(now, out)
+
+    def _count_repair(self, message: RepairPush) -> None:
+        for key, incoming in message.items:
+            held = self.node.stored_versions(key)
+            if merge(held, incoming) != held:
+                self.stats_member.keys_repair_applied += 1
 
     def _push_repair(self, effect: RepairKeys, out: list[Effect]) -> None:
         bound = self.member_config.repair_keys_per_message_max
