@@ -453,8 +453,8 @@ class DynamoNode:
             message = event.message  # type: ignore[union-attr]
             handler = self._handlers.get(message.__class__)
             if handler is None:
-                if message.__class__ is RepairPush:
-                    self._count_repair(message)
+                if message.__class__ is RepairPush and not self._accept_repair(message):
+                    return self._finish_step(now, out)
                 self._node_step(event, now, out)
             else:
                 self.health.on_message(message.src, now)
@@ -476,6 +476,9 @@ class DynamoNode:
             out.append(Reply(event.request_id, result))  # type: ignore[union-attr]
         else:
             self._node_step(event, now, out)
+        return self._finish_step(now, out)
+
+    def _finish_step(self, now: int, out: list[Effect]) -> list[Effect]:
         self._arm(now, out)
         return out
 
@@ -930,13 +933,22 @@ class DynamoNode:
                 invariant(isinstance(effect, ExchangeFinished), "unknown anti-entropy effect")
                 self._pump_exchanges(now, out)
 
-    def _count_repair(self, message: RepairPush) -> None:
+    def _accept_repair(self, message: RepairPush) -> bool:
+        """Merge a repair only into a partition this node owns (under its ring): an
+        exchange begun under an older ring must not hand data back to a node that
+        has since handed the partition off."""
+        if self.node_id not in self.ring.partition_preference_list(message.partition):
+            return False
         for key, incoming in message.items:
             held = self.node.stored_versions(key)
             if merge(held, incoming) != held:
                 self.stats_member.keys_repair_applied += 1
+        return True
 
     def _push_repair(self, effect: RepairKeys, out: list[Effect]) -> None:
+        owners = self.ring.partition_preference_list(effect.partition)
+        if effect.peer not in owners or self.node_id not in owners:
+            return  # the ring moved on since the exchange began
         bound = self.member_config.repair_keys_per_message_max
         items: list[tuple[bytes, tuple[Version, ...]]] = []
         for key in effect.keys:

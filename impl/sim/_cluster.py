@@ -114,6 +114,8 @@ class NetworkConfig:
             more, so later messages overtake it.
         reorder_ticks_max: how far a reordered message may fall behind.
         disk_delay_ticks_max: longest time from a persist to its sync.
+        gossip_drop: probability a gossip message is lost (on top of ``drop``): a
+            gossip fault that leaves the data path alone.
     """
 
     delay_ticks_min: int = 1
@@ -123,6 +125,7 @@ class NetworkConfig:
     reorder: float = 0.0
     reorder_ticks_max: int = 20
     disk_delay_ticks_max: int = 2
+    gossip_drop: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +399,15 @@ class Cluster:
             self.trace_key is not None and _key_of(message) == self.trace_key
         )
         blocked = self.blocked
-        if (blocked and (src, dst) in blocked) or (network.drop and rng.random() < network.drop):
+        if (
+            (blocked and (src, dst) in blocked)
+            or (network.drop and rng.random() < network.drop)
+            or (
+                network.gossip_drop
+                and message.__class__ is GossipPacket
+                and rng.random() < network.gossip_drop
+            )
+        ):
             self.stats.dropped += 1
             if trace:
                 self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))

@@ -21,6 +21,18 @@ Commands::
     hints                          every node's hints
     dump KEY                       what each node stores durably for KEY
 
+Gossip clusters (``add-nodes 5 gossip [spares=1] [hints=H]``) run complete
+:class:`~dynamokv.impl.core.DynamoNode` s; their gossip and anti-entropy messages
+are not listed (they never stop), and these commands summarize instead::
+
+    start NODE                     start a spare node (it announces itself by gossip)
+    join NODE [via=NODE]           admin: add NODE to the ring (Dynamo §4.8.1)
+    leave NODE [via=NODE]          admin: remove NODE from the ring
+    ring                           each node's ring version and status
+    write-load COUNT [every=T] [keys=K]   COUNT puts, one every T ticks, random keys
+    lose-hints NODE                NODE crashes with its hint volume, then restarts
+    converge                       run until every replica is identical; summarize
+
 ``put`` and ``get`` go by default to the key's first owner (the seed's request
 journey: "Request lands on responsible virtual node") and use the context of the
 last ``get`` of the key; every message the command caused is listed.
@@ -30,12 +42,22 @@ from __future__ import annotations
 
 import shlex
 
-from dynamokv.impl.core import GetRequest, GetResult, NodeConfig, PutRequest, PutResult, Result
+from dynamokv.impl.core import (
+    DynamoNode,
+    GetRequest,
+    GetResult,
+    NodeConfig,
+    PutRequest,
+    PutResult,
+    Result,
+)
 from dynamokv.spec.kv import Version, union_resolve
 
-from ._cluster import Cluster, NetworkConfig
+from ._cluster import _BACKGROUND, Cluster, NetworkConfig
 
 __all__ = ["ScenarioError", "run_scenario"]
+
+_BACKGROUND_NAMES = {cls.__name__ for cls in _BACKGROUND}
 
 
 class ScenarioError(Exception):
@@ -86,11 +108,26 @@ class _Runner:
             r=int(options.get("r", 2)),
             w=int(options.get("w", 2)),
             strict_quorum="strict" in plain,
+            hints_count_max=int(options.get("hints", 4096)),
         )
         network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=1, disk_delay_ticks_max=0)
+        gossip = "gossip" in plain
         self.cluster = Cluster(
-            count, seed=0, config=config, q=int(options.get("q", 64)), network=network
+            count,
+            seed=0,
+            config=config,
+            q=int(options.get("q", 64)),
+            network=network,
+            membership="gossip" if gossip else "static",
+            spares=int(options.get("spares", 0)) if gossip else 0,
         )
+        if gossip:
+            self.cluster.run(until=60)
+            return [
+                f"{count} nodes {' '.join(self.cluster.initial)} with gossip, phi-accrual "
+                f"health and Merkle anti-entropy; N={config.n} R={config.r} W={config.w}; "
+                f"spares: {' '.join(self.cluster.names[count:]) or '-'}"
+            ]
         self.cluster.run(until=1)
         mode = "strict" if config.strict_quorum else "sloppy"
         return [
@@ -159,6 +196,105 @@ class _Runner:
                     lines.append(f"   hint for {hint.owner}: {shown}")
         return lines
 
+    # -- membership (gossip clusters) ---------------------------------------------------
+
+    def do_start(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        self.c.restart(plain[0])
+        self.c.run(until=self.c.now + 60)
+        return [f"{plain[0]} started ({self.c.status_of(plain[0])})"]
+
+    def _admin(self, kind: str, plain: list[str], options: dict[str, str]) -> list[str]:
+        name = plain[0]
+        via = options.get("via", self.c.initial[0])
+        ok = self.c.join(name, via=via) if kind == "join" else self.c.leave(name, via=via)
+        if not ok:
+            return [f"{kind} {name} via {via}: refused"]
+        stats = self.c.member_stats()
+        start, moved = self.c.now, stats.keys_transferred
+        for _ in range(200):
+            self.c.run(until=self.c.now + 20)
+            nodes = [n for n in self.c.nodes.values() if isinstance(n, DynamoNode)]
+            if all(not n.transfers_in_flight and not n.holds_data_it_does_not_own() for n in nodes):
+                break
+        version = max(self.c.rings)[0]
+        return [
+            f"{kind} {name} via {via}: ring version {version}",
+            f"partition transfers done in {self.c.now - start} ticks, "
+            f"{self.c.member_stats().keys_transferred - moved} replica copies moved",
+        ]
+
+    def do_join(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        return self._admin("join", plain, options)
+
+    def do_leave(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        return self._admin("leave", plain, options)
+
+    def do_ring(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        lines = []
+        for name in self.c.names:
+            node = self.c.nodes[name]
+            if isinstance(node, DynamoNode):
+                owned = sum(1 for owner in node.ring_state.owners if owner == name)
+                lines.append(
+                    f"{name}: {node.gossip.self_entry.status}, ring version "
+                    f"{node.ring_state.version}, owns {owned} partitions"
+                )
+            else:
+                lines.append(f"{name}: {self.c.status_of(name)}")
+        return lines
+
+    def do_write_load(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        count = int(plain[0])
+        every = int(options.get("every", 10))
+        keys = int(options.get("keys", 100))
+        cluster = self.c
+        acked: list[Result] = []
+        for index in range(count):
+            key = b"key-%03d" % (index % keys)
+            via = cluster.members()[index % len(cluster.members())]
+            if not cluster.is_up(via):
+                via = next(m for m in cluster.members() if cluster.is_up(m))
+            cluster.submit(
+                via, PutRequest(key, b"v%d" % index, self.contexts.get(key, ())), acked.append
+            )
+            cluster.run(until=cluster.now + every)
+        cluster.run(until=cluster.now + 100)
+        ok = sum(1 for r in acked if r.ok)
+        stats = cluster.node_stats()
+        return [
+            f"{ok} of {count} puts acknowledged over {count * every} ticks",
+            f"hints stored {stats.hints_stored}, refused at the bound {stats.hints_refused}, "
+            f"pending {cluster.hints_pending()}",
+        ]
+
+    def do_lose_hints(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        name = plain[0]
+        self.c.crash(name)
+        lost = self.c.disks[name].lose_hints()
+        self.c.restart(name)
+        return [f"{name} crashed and lost {lost} hint(s) with its hint volume; restarted"]
+
+    def do_converge(self, plain: list[str], options: dict[str, str]) -> list[str]:
+        cluster = self.c
+        start = cluster.now
+        base, member = cluster.node_stats(), cluster.member_stats()
+        keys = sorted({k for d in cluster.disks.values() for k in d.synced_keys()})
+        identical = False
+        while cluster.now < start + 20_000:
+            cluster.run(until=cluster.now + 10)
+            if not cluster.hints_pending() and all(
+                len(set(cluster.holders(k).values())) == 1 for k in keys
+            ):
+                identical = True
+                break
+        stats, after = cluster.node_stats(), cluster.member_stats()
+        return [
+            f"hints replayed {stats.hints_replayed - base.hints_replayed}",
+            f"keys repaired by Merkle {after.keys_repair_applied - member.keys_repair_applied}",
+            f"every replica identical: {'yes' if identical else 'no'} "
+            f"after {cluster.now - start} ticks",
+        ]
+
     # -- requests -----------------------------------------------------------------------
 
     def _settle(
@@ -181,6 +317,8 @@ class _Runner:
         cluster.trace_all = False
         lines = []
         for entry in cluster.trace:
+            if entry.label.split("[")[0] in _BACKGROUND_NAMES:
+                continue
             fate = "lost" if entry.arrives_at is None else f"t={entry.arrives_at}"
             lines.append(f"  t={entry.sent_at} {entry.src} -> {entry.dst} {entry.label} ({fate})")
         return lines

@@ -22,6 +22,7 @@ from dynamokv.impl.core import (
     covers,
 )
 from dynamokv.impl.sim import Cluster, NetworkConfig
+from dynamokv.impl.sim._simulate import _disagreements
 from dynamokv.spec.kv import KVModel, Version
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -174,3 +175,92 @@ def test_model_catches_a_planted_bug() -> None:
                 max_examples=200, stateful_step_count=40, deadline=None, database=None
             ),
         )
+
+
+SPARE = "n5"
+
+
+class GossipClusterAgainstSpec(ClusterAgainstSpec):
+    """The same model over complete nodes: gossip, phi health, handoff, anti-entropy.
+
+    Extra rules join the spare node (or a node that left), make a member leave, and
+    lose gossip messages; ``converge`` lets anti-entropy (not read repair) bring every
+    owner to the same versions, with the Merkle roots equal.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        config = NodeConfig(planted_bug=self.planted_bug)
+        self.cluster = Cluster(
+            len(NAMES),
+            seed=0,
+            config=config,
+            q=32,
+            network=self.network,
+            membership="gossip",
+            spares=1,
+        )
+        self.cluster.run(until=40)
+
+    @rule(via=st.sampled_from(NAMES))
+    def join(self, via: str) -> None:
+        cluster = self.cluster
+        outside = [
+            n
+            for n in cluster.names
+            if n not in cluster.members() and cluster.status_of(n) in ("down", "left")
+        ]
+        if not outside:
+            return
+        name = outside[0]
+        cluster.crash(name)
+        cluster.restart(name)
+        cluster.run(until=cluster.now + 40)
+        cluster.join(name, via=via)  # refused unless gossip already spread the newcomer
+        cluster.run(until=cluster.now + 20)
+
+    @rule(node=st.sampled_from((*NAMES, SPARE)), via=st.sampled_from(NAMES))
+    def leave(self, node: str, via: str) -> None:
+        if len(self.cluster.members()) > 3 and node in self.cluster.members():
+            self.cluster.leave(node, via=via)
+            self.cluster.run(until=self.cluster.now + 20)
+
+    @rule(loss=st.sampled_from([0.0, 0.5, 1.0]))
+    def set_gossip_loss_rate(self, loss: float) -> None:
+        self.network.gossip_drop = loss
+
+    @precondition(lambda self: bool(self.acked))
+    @rule()
+    def converge(self) -> None:
+        cluster = self.cluster
+        self.network.drop = self.network.gossip_drop = 0.0
+        cluster.heal()
+        for name in sorted(cluster.started):
+            cluster.restart(name)
+        reasons = _disagreements(cluster)
+        deadline = cluster.now + 5000
+        while reasons and cluster.now < deadline:
+            cluster.run(until=cluster.now + 20)
+            reasons = _disagreements(cluster)
+        assert reasons == [], reasons
+        cluster.run(until=cluster.now + 40)
+        for key in KEYS:
+            holders = cluster.holders(key)
+            assert len(set(holders.values())) == 1, f"owners of {key!r} disagree: {holders}"
+            held = next(iter(holders.values()))
+            for version in self.model.data.get(key, frozenset()):
+                assert covers(held, version), f"acknowledged {version.dot} lost"
+
+
+GossipClusterAgainstSpec.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=30, deadline=None
+)
+test_gossip_cluster_against_spec = GossipClusterAgainstSpec.TestCase
+
+
+@pytest.mark.slow
+def test_gossip_cluster_against_spec_long() -> None:
+    run_state_machine_as_test(
+        GossipClusterAgainstSpec,
+        settings=settings(max_examples=150, stateful_step_count=50, deadline=None),
+    )
