@@ -1,7 +1,7 @@
 """The whole Dynamo node: replication, gossip, failure detection, handoff and anti-entropy.
 
-Theory of operation
-===================
+How the node is composed
+========================
 
 :class:`DynamoNode` composes the issue-5 state machines around the request-path
 :class:`~dynamokv.impl.core.Node` and keeps its shape: ``step(event, now) ->
@@ -486,7 +486,8 @@ class DynamoNode:
         """Admin command (Dynamo §4.8.1): add ``node_id`` to the ring; see :class:`GossipMembership`.
 
         Raises:
-            MembershipArgumentError: the node is unknown here, or cannot join.
+            dynamokv.impl.core.MembershipArgumentError: the node is unknown here, or
+                cannot join.
         """
         out: list[Effect] = []
         self._gossip_effects(self.gossip.request_join(node_id, now), now, out)
@@ -497,7 +498,8 @@ class DynamoNode:
         """Admin command (Dynamo §4.8.1): remove ``node_id`` from the ring.
 
         Raises:
-            MembershipArgumentError: the node owns no partition, or is the last one.
+            dynamokv.impl.core.MembershipArgumentError: the node owns no partition, or
+                is the last one.
         """
         out: list[Effect] = []
         self._gossip_effects(self.gossip.request_leave(node_id, now), now, out)
