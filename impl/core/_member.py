@@ -277,6 +277,29 @@ def _partition_ring(version: int, issuer: str, owners: tuple[str, ...], n: int) 
     return ring
 
 
+_SHARED: dict[tuple[int, str], tuple[PartitionRing, dict[str, tuple[int, ...]]]] = {}
+
+
+def _shared_partitions(ring: PartitionRing, node_id: str) -> dict[str, tuple[int, ...]]:
+    """Peer -> partitions ``node_id`` and the peer both own in ``ring`` (memoised per ring
+    object, which :func:`_partition_ring` shares, so a restart does not recompute it)."""
+    cached = _SHARED.get((id(ring), node_id))
+    if cached is not None and cached[0] is ring:
+        return cached[1]
+    shared: dict[str, list[int]] = {}
+    for partition in range(ring.q):
+        owners = ring.partition_preference_list(partition)
+        if node_id in owners:
+            for peer in owners:
+                if peer != node_id:
+                    shared.setdefault(peer, []).append(partition)
+    result = {peer: tuple(parts) for peer, parts in sorted(shared.items())}
+    if len(_SHARED) >= RING_CACHE_MAX * 64:
+        _SHARED.clear()
+    _SHARED[(id(ring), node_id)] = (ring, result)
+    return result
+
+
 def _placeholder_ring(node_id: str, q: int) -> PartitionRing:
     return _partition_ring(0, node_id, (node_id,) * q, 1)
 
@@ -429,6 +452,7 @@ class DynamoNode:
         self._exchange_queue: deque[tuple[str, int]] = deque()
         self._exchange_queued: set[tuple[str, int]] = set()
         self._shared: dict[str, tuple[int, ...]] | None = None
+        self._shared_set: dict[str, frozenset[int]] | None = None
         self._transfers: dict[int, _Transfer] = {}
         self._transfer_queue: deque[tuple[int, tuple[str, ...]]] = deque()
         self._transfer_queued: set[int] = set()
@@ -687,6 +711,7 @@ class DynamoNode:
         self.ring = self._partition_ring(ring)
         self.node.membership = self.ring
         self._shared = None
+        self._shared_set = None
         self._exchange_queue.clear()
         self._exchange_queued.clear()
         # Transfers computed under an older ring are recomputed under this one.
@@ -821,17 +846,18 @@ class DynamoNode:
     def _shared_partitions(self) -> dict[str, tuple[int, ...]]:
         """For each peer, the partitions both this node and the peer own."""
         if self._shared is None:
-            me = self.node_id
-            shared: dict[str, list[int]] = {}
             if self._adopted.version > 0:
-                for partition in range(self._q):
-                    owners = self.ring.partition_preference_list(partition)
-                    if me in owners:
-                        for peer in owners:
-                            if peer != me:
-                                shared.setdefault(peer, []).append(partition)
-            self._shared = {peer: tuple(parts) for peer, parts in sorted(shared.items())}
+                self._shared = _shared_partitions(self.ring, self.node_id)
+            else:
+                self._shared = {}
         return self._shared
+
+    def _shared_sets(self) -> dict[str, frozenset[int]]:
+        if self._shared_set is None:
+            self._shared_set = {
+                peer: frozenset(parts) for peer, parts in self._shared_partitions().items()
+            }
+        return self._shared_set
 
     def _start_roots_round(self, now: int, out: list[Effect]) -> None:
         shared = self._shared_partitions()
@@ -849,9 +875,17 @@ class DynamoNode:
         self._ae_peer_index += 1
         partitions = shared[peer]
         bound = self.member_config.roots_per_message_max
-        offset = self._roots_offset.get(peer, 0) % len(partitions)
-        chosen = (partitions[offset:] + partitions[:offset])[:bound]
-        self._roots_offset[peer] = offset + len(chosen)
+        complete = len(partitions) <= bound
+        if complete:
+            # Only the partitions holding data here; the rest are empty by omission.
+            trees = self.trees
+            chosen = tuple(
+                p for p in partitions if (tree := trees.get(p)) is not None and len(tree)
+            )
+        else:
+            offset = self._roots_offset.get(peer, 0) % len(partitions)
+            chosen = (partitions[offset:] + partitions[:offset])[:bound]
+            self._roots_offset[peer] = offset + len(chosen)
         self._roots_round += 1
         self._roots_pending[self._roots_round] = (peer, now)
         self.stats_member.roots_compared += len(chosen)
@@ -865,6 +899,7 @@ class DynamoNode:
                     self.member_config.merkle_depth,
                     chosen,
                     roots,
+                    complete,
                 )
             )
         )
@@ -879,11 +914,21 @@ class DynamoNode:
         differing: tuple[int, ...] = ()
         if ok:
             mine = self._roots(message.partitions)
-            differing = tuple(
+            found = [
                 p
                 for p, theirs, ours in zip(message.partitions, message.roots, mine, strict=True)
                 if ours != theirs
-            )
+            ]
+            if message.complete:
+                # Partitions we share that hold data here but were omitted (empty there).
+                listed = set(message.partitions)
+                shared = self._shared_sets().get(message.src, frozenset())
+                found += sorted(
+                    p
+                    for p, tree in self.trees.items()
+                    if len(tree) and p in shared and p not in listed
+                )
+            differing = tuple(found)
         out.append(Send(RootsReply(self.node_id, message.src, message.round_id, differing, ok)))
 
     def _on_roots_reply(self, message: RootsReply, now: int, out: list[Effect]) -> None:

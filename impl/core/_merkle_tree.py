@@ -68,6 +68,7 @@ keep it from starving foreground requests.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -111,6 +112,13 @@ DEPTH_MAX = 16
 
 class MerkleArgumentError(ValueError):
     """A public argument is out of range (a key of another partition, a bad depth)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _partition_start(partition: int, partition_count: int) -> int:
+    """:func:`dynamokv.spec.ring.partition_start`, memoised: trees are made on every
+    restart and every exchange, and the spec's contracts are checked on each call."""
+    return partition_start(partition, partition_count)
 
 
 def _digest(data: bytes) -> bytes:
@@ -169,8 +177,8 @@ class PartitionMerkleTree:
         self.partition_count = partition_count
         self.depth = depth
         self._position_of = position_of
-        self._start = partition_start(partition, partition_count)
-        self._width = partition_start(partition + 1, partition_count) - self._start
+        self._start = _partition_start(partition, partition_count)
+        self._width = _partition_start(partition + 1, partition_count) - self._start
         empty = [EMPTY_LEAF]
         for _ in range(depth):
             empty.append(inner_hash(empty[-1], empty[-1]))
@@ -417,9 +425,18 @@ class ExchangeFinished:
 AntiEntropyEffect = MerkleSend | RepairKeys | ExchangeFinished
 
 
+def _plain(value: object) -> object:
+    """``dataclasses.astuple`` without its deep copies: msgpack packs the same bytes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def wire_bytes(message: MerkleMessage) -> int:
     """The message's size as msgpack of its fields (the node-to-node codec's body)."""
-    packed: bytes = msgpack.packb(dataclasses.astuple(message), use_bin_type=True)
+    packed: bytes = msgpack.packb(_plain(message), use_bin_type=True)
     return len(packed)
 
 

@@ -303,7 +303,9 @@ class RootsRequest:
     """Anti-entropy's first step: my Merkle roots of partitions we both own.
 
     One message compares many partitions (a flat "tree of roots"), so replicas that
-    agree cost one round trip per peer instead of one per partition.
+    agree cost one round trip per peer instead of one per partition. With ``complete``
+    the request lists only the sender's non-empty partitions and means "every other
+    partition we share is empty here"; otherwise it lists a slice of them all.
     """
 
     src: str
@@ -312,6 +314,7 @@ class RootsRequest:
     depth: int
     partitions: tuple[int, ...]
     roots: tuple[bytes, ...]
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
