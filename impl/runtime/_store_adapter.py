@@ -37,6 +37,14 @@ PUT throughput *fell* from ~5,700/s to ~4,400/s (wrk, 16 connections, 1 KiB valu
 one GIL, each extra batch's Python work (encoding, the store's bookkeeping) is taken from
 the request path. Waiting for the loop's round to finish is what makes batches large.
 
+Why a cache of decoded version sets: the core reads a key's versions before every write it
+merges (coordinator and replicas alike), and once a persist is durable its overlay entry is
+gone, so the next write to that key would go to the store: a segment ``pread``, a CRC and a
+msgpack decode into new :class:`~dynamokv.spec.kv.Version` objects, ~25 µs on the request
+path. Every write to the data store passes through this adapter, so it can keep what it
+wrote (and what it read) as decoded values, bounded by :data:`CACHE_BYTES_MAX` and evicted
+oldest first. Under a skewed key distribution nearly every read of a hot key is a hit.
+
 A storage error (disk full, a failed fsync) is not something the core can handle: it has
 no "persist failed" event, and acknowledging would be a lie. The writer loop raises, and the
 node process stops (fail-stop; a restart recovers from the WAL).
@@ -73,6 +81,12 @@ BATCH_RECORDS_MAX = 4096
 
 BATCH_BYTES_MAX = 16 << 20
 """Encoded bytes written as one WAL record (the store allows 64 MiB)."""
+
+CACHE_BYTES_MAX = 32 << 20
+"""Value bytes of decoded version sets kept in memory for reads (oldest evicted first)."""
+
+_CACHE_ENTRY_BYTES = 64
+"""Bytes charged per cached key besides its values (key, tuples, clocks: a rough floor)."""
 
 _LEASE_KEY = b"lease"
 _HINT_PREFIX = b"h"
@@ -121,6 +135,13 @@ def _decode_hint(hint_id: int, raw: bytes) -> Hint:
     return Hint(hint_id, owner, key, decode_versions(versions), size_bytes)
 
 
+def _pop_oldest(
+    cache: dict[bytes, tuple[tuple[Version, ...], int]],
+) -> tuple[bytes, tuple[tuple[Version, ...], int]]:
+    key = next(iter(cache))
+    return key, cache.pop(key)
+
+
 def _hint_key(hint_id: int) -> bytes:
     return _HINT_PREFIX + _HINT_ID.pack(hint_id)
 
@@ -139,6 +160,8 @@ class StoreAdapter(StorageView):
         self.meta = meta
         self._versions_overlay: dict[bytes, tuple[tuple[Version, ...], int]] = {}
         self._hints_overlay: dict[int, tuple[Hint | None, int]] = {}
+        self._cache: dict[bytes, tuple[tuple[Version, ...], int]] = {}
+        self._cache_bytes = 0
         self._lease = self._read_stored_lease()
         self._queue: list[Persist] = []
         self._wakeup = trio.Event()
@@ -180,8 +203,31 @@ class StoreAdapter(StorageView):
         entry = self._versions_overlay.get(key)
         if entry is not None:
             return entry[0]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[0]
         raw = self.data.get(key)
-        return () if raw is None else decode_versions(raw)
+        versions = () if raw is None else decode_versions(raw)
+        self._cache_put(key, versions)
+        return versions
+
+    def _cache_put(self, key: bytes, versions: tuple[Version, ...]) -> None:
+        """Remember that the data store holds ``versions`` for ``key`` (evicting the oldest)."""
+        cache = self._cache
+        old = cache.pop(key, None)
+        if old is not None:
+            self._cache_bytes -= old[1]
+        size = len(key) + _CACHE_ENTRY_BYTES
+        for version in versions:
+            size += _CACHE_ENTRY_BYTES + len(version.value or b"")
+        if size > CACHE_BYTES_MAX:
+            return
+        cache[key] = (versions, size)
+        self._cache_bytes += size
+        # Bounded: each iteration removes one entry; dicts iterate oldest insertion first.
+        while self._cache_bytes > CACHE_BYTES_MAX:
+            _, (_, evicted) = _pop_oldest(cache)
+            self._cache_bytes -= evicted
 
     def read_hints(self) -> Iterable[Hint]:
         """Every hint in the meta store, overlay applied, by id."""
@@ -324,6 +370,9 @@ class StoreAdapter(StorageView):
             persist_id = persist.persist_id
             for record in persist.records:
                 if isinstance(record, StoreVersions):
+                    # The store now holds exactly these versions (batches are written in
+                    # order, so the last record of a key wins here as on disk).
+                    self._cache_put(record.key, record.versions)
                     entry = versions_overlay.get(record.key)
                     if entry is not None and entry[1] == persist_id:
                         del versions_overlay[record.key]
