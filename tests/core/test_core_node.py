@@ -168,3 +168,35 @@ def test_duplicate_write_acks_count_once() -> None:
         if isinstance(e, Reply) and e.request_id == 2
     ]
     assert replies == []
+
+
+def test_a_transfer_batch_is_merged_and_acked_only_once_durable() -> None:
+    """Partition handoff: the new owner merges (never overwrites) and acknowledges a
+    batch only after its persist is done, so the old owner never drops data too early.
+
+    Reference: Dynamo §4.8.1
+    """
+    disk = SimDisk()
+    node = _node(disk)
+    held = Version(b"mine", ("n2", 5), ())
+    _carry_out(disk, node.step(Receive(WriteRequest("n3", "n2", 1, KEY, (held,))), 0))
+    incoming = Version(b"theirs", ("n4", 2), ())
+    batch = core.TransferBatch("n4", "n2", 9, 1, 0, 2, "n1#1", ((KEY, (incoming,)),))
+    effects = _carry_out(disk, node.step(Receive(batch), 1))
+    assert not any(isinstance(e, Send) and isinstance(e.message, core.TransferAck) for e in effects)
+    assert set(disk.read_versions(KEY)) == {held, incoming}  # merged: siblings kept
+    persist = next(e for e in effects if isinstance(e, Persist))
+    acks = [e for e in node.step(PersistDone(persist.persist_id), 2) if isinstance(e, Send)]
+    assert [e.message for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
+
+
+def test_drop_keys_forgets_handed_off_keys_and_repair_push_merges() -> None:
+    disk = SimDisk()
+    node = _node(disk)
+    old = Version(b"a", ("n3", 1), ())
+    newer = Version(b"b", ("n3", 2), (("n3", 1),))
+    _carry_out(disk, node.step(Receive(core.RepairPush("n3", "n2", 0, ((KEY, (old,)),))), 0))
+    _carry_out(disk, node.step(Receive(core.RepairPush("n3", "n2", 0, ((KEY, (newer,)),))), 1))
+    assert disk.read_versions(KEY) == (newer,)
+    _carry_out(disk, node.step(core.DropKeys((KEY,)), 2))
+    assert disk.read_versions(KEY) == ()
