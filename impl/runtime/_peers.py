@@ -8,6 +8,16 @@ message: :meth:`PeerPool.send` frames the message and puts it in the peer's boun
 (:data:`PEER_QUEUE_FRAMES_MAX`); when the queue is full the message is dropped and counted.
 A sender task per peer drains the queue into the peer's connection, many frames per write.
 
+The fast path skips the queue and the task. While a peer's plain TCP connection is open and
+its sender task is idle (nothing queued, nothing half-written), a frame is written straight
+to the socket with one non-blocking ``send``; only what the kernel does not take at once
+(a full socket buffer) goes to the queue, and the task finishes it before anything newer.
+A node also *holds* the frames of one core step (``send(..., flush=False)``) and writes them
+with :meth:`PeerPool.flush` when the step is done: one ``send`` per peer per step, however
+many acknowledgements the step produced. On this machine a queued frame cost a task switch,
+a channel hand-off, a cancel scope with a deadline and trio's ``send_all`` (~40 µs in all,
+measured with cProfile), a direct one a single system call.
+
 Connections go one way. A node sends on the connection it opened and receives on the
 connections its peers opened to it; a peer never writes on an inbound connection. That keeps
 each connection's state trivial (no request matching, no half-duplex races), and it makes
@@ -34,6 +44,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -188,14 +200,21 @@ def reconnect_delay_seconds(failures_count: int, options: PeerPoolOptions, rando
 
 
 class _Outbound:
-    """One peer's queue and the state of its sender task."""
+    """One peer's queue and the state of its sender task.
 
-    __slots__ = ("address", "connected", "receive_channel", "send_channel")
+    ``direct`` is the connection's socket while the sender task is idle (connected, plain
+    TCP, nothing queued or half-written): frames may then be written to it at once. ``held``
+    are frames of the current step, written by :meth:`PeerPool.flush`.
+    """
+
+    __slots__ = ("address", "connected", "direct", "held", "receive_channel", "send_channel")
 
     def __init__(self, address: PeerAddress, queue_frames_max: int) -> None:
         self.address = address
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](queue_frames_max)
         self.connected = False
+        self.direct: socket.socket | None = None
+        self.held: list[bytes] = []
 
 
 class PeerPool:
@@ -238,6 +257,7 @@ class PeerPool:
         self._server_ssl_context = server_ssl_context
         self._client_ssl_context = client_ssl_context
         self._outbound: dict[PeerAddress, _Outbound] = {}
+        self._held: list[_Outbound] = []
         self._inbound_open_count = 0
         self._nursery: trio.Nursery | None = None
         self.stats = PeerPoolStats()
@@ -267,11 +287,19 @@ class PeerPool:
                 for listener in listeners:
                     await listener.aclose()
 
-    def send(self, address: PeerAddress, message: object) -> bool:
+    def send(self, address: PeerAddress, message: object, *, flush: bool = True) -> bool:
         """Queue ``message`` for the peer at ``address``; never blocks.
 
+        Args:
+            address: the peer.
+            message: a msgpack-encodable value.
+            flush: write it now (the default). ``False`` holds it until :meth:`flush`, so
+                that the messages of one batch of work go out in one write per peer; the
+                caller must then call :meth:`flush` before it next yields to trio.
+
         Returns:
-            ``True`` if queued, ``False`` if dropped because the peer's queue is full.
+            ``True`` if sent or queued (or held), ``False`` if dropped because the peer's
+            queue is full.
 
         Raises:
             FrameError: ``message`` cannot be framed (too big, not msgpack): a bug in the
@@ -289,13 +317,72 @@ class PeerPool:
             outbound = _Outbound(address, self._options.peer_queue_frames_max)
             self._outbound[address] = outbound
             nursery.start_soon(self._sender, outbound)
-        try:
-            outbound.send_channel.send_nowait(frame)
-        except trio.WouldBlock:
+        held = outbound.held
+        if flush and not held:
+            return self._write(outbound, [frame])
+        if len(held) >= self._options.peer_queue_frames_max:
             self.stats.frames_dropped_count += 1
             return False
-        self.stats.frames_queued_count += 1
+        if not held:
+            self._held.append(outbound)
+        held.append(frame)
+        if flush:
+            self.flush()
         return True
+
+    def flush(self) -> None:
+        """Write every held frame: one write per peer (see :meth:`send`)."""
+        held_by = self._held
+        if not held_by:
+            return
+        self._held = []
+        for outbound in held_by:
+            frames, outbound.held = outbound.held, []
+            self._write(outbound, frames)
+
+    def _write(self, outbound: _Outbound, frames: list[bytes]) -> bool:
+        """Write ``frames`` to the socket if the sender is idle, else queue them."""
+        stats = self.stats
+        direct = outbound.direct
+        if direct is not None:
+            data = frames[0] if len(frames) == 1 else b"".join(frames)
+            try:
+                sent = direct.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as error:
+                # The connection broke under us: the frames are lost, as on a failed
+                # write; the watcher task sees the close and the sender reconnects.
+                outbound.direct = None
+                stats.frames_queued_count += len(frames)
+                stats.frames_lost_count += len(frames)
+                _log.info("peer.send_failed peer=%s error=%s", outbound.address, error)
+                return True
+            stats.frames_queued_count += len(frames)
+            if sent == len(data):
+                stats.frames_sent_count += len(frames)
+                return True
+            # The socket buffer is full: the sender task writes the rest, before anything
+            # queued after it. The queue is empty (the task was idle), so this fits.
+            outbound.direct = None
+            stats.frames_sent_count += len(frames) - 1
+            outbound.send_channel.send_nowait(data[sent:])
+            return True
+        ok = True
+        for frame in frames:
+            try:
+                outbound.send_channel.send_nowait(frame)
+            except trio.WouldBlock:
+                stats.frames_dropped_count += 1
+                ok = False
+            else:
+                stats.frames_queued_count += 1
+        return ok
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run` is running (so :meth:`send` works)."""
+        return self._nursery is not None
 
     def is_connected(self, address: PeerAddress) -> bool:
         """Whether an outbound connection to ``address`` is open right now."""
@@ -325,10 +412,14 @@ class PeerPool:
             failures_count = 0
             outbound.connected = True
             _log.info("peer.connected peer=%s", outbound.address)
+            direct = _direct_socket(stream)
             try:
-                await self._pump(stream, outbound, pending)
+                await self._pump(stream, outbound, pending, direct)
             finally:
                 outbound.connected = False
+                outbound.direct = None
+                if direct is not None:
+                    direct.close()
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(stream)
             stats.disconnects_count += 1
@@ -364,9 +455,16 @@ class PeerPool:
         return None
 
     async def _pump(
-        self, stream: trio.abc.Stream, outbound: _Outbound, pending: list[bytes]
+        self,
+        stream: trio.abc.Stream,
+        outbound: _Outbound,
+        pending: list[bytes],
+        direct: socket.socket | None,
     ) -> None:
-        """Write queued frames until the connection breaks; ``pending`` holds unsent ones."""
+        """Write queued frames until the connection breaks; ``pending`` holds unsent ones.
+
+        While idle it lends ``direct`` (the socket, ``None`` under TLS) to :meth:`_write`.
+        """
         options = self._options
         receive_channel = outbound.receive_channel
         async with trio.open_nursery() as nursery:
@@ -380,6 +478,15 @@ class PeerPool:
                         pending.append(receive_channel.receive_nowait())
                     except trio.WouldBlock:
                         break
+                if not pending:
+                    # Idle: senders may write to the socket directly until a frame has to
+                    # be queued (which wakes this task) or the connection ends.
+                    outbound.direct = direct
+                    try:
+                        pending.append(await receive_channel.receive())
+                    finally:
+                        outbound.direct = None
+                    continue
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 try:
                     with trio.fail_after(options.send_timeout_seconds):
@@ -394,7 +501,6 @@ class PeerPool:
                     return
                 self.stats.frames_sent_count += len(pending)
                 pending.clear()
-                pending.append(await receive_channel.receive())
 
     async def _watch_for_close(
         self, stream: trio.abc.Stream, address: PeerAddress, cancel_scope: trio.CancelScope
@@ -497,3 +603,19 @@ class PeerPool:
             self._inbound_open_count -= 1
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
+
+
+def _direct_socket(stream: trio.abc.Stream) -> socket.socket | None:
+    """A duplicate of a plain TCP stream's socket for synchronous writes (None under TLS).
+
+    A duplicate shares the connection; closing it leaves ``stream`` open. The socket is
+    non-blocking already (trio's), so ``send`` takes what fits and never waits.
+    """
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    trio_socket = stream.socket
+    direct = socket.socket(
+        trio_socket.family, trio_socket.type, trio_socket.proto, fileno=os.dup(trio_socket.fileno())
+    )
+    direct.setblocking(False)
+    return direct

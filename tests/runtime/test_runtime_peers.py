@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from dynamokv.impl.runtime import (
     FrameError,
     InboundPeer,
@@ -153,6 +154,81 @@ async def test_connect_failures_back_off_and_keep_the_frame() -> None:
         async with running_pool(inbox, port=port):
             await inbox.wait_for(1)
     assert inbox.messages() == ["patient"]
+
+
+async def _connected(sender: PeerPool, address: PeerAddress, inbox: Inbox) -> None:
+    """Open the connection with one message and wait until the sender task is idle."""
+    sender.send(address, "hello")
+    await inbox.wait_for(1)
+    await trio.testing.wait_all_tasks_blocked()
+
+
+@trio_test
+async def test_an_idle_connection_takes_a_frame_without_a_checkpoint() -> None:
+    inbox = Inbox()
+    async with running_pool(inbox) as (_receiver, address), running_pool() as (sender, _):
+        assert address is not None
+        await _connected(sender, address, inbox)
+        sent_before = sender.stats.frames_sent_count
+        assert sender.send(address, "direct")
+        # Written by send() itself: no task had to run for it.
+        assert sender.stats.frames_sent_count == sent_before + 1
+        await inbox.wait_for(2)
+        assert inbox.messages() == ["hello", "direct"]
+
+
+@trio_test
+async def test_held_frames_wait_for_flush_and_leave_in_one_write_in_order() -> None:
+    inbox = Inbox()
+    async with running_pool(inbox) as (_receiver, address), running_pool() as (sender, _):
+        assert address is not None
+        await _connected(sender, address, inbox)
+        sent_before = sender.stats.frames_sent_count
+        for index in range(5):
+            assert sender.send(address, index, flush=False)
+        await trio.testing.wait_all_tasks_blocked()
+        assert sender.stats.frames_sent_count == sent_before  # held, not written
+        assert len(inbox.received) == 1
+        sender.flush()
+        assert sender.stats.frames_sent_count == sent_before + 5
+        await inbox.wait_for(6)
+        assert inbox.messages() == ["hello", 0, 1, 2, 3, 4]
+        sender.flush()  # nothing held: nothing happens
+        assert sender.stats.frames_sent_count == sent_before + 5
+
+
+@trio_test
+async def test_a_full_socket_buffer_hands_over_to_the_sender_task_keeping_order() -> None:
+    release = trio.Event()
+    received: list[object] = []
+
+    async def slow_reader(peer: InboundPeer, message: object) -> None:
+        received.append(message)
+        await release.wait()  # the receiver stops reading: the sender's buffer fills
+
+    pool = PeerPool(slow_reader, random=random.Random(0), options=FAST)
+    listeners = await trio.open_tcp_listeners(0, host=LOOPBACK)
+    address = PeerAddress(LOOPBACK, listener_port(listeners[0]))
+    big = b"x" * 60_000
+    count = 200  # 12 MB: far more than loopback socket buffers hold
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pool.run, listeners)
+        async with running_pool() as (sender, _):
+            sender.send(address, [-1, b""])
+            with trio.fail_after(5):
+                while not received:
+                    await trio.sleep(0.01)
+            await trio.testing.wait_all_tasks_blocked()
+            for index in range(count):
+                assert sender.send(address, [index, big], flush=index % 3 == 0)
+            sender.flush()
+            assert sender.stats.frames_sent_count < count + 1  # some had to be queued
+            release.set()
+            with trio.fail_after(20):
+                while len(received) < count + 1:
+                    await trio.sleep(0.01)
+            assert [item[0] for item in received] == list(range(-1, count))  # type: ignore[index]
+        nursery.cancel_scope.cancel()
 
 
 def test_reconnect_delays_double_up_to_the_cap_with_seeded_jitter() -> None:
