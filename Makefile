@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed-stamp
 # Test tiers (Hypothesis `tests/README.md` style): `test-fast` for every edit,
 # `test` for every commit and for CI (it includes the slow tier).
 PYTEST_FAST := -m "not slow"
+# Both cores: the suite is CPU-bound (simulation sweeps, Hypothesis, real nodes).
+PYTEST_PARALLEL ?= -n 2 --dist worksteal
 
 .PHONY: run test test-fast lint typecheck crosshair docs prove clean venv
 
@@ -53,12 +55,12 @@ docs: $(STAMP)
 
 test-fast: $(STAMP)
 	$(MAKE) --no-print-directory lint typecheck
-	$(BIN)/python -m pytest -q $(PYTEST_FAST)
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) $(PYTEST_FAST)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint typecheck && \
-	$(BIN)/python -m pytest -q && \
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15 && \
 	$(MAKE) --no-print-directory crosshair docs && \
 	echo "make test: all green in $$(( $$(date +%s) - start )) s"
 
