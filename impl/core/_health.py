@@ -13,23 +13,25 @@ methods and are injected in its place; the core never asks anything else.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 __all__ = ["HealthView", "TimeoutHealth"]
 
 
-class HealthView:
+class HealthView(Protocol):
     """The protocol: the core reports evidence and asks for a verdict."""
 
-    def is_healthy(self, node: str, now: int) -> bool:  # pragma: no cover - protocol
+    def is_healthy(self, node: str, now: int) -> bool:
         """Whether requests should go to ``node`` at tick ``now``."""
-        raise NotImplementedError
+        ...
 
-    def on_message(self, node: str, now: int) -> None:  # pragma: no cover - protocol
+    def on_message(self, node: str, now: int) -> None:
         """``node`` sent us something: it is alive."""
-        raise NotImplementedError
+        ...
 
-    def on_timeout(self, node: str, now: int) -> None:  # pragma: no cover - protocol
+    def on_timeout(self, node: str, now: int) -> None:
         """``node`` did not answer a request in time."""
-        raise NotImplementedError
+        ...
 
 
 class TimeoutHealth(HealthView):

@@ -16,6 +16,7 @@ one itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from dynamokv.spec import ring as spec_ring
 
@@ -27,24 +28,24 @@ PARTITION_CACHE_KEYS_MAX = 65_536
 """Most keys whose partition a :class:`PartitionRing` remembers."""
 
 
-class MembershipView:
+class MembershipView(Protocol):
     """What a node knows about the ring: the protocol the core uses.
 
     Subclass it (or duck-type it) to provide another placement; the core calls
     only these three methods.
     """
 
-    def preference_list(self, key: bytes) -> tuple[str, ...]:  # pragma: no cover - protocol
+    def preference_list(self, key: bytes) -> tuple[str, ...]:
         """The first N distinct physical nodes for ``key`` (its owners)."""
-        raise NotImplementedError
+        ...
 
-    def extended_preference_list(self, key: bytes) -> tuple[str, ...]:  # pragma: no cover
+    def extended_preference_list(self, key: bytes) -> tuple[str, ...]:
         """Every physical node, clockwise from ``key``: owners first, then substitutes."""
-        raise NotImplementedError
+        ...
 
-    def nodes(self) -> tuple[str, ...]:  # pragma: no cover - protocol
+    def nodes(self) -> tuple[str, ...]:
         """Every member, sorted."""
-        raise NotImplementedError
+        ...
 
 
 class PartitionRing(MembershipView):

@@ -19,6 +19,7 @@ unsynced layers; the trio runtime (issue 6) over :class:`dynamokv.impl.storage.S
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from dynamokv.spec.kv import Version
 
@@ -27,23 +28,23 @@ from ._messages import Hint, StoreRing
 __all__ = ["MemberStorageView", "StorageView"]
 
 
-class StorageView:
+class StorageView(Protocol):
     """The read side of a node's storage (the protocol the core calls)."""
 
-    def read_versions(self, key: bytes) -> tuple[Version, ...]:  # pragma: no cover
+    def read_versions(self, key: bytes) -> tuple[Version, ...]:
         """The versions stored for ``key`` (sorted by dot), empty if none."""
-        raise NotImplementedError
+        ...
 
-    def read_hints(self) -> Iterable[Hint]:  # pragma: no cover - protocol
+    def read_hints(self) -> Iterable[Hint]:
         """Every hint stored (read once, when the node starts)."""
-        raise NotImplementedError
+        ...
 
-    def read_lease(self) -> int:  # pragma: no cover - protocol
+    def read_lease(self) -> int:
         """The last :class:`~dynamokv.impl.core.StoreLease` counter stored, 0 if none."""
-        raise NotImplementedError
+        ...
 
 
-class MemberStorageView(StorageView):
+class MemberStorageView(StorageView, Protocol):
     """What the composite :class:`~dynamokv.impl.core.DynamoNode` also reads, once, at start.
 
     A plain :class:`~dynamokv.impl.core.Node` needs only :class:`StorageView`; the
@@ -52,14 +53,14 @@ class MemberStorageView(StorageView):
     :class:`~dynamokv.impl.core.StoreGeneration`).
     """
 
-    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:  # pragma: no cover
+    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:
         """Every stored key with its versions (keys whose versions are empty may be skipped)."""
-        raise NotImplementedError
+        ...
 
-    def read_ring(self) -> StoreRing | None:  # pragma: no cover - protocol
+    def read_ring(self) -> StoreRing | None:
         """The last :class:`~dynamokv.impl.core.StoreRing` stored, or None."""
-        raise NotImplementedError
+        ...
 
-    def read_generation(self) -> int:  # pragma: no cover - protocol
+    def read_generation(self) -> int:
         """The last :class:`~dynamokv.impl.core.StoreGeneration` stored, 0 if none."""
-        raise NotImplementedError
+        ...
