@@ -7,6 +7,7 @@ shared. Each test is bounded by :func:`run_bounded`; nodes are cancelled on exit
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,9 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
         data = _GatedStore(Store.open(str(tmp_path / name / "data"), options=options))
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         gated[name] = data
-        return StoreAdapter(data, meta, metrics=MetricsRegistry())
+        # The gate stalls the write itself, as a hung disk would: only a worker thread can
+        # wait on it while the event loop goes on (the adapter's fallback for slow disks).
+        return StoreAdapter(data, meta, metrics=MetricsRegistry(), inline_writes=False)
 
     async with open_cluster(tmp_path, store_factory=factory) as nodes:
         coordinator = nodes[0]
@@ -155,6 +158,67 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
                 with trio.fail_after(5):
                     await answered.wait()
             assert (await client.get(key)).values == (b"durable first",)
+
+
+class _SlowStore:
+    """A store whose writes take ``seconds`` (a slow fsync), recording when each returned."""
+
+    def __init__(self, store: Store, seconds: float) -> None:
+        self.store = store
+        self.seconds = seconds
+        self.written_at: list[float] = []
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.get(key)
+
+    def scan(self, low: int, high: int) -> Any:
+        return self.store.scan(low, high)
+
+    def write_batch(self, operations: Any) -> None:
+        time.sleep(self.seconds)
+        self.store.write_batch(operations)
+        self.written_at.append(time.monotonic())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@trio_test
+async def test_inline_writes_ack_only_after_the_write_returned_and_slow_disks_go_threaded(
+    tmp_path: Path,
+) -> None:
+    slow: dict[str, _SlowStore] = {}
+    adapters: dict[str, StoreAdapter] = {}
+
+    def factory(name: str, config: NodeProcessConfig) -> StoreAdapter:
+        options = StoreOptions(fsync="always")
+        data = _SlowStore(Store.open(str(tmp_path / name / "data"), options=options), 0.0)
+        meta = Store.open(str(tmp_path / name / "meta"), options=options)
+        slow[name] = data
+        adapters[name] = StoreAdapter(data, meta, metrics=MetricsRegistry())
+        return adapters[name]
+
+    async with open_cluster(tmp_path, store_factory=factory) as nodes:
+        coordinator = nodes[0]
+        name = coordinator.process.name
+        key = _key_owned_by(nodes, name)
+        store = slow[name]
+        async with AsyncClient(coordinator.http) as client:
+            await client.put(key, b"fast")
+            assert adapters[name]._threaded_until == 0.0  # fast writes stay inline
+            store.seconds = 0.05  # over INLINE_WRITE_SECONDS_MAX
+            written_before = len(store.written_at)
+            await client.put(key, b"slow")
+            answered_at = time.monotonic()
+            # The coordinator's own write returned before the 204 (persist before ack).
+            assert len(store.written_at) > written_before
+            assert store.written_at[-1] <= answered_at
+            assert adapters[name]._threaded_until == 0.0  # one slow batch: still inline
+            await client.put(key, b"slow again")
+            assert adapters[name]._threaded_until > time.monotonic()  # now on a thread
+            store.seconds = 0.0
+            await client.put(key, b"after")
+            assert b"after" in (await client.get(key)).values  # blind puts: siblings
 
 
 @trio_test
