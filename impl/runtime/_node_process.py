@@ -23,11 +23,13 @@ key's preference list (Dynamo §4.3) is A, B, C:
 3. :meth:`_execute` carries them out: ``Persist`` goes to
    :meth:`StoreAdapter.apply <dynamokv.impl.runtime._store_adapter.StoreAdapter.apply>`
    (an in-memory overlay, visible to the core's next read at once, and a queue); each
-   ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and queued on the peer's
-   connection by ``_peers.PeerPool`` (never blocking the step).
+   ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
+   ``_peers.PeerPool``, which writes a step's frames with one non-blocking ``send`` per peer
+   when the step is done (never blocking the step).
 4. The store adapter's writer loop takes every queued persist, writes them to the WAL as
-   one batch on a worker thread and fsyncs once (group commit, ``impl/storage``: WAL +
-   memtable, the seed's step 4), then steps ``PersistDone`` for each. Meanwhile B and C do
+   one batch and fsyncs once (group commit, ``impl/storage``: WAL + memtable, the seed's
+   step 4; on the event loop while the disk is fast, else on a worker thread), then steps
+   ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
    after *their* ``PersistDone`` does their core emit ``Send(WriteAck)``.
 5. The acks arrive on A's peer listener: :meth:`_on_peer_message` decodes and checks each
@@ -39,9 +41,11 @@ Time: the core counts ticks. ``tick_ms`` of wall time is one tick (:meth:`now_ti
 core asks for a wake-up with ``SetTimer(at)`` and the timer task steps ``Tick`` then.
 
 Per-request cost is kept low on purpose (the cluster must out-write etcd, DESIGN.md §7): no
-log line per request (logs are for significant events), no thread per request (one
-``to_thread`` call per group commit), metrics are attribute increments, and a waiter's
-``trio.Event`` is made only if the reply did not come within the same step.
+log line per request (logs are for significant events), no thread hop per request (nor,
+while the disk is fast, per group commit), no cancel scope with a deadline per request (a
+sweep task is the safety net), one ``send`` per peer per step, metrics are attribute
+increments, and a waiter's ``trio.Event`` is made only if the reply did not come within the
+same step. ``docs/benchmarks.md`` has the measurements.
 
 Logs: one JSON object per line on stderr, ``{"ts", "node", "event", ...}``. Every module
 logs ``"event key=value ..."`` through :mod:`logging`; :class:`JsonLogFormatter` turns such a
