@@ -2,7 +2,7 @@
 
 Each ``*.txt`` beside this file is run by :func:`dynamokv.impl.sim.run_scenario`
 and must reproduce itself exactly. After an intended change, regenerate them with
-``DYNAMOKV_REWRITE=1 pytest tests/scenarios`` and review the diff.
+``pytest tests/scenarios --rewrite`` (or ``DYNAMOKV_REWRITE=1``) and review the diff.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ def _strip_outputs(text: str) -> str:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario_matches_golden_output(path: Path) -> None:
+def test_scenario_matches_golden_output(path: Path, request: pytest.FixtureRequest) -> None:
     expected = path.read_text()
     actual = run_scenario(_strip_outputs(expected))
-    if os.environ.get("DYNAMOKV_REWRITE"):
+    if request.config.getoption("--rewrite") or os.environ.get("DYNAMOKV_REWRITE"):
         path.write_text(actual)
         return
-    assert actual == expected, f"{path.name} changed; rerun with DYNAMOKV_REWRITE=1 and review"
+    assert actual == expected, f"{path.name} changed; rerun with --rewrite and review the diff"
 
 
 def test_there_is_a_scenario_for_each_required_story() -> None:
