@@ -25,7 +25,13 @@ HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
 POLL_SECONDS = 0.25
 
-ANTI_ENTROPY_MARKERS = ("anti_entropy", "merkle")
+ANTI_ENTROPY_MARKERS = (
+    "dynamokv_anti_entropy_trees_compared_total",
+    "dynamokv_anti_entropy_nodes_exchanged_total",
+    "dynamokv_anti_entropy_keys_repaired_total",
+    "dynamokv_anti_entropy_keys_repair_applied_total",
+    "dynamokv_anti_entropy_bytes_sent_total",
+)
 HINT_METRICS = (
     "dynamokv_hints_pending",
     "dynamokv_hinted_handoff_pending",

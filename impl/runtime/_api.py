@@ -312,24 +312,44 @@ class NodeApi:
     def _members(self, request: HttpRequest) -> HttpResponse:
         process = self.process
         now = process.now_ticks()
+        node = process.node
+        gossip = node.gossip
+        suspected = set(node.health.suspected())
+        ring_nodes = set(node.ring_state.nodes())
+        configured = {member.name: member for member in process.config.members}
         members = []
-        for member in process.config.members:
-            me = member.name == process.name
-            address = process.peer_addresses.get(member.name)
-            members.append(
-                {
-                    "name": member.name,
-                    "host": member.host,
-                    "http_port": member.http_port,
-                    "peer_port": member.peer_port,
-                    "http": f"{member.host}:{member.http_port}",
-                    "self": me,
-                    "healthy": True if me else process.health.is_healthy(member.name, now),
-                    "connected": None
-                    if address is None or process._pool is None
-                    else process._pool.is_connected(address),
-                }
-            )
+        for name in sorted(set(configured) | set(gossip.members)):
+            me = name == process.name
+            member = configured.get(name)
+            entry = gossip.entry(name)
+            address = process.peer_addresses.get(name)
+            document: dict[str, Any] = {
+                "name": name,
+                "self": me,
+                # From gossip (Dynamo §4.8): joining, normal, leaving or left; "unknown"
+                # for a configured member not heard of yet.
+                "status": "unknown" if entry is None else entry.status,
+                "generation": None if entry is None else entry.generation,
+                "heartbeat": None if entry is None else entry.heartbeat,
+                "address": None if entry is None else entry.address,
+                "in_ring": name in ring_nodes,
+                "suspected": name in suspected,
+                "phi": 0.0 if me else round(gossip.phi(name, now), 3),
+                "healthy": True if me else process.health.is_healthy(name, now),
+                "connected": None
+                if address is None or process._pool is None
+                else process._pool.is_connected(address),
+            }
+            if member is not None:
+                document.update(
+                    {
+                        "host": member.host,
+                        "http_port": member.http_port,
+                        "peer_port": member.peer_port,
+                        "http": f"{member.host}:{member.http_port}",
+                    }
+                )
+            members.append(document)
         return json_response({"node": process.name, "members": members})
 
     def _ring(self, request: HttpRequest) -> HttpResponse:
@@ -344,6 +364,8 @@ class NodeApi:
             "strategy": "equal partitions (Dynamo §6.2 strategy 3)",
             "owners": dict(sorted(owners.items())),
             "nodes": list(ring.nodes()),
+            "version": process.node.ring_state.version,
+            "issuer": process.node.ring_state.issuer,
         }
         key_text = request.query.get("key")
         if key_text is not None:
@@ -357,7 +379,7 @@ class NodeApi:
                 "position": spec_ring.md5_position(key),
                 "partition": partition,
                 "preference_list": list(preference),
-                "coordinator_http": process.http_addresses[preference[0]],
+                "coordinator_http": process.http_addresses.get(preference[0]),
                 "extended_preference_list": list(ring.extended_preference_list(key)),
             }
         return json_response(document)

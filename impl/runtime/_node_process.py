@@ -71,12 +71,15 @@ from typing import Any
 import trio
 from dynamokv.impl.core import (
     ClientRequest,
+    DynamoNode,
     ForwardRequest,
     ForwardResponse,
     GetRequest,
     GetResult,
+    GossipConfig,
+    GossipHealth,
+    GossipPacket,
     Message,
-    Node,
     NodeConfig,
     PartitionRing,
     Persist,
@@ -93,10 +96,10 @@ from dynamokv.impl.core import (
     SetTimer,
     StoreVersions,
     Tick,
-    TimeoutHealth,
     WriteAck,
     WriteRequest,
 )
+from dynamokv.impl.core import MemberConfig as CoreMemberConfig
 from dynamokv.spec import ring as spec_ring
 
 from ._codec import decode_message, encode_message
@@ -237,6 +240,14 @@ class _Waiter:
     event: trio.Event | None = None
 
 
+def _parse_address(text: str) -> PeerAddress | None:
+    """``"host:port"`` (as gossiped) as a :class:`PeerAddress`, or None if malformed."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return PeerAddress(host.strip("[]"), int(port))
+
+
 # -- the driver ----------------------------------------------------------------------------
 
 
@@ -251,6 +262,8 @@ class NodeProcess:
         random: the core's only source of randomness (default: seeded from the OS).
         message_types: peer message types this node's core accepts (default: the core's
             :data:`~dynamokv.impl.core.Message`); anything else closes the connection.
+        member_config: gossip, failure detection, handoff and anti-entropy knobs
+            (default: the core's, with ``partition_count`` from ``config``).
     """
 
     def __init__(
@@ -261,6 +274,7 @@ class NodeProcess:
         node_config: NodeConfig | None = None,
         random: random_module.Random | None = None,
         message_types: Iterable[type] | None = None,
+        member_config: CoreMemberConfig | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -276,22 +290,23 @@ class NodeProcess:
             strict_quorum=config.strict,
         )
         names = sorted(m.name for m in config.members)
-        self.ring = PartitionRing(
-            spec_ring.assign_partitions(names, config.partition_count),
-            n=self.node_config.n,
-        )
-        self.health = TimeoutHealth()
-        self.node = Node(
-            self.name,
-            config=self.node_config,
-            membership=self.ring,
-            health=self.health,
-            storage=self.store,
-            random=self.random,
-        )
         self.peer_addresses = {
             m.name: PeerAddress(m.host, m.peer_port) for m in config.members if m.name != self.name
         }
+        # A fresh cluster from TOML: the configured members own ring version 1 and are the
+        # seeds; a restart ignores the bootstrap ring and rejoins with the one it persisted.
+        self.node = DynamoNode(
+            self.name,
+            config=self.node_config,
+            storage=self.store,
+            random=self.random,
+            member_config=member_config
+            or CoreMemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
+            address=f"{config.host}:{config.peer_port}",
+            seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
+            bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
+            now=0,
+        )
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
         self.message_types = tuple(message_types or typing.get_args(Message))
         self.tick_seconds = config.tick_ms / 1000
@@ -317,6 +332,16 @@ class NodeProcess:
             SetTimer: self._do_set_timer,
         }
         self._init_metrics()
+
+    @property
+    def ring(self) -> PartitionRing:
+        """The ring this node has adopted (by gossip, or the bootstrap one)."""
+        return self.node.ring
+
+    @property
+    def health(self) -> GossipHealth:
+        """The request path's health view: phi-accrual suspicion plus request timeouts."""
+        return self.node.health
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -353,20 +378,132 @@ class NodeProcess:
             ("substitutions", "Replicas replaced by a substitute (sloppy quorum)"),
         ):
             yield (f"dynamokv_{name}_total", "counter", help_text, (), getattr(stats, name))
+        node = self.node
         yield (
             "dynamokv_hints_pending",
             "gauge",
             "Hints kept for other owners",
             (),
-            len(self.node.hints),
+            len(node.hints),
         )
         yield (
             "dynamokv_requests_in_flight",
             "gauge",
             "Requests the core is coordinating or forwarding",
             (),
-            self.node.requests_in_flight,
+            node.requests_in_flight,
         )
+        trees = node.trees
+        yield (
+            "dynamokv_keys",
+            "gauge",
+            "Keys this node stores (with at least one version; tombstones included)",
+            (),
+            sum(len(tree) for tree in trees.values()),
+        )
+        ring_state = node.ring_state
+        me = self.name
+        yield (
+            "dynamokv_partitions_owned",
+            "gauge",
+            "Partitions whose coordinator (first owner) is this node in the adopted ring",
+            (),
+            sum(1 for owner in ring_state.owners if owner == me),
+        )
+        yield (
+            "dynamokv_ring_version",
+            "gauge",
+            "Version of the adopted ring",
+            (),
+            ring_state.version,
+        )
+        yield (
+            "dynamokv_gossip_generation",
+            "gauge",
+            "This node's incarnation (one more on every start)",
+            (),
+            node.generation,
+        )
+        yield (
+            "dynamokv_gossip_members",
+            "gauge",
+            "Members this node knows of by gossip (itself included)",
+            (),
+            len(node.gossip.members),
+        )
+        yield (
+            "dynamokv_gossip_suspected_peers",
+            "gauge",
+            "Peers the phi-accrual failure detector suspects",
+            (),
+            len(node.health.suspected()),
+        )
+        yield (
+            "dynamokv_transfers_in_flight",
+            "gauge",
+            "Partition transfers running or queued here",
+            (),
+            node.transfers_in_flight,
+        )
+        for name, value in vars(node.gossip.metrics).items():
+            yield (
+                f"dynamokv_gossip_{name}_total",
+                "counter",
+                f"Gossip: {name.replace('_', ' ')}",
+                (),
+                value,
+            )
+        ae = node.anti_entropy.metrics
+        for name, help_text in (
+            ("trees_compared", "Merkle trees compared with a replica (Dynamo §4.7)"),
+            ("nodes_exchanged", "Merkle tree nodes exchanged"),
+            ("keys_repaired", "Differing keys found by exchanges this node started"),
+            ("bytes_sent", "Bytes of Merkle exchange messages sent"),
+            ("messages_sent", "Merkle exchange messages sent"),
+            ("exchanges_completed", "Merkle exchanges run to the end"),
+            ("exchanges_abandoned", "Merkle exchanges dropped on timeout or refusal"),
+        ):
+            yield (
+                f"dynamokv_anti_entropy_{name}_total",
+                "counter",
+                help_text,
+                (),
+                getattr(ae, name),
+            )
+        member_stats = node.stats_member
+        for metric, help_text, value in (
+            (
+                "roots_compared",
+                "Partition roots sent for anti-entropy comparison",
+                member_stats.roots_compared,
+            ),
+            (
+                "keys_pushed",
+                "Keys pushed to a replica after a Merkle exchange",
+                member_stats.keys_repaired,
+            ),
+            (
+                "keys_repair_applied",
+                "Keys whose stored versions a received repair changed",
+                member_stats.keys_repair_applied,
+            ),
+        ):
+            yield (f"dynamokv_anti_entropy_{metric}_total", "counter", help_text, (), value)
+        for name, help_text in (
+            ("rings_adopted", "Ring versions adopted"),
+            ("transfers_started", "Partition transfers begun"),
+            ("transfers_completed", "Partition transfers acknowledged in full"),
+            ("keys_transferred", "Replica copies acknowledged by new owners"),
+            ("keys_dropped", "Keys forgotten after their handoff"),
+            ("peers_recovered", "Suspicions lifted (each replays that owner's hints)"),
+        ):
+            yield (
+                f"dynamokv_member_{name}_total",
+                "counter",
+                help_text,
+                (),
+                getattr(member_stats, name),
+            )
         yield from self.store.stats_samples()
         pool = self._pool
         if pool is not None:
@@ -454,6 +591,9 @@ class NodeProcess:
             self._events.append(Receive(message))
             return
         address = self.peer_addresses.get(destination)  # type: ignore[arg-type]
+        if address is None and message.__class__ is GossipPacket:
+            # A node known only by gossip (a joining one): its gossiped "host:port".
+            address = _parse_address(message.dst_address)
         pool = self._pool
         if address is None or pool is None:
             self.unroutable.inc()

@@ -1,10 +1,15 @@
 """The core's storage on real disks: two :class:`~dynamokv.impl.storage.Store` instances,
-an in-memory overlay, and a writer loop that group-commits persists on a worker thread.
+an in-memory overlay, and a writer loop that group-commits persists (on the event loop
+while the disk is fast, else on a worker thread).
 
 Layout (one directory per node)::
 
     DATA_DIR/data/   key -> the key's version set (msgpack)     one entry per client key
-    DATA_DIR/meta/   b"h" + hint id (8 bytes, big-endian) -> hint; b"lease" -> counter
+    DATA_DIR/meta/   b"h" + hint id (8 bytes, big-endian) -> hint; b"lease" -> counter;
+                     b"ring" -> the adopted ring; b"generation" -> the node's incarnation
+
+``StoreVersions(key, ())`` deletes the key from the data store (a partition handed off,
+:class:`~dynamokv.impl.core.DropKeys`).
 
 Why two stores and not one with key prefixes: the store orders keys by the MD5 of the
 *stored* key (:mod:`dynamokv.impl.storage`), so that a Dynamo partition is one contiguous
@@ -78,10 +83,12 @@ import trio
 from dynamokv.impl.core import (
     DeleteHint,
     Hint,
+    MemberStorageView,
     Persist,
-    StorageView,
+    StoreGeneration,
     StoreHint,
     StoreLease,
+    StoreRing,
     StoreVersions,
 )
 from dynamokv.impl.storage import VALUE_BYTES_MAX, Store, StoreOptions
@@ -119,6 +126,8 @@ Operation = tuple[bytes, bytes | None]
 """A store put ``(key, value)`` or delete ``(key, None)``."""
 
 _LEASE_KEY = b"lease"
+_RING_KEY = b"ring"
+_GENERATION_KEY = b"generation"
 _HINT_PREFIX = b"h"
 _HINT_ID = struct.Struct(">Q")
 
@@ -176,8 +185,8 @@ def _hint_key(hint_id: int) -> bytes:
     return _HINT_PREFIX + _HINT_ID.pack(hint_id)
 
 
-class StoreAdapter(StorageView):
-    """The :class:`~dynamokv.impl.core.StorageView` of a node process, and its writer.
+class StoreAdapter(MemberStorageView):
+    """The :class:`~dynamokv.impl.core.MemberStorageView` of a node process, and its writer.
 
     Args:
         data: the store of version sets, keyed by client key.
@@ -206,6 +215,8 @@ class StoreAdapter(StorageView):
         self._cache: dict[bytes, tuple[tuple[Version, ...], int]] = {}
         self._cache_bytes = 0
         self._lease = self._read_stored_lease()
+        self._ring = self._read_stored_ring()
+        self._generation = self._read_stored_generation()
         self._queue: list[Persist] = []
         self._wakeup = trio.Event()
         self._idle = trio.Event()
@@ -299,6 +310,38 @@ class StoreAdapter(StorageView):
         raw = self.meta.get(_LEASE_KEY)
         return 0 if raw is None else int(msgpack.unpackb(raw))
 
+    def scan_versions(self) -> Iterable[tuple[bytes, tuple[Version, ...]]]:
+        """Every stored key with its versions, overlay applied (read once, at start)."""
+        overlay = self._versions_overlay
+        for key, raw in self.data.scan(0, 0):
+            if key in overlay:
+                continue
+            versions = decode_versions(raw)
+            if versions:
+                yield key, versions
+        for key, (versions, _) in list(overlay.items()):
+            if versions:
+                yield key, versions
+
+    def read_ring(self) -> StoreRing | None:
+        """The last ring persisted (pending ones included), or None."""
+        return self._ring
+
+    def read_generation(self) -> int:
+        """The last generation persisted (pending ones included), 0 if none."""
+        return self._generation
+
+    def _read_stored_ring(self) -> StoreRing | None:
+        raw = self.meta.get(_RING_KEY)
+        if raw is None:
+            return None
+        version, issuer, owners = msgpack.unpackb(raw, raw=False)
+        return StoreRing(int(version), str(issuer), tuple(owners))
+
+    def _read_stored_generation(self) -> int:
+        raw = self.meta.get(_GENERATION_KEY)
+        return 0 if raw is None else int(msgpack.unpackb(raw))
+
     # -- the write side ----------------------------------------------------------------------
 
     def apply(self, persist: Persist) -> None:
@@ -313,6 +356,10 @@ class StoreAdapter(StorageView):
                 self._hints_overlay[record.hint_id] = (None, persist_id)
             elif isinstance(record, StoreLease):
                 self._lease = max(self._lease, record.counter_max)
+            elif isinstance(record, StoreRing):
+                self._ring = record
+            elif isinstance(record, StoreGeneration):
+                self._generation = max(self._generation, record.generation)
             else:
                 raise TypeError(
                     f"unknown record type {type(record).__name__}: the store adapter "
@@ -406,7 +453,13 @@ class StoreAdapter(StorageView):
         for persist in batch:
             for record in persist.records:
                 records += 1
-                if isinstance(record, StoreVersions):
+                if isinstance(record, StoreVersions) and not record.versions:
+                    # No versions left: the key was handed off (DropKeys); delete it.
+                    if len(data_ops) >= BATCH_RECORDS_MAX:
+                        writes.append((self.data, data_ops))
+                        data_ops, data_bytes = [], 0
+                    data_ops.append((record.key, None))
+                elif isinstance(record, StoreVersions):
                     encoded = encode_versions(record.versions)
                     if len(encoded) > VALUE_BYTES_MAX:
                         raise ValueError(
@@ -425,6 +478,18 @@ class StoreAdapter(StorageView):
                     meta_ops.append((_hint_key(record.hint.hint_id), _encode_hint(record.hint)))
                 elif isinstance(record, DeleteHint):
                     meta_ops.append((_hint_key(record.hint_id), None))
+                elif isinstance(record, StoreRing):
+                    meta_ops.append(
+                        (
+                            _RING_KEY,
+                            msgpack.packb(
+                                [record.version, record.issuer, list(record.owners)],
+                                use_bin_type=True,
+                            ),
+                        )
+                    )
+                elif isinstance(record, StoreGeneration):
+                    meta_ops.append((_GENERATION_KEY, msgpack.packb(record.generation)))
                 else:
                     assert isinstance(record, StoreLease)
                     meta_ops.append((_LEASE_KEY, msgpack.packb(record.counter_max)))
