@@ -104,3 +104,63 @@ def test_reconciliation_equals_spec(a: list[Version], b: list[Version]) -> None:
 def test_reconcile_is_sorted_by_dot(versions: list[Version]) -> None:
     result = core_versions.reconcile(versions)
     assert [v.dot for v in result] == sorted(v.dot for v in result)
+
+
+@st.composite
+def newer_deliveries(draw: st.DrawFn) -> tuple[tuple[Version, ...], tuple[Version, ...]]:
+    """What a replica holds, and a delivery that mostly absorbs it (merge's fast path).
+
+    The delivery keeps some held versions as they are and adds versions written by
+    clients that saw some of the others (context = their merged clock, plus noise),
+    as coordinators, read repair and hint replay send them.
+    """
+    held = core_versions.reconcile(draw(version_sets()))
+    kept = [v for v in held if draw(st.booleans())]
+    used = {v.dot for v in held}
+    incoming = list(kept)
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        seen = [v for v in held if draw(st.booleans())]
+        context = dict(core_versions.context_of(seen))
+        for node, counter in draw(clocks).items():
+            if draw(st.booleans()):
+                context[node] = max(context.get(node, 0), counter)
+        node = draw(st.sampled_from(NODES[:3]))
+        counter = max([context.get(node, 0)] + [c for n, c in used if n == node]) + 1
+        context = {k: v for k, v in context.items() if k != node or v < counter}
+        used.add((node, counter))
+        value = draw(st.one_of(st.none(), st.binary(min_size=1, max_size=3)))
+        incoming.append(kv.make_version(value, node, counter, context))
+    order = draw(st.permutations(incoming))
+    return held, tuple(order)
+
+
+@given(newer_deliveries())
+def test_merge_fast_path_equals_spec(
+    delivery: tuple[tuple[Version, ...], tuple[Version, ...]],
+) -> None:
+    held, incoming = delivery
+    expected = kv.merge_versions(held, incoming)
+    if core_versions.absorbs(incoming, held):
+        assert frozenset(core_versions.reconcile(incoming)) == expected
+    result = core_versions.merge(held, incoming)
+    assert frozenset(result) == expected
+    assert [v.dot for v in result] == sorted(v.dot for v in result)
+
+
+@given(version_sets(), version_sets())
+def test_absorbs_implies_merge_is_reconcile_of_incoming(a: list[Version], b: list[Version]) -> None:
+    dots_a = {v.dot: v for v in a}
+    b = [dots_a.get(v.dot, v) for v in b]  # one dot, one version
+    held = core_versions.reconcile(a)
+    if core_versions.absorbs(tuple(b), held):
+        assert frozenset(core_versions.reconcile(b)) == kv.merge_versions(held, b)
+    assert frozenset(core_versions.merge(held, b)) == kv.merge_versions(held, b)
+
+
+def test_merge_of_a_newer_version_returns_it() -> None:
+    old = kv.make_version(b"1", "a", 1, {})
+    new = kv.make_version(b"2", "b", 1, {"a": 1})
+    assert core_versions.absorbs((new,), (old,))
+    assert core_versions.merge((old,), (new,)) == (new,)
+    assert not core_versions.absorbs((old,), (new,))
+    assert core_versions.merge((new,), (old,)) == (new,)
