@@ -249,3 +249,69 @@ async def test_graceful_shutdown_leaves_every_write_in_the_store(tmp_path: Path)
         assert adapter.read_lease() > 0
     finally:
         adapter.close()
+
+
+@trio_test
+async def test_the_composite_node_persists_ring_and_generation_and_exports_its_counters(
+    tmp_path: Path,
+) -> None:
+    async with open_cluster(tmp_path) as nodes:
+        async with AsyncClient(nodes[0].http) as client:
+            for i in range(10):
+                await client.put(f"k{i}", b"v%d" % i)
+            members = await client.json("/cluster/members")
+            ring = await client.json("/cluster/ring")
+        assert {m["status"] for m in members["members"]} <= {"normal", "unknown"}
+        assert ring["version"] == 1
+        text = nodes[0].process.metrics.render()
+        for name in (
+            "dynamokv_keys ",
+            "dynamokv_ring_version 1",
+            "dynamokv_gossip_suspected_peers ",
+            "dynamokv_anti_entropy_trees_compared_total ",
+            "dynamokv_anti_entropy_nodes_exchanged_total ",
+            "dynamokv_anti_entropy_keys_repaired_total ",
+            "dynamokv_anti_entropy_bytes_sent_total ",
+            "dynamokv_hints_pending ",
+        ):
+            assert name in text, name
+        assert nodes[0].process.metrics.render().count("dynamokv_keys 10") == 1
+        for node in nodes:
+            await stop_node(node)
+    adapter = StoreAdapter.open(str(tmp_path / "node-1"), fsync="always", metrics=MetricsRegistry())
+    try:
+        stored = adapter.read_ring()
+        assert stored is not None and stored.version == 1 and len(stored.owners) > 0
+        assert adapter.read_generation() == 1
+        assert len(list(adapter.scan_versions())) == 10
+    finally:
+        adapter.close()
+
+
+def test_a_store_versions_record_without_versions_deletes_the_key(tmp_path: Path) -> None:
+    from dynamokv.impl.core import Persist, StoreGeneration, StoreRing, StoreVersions
+    from dynamokv.spec.kv import Version
+
+    adapter = StoreAdapter.open(str(tmp_path / "n"), fsync="always", metrics=MetricsRegistry())
+    try:
+        version = Version(b"v", ("n", 1), ())
+        adapter.apply(Persist(1, (StoreVersions(b"a", (version,)),)))
+        adapter.apply(Persist(-1, (StoreRing(3, "n", ("n", "n")), StoreGeneration(4))))
+        adapter._write(adapter._encode(adapter._queue))
+        adapter._settle(adapter._queue)
+        adapter._queue = []
+        adapter.apply(Persist(2, (StoreVersions(b"a", ()),)))
+        adapter._write(adapter._encode(adapter._queue))
+        adapter._settle(adapter._queue)
+        adapter._queue = []
+    finally:
+        adapter.close()
+    adapter = StoreAdapter.open(str(tmp_path / "n"), fsync="always", metrics=MetricsRegistry())
+    try:
+        assert adapter.data.get(b"a") is None
+        assert adapter.read_versions(b"a") == ()
+        assert adapter.read_ring() == StoreRing(3, "n", ("n", "n"))
+        assert adapter.read_generation() == 4
+        assert list(adapter.scan_versions()) == []
+    finally:
+        adapter.close()
