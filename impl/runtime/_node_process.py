@@ -1,6 +1,8 @@
 """One Dynamo node as a real process: the trio driver of the sans-IO core.
 
-:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.Node` what the simulator
+:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.DynamoNode` (the request
+path of :class:`~dynamokv.impl.core.Node` plus gossip membership, phi-accrual failure
+detection, partition transfer and Merkle anti-entropy) what the simulator
 (:mod:`dynamokv.impl.sim._cluster`) does for many, with real IO: it steps events into the
 core and carries out the effects, in order. Everything the node *decides* stays in the
 core; this module only moves bytes and time.
