@@ -500,7 +500,8 @@ class DynamoNode:
             out.append(Reply(event.request_id, result))  # type: ignore[union-attr]
         else:
             self._node_step(event, now, out)
-        return self._finish_step(now, out)
+        self._arm(now, out)
+        return out
 
     def _finish_step(self, now: int, out: list[Effect]) -> list[Effect]:
         self._arm(now, out)
@@ -638,7 +639,9 @@ class DynamoNode:
         # The composite's own work runs at gossip rounds; never ask for a tick at or
         # before ``now`` for it (before the generation is durable a round is due
         # but waits, and a tick "now" would spin).
-        desired = max(self.gossip.next_round_tick, now + 1)
+        desired = self.gossip.next_round_tick
+        if desired <= now:
+            desired = now + 1
         node_next = self.node.next_timer_tick
         if node_next is not None and node_next < desired:
             desired = node_next

@@ -198,6 +198,7 @@ class Cluster:
         self.config = config or NodeConfig()
         self.network = network or NetworkConfig()
         self.membership = membership
+        self._watch_rings = membership != "static"
         self.q = q
         self.initial = tuple(f"n{i + 1}" for i in range(node_count))
         self.names = tuple(f"n{i + 1}" for i in range(node_count + spares))
@@ -512,8 +513,10 @@ class Cluster:
         self._carry(name, node, node.step(event, self.now))
 
     def _carry(self, name: str, node: Node | DynamoNode, effects: list[Effect]) -> None:
-        if self.membership != "static":
-            self._watch_ring(name, node)
+        if self._watch_rings:
+            ring = node.ring_state  # type: ignore[union-attr]
+            if ring is not self._ring_seen[name]:
+                self._watch_ring(name, ring)
         for effect in effects:
             kind = effect.__class__
             if kind is Send:
@@ -534,13 +537,11 @@ class Cluster:
                         self._heap, (at, self._seq, _TICK, name, self._incarnation[name])
                     )
 
-    def _watch_ring(self, name: str, node: Node | DynamoNode) -> None:
-        ring = node.ring_state  # type: ignore[union-attr]
-        if ring is not self._ring_seen[name]:
-            self._ring_seen[name] = ring
-            self.ring_held_since[name] = self.now
-            if ring.version > 0:
-                self.rings.setdefault((ring.version, ring.issuer), ring)
+    def _watch_ring(self, name: str, ring: RingState) -> None:
+        self._ring_seen[name] = ring
+        self.ring_held_since[name] = self.now
+        if ring.version > 0:
+            self.rings.setdefault((ring.version, ring.issuer), ring)
 
     def _persist(self, name: str, persist: Persist) -> None:
         disk = self.disks[name]
