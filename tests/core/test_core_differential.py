@@ -164,3 +164,13 @@ def test_merge_of_a_newer_version_returns_it() -> None:
     assert core_versions.merge((old,), (new,)) == (new,)
     assert not core_versions.absorbs((old,), (new,))
     assert core_versions.merge((new,), (old,)) == (new,)
+
+
+@given(version_sets(), version_sets())
+def test_reconcile_of_many_siblings_equals_spec(a: list[Version], b: list[Version]) -> None:
+    """Up to 12 versions: both the tuple scan (few) and the dict path (many) of reconcile."""
+    dots = {v.dot for v in a}
+    pool = a + [v for v in b if v.dot not in dots]
+    result = core_versions.reconcile(pool)
+    assert frozenset(result) == kv.reconcile(pool)
+    assert [v.dot for v in result] == sorted(v.dot for v in result)
