@@ -121,6 +121,15 @@ def _partition_start(partition: int, partition_count: int) -> int:
     return partition_start(partition, partition_count)
 
 
+@functools.lru_cache(maxsize=DEPTH_MAX + 1)
+def _empty_levels(depth: int) -> tuple[tuple[bytes, ...], ...]:
+    """The levels of an empty tree of ``depth``, memoised: copied, not rehashed, per tree."""
+    empty = [EMPTY_LEAF]
+    for _ in range(depth):
+        empty.append(inner_hash(empty[-1], empty[-1]))
+    return tuple((empty[depth - d],) * (1 << d) for d in range(depth + 1))
+
+
 def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=NODE_HASH_BYTES).digest()
 
@@ -179,11 +188,8 @@ class PartitionMerkleTree:
         self._position_of = position_of
         self._start = _partition_start(partition, partition_count)
         self._width = _partition_start(partition + 1, partition_count) - self._start
-        empty = [EMPTY_LEAF]
-        for _ in range(depth):
-            empty.append(inner_hash(empty[-1], empty[-1]))
         # levels[d] holds the 2**d hashes at depth d; levels[depth] are the leaves.
-        self._levels: list[list[bytes]] = [[empty[depth - d]] * (1 << d) for d in range(depth + 1)]
+        self._levels: list[list[bytes]] = [list(level) for level in _empty_levels(depth)]
         self._buckets: list[dict[bytes, bytes]] = [{} for _ in range(1 << depth)]
         self._dirty: set[int] = set()
         self._size = 0
