@@ -101,6 +101,26 @@ def test_slow_sweep_over_the_real_store() -> None:
     assert failing == []
 
 
+SWEEP_SEEDS = 500
+SWEEP_CHUNKS = 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk", range(SWEEP_CHUNKS))
+def test_slow_sweep_500_seeds_of_2000_ops_every_fault(chunk: int) -> None:
+    """Issue 4's sweep: 500 seeds x 2,000 requests, crash, partition, drop, dup and
+    reorder on, complete nodes (gossip, phi, handoff, anti-entropy). Split in chunks
+    so that both pytest workers share it."""
+    size = SWEEP_SEEDS // SWEEP_CHUNKS
+    failing = []
+    for seed in range(chunk * size, (chunk + 1) * size):
+        report, _, _ = simulate(seed, SimConfig(ops=2000))
+        assert report.acks > 0
+        if report.violations:
+            failing.append((seed, report.violations[:3]))
+    assert failing == [], f"replay with: dynamokv sim --seed SEED --ops 2000 ({failing})"
+
+
 @pytest.mark.slow
 def test_slow_sweep_120_seeds_of_2000_ops_every_fault_and_churn() -> None:
     failing = []
