@@ -460,7 +460,7 @@ class _Demo:
 
 
 class _DemoError(Exception):
-    pass
+    """A demo step could not go on: printed as one line, non-zero exit."""
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ class CliError(Exception):
 
 
 class _UsageError(Exception):
-    pass
+    """A bad command line: printed as one line, exit status ``EXIT_USAGE``."""
 
 
 class ArgumentParser(argparse.ArgumentParser):

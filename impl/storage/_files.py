@@ -248,7 +248,7 @@ class _FaultyWritableFile:
             self._inode.data += bytes(missing)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: an in-memory file holds no descriptor."""
 
 
 class _FaultyReadableFile:
@@ -267,7 +267,7 @@ class _FaultyReadableFile:
         return len(self._inode.data)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: an in-memory file holds no descriptor."""
 
 
 def _common_prefix_bytes(first: bytes, second: bytes) -> int:
