@@ -73,6 +73,24 @@ def test_planted_bug_makes_the_sweep_fail(bug: str, capsys: pytest.CaptureFixtur
     assert f"--plant-bug {bug}" in out
 
 
+@pytest.mark.parametrize(
+    ("bug", "evidence"),
+    [
+        ("ack-before-w", "property 1"),
+        ("drop-hint-before-ack", "deleted hint"),
+        ("reuse-dots", "property 2"),
+    ],
+)
+def test_each_planted_bug_is_caught_by_its_own_checker(bug: str, evidence: str) -> None:
+    """Not just "the sweep fails": the history checker meant for the bug reports it,
+    so a checker that went dead would be noticed even if another one still fires."""
+    found = []
+    for seed in range(1, 6):
+        report, _, _ = simulate(seed, SimConfig(ops=300, planted_bug=bug))
+        found += [v for v in report.violations if evidence in v]
+    assert found, f"no {evidence!r} violation for --plant-bug {bug} in seeds 1-5"
+
+
 def test_replay_command_reproduces_the_failure(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["sim", "--seed", "4", "--ops", "300", "--plant-bug", "ack-before-w"]
     assert main(argv) == 1
