@@ -9,6 +9,7 @@ the merged value back with the get's context, which supersedes every sibling it 
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -176,12 +177,10 @@ def error_message(status: int, body: bytes) -> str:
     """The ``error`` of a JSON error body, or a short excerpt of the body."""
     import json
 
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: fall back to the raw body
         document = json.loads(body)
         if isinstance(document, dict) and "error" in document:
             return f"HTTP {status}: {document['error']}"
-    except ValueError:
-        pass
     return f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}"
 
 

@@ -860,7 +860,7 @@ class LocalCluster:
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
-            pass
+            return  # it has already ended
         except OSError as error:
             if error.errno != errno.ESRCH:
                 raise ClusterError(f"cannot signal pid {pid}: {error.strerror}") from error

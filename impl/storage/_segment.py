@@ -25,6 +25,7 @@ with one ``bytes.find`` in C instead of a binary search in Python.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
 from array import array
@@ -215,11 +216,9 @@ class SegmentWriter:
 
     def abandon(self) -> None:
         """Close and remove the unfinished file (best effort, after an error)."""
-        try:
+        with contextlib.suppress(OSError):
             self._file.close()
             self._files.remove(self.path)
-        except OSError:
-            pass
 
 
 class Segment:

@@ -884,11 +884,9 @@ class Store:
             return False
 
     def _remove_quietly(self, path: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             if self._files.exists(path):
                 self._files.remove(path)
-        except OSError:
-            pass
 
     def _install(self, new: _Version, old: _Version) -> None:
         """Make ``new`` current. Caller holds ``_lock``."""
