@@ -44,10 +44,13 @@ def test_sloppy_exhibit_with_substitutes_forgotten_fails_prove(
     # The healthy-owners theorem shares the encoding and fails too; the exhibit's
     # controls have encodings of their own and still pass.
     assert "quorum.sloppy_can_miss_strict" in failed
-    assert not {
-        "quorum.sloppy_can_miss_strict.control",
-        "quorum.sloppy_can_miss_strict.control2",
-    } & failed
+    assert (
+        not {
+            "quorum.sloppy_can_miss_strict.control",
+            "quorum.sloppy_can_miss_strict.control2",
+        }
+        & failed
+    )
 
 
 def test_sloppy_belief_with_its_walk_broken_fails_only_the_control(
