@@ -51,6 +51,7 @@ from types import TracebackType
 from typing import Any
 
 from ._faults import FaultSpecError, PeerFaults, partition_faults
+from ._netns import NetnsError, NetnsHosts
 
 __all__ = [
     "CLUSTER_FILE_NAME",
@@ -68,6 +69,9 @@ __all__ = [
 DEFAULT_CLUSTER_DIRECTORY = ".dynamokv"
 CLUSTER_FILE_NAME = "cluster.json"
 HOST = "127.0.0.1"
+NETNS_HTTP_PORT = 7100
+NETNS_PEER_PORT = 7200
+"""Ports of every node on a network-namespace host: each host has its own address."""
 
 READY_KEY = "dynamokv-ready"
 """The key ``up`` writes through every node as its last readiness check (one small value
@@ -109,6 +113,7 @@ class ProcessInfo:
         faults: the peer faults ``cluster partition`` set on the node (the JSON of
             :class:`~dynamokv.impl.runtime._faults.PeerFaults`), applied again when the
             node restarts; ``None``: none.
+        netns: the network namespace the node runs in (its host), or ``None`` on loopback.
     """
 
     name: str
@@ -120,6 +125,12 @@ class ProcessInfo:
     stdout: str
     stderr: str
     faults: dict[str, Any] | None = None
+    netns: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The address both of the node's listeners bind."""
+        return self.http.rpartition(":")[0]
 
     @property
     def http_port(self) -> int:
@@ -141,6 +152,7 @@ class NodeStatus:
     pid: int | None
     up: bool
     paused: bool = False
+    cut_off: bool = False
     partitions: int | None = None
     keys: int | None = None
     hints_pending: int | None = None
@@ -301,6 +313,19 @@ def process_alive(pid: int | None, config: str) -> bool:
     return config.encode() in cmdline.split(b"\0")
 
 
+def describe_faults(faults: PeerFaults) -> str:
+    """What a node does to its peer traffic, in words (``unaffected`` if nothing)."""
+    parts = []
+    if faults.drop_to:
+        parts.append(f"drops messages to {', '.join(sorted(faults.drop_to))}")
+    if faults.drop_from:
+        parts.append(f"drops messages from {', '.join(sorted(faults.drop_from))}")
+    if faults.delay_ms:
+        delays = ", ".join(f"{peer} by {ms} ms" for peer, ms in sorted(faults.delay_ms.items()))
+        parts.append(f"delays messages to {delays}")
+    return "; ".join(parts) or "unaffected"
+
+
 def process_stopped(pid: int | None) -> bool:
     """Whether ``pid`` is stopped by a signal (SIGSTOP: ``cluster pause``)."""
     if pid is None or pid <= 0:
@@ -335,7 +360,9 @@ def render_node_toml(
         "# Written by `dynamokv cluster up`; edit and `dynamokv cluster restart NODE` to apply.",
         "[node]",
         f"name = {_toml_string(node.name)}",
-        f"host = {_toml_string(HOST)}",
+        # On a namespace host the node binds every interface of its host and advertises
+        # its address through its member entry; on loopback it binds 127.0.0.1 only.
+        f"host = {_toml_string('0.0.0.0' if node.netns else node.host)}",
         f"http_port = {node.http_port}",
         f"peer_port = {node.peer_port}",
         f"data_dir = {_toml_string(node.data_dir)}",
@@ -352,7 +379,7 @@ def render_node_toml(
     ]
     for member in members:
         lines.append(
-            f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(HOST)}, "
+            f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(member.host)}, "
             f"peer_port = {member.peer_port}, http_port = {member.http_port} }},"
         )
     lines.append("]")
@@ -526,6 +553,8 @@ class LocalCluster:
         node_command: the argv that starts a node, ``--config PATH`` appended (default:
             ``python -m dynamokv.impl.cli node run``); tests of the manager itself pass a
             stand-in node here.
+        netns: give each node a host of its own, a Linux network namespace on a bridge
+            made for this cluster (root only; ``_netns.py``); ``down`` removes them.
     """
 
     def __init__(
@@ -547,6 +576,7 @@ class LocalCluster:
         node_command: Sequence[str] | None = None,
         ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
         ring_timeout_seconds: float = RING_TIMEOUT_SECONDS,
+        netns: bool = False,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -574,6 +604,8 @@ class LocalCluster:
         )
         self.ready_timeout_seconds = ready_timeout_seconds
         self.ring_timeout_seconds = ring_timeout_seconds
+        self.netns = netns
+        self.hosts: NetnsHosts | None = None
         self.processes: dict[str, ProcessInfo] = {}
         # Pids this object spawned, by node, and the exit status of those that ended.
         self._children: dict[str, int] = {}
@@ -634,6 +666,10 @@ class LocalCluster:
         self.partition_count = int(settings.get("partition_count", self.partition_count))
         self.strict = bool(settings.get("strict", self.strict))
         self.fsync = str(settings.get("fsync", self.fsync))
+        hosts = settings.get("netns")
+        if isinstance(hosts, dict):
+            self.hosts = NetnsHosts.from_json(hosts)
+            self.netns = True
 
     def _save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -646,6 +682,7 @@ class LocalCluster:
                 "partition_count": self.partition_count,
                 "strict": self.strict,
                 "fsync": self.fsync,
+                "netns": None if self.hosts is None else self.hosts.to_json(),
             },
             "directory": str(self.directory),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -719,6 +756,9 @@ class LocalCluster:
     def _plan(self) -> None:
         """Choose names, ports and paths for a new cluster and write the TOML files."""
         count = self.nodes_count
+        if self.netns:
+            self._plan_hosts(count)
+            return
         if self.base_port is not None:
             ports = list(range(self.base_port, self.base_port + 2 * count))
             taken = [port for port in ports if not port_is_free(port)]
@@ -745,6 +785,56 @@ class LocalCluster:
                 stderr=str(logs / f"{name}.log"),
             )
         self._write_configs()
+        self._save()
+
+    def _plan_hosts(self, count: int) -> None:
+        """One network-namespace host per node (see ``_netns.py``), on fixed ports."""
+        hosts = NetnsHosts(count)
+        self._say(f"making {count} hosts (network namespaces) on bridge {hosts.bridge(0)}")
+        try:
+            hosts.create()
+        except NetnsError as error:
+            raise ClusterError(str(error)) from error
+        self.hosts = hosts
+        logs = self.directory / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.processes = {}
+        for index in range(count):
+            name = f"node-{index + 1}"
+            home = self.directory / name
+            address = hosts.address(index)
+            self.processes[name] = ProcessInfo(
+                name=name,
+                http=f"{address}:{NETNS_HTTP_PORT}",
+                peer=f"{address}:{NETNS_PEER_PORT}",
+                pid=None,
+                data_dir=str(home / "data"),
+                config=str(home / "node.toml"),
+                stdout=str(logs / f"{name}.out"),
+                stderr=str(logs / f"{name}.log"),
+                netns=hosts.namespace(index),
+            )
+        self._write_configs()
+        self._save()
+
+    def _ensure_hosts(self) -> None:
+        """Make the recorded hosts again if they are gone (after ``down``), same names
+        and addresses, so the nodes' configs stay valid."""
+        hosts = self.hosts
+        if hosts is None or Path(f"/run/netns/{hosts.namespace(0)}").exists():
+            return
+        self._say(f"making the hosts of {self.directory} again (suffix {hosts.suffix})")
+        try:
+            hosts.create()
+        except NetnsError as error:
+            raise ClusterError(str(error)) from error
+        expected = [info.host for info in self.processes.values() if info.netns]
+        if expected != [hosts.address(i) for i in range(len(expected))]:
+            hosts.destroy()
+            raise ClusterError(
+                f"the hosts' subnet is taken now; `dynamokv cluster down --wipe --dir "
+                f"{self.directory}` and `up --netns` again"
+            )
         self._save()
 
     def _write_configs(self) -> None:
@@ -780,33 +870,46 @@ class LocalCluster:
         """
         with self._locked():
             self._load_if_changed()
-            if not self.processes:
-                self._say(f"planning {self.nodes_count} nodes in {self.directory}")
-                self._plan()
-            elif not Path(next(iter(self.processes.values())).config).exists():
-                self._write_configs()
-            started: list[str] = []
-            for name, info in self.processes.items():
-                if self.is_up(name):
-                    continue
-                if info.pid is not None:
-                    self._say(f"{name}: recorded pid {info.pid} is not running; restarting it")
-                self._start(name)
-                started.append(name)
-            if started:
-                self._save()
-                self._wait_ready(started)
-            else:
-                self._say(f"reusing the running cluster in {self.directory}")
-            self._wait_ring()
-            for name in started:
-                self._apply_recorded_faults(name)
-            self._wait_serving()
-            return started
+            planned = not self.processes
+            try:
+                return self._up(planned)
+            except BaseException:
+                if planned and self.hosts is not None:
+                    # A cluster that never came up leaves no namespace behind.
+                    self._stop(self.names)
+                    self.hosts.destroy()
+                raise
+
+    def _up(self, planned: bool) -> list[str]:
+        if planned:
+            self._say(f"planning {self.nodes_count} nodes in {self.directory}")
+            self._plan()
+        elif not Path(next(iter(self.processes.values())).config).exists():
+            self._write_configs()
+        self._ensure_hosts()
+        started: list[str] = []
+        for name, info in self.processes.items():
+            if self.is_up(name):
+                continue
+            if info.pid is not None:
+                self._say(f"{name}: recorded pid {info.pid} is not running; restarting it")
+            self._start(name)
+            started.append(name)
+        if started:
+            self._save()
+            self._wait_ready(started)
+        else:
+            self._say(f"reusing the running cluster in {self.directory}")
+        self._wait_ring()
+        for name in started:
+            self._apply_recorded_faults(name)
+        self._wait_serving()
+        return started
 
     def _load_if_changed(self) -> None:
         before = {name: info.pid for name, info in self.processes.items()}
         self.processes = {}
+        self.hosts = None
         self._load()
         if not self.processes and before:
             # The file was removed under us: forget the old plan.
@@ -814,7 +917,7 @@ class LocalCluster:
 
     def _start(self, name: str) -> None:
         info = self.processes[name]
-        for port in (info.http_port, info.peer_port):
+        for port in () if info.netns else (info.http_port, info.peer_port):
             if not port_is_free(port):
                 raise ClusterError(
                     f"{name}: port {port} on {HOST} is taken by another process; "
@@ -823,6 +926,9 @@ class LocalCluster:
         Path(info.data_dir).mkdir(parents=True, exist_ok=True)
         Path(info.stdout).parent.mkdir(parents=True, exist_ok=True)
         command = [*self.node_command, "--config", info.config]
+        if info.netns is not None:
+            # ip execs the node after entering the namespace: the pid is the node's.
+            command = ["ip", "netns", "exec", info.netns, *command]
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
         # posix_spawn, not Popen: the node must outlive this object (``cluster up`` exits at
         # once), and a Popen dropped while its child runs is a ResourceWarning. glibc's
@@ -924,8 +1030,22 @@ class LocalCluster:
                 )
             time.sleep(POLL_SECONDS * 4)
 
+    def _host_index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def _bridged_apart(self) -> bool:
+        """Whether a bridge partition or an isolated host is in place."""
+        hosts = self.hosts
+        return hosts is not None and (
+            bool(hosts.isolated) or any(number for number in hosts.attached.values())
+        )
+
     def _cut(self, source: str, target: str) -> bool:
         """Whether a recorded fault keeps ``source``'s messages from reaching ``target``."""
+        if self.hosts is not None and not self.hosts.reachable(
+            self._host_index(source), self._host_index(target)
+        ):
+            return True
         source_faults = self.processes[source].faults or {}
         target_faults = self.processes[target].faults or {}
         return (
@@ -939,12 +1059,19 @@ class LocalCluster:
         """:func:`wait_until_serving` over the live nodes; no quorum write while a
         partition is recorded (a node cut off from W-1 others cannot write, which is the
         point of the partition)."""
-        live = {name: self.processes[name].http for name in self.names if self.is_serving(name)}
+        hosts = self.hosts
+        live = {
+            name: self.processes[name].http
+            for name in self.names
+            if self.is_serving(name)
+            and (hosts is None or hosts.client_reaches(self._host_index(name)))
+        }
         wait_until_serving(
             live,
             timeout_seconds=self.ready_timeout_seconds,
             cut=self._cut,
-            quorum_write=not any(info.faults for info in self.processes.values()),
+            quorum_write=not any(info.faults for info in self.processes.values())
+            and not self._bridged_apart(),
             progress=self.progress,
         )
 
@@ -999,14 +1126,18 @@ class LocalCluster:
         *,
         one_way: bool = False,
         delay_ms: int | None = None,
-    ) -> dict[str, PeerFaults]:
-        """Cut (or slow down) traffic between groups of nodes with their peer fault layer.
+    ) -> list[str]:
+        """Cut (or slow down) traffic between groups of nodes.
 
-        Replaces any partition set before. Nodes in no group keep talking to everyone.
-        See :func:`~dynamokv.impl.runtime._faults.partition_faults`.
+        On loopback, through the nodes' peer fault layer
+        (:func:`~dynamokv.impl.runtime._faults.partition_faults`): nodes in no group keep
+        talking to everyone, and clients reach every node. On network-namespace hosts, a
+        symmetric partition moves each group but the first to a bridge of its own (nodes
+        in no group stay with the first group and the clients); one-way cuts and delays
+        still go through the fault layer. Replaces any partition set before.
 
         Returns:
-            Each node's faults, as applied.
+            One line per node saying what it now does.
 
         Raises:
             ClusterError: an unknown node, a bad partition, or a running node that refused
@@ -1019,6 +1150,27 @@ class LocalCluster:
                 faults = partition_faults(resolved, one_way=one_way, delay_ms=delay_ms)
             except FaultSpecError as error:
                 raise ClusterError(str(error)) from error
+            hosts = self.hosts
+            if hosts is not None and not one_way and delay_ms is None:
+                try:
+                    hosts.heal()
+                    # The fault layers are healed while every node is still reachable.
+                    for info in self.processes.values():
+                        info.faults = None
+                    for name in self.names:
+                        self._apply_recorded_faults(name)
+                    hosts.partition(
+                        [[self._host_index(name) for name in group] for group in resolved]
+                    )
+                except NetnsError as error:
+                    raise ClusterError(str(error)) from error
+                self._save()
+                self._say(f"bridge partition: {' | '.join(','.join(g) for g in resolved)}")
+                return [
+                    f"{name}: on bridge {hosts.bridge(hosts.attached.get(index, 0))}"
+                    + (" with the clients" if hosts.client_reaches(index) else "")
+                    for index, name in enumerate(self.names)
+                ]
             for name in self.names:
                 fault = faults.get(name, PeerFaults())
                 self.processes[name].faults = fault.to_json() if fault.active else None
@@ -1028,13 +1180,49 @@ class LocalCluster:
             described = " | ".join(",".join(group) for group in resolved)
             kind = "one-way " if one_way else ""
             self._say(f"{kind}{'delay' if delay_ms else 'partition'}: {described}")
-            return faults
+            return [
+                f"{name}: {describe_faults(faults.get(name, PeerFaults()))}" for name in self.names
+            ]
+
+    def isolate(self, node: str | int) -> str:
+        """Set a network-namespace host's bridge port down: it reaches nobody and nobody,
+        clients included, reaches it. Returns its name.
+
+        Raises:
+            ClusterError: a loopback cluster (use :meth:`partition` with a group of one).
+        """
+        with self._locked():
+            self._load_if_changed()
+            name = self.resolve(node)
+            if self.hosts is None:
+                raise ClusterError(
+                    f"isolate needs hosts (`cluster up --netns`); on loopback, "
+                    f"`cluster partition {name}/<the others>` cuts it off from its peers"
+                )
+            try:
+                self.hosts.isolate(self._host_index(name))
+            except NetnsError as error:
+                raise ClusterError(str(error)) from error
+            self._save()
+            self._say(f"{name}: bridge port {self.hosts.port(self._host_index(name))} down")
+            return name
 
     def heal(self) -> list[str]:
         """Remove every peer fault (and the recorded partition). Returns the nodes healed."""
         with self._locked():
             self._load_if_changed()
             healed = [name for name in self.names if self.processes[name].faults]
+            hosts = self.hosts
+            if hosts is not None:
+                healed += [
+                    name
+                    for index, name in enumerate(self.names)
+                    if name not in healed and not hosts.client_reaches(index)
+                ]
+                try:
+                    hosts.heal()
+                except NetnsError as error:
+                    raise ClusterError(str(error)) from error
             for name in self.names:
                 self.processes[name].faults = None
             self._save()
@@ -1048,6 +1236,8 @@ class LocalCluster:
         info = self.processes[name]
         if not self.is_serving(name):
             return
+        if self.hosts is not None and not self.hosts.client_reaches(self._host_index(name)):
+            return  # behind a bridge partition: healed when it is reachable again
         try:
             if info.faults:
                 status, document = http_json(
@@ -1125,6 +1315,9 @@ class LocalCluster:
             for info in self.processes.values():
                 info.pid = None
                 info.faults = None  # a cluster started again starts healed
+            if self.hosts is not None:
+                self._say(f"removing the hosts and bridges with suffix {self.hosts.suffix}")
+                self.hosts.destroy()
             if wipe:
                 self._wipe()
             elif self.processes:
@@ -1140,6 +1333,7 @@ class LocalCluster:
         with contextlib.suppress(FileNotFoundError):
             self.cluster_file.unlink()
         self.processes = {}
+        self.hosts = None
         self._say(f"wiped {self.directory}")
 
     def _stop(self, names: Sequence[str]) -> None:
@@ -1194,8 +1388,11 @@ class LocalCluster:
         for name, info in self.processes.items():
             alive = self.is_up(name)
             row = NodeStatus(name=name, http=info.http, pid=info.pid if alive else None, up=False)
+            hosts = self.hosts
             if alive and self.is_paused(name):
                 row.paused = True
+            elif alive and hosts is not None and not hosts.client_reaches(self._host_index(name)):
+                row.cut_off = True
             elif alive:
                 try:
                     code, _headers, _body = http_request(info.http, "GET", "/health")

@@ -87,7 +87,8 @@ class NodeProcessConfig:
 
     Attributes:
         name: this node's id on the ring; must be one of ``members``.
-        host: the address both listeners bind.
+        host: the address both listeners bind (``0.0.0.0``: every interface); peers and
+            clients use this node's entry in ``members``, which is what it advertises.
         http_port: the HTTP API's port (0: pick a free one).
         peer_port: the peer listener's port (0: pick a free one).
         data_dir: the node's store directory.

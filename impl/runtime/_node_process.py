@@ -305,7 +305,9 @@ class NodeProcess:
             random=self.random,
             member_config=member_config
             or CoreMemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
-            address=f"{config.host}:{config.peer_port}",
+            # Peers reach this node where its member entry says, which need not be the
+            # address it binds (0.0.0.0 binds every interface; peers need one of them).
+            address=f"{config.member.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
             now=0,
