@@ -42,6 +42,17 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "impl/storage": ({"dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
     "impl/client": ({"dynamokv.spec", "dynamokv.impl.client"}, set()),
+    "impl/chaos": (
+        {
+            "dynamokv.spec",
+            "dynamokv.impl.core",
+            "dynamokv.impl.sim",
+            "dynamokv.impl.client",
+            "dynamokv.impl.runtime",
+            "dynamokv.impl.chaos",
+        },
+        set(),
+    ),
     "impl/runtime": (
         {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.storage", "dynamokv.impl.runtime"},
         set(),

@@ -69,6 +69,12 @@ def register(subparsers: Any) -> None:
         "--timeout", type=float, default=60.0, help="seconds to wait for READY and the ring"
     )
     up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS between the nodes and HTTPS with client certificates, with a cluster "
+        "CA and certificates made in DIR/certs (when missing)",
+    )
+    up.add_argument(
         "--netns",
         action="store_true",
         help="one host per node: Linux network namespaces on a bridge made for this cluster "
@@ -200,6 +206,7 @@ def _up(args: argparse.Namespace) -> int:
         ready_timeout_seconds=args.timeout,
         ring_timeout_seconds=args.timeout,
         netns=args.netns,
+        tls=args.tls,
     )
     if cluster.processes and len(cluster.processes) != args.nodes:
         raise CliError(
@@ -213,10 +220,13 @@ def _up(args: argparse.Namespace) -> int:
     _print_status(cluster)
     verb = f"started {len(started)} node(s)" if started else "reused the running cluster"
     first = cluster.http_address(1)
-    print(
-        f"{verb}; try: curl -X PUT --data-binary hello http://{first}/kv/greeting && "
-        f"curl http://{first}/kv/greeting"
-    )
+    if cluster.tls:
+        certs = cluster.certificates_directory
+        curl = f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
+        url = f"https://{first}/kv/greeting"
+    else:
+        curl, url = "curl", f"http://{first}/kv/greeting"
+    print(f"{verb}; try: {curl} -X PUT --data-binary hello {url} && {curl} {url}")
     return 0
 
 

@@ -42,6 +42,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,6 +53,12 @@ from typing import Any
 
 from ._faults import FaultSpecError, PeerFaults, partition_faults
 from ._netns import NetnsError, NetnsHosts
+from ._tls import (
+    CertificateError,
+    generate_cluster_certificates,
+    http_client_ssl_context,
+    node_certificate_paths,
+)
 
 __all__ = [
     "CLUSTER_FILE_NAME",
@@ -72,6 +79,9 @@ HOST = "127.0.0.1"
 NETNS_HTTP_PORT = 7100
 NETNS_PEER_PORT = 7200
 """Ports of every node on a network-namespace host: each host has its own address."""
+
+CLIENT_CERTIFICATE = "client"
+"""The name of the client certificate a ``--tls`` cluster makes for the manager and CLI."""
 
 READY_KEY = "dynamokv-ready"
 """The key ``up`` writes through every node as its last readiness check (one small value
@@ -170,8 +180,10 @@ def http_request(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = HTTP_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 request to ``address`` (``host:port``) on a fresh connection.
+    """One HTTP/1.1 request to ``address`` (``host:port``) on a fresh connection (HTTPS
+    with ``ssl_context``).
 
     Returns:
         ``(status, headers, body)``; header names are lower-cased.
@@ -180,7 +192,11 @@ def http_request(
         OSError: the node is not reachable (refused, reset, timed out).
     """
     host, _, port = address.rpartition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    connection = (
+        http.client.HTTPSConnection(host, int(port), timeout=timeout, context=ssl_context)
+        if ssl_context is not None
+        else http.client.HTTPConnection(host, int(port), timeout=timeout)
+    )
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -203,6 +219,7 @@ def http_json(
     *,
     document: object = None,
     timeout: float = HTTP_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[int, Any]:
     """One request with an optional JSON body; returns ``(status, decoded JSON or None)``.
 
@@ -212,7 +229,7 @@ def http_json(
     body = None if document is None else json.dumps(document).encode()
     headers = {"content-type": "application/json"} if body is not None else {}
     status, _headers, data = http_request(
-        address, method, path, body=body, headers=headers, timeout=timeout
+        address, method, path, body=body, headers=headers, timeout=timeout, ssl_context=ssl_context
     )
     try:
         return status, json.loads(data) if data else None
@@ -418,13 +435,19 @@ def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
     return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
 
 
-def _unready_links(http_addresses: Mapping[str, str], cut: Callable[[str, str], bool]) -> list[str]:
+def _unready_links(
+    http_addresses: Mapping[str, str],
+    cut: Callable[[str, str], bool],
+    ssl_context: ssl.SSLContext | None,
+) -> list[str]:
     """``"a -> b"`` for every pair not ``cut`` where node ``a`` has no open connection to
     ``b`` or does not believe ``b`` healthy (from ``a``'s ``/cluster/members``)."""
     missing: list[str] = []
     for name, address in http_addresses.items():
         try:
-            status, document = http_json(address, "GET", "/cluster/members")
+            status, document = http_json(
+                address, "GET", "/cluster/members", ssl_context=ssl_context
+            )
         except OSError:
             missing.append(f"{name} (no answer)")
             continue
@@ -445,13 +468,20 @@ def _unready_links(http_addresses: Mapping[str, str], cut: Callable[[str, str], 
     return missing
 
 
-def _quorum_write(name: str, address: str, *, deadline: float, timeout_seconds: float) -> None:
+def _quorum_write(
+    name: str,
+    address: str,
+    *,
+    deadline: float,
+    timeout_seconds: float,
+    ssl_context: ssl.SSLContext | None,
+) -> None:
     """Read, then write with that context, :data:`READY_KEY` through ``name`` (W acks)."""
     path = "/kv/" + READY_KEY
     last = "no answer"
     while True:
         try:
-            status, headers, _body = http_request(address, "GET", path)
+            status, headers, _body = http_request(address, "GET", path, ssl_context=ssl_context)
             if status in (200, 300, 404):
                 context = headers.get("x-dynamo-context", "")
                 status, _headers, _body = http_request(
@@ -460,6 +490,7 @@ def _quorum_write(name: str, address: str, *, deadline: float, timeout_seconds: 
                     path,
                     body=name.encode(),
                     headers={"x-dynamo-context": context} if context else {},
+                    ssl_context=ssl_context,
                 )
                 if status == 204:
                     return
@@ -480,6 +511,7 @@ def wait_until_serving(
     cut: Callable[[str, str], bool] = lambda source, target: False,
     quorum_write: bool = True,
     progress: Progress | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Return once the nodes can serve a client: the last step of starting a cluster.
 
@@ -495,6 +527,7 @@ def wait_until_serving(
         cut: whether a partition keeps the first node's messages from the second.
         quorum_write: whether to end with the write through each node.
         progress: called with one line per step.
+        ssl_context: for HTTPS nodes (trusting the cluster CA, with a client certificate).
 
     Raises:
         ClusterError: not within ``timeout_seconds`` (naming what is missing).
@@ -505,7 +538,7 @@ def wait_until_serving(
     if progress is not None:
         progress("waiting for every node to connect to its peers")
     while True:
-        missing = _unready_links(http_addresses, cut)
+        missing = _unready_links(http_addresses, cut, ssl_context)
         if not missing:
             break
         if time.monotonic() > deadline:
@@ -518,7 +551,13 @@ def wait_until_serving(
             progress("a partition is set: no quorum write through every node")
         return
     for name, address in http_addresses.items():
-        _quorum_write(name, address, deadline=deadline, timeout_seconds=timeout_seconds)
+        _quorum_write(
+            name,
+            address,
+            deadline=deadline,
+            timeout_seconds=timeout_seconds,
+            ssl_context=ssl_context,
+        )
     if progress is not None:
         progress(f"a quorum write succeeded through each of {len(http_addresses)} node(s)")
 
@@ -555,6 +594,8 @@ class LocalCluster:
             stand-in node here.
         netns: give each node a host of its own, a Linux network namespace on a bridge
             made for this cluster (root only; ``_netns.py``); ``down`` removes them.
+        tls: mutual TLS between the nodes and HTTPS with client certificates for the
+            clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
     """
 
     def __init__(
@@ -577,6 +618,7 @@ class LocalCluster:
         ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
         ring_timeout_seconds: float = RING_TIMEOUT_SECONDS,
         netns: bool = False,
+        tls: bool = False,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -605,6 +647,8 @@ class LocalCluster:
         self.ready_timeout_seconds = ready_timeout_seconds
         self.ring_timeout_seconds = ring_timeout_seconds
         self.netns = netns
+        self.tls = tls
+        self._ssl_context: ssl.SSLContext | None = None
         self.hosts: NetnsHosts | None = None
         self.processes: dict[str, ProcessInfo] = {}
         # Pids this object spawned, by node, and the exit status of those that ended.
@@ -666,6 +710,7 @@ class LocalCluster:
         self.partition_count = int(settings.get("partition_count", self.partition_count))
         self.strict = bool(settings.get("strict", self.strict))
         self.fsync = str(settings.get("fsync", self.fsync))
+        self.tls = bool(settings.get("tls", self.tls))
         hosts = settings.get("netns")
         if isinstance(hosts, dict):
             self.hosts = NetnsHosts.from_json(hosts)
@@ -683,6 +728,7 @@ class LocalCluster:
                 "strict": self.strict,
                 "fsync": self.fsync,
                 "netns": None if self.hosts is None else self.hosts.to_json(),
+                "tls": self._client_tls_json(),
             },
             "directory": str(self.directory),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -690,6 +736,17 @@ class LocalCluster:
         temporary = self.cluster_file.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(temporary, self.cluster_file)
+
+    def _client_tls_json(self) -> dict[str, str] | None:
+        """What a client (``dynamokv get``) needs to reach a ``--tls`` cluster."""
+        if not self.tls:
+            return None
+        paths = node_certificate_paths(self.certificates_directory, CLIENT_CERTIFICATE)
+        return {
+            "ca": str(paths.ca_cert_path),
+            "cert": str(paths.cert_path),
+            "key": str(paths.key_path),
+        }
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -839,8 +896,13 @@ class LocalCluster:
 
     def _write_configs(self) -> None:
         members = list(self.processes.values())
+        if self.tls:
+            self._make_certificates()
         for info in members:
             Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+            extra = self.extra_toml
+            if self.tls:
+                extra = "\n".join([extra, self._tls_table(info.name)])
             Path(info.config).write_text(
                 render_node_toml(
                     info,
@@ -851,9 +913,63 @@ class LocalCluster:
                     partition_count=self.partition_count,
                     strict=self.strict,
                     fsync=self.fsync,
-                    extra=self.extra_toml,
+                    extra=extra,
                 )
             )
+
+    # ---------------------------------------------------------------- TLS
+
+    @property
+    def certificates_directory(self) -> Path:
+        """Where ``--tls`` keeps the cluster CA and the node and client certificates."""
+        return self.directory / "certs"
+
+    def _make_certificates(self) -> None:
+        """The cluster CA, a certificate per node naming its real address, and the client
+        certificate the manager and the CLI present; made once, when missing."""
+        directory = self.certificates_directory
+        if (directory / "ca.crt").exists() and all(
+            (directory / f"{name}.crt").exists() for name in [*self.names, CLIENT_CERTIFICATE]
+        ):
+            return
+        self._say(f"making a cluster CA and certificates in {directory}")
+        try:
+            generate_cluster_certificates(
+                directory,
+                self.names,
+                force=True,
+                addresses={name: [info.host] for name, info in self.processes.items()},
+                clients=[CLIENT_CERTIFICATE],
+            )
+        except CertificateError as error:
+            raise ClusterError(str(error)) from error
+
+    def _tls_table(self, name: str) -> str:
+        paths = node_certificate_paths(self.certificates_directory, name)
+        return "\n".join(
+            [
+                "[tls]",
+                f"ca = {_toml_string(str(paths.ca_cert_path))}",
+                f"cert = {_toml_string(str(paths.cert_path))}",
+                f"key = {_toml_string(str(paths.key_path))}",
+                "http_tls = true",
+                "http_client_auth = true",
+            ]
+        )
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The HTTPS client context of a ``--tls`` cluster (``None``: plain HTTP): trusts the
+        cluster CA only and presents the client certificate."""
+        if not self.tls:
+            return None
+        if self._ssl_context is None:
+            paths = node_certificate_paths(self.certificates_directory, CLIENT_CERTIFICATE)
+            try:
+                self._ssl_context = http_client_ssl_context(paths)
+            except CertificateError as error:
+                raise ClusterError(str(error)) from error
+        return self._ssl_context
 
     def up(self) -> list[str]:
         """Start the cluster, or reuse it if it is already running from this directory.
@@ -902,7 +1018,8 @@ class LocalCluster:
             self._say(f"reusing the running cluster in {self.directory}")
         self._wait_ring()
         for name in started:
-            self._apply_recorded_faults(name)
+            if self.processes[name].faults:
+                self._apply_recorded_faults(name)
         self._wait_serving()
         return started
 
@@ -996,7 +1113,9 @@ class LocalCluster:
                 fingerprints[name] = None
                 continue
             try:
-                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+                status, _headers, body = http_request(
+                    info.http, "GET", "/cluster/ring", ssl_context=self.ssl_context
+                )
             except OSError:
                 fingerprints[name] = None
                 continue
@@ -1073,6 +1192,7 @@ class LocalCluster:
             quorum_write=not any(info.faults for info in self.processes.values())
             and not self._bridged_apart(),
             progress=self.progress,
+            ssl_context=self.ssl_context,
         )
 
     def is_paused(self, node: str | int) -> bool:
@@ -1241,10 +1361,16 @@ class LocalCluster:
         try:
             if info.faults:
                 status, document = http_json(
-                    info.http, "PUT", "/admin/faults", document=info.faults
+                    info.http,
+                    "PUT",
+                    "/admin/faults",
+                    document=info.faults,
+                    ssl_context=self.ssl_context,
                 )
             else:
-                status, document = http_json(info.http, "DELETE", "/admin/faults")
+                status, document = http_json(
+                    info.http, "DELETE", "/admin/faults", ssl_context=self.ssl_context
+                )
         except OSError as error:
             raise ClusterError(f"{name}: cannot set peer faults ({error})") from error
         if status != 200:
@@ -1282,7 +1408,8 @@ class LocalCluster:
             self._save()
             self._wait_ready([name])
             self._wait_ring()
-            self._apply_recorded_faults(name)
+            if self.processes[name].faults:
+                self._apply_recorded_faults(name)
             self._wait_serving()
             return name
 
@@ -1296,7 +1423,8 @@ class LocalCluster:
                 self._save()
                 self._wait_ready([name])
                 self._wait_ring()
-                self._apply_recorded_faults(name)
+                if self.processes[name].faults:
+                    self._apply_recorded_faults(name)
                 self._wait_serving()
             return name
 
@@ -1376,7 +1504,9 @@ class LocalCluster:
     def metrics(self, node: str | int) -> dict[str, float]:
         """A node's ``/metrics`` parsed (empty if it does not answer)."""
         try:
-            status, _headers, body = http_request(self.http_address(node), "GET", "/metrics")
+            status, _headers, body = http_request(
+                self.http_address(node), "GET", "/metrics", ssl_context=self.ssl_context
+            )
         except OSError:
             return {}
         return parse_metrics(body.decode(errors="replace")) if status == 200 else {}
@@ -1395,7 +1525,9 @@ class LocalCluster:
                 row.cut_off = True
             elif alive:
                 try:
-                    code, _headers, _body = http_request(info.http, "GET", "/health")
+                    code, _headers, _body = http_request(
+                        info.http, "GET", "/health", ssl_context=self.ssl_context
+                    )
                     row.up = code == 200
                 except OSError:
                     row.up = False
@@ -1428,7 +1560,9 @@ class LocalCluster:
             if not self.is_serving(name):
                 continue
             try:
-                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+                status, _headers, body = http_request(
+                    info.http, "GET", "/cluster/ring", ssl_context=self.ssl_context
+                )
                 data = json.loads(body) if status == 200 else {}
             except (OSError, ValueError):
                 continue

@@ -28,7 +28,8 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     ca = ".dynamokv/certs/ca.crt"
     cert = ".dynamokv/certs/node-1.crt"
     key = ".dynamokv/certs/node-1.key"
-    http_tls = false
+    http_tls = false          # HTTPS on the client API
+    http_client_auth = false  # ... and a client certificate from the CA required
 
 Why strict parsing: a typo (``parition_count``) silently ignored would run a cluster with
 the default and surprise its operator much later. Every unknown key and every bad value is
@@ -73,12 +74,14 @@ class MemberConfig:
 
 @dataclass(frozen=True, slots=True)
 class TlsConfig:
-    """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
+    """Paths of the cluster CA, this node's certificate and key, whether HTTP uses TLS, and
+    whether HTTP clients must present a certificate the cluster CA signed."""
 
     ca: str
     cert: str
     key: str
     http_tls: bool = False
+    http_client_auth: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +203,7 @@ _NODE_KEYS = (
 )
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
-_TLS_KEYS = ("ca", "cert", "key", "http_tls")
+_TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 
 
 def _table(document: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -308,7 +311,12 @@ def load_config(
             if not isinstance(tls_table.get(key), str) or not tls_table[key]:
                 raise ConfigError(f"tls.{key} must be a path")
         http_tls = tls_table.get("http_tls", False)
-        if not isinstance(http_tls, bool):
-            raise ConfigError("tls.http_tls must be a boolean")
-        tls = TlsConfig(tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls)
+        http_client_auth = tls_table.get("http_client_auth", False)
+        if not isinstance(http_tls, bool) or not isinstance(http_client_auth, bool):
+            raise ConfigError("tls.http_tls and tls.http_client_auth must be booleans")
+        if http_client_auth and not http_tls:
+            raise ConfigError("tls.http_client_auth needs tls.http_tls = true")
+        tls = TlsConfig(
+            tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls, http_client_auth
+        )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

@@ -708,7 +708,8 @@ class NodeProcess:
         self.faults.set(faults)
         self._faults_active = faults.active
         self._faults_changed.set()
-        _log.warning(
+        _log.log(
+            logging.WARNING if faults.active else logging.INFO,
             "node.peer_faults drop_to=%s drop_from=%s delay_ms=%s",
             ",".join(sorted(faults.drop_to)) or "-",
             ",".join(sorted(faults.drop_from)) or "-",
@@ -968,7 +969,7 @@ class NodeProcess:
             server_ctx = peer_server_ssl_context(paths)
             client_ctx = peer_client_ssl_context(paths)
             if tls.http_tls:
-                http_ctx = http_server_ssl_context(paths)
+                http_ctx = http_server_ssl_context(paths, client_auth=tls.http_client_auth)
         self._epoch = trio.current_time()
         switch_interval_before = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)

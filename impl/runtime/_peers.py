@@ -54,7 +54,7 @@ from random import Random
 import trio
 
 from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
-from ._tls import certificate_node_name
+from ._tls import certificate_is_node, certificate_node_name
 
 _log = logging.getLogger("dynamokv.runtime.peers")
 
@@ -605,7 +605,17 @@ class PeerPool:
                         str(error.__cause__ or error) or type(error).__name__,
                     )
                     return
-                node_name = certificate_node_name(ssl_stream.getpeercert())
+                certificate = ssl_stream.getpeercert()
+                if not certificate_is_node(certificate):
+                    stats.tls_handshake_failures_count += 1
+                    _log.warning(
+                        "peer.tls_refused remote=%s:%s error=%s",
+                        remote_host,
+                        remote_port,
+                        "a client certificate, not a node's",
+                    )
+                    return
+                node_name = certificate_node_name(certificate)
             peer = InboundPeer(remote_host, remote_port, node_name)
             decoder = FrameDecoder(frame_bytes_max=self._options.frame_bytes_max)
             # Runs until the peer closes, breaks, or sends a malformed frame.
