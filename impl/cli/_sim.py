@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
         "3 hours), gossip (convergence table for 8 to 256 nodes)",
     )
     parser.add_argument("--strict", action="store_true", help="strict quorum (no substitutes)")
-    parser.add_argument("-n", type=int, default=3, help="replicas per key N (default 3)")
+    parser.add_argument(
+        "-n", "--replicas", dest="n", type=int, default=3, help="replicas per key N (default 3)"
+    )
     parser.add_argument("-r", type=int, default=2, help="read quorum R (default 2)")
     parser.add_argument("-w", type=int, default=2, help="write quorum W (default 2)")
     parser.add_argument("--keys", type=int, default=64, help="distinct keys (zipfian)")

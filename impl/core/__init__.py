@@ -33,7 +33,6 @@ from ._gossip import (
     RingState,
 )
 from ._health import HealthView, TimeoutHealth
-from ._invariant import CoreInvariantError, invariant
 from ._member import (
     BOOTSTRAP_ISSUER,
     DynamoNode,
@@ -112,7 +111,6 @@ __all__ = [
     "AntiEntropyConfig",
     "ClientRequest",
     "Clock",
-    "CoreInvariantError",
     "DeleteHint",
     "DropKeys",
     "DynamoNode",
@@ -185,7 +183,6 @@ __all__ = [
     "WriteAck",
     "WriteRequest",
     "covers",
-    "invariant",
     "measure_repair_traffic",
     "movement",
     "q1_table",

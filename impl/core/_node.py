@@ -54,11 +54,11 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dynamokv.errors import ArgumentError, invariant
 from dynamokv.spec.kv import Version
 
 from . import _vclock
 from ._health import HealthView
-from ._invariant import invariant
 from ._messages import (
     ClientRequest,
     DeleteHint,
@@ -138,7 +138,7 @@ class _LeaseDurable:
 _AfterPersist = _AckAfterPersist | _LocalAck | _LeaseDurable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """Every knob and bound of a node; the defaults are the seed's (N=3, R=2, W=2).
 
@@ -186,11 +186,40 @@ class NodeConfig:
     planted_bug: str = ""
 
     def __post_init__(self) -> None:
-        invariant(self.n >= 1, "n must be at least 1")
-        invariant(1 <= self.r <= self.n and 1 <= self.w <= self.n, "need 1 <= r, w <= n")
-        invariant(self.vector_clock_threshold >= 1, "vector_clock_threshold must be positive")
-        invariant(self.counter_lease_block >= 2, "counter_lease_block must be at least 2")
-        invariant(self.planted_bug in PLANTED_BUGS, "unknown planted bug")
+        if self.n < 1:
+            raise ArgumentError(f"n must be at least 1, got n={self.n}")
+        for name in ("r", "w"):
+            value = getattr(self, name)
+            if not 1 <= value <= self.n:
+                raise ArgumentError(f"{name} must be in 1..n={self.n}, got {name}={value}")
+        for name in _POSITIVE_FIELDS:
+            value = getattr(self, name)
+            if value < 1:
+                raise ArgumentError(f"{name} must be at least 1, got {name}={value}")
+        if self.counter_lease_block < 2:
+            raise ArgumentError(
+                f"counter_lease_block must be at least 2, got {self.counter_lease_block}"
+            )
+        if self.planted_bug not in PLANTED_BUGS:
+            raise ArgumentError(
+                f"planted_bug must be one of {PLANTED_BUGS}, got {self.planted_bug!r}"
+            )
+
+
+_POSITIVE_FIELDS = (
+    "replica_timeout_ticks",
+    "request_timeout_ticks",
+    "forward_timeout_ticks",
+    "hint_replay_interval_ticks",
+    "hint_replay_batch_max",
+    "hint_retry_ticks",
+    "hints_count_max",
+    "hints_bytes_max",
+    "requests_in_flight_max",
+    "lease_waiters_max",
+    "versions_per_key_max",
+    "vector_clock_threshold",
+)
 
 
 @dataclass(slots=True)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dynamokv.errors import invariant
 from dynamokv.spec.kv import Version
 
-from ._invariant import invariant
 from ._vclock import Clock
 
 __all__ = ["Versions", "absorbs", "context_of", "covers", "merge", "reconcile", "supersedes"]

@@ -50,6 +50,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
 __all__ = [
     "CLUSTER_FILE_NAME",
     "DEFAULT_CLUSTER_DIRECTORY",
@@ -79,7 +81,7 @@ LOG_TAIL_LINES = 8
 Progress = Callable[[str], None]
 
 
-class ClusterError(Exception):
+class ClusterError(DynamoKVError):
     """An operating error of the local cluster (a node would not start, a port is taken…).
 
     The message is one line that the CLI prints as it is.

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     ClientRequest,
     DeleteHint,
@@ -101,7 +102,7 @@ _REQUEST = 3
 _CALL = 4
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class NetworkConfig:
     """How the simulated network misbehaves. Probabilities are per message.
 
@@ -190,9 +191,9 @@ class Cluster:
         spares: int = 0,
     ) -> None:
         if node_count < 1:
-            raise ValueError("need at least one node")
+            raise ArgumentError("need at least one node")
         if membership not in MEMBERSHIPS or (spares and membership != "gossip"):
-            raise ValueError("membership is static or gossip; spares need gossip")
+            raise ArgumentError("membership is static or gossip; spares need gossip")
         self.seed = seed
         self.random = random.Random(seed)
         self.config = config or NodeConfig()

@@ -35,8 +35,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from dynamokv.errors import ArgumentError, InvariantError
 from dynamokv.impl.core import (
-    CoreInvariantError,
     DynamoNode,
     GetRequest,
     GetResult,
@@ -71,7 +71,7 @@ STORAGES = ("memory", "store")
 """``memory``: :class:`SimDisk`; ``store``: the WAL store over fault-injecting files."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SimConfig:
     """Everything a run depends on besides the seed."""
 
@@ -371,7 +371,7 @@ def simulate(
         reorder=config.reorder if "reorder" in config.faults else 0.0,
     )
     if "churn" in config.faults and config.membership != "gossip":
-        raise ValueError("churn needs membership='gossip'")
+        raise ArgumentError("churn needs membership='gossip'")
     node_config = NodeConfig(
         n=config.n,
         r=config.r,
@@ -420,7 +420,7 @@ def simulate(
             _converge(cluster, history, config, report, quiet_since)
         else:
             _repair(cluster, history, config)
-    except CoreInvariantError as error:
+    except InvariantError as error:
         history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
     history.check_phantoms()
     history.check_false_siblings()
