@@ -100,7 +100,7 @@ from ._messages import (
     WriteAck,
     WriteRequest,
 )
-from ._node import PLANTED_BUGS, Node, NodeConfig, NodeStats
+from ._node import Node, NodeConfig, NodeStats
 from ._partitions import Movement, movement, q1_table
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
@@ -113,7 +113,6 @@ from ._versions import covers
 __all__ = [
     "BOOTSTRAP_ISSUER",
     "DEFAULT_SEAMS",
-    "PLANTED_BUGS",
     "AntiEntropy",
     "AntiEntropyConfig",
     "ClientRequest",
