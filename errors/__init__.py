@@ -30,6 +30,8 @@ Each layer subclasses these for its own vocabulary (``StorageArgumentError``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "ArgumentError",
     "DynamoKVError",
@@ -37,6 +39,7 @@ __all__ = [
     "ProtocolError",
     "QuorumError",
     "StorageError",
+    "check_at_least",
     "invariant",
 ]
 
@@ -82,3 +85,15 @@ def invariant(condition: bool, message: str) -> None:
     """
     if not condition:
         raise InvariantError(message)
+
+
+def check_at_least(options: object, names: Iterable[str], minimum: int = 1) -> None:
+    """Raise :class:`ArgumentError` unless each attribute ``names`` of ``options`` is at least ``minimum``.
+
+    For the bounds of a configuration dataclass, in its ``__post_init__``; the message
+    names the field and the value given: ``"hints_count_max must be at least 1, got 0"``.
+    """
+    for name in names:
+        value = getattr(options, name)
+        if value < minimum:
+            raise ArgumentError(f"{name} must be at least {minimum}, got {value}")

@@ -76,7 +76,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.kv import Version
 from dynamokv.spec.ring import RING_BITS, md5_position
 
@@ -214,24 +214,21 @@ class MemberConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.merkle_depth <= 16:
             raise ArgumentError(f"merkle_depth must be in 0..16, got {self.merkle_depth}")
-        for name in (
-            "anti_entropy_interval_ticks",
-            "roots_per_message_max",
-            "exchange_queue_max",
-            "repair_keys_per_message_max",
-            "transfer_batch_keys_max",
-            "transfers_in_flight_max",
-            "transfer_retry_ticks",
-            "handoff_check_interval_ticks",
-            "suspect_ticks",
-        ):
-            value = getattr(self, name)
-            if value < 1:
-                raise ArgumentError(f"{name} must be at least 1, got {name}={value}")
-        if self.recovery_grace_ticks < 0:
-            raise ArgumentError(
-                f"recovery_grace_ticks must not be negative, got {self.recovery_grace_ticks}"
-            )
+        check_at_least(
+            self,
+            (
+                "anti_entropy_interval_ticks",
+                "roots_per_message_max",
+                "exchange_queue_max",
+                "repair_keys_per_message_max",
+                "transfer_batch_keys_max",
+                "transfers_in_flight_max",
+                "transfer_retry_ticks",
+                "handoff_check_interval_ticks",
+                "suspect_ticks",
+            ),
+        )
+        check_at_least(self, ("recovery_grace_ticks",), 0)
 
 
 @dataclass(slots=True)

@@ -75,7 +75,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import msgpack
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, md5_position, partition_start
 
 __all__ = [
@@ -464,15 +464,16 @@ class AntiEntropyConfig:
     exchange_timeout_ticks: int = 100
 
     def __post_init__(self) -> None:
-        for name in (
-            "exchanges_in_flight_max",
-            "exchange_requests_in_flight_max",
-            "exchange_nodes_per_message_max",
-            "exchange_entries_per_message_max",
-            "exchange_timeout_ticks",
-        ):
-            if getattr(self, name) < 1:
-                raise MerkleArgumentError(f"{name} must be at least 1")
+        check_at_least(
+            self,
+            (
+                "exchanges_in_flight_max",
+                "exchange_requests_in_flight_max",
+                "exchange_nodes_per_message_max",
+                "exchange_entries_per_message_max",
+                "exchange_timeout_ticks",
+            ),
+        )
 
 
 @dataclass

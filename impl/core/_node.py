@@ -54,7 +54,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.kv import Version
 
 from . import _vclock
@@ -187,14 +187,8 @@ class NodeConfig:
             value = getattr(self, name)
             if not 1 <= value <= self.n:
                 raise ArgumentError(f"{name} must be in 1..n={self.n}, got {name}={value}")
-        for name in _POSITIVE_FIELDS:
-            value = getattr(self, name)
-            if value < 1:
-                raise ArgumentError(f"{name} must be at least 1, got {name}={value}")
-        if self.counter_lease_block < 2:
-            raise ArgumentError(
-                f"counter_lease_block must be at least 2, got {self.counter_lease_block}"
-            )
+        check_at_least(self, _POSITIVE_FIELDS)
+        check_at_least(self, ("counter_lease_block",), 2)
 
 
 _POSITIVE_FIELDS = (
