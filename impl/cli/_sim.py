@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -114,7 +116,6 @@ def _run_preset(preset: str, seed: int) -> int:
 def _run(args: argparse.Namespace) -> int:
     import time
 
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.sim import FAULTS, PLANTED_BUGS, SimConfig, render_ladder, simulate
     from rich.console import Console
     from rich.progress import Progress
