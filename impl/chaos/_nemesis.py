@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.runtime._cluster import LocalCluster
 
 __all__ = ["NEMESIS_KINDS", "FaultWindow", "Nemesis"]
@@ -91,7 +92,7 @@ class Nemesis:
     def __post_init__(self) -> None:
         unknown = [kind for kind in self.kinds if kind not in NEMESIS_KINDS]
         if unknown or not self.kinds:
-            raise ValueError(
+            raise ArgumentError(
                 f"nemesis kinds are {', '.join(NEMESIS_KINDS)}; got {', '.join(self.kinds)}"
             )
 

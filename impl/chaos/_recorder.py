@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dynamokv.errors import ArgumentError, ProtocolError
 from dynamokv.impl.client import Client, ClientError, GetReply, QuorumError
 from dynamokv.impl.runtime import decode_context
 from dynamokv.impl.sim import OpRecord
@@ -38,12 +39,12 @@ def dot_of(sent: Clock, new_clock: Clock) -> tuple[str, int]:
     """The dot a coordinator issued: the one entry of ``new_clock`` above ``sent``.
 
     Raises:
-        ValueError: not exactly one entry grew (the node broke the put contract).
+        ProtocolError: not exactly one entry grew (the node broke the put contract).
     """
     before = dict(sent)
     grown = [(node, counter) for node, counter in new_clock if counter > before.get(node, 0)]
     if len(grown) != 1:
-        raise ValueError(f"a put's clock grows by exactly one dot: {sent} -> {new_clock}")
+        raise ProtocolError(f"a put's clock grows by exactly one dot: {sent} -> {new_clock}")
     return grown[0]
 
 
@@ -121,7 +122,7 @@ class Recorder:
         if value is not None:
             with self.lock:
                 if value in self.context_of_value:
-                    raise ValueError("every put must write a fresh value")
+                    raise ArgumentError("every put must write a fresh value")
                 self.context_of_value[value] = sent
         self._append(record)
         try:

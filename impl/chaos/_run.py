@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.client import Client, GetReply
 from dynamokv.impl.core import covers
 from dynamokv.impl.runtime._cluster import LocalCluster
@@ -102,15 +103,15 @@ class ChaosConfig:
 
     def __post_init__(self) -> None:
         if self.workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}")
+            raise ArgumentError(f"workload must be one of {', '.join(WORKLOADS)}")
         if not 3 <= self.nodes <= 16:
-            raise ValueError("nodes must be in 3..16")
+            raise ArgumentError("nodes must be in 3..16")
         if not 1 <= self.clients <= 64 or not 1 <= self.keys <= 64:
-            raise ValueError("clients and keys must be in 1..64")
+            raise ArgumentError("clients and keys must be in 1..64")
         if not (1 <= self.r <= 3 and 1 <= self.w <= 3):
-            raise ValueError("r and w must be in 1..3 (N = 3)")
+            raise ArgumentError("r and w must be in 1..3 (N = 3)")
         if not 1 <= self.seconds <= 24 * 3600:
-            raise ValueError("seconds must be in 1..86400")
+            raise ArgumentError("seconds must be in 1..86400")
 
 
 @dataclass

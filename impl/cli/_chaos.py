@@ -113,7 +113,7 @@ def _chaos(args: argparse.Namespace) -> int:
                 r=args.r,
                 w=args.w,
             )
-        except ValueError as error:
+        except ArgumentError as error:
             raise CliError(str(error)) from error
         console.print(f"[bold]run {run + 1}/{args.runs}[/bold]: seed {run_seed}, {directory}")
         try:

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
 
 __all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
@@ -58,11 +59,11 @@ TICK_MS_DEFAULT = 20
 FSYNC_POLICIES = ("always", "batch", "none")
 
 
-class ConfigError(ValueError):
+class ConfigError(ArgumentError):
     """The configuration is unusable; the message is one line naming the culprit."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
     """Where one cluster member listens."""
 
@@ -72,7 +73,7 @@ class MemberConfig:
     http_port: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
     """Paths of the cluster CA, this node's certificate and key, whether HTTP uses TLS, and
     whether HTTP clients must present a certificate the cluster CA signed."""
@@ -84,7 +85,7 @@ class TlsConfig:
     http_client_auth: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeProcessConfig:
     """Everything ``dynamokv node run`` needs, validated.
 
@@ -293,7 +294,11 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
-        members.append(MemberConfig(raw["name"], host, raw["peer_port"], raw["http_port"]))
+        members.append(
+            MemberConfig(
+                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+            )
+        )
     # This node listens where its own member entry says, unless a flag says otherwise; a
     # flag also moves the entry, so the two never disagree.
     for index, member in enumerate(members):
@@ -317,6 +322,10 @@ def load_config(
         if http_client_auth and not http_tls:
             raise ConfigError("tls.http_client_auth needs tls.http_tls = true")
         tls = TlsConfig(
-            tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls, http_client_auth
+            ca=tls_table["ca"],
+            cert=tls_table["cert"],
+            key=tls_table["key"],
+            http_tls=http_tls,
+            http_client_auth=http_client_auth,
         )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

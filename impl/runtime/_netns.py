@@ -40,6 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
 __all__ = [
     "NAME_PREFIX",
     "NetnsError",
@@ -61,7 +63,7 @@ CLIENT_HOST_OCTET = 254
 COMMAND_TIMEOUT_SECONDS = 20.0
 
 
-class NetnsError(Exception):
+class NetnsError(DynamoKVError):
     """A namespace, interface or address could not be made; the message is one line."""
 
 
