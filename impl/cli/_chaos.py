@@ -78,6 +78,7 @@ def register(subparsers: Any) -> None:
 
 
 def _chaos(args: argparse.Namespace) -> int:
+    from dynamokv.errors import ArgumentError
     from dynamokv.impl.chaos import NEMESIS_KINDS, ChaosConfig
     from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
