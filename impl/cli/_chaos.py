@@ -80,9 +80,10 @@ def register(subparsers: Any) -> None:
 def _chaos(args: argparse.Namespace) -> int:
     from dynamokv.errors import ArgumentError
     from dynamokv.impl.chaos import NEMESIS_KINDS, ChaosConfig
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
     from rich.console import Console
+
+    from ._errors import CliError
 
     kinds = tuple(kind.strip() for kind in args.nemesis.split(",") if kind.strip())
     unknown = [kind for kind in kinds if kind not in NEMESIS_KINDS]

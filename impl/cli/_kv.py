@@ -84,12 +84,13 @@ def cluster_ssl_context(cluster_file: str = CLUSTER_FILE) -> Any:
     Raises:
         CliError: the certificates it names cannot be loaded.
     """
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime import (
         CertificateError,
         NodeCertificatePaths,
         http_client_ssl_context,
     )
+
+    from ._errors import CliError
 
     try:
         with open(cluster_file, encoding="utf-8") as file:
