@@ -356,6 +356,12 @@ def process_stopped(pid: int | None) -> bool:
     return stat.rpartition(")")[2].split()[0] in ("T", "t")
 
 
+def _toml_value(value: int | bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else _toml_string(value)
+
+
 def _toml_string(value: str) -> str:
     # A TOML basic string; JSON's escaping of quotes, backslashes and controls is valid TOML.
     return json.dumps(value)
@@ -372,6 +378,7 @@ def render_node_toml(
     strict: bool,
     fsync: str,
     fault_injection: bool = True,
+    node_options: Mapping[str, int | bool | str] | None = None,
     extra: str = "",
 ) -> str:
     """The TOML file of one node (the node contract's ``[node]`` and ``[cluster]`` tables)."""
@@ -387,6 +394,7 @@ def render_node_toml(
         f"data_dir = {_toml_string(node.data_dir)}",
         f"fsync = {_toml_string(fsync)}",
         f"fault_injection = {'true' if fault_injection else 'false'}",
+        *(f"{key} = {_toml_value(value)}" for key, value in (node_options or {}).items()),
         "",
         "[cluster]",
         f"n = {n}",
@@ -598,6 +606,8 @@ class LocalCluster:
             made for this cluster (root only; ``_netns.py``); ``down`` removes them.
         tls: mutual TLS between the nodes and HTTPS with client certificates for the
             clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
+        node_options: more keys of every node's ``[node]`` table (e.g.
+            ``{"http_timeout_seconds": 5}``).
     """
 
     def __init__(
@@ -621,6 +631,7 @@ class LocalCluster:
         ring_timeout_seconds: float = RING_TIMEOUT_SECONDS,
         netns: bool = False,
         tls: bool = False,
+        node_options: Mapping[str, int | bool | str] | None = None,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -650,6 +661,7 @@ class LocalCluster:
         self.ring_timeout_seconds = ring_timeout_seconds
         self.netns = netns
         self.tls = tls
+        self.node_options = dict(node_options or {})
         self._ssl_context: ssl.SSLContext | None = None
         self.hosts: NetnsHosts | None = None
         self.processes: dict[str, ProcessInfo] = {}
@@ -915,6 +927,7 @@ class LocalCluster:
                     partition_count=self.partition_count,
                     strict=self.strict,
                     fsync=self.fsync,
+                    node_options=self.node_options,
                     extra=extra,
                 )
             )

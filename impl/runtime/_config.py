@@ -12,6 +12,8 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     fsync = "always"          # "always" (fsync before ack), "batch" or "none"
     tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
     fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
+    http_timeout_seconds = 30 # an HTTP connection idle, or sending one request, this long: closed
+    peer_idle_timeout_seconds = 60  # a peer connection silent, or mid-frame, this long: closed
 
     [cluster]
     n = 3
@@ -100,6 +102,11 @@ class NodeProcessConfig:
         tick_ms: milliseconds per core tick.
         fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
             its peer traffic (the local cluster turns it on; see ``_faults.py``).
+        http_timeout_seconds: how long an HTTP connection may sit idle between requests,
+            or take to send one request, before it is closed (slow senders, slowloris).
+        peer_idle_timeout_seconds: how long an inbound peer connection may stay silent, or
+            take to finish a frame it began, before it is closed (a live peer gossips far
+            more often; a reconnect costs it one connect).
         members: every member of the cluster, this node included.
         n: replicas per key.
         r: default read quorum.
@@ -117,6 +124,8 @@ class NodeProcessConfig:
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
     fault_injection: bool = False
+    http_timeout_seconds: int = 30
+    peer_idle_timeout_seconds: int = 60
     members: tuple[MemberConfig, ...] = ()
     n: int = 3
     r: int = 2
@@ -137,6 +146,9 @@ class NodeProcessConfig:
             raise ConfigError(f"node.fsync must be one of {', '.join(FSYNC_POLICIES)}")
         if not 1 <= self.tick_ms <= 10_000:
             raise ConfigError("node.tick_ms must be in 1..10000")
+        for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
+            if not 1 <= getattr(self, key) <= 3600:
+                raise ConfigError(f"node.{key} must be in 1..3600")
         names = [m.name for m in self.members]
         if len(set(names)) != len(names):
             raise ConfigError("cluster.members has a duplicate name")
@@ -185,6 +197,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "fsync": (str,),
     "tick_ms": (int,),
     "fault_injection": (bool,),
+    "http_timeout_seconds": (int,),
+    "peer_idle_timeout_seconds": (int,),
     "n": (int,),
     "r": (int,),
     "w": (int,),
@@ -201,6 +215,8 @@ _NODE_KEYS = (
     "fsync",
     "tick_ms",
     "fault_injection",
+    "http_timeout_seconds",
+    "peer_idle_timeout_seconds",
 )
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port")

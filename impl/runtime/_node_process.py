@@ -108,9 +108,9 @@ from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
-from ._http import HttpHandler, HttpServer
+from ._http import HttpHandler, HttpLimits, HttpServer
 from ._metrics import MetricsRegistry
-from ._peers import InboundPeer, PeerAddress, PeerPool
+from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
 from ._store_adapter import StoreAdapter
 from ._tls import (
     NodeCertificatePaths,
@@ -982,11 +982,19 @@ class NodeProcess:
         pool = PeerPool(
             self._on_peer_message,
             random=random_module.Random(self.random.getrandbits(64)),
+            options=PeerPoolOptions(inbound_idle_timeout_seconds=config.peer_idle_timeout_seconds),
             server_ssl_context=server_ctx,
             client_ssl_context=client_ctx,
         )
         self._pool = pool
-        http = HttpServer(http_handler, ssl_context=http_ctx)
+        http = HttpServer(
+            http_handler,
+            limits=HttpLimits(
+                idle_timeout_seconds=config.http_timeout_seconds,
+                request_timeout_seconds=config.http_timeout_seconds,
+            ),
+            ssl_context=http_ctx,
+        )
         self._http = http
         try:
             peer_listeners = await trio.open_tcp_listeners(config.peer_port, host=config.host)
