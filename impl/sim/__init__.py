@@ -12,7 +12,7 @@ DESIGN.md section 3. The same seed gives the same run, byte for byte
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import MEMBERSHIPS, Cluster, NetworkConfig, TraceEntry
+from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._ladder import render_ladder
 from ._scenario import ScenarioError, run_scenario
@@ -25,6 +25,7 @@ __all__ = [
     "MEMBERSHIPS",
     "STORAGES",
     "Cluster",
+    "DelaySampler",
     "History",
     "NetworkConfig",
     "OpRecord",
