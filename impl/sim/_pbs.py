@@ -751,6 +751,12 @@ def print_pbs(
             f"{_ms(row.model.t_visibility_ms()):>9} {_ms(row.wars.t_visibility_ms()):>9} "
             f"{_ms(row.paper_t_visibility_ms):>7}  {verdict}"
         )
+    points = len(rows) * len(REPORT_TIMES_MS)
+    inside = points - sum(len(row.disagreements()) for row in rows)
+    lines.append(
+        f"the model lies inside the core's 99% interval at {inside} of {points} points "
+        f"(by chance alone about {points / 100:.1f} points fall outside a 99% interval)"
+    )
     commit_rows = [row for row in rows if (row.core.r, row.core.w) == (1, 1)]
     if commit_rows:
         lines += [
