@@ -578,7 +578,7 @@ def measure_core(
 PILOT_TIMES_MS = (0.0, *(0.125 * 2**k for k in range(15)))
 """The pilot's coarse grid: 0, then 0.125 ms doubling to 2,048 ms."""
 
-FINE_POINTS = 12
+FINE_POINTS = 16
 """Grid points of the main run around the pilot's crossing."""
 
 
@@ -641,7 +641,7 @@ def measure_row(
     w: int,
     trials: int,
     seed: int,
-    model_trials: int = 60_000,
+    model_trials: int = 100_000,
     on_trials: Callable[[int], None] | None = None,
 ) -> PbsRow:
     """Measure one (fit, R, W): pilot, main run, and both Monte Carlo models.
