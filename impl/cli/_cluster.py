@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
         "process died are started again with their data.",
     )
     up.add_argument(
-        "-n", "--nodes", type=int, default=DEFAULT_NODES, help=f"nodes (default {DEFAULT_NODES})"
+        "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
     )
     up.add_argument(
         "--base-port",
@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports)",
     )
-    up.add_argument("--replicas", type=int, default=3, help="N, replicas per key (default 3)")
+    up.add_argument("-n", "--replicas", type=int, default=3, help="N, replicas per key (default 3)")
     up.add_argument("-r", type=int, default=2, help="default read quorum R (default 2)")
     up.add_argument("-w", type=int, default=2, help="default write quorum W (default 2)")
     up.add_argument(

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
@@ -94,7 +95,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
     """The clock in a context header, as sorted pairs.
 
     Raises:
-        ValueError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
+        dynamokv.errors.ArgumentError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
     """
     text = text.strip()
     if not text:
@@ -103,9 +104,13 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         pairs = msgpack.unpackb(raw, raw=False)
     except (binascii.Error, ValueError, msgpack.UnpackException, TypeError) as error:
-        raise ValueError(f"{CONTEXT_HEADER} is not a context this API issued ({error})") from error
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} is not a context this API issued ({error})"
+        ) from error
     if not isinstance(pairs, list) or len(pairs) > CONTEXT_ENTRIES_MAX:
-        raise ValueError(f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs")
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs"
+        )
     clock: dict[str, int] = {}
     for pair in pairs:
         if (
@@ -115,7 +120,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
             or type(pair[1]) is not int
             or not 0 < pair[1] < 1 << 63
         ):
-            raise ValueError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
+            raise ArgumentError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
         clock[pair[0]] = max(clock.get(pair[0], 0), pair[1])
     return tuple(sorted(clock.items()))
 
@@ -146,7 +151,7 @@ def sibling_json(version: Version) -> dict[str, Any]:
     }
 
 
-class _BadRequest(Exception):
+class _BadRequest(ArgumentError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

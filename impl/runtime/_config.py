@@ -44,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
 
 __all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
@@ -57,11 +58,11 @@ TICK_MS_DEFAULT = 20
 FSYNC_POLICIES = ("always", "batch", "none")
 
 
-class ConfigError(ValueError):
+class ConfigError(ArgumentError):
     """The configuration is unusable; the message is one line naming the culprit."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
     """Where one cluster member listens."""
 
@@ -71,7 +72,7 @@ class MemberConfig:
     http_port: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
     """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
 
@@ -81,7 +82,7 @@ class TlsConfig:
     http_tls: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeProcessConfig:
     """Everything ``dynamokv node run`` needs, validated.
 
@@ -289,7 +290,11 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
-        members.append(MemberConfig(raw["name"], host, raw["peer_port"], raw["http_port"]))
+        members.append(
+            MemberConfig(
+                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+            )
+        )
     # This node listens where its own member entry says, unless a flag says otherwise; a
     # flag also moves the entry, so the two never disagree.
     for index, member in enumerate(members):
@@ -309,5 +314,7 @@ def load_config(
         http_tls = tls_table.get("http_tls", False)
         if not isinstance(http_tls, bool):
             raise ConfigError("tls.http_tls must be a boolean")
-        tls = TlsConfig(tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls)
+        tls = TlsConfig(
+            ca=tls_table["ca"], cert=tls_table["cert"], key=tls_table["key"], http_tls=http_tls
+        )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     ClientRequest,
@@ -111,7 +112,7 @@ class DelaySampler(Protocol):
         ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class NetworkConfig:
     """How the simulated network misbehaves. Probabilities are per message.
 
@@ -209,9 +210,9 @@ class Cluster:
         seams: Seams = DEFAULT_SEAMS,
     ) -> None:
         if node_count < 1:
-            raise ValueError("need at least one node")
+            raise ArgumentError("need at least one node")
         if membership not in MEMBERSHIPS or (spares and membership != "gossip"):
-            raise ValueError("membership is static or gossip; spares need gossip")
+            raise ArgumentError("membership is static or gossip; spares need gossip")
         self.seed = seed
         self.seams = seams
         self.random = random.Random(seed)

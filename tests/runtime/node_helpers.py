@@ -50,7 +50,9 @@ def free_ports(count: int) -> list[int]:
 def cluster_members(count: int) -> tuple[MemberConfig, ...]:
     ports = free_ports(2 * count)
     return tuple(
-        MemberConfig(f"node-{i + 1}", LOOPBACK, ports[2 * i], ports[2 * i + 1])
+        MemberConfig(
+            name=f"node-{i + 1}", host=LOOPBACK, peer_port=ports[2 * i], http_port=ports[2 * i + 1]
+        )
         for i in range(count)
     )
 
