@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
 
 from ._model import ClientError, GetReply
@@ -59,7 +60,7 @@ class RingAwareClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not addresses:
-            raise ValueError("a ring-aware client needs at least one node address")
+            raise ArgumentError("a ring-aware client needs at least one node address")
         self._clients = {
             address: Client(address, timeout_seconds=timeout_seconds) for address in addresses
         }

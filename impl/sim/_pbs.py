@@ -57,6 +57,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     GetRequest,
     GetResult,
@@ -367,7 +368,7 @@ def closed_form_consistency(*, n: int, r: int, w: int, k: int = 1) -> float:
 def wilson_interval(successes: int, trials: int, *, z: float = Z_99) -> tuple[float, float]:
     """The Wilson score interval of a binomial proportion (99 % by default)."""
     if trials <= 0:
-        raise ValueError("wilson_interval needs at least one trial")
+        raise ArgumentError("wilson_interval needs at least one trial")
     p = successes / trials
     z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
@@ -473,7 +474,7 @@ def measure_core(
         on_trials: called with the number of trials just finished, for progress.
     """
     if not (1 <= r <= n and 1 <= w <= n and trials >= 1):
-        raise ValueError("need 1 <= r, w <= n and trials >= 1")
+        raise ArgumentError("need 1 <= r, w <= n and trials >= 1")
     times = tuple(sorted(set(times_ms)))
     node_count = 2 * n
     datacenter_of = {f"n{i + 1}": i % n for i in range(node_count)}
