@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._errors import CliError
+
 __all__ = ["PAPER_TABLE_2", "Latencies", "register"]
 
 PAPER_TABLE_2 = {
@@ -200,7 +202,6 @@ def print_table(server: Latencies, client: Latencies, counts: dict[str, int]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
     from rich.console import Console
 

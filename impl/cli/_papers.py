@@ -12,6 +12,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ._errors import CliError
+
 PAPER_PRESETS = ("pbs", "fig8", "divergence")
 """The ``--preset`` names this module runs."""
 
@@ -33,7 +35,6 @@ def _progress(console: Console) -> Progress:
 
 def run_paper_preset(preset: str, *, seed: int, trials: int | None) -> int:
     """Run ``preset``, print its tables; the exit status."""
-    from dynamokv.impl.cli import CliError
 
     if trials is not None and trials < 1:
         raise CliError("--trials must be positive")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
 from ._papers import PAPER_PRESETS, run_paper_preset
 
 
@@ -129,7 +130,6 @@ def _run_preset(preset: str, seed: int, trials: int | None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import time
 
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.sim import FAULTS, PLANTED_BUGS, SimConfig, render_ladder, simulate
     from rich.console import Console
     from rich.progress import Progress

@@ -25,6 +25,7 @@ import trio
 from dynamokv.impl.runtime import (
     MemberConfig,
     MetricsRegistry,
+    NodeApi,
     NodeProcess,
     NodeProcessConfig,
     StoreAdapter,
@@ -142,7 +143,9 @@ async def _wait_connected(nodes: list[RunningNode], *, timeout_seconds: float = 
 async def _run_node(running: RunningNode, *, task_status: Any) -> None:
     try:
         with running.scope:
-            await running.process.run(task_status=task_status)
+            await running.process.run(
+                http_handler=NodeApi(running.process).handle, task_status=task_status
+            )
     finally:
         running.stopped.set()
 
