@@ -26,11 +26,13 @@ def _short(tmp_path: Path, **options: object) -> ChaosConfig:
     settings: dict[str, object] = {
         "workload": "carts",
         "nemesis": EVERY_NEMESIS,
-        "seconds": 30.0,
+        "seconds": 34.0,
         "seed": 11,
         "directory": tmp_path / "run",
-        "fault_seconds": 3.5,
+        "fault_seconds": 4.0,
         "quiet_seconds": 2.0,
+        # Shorter than a fault, so that a request to a paused node times out inside it.
+        "timeout_seconds": 1.5,
         "acknowledged_adds_min": 200,
     }
     settings.update(options)
