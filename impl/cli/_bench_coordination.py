@@ -93,7 +93,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ops", type=int, default=3000, help="gets and puts per approach (default 3000 each)"
     )
-    parser.add_argument("--keys", type=int, default=500, help="keys per approach (default 500)")
+    parser.add_argument("--keys", type=int, default=300, help="keys per approach (default 300)")
     parser.add_argument(
         "--seconds-max", type=float, default=600.0, help="stop after this long (default 600)"
     )
