@@ -61,6 +61,8 @@ BRIDGES_COUNT_MAX = 8
 
 CLIENT_HOST_OCTET = 254
 COMMAND_TIMEOUT_SECONDS = 20.0
+DESTROY_WAIT_SECONDS = 10.0
+"""How long :meth:`NetnsHosts.destroy` waits for the kernel to finish removing devices."""
 
 
 class NetnsError(DynamoKVError):
@@ -229,12 +231,18 @@ class NetnsHosts:
         for index in range(self.count):
             namespace = self.namespace(index)
             _kill_namespace_processes(namespace)
+            # Deleting the pair here, not by the namespace's teardown: the kernel destroys a
+            # namespace's devices asynchronously, after `ip netns del` has returned.
+            _ip("link", "del", self.port(index), check=False)
             _ip("netns", "del", namespace, check=False)
         for number in range(BRIDGES_COUNT_MAX):
             _ip("link", "del", self.bridge(number), check=False)
         self.bridges.clear()
         self.attached.clear()
         self.isolated.clear()
+        deadline = time.monotonic() + DESTROY_WAIT_SECONDS
+        while leftovers([self.suffix]) != ([], []) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __enter__(self) -> NetnsHosts:
         self.create()

@@ -111,9 +111,18 @@ def test_a_netns_cluster_serves_survives_a_partition_and_is_torn_down(tmp_path: 
         addresses = [info.host for info in cluster.processes.values()]
         assert len(set(addresses)) == 5 and not any(a.startswith("127.") for a in addresses)
         assert 'host = "0.0.0.0"' in Path(cluster.processes["node-1"].config).read_text()
-        with Client(cluster.http_address(2)) as client:
-            gossiped = {m["name"]: m["address"] for m in client.json("/cluster/members")["members"]}
-        assert gossiped["node-3"] == cluster.processes["node-3"].peer
+
+        def gossiped_address() -> object:
+            with Client(cluster.http_address(2)) as client:
+                members = client.json("/cluster/members")["members"]
+            return {m["name"]: m["address"] for m in members}["node-3"]
+
+        # node-2 learns where node-3 listens from node-3's own gossip.
+        wait_for(
+            lambda: gossiped_address() == cluster.processes["node-3"].peer,
+            30,
+            "node-3's advertised address reaches node-2 by gossip",
+        )
         with Client(cluster.http_address(1)) as client:
             client.put("before", b"1")
         # A majority and a minority on separate bridges: the majority, with the clients,
