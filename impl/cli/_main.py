@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import _bench, _certs, _cluster, _demo, _kv, _node, _prove, _sim
+from . import _bench, _certs, _cluster, _demo, _kv, _lab, _node, _prove, _sim
 
 # Each module registers one top-level subcommand. Order is the order of --help.
-_COMMAND_MODULES = (_prove, _sim, _cluster, _demo, _node, _kv, _bench, _certs)
+_COMMAND_MODULES = (_prove, _sim, _lab, _cluster, _demo, _node, _kv, _bench, _certs)
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1

@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass, field
 
 from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
     CoreInvariantError,
     DynamoNode,
     GetRequest,
@@ -45,6 +46,7 @@ from dynamokv.impl.core import (
     PutRequest,
     PutResult,
     Result,
+    Seams,
 )
 from dynamokv.spec.kv import union_resolve
 
@@ -361,9 +363,16 @@ def _faults(cluster: Cluster, config: SimConfig, workload: _Workload, churn: _Ch
 
 
 def simulate(
-    seed: int, config: SimConfig | None = None, *, trace_key: bytes | None = None
+    seed: int,
+    config: SimConfig | None = None,
+    *,
+    trace_key: bytes | None = None,
+    seams: Seams = DEFAULT_SEAMS,
 ) -> tuple[SimReport, Cluster, History]:
-    """Run one seed; return the report, the cluster (for traces) and the history."""
+    """Run one seed; return the report, the cluster (for traces) and the history.
+
+    ``seams`` replaces decisions of every node (a lab's learner code, a planted bug).
+    """
     config = config or SimConfig()
     network = NetworkConfig(
         drop=config.drop if "drop" in config.faults else 0.0,
@@ -390,6 +399,7 @@ def simulate(
         disk_factory=StoreDisk if config.storage == "store" else None,
         membership=config.membership,
         spares=config.spares if "churn" in config.faults else 0,
+        seams=seams,
     )
     history = History()
     report = SimReport(seed)
