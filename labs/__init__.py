@@ -19,11 +19,12 @@ Example:
 
 from __future__ import annotations
 
-from ._context import CheckContext, ExperimentContext
 from ._model import (
     Check,
+    CheckContext,
     CheckResult,
     Experiment,
+    ExperimentContext,
     ExperimentReport,
     ExperimentRow,
     Lab,

@@ -16,15 +16,16 @@ import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._context import CheckContext, ExperimentContext
+from ._solution import SolutionSource
 
 __all__ = [
     "Check",
+    "CheckContext",
     "CheckResult",
     "Experiment",
+    "ExperimentContext",
     "ExperimentReport",
     "ExperimentRow",
     "Lab",
@@ -82,6 +83,45 @@ class Verdict:
     yours: str = ""
     expected: str = ""
     details: str = ""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything one check needs.
+
+    Attributes:
+        lab: the lab's manifest.
+        solution: the functions being graded, by name (learner functions raise
+            :class:`~dynamokv.labs.LearnerError` instead of arbitrary exceptions).
+        answer: the answer key's functions, by the same names.
+        seed: the run's seed; every randomised choice derives from it.
+        source: where ``solution`` came from (for a check that runs a subprocess).
+        quick: a cheaper run (selftest's ``--quick``): smaller simulations.
+    """
+
+    lab: Lab
+    solution: Mapping[str, Callable[..., Any]]
+    answer: Mapping[str, Callable[..., Any]]
+    seed: int
+    source: SolutionSource
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class ExperimentContext:
+    """Everything an experiment needs: the functions measured and the seed.
+
+    Attributes:
+        lab: the lab's manifest.
+        solution: the functions measured, by name.
+        answer: the answer key's functions, by the same names.
+        seed: the seed of every random choice of the measurement.
+    """
+
+    lab: Lab
+    solution: Mapping[str, Callable[..., Any]]
+    answer: Mapping[str, Callable[..., Any]]
+    seed: int
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,19 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ._context import CheckContext, ExperimentContext
-from ._model import Check, CheckResult, ExperimentReport, Lab, LabReport, Status, Tier, Verdict
+from ._model import (
+    Check,
+    CheckContext,
+    CheckResult,
+    ExperimentContext,
+    ExperimentReport,
+    Lab,
+    LabReport,
+    Status,
+    Tier,
+    Verdict,
+)
+from ._registry import LABS
 from ._solution import LearnerError, SolutionSource, load_answer_key, load_solution
 
 __all__ = [
@@ -56,12 +67,6 @@ class ExperimentFailure(Exception):
     """An experiment could not run on this solution (the code raised or looped): one line."""
 
 
-def _lab(name: str) -> Lab:
-    from ._registry import LABS
-
-    return LABS[name]
-
-
 def _printed(buffer: io.StringIO) -> str:
     lines = buffer.getvalue().splitlines()
     if not lines:
@@ -77,14 +82,16 @@ def _child_check(
     buffer = io.StringIO()
     verdict: Verdict
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        lab = _lab(lab_name)
+        lab = LABS[lab_name]
         check = next(c for c in lab.checks() if c.check_id == check_id)
         try:
-            solution = load_solution(source, lab.answer_key)
+            # Without the answer key's contracts (the project's tests check them): a
+            # differential check calls it hundreds of times, and shrinking thousands.
+            solution = load_solution(source, lab.answer_key, contracts=False)
             context = CheckContext(
                 lab=lab,
                 solution=solution,
-                answer=load_answer_key(lab.answer_key),
+                answer=load_answer_key(lab.answer_key, contracts=False),
                 seed=seed,
                 source=source,
                 quick=quick,
@@ -109,21 +116,20 @@ def _child_check(
     conn.close()
 
 
-def _child_experiment(
-    lab_name: str, source: SolutionSource, seed: int, quick: bool, conn: Connection
-) -> None:
+def _child_experiment(lab_name: str, source: SolutionSource, seed: int, conn: Connection) -> None:
     """Run a lab's experiment in a child process and send its report (or the error) back."""
     buffer = io.StringIO()
     result: ExperimentReport | str
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        lab = _lab(lab_name)
+        lab = LABS[lab_name]
         try:
+            # The answer key's contracts are checked by the project's own tests; a
+            # measurement of hundreds of thousands of calls runs its bodies alone.
             context = ExperimentContext(
                 lab=lab,
-                solution=load_solution(source, lab.answer_key),
-                answer=load_answer_key(lab.answer_key),
+                solution=load_solution(source, lab.answer_key, contracts=False),
+                answer=load_answer_key(lab.answer_key, contracts=False),
                 seed=seed,
-                quick=quick,
             )
             result = lab.experiment.run(context)
         except LearnerError as error:
@@ -214,7 +220,7 @@ def run_lab(
             grades each part of the skeleton on its own).
         stop_at_first_failure: skip everything after the first failed check
             (selftest's quick run of a mutant).
-        quick: fewer Hypothesis examples and smaller simulations.
+        quick: smaller simulations.
         timeout_seconds: overrides every check's own time bound.
         on_result: called after each check (a progress bar).
     """
@@ -283,7 +289,6 @@ def run_experiment(
     source: SolutionSource,
     *,
     seed: int,
-    quick: bool = False,
     timeout_seconds: float | None = None,
 ) -> ExperimentReport:
     """Measure ``source`` with ``lab``'s experiment, in a child process with a time bound.
@@ -292,7 +297,7 @@ def run_experiment(
         ExperimentFailure: the solution raised, looped or ended the process.
     """
     bound = timeout_seconds or lab.experiment.timeout_seconds
-    received = _in_child(_child_experiment, (lab.name, source, seed, quick), bound)
+    received = _in_child(_child_experiment, (lab.name, source, seed), bound)
     if isinstance(received, ExperimentReport):
         return received
     if isinstance(received, str):

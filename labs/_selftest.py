@@ -11,8 +11,9 @@ answer). So every lab is graded three ways, on fixed seeds:
    with ``--full``, each check it names in ``ALSO_CAUGHT_BY`` must fail too when
    run on its own (so every check of a lab is shown to catch some planted bug).
 
-``--quick`` uses one seed, fewer examples, and stops each mutant at its first
-failing check; ``--full`` uses three seeds and grades each mutant completely.
+``--quick`` uses one seed, smaller simulations, grades a mutant only on the parts
+that grade the functions it replaces (the others run the answer key's own code), and
+stops each mutant at its first failing check; ``--full`` uses three seeds and grades each mutant completely.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Mutant:
         description: the first line of its docstring.
         caught_by: the check id that must catch it first.
         also_caught_by: checks that, each run on its own, must catch it too.
+        functions: the functions it replaces (the rest is the answer key).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Mutant:
     description: str
     caught_by: str
     also_caught_by: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
 
     def source(self) -> SolutionSource:
         """How the runner loads it (over the answer key)."""
@@ -118,6 +121,11 @@ def mutants_of(lab: Lab) -> tuple[Mutant, ...]:
         docstring = ast.get_docstring(tree) or ""
         if not isinstance(caught_by, str) or not isinstance(also, tuple) or not docstring:
             raise ValueError(f"{path} needs a docstring and CAUGHT_BY = 'CHECK'")
+        functions = tuple(
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name in lab.answer_key
+        )
         found.append(
             Mutant(
                 path.stem,
@@ -125,6 +133,7 @@ def mutants_of(lab: Lab) -> tuple[Mutant, ...]:
                 docstring.splitlines()[0],
                 caught_by,
                 tuple(str(check_id) for check_id in also),
+                functions,
             )
         )
     return tuple(found)
@@ -207,6 +216,16 @@ def _mutant_row(
     return SelftestRow(lab.name, f"mutant {mutant.name}", seed, expected, found, ok, report.seconds)
 
 
+def _touched_parts(lab: Lab, mutant: Mutant) -> list[str]:
+    """The parts that grade a function the mutant replaces.
+
+    Every other part runs exactly the answer key's functions, which the answer-key
+    row has just graded on the same seed and passed, so ``--quick`` skips them;
+    ``--full`` runs every part anyway.
+    """
+    return [part.part_id for part in lab.parts if set(part.functions) & set(mutant.functions)]
+
+
 def _caught_alone(lab: Lab, mutant: Mutant, seed: int, *, quick: bool) -> dict[str, bool]:
     """Each of the mutant's ``also_caught_by`` checks, run on its own: did it fail?"""
     caught: dict[str, bool] = {}
@@ -238,7 +257,12 @@ def selftest_lab(
         add(_answer_row(lab, answer, seed))
         for mutant in mutants_of(lab):
             report = run_lab(
-                lab, mutant.source(), seed=seed, stop_at_first_failure=not full, quick=quick
+                lab,
+                mutant.source(),
+                seed=seed,
+                selection=None if full else _touched_parts(lab, mutant),
+                stop_at_first_failure=not full,
+                quick=quick,
             )
             also = _caught_alone(lab, mutant, seed, quick=quick) if full else {}
             add(_mutant_row(lab, mutant, report, seed, also))

@@ -19,8 +19,7 @@ import re
 from dynamokv.impl.core import Seams
 from dynamokv.impl.sim import SimConfig, render_ladder, simulate
 
-from ._context import CheckContext
-from ._model import Status, Verdict
+from ._model import CheckContext, Status, Verdict
 
 __all__ = ["SCHEDULE_SIZES", "simulation_check"]
 

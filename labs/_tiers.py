@@ -30,8 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from ._context import CheckContext
-from ._model import Status, Verdict
+from ._model import CheckContext, Status, Verdict
 from ._solution import SOLUTION_ENVIRONMENT_VARIABLE, LearnerError
 
 __all__ = ["Case", "diffbehavior", "differential", "unit_cases"]
@@ -39,7 +38,7 @@ __all__ = ["Case", "diffbehavior", "differential", "unit_cases"]
 T = TypeVar("T")
 
 EXAMPLES_MAX = 200
-"""Hypothesis examples per differential check (a quarter of it with ``quick``)."""
+"""Hypothesis examples per differential check."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def differential(
         show_input: the input as the learner should read it.
         show_output: an output as the learner should read it.
         equal: when two outputs agree.
-        examples: how many inputs to try (a quarter with ``ctx.quick``).
+        examples: how many inputs to try.
     """
     failures: list[tuple[T, str, str]] = []
     learner = ctx.solution[function]
@@ -121,7 +120,7 @@ def differential(
             failures.append((value, show_output(result), show_output(expected)))
             raise AssertionError("differs from the answer key")
 
-    runs = max(10, examples // 4) if ctx.quick else examples
+    runs = examples
     test = hypothesis_seed(ctx.seed)(
         settings(
             database=None,

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._errors import CliError
+
 if TYPE_CHECKING:
     from dynamokv.labs import CheckResult, ExperimentReport, Lab, LabReport, SolutionSource
     from rich.console import Console
@@ -148,13 +150,6 @@ def register(subparsers: Any) -> None:
     )
 
 
-def _error(message: str) -> Exception:
-    """The command line's one-line error (``_main`` imports this module, hence the late import)."""
-    from ._main import CliError
-
-    return CliError(message)
-
-
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
@@ -179,7 +174,7 @@ def _lab(name: str) -> Lab:
     try:
         return get_lab(name)
     except UnknownLabError as error:
-        raise _error(str(error)) from None
+        raise CliError(str(error)) from None
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -227,18 +222,20 @@ def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
     if args.mutant:
         mutants = {mutant.name: mutant for mutant in mutants_of(lab)}
         if args.mutant not in mutants:
-            raise _error(f"{lab.name} has no mutant {args.mutant!r}: {', '.join(sorted(mutants))}")
+            raise CliError(
+                f"{lab.name} has no mutant {args.mutant!r}: {', '.join(sorted(mutants))}"
+            )
         return mutants[args.mutant].source()
     root = _root(args)
     try:
         read_stamp(root, lab)
     except WorkspaceError as error:
-        raise _error(str(error)) from None
+        raise CliError(str(error)) from None
     path = workspace_file(root, lab)
     try:
         ast.parse(path.read_text(), filename=str(path))
     except SyntaxError as error:
-        raise _error(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
+        raise CliError(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
     flags = "" if root == DEFAULT_WORKSPACE else f"--workspace {root}"
     return SolutionSource("file", str(path.resolve()), "workspace", flags)
 
@@ -318,7 +315,7 @@ def _start(args: argparse.Namespace) -> int:
     try:
         path = start_workspace(_root(args), lab, force=args.force)
     except WorkspaceError as error:
-        raise _error(str(error)) from None
+        raise CliError(str(error)) from None
     readme = lab_folder(lab) / "README.md"
     if args.json:
         _print_json({"lab": lab.name, "file": str(path), "readme": str(readme)})
@@ -361,7 +358,7 @@ def _hint(args: argparse.Namespace) -> int:
     try:
         stamp = read_stamp(root, lab)
     except WorkspaceError as error:
-        raise _error(str(error)) from None
+        raise CliError(str(error)) from None
     shown = stamp.hints_shown
     new: str | None = None
     message = ""
@@ -470,7 +467,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         chosen = check_selection(lab, selection)
     except KeyError as error:
-        raise _error(str(error.args[0])) from None
+        raise CliError(str(error.args[0])) from None
     root = _root(args)
     warnings: tuple[str, ...] = ()
     if source.kind == "file" and source.label == "workspace":
@@ -563,7 +560,7 @@ def _experiment(args: argparse.Namespace) -> int:
         try:
             report = run_experiment(lab, source, seed=args.seed)
         except ExperimentFailure as error:
-            raise _error(f"the {lab.name} experiment failed on {source.label}: {error}") from None
+            raise CliError(f"the {lab.name} experiment failed on {source.label}: {error}") from None
         advance()
     if args.json:
         value = to_json_value(report)

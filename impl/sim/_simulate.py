@@ -35,9 +35,9 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from dynamokv.errors import ArgumentError, InvariantError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
-    CoreInvariantError,
     DynamoNode,
     GetRequest,
     GetResult,
@@ -52,6 +52,7 @@ from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord
 from ._cluster import Cluster, NetworkConfig
+from ._planted import PLANTED_BUGS
 from ._store_disk import StoreDisk
 
 __all__ = ["DEFAULT_FAULTS", "FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
@@ -73,7 +74,7 @@ STORAGES = ("memory", "store")
 """``memory``: :class:`SimDisk`; ``store``: the WAL store over fault-injecting files."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SimConfig:
     """Everything a run depends on besides the seed."""
 
@@ -380,14 +381,19 @@ def simulate(
         reorder=config.reorder if "reorder" in config.faults else 0.0,
     )
     if "churn" in config.faults and config.membership != "gossip":
-        raise ValueError("churn needs membership='gossip'")
+        raise ArgumentError("churn needs membership='gossip'")
+    if config.planted_bug and seams is not DEFAULT_SEAMS:
+        raise ArgumentError("give either config.planted_bug or seams, not both")
+    if config.planted_bug and config.planted_bug not in PLANTED_BUGS:
+        raise ArgumentError(
+            f"planted_bug must be one of {', '.join(PLANTED_BUGS)}, got {config.planted_bug!r}"
+        )
     node_config = NodeConfig(
         n=config.n,
         r=config.r,
         w=config.w,
         strict_quorum=config.strict,
         vector_clock_threshold=config.vector_clock_threshold,
-        planted_bug=config.planted_bug,
     )
     cluster = Cluster(
         config.nodes,
@@ -399,7 +405,7 @@ def simulate(
         disk_factory=StoreDisk if config.storage == "store" else None,
         membership=config.membership,
         spares=config.spares if "churn" in config.faults else 0,
-        seams=seams,
+        seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else seams,
     )
     history = History()
     report = SimReport(seed)
@@ -430,7 +436,7 @@ def simulate(
             _converge(cluster, history, config, report, quiet_since)
         else:
             _repair(cluster, history, config)
-    except CoreInvariantError as error:
+    except InvariantError as error:
         history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
     history.check_phantoms()
     history.check_false_siblings()

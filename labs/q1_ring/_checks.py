@@ -9,8 +9,7 @@ from typing import Any
 from dynamokv.spec.ring import RING_SIZE, Ring
 from hypothesis import strategies as st
 
-from .._context import CheckContext
-from .._model import Verdict
+from .._model import CheckContext, Verdict
 from .._tiers import Case, diffbehavior, differential, unit_cases
 
 NODES = ("A", "B", "C", "D", "E", "F")
@@ -52,6 +51,14 @@ RINGS: st.SearchStrategy[Ring] = st.lists(
 def _positions_near(ring: Ring) -> st.SearchStrategy[int]:
     """Any position, with the tokens' own positions (the edge of an arc) drawn often."""
     return st.one_of(st.sampled_from([position for position, _ in ring]), st.integers(0, 999))
+
+
+def _reassigned(ring: Ring) -> st.SearchStrategy[Ring]:
+    """The same token positions with their nodes shuffled: a rebalanced ring."""
+    positions = [position for position, _ in ring]
+    return st.permutations([node for _, node in ring]).map(
+        lambda nodes: tuple(zip(positions, nodes, strict=True))
+    )
 
 
 # -- part 1: positions -------------------------------------------------------------------
@@ -202,11 +209,13 @@ def check_keys_that_move_from_the_paper(ctx: CheckContext) -> Verdict:
 
 def check_keys_that_move_differential(ctx: CheckContext) -> Verdict:
     """3.2: keys_that_move equals the answer key on random pairs of rings."""
-    inputs = st.tuples(
-        RINGS,
-        RINGS,
-        st.lists(st.integers(0, 999), max_size=12, unique=True),
-        st.integers(1, 4),
+    inputs = RINGS.flatmap(
+        lambda before: st.tuples(
+            st.just(before),
+            st.one_of(RINGS, _reassigned(before)),
+            st.lists(st.integers(0, 999), max_size=12, unique=True),
+            st.integers(1, 4),
+        )
     )
 
     def show(value: tuple[Ring, Ring, list[int], int]) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 from dynamokv.spec.vclock import Order
 from hypothesis import strategies as st
 
-from .._context import CheckContext
-from .._model import Verdict
+from .._model import CheckContext, Verdict
 from .._tiers import Case, diffbehavior, differential, unit_cases
 
 # Dynamo Figure 3: the versions of one object, coordinated by Sx, Sy and Sz.

@@ -10,8 +10,7 @@ from dynamokv.impl.sim import SimConfig
 from dynamokv.spec.quorum import QuorumConfig
 from hypothesis import strategies as st
 
-from .._context import CheckContext
-from .._model import Status, Verdict
+from .._model import CheckContext, Status, Verdict
 from .._simulation import simulation_check
 from .._solution import LearnerError
 from .._tiers import Case, diffbehavior, differential, unit_cases
@@ -20,7 +19,7 @@ FAULTS = ("crash", "partition", "drop", "dup", "reorder")
 
 
 def _config(n: int, r: int, w: int) -> QuorumConfig:
-    return QuorumConfig(n, r, w)
+    return QuorumConfig(n=n, r=r, w=w)
 
 
 # -- part 1 -------------------------------------------------------------------------------

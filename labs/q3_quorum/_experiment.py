@@ -43,8 +43,7 @@ from dynamokv.impl.core import (
 from dynamokv.impl.sim import Cluster, NetworkConfig
 from dynamokv.spec.quorum import QuorumConfig
 
-from .._context import ExperimentContext
-from .._model import ExperimentReport, ExperimentRow
+from .._model import ExperimentContext, ExperimentReport, ExperimentRow
 
 REPLICATION = (3, 5)
 TRIALS = 200
@@ -176,7 +175,7 @@ def run(ctx: ExperimentContext) -> ExperimentReport:
                     stale += outcome
                 theory = stale_rate(n, r, w)
                 low, high = acceptance_interval(done, theory, confidence)
-                says = bool(consistent(QuorumConfig(n, r, w)))
+                says = bool(consistent(QuorumConfig(n=n, r=r, w=w)))
                 within = done == TRIALS and low <= stale <= high and says == (theory == 0)
                 rows.append(
                     ExperimentRow(

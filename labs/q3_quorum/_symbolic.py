@@ -27,11 +27,11 @@ def is_strict_consistent_yours(n: int, r: int, w: int) -> bool | None:
     """The graded is_strict_consistent of (N, R, W)."""
     if not _valid(n, r, w):
         return None
-    return bool(_solution["is_strict_consistent"](QuorumConfig(n, r, w)))
+    return bool(_solution["is_strict_consistent"](QuorumConfig(n=n, r=r, w=w)))
 
 
 def is_strict_consistent_answer(n: int, r: int, w: int) -> bool | None:
     """The answer key's is_strict_consistent of (N, R, W)."""
     if not _valid(n, r, w):
         return None
-    return bool(_ANSWER["is_strict_consistent"](QuorumConfig(n, r, w)))
+    return bool(_ANSWER["is_strict_consistent"](QuorumConfig(n=n, r=r, w=w)))

@@ -188,7 +188,7 @@ def test_json_is_identical_on_two_runs_apart_from_seconds(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, solution: list[str]
 ) -> None:
     runs = [
-        lab(capsys, "check", "q1", "--part", "1,2", *solution, workspace=tmp_path)[1]
+        lab(capsys, "check", "q1", "--part", "2,3", *solution, workspace=tmp_path)[1]
         for _ in range(2)
     ]
     assert without_seconds(runs[0]) == without_seconds(runs[1])
@@ -198,7 +198,9 @@ def test_json_is_identical_on_two_runs_apart_from_seconds(
 def test_a_planted_bug_is_reported_with_a_counterexample_and_a_replay_that_reproduces_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    _, report, _ = lab(capsys, "check", "q1", "--mutant", "too_few_nodes", workspace=tmp_path)
+    _, report, _ = lab(
+        capsys, "check", "q1", "--part", "2", "--mutant", "too_few_nodes", workspace=tmp_path
+    )
     failed = next(r for r in report["results"] if r["status"] == "failed")
     assert failed["check_id"] == "2.2"
     assert failed["verdict"]["counterexample"] and failed["rationale"] and failed["help"]
