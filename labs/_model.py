@@ -109,13 +109,13 @@ class CheckContext:
 
 @dataclass(frozen=True)
 class ExperimentContext:
-    """Everything an experiment needs: the functions measured and the seed.
+    """Everything an experiment needs: the functions measured and the random seed.
 
     Attributes:
         lab: the lab's manifest.
         solution: the functions measured, by name.
         answer: the answer key's functions, by the same names.
-        seed: the seed of every random choice of the measurement.
+        seed: the random seed of every choice of the measurement.
     """
 
     lab: Lab
@@ -327,7 +327,7 @@ class LabReport:
     Attributes:
         lab: the lab's short name.
         solution: what was graded (``workspace``, ``answer key``, ``skeleton``, ``mutant NAME``).
-        seed: the seed every randomised check used.
+        seed: the random seed every randomised check used.
         results: in the order run.
         warnings: lines shown before the results (the lab changed since the workspace was made).
         seconds: wall-clock time of the whole run.

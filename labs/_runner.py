@@ -214,7 +214,7 @@ def run_lab(
     Args:
         lab: the lab.
         source: what to grade.
-        seed: the seed of every randomised check.
+        seed: the random seed of every randomised check.
         selection: ``--part`` values; all checks when None.
         ignore_needs: run every part even when a part it needs failed (selftest
             grades each part of the skeleton on its own).

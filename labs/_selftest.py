@@ -75,7 +75,7 @@ class SelftestRow:
     Attributes:
         lab: the lab.
         solution: ``skeleton``, ``answer key`` or ``mutant NAME``.
-        seed: the seed.
+        seed: the random seed.
         expected: what the grader must report.
         found: what it reported.
         ok: whether the two agree.

@@ -101,7 +101,7 @@ def register(subparsers: Any) -> None:
         help="only this part (1) or check (1.2); repeatable or comma-separated",
     )
     sub.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"the seed (default {DEFAULT_SEED})"
+        "--seed", type=int, default=DEFAULT_SEED, help=f"the random seed (default {DEFAULT_SEED})"
     )
     sub.add_argument(
         "--timeout",
@@ -120,7 +120,7 @@ def register(subparsers: Any) -> None:
     workspace_option(sub)
     solution_options(sub)
     sub.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"the seed (default {DEFAULT_SEED})"
+        "--seed", type=int, default=DEFAULT_SEED, help=f"the random seed (default {DEFAULT_SEED})"
     )
     sub.add_argument(
         "--predict", metavar="ANSWER", help="your prediction, printed beside the measurement"

@@ -1,6 +1,6 @@
 """The experiment of lab q2: what Lamport timestamps and vector clocks say about concurrency.
 
-Random message histories are generated under the seed: in each step one process
+Random message histories are generated under the run's seed: in each step one process
 has an event, which may receive a message another process sent earlier, and may
 send one. Happened-before is known exactly, from the history itself (each event's
 set of causal predecessors), independently of any clock. The solution's clocks are

@@ -1,6 +1,6 @@
 """increment keeps only the coordinator's entry: the new version forgets its context.
 
-It then no longer descends from the version it replaced, and both survive as siblings.
+The new version then does not descend from the one it replaced, and both survive as siblings.
 """
 
 from __future__ import annotations
