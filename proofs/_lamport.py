@@ -12,7 +12,9 @@ Happened-before is the transitive closure of program order and message edges,
 unrolled as a Boolean matrix (Floyd–Warshall); histories with a causal cycle are
 excluded. Witnesses are replayed through the spec: the decoded history is run with
 :func:`~dynamokv.spec.vclock.increment` and :func:`~dynamokv.spec.vclock.merge`, and
-:func:`~dynamokv.spec.vclock.compare` must call the two events concurrent.
+:func:`~dynamokv.spec.vclock.compare` must call the two events concurrent; its Lamport
+timestamps are recomputed with :func:`~dynamokv.spec.lamport.increment` and
+:func:`~dynamokv.spec.lamport.receive` and must equal the model's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import itertools
 from collections.abc import Sequence
 
 import z3
+from dynamokv.spec import lamport as spec_lamport
 from dynamokv.spec import vclock as spec_vclock
 
 from ._result import (
@@ -248,7 +251,11 @@ def _lamport(messages: dict[Event, Event], events: int) -> dict[Event, int]:
         p, i = event
         previous = clocks[(p, i - 1)] if i > 0 else 0
         sender = messages.get(event)
-        clocks[event] = max(previous, clocks[sender] if sender else 0) + 1
+        clocks[event] = (
+            spec_lamport.receive(previous, clocks[sender])
+            if sender
+            else spec_lamport.increment(previous)
+        )
     return clocks
 
 

@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynamokv.errors import ArgumentError
+
 __all__ = [
     "WORKLOADS",
     "ZipfianGenerator",
@@ -117,9 +119,9 @@ class ZipfianGenerator:
         scrambled: bool = True,
     ) -> None:
         if items < 1:
-            raise ValueError(f"items must be at least 1, got {items}")
+            raise ArgumentError(f"items must be at least 1, got {items}")
         if not 0.0 < theta < 1.0:
-            raise ValueError(f"theta must be in (0, 1), got {theta}")
+            raise ArgumentError(f"theta must be in (0, 1), got {theta}")
         self.items = items
         self.theta = theta
         self.scrambled = scrambled

@@ -20,6 +20,8 @@ import time
 import uuid
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
 DEFAULT_NODES = 5
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
@@ -57,7 +59,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--dir", default=".dynamokv", help="cluster directory (default .dynamokv)")
-    parser.add_argument("-n", "--nodes", type=int, default=DEFAULT_NODES, help="nodes (default 5)")
+    parser.add_argument(
+        "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -459,7 +463,7 @@ class _Demo:
         self.panel("(e) Your turn", body)
 
 
-class _DemoError(Exception):
+class _DemoError(DynamoKVError):
     """A demo step could not go on: printed as one line, non-zero exit."""
 
 

@@ -31,14 +31,14 @@ def register(subparsers: Any) -> None:
 
     get = subparsers.add_parser("get", help="read a key (every sibling)")
     common(get)
-    get.add_argument("--r", type=int, metavar="R", help="read quorum (default: the cluster's)")
+    get.add_argument("-r", type=int, metavar="R", help="read quorum (default: the cluster's)")
     get.add_argument("--json", action="store_true", help="print the reply as JSON")
     get.set_defaults(handler=_get)
 
     put = subparsers.add_parser("put", help="write a value")
     common(put)
     put.add_argument("value", metavar="VALUE", help="the value (UTF-8)")
-    put.add_argument("--w", type=int, metavar="W", help="write quorum (default: the cluster's)")
+    put.add_argument("-w", type=int, metavar="W", help="write quorum (default: the cluster's)")
     put.add_argument(
         "--blind", action="store_true", help="do not read first: write without a context"
     )
@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
 
     delete = subparsers.add_parser("delete", help="delete a key (a tombstone)")
     common(delete)
-    delete.add_argument("--w", type=int, metavar="W", help="write quorum (default: the cluster's)")
+    delete.add_argument("-w", type=int, metavar="W", help="write quorum (default: the cluster's)")
     delete.set_defaults(handler=_delete)
 
 

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from dynamokv.errors import ArgumentError, DynamoKVError
+
 from . import _bench, _certs, _cluster, _demo, _kv, _node, _prove, _sim
 
 # Each module registers one top-level subcommand. Order is the order of --help.
@@ -16,11 +18,11 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
-class CliError(Exception):
+class CliError(DynamoKVError):
     """An error the user can act on: printed as one line, exit status ``EXIT_FAILURE``."""
 
 
-class _UsageError(Exception):
+class _UsageError(ArgumentError):
     """A bad command line: printed as one line, exit status ``EXIT_USAGE``."""
 
 

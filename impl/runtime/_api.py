@@ -35,11 +35,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.kv import Version
 
+from ._admin import ADMIN_ROUTES, AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/cluster/ring"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    *ADMIN_ROUTES,
 )
 """Every (method, path template) served; the OpenAPI document must describe each."""
 
@@ -92,7 +95,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
     """The clock in a context header, as sorted pairs.
 
     Raises:
-        ValueError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
+        dynamokv.errors.ArgumentError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
     """
     text = text.strip()
     if not text:
@@ -101,9 +104,13 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         pairs = msgpack.unpackb(raw, raw=False)
     except (binascii.Error, ValueError, msgpack.UnpackException, TypeError) as error:
-        raise ValueError(f"{CONTEXT_HEADER} is not a context this API issued ({error})") from error
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} is not a context this API issued ({error})"
+        ) from error
     if not isinstance(pairs, list) or len(pairs) > CONTEXT_ENTRIES_MAX:
-        raise ValueError(f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs")
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs"
+        )
     clock: dict[str, int] = {}
     for pair in pairs:
         if (
@@ -113,7 +120,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
             or type(pair[1]) is not int
             or not 0 < pair[1] < 1 << 63
         ):
-            raise ValueError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
+            raise ArgumentError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
         clock[pair[0]] = max(clock.get(pair[0], 0), pair[1])
     return tuple(sorted(clock.items()))
 
@@ -144,7 +151,7 @@ def sibling_json(version: Version) -> dict[str, Any]:
     }
 
 
-class _BadRequest(Exception):
+class _BadRequest(ArgumentError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -184,12 +191,15 @@ class NodeApi:
             "/openapi.json": self._openapi,
         }
         self._openapi_body: bytes | None = None
+        self._admin = AdminApi(process)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Route one request; never raises for bad input (4xx instead)."""
         path = request.path
         if path.startswith("/kv/"):
             return await self._kv(request)
+        if path.startswith("/admin/"):
+            return await self._admin.handle(request)
         route = self._routes.get(path)
         if route is None:
             return error_response(404, f"no such resource: {path[:200]}")

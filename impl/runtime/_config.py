@@ -11,6 +11,7 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     data_dir = ".dynamokv/node-1"
     fsync = "always"          # "always" (fsync before ack), "batch" or "none"
     tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
+    fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
 
     [cluster]
     n = 3
@@ -43,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
 
 __all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
@@ -56,11 +58,11 @@ TICK_MS_DEFAULT = 20
 FSYNC_POLICIES = ("always", "batch", "none")
 
 
-class ConfigError(ValueError):
+class ConfigError(ArgumentError):
     """The configuration is unusable; the message is one line naming the culprit."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
     """Where one cluster member listens."""
 
@@ -70,7 +72,7 @@ class MemberConfig:
     http_port: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
     """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
 
@@ -80,7 +82,7 @@ class TlsConfig:
     http_tls: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeProcessConfig:
     """Everything ``dynamokv node run`` needs, validated.
 
@@ -92,6 +94,8 @@ class NodeProcessConfig:
         data_dir: the node's store directory.
         fsync: the WAL's fsync policy (``"always"``: fsync before ack, Dynamo's durability).
         tick_ms: milliseconds per core tick.
+        fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
+            its peer traffic (the local cluster turns it on; see ``_faults.py``).
         members: every member of the cluster, this node included.
         n: replicas per key.
         r: default read quorum.
@@ -108,6 +112,7 @@ class NodeProcessConfig:
     data_dir: str = ""
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
+    fault_injection: bool = False
     members: tuple[MemberConfig, ...] = ()
     n: int = 3
     r: int = 2
@@ -175,6 +180,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "data_dir": (str,),
     "fsync": (str,),
     "tick_ms": (int,),
+    "fault_injection": (bool,),
     "n": (int,),
     "r": (int,),
     "w": (int,),
@@ -182,7 +188,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "strict": (bool,),
 }
 
-_NODE_KEYS = ("name", "host", "http_port", "peer_port", "data_dir", "fsync", "tick_ms")
+_NODE_KEYS = (
+    "name",
+    "host",
+    "http_port",
+    "peer_port",
+    "data_dir",
+    "fsync",
+    "tick_ms",
+    "fault_injection",
+)
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
 _TLS_KEYS = ("ca", "cert", "key", "http_tls")
@@ -275,7 +290,11 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
-        members.append(MemberConfig(raw["name"], host, raw["peer_port"], raw["http_port"]))
+        members.append(
+            MemberConfig(
+                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+            )
+        )
     # This node listens where its own member entry says, unless a flag says otherwise; a
     # flag also moves the entry, so the two never disagree.
     for index, member in enumerate(members):
@@ -295,5 +314,7 @@ def load_config(
         http_tls = tls_table.get("http_tls", False)
         if not isinstance(http_tls, bool):
             raise ConfigError("tls.http_tls must be a boolean")
-        tls = TlsConfig(tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls)
+        tls = TlsConfig(
+            ca=tls_table["ca"], cert=tls_table["cert"], key=tls_table["key"], http_tls=http_tls
+        )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

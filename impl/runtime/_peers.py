@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from random import Random
 
 import trio
+from dynamokv.errors import ArgumentError, InvariantError
 
 from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
 from ._tls import certificate_node_name
@@ -75,6 +76,9 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 SEND_TIMEOUT_SECONDS = 10.0
 """Time one write to a peer may block before the connection is given up as stuck."""
 
+EAGER_CONNECTION_SECONDS_MIN = 1.0
+"""A connection that breaks sooner than this counts as a failed connect (backoff grows)."""
+
 TLS_HANDSHAKE_TIMEOUT_SECONDS = 5.0
 """Time an inbound peer gets to complete its TLS handshake."""
 
@@ -93,9 +97,9 @@ class PeerAddress:
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
-            raise ValueError(f"PeerAddress.host must be a non-empty str, got {self.host!r}")
+            raise ArgumentError(f"PeerAddress.host must be a non-empty str, got {self.host!r}")
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
-            raise ValueError(f"PeerAddress.port must be in 1..65535, got {self.port!r}")
+            raise ArgumentError(f"PeerAddress.port must be in 1..65535, got {self.port!r}")
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -125,7 +129,7 @@ It may raise :class:`~dynamokv.impl.runtime.FrameError` to refuse a message it c
 decode: the connection is then closed and logged exactly as for a malformed frame."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PeerPoolOptions:
     """Bounds and timings of a :class:`PeerPool`; fields default to the constants."""
 
@@ -148,7 +152,7 @@ class PeerPoolOptions:
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"PeerPoolOptions.{name} must be a positive int, got {value!r}")
+                raise ArgumentError(f"PeerPoolOptions.{name} must be a positive int, got {value!r}")
         for name in (
             "reconnect_delay_seconds_min",
             "reconnect_delay_seconds_max",
@@ -158,9 +162,11 @@ class PeerPoolOptions:
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value < math.inf:
-                raise ValueError(f"PeerPoolOptions.{name} must be a positive number, got {value!r}")
+                raise ArgumentError(
+                    f"PeerPoolOptions.{name} must be a positive number, got {value!r}"
+                )
         if self.reconnect_delay_seconds_min > self.reconnect_delay_seconds_max:
-            raise ValueError("reconnect_delay_seconds_min must not exceed the max")
+            raise ArgumentError("reconnect_delay_seconds_min must not exceed the max")
 
 
 @dataclass
@@ -190,7 +196,7 @@ def reconnect_delay_seconds(failures_count: int, options: PeerPoolOptions, rando
     while the wait never drops to zero.
     """
     if failures_count < 0:
-        raise ValueError(f"failures_count must be >= 0, got {failures_count}")
+        raise ArgumentError(f"failures_count must be >= 0, got {failures_count}")
     # 2.0**60 overflows nothing and is far past any cap; it bounds the exponent.
     base_seconds = min(
         options.reconnect_delay_seconds_min * 2.0 ** min(failures_count, 60),
@@ -207,12 +213,21 @@ class _Outbound:
     are frames of the current step, written by :meth:`PeerPool.flush`.
     """
 
-    __slots__ = ("address", "connected", "direct", "held", "receive_channel", "send_channel")
+    __slots__ = (
+        "address",
+        "connected",
+        "direct",
+        "eager",
+        "held",
+        "receive_channel",
+        "send_channel",
+    )
 
     def __init__(self, address: PeerAddress, queue_frames_max: int) -> None:
         self.address = address
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](queue_frames_max)
         self.connected = False
+        self.eager = False
         self.direct: socket.socket | None = None
         self.held: list[bytes] = []
 
@@ -250,7 +265,7 @@ class PeerPool:
         client_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not isinstance(options, PeerPoolOptions):
-            raise TypeError(f"options must be PeerPoolOptions, got {type(options).__name__}")
+            raise ArgumentError(f"options must be PeerPoolOptions, got {type(options).__name__}")
         self._on_message = on_message
         self._random = random
         self._options = options
@@ -273,7 +288,7 @@ class PeerPool:
         :meth:`send` works once this has started. The listeners are closed on return.
         """
         if self._nursery is not None:
-            raise RuntimeError("PeerPool.run may run only once")
+            raise InvariantError("PeerPool.run may run only once")
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -304,16 +319,16 @@ class PeerPool:
         Raises:
             FrameError: ``message`` cannot be framed (too big, not msgpack): a bug in the
                 caller, since the core builds every message.
-            RuntimeError: :meth:`run` is not running.
+            dynamokv.errors.InvariantError: :meth:`run` is not running (a bug in the caller).
         """
         nursery = self._nursery
         if nursery is None:
-            raise RuntimeError("PeerPool.send needs PeerPool.run to be running")
+            raise InvariantError("PeerPool.send needs PeerPool.run to be running")
         frame = encode_frame(message, frame_bytes_max=self._options.frame_bytes_max)
         outbound = self._outbound.get(address)
         if outbound is None:
             if not isinstance(address, PeerAddress):
-                raise TypeError(f"address must be a PeerAddress, got {address!r}")
+                raise ArgumentError(f"address must be a PeerAddress, got {address!r}")
             outbound = _Outbound(address, self._options.peer_queue_frames_max)
             self._outbound[address] = outbound
             nursery.start_soon(self._sender, outbound)
@@ -329,6 +344,32 @@ class PeerPool:
         if flush:
             self.flush()
         return True
+
+    def connect(self, address: PeerAddress) -> None:
+        """Keep a connection to ``address`` open from now on, even with nothing to send.
+
+        A node calls this for its configured peers at start, so that the first request
+        does not wait for a connect (and ``/cluster/members`` shows the peer connected as
+        soon as it listens). A broken connection is opened again at once, and after a
+        failure or a connection that broke within :data:`EAGER_CONNECTION_SECONDS_MIN`
+        with the usual jittered backoff, so a peer that closes at once cannot make it spin.
+
+        Raises:
+            RuntimeError: :meth:`run` is not running.
+        """
+        nursery = self._nursery
+        if nursery is None:
+            raise RuntimeError("PeerPool.connect needs PeerPool.run to be running")
+        outbound = self._outbound.get(address)
+        if outbound is None:
+            outbound = _Outbound(address, self._options.peer_queue_frames_max)
+            outbound.eager = True
+            self._outbound[address] = outbound
+            nursery.start_soon(self._sender, outbound)
+        else:
+            # A sender waiting on an empty queue connects with its next frame; from its
+            # next disconnect on, it reconnects at once.
+            outbound.eager = True
 
     def flush(self) -> None:
         """Write every held frame: one write per peer (see :meth:`send`)."""
@@ -400,7 +441,7 @@ class PeerPool:
         # Runs for the pool's lifetime; each iteration waits for work or sleeps a backoff
         # delay of at least reconnect_delay_seconds_min / 2, so it cannot spin.
         while True:
-            if not pending:
+            if not pending and not outbound.eager:
                 pending.append(await outbound.receive_channel.receive())
             stream = await self._connect(outbound.address)
             if stream is None:
@@ -409,10 +450,10 @@ class PeerPool:
                 failures_count += 1
                 continue
             stats.connects_count += 1
-            failures_count = 0
             outbound.connected = True
             _log.info("peer.connected peer=%s", outbound.address)
             direct = _direct_socket(stream)
+            connected_at = trio.current_time()
             try:
                 await self._pump(stream, outbound, pending, direct)
             finally:
@@ -426,6 +467,13 @@ class PeerPool:
             stats.frames_lost_count += len(pending)
             pending.clear()
             _log.info("peer.disconnected peer=%s", outbound.address)
+            if trio.current_time() - connected_at < EAGER_CONNECTION_SECONDS_MIN:
+                # Broke at once: back off as after a failed connect (bounds a reconnect loop
+                # against a peer that accepts and closes).
+                await trio.sleep(reconnect_delay_seconds(failures_count, options, self._random))
+                failures_count += 1
+            else:
+                failures_count = 0
 
     async def _connect(self, address: PeerAddress) -> trio.abc.Stream | None:
         """A connected (and, with TLS, handshaken) stream, or ``None`` after logging why."""
