@@ -9,15 +9,16 @@ signature: they decode the same small inputs into each side's representation,
 call the function, and encode the result the same way.
 
 Why fixed shapes: inputs are a few integers and fixed-length tuples of integers
-(clocks over three nodes with any counters, three versions, four partitions), not
+(clocks over three nodes with any counters, the contexts of three versions, rings
+of three partitions), not
 dictionaries of strings. Such a domain has finitely many *paths* through both
 functions even though the integers are unbounded, so CrossHair can explore every
 path and say so ("all paths exhausted"): only then is a pair reported equivalent.
 A run that stops at its time bound first is *unknown*, never equivalent.
 
-Inputs outside the functions' domain (a counter that is not positive, two versions
-with one dot) are decoded to ``None`` by both adapters alike, so they never count
-as a difference.
+Inputs outside the functions' domain (a replica holding versions that are not
+concurrent, an owner index out of range) are decoded to ``None`` by both adapters
+alike, so they never count as a difference.
 
 Why one table: :data:`PAIRS` names every implementation and spec function by its
 import path. The adapters look their function up in the table when called, so when
@@ -51,11 +52,10 @@ NODES = ("a", "b", "c")
 ClockInput = tuple[int, int, int]
 """Counters for nodes a, b, c; a counter that is not positive means the node is absent."""
 
-VersionInput = tuple[int, int, int, int, int]
-"""``(dot node index, dot counter, context counters for a, b, c)``; counter ≤ 0: no version."""
+Owners = tuple[str, ...]
+"""The owner of each partition."""
 
-Assignment = tuple[int, int, int, int]
-"""The owner (node index) of each of four partitions."""
+RING_PARTITIONS = 3
 
 
 @dataclass(frozen=True)
@@ -172,40 +172,9 @@ def _spec(name: str) -> Any:
 
 def _pairs(counters: ClockInput) -> tuple[tuple[str, int], ...]:
     """A clock as sorted ``(node, counter)`` pairs, absent nodes left out."""
-    return tuple((node, counter) for node, counter in zip(NODES, counters) if counter > 0)
-
-
-def _version(raw: VersionInput) -> Version | None:
-    """A valid version, or None for "no version" (counter ≤ 0) and invalid input."""
-    node_index, counter, *context_counters = raw
-    if counter <= 0 or not 0 <= node_index < len(NODES):
-        return None
-    node = NODES[node_index]
-    context = _pairs((context_counters[0], context_counters[1], context_counters[2]))
-    if dict(context).get(node, 0) >= counter:
-        return None  # a dot must lie above its coordinator's entry in the context
-    value = f"{node}{counter}".encode()  # one value per dot: dots are unique
-    return Version(value, (node, counter), context)
-
-
-def _versions(*raws: VersionInput) -> tuple[Version, ...] | None:
-    """Versions with distinct dots (sorted by dot), or None if two share a dot."""
-    versions = [v for v in map(_version, raws) if v is not None]
-    dots = [v.dot for v in versions]
-    if len(set(dots)) != len(dots):
-        return None
-    return tuple(sorted(versions, key=lambda v: v.dot))
-
-
-def _reconciled(versions: tuple[Version, ...]) -> bool:
-    """No version supersedes another: what a replica holds."""
-    return not any(
-        dict(x.context).get(y.dot[0], 0) >= y.dot[1] for x in versions for y in versions
+    return tuple(
+        (node, counter) for node, counter in zip(NODES, counters, strict=True) if counter > 0
     )
-
-
-def _canonical(versions: Any) -> tuple[tuple[tuple[str, int], Any, bytes | None], ...]:
-    return tuple(sorted((v.dot, v.context, v.value) for v in versions))
 
 
 # --- vector clocks -----------------------------------------------------------------
@@ -269,90 +238,118 @@ def planted_vclock_compare(a: ClockInput, b: ClockInput) -> str:
 
 
 # --- versions ------------------------------------------------------------------------
+#
+# Three versions with fixed dots, x = a:1, y = b:1 and z = a:2 (two by one coordinator,
+# one by another), and symbolic contexts: supersession compares context entries with
+# dot counters, so symbolic entries against fixed counters reach every outcome, and
+# the sorting by dot on both sides never branches on a symbol.
 
 
-def impl_versions_reconcile(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
-    """``impl.core._versions.reconcile`` on up to three decoded versions."""
-    versions = _versions(x, y, z)
-    return None if versions is None else _canonical(_impl("versions.reconcile")(versions))
+def _three(x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int) -> Versions:
+    """x = a:1, y = b:1 and z = a:2 with the given contexts (entries below their own dot)."""
+    x = Version(b"x", ("a", 1), _pairs((0, x_context_b, 0)))
+    y = Version(b"y", ("b", 1), _pairs((y_context_a, 0, 0)))
+    z = Version(b"z", ("a", 2), _pairs((min(z_context_a, 1), z_context_b, 0)))
+    return x, y, z
 
 
-def spec_versions_reconcile(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
-    """``spec.kv.reconcile`` on up to three decoded versions."""
-    versions = _versions(x, y, z)
-    return None if versions is None else _canonical(_spec("versions.reconcile")(versions))
+Versions = tuple[Version, ...]
 
 
-def planted_versions_reconcile(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
+def _canonical(versions: Any) -> tuple[tuple[tuple[str, int], Any, bytes | None], ...]:
+    return tuple((v.dot, v.context, v.value) for v in sorted(versions, key=lambda v: v.dot))
+
+
+def impl_versions_reconcile(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
+    """``impl.core._versions.reconcile`` of x, y (and z)."""
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    pool = (x, y, z) if with_z else (x, y)
+    return _canonical(_impl("versions.reconcile")(pool))
+
+
+def spec_versions_reconcile(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
+    """``spec.kv.reconcile`` of x, y (and z)."""
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    pool = (x, y, z) if with_z else (x, y)
+    return _canonical(_spec("versions.reconcile")(pool))
+
+
+def planted_versions_reconcile(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
     """A planted divergence: supersedes with ``>``, so a context equal to a dot supersedes nothing."""
-    versions = _versions(x, y, z)
-    if versions is None:
-        return None
-    kept = [
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    pool = (x, y, z) if with_z else (x, y)
+    return _canonical(
         v
-        for v in versions
-        if not any(dict(w.context).get(v.dot[0], 0) > v.dot[1] for w in versions if w is not v)
-    ]
-    return _canonical(kept)
+        for v in pool
+        if not any(dict(w.context).get(v.dot[0], 0) > v.dot[1] for w in pool if w is not v)
+    )
+
+
+def _held_and_incoming(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, y_again: bool
+) -> tuple[Versions, Versions] | None:
+    """A replica holds x and y (if concurrent: what it holds is reconciled); z arrives,
+    with a copy of y when ``y_again``."""
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    if x_context_b >= 1 or y_context_a >= 1:
+        return None
+    return (x, y), ((y, z) if y_again else (z,))
 
 
 def impl_versions_merge(
-    held_x: VersionInput, held_y: VersionInput, incoming_x: VersionInput, incoming_y: VersionInput
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, y_again: bool
 ) -> object:
-    """``impl.core._versions.merge(held, incoming)``: ``held`` is what a replica holds."""
-    held, incoming = _versions(held_x, held_y), _versions(incoming_x, incoming_y)
-    if held is None or incoming is None or not _reconciled(held) or _clash(held, incoming):
-        return None
-    return _canonical(_impl("versions.merge")(held, incoming))
+    """``impl.core._versions.merge(held, incoming)``, with its fast paths."""
+    sides = _held_and_incoming(x_context_b, y_context_a, z_context_a, z_context_b, y_again)
+    return None if sides is None else _canonical(_impl("versions.merge")(*sides))
 
 
 def spec_versions_merge(
-    held_x: VersionInput, held_y: VersionInput, incoming_x: VersionInput, incoming_y: VersionInput
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, y_again: bool
 ) -> object:
     """``spec.kv.merge_versions(held, incoming)``."""
-    held, incoming = _versions(held_x, held_y), _versions(incoming_x, incoming_y)
-    if held is None or incoming is None or not _reconciled(held) or _clash(held, incoming):
-        return None
-    return _canonical(_spec("versions.merge")(held, incoming))
+    sides = _held_and_incoming(x_context_b, y_context_a, z_context_a, z_context_b, y_again)
+    return None if sides is None else _canonical(_spec("versions.merge")(*sides))
 
 
 def planted_versions_merge(
-    held_x: VersionInput, held_y: VersionInput, incoming_x: VersionInput, incoming_y: VersionInput
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, y_again: bool
 ) -> object:
     """A planted divergence: the replica overwrites what it holds with what arrives."""
-    held, incoming = _versions(held_x, held_y), _versions(incoming_x, incoming_y)
-    if held is None or incoming is None or not _reconciled(held) or _clash(held, incoming):
-        return None
-    return _canonical(_impl("versions.reconcile")(incoming or held))
+    sides = _held_and_incoming(x_context_b, y_context_a, z_context_a, z_context_b, y_again)
+    return None if sides is None else _canonical(sides[1])
 
 
-def _clash(held: tuple[Version, ...], incoming: tuple[Version, ...]) -> bool:
-    """One dot on both sides with different contents: outside the domain (dots are unique)."""
-    by_dot = {v.dot: v for v in held}
-    return any(v.dot in by_dot and by_dot[v.dot] != v for v in incoming)
+def impl_versions_context_of(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
+    """``impl.core._versions.context_of`` of x, y (and z)."""
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    return tuple(_impl("versions.context_of")((x, y, z) if with_z else (x, y)))
 
 
-def impl_versions_context_of(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
-    """``impl.core._versions.context_of`` of up to three decoded versions."""
-    versions = _versions(x, y, z)
-    return None if versions is None else tuple(_impl("versions.context_of")(versions))
+def spec_versions_context_of(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
+    """``spec.kv.context_of`` of x, y (and z), as sorted pairs."""
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
+    context = _spec("versions.context_of")((x, y, z) if with_z else (x, y))
+    return tuple(sorted(context.items()))
 
 
-def spec_versions_context_of(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
-    """``spec.kv.context_of`` of up to three decoded versions, as sorted pairs."""
-    versions = _versions(x, y, z)
-    if versions is None:
-        return None
-    return tuple(sorted(_spec("versions.context_of")(versions).items()))
-
-
-def planted_versions_context_of(x: VersionInput, y: VersionInput, z: VersionInput) -> object:
+def planted_versions_context_of(
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+) -> object:
     """A planted divergence: the merge of the contexts, without the versions' own dots."""
-    versions = _versions(x, y, z)
-    if versions is None:
-        return None
+    x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
     merged: dict[str, int] = {}
-    for version in versions:
+    for version in (x, y, z) if with_z else (x, y):
         for node, counter in version.context:
             merged[node] = max(merged.get(node, 0), counter)
     return tuple(sorted(merged.items()))
@@ -361,31 +358,30 @@ def planted_versions_context_of(x: VersionInput, y: VersionInput, z: VersionInpu
 # --- the ring ------------------------------------------------------------------------
 
 
-def _assignment(owners: Assignment) -> tuple[str, ...] | None:
-    if not all(0 <= owner < len(NODES) for owner in owners):
+def _in_domain(first_is_a: bool, second_is_a: bool, n: int, partition: int) -> Owners | None:
+    """Three partitions: the first two owned by a or b, the third by c (so owners repeat
+    next to each other, or do not); N from 1 to 3, any partition."""
+    if not 1 <= n <= len(NODES) or not 0 <= partition < RING_PARTITIONS:
         return None
-    return tuple(NODES[owner] for owner in owners)
+    return ("a" if first_is_a else "b", "a" if second_is_a else "b", "c")
 
 
-def _in_domain(owners: Assignment, n: int, partition: int) -> tuple[str, ...] | None:
-    assignment = _assignment(owners)
-    if assignment is None or not 1 <= n <= len(NODES) or not 0 <= partition < len(owners):
-        return None
-    return assignment
-
-
-def impl_ring_preference_list(owners: Assignment, n: int, partition: int) -> object:
+def impl_ring_preference_list(
+    first_is_a: bool, second_is_a: bool, n: int, partition: int
+) -> object:
     """``PartitionRing(assignment, n=n)``: the precomputed preference list of a partition."""
-    assignment = _in_domain(owners, n, partition)
+    assignment = _in_domain(first_is_a, second_is_a, n, partition)
     if assignment is None:
         return None
     ring = _impl("ring.preference_list")(assignment, n=n)
     return tuple(ring.partition_preference_list(partition))
 
 
-def spec_ring_preference_list(owners: Assignment, n: int, partition: int) -> object:
+def spec_ring_preference_list(
+    first_is_a: bool, second_is_a: bool, n: int, partition: int
+) -> object:
     """``spec.ring.preference_list`` at the partition's first position, on its strategy-3 ring."""
-    assignment = _in_domain(owners, n, partition)
+    assignment = _in_domain(first_is_a, second_is_a, n, partition)
     if assignment is None:
         return None
     ring_spec = spec_ring.partition_ring(assignment)
@@ -393,9 +389,11 @@ def spec_ring_preference_list(owners: Assignment, n: int, partition: int) -> obj
     return tuple(_spec("ring.preference_list")(ring_spec, position, n))
 
 
-def planted_ring_preference_list(owners: Assignment, n: int, partition: int) -> object:
+def planted_ring_preference_list(
+    first_is_a: bool, second_is_a: bool, n: int, partition: int
+) -> object:
     """A planted divergence: the next owners clockwise, repeated physical nodes not skipped."""
-    assignment = _in_domain(owners, n, partition)
+    assignment = _in_domain(first_is_a, second_is_a, n, partition)
     if assignment is None:
         return None
     q = len(assignment)

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
     ClientRequest,
     GetRequest,
     GetResult,
@@ -70,6 +71,7 @@ from dynamokv.impl.core import (
     PutResult,
     Receive,
     Reply,
+    Seams,
     Send,
     Tick,
     TimeoutHealth,
@@ -90,12 +92,11 @@ __all__ = [
     "explore",
 ]
 
+IN_FLIGHT = -1
+"""A traced message's arrival while it is still in flight."""
+
 REPAIR_STEPS_MAX = 400
 """Events a fault-free completion may take before property 5 counts as violated."""
-
-NodeFactory = Callable[..., Node]
-"""Builds a node like :class:`~dynamokv.impl.core.Node`'s constructor; a planted bug
-is a factory that passes other seams."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,13 @@ class ExploreConfig:
         operations: the client operations, each issued once, in any order.
         crashes_max: crashes allowed on any path.
         drops_max: messages lost on any path.
+        read_repair: the nodes repair stale owners a get meets (Dynamo §5); off, the
+            repair read at the end of a suffix repairs nothing, so a lost write request
+            must show up as a property 5 violation (the checker's own control).
+        unsynced_writes: model a disk sync as a step of its own, so that a crash can
+            lose a write made but not yet synced. Off, a persist is synced within the
+            step that made it: far fewer states (no sync is interleaved with anything),
+            and only the loss of unsynced writes is left out.
         states_max: stop (incomplete) after this many distinct states.
     """
 
@@ -133,6 +141,8 @@ class ExploreConfig:
     )
     crashes_max: int = 1
     drops_max: int = 1
+    read_repair: bool = True
+    unsynced_writes: bool = False
     states_max: int = 2_000_000
 
 
@@ -197,10 +207,10 @@ class _Shared:
     small and its pickle is mostly the protocol's own data.
     """
 
-    def __init__(self, ring: PartitionRing, config: NodeConfig, factory: NodeFactory) -> None:
-        self.by_token: dict[Any, Any] = {"ring": ring, "config": config}
-        self.tokens = {id(ring): "ring", id(config): "config"}
-        self.factory = factory
+    def __init__(self, ring: PartitionRing, config: NodeConfig, seams: Seams) -> None:
+        self.by_token: dict[Any, Any] = {"ring": ring, "config": config, "seams": seams}
+        self.tokens = {id(ring): "ring", id(config): "config", id(seams): "seams"}
+        self.seams = seams
         self.random_states: dict[int, Any] = {}
 
     def _persistent_id(self, obj: Any) -> Any:
@@ -232,22 +242,25 @@ class _Shared:
         world: _World = unpickler.load()
         return world
 
-    def fingerprint(self, world: _World) -> bytes:
-        """The state's identity: a digest of each part pickled on its own.
+    def node_digest(self, world: _World, name: str) -> bytes:
+        """The identity of one node's part of a state: the node and its disk."""
+        return hashlib.blake2b(
+            self.dumps((world.nodes[name], world.disks[name])), digest_size=16
+        ).digest()
+
+    def state_id(self, world: _World, node_digests: tuple[bytes, ...]) -> bytes:
+        """The state's identity, from its nodes' digests and the rest.
 
         A pickle of the whole world would depend on which objects the nodes happen to
         share (a version received is the sender's object), so two orders of the same
-        events would look like two states; each node, disk and record pickled apart,
-        and the messages in flight sorted, do not.
+        events would look like two states. Each node with its disk is pickled apart,
+        and the messages in flight are sorted, so they do not.
         """
-        digest = hashlib.blake2b(digest_size=16)
-        for name in sorted(world.nodes):
-            digest.update(self.dumps(world.nodes[name]))
-            digest.update(self.dumps(world.disks[name]))
+        digest = hashlib.blake2b(b"".join(node_digests), digest_size=16)
         digest.update(
             repr(
                 (
-                    sorted(repr(m) for m in world.network),
+                    world.network,
                     world.persists,
                     world.incarnation,
                     world.now,
@@ -270,19 +283,22 @@ class _Machine:
         self.names = tuple(f"n{i + 1}" for i in range(config.nodes))
         self.trace: list[TraceEntry] | None = None
         self._in_flight_trace: dict[int, int] = {}
+        self._syncing = False
+        self.trace_step = 0
 
     # -- building --------------------------------------------------------------------------
 
     def new_node(self, world: _World, name: str) -> Node:
         world.incarnation[name] += 1
         seed = f"{name}/{world.incarnation[name]}"
-        return self.shared.factory(
+        return Node(
             name,
             config=self.shared.by_token["config"],
             membership=self.shared.by_token["ring"],
             health=TimeoutHealth(suspect_ticks=50),
             storage=world.disks[name],
             random=random.Random(seed),
+            seams=self.shared.seams,
         )
 
     def initial(self) -> _World:
@@ -322,7 +338,9 @@ class _Machine:
         for name in self.names:
             if world.persists[name]:
                 moves.append(("sync", name))
-        if self._next_timer(world) is not None:
+        if not world.network and self._next_timer(world) is not None:
+            # A timeout fires only once no message is in flight: replies are never raced
+            # against it (that would multiply the states by every timer's position).
             moves.append(("tick", None))
         for index, client in enumerate(world.clients):
             if client.record is None:
@@ -334,23 +352,26 @@ class _Machine:
                 moves.append(("crash", name))
         return moves
 
-    def apply(self, world: _World, move: tuple[str, Any]) -> None:
+    def apply(self, world: _World, move: tuple[str, Any]) -> str | None:
+        """Carry out ``move``; return the node whose node or disk it changed, if any."""
         kind, argument = move
+        touched: str | None = argument if isinstance(argument, str) else None
         if kind == "deliver":
             message = world.network.pop(argument)
             self._traced_arrival(world, message, lost=False)
-            if world.nodes[message.dst] is not None:
-                self.step(world, message.dst, Receive(message))
+            touched = message.dst
+            self.step(world, message.dst, Receive(message))
         elif kind == "drop":
             world.drops_left -= 1
             self._traced_arrival(world, world.network.pop(argument), lost=True)
         elif kind == "sync":
             self.sync(world, argument)
         elif kind == "tick":
-            at, name = self._next_timer(world) or (world.now, self.names[0])
+            at, touched = self._next_timer(world) or (world.now, self.names[0])
             world.now = max(world.now, at)
-            self.step(world, name, Tick())
+            self.step(world, touched, Tick())
         elif kind == "client":
+            touched = self.config.operations[argument].node
             self.issue(world, argument)
         elif kind == "crash":
             world.crashes_left -= 1
@@ -360,6 +381,7 @@ class _Machine:
             world.nodes[argument] = node
             self.step(world, argument, Tick())
         world.network.sort(key=repr)
+        return touched
 
     def describe(self, world: _World, move: tuple[str, Any]) -> str:
         kind, argument = move
@@ -382,7 +404,7 @@ class _Machine:
             for name, node in world.nodes.items()
             if node is not None and node.next_timer_tick is not None
         ]
-        return min(timers) if timers else None  # type: ignore[type-var]
+        return min(timers) if timers else None
 
     def step(self, world: _World, name: str, event: Any) -> None:
         node = world.nodes[name]
@@ -401,6 +423,15 @@ class _Machine:
                 world.persists[name].append(effect.persist_id)  # type: ignore[union-attr]
             elif kind is Reply:
                 self.reply(world, effect.request_id, effect.result)  # type: ignore[union-attr]
+        if not self.config.unsynced_writes and not self._syncing:
+            # Synced within the step: each PersistDone may persist more, synced in turn.
+            self._syncing = True
+            try:
+                while world.persists[name] and world.nodes[name] is not None:
+                    self.sync(world, name)
+            finally:
+                self._syncing = False
+        self.trace_step = 0
 
     def sync(self, world: _World, name: str) -> None:
         persist_id = world.persists[name].pop(0)
@@ -517,7 +548,9 @@ class _Machine:
             held = {owner: world.disks[owner].synced_versions(key) for owner in owners}
             if len(set(held.values())) > 1:
                 summary = ", ".join(f"{o}: {[v.dot for v in h]}" for o, h in held.items())
-                world.violations.append(f"property 5: owners of {key!r} disagree after repair ({summary})")
+                world.violations.append(
+                    f"property 5: owners of {key!r} disagree after repair ({summary})"
+                )
             for client in world.clients:
                 record = client.record
                 if record is None or not record.ok or record.version is None or record.key != key:
@@ -539,7 +572,9 @@ class _Machine:
     def _traced_send(self, world: _World, message: Message, *, lost: bool) -> None:
         if self.trace is None:
             return
-        entry = TraceEntry(world.now, None if lost else -1, message.src, message.dst, _label(message))
+        entry = TraceEntry(
+            self.trace_step, None if lost else IN_FLIGHT, message.src, message.dst, _label(message)
+        )
         self.trace.append(entry)
         if not lost:
             self._in_flight_trace[id(message)] = len(self.trace) - 1
@@ -550,9 +585,7 @@ class _Machine:
         index = self._in_flight_trace.pop(id(message), None)
         if index is not None:
             entry = self.trace[index]
-            self.trace[index] = dataclasses.replace(
-                entry, arrives_at=None if lost else world.now
-            )
+            self.trace[index] = dataclasses.replace(entry, arrives_at=None if lost else world.now)
 
 
 # --- the search -------------------------------------------------------------------------
@@ -561,7 +594,7 @@ class _Machine:
 def explore(
     config: ExploreConfig | None = None,
     *,
-    node_factory: NodeFactory = Node,
+    seams: Seams = DEFAULT_SEAMS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ExploreReport:
     """Explore every interleaving of ``config`` breadth-first; stop at the first violation.
@@ -569,29 +602,40 @@ def explore(
     Args:
         config: what to explore (default: 3 nodes, N=3, R=W=2, strict, two
             concurrent puts of one key, one crash, one lost message).
-        node_factory: builds each node; a planted bug passes other seams.
+        seams: the nodes' replaceable rules; a planted bug is a :class:`Seams` with
+            one wrong rule (:data:`~dynamokv.impl.sim.PLANTED_BUGS`).
         on_progress: called with (states, depth) now and then (a progress bar).
     """
     import time
 
     config = config or ExploreConfig()
     started = time.perf_counter()
-    node_config = NodeConfig(n=config.n, r=config.r, w=config.w, strict_quorum=config.strict)
+    node_config = NodeConfig(
+        n=config.n,
+        r=config.r,
+        w=config.w,
+        strict_quorum=config.strict,
+        read_repair=config.read_repair,
+    )
     names = tuple(f"n{i + 1}" for i in range(config.nodes))
     ring = PartitionRing.balanced(names, n=min(config.n, config.nodes), q=config.nodes)
-    shared = _Shared(ring, node_config, node_factory)
+    shared = _Shared(ring, node_config, seams)
     machine = _Machine(config, shared)
     report = ExploreReport()
     initial = machine.initial()
     root = shared.dumps(initial)
-    root_id = shared.fingerprint(initial)
+    root_digests = tuple(shared.node_digest(initial, name) for name in machine.names)
+    root_id = shared.state_id(initial, root_digests)
+    index = {name: i for i, name in enumerate(machine.names)}
     parents: dict[bytes, tuple[bytes, tuple[str, Any]] | None] = {root_id: None}
-    frontier: collections.deque[tuple[bytes, bytes, int]] = collections.deque([(root, root_id, 0)])
+    frontier: collections.deque[tuple[bytes, bytes, tuple[bytes, ...], int]] = collections.deque(
+        [(root, root_id, root_digests, 0)]
+    )
     while frontier:
-        data, state_id, depth = frontier.popleft()
+        data, state_id, digests, depth = frontier.popleft()
         report.states += 1
         report.depth = max(report.depth, depth)
-        if on_progress is not None and report.states % 2000 == 0:
+        if on_progress is not None and report.states % 1000 == 0:
             on_progress(report.states, depth)
         world = shared.loads(data)
         moves = machine.transitions(world)
@@ -599,23 +643,30 @@ def explore(
             report.final_states += 1
             machine.check_final(world)
             if world.violations:
-                report.violation = _violation(machine, shared, parents, state_id, world)
+                report.violation = _violation(machine, parents, state_id, world)
                 break
         for move in moves:
             child = shared.loads(data)
-            machine.apply(child, move)
+            touched = machine.apply(child, move)
             report.transitions += 1
-            child_id = shared.fingerprint(child)
+            child_digests = digests
+            if touched is not None:
+                position = index[touched]
+                child_digests = (
+                    *digests[:position],
+                    shared.node_digest(child, touched),
+                    *digests[position + 1 :],
+                )
+            child_id = shared.state_id(child, child_digests)
             if child_id in parents:
                 continue
-            encoded = shared.dumps(child)
             parents[child_id] = (state_id, move)
             if child.violations:
                 report.states += 1
                 report.depth = max(report.depth, depth + 1)
-                report.violation = _violation(machine, shared, parents, child_id, child)
+                report.violation = _violation(machine, parents, child_id, child)
                 break
-            frontier.append((encoded, child_id, depth + 1))
+            frontier.append((shared.dumps(child), child_id, child_digests, depth + 1))
         if report.violation is not None:
             break
         if len(parents) >= config.states_max:
@@ -639,7 +690,6 @@ def _path(
 
 def _violation(
     machine: _Machine,
-    shared: _Shared,
     parents: dict[bytes, tuple[bytes, tuple[str, Any]] | None],
     state_id: bytes,
     found: _World,
@@ -650,13 +700,20 @@ def _violation(
     world = machine.initial()
     machine.trace = []  # start-up messages are not part of the story
     steps = []
-    for move in moves:
-        steps.append(machine.describe(world, move))
+    for number, move in enumerate(moves, start=1):
+        machine.trace_step = number
+        steps.append(f"{number:3d}. {machine.describe(world, move)}")
         machine.apply(world, move)
     if machine.is_final(world) and not world.violations:
-        steps.append("repair read with R = N, then compare the owners")
+        machine.trace_step = len(moves) + 1
+        steps.append(f"{len(moves) + 1:3d}. repair read with R = N, then compare the owners")
         machine.check_final(world)
-    ladder = render_ladder(machine.trace, machine.names)
+    entries = [
+        dataclasses.replace(entry, label=entry.label + " (in flight)", arrives_at=entry.sent_at)
+        if entry.arrives_at == IN_FLIGHT
+        else entry
+        for entry in machine.trace
+    ]
+    ladder = render_ladder(entries, machine.names)
     machine.trace = None
     return Violation(found.violations[0], tuple(steps), ladder)
-
