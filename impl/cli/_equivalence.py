@@ -261,29 +261,29 @@ def _canonical(versions: Any) -> tuple[tuple[tuple[str, int], Any, bytes | None]
 
 
 def impl_versions_reconcile(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
-    """``impl.core._versions.reconcile`` of x, y (and z)."""
+    """``impl.core._versions.reconcile`` of x, y and z."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
-    pool = (x, y, z) if with_z else (x, y)
+    pool = (x, y, z)
     return _canonical(_impl("versions.reconcile")(pool))
 
 
 def spec_versions_reconcile(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
-    """``spec.kv.reconcile`` of x, y (and z)."""
+    """``spec.kv.reconcile`` of x, y and z."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
-    pool = (x, y, z) if with_z else (x, y)
+    pool = (x, y, z)
     return _canonical(_spec("versions.reconcile")(pool))
 
 
 def planted_versions_reconcile(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
     """A planted divergence: supersedes with ``>``, so a context equal to a dot supersedes nothing."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
-    pool = (x, y, z) if with_z else (x, y)
+    pool = (x, y, z)
     return _canonical(
         v
         for v in pool
@@ -327,29 +327,29 @@ def planted_versions_merge(
 
 
 def impl_versions_context_of(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
-    """``impl.core._versions.context_of`` of x, y (and z)."""
+    """``impl.core._versions.context_of`` of x, y and z."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
-    return tuple(_impl("versions.context_of")((x, y, z) if with_z else (x, y)))
+    return tuple(_impl("versions.context_of")((x, y, z)))
 
 
 def spec_versions_context_of(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
-    """``spec.kv.context_of`` of x, y (and z), as sorted pairs."""
+    """``spec.kv.context_of`` of x, y and z, as sorted pairs."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
-    context = _spec("versions.context_of")((x, y, z) if with_z else (x, y))
+    context = _spec("versions.context_of")((x, y, z))
     return tuple(sorted(context.items()))
 
 
 def planted_versions_context_of(
-    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int, with_z: bool
+    x_context_b: int, y_context_a: int, z_context_a: int, z_context_b: int
 ) -> object:
     """A planted divergence: the merge of the contexts, without the versions' own dots."""
     x, y, z = _three(x_context_b, y_context_a, z_context_a, z_context_b)
     merged: dict[str, int] = {}
-    for version in (x, y, z) if with_z else (x, y):
+    for version in (x, y, z):
         for node, counter in version.context:
             merged[node] = max(merged.get(node, 0), counter)
     return tuple(sorted(merged.items()))

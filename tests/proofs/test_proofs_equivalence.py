@@ -21,9 +21,9 @@ TELLING_INPUTS: dict[str, tuple[object, ...]] = {
     "vclock.descends": ((1, 0, 0), (1, 0, 0)),
     "vclock.merge": ((0, 1, 0), (1, 0, 0)),
     "vclock.compare": ((2, 1, 0), (2, 1, 0)),
-    "versions.reconcile": (1, 1, 0, 0, False),
+    "versions.reconcile": (1, 0, 0, 0),
     "versions.merge": (0, 0, 1, 0, False),
-    "versions.context_of": (0, 0, 0, 0, False),
+    "versions.context_of": (0, 0, 0, 0),
     "ring.preference_list": (True, True, 2, 0),
 }
 
