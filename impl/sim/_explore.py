@@ -164,7 +164,6 @@ class ExploreReport:
     depth: int = 0
     final_states: int = 0
     complete: bool = True
-    seconds: float = 0.0
     violation: Violation | None = None
 
     @property
@@ -606,10 +605,7 @@ def explore(
             one wrong rule (:data:`~dynamokv.impl.sim.PLANTED_BUGS`).
         on_progress: called with (states, depth) now and then (a progress bar).
     """
-    import time
-
     config = config or ExploreConfig()
-    started = time.perf_counter()
     node_config = NodeConfig(
         n=config.n,
         r=config.r,
@@ -672,7 +668,6 @@ def explore(
         if len(parents) >= config.states_max:
             report.complete = False
             break
-    report.seconds = time.perf_counter() - started
     return report
 
 
