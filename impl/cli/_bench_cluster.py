@@ -58,6 +58,8 @@ from typing import Any
 
 from dynamokv.errors import ArgumentError
 
+from ._errors import CliError
+
 __all__ = [
     "WORKLOADS",
     "ZipfianGenerator",
@@ -173,7 +175,6 @@ def ensure_tool(binary: str, package: str, say: Any) -> str:
     Prints every command it runs. Installing needs root (the project's machines run as
     root); otherwise the error says what to install.
     """
-    from dynamokv.impl.cli import CliError
 
     found = shutil.which(binary)
     if found:
@@ -207,7 +208,6 @@ class EtcdCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, say: Any) -> None:
-        from dynamokv.impl.cli import CliError
         from dynamokv.impl.runtime._cluster import http_request, pick_free_ports
 
         ports = pick_free_ports(2 * ETCD_MEMBERS)
@@ -507,7 +507,6 @@ def _run_wrk(
     thread only sleeps out ``-d``, so once every marker is there it gets SIGINT, and the
     throughput is computed from our own clock instead of wrk's.
     """
-    from dynamokv.impl.cli import CliError
 
     spread = _spread(connections, targets)
     threads_total = sum(share for _target, share in spread)
@@ -673,7 +672,6 @@ def register(subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from dynamokv.impl.cli import CliError
 
     if args.duration <= 0 or args.duration > 3600:
         raise CliError(f"--duration must be in (0, 3600] seconds, got {args.duration}")
@@ -689,7 +687,6 @@ def _check(args: argparse.Namespace) -> None:
 
 @contextmanager
 def _dynamokv_cluster(args: argparse.Namespace, say: Any, scratch: Path) -> Iterator[list[str]]:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"

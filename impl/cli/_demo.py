@@ -22,6 +22,8 @@ from typing import Any
 
 from dynamokv.errors import DynamoKVError
 
+from ._errors import CliError
+
 DEFAULT_NODES = 5
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
@@ -468,7 +470,6 @@ class _DemoError(DynamoKVError):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import ClientError
     from dynamokv.impl.runtime._cluster import ClusterError
 

@@ -16,6 +16,8 @@ import json
 import os
 from typing import Any
 
+from ._errors import CliError
+
 CLUSTER_FILE = os.path.join(".dynamokv", "cluster.json")
 """Where ``dynamokv cluster up`` records its nodes (relative to the working directory)."""
 
@@ -56,7 +58,6 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
     Raises:
         CliError: no cluster file, or an unreadable one.
     """
-    from dynamokv.impl.cli import CliError
 
     try:
         with open(cluster_file, encoding="utf-8") as file:
@@ -75,7 +76,6 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import Client, ClientError
 
     if args.node:
@@ -98,7 +98,6 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, action: Any) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import ClientError
 
     client = _client(args)

@@ -17,8 +17,9 @@ And the node process itself, which drives the sans-IO core (issue 6):
   from the HTTP handler to the WAL and back).
 * :class:`NodeApi`: the HTTP routes (``_api.py``), described by :func:`openapi_document`.
 * The wire codec for every frozen message dataclass of the core (``_codec.py``).
-* :class:`StoreAdapter`: the core's storage view over two WAL stores, with group commit on
-  a worker thread (``_store_adapter.py``).
+* :class:`StoreWriter`: the writer loop that makes the node's persists durable in group
+  commits, around :class:`~dynamokv.impl.persist.StoreAdapter`, the storage the simulator
+  drives too (``_store_writer.py``).
 * Configuration from TOML (``_config.py``) and Prometheus metrics (``_metrics.py``).
 
 Modules are private; this package re-exports their public names (``__all__``).
@@ -26,7 +27,7 @@ Modules are private; this package re-exports their public names (``__all__``).
 
 from __future__ import annotations
 
-from ._api import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX, NodeApi, decode_context, encode_context
+from ._api import NodeApi, decode_context, encode_context
 from ._codec import MESSAGE_TYPES, decode_message, encode_message
 from ._config import ConfigError, MemberConfig, NodeProcessConfig, TlsConfig, load_config
 from ._frames import (
@@ -76,7 +77,8 @@ from ._peers import (
     PeerPoolStats,
     reconnect_delay_seconds,
 )
-from ._store_adapter import StoreAdapter, StoreLike, decode_versions, encode_versions
+from ._routes import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
+from ._store_writer import StoreWriter
 from ._tls import (
     CertificateError,
     NodeCertificatePaths,
@@ -87,6 +89,7 @@ from ._tls import (
     peer_client_ssl_context,
     peer_server_ssl_context,
 )
+from ._view import NodeView
 
 __all__ = [
     "BODY_BYTES_MAX",
@@ -129,23 +132,21 @@ __all__ = [
     "NodeCertificatePaths",
     "NodeProcess",
     "NodeProcessConfig",
+    "NodeView",
     "PeerAddress",
     "PeerPool",
     "PeerPoolOptions",
     "PeerPoolStats",
-    "StoreAdapter",
-    "StoreLike",
+    "StoreWriter",
     "TlsConfig",
     "certificate_node_name",
     "configure_logging",
     "decode_context",
     "decode_frame",
     "decode_message",
-    "decode_versions",
     "encode_context",
     "encode_frame",
     "encode_message",
-    "encode_versions",
     "error_response",
     "generate_cluster_certificates",
     "http_server_ssl_context",

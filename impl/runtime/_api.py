@@ -31,7 +31,7 @@ import base64
 import binascii
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
@@ -41,11 +41,11 @@ from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.kv import Version
 
-from ._admin import ADMIN_ROUTES, AdminApi
+from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
-
-if TYPE_CHECKING:
-    from ._node_process import NodeProcess
+from ._openapi import openapi_document
+from ._routes import CONTEXT_ENTRIES_MAX, CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
+from ._view import NodeView
 
 __all__ = [
     "CONTEXT_HEADER",
@@ -55,29 +55,6 @@ __all__ = [
     "decode_context",
     "encode_context",
 ]
-
-CONTEXT_HEADER = "X-Dynamo-Context"
-"""The header that carries the opaque context (response of a get, request of a put)."""
-
-VALUE_BYTES_MAX = 1 << 20
-"""Largest value a put accepts (413 beyond). A key's stored version set must fit the
-store's 4 MiB value limit with a few siblings, and ship in one peer frame."""
-
-CONTEXT_ENTRIES_MAX = 1024
-"""Most (node, counter) pairs a context may hold (400 beyond)."""
-
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/kv/{key}"),
-    ("PUT", "/kv/{key}"),
-    ("DELETE", "/kv/{key}"),
-    ("GET", "/health"),
-    ("GET", "/cluster/members"),
-    ("GET", "/cluster/ring"),
-    ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
-    *ADMIN_ROUTES,
-)
-"""Every (method, path template) served; the OpenAPI document must describe each."""
 
 _OCTET_HEADERS = (("content-type", "application/octet-stream"),)
 _TRUE = frozenset({"1", "true", "yes"})
@@ -159,9 +136,14 @@ class _BadRequest(ArgumentError):
 
 
 class NodeApi:
-    """The HTTP application of one :class:`~dynamokv.impl.runtime.NodeProcess`."""
+    """The HTTP application of one node, built on its read-only :class:`NodeView`.
 
-    def __init__(self, process: NodeProcess) -> None:
+    Args:
+        process: the node (a :class:`~dynamokv.impl.runtime.NodeProcess`); serve with
+            ``process.run(http_handler=NodeApi(process).handle)``.
+    """
+
+    def __init__(self, process: NodeView) -> None:
         self.process = process
         metrics = process.metrics
         self._requests = {
@@ -332,7 +314,6 @@ class NodeApi:
             me = name == process.name
             member = configured.get(name)
             entry = gossip.entry(name)
-            address = process.peer_addresses.get(name)
             document: dict[str, Any] = {
                 "name": name,
                 "self": me,
@@ -346,9 +327,7 @@ class NodeApi:
                 "suspected": name in suspected,
                 "phi": 0.0 if me else round(gossip.phi(name, now), 3),
                 "healthy": True if me else process.health.is_healthy(name, now),
-                "connected": None
-                if address is None or process._pool is None
-                else process._pool.is_connected(address),
+                "connected": process.peer_connected(name),
             }
             if member is not None:
                 document.update(
@@ -377,6 +356,13 @@ class NodeApi:
             "version": process.node.ring_state.version,
             "issuer": process.node.ring_state.issuer,
         }
+        assignment = request.query.get("assignment", "0")
+        if assignment not in ("0", "1"):
+            return error_response(400, "assignment must be 0 or 1")
+        if assignment == "1":
+            # Client-driven coordination (Dynamo §6.4): a client that knows every
+            # partition's owner routes each request to the key's coordinator itself.
+            document["assignment"] = list(ring.assignment)
         key_text = request.query.get("key")
         if key_text is not None:
             key = key_text.encode("utf-8")
@@ -402,8 +388,6 @@ class NodeApi:
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:
-            from ._openapi import openapi_document
-
             document = openapi_document(n=self.process.node_config.n)
             self._openapi_body = json.dumps(document, separators=(",", ":")).encode()
         return HttpResponse(200, self._openapi_body, (("content-type", "application/json"),))

@@ -2,7 +2,7 @@
 
 Built in Python rather than kept as a JSON file so that it shares its constants (header
 name, limits) with the code that serves the API, and a test checks that every route in
-:data:`~dynamokv.impl.runtime._api.ROUTES` is described here. ``docs/http-api.md`` is the
+:data:`~dynamokv.impl.runtime.ROUTES` is described here. ``docs/http-api.md`` is the
 narrative companion; schemathesis fuzzes the API from this document.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from dynamokv.impl.storage import KEY_BYTES_MAX
 
-from ._api import CONTEXT_HEADER, VALUE_BYTES_MAX
 from ._faults import DELAY_MS_MAX
+from ._routes import CONTEXT_HEADER, VALUE_BYTES_MAX
 
 __all__ = ["openapi_document"]
 
@@ -203,7 +203,15 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                                 "minLength": 1,
                                 "maxLength": KEY_BYTES_MAX // 4,
                             },
-                        }
+                        },
+                        {
+                            "name": "assignment",
+                            "in": "query",
+                            "required": False,
+                            "description": "1: also list every partition's owner, in "
+                            "partition order (what a ring-aware client routes by).",
+                            "schema": {"type": "string", "enum": ["0", "1"]},
+                        },
                     ],
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Ring"}, "The ring."),
@@ -414,6 +422,7 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                             "additionalProperties": {"type": "integer"},
                         },
                         "nodes": {"type": "array", "items": {"type": "string"}},
+                        "assignment": {"type": "array", "items": {"type": "string"}},
                         "key": {"type": "object"},
                     },
                 },

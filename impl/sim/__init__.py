@@ -12,7 +12,7 @@ DESIGN.md section 3. The same seed gives the same run, byte for byte
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import MEMBERSHIPS, Cluster, NetworkConfig, TraceEntry
+from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._explore import ExploreConfig, ExploreReport, Operation, Violation, explore
 from ._ladder import render_ladder
@@ -28,6 +28,7 @@ __all__ = [
     "PLANTED_BUGS",
     "STORAGES",
     "Cluster",
+    "DelaySampler",
     "ExploreConfig",
     "ExploreReport",
     "History",

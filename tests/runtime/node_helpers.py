@@ -25,9 +25,10 @@ import trio
 from dynamokv.impl.runtime import (
     MemberConfig,
     MetricsRegistry,
+    NodeApi,
     NodeProcess,
     NodeProcessConfig,
-    StoreAdapter,
+    StoreWriter,
 )
 
 LOOPBACK = "127.0.0.1"
@@ -77,7 +78,7 @@ class RunningNode:
         return f"{LOOPBACK}:{self.process.http_port}"
 
 
-StoreFactory = Callable[[str, MetricsRegistry], StoreAdapter]
+StoreFactory = Callable[[str, MetricsRegistry], StoreWriter]
 
 
 @asynccontextmanager
@@ -91,7 +92,7 @@ async def open_cluster(
     r: int = 2,
     tick_ms: int = 10,
     fault_injection: bool = False,
-    store_factory: Callable[[str, NodeProcessConfig], StoreAdapter | None] | None = None,
+    store_factory: Callable[[str, NodeProcessConfig], StoreWriter | None] | None = None,
 ) -> AsyncIterator[list[RunningNode]]:
     """Start ``count`` nodes in this trio run; cancel them all on exit."""
     members = cluster_members(count)
@@ -142,7 +143,9 @@ async def _wait_connected(nodes: list[RunningNode], *, timeout_seconds: float = 
 async def _run_node(running: RunningNode, *, task_status: Any) -> None:
     try:
         with running.scope:
-            await running.process.run(task_status=task_status)
+            await running.process.run(
+                http_handler=NodeApi(running.process).handle, task_status=task_status
+            )
     finally:
         running.stopped.set()
 
