@@ -241,10 +241,25 @@ class _Shared:
         world: _World = unpickler.load()
         return world
 
+    def _canonical_id(self, obj: Any) -> Any:
+        # A set pickles in hash order, which differs between processes (string hashes
+        # are salted) and with the set's history: give it as its sorted content.
+        if isinstance(obj, set | frozenset):
+            return ("set", tuple(sorted(repr(item) for item in obj)))
+        return self._persistent_id(obj)
+
+    def canonical_dumps(self, value: Any) -> bytes:
+        """A pickle for identity only (never loaded): sets in sorted order."""
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = self._canonical_id  # type: ignore[method-assign]
+        pickler.dump(value)
+        return buffer.getvalue()
+
     def node_digest(self, world: _World, name: str) -> bytes:
         """The identity of one node's part of a state: the node and its disk."""
         return hashlib.blake2b(
-            self.dumps((world.nodes[name], world.disks[name])), digest_size=16
+            self.canonical_dumps((world.nodes[name], world.disks[name])), digest_size=16
         ).digest()
 
     def state_id(self, world: _World, node_digests: tuple[bytes, ...]) -> bytes:
@@ -269,7 +284,9 @@ class _Shared:
                 )
             ).encode()
         )
-        digest.update(self.dumps([(c.record, c.request_id, c.done) for c in world.clients]))
+        digest.update(
+            self.canonical_dumps([(c.record, c.request_id, c.done) for c in world.clients])
+        )
         return digest.digest()
 
 
