@@ -266,6 +266,9 @@ class _Peer:
                 "pip install 'dynamokv[bench]', or leave it out of --peers"
             ) from None
 
+    def __init__(self, directory: str) -> None:
+        """Open (or create) the engine's files in ``directory``."""
+
     def put(self, key: bytes, value: bytes) -> None:
         """One durable write (one transaction), returning once it is on disk."""
         raise NotImplementedError
