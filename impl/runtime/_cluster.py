@@ -618,6 +618,8 @@ class LocalCluster:
             clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
         node_options: more keys of every node's ``[node]`` table (e.g.
             ``{"http_timeout_seconds": 5}``).
+        weights: node *i*'s weight in the initial ring (default: all 1); a node of weight
+            2 owns twice the partitions of a node of weight 1 (weighted strategy 3).
     """
 
     def __init__(
@@ -642,6 +644,7 @@ class LocalCluster:
         netns: bool = False,
         tls: bool = False,
         node_options: Mapping[str, int | bool | str] | None = None,
+        weights: Sequence[int] | None = None,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -672,6 +675,11 @@ class LocalCluster:
         self.netns = netns
         self.tls = tls
         self.node_options = dict(node_options or {})
+        if weights is not None and (
+            len(weights) != nodes or not all(1 <= weight <= 1000 for weight in weights)
+        ):
+            raise ClusterError(f"weights must be {nodes} integers in 1..1000, got {list(weights)}")
+        self.weights = list(weights or [1] * nodes)
         # Home directories of nodes that left the ring (removed by ``down --wipe``).
         self.left: list[str] = []
         self._ssl_context: ssl.SSLContext | None = None
@@ -868,6 +876,7 @@ class LocalCluster:
                 config=str(home / "node.toml"),
                 stdout=str(logs / f"{name}.out"),
                 stderr=str(logs / f"{name}.log"),
+                weight=self.weights[index],
             )
         self._write_configs()
         self._save()
@@ -898,6 +907,7 @@ class LocalCluster:
                 stdout=str(logs / f"{name}.out"),
                 stderr=str(logs / f"{name}.log"),
                 netns=hosts.namespace(index),
+                weight=self.weights[index],
             )
         self._write_configs()
         self._save()
