@@ -136,9 +136,10 @@ def decode_wal_header(data: bytes) -> int | None:
 def frame_wal_record(payload: bytes) -> bytes:
     """One WAL record around ``payload``: marker u32 | length u32 | crc32 u32 | payload.
 
-    All integers are little-endian; the length counts the payload's bytes and the
-    checksum covers the four length bytes and then the payload, so a torn or flipped
-    length is caught as surely as a damaged payload.
+    All integers are little-endian. The marker is ``WAL_RECORD_MARKER`` (0xD7A35E91);
+    the length counts the payload's bytes; the checksum is CRC-32 (``zlib.crc32``) of
+    the four length bytes and then the payload, so a torn or flipped length is caught
+    as surely as a damaged payload. The record's overhead is 12 bytes.
     """
     length = _LENGTH.pack(len(payload))
     return (
@@ -196,9 +197,9 @@ def read_wal_records(data: bytes, offset: int) -> tuple[tuple[tuple[int, bytes],
         ``(records, stop)``: each record as ``(its offset, its payload)``, in order, and
         the offset where reading stopped: ``len(data)`` when every record was valid,
         else the start of the first record that is torn (cut short) or corrupt (wrong
-        marker, impossible length, or a checksum that does not match). Nothing after
-        that record is returned, even if it looks valid: after damage, the log cannot
-        be trusted to say where the next record starts.
+        marker, a length over ``WAL_RECORD_BYTES_MAX``, or a checksum that does not
+        match). Nothing after that record is returned, even if it looks valid: after
+        damage, the log cannot be trusted to say where the next record starts.
     """
     records: list[tuple[int, bytes]] = []
     while offset < len(data):
