@@ -129,7 +129,9 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
     gated: dict[str, _GatedStore] = {}
 
     def factory(name: str, config: NodeProcessConfig) -> StoreWriter:
-        options = StoreOptions(fsync="always")
+        # No real fsync: on a loaded machine one can take tens of milliseconds and make the
+        # "fast" disk look slow; the only slowness here is the one the test injects.
+        options = StoreOptions(fsync="none")
         data = _GatedStore(Store.open(str(tmp_path / name / "data"), options=options))
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         gated[name] = data
@@ -205,7 +207,9 @@ async def test_inline_writes_ack_only_after_the_write_returned_and_slow_disks_go
     adapters: dict[str, StoreWriter] = {}
 
     def factory(name: str, config: NodeProcessConfig) -> StoreWriter:
-        options = StoreOptions(fsync="always")
+        # No real fsync: on a loaded machine one can take tens of milliseconds and make the
+        # "fast" disk look slow; the only slowness here is the one the test injects.
+        options = StoreOptions(fsync="none")
         data = _SlowStore(Store.open(str(tmp_path / name / "data"), options=options), 0.0)
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         slow[name] = data

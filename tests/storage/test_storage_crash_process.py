@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -57,11 +58,27 @@ def _run_iterations(directory: Path, iterations: int, seed: int) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        first = b""
+        if iteration % 2 == 0:
+            # Every other child is killed only once it has acknowledged a write: on a busy
+            # machine its start alone can outlast the random delay, and the test must see
+            # writes die mid-flight, not only starts. The others die at any moment at all.
+            assert child.stdout is not None
+            ready, _, _ = select.select([child.stdout], [], [], CHILD_SECONDS_MAX)
+            assert ready, "the child acknowledged no write in time"
+            # Byte by byte from the descriptor: communicate() below reads the descriptor
+            # too, and must find everything after this line still there.
+            while not first.endswith(b"\n"):
+                byte = os.read(child.stdout.fileno(), 1)
+                if not byte:
+                    break
+                first += byte
         time.sleep(rng.uniform(0.05, 0.6))
         os.kill(child.pid, signal.SIGKILL)
         stdout, stderr = child.communicate(timeout=CHILD_SECONDS_MAX)
         assert child.returncode == -signal.SIGKILL, stderr.decode()
-        complete = stdout.decode().split("\n")[:-1]  # a line cut by the kill is not counted
+        # A line cut by the kill is not counted.
+        complete = (first + stdout).decode().split("\n")[:-1]
         acknowledged.extend(line.encode() for line in complete)
         with Store.open(str(directory), options=StoreOptions(background=False)) as store:
             missing = [
