@@ -369,10 +369,6 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
     return tuple(owners)
 
 
-def _surplus_order(counts: Mapping[str, int], quotas: Mapping[str, int]) -> list[str]:
-    return sorted(counts, key=lambda node: (quotas.get(node, 0) - counts[node], node))
-
-
 @icontract.require(lambda assignment: len(assignment) > 0)
 @icontract.require(lambda assignment, new_node: new_node not in assignment)
 @icontract.require(lambda assignment, weights: set(assignment) <= set(weights))
@@ -422,7 +418,11 @@ def join_partitions_weighted(
     take = quotas[new_node]
     counts = Counter(owners)
     for steal in range(take):
-        donor = _surplus_order(counts, quotas)[0]
+        # The node furthest above its quota gives (ties: the smallest id).
+        donor = min(
+            (node for node in counts if node != new_node),
+            key=lambda node: (quotas[node] - counts[node], node),
+        )
         start = steal * q // take
         scan = [(start + offset) % q for offset in range(q)]
 
@@ -467,11 +467,10 @@ def leave_partitions_weighted(
     remaining = {member: weights[member] for member in set(owners) - {node}}
     quotas = weighted_quotas(remaining, q)
     counts = Counter(owner for owner in owners if owner != node)
-    for member in remaining:
-        counts.setdefault(member, 0)
     for index, owner in enumerate(owners):
         if owner == node:
-            heir = _surplus_order(counts, quotas)[-1]
+            # The node furthest below its quota takes it (ties: the smallest id).
+            heir = min(remaining, key=lambda member: (counts[member] - quotas[member], member))
             owners[index] = heir
             counts[heir] += 1
     return tuple(owners)

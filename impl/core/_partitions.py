@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dynamokv.errors import ArgumentError, invariant
@@ -38,6 +38,7 @@ from dynamokv.spec.ring import (
     RING_BITS,
     assign_partitions,
     md5_position,
+    weighted_quotas,
 )
 
 __all__ = [
@@ -45,7 +46,9 @@ __all__ = [
     "PartitionArgumentError",
     "Q1Row",
     "join",
+    "join_weighted",
     "leave",
+    "leave_weighted",
     "movement",
     "preference_lists",
     "q1_table",
@@ -164,6 +167,100 @@ def leave(assignment: Sequence[str], node: str) -> tuple[str, ...]:
             owners[index] = heir
             heapq.heappush(heap, (load + 1, heir))
     return tuple(owners)
+
+
+def join_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], new_node: str
+) -> tuple[str, ...]:
+    """Weighted strategy-3 join: ``new_node`` steals exactly its quota, Q·w/Σw partitions.
+
+    Equal, partition for partition, to :func:`dynamokv.spec.ring.join_partitions_weighted`:
+    steal ``k`` takes a partition of the node furthest above its new quota (ties: the
+    smallest id), the first of its partitions clockwise from ``k·Q/quota`` whose
+    neighbours are not already the new node's, else the first from there. The donors sit
+    in a heap keyed by surplus, their partitions in sorted lists: O(quota · log Q).
+
+    Raises:
+        PartitionArgumentError: ``new_node`` already owns partitions, a node has no
+            weight, or some node's share would be under one partition.
+    """
+    owners = list(assignment)
+    q = len(owners)
+    if q == 0 or new_node in owners:
+        raise PartitionArgumentError(f"join: {new_node!r} already owns partitions, or Q is 0")
+    members = {*owners, new_node}
+    missing = sorted(member for member in members if member not in weights)
+    if missing:
+        raise PartitionArgumentError(f"join: no weight for {', '.join(missing)}")
+    quotas = _quotas({member: weights[member] for member in members}, q)
+    positions: dict[str, list[int]] = {}
+    for index, owner in enumerate(owners):
+        positions.setdefault(owner, []).append(index)
+    heap = [(quotas[node] - len(indexes), node) for node, indexes in positions.items()]
+    heapq.heapify(heap)
+    take = quotas[new_node]
+
+    def spread_ok(index: int) -> bool:
+        return owners[(index - 1) % q] != new_node and owners[(index + 1) % q] != new_node
+
+    for steal in range(take):
+        start = steal * q // take
+        _, donor = heapq.heappop(heap)
+        indexes = positions[donor]
+        first = bisect.bisect_left(indexes, start)
+        count = len(indexes)
+        ring_order = (indexes[(first + offset) % count] for offset in range(count))
+        chosen = next((index for index in ring_order if spread_ok(index)), indexes[first % count])
+        del indexes[bisect.bisect_left(indexes, chosen)]
+        owners[chosen] = new_node
+        heapq.heappush(heap, (quotas[donor] - len(indexes), donor))
+    result = tuple(owners)
+    invariant(result.count(new_node) == take, "join: the new node must own its quota")
+    return result
+
+
+def leave_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], node: str
+) -> tuple[str, ...]:
+    """Weighted strategy-3 leave: each of ``node``'s partitions, in ring order, goes to the
+    node furthest below its new quota (ties: the smallest id).
+
+    Equal, partition for partition, to :func:`dynamokv.spec.ring.leave_partitions_weighted`.
+
+    Raises:
+        PartitionArgumentError: ``node`` owns nothing, is the only node, or a node has no
+            weight.
+    """
+    owners = list(assignment)
+    remaining = {owner for owner in owners if owner != node}
+    if node not in owners or not remaining:
+        raise PartitionArgumentError(f"leave: {node!r} owns no partition, or is the only node")
+    missing = sorted(member for member in remaining if member not in weights)
+    if missing:
+        raise PartitionArgumentError(f"leave: no weight for {', '.join(missing)}")
+    quotas = _quotas({member: weights[member] for member in remaining}, len(owners))
+    loads = {member: 0 for member in remaining}
+    for owner in owners:
+        if owner != node:
+            loads[owner] += 1
+    heap = [(loads[member] - quotas[member], member) for member in remaining]
+    heapq.heapify(heap)
+    for index, owner in enumerate(owners):
+        if owner == node:
+            below, heir = heapq.heappop(heap)
+            owners[index] = heir
+            heapq.heappush(heap, (below + 1, heir))
+    return tuple(owners)
+
+
+def _quotas(weights: Mapping[str, int], q: int) -> dict[str, int]:
+    """:func:`dynamokv.spec.ring.weighted_quotas`, whose contract checks every call: the
+    rule is one line, and a second copy of it would be a second place to get it wrong."""
+    if q * min(weights.values()) < sum(weights.values()):
+        raise PartitionArgumentError(
+            f"a weight's share would be under one partition (Q={q}, weights {dict(weights)})"
+        )
+    return weighted_quotas(weights, q)
 
 
 def preference_lists(assignment: Sequence[str], n: int) -> tuple[tuple[str, ...], ...]:
