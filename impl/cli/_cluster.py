@@ -276,11 +276,12 @@ def _print_status(cluster: Any) -> None:
         "partitions",
         "keys",
         "hints pending",
+        "transfers",
     ):
         table.add_column(
             column,
             justify="right"
-            if column in ("#", "pid", "partitions", "keys", "hints pending")
+            if column in ("#", "pid", "partitions", "keys", "hints pending", "transfers")
             else "left",
         )
     for index, row in enumerate(cluster.status(), start=1):
@@ -308,6 +309,11 @@ def _print_status(cluster: Any) -> None:
             show(row.partitions),
             show(row.keys),
             show(row.hints_pending),
+            show(
+                None
+                if "dynamokv_transfers_in_flight" not in row.metrics
+                else int(row.metrics["dynamokv_transfers_in_flight"])
+            ),
         )
     console = Console(highlight=False)
     if not console.is_terminal:
