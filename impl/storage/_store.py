@@ -77,6 +77,8 @@ from ._format import (
     VALUE_BYTES_MAX,
     WAL_RECORD_BYTES_MAX,
     Operation,
+    check_key,
+    check_value,
     encode_wal_put,
     encode_wal_record,
     position_bytes,
@@ -456,7 +458,7 @@ class Store:
     def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, or ``None`` if there is none (or it was deleted)."""
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         sort_key = md5(key).digest() + key
         lock = self._lock
         with lock:
@@ -541,9 +543,9 @@ class Store:
             StorageWriteError: The write did not happen (see the class for ``indeterminate``).
         """
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         if type(value) is not bytes or len(value) > VALUE_BYTES_MAX:
-            _check_value(value)
+            check_value(value)
         self._commit(encode_wal_put(key, value), ((md5(key).digest() + key, value),))
 
     def delete(self, key: bytes) -> None:
@@ -1163,30 +1165,14 @@ def _framed(
         raise StorageArgumentError(f"a batch holds 1 to {BATCH_OPERATIONS_MAX} operations")
     applied = []
     for key, value in operations:
-        _check_key(key)
+        check_key(key)
         if value is not None:
-            _check_value(value)
+            check_value(value)
         applied.append((md5(key).digest() + key, value))
     frame = encode_wal_record(operations)
     if len(frame) > WAL_RECORD_BYTES_MAX:
         raise StorageArgumentError(f"a batch encodes to at most {WAL_RECORD_BYTES_MAX} bytes")
     return frame, tuple(applied)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, bytes):
-        raise StorageArgumentError(f"key must be bytes, not {type(key).__name__}")
-    if len(key) > KEY_BYTES_MAX:
-        raise StorageArgumentError(f"key is {len(key)} bytes; KEY_BYTES_MAX is {KEY_BYTES_MAX}")
-
-
-def _check_value(value: object) -> None:
-    if not isinstance(value, bytes):
-        raise StorageArgumentError(f"value must be bytes, not {type(value).__name__}")
-    if len(value) > VALUE_BYTES_MAX:
-        raise StorageArgumentError(
-            f"value is {len(value)} bytes; VALUE_BYTES_MAX is {VALUE_BYTES_MAX}"
-        )
 
 
 def _is_run(segments: tuple[Segment, ...], run: tuple[Segment, ...]) -> bool:
