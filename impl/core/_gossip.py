@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     import random
 
 __all__ = [
+    "BOOTSTRAP_ISSUER",
     "STATUS_RANK",
     "EntryDigest",
     "GossipAck",
@@ -120,6 +121,10 @@ MemberStatus = Literal["joining", "normal", "leaving", "left"]
 
 STATUS_RANK: Final[Mapping[str, int]] = {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
 """Status precedence for the merge rule: a later lifecycle stage wins."""
+
+
+BOOTSTRAP_ISSUER: Final = "bootstrap"
+"""The issuer of version 1 of a ring every initial node is configured with."""
 
 
 class MembershipArgumentError(ArgumentError):

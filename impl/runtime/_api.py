@@ -305,8 +305,8 @@ class NodeApi:
         process = self.process
         now = process.now_ticks()
         node = process.node
-        gossip = node.gossip
-        suspected = set(node.health.suspected())
+        gossip = process.gossip
+        suspected = set(process.health.suspected())
         ring_nodes = set(node.ring_state.nodes())
         configured = {member.name: member for member in process.config.members}
         members = []

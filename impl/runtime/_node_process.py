@@ -1,8 +1,8 @@
 """One Dynamo node as a real process: the trio driver of the sans-IO core.
 
-:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.DynamoNode` (the request
-path of :class:`~dynamokv.impl.core.Node` plus gossip membership, phi-accrual failure
-detection, partition transfer and Merkle anti-entropy) what the simulator
+:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.Node` (the request path,
+gossip membership, phi-accrual failure detection, partition transfer and Merkle
+anti-entropy) what the simulator
 (:mod:`dynamokv.impl.sim._cluster`) does for many, with real IO: it steps events into the
 core and carries out the effects, in order. Everything the node *decides* stays in the
 core; this module only moves bytes and time.
@@ -75,15 +75,16 @@ from typing import Any
 import trio
 from dynamokv.impl.core import (
     ClientRequest,
-    DynamoNode,
     ForwardRequest,
     ForwardResponse,
     GetRequest,
     GetResult,
     GossipConfig,
-    GossipHealth,
+    GossipMembership,
     GossipPacket,
+    HealthView,
     Message,
+    Node,
     NodeConfig,
     PartitionRing,
     Persist,
@@ -301,7 +302,7 @@ class NodeProcess:
         }
         # A fresh cluster from TOML: the configured members own ring version 1 and are the
         # seeds; a restart ignores the bootstrap ring and rejoins with the one it persisted.
-        self.node = DynamoNode(
+        self.node = Node(
             self.name,
             config=self.node_config,
             storage=self.store.adapter,
@@ -355,9 +356,16 @@ class NodeProcess:
         return self._pool.is_connected(address)
 
     @property
-    def health(self) -> GossipHealth:
+    def health(self) -> HealthView:
         """The request path's health view: phi-accrual suspicion plus request timeouts."""
         return self.node.health
+
+    @property
+    def gossip(self) -> GossipMembership:
+        """The node's gossip membership (a node process always runs gossip)."""
+        gossip = self.node.gossip
+        assert gossip is not None
+        return gossip
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -409,13 +417,12 @@ class NodeProcess:
             (),
             node.requests_in_flight,
         )
-        trees = node.trees
         yield (
             "dynamokv_keys",
             "gauge",
             "Keys this node stores (with at least one version; tombstones included)",
             (),
-            sum(len(tree) for tree in trees.values()),
+            len(node.trees),
         )
         ring_state = node.ring_state
         me = self.name
@@ -445,7 +452,7 @@ class NodeProcess:
             "gauge",
             "Members this node knows of by gossip (itself included)",
             (),
-            len(node.gossip.members),
+            len(self.gossip.members),
         )
         yield (
             "dynamokv_gossip_suspected_peers",
@@ -461,7 +468,7 @@ class NodeProcess:
             (),
             node.transfers_in_flight,
         )
-        for name, value in vars(node.gossip.metrics).items():
+        for name, value in vars(self.gossip.metrics).items():
             yield (
                 f"dynamokv_gossip_{name}_total",
                 "counter",
@@ -647,7 +654,7 @@ class NodeProcess:
     def _gossiped_address(self, destination: str, message: Message) -> PeerAddress | None:
         """Where a node missing from the configuration listens: a node that joined later
         (its gossiped ``host:port``), or the one a gossip packet names."""
-        entry = self.node.gossip.entry(destination)
+        entry = self.gossip.entry(destination)
         if entry is not None and entry.address:
             address = _parse_address(entry.address)
             if address is not None:

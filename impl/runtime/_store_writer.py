@@ -137,7 +137,8 @@ class StoreWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup = trio.Event()
-            ids = adapter.prepare()
+            prepared = adapter.prepare()
+            ids = prepared.persist_ids
             if not ids:
                 if adapter.pending_count == 0:
                     self._idle.set()
@@ -147,9 +148,9 @@ class StoreWriter:
             inline = self._inline_writes and time.monotonic() >= self._threaded_until
             try:
                 if inline:
-                    adapter.write()
+                    adapter.write(prepared)
                 else:
-                    await trio.to_thread.run_sync(adapter.write)
+                    await trio.to_thread.run_sync(adapter.write, prepared)
             finally:
                 self._writing = False
             elapsed = time.perf_counter() - started
@@ -164,7 +165,7 @@ class StoreWriter:
             elapsed_ms = elapsed * 1000
             for persist_id in ids:
                 self.last_batch_ms[persist_id] = elapsed_ms
-            on_durable(ids)
+            on_durable(list(ids))
             if adapter.pending_count == 0:
                 self._idle.set()
 

@@ -40,9 +40,9 @@ from dynamokv.impl.core._gossip import (
     RingState,
     SuspicionChanged,
 )
-from dynamokv.impl.core._merkle_tree import measure_repair_traffic
-from dynamokv.impl.core._partitions import q1_table
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
+
+from ._measurements import measure_repair_traffic, q1_table
 
 __all__ = ["ConvergenceRow", "GossipRun", "convergence_table", "main", "run_gossip"]
 

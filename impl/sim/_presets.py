@@ -1,9 +1,9 @@
 """Measured answers to the seed's interview questions, from whole simulated clusters.
 
 ``dynamokv sim --preset q1|q4|gossip`` runs these. Each drives complete
-:class:`~dynamokv.impl.core.DynamoNode` s in the deterministic simulator, so the
+:class:`~dynamokv.impl.core.Node` s in the deterministic simulator, so the
 numbers come from data actually moving between simulated nodes, not from
-arithmetic on assignments (which :func:`dynamokv.impl.core.q1_table` and
+arithmetic on assignments (which :func:`~dynamokv.impl.sim._measurements.q1_table` and
 :func:`~dynamokv.impl.sim._gossip_sim.convergence_table` do, and which the
 tables print beside the measurement).
 
@@ -29,17 +29,16 @@ from dataclasses import dataclass
 
 from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
-    DynamoNode,
     MemberConfig,
     NodeConfig,
     PutRequest,
     PutResult,
     Result,
-    q1_table,
 )
 from dynamokv.impl.core import versions as _versions
 
 from ._cluster import Cluster, NetworkConfig
+from ._measurements import q1_table
 
 __all__ = [
     "PRESETS",
@@ -148,7 +147,7 @@ def measure_q1(
     joined_at = cluster.now
     for _ in range(400):
         cluster.run(until=cluster.now + 20)
-        live = [n for n in cluster.nodes.values() if isinstance(n, DynamoNode)]
+        live = [n for n in cluster.nodes.values() if (n is not None and n.gossip_mode)]
         if all(
             n.ring_state.version == 2
             and not n.transfers_in_flight
@@ -244,7 +243,7 @@ def _roots_agree(cluster: Cluster, partition: int) -> bool:
     roots = set()
     for owner in cluster.ring.partition_preference_list(partition):
         node = cluster.nodes[owner]
-        if isinstance(node, DynamoNode):
+        if node is not None and node.gossip_mode:
             roots.add(node.root(partition))
     return len(roots) <= 1
 

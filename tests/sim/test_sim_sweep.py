@@ -132,7 +132,7 @@ def test_the_store_mode_runs_the_production_storage_adapter(
         assert isinstance(disk, StoreDisk)
         assert type(disk.adapter) is StoreAdapter
         if node is not None:
-            storage = node.node.storage if membership == "gossip" else node.storage  # type: ignore[union-attr]
+            storage = node.storage
             assert storage is disk.adapter
     # ...and the runtime's node process reads and writes through that same class.
     writer = StoreWriter.open(str(tmp_path / "node"), fsync="none", metrics=MetricsRegistry())
