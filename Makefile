@@ -13,7 +13,7 @@ PYTEST_FAST := -m "not slow"
 # Both cores: the suite is CPU-bound (simulation sweeps, Hypothesis, real nodes).
 PYTEST_PARALLEL ?= -n 2 --dist worksteal
 
-.PHONY: run test test-fast lint typecheck crosshair docs prove clean venv
+.PHONY: run test test-fast lint typecheck crosshair docs prove mutate clean venv
 
 venv: $(STAMP)
 
@@ -38,9 +38,10 @@ lint: $(STAMP)
 TYPETREE := $(VENV)/typetree
 typecheck: $(STAMP)
 	@rm -rf $(TYPETREE) && mkdir -p $(TYPETREE)/dynamokv
-	@for d in errors spec proofs impl; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
+	@for d in errors spec proofs impl labs; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
 	cd $(TYPETREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.errors -p dynamokv.spec -p dynamokv.proofs -p dynamokv.impl
+		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.errors -p dynamokv.spec -p dynamokv.proofs \
+		-p dynamokv.impl -p dynamokv.labs
 
 # CrossHair checks every icontract contract in spec/.
 # Two seconds per condition keeps `make test` in budget; `make crosshair CROSSHAIR_TIMEOUT=30`
@@ -49,6 +50,13 @@ CROSSHAIR_TIMEOUT ?= 2
 crosshair: $(STAMP)
 	$(BIN)/python -m dynamokv.impl.cli._crosshair check --analysis_kind=icontract \
 		--per_condition_timeout=$(CROSSHAIR_TIMEOUT) spec/
+
+# Mutation score of spec/, proofs/ and impl/core/ (cosmic-ray, in place; resumable).
+# CPU-heavy: on demand only, never in `make test`. MUTATE_ARGS="--package spec" for one
+# package, "--report" to print the scores of the sessions so far.
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 15 $(BIN)/python mutate/run.py $(MUTATE_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html

@@ -76,7 +76,7 @@ from ._node_config import NodeConfig, NodeStats
 from ._outbox import AckWhenDurable, AfterPersist, LeaseDurable, LocalWriteDurable, Outbox
 from ._ring import MembershipView
 from ._seams import Seams
-from ._versions import context_of, merge, reconcile
+from ._versions import context_of, reconcile
 
 if TYPE_CHECKING:
     import random
@@ -294,7 +294,7 @@ class RequestPath:
         return held
 
     def _write_local(self, key: bytes, incoming: tuple[Version, ...], *after: AfterPersist) -> None:
-        merged = merge(self.store.read(key), incoming)
+        merged = self.seams.merge_versions(self.store.read(key), incoming)
         invariant(len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, *after)
 
@@ -306,6 +306,7 @@ class RequestPath:
         Returns how many keys the merge changed.
         """
         store = self.store
+        merge = self.seams.merge_versions
         bound = self.config.versions_per_key_max
         merged_items: dict[bytes, tuple[Version, ...]] = {}
         changed = 0
@@ -424,7 +425,7 @@ class RequestPath:
         targets[me] = None
         op = _PutOp(reply_to, key, version, w, self.now + config.request_timeout_ticks, targets)
         op_id = self._new_op(op, self.now + config.replica_timeout_ticks)
-        merged = merge(held, (version,))
+        merged = self.seams.merge_versions(held, (version,))
         invariant(len(merged) <= config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, LocalWriteDurable(op_id))
         # Ship every sibling we hold, not only the new version (as Riak does): a
