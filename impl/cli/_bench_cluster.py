@@ -1,6 +1,6 @@
 """``dynamokv bench cluster``: YCSB-style workloads against dynamokv and a 3-member etcd.
 
-DESIGN.md §7 asks for ratios measured in one run against a peer on the same machine: a
+Performance is judged by ratios measured in one run against a peer on the same machine: a
 3-node dynamokv cluster (N=3, R=2, W=2, fsync before ack) against a 3-member etcd (3.4,
 Debian's ``etcd-server``, fsync on: ``--unsafe-no-fsync`` is never passed), with the same
 client, the same keys and the same values.

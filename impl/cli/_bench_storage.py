@@ -1,7 +1,7 @@
 """``dynamokv bench storage``: the store against SQLite (WAL mode, ``synchronous=FULL``).
 
-Both run in one process, on the same disk, with the same keys and values (DESIGN.md §7:
-compare only within one run). Rows:
+Both run in one process, on the same disk, with the same keys and values (a figure moves
+from run to run on a shared machine, so compare only within one run). Rows:
 
 * durable writes with 1, 16 and 64 writer threads. Every write is acknowledged only once
   it is on disk. SQLite's single-writer row commits one transaction per write. SQLite has

@@ -1,4 +1,4 @@
-"""``dynamokv demo`` (``make run``): the seed's story, told by a real 5-node cluster.
+"""``dynamokv demo`` (``make run``): a request's journey and Dynamo's repairs, told by a real 5-node cluster.
 
 Every number the demo prints comes from the running processes: the request journey from
 the node's own trace of one put (``?trace=1``), hints pending and anti-entropy counters
@@ -380,10 +380,7 @@ class _Demo:
             )
             lines.append(f"Merkle anti-entropy counters (/metrics): {shown}.")
         else:
-            lines.append(
-                "Merkle repair: anti-entropy: not yet wired (the nodes export no anti-entropy "
-                "counters; the Merkle trees and their exchange are checked in the simulator)."
-            )
+            lines.append("Merkle anti-entropy counters (/metrics): none reported by the nodes.")
         lines.append(
             "Interview Q4: a node that was down catches up from hints first; Merkle trees "
             "find whatever the hints missed, comparing hashes instead of data."

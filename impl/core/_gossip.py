@@ -310,7 +310,7 @@ class GossipConfig:
     """Gossip parameters and bounds.
 
     Attributes:
-        gossip_period_ticks: one round per this many ticks (DESIGN.md: 1 s).
+        gossip_period_ticks: one round per this many ticks (a tick of 100 ms makes it 1 s).
         members_max: bound on the member table; entries for further nodes are dropped.
         digest_entries_max: bound on digests or entries in one message; a message
             with more is rejected, a longer table is sent in rotating slices.
@@ -846,10 +846,10 @@ class GossipMembership:
         return effects + self._issue(self._changed_owners(self._ring.owners, "leave", node_id))
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
-        """Record that ``node_id``, no longer in the ring, has finished leaving.
+        """Record that ``node_id``, out of the ring now, has finished leaving.
 
         Called by the leaving node once its handoff completes, or by an admin for a
-        dead node. A ``left`` member is no longer gossiped to; to return, it starts
+        dead node. A ``left`` member is not gossiped to from then on; to return, it starts
         a new generation as ``joining``.
 
         Raises:

@@ -1,8 +1,8 @@
 """Partition transfer (Dynamo §4.8.1): when the ring changes, data moves to its new owners.
 
 "When a node is removed from the system, the reallocation of keys happens in a reverse
-process" of adding one: the nodes that no longer own a key range hand it to those that
-now do. On every ring a node adopts, for each partition whose preference list it has
+process" of adding one: the nodes that stop owning a key range hand it to those that
+start. On every ring a node adopts, for each partition whose preference list it has
 *left*, it starts a transfer to the nodes that *entered* it: only partitions that change
 owner move, and only to the new owners.
 

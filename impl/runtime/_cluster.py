@@ -27,7 +27,7 @@ Why it is built this way:
   succeeds. All sockets of one pick are held open until every port is chosen, so no two
   nodes get the same port. Only loopback is ever used.
 * HTTP here is the standard library's ``http.client``: the manager's few requests (health,
-  ring, metrics) do not need the node's client, and the import rules (DESIGN.md §2) keep
+  ring, metrics) do not need the node's client, and the import rules (docs/architecture.md) keep
   ``impl/runtime`` below the client.
 """
 

@@ -7,8 +7,8 @@ name, ``"WriteRequest"``) and whose other items are the fields in declaration or
     WriteRequest("n1", "n2", 7, b"k", (Version(b"v", ("n1", 3), ()),), None)
     -> ["WriteRequest", "n1", "n2", 7, b"k", [["Version", b"v", ["n1", 3], []]], None]
 
-Why generic: the core grows message types (gossip, Merkle exchanges, partition transfer,
-issue 5) and the runtime must not need a hand-written encoder for each. The registry is
+Why generic: the core has many message types (requests, gossip, Merkle exchanges,
+partition transfer) and the runtime must not need a hand-written encoder for each. The registry is
 built once, at import, from the ``__all__`` of every module of :mod:`dynamokv.impl.core`
 (plus :class:`dynamokv.spec.kv.Version`): every *frozen* dataclass whose fields are plain
 (``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``Literal`` values, tuples,
@@ -21,8 +21,8 @@ Why positional lists and not maps: a map repeats every field name in every messa
 replication path that is most of the bytes. The price is that adding a field is a wire
 change: the frame version (:data:`~dynamokv.impl.runtime.FRAME_VERSION`) must be bumped.
 
-Why the decoder checks every field's type: a peer's bytes are untrusted input (DESIGN.md
-section 5: a malformed frame closes that connection, the node keeps running). A message
+Why the decoder checks every field's type: a peer's bytes are untrusted input (a malformed
+frame closes that connection, the node keeps running). A message
 that decodes to the right class with, say, a ``str`` key would otherwise crash the core
 deep inside a step. So decoding validates against the annotations and raises
 :class:`~dynamokv.impl.runtime.FrameError` for an unknown tag, a wrong arity, a wrong type

@@ -1,7 +1,7 @@
 """A node process's configuration: one TOML file, overridable by command-line flags.
 
 The file names this node and every member of the cluster, so that a node knows at start
-where its peers listen (membership is static until gossip, issue 5, is wired in)::
+where its peers listen (the seeds of gossip, and ring version 1 of a fresh cluster)::
 
     [node]
     name = "node-1"

@@ -44,7 +44,7 @@ key's preference list (Dynamo §4.3) is A, B, C:
 Time: the core counts ticks. ``tick_ms`` of wall time is one tick (:meth:`now_ticks`); the
 core asks for a wake-up with ``SetTimer(at)`` and the timer task steps ``Tick`` then.
 
-Per-request cost is kept low on purpose (the cluster must out-write etcd, DESIGN.md §7): no
+Per-request cost is kept low on purpose (the cluster aims to out-write etcd): no
 log line per request (logs are for significant events), no thread hop per request (nor,
 while the disk is fast, per group commit), no cancel scope with a deadline per request (a
 sweep task is the safety net), one ``send`` per peer per step, metrics are attribute

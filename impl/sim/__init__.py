@@ -1,10 +1,10 @@
-"""The deterministic cluster simulator (DESIGN.md section 2, ``impl/sim``).
+"""The deterministic cluster simulator (``impl/sim``).
 
 Many :class:`dynamokv.impl.core.Node` cores in one process under one seed: a
 simulated network (delays, loss, duplication, reordering, symmetric and
 asymmetric partitions), disks that lose unsynced writes on a crash, a zipfian
 shopping-cart workload, a history recorder and checkers for the properties of
-DESIGN.md section 3. The same seed gives the same run, byte for byte
+the contract (docs/architecture.md). The same seed gives the same run, byte for byte
 (:attr:`Cluster.trace_hash`). ``dynamokv sim`` is its command line;
 :mod:`~dynamokv.impl.sim._scenario` runs the readable scenario scripts.
 """

@@ -1,4 +1,4 @@
-"""A whole cluster of cores in one process, under one seed (DESIGN.md section 2).
+"""A whole cluster of cores in one process, under one seed.
 
 Like TigerBeetle's VOPR and FoundationDB's simulator, one ``random.Random`` decides
 everything (message delays, losses, duplicates, the faults, the workload), and a
@@ -614,7 +614,7 @@ class Cluster:
                 return
 
     def _handed_off(self, owner: str, key: bytes, version: Version) -> bool:
-        """Gossip clusters: an owner that no longer owns the key (in the ring it follows)
+        """Gossip clusters: an owner that stopped owning the key (in the ring it follows)
         may have handed it off before the hint's ack arrived; a new owner must hold it."""
         if self.membership == "static":
             return False

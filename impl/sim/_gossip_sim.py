@@ -1,6 +1,6 @@
-"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, DESIGN property 6).
+"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, property 6).
 
-DESIGN.md section 3 promises that gossip converges in O(log n) rounds. This
+The contract promises that gossip converges in O(log n) rounds (property 6). This
 module measures it by driving n :class:`~dynamokv.impl.core._gossip.GossipMembership`
 cores, and nothing else, under one seed: a simulated network with a one-tick
 latency and optional message loss, ticks of simulated time, no trio, no clock.

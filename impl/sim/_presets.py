@@ -1,4 +1,4 @@
-"""Measured answers to the seed's interview questions, from whole simulated clusters.
+"""Measured answers to the interview questions, from whole simulated clusters.
 
 ``dynamokv sim --preset q1|q4|gossip`` runs these. Each drives complete
 :class:`~dynamokv.impl.core.Node` s in the deterministic simulator, so the
@@ -20,7 +20,7 @@ tables print beside the measurement).
   :mod:`~dynamokv.impl.sim._gossip_sim` (gossip views alone: a 256-node cluster
   of full nodes would measure the same epidemic, slower).
 
-A tick stands for 100 ms here (the gossip period is 10 ticks, DESIGN.md's 1 s).
+A tick stands for 100 ms here (the gossip period is 10 ticks: 1 s).
 """
 
 from __future__ import annotations

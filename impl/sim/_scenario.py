@@ -33,8 +33,8 @@ are not listed (they never stop), and these commands summarize instead::
     lose-hints NODE                NODE crashes with its hint volume, then restarts
     converge                       run until every replica is identical; summarize
 
-``put`` and ``get`` go by default to the key's first owner (the seed's request
-journey: "Request lands on responsible virtual node") and use the context of the
+``put`` and ``get`` go by default to the key's first owner (the request lands on the
+node responsible for the key) and use the context of the
 last ``get`` of the key; every message the command caused is listed.
 """
 

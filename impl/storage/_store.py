@@ -1,6 +1,6 @@
 """The node's durable store: a write-ahead log in front of a memtable and segment files.
 
-Theory of operation (the seed's request journey, step 4: "write to the WAL and memtable").
+Theory of operation (a write's last step on each replica: "write to the WAL and memtable").
 
 **Writes and group commit.** A write is framed as one WAL record (checksum computed here,
 before it leaves the process) and queued. The first writer to find no *leader* becomes the
@@ -36,7 +36,7 @@ when the last version using it is gone.
 **Delete markers and tombstones.** A store-level delete marker may be dropped only by a
 compaction that includes the oldest segment (nothing older can hold the key). Dynamo
 tombstones are ordinary values to the store; the caller's ``may_drop(key, value)``
-predicate decides when one may be reaped (DESIGN.md §3: once every replica holds it and a
+predicate decides when one may be reaped (the contract: once every replica holds it and a
 grace period passed). If the compaction does not include the oldest segment, a dropped
 record becomes a delete marker instead, so an older version cannot resurface.
 
@@ -828,7 +828,7 @@ class Store:
                     if self._files.exists(path):
                         self._files.remove(path)
                 except OSError:
-                    pass  # retired anyway: the manifest no longer points at it
+                    pass  # retired anyway: the manifest does not point at it any more
             self._wal_number_min_previous = wal_number_min
             if self.options.background:
                 self._background.compaction_wanted.set()

@@ -205,8 +205,8 @@ def test_history_of_real_processes_with_kills_and_restarts_passes_the_checkers(
             for thread in threads:
                 thread.join(timeout=30)
         wait_for(lambda: cluster.hints_pending() == 0, HINTS_DRAIN_SECONDS, "hints drain")
-        # Read repair with R = N of every key (as the simulator's quiescence does): the
-        # anti-entropy of issue 5 is not wired into the node yet.
+        # Read repair with R = N of every key (as the simulator's quiescence does): it makes
+        # the replicas agree now, instead of after anti-entropy's next rounds.
         with Client(cluster.http_address(1)) as client:
             for key in keys:
                 client.get(key, r=3)

@@ -1,4 +1,4 @@
-"""Simulation sweeps: every fault on, every checker, every seed replayable (DESIGN.md §6, rung 5)."""
+"""Simulation sweeps: every fault on, every checker, every seed replayable (the ladder's fifth rung)."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ SWEEP_CHUNKS = 10
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(SWEEP_CHUNKS))
 def test_slow_sweep_500_seeds_of_2000_ops_every_fault(chunk: int) -> None:
-    """Issue 4's sweep: 500 seeds x 2,000 requests, crash, partition, drop, dup and
+    """The big sweep: 500 seeds x 2,000 requests, crash, partition, drop, dup and
     reorder on, complete nodes (gossip, phi, handoff, anti-entropy). Split in chunks
     so that both pytest workers share it."""
     size = SWEEP_SEEDS // SWEEP_CHUNKS
