@@ -118,7 +118,7 @@ from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import LocalStore, MemberStorageView, StorageView
 from ._transfer import PartitionTransfers
 from ._vclock import Clock
-from ._versions import covers, next_counter
+from ._versions import Version, covers, next_counter
 
 __all__ = [
     "AFTER_PERSIST",
@@ -214,6 +214,7 @@ __all__ = [
     "TimeoutHealth",
     "TransferAck",
     "TransferBatch",
+    "Version",
     "WriteAck",
     "WriteRequest",
     "covers",

@@ -55,7 +55,6 @@ from dataclasses import dataclass
 
 import msgpack
 from dynamokv.errors import invariant
-from dynamokv.spec.kv import Version
 
 from ._health import HealthView
 from ._merkle import MerkleTrees, PartitionMerkleTree
@@ -74,6 +73,7 @@ from ._messages import (
 from ._node_config import AntiEntropyConfig, MemberConfig, MemberStats
 from ._outbox import Outbox
 from ._ring import PartitionRing
+from ._versions import Version
 
 __all__ = [
     "AntiEntropy",

@@ -29,12 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 
 from dynamokv.errors import invariant
-from dynamokv.spec.kv import Version
 
 from ._health import HealthView
 from ._messages import DeleteHint, Hint, HintAck, HintReplay, StoreHint, WriteAck, WriteRequest
 from ._node_config import NodeConfig, NodeStats
 from ._outbox import AckWhenDurable, Outbox
+from ._versions import Version
 
 __all__ = ["HintStore", "hint_may_be_deleted", "hinted_size"]
 

@@ -59,11 +59,11 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from dynamokv.errors import ArgumentError, invariant
-from dynamokv.spec.kv import Version
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, md5_position, partition_start
 
 from ._outbox import AfterPersist
 from ._storage import LocalStore
+from ._versions import Version
 
 __all__ = [
     "EMPTY_LEAF",

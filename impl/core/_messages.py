@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynamokv.spec.kv import Version
-
 from ._gossip import GossipMessage
 from ._vclock import Clock
+from ._versions import Version
 
 __all__ = [
     "BucketSlice",

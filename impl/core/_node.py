@@ -70,7 +70,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from dynamokv.errors import ArgumentError, invariant
-from dynamokv.spec.kv import Version
 
 from ._anti_entropy import AntiEntropy, AntiEntropyRounds
 from ._gossip import (
@@ -131,6 +130,7 @@ from ._ring import PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import LocalStore, MemberStorageView, StorageView
 from ._transfer import PartitionTransfers
+from ._versions import Version
 
 if TYPE_CHECKING:
     import random

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from dynamokv.errors import invariant
-from dynamokv.spec.kv import Version
 
 from . import _vclock
 from ._handoff import HintStore
@@ -76,7 +75,7 @@ from ._node_config import NodeConfig, NodeStats
 from ._outbox import AckWhenDurable, AfterPersist, LeaseDurable, LocalWriteDurable, Outbox
 from ._ring import MembershipView
 from ._seams import Seams
-from ._versions import context_of, reconcile
+from ._versions import Version, context_of, reconcile
 
 if TYPE_CHECKING:
     import random

@@ -30,13 +30,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from dynamokv.spec.kv import Version
-
 from ._handoff import hint_may_be_deleted
 from ._quorum import read_may_answer, write_may_answer
 from ._vclock import Clock
+from ._versions import Version, next_counter
 from ._versions import merge as merge_versions
-from ._versions import next_counter
 
 __all__ = [
     "DEFAULT_SEAMS",

@@ -28,10 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from dynamokv.spec.kv import Version
-
 from ._messages import Hint, StoreRing, StoreVersions
 from ._outbox import AfterPersist, Outbox
+from ._versions import Version
 
 __all__ = ["LocalStore", "MemberStorageView", "StorageView"]
 

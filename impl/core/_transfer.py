@@ -29,14 +29,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from dynamokv.spec.kv import Version
-
 from ._gossip import RingState
 from ._merkle import MerkleTracking, MerkleTrees, value_hash
 from ._messages import TransferAck, TransferBatch
 from ._node_config import MemberConfig, MemberStats
 from ._outbox import Outbox
 from ._ring import PartitionRing
+from ._versions import Version
 
 __all__ = ["PartitionTransfers"]
 

@@ -61,7 +61,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dynamokv.impl.core import Hint, MemberStorageView, Persist, StoreRing, StoreVersions
+from dynamokv.impl.core import Hint, MemberStorageView, Persist, StoreRing, StoreVersions, Version
 from dynamokv.impl.storage import (
     BATCH_OPERATIONS_MAX,
     Files,
@@ -69,7 +69,6 @@ from dynamokv.impl.storage import (
     Store,
     StoreOptions,
 )
-from dynamokv.spec.kv import Version
 
 from ._pending import PendingWrites
 from ._records import (

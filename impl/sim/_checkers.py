@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dynamokv.impl.core import Clock, covers
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Clock, Version, covers
 
 __all__ = ["History", "OpRecord"]
 

@@ -78,11 +78,11 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     TransferAck,
     TransferBatch,
+    Version,
     WriteAck,
     WriteRequest,
     covers,
 )
-from dynamokv.spec.kv import Version
 
 from ._disk import SimDisk
 

@@ -75,9 +75,9 @@ from dynamokv.impl.core import (
     Send,
     Tick,
     TimeoutHealth,
+    Version,
     covers,
 )
-from dynamokv.spec.kv import Version
 
 from ._checkers import History, OpRecord
 from ._cluster import TraceEntry, _label

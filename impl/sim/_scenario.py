@@ -50,8 +50,9 @@ from dynamokv.impl.core import (
     PutRequest,
     PutResult,
     Result,
+    Version,
 )
-from dynamokv.spec.kv import Version, union_resolve
+from dynamokv.spec.kv import union_resolve
 
 from ._cluster import _BACKGROUND, Cluster, NetworkConfig
 
