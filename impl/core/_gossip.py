@@ -80,6 +80,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
 from dynamokv.errors import ArgumentError, invariant
@@ -119,7 +120,9 @@ __all__ = [
 MemberStatus = Literal["joining", "normal", "leaving", "left"]
 """A member's place in its lifecycle; it only moves forward within a generation."""
 
-STATUS_RANK: Final[Mapping[str, int]] = {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+STATUS_RANK: Final[Mapping[str, int]] = MappingProxyType(
+    {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+)
 """Status precedence for the merge rule: a later lifecycle stage wins."""
 
 

@@ -54,12 +54,11 @@ need rebuilding, and no other code needs to remember them.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from dynamokv.errors import ArgumentError, invariant
-from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, md5_position, partition_start
+from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, RING_SIZE, md5_position
 
 from ._outbox import AfterPersist
 from ._storage import LocalStore
@@ -72,6 +71,7 @@ __all__ = [
     "MerkleTracking",
     "MerkleTrees",
     "PartitionMerkleTree",
+    "empty_levels",
     "inner_hash",
     "pair_digest",
     "value_hash",
@@ -88,16 +88,15 @@ class MerkleArgumentError(ArgumentError):
     """A public argument is out of range (a key of another partition, a bad depth)."""
 
 
-@functools.lru_cache(maxsize=4096)
 def _partition_start(partition: int, partition_count: int) -> int:
-    """:func:`dynamokv.spec.ring.partition_start`, memoised: trees are made on every
-    restart and every exchange, and the spec's contracts are checked on each call."""
-    return partition_start(partition, partition_count)
+    """:func:`dynamokv.spec.ring.partition_start` without its contracts (a tree is made on
+    every restart and every exchange); the differential tests hold the two equal."""
+    return -(-partition * RING_SIZE // partition_count)
 
 
-@functools.lru_cache(maxsize=DEPTH_MAX + 1)
-def _empty_levels(depth: int) -> tuple[tuple[bytes, ...], ...]:
-    """The levels of an empty tree of ``depth``, memoised: copied, not rehashed, per tree."""
+def empty_levels(depth: int) -> tuple[tuple[bytes, ...], ...]:
+    """The levels of an empty tree of ``depth`` (a tree copies them instead of rehashing;
+    :class:`MerkleTrees` computes them once for all of a node's trees)."""
     empty = [EMPTY_LEAF]
     for _ in range(depth):
         empty.append(inner_hash(empty[-1], empty[-1]))
@@ -141,6 +140,7 @@ class PartitionMerkleTree:
         partition_count: Q.
         depth: the tree has ``2**depth`` leaf buckets (0 to 16).
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
+        levels: :func:`empty_levels` of ``depth``, if the caller has them already.
     """
 
     def __init__(
@@ -150,6 +150,7 @@ class PartitionMerkleTree:
         partition_count: int = DEFAULT_PARTITION_COUNT,
         depth: int = 10,
         position_of: Callable[[bytes], int] = md5_position,
+        levels: tuple[tuple[bytes, ...], ...] | None = None,
     ) -> None:
         """Create an empty tree; see the class docstring."""
         if not 0 <= depth <= DEPTH_MAX:
@@ -163,7 +164,9 @@ class PartitionMerkleTree:
         self._start = _partition_start(partition, partition_count)
         self._width = _partition_start(partition + 1, partition_count) - self._start
         # levels[d] holds the 2**d hashes at depth d; levels[depth] are the leaves.
-        self._levels: list[list[bytes]] = [list(level) for level in _empty_levels(depth)]
+        if levels is None:
+            levels = empty_levels(depth)
+        self._levels: list[list[bytes]] = [list(level) for level in levels]
         self._buckets: list[dict[bytes, bytes]] = [{} for _ in range(1 << depth)]
         self._dirty: set[int] = set()
         self._size = 0
@@ -297,7 +300,14 @@ class MerkleTrees:
         partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
     """
 
-    __slots__ = ("_empty_root", "by_partition", "depth", "partition_count", "partition_of")
+    __slots__ = (
+        "_empty_levels",
+        "_empty_root",
+        "by_partition",
+        "depth",
+        "partition_count",
+        "partition_of",
+    )
 
     def __init__(
         self, *, partition_count: int, depth: int, partition_of: Callable[[bytes], int]
@@ -306,16 +316,18 @@ class MerkleTrees:
         self.depth = depth
         self.partition_of = partition_of
         self.by_partition: dict[int, PartitionMerkleTree] = {}
-        self._empty_root = PartitionMerkleTree(
-            0, partition_count=partition_count, depth=depth
-        ).root()
+        self._empty_levels = empty_levels(depth)
+        self._empty_root = self._empty_levels[0][0]
 
     def tree(self, partition: int) -> PartitionMerkleTree:
         """The tree of ``partition`` (an empty one is made and kept if there is none)."""
         tree = self.by_partition.get(partition)
         if tree is None:
             tree = PartitionMerkleTree(
-                partition, partition_count=self.partition_count, depth=self.depth
+                partition,
+                partition_count=self.partition_count,
+                depth=self.depth,
+                levels=self._empty_levels,
             )
             self.by_partition[partition] = tree
         return tree

@@ -67,6 +67,7 @@ simulator's ``static`` clusters and the request-path scenario scripts use it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from dynamokv.errors import ArgumentError, invariant
@@ -581,47 +582,53 @@ class Node:
         self.stats_member.keys_repair_applied += self.requests.on_repair_push(message)
 
 
-Transitions = dict[type, tuple[str, str]]
+Transitions = Mapping[type, tuple[str, str]]
 """Class -> (the part of the node that handles it, the method's name)."""
 
-EVENTS: Final[Transitions] = {
-    Receive: ("node", "_on_receive"),
-    ClientRequest: ("node", "_on_client"),
-    Tick: ("node", "_on_tick"),
-    PersistDone: ("node", "_on_persist_done"),
-}
+EVENTS: Final[Transitions] = MappingProxyType(
+    {
+        Receive: ("node", "_on_receive"),
+        ClientRequest: ("node", "_on_client"),
+        Tick: ("node", "_on_tick"),
+        PersistDone: ("node", "_on_persist_done"),
+    }
+)
 """Event -> its transition. Every event a driver steps is one of these."""
 
-MESSAGES: Final[Transitions] = {
-    # The request path (Dynamo §4.5, §4.6).
-    WriteRequest: ("requests", "on_write"),
-    WriteAck: ("requests", "on_write_ack"),
-    ReadRequest: ("requests", "on_read"),
-    ReadResponse: ("requests", "on_read_response"),
-    ReadRepair: ("requests", "on_read_repair"),
-    ForwardRequest: ("requests", "on_forward"),
-    ForwardResponse: ("requests", "on_forward_response"),
-    # Hinted handoff (Dynamo §4.6).
-    HintReplay: ("requests", "on_hint_replay"),
-    HintAck: ("requests", "on_hint_ack"),
-    # Membership (Dynamo §4.8) and partition transfer (§4.8.1).
-    GossipPacket: ("node", "_on_gossip"),
-    TransferBatch: ("requests", "on_transfer_batch"),
-    TransferAck: ("node", "_on_transfer_ack"),
-    # Anti-entropy (Dynamo §4.7).
-    RootsRequest: ("node", "_on_roots_request"),
-    RootsReply: ("node", "_on_roots_reply"),
-    MerklePacket: ("node", "_on_merkle"),
-    RepairPush: ("node", "_on_repair_push"),
-}
+MESSAGES: Final[Transitions] = MappingProxyType(
+    {
+        # The request path (Dynamo §4.5, §4.6).
+        WriteRequest: ("requests", "on_write"),
+        WriteAck: ("requests", "on_write_ack"),
+        ReadRequest: ("requests", "on_read"),
+        ReadResponse: ("requests", "on_read_response"),
+        ReadRepair: ("requests", "on_read_repair"),
+        ForwardRequest: ("requests", "on_forward"),
+        ForwardResponse: ("requests", "on_forward_response"),
+        # Hinted handoff (Dynamo §4.6).
+        HintReplay: ("requests", "on_hint_replay"),
+        HintAck: ("requests", "on_hint_ack"),
+        # Membership (Dynamo §4.8) and partition transfer (§4.8.1).
+        GossipPacket: ("node", "_on_gossip"),
+        TransferBatch: ("requests", "on_transfer_batch"),
+        TransferAck: ("node", "_on_transfer_ack"),
+        # Anti-entropy (Dynamo §4.7).
+        RootsRequest: ("node", "_on_roots_request"),
+        RootsReply: ("node", "_on_roots_reply"),
+        MerklePacket: ("node", "_on_merkle"),
+        RepairPush: ("node", "_on_repair_push"),
+    }
+)
 """Peer message -> its transition (after the health view notes the sender)."""
 
-AFTER_PERSIST: Final[Transitions] = {
-    AckWhenDurable: ("node", "_ack_when_durable"),
-    LocalWriteDurable: ("node", "_local_write_durable"),
-    LeaseDurable: ("node", "_lease_durable"),
-    GenerationDurable: ("node", "_generation_is_durable"),
-}
+AFTER_PERSIST: Final[Transitions] = MappingProxyType(
+    {
+        AckWhenDurable: ("node", "_ack_when_durable"),
+        LocalWriteDurable: ("node", "_local_write_durable"),
+        LeaseDurable: ("node", "_lease_durable"),
+        GenerationDurable: ("node", "_generation_is_durable"),
+    }
+)
 """What the node does once a persist it waited for is durable (persist before ack)."""
 
 
