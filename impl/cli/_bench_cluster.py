@@ -208,7 +208,7 @@ class EtcdCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, say: Any) -> None:
-        from dynamokv.impl.runtime._cluster import http_request, pick_free_ports
+        from dynamokv.impl.runtime._local_cluster import http_request, pick_free_ports
 
         ports = pick_free_ports(2 * ETCD_MEMBERS)
         names = [f"etcd-{i + 1}" for i in range(ETCD_MEMBERS)]
@@ -687,7 +687,7 @@ def _check(args: argparse.Namespace) -> None:
 
 @contextmanager
 def _dynamokv_cluster(args: argparse.Namespace, say: Any, scratch: Path) -> Iterator[list[str]]:
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"
     try:

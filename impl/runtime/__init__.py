@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ._api import NodeApi, decode_context, encode_context
 from ._codec import MESSAGE_TYPES, decode_message, encode_message
-from ._config import ConfigError, MemberConfig, NodeProcessConfig, TlsConfig, load_config
+from ._config import ConfigError, MemberAddress, NodeProcessConfig, TlsConfig, load_config
 from ._frames import (
     FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES,
@@ -125,7 +125,7 @@ __all__ = [
     "HttpStats",
     "InboundPeer",
     "JsonLogFormatter",
-    "MemberConfig",
+    "MemberAddress",
     "MessageHandler",
     "MetricsRegistry",
     "NodeApi",

@@ -47,7 +47,7 @@ from typing import Any
 from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
 
-__all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
+__all__ = ["ConfigError", "MemberAddress", "NodeProcessConfig", "TlsConfig", "load_config"]
 
 PARTITION_COUNT_MAX = 1 << 20
 """Largest Q accepted (the ring precomputes one preference list per partition)."""
@@ -63,7 +63,7 @@ class ConfigError(ArgumentError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberConfig:
+class MemberAddress:
     """Where one cluster member listens."""
 
     name: str
@@ -113,7 +113,7 @@ class NodeProcessConfig:
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
     fault_injection: bool = False
-    members: tuple[MemberConfig, ...] = ()
+    members: tuple[MemberAddress, ...] = ()
     n: int = 3
     r: int = 2
     w: int = 2
@@ -148,7 +148,7 @@ class NodeProcessConfig:
             )
 
     @property
-    def member(self) -> MemberConfig:
+    def member(self) -> MemberAddress:
         """This node's own entry of ``members``."""
         return next(m for m in self.members if m.name == self.name)
 
@@ -291,7 +291,7 @@ def load_config(
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
         members.append(
-            MemberConfig(
+            MemberAddress(
                 name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
             )
         )

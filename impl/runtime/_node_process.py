@@ -3,7 +3,7 @@
 :class:`NodeProcess` does for one :class:`~dynamokv.impl.core.Node` (the request path,
 gossip membership, phi-accrual failure detection, partition transfer and Merkle
 anti-entropy) what the simulator
-(:mod:`dynamokv.impl.sim._cluster`) does for many, with real IO: it steps events into the
+(:mod:`dynamokv.impl.sim._simulated_cluster`) does for many, with real IO: it steps events into the
 core and carries out the effects, in order. Everything the node *decides* stays in the
 core; this module only moves bytes and time.
 
@@ -83,6 +83,7 @@ from dynamokv.impl.core import (
     GossipMembership,
     GossipPacket,
     HealthView,
+    MemberConfig,
     Message,
     Node,
     NodeConfig,
@@ -104,7 +105,6 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
-from dynamokv.impl.core import MemberConfig as CoreMemberConfig
 from dynamokv.spec import ring as spec_ring
 
 from ._codec import decode_message, encode_message
@@ -281,7 +281,7 @@ class NodeProcess:
         node_config: NodeConfig | None = None,
         random: random_module.Random | None = None,
         message_types: Iterable[type] | None = None,
-        member_config: CoreMemberConfig | None = None,
+        member_config: MemberConfig | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -308,7 +308,7 @@ class NodeProcess:
             storage=self.store.adapter,
             random=self.random,
             member_config=member_config
-            or CoreMemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
+            or MemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
             address=f"{config.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),

@@ -12,13 +12,13 @@ the contract (docs/architecture.md). The same seed gives the same run, byte for 
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._explore import ExploreConfig, ExploreReport, Operation, Violation, explore
 from ._ladder import render_ladder
 from ._planted import PLANTED_BUGS
 from ._scenario import ScenarioError, run_scenario
 from ._simulate import DEFAULT_FAULTS, FAULTS, STORAGES, SimConfig, SimReport, simulate
+from ._simulated_cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._store_disk import StoreDisk
 
 __all__ = [

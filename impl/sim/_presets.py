@@ -37,8 +37,8 @@ from dynamokv.impl.core import (
 )
 from dynamokv.impl.core import versions as _versions
 
-from ._cluster import Cluster, NetworkConfig
 from ._measurements import q1_table
+from ._simulated_cluster import Cluster, NetworkConfig
 
 __all__ = [
     "PRESETS",

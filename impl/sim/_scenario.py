@@ -54,7 +54,7 @@ from dynamokv.impl.core import (
 )
 from dynamokv.spec.kv import union_resolve
 
-from ._cluster import _BACKGROUND, Cluster, NetworkConfig
+from ._simulated_cluster import _BACKGROUND, Cluster, NetworkConfig
 
 __all__ = ["ScenarioError", "run_scenario"]
 

@@ -50,8 +50,8 @@ from dynamokv.impl.core import (
 from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord
-from ._cluster import Cluster, NetworkConfig
 from ._planted import PLANTED_BUGS
+from ._simulated_cluster import Cluster, NetworkConfig
 from ._store_disk import StoreDisk
 
 __all__ = ["DEFAULT_FAULTS", "FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]

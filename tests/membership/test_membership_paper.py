@@ -366,8 +366,8 @@ def test_an_unresponsive_node_is_routed_around_and_retried_later() -> None:
 
 
 def test_an_added_node_receives_the_keys_of_its_ranges_from_their_owners() -> None:
-    """ "When a new node (say X) is added into the system ... some existing nodes no longer
-    have to some of their keys and these nodes transfer those keys to X." Every key of a
+    """ "When a new node (say X) is added into the system ... these nodes transfer those
+    keys to X." Every key of a
     partition X now owns is on X, and was sent only by the nodes that owned it before.
 
     Reference: Dynamo §4.9"""

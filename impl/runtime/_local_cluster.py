@@ -3,7 +3,7 @@
 ``dynamokv cluster up`` and the real-process tests need the same thing: start N node
 processes on 127.0.0.1, each with its own TOML file, data directory and log files, wait
 until every node serves and agrees on the ring, and later kill, restart or stop them. This
-module does it once, as a library (:class:`LocalCluster`); the CLI (``impl/cli/_cluster.py``)
+module does it once, as a library (:class:`LocalCluster`); the CLI (``impl/cli/_cluster_command.py``)
 and the demo are thin layers over it.
 
 Why it is built this way:
