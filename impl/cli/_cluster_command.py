@@ -70,6 +70,18 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for READY and the ring"
     )
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS between the nodes and HTTPS with client certificates, with a cluster "
+        "CA and certificates made in DIR/certs (when missing)",
+    )
+    up.add_argument(
+        "--netns",
+        action="store_true",
+        help="one host per node: Linux network namespaces on a bridge made for this cluster "
+        "(root only; `down` removes them)",
+    )
     up.set_defaults(handler=_up)
 
     status = add(
@@ -114,6 +126,41 @@ def register(subparsers: Any) -> None:
         help="delay the traffic by MS milliseconds instead of dropping it",
     )
     partition.set_defaults(handler=_partition)
+
+    join = add(
+        "join",
+        "start one more node and add it to the ring",
+        "Start a new node outside the ring, with the running nodes as its seeds; once they "
+        "hear of it by gossip, one of them adds it to the ring (POST /admin/join, Dynamo "
+        "§4.8.1): it takes its share of the partitions, Q·w/Σw, and the old owners stream "
+        "that data to it in batches while they keep serving. Shows the transfers' progress.",
+    )
+    join.add_argument(
+        "--weight",
+        type=int,
+        default=1,
+        help="the node's share relative to the others' (default 1; 2 takes twice the data)",
+    )
+    join.set_defaults(handler=_join)
+
+    leave = add(
+        "leave",
+        "hand one node's data off and stop it",
+        "Remove a node from the ring (POST /admin/leave on another node, Dynamo §4.8.1): its "
+        "partitions go to the others, it streams its data to them, says it has left, and is "
+        "stopped. Shows how many of its keys are left to hand off.",
+    )
+    leave.add_argument("node", help="a node's name or number, as `status` shows it")
+    leave.set_defaults(handler=_leave)
+
+    isolate = add(
+        "isolate",
+        "cut one host off the bridge (--netns clusters)",
+        "Set the node's bridge port down: on a cluster of network-namespace hosts "
+        "(`cluster up --netns`), nobody reaches it, clients included.",
+    )
+    isolate.add_argument("node", help="a node's name or number, as `status` shows it")
+    isolate.set_defaults(handler=_isolate)
 
     heal = add("heal", "end every partition", "Every node talks to every node again.")
     heal.set_defaults(handler=_heal)
@@ -184,6 +231,8 @@ def _up(args: argparse.Namespace) -> int:
         progress=_progress(),
         ready_timeout_seconds=args.timeout,
         ring_timeout_seconds=args.timeout,
+        netns=args.netns,
+        tls=args.tls,
     )
     if cluster.processes and len(cluster.processes) != args.nodes:
         raise CliError(
@@ -197,10 +246,13 @@ def _up(args: argparse.Namespace) -> int:
     _print_status(cluster)
     verb = f"started {len(started)} node(s)" if started else "reused the running cluster"
     first = cluster.http_address(1)
-    print(
-        f"{verb}; try: curl -X PUT --data-binary hello http://{first}/kv/greeting && "
-        f"curl http://{first}/kv/greeting"
-    )
+    if cluster.tls:
+        certs = cluster.certificates_directory
+        curl = f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
+        url = f"https://{first}/kv/greeting"
+    else:
+        curl, url = "curl", f"http://{first}/kv/greeting"
+    print(f"{verb}; try: {curl} -X PUT --data-binary hello {url} && {curl} {url}")
     return 0
 
 
@@ -212,12 +264,14 @@ def _print_status(cluster: Any) -> None:
         return "—" if value is None else f"{value:,}"
 
     table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
+    members = cluster.member_view()
     for column in (
         "#",
         "node",
         "http",
         "peer",
         "state",
+        "member",
         "pid",
         "partitions",
         "keys",
@@ -234,6 +288,8 @@ def _print_status(cluster: Any) -> None:
         info = cluster.processes[row.name]
         if row.paused:
             state = "[yellow]paused[/yellow]"
+        elif row.cut_off:
+            state = "[yellow]cut off[/yellow]"
         elif not row.up:
             state = "[red]down[/red]"
         elif info.faults:
@@ -246,6 +302,8 @@ def _print_status(cluster: Any) -> None:
             row.http,
             peer,
             state,
+            str(members.get(row.name, {}).get("status", "—"))
+            + (f" (w={info.weight})" if info.weight != 1 else ""),
             "—" if row.pid is None else str(row.pid),
             show(row.partitions),
             show(row.keys),
@@ -305,21 +363,66 @@ def _run(args: argparse.Namespace, action: Any) -> Any:
 
 def _partition(args: argparse.Namespace) -> int:
     groups = [[name.strip() for name in group.split(",")] for group in args.groups.split("/")]
-    faults = _run(
+    lines = _run(
         args,
         lambda cluster: cluster.partition(groups, one_way=args.one_way, delay_ms=args.delay_ms),
     )
-    for name, fault in sorted(faults.items()):
-        parts = []
-        if fault.drop_to:
-            parts.append(f"drops messages to {', '.join(sorted(fault.drop_to))}")
-        if fault.drop_from:
-            parts.append(f"drops messages from {', '.join(sorted(fault.drop_from))}")
-        if fault.delay_ms:
-            delays = ", ".join(f"{peer} by {ms} ms" for peer, ms in sorted(fault.delay_ms.items()))
-            parts.append(f"delays messages to {delays}")
-        print(f"{name}: {'; '.join(parts) or 'unaffected'}")
+    for line in lines:
+        print(line)
     print("`dynamokv cluster heal` ends it")
+    return 0
+
+
+def _join(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from ._errors import CliError
+
+    if not 1 <= args.weight <= 1000:
+        raise CliError(f"--weight must be in 1..1000, got {args.weight}")
+    with Progress(transient=True) as progress:
+        task = progress.add_task("partition transfers", total=None)
+
+        def on_progress(totals: dict[str, int]) -> None:
+            progress.update(
+                task,
+                total=max(totals["started"], 1),
+                completed=totals["completed"],
+                description=f"partition transfers ({totals['in_flight']} running)",
+            )
+
+        name = _run(args, lambda cluster: cluster.join(weight=args.weight, on_progress=on_progress))
+    cluster = _cluster(args)
+    _print_status(cluster)
+    print(f"{name} joined the ring with weight {args.weight}")
+    return 0
+
+
+def _leave(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("keys to hand off", total=None)
+        first: list[int] = []
+
+        def on_progress(totals: dict[str, int]) -> None:
+            if not first:
+                first.append(max(totals["keys_left"], 1))
+            progress.update(
+                task,
+                total=first[0],
+                completed=first[0] - min(first[0], totals["keys_left"]),
+                description=f"keys to hand off ({totals['in_flight']} transfers running)",
+            )
+
+        name = _run(args, lambda cluster: cluster.leave(args.node, on_progress=on_progress))
+    print(f"{name} left the ring and is stopped; its data is on the other nodes")
+    return 0
+
+
+def _isolate(args: argparse.Namespace) -> int:
+    name = _run(args, lambda cluster: cluster.isolate(args.node))
+    print(f"{name} is cut off (bridge port down); `dynamokv cluster heal` reconnects it")
     return 0
 
 

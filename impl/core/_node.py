@@ -270,6 +270,9 @@ class Node:
             status="normal" if node_id in ring.nodes() else "joining",
             ring=ring,
             now=now,
+            merge_rule=self.seams.merge_entries,
+            choose_peer=self.seams.choose_gossip_peer,
+            phi_rule=self.seams.phi_of_silence,
         )
         self.ring = self._partition_ring(ring)
         # The ring the routing and the transfers follow: gossip's own may already be

@@ -12,6 +12,10 @@ where its peers listen (the seeds of gossip, and ring version 1 of a fresh clust
     fsync = "always"          # "always" (fsync before ack), "batch" or "none"
     tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
     fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
+    http_timeout_seconds = 30 # an HTTP connection idle, or sending one request, this long: closed
+    peer_idle_timeout_seconds = 60  # a peer connection silent, or mid-frame, this long: closed
+    weight = 1                # this node's share of the partitions, relative to the others'
+    joining = false           # start outside the ring; `cluster join` (POST /admin/join) adds it
 
     [cluster]
     n = 3
@@ -19,16 +23,17 @@ where its peers listen (the seeds of gossip, and ring version 1 of a fresh clust
     w = 2
     partition_count = 16384
     strict = false            # strict quorum: never substitutes, never hints
-    members = [
+    members = [               # the initial ring's nodes (weight defaults to 1); for a
         { name = "node-1", host = "127.0.0.1", peer_port = 7201, http_port = 7101 },
-        ...
+        ...                   # joining node: itself and the seeds it finds the ring through
     ]
 
     [tls]                     # optional; see docs/security.md
     ca = ".dynamokv/certs/ca.crt"
     cert = ".dynamokv/certs/node-1.crt"
     key = ".dynamokv/certs/node-1.key"
-    http_tls = false
+    http_tls = false          # HTTPS on the client API
+    http_client_auth = false  # ... and a client certificate from the CA required
 
 Why strict parsing: a typo (``parition_count``) silently ignored would run a cluster with
 the default and surprise its operator much later. Every unknown key and every bad value is
@@ -52,6 +57,9 @@ __all__ = ["ConfigError", "MemberAddress", "NodeProcessConfig", "TlsConfig", "lo
 PARTITION_COUNT_MAX = 1 << 20
 """Largest Q accepted (the ring precomputes one preference list per partition)."""
 
+WEIGHT_MAX = 1000
+"""Largest weight a node may carry (its share is Q·w/Σw partitions)."""
+
 TICK_MS_DEFAULT = 20
 """Default length of one core tick: replica timeout 8 ticks = 160 ms, request 40 = 0.8 s."""
 
@@ -64,22 +72,25 @@ class ConfigError(ArgumentError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberAddress:
-    """Where one cluster member listens."""
+    """Where one cluster member listens, and its weight in the initial ring."""
 
     name: str
     host: str
     peer_port: int
     http_port: int
+    weight: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
-    """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
+    """Paths of the cluster CA, this node's certificate and key, whether HTTP uses TLS, and
+    whether HTTP clients must present a certificate the cluster CA signed."""
 
     ca: str
     cert: str
     key: str
     http_tls: bool = False
+    http_client_auth: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +99,8 @@ class NodeProcessConfig:
 
     Attributes:
         name: this node's id on the ring; must be one of ``members``.
-        host: the address both listeners bind.
+        host: the address both listeners bind (``0.0.0.0``: every interface); peers and
+            clients use this node's entry in ``members``, which is what it advertises.
         http_port: the HTTP API's port (0: pick a free one).
         peer_port: the peer listener's port (0: pick a free one).
         data_dir: the node's store directory.
@@ -96,6 +108,15 @@ class NodeProcessConfig:
         tick_ms: milliseconds per core tick.
         fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
             its peer traffic (the local cluster turns it on; see ``_faults.py``).
+        weight: this node's share of the partitions relative to the others' (weighted
+            strategy 3: Q·wᵢ/Σw partitions); gossiped, and used when it joins.
+        joining: start outside the ring, with the other members as seeds, and wait for an
+            administrator's join (``POST /admin/join``, ``dynamokv cluster join``).
+        http_timeout_seconds: how long an HTTP connection may sit idle between requests,
+            or take to send one request, before it is closed (slow senders, slowloris).
+        peer_idle_timeout_seconds: how long an inbound peer connection may stay silent, or
+            take to finish a frame it began, before it is closed (a live peer gossips far
+            more often; a reconnect costs it one connect).
         members: every member of the cluster, this node included.
         n: replicas per key.
         r: default read quorum.
@@ -113,6 +134,10 @@ class NodeProcessConfig:
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
     fault_injection: bool = False
+    weight: int = 1
+    joining: bool = False
+    http_timeout_seconds: int = 30
+    peer_idle_timeout_seconds: int = 60
     members: tuple[MemberAddress, ...] = ()
     n: int = 3
     r: int = 2
@@ -133,6 +158,11 @@ class NodeProcessConfig:
             raise ConfigError(f"node.fsync must be one of {', '.join(FSYNC_POLICIES)}")
         if not 1 <= self.tick_ms <= 10_000:
             raise ConfigError("node.tick_ms must be in 1..10000")
+        if not 1 <= self.weight <= WEIGHT_MAX:
+            raise ConfigError(f"node.weight must be in 1..{WEIGHT_MAX}")
+        for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
+            if not 1 <= getattr(self, key) <= 3600:
+                raise ConfigError(f"node.{key} must be in 1..3600")
         names = [m.name for m in self.members]
         if len(set(names)) != len(names):
             raise ConfigError("cluster.members has a duplicate name")
@@ -181,6 +211,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "fsync": (str,),
     "tick_ms": (int,),
     "fault_injection": (bool,),
+    "weight": (int,),
+    "joining": (bool,),
+    "http_timeout_seconds": (int,),
+    "peer_idle_timeout_seconds": (int,),
     "n": (int,),
     "r": (int,),
     "w": (int,),
@@ -197,10 +231,14 @@ _NODE_KEYS = (
     "fsync",
     "tick_ms",
     "fault_injection",
+    "weight",
+    "joining",
+    "http_timeout_seconds",
+    "peer_idle_timeout_seconds",
 )
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
-_MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
-_TLS_KEYS = ("ca", "cert", "key", "http_tls")
+_MEMBER_KEYS = ("name", "host", "peer_port", "http_port", "weight")
+_TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 
 
 def _table(document: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -282,7 +320,7 @@ def load_config(
             if key not in _MEMBER_KEYS:
                 raise ConfigError(f"unknown key {where}.{key} (allowed: {', '.join(_MEMBER_KEYS)})")
         for key in _MEMBER_KEYS:
-            if key not in raw and key != "host":
+            if key not in raw and key not in ("host", "weight"):
                 raise ConfigError(f"{where}.{key} is required")
         _check_name(f"{where}.name", raw["name"])
         host = raw.get("host", "127.0.0.1")
@@ -290,9 +328,16 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
+        weight = raw.get("weight", 1)
+        if type(weight) is not int or not 1 <= weight <= WEIGHT_MAX:
+            raise ConfigError(f"{where}.weight must be an integer in 1..{WEIGHT_MAX}")
         members.append(
             MemberAddress(
-                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+                name=raw["name"],
+                host=host,
+                peer_port=raw["peer_port"],
+                http_port=raw["http_port"],
+                weight=weight,
             )
         )
     # This node listens where its own member entry says, unless a flag says otherwise; a
@@ -302,8 +347,12 @@ def load_config(
             node.setdefault("http_port", member.http_port)
             node.setdefault("peer_port", member.peer_port)
             node.setdefault("host", member.host)
+            node.setdefault("weight", member.weight)
             members[index] = dataclasses.replace(
-                member, http_port=node["http_port"], peer_port=node["peer_port"]
+                member,
+                http_port=node["http_port"],
+                peer_port=node["peer_port"],
+                weight=node["weight"],
             )
     tls = None
     if "tls" in document:
@@ -312,9 +361,16 @@ def load_config(
             if not isinstance(tls_table.get(key), str) or not tls_table[key]:
                 raise ConfigError(f"tls.{key} must be a path")
         http_tls = tls_table.get("http_tls", False)
-        if not isinstance(http_tls, bool):
-            raise ConfigError("tls.http_tls must be a boolean")
+        http_client_auth = tls_table.get("http_client_auth", False)
+        if not isinstance(http_tls, bool) or not isinstance(http_client_auth, bool):
+            raise ConfigError("tls.http_tls and tls.http_client_auth must be booleans")
+        if http_client_auth and not http_tls:
+            raise ConfigError("tls.http_client_auth needs tls.http_tls = true")
         tls = TlsConfig(
-            ca=tls_table["ca"], cert=tls_table["cert"], key=tls_table["key"], http_tls=http_tls
+            ca=tls_table["ca"],
+            cert=tls_table["cert"],
+            key=tls_table["key"],
+            http_tls=http_tls,
+            http_client_auth=http_client_auth,
         )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

@@ -111,9 +111,9 @@ from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
-from ._http import HttpHandler, HttpServer
+from ._http import HttpHandler, HttpLimits, HttpServer
 from ._metrics import MetricsRegistry
-from ._peers import InboundPeer, PeerAddress, PeerPool
+from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
 from ._store_writer import StoreWriter
 from ._tls import (
     NodeCertificatePaths,
@@ -246,6 +246,15 @@ class _Waiter:
     event: trio.Event | None = None
 
 
+def _bootstrap_owners(config: NodeProcessConfig) -> tuple[str, ...]:
+    """The ring every initial member starts with: strategy 3 over the configured members,
+    weighted when any member carries a weight other than 1."""
+    weights = {member.name: member.weight for member in config.members}
+    if len(set(weights.values())) == 1:
+        return spec_ring.assign_partitions(sorted(weights), config.partition_count)
+    return spec_ring.assign_partitions_weighted(weights, config.partition_count)
+
+
 def _parse_address(text: str) -> PeerAddress | None:
     """``"host:port"`` (as gossiped) as a :class:`PeerAddress`, or None if malformed."""
     host, sep, port = text.rpartition(":")
@@ -296,7 +305,6 @@ class NodeProcess:
             w=min(config.w, config.replication_factor),
             strict_quorum=config.strict,
         )
-        names = sorted(m.name for m in config.members)
         self.peer_addresses = {
             m.name: PeerAddress(m.host, m.peer_port) for m in config.members if m.name != self.name
         }
@@ -309,9 +317,11 @@ class NodeProcess:
             random=self.random,
             member_config=member_config
             or MemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
-            address=f"{config.host}:{config.peer_port}",
+            # Peers reach this node where its member entry says, which need not be the
+            # address it binds (0.0.0.0 binds every interface; peers need one of them).
+            address=f"{config.member.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
-            bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
+            bootstrap_owners=None if config.joining else _bootstrap_owners(config),
             now=0,
         )
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
@@ -712,6 +722,32 @@ class NodeProcess:
             self._trace_message(message)
         self._step(Receive(message))
 
+    def change_membership(self, kind: str, node_id: str) -> int:
+        """Admin command (Dynamo §4.8.1): ``kind`` ``"join"`` or ``"leave"`` for ``node_id``,
+        served by this node's core; the new ring is adopted here and gossiped.
+
+        Returns:
+            The version of the ring this node holds afterwards.
+
+        Raises:
+            dynamokv.impl.core.MembershipArgumentError: the core refused (the node is
+                unknown here, already in the ring, the last one, ...).
+        """
+        now = self.now_ticks()
+        if kind == "join":
+            effects = self.node.request_join(node_id, now)
+        elif kind == "leave":
+            effects = self.node.request_leave(node_id, now)
+        else:
+            raise ValueError(f"kind must be join or leave, got {kind!r}")
+        _log.warning("node.membership_change kind=%s node=%s", kind, node_id)
+        self._execute(effects)
+        if self._events:
+            self._step(self._events.popleft())
+        elif self._pool is not None:
+            self._pool.flush()
+        return self.node.ring_state.version
+
     def set_peer_faults(self, faults: PeerFaults) -> None:
         """Drop or delay peer traffic from now on (an empty value heals); see ``_faults.py``.
 
@@ -723,7 +759,8 @@ class NodeProcess:
         self.faults.set(faults)
         self._faults_active = faults.active
         self._faults_changed.set()
-        _log.warning(
+        _log.log(
+            logging.WARNING if faults.active else logging.INFO,
             "node.peer_faults drop_to=%s drop_from=%s delay_ms=%s",
             ",".join(sorted(faults.drop_to)) or "-",
             ",".join(sorted(faults.drop_from)) or "-",
@@ -982,18 +1019,26 @@ class NodeProcess:
             server_ctx = peer_server_ssl_context(paths)
             client_ctx = peer_client_ssl_context(paths)
             if tls.http_tls:
-                http_ctx = http_server_ssl_context(paths)
+                http_ctx = http_server_ssl_context(paths, client_auth=tls.http_client_auth)
         self._epoch = trio.current_time()
         switch_interval_before = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         pool = PeerPool(
             self._on_peer_message,
             random=random_module.Random(self.random.getrandbits(64)),
+            options=PeerPoolOptions(inbound_idle_timeout_seconds=config.peer_idle_timeout_seconds),
             server_ssl_context=server_ctx,
             client_ssl_context=client_ctx,
         )
         self._pool = pool
-        http = HttpServer(http_handler, ssl_context=http_ctx)
+        http = HttpServer(
+            http_handler,
+            limits=HttpLimits(
+                idle_timeout_seconds=config.http_timeout_seconds,
+                request_timeout_seconds=config.http_timeout_seconds,
+            ),
+            ssl_context=http_ctx,
+        )
         self._http = http
         try:
             peer_listeners = await trio.open_tcp_listeners(config.peer_port, host=config.host)
