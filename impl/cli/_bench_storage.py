@@ -35,7 +35,6 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -49,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._bench_results import machine_description, write_results
 from ._errors import CliError
 
 WRITER_COUNTS_DEFAULT = (1, 16, 64)
@@ -152,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     writers, peers = _check_arguments(args)
+    machine = machine_description()
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 150)
@@ -174,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
             rows = _compare(progress, base, args, writers, peers)
         _print_table(console, rows, args, peers)
         if args.json:
-            _write_json(Path(args.json), rows, args, peers)
+            _write_json(Path(args.json), rows, args, machine)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
@@ -666,19 +667,13 @@ def _print_table(
     )
 
 
-def _write_json(
-    path: Path, rows: list[_Row], args: argparse.Namespace, peers: tuple[str, ...]
-) -> None:
-    document = {
-        "benchmark": "storage",
-        "date": time.strftime("%Y-%m-%d"),
-        "cpus": os.cpu_count(),
-        "value_bytes": args.value_bytes,
-        "writes_per_row": args.ops,
-        "read_keys": args.read_keys,
-        "reads": args.reads,
-        "engines": ["dynamokv", *peers],
-        "rows": [
+def _write_json(path: Path, rows: list[_Row], args: argparse.Namespace, machine: str) -> None:
+    write_results(
+        path,
+        benchmark="storage",
+        args=args,
+        machine=machine,
+        results=[
             {
                 "workload": row.workload,
                 "writers": row.writers,
@@ -687,8 +682,7 @@ def _write_json(
             }
             for row in rows
         ],
-    }
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    )
 
 
 def _load_for_rss(progress: Any, base: str, args: argparse.Namespace, console: Any) -> None:
