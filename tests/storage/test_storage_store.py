@@ -233,6 +233,58 @@ def test_readers_run_concurrently_with_writer_flush_and_compaction(tmp_path: Pat
     assert errors == []
 
 
+def _flushed_store(directory: Path, options: StoreOptions, count: int) -> Store:
+    store = Store.open(str(directory), options=options)
+    store.write_batch([(f"k{n}".encode(), f"v{n}".encode() * 5) for n in range(count)])
+    store.flush()
+    return store
+
+
+def test_a_cached_block_is_read_from_its_file_once(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256)
+    with _flushed_store(tmp_path, options, 300) as store:
+        (segment,) = store._version.segments
+        reads: list[int] = []
+        read_at = segment._read_at
+
+        def counted(offset: int, length: int) -> bytes:
+            reads.append(offset)
+            return read_at(offset, length)
+
+        segment._read_at = counted  # type: ignore[method-assign]
+        assert store.get(b"k7") == b"v7" * 5
+        assert store.get(b"k7") == b"v7" * 5
+        assert len(reads) == 1
+        assert store.stats().block_cache_bytes > 0
+
+
+def test_the_block_cache_stays_within_its_bound_or_off(tmp_path: Path) -> None:
+    for bound in (0, 1024):
+        options = StoreOptions(
+            background=False, block_bytes_target=256, block_cache_bytes_max=bound
+        )
+        with _flushed_store(tmp_path / str(bound), options, 300) as store:
+            for n in range(300):
+                assert store.get(f"k{n}".encode()) == f"v{n}".encode() * 5
+                assert store.stats().block_cache_bytes <= bound
+            assert (store.stats().block_cache_bytes > 0) == (bound > 0)
+
+
+def test_a_compacted_segment_leaves_the_block_cache(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256, compaction_fanout=4)
+    with _flushed_store(tmp_path, options, 100) as store:
+        store.write_batch([(b"k5", b"new")])
+        store.flush()
+        assert store.stats().segments_count == 2
+        for n in range(100):
+            store.get(f"k{n}".encode())
+        before = store.stats().block_cache_bytes
+        store.compact()
+        assert store.stats().segments_count == 1
+        assert store.stats().block_cache_bytes == 0 < before
+        assert store.get(b"k5") == b"new"
+
+
 def test_appended_batches_become_visible_and_durable_only_at_commit(tmp_path: Path) -> None:
     """The single-driver group commit: append without IO, then one write and one fsync."""
     store = Store.open(str(tmp_path / "s"))
