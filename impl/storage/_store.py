@@ -22,6 +22,17 @@ leader/follower protocol made 5.2k writes/s at 16 writers and 11k-23k at 64, aga
 committer's wake-ups after each ``fsync`` compete with every writer's, while a leader's
 followers sleep on their locks until served.
 
+**The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
+zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
+``fsync`` that would stall the writer that rotates, every ``memtable_bytes_max``. With
+background threads, the flusher prepares the next file after each flush, under a name that
+recovery never replays (the WAL's name with :data:`WAL_PREPARED_SUFFIX`, removed as an
+orphan if a crash leaves it), with its header already naming its WAL number; a rotation
+then only renames it and syncs the directory. The number to prepare is the one after the
+WAL a rotation last installed, set under the lock when it installs it, so the flusher never
+touches a file that a rotation is renaming. A WAL that exists under its real name is therefore always one that
+may hold records, and the recovery rule "only the newest WAL may end torn" stands.
+
 **Memtable, flush, compaction.** The memtable is a dict from sort key to value (``None``
 for a delete marker). When the WAL bytes behind it reach ``memtable_bytes_max`` the leader
 *rotates*: the memtable becomes immutable, a new WAL file starts, and a flusher (a
@@ -108,6 +119,9 @@ MayDrop = Callable[[bytes, bytes], bool]
 
 WAL_PREALLOCATE_SLACK_BYTES = 64 * 1024
 """Preallocated beyond ``memtable_bytes_max``: the last batch before rotation overshoots."""
+
+WAL_PREPARED_SUFFIX = ".prepared"
+"""Appended to the name of the next WAL while the flusher prepares it: never replayed."""
 
 BACKGROUND_WAIT_SECONDS_MAX = 60.0
 """Longest a writer waits for the flusher before reporting it stuck."""
@@ -305,6 +319,8 @@ class Store:
         self._file_number_next = 1
         self._wal_number_min = 1
         self._counters = _Counters()
+        self._wal_prepared: WalWriter | None = None
+        self._wal_number_to_prepare = 0
         self._block_cache = BlockCache(options.block_cache_bytes_max)
         self._background = _Background()
         self.recovery = RecoveryReport()
@@ -395,6 +411,7 @@ class Store:
                 (segment_number is not None and segment_number not in live_segments)
                 or (wal_number is not None and wal_number < manifest.wal_number_min)
                 or name == MANIFEST_TEMPORARY_NAME
+                or name.endswith(WAL_PREPARED_SUFFIX)
             )
             if orphan:
                 files.remove(f"{directory}/{name}")
@@ -452,6 +469,7 @@ class Store:
             self._wal = WalWriter.create(
                 files, directory, next_wal, preallocate_bytes=self._wal_preallocate_bytes()
             )
+            self._wal_number_to_prepare = next_wal + 1
         except BaseException:
             for segment in segments:
                 segment.refs = 0
@@ -803,7 +821,7 @@ class Store:
         try:
             old.sync()  # a WAL file that is not the newest must end cleanly (recovery rule)
             self._counters.syncs += 1
-            new = WalWriter.create(
+            new = self._take_prepared_wal(old.number + 1) or WalWriter.create(
                 self._files,
                 self.directory,
                 old.number + 1,
@@ -820,6 +838,44 @@ class Store:
             invariant(current.immutable is None, "rotation needs the previous flush done")
             self._install(_Version({}, current.memtable, new.number, current.segments), current)
             self._memtable_bytes = 0
+
+    def _take_prepared_wal(self, number: int) -> WalWriter | None:
+        """The prepared WAL file, renamed to WAL ``number``, if the flusher made one."""
+        with self._lock:
+            prepared, self._wal_prepared = self._wal_prepared, None
+            self._wal_number_to_prepare = number + 1
+        if prepared is None:
+            return None
+        if prepared.number != number:
+            prepared.close()
+            self._files.remove(prepared.path)
+            return None
+        path = f"{self.directory}/{wal_name(number)}"
+        try:
+            self._files.rename(prepared.path, path)
+            self._files.sync_directory(self.directory)
+        except BaseException:
+            prepared.close()
+            raise
+        prepared.path = prepared.file.path = path
+        return prepared
+
+    def _prepare_next_wal(self) -> None:
+        """On the flusher thread: make the next WAL file ready (see the module docstring)."""
+        preallocate_bytes = self._wal_preallocate_bytes()
+        with self._lock:
+            if self._wal_prepared is not None or self._closed or not preallocate_bytes:
+                return
+            number = self._wal_number_to_prepare
+        prepared = WalWriter.create(
+            self._files,
+            self.directory,
+            number,
+            preallocate_bytes=preallocate_bytes,
+            name=wal_name(number) + WAL_PREPARED_SUFFIX,
+        )
+        with self._lock:
+            self._wal_prepared = prepared
 
     def flush(self) -> None:
         """Write the memtable to a segment file now, and wait until that is durable.
@@ -1092,6 +1148,8 @@ class Store:
     def _flusher(self) -> None:
         background = self._background
         interval_seconds = self.options.fsync_batch_interval_ms / 1000
+        with contextlib.suppress(OSError):  # a rotation then creates the file itself
+            self._prepare_next_wal()
         while not background.stopping.is_set():
             wanted = background.flush_wanted.wait(
                 interval_seconds if self.options.fsync == "batch" else None
@@ -1120,6 +1178,8 @@ class Store:
                 with self._lock:
                     background.error = error
                     self._version_changed.notify_all()
+            with contextlib.suppress(OSError):
+                self._prepare_next_wal()
 
     def _compactor(self) -> None:
         background = self._background
@@ -1185,6 +1245,11 @@ class Store:
                 with contextlib.suppress(OSError):  # a failed close-time sync loses nothing acked
                     self._wal.trim()
             self._wal.close()
+            prepared, self._wal_prepared = self._wal_prepared, None
+            if prepared is not None:
+                prepared.close()
+                with contextlib.suppress(OSError):
+                    self._files.remove(prepared.path)
         with self._lock:
             self._closed = True
             self._version.live = False

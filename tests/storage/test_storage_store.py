@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dynamokv.impl.storage as storage
@@ -327,3 +329,38 @@ def test_an_appended_batch_is_checked_when_appended(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StorageClosedError):
         store.append_batch([(b"k", b"v")])
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within a minute"
+        time.sleep(0.01)
+
+
+def test_rotation_takes_the_wal_file_the_flusher_prepared(tmp_path: Path) -> None:
+    options = StoreOptions(memtable_bytes_max=4096)
+
+    def prepared() -> list[str]:
+        return sorted(path.name for path in tmp_path.glob("*.prepared"))
+
+    with Store.open(str(tmp_path), options=options) as store:
+        _wait_for(lambda: prepared() == ["wal-0000000002.log.prepared"], "a prepared WAL 2")
+        for number in range(40):  # about 5 KiB of WAL: one rotation
+            store.put(f"k{number}".encode(), b"v" * 100)
+        assert (tmp_path / "wal-0000000002.log").exists()
+        _wait_for(lambda: prepared() == ["wal-0000000003.log.prepared"], "a prepared WAL 3")
+    assert prepared() == []  # a clean close removes it
+    with Store.open(str(tmp_path), options=options) as store:
+        assert all(store.get(f"k{n}".encode()) == b"v" * 100 for n in range(40))
+
+
+def test_a_prepared_wal_left_by_a_crash_is_removed_and_never_replayed(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        store.put(b"k", b"v")
+    leftover = tmp_path / "wal-0000000009.log.prepared"
+    leftover.write_bytes(b"not a WAL at all")
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        assert str(leftover) in store.recovery.orphan_files_removed
+        assert store.get(b"k") == b"v"
+    assert not leftover.exists()
