@@ -25,13 +25,15 @@ followers sleep on their locks until served.
 **The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
 zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
 ``fsync`` that would stall the writer that rotates, every ``memtable_bytes_max``. With
-background threads, the flusher prepares the next file after each flush, under a name that
+background threads, the flusher prepares the next file once the memtable is half full
+(a store opened and closed quickly writes no second file of zeros), under a name that
 recovery never replays (the WAL's name with :data:`WAL_PREPARED_SUFFIX`, removed as an
 orphan if a crash leaves it), with its header already naming its WAL number; a rotation
 then only renames it and syncs the directory. The number to prepare is the one after the
 WAL a rotation last installed, set under the lock when it installs it, so the flusher never
-touches a file that a rotation is renaming. A WAL that exists under its real name is therefore always one that
-may hold records, and the recovery rule "only the newest WAL may end torn" stands.
+touches a file that a rotation is renaming. A WAL that exists under its real name is
+therefore always one that may hold records, and the recovery rule "only the newest WAL may
+end torn" stands.
 
 **Memtable, flush, compaction.** The memtable is a dict from sort key to value (``None``
 for a delete marker). When the WAL bytes behind it reach ``memtable_bytes_max`` the leader
@@ -321,6 +323,7 @@ class Store:
         self._counters = _Counters()
         self._wal_prepared: WalWriter | None = None
         self._wal_number_to_prepare = 0
+        self._wal_prepare_requested = False
         self._block_cache = BlockCache(options.block_cache_bytes_max)
         self._background = _Background()
         self.recovery = RecoveryReport()
@@ -735,6 +738,15 @@ class Store:
             self._memtable_bytes += len(data)
             self._counters.writes += sum(1 for w in batch if w.frame)
             self._counters.group_commits += 1
+            prepare = (
+                not self._wal_prepare_requested
+                and self._memtable_bytes * 2 >= self.options.memtable_bytes_max
+                and self.options.background
+            )
+            if prepare:
+                self._wal_prepare_requested = True
+        if prepare:
+            self._background.flush_wanted.set()  # the flusher prepares the next WAL file
         return None
 
     def _wal_preallocate_bytes(self) -> int:
@@ -844,6 +856,7 @@ class Store:
         with self._lock:
             prepared, self._wal_prepared = self._wal_prepared, None
             self._wal_number_to_prepare = number + 1
+            self._wal_prepare_requested = False
         if prepared is None:
             return None
         if prepared.number != number:
@@ -1148,8 +1161,6 @@ class Store:
     def _flusher(self) -> None:
         background = self._background
         interval_seconds = self.options.fsync_batch_interval_ms / 1000
-        with contextlib.suppress(OSError):  # a rotation then creates the file itself
-            self._prepare_next_wal()
         while not background.stopping.is_set():
             wanted = background.flush_wanted.wait(
                 interval_seconds if self.options.fsync == "batch" else None
@@ -1178,8 +1189,9 @@ class Store:
                 with self._lock:
                     background.error = error
                     self._version_changed.notify_all()
-            with contextlib.suppress(OSError):
-                self._prepare_next_wal()
+            if self._wal_prepare_requested:
+                with contextlib.suppress(OSError):  # a rotation then creates the file itself
+                    self._prepare_next_wal()
 
     def _compactor(self) -> None:
         background = self._background
