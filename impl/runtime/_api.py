@@ -41,6 +41,7 @@ from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.kv import Version
 
 from ._http import HttpRequest, HttpResponse, error_response, json_response
+from ._ui import ui_response
 
 if TYPE_CHECKING:
     from ._node_process import NodeProcess
@@ -73,6 +74,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/cluster/ring"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/ui"),
 )
 """Every (method, path template) served; the OpenAPI document must describe each."""
 
@@ -182,6 +184,7 @@ class NodeApi:
             "/cluster/ring": self._ring,
             "/metrics": self._metrics,
             "/openapi.json": self._openapi,
+            "/ui": self._ui,
         }
         self._openapi_body: bytes | None = None
 
@@ -389,6 +392,9 @@ class NodeApi:
         return HttpResponse(
             200, text.encode(), (("content-type", "text/plain; version=0.0.4; charset=utf-8"),)
         )
+
+    def _ui(self, request: HttpRequest) -> HttpResponse:
+        return ui_response(self.process, request)
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:

@@ -303,7 +303,12 @@ class NodeProcess:
             storage=self.store,
             random=self.random,
             member_config=member_config
-            or CoreMemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
+            or CoreMemberConfig(
+                gossip=GossipConfig(
+                    partition_count=config.partition_count,
+                    gossip_period_ticks=config.gossip_period_ticks,
+                )
+            ),
             address=f"{config.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
