@@ -42,7 +42,7 @@ typecheck: $(STAMP)
 	cd $(TYPETREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
 		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.spec -p dynamokv.proofs -p dynamokv.impl
 
-# CrossHair checks every icontract contract in spec/ (DESIGN.md section 6, rung 1).
+# CrossHair checks every icontract contract in spec/.
 # Two seconds per condition keeps `make test` in budget; `make crosshair CROSSHAIR_TIMEOUT=30`
 # searches deeper.
 CROSSHAIR_TIMEOUT ?= 2

@@ -26,6 +26,7 @@ from ._lamport import (
     clock_condition_control,
     order_does_not_imply_causality,
     order_does_not_imply_causality_control,
+    order_does_not_imply_causality_control_vector,
 )
 from ._merkle import (
     diff_is_complete,
@@ -38,6 +39,7 @@ from ._quorum import (
     read_write_intersect_control,
     sloppy_can_miss_strict,
     sloppy_can_miss_strict_control,
+    sloppy_can_miss_strict_control_strict,
     sloppy_equals_strict_when_healthy,
     sloppy_equals_strict_when_healthy_control,
     write_write_intersect,
@@ -68,6 +70,7 @@ from ._vclock import (
     merge_min,
     truncation_can_order_concurrent,
     truncation_can_order_concurrent_control,
+    truncation_can_order_concurrent_control_no_truncation,
 )
 
 __all__ = [
@@ -105,6 +108,7 @@ __all__ = [
     "merge_min",
     "order_does_not_imply_causality",
     "order_does_not_imply_causality_control",
+    "order_does_not_imply_causality_control_vector",
     "partitions_are_equal_intervals",
     "partitions_are_equal_intervals_control",
     "read_write_intersect",
@@ -113,11 +117,13 @@ __all__ = [
     "select",
     "sloppy_can_miss_strict",
     "sloppy_can_miss_strict_control",
+    "sloppy_can_miss_strict_control_strict",
     "sloppy_equals_strict_when_healthy",
     "sloppy_equals_strict_when_healthy_control",
     "solver_timeout",
     "truncation_can_order_concurrent",
     "truncation_can_order_concurrent_control",
+    "truncation_can_order_concurrent_control_no_truncation",
     "write_write_intersect",
     "write_write_intersect_control",
 ]

@@ -1,4 +1,4 @@
-"""Running CrossHair over contract-carrying modules (DESIGN.md section 6, rung 1).
+"""Running CrossHair over contract-carrying modules: the first rung of the verification ladder.
 
 Why a subprocess: CrossHair patches the interpreter while it explores symbolic
 paths, so it runs in a process of its own; its verdict comes back as a
@@ -88,6 +88,6 @@ def crosshair_check(
         status=status,
         seconds=stopwatch.seconds(),
         counterexample=counterexample,
-        reference="DESIGN.md §6",
+        reference="spec contracts",
         note=note,
     )

@@ -12,7 +12,9 @@ Happened-before is the transitive closure of program order and message edges,
 unrolled as a Boolean matrix (Floyd–Warshall); histories with a causal cycle are
 excluded. Witnesses are replayed through the spec: the decoded history is run with
 :func:`~dynamokv.spec.vclock.increment` and :func:`~dynamokv.spec.vclock.merge`, and
-:func:`~dynamokv.spec.vclock.compare` must call the two events concurrent.
+:func:`~dynamokv.spec.vclock.compare` must call the two events concurrent; its Lamport
+timestamps are recomputed with :func:`~dynamokv.spec.lamport.increment` and
+:func:`~dynamokv.spec.lamport.receive` and must equal the model's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import itertools
 from collections.abc import Sequence
 
 import z3
+from dynamokv.spec import lamport as spec_lamport
 from dynamokv.spec import vclock as spec_vclock
 
 from ._result import (
@@ -40,6 +43,7 @@ __all__ = [
     "clock_condition_control",
     "order_does_not_imply_causality",
     "order_does_not_imply_causality_control",
+    "order_does_not_imply_causality_control_vector",
 ]
 
 REFERENCE = "interview Q2"
@@ -120,6 +124,89 @@ class _History:
         return messages, clocks
 
 
+Receives = list[list[z3.BoolRef]]
+"""``receives[k][j]``: event ``k`` receives the message sent at event ``j``."""
+
+
+def _free_receives(prefix: str) -> Receives:
+    """Fresh message variables: any event may receive from one event of another process."""
+    events = _events()
+    return [
+        [
+            z3.Bool(f"{prefix}_{k}_{j}") if events[k][0] != events[j][0] else z3.BoolVal(False)
+            for j in range(len(events))
+        ]
+        for k in range(len(events))
+    ]
+
+
+class _VectorHistory:
+    """Vector and Lamport clocks over a bounded history, happened-before left implicit.
+
+    Each event's vector clock is its predecessor's (merged with the sender's on a
+    receive) with its own entry plus one; its Lamport clock follows Lamport's rule.
+    A causal cycle would need an entry larger than itself, so none survives.
+
+    Args:
+        receives: the message variables (fresh, or the theorem's to share its history).
+        prefix: variable names, so that two encodings never share a variable.
+    """
+
+    def __init__(self, receives: Receives, *, prefix: str) -> None:
+        self.events = _events()
+        self.receives = receives
+        index = {e: k for k, e in enumerate(self.events)}
+        count = len(self.events)
+        self.vector = [
+            [z3.Int(f"{prefix}V_{p}_{i}_{q}") for q in range(PROCESSES)] for p, i in self.events
+        ]
+        self.lamport = [z3.Int(f"{prefix}L_{p}_{i}") for p, i in self.events]
+        self.constraints: list[z3.BoolRef] = []
+        for k, (p, i) in enumerate(self.events):
+            self.constraints.append(z3.AtMost(*receives[k], 1))
+            if i > 0:
+                previous = self.vector[index[(p, i - 1)]]
+                previous_lamport: z3.ArithRef = self.lamport[index[(p, i - 1)]]
+            else:
+                previous = [z3.IntVal(0)] * PROCESSES
+                previous_lamport = z3.IntVal(0)
+            base = list(previous)
+            lamport_base = previous_lamport
+            for j in range(count):
+                sent = self.vector[j]
+                base = [
+                    z3.If(
+                        receives[k][j], z3.If(sent[q] > previous[q], sent[q], previous[q]), base[q]
+                    )
+                    for q in range(PROCESSES)
+                ]
+                lamport_base = z3.If(
+                    receives[k][j],
+                    z3.If(self.lamport[j] > previous_lamport, self.lamport[j], previous_lamport),
+                    lamport_base,
+                )
+            for q in range(PROCESSES):
+                self.constraints.append(self.vector[k][q] == base[q] + (1 if q == p else 0))
+            self.constraints.append(self.lamport[k] == lamport_base + 1)
+
+    def before(self, a: int, b: int) -> z3.BoolRef:
+        """``VC(a) < VC(b)``: at most in every entry, and not equal."""
+        return z3.And(
+            *(self.vector[a][q] <= self.vector[b][q] for q in range(PROCESSES)),
+            z3.Or([self.vector[a][q] < self.vector[b][q] for q in range(PROCESSES)]),
+        )
+
+    def decode(self, model: z3.ModelRef) -> tuple[dict[Event, Event], dict[Event, int]]:
+        messages = {
+            self.events[k]: self.events[j]
+            for k in range(len(self.events))
+            for j in range(len(self.events))
+            if model_bool(model, self.receives[k][j])
+        }
+        clocks = {e: model_int(model, c) for e, c in zip(self.events, self.lamport, strict=True)}
+        return messages, clocks
+
+
 def _node(process: int) -> str:
     return f"p{process}"
 
@@ -164,7 +251,11 @@ def _lamport(messages: dict[Event, Event], events: int) -> dict[Event, int]:
         p, i = event
         previous = clocks[(p, i - 1)] if i > 0 else 0
         sender = messages.get(event)
-        clocks[event] = max(previous, clocks[sender] if sender else 0) + 1
+        clocks[event] = (
+            spec_lamport.receive(previous, clocks[sender])
+            if sender
+            else spec_lamport.increment(previous)
+        )
     return clocks
 
 
@@ -199,14 +290,12 @@ def _pair_formula(
 
 def _converse(name: str, kind: Kind, claim: str) -> ProofResult:
     stopwatch = Stopwatch()
+    # Looked up at call time, so that a test can break the encoding and see the row fail.
     history = _History()
     count = len(history.events)
     pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
     witness = _pair_formula(history, pairs, lamport_less=True)
-    if kind == "theorem":
-        outcome = check_exists(witness, assuming=history.constraints)
-    else:
-        outcome = check_forall(z3.Not(witness), assuming=history.constraints)
+    outcome = check_exists(witness, assuming=history.constraints)
 
     def decode(model: z3.ModelRef) -> tuple[str, Replay]:
         messages, clocks = history.decode(model)
@@ -252,11 +341,98 @@ def order_does_not_imply_causality() -> ProofResult:
 
 
 def order_does_not_imply_causality_control() -> ProofResult:
-    """Negative control: "Lamport timestamps capture causality" (C(a) < C(b) ⇒ a → b)."""
-    return _converse(
-        "lamport.order_does_not_imply_causality.control",
-        "control",
-        "C(a) < C(b) ⇒ a → b",
+    """Negative control: "Lamport timestamps capture causality" (C(a) < C(b) ⇒ a → b).
+
+    Encoded on its own: happened-before is characterised by vector clocks
+    (:class:`_VectorHistory`), not by the transitive closure the theorem unrolls,
+    over messages and Lamport clocks of its own, so Z3 refutes it with a
+    counterexample of its own rather than by answering the theorem's query again.
+    """
+    stopwatch = Stopwatch()
+    vector = _VectorHistory(_free_receives("belief_recv"), prefix="belief_")
+    count = len(vector.events)
+    pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
+    belief = z3.And(
+        [z3.Implies(vector.lamport[a] < vector.lamport[b], vector.before(a, b)) for a, b in pairs]
+    )
+    outcome = check_forall(belief, assuming=vector.constraints)
+
+    def decode(model: z3.ModelRef) -> tuple[str, Replay]:
+        messages, clocks = vector.decode(model)
+        a, b = next(
+            (vector.events[x], vector.events[y])
+            for x, y in pairs
+            if model_int(model, vector.lamport[x]) < model_int(model, vector.lamport[y])
+            and not model_bool(model, vector.before(x, y))
+        )
+        vcs = vector_clocks(messages, EVENTS)
+        order = spec_vclock.compare(vcs[a], vcs[b])
+        agreed = (
+            _lamport(messages, EVENTS) == clocks
+            and (a, b) not in _happened_before(messages, EVENTS)
+            and order is spec_vclock.Order.CONCURRENT
+        )
+        text = f"{_show(messages, clocks)}; C({_name(a)}) < C({_name(b)}) yet not {_name(a)} → {_name(b)}"
+        return text, Replay(
+            agreed, f"spec vector clocks {vcs[a]} and {vcs[b]} compare {order.value}"
+        )
+
+    return result_from(
+        outcome,
+        name="lamport.order_does_not_imply_causality.control",
+        kind="control",
+        claim="C(a) < C(b) ⇒ a → b (happened-before as vector-clock order)",
+        scope=f"{PROCESSES} processes × {EVENTS} events",
+        reference=REFERENCE,
+        stopwatch=stopwatch,
+        decode=decode,
+    )
+
+
+def order_does_not_imply_causality_control_vector() -> ProofResult:
+    """Negative control: the exhibit with vector clocks in place of Lamport's must have no witness.
+
+    The theorem's history (the same happened-before closure) with each event's
+    vector clock beside it: if Z3 found vector clocks ordering two events that are
+    not causally related, the closure or the clock rules would be wrong, and the
+    theorem's witness would prove nothing about Lamport clocks.
+    """
+    stopwatch = Stopwatch()
+    history = _History()
+    vector = _VectorHistory(history.receives, prefix="vc_")
+    count = len(history.events)
+    pairs = [(a, b) for a in range(count) for b in range(count) if a != b]
+    witness = z3.Or(
+        [z3.And(vector.before(a, b), z3.Not(history.happened_before[a][b])) for a, b in pairs]
+    )
+    outcome = check_exists(witness, assuming=[*history.constraints, *vector.constraints])
+
+    def decode(model: z3.ModelRef) -> tuple[str, Replay]:
+        messages, clocks = history.decode(model)
+        vcs = vector_clocks(messages, EVENTS)
+        hb = _happened_before(messages, EVENTS)
+        a, b = next(
+            (history.events[x], history.events[y])
+            for x, y in pairs
+            if model_bool(model, vector.before(x, y))
+            and not model_bool(model, history.happened_before[x][y])
+        )
+        order = spec_vclock.compare(vcs[a], vcs[b])
+        agreed = order is spec_vclock.Order.BEFORE and (a, b) not in hb
+        return f"{_show(messages, clocks)}; VC({_name(a)}) < VC({_name(b)})", Replay(
+            agreed, f"the spec's vector clocks compare {order.value}"
+        )
+
+    return result_from(
+        outcome,
+        name="lamport.order_does_not_imply_causality.control2",
+        kind="control",
+        claim="some events have VC(a) < VC(b) but not a → b",
+        scope=f"exhibit, {PROCESSES} processes × {EVENTS} events",
+        reference=REFERENCE,
+        stopwatch=stopwatch,
+        decode=decode,
+        replay_when_refuted=_vector_clocks_characterise_causality,
     )
 
 

@@ -15,7 +15,7 @@ extended preference list, because what matters there is the walk order, not size
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import z3
 from dynamokv.spec import quorum as spec_quorum
@@ -34,12 +34,17 @@ from ._result import (
 )
 
 __all__ = [
+    "MembersEncoding",
     "read_write_intersect",
     "read_write_intersect_control",
     "sloppy_can_miss_strict",
     "sloppy_can_miss_strict_control",
+    "sloppy_can_miss_strict_control_strict",
     "sloppy_equals_strict_when_healthy",
     "sloppy_equals_strict_when_healthy_control",
+    "sloppy_members",
+    "sloppy_walk_members",
+    "strict_members",
     "write_write_intersect",
     "write_write_intersect_control",
 ]
@@ -51,6 +56,8 @@ COUNTEREXAMPLE_N_MAX = 6
 """Counterexamples are sought among small N so that the spec's brute force can replay them."""
 LIST_LENGTH = 6
 """Extended preference lists in the sloppy-quorum encodings have this many nodes."""
+CONTROL_LIST_LENGTH = 5
+"""The sloppy-quorum belief is refuted over lists of this many nodes (its own encoding)."""
 NODE_NAMES = tuple("ABCDEFGH")
 
 
@@ -253,44 +260,96 @@ def sloppy_members(healthy: Sequence[z3.BoolRef], n: z3.ArithRef) -> list[z3.Boo
     return members
 
 
+MembersEncoding = Callable[[Sequence[z3.BoolRef], z3.ArithRef], list[z3.BoolRef]]
+"""An encoding of which positions of the extended preference list a write quorum may use."""
+
+
+def strict_members(healthy: Sequence[z3.BoolRef], n: z3.ArithRef) -> list[z3.BoolRef]:
+    """Which positions a *strict* quorum writes to: the healthy owners, no substitutes."""
+    return [z3.And(h, i < n) for i, h in enumerate(healthy)]
+
+
+def sloppy_walk_members(healthy: Sequence[z3.BoolRef], n: z3.ArithRef) -> list[z3.BoolRef]:
+    """The sloppy quorum again, encoded another way: as the coordinator walks the list.
+
+    Owners come first in the walk, so by the time it reaches the substitutes it has
+    counted the owners that are down, and it takes one healthy substitute per such
+    owner. Running totals, not the sums over positions of :func:`sloppy_members`:
+    a negative control built on this encoding does not share a mistake with the
+    theorem's.
+    """
+    members: list[z3.BoolRef] = []
+    owners_down: z3.ArithRef = z3.IntVal(0)
+    substitutes_taken: z3.ArithRef = z3.IntVal(0)
+    for i, h in enumerate(healthy):
+        is_owner = i < n
+        member = z3.If(is_owner, h, z3.And(h, substitutes_taken < owners_down))
+        members.append(member)
+        owners_down = owners_down + z3.If(z3.And(is_owner, z3.Not(h)), 1, 0)
+        substitutes_taken = substitutes_taken + z3.If(z3.And(z3.Not(is_owner), member), 1, 0)
+    return members
+
+
 def _count(bits: Sequence[z3.BoolRef]) -> z3.ArithRef:
     return z3.Sum([z3.IntVal(0), *(z3.If(b, 1, 0) for b in bits)])
 
 
-def _sloppy_miss(*, name: str, kind: Kind, claim: str) -> ProofResult:
-    stopwatch = Stopwatch()
-    n, r, w = z3.Ints("n r w")
-    healthy = [z3.Bool(f"healthy_{i}") for i in range(LIST_LENGTH)]
-    acks = [z3.Bool(f"ack_{i}") for i in range(LIST_LENGTH)]
-    reads = [z3.Bool(f"read_{i}") for i in range(LIST_LENGTH)]
-    members = sloppy_members(healthy, n)
-    background = [
-        n >= 1,
-        n <= LIST_LENGTH // 2,
-        r >= 1,
-        r <= n,
-        w >= 1,
-        w <= n,
-        r + w > n,
-        _count(acks) == w,
-        _count(reads) == r,
-        # The write is acknowledged by W members of the coordinator's sloppy quorum.
-        *[z3.Implies(acks[i], members[i]) for i in range(LIST_LENGTH)],
-        # The read is a strict quorum: owners only, on the far side of the partition.
-        *[z3.Implies(reads[i], z3.And(i < n, z3.Not(healthy[i]))) for i in range(LIST_LENGTH)],
-    ]
-    disjoint = z3.And([z3.Not(z3.And(acks[i], reads[i])) for i in range(LIST_LENGTH)])
-    if kind == "theorem":
-        outcome = check_exists(disjoint, assuming=background)
-    else:
-        outcome = check_forall(z3.Not(disjoint), assuming=background)
+class _SloppyWrite:
+    """A write acknowledged by W members of a quorum and a strict read of R owners.
 
-    def decode(model: z3.ModelRef) -> tuple[str, Replay]:
-        nodes = NODE_NAMES[:LIST_LENGTH]
-        n_value, r_value, w_value = (model_int(model, v) for v in (n, r, w))
-        up = {nodes[i] for i in range(LIST_LENGTH) if model_bool(model, healthy[i])}
-        ack_nodes = {nodes[i] for i in range(LIST_LENGTH) if model_bool(model, acks[i])}
-        read_nodes = {nodes[i] for i in range(LIST_LENGTH) if model_bool(model, reads[i])}
+    Args:
+        members: the encoding of the write quorum (:func:`sloppy_members`...).
+        length: nodes on the extended preference list.
+        prefix: variable names, so that two encodings never share a variable.
+        reads_from_down_owners: the read is served by owners the writer saw down
+            (the far side of a partition); otherwise by any R owners.
+    """
+
+    def __init__(
+        self,
+        members: MembersEncoding,
+        *,
+        length: int,
+        prefix: str,
+        reads_from_down_owners: bool,
+    ) -> None:
+        self.length = length
+        self.n, self.r, self.w = z3.Ints(f"{prefix}n {prefix}r {prefix}w")
+        self.healthy = [z3.Bool(f"{prefix}healthy_{i}") for i in range(length)]
+        self.acks = [z3.Bool(f"{prefix}ack_{i}") for i in range(length)]
+        self.reads = [z3.Bool(f"{prefix}read_{i}") for i in range(length)]
+        members_at = members(self.healthy, self.n)
+        n, r, w = self.n, self.r, self.w
+        self.background = [
+            n >= 1,
+            n <= length // 2,
+            r >= 1,
+            r <= n,
+            w >= 1,
+            w <= n,
+            r + w > n,
+            _count(self.acks) == w,
+            _count(self.reads) == r,
+            # The write is acknowledged by W members of the coordinator's quorum.
+            *[z3.Implies(self.acks[i], members_at[i]) for i in range(length)],
+            # The read is a strict quorum: owners only.
+            *[
+                z3.Implies(
+                    self.reads[i],
+                    z3.And(i < n, z3.Not(self.healthy[i])) if reads_from_down_owners else i < n,
+                )
+                for i in range(length)
+            ],
+        ]
+        self.disjoint = z3.And([z3.Not(z3.And(self.acks[i], self.reads[i])) for i in range(length)])
+
+    def decode(self, model: z3.ModelRef) -> tuple[str, Replay]:
+        length = self.length
+        nodes = NODE_NAMES[:length]
+        n_value, r_value, w_value = (model_int(model, v) for v in (self.n, self.r, self.w))
+        up = {nodes[i] for i in range(length) if model_bool(model, self.healthy[i])}
+        ack_nodes = {nodes[i] for i in range(length) if model_bool(model, self.acks[i])}
+        read_nodes = {nodes[i] for i in range(length) if model_bool(model, self.reads[i])}
         quorum = spec_quorum.sloppy_quorum(nodes, up, n_value)
         quorum_nodes = {node for node, _ in quorum}
         config = spec_quorum.QuorumConfig(n_value, r_value, w_value)
@@ -310,17 +369,6 @@ def _sloppy_miss(*, name: str, kind: Kind, claim: str) -> ProofResult:
             "sloppy_quorum contains the acks, is_strict_consistent holds, and the read misses the write",
         )
 
-    return result_from(
-        outcome,
-        name=name,
-        kind=kind,
-        claim=claim,
-        scope=f"exhibit, lists of {LIST_LENGTH} nodes",
-        reference="Dynamo §4.6",
-        stopwatch=stopwatch,
-        decode=decode,
-    )
-
 
 def sloppy_can_miss_strict() -> ProofResult:
     """Under a partition, a write acknowledged by a sloppy quorum can miss a strict read quorum.
@@ -328,19 +376,95 @@ def sloppy_can_miss_strict() -> ProofResult:
     Dynamo §4.6: sloppy quorum keeps writes available, at the price of R + W > N
     no longer implying that a read sees the latest write.
     """
-    return _sloppy_miss(
+    stopwatch = Stopwatch()
+    # Looked up at call time, so that a test can break the encoding and see the row fail.
+    write = _SloppyWrite(sloppy_members, length=LIST_LENGTH, prefix="", reads_from_down_owners=True)
+    outcome = check_exists(write.disjoint, assuming=write.background)
+    return result_from(
+        outcome,
         name="quorum.sloppy_can_miss_strict",
         kind="theorem",
         claim="some partition lets a sloppy write quorum and a strict read quorum be disjoint although R + W > N",
+        scope=f"exhibit, lists of {LIST_LENGTH} nodes",
+        reference="Dynamo §4.6",
+        stopwatch=stopwatch,
+        decode=write.decode,
     )
 
 
 def sloppy_can_miss_strict_control() -> ProofResult:
-    """Negative control: "R + W > N means reads always see writes, even with sloppy quorums"."""
-    return _sloppy_miss(
+    """Negative control: "R + W > N means reads always see writes, even with sloppy quorums".
+
+    Encoded on its own (the walk of :func:`sloppy_walk_members`, a shorter list, its
+    own variables), so it is refuted by a counterexample of its own and does not
+    stand or fall with the theorem's encoding.
+    """
+    stopwatch = Stopwatch()
+    write = _SloppyWrite(
+        sloppy_walk_members,
+        length=CONTROL_LIST_LENGTH,
+        prefix="belief_",
+        reads_from_down_owners=False,
+    )
+    outcome = check_forall(z3.Not(write.disjoint), assuming=write.background)
+    return result_from(
+        outcome,
         name="quorum.sloppy_can_miss_strict.control",
         kind="control",
         claim="with R + W > N a sloppy write quorum always meets a strict read quorum",
+        scope=f"all R, W, N ≤ {CONTROL_LIST_LENGTH // 2}, lists of {CONTROL_LIST_LENGTH} nodes",
+        reference="Dynamo §4.6",
+        stopwatch=stopwatch,
+        decode=write.decode,
+    )
+
+
+def sloppy_can_miss_strict_control_strict() -> ProofResult:
+    """Negative control: the exhibit with a *strict* write quorum must have no witness.
+
+    The theorem's encoding with the substitutes taken away: if this found a
+    witness, the encoding would let quorums miss each other for reasons other than
+    substitution, and the exhibit would prove nothing about sloppy quorums.
+    """
+    stopwatch = Stopwatch()
+    write = _SloppyWrite(
+        strict_members, length=LIST_LENGTH, prefix="strict_", reads_from_down_owners=True
+    )
+    outcome = check_exists(write.disjoint, assuming=write.background)
+    return result_from(
+        outcome,
+        name="quorum.sloppy_can_miss_strict.control2",
+        kind="control",
+        claim="some partition lets a strict write quorum and a strict read quorum be disjoint although R + W > N",
+        scope=f"exhibit, lists of {LIST_LENGTH} nodes",
+        reference="Dynamo §4.5",
+        stopwatch=stopwatch,
+        decode=write.decode,
+        replay_when_refuted=_strict_never_misses,
+    )
+
+
+def _strict_never_misses() -> Replay:
+    """Through the spec: a strict quorum never leaves W healthy owners and R down ones."""
+    nodes = NODE_NAMES[:LIST_LENGTH]
+    checked = 0
+    for n_value in range(1, LIST_LENGTH // 2 + 1):
+        for mask in range(1 << LIST_LENGTH):
+            up = {nodes[i] for i in range(LIST_LENGTH) if mask >> i & 1}
+            acks_max = len(spec_quorum.strict_quorum(nodes, up, n_value))
+            reads_max = n_value - acks_max
+            for r_value in range(1, n_value + 1):
+                for w_value in range(n_value - r_value + 1, n_value + 1):
+                    if acks_max >= w_value and reads_max >= r_value:
+                        return Replay(
+                            False,
+                            f"N={n_value} R={r_value} W={w_value}, up {sorted(up)}: "
+                            f"strict_quorum leaves room for a disjoint read",
+                        )
+                    checked += 1
+    return Replay(
+        True,
+        f"strict_quorum never leaves W healthy owners beside R down ones ({checked} cases)",
     )
 
 

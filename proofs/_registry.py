@@ -3,7 +3,9 @@
 Why a registry of pairs: a theorem whose encoding cannot fail proves nothing, and
 the only way to show it can fail is to feed it something false. Each theorem is
 therefore registered together with at least one *negative control*, a deliberately
-wrong variant that Z3 must refute. The verdict of a run fails when any theorem is not
+wrong variant that Z3 must refute. An *exhibit* (an existential theorem, proved by
+a witness) gets a control encoded on its own: the negation of the exhibit would be
+refuted by the very witness that proves it, so it could never fail by itself. The verdict of a run fails when any theorem is not
 proved, when any control is not refuted (the encoding could not tell right from
 wrong), when a spec replay disagrees, or when the solver answers unknown.
 
@@ -71,7 +73,7 @@ _PAIRS: tuple[tuple[str, Callable[[], ProofResult], tuple[Callable[[], ProofResu
     (
         "quorum.sloppy_can_miss_strict",
         _quorum.sloppy_can_miss_strict,
-        (_quorum.sloppy_can_miss_strict_control,),
+        (_quorum.sloppy_can_miss_strict_control, _quorum.sloppy_can_miss_strict_control_strict),
     ),
     (
         "quorum.sloppy_is_strict_when_owners_up",
@@ -111,12 +113,18 @@ _PAIRS: tuple[tuple[str, Callable[[], ProofResult], tuple[Callable[[], ProofResu
     (
         "vclock.truncation_can_order_concurrent",
         _vclock.truncation_can_order_concurrent,
-        (_vclock.truncation_can_order_concurrent_control,),
+        (
+            _vclock.truncation_can_order_concurrent_control,
+            _vclock.truncation_can_order_concurrent_control_no_truncation,
+        ),
     ),
     (
         "lamport.order_does_not_imply_causality",
         _lamport.order_does_not_imply_causality,
-        (_lamport.order_does_not_imply_causality_control,),
+        (
+            _lamport.order_does_not_imply_causality_control,
+            _lamport.order_does_not_imply_causality_control_vector,
+        ),
     ),
     ("lamport.clock_condition", _lamport.clock_condition, (_lamport.clock_condition_control,)),
     (

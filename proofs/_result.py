@@ -200,6 +200,7 @@ def result_from(
     stopwatch: Stopwatch,
     decode: Callable[[z3.ModelRef], tuple[str, Replay | None]] | None = None,
     replay_when_proved: Callable[[], Replay] | None = None,
+    replay_when_refuted: Callable[[], Replay] | None = None,
 ) -> ProofResult:
     """Build a :class:`ProofResult` from a solver outcome.
 
@@ -215,6 +216,8 @@ def result_from(
             universal claim the model is a counterexample, for an exhibit a witness.
         replay_when_proved: a bounded exhaustive check of the same law against the
             spec, run when a universal claim is proved (no model to replay).
+        replay_when_refuted: the same for an exhibit that has no witness: a bounded
+            exhaustive check that the spec never shows the behaviour either.
     """
     text: str | None = None
     replay: Replay | None = None
@@ -222,6 +225,8 @@ def result_from(
         text, replay = decode(outcome.model)
     elif outcome.model is None and outcome.status is Status.PROVED and replay_when_proved:
         replay = replay_when_proved()
+    elif outcome.model is None and outcome.status is Status.REFUTED and replay_when_refuted:
+        replay = replay_when_refuted()
     is_witness = outcome.status is Status.PROVED and outcome.model is not None
     note = None
     if outcome.status is Status.UNKNOWN:

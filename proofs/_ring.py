@@ -228,7 +228,7 @@ def partitions_are_equal_intervals() -> ProofResult:
 
     So the keys a join moves are the union of the reassigned partitions, and the
     fraction of keys that move equals the fraction of partitions reassigned
-    (Dynamo §6.2, strategy 3; DESIGN.md section 3, property 6).
+    (Dynamo §6.2, strategy 3).
     """
     stopwatch = Stopwatch()
     outcome = None

@@ -33,6 +33,8 @@ from ._result import (
     Kind,
     ProofResult,
     Replay,
+    SolverOutcome,
+    Status,
     Stopwatch,
     check_exists,
     check_forall,
@@ -63,6 +65,7 @@ __all__ = [
     "merge_min",
     "truncation_can_order_concurrent",
     "truncation_can_order_concurrent_control",
+    "truncation_can_order_concurrent_control_no_truncation",
 ]
 
 REFERENCE = "Dynamo §4.4"
@@ -558,58 +561,64 @@ def _pointwise_descends(a: list[z3.ArithRef], b: list[z3.ArithRef]) -> z3.BoolRe
     return z3.And([x >= y for x, y in zip(a, b, strict=True)])
 
 
-def _truncation(name: str, kind: Kind, claim: str) -> ProofResult:
-    stopwatch = Stopwatch()
+def _truncation_outcome(
+    *, threshold_min: int = 1
+) -> tuple[SolverOutcome, Callable[[z3.ModelRef], tuple[str, Replay]]]:
+    """Look for concurrent clocks that truncation leaves strictly ordered.
+
+    ``threshold_min`` bounds the threshold from below: at ``TRUNCATION_NODES`` no
+    entry is ever dropped, and no witness may exist (a negative control).
+    """
     threshold = z3.Int("threshold")
+    # Looked up at call time, so that a test can break the encoding and see the row fail.
     a, b = _TruncatedClock("a", threshold), _TruncatedClock("b", threshold)
     concurrent_before = z3.And(
         z3.Not(_pointwise_descends(a.counters, b.counters)),
         z3.Not(_pointwise_descends(b.counters, a.counters)),
     )
-    concurrent_after = z3.And(
-        z3.Not(_pointwise_descends(a.truncated, b.truncated)),
-        z3.Not(_pointwise_descends(b.truncated, a.truncated)),
+    ordered_after = z3.Or(
+        _pointwise_descends(a.truncated, b.truncated),
+        _pointwise_descends(b.truncated, a.truncated),
     )
-    assuming = [threshold >= 1, *a.constraints(), *b.constraints(), concurrent_before]
-    if kind == "theorem":
-        # Strictly ordered afterwards: one of the two versions would be discarded as stale.
-        differ = z3.Or([x != y for x, y in zip(a.truncated, b.truncated, strict=True)])
-        outcome = check_exists(z3.And(z3.Not(concurrent_after), differ), assuming=assuming)
-    else:
-        outcome = check_forall(concurrent_after, assuming=assuming)
+    # Strictly ordered afterwards: one of the two versions would be discarded as stale.
+    differ = z3.Or([x != y for x, y in zip(a.truncated, b.truncated, strict=True)])
+    assuming = [threshold >= threshold_min, *a.constraints(), *b.constraints(), concurrent_before]
+    outcome = check_exists(z3.And(ordered_after, differ), assuming=assuming)
 
     def decode(model: z3.ModelRef) -> tuple[str, Replay]:
         t = model_int(model, threshold)
         x, x_stamps, x_cut = a.decode(model)
         y, y_stamps, y_cut = b.decode(model)
-        spec_x = spec_vclock.truncate(x, {n: x_stamps[n] for n in x}, t)
-        spec_y = spec_vclock.truncate(y, {n: y_stamps[n] for n in y}, t)
-        before = spec_vclock.compare(x, y)
-        after = spec_vclock.compare(spec_x, spec_y)
-        agreed = (
-            spec_x == x_cut
-            and spec_y == y_cut
-            and before is spec_vclock.Order.CONCURRENT
-            and after is not spec_vclock.Order.CONCURRENT
-        )
-        text = (
-            f"threshold {t}: a = {x} (stamps {x_stamps}), b = {y} (stamps {y_stamps}) "
-            f"truncate to {x_cut} and {y_cut}"
-        )
-        return text, Replay(
-            agreed,
-            f"spec.truncate gives {spec_x}, {spec_y}; compare goes from concurrent to {after.value}",
-        )
+        return _replay_truncation(t, (x, x_stamps, x_cut), (y, y_stamps, y_cut))
 
-    return result_from(
-        outcome,
-        name=name,
-        kind=kind,
-        claim=claim,
-        scope=f"exhibit, clocks over {TRUNCATION_NODES} nodes",
-        reference=REFERENCE,
-        stopwatch=stopwatch,
-        decode=decode,
+    return outcome, decode
+
+
+_Decoded = tuple[dict[str, int], dict[str, int], dict[str, int]]
+"""A decoded clock, its stamps, and what the encoding says truncation leaves of it."""
+
+
+def _replay_truncation(threshold: int, a: _Decoded, b: _Decoded) -> tuple[str, Replay]:
+    """Run both clocks through ``spec.vclock.truncate`` and ``compare``."""
+    x, x_stamps, x_cut = a
+    y, y_stamps, y_cut = b
+    spec_x = spec_vclock.truncate(x, {n: x_stamps[n] for n in x}, threshold)
+    spec_y = spec_vclock.truncate(y, {n: y_stamps[n] for n in y}, threshold)
+    before = spec_vclock.compare(x, y)
+    after = spec_vclock.compare(spec_x, spec_y)
+    agreed = (
+        spec_x == x_cut
+        and spec_y == y_cut
+        and before is spec_vclock.Order.CONCURRENT
+        and after is not spec_vclock.Order.CONCURRENT
+    )
+    text = (
+        f"threshold {threshold}: a = {x} (stamps {x_stamps}), b = {y} (stamps {y_stamps}) "
+        f"truncate to {x_cut} and {y_cut}"
+    )
+    return text, Replay(
+        agreed,
+        f"spec.truncate gives {spec_x}, {spec_y}; compare goes from concurrent to {after.value}",
     )
 
 
@@ -617,19 +626,164 @@ def truncation_can_order_concurrent() -> ProofResult:
     """Truncating clocks (Dynamo §4.4, threshold 10) can make concurrent versions look ordered.
 
     The version that then looks older is discarded by syntactic reconciliation: a
-    lost update that DESIGN.md section 3 makes the checkers account for.
+    lost update, which the simulator's checkers account for by excusing (and
+    counting) puts whose context was truncated.
     """
-    return _truncation(
-        "vclock.truncation_can_order_concurrent",
-        "theorem",
-        "some concurrent a, b have truncate(a), truncate(b) ordered",
+    stopwatch = Stopwatch()
+    outcome, decode = _truncation_outcome()
+    return result_from(
+        outcome,
+        name="vclock.truncation_can_order_concurrent",
+        kind="theorem",
+        claim="some concurrent a, b have truncate(a), truncate(b) ordered",
+        scope=f"exhibit, clocks over {TRUNCATION_NODES} nodes",
+        reference=REFERENCE,
+        stopwatch=stopwatch,
+        decode=decode,
     )
 
 
+class _RemovedOldest:
+    """A clock over ``TRUNCATION_NODES`` nodes, truncated by removing the oldest entry
+    again and again, as Dynamo §4.4 words it ("the oldest pair is removed").
+
+    A second encoding of :func:`dynamokv.spec.vclock.truncate`, independent of
+    :class:`_TruncatedClock`'s count of newer entries: one removal step per entry
+    over the threshold, each dropping the present entry with the smallest stamp.
+    """
+
+    def __init__(self, name: str, threshold: int) -> None:
+        self.counters = [z3.Int(f"{name}_{k}") for k in range(TRUNCATION_NODES)]
+        self.stamps = [z3.Int(f"{name}_stamp_{k}") for k in range(TRUNCATION_NODES)]
+        state: list[z3.ArithRef] = list(self.counters)
+        for _ in range(TRUNCATION_NODES):
+            present = [c > 0 for c in state]
+            over = _count_true(present) > threshold
+            oldest = [
+                z3.And(
+                    present[k],
+                    *(
+                        z3.Implies(present[j], self.stamps[j] > self.stamps[k])
+                        for j in range(TRUNCATION_NODES)
+                        if j != k
+                    ),
+                )
+                for k in range(TRUNCATION_NODES)
+            ]
+            state = [
+                z3.If(z3.And(over, oldest[k]), z3.IntVal(0), state[k])
+                for k in range(TRUNCATION_NODES)
+            ]
+        self.truncated = state
+
+    def constraints(self) -> list[z3.BoolRef]:
+        return [
+            *(z3.And(c >= 0, c <= COUNTER_MAX) for c in self.counters),
+            *(z3.And(s >= 0, s < TRUNCATION_NODES) for s in self.stamps),
+            z3.Distinct(*self.stamps),
+        ]
+
+    def decode(self, model: z3.ModelRef) -> _Decoded:
+        counters = {f"n{k}": model_int(model, c) for k, c in enumerate(self.counters)}
+        stamps = {f"n{k}": model_int(model, s) for k, s in enumerate(self.stamps)}
+        truncated = {f"n{k}": model_int(model, t) for k, t in enumerate(self.truncated)}
+        return (
+            {node: c for node, c in counters.items() if c > 0},
+            stamps,
+            {node: c for node, c in truncated.items() if c > 0},
+        )
+
+
+def _count_true(bits: list[z3.BoolRef]) -> z3.ArithRef:
+    return z3.Sum([z3.IntVal(0), *(z3.If(b, 1, 0) for b in bits)])
+
+
+BELIEF_THRESHOLDS = (1, 2)
+"""The belief "truncation preserves concurrency" is put to Z3 at each of these thresholds."""
+
+
 def truncation_can_order_concurrent_control() -> ProofResult:
-    """Negative control: "truncation preserves concurrency"."""
-    return _truncation(
-        "vclock.truncation_can_order_concurrent.control",
-        "control",
-        "truncate(a) ∥ truncate(b) whenever a ∥ b",
+    """Negative control: "truncation preserves concurrency".
+
+    Encoded on its own (:class:`_RemovedOldest`, concrete thresholds, its own
+    variables), so Z3 refutes it with a counterexample of its own rather than by
+    answering the theorem's query again.
+    """
+    stopwatch = Stopwatch()
+    outcome = SolverOutcome(Status.PROVED, None)
+    for threshold in BELIEF_THRESHOLDS:
+        a, b = _RemovedOldest("x", threshold), _RemovedOldest("y", threshold)
+
+        def concurrent(p: list[z3.ArithRef], q: list[z3.ArithRef]) -> z3.BoolRef:
+            return z3.And(z3.Not(_pointwise_descends(p, q)), z3.Not(_pointwise_descends(q, p)))
+
+        outcome = check_forall(
+            z3.Implies(concurrent(a.counters, b.counters), concurrent(a.truncated, b.truncated)),
+            assuming=[*a.constraints(), *b.constraints()],
+        )
+        if outcome.status is not Status.PROVED:
+            break
+
+    def decode(model: z3.ModelRef) -> tuple[str, Replay]:
+        return _replay_truncation(threshold, a.decode(model), b.decode(model))
+
+    return result_from(
+        outcome,
+        name="vclock.truncation_can_order_concurrent.control",
+        kind="control",
+        claim="truncate(a) ∥ truncate(b) whenever a ∥ b (oldest entries removed one by one)",
+        scope=f"clocks over {TRUNCATION_NODES} nodes, thresholds {BELIEF_THRESHOLDS}",
+        reference=REFERENCE,
+        stopwatch=stopwatch,
+        decode=decode,
+    )
+
+
+def truncation_can_order_concurrent_control_no_truncation() -> ProofResult:
+    """Negative control: with a threshold no smaller than the clock, there must be no witness.
+
+    The theorem's encoding with truncation made a no-op: if this found a witness,
+    the encoding would order concurrent clocks for some reason other than
+    truncation, and the exhibit would prove nothing about truncation.
+    """
+    stopwatch = Stopwatch()
+    outcome, decode = _truncation_outcome(threshold_min=TRUNCATION_NODES)
+    return result_from(
+        outcome,
+        name="vclock.truncation_can_order_concurrent.control2",
+        kind="control",
+        claim=f"some concurrent a, b truncated at a threshold ≥ {TRUNCATION_NODES} become ordered",
+        scope=f"exhibit, clocks over {TRUNCATION_NODES} nodes",
+        reference=REFERENCE,
+        stopwatch=stopwatch,
+        decode=decode,
+        replay_when_refuted=_untruncated_spec_check,
+    )
+
+
+def _untruncated_spec_check() -> Replay:
+    """Through the spec: truncating at the clock's length leaves every comparison alone."""
+    counters = range(2)
+    nodes = [f"n{k}" for k in range(TRUNCATION_NODES)]
+    clocks = [
+        {node: c for node, c in zip(nodes, values, strict=True) if c > 0}
+        for values in itertools.product(counters, repeat=TRUNCATION_NODES)
+    ]
+    stamp_orders = [
+        dict(zip(nodes, order, strict=True))
+        for order in itertools.permutations(range(TRUNCATION_NODES))
+    ]
+    checked = 0
+    for x, y in itertools.product(clocks, repeat=2):
+        before = spec_vclock.compare(x, y)
+        for stamps in stamp_orders:
+            cut_x = spec_vclock.truncate(x, stamps, TRUNCATION_NODES)
+            cut_y = spec_vclock.truncate(y, stamps, TRUNCATION_NODES)
+            if spec_vclock.compare(cut_x, cut_y) is not before:
+                return Replay(False, f"truncate changed compare({x}, {y}) with stamps {stamps}")
+            checked += 1
+    return Replay(
+        True,
+        f"spec.truncate at threshold {TRUNCATION_NODES} keeps compare on all {checked} "
+        "pairs of 3-node clocks and stamp orders",
     )

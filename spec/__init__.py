@@ -8,12 +8,13 @@ and that run during the Hypothesis tests. The implementation in
 * :mod:`~dynamokv.spec.ring` -- consistent hashing, preference lists (Dynamo §4.2, §4.3)
 * :mod:`~dynamokv.spec.quorum` -- N, R, W, strict and sloppy quorums (§4.5, §4.6)
 * :mod:`~dynamokv.spec.vclock` -- vector clocks and their order (§4.4)
+* :mod:`~dynamokv.spec.lamport` -- Lamport clocks, the one-integer alternative (interview Q2)
 * :mod:`~dynamokv.spec.merkle` -- Merkle trees and their diff (§4.7)
 * :mod:`~dynamokv.spec.kv` -- versions, siblings, contexts: the contract (§4.4)
 """
 
 from __future__ import annotations
 
-from . import kv, merkle, quorum, ring, vclock
+from . import kv, lamport, merkle, quorum, ring, vclock
 
-__all__ = ["kv", "merkle", "quorum", "ring", "vclock"]
+__all__ = ["kv", "lamport", "merkle", "quorum", "ring", "vclock"]

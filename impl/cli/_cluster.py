@@ -89,6 +89,47 @@ def register(subparsers: Any) -> None:
     restart.add_argument("node", help="a node's name or number, as `status` shows it")
     restart.set_defaults(handler=_restart)
 
+    partition = add(
+        "partition",
+        "cut the network between groups of nodes (no root needed)",
+        "Make the nodes drop (or with --delay-ms, delay) every message between the groups, "
+        "through their own peer fault layer: GROUP/GROUP[/GROUP...], each GROUP a "
+        "comma-separated list of node names or numbers, e.g. 1,2/3,4,5. Nodes in no group "
+        "still reach everyone. Clients reach every node as before. Replaces any partition "
+        "set before; `cluster heal` removes it.",
+    )
+    partition.add_argument("groups", help="the groups, e.g. 1,2/3,4,5 or node-1/node-2")
+    partition.add_argument(
+        "--one-way",
+        action="store_true",
+        help="cut only the traffic from the first group to the second (FROM/TO)",
+    )
+    partition.add_argument(
+        "--delay-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="delay the traffic by MS milliseconds instead of dropping it",
+    )
+    partition.set_defaults(handler=_partition)
+
+    heal = add("heal", "end every partition", "Every node talks to every node again.")
+    heal.set_defaults(handler=_heal)
+
+    pause = add(
+        "pause",
+        "freeze one node (SIGSTOP)",
+        "SIGSTOP one node: it keeps its sockets and data but answers nothing until "
+        "`cluster resume`, as during a long GC pause. Peers suspect it; writes go to "
+        "substitutes (sloppy quorum).",
+    )
+    pause.add_argument("node", help="a node's name or number, as `status` shows it")
+    pause.set_defaults(handler=_pause)
+
+    resume = add("resume", "unfreeze a paused node (SIGCONT)", "SIGCONT a paused node.")
+    resume.add_argument("node", help="a node's name or number, as `status` shows it")
+    resume.set_defaults(handler=_resume)
+
     down = add(
         "down",
         "stop every node",
@@ -190,7 +231,15 @@ def _print_status(cluster: Any) -> None:
         )
     for index, row in enumerate(cluster.status(), start=1):
         peer = cluster.processes[row.name].peer
-        state = "[green]up[/green]" if row.up else "[red]down[/red]"
+        info = cluster.processes[row.name]
+        if row.paused:
+            state = "[yellow]paused[/yellow]"
+        elif not row.up:
+            state = "[red]down[/red]"
+        elif info.faults:
+            state = "[yellow]partitioned[/yellow]"
+        else:
+            state = "[green]up[/green]"
         table.add_row(
             str(index),
             row.name,
@@ -241,6 +290,58 @@ def _restart(args: argparse.Namespace) -> int:
     except ClusterError as error:
         raise CliError(str(error)) from error
     print(f"{name} is up again on {cluster.http_address(name)}")
+    return 0
+
+
+def _run(args: argparse.Namespace, action: Any) -> Any:
+    """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
+    from dynamokv.impl.cli import CliError
+    from dynamokv.impl.runtime._cluster import ClusterError
+
+    cluster = _cluster(args, progress=_progress())
+    if not cluster.processes:
+        raise CliError(f"no cluster in {cluster.directory}; start one with `dynamokv cluster up`")
+    try:
+        return action(cluster)
+    except ClusterError as error:
+        raise CliError(str(error)) from error
+
+
+def _partition(args: argparse.Namespace) -> int:
+    groups = [[name.strip() for name in group.split(",")] for group in args.groups.split("/")]
+    faults = _run(
+        args,
+        lambda cluster: cluster.partition(groups, one_way=args.one_way, delay_ms=args.delay_ms),
+    )
+    for name, fault in sorted(faults.items()):
+        parts = []
+        if fault.drop_to:
+            parts.append(f"drops messages to {', '.join(sorted(fault.drop_to))}")
+        if fault.drop_from:
+            parts.append(f"drops messages from {', '.join(sorted(fault.drop_from))}")
+        if fault.delay_ms:
+            delays = ", ".join(f"{peer} by {ms} ms" for peer, ms in sorted(fault.delay_ms.items()))
+            parts.append(f"delays messages to {delays}")
+        print(f"{name}: {'; '.join(parts) or 'unaffected'}")
+    print("`dynamokv cluster heal` ends it")
+    return 0
+
+
+def _heal(args: argparse.Namespace) -> int:
+    healed = _run(args, lambda cluster: cluster.heal())
+    print(f"healed {len(healed)} node(s): every node talks to every node")
+    return 0
+
+
+def _pause(args: argparse.Namespace) -> int:
+    name = _run(args, lambda cluster: cluster.pause(args.node))
+    print(f"{name} is paused (SIGSTOP); `dynamokv cluster resume {name}` wakes it")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    name = _run(args, lambda cluster: cluster.resume(args.node))
+    print(f"{name} is running again")
     return 0
 
 

@@ -3,7 +3,7 @@
 The proofs themselves live in :mod:`dynamokv.proofs`, which knows nothing about
 terminals; this module parses the options, renders the results with rich, and turns
 the verdict into the exit status: 0 only when every theorem is proved, every control
-refuted and every spec replay agreed (DESIGN.md section 6, rung 2).
+refuted and every spec replay agreed.
 """
 
 from __future__ import annotations

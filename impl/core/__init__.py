@@ -16,6 +16,10 @@ wraps :class:`Node` with gossip membership and phi-accrual failure detection
 and leave with partition transfer (:mod:`~dynamokv.impl.core._partitions`) and
 Merkle anti-entropy (:mod:`~dynamokv.impl.core._merkle_tree`), with the same
 ``step(event, now) -> effects`` shape.
+
+The decisions a lab or a test may replace (the quorum rules first) are module-level
+functions the node calls through one frozen :class:`Seams` value
+(:mod:`~dynamokv.impl.core._seams`).
 """
 
 from __future__ import annotations
@@ -100,13 +104,16 @@ from ._messages import (
 from ._node import PLANTED_BUGS, Node, NodeConfig, NodeStats
 from ._partitions import Movement, movement, q1_table
 from ._phi import PhiAccrualDetector, PhiConfig
+from ._quorum import read_may_answer, write_may_answer
 from ._ring import MembershipView, PartitionRing
+from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import MemberStorageView, StorageView
 from ._vclock import Clock
 from ._versions import covers
 
 __all__ = [
     "BOOTSTRAP_ISSUER",
+    "DEFAULT_SEAMS",
     "PLANTED_BUGS",
     "AntiEntropy",
     "AntiEntropyConfig",
@@ -170,6 +177,7 @@ __all__ = [
     "RingState",
     "RootsReply",
     "RootsRequest",
+    "Seams",
     "Send",
     "SetTimer",
     "StorageView",
@@ -189,7 +197,9 @@ __all__ = [
     "measure_repair_traffic",
     "movement",
     "q1_table",
+    "read_may_answer",
     "value_hash",
     "vector_clock",
     "versions",
+    "write_may_answer",
 ]

@@ -132,6 +132,7 @@ from ._messages import (
 )
 from ._node import Node, NodeConfig, NodeStats
 from ._ring import PartitionRing
+from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import MemberStorageView
 from ._versions import merge
 
@@ -373,6 +374,8 @@ class DynamoNode:
             cluster starts with; ignored once a ring is persisted. A node without
             one starts ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
+        seams: the replaceable decisions (:class:`~dynamokv.impl.core.Seams`); only
+            the simulator and tests pass anything but the project's own.
     """
 
     def __init__(
@@ -387,6 +390,7 @@ class DynamoNode:
         seeds: Mapping[str, str] | None = None,
         bootstrap_owners: Sequence[str] | None = None,
         now: int = 0,
+        seams: Seams = DEFAULT_SEAMS,
     ) -> None:
         self.node_id = node_id
         self.config = config
@@ -429,6 +433,7 @@ class DynamoNode:
             health=self.health,
             storage=storage,
             random=random,
+            seams=seams,
         )
         self.anti_entropy = AntiEntropy(node_id, self.member_config.anti_entropy)
         self.trees: dict[int, PartitionMerkleTree] = {}

@@ -98,6 +98,7 @@ from ._messages import (
     WriteRequest,
 )
 from ._ring import MembershipView
+from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import StorageView
 from ._versions import context_of, merge, reconcile
 
@@ -259,6 +260,8 @@ class Node:
         storage: the read side of this node's storage; it must already hold
             whatever survived a crash.
         random: the only source of randomness.
+        seams: the replaceable decisions (:class:`~dynamokv.impl.core.Seams`); only
+            the simulator and tests pass anything but the project's own.
     """
 
     def __init__(
@@ -270,9 +273,11 @@ class Node:
         health: HealthView,
         storage: StorageView,
         random: random.Random,
+        seams: Seams = DEFAULT_SEAMS,
     ) -> None:
         self.node_id = node_id
         self.config = config
+        self.seams = seams
         self.membership = membership
         self.health = health
         self.storage = storage
@@ -665,7 +670,9 @@ class Node:
         self, op_id: int, op: _GetOp, node: str, versions: tuple[Version, ...]
     ) -> None:
         op.responses[node] = versions
-        if not op.replied and len(op.responses) >= op.r:
+        if not op.replied and self.seams.read_may_answer(
+            op.responses, op.targets, r=op.r, strict=self.config.strict_quorum
+        ):
             op.replied = True
             merged = reconcile(v for held in op.responses.values() for v in held)
             if len(merged) > 1:
@@ -814,7 +821,9 @@ class Node:
         # the new version locally ... if at least W-1 nodes respond"). Requiring
         # it keeps every acknowledged dot in its coordinator's store, which the
         # sibling shipping above relies on.
-        if not op.replied and len(op.acked) >= op.w and self.node_id in op.acked:
+        if not op.replied and self.seams.write_may_answer(
+            op.acked, op.targets, w=op.w, coordinator=self.node_id, strict=self.config.strict_quorum
+        ):
             invariant(node in op.targets, "ack from a node the put was not sent to")
             op.replied = True
             self._reply(op.reply_to, PutResult(True, op.version, len(op.acked)))

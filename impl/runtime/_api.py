@@ -40,6 +40,7 @@ from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.kv import Version
 
+from ._admin import ADMIN_ROUTES, AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
 from ._ui import ui_response
 
@@ -75,6 +76,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/ui"),
+    *ADMIN_ROUTES,
 )
 """Every (method, path template) served; the OpenAPI document must describe each."""
 
@@ -187,12 +189,15 @@ class NodeApi:
             "/ui": self._ui,
         }
         self._openapi_body: bytes | None = None
+        self._admin = AdminApi(process)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Route one request; never raises for bad input (4xx instead)."""
         path = request.path
         if path.startswith("/kv/"):
             return await self._kv(request)
+        if path.startswith("/admin/"):
+            return await self._admin.handle(request)
         route = self._routes.get(path)
         if route is None:
             return error_response(404, f"no such resource: {path[:200]}")

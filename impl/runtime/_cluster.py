@@ -44,11 +44,13 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from ._faults import FaultSpecError, PeerFaults, partition_faults
 
 __all__ = [
     "CLUSTER_FILE_NAME",
@@ -60,11 +62,16 @@ __all__ = [
     "http_request",
     "parse_metrics",
     "pick_free_ports",
+    "wait_until_serving",
 ]
 
 DEFAULT_CLUSTER_DIRECTORY = ".dynamokv"
 CLUSTER_FILE_NAME = "cluster.json"
 HOST = "127.0.0.1"
+
+READY_KEY = "dynamokv-ready"
+"""The key ``up`` writes through every node as its last readiness check (one small value
+per replica; ``status`` counts it among the keys)."""
 
 NODES_COUNT_MAX = 64
 READY_TIMEOUT_SECONDS = 60.0
@@ -99,6 +106,9 @@ class ProcessInfo:
         config: absolute path of the node's TOML file.
         stdout: the file the node's stdout goes to (``READY`` line).
         stderr: the file the node's JSON log lines go to.
+        faults: the peer faults ``cluster partition`` set on the node (the JSON of
+            :class:`~dynamokv.impl.runtime._faults.PeerFaults`), applied again when the
+            node restarts; ``None``: none.
     """
 
     name: str
@@ -109,6 +119,7 @@ class ProcessInfo:
     config: str
     stdout: str
     stderr: str
+    faults: dict[str, Any] | None = None
 
     @property
     def http_port(self) -> int:
@@ -129,6 +140,7 @@ class NodeStatus:
     http: str
     pid: int | None
     up: bool
+    paused: bool = False
     partitions: int | None = None
     keys: int | None = None
     hints_pending: int | None = None
@@ -170,6 +182,30 @@ def http_request(
         raise OSError(f"bad HTTP response from {address}: {error!r}") from error
     finally:
         connection.close()
+
+
+def http_json(
+    address: str,
+    method: str,
+    path: str,
+    *,
+    document: object = None,
+    timeout: float = HTTP_TIMEOUT_SECONDS,
+) -> tuple[int, Any]:
+    """One request with an optional JSON body; returns ``(status, decoded JSON or None)``.
+
+    Raises:
+        OSError: the node is not reachable.
+    """
+    body = None if document is None else json.dumps(document).encode()
+    headers = {"content-type": "application/json"} if body is not None else {}
+    status, _headers, data = http_request(
+        address, method, path, body=body, headers=headers, timeout=timeout
+    )
+    try:
+        return status, json.loads(data) if data else None
+    except ValueError:
+        return status, None
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -265,6 +301,17 @@ def process_alive(pid: int | None, config: str) -> bool:
     return config.encode() in cmdline.split(b"\0")
 
 
+def process_stopped(pid: int | None) -> bool:
+    """Whether ``pid`` is stopped by a signal (SIGSTOP: ``cluster pause``)."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] in ("T", "t")
+
+
 def _toml_string(value: str) -> str:
     # A TOML basic string; JSON's escaping of quotes, backslashes and controls is valid TOML.
     return json.dumps(value)
@@ -280,6 +327,7 @@ def render_node_toml(
     partition_count: int,
     strict: bool,
     fsync: str,
+    fault_injection: bool = True,
     extra: str = "",
 ) -> str:
     """The TOML file of one node (the node contract's ``[node]`` and ``[cluster]`` tables)."""
@@ -292,6 +340,7 @@ def render_node_toml(
         f"peer_port = {node.peer_port}",
         f"data_dir = {_toml_string(node.data_dir)}",
         f"fsync = {_toml_string(fsync)}",
+        f"fault_injection = {'true' if fault_injection else 'false'}",
         "",
         "[cluster]",
         f"n = {n}",
@@ -340,6 +389,111 @@ def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+
+def _unready_links(http_addresses: Mapping[str, str], cut: Callable[[str, str], bool]) -> list[str]:
+    """``"a -> b"`` for every pair not ``cut`` where node ``a`` has no open connection to
+    ``b`` or does not believe ``b`` healthy (from ``a``'s ``/cluster/members``)."""
+    missing: list[str] = []
+    for name, address in http_addresses.items():
+        try:
+            status, document = http_json(address, "GET", "/cluster/members")
+        except OSError:
+            missing.append(f"{name} (no answer)")
+            continue
+        if status != 200 or not isinstance(document, dict):
+            missing.append(f"{name} (status {status})")
+            continue
+        seen = {
+            str(member.get("name")): member
+            for member in document.get("members", [])
+            if isinstance(member, dict)
+        }
+        for peer in http_addresses:
+            if peer == name or cut(name, peer):
+                continue
+            member = seen.get(peer)
+            if member is None or member.get("connected") is False or not member.get("healthy"):
+                missing.append(f"{name} -> {peer}")
+    return missing
+
+
+def _quorum_write(name: str, address: str, *, deadline: float, timeout_seconds: float) -> None:
+    """Read, then write with that context, :data:`READY_KEY` through ``name`` (W acks)."""
+    path = "/kv/" + READY_KEY
+    last = "no answer"
+    while True:
+        try:
+            status, headers, _body = http_request(address, "GET", path)
+            if status in (200, 300, 404):
+                context = headers.get("x-dynamo-context", "")
+                status, _headers, _body = http_request(
+                    address,
+                    "PUT",
+                    path,
+                    body=name.encode(),
+                    headers={"x-dynamo-context": context} if context else {},
+                )
+                if status == 204:
+                    return
+            last = f"status {status}"
+        except OSError as error:
+            last = str(error)
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"{name}: no quorum write succeeded within {timeout_seconds:.0f} s ({last})"
+            )
+        time.sleep(POLL_SECONDS * 2)
+
+
+def wait_until_serving(
+    http_addresses: Mapping[str, str],
+    *,
+    timeout_seconds: float = READY_TIMEOUT_SECONDS,
+    cut: Callable[[str, str], bool] = lambda source, target: False,
+    quorum_write: bool = True,
+    progress: Progress | None = None,
+) -> None:
+    """Return once the nodes can serve a client: the last step of starting a cluster.
+
+    A node that printed ``READY`` listens, but its peers may not be connected to it yet,
+    nor trust it (a restarted node is suspected until its heartbeats arrive), and a write
+    that lands in that window can miss its quorum. So this waits until every node has an
+    open connection to every other (pairs ``cut`` by a partition excepted) and believes it
+    healthy, then writes :data:`READY_KEY` through each node with W acknowledgements.
+
+    Args:
+        http_addresses: node name -> ``host:port`` of its HTTP API, for the running nodes.
+        timeout_seconds: the bound on the whole wait.
+        cut: whether a partition keeps the first node's messages from the second.
+        quorum_write: whether to end with the write through each node.
+        progress: called with one line per step.
+
+    Raises:
+        ClusterError: not within ``timeout_seconds`` (naming what is missing).
+    """
+    if not http_addresses:
+        return
+    deadline = time.monotonic() + timeout_seconds
+    if progress is not None:
+        progress("waiting for every node to connect to its peers")
+    while True:
+        missing = _unready_links(http_addresses, cut)
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"peers not connected after {timeout_seconds:.0f} s: {', '.join(missing[:6])}"
+            )
+        time.sleep(POLL_SECONDS * 2)
+    if not quorum_write:
+        if progress is not None:
+            progress("a partition is set: no quorum write through every node")
+        return
+    for name, address in http_addresses.items():
+        _quorum_write(name, address, deadline=deadline, timeout_seconds=timeout_seconds)
+    if progress is not None:
+        progress(f"a quorum write succeeded through each of {len(http_addresses)} node(s)")
 
 
 # --------------------------------------------------------------------------- the cluster
@@ -645,6 +799,9 @@ class LocalCluster:
             else:
                 self._say(f"reusing the running cluster in {self.directory}")
             self._wait_ring()
+            for name in started:
+                self._apply_recorded_faults(name)
+            self._wait_serving()
             return started
 
     def _load_if_changed(self) -> None:
@@ -729,6 +886,9 @@ class LocalCluster:
         """Each node's ring, as a fingerprint (``None``: the node did not answer)."""
         fingerprints: dict[str, str | None] = {}
         for name, info in self.processes.items():
+            if self.is_paused(name):
+                fingerprints[name] = None
+                continue
             try:
                 status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
             except OSError:
@@ -742,7 +902,7 @@ class LocalCluster:
         deadline = time.monotonic() + self.ring_timeout_seconds
         self._say("waiting for every node to agree on the ring")
         while True:
-            live = [name for name in (names or self.names) if self.is_up(name)]
+            live = [name for name in (names or self.names) if self.is_serving(name)]
             fingerprints = {
                 name: fingerprint
                 for name, fingerprint in self.ring_fingerprints().items()
@@ -763,6 +923,143 @@ class LocalCluster:
                     f"the ring did not converge within {self.ring_timeout_seconds:.0f} s ({detail})"
                 )
             time.sleep(POLL_SECONDS * 4)
+
+    def _cut(self, source: str, target: str) -> bool:
+        """Whether a recorded fault keeps ``source``'s messages from reaching ``target``."""
+        source_faults = self.processes[source].faults or {}
+        target_faults = self.processes[target].faults or {}
+        return (
+            target in source_faults.get("drop_to", ())
+            or source in target_faults.get("drop_from", ())
+            or target in source_faults.get("drop_from", ())
+            or source in target_faults.get("drop_to", ())
+        )
+
+    def _wait_serving(self) -> None:
+        """:func:`wait_until_serving` over the live nodes; no quorum write while a
+        partition is recorded (a node cut off from W-1 others cannot write, which is the
+        point of the partition)."""
+        live = {name: self.processes[name].http for name in self.names if self.is_serving(name)}
+        wait_until_serving(
+            live,
+            timeout_seconds=self.ready_timeout_seconds,
+            cut=self._cut,
+            quorum_write=not any(info.faults for info in self.processes.values()),
+            progress=self.progress,
+        )
+
+    def is_paused(self, node: str | int) -> bool:
+        """Whether the node's process is stopped by ``cluster pause`` (SIGSTOP)."""
+        info = self.processes[self.resolve(node)]
+        return self.is_up(info.name) and process_stopped(info.pid)
+
+    def is_serving(self, node: str | int) -> bool:
+        """Whether the node runs and is not paused."""
+        return self.is_up(node) and not self.is_paused(node)
+
+    def pause(self, node: str | int) -> str:
+        """SIGSTOP one node: it holds its sockets but answers nothing (a long GC pause, a
+        hung disk). Returns its name."""
+        with self._locked():
+            self._load_if_changed()
+            name = self.resolve(node)
+            info = self.processes[name]
+            if not self.is_up(name):
+                raise ClusterError(f"{name} is down; `dynamokv cluster restart {name}` first")
+            assert info.pid is not None
+            self._signal(info.pid, signal.SIGSTOP)
+            self._wait_stopped(info.pid, stopped=True)
+            self._say(f"{name}: paused pid {info.pid} (SIGSTOP)")
+            return name
+
+    def resume(self, node: str | int) -> str:
+        """SIGCONT a paused node. Returns its name."""
+        with self._locked():
+            self._load_if_changed()
+            name = self.resolve(node)
+            info = self.processes[name]
+            if not self.is_up(name):
+                raise ClusterError(f"{name} is down; `dynamokv cluster restart {name}` first")
+            assert info.pid is not None
+            self._signal(info.pid, signal.SIGCONT)
+            self._wait_stopped(info.pid, stopped=False)
+            self._say(f"{name}: resumed pid {info.pid} (SIGCONT)")
+            return name
+
+    def _wait_stopped(self, pid: int, *, stopped: bool) -> None:
+        """Until the kernel shows ``pid`` stopped (or running again): signals are
+        delivered asynchronously. Bounded by :data:`KILL_WAIT_SECONDS`."""
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while process_stopped(pid) != stopped and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS / 5)
+
+    def partition(
+        self,
+        groups: Sequence[Sequence[str | int]],
+        *,
+        one_way: bool = False,
+        delay_ms: int | None = None,
+    ) -> dict[str, PeerFaults]:
+        """Cut (or slow down) traffic between groups of nodes with their peer fault layer.
+
+        Replaces any partition set before. Nodes in no group keep talking to everyone.
+        See :func:`~dynamokv.impl.runtime._faults.partition_faults`.
+
+        Returns:
+            Each node's faults, as applied.
+
+        Raises:
+            ClusterError: an unknown node, a bad partition, or a running node that refused
+                the faults.
+        """
+        with self._locked():
+            self._load_if_changed()
+            resolved = [[self.resolve(node) for node in group] for group in groups]
+            try:
+                faults = partition_faults(resolved, one_way=one_way, delay_ms=delay_ms)
+            except FaultSpecError as error:
+                raise ClusterError(str(error)) from error
+            for name in self.names:
+                fault = faults.get(name, PeerFaults())
+                self.processes[name].faults = fault.to_json() if fault.active else None
+            self._save()
+            for name in self.names:
+                self._apply_recorded_faults(name)
+            described = " | ".join(",".join(group) for group in resolved)
+            kind = "one-way " if one_way else ""
+            self._say(f"{kind}{'delay' if delay_ms else 'partition'}: {described}")
+            return faults
+
+    def heal(self) -> list[str]:
+        """Remove every peer fault (and the recorded partition). Returns the nodes healed."""
+        with self._locked():
+            self._load_if_changed()
+            healed = [name for name in self.names if self.processes[name].faults]
+            for name in self.names:
+                self.processes[name].faults = None
+            self._save()
+            for name in self.names:
+                self._apply_recorded_faults(name)
+            self._say("healed: every node talks to every node")
+            return healed
+
+    def _apply_recorded_faults(self, name: str) -> None:
+        """Send ``name`` the faults recorded for it (none: heal it), if it serves."""
+        info = self.processes[name]
+        if not self.is_serving(name):
+            return
+        try:
+            if info.faults:
+                status, document = http_json(
+                    info.http, "PUT", "/admin/faults", document=info.faults
+                )
+            else:
+                status, document = http_json(info.http, "DELETE", "/admin/faults")
+        except OSError as error:
+            raise ClusterError(f"{name}: cannot set peer faults ({error})") from error
+        if status != 200:
+            detail = document.get("error") if isinstance(document, dict) else None
+            raise ClusterError(f"{name} refused the peer faults: {detail or status}")
 
     def kill(self, node: str | int) -> str:
         """SIGKILL one node (a crash: no flush, no goodbye). Returns its name."""
@@ -795,6 +1092,8 @@ class LocalCluster:
             self._save()
             self._wait_ready([name])
             self._wait_ring()
+            self._apply_recorded_faults(name)
+            self._wait_serving()
             return name
 
     def start(self, node: str | int) -> str:
@@ -807,6 +1106,8 @@ class LocalCluster:
                 self._save()
                 self._wait_ready([name])
                 self._wait_ring()
+                self._apply_recorded_faults(name)
+                self._wait_serving()
             return name
 
     def down(self, *, wipe: bool = False) -> list[str]:
@@ -823,6 +1124,7 @@ class LocalCluster:
             self._stop(self.names)
             for info in self.processes.values():
                 info.pid = None
+                info.faults = None  # a cluster started again starts healed
             if wipe:
                 self._wipe()
             elif self.processes:
@@ -846,6 +1148,7 @@ class LocalCluster:
             pid = self.processes[name].pid
             assert pid is not None
             self._signal(pid, signal.SIGTERM)
+            self._signal(pid, signal.SIGCONT)  # a paused node must run to hear the SIGTERM
         if live:
             self._say(f"sent SIGTERM to {', '.join(live)}")
         left = self._wait_exit(live, STOP_GRACE_SECONDS)
@@ -891,7 +1194,9 @@ class LocalCluster:
         for name, info in self.processes.items():
             alive = self.is_up(name)
             row = NodeStatus(name=name, http=info.http, pid=info.pid if alive else None, up=False)
-            if alive:
+            if alive and self.is_paused(name):
+                row.paused = True
+            elif alive:
                 try:
                     code, _headers, _body = http_request(info.http, "GET", "/health")
                     row.up = code == 200
@@ -923,7 +1228,7 @@ class LocalCluster:
     def _ring_owners(self) -> dict[str, int]:
         """Partitions per node as first owner, from the first node that answers ``/cluster/ring``."""
         for name, info in self.processes.items():
-            if not self.is_up(name):
+            if not self.is_serving(name):
                 continue
             try:
                 status, _headers, body = http_request(info.http, "GET", "/cluster/ring")

@@ -11,6 +11,7 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     data_dir = ".dynamokv/node-1"
     fsync = "always"          # "always" (fsync before ack), "batch" or "none"
     tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
+    fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
 
     [cluster]
     n = 3
@@ -97,6 +98,8 @@ class NodeProcessConfig:
         data_dir: the node's store directory.
         fsync: the WAL's fsync policy (``"always"``: fsync before ack, Dynamo's durability).
         tick_ms: milliseconds per core tick.
+        fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
+            its peer traffic (the local cluster turns it on; see ``_faults.py``).
         members: every member of the cluster, this node included.
         n: replicas per key.
         r: default read quorum.
@@ -115,6 +118,7 @@ class NodeProcessConfig:
     data_dir: str = ""
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
+    fault_injection: bool = False
     members: tuple[MemberConfig, ...] = ()
     n: int = 3
     r: int = 2
@@ -185,6 +189,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "data_dir": (str,),
     "fsync": (str,),
     "tick_ms": (int,),
+    "fault_injection": (bool,),
     "n": (int,),
     "r": (int,),
     "w": (int,),
@@ -193,7 +198,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "gossip_period_ticks": (int,),
 }
 
-_NODE_KEYS = ("name", "host", "http_port", "peer_port", "data_dir", "fsync", "tick_ms")
+_NODE_KEYS = (
+    "name",
+    "host",
+    "http_port",
+    "peer_port",
+    "data_dir",
+    "fsync",
+    "tick_ms",
+    "fault_injection",
+)
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict", "gossip_period_ticks")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
 _TLS_KEYS = ("ca", "cert", "key", "http_tls")

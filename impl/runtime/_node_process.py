@@ -106,6 +106,7 @@ from dynamokv.spec import ring as spec_ring
 
 from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
+from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
 from ._http import HttpServer
 from ._metrics import MetricsRegistry
@@ -332,6 +333,9 @@ class NodeProcess:
         self._shutdown = trio.Event()
         self._pool: PeerPool | None = None
         self._http: HttpServer | None = None
+        self.faults = FaultLayer(enabled=config.fault_injection)
+        self._faults_active = False
+        self._faults_changed = trio.Event()
         self._effect_handlers: dict[type, Callable[[Any], None]] = {
             Send: self._do_send,
             Persist: self._do_persist,
@@ -511,6 +515,14 @@ class NodeProcess:
                 (),
                 getattr(member_stats, name),
             )
+        for name, value in vars(self.faults.stats).items():
+            yield (
+                f"dynamokv_faults_{name.removesuffix('_count')}_total",
+                "counter",
+                f"Peer fault layer: messages {name.removesuffix('_count').replace('_', ' ')}",
+                (),
+                value,
+            )
         yield from self.store.stats_samples()
         pool = self._pool
         if pool is not None:
@@ -597,10 +609,21 @@ class NodeProcess:
         if destination == self.name:
             self._events.append(Receive(message))
             return
-        address = self.peer_addresses.get(destination)  # type: ignore[arg-type]
-        if address is None and message.__class__ is GossipPacket:
-            # A node known only by gossip (a joining one): its gossiped "host:port".
-            address = _parse_address(message.dst_address)
+        if self._faults_active:
+            faults = self.faults
+            if faults.drops_outbound(destination):  # type: ignore[arg-type]
+                return
+            if faults.delay_seconds(destination) > 0:  # type: ignore[arg-type]
+                faults.hold(destination, message, now=trio.current_time())  # type: ignore[arg-type]
+                self._faults_changed.set()
+                return
+        self._transmit(destination, message)  # type: ignore[arg-type]
+
+    def _transmit(self, destination: str, message: Message) -> None:
+        """Frame ``message`` for the peer pool (flushed at the end of the step)."""
+        address = self.peer_addresses.get(destination)
+        if address is None:
+            address = self._gossiped_address(destination, message)
         pool = self._pool
         if address is None or pool is None:
             self.unroutable.inc()
@@ -615,6 +638,18 @@ class NodeProcess:
             # Too big to frame: lost, as the network may lose any message; the core's
             # timeouts handle it. Logged, since it means a bound is mis-sized.
             _log.error("peer.send_refused peer=%s error=%s", destination, error)
+
+    def _gossiped_address(self, destination: str, message: Message) -> PeerAddress | None:
+        """Where a node missing from the configuration listens: a node that joined later
+        (its gossiped ``host:port``), or the one a gossip packet names."""
+        entry = self.node.gossip.entry(destination)
+        if entry is not None and entry.address:
+            address = _parse_address(entry.address)
+            if address is not None:
+                return address
+        if message.__class__ is GossipPacket:
+            return _parse_address(message.dst_address)
+        return None
 
     def _do_persist(self, effect: Persist) -> None:
         self.store.apply(effect)
@@ -659,9 +694,49 @@ class NodeProcess:
         if destination != self.name:
             self.misrouted.inc()
             return
+        if self._faults_active and self.faults.drops_inbound(str(sender)):
+            return
         if self._traces:
             self._trace_message(message)
         self._step(Receive(message))
+
+    def set_peer_faults(self, faults: PeerFaults) -> None:
+        """Drop or delay peer traffic from now on (an empty value heals); see ``_faults.py``.
+
+        Raises:
+            PermissionError: the node's configuration does not enable fault injection.
+        """
+        if not self.faults.enabled:
+            raise PermissionError("fault injection is off in this node's configuration")
+        self.faults.set(faults)
+        self._faults_active = faults.active
+        self._faults_changed.set()
+        _log.warning(
+            "node.peer_faults drop_to=%s drop_from=%s delay_ms=%s",
+            ",".join(sorted(faults.drop_to)) or "-",
+            ",".join(sorted(faults.drop_from)) or "-",
+            ",".join(f"{peer}:{ms}" for peer, ms in sorted(faults.delay_ms.items())) or "-",
+        )
+
+    async def _delay_loop(self) -> None:
+        """Send the messages the fault layer held back once their delay has passed."""
+        # Runs for the node's lifetime; each iteration waits for a due time or a change.
+        faults = self.faults
+        while True:
+            self._faults_changed = trio.Event()
+            due_at = faults.next_due()
+            if due_at is None:
+                await self._faults_changed.wait()
+                continue
+            with trio.move_on_at(due_at):
+                await self._faults_changed.wait()
+                continue
+            for destination, message in faults.due(now=trio.current_time()):
+                # A partition set while the message waited applies to it too.
+                if not faults.drops_outbound(destination):
+                    self._transmit(destination, message)  # type: ignore[arg-type]
+            if self._pool is not None:
+                self._pool.flush()
 
     async def _timer_loop(self) -> None:
         """Step a ``Tick`` whenever the core's earliest ``SetTimer`` falls due."""
@@ -916,8 +991,13 @@ class NodeProcess:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.store.run, self._on_durable)
                 await nursery.start(pool.run, peer_listeners)
+                # Connections to the configured peers open now, not with the first
+                # request: a request right after start finds them ready.
+                for address in self.peer_addresses.values():
+                    pool.connect(address)
                 nursery.start_soon(self._timer_loop)
                 nursery.start_soon(self._reap_waiters)
+                nursery.start_soon(self._delay_loop)
                 self._step(Tick())  # "Drivers step one at boot."
                 http_done = trio.Event()
 

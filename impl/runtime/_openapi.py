@@ -13,6 +13,7 @@ from typing import Any
 from dynamokv.impl.storage import KEY_BYTES_MAX
 
 from ._api import CONTEXT_HEADER, VALUE_BYTES_MAX
+from ._faults import DELAY_MS_MAX
 
 __all__ = ["openapi_document"]
 
@@ -62,6 +63,12 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1, "maximum": n},
         }
 
+    node_name = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "description": "A node's name (printable characters).",
+    }
     context_in = {
         "name": CONTEXT_HEADER,
         "in": "header",
@@ -217,6 +224,41 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                     },
                 }
             },
+            "/admin/faults": {
+                "get": {
+                    "summary": "This node's peer faults (dropped or delayed peers)",
+                    "operationId": "getFaults",
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Faults"}, "The faults."),
+                        **simple_get,
+                    },
+                },
+                "put": {
+                    "summary": "Drop or delay this node's traffic to and from named peers",
+                    "operationId": "setFaults",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/FaultSpec"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Faults"}, "Applied."),
+                        "400": _error("Not a fault specification."),
+                        "403": _error("Fault injection is off in the node's configuration."),
+                    },
+                },
+                "delete": {
+                    "summary": "Heal: no dropped or delayed peer",
+                    "operationId": "healFaults",
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Faults"}, "Healed."),
+                        "403": _error("Fault injection is off in the node's configuration."),
+                    },
+                },
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -351,6 +393,37 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                                     "connected": {"type": ["boolean", "null"]},
                                 },
                             },
+                        },
+                    },
+                },
+                "FaultSpec": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "drop_to": {"type": "array", "items": node_name, "maxItems": 1024},
+                        "drop_from": {"type": "array", "items": node_name, "maxItems": 1024},
+                        "delay_ms": {
+                            "type": "object",
+                            "maxProperties": 1024,
+                            "propertyNames": node_name,
+                            "additionalProperties": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": DELAY_MS_MAX,
+                            },
+                        },
+                    },
+                },
+                "Faults": {
+                    "type": "object",
+                    "required": ["enabled", "drop_to", "drop_from", "delay_ms"],
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "drop_to": {"type": "array", "items": {"type": "string"}},
+                        "drop_from": {"type": "array", "items": {"type": "string"}},
+                        "delay_ms": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
                         },
                     },
                 },

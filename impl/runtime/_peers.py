@@ -75,6 +75,9 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 SEND_TIMEOUT_SECONDS = 10.0
 """Time one write to a peer may block before the connection is given up as stuck."""
 
+EAGER_CONNECTION_SECONDS_MIN = 1.0
+"""A connection that breaks sooner than this counts as a failed connect (backoff grows)."""
+
 TLS_HANDSHAKE_TIMEOUT_SECONDS = 5.0
 """Time an inbound peer gets to complete its TLS handshake."""
 
@@ -207,12 +210,21 @@ class _Outbound:
     are frames of the current step, written by :meth:`PeerPool.flush`.
     """
 
-    __slots__ = ("address", "connected", "direct", "held", "receive_channel", "send_channel")
+    __slots__ = (
+        "address",
+        "connected",
+        "direct",
+        "eager",
+        "held",
+        "receive_channel",
+        "send_channel",
+    )
 
     def __init__(self, address: PeerAddress, queue_frames_max: int) -> None:
         self.address = address
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](queue_frames_max)
         self.connected = False
+        self.eager = False
         self.direct: socket.socket | None = None
         self.held: list[bytes] = []
 
@@ -330,6 +342,32 @@ class PeerPool:
             self.flush()
         return True
 
+    def connect(self, address: PeerAddress) -> None:
+        """Keep a connection to ``address`` open from now on, even with nothing to send.
+
+        A node calls this for its configured peers at start, so that the first request
+        does not wait for a connect (and ``/cluster/members`` shows the peer connected as
+        soon as it listens). A broken connection is opened again at once, and after a
+        failure or a connection that broke within :data:`EAGER_CONNECTION_SECONDS_MIN`
+        with the usual jittered backoff, so a peer that closes at once cannot make it spin.
+
+        Raises:
+            RuntimeError: :meth:`run` is not running.
+        """
+        nursery = self._nursery
+        if nursery is None:
+            raise RuntimeError("PeerPool.connect needs PeerPool.run to be running")
+        outbound = self._outbound.get(address)
+        if outbound is None:
+            outbound = _Outbound(address, self._options.peer_queue_frames_max)
+            outbound.eager = True
+            self._outbound[address] = outbound
+            nursery.start_soon(self._sender, outbound)
+        else:
+            # A sender waiting on an empty queue connects with its next frame; from its
+            # next disconnect on, it reconnects at once.
+            outbound.eager = True
+
     def flush(self) -> None:
         """Write every held frame: one write per peer (see :meth:`send`)."""
         held_by = self._held
@@ -400,7 +438,7 @@ class PeerPool:
         # Runs for the pool's lifetime; each iteration waits for work or sleeps a backoff
         # delay of at least reconnect_delay_seconds_min / 2, so it cannot spin.
         while True:
-            if not pending:
+            if not pending and not outbound.eager:
                 pending.append(await outbound.receive_channel.receive())
             stream = await self._connect(outbound.address)
             if stream is None:
@@ -409,10 +447,10 @@ class PeerPool:
                 failures_count += 1
                 continue
             stats.connects_count += 1
-            failures_count = 0
             outbound.connected = True
             _log.info("peer.connected peer=%s", outbound.address)
             direct = _direct_socket(stream)
+            connected_at = trio.current_time()
             try:
                 await self._pump(stream, outbound, pending, direct)
             finally:
@@ -426,6 +464,13 @@ class PeerPool:
             stats.frames_lost_count += len(pending)
             pending.clear()
             _log.info("peer.disconnected peer=%s", outbound.address)
+            if trio.current_time() - connected_at < EAGER_CONNECTION_SECONDS_MIN:
+                # Broke at once: back off as after a failed connect (bounds a reconnect loop
+                # against a peer that accepts and closes).
+                await trio.sleep(reconnect_delay_seconds(failures_count, options, self._random))
+                failures_count += 1
+            else:
+                failures_count = 0
 
     async def _connect(self, address: PeerAddress) -> trio.abc.Stream | None:
         """A connected (and, with TLS, handshaken) stream, or ``None`` after logging why."""

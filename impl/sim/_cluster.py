@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
     ClientRequest,
     DeleteHint,
     DynamoNode,
@@ -69,6 +70,7 @@ from dynamokv.impl.core import (
     RingState,
     RootsReply,
     RootsRequest,
+    Seams,
     Send,
     StoreVersions,
     Tick,
@@ -172,6 +174,8 @@ class Cluster:
         membership: ``static`` or ``gossip`` (see the module docstring).
         member_config: the composite nodes' knobs (gossip membership only).
         spares: nodes that start down and outside the ring, for joins (gossip only).
+        seams: the decisions every node makes through
+            :class:`~dynamokv.impl.core.Seams` (a lab's learner code, a planted bug).
     """
 
     def __init__(
@@ -188,12 +192,14 @@ class Cluster:
         membership: str = "static",
         member_config: MemberConfig | None = None,
         spares: int = 0,
+        seams: Seams = DEFAULT_SEAMS,
     ) -> None:
         if node_count < 1:
             raise ValueError("need at least one node")
         if membership not in MEMBERSHIPS or (spares and membership != "gossip"):
             raise ValueError("membership is static or gossip; spares need gossip")
         self.seed = seed
+        self.seams = seams
         self.random = random.Random(seed)
         self.config = config or NodeConfig()
         self.network = network or NetworkConfig()
@@ -270,6 +276,7 @@ class Cluster:
                 health=TimeoutHealth(suspect_ticks=self.suspect_ticks),
                 storage=self.disks[name],
                 random=random.Random(self.random.getrandbits(64)),
+                seams=self.seams,
             )
         else:
             node = DynamoNode(
@@ -282,6 +289,7 @@ class Cluster:
                 seeds=self.seeds,
                 bootstrap_owners=self.static_ring.assignment if name in self.initial else None,
                 now=self.now,
+                seams=self.seams,
             )
             self._ring_seen[name] = None
         self.nodes[name] = node

@@ -1,8 +1,9 @@
 """A stand-in node for the manager's own tests: it speaks the node contract's process side.
 
 ``python fake_node.py --config PATH`` reads the node's TOML, serves ``/health``,
-``/cluster/ring`` and ``/metrics`` on its HTTP port with the standard library, prints
-``READY http=… peer=…`` and exits 0 on SIGTERM. It starts in a few milliseconds, so the
+``/cluster/ring``, ``/cluster/members`` (every member connected and healthy), ``/metrics``,
+``/admin/faults`` and a put/get of any key (so the manager's readiness check passes) on its
+HTTP port with the standard library, prints ``READY http=… peer=…`` and exits 0 on SIGTERM. It starts in a few milliseconds, so the
 manager's behaviour (reuse, stale pids, kill, restart, down, cleanup) is tested in the fast
 tier without the cost of real nodes; the real nodes are tested in ``test_cluster_real.py``.
 """
@@ -29,23 +30,57 @@ def main() -> None:
     node = config["node"]
     members = [member["name"] for member in config["cluster"]["members"]]
     ring = json.dumps({"node": node["name"], "members": members}).encode()
+    members_document = json.dumps(
+        {
+            "node": node["name"],
+            "members": [
+                {"name": name, "connected": True, "healthy": True, "self": name == node["name"]}
+                for name in members
+            ],
+        }
+    ).encode()
+    faults: dict[str, bytes] = {"current": b'{"enabled": true}'}
     peer = socket.socket()
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     peer.bind((node["host"], node["peer_port"]))
     peer.listen()
 
     class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: bytes = b"") -> None:
+            self.send_response(status)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_GET(self) -> None:
             bodies = {
                 "/health": b'{"ok": true}',
                 "/cluster/ring": ring,
+                "/cluster/members": members_document,
                 "/metrics": b"dynamokv_hints_pending 0\ndynamokv_keys 3\n",
+                "/admin/faults": faults["current"],
             }
             body = bodies.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("content-length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
+            if body is None and self.path.startswith("/kv/"):
+                self._answer(404, b"{}")
+                return
+            self._answer(200 if body is not None else 404, body or b"")
+
+        def do_PUT(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            if self.path == "/admin/faults":
+                faults["current"] = body
+                self._answer(200, body)
+            else:
+                self._answer(204 if self.path.startswith("/kv/") else 404)
+
+        def do_DELETE(self) -> None:
+            if self.path == "/admin/faults":
+                faults["current"] = b'{"enabled": true}'
+                self._answer(200, faults["current"])
+            else:
+                self._answer(404)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

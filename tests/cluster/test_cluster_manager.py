@@ -162,3 +162,40 @@ def test_cli_kill_of_an_unknown_node_is_a_one_line_error(
         cluster.up()
         assert main(["cluster", "kill", "7", "--dir", str(tmp_path)]) == 1
         assert "no node '7'" in capsys.readouterr().err
+
+
+def test_a_partition_is_recorded_applied_again_on_restart_and_forgotten_by_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dynamokv.impl.runtime._cluster import http_json
+
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        cluster.partition([["node-1"], [2, "node-3"]])
+        recorded = json.loads((tmp_path / "cluster.json").read_text())["nodes"]
+        assert recorded[0]["faults"]["drop_to"] == ["node-2", "node-3"]
+        cluster.restart("node-2")  # a restarted node gets its recorded faults back
+        status, document = http_json(cluster.http_address("node-2"), "GET", "/admin/faults")
+        assert status == 200 and document["drop_from"] == ["node-1"]
+        for bad in ("1,2", "1/1", "1/9"):
+            assert main(["cluster", "partition", bad, "--dir", str(tmp_path)]) == 1
+            assert capsys.readouterr().err.count("\n") == 1
+        assert cluster.heal() == ["node-1", "node-2", "node-3"]
+        cluster.partition([["node-1"], ["node-2"]], one_way=True)
+        cluster.down()
+        assert all(
+            not node["faults"] for node in json.loads(cluster.cluster_file.read_text())["nodes"]
+        )
+    assert processes_under(tmp_path) == []
+
+
+def test_pause_and_resume_stop_and_continue_the_process(tmp_path: Path) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        cluster.pause(2)
+        assert cluster.is_paused("node-2") and cluster.is_up("node-2")
+        assert [row.paused for row in cluster.status()] == [False, True, False]
+        cluster.resume("node-2")
+        assert not cluster.is_paused("node-2")
+        cluster.pause(3)  # down() must stop a paused node too, without waiting for SIGKILL
+    assert processes_under(tmp_path) == []

@@ -1,7 +1,7 @@
 """Every registered theorem is proved and every negative control refuted, with the spec agreeing.
 
 A control that "proves" would mean its theorem's encoding cannot fail: that is the
-failure these tests exist to catch (DESIGN.md section 6, rung 2).
+failure these tests exist to catch.
 """
 
 from __future__ import annotations
@@ -23,12 +23,23 @@ def test_theorem_is_proved_and_the_spec_agrees(entry: Entry) -> None:
 
 
 @pytest.mark.parametrize("entry", CONTROLS, ids=lambda entry: entry.name)
-def test_negative_control_is_refuted_with_a_counterexample_the_spec_replays(entry: Entry) -> None:
+def test_negative_control_is_refuted_and_the_spec_agrees(entry: Entry) -> None:
+    """A wrong universal claim shows its counterexample; a wrong exhibit has no witness.
+
+    Either way the spec is consulted: the counterexample is replayed through it, and
+    for a wrong exhibit a bounded exhaustive check shows the spec never does it either.
+    """
     result = entry.check()
     assert result.status is Status.REFUTED, result
-    assert result.counterexample, "a refuted control must show its counterexample"
+    if result.counterexample is None:
+        assert result.note == "no witness exists", result
     assert result.replay is not None and result.replay.agreed, result.replay
     assert result.ok
+
+
+def test_most_controls_are_refuted_by_a_counterexample() -> None:
+    with_counterexample = [entry for entry in CONTROLS if entry.check().counterexample]
+    assert len(with_counterexample) >= len(THEOREMS)
 
 
 def test_exhibits_report_their_witness() -> None:

@@ -88,6 +88,7 @@ async def open_cluster(
     w: int = 2,
     r: int = 2,
     tick_ms: int = 10,
+    fault_injection: bool = False,
     store_factory: Callable[[str, NodeProcessConfig], StoreAdapter | None] | None = None,
 ) -> AsyncIterator[list[RunningNode]]:
     """Start ``count`` nodes in this trio run; cancel them all on exit."""
@@ -107,16 +108,33 @@ async def open_cluster(
                 w=w,
                 partition_count=q,
                 tick_ms=tick_ms,
+                fault_injection=fault_injection,
             )
             store = store_factory(member.name, config) if store_factory else None
             process = NodeProcess(config, store=store)
             running = RunningNode(process, trio.CancelScope())
             nodes.append(running)
             await nursery.start(_run_node, running)
+        await _wait_connected(nodes)
         try:
             yield nodes
         finally:
             nursery.cancel_scope.cancel()
+
+
+async def _wait_connected(nodes: list[RunningNode], *, timeout_seconds: float = 30.0) -> None:
+    """Until every node has an open connection to every other: a request right after
+    start must not race the connects (a busy machine makes that race long)."""
+    with trio.fail_after(timeout_seconds):
+        while True:
+            pools = [running.process._pool for running in nodes]
+            if all(
+                pool is not None and pool.is_connected(address)
+                for running, pool in zip(nodes, pools, strict=True)
+                for address in running.process.peer_addresses.values()
+            ):
+                return
+            await trio.sleep(0.01)
 
 
 async def _run_node(running: RunningNode, *, task_status: Any) -> None:
@@ -213,6 +231,15 @@ class ProcessCluster:
                 f"{stderr_path.read_text(errors='replace')[-2000:]}"
             )
         return process
+
+    def wait_serving(self, *, timeout_seconds: float = 60.0) -> None:
+        """Until the started nodes are connected to each other and a quorum write goes
+        through each (what ``cluster up`` waits for; a READY line alone is not enough)."""
+        from dynamokv.impl.runtime._cluster import wait_until_serving
+
+        wait_until_serving(
+            {name: self.http(name) for name in self.processes}, timeout_seconds=timeout_seconds
+        )
 
     def terminate(self, name: str, *, timeout_seconds: float = 20.0) -> int:
         """SIGTERM ``name`` and return its exit status."""

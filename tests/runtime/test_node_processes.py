@@ -32,6 +32,7 @@ def test_three_node_processes_serve_the_client_and_the_cli_and_stop_on_sigterm(
     with ProcessCluster(tmp_path, 3) as cluster:
         for member in cluster.members:
             cluster.start(member.name)
+        cluster.wait_serving()
         with Client(cluster.http("node-1")) as first, Client(cluster.http("node-3")) as third:
             first.put("cart", b"milk")
             third.put("cart", b"eggs")  # blind: a concurrent sibling

@@ -13,9 +13,9 @@ from types import ModuleType
 
 import pytest
 from dynamokv import spec
-from dynamokv.spec import kv, merkle, quorum, ring, vclock
+from dynamokv.spec import kv, lamport, merkle, quorum, ring, vclock
 
-MODULES = [ring, quorum, vclock, merkle, kv]
+MODULES = [ring, quorum, vclock, lamport, merkle, kv]
 
 # Public functions without an icontract contract, each for a reason.
 UNCONTRACTED = {
@@ -71,7 +71,7 @@ def has_contract(function: object) -> bool:
     )
 
 
-def test_the_package_exports_its_five_modules() -> None:
+def test_the_package_exports_its_six_modules() -> None:
     assert set(spec.__all__) == {module.__name__.rsplit(".", 1)[1] for module in MODULES}
 
 

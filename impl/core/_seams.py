@@ -1,0 +1,74 @@
+"""The seams: every core function a lab or a test may replace, in one place.
+
+Why this exists: a learner's preference list or quorum rule has to run *inside*
+the real node, in the simulator, under faults, and a test has to be able to plant
+a bug there to prove a checker catches it. Patching a node's internals from
+outside would tie every lab and test to one implementation's private names, and
+test-only switches in :class:`~dynamokv.impl.core.NodeConfig` would ship planted
+bugs in production config. Instead each replaceable decision is a module-level
+function in its natural core module, and the node calls it through one frozen
+:class:`Seams` value given to its constructor (keyword-only ``seams=``). The
+default is the project's own functions; only the simulator and tests pass
+anything else (the runtime and its config never do).
+
+To add a seam: write the rule as a module-level function next to the code that
+uses it, add a field here defaulting to it, and call ``self.seams.<field>`` where
+the node used to decide inline. A planted bug is then ``Seams(field=wrong)``.
+
+Example:
+    >>> from dynamokv.impl.core import Seams
+    >>> always = Seams(read_may_answer=lambda replied, targets, *, r, strict: True)
+    >>> always.read_may_answer((), {}, r=2, strict=False)
+    True
+    >>> Seams().read_may_answer(("n1",), {"n1": None}, r=2, strict=False)
+    False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from ._quorum import read_may_answer, write_may_answer
+
+__all__ = ["DEFAULT_SEAMS", "ReadMayAnswer", "Seams", "WriteMayAnswer"]
+
+
+class ReadMayAnswer(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._quorum.read_may_answer`."""
+
+    def __call__(
+        self, replied: Collection[str], targets: Mapping[str, str | None], *, r: int, strict: bool
+    ) -> bool: ...
+
+
+class WriteMayAnswer(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._quorum.write_may_answer`."""
+
+    def __call__(
+        self,
+        acked: Collection[str],
+        targets: Mapping[str, str | None],
+        *,
+        w: int,
+        coordinator: str,
+        strict: bool,
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Seams:
+    """The replaceable decisions of a node; every field defaults to the project's own.
+
+    Attributes:
+        read_may_answer: whether a get has enough replies to answer (Dynamo §4.5).
+        write_may_answer: whether a put has enough durable acks to answer (Dynamo §4.5).
+    """
+
+    read_may_answer: ReadMayAnswer = read_may_answer
+    write_may_answer: WriteMayAnswer = write_may_answer
+
+
+DEFAULT_SEAMS = Seams()
+"""The project's own functions: what every production node uses."""

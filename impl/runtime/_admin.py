@@ -1,0 +1,68 @@
+"""The node's admin routes (``/admin/...``): operations on the node, not on keys.
+
+Kept apart from the key-value routes of ``_api.py`` because they answer to an operator
+rather than to an application: the peer fault layer (``/admin/faults``, see ``_faults.py``)
+that ``dynamokv cluster partition`` and the chaos nemesis use.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ._faults import FaultSpecError, PeerFaults, parse_peer_faults
+from ._http import HttpRequest, HttpResponse, error_response, json_response
+
+if TYPE_CHECKING:
+    from ._node_process import NodeProcess
+
+__all__ = ["ADMIN_ROUTES", "AdminApi"]
+
+ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "/admin/faults"),
+    ("PUT", "/admin/faults"),
+    ("DELETE", "/admin/faults"),
+)
+"""Every (method, path) the admin API serves."""
+
+
+class AdminApi:
+    """The admin routes of one :class:`~dynamokv.impl.runtime.NodeProcess`."""
+
+    def __init__(self, process: NodeProcess) -> None:
+        self.process = process
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        """Route one ``/admin/...`` request; bad input is a 4xx, never an exception."""
+        if request.path == "/admin/faults":
+            return self._faults(request)
+        return error_response(404, f"no such resource: {request.path[:200]}")
+
+    def _faults_document(self) -> dict[str, Any]:
+        layer = self.process.faults
+        return {"enabled": layer.enabled, **layer.faults.to_json()}
+
+    def _faults(self, request: HttpRequest) -> HttpResponse:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            return json_response(self._faults_document())
+        if method not in ("PUT", "DELETE"):
+            response = error_response(405, "method not allowed; allowed: GET, PUT, DELETE")
+            return HttpResponse(
+                405, response.body, (*response.headers, ("allow", "GET, PUT, DELETE"))
+            )
+        if not self.process.faults.enabled:
+            return error_response(403, "fault injection is off in this node's configuration")
+        if method == "DELETE":
+            faults = PeerFaults()
+        else:
+            try:
+                faults = parse_peer_faults(json.loads(request.body or b"null"))
+            except (ValueError, FaultSpecError) as error:
+                message = str(error) if isinstance(error, FaultSpecError) else "not JSON"
+                return error_response(400, f"bad fault specification: {message}")
+        try:
+            self.process.set_peer_faults(faults)
+        except PermissionError as error:
+            return error_response(403, str(error))
+        return json_response(self._faults_document())

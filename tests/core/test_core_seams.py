@@ -1,0 +1,109 @@
+"""The seams: the node decides through :class:`Seams`, so a planted rule changes what it does.
+
+Each test plants one wrong function and shows the node's behaviour change through it,
+so a seam that the node stopped calling (a refactor that inlines the rule again) fails
+here. The correct rules are tested against Dynamo §4.5 directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from core_helpers import KEY, request
+from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
+    GetRequest,
+    GetResult,
+    NodeConfig,
+    PutRequest,
+    PutResult,
+    Seams,
+    read_may_answer,
+    write_may_answer,
+)
+from dynamokv.impl.sim import Cluster, NetworkConfig
+
+OWNERS = ("n2", "n3", "n4")  # KEY's preference list on the 5-node, Q=64 ring
+
+
+def cluster_with(seams: Seams, **config: object) -> Cluster:
+    network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=1, disk_delay_ticks_max=0)
+    return Cluster(
+        5,
+        seed=0,
+        config=NodeConfig(**config),  # type: ignore[arg-type]
+        q=64,
+        network=network,
+        seams=seams,
+    )
+
+
+def acks_on_own_write(
+    acked: Collection[str],
+    targets: Mapping[str, str | None],
+    *,
+    w: int,
+    coordinator: str,
+    strict: bool,
+) -> bool:
+    """Planted: acknowledge as soon as the coordinator's own write is durable (W = 1)."""
+    return coordinator in acked
+
+
+def answers_on_first_reply(
+    replied: Collection[str], targets: Mapping[str, str | None], *, r: int, strict: bool
+) -> bool:
+    """Planted: answer a get on its first reply, whatever R is."""
+    return len(replied) >= 1
+
+
+def test_the_default_seams_are_the_projects_own_functions() -> None:
+    assert Seams() == DEFAULT_SEAMS
+    assert DEFAULT_SEAMS.read_may_answer is read_may_answer
+    assert DEFAULT_SEAMS.write_may_answer is write_may_answer
+
+
+def test_the_write_rule_counts_w_durable_acks_with_the_coordinators_own() -> None:
+    """Dynamo §4.5: the coordinator writes locally and succeeds if W-1 others respond."""
+    targets: dict[str, str | None] = {"n2": None, "n3": None, "n4": None}
+    assert write_may_answer({"n2", "n3"}, targets, w=2, coordinator="n2", strict=True)
+    assert not write_may_answer({"n3", "n4"}, targets, w=2, coordinator="n2", strict=True)
+    assert not write_may_answer({"n2"}, targets, w=2, coordinator="n2", strict=False)
+
+
+def test_a_strict_quorum_does_not_count_a_substitutes_hinted_copy() -> None:
+    """Dynamo §4.6: a hinted copy keeps a sloppy quorum writable; a strict one ignores it."""
+    targets = {"n2": None, "n3": None, "n5": "n4"}
+    assert write_may_answer({"n2", "n5"}, targets, w=2, coordinator="n2", strict=False)
+    assert not write_may_answer({"n2", "n5"}, targets, w=2, coordinator="n2", strict=True)
+    assert read_may_answer({"n5", "n3"}, targets, r=2, strict=False)
+    assert not read_may_answer({"n5", "n3"}, targets, r=2, strict=True)
+
+
+def test_a_planted_write_rule_acknowledges_a_write_only_the_coordinator_holds() -> None:
+    """With the two other owners cut off, W=2 must fail; the planted rule acks it."""
+    for seams, acknowledged in (
+        (DEFAULT_SEAMS, False),
+        (Seams(write_may_answer=acks_on_own_write), True),
+    ):
+        cluster = cluster_with(seams, strict_quorum=True)
+        for other in OWNERS[1:]:
+            cluster.block(OWNERS[0], other)
+        result = request(cluster, OWNERS[0], PutRequest(KEY, b"v", (), 2))
+        assert isinstance(result, PutResult)
+        assert result.ok is acknowledged
+
+
+def test_a_planted_read_rule_answers_with_fewer_than_r_replies() -> None:
+    """With two owners cut off, an R=3 get must time out; the planted rule answers it."""
+    for seams, answered in (
+        (DEFAULT_SEAMS, False),
+        (Seams(read_may_answer=answers_on_first_reply), True),
+    ):
+        cluster = cluster_with(seams, strict_quorum=True)
+        for other in OWNERS[1:]:
+            cluster.block(other, OWNERS[0])
+        result = request(cluster, OWNERS[0], GetRequest(KEY, 3))
+        assert isinstance(result, GetResult)
+        assert result.ok is answered
+        assert result.replies == 1  # the coordinator alone answered, in both runs
