@@ -59,6 +59,8 @@ nitpick_ignore_regex = [
     ),
     (r"py:.*", r"dynamokv(\.\w+)*\._\w+(\..*)?"),
     (r"py:.*", r".*\s.*"),
+    # A module's constants named without their module (private ones, in its docstrings).
+    (r"py:(data|const|attr)", r"[A-Z][A-Z0-9_]*"),
 ]
 # Names that docstrings mention and that no package exports (so no page documents them).
 nitpick_ignore = [
