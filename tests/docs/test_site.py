@@ -60,11 +60,13 @@ def _parse(page: Path) -> _Links:
 def test_every_href_and_src_resolves_inside_the_build(site: Path) -> None:
     pages = _pages(site)
     assert len(pages) > 20, "the site has fewer pages than its toctree lists"
-    ids = {page: _parse(page).ids for page in pages}
+    root = site.resolve()
+    parsed = {page: _parse(page) for page in pages}
+    ids = {page: links.ids for page, links in parsed.items()}
     problems = []
     leaving = []
     for page in pages:
-        for tag, attribute, value in _parse(page).links:
+        for tag, attribute, value in parsed[page].links:
             parts = urlsplit(value)
             if parts.scheme in ("http", "https") or value.startswith("//"):
                 # Navigation away (the paper) is fine; loading anything from elsewhere is not.
@@ -79,7 +81,7 @@ def test_every_href_and_src_resolves_inside_the_build(site: Path) -> None:
             target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
             if target.is_dir():
                 target = target / "index.html"
-            if not target.is_file() or site.resolve() not in target.parents:
+            if not target.is_file() or root not in target.parents:
                 problems.append(
                     f"{page.relative_to(site)}: {attribute}={value} is not in the build"
                 )
