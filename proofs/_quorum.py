@@ -352,7 +352,7 @@ class _SloppyWrite:
         read_nodes = {nodes[i] for i in range(length) if model_bool(model, self.reads[i])}
         quorum = spec_quorum.sloppy_quorum(nodes, up, n_value)
         quorum_nodes = {node for node, _ in quorum}
-        config = spec_quorum.QuorumConfig(n_value, r_value, w_value)
+        config = spec_quorum.QuorumConfig(n=n_value, r=r_value, w=w_value)
         text = (
             f"N={n_value} R={r_value} W={w_value}, list {''.join(nodes)}, writer sees "
             f"{''.join(sorted(up))} up; sloppy quorum {quorum}; write acked by "

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from dynamokv.errors import ArgumentError
+
 from . import _lamport, _merkle, _quorum, _ring, _vclock
 from ._result import Kind, ProofResult, Stopwatch, solver_timeout
 
@@ -156,7 +158,7 @@ REGISTRY: tuple[Entry, ...] = _build()
 """Every theorem, each followed by its negative controls, in table order."""
 
 
-class UnknownProofError(ValueError):
+class UnknownProofError(ArgumentError):
     """A name given to :func:`select` is not a theorem, control or group."""
 
     def __init__(self, name: str) -> None:

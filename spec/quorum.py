@@ -38,7 +38,7 @@ __all__ = [
 
 @icontract.invariant(lambda self: self.n >= 1)
 @icontract.invariant(lambda self: 1 <= self.r <= self.n and 1 <= self.w <= self.n)
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QuorumConfig:
     """Replication factor ``n`` (per cluster), read quorum ``r`` and write quorum ``w``
     (per operation). The seed's defaults are N=3, R=2, W=2."""

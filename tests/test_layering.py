@@ -1,7 +1,10 @@
-"""The import rules of DESIGN.md section 2, checked on the source text.
+"""The import rules between the layers, checked on the source text.
 
 ``spec  <-  proofs``; ``spec <- impl/core <- impl/sim``; ``impl/core <- impl/runtime <- impl/cli``;
-``impl/storage <- impl/runtime``. The spec and the core are pure: no IO, clock, randomness or trio.
+``impl/storage <- impl/runtime``; ``errors`` below them all. The spec and the core are pure: no
+IO, clock, randomness or trio. And no module imports itself through others: every import
+counts for the cycle check, those inside functions and under ``TYPE_CHECKING`` too, since
+hiding an import there keeps the modules just as tangled for a reader.
 """
 
 from __future__ import annotations
@@ -32,18 +35,37 @@ IMPURE = {
     "multiprocessing",
     "httptools",
 }
+ERRORS = "dynamokv.errors"
+"""The error root, below every layer: each may import it, and it imports nothing of ours."""
+
 RULES: dict[str, tuple[set[str], set[str]]] = {
-    "spec": ({"dynamokv.spec"}, IMPURE),
-    "proofs": ({"dynamokv.spec", "dynamokv.proofs"}, {"trio", "socket", "threading", "asyncio"}),
-    "impl/core": ({"dynamokv.spec", "dynamokv.impl.core"}, IMPURE),
+    "errors": ({ERRORS}, IMPURE),
+    "spec": ({ERRORS, "dynamokv.spec"}, IMPURE),
+    "proofs": (
+        {ERRORS, "dynamokv.spec", "dynamokv.proofs"},
+        {"trio", "socket", "threading", "asyncio"},
+    ),
+    "impl/core": ({ERRORS, "dynamokv.spec", "dynamokv.impl.core"}, IMPURE),
     "impl/sim": (
-        {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.sim", "dynamokv.impl.storage"},
+        {
+            ERRORS,
+            "dynamokv.spec",
+            "dynamokv.impl.core",
+            "dynamokv.impl.sim",
+            "dynamokv.impl.storage",
+        },
         {"trio", "socket", "threading", "asyncio", "time", "select", "selectors"},
     ),
-    "impl/storage": ({"dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
-    "impl/client": ({"dynamokv.spec", "dynamokv.impl.client"}, set()),
+    "impl/storage": ({ERRORS, "dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
+    "impl/client": ({ERRORS, "dynamokv.spec", "dynamokv.impl.client"}, set()),
     "impl/runtime": (
-        {"dynamokv.spec", "dynamokv.impl.core", "dynamokv.impl.storage", "dynamokv.impl.runtime"},
+        {
+            ERRORS,
+            "dynamokv.spec",
+            "dynamokv.impl.core",
+            "dynamokv.impl.storage",
+            "dynamokv.impl.runtime",
+        },
         set(),
     ),
 }
@@ -98,6 +120,106 @@ def _python_files(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
+def _import_graph(files: list[Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, wherever the import statement stands.
+
+    ``from package import name`` points at the module ``package.name`` when there is one,
+    else at the package (its ``__init__``).
+    """
+    modules = {_module_name(path): path for path in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    target = ".".join([*base, node.module] if node.module else base)
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    child = f"{target}.{alias.name}"
+                    targets.add(child if child in modules else target)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+        # Dynamic imports (importlib.import_module) are found by _imports: keep those.
+        from_lines = {
+            n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import)
+        }
+        targets.update(t for t, line, _ in _imports(path, name) if line not in from_lines)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_counting_every_import() -> None:
+    files = [
+        path
+        for folder in ("errors", "spec", "proofs", "impl", "labs")
+        for path in _python_files(folder)
+    ]
+    cycles = _cycles(_import_graph(files))
+    assert cycles == [], "import cycles (function-level and TYPE_CHECKING imports count):\n" + (
+        "\n".join(" <-> ".join(cycle) for cycle in cycles)
+    )
+
+
+def test_cycle_check_sees_a_cycle_hidden_in_a_function_and_type_checking(tmp_path: Path) -> None:
+    """Negative control: a cycle through a function-level and a TYPE_CHECKING import."""
+    package = tmp_path / "impl" / "planted"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "_a.py").write_text("def f():\n    from ._b import g\n")
+    (package / "_b.py").write_text("if TYPE_CHECKING:\n    from . import _c\n")
+    (package / "_c.py").write_text("import dynamokv.impl.planted._a\n")
+    global ROOT
+    saved = ROOT
+    ROOT = tmp_path
+    try:
+        graph = _import_graph(sorted(package.glob("*.py")))
+    finally:
+        ROOT = saved
+    assert _cycles(graph) == [
+        ["dynamokv.impl.planted._a", "dynamokv.impl.planted._b", "dynamokv.impl.planted._c"]
+    ]
+
+
 @pytest.mark.parametrize("folder", sorted(RULES))
 def test_layer_imports_only_what_it_may(folder: str) -> None:
     allowed, forbidden = RULES[folder]
@@ -135,7 +257,7 @@ def test_every_package_is_listed_in_pyproject() -> None:
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {
         _module_name(init)
-        for folder in ("spec", "proofs", "impl")
+        for folder in ("errors", "spec", "proofs", "impl")
         for init in (ROOT / folder).rglob("__init__.py")
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

@@ -8,6 +8,7 @@ function; heavy imports (z3, trio, the simulator) happen inside the handler, so
 
 from __future__ import annotations
 
-from ._main import CliError, main
+from ._errors import CliError
+from ._main import main
 
 __all__ = ["CliError", "main"]

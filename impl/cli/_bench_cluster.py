@@ -55,6 +55,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynamokv.errors import ArgumentError
+
+from ._errors import CliError
+
 __all__ = [
     "WORKLOADS",
     "ZipfianGenerator",
@@ -116,9 +120,9 @@ class ZipfianGenerator:
         scrambled: bool = True,
     ) -> None:
         if items < 1:
-            raise ValueError(f"items must be at least 1, got {items}")
+            raise ArgumentError(f"items must be at least 1, got {items}")
         if not 0.0 < theta < 1.0:
-            raise ValueError(f"theta must be in (0, 1), got {theta}")
+            raise ArgumentError(f"theta must be in (0, 1), got {theta}")
         self.items = items
         self.theta = theta
         self.scrambled = scrambled
@@ -160,7 +164,6 @@ def ensure_tool(binary: str, package: str, say: Any) -> str:
     Prints every command it runs. Installing needs root (the project's machines run as
     root); otherwise the error says what to install.
     """
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.cli._debian import DebianInstallError
     from dynamokv.impl.cli._debian import ensure_tool as ensure_debian_tool
 
@@ -183,7 +186,6 @@ class EtcdCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, say: Any) -> None:
-        from dynamokv.impl.cli import CliError
         from dynamokv.impl.runtime._cluster import http_request, pick_free_ports
 
         ports = pick_free_ports(2 * ETCD_MEMBERS)
@@ -483,7 +485,6 @@ def _run_wrk(
     thread only sleeps out ``-d``, so once every marker is there it gets SIGINT, and the
     throughput is computed from our own clock instead of wrk's.
     """
-    from dynamokv.impl.cli import CliError
 
     spread = _spread(connections, targets)
     threads_total = sum(share for _target, share in spread)
@@ -649,7 +650,6 @@ def register(subparsers: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from dynamokv.impl.cli import CliError
 
     if args.duration <= 0 or args.duration > 3600:
         raise CliError(f"--duration must be in (0, 3600] seconds, got {args.duration}")
@@ -665,7 +665,6 @@ def _check(args: argparse.Namespace) -> None:
 
 @contextmanager
 def _dynamokv_cluster(args: argparse.Namespace, say: Any, scratch: Path) -> Iterator[list[str]]:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"

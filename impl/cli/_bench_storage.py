@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import CliError
+
 WRITER_COUNTS_DEFAULT = (1, 16, 64)
 JOIN_SECONDS_MAX = 600.0
 SQLITE_BATCH_ROWS_MAX = 10_000
@@ -89,7 +91,6 @@ class _Row:
 
 
 def _check_arguments(args: argparse.Namespace) -> tuple[int, ...]:
-    from dynamokv.impl.cli import CliError
 
     for name in ("ops", "reads", "read_keys"):
         value = getattr(args, name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
+
 DEFAULT_CERTS_DIRECTORY = ".dynamokv/certs"
 DEFAULT_NODES_COUNT = 5
 NODES_COUNT_MAX = 1000
@@ -53,7 +55,6 @@ def register(subparsers: Any) -> None:
 
 
 def _node_names(args: argparse.Namespace) -> list[str]:
-    from dynamokv.impl.cli import CliError
 
     if args.names is not None:
         return [name.strip() for name in args.names.split(",")]
@@ -64,7 +65,6 @@ def _node_names(args: argparse.Namespace) -> list[str]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime import CertificateError, generate_cluster_certificates
 
     names = _node_names(args)

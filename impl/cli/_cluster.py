@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
+
 DEFAULT_NODES = 5
 
 
@@ -45,7 +47,7 @@ def register(subparsers: Any) -> None:
         "process died are started again with their data.",
     )
     up.add_argument(
-        "-n", "--nodes", type=int, default=DEFAULT_NODES, help=f"nodes (default {DEFAULT_NODES})"
+        "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
     )
     up.add_argument(
         "--base-port",
@@ -53,7 +55,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports)",
     )
-    up.add_argument("--replicas", type=int, default=3, help="N, replicas per key (default 3)")
+    up.add_argument("-n", "--replicas", type=int, default=3, help="N, replicas per key (default 3)")
     up.add_argument("-r", type=int, default=2, help="default read quorum R (default 2)")
     up.add_argument("-w", type=int, default=2, help="default write quorum W (default 2)")
     up.add_argument(
@@ -148,7 +150,6 @@ def register(subparsers: Any) -> None:
 
 
 def _cluster(args: argparse.Namespace, **options: Any) -> Any:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
 
     try:
@@ -169,7 +170,6 @@ def _progress() -> Any:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
 
     cluster = _cluster(
@@ -258,7 +258,6 @@ def _print_status(cluster: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
 
     cluster = _cluster(args)
     if not cluster.processes:
@@ -268,7 +267,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
@@ -281,7 +279,6 @@ def _kill(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
@@ -295,7 +292,6 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, action: Any) -> Any:
     """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
@@ -346,7 +342,6 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.runtime._cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())

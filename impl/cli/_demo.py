@@ -20,6 +20,10 @@ import time
 import uuid
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
+from ._errors import CliError
+
 DEFAULT_NODES = 5
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
@@ -57,7 +61,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--dir", default=".dynamokv", help="cluster directory (default .dynamokv)")
-    parser.add_argument("-n", "--nodes", type=int, default=DEFAULT_NODES, help="nodes (default 5)")
+    parser.add_argument(
+        "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -461,12 +467,11 @@ class _Demo:
         self.panel("(e) Your turn", body)
 
 
-class _DemoError(Exception):
+class _DemoError(DynamoKVError):
     """A demo step could not go on: printed as one line, non-zero exit."""
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import ClientError
     from dynamokv.impl.runtime._cluster import ClusterError
 

@@ -16,6 +16,8 @@ import json
 import os
 from typing import Any
 
+from ._errors import CliError
+
 CLUSTER_FILE = os.path.join(".dynamokv", "cluster.json")
 """Where ``dynamokv cluster up`` records its nodes (relative to the working directory)."""
 
@@ -31,14 +33,14 @@ def register(subparsers: Any) -> None:
 
     get = subparsers.add_parser("get", help="read a key (every sibling)")
     common(get)
-    get.add_argument("--r", type=int, metavar="R", help="read quorum (default: the cluster's)")
+    get.add_argument("-r", type=int, metavar="R", help="read quorum (default: the cluster's)")
     get.add_argument("--json", action="store_true", help="print the reply as JSON")
     get.set_defaults(handler=_get)
 
     put = subparsers.add_parser("put", help="write a value")
     common(put)
     put.add_argument("value", metavar="VALUE", help="the value (UTF-8)")
-    put.add_argument("--w", type=int, metavar="W", help="write quorum (default: the cluster's)")
+    put.add_argument("-w", type=int, metavar="W", help="write quorum (default: the cluster's)")
     put.add_argument(
         "--blind", action="store_true", help="do not read first: write without a context"
     )
@@ -46,7 +48,7 @@ def register(subparsers: Any) -> None:
 
     delete = subparsers.add_parser("delete", help="delete a key (a tombstone)")
     common(delete)
-    delete.add_argument("--w", type=int, metavar="W", help="write quorum (default: the cluster's)")
+    delete.add_argument("-w", type=int, metavar="W", help="write quorum (default: the cluster's)")
     delete.set_defaults(handler=_delete)
 
 
@@ -56,7 +58,6 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
     Raises:
         CliError: no cluster file, or an unreadable one.
     """
-    from dynamokv.impl.cli import CliError
 
     try:
         with open(cluster_file, encoding="utf-8") as file:
@@ -75,7 +76,6 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import Client, ClientError
 
     if args.node:
@@ -98,7 +98,6 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, action: Any) -> int:
-    from dynamokv.impl.cli import CliError
     from dynamokv.impl.client import ClientError
 
     client = _client(args)

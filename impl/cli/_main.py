@@ -7,20 +7,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from dynamokv.errors import ArgumentError
+
 from . import _bench, _certs, _cluster, _demo, _kv, _node, _prove, _sim
+from ._errors import EXIT_FAILURE, EXIT_USAGE, CliError
 
 # Each module registers one top-level subcommand. Order is the order of --help.
 _COMMAND_MODULES = (_prove, _sim, _cluster, _demo, _node, _kv, _bench, _certs)
 
-EXIT_USAGE = 2
-EXIT_FAILURE = 1
 
-
-class CliError(Exception):
-    """An error the user can act on: printed as one line, exit status ``EXIT_FAILURE``."""
-
-
-class _UsageError(Exception):
+class _UsageError(ArgumentError):
     """A bad command line: printed as one line, exit status ``EXIT_USAGE``."""
 
 
@@ -59,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except CliError as error:
+    except (CliError, ArgumentError) as error:
+        # An ArgumentError that reached here is input the user gave (a flag value that a
+        # constructor refused): one line, like any other bad input, never a traceback.
         print(f"dynamokv: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

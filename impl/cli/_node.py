@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("node", help="run one node process")
@@ -46,8 +48,13 @@ def _run(args: argparse.Namespace) -> int:
     import sys
 
     import trio
-    from dynamokv.impl.cli import CliError
-    from dynamokv.impl.runtime import ConfigError, NodeProcess, configure_logging, load_config
+    from dynamokv.impl.runtime import (
+        ConfigError,
+        NodeApi,
+        NodeProcess,
+        configure_logging,
+        load_config,
+    )
     from dynamokv.impl.storage import StorageError
 
     overrides = {
@@ -82,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         process: Any, nursery: trio.Nursery, *, task_status: trio.TaskStatus[Any]
     ) -> None:
         try:
-            await process.run(task_status=task_status)
+            await process.run(http_handler=NodeApi(process).handle, task_status=task_status)
         finally:
             nursery.cancel_scope.cancel()
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._errors import CliError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -46,7 +48,9 @@ def register(subparsers: Any) -> None:
         "3 hours), gossip (convergence table for 8 to 256 nodes)",
     )
     parser.add_argument("--strict", action="store_true", help="strict quorum (no substitutes)")
-    parser.add_argument("-n", type=int, default=3, help="replicas per key N (default 3)")
+    parser.add_argument(
+        "-n", "--replicas", dest="n", type=int, default=3, help="replicas per key N (default 3)"
+    )
     parser.add_argument("-r", type=int, default=2, help="read quorum R (default 2)")
     parser.add_argument("-w", type=int, default=2, help="write quorum W (default 2)")
     parser.add_argument("--keys", type=int, default=64, help="distinct keys (zipfian)")
@@ -112,9 +116,7 @@ def _run_preset(preset: str, seed: int) -> int:
 def _run(args: argparse.Namespace) -> int:
     import time
 
-    from dynamokv.impl.cli import CliError
-    from dynamokv.impl.core import PLANTED_BUGS
-    from dynamokv.impl.sim import FAULTS, SimConfig, render_ladder, simulate
+    from dynamokv.impl.sim import FAULTS, PLANTED_BUGS, SimConfig, render_ladder, simulate
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError("need 1 <= n <= nodes and 1 <= r, w <= n")
     if args.vector_clock_threshold < 1:
         raise CliError("--vector-clock-threshold must be positive")
-    if args.plant_bug not in PLANTED_BUGS:
+    if args.plant_bug and args.plant_bug not in PLANTED_BUGS:
         raise CliError(f"unknown planted bug {args.plant_bug!r}")
     if args.trace is not None and args.seeds != 1:
         raise CliError("--trace replays one seed: drop --seeds")

@@ -12,6 +12,7 @@ import ssl
 from typing import Any
 
 import trio
+from dynamokv.errors import DynamoKVError
 
 from ._model import (
     CONTEXT_HEADER,
@@ -201,7 +202,7 @@ class AsyncClient:
         await self.aclose()
 
 
-class _Closed(Exception):
+class _Closed(DynamoKVError):
     """The server closed the connection before a whole response."""
 
 

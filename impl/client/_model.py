@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import dynamokv.errors
+from dynamokv.errors import ArgumentError, DynamoKVError
 from dynamokv.spec import kv as spec_kv
 
 __all__ = [
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-class ClientError(Exception):
+class ClientError(DynamoKVError):
     """The node refused the request (4xx) or could not be reached.
 
     Attributes:
@@ -40,7 +42,7 @@ class ClientError(Exception):
         self.status = status
 
 
-class QuorumError(ClientError):
+class QuorumError(ClientError, dynamokv.errors.QuorumError):
     """Fewer than R (get) or W (put) replicas answered in time (HTTP 503).
 
     For a put, the write may still have reached some replicas: Dynamo has no rollback, so
@@ -152,7 +154,7 @@ def key_bytes(key: bytes | str) -> bytes:
         return key.encode("utf-8")
     if isinstance(key, bytes):
         return key
-    raise TypeError(f"key must be bytes or str, got {type(key).__name__}")
+    raise ArgumentError(f"key must be bytes or str, got {type(key).__name__}")
 
 
 def kv_target(key: bytes | str, params: Mapping[str, Any]) -> str:

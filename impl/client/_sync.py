@@ -7,6 +7,8 @@ import json
 import ssl
 from typing import Any
 
+from dynamokv.errors import ArgumentError
+
 from ._model import (
     CONTEXT_HEADER,
     ClientError,
@@ -25,7 +27,7 @@ def split_address(address: str) -> tuple[str, int, bool]:
     """``"host:port"``, ``"http://host:port"`` or ``"https://host:port"`` -> parts.
 
     Raises:
-        ValueError: not of that form.
+        dynamokv.errors.ArgumentError: not of that form.
     """
     tls = False
     text = address.strip()
@@ -36,7 +38,7 @@ def split_address(address: str) -> tuple[str, int, bool]:
     text = text.rstrip("/")
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"a node address is HOST:PORT, got {address!r}")
+        raise ArgumentError(f"a node address is HOST:PORT, got {address!r}")
     return host.strip("[]"), int(port_text), tls
 
 

@@ -37,7 +37,6 @@ from ._gossip import (
     RingState,
 )
 from ._health import HealthView, TimeoutHealth
-from ._invariant import CoreInvariantError, invariant
 from ._member import (
     BOOTSTRAP_ISSUER,
     DynamoNode,
@@ -101,7 +100,7 @@ from ._messages import (
     WriteAck,
     WriteRequest,
 )
-from ._node import PLANTED_BUGS, Node, NodeConfig, NodeStats
+from ._node import Node, NodeConfig, NodeStats
 from ._partitions import Movement, movement, q1_table
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
@@ -114,12 +113,10 @@ from ._versions import covers
 __all__ = [
     "BOOTSTRAP_ISSUER",
     "DEFAULT_SEAMS",
-    "PLANTED_BUGS",
     "AntiEntropy",
     "AntiEntropyConfig",
     "ClientRequest",
     "Clock",
-    "CoreInvariantError",
     "DeleteHint",
     "DropKeys",
     "DynamoNode",
@@ -193,7 +190,6 @@ __all__ = [
     "WriteAck",
     "WriteRequest",
     "covers",
-    "invariant",
     "measure_repair_traffic",
     "movement",
     "q1_table",

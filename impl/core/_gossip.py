@@ -82,9 +82,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
+from dynamokv.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
-from ._invariant import invariant
 from ._partitions import join as join_partitions
 from ._partitions import leave as leave_partitions
 from ._phi import PhiAccrualDetector, PhiConfig
@@ -122,7 +122,7 @@ STATUS_RANK: Final[Mapping[str, int]] = {"joining": 0, "normal": 1, "leaving": 2
 """Status precedence for the merge rule: a later lifecycle stage wins."""
 
 
-class MembershipArgumentError(ValueError):
+class MembershipArgumentError(ArgumentError):
     """An administrator's command or a constructor argument cannot be served."""
 
 
@@ -300,7 +300,7 @@ class SuspicionChanged:
 GossipEffect = GossipSend | RingAdopted | MemberStatusChanged | SuspicionChanged
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GossipConfig:
     """Gossip parameters and bounds.
 

@@ -76,6 +76,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.kv import Version
 from dynamokv.spec.ring import RING_BITS, md5_position
 
@@ -90,7 +91,6 @@ from ._gossip import (
     SuspicionChanged,
 )
 from ._health import HealthView, TimeoutHealth
-from ._invariant import invariant
 from ._merkle_tree import (
     AntiEntropy,
     AntiEntropyConfig,
@@ -171,7 +171,7 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
     return digest.digest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
     """Knobs and bounds of the composite node (the core's are in :class:`NodeConfig`).
 
@@ -212,18 +212,23 @@ class MemberConfig:
     recovery_grace_ticks: int = 200
 
     def __post_init__(self) -> None:
-        invariant(0 <= self.merkle_depth <= 16, "merkle_depth must be in [0, 16]")
-        for name in (
-            "anti_entropy_interval_ticks",
-            "roots_per_message_max",
-            "exchange_queue_max",
-            "repair_keys_per_message_max",
-            "transfer_batch_keys_max",
-            "transfers_in_flight_max",
-            "transfer_retry_ticks",
-            "handoff_check_interval_ticks",
-        ):
-            invariant(getattr(self, name) >= 1, "MemberConfig bounds must be positive")
+        if not 0 <= self.merkle_depth <= 16:
+            raise ArgumentError(f"merkle_depth must be in 0..16, got {self.merkle_depth}")
+        check_at_least(
+            self,
+            (
+                "anti_entropy_interval_ticks",
+                "roots_per_message_max",
+                "exchange_queue_max",
+                "repair_keys_per_message_max",
+                "transfer_batch_keys_max",
+                "transfers_in_flight_max",
+                "transfer_retry_ticks",
+                "handoff_check_interval_ticks",
+                "suspect_ticks",
+            ),
+        )
+        check_at_least(self, ("recovery_grace_ticks",), 0)
 
 
 @dataclass(slots=True)

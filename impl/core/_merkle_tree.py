@@ -75,9 +75,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import msgpack
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, md5_position, partition_start
-
-from ._invariant import invariant
 
 __all__ = [
     "NODE_HASH_BYTES",
@@ -110,7 +109,7 @@ DEPTH_MAX = 16
 """The spec's bound on the depth; 2**16 buckets per partition is plenty."""
 
 
-class MerkleArgumentError(ValueError):
+class MerkleArgumentError(ArgumentError):
     """A public argument is out of range (a key of another partition, a bad depth)."""
 
 
@@ -282,7 +281,7 @@ class PartitionMerkleTree:
         """Recompute every hash from the contents and compare: a test and debugging aid.
 
         Raises:
-            dynamokv.impl.core.CoreInvariantError: an incremental update went wrong.
+            dynamokv.errors.InvariantError: an incremental update went wrong.
         """
         self._flush()
         level = []
@@ -446,7 +445,7 @@ def wire_bytes(message: MerkleMessage) -> int:
     return len(packed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AntiEntropyConfig:
     """Pacing and bounds of anti-entropy.
 
@@ -465,15 +464,16 @@ class AntiEntropyConfig:
     exchange_timeout_ticks: int = 100
 
     def __post_init__(self) -> None:
-        for name in (
-            "exchanges_in_flight_max",
-            "exchange_requests_in_flight_max",
-            "exchange_nodes_per_message_max",
-            "exchange_entries_per_message_max",
-            "exchange_timeout_ticks",
-        ):
-            if getattr(self, name) < 1:
-                raise MerkleArgumentError(f"{name} must be at least 1")
+        check_at_least(
+            self,
+            (
+                "exchanges_in_flight_max",
+                "exchange_requests_in_flight_max",
+                "exchange_nodes_per_message_max",
+                "exchange_entries_per_message_max",
+                "exchange_timeout_ticks",
+            ),
+        )
 
 
 @dataclass

@@ -54,11 +54,11 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dynamokv.errors import ArgumentError, check_at_least, invariant
 from dynamokv.spec.kv import Version
 
 from . import _vclock
 from ._health import HealthView
-from ._invariant import invariant
 from ._messages import (
     ClientRequest,
     DeleteHint,
@@ -105,11 +105,7 @@ from ._versions import context_of, merge, reconcile
 if TYPE_CHECKING:
     import random
 
-__all__ = ["PLANTED_BUGS", "Node", "NodeConfig", "NodeStats"]
-
-PLANTED_BUGS = ("", "ack-before-w", "drop-hint-before-ack", "reuse-dots")
-"""Test-only switches that break the node on purpose, so tests can show the
-checkers catch them. ``""`` is the correct node."""
+__all__ = ["Node", "NodeConfig", "NodeStats"]
 
 _HINT_REPLAY = -1
 """Timer entry that is the periodic hint replay rather than a request op."""
@@ -139,7 +135,7 @@ class _LeaseDurable:
 _AfterPersist = _AckAfterPersist | _LocalAck | _LeaseDurable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """Every knob and bound of a node; the defaults are the seed's (N=3, R=2, W=2).
 
@@ -163,7 +159,6 @@ class NodeConfig:
         vector_clock_threshold: clock entries kept before truncation (Dynamo §4.4).
         counter_lease_block: counters leased per durable lease record.
         read_repair: repair stale owners seen by a get.
-        planted_bug: test only, one of :data:`PLANTED_BUGS`.
     """
 
     n: int = 3
@@ -184,14 +179,32 @@ class NodeConfig:
     vector_clock_threshold: int = 10
     counter_lease_block: int = 1000
     read_repair: bool = True
-    planted_bug: str = ""
 
     def __post_init__(self) -> None:
-        invariant(self.n >= 1, "n must be at least 1")
-        invariant(1 <= self.r <= self.n and 1 <= self.w <= self.n, "need 1 <= r, w <= n")
-        invariant(self.vector_clock_threshold >= 1, "vector_clock_threshold must be positive")
-        invariant(self.counter_lease_block >= 2, "counter_lease_block must be at least 2")
-        invariant(self.planted_bug in PLANTED_BUGS, "unknown planted bug")
+        if self.n < 1:
+            raise ArgumentError(f"n must be at least 1, got n={self.n}")
+        for name in ("r", "w"):
+            value = getattr(self, name)
+            if not 1 <= value <= self.n:
+                raise ArgumentError(f"{name} must be in 1..n={self.n}, got {name}={value}")
+        check_at_least(self, _POSITIVE_FIELDS)
+        check_at_least(self, ("counter_lease_block",), 2)
+
+
+_POSITIVE_FIELDS = (
+    "replica_timeout_ticks",
+    "request_timeout_ticks",
+    "forward_timeout_ticks",
+    "hint_replay_interval_ticks",
+    "hint_replay_batch_max",
+    "hint_retry_ticks",
+    "hints_count_max",
+    "hints_bytes_max",
+    "requests_in_flight_max",
+    "lease_waiters_max",
+    "versions_per_key_max",
+    "vector_clock_threshold",
+)
 
 
 @dataclass(slots=True)
@@ -727,17 +740,12 @@ class Node:
         self._timer(op.deadline, op_id)
         self._send(ForwardRequest(self.node_id, op.candidates[op.attempt], op_id, op.request))
 
-    def _issue_counter(self, context: _vclock.Clock) -> int | None:
+    def _issue_counter(self, context: _vclock.Clock, held: tuple[Version, ...]) -> int | None:
         """A counter never issued before, or None until a larger lease is durable."""
-        me = self.node_id
-        own = 0
-        for node, counter in context:
-            if node == me:
-                own = counter
-        counter = max(self._counter, own) + 1
-        if self.config.planted_bug == "reuse-dots":
-            counter = own + 1
-        elif counter > self._lease_durable:
+        counter = self.seams.next_counter(
+            self.node_id, issued=self._counter, context=context, held=held
+        )
+        if counter > self._lease_durable:
             if counter > self._lease_requested:
                 self._request_lease(counter + self.config.counter_lease_block)
             return None
@@ -766,7 +774,8 @@ class Node:
         if not forwarded and me not in self.membership.preference_list(key):
             self._forward(reply_to, request, self.membership.preference_list(key))
             return
-        counter = self._issue_counter(request.context)
+        held = self._read_stored(key)
+        counter = self._issue_counter(request.context, held)
         if counter is None:
             if len(self._lease_waiters) >= config.lease_waiters_max:
                 self._reply(reply_to, PutResult(False, error="overloaded: lease_waiters_max"))
@@ -785,15 +794,6 @@ class Node:
                 )
                 context = tuple(sorted(context))
         version = Version(request.value, (me, counter), context)
-        held = self._read_stored(key)
-        if config.planted_bug != "reuse-dots":
-            for v in held:
-                # spec.kv.next_counter's rule: above our entry in every held clock.
-                invariant(
-                    (v.dot[0] != me or v.dot[1] < counter)
-                    and all(c < counter for n, c in v.context if n == me),
-                    "a dot would be issued twice",
-                )
         targets = self._targets(key)
         targets[me] = None
         op = _PutOp(reply_to, key, version, w, self.now + config.request_timeout_ticks, targets)
@@ -811,7 +811,11 @@ class Node:
         for target, owner in targets.items():
             if target != me:
                 self._send(WriteRequest(me, target, op_id, key, merged, owner))
-        if config.planted_bug == "ack-before-w":
+        # The rule is asked whenever the acks change, and first now, with none yet
+        # (the project's own rule waits for the coordinator's durable write).
+        if self.seams.write_may_answer(
+            op.acked, targets, w=w, coordinator=me, strict=config.strict_quorum
+        ):
             op.replied = True
             self._reply(reply_to, PutResult(True, version, 0))
 
@@ -940,7 +944,8 @@ class Node:
                 budget -= 1
                 self._hint_sent_at[hint_id] = now
                 self._send(HintReplay(me, owner, hint_id, hint.key, hint.versions))
-                if config.planted_bug == "drop-hint-before-ack":
+                # Asked now with nothing acknowledged (the project's rule keeps the hint).
+                if self.seams.hint_may_be_deleted(tuple(v.dot for v in hint.versions), ()):
                     self._drop_hint(hint)
         if self._hints:
             self._schedule_replay()
@@ -949,8 +954,7 @@ class Node:
         hint = self._hints.get(message.hint_id)
         if hint is None:
             return
-        acked = set(message.dots)
-        if all(v.dot in acked for v in hint.versions):
+        if self.seams.hint_may_be_deleted(tuple(v.dot for v in hint.versions), message.dots):
             self.stats.hints_replayed += 1
             self._drop_hint(hint)
 

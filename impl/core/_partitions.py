@@ -32,14 +32,13 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dynamokv.errors import ArgumentError, invariant
 from dynamokv.spec.ring import (
     DEFAULT_PARTITION_COUNT,
     RING_BITS,
     assign_partitions,
     md5_position,
 )
-
-from ._invariant import invariant
 
 __all__ = [
     "Movement",
@@ -53,7 +52,7 @@ __all__ = [
 ]
 
 
-class PartitionArgumentError(ValueError):
+class PartitionArgumentError(ArgumentError):
     """A join or leave was asked for with arguments the strategy cannot serve."""
 
 

@@ -32,14 +32,14 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from ._invariant import invariant
+from dynamokv.errors import ArgumentError, invariant
 
 __all__ = ["PhiAccrualDetector", "PhiConfig"]
 
 _LN_10 = math.log(10.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PhiConfig:
     """The detector's parameters, all in ticks except the threshold.
 
@@ -65,15 +65,15 @@ class PhiConfig:
 
     def __post_init__(self) -> None:
         if not self.threshold > 0:
-            raise ValueError("threshold must be positive")
+            raise ArgumentError("threshold must be positive")
         if self.window_size_max < 2:
-            raise ValueError("window_size_max must be at least 2")
+            raise ArgumentError("window_size_max must be at least 2")
         if not self.min_std_deviation_ticks > 0:
-            raise ValueError("min_std_deviation_ticks must be positive")
+            raise ArgumentError("min_std_deviation_ticks must be positive")
         if self.acceptable_pause_ticks < 0:
-            raise ValueError("acceptable_pause_ticks must not be negative")
+            raise ArgumentError("acceptable_pause_ticks must not be negative")
         if not self.first_heartbeat_estimate_ticks > 0:
-            raise ValueError("first_heartbeat_estimate_ticks must be positive")
+            raise ArgumentError("first_heartbeat_estimate_ticks must be positive")
 
 
 def _phi_of(y: float) -> float:
@@ -151,7 +151,7 @@ class PhiAccrualDetector:
         """Record that a heartbeat of the node arrived at tick ``now``.
 
         Raises:
-            ValueError: ``now`` is earlier than the previous heartbeat (ticks only grow).
+            dynamokv.errors.ArgumentError: ``now`` is earlier than the previous heartbeat (ticks only grow).
         """
         last = self._last_arrival_tick
         if last is None:
@@ -159,7 +159,7 @@ class PhiAccrualDetector:
             self._add(estimate - estimate / 4)
             self._add(estimate + estimate / 4)
         elif now < last:
-            raise ValueError(f"heartbeat at tick {now} before the previous one at {last}")
+            raise ArgumentError(f"heartbeat at tick {now} before the previous one at {last}")
         else:
             self._add(float(now - last))
         self._last_arrival_tick = now

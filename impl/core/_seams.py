@@ -30,9 +30,21 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._quorum import read_may_answer, write_may_answer
+from dynamokv.spec.kv import Version
 
-__all__ = ["DEFAULT_SEAMS", "ReadMayAnswer", "Seams", "WriteMayAnswer"]
+from ._handoff import hint_may_be_deleted
+from ._quorum import read_may_answer, write_may_answer
+from ._vclock import Clock
+from ._versions import next_counter
+
+__all__ = [
+    "DEFAULT_SEAMS",
+    "HintMayBeDeleted",
+    "NextCounter",
+    "ReadMayAnswer",
+    "Seams",
+    "WriteMayAnswer",
+]
 
 
 class ReadMayAnswer(Protocol):
@@ -57,17 +69,39 @@ class WriteMayAnswer(Protocol):
     ) -> bool: ...
 
 
+class NextCounter(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._versions.next_counter`."""
+
+    def __call__(
+        self, node_id: str, *, issued: int, context: Clock, held: tuple[Version, ...]
+    ) -> int: ...
+
+
+class HintMayBeDeleted(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._handoff.hint_may_be_deleted`."""
+
+    def __call__(
+        self, hint_dots: Collection[tuple[str, int]], acked_dots: Collection[tuple[str, int]]
+    ) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Seams:
     """The replaceable decisions of a node; every field defaults to the project's own.
 
     Attributes:
         read_may_answer: whether a get has enough replies to answer (Dynamo §4.5).
-        write_may_answer: whether a put has enough durable acks to answer (Dynamo §4.5).
+        write_may_answer: whether a put has enough durable acks to answer (Dynamo §4.5);
+            asked whenever its acks change, first when the put is sent (no acks yet).
+        next_counter: the counter of a new put's dot, never issued before (Dynamo §4.4).
+        hint_may_be_deleted: whether a substitute may forget a hint (Dynamo §4.6); asked
+            when the hint is replayed and when the owner acknowledges it.
     """
 
     read_may_answer: ReadMayAnswer = read_may_answer
     write_may_answer: WriteMayAnswer = write_may_answer
+    next_counter: NextCounter = next_counter
+    hint_may_be_deleted: HintMayBeDeleted = hint_may_be_deleted
 
 
 DEFAULT_SEAMS = Seams()

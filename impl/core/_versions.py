@@ -17,12 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dynamokv.errors import invariant
 from dynamokv.spec.kv import Version
 
-from ._invariant import invariant
 from ._vclock import Clock
 
-__all__ = ["Versions", "absorbs", "context_of", "covers", "merge", "reconcile", "supersedes"]
+__all__ = [
+    "Versions",
+    "absorbs",
+    "context_of",
+    "covers",
+    "merge",
+    "next_counter",
+    "reconcile",
+    "supersedes",
+]
 
 Versions = tuple[Version, ...]
 """Mutually concurrent versions of one key, sorted by dot."""
@@ -162,3 +171,40 @@ def context_of(versions: Iterable[Version]) -> Clock:
 def covers(held: Iterable[Version], version: Version) -> bool:
     """Whether ``held`` contains ``version`` or a version that superseded it."""
     return any(x == version or supersedes(x, version) for x in held)
+
+
+def next_counter(node_id: str, *, issued: int, context: Clock, held: Versions) -> int:
+    """The counter of a new put's dot: never one this node issued before (Dynamo §4.4).
+
+    The rule of :func:`dynamokv.spec.kv.next_counter`, kept cheaply: the node keeps one
+    node-wide counter, ``issued``, so the result is above every counter it issued for
+    any key, and therefore above its entry in every clock it holds; it must also be
+    above the node's entry in the client's ``context`` (a context can carry a counter
+    this incarnation has not issued yet: one from before a restart).
+
+    Args:
+        node_id: the coordinator.
+        issued: the largest counter this node issued (or leased, after a restart).
+        context: the context the client sent with the put.
+        held: what the coordinator holds for the key; checked, never needed to decide.
+
+    Returns:
+        The counter to issue. The node still waits, if needed, until a lease covering
+        it is durable (see :mod:`~dynamokv.impl.core._node`).
+
+    Raises:
+        dynamokv.errors.InvariantError: the result would reissue a dot that ``held``
+            records (a bug: two values under one dot would make one vanish as equal).
+    """
+    own = 0
+    for node, counter in context:
+        if node == node_id:
+            own = counter
+    counter = max(issued, own) + 1
+    for version in held:
+        invariant(
+            (version.dot[0] != node_id or version.dot[1] < counter)
+            and all(c < counter for n, c in version.context if n == node_id),
+            "a dot would be issued twice",
+        )
+    return counter

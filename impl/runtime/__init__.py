@@ -26,7 +26,7 @@ Modules are private; this package re-exports their public names (``__all__``).
 
 from __future__ import annotations
 
-from ._api import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX, NodeApi, decode_context, encode_context
+from ._api import NodeApi, decode_context, encode_context
 from ._codec import MESSAGE_TYPES, decode_message, encode_message
 from ._config import ConfigError, MemberConfig, NodeProcessConfig, TlsConfig, load_config
 from ._frames import (
@@ -76,6 +76,7 @@ from ._peers import (
     PeerPoolStats,
     reconnect_delay_seconds,
 )
+from ._routes import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
 from ._store_adapter import StoreAdapter, StoreLike, decode_versions, encode_versions
 from ._tls import (
     CertificateError,
@@ -87,6 +88,7 @@ from ._tls import (
     peer_client_ssl_context,
     peer_server_ssl_context,
 )
+from ._view import NodeView
 
 __all__ = [
     "BODY_BYTES_MAX",
@@ -129,6 +131,7 @@ __all__ = [
     "NodeCertificatePaths",
     "NodeProcess",
     "NodeProcessConfig",
+    "NodeView",
     "PeerAddress",
     "PeerPool",
     "PeerPoolOptions",

@@ -8,28 +8,20 @@ that ``dynamokv cluster partition`` and the chaos nemesis use.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._faults import FaultSpecError, PeerFaults, parse_peer_faults
 from ._http import HttpRequest, HttpResponse, error_response, json_response
-
-if TYPE_CHECKING:
-    from ._node_process import NodeProcess
+from ._routes import ADMIN_ROUTES
+from ._view import NodeView
 
 __all__ = ["ADMIN_ROUTES", "AdminApi"]
-
-ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/admin/faults"),
-    ("PUT", "/admin/faults"),
-    ("DELETE", "/admin/faults"),
-)
-"""Every (method, path) the admin API serves."""
 
 
 class AdminApi:
     """The admin routes of one :class:`~dynamokv.impl.runtime.NodeProcess`."""
 
-    def __init__(self, process: NodeProcess) -> None:
+    def __init__(self, process: NodeView) -> None:
         self.process = process
 
     async def handle(self, request: HttpRequest) -> HttpResponse:

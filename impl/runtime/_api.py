@@ -31,21 +31,22 @@ import base64
 import binascii
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.kv import Version
 
-from ._admin import ADMIN_ROUTES, AdminApi
+from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
+from ._openapi import openapi_document
+from ._routes import CONTEXT_ENTRIES_MAX, CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
 from ._ui import ui_response
-
-if TYPE_CHECKING:
-    from ._node_process import NodeProcess
+from ._view import NodeView
 
 __all__ = [
     "CONTEXT_HEADER",
@@ -55,30 +56,6 @@ __all__ = [
     "decode_context",
     "encode_context",
 ]
-
-CONTEXT_HEADER = "X-Dynamo-Context"
-"""The header that carries the opaque context (response of a get, request of a put)."""
-
-VALUE_BYTES_MAX = 1 << 20
-"""Largest value a put accepts (413 beyond). A key's stored version set must fit the
-store's 4 MiB value limit with a few siblings, and ship in one peer frame."""
-
-CONTEXT_ENTRIES_MAX = 1024
-"""Most (node, counter) pairs a context may hold (400 beyond)."""
-
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/kv/{key}"),
-    ("PUT", "/kv/{key}"),
-    ("DELETE", "/kv/{key}"),
-    ("GET", "/health"),
-    ("GET", "/cluster/members"),
-    ("GET", "/cluster/ring"),
-    ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
-    ("GET", "/ui"),
-    *ADMIN_ROUTES,
-)
-"""Every (method, path template) served; the OpenAPI document must describe each."""
 
 _OCTET_HEADERS = (("content-type", "application/octet-stream"),)
 _TRUE = frozenset({"1", "true", "yes"})
@@ -96,7 +73,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
     """The clock in a context header, as sorted pairs.
 
     Raises:
-        ValueError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
+        dynamokv.errors.ArgumentError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
     """
     text = text.strip()
     if not text:
@@ -105,9 +82,13 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         pairs = msgpack.unpackb(raw, raw=False)
     except (binascii.Error, ValueError, msgpack.UnpackException, TypeError) as error:
-        raise ValueError(f"{CONTEXT_HEADER} is not a context this API issued ({error})") from error
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} is not a context this API issued ({error})"
+        ) from error
     if not isinstance(pairs, list) or len(pairs) > CONTEXT_ENTRIES_MAX:
-        raise ValueError(f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs")
+        raise ArgumentError(
+            f"{CONTEXT_HEADER} must be a list of at most {CONTEXT_ENTRIES_MAX} pairs"
+        )
     clock: dict[str, int] = {}
     for pair in pairs:
         if (
@@ -117,7 +98,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
             or type(pair[1]) is not int
             or not 0 < pair[1] < 1 << 63
         ):
-            raise ValueError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
+            raise ArgumentError(f"{CONTEXT_HEADER} holds a malformed (node, counter) pair")
         clock[pair[0]] = max(clock.get(pair[0], 0), pair[1])
     return tuple(sorted(clock.items()))
 
@@ -148,7 +129,7 @@ def sibling_json(version: Version) -> dict[str, Any]:
     }
 
 
-class _BadRequest(Exception):
+class _BadRequest(ArgumentError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -156,9 +137,14 @@ class _BadRequest(Exception):
 
 
 class NodeApi:
-    """The HTTP application of one :class:`~dynamokv.impl.runtime.NodeProcess`."""
+    """The HTTP application of one node, built on its read-only :class:`NodeView`.
 
-    def __init__(self, process: NodeProcess) -> None:
+    Args:
+        process: the node (a :class:`~dynamokv.impl.runtime.NodeProcess`); serve with
+            ``process.run(http_handler=NodeApi(process).handle)``.
+    """
+
+    def __init__(self, process: NodeView) -> None:
         self.process = process
         metrics = process.metrics
         self._requests = {
@@ -330,7 +316,6 @@ class NodeApi:
             me = name == process.name
             member = configured.get(name)
             entry = gossip.entry(name)
-            address = process.peer_addresses.get(name)
             document: dict[str, Any] = {
                 "name": name,
                 "self": me,
@@ -344,9 +329,7 @@ class NodeApi:
                 "suspected": name in suspected,
                 "phi": 0.0 if me else round(gossip.phi(name, now), 3),
                 "healthy": True if me else process.health.is_healthy(name, now),
-                "connected": None
-                if address is None or process._pool is None
-                else process._pool.is_connected(address),
+                "connected": process.peer_connected(name),
             }
             if member is not None:
                 document.update(
@@ -403,8 +386,6 @@ class NodeApi:
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:
-            from ._openapi import openapi_document
-
             document = openapi_document(n=self.process.node_config.n)
             self._openapi_body = json.dumps(document, separators=(",", ":")).encode()
         return HttpResponse(200, self._openapi_body, (("content-type", "application/json"),))

@@ -50,6 +50,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
 from ._faults import FaultSpecError, PeerFaults, partition_faults
 
 __all__ = [
@@ -86,7 +88,7 @@ LOG_TAIL_LINES = 8
 Progress = Callable[[str], None]
 
 
-class ClusterError(Exception):
+class ClusterError(DynamoKVError):
     """An operating error of the local cluster (a node would not start, a port is taken…).
 
     The message is one line that the CLI prints as it is.

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dynamokv.impl.core as _core_package
+from dynamokv.errors import ProtocolError
 from dynamokv.spec.kv import Version
 
 from ._frames import FrameError
@@ -59,7 +60,7 @@ MESSAGE_TYPES: dict[str, type] = {}
 """Every registered type by tag (its class name): what :func:`decode_message` accepts."""
 
 
-class _Unsupported(Exception):
+class _Unsupported(ProtocolError):
     """A field type the codec cannot carry: the class is not registered."""
 
 
@@ -416,10 +417,14 @@ def _generate(cls: type, tag: str, fields: list[tuple[str, Any]]) -> tuple[_Enco
     out.emit(1, f"if len(value) != {arity}:")
     out.emit(2, f"raise FrameError(f'{tag} has {arity - 1} fields, got {{len(value) - 1}}')")
     arguments = []
-    for index, (_name, annotation) in enumerate(fields, start=1):
+    # Keyword-only classes (configurations) need names; messages are built positionally,
+    # which is cheaper on the replication path.
+    keywords = any(f.kw_only for f in dataclasses.fields(cls))
+    for index, (name, annotation) in enumerate(fields, start=1):
         local = out.name("field")
         out.emit(1, f"{local} = value[{index}]")
-        arguments.append(_emit_decode(annotation, local, out, 1))
+        decoded = _emit_decode(annotation, local, out, 1)
+        arguments.append(f"{name}={decoded}" if keywords else decoded)
     out.emit(1, f"return {class_name}({', '.join(arguments)})")
     items = []
     for name, annotation in fields:

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core._gossip import GossipConfig
 from dynamokv.spec import ring as spec_ring
 
@@ -62,11 +63,11 @@ GOSSIP_PERIOD_TICKS_DEFAULT = GossipConfig().gossip_period_ticks
 FSYNC_POLICIES = ("always", "batch", "none")
 
 
-class ConfigError(ValueError):
+class ConfigError(ArgumentError):
     """The configuration is unusable; the message is one line naming the culprit."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
     """Where one cluster member listens."""
 
@@ -76,7 +77,7 @@ class MemberConfig:
     http_port: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
     """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
 
@@ -86,7 +87,7 @@ class TlsConfig:
     http_tls: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeProcessConfig:
     """Everything ``dynamokv node run`` needs, validated.
 
@@ -300,7 +301,11 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
-        members.append(MemberConfig(raw["name"], host, raw["peer_port"], raw["http_port"]))
+        members.append(
+            MemberConfig(
+                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+            )
+        )
     # This node listens where its own member entry says, unless a flag says otherwise; a
     # flag also moves the entry, so the two never disagree.
     for index, member in enumerate(members):
@@ -320,5 +325,7 @@ def load_config(
         http_tls = tls_table.get("http_tls", False)
         if not isinstance(http_tls, bool):
             raise ConfigError("tls.http_tls must be a boolean")
-        tls = TlsConfig(tls_table["ca"], tls_table["cert"], tls_table["key"], http_tls)
+        tls = TlsConfig(
+            ca=tls_table["ca"], cert=tls_table["cert"], key=tls_table["key"], http_tls=http_tls
+        )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynamokv.errors import ArgumentError
+
 __all__ = [
     "DELAYED_MESSAGES_MAX",
     "DELAY_MS_MAX",
@@ -47,7 +49,7 @@ PEERS_NAMED_MAX = 1024
 """Most peer names one fault specification may list."""
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(ArgumentError):
     """A fault specification that cannot be applied; the message is one line."""
 
 

@@ -34,6 +34,7 @@ import struct
 from typing import NoReturn
 
 import msgpack
+from dynamokv.errors import ArgumentError, ProtocolError
 
 FRAME_MAGIC = b"DK"
 """The first two bytes of every frame."""
@@ -58,7 +59,7 @@ _HEADER = struct.Struct(">2sBBI")
 assert _HEADER.size == FRAME_HEADER_BYTES
 
 
-class FrameError(Exception):
+class FrameError(ProtocolError):
     """A frame that cannot be encoded or decoded: oversized, foreign, or not msgpack.
 
     On receive, close the connection it came from and log it; the node keeps running.
@@ -67,9 +68,9 @@ class FrameError(Exception):
 
 def _check_frame_bytes_max(frame_bytes_max: int) -> None:
     if not isinstance(frame_bytes_max, int) or isinstance(frame_bytes_max, bool):
-        raise TypeError(f"frame_bytes_max must be an int, got {frame_bytes_max!r}")
+        raise ArgumentError(f"frame_bytes_max must be an int, got {frame_bytes_max!r}")
     if not FRAME_HEADER_BYTES < frame_bytes_max <= 2**32 - 1 + FRAME_HEADER_BYTES:
-        raise ValueError(
+        raise ArgumentError(
             f"frame_bytes_max must be in ({FRAME_HEADER_BYTES}, 2**32 + "
             f"{FRAME_HEADER_BYTES - 1}], got {frame_bytes_max}"
         )

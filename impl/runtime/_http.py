@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl
 
 import httptools
 import trio
+from dynamokv.errors import ArgumentError, InvariantError, ProtocolError
 
 _log = logging.getLogger("dynamokv.runtime.http")
 
@@ -88,7 +89,7 @@ _REAPER_RESOLUTION_SECONDS_MAX = 1.0
 _ACCEPT_TRANSIENT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HttpLimits:
     """The bounds of :class:`HttpServer`; every field defaults to the constant of its name."""
 
@@ -111,11 +112,11 @@ class HttpLimits:
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"HttpLimits.{name} must be a positive int, got {value!r}")
+                raise ArgumentError(f"HttpLimits.{name} must be a positive int, got {value!r}")
         for name in ("idle_timeout_seconds", "request_timeout_seconds", "shutdown_grace_seconds"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value < math.inf:
-                raise ValueError(f"HttpLimits.{name} must be a positive number, got {value!r}")
+                raise ArgumentError(f"HttpLimits.{name} must be a positive number, got {value!r}")
 
 
 @dataclass(slots=True)
@@ -205,13 +206,13 @@ def _encode_response(response: HttpResponse, *, keep_alive: bool, head: bool) ->
     status_line = _STATUS_LINES.get(status)
     if status_line is None:
         if not isinstance(status, int) or not 200 <= status <= 599:
-            raise ValueError(f"status must be a final status code 200-599, got {status!r}")
+            raise ArgumentError(f"status must be a final status code 200-599, got {status!r}")
         status_line = b"HTTP/1.1 %d Unknown\r\n" % status
     elif status < 200:
-        raise ValueError(f"status must be a final status code 200-599, got {status}")
+        raise ArgumentError(f"status must be a final status code 200-599, got {status}")
     body = response.body
     if not isinstance(body, bytes):
-        raise TypeError(f"response body must be bytes, got {type(body).__name__}")
+        raise ArgumentError(f"response body must be bytes, got {type(body).__name__}")
     parts = [status_line]
     if response.headers:
         lines = []
@@ -224,7 +225,7 @@ def _encode_response(response: HttpResponse, *, keep_alive: bool, head: bool) ->
                 or "\n" in value
                 or name.lower() in _RESERVED_HEADERS
             ):
-                raise ValueError(f"response header {name!r} is not allowed or not well formed")
+                raise ArgumentError(f"response header {name!r} is not allowed or not well formed")
             lines.append(f"{name}: {value}\r\n")
         parts.append("".join(lines).encode("latin-1"))
     if keep_alive:
@@ -246,7 +247,7 @@ _INTERNAL_ERROR = _encode_response(
 _INTERNAL_ERROR_CLOSE = _encode_error(500, "internal error")
 
 
-class _RequestError(Exception):
+class _RequestError(ProtocolError):
     """A request the server refuses: answered with ``status`` and the connection closed."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -420,7 +421,7 @@ class HttpServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not isinstance(limits, HttpLimits):
-            raise TypeError(f"limits must be HttpLimits, got {type(limits).__name__}")
+            raise ArgumentError(f"limits must be HttpLimits, got {type(limits).__name__}")
         self._handler = handler
         self._limits = limits
         self._ssl_context = ssl_context
@@ -465,7 +466,7 @@ class HttpServer:
         The listeners are closed on return. Cancelling this call closes everything at once.
         """
         if self._serving:
-            raise RuntimeError("HttpServer.serve may run only once")
+            raise InvariantError("HttpServer.serve may run only once")
         self._serving = True
         try:
             async with trio.open_nursery() as connections_nursery:

@@ -17,6 +17,8 @@ import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
 
+from dynamokv.errors import ArgumentError
+
 __all__ = [
     "LATENCY_BUCKETS_SECONDS",
     "SIZE_BUCKETS",
@@ -168,7 +170,7 @@ class MetricsRegistry:
         if family is None:
             family = self._families[name] = _Family(name, kind, help_text)
         if family.kind != kind:
-            raise ValueError(f"metric {name} is a {family.kind}, not a {kind}")
+            raise ArgumentError(f"metric {name} is a {family.kind}, not a {kind}")
         key = tuple(sorted(labels.items()))
         child = family.children.get(key)
         if child is None:

@@ -108,7 +108,7 @@ from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
-from ._http import HttpServer
+from ._http import HttpHandler, HttpServer
 from ._metrics import MetricsRegistry
 from ._peers import InboundPeer, PeerAddress, PeerPool
 from ._store_adapter import StoreAdapter
@@ -348,6 +348,13 @@ class NodeProcess:
     def ring(self) -> PartitionRing:
         """The ring this node has adopted (by gossip, or the bootstrap one)."""
         return self.node.ring
+
+    def peer_connected(self, name: str) -> bool | None:
+        """Whether the connection to configured peer ``name`` is up (None: not a peer)."""
+        address = self.peer_addresses.get(name)
+        if address is None or self._pool is None:
+            return None
+        return self._pool.is_connected(address)
 
     @property
     def health(self) -> GossipHealth:
@@ -949,18 +956,17 @@ class NodeProcess:
     async def run(
         self,
         *,
-        http_handler: Any = None,
+        http_handler: HttpHandler,
         task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve until :meth:`shutdown`; then stop accepting, drain, flush and close.
 
         Args:
-            http_handler: the HTTP application (default: :class:`~dynamokv.impl.runtime.NodeApi`
-                over this process).
+            http_handler: the HTTP application, usually
+                ``NodeApi(process).handle`` (:class:`~dynamokv.impl.runtime.NodeApi`, built
+                on this process as its :class:`~dynamokv.impl.runtime.NodeView`).
             task_status: started with ``(http_port, peer_port)`` once both listeners are open.
         """
-        from ._api import NodeApi
-
         config = self.config
         tls = config.tls
         server_ctx: ssl.SSLContext | None = None
@@ -982,8 +988,7 @@ class NodeProcess:
             client_ssl_context=client_ctx,
         )
         self._pool = pool
-        handler = http_handler or NodeApi(self).handle
-        http = HttpServer(handler, ssl_context=http_ctx)
+        http = HttpServer(http_handler, ssl_context=http_ctx)
         self._http = http
         try:
             peer_listeners = await trio.open_tcp_listeners(config.peer_port, host=config.host)

@@ -2,7 +2,7 @@
 
 Built in Python rather than kept as a JSON file so that it shares its constants (header
 name, limits) with the code that serves the API, and a test checks that every route in
-:data:`~dynamokv.impl.runtime._api.ROUTES` is described here. ``docs/http-api.md`` is the
+:data:`~dynamokv.impl.runtime.ROUTES` is described here. ``docs/http-api.md`` is the
 narrative companion; schemathesis fuzzes the API from this document.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from dynamokv.impl.storage import KEY_BYTES_MAX
 
-from ._api import CONTEXT_HEADER, VALUE_BYTES_MAX
 from ._faults import DELAY_MS_MAX
+from ._routes import CONTEXT_HEADER, VALUE_BYTES_MAX
 
 __all__ = ["openapi_document"]
 

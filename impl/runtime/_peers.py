@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from random import Random
 
 import trio
+from dynamokv.errors import ArgumentError, InvariantError
 
 from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
 from ._tls import certificate_node_name
@@ -96,9 +97,9 @@ class PeerAddress:
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
-            raise ValueError(f"PeerAddress.host must be a non-empty str, got {self.host!r}")
+            raise ArgumentError(f"PeerAddress.host must be a non-empty str, got {self.host!r}")
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
-            raise ValueError(f"PeerAddress.port must be in 1..65535, got {self.port!r}")
+            raise ArgumentError(f"PeerAddress.port must be in 1..65535, got {self.port!r}")
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -128,7 +129,7 @@ It may raise :class:`~dynamokv.impl.runtime.FrameError` to refuse a message it c
 decode: the connection is then closed and logged exactly as for a malformed frame."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PeerPoolOptions:
     """Bounds and timings of a :class:`PeerPool`; fields default to the constants."""
 
@@ -151,7 +152,7 @@ class PeerPoolOptions:
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"PeerPoolOptions.{name} must be a positive int, got {value!r}")
+                raise ArgumentError(f"PeerPoolOptions.{name} must be a positive int, got {value!r}")
         for name in (
             "reconnect_delay_seconds_min",
             "reconnect_delay_seconds_max",
@@ -161,9 +162,11 @@ class PeerPoolOptions:
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value < math.inf:
-                raise ValueError(f"PeerPoolOptions.{name} must be a positive number, got {value!r}")
+                raise ArgumentError(
+                    f"PeerPoolOptions.{name} must be a positive number, got {value!r}"
+                )
         if self.reconnect_delay_seconds_min > self.reconnect_delay_seconds_max:
-            raise ValueError("reconnect_delay_seconds_min must not exceed the max")
+            raise ArgumentError("reconnect_delay_seconds_min must not exceed the max")
 
 
 @dataclass
@@ -193,7 +196,7 @@ def reconnect_delay_seconds(failures_count: int, options: PeerPoolOptions, rando
     while the wait never drops to zero.
     """
     if failures_count < 0:
-        raise ValueError(f"failures_count must be >= 0, got {failures_count}")
+        raise ArgumentError(f"failures_count must be >= 0, got {failures_count}")
     # 2.0**60 overflows nothing and is far past any cap; it bounds the exponent.
     base_seconds = min(
         options.reconnect_delay_seconds_min * 2.0 ** min(failures_count, 60),
@@ -262,7 +265,7 @@ class PeerPool:
         client_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not isinstance(options, PeerPoolOptions):
-            raise TypeError(f"options must be PeerPoolOptions, got {type(options).__name__}")
+            raise ArgumentError(f"options must be PeerPoolOptions, got {type(options).__name__}")
         self._on_message = on_message
         self._random = random
         self._options = options
@@ -285,7 +288,7 @@ class PeerPool:
         :meth:`send` works once this has started. The listeners are closed on return.
         """
         if self._nursery is not None:
-            raise RuntimeError("PeerPool.run may run only once")
+            raise InvariantError("PeerPool.run may run only once")
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -316,16 +319,16 @@ class PeerPool:
         Raises:
             FrameError: ``message`` cannot be framed (too big, not msgpack): a bug in the
                 caller, since the core builds every message.
-            RuntimeError: :meth:`run` is not running.
+            dynamokv.errors.InvariantError: :meth:`run` is not running (a bug in the caller).
         """
         nursery = self._nursery
         if nursery is None:
-            raise RuntimeError("PeerPool.send needs PeerPool.run to be running")
+            raise InvariantError("PeerPool.send needs PeerPool.run to be running")
         frame = encode_frame(message, frame_bytes_max=self._options.frame_bytes_max)
         outbound = self._outbound.get(address)
         if outbound is None:
             if not isinstance(address, PeerAddress):
-                raise TypeError(f"address must be a PeerAddress, got {address!r}")
+                raise ArgumentError(f"address must be a PeerAddress, got {address!r}")
             outbound = _Outbound(address, self._options.peer_queue_frames_max)
             self._outbound[address] = outbound
             nursery.start_soon(self._sender, outbound)

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dynamokv.errors import DynamoKVError
+
 CA_VALIDITY_DAYS = 3650
 """Validity of a new cluster CA certificate."""
 
@@ -54,7 +56,7 @@ _CLOCK_SKEW_ALLOWANCE = datetime.timedelta(hours=1)
 _RESERVED_NAMES = frozenset({"ca"})
 
 
-class CertificateError(Exception):
+class CertificateError(DynamoKVError):
     """Certificates cannot be generated or loaded (bad name, files in the way, unreadable)."""
 
 

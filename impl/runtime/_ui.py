@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 from ._http import HttpRequest, HttpResponse, json_response
 
 if TYPE_CHECKING:
-    from ._node_process import NodeProcess
+    from ._view import NodeView
 
 __all__ = ["UI_PAGE", "ui_response", "ui_state"]
 
 _TRUE = frozenset({"1", "true", "yes"})
 
 
-def ui_state(process: NodeProcess) -> dict[str, Any]:
+def ui_state(process: NodeView) -> dict[str, Any]:
     """What the page needs beyond the other routes: hints per owner, Merkle counters.
 
     Returns:
@@ -47,7 +47,7 @@ def ui_state(process: NodeProcess) -> dict[str, Any]:
     }
 
 
-def ui_response(process: NodeProcess, request: HttpRequest) -> HttpResponse:
+def ui_response(process: NodeView, request: HttpRequest) -> HttpResponse:
     """``GET /ui``: the page; ``GET /ui?state=1``: :func:`ui_state` as JSON."""
     if request.query.get("state", "").lower() in _TRUE:
         return json_response(ui_state(process))

@@ -15,6 +15,7 @@ from ._checkers import History, OpRecord
 from ._cluster import MEMBERSHIPS, Cluster, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._ladder import render_ladder
+from ._planted import PLANTED_BUGS
 from ._scenario import ScenarioError, run_scenario
 from ._simulate import DEFAULT_FAULTS, FAULTS, STORAGES, SimConfig, SimReport, simulate
 from ._store_disk import StoreDisk
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_FAULTS",
     "FAULTS",
     "MEMBERSHIPS",
+    "PLANTED_BUGS",
     "STORAGES",
     "Cluster",
     "History",

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     ClientRequest,
@@ -103,7 +104,7 @@ _REQUEST = 3
 _CALL = 4
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class NetworkConfig:
     """How the simulated network misbehaves. Probabilities are per message.
 
@@ -195,9 +196,9 @@ class Cluster:
         seams: Seams = DEFAULT_SEAMS,
     ) -> None:
         if node_count < 1:
-            raise ValueError("need at least one node")
+            raise ArgumentError("need at least one node")
         if membership not in MEMBERSHIPS or (spares and membership != "gossip"):
-            raise ValueError("membership is static or gossip; spares need gossip")
+            raise ArgumentError("membership is static or gossip; spares need gossip")
         self.seed = seed
         self.seams = seams
         self.random = random.Random(seed)

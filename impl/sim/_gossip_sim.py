@@ -29,6 +29,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from dynamokv.errors import ArgumentError, DynamoKVError
 from dynamokv.impl.core._gossip import (
     GossipConfig,
     GossipEffect,
@@ -150,7 +151,7 @@ class _GossipNetwork:
         period = self.config.gossip_period_ticks
         while not done():
             if self.tick - start > rounds_max * period:
-                raise RuntimeError(f"gossip did not converge in {rounds_max} rounds")
+                raise DynamoKVError(f"gossip did not converge in {rounds_max} rounds")
             self.step()
         return math.ceil((self.tick - start) / period)
 
@@ -180,7 +181,7 @@ def run_gossip(
         rounds_max: a phase that takes longer raises ``RuntimeError``.
     """
     if nodes < 2 or not 0.0 <= loss < 1.0 or seed_count < 1:
-        raise ValueError("run_gossip: need nodes >= 2, 0 <= loss < 1, seed_count >= 1")
+        raise ArgumentError("run_gossip: need nodes >= 2, 0 <= loss < 1, seed_count >= 1")
     base = config if config is not None else GossipConfig()
     config = GossipConfig(
         gossip_period_ticks=base.gossip_period_ticks,

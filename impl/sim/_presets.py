@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
     DynamoNode,
     MemberConfig,
@@ -132,7 +133,7 @@ def measure_q1(
         _drive(cluster, done, min(keys, start + batch), 2000)
     failed = sum(1 for result in done if not result.ok)
     if failed or len(done) < keys:
-        raise RuntimeError(f"q1: {failed + keys - len(done)} of {keys} loading puts failed")
+        raise DynamoKVError(f"q1: {failed + keys - len(done)} of {keys} loading puts failed")
     cluster.run(until=cluster.now + 50)
     before = cluster.ring
     all_keys = [b"key-%d" % index for index in range(keys)]
@@ -143,7 +144,7 @@ def measure_q1(
     cluster.restart(newcomer)
     cluster.run(until=cluster.now + 60)
     if not cluster.join(newcomer, via=names[0]):
-        raise RuntimeError("q1: the newcomer was not known to the seed by gossip")
+        raise DynamoKVError("q1: the newcomer was not known to the seed by gossip")
     joined_at = cluster.now
     for _ in range(400):
         cluster.run(until=cluster.now + 20)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import shlex
 
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     DynamoNode,
     GetRequest,
@@ -60,7 +61,7 @@ __all__ = ["ScenarioError", "run_scenario"]
 _BACKGROUND_NAMES = {cls.__name__ for cls in _BACKGROUND}
 
 
-class ScenarioError(Exception):
+class ScenarioError(ArgumentError):
     """A scenario script is malformed."""
 
 

@@ -35,8 +35,9 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from dynamokv.errors import ArgumentError, InvariantError
 from dynamokv.impl.core import (
-    CoreInvariantError,
+    DEFAULT_SEAMS,
     DynamoNode,
     GetRequest,
     GetResult,
@@ -50,6 +51,7 @@ from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord
 from ._cluster import Cluster, NetworkConfig
+from ._planted import PLANTED_BUGS
 from ._store_disk import StoreDisk
 
 __all__ = ["DEFAULT_FAULTS", "FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
@@ -71,7 +73,7 @@ STORAGES = ("memory", "store")
 """``memory``: :class:`SimDisk`; ``store``: the WAL store over fault-injecting files."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SimConfig:
     """Everything a run depends on besides the seed."""
 
@@ -371,14 +373,17 @@ def simulate(
         reorder=config.reorder if "reorder" in config.faults else 0.0,
     )
     if "churn" in config.faults and config.membership != "gossip":
-        raise ValueError("churn needs membership='gossip'")
+        raise ArgumentError("churn needs membership='gossip'")
+    if config.planted_bug and config.planted_bug not in PLANTED_BUGS:
+        raise ArgumentError(
+            f"planted_bug must be one of {', '.join(PLANTED_BUGS)}, got {config.planted_bug!r}"
+        )
     node_config = NodeConfig(
         n=config.n,
         r=config.r,
         w=config.w,
         strict_quorum=config.strict,
         vector_clock_threshold=config.vector_clock_threshold,
-        planted_bug=config.planted_bug,
     )
     cluster = Cluster(
         config.nodes,
@@ -390,6 +395,7 @@ def simulate(
         disk_factory=StoreDisk if config.storage == "store" else None,
         membership=config.membership,
         spares=config.spares if "churn" in config.faults else 0,
+        seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else DEFAULT_SEAMS,
     )
     history = History()
     report = SimReport(seed)
@@ -420,7 +426,7 @@ def simulate(
             _converge(cluster, history, config, report, quiet_since)
         else:
             _repair(cluster, history, config)
-    except CoreInvariantError as error:
+    except InvariantError as error:
         history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
     history.check_phantoms()
     history.check_false_siblings()

@@ -10,7 +10,7 @@ Everything on disk goes through a :class:`Files` layer: :class:`OsFiles` for rea
 :class:`FaultyFiles` for the deterministic simulator (torn writes, lost unsynced data,
 injected write errors). The design and its recovery rules are in ``docs/storage.md``.
 
-This package imports nothing else from dynamokv, nor trio: the trio runtime calls it on a
+This package imports nothing else from dynamokv but the error root (:mod:`dynamokv.errors`), nor trio: the trio runtime calls it on a
 worker thread and the simulator calls it directly.
 """
 
@@ -22,7 +22,6 @@ from ._errors import (
     StorageCorruptionError,
     StorageDiskFullError,
     StorageError,
-    StorageInvariantError,
     StorageReadOnlyError,
     StorageWriteError,
 )
@@ -36,7 +35,6 @@ from ._format import (
     Operation,
     ring_position,
 )
-from ._invariant import invariant
 from ._store import FSYNC_POLICIES, FsyncPolicy, MayDrop, Store, StoreOptions, StoreStats
 from ._wal import RecoveryReport, SalvagedDamage, TornTail
 
@@ -61,7 +59,6 @@ __all__ = [
     "StorageCorruptionError",
     "StorageDiskFullError",
     "StorageError",
-    "StorageInvariantError",
     "StorageReadOnlyError",
     "StorageWriteError",
     "Store",
@@ -69,6 +66,5 @@ __all__ = [
     "StoreStats",
     "TornTail",
     "WritableFile",
-    "invariant",
     "ring_position",
 ]

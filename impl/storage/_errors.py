@@ -1,22 +1,31 @@
 """The store's error types: operating errors are values the caller handles, bugs crash.
 
-TigerBeetle's rule (STYLE.md, "Assertions and limits"): a full disk, a failed write or a
-damaged file are *operating errors*. They surface as :class:`StorageError` subclasses that
-the runtime turns into a failed request; the store stays usable for reads. A broken
-invariant is a *bug*: it raises :class:`StorageInvariantError` (an :class:`AssertionError`)
-through :func:`~dynamokv.impl.storage.invariant`, which ``python -O`` does not strip.
+TigerBeetle's rule: a full disk, a failed write or a damaged file are *operating errors*.
+They surface as :class:`~dynamokv.errors.StorageError` subclasses that the runtime turns
+into a failed request; the store stays usable for reads. A broken invariant is a *bug*: it
+raises :class:`~dynamokv.errors.InvariantError` through :func:`dynamokv.errors.invariant`,
+which ``python -O`` does not strip. Every class here descends from
+:class:`~dynamokv.errors.DynamoKVError`, the project's one error root.
 """
 
 from __future__ import annotations
 
 import errno as errno_codes
 
+from dynamokv.errors import ArgumentError, StorageError
 
-class StorageError(Exception):
-    """Base class of every error the store raises on purpose."""
+__all__ = [
+    "StorageArgumentError",
+    "StorageClosedError",
+    "StorageCorruptionError",
+    "StorageDiskFullError",
+    "StorageError",
+    "StorageReadOnlyError",
+    "StorageWriteError",
+]
 
 
-class StorageArgumentError(StorageError, ValueError):
+class StorageArgumentError(StorageError, ArgumentError):
     """A public argument is out of range (key too long, unknown fsync policy, ...)."""
 
 
@@ -84,7 +93,3 @@ class StorageCorruptionError(StorageError):
         super().__init__(f"{path} at offset {offset}: {message}")
         self.path = path
         self.offset = offset
-
-
-class StorageInvariantError(AssertionError):
-    """A store invariant does not hold: a bug in the store, never an operating error."""

@@ -33,10 +33,11 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from typing import Final
 
+from dynamokv.errors import invariant
+
 from ._errors import StorageCorruptionError
 from ._files import Files, ReadableFile, WritableFile
 from ._format import KIND_DELETE, KIND_PUT, POSITION_BYTES
-from ._invariant import invariant
 
 SEGMENT_MAGIC = b"DKVSEG"
 SEGMENT_VERSION = 1

@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from hashlib import md5
 from typing import Literal
 
+from dynamokv.errors import invariant
+
 from ._errors import (
     StorageArgumentError,
     StorageClosedError,
@@ -70,7 +72,6 @@ from ._format import (
     encode_wal_record,
     position_bytes,
 )
-from ._invariant import invariant
 from ._manifest import MANIFEST_TEMPORARY_NAME, Manifest, read_manifest, write_manifest
 from ._segment import ABSENT, Segment, SegmentWriter, parse_segment_name, segment_name
 from ._wal import (

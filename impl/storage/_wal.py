@@ -24,6 +24,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dynamokv.errors import invariant
+
 from ._errors import StorageCorruptionError
 from ._files import Files, WritableFile
 from ._format import (
@@ -36,7 +38,6 @@ from ._format import (
     encode_wal_header,
     wal_record_at,
 )
-from ._invariant import invariant
 
 
 @dataclass(frozen=True)

@@ -56,10 +56,10 @@ def test_a_put_on_one_node_is_read_on_every_node(tmp_path: Path) -> None:
 def test_cluster_up_then_down_leaves_no_process_behind(tmp_path: Path) -> None:
     directory = str(tmp_path / "cli")
     try:
-        assert main(["cluster", "up", "-n", "3", "--dir", directory]) == 0
+        assert main(["cluster", "up", "--nodes", "3", "--dir", directory]) == 0
         assert len(processes_under(tmp_path)) == 3
         assert main(["cluster", "status", "--dir", directory]) == 0
-        assert main(["cluster", "up", "-n", "3", "--dir", directory]) == 0  # reused
+        assert main(["cluster", "up", "--nodes", "3", "--dir", directory]) == 0  # reused
         assert len(processes_under(tmp_path)) == 3
     finally:
         assert main(["cluster", "down", "--dir", directory]) == 0

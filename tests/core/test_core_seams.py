@@ -7,6 +7,7 @@ here. The correct rules are tested against Dynamo §4.5 directly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 
 from core_helpers import KEY, request
@@ -107,3 +108,18 @@ def test_a_planted_read_rule_answers_with_fewer_than_r_replies() -> None:
         assert isinstance(result, GetResult)
         assert result.ok is answered
         assert result.replies == 1  # the coordinator alone answered, in both runs
+
+
+def test_production_configuration_cannot_name_a_planted_bug() -> None:
+    """Planted bugs are Seams handed over by the simulator or a test; the node's own
+    configuration, the runtime's configuration and the node process have no field or
+    argument that could carry one."""
+    import inspect
+
+    from dynamokv.impl.runtime import NodeProcess, NodeProcessConfig
+
+    for cls in (NodeConfig, NodeProcessConfig):
+        names = {field.name for field in dataclasses.fields(cls)}
+        assert not {name for name in names if "planted" in name or "seam" in name}, cls
+    parameters = set(inspect.signature(NodeProcess.__init__).parameters)
+    assert not {name for name in parameters if "planted" in name or "seam" in name}

@@ -25,6 +25,7 @@ import trio
 from dynamokv.impl.runtime import (
     MemberConfig,
     MetricsRegistry,
+    NodeApi,
     NodeProcess,
     NodeProcessConfig,
     StoreAdapter,
@@ -50,7 +51,9 @@ def free_ports(count: int) -> list[int]:
 def cluster_members(count: int) -> tuple[MemberConfig, ...]:
     ports = free_ports(2 * count)
     return tuple(
-        MemberConfig(f"node-{i + 1}", LOOPBACK, ports[2 * i], ports[2 * i + 1])
+        MemberConfig(
+            name=f"node-{i + 1}", host=LOOPBACK, peer_port=ports[2 * i], http_port=ports[2 * i + 1]
+        )
         for i in range(count)
     )
 
@@ -140,7 +143,9 @@ async def _wait_connected(nodes: list[RunningNode], *, timeout_seconds: float = 
 async def _run_node(running: RunningNode, *, task_status: Any) -> None:
     try:
         with running.scope:
-            await running.process.run(task_status=task_status)
+            await running.process.run(
+                http_handler=NodeApi(running.process).handle, task_status=task_status
+            )
     finally:
         running.stopped.set()
 

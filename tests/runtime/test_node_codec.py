@@ -72,7 +72,7 @@ def _instances(cls: type) -> st.SearchStrategy[Any]:
 
     def build(values: tuple[Any, ...]) -> Any:
         try:
-            return cls(*values)
+            return cls(**dict(zip(fields, values, strict=True)))
         except Exception:  # a __post_init__ that refuses the combination
             return default
 

@@ -6,6 +6,7 @@ import contextlib
 import struct
 
 import pytest
+from dynamokv.errors import ArgumentError
 from dynamokv.impl.runtime import (
     FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES,
@@ -141,7 +142,7 @@ def test_garbage_payload_under_a_valid_header_is_frame_error_or_a_value(payload:
 def test_arguments_are_validated() -> None:
     with pytest.raises(ValueError, match="frame_bytes_max"):
         FrameDecoder(frame_bytes_max=FRAME_HEADER_BYTES)
-    with pytest.raises(TypeError, match="frame_bytes_max"):
+    with pytest.raises(ArgumentError, match="frame_bytes_max"):
         encode_frame(1, frame_bytes_max=1.5)  # type: ignore[arg-type]
     with pytest.raises(FrameError, match="exactly one frame"):
         decode_frame(encode_frame(1) + encode_frame(2))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
+from dynamokv.errors import InvariantError
 from dynamokv.impl.runtime import (
     FrameError,
     InboundPeer,
@@ -360,7 +361,7 @@ async def test_peer_without_a_valid_certificate_is_refused_and_logged(
 
 def test_send_needs_a_running_pool_and_an_encodable_message() -> None:
     pool = PeerPool(Inbox().on_message, random=random.Random(0))
-    with pytest.raises(RuntimeError, match="run"):
+    with pytest.raises(InvariantError, match="run"):
         pool.send(PeerAddress(LOOPBACK, 1), "x")
 
     async def unencodable() -> None:

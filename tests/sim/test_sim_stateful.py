@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
     GetRequest,
     GetResult,
     NodeConfig,
@@ -21,7 +22,7 @@ from dynamokv.impl.core import (
     Result,
     covers,
 )
-from dynamokv.impl.sim import Cluster, NetworkConfig
+from dynamokv.impl.sim import PLANTED_BUGS, Cluster, NetworkConfig
 from dynamokv.impl.sim._simulate import _disagreements
 from dynamokv.spec.kv import KVModel, Version
 from hypothesis import settings
@@ -39,13 +40,14 @@ KEYS = (b"a", b"b", b"c")
 
 
 class ClusterAgainstSpec(RuleBasedStateMachine):
-    planted_bug = ""
+    seams = DEFAULT_SEAMS
 
     def __init__(self) -> None:
         super().__init__()
         self.network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=3)
-        config = NodeConfig(planted_bug=self.planted_bug)
-        self.cluster = Cluster(len(NAMES), seed=0, config=config, q=32, network=self.network)
+        self.cluster = Cluster(
+            len(NAMES), seed=0, config=NodeConfig(), q=32, network=self.network, seams=self.seams
+        )
         self.model = KVModel()
         self.contexts: dict[bytes, tuple[tuple[str, int], ...]] = {}
         self.written: set[bytes] = set()
@@ -163,7 +165,7 @@ test_cluster_against_spec = ClusterAgainstSpec.TestCase
 
 
 class _DropsHintsEarly(ClusterAgainstSpec):
-    planted_bug = "drop-hint-before-ack"
+    seams = PLANTED_BUGS["drop-hint-before-ack"]
 
 
 def test_model_catches_a_planted_bug() -> None:
@@ -190,15 +192,15 @@ class GossipClusterAgainstSpec(ClusterAgainstSpec):
 
     def __init__(self) -> None:
         super().__init__()
-        config = NodeConfig(planted_bug=self.planted_bug)
         self.cluster = Cluster(
             len(NAMES),
             seed=0,
-            config=config,
+            config=NodeConfig(),
             q=32,
             network=self.network,
             membership="gossip",
             spares=1,
+            seams=self.seams,
         )
         self.cluster.run(until=40)
 

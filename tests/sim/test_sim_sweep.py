@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from dynamokv.impl.cli import main
-from dynamokv.impl.sim import DEFAULT_FAULTS, SimConfig, simulate
+from dynamokv.impl.core import DEFAULT_SEAMS
+from dynamokv.impl.sim import DEFAULT_FAULTS, PLANTED_BUGS, SimConfig, simulate
 
 
 def test_same_seed_same_run_byte_for_byte() -> None:
@@ -147,3 +150,14 @@ def test_slow_sweep_120_seeds_of_2000_ops_every_fault_and_churn() -> None:
         if report.violations:
             failing.append((seed, report.violations[:3]))
     assert failing == []
+
+
+def test_each_planted_bug_replaces_exactly_one_rule() -> None:
+    """A planted bug is one wrong function; everything else is the project's own."""
+    for name, seams in PLANTED_BUGS.items():
+        replaced = [
+            field.name
+            for field in dataclasses.fields(seams)
+            if getattr(seams, field.name) is not getattr(DEFAULT_SEAMS, field.name)
+        ]
+        assert len(replaced) == 1, (name, replaced)
