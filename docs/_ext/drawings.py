@@ -319,7 +319,7 @@ tick 80
 ----
 """
 
-LADDER_READ_REPAIR = """add-nodes 5 hints=0
+LADDER_READ_REPAIR = """add-nodes 5 strict
 ----
 
 crash n4
@@ -383,9 +383,9 @@ def ladder_read_repair() -> Drawing:
         commands=("get",),
         title="get cart r=2 when n4 missed the write",
         caption=(
-            "n4 missed a write while it was down and no hint reached it (the hint store is "
-            "bounded at 0 here). A get with R = 2 reads n3 and n4, answers with the newest "
-            "version, and sends it to n4, which answered with less (read repair)."
+            "n4 missed a write while it was down, and under a strict quorum no substitute kept a "
+            "hint for it. A get with R = 2 reads n3 and n4, answers with the newest version, "
+            "and sends it to n4, which answered with less (read repair)."
         ),
     )
 

@@ -162,15 +162,11 @@ def ensure_tool(binary: str, package: str, say: Any) -> str:
     """The path of ``binary``, installing Debian's ``package`` with apt-get if it is missing.
 
     Prints every command it runs. Installing needs root (the project's machines run as
-    root); otherwise the error says what to install.
+    root); otherwise the error (a :class:`CliError`) says what to install.
     """
-    from dynamokv.impl.cli._debian import DebianInstallError
-    from dynamokv.impl.cli._debian import ensure_tool as ensure_debian_tool
+    from ._debian import ensure_tool as ensure_debian_tool
 
-    try:
-        return ensure_debian_tool(binary, package, say)
-    except DebianInstallError as error:
-        raise CliError(str(error)) from error
+    return ensure_debian_tool(binary, package, say)
 
 
 # --------------------------------------------------------------------------- etcd

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ._errors import CliError
+
 __all__ = [
     "GROUPS",
     "DebianInstallError",
@@ -64,7 +66,7 @@ GROUPS: dict[str, tuple[DebianPackage, ...]] = {
 """The packages each kind of work needs, by group name."""
 
 
-class DebianInstallError(RuntimeError):
+class DebianInstallError(CliError):
     """A package is missing and could not be installed; the message says which."""
 
 
