@@ -7,7 +7,8 @@ exactly. ``--trace KEY`` draws a ladder diagram of one key's messages.
 
 ``--preset q1|q4|gossip`` prints a measurement instead (see
 :mod:`dynamokv.impl.sim._presets`): Q1 (join an 11th node to 10), Q4 (a node down
-for 3 simulated hours) and the gossip convergence table.
+for 3 simulated hours) and the gossip convergence table; ``--preset
+pbs|fig8|divergence`` reproduces the papers' tables (:mod:`._papers`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 from typing import Any
 
 from ._errors import CliError
+from ._papers import PAPER_PRESETS, run_paper_preset
 
 
 def register(subparsers: Any) -> None:
@@ -43,9 +45,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--preset",
-        choices=("q1", "q4", "gossip"),
+        choices=("q1", "q4", "gossip", *PAPER_PRESETS),
         help="print a measurement: q1 (join an 11th node to 10), q4 (a node down "
-        "3 hours), gossip (convergence table for 8 to 256 nodes)",
+        "3 hours), gossip (convergence table for 8 to 256 nodes), pbs (PBS staleness "
+        "under production latencies), fig8 (Dynamo §6.2 load balance), divergence "
+        "(Dynamo §6.3 versions per read)",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="pbs: writes per (fit, R, W) row (default 10,000); fig8: random token "
+        "placements averaged (default 5); divergence: read-modify-writes per client "
+        "(default 40)",
     )
     parser.add_argument("--strict", action="store_true", help="strict quorum (no substitutes)")
     parser.add_argument(
@@ -98,9 +110,11 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
     return " ".join(parts)
 
 
-def _run_preset(preset: str, seed: int) -> int:
+def _run_preset(preset: str, seed: int, trials: int | None) -> int:
     from dynamokv.impl.sim import _presets
 
+    if preset in PAPER_PRESETS:
+        return run_paper_preset(preset, seed=seed, trials=trials)
     if preset == "q1":
         lines = _presets.print_q1(_presets.measure_q1(seed=seed))
         print("\n".join(lines))
@@ -122,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     if args.preset is not None:
-        return _run_preset(args.preset, args.seed)
+        return _run_preset(args.preset, args.seed, args.trials)
     faults = tuple(f for f in args.faults.split(",") if f and f != "none")
     if "churn" in faults and args.membership != "gossip":
         raise CliError("churn needs --membership gossip")

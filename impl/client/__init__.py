@@ -1,7 +1,8 @@
 """The Python client of a dynamokv cluster: sync (:class:`Client`) and trio (:class:`AsyncClient`).
 
 Both speak the node's HTTP API (``docs/http-api.md``) to one node; any node serves any
-key. A get returns every sibling and an opaque context; a put carries the context back
+key. :class:`RingAwareClient` knows the ring and sends each request to a coordinator of
+its key (client-driven coordination, Dynamo §6.4). A get returns every sibling and an opaque context; a put carries the context back
 (Dynamo §4.4). Resolvers merge siblings: :func:`union` for set-like values (the shopping
 cart), :func:`last_write_wins` only where losing concurrent writes is acceptable.
 
@@ -21,6 +22,7 @@ from ._model import (
     last_write_wins,
     union,
 )
+from ._ring_aware import RingAwareClient
 from ._sync import Client, split_address
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "GetReply",
     "QuorumError",
     "Resolver",
+    "RingAwareClient",
     "Sibling",
     "last_write_wins",
     "split_address",

@@ -358,6 +358,13 @@ class NodeApi:
             "version": process.node.ring_state.version,
             "issuer": process.node.ring_state.issuer,
         }
+        assignment = request.query.get("assignment", "0")
+        if assignment not in ("0", "1"):
+            return error_response(400, "assignment must be 0 or 1")
+        if assignment == "1":
+            # Client-driven coordination (Dynamo §6.4): a client that knows every
+            # partition's owner routes each request to the key's coordinator itself.
+            document["assignment"] = list(ring.assignment)
         key_text = request.query.get("key")
         if key_text is not None:
             key = key_text.encode("utf-8")

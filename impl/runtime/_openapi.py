@@ -203,7 +203,15 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                                 "minLength": 1,
                                 "maxLength": KEY_BYTES_MAX // 4,
                             },
-                        }
+                        },
+                        {
+                            "name": "assignment",
+                            "in": "query",
+                            "required": False,
+                            "description": "1: also list every partition's owner, in "
+                            "partition order (what a ring-aware client routes by).",
+                            "schema": {"type": "string", "enum": ["0", "1"]},
+                        },
                     ],
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Ring"}, "The ring."),
@@ -439,6 +447,7 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                             "additionalProperties": {"type": "integer"},
                         },
                         "nodes": {"type": "array", "items": {"type": "string"}},
+                        "assignment": {"type": "array", "items": {"type": "string"}},
                         "key": {"type": "object"},
                     },
                 },

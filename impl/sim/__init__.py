@@ -12,7 +12,7 @@ DESIGN.md section 3. The same seed gives the same run, byte for byte
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import MEMBERSHIPS, Cluster, NetworkConfig, TraceEntry
+from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._ladder import render_ladder
 from ._planted import PLANTED_BUGS
@@ -27,6 +27,7 @@ __all__ = [
     "PLANTED_BUGS",
     "STORAGES",
     "Cluster",
+    "DelaySampler",
     "History",
     "NetworkConfig",
     "OpRecord",

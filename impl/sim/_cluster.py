@@ -34,7 +34,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
@@ -86,7 +86,7 @@ from dynamokv.spec.kv import Version
 
 from ._disk import SimDisk
 
-__all__ = ["MEMBERSHIPS", "Cluster", "NetworkConfig", "TraceEntry"]
+__all__ = ["MEMBERSHIPS", "Cluster", "DelaySampler", "NetworkConfig", "TraceEntry"]
 
 MEMBERSHIPS = ("static", "gossip")
 """``static``: plain cores on a fixed ring; ``gossip``: complete :class:`DynamoNode` s."""
@@ -104,6 +104,14 @@ _REQUEST = 3
 _CALL = 4
 
 
+class DelaySampler(Protocol):
+    """Draws one message's delivery delay, in ticks, from a latency distribution."""
+
+    def __call__(self, message: Message, rng: random.Random) -> int:
+        """The delay of ``message`` (at least one tick), drawn with ``rng``."""
+        ...
+
+
 @dataclass(slots=True, kw_only=True)
 class NetworkConfig:
     """How the simulated network misbehaves. Probabilities are per message.
@@ -119,6 +127,11 @@ class NetworkConfig:
         disk_delay_ticks_max: longest time from a persist to its sync.
         gossip_drop: probability a gossip message is lost (on top of ``drop``): a
             gossip fault that leaves the data path alone.
+        delay_sampler: when set, each message's delay is drawn by this function of
+            the message (its kind, source and destination) instead of uniformly
+            between ``delay_ticks_min`` and ``delay_ticks_max``: a latency model
+            such as PBS's fitted production distributions, at whatever tick
+            resolution it chooses.
     """
 
     delay_ticks_min: int = 1
@@ -129,6 +142,7 @@ class NetworkConfig:
     reorder_ticks_max: int = 20
     disk_delay_ticks_max: int = 2
     gossip_drop: float = 0.0
+    delay_sampler: DelaySampler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,8 +440,11 @@ class Cluster:
         if copies == 2:
             self.stats.duplicated += 1
         for _ in range(copies):
-            # rng.random() rather than randint: this is the hottest line of the simulator.
-            delay = network.delay_ticks_min + int(rng.random() * self._delay_span)
+            if network.delay_sampler is not None:
+                delay = network.delay_sampler(message, rng)
+            else:
+                # rng.random() rather than randint: this is the hottest line of the simulator.
+                delay = network.delay_ticks_min + int(rng.random() * self._delay_span)
             if network.reorder and rng.random() < network.reorder:
                 delay += 1 + int(rng.random() * network.reorder_ticks_max)
             at = self.now + delay
