@@ -46,6 +46,16 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         {"trio", "socket", "threading", "asyncio"},
     ),
     "impl/core": ({ERRORS, "dynamokv.spec", "dynamokv.impl.core"}, IMPURE),
+    "impl/persist": (
+        {
+            ERRORS,
+            "dynamokv.spec",
+            "dynamokv.impl.core",
+            "dynamokv.impl.storage",
+            "dynamokv.impl.persist",
+        },
+        {"trio", "socket", "threading", "asyncio", "time", "random", "select", "selectors", "os"},
+    ),
     "impl/sim": (
         {
             ERRORS,
@@ -53,6 +63,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "dynamokv.impl.core",
             "dynamokv.impl.sim",
             "dynamokv.impl.storage",
+            "dynamokv.impl.persist",
         },
         {"trio", "socket", "threading", "asyncio", "time", "select", "selectors"},
     ),
@@ -64,6 +75,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "dynamokv.spec",
             "dynamokv.impl.core",
             "dynamokv.impl.storage",
+            "dynamokv.impl.persist",
             "dynamokv.impl.runtime",
         },
         set(),

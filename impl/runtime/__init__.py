@@ -17,8 +17,9 @@ And the node process itself, which drives the sans-IO core (issue 6):
   from the HTTP handler to the WAL and back).
 * :class:`NodeApi`: the HTTP routes (``_api.py``), described by :func:`openapi_document`.
 * The wire codec for every frozen message dataclass of the core (``_codec.py``).
-* :class:`StoreAdapter`: the core's storage view over two WAL stores, with group commit on
-  a worker thread (``_store_adapter.py``).
+* :class:`StoreWriter`: the writer loop that makes the node's persists durable in group
+  commits, around :class:`~dynamokv.impl.persist.StoreAdapter`, the storage the simulator
+  drives too (``_store_writer.py``).
 * Configuration from TOML (``_config.py``) and Prometheus metrics (``_metrics.py``).
 
 Modules are private; this package re-exports their public names (``__all__``).
@@ -77,7 +78,7 @@ from ._peers import (
     reconnect_delay_seconds,
 )
 from ._routes import CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
-from ._store_adapter import StoreAdapter, StoreLike, decode_versions, encode_versions
+from ._store_writer import StoreWriter
 from ._tls import (
     CertificateError,
     NodeCertificatePaths,
@@ -136,19 +137,16 @@ __all__ = [
     "PeerPool",
     "PeerPoolOptions",
     "PeerPoolStats",
-    "StoreAdapter",
-    "StoreLike",
+    "StoreWriter",
     "TlsConfig",
     "certificate_node_name",
     "configure_logging",
     "decode_context",
     "decode_frame",
     "decode_message",
-    "decode_versions",
     "encode_context",
     "encode_frame",
     "encode_message",
-    "encode_versions",
     "error_response",
     "generate_cluster_certificates",
     "http_server_ssl_context",

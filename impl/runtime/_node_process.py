@@ -22,15 +22,17 @@ key's preference list (Dynamo §4.3) is A, B, C:
    holds, and returns effects: ``Persist`` (A's own write), ``Send(WriteRequest)`` to B and
    C, and a ``SetTimer`` for the replica timeout. (Had A not been an owner, the effect would
    have been ``Send(ForwardRequest)`` to an owner, which coordinates instead.)
-3. :meth:`_execute` carries them out: ``Persist`` goes to
-   :meth:`StoreAdapter.apply <dynamokv.impl.runtime._store_adapter.StoreAdapter.apply>`
-   (an in-memory overlay, visible to the core's next read at once, and a queue); each
+3. :meth:`_execute` carries them out: ``Persist`` goes to :meth:`StoreWriter.apply
+   <dynamokv.impl.runtime.StoreWriter.apply>`, which applies it to the node's
+   :class:`~dynamokv.impl.persist.StoreAdapter` (pending writes, visible to the core's next
+   read at once) and wakes the writer loop; each
    ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
    ``_peers.PeerPool``, which writes a step's frames with one non-blocking ``send`` per peer
    when the step is done (never blocking the step).
-4. The store adapter's writer loop takes every queued persist, writes them to the WAL as
-   one batch and fsyncs once (group commit, ``impl/storage``: WAL + memtable, the seed's
-   step 4; on the event loop while the disk is fast, else on a worker thread), then steps
+4. The writer loop (``_store_writer.py``) takes every persist applied since its last
+   round, appends each store's records as one WAL record and has the store write and
+   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the event loop
+   while the disk is fast, else on a worker thread), then steps
    ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
    after *their* ``PersistDone`` does their core emit ``Send(WriteAck)``.
@@ -111,7 +113,7 @@ from ._frames import FrameError
 from ._http import HttpHandler, HttpServer
 from ._metrics import MetricsRegistry
 from ._peers import InboundPeer, PeerAddress, PeerPool
-from ._store_adapter import StoreAdapter
+from ._store_writer import StoreWriter
 from ._tls import (
     NodeCertificatePaths,
     http_server_ssl_context,
@@ -259,7 +261,8 @@ class NodeProcess:
 
     Args:
         config: the validated configuration.
-        store: the storage (default: :meth:`StoreAdapter.open` on ``config.data_dir``);
+        store: the storage and its writer loop (default: :meth:`StoreWriter.open` on
+            ``config.data_dir``);
             tests pass a wrapped store to slow down or observe fsyncs.
         node_config: the core's knobs (default: N, R, W and strict from ``config``).
         random: the core's only source of randomness (default: seeded from the OS).
@@ -273,7 +276,7 @@ class NodeProcess:
         self,
         config: NodeProcessConfig,
         *,
-        store: StoreAdapter | None = None,
+        store: StoreWriter | None = None,
         node_config: NodeConfig | None = None,
         random: random_module.Random | None = None,
         message_types: Iterable[type] | None = None,
@@ -283,7 +286,7 @@ class NodeProcess:
         self.name = config.name
         self.metrics = MetricsRegistry()
         self.random = random or random_module.Random()
-        self.store = store or StoreAdapter.open(
+        self.store = store or StoreWriter.open(
             config.data_dir, fsync=config.fsync, metrics=self.metrics
         )
         self.node_config = node_config or NodeConfig(
@@ -301,7 +304,7 @@ class NodeProcess:
         self.node = DynamoNode(
             self.name,
             config=self.node_config,
-            storage=self.store,
+            storage=self.store.adapter,
             random=self.random,
             member_config=member_config
             or CoreMemberConfig(

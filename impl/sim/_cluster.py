@@ -289,7 +289,7 @@ class Cluster:
                 config=self.config,
                 membership=self.static_ring,
                 health=TimeoutHealth(suspect_ticks=self.suspect_ticks),
-                storage=self.disks[name],
+                storage=self.disks[name].view,
                 random=random.Random(self.random.getrandbits(64)),
                 seams=self.seams,
             )
@@ -297,7 +297,7 @@ class Cluster:
             node = DynamoNode(
                 name,
                 config=self.config,
-                storage=self.disks[name],
+                storage=self.disks[name].view,
                 random=random.Random(self.random.getrandbits(64)),
                 member_config=self.member_config,
                 address=name,

@@ -137,10 +137,10 @@ class Recorder:
 
 def stored_versions(data_dir: str, keys: Sequence[bytes]) -> dict[bytes, frozenset[Version]]:
     """What one stopped node holds for ``keys``, read from its store on disk."""
-    from dynamokv.impl.runtime._metrics import MetricsRegistry
-    from dynamokv.impl.runtime._store_adapter import StoreAdapter
+    from dynamokv.impl.persist import StoreAdapter
+    from dynamokv.impl.storage import StoreOptions
 
-    adapter = StoreAdapter.open(data_dir, fsync="none", metrics=MetricsRegistry())
+    adapter = StoreAdapter.open(data_dir, options=StoreOptions(fsync="none"))
     try:
         return {key: frozenset(adapter.read_versions(key)) for key in keys}
     finally:

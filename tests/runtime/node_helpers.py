@@ -28,7 +28,7 @@ from dynamokv.impl.runtime import (
     NodeApi,
     NodeProcess,
     NodeProcessConfig,
-    StoreAdapter,
+    StoreWriter,
 )
 
 LOOPBACK = "127.0.0.1"
@@ -78,7 +78,7 @@ class RunningNode:
         return f"{LOOPBACK}:{self.process.http_port}"
 
 
-StoreFactory = Callable[[str, MetricsRegistry], StoreAdapter]
+StoreFactory = Callable[[str, MetricsRegistry], StoreWriter]
 
 
 @asynccontextmanager
@@ -92,7 +92,7 @@ async def open_cluster(
     r: int = 2,
     tick_ms: int = 10,
     fault_injection: bool = False,
-    store_factory: Callable[[str, NodeProcessConfig], StoreAdapter | None] | None = None,
+    store_factory: Callable[[str, NodeProcessConfig], StoreWriter | None] | None = None,
 ) -> AsyncIterator[list[RunningNode]]:
     """Start ``count`` nodes in this trio run; cancel them all on exit."""
     members = cluster_members(count)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import trio
 from dynamokv.impl.client import AsyncClient, QuorumError
-from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreAdapter
+from dynamokv.impl.persist import StoreAdapter
+from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
 from dynamokv.impl.storage import Store, StoreOptions
 from node_helpers import open_cluster, stop_node
 from runtime_helpers import trio_test
@@ -106,11 +107,17 @@ class _GatedStore:
     def scan(self, low: int, high: int) -> Any:
         return self.store.scan(low, high)
 
-    def write_batch(self, operations: Any) -> None:
+    def append_batch(self, operations: Any) -> None:
+        self.store.append_batch(operations)
+
+    def commit(self) -> None:
         self.writes_started.set()
         if not self.gate.wait(timeout=20):
             raise AssertionError("gate never opened")
-        self.store.write_batch(operations)
+        self.store.commit()
+
+    def sync(self) -> None:
+        self.store.sync()
 
     def close(self) -> None:
         self.gate.set()
@@ -121,14 +128,15 @@ class _GatedStore:
 async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -> None:
     gated: dict[str, _GatedStore] = {}
 
-    def factory(name: str, config: NodeProcessConfig) -> StoreAdapter:
+    def factory(name: str, config: NodeProcessConfig) -> StoreWriter:
         options = StoreOptions(fsync="always")
         data = _GatedStore(Store.open(str(tmp_path / name / "data"), options=options))
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         gated[name] = data
         # The gate stalls the write itself, as a hung disk would: only a worker thread can
-        # wait on it while the event loop goes on (the adapter's fallback for slow disks).
-        return StoreAdapter(data, meta, metrics=MetricsRegistry(), inline_writes=False)
+        # wait on it while the event loop goes on (the writer's fallback for slow disks).
+        adapter = StoreAdapter(data, meta)
+        return StoreWriter(adapter, metrics=MetricsRegistry(), inline_writes=False)
 
     async with open_cluster(tmp_path, store_factory=factory) as nodes:
         coordinator = nodes[0]
@@ -174,10 +182,16 @@ class _SlowStore:
     def scan(self, low: int, high: int) -> Any:
         return self.store.scan(low, high)
 
-    def write_batch(self, operations: Any) -> None:
+    def append_batch(self, operations: Any) -> None:
+        self.store.append_batch(operations)
+
+    def commit(self) -> None:
         time.sleep(self.seconds)
-        self.store.write_batch(operations)
+        self.store.commit()
         self.written_at.append(time.monotonic())
+
+    def sync(self) -> None:
+        self.store.sync()
 
     def close(self) -> None:
         self.store.close()
@@ -188,14 +202,14 @@ async def test_inline_writes_ack_only_after_the_write_returned_and_slow_disks_go
     tmp_path: Path,
 ) -> None:
     slow: dict[str, _SlowStore] = {}
-    adapters: dict[str, StoreAdapter] = {}
+    adapters: dict[str, StoreWriter] = {}
 
-    def factory(name: str, config: NodeProcessConfig) -> StoreAdapter:
+    def factory(name: str, config: NodeProcessConfig) -> StoreWriter:
         options = StoreOptions(fsync="always")
         data = _SlowStore(Store.open(str(tmp_path / name / "data"), options=options), 0.0)
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         slow[name] = data
-        adapters[name] = StoreAdapter(data, meta, metrics=MetricsRegistry())
+        adapters[name] = StoreWriter(StoreAdapter(data, meta), metrics=MetricsRegistry())
         return adapters[name]
 
     async with open_cluster(tmp_path, store_factory=factory) as nodes:
@@ -243,7 +257,7 @@ async def test_graceful_shutdown_leaves_every_write_in_the_store(tmp_path: Path)
             await stop_node(node)
     # Node-1 coordinated every put (with N=3 of 3 nodes it owns every key), so its own
     # store must hold all of them after a graceful stop.
-    adapter = StoreAdapter.open(str(tmp_path / "node-1"), fsync="always", metrics=MetricsRegistry())
+    adapter = StoreAdapter.open(str(tmp_path / "node-1"), options=StoreOptions())
     try:
         assert all(adapter.read_versions(b"k%d" % i) for i in range(20))
         assert adapter.read_lease() > 0
@@ -278,7 +292,7 @@ async def test_the_composite_node_persists_ring_and_generation_and_exports_its_c
         assert nodes[0].process.metrics.render().count("dynamokv_keys 10") == 1
         for node in nodes:
             await stop_node(node)
-    adapter = StoreAdapter.open(str(tmp_path / "node-1"), fsync="always", metrics=MetricsRegistry())
+    adapter = StoreAdapter.open(str(tmp_path / "node-1"), options=StoreOptions())
     try:
         stored = adapter.read_ring()
         assert stored is not None and stored.version == 1 and len(stored.owners) > 0
@@ -292,21 +306,17 @@ def test_a_store_versions_record_without_versions_deletes_the_key(tmp_path: Path
     from dynamokv.impl.core import Persist, StoreGeneration, StoreRing, StoreVersions
     from dynamokv.spec.kv import Version
 
-    adapter = StoreAdapter.open(str(tmp_path / "n"), fsync="always", metrics=MetricsRegistry())
+    adapter = StoreAdapter.open(str(tmp_path / "n"), options=StoreOptions())
     try:
         version = Version(b"v", ("n", 1), ())
         adapter.apply(Persist(1, (StoreVersions(b"a", (version,)),)))
         adapter.apply(Persist(-1, (StoreRing(3, "n", ("n", "n")), StoreGeneration(4))))
-        adapter._write(adapter._encode(adapter._queue))
-        adapter._settle(adapter._queue)
-        adapter._queue = []
+        assert adapter.commit() == [1, -1]
         adapter.apply(Persist(2, (StoreVersions(b"a", ()),)))
-        adapter._write(adapter._encode(adapter._queue))
-        adapter._settle(adapter._queue)
-        adapter._queue = []
+        assert adapter.commit() == [2]
     finally:
         adapter.close()
-    adapter = StoreAdapter.open(str(tmp_path / "n"), fsync="always", metrics=MetricsRegistry())
+    adapter = StoreAdapter.open(str(tmp_path / "n"), options=StoreOptions())
     try:
         assert adapter.data.get(b"a") is None
         assert adapter.read_versions(b"a") == ()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from dynamokv.impl.cli import main
 from dynamokv.impl.core import DEFAULT_SEAMS
-from dynamokv.impl.sim import DEFAULT_FAULTS, PLANTED_BUGS, SimConfig, simulate
+from dynamokv.impl.persist import StoreAdapter
+from dynamokv.impl.runtime import MetricsRegistry, StoreWriter
+from dynamokv.impl.sim import DEFAULT_FAULTS, PLANTED_BUGS, SimConfig, StoreDisk, simulate
 
 
 def test_same_seed_same_run_byte_for_byte() -> None:
@@ -104,12 +107,39 @@ def test_replay_command_reproduces_the_failure(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.parametrize("seed", range(3))
 def test_sweep_over_the_real_store_with_torn_writes(seed: int) -> None:
-    """The WAL store of issue 3 over FaultyFiles: crashes tear unsynced bytes."""
+    """The production storage over FaultyFiles: crashes tear unsynced bytes."""
     config = SimConfig(ops=400, storage="store")
-    report, _, _ = simulate(seed, config)
+    report, cluster, _ = simulate(seed, config)
     assert report.violations == []
     assert report.crashes > 0
     assert simulate(seed, config)[0].trace_hash == report.trace_hash
+    assert sum(disk.files.crash_count for disk in cluster.disks.values()) > 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("membership", ["gossip", "static"])
+def test_the_store_mode_runs_the_production_storage_adapter(
+    membership: str, tmp_path: Path
+) -> None:
+    """The sweeps test the code that runs in production: every node of a ``--storage store``
+    run reads and writes through the runtime's own class, dynamokv.impl.persist.StoreAdapter
+    (its exact type, not a look-alike), including the nodes restarted after a crash."""
+    report, cluster, _ = simulate(
+        1, SimConfig(ops=200, storage="store", membership=membership, crash_ticks_max=40)
+    )
+    assert report.violations == [] and report.crashes > 0
+    for name, node in cluster.nodes.items():
+        disk = cluster.disks[name]
+        assert isinstance(disk, StoreDisk)
+        assert type(disk.adapter) is StoreAdapter
+        if node is not None:
+            storage = node.node.storage if membership == "gossip" else node.storage  # type: ignore[union-attr]
+            assert storage is disk.adapter
+    # ...and the runtime's node process reads and writes through that same class.
+    writer = StoreWriter.open(str(tmp_path / "node"), fsync="none", metrics=MetricsRegistry())
+    try:
+        assert type(writer.adapter) is StoreAdapter
+    finally:
+        writer.close()
 
 
 @pytest.mark.slow

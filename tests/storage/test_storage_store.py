@@ -231,3 +231,47 @@ def test_readers_run_concurrently_with_writer_flush_and_compaction(tmp_path: Pat
             thread.join(timeout=60)
         assert store.stats().compactions_count > 0
     assert errors == []
+
+
+def test_appended_batches_become_visible_and_durable_only_at_commit(tmp_path: Path) -> None:
+    """The single-driver group commit: append without IO, then one write and one fsync."""
+    store = Store.open(str(tmp_path / "s"))
+    store.append_batch([(b"a", b"1"), (b"b", b"2")])
+    store.append_batch([(b"a", b"3")])
+    assert store.get(b"a") is None  # appended, not committed: not in the memtable yet
+    syncs_before = store.stats().syncs_count
+    store.commit()
+    assert (store.get(b"a"), store.get(b"b")) == (b"3", b"2")  # in append order
+    assert store.stats().syncs_count == syncs_before + 1  # one fsync for both records
+    assert store.stats().group_commits_count == 1
+    store.commit()  # nothing queued: no write, no fsync
+    assert store.stats().syncs_count == syncs_before + 1
+    store.close()
+    reopened = Store.open(str(tmp_path / "s"))
+    assert reopened.get(b"a") == b"3"
+    reopened.close()
+
+
+def test_a_writer_thread_commits_appended_batches_with_its_own(tmp_path: Path) -> None:
+    """One group-commit site: a concurrent write_batch serves what was appended before it."""
+    store = Store.open(str(tmp_path / "s"))
+    store.append_batch([(b"appended", b"x")])
+    writer = threading.Thread(target=store.write_batch, args=([(b"threaded", b"y")],))
+    writer.start()
+    writer.join(timeout=30)
+    assert store.get(b"appended") == b"x" and store.get(b"threaded") == b"y"
+    assert store.stats().group_commits_count == 1
+    store.commit()  # already written by the writer thread's group
+    assert store.stats().group_commits_count == 1
+    store.close()
+
+
+def test_an_appended_batch_is_checked_when_appended(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path / "s"))
+    with pytest.raises(StorageArgumentError):
+        store.append_batch([])
+    with pytest.raises(StorageArgumentError):
+        store.append_batch([(b"k" * (KEY_BYTES_MAX + 1), b"v")])
+    store.close()
+    with pytest.raises(StorageClosedError):
+        store.append_batch([(b"k", b"v")])
