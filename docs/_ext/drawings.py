@@ -681,21 +681,21 @@ def phi_over_time() -> Drawing:
 
 # --------------------------------------------------------------------------- layers
 
-LAYER_PACKAGES = {
-    "dynamokv.spec": "spec",
-    "dynamokv.proofs": "proofs",
-    "dynamokv.impl.core": "impl/core",
-    "dynamokv.impl.sim": "impl/sim",
-    "dynamokv.impl.storage": "impl/storage",
-    "dynamokv.impl.runtime": "impl/runtime",
-    "dynamokv.impl.client": "impl/client",
-    "dynamokv.impl.cli": "impl/cli",
-}
-SOURCE_FOLDERS = {
-    "spec": "spec",
-    "proofs": "proofs",
-    **{f"impl/{p}": f"impl/{p}" for p in ("core", "sim", "storage", "runtime", "client", "cli")},
-}
+
+def _source_folders() -> dict[str, str]:
+    """Each layer's folder and its package: the top-level packages and those under impl/."""
+    folders = {}
+    for folder in sorted(ROOT.iterdir()):
+        if (folder / "__init__.py").exists() and folder.name not in ("impl", "tests", "docs"):
+            folders[folder.name] = f"dynamokv.{folder.name}"
+    for folder in sorted((ROOT / "impl").iterdir()):
+        if (folder / "__init__.py").exists():
+            folders[f"impl/{folder.name}"] = f"dynamokv.impl.{folder.name}"
+    return folders
+
+
+SOURCE_FOLDERS = _source_folders()
+LAYER_PACKAGES = {package: folder for folder, package in SOURCE_FOLDERS.items()}
 
 
 def _layer_of(module: str) -> str | None:
