@@ -59,6 +59,7 @@ nitpick_ignore_regex = [
     ),
     (r"py:.*", r"dynamokv(\.\w+)*\._\w+(\..*)?"),
     (r"py:.*", r".*\s.*"),
+    (r"py:.*", r"[0-9].*"),
     # A module's constants named without their module (private ones, in its docstrings).
     (r"py:(data|const|attr)", r"[A-Z][A-Z0-9_]*"),
 ]
