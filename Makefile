@@ -38,9 +38,10 @@ lint: $(STAMP)
 TYPETREE := $(VENV)/typetree
 typecheck: $(STAMP)
 	@rm -rf $(TYPETREE) && mkdir -p $(TYPETREE)/dynamokv
-	@for d in errors spec proofs impl; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
+	@for d in errors spec proofs impl labs; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
 	cd $(TYPETREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.errors -p dynamokv.spec -p dynamokv.proofs -p dynamokv.impl
+		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.errors -p dynamokv.spec -p dynamokv.proofs \
+		-p dynamokv.impl -p dynamokv.labs
 
 # CrossHair checks every icontract contract in spec/.
 # Two seconds per condition keeps `make test` in budget; `make crosshair CROSSHAIR_TIMEOUT=30`

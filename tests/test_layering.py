@@ -1,9 +1,10 @@
 """The import rules between the layers, checked on the source text.
 
 ``spec  <-  proofs``; ``spec <- impl/core <- impl/sim``; ``impl/core <- impl/runtime <- impl/cli``;
-``impl/storage <- impl/runtime``; ``errors`` below them all. The spec and the core are pure: no
-IO, clock, randomness or trio. And no module imports itself through others: every import
-counts for the cycle check, those inside functions and under ``TYPE_CHECKING`` too, since
+``impl/storage <- impl/runtime``; ``spec, proofs, impl/core, impl/sim, impl/storage <- labs``,
+and only the lab command imports ``labs``; ``errors`` below them all. The spec and the core
+are pure: no IO, clock, randomness or trio. And no module imports itself through others: every
+import counts for the cycle check, those inside functions and under ``TYPE_CHECKING`` too, since
 hiding an import there keeps the modules just as tangled for a reader.
 """
 
@@ -80,7 +81,24 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         },
         set(),
     ),
+    # The workbench grades learner code against the spec and the core, inside the
+    # simulator and over the storage layer; it never reaches the runtime or the CLI.
+    "labs": (
+        {
+            ERRORS,
+            "dynamokv.spec",
+            "dynamokv.proofs",
+            "dynamokv.impl.core",
+            "dynamokv.impl.sim",
+            "dynamokv.impl.storage",
+            "dynamokv.labs",
+        },
+        {"trio", "socket", "asyncio"},
+    ),
 }
+
+# Only the command line's lab module may import the workbench.
+LAB_IMPORTERS = {"impl/cli/_lab.py"}
 
 
 def _module_name(path: Path) -> str:
@@ -248,6 +266,17 @@ def test_layer_imports_only_what_it_may(folder: str) -> None:
     assert violations == [], "layering violations:\n" + "\n".join(violations)
 
 
+def test_nothing_but_the_lab_command_imports_the_workbench() -> None:
+    importers = []
+    for folder in ("spec", "proofs", "impl"):
+        for path in _python_files(folder):
+            where = str(path.relative_to(ROOT))
+            for name, line, _ in _imports(path, _module_name(path)):
+                if name.startswith("dynamokv.labs") and where not in LAB_IMPORTERS:
+                    importers.append(f"{where}:{line} imports {name}")
+    assert importers == []
+
+
 def test_checker_catches_a_planted_violation(tmp_path: Path) -> None:
     """The import walker must see a forbidden import, or the test above could never fail."""
     planted = tmp_path / "planted.py"
@@ -269,7 +298,7 @@ def test_every_package_is_listed_in_pyproject() -> None:
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {
         _module_name(init)
-        for folder in ("errors", "spec", "proofs", "impl")
+        for folder in ("errors", "spec", "proofs", "impl", "labs")
         for init in (ROOT / folder).rglob("__init__.py")
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

@@ -46,6 +46,7 @@ from dynamokv.impl.core import (
     PutRequest,
     PutResult,
     Result,
+    Seams,
 )
 from dynamokv.spec.kv import union_resolve
 
@@ -363,9 +364,16 @@ def _faults(cluster: Cluster, config: SimConfig, workload: _Workload, churn: _Ch
 
 
 def simulate(
-    seed: int, config: SimConfig | None = None, *, trace_key: bytes | None = None
+    seed: int,
+    config: SimConfig | None = None,
+    *,
+    trace_key: bytes | None = None,
+    seams: Seams = DEFAULT_SEAMS,
 ) -> tuple[SimReport, Cluster, History]:
-    """Run one seed; return the report, the cluster (for traces) and the history."""
+    """Run one seed; return the report, the cluster (for traces) and the history.
+
+    ``seams`` replaces decisions of every node (a lab's learner code, a planted bug).
+    """
     config = config or SimConfig()
     network = NetworkConfig(
         drop=config.drop if "drop" in config.faults else 0.0,
@@ -374,6 +382,8 @@ def simulate(
     )
     if "churn" in config.faults and config.membership != "gossip":
         raise ArgumentError("churn needs membership='gossip'")
+    if config.planted_bug and seams is not DEFAULT_SEAMS:
+        raise ArgumentError("give either config.planted_bug or seams, not both")
     if config.planted_bug and config.planted_bug not in PLANTED_BUGS:
         raise ArgumentError(
             f"planted_bug must be one of {', '.join(PLANTED_BUGS)}, got {config.planted_bug!r}"
@@ -395,7 +405,7 @@ def simulate(
         disk_factory=StoreDisk if config.storage == "store" else None,
         membership=config.membership,
         spares=config.spares if "churn" in config.faults else 0,
-        seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else DEFAULT_SEAMS,
+        seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else seams,
     )
     history = History()
     report = SimReport(seed)

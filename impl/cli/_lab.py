@@ -1,0 +1,672 @@
+"""``dynamokv lab``: the teaching workbench's command line.
+
+Everything it shows comes from :mod:`dynamokv.labs`, which grades and measures
+but never prints; this module only parses arguments and renders (rich for
+people, ``--json`` for programs). A check's output follows check50 and DSLabs:
+one line per check with its tier, paper section and points, and under a failure
+the smallest counterexample found, what the learner's code returned beside the
+answer key's, why the rule holds, what to look at, and the exact command that
+replays it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import CliError
+
+if TYPE_CHECKING:
+    from dynamokv.labs import CheckResult, ExperimentReport, Lab, LabReport, SolutionSource
+    from rich.console import Console
+
+__all__ = ["register"]
+
+EXIT_FAILED = 1
+DEFAULT_SEED = 1
+
+_MARKS = {
+    "passed": "[green]✓[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[dim]–[/]",
+    "unknown": "[yellow]?[/]",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``lab`` and its subcommands."""
+    parser = subparsers.add_parser(
+        "lab",
+        help="the labs: rebuild Dynamo's core ideas, graded against the project's own code",
+        description=(
+            "Labs that answer Dynamo interview questions by building the answer. "
+            "Start one, edit the file it gives you, check it, ask for hints, measure it "
+            "against theory. Every check is seeded and prints the command that replays it."
+        ),
+    )
+    parser.set_defaults(handler=lambda args: _help(parser))
+    commands = parser.add_subparsers(title="lab commands", metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int]) -> Any:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of text")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def workspace_option(sub: Any) -> None:
+        sub.add_argument(
+            "--workspace",
+            metavar="DIR",
+            default="lab-work",
+            help="where the labs' workspaces live (default ./lab-work)",
+        )
+
+    def lab_argument(sub: Any) -> None:
+        sub.add_argument("lab", metavar="LAB", help="the lab's short name: see `dynamokv lab list`")
+
+    def solution_options(sub: Any) -> None:
+        group = sub.add_mutually_exclusive_group()
+        group.add_argument(
+            "--answer-key", action="store_true", help="grade the project's own functions instead"
+        )
+        group.add_argument(
+            "--skeleton", action="store_true", help="grade the untouched skeleton instead"
+        )
+        group.add_argument(
+            "--mutant", metavar="NAME", help="grade a planted wrong solution (see lab selftest)"
+        )
+
+    sub = command("list", "the labs, their parts and points, and your progress", _list)
+    workspace_option(sub)
+
+    sub = command("start", "copy a lab's skeleton into your workspace and say what to open", _start)
+    lab_argument(sub)
+    workspace_option(sub)
+    sub.add_argument("--force", action="store_true", help="overwrite an existing workspace")
+
+    sub = command("check", "grade your workspace, tier by tier", _check)
+    lab_argument(sub)
+    workspace_option(sub)
+    solution_options(sub)
+    sub.add_argument(
+        "--part",
+        action="append",
+        metavar="P",
+        help="only this part (1) or check (1.2); repeatable or comma-separated",
+    )
+    sub.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"the random seed (default {DEFAULT_SEED})"
+    )
+    sub.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time bound per check (default: each check's own)",
+    )
+
+    sub = command("hint", "the next hint (one unlocks after each `lab check`)", _hint)
+    lab_argument(sub)
+    workspace_option(sub)
+    sub.add_argument("--again", action="store_true", help="show the hints already unlocked")
+
+    sub = command("experiment", "measure your code against the theory", _experiment)
+    lab_argument(sub)
+    workspace_option(sub)
+    solution_options(sub)
+    sub.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"the random seed (default {DEFAULT_SEED})"
+    )
+    sub.add_argument(
+        "--predict", metavar="ANSWER", help="your prediction, printed beside the measurement"
+    )
+
+    sub = command("reset", "start a lab over (your file is kept as FILE.previous)", _reset)
+    lab_argument(sub)
+    workspace_option(sub)
+
+    sub = command(
+        "selftest",
+        "grade the graders: the skeleton fails, the answer key passes, "
+        "each planted bug is caught by its named check",
+        _selftest,
+    )
+    sub.add_argument("lab", metavar="LAB", nargs="?", help="one lab (default: all)")
+    depth = sub.add_mutually_exclusive_group()
+    depth.add_argument(
+        "--quick",
+        action="store_true",
+        help="one seed; each mutant only until its first failing check (the default)",
+    )
+    depth.add_argument(
+        "--full",
+        action="store_true",
+        help="three seeds; every check on every mutant; every experiment against its mutant",
+    )
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _lab(name: str) -> Lab:
+    from dynamokv.labs import UnknownLabError, get_lab
+
+    try:
+        return get_lab(name)
+    except UnknownLabError as error:
+        raise CliError(str(error)) from None
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.workspace)
+
+
+@contextmanager
+def _progress(description: str, total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr; yields the function that advances it."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
+
+
+def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
+    """What ``--answer-key`` / ``--skeleton`` / ``--mutant`` / the workspace select."""
+    from dynamokv.labs import (
+        DEFAULT_WORKSPACE,
+        SolutionSource,
+        WorkspaceError,
+        answer_source,
+        mutants_of,
+        read_stamp,
+        skeleton_source,
+        workspace_file,
+    )
+
+    if args.answer_key:
+        return answer_source()
+    if args.skeleton:
+        return skeleton_source(lab)
+    if args.mutant:
+        mutants = {mutant.name: mutant for mutant in mutants_of(lab)}
+        if args.mutant not in mutants:
+            raise CliError(
+                f"{lab.name} has no mutant {args.mutant!r}: {', '.join(sorted(mutants))}"
+            )
+        return mutants[args.mutant].source()
+    root = _root(args)
+    try:
+        read_stamp(root, lab)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    path = workspace_file(root, lab)
+    try:
+        ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as error:
+        raise CliError(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
+    flags = "" if root == DEFAULT_WORKSPACE else f"--workspace {root}"
+    return SolutionSource("file", str(path.resolve()), "workspace", flags)
+
+
+# -- list, start, reset, hint -------------------------------------------------------------
+
+
+def _progress_of(root: Path, lab: Lab) -> dict[str, Any] | None:
+    from dynamokv.labs import WorkspaceError, parts_passed, read_stamp
+
+    try:
+        stamp = read_stamp(root, lab)
+    except WorkspaceError:
+        return None
+    return {
+        "parts_passed": parts_passed(stamp),
+        "score": stamp.score,
+        "hints_shown": stamp.hints_shown,
+        "parts": stamp.parts,
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dynamokv.labs import LABS
+
+    root = _root(args)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "lab": lab.name,
+                    "title": lab.title,
+                    "question": lab.question,
+                    "points": lab.points,
+                    "parts": [
+                        {
+                            "part": part.part_id,
+                            "title": part.title,
+                            "points": part.points,
+                            "functions": list(part.functions),
+                            "checks": [check.check_id for check in part.checks],
+                        }
+                        for part in lab.parts
+                    ],
+                    "progress": _progress_of(root, lab),
+                }
+                for lab in LABS.values()
+            ]
+        )
+        return 0
+    from rich.table import Table
+
+    table = Table(title="dynamokv labs", title_justify="left")
+    for heading in ("lab", "title", "parts", "points", "your progress"):
+        table.add_column(heading)
+    for lab in LABS.values():
+        progress = _progress_of(root, lab)
+        if progress is None:
+            shown = "[dim]not started[/]"
+        else:
+            shown = (
+                f"{progress['parts_passed']}/{len(lab.parts)} parts, "
+                f"{progress['score']}/{lab.points} points"
+            )
+        parts = "\n".join(f"{part.part_id}. {part.title}" for part in lab.parts)
+        table.add_row(lab.name, lab.title, parts, str(lab.points), shown)
+    console = _console()
+    console.print(table)
+    console.print("start one with [bold]dynamokv lab start LAB[/]")
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    from dynamokv.labs import WorkspaceError, lab_folder, start_workspace
+
+    lab = _lab(args.lab)
+    try:
+        path = start_workspace(_root(args), lab, force=args.force)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    readme = lab_folder(lab) / "README.md"
+    if args.json:
+        _print_json({"lab": lab.name, "file": str(path), "readme": str(readme)})
+        return 0
+    console = _console()
+    console.print(f"[bold]{lab.name}[/]: {lab.title}")
+    console.print(f"  the question: {lab.question}")
+    console.print(f"  1. read     {readme}")
+    console.print(
+        f"  2. edit     {path}  (part {lab.parts[0].part_id} first: "
+        f"{', '.join(lab.parts[0].functions)})"
+    )
+    console.print(f"  3. check    dynamokv lab check {lab.name}")
+    console.print(f"  stuck?      dynamokv lab hint {lab.name}")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from dynamokv.labs import reset_workspace
+
+    lab = _lab(args.lab)
+    path, kept = reset_workspace(_root(args), lab)
+    if args.json:
+        _print_json({"lab": lab.name, "file": str(path), "kept": str(kept) if kept else None})
+        return 0
+    console = _console()
+    console.print(
+        f"{path} is the skeleton again" + (f"; your file is kept as {kept}" if kept else "")
+    )
+    return 0
+
+
+def _hint(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dynamokv.labs import WorkspaceError, read_stamp, write_stamp
+
+    lab = _lab(args.lab)
+    root = _root(args)
+    try:
+        stamp = read_stamp(root, lab)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
+    shown = stamp.hints_shown
+    new: str | None = None
+    message = ""
+    if args.again:
+        message = "" if shown else "no hint unlocked yet"
+    elif shown >= len(lab.hints):
+        message = f"that was the last hint ({len(lab.hints)} of {len(lab.hints)})"
+    elif shown > 0 and stamp.checks_since_hint == 0:
+        message = (
+            f"try the last hint first: the next one unlocks after `dynamokv lab check {lab.name}` "
+            "(--again shows the ones unlocked)"
+        )
+    else:
+        new = lab.hints[shown]
+        shown += 1
+        write_stamp(root, dataclasses.replace(stamp, hints_shown=shown, checks_since_hint=0))
+    unlocked = list(lab.hints[:shown])
+    if args.json:
+        _print_json(
+            {
+                "lab": lab.name,
+                "hint": new,
+                "number": shown if new else None,
+                "total": len(lab.hints),
+                "unlocked": unlocked if args.again else [],
+                "message": message,
+            }
+        )
+        return 0
+    console = _console()
+    if args.again:
+        for number, text in enumerate(unlocked, start=1):
+            console.print(f"hint {number}/{len(lab.hints)}: {text}")
+    if new is not None:
+        console.print(f"[bold]hint {shown}/{len(lab.hints)}[/]: {new}")
+    if message:
+        console.print(message)
+    return 0
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+def _selection(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _render_result(console: Console, result: CheckResult) -> None:
+    verdict = result.verdict
+    tier = f"[{result.tier.upper()}]"
+    head = (
+        f"{_MARKS[result.status.value]} {result.check_id} {tier:<12} {result.title} "
+        f"[dim]({result.section})[/]"
+    )
+    points = f"{result.points}/{result.points_max}"
+    console.print(f"{head}  {points}")
+    if result.status.value == "skipped":
+        console.print(f"    [dim]skipped: needs {result.skipped_because}[/]")
+        return
+    if result.status.value == "unknown":
+        console.print(f"    [yellow]{verdict.summary}[/]")
+        console.print(f"    replay: {result.replay}")
+        return
+    if result.status.value == "passed":
+        return
+    if verdict.summary:
+        console.print(f"    [red]{verdict.summary}[/]")
+    if verdict.counterexample:
+        console.print(f"    counterexample: {verdict.counterexample}")
+    if verdict.yours:
+        console.print(f"      yours: {verdict.yours}     expected: {verdict.expected}")
+    elif verdict.expected:
+        console.print(f"      expected: {verdict.expected}")
+    if verdict.details:
+        for line in verdict.details.splitlines():
+            console.print(f"    {line}", markup=False)
+    console.print(f"    why:  {result.rationale}")
+    console.print(f"    help: {result.help}")
+    console.print(f"    replay: [bold]{result.replay}[/]")
+
+
+def _report_json(report: LabReport) -> dict[str, Any]:
+    from dynamokv.labs import to_json_value
+
+    value: dict[str, Any] = to_json_value(report)
+    value["score"] = report.score
+    value["score_max"] = report.score_max
+    return value
+
+
+def _check(args: argparse.Namespace) -> int:
+    from dynamokv.labs import (
+        DEFAULT_WORKSPACE,
+        check_selection,
+        record_check,
+        run_lab,
+        staleness_warnings,
+    )
+    from dynamokv.labs import read_stamp as read
+
+    lab = _lab(args.lab)
+    source = _source(args, lab)
+    selection = _selection(args.part)
+    try:
+        chosen = check_selection(lab, selection)
+    except KeyError as error:
+        raise CliError(str(error.args[0])) from None
+    root = _root(args)
+    warnings: tuple[str, ...] = ()
+    if source.kind == "file" and source.label == "workspace":
+        warnings = staleness_warnings(root, lab, read(root, lab))
+    console = _console()
+    if not args.json:
+        where = source.path if source.kind == "file" else source.label
+        console.print(f"[bold]{lab.name}[/] · {lab.title} · {where} · seed {args.seed}")
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
+    interactive = not args.json and sys.stderr.isatty()
+
+    with _progress(f"checking {lab.name}", len(chosen), enabled=interactive) as advance:
+
+        def shown(result: CheckResult) -> None:
+            advance()
+            if not args.json:
+                _render_result(console, result)
+
+        report = run_lab(
+            lab,
+            source,
+            seed=args.seed,
+            selection=selection,
+            timeout_seconds=args.timeout,
+            on_result=shown,
+        )
+    if source.label == "workspace":
+        record_check(root, lab, report, full=selection is None)
+    if args.json:
+        value = _report_json(report)
+        value["warnings"] = list(warnings)
+        _print_json(value)
+    else:
+        unknown = sum(1 for r in report.results if r.status.value == "unknown")
+        tail = f" · {unknown} unknown (0 points)" if unknown else ""
+        console.print(f"score {report.score}/{report.score_max}{tail} · {report.seconds:.1f} s")
+        if report.score == report.score_max and selection is None:
+            console.print(
+                f"every check passed. Measure it: [bold]dynamokv lab experiment {lab.name}"
+                + (f" --workspace {root}" if root != DEFAULT_WORKSPACE else "")
+                + "[/]"
+            )
+    failed = any(r.status.value == "failed" for r in report.results)
+    return EXIT_FAILED if failed else 0
+
+
+# -- experiment ----------------------------------------------------------------------------
+
+
+def _render_experiment(console: Console, report: ExperimentReport, prediction: str | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=report.title, title_justify="left")
+    for heading in ("quantity", "measured", "theory", "tolerance", ""):
+        table.add_column(heading, justify="right" if heading in ("measured", "theory") else "left")
+    for row in report.rows:
+        if not row.judged:
+            mark = "[dim]info[/]"
+        else:
+            mark = "[green]within[/]" if row.within else "[red]OUTSIDE[/]"
+        table.add_row(row.quantity, row.measured, row.theory, row.tolerance, mark)
+    if prediction:
+        console.print(f"your prediction: {prediction}")
+    console.print(table)
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
+    verdict = (
+        "[green]every judged row within its tolerance[/]"
+        if report.within
+        else ("[red]some measurements fall outside the theory's tolerance[/]")
+    )
+    console.print(verdict)
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from dynamokv.labs import ExperimentFailure, run_experiment, to_json_value
+
+    lab = _lab(args.lab)
+    source = _source(args, lab)
+    prediction = args.predict
+    if prediction is None and not args.json and sys.stdin.isatty():
+        try:
+            prediction = input(f"{lab.experiment.question}\nyour prediction (Enter to skip): ")
+        except EOFError:
+            prediction = ""
+    with _progress(
+        f"measuring {lab.name}", 1, enabled=not args.json and sys.stderr.isatty()
+    ) as advance:
+        try:
+            report = run_experiment(lab, source, seed=args.seed)
+        except ExperimentFailure as error:
+            raise CliError(f"the {lab.name} experiment failed on {source.label}: {error}") from None
+        advance()
+    if args.json:
+        value = to_json_value(report)
+        value["within"] = report.within
+        value["lab"] = lab.name
+        value["solution"] = source.label
+        value["seed"] = args.seed
+        value["prediction"] = prediction or None
+        _print_json(value)
+    else:
+        _render_experiment(_console(), report, prediction or None)
+    return 0 if report.within else EXIT_FAILED
+
+
+# -- selftest ------------------------------------------------------------------------------
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from dynamokv.labs import (
+        LABS,
+        SELFTEST_SEEDS_FULL,
+        SELFTEST_SEEDS_QUICK,
+        ExperimentFailure,
+        SelftestRow,
+        answer_source,
+        mutants_of,
+        run_experiment,
+        selftest_lab,
+        to_json_value,
+    )
+
+    labs = [_lab(args.lab)] if args.lab else list(LABS.values())
+    full = bool(args.full)
+    seeds = SELFTEST_SEEDS_FULL if full else SELFTEST_SEEDS_QUICK
+    total = sum((2 + len(mutants_of(lab))) * len(seeds) for lab in labs)
+    rows: list[SelftestRow] = []
+    experiments: list[dict[str, Any]] = []
+    interactive = not args.json and sys.stderr.isatty()
+    with _progress("selftest", total, enabled=interactive) as advance:
+
+        def add(row: SelftestRow) -> None:
+            rows.append(row)
+            advance()
+
+        for lab in labs:
+            selftest_lab(lab, full=full, on_row=add)
+            if full:
+                experiments.append(
+                    _experiment_selftest(lab, answer_source(), run_experiment, ExperimentFailure)
+                )
+    ok = all(row.ok for row in rows) and all(item["ok"] for item in experiments)
+    if args.json:
+        _print_json(
+            {
+                "ok": ok,
+                "mode": "full" if full else "quick",
+                "rows": [to_json_value(row) for row in rows],
+                "experiments": experiments,
+            }
+        )
+        return 0 if ok else EXIT_FAILED
+    from rich.table import Table
+
+    table = Table(title=f"lab selftest ({'full' if full else 'quick'})", title_justify="left")
+    for heading in ("lab", "graded", "seed", "must", "found", "", "seconds"):
+        table.add_column(heading)
+    for row in rows:
+        mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
+        table.add_row(
+            row.lab,
+            row.solution,
+            str(row.seed),
+            row.expected,
+            row.found,
+            mark,
+            f"{row.seconds:.1f}",
+        )
+    console = _console()
+    console.print(table)
+    for item in experiments:
+        mark = "[green]✓[/]" if item["ok"] else "[red]✗[/]"
+        console.print(
+            f"{mark} {item['lab']} experiment: answer key within tolerance: "
+            f"{item['answer_within']}; mutant {item['mutant']} outside: {item['mutant_outside']}"
+        )
+    bad = sum(1 for row in rows if not row.ok)
+    console.print("[green]every grader behaved[/]" if ok else f"[red]{bad} rows did not behave[/]")
+    return 0 if ok else EXIT_FAILED
+
+
+def _experiment_selftest(
+    lab: Lab, answer: SolutionSource, run: Any, failure: type[Exception]
+) -> dict[str, Any]:
+    """The answer key lies within the experiment's tolerance; its named mutant outside."""
+    from dynamokv.labs import mutants_of
+
+    mutant = next(m for m in mutants_of(lab) if m.name == lab.experiment.mutant)
+    answer_within = run(lab, answer, seed=1).within
+    try:
+        mutant_outside = not run(lab, mutant.source(), seed=1).within
+    except failure:
+        mutant_outside = True
+    return {
+        "lab": lab.name,
+        "mutant": mutant.name,
+        "answer_within": answer_within,
+        "mutant_outside": mutant_outside,
+        "ok": answer_within and mutant_outside,
+    }

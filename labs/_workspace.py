@@ -1,0 +1,200 @@
+"""The learner's workspace: ``./lab-work/LAB/``, outside version control.
+
+``lab start`` copies the lab's skeleton there and writes a stamp,
+``.lab.json``: the project version and a hash of the lab's own files
+(manifest, grader, README, skeleton), so that ``lab check`` can warn when the
+lab changed since the workspace was made (the learner's file then may not match
+the checks). The stamp also keeps the learner's progress: how many hints were
+shown, how many checks were run since, and the last score per part (what ``lab
+list`` shows). Nothing in it depends on the clock, so two equal runs write equal
+stamps.
+
+The workspace is never overwritten without ``--force``; ``lab reset`` keeps the
+learner's previous file beside the fresh one (``FILE.previous``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from ._model import Lab, LabReport, Status
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "STAMP_NAME",
+    "Stamp",
+    "WorkspaceError",
+    "lab_files_hash",
+    "lab_folder",
+    "project_version",
+    "read_stamp",
+    "record_check",
+    "reset_workspace",
+    "skeleton_path",
+    "start_workspace",
+    "workspace_file",
+    "write_stamp",
+]
+
+DEFAULT_WORKSPACE = Path("lab-work")
+"""Relative to the current directory; ``--workspace`` chooses another."""
+
+STAMP_NAME = ".lab.json"
+
+
+class WorkspaceError(Exception):
+    """Something the learner can fix about the workspace: one line."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What ``.lab.json`` holds.
+
+    Attributes:
+        lab: the lab's short name.
+        project_version: the dynamokv version that made the workspace.
+        lab_hash: the hash of the lab's files at that time.
+        hints_shown: how many hints were shown.
+        checks_since_hint: ``lab check`` runs since the last hint (a hint unlocks after one).
+        parts: part id -> ``passed``/``failed``/... of the last full ``lab check``.
+        score: points of the last full ``lab check``.
+    """
+
+    lab: str
+    project_version: str
+    lab_hash: str
+    hints_shown: int = 0
+    checks_since_hint: int = 0
+    parts: dict[str, str] = field(default_factory=dict)
+    score: int = 0
+
+
+def project_version() -> str:
+    """The installed dynamokv version."""
+    try:
+        return importlib.metadata.version("dynamokv")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def lab_folder(lab: Lab) -> Path:
+    """The lab's package folder (its README, skeleton and mutants are package data)."""
+    return Path(str(resources.files("dynamokv.labs").joinpath(lab.package)))
+
+
+def skeleton_path(lab: Lab) -> Path:
+    """The untouched skeleton file."""
+    return lab_folder(lab) / "skeleton" / lab.workspace_file
+
+
+def lab_files_hash(lab: Lab) -> str:
+    """A hash of the lab's own files (not caches): what the workspace was made from."""
+    folder = lab_folder(lab)
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _directory(root: Path, lab: Lab) -> Path:
+    return root / lab.name
+
+
+def workspace_file(root: Path, lab: Lab) -> Path:
+    """The file the learner edits."""
+    return _directory(root, lab) / lab.workspace_file
+
+
+def read_stamp(root: Path, lab: Lab) -> Stamp:
+    """The workspace's stamp.
+
+    Raises:
+        WorkspaceError: there is no workspace for ``lab`` (say how to make one).
+    """
+    path = _directory(root, lab) / STAMP_NAME
+    if not workspace_file(root, lab).is_file() or not path.is_file():
+        raise WorkspaceError(
+            f"no workspace for {lab.name} in {root}/: run `dynamokv lab start {lab.name}` first"
+        )
+    try:
+        data = json.loads(path.read_text())
+        return Stamp(**data)
+    except (ValueError, TypeError) as error:
+        raise WorkspaceError(
+            f"{path} is damaged ({error}); `dynamokv lab reset {lab.name}`"
+        ) from None
+
+
+def write_stamp(root: Path, stamp: Stamp) -> None:
+    """Write ``stamp`` into its lab's workspace."""
+    path = root / stamp.lab / STAMP_NAME
+    path.write_text(json.dumps(asdict(stamp), indent=2, sort_keys=True) + "\n")
+
+
+def start_workspace(root: Path, lab: Lab, *, force: bool = False) -> Path:
+    """Copy the skeleton into ``root/LAB/`` and stamp it; return the file to edit.
+
+    Raises:
+        WorkspaceError: the workspace exists and ``force`` is False.
+    """
+    target = workspace_file(root, lab)
+    if target.exists() and not force:
+        raise WorkspaceError(
+            f"{target} exists: your work is kept. Use --force to overwrite it, "
+            f"or `dynamokv lab reset {lab.name}`"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(skeleton_path(lab), target)
+    write_stamp(root, Stamp(lab.name, project_version(), lab_files_hash(lab)))
+    return target
+
+
+def reset_workspace(root: Path, lab: Lab) -> tuple[Path, Path | None]:
+    """Start over: the previous file is kept as ``FILE.previous``; return (file, kept)."""
+    target = workspace_file(root, lab)
+    kept: Path | None = None
+    if target.exists():
+        kept = target.with_name(target.name + ".previous")
+        shutil.copyfile(target, kept)
+    start_workspace(root, lab, force=True)
+    return target, kept
+
+
+def staleness_warnings(root: Path, lab: Lab, stamp: Stamp) -> tuple[str, ...]:
+    """Warnings when the lab or the project changed since the workspace was made."""
+    warnings: list[str] = []
+    if stamp.lab_hash != lab_files_hash(lab):
+        warnings.append(
+            f"the {lab.name} lab changed since {root}/{lab.name} was made: compare your file "
+            f"with the new skeleton (`dynamokv lab reset {lab.name}` keeps yours as .previous)"
+        )
+    if stamp.project_version != project_version():
+        warnings.append(
+            f"the workspace was made by dynamokv {stamp.project_version}; "
+            f"this is {project_version()}"
+        )
+    return tuple(warnings)
+
+
+def record_check(root: Path, lab: Lab, report: LabReport, *, full: bool) -> Stamp:
+    """Count a ``lab check`` run; a full run also records each part's status and the score."""
+    stamp = read_stamp(root, lab)
+    stamp = replace(stamp, checks_since_hint=stamp.checks_since_hint + 1)
+    if full:
+        parts = {part.part_id: report.part_status(part.part_id).value for part in lab.parts}
+        stamp = replace(stamp, parts=parts, score=report.score)
+    write_stamp(root, stamp)
+    return stamp
+
+
+def parts_passed(stamp: Stamp) -> int:
+    """Parts that passed in the last full check."""
+    return sum(1 for status in stamp.parts.values() if status == Status.PASSED.value)
