@@ -13,14 +13,14 @@ PYTEST_FAST := -m "not slow"
 # Both cores: the suite is CPU-bound (simulation sweeps, Hypothesis, real nodes).
 PYTEST_PARALLEL ?= -n 2 --dist worksteal
 
-.PHONY: run test test-fast lint typecheck crosshair docs docs-deps browser-deps prove clean venv
+.PHONY: run test test-fast lint typecheck crosshair docs docs-deps browser-deps prove mutate clean venv
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -50,6 +50,13 @@ CROSSHAIR_TIMEOUT ?= 2
 crosshair: $(STAMP)
 	$(BIN)/python -m dynamokv.impl.cli._crosshair check --analysis_kind=icontract \
 		--per_condition_timeout=$(CROSSHAIR_TIMEOUT) spec/
+
+# Mutation score of spec/, proofs/ and impl/core/ (cosmic-ray, in place; resumable).
+# CPU-heavy: on demand only, never in `make test`. MUTATE_ARGS="--package spec" for one
+# package, "--report" to print the scores of the sessions so far.
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 15 $(BIN)/python mutate/run.py $(MUTATE_ARGS)
 
 # Debian packages the docs (Graphviz, MathJax) and the browser tests (Chromium and its
 # driver) need; installed with apt-get when missing (as root), otherwise named.

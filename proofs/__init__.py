@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from ._crosshair import crosshair_check
+from ._crosshair import crosshair_check, crosshair_diffbehavior
 from ._lamport import (
     clock_condition,
     clock_condition_control,
@@ -88,6 +88,7 @@ __all__ = [
     "compare_exactly_one",
     "compare_exactly_one_control",
     "crosshair_check",
+    "crosshair_diffbehavior",
     "descends_antisymmetric",
     "descends_antisymmetric_control",
     "descends_reflexive",

@@ -249,7 +249,7 @@ class EtcdCluster:
 
 _LUA = r"""
 -- Written by `dynamokv bench cluster`; one wrk thread = one keep-alive connection.
-local system, ops_prefix, proc, ops_max_param, value_raw, value_b64, contexts_in, contexts_out = __PARAMS__
+local system, ops_prefix, proc, ops_max_param, value_raw, value_b64, contexts_in, contexts_out, rate_per_connection = __PARAMS__
 
 -- Latency is timed here (CLOCK_MONOTONIC through LuaJIT's FFI), from the moment wrk asks
 -- for the request to the moment its response is parsed, into a per-thread histogram in
@@ -263,6 +263,23 @@ local timespec = ffi.new("dynamokv_bench_timespec")
 local function now_us()
   ffi.C.clock_gettime(1, timespec)
   return tonumber(timespec.tv_sec) * 1000000 + tonumber(timespec.tv_nsec) / 1000
+end
+
+-- Constant-rate mode (rate_per_connection > 0): each connection sends on a fixed schedule,
+-- one request every interval_us, and wrk's `delay` hook waits until the next slot. A reply
+-- that comes late makes the following requests late, and their latency is counted from the
+-- slot they were due in, not from when they went out: queueing behind a slow request is
+-- part of the latency a client at that rate sees (no coordinated omission).
+local interval_us = 0
+if rate_per_connection > 0 then
+  interval_us = 1000000 / rate_per_connection
+  -- wrk asks `delay` before every request, the first included.
+  function delay()
+    if next_us == nil then return 0 end
+    local wait_ms = math.floor((next_us - now_us()) / 1000)
+    if wait_ms < 0 then return 0 end
+    return wait_ms
+  end
 end
 
 local all_threads = {}
@@ -294,7 +311,8 @@ function init(args)
       file:close()
     end
   end
-  current_key, sent_us = nil, 0
+  current_key, sent_us, next_us = nil, 0, nil
+  math.randomseed(proc * 1000 + tid)
   ops_max = ops_max_param
   if ops_max < 0 then ops_max = #ops_kind end
   done_path = ops_prefix:gsub("ops$", "done-") .. proc .. "-" .. tid
@@ -306,6 +324,16 @@ function request()
   local kind, key = ops_kind[position], ops_path[position]
   current_key = key
   sent_us = now_us()
+  if interval_us > 0 then
+    if next_us == nil then
+      -- The first request goes at once; a random phase spreads the connections' slots.
+      next_us = sent_us + interval_us * math.random()
+    else
+      -- Early (the timer's millisecond granularity): from now. Late: from the slot.
+      if next_us < sent_us then sent_us = next_us end
+      next_us = next_us + interval_us
+    end
+  end
   if system == "dynamokv" then
     if kind == "r" then
       return wrk.format("GET", "/kv/" .. key .. "?r=2")
@@ -375,6 +403,25 @@ end
 """
 
 
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of the processes ``pids`` (every thread), from ``/proc``.
+
+    Fields 14 and 15 of ``/proc/PID/stat`` (``utime``, ``stime``, in clock ticks) count the
+    CPU of all the process's threads. The command name (field 2) may hold spaces and
+    parentheses, so the fields are counted from its closing parenthesis.
+    """
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError as error:
+            raise CliError(f"cannot read the CPU time of process {pid}: {error}") from error
+        fields = stat.rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks_per_second
+
+
 def _lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
 
@@ -393,6 +440,22 @@ class RunResult:
     missing: int = 0
     failed: int = 0
     errors: int = 0
+    offered_per_second: float = 0.0
+    """The constant rate asked for (0: closed loop, every connection as fast as it can)."""
+    server_cpu_seconds: float = float("nan")
+    """User + system CPU of the system's three server processes during the run."""
+
+    @property
+    def load(self) -> str:
+        """``peak`` (closed loop) or the constant rate offered."""
+        return "peak" if self.offered_per_second <= 0 else f"{self.offered_per_second:,.0f}/s"
+
+    @property
+    def server_cpu_us_per_op(self) -> float:
+        """Server CPU microseconds per answered request, across the server processes."""
+        if self.requests <= 0:
+            return float("nan")
+        return self.server_cpu_seconds * 1e6 / self.requests
 
     @property
     def throughput(self) -> float:
@@ -473,6 +536,8 @@ def _run_wrk(
     seed: int,
     load: bool,
     progress: Any,
+    server_pids: Sequence[int] = (),
+    rate_per_second: float = 0.0,
 ) -> RunResult:
     """Run one workload: one wrk per target, connections spread evenly, then merge.
 
@@ -480,11 +545,19 @@ def _run_wrk(
     wrk thread stops its connection after its share and leaves a marker file; wrk's main
     thread only sleeps out ``-d``, so once every marker is there it gets SIGINT, and the
     throughput is computed from our own clock instead of wrk's.
+
+    With ``rate_per_second`` the connections send at that total constant rate (see the Lua
+    script) instead of as fast as they can. The CPU of ``server_pids`` is read before the
+    first wrk starts and after the last one ended.
     """
 
     spread = _spread(connections, targets)
     threads_total = sum(share for _target, share in spread)
-    run_dir = directory / f"{system}-{workload}"
+    run_dir = (
+        directory
+        / f"{system}-{workload}"
+        / (f"rate-{rate_per_second:.0f}" if rate_per_second > 0 else "peak")
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     value = "v" * value_bytes
     value_b64 = base64.b64encode(value.encode()).decode()
@@ -495,6 +568,7 @@ def _run_wrk(
     # The load phase's contexts seed every connection's cache, so a workload's first update
     # of a key supersedes the loaded version instead of becoming its sibling.
     load_contexts = directory / f"{system}-load-contexts.txt"
+    cpu_before = process_cpu_seconds(server_pids)
     for proc, (target, share) in enumerate(spread):
         _write_ops(
             run_dir,
@@ -519,6 +593,7 @@ def _run_wrk(
                 _lua_string(value_b64),
                 _lua_string("" if load else str(load_contexts)),
                 _lua_string(str(run_dir / f"contexts-{proc}.txt") if load else ""),
+                repr(rate_per_second / threads_total if rate_per_second > 0 else 0.0),
             ]
         )
         script_path = run_dir / f"script-{proc}.lua"
@@ -558,7 +633,9 @@ def _run_wrk(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    result = RunResult(system, workload)
+    result = RunResult(system, workload, offered_per_second=rate_per_second)
+    if server_pids:
+        result.server_cpu_seconds = process_cpu_seconds(server_pids) - cpu_before
     for process in processes:
         out, err = process.communicate()
         text = out.decode(errors="replace")
@@ -630,6 +707,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the key draws (default 1)")
     parser.add_argument(
+        "--paced",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="after each workload's peak rows, run it again on each system at a constant rate "
+        "of this fraction of that system's measured peak (default 0.5: the p99 at half load; "
+        "0: peak rows only)",
+    )
+    parser.add_argument(
         "--against-etcd",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -657,10 +743,15 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError(f"--value-bytes must be in 1..1048576, got {args.value_bytes}")
     if not 1 <= args.records <= 10_000_000:
         raise CliError(f"--records must be in 1..10000000, got {args.records}")
+    if not 0.0 <= args.paced < 1.0:
+        raise CliError(f"--paced must be in [0, 1), got {args.paced}")
 
 
 @contextmanager
-def _dynamokv_cluster(args: argparse.Namespace, say: Any, scratch: Path) -> Iterator[list[str]]:
+def _dynamokv_cluster(
+    args: argparse.Namespace, say: Any, scratch: Path
+) -> Iterator[tuple[list[str], list[int]]]:
+    """The cluster's HTTP addresses and its node processes' pids, for the run."""
     from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"
@@ -679,7 +770,10 @@ def _dynamokv_cluster(args: argparse.Namespace, say: Any, scratch: Path) -> Iter
                 f"dynamokv: {len(cluster.names)} nodes on {', '.join(cluster.http_addresses())} "
                 f"({'started' if started else 'reused'}; N=3 R=2 W=2, fsync=always)"
             )
-            yield cluster.http_addresses()
+            pids = [info.pid for info in cluster.processes.values() if info.pid is not None]
+            if len(pids) != len(cluster.names):
+                raise CliError(f"{directory}: not every node has a running process")
+            yield cluster.http_addresses(), pids
     except ClusterError as error:
         raise CliError(str(error)) from error
 
@@ -705,12 +799,14 @@ def _run(args: argparse.Namespace) -> int:
         scratch = Path(scratch_name)
         etcd = EtcdCluster(etcd_binary, scratch / "etcd") if args.against_etcd else None
         try:
-            with _dynamokv_cluster(args, say, scratch) as dynamokv_targets:
-                systems: list[tuple[str, list[str]]] = [("dynamokv", dynamokv_targets)]
+            with _dynamokv_cluster(args, say, scratch) as (dynamokv_targets, dynamokv_pids):
+                systems: list[tuple[str, list[str], list[int]]] = [
+                    ("dynamokv", dynamokv_targets, dynamokv_pids)
+                ]
                 if etcd is not None:
                     etcd.directory.mkdir(parents=True)
                     etcd.start(say)
-                    systems.append(("etcd", etcd.client_addresses))
+                    systems.append(("etcd", etcd.client_addresses, [p.pid for p in etcd.processes]))
                 per_run = f"{args.ops} ops" if args.ops else f"{args.duration:g} s"
                 say(
                     f"{len(workloads)} workload(s) × {len(systems)} system(s), {per_run} each, "
@@ -725,7 +821,7 @@ def _run(args: argparse.Namespace) -> int:
                     console=console,
                     transient=True,
                 ) as bar:
-                    for system, targets in systems:
+                    for system, targets, _pids in systems:
                         task = bar.add_task(f"load {records_label(args)} into {system}", total=None)
                         _run_wrk(
                             wrk, system, "load", targets, args.clients,
@@ -736,23 +832,37 @@ def _run(args: argparse.Namespace) -> int:
                         )  # fmt: skip
                         bar.remove_task(task)
                     for workload in workloads:
-                        for system, targets in systems:
-                            total = None if args.ops else args.duration
-                            task = bar.add_task(f"workload {workload} on {system}", total=total)
-                            result = _run_wrk(
-                                wrk, system, workload, targets, args.clients,
-                                directory=scratch, records=args.records,
-                                read_fraction=WORKLOADS[workload][0], duration=args.duration,
-                                ops=args.ops, value_bytes=args.value_bytes, seed=args.seed,
-                                load=False,
-                                progress=lambda t, task=task: bar.update(task, completed=t),
-                            )  # fmt: skip
-                            bar.remove_task(task)
-                            results.append(result)
-                            say(
-                                f"{workload} {system}: {result.throughput:,.0f} ops/s, "
-                                f"p99 {result.percentile_ms(0.99):.1f} ms"
-                            )
+                        peaks: dict[str, float] = {}
+                        rounds = [0.0, args.paced] if args.paced > 0 else [0.0]
+                        for fraction in rounds:
+                            for system, targets, pids in systems:
+                                rate = fraction * peaks.get(system, 0.0)
+                                if fraction > 0 and rate <= 0:
+                                    continue
+                                total = None if args.ops else args.duration
+                                label = f" at {rate:,.0f}/s" if rate > 0 else ""
+                                task = bar.add_task(
+                                    f"workload {workload} on {system}{label}", total=total
+                                )
+                                result = _run_wrk(
+                                    wrk, system, workload, targets, args.clients,
+                                    directory=scratch, records=args.records,
+                                    read_fraction=WORKLOADS[workload][0], duration=args.duration,
+                                    ops=args.ops, value_bytes=args.value_bytes, seed=args.seed,
+                                    load=False,
+                                    progress=lambda t, task=task: bar.update(task, completed=t),
+                                    server_pids=pids, rate_per_second=rate,
+                                )  # fmt: skip
+                                bar.remove_task(task)
+                                results.append(result)
+                                if fraction == 0:
+                                    peaks[system] = result.throughput
+                                say(
+                                    f"{workload} {system} ({result.load}): "
+                                    f"{result.throughput:,.0f} ops/s, "
+                                    f"p99 {result.percentile_ms(0.99):.1f} ms, "
+                                    f"{result.server_cpu_us_per_op:,.0f} µs server CPU per op"
+                                )
         finally:
             if etcd is not None:
                 etcd.stop()
@@ -762,31 +872,44 @@ def _run(args: argparse.Namespace) -> int:
         title_justify="left",
     )
     for column in (
-        "workload", "system", "ops/s", "p50 ms", "p99 ms", "p999 ms",
-        "siblings", "503", "other errors", "vs etcd ops/s", "vs etcd p99",
+        "workload", "system", "load", "ops/s", "p50 ms", "p99 ms", "p999 ms", "CPU µs/op",
+        "siblings", "503", "other errors", "vs etcd ops/s", "vs etcd p99", "vs etcd CPU",
     ):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("workload", "system") else "right")
-    by_key = {(r.workload, r.system): r for r in results}
+        table.add_column(
+            column, justify="left" if column in ("workload", "system", "load") else "right"
+        )
+    by_key = {(r.workload, r.system, r.offered_per_second > 0): r for r in results}
     for result in results:
-        peer = by_key.get((result.workload, "etcd"))
-        ratio = ratio_p99 = ""
+        peer = by_key.get((result.workload, "etcd", result.offered_per_second > 0))
+        ratio = ratio_p99 = ratio_cpu = ""
         if result.system == "dynamokv" and peer is not None and peer.throughput > 0:
             ratio = f"{result.throughput / peer.throughput:.2f}×"
             ratio_p99 = f"{result.percentile_ms(0.99) / peer.percentile_ms(0.99):.2f}×"
+            ratio_cpu = f"{result.server_cpu_us_per_op / peer.server_cpu_us_per_op:.2f}×"
         table.add_row(
             result.workload,
             result.system,
+            result.load,
             f"{result.throughput:,.0f}",
             f"{result.percentile_ms(0.50):.2f}",
             f"{result.percentile_ms(0.99):.2f}",
             f"{result.percentile_ms(0.999):.2f}",
+            f"{result.server_cpu_us_per_op:,.0f}",
             f"{result.siblings:,}" if result.system == "dynamokv" else "—",
             f"{result.unavailable:,}",
             f"{result.failed + result.missing + result.errors:,}",
             ratio,
             ratio_p99,
+            ratio_cpu,
         )
     console.print(table)
+    console.print(
+        "CPU µs/op: user + system CPU of the system's three server processes (/proc/PID/stat) "
+        "during the row, per answered request; in W every request is a put. load: peak is "
+        "closed loop; a rate is a constant-rate row, its latency counted from each request's "
+        "scheduled time.",
+        soft_wrap=True,
+    )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -794,6 +917,7 @@ def _run(args: argparse.Namespace) -> int:
                     {
                         "workload": r.workload,
                         "system": r.system,
+                        "offered_ops_per_second": r.offered_per_second,
                         "ops_per_second": r.throughput,
                         "requests": r.requests,
                         "seconds": r.seconds,
@@ -805,6 +929,8 @@ def _run(args: argparse.Namespace) -> int:
                         "missing": r.missing,
                         "failed": r.failed,
                         "socket_errors": r.errors,
+                        "server_cpu_seconds": r.server_cpu_seconds,
+                        "server_cpu_us_per_op": r.server_cpu_us_per_op,
                     }
                     for r in results
                 ],

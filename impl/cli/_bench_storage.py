@@ -1,27 +1,42 @@
-"""``dynamokv bench storage``: the store against SQLite (WAL mode, ``synchronous=FULL``).
+"""``dynamokv bench storage``: the store against SQLite, RocksDB and LMDB, in one run.
 
-Both run in one process, on the same disk, with the same keys and values (DESIGN.md §7:
-compare only within one run). Rows:
+Every engine runs in one process, on the same disk, with the same keys and values, one after
+another for each row: only ratios within one run mean anything on a shared machine. Each
+peer is used the way its own documentation asks for durable writes:
 
-* durable writes with 1, 16 and 64 writer threads. Every write is acknowledged only once
-  it is on disk. SQLite's single-writer row commits one transaction per write. SQLite has
-  no group commit across connections (a second writer waits for the write lock), so its
-  honest equivalent is built around it: writer threads queue their rows, one committer
-  thread commits everything queued in one transaction and then wakes those writers. That is
-  the same protocol our WAL uses, with SQLite doing the disk work.
-* point reads of random existing keys, one thread, on a store several times larger than
-  the memtable (so reads go to segment files; SQLite's page cache is its default 2 MiB,
-  and both sets of files sit in the OS page cache).
+* **SQLite** in WAL mode with ``synchronous=FULL`` (a commit returns once the WAL is synced),
+  a ``WITHOUT ROWID`` table keyed by the key.
+* **RocksDB** (``rocksdict``, raw bytes mode) with ``WriteOptions.sync = True`` on every
+  write: RocksDB syncs its WAL before the write returns. A batch is one ``WriteBatch``.
+* **LMDB** (``lmdb``) with its durable defaults, ``sync=True`` and ``metasync=True`` and no
+  ``writemap``: a write transaction's commit returns once its pages and meta page are on disk.
 
-``--keys N`` runs a separate load of N keys instead and reports peak RSS
+Rows:
+
+* durable writes with 1, 16 and 64 writer threads; a write is acknowledged only once it is
+  on disk. One writer makes one durable write (transaction) per put. Several writers share
+  commits: the store has its own group commit (the leader/follower protocol in
+  ``impl/storage/_store.py``); a peer gets the same protocol wrapped around it
+  (:class:`_GroupCommit`): the first writer to find no leader commits everything queued as
+  one transaction or ``WriteBatch``, so every engine batches concurrent writers the same
+  way. None of the three lets Python threads share a sync by itself: SQLite and LMDB admit
+  one writer at a time, and ``rocksdict`` holds the GIL in ``put``, so RocksDB's own write
+  group never forms.
+* point reads of random existing keys, one thread, on data several times larger than the
+  store's memtable, after a settle (the store's flushes and compactions, RocksDB's memtable
+  flushed to SST files, SQLite's WAL checkpointed); every engine's files sit in the OS page
+  cache. LMDB reads run in one read transaction per 1,000 reads (read transactions are
+  meant to be reused).
+
+``--keys N`` runs a separate load of N keys into the store instead and reports peak RSS
 (``resource.getrusage``), to show that the memtable bound keeps memory flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import queue
 import random
 import resource
 import shutil
@@ -29,26 +44,32 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ._errors import CliError
 
 WRITER_COUNTS_DEFAULT = (1, 16, 64)
+PEERS = ("sqlite", "rocksdb", "lmdb")
+LABELS = {"dynamokv": "dynamokv", "sqlite": "SQLite", "rocksdb": "RocksDB", "lmdb": "LMDB"}
 JOIN_SECONDS_MAX = 600.0
-SQLITE_BATCH_ROWS_MAX = 10_000
 LOAD_BATCH_OPERATIONS = 1000
+READ_CHUNK_OPERATIONS = 1000
+LMDB_MAP_BYTES = 8 << 30
+"""LMDB's map size: address space reserved, not disk used (the file grows as written)."""
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "storage",
-        help="durable writes and point reads vs SQLite",
+        help="durable writes and point reads vs SQLite, RocksDB and LMDB",
         description=(
             "Durable writes/s with 1, 16 and 64 writer threads and point reads/s, for the "
-            "dynamokv store and for SQLite (WAL mode, synchronous=FULL) in the same run, "
-            "with ratios. --keys N instead loads N keys and reports peak RSS."
+            "dynamokv store and for SQLite (WAL, synchronous=FULL), RocksDB (synced writes) "
+            "and LMDB (synced commits) in the same run, with ratios. --keys N instead loads "
+            "N keys and reports peak RSS."
         ),
     )
     parser.add_argument(
@@ -70,6 +91,11 @@ def register(subparsers: Any) -> None:
         help="comma-separated writer thread counts (default 1,16,64)",
     )
     parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="comma-separated engines to compare against (default sqlite,rocksdb,lmdb)",
+    )
+    parser.add_argument(
         "--dir", default=None, help="directory for the files (default: a fresh temp dir)"
     )
     parser.add_argument(
@@ -79,18 +105,21 @@ def register(subparsers: Any) -> None:
         help="only load this many keys (batches of 1000, fsync always) and report peak RSS",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.set_defaults(handler=_run)
 
 
 @dataclass
 class _Row:
+    """One workload: operations per second of each engine, and how each ran."""
+
     workload: str
-    ours_per_second: float
-    sqlite_per_second: float
-    note: str
+    writers: int
+    per_second: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
-def _check_arguments(args: argparse.Namespace) -> tuple[int, ...]:
+def _check_arguments(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
     for name in ("ops", "reads", "read_keys"):
         value = getattr(args, name)
@@ -110,17 +139,25 @@ def _check_arguments(args: argparse.Namespace) -> tuple[int, ...]:
         raise CliError("--writers counts must be between 1 and 1024")
     if args.ops < max(writers):
         raise CliError(f"--ops must be at least the largest writer count ({max(writers)})")
+    peers = tuple(part.strip().lower() for part in args.peers.split(",") if part.strip())
+    if any(peer not in PEERS for peer in peers) or len(set(peers)) != len(peers):
+        raise CliError(f"--peers takes distinct names among {','.join(PEERS)}, not {args.peers!r}")
     if args.dir is not None and not os.path.isdir(args.dir):
         raise CliError(f"--dir {args.dir} is not a directory")
-    return writers
+    return writers, peers
 
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    writers = _check_arguments(args)
+    writers, peers = _check_arguments(args)
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)
+    if not args.keys:
+        for peer in peers:
+            _PEER_CLASSES[peer].check_installed()
     base = tempfile.mkdtemp(prefix="dynamokv-bench-storage-", dir=args.dir)
     progress = Progress(
         TextColumn("{task.description:<38}"),
@@ -134,8 +171,10 @@ def _run(args: argparse.Namespace) -> int:
             if args.keys:
                 _load_for_rss(progress, base, args, console)
                 return 0
-            rows = _compare(progress, base, args, writers)
-        _print_table(console, rows, args)
+            rows = _compare(progress, base, args, writers, peers)
+        _print_table(console, rows, args, peers)
+        if args.json:
+            _write_json(Path(args.json), rows, args, peers)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
@@ -179,157 +218,335 @@ def _ours_writer(store: Any, index: int, count: int, value: bytes) -> None:
 
 
 def _ours_reads(
-    progress: Any, directory: str, keys: int, reads: int, value_bytes: int, seed: int
+    progress: Any, directory: str, keys: int, probes: Sequence[bytes], value_bytes: int, seed: int
 ) -> tuple[float, str]:
     from dynamokv.impl.storage import Store
 
     rng = random.Random(seed)
     load = progress.add_task("dynamokv: load for reads", total=keys)
     store = Store.open(directory)
-    for start in range(0, keys, LOAD_BATCH_OPERATIONS):
-        end = min(keys, start + LOAD_BATCH_OPERATIONS)
-        store.write_batch([(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)])
-        progress.update(load, completed=end)
-    store.wait_for_background()
-    stats = store.stats()
-    probes = [_key("r", rng.randrange(keys)) for _ in range(reads)]
-    task = progress.add_task("dynamokv: point reads", total=reads)
-    get = store.get
-    started = time.perf_counter()
-    for index in range(0, reads, 1000):
-        for key in probes[index : index + 1000]:
-            if get(key) is None:
-                raise AssertionError(f"benchmark key {key!r} missing")
-        progress.update(task, completed=min(reads, index + 1000))
-    seconds = time.perf_counter() - started
-    store.close()
+    try:
+        for start in range(0, keys, LOAD_BATCH_OPERATIONS):
+            end = min(keys, start + LOAD_BATCH_OPERATIONS)
+            store.write_batch([(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)])
+            progress.update(load, completed=end)
+        store.wait_for_background()
+        stats = store.stats()
+        get = store.get
+
+        def read_chunk(chunk: Sequence[bytes]) -> int:
+            return sum(1 for key in chunk if get(key) is None)
+
+        per_second = _timed_reads(progress, "dynamokv: point reads", probes, read_chunk)
+    finally:
+        store.close()
     note = f"{stats.segments_count} segments, {stats.segments_bytes / 2**20:.0f} MiB"
-    return reads / seconds, note
+    return per_second, note
 
 
-# ----------------------------------------------------------------------------- SQLite
+# ------------------------------------------------------------------------------ peers
 
 
-def _sqlite_connect(path: str) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    connection.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID")
-    return connection
+class _Peer:
+    """One engine a user might pick instead: durable puts, durable batches, point reads."""
 
+    label = ""
+    package = ""
 
-class _SqliteGroupCommit:
-    """Writer threads queue rows; one committer commits each drained batch in one transaction."""
+    @classmethod
+    def check_installed(cls) -> None:
+        """Raise a one-line error naming the package when the engine's binding is missing."""
+        if not cls.package:
+            return
+        try:
+            __import__(cls.package)
+        except ImportError:
+            raise CliError(
+                f"{cls.label} needs the Python package {cls.package}: "
+                "pip install 'dynamokv[bench]', or leave it out of --peers"
+            ) from None
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self._queue: queue.SimpleQueue[tuple[bytes, bytes, threading.Lock] | None] = (
-            queue.SimpleQueue()
-        )
-        self.written = 0
-        self.commits = 0
-        self._thread = threading.Thread(target=self._commit_loop, daemon=True)
-        self._thread.start()
+    def __init__(self, directory: str) -> None:
+        """Open (or create) the engine's files in ``directory``."""
 
     def put(self, key: bytes, value: bytes) -> None:
-        done = threading.Lock()
-        done.acquire()
-        self._queue.put((key, value, done))
-        done.acquire()  # released by the committer after COMMIT returned
+        """One durable write (one transaction), returning once it is on disk."""
+        raise NotImplementedError
 
-    def _commit_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < SQLITE_BATCH_ROWS_MAX:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            self._connection.execute("BEGIN")
-            self._connection.executemany(
-                "INSERT OR REPLACE INTO kv VALUES (?, ?)", [(k, v) for k, v, _ in batch]
-            )
-            self._connection.execute("COMMIT")
-            self.written += len(batch)
-            self.commits += 1
-            for _, _, done in batch:
-                done.release()
+    def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        """Many writes in one durable transaction, returning once they are on disk."""
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        """After a load: leave the data where reads should find it (nothing by default)."""
+
+    def read_chunk(self, keys: Sequence[bytes]) -> int:
+        """Point-read every key; return how many were missing."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(JOIN_SECONDS_MAX)
+        raise NotImplementedError
 
 
-def _sqlite_writes(
-    progress: Any, directory: str, writers: int, ops: int, value: bytes
+class _SqlitePeer(_Peer):
+    """SQLite, WAL mode, ``synchronous=FULL``: each autocommit statement is a durable write."""
+
+    label = "SQLite"
+
+    def __init__(self, directory: str) -> None:
+        connection = sqlite3.connect(
+            os.path.join(directory, "bench.sqlite"), isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID"
+        )
+        self._connection = connection
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._connection.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+
+    def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        connection = self._connection
+        connection.execute("BEGIN")
+        connection.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", pairs)
+        connection.execute("COMMIT")
+
+    def settle(self) -> None:
+        self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def read_chunk(self, keys: Sequence[bytes]) -> int:
+        execute = self._connection.execute
+        return sum(
+            1 for key in keys if execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone() is None
+        )
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _RocksdbPeer(_Peer):
+    """RocksDB through ``rocksdict`` in raw bytes mode, every write synced (``sync=True``)."""
+
+    label = "RocksDB"
+    package = "rocksdict"
+
+    def __init__(self, directory: str) -> None:
+        import rocksdict
+
+        self._write_batch = rocksdict.WriteBatch
+        self._db = rocksdict.Rdict(directory, rocksdict.Options(raw_mode=True))
+        self._synced = rocksdict.WriteOptions()
+        self._synced.sync = True
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._db.put(key, value, self._synced)
+
+    def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        batch = self._write_batch(raw_mode=True)
+        for key, value in pairs:
+            batch.put(key, value)
+        self._db.write(batch, self._synced)
+
+    def settle(self) -> None:
+        self._db.flush(True)
+
+    def read_chunk(self, keys: Sequence[bytes]) -> int:
+        get = self._db.get
+        return sum(1 for key in keys if get(key) is None)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _LmdbPeer(_Peer):
+    """LMDB with its durable defaults: ``sync`` and ``metasync`` on, no ``writemap``."""
+
+    label = "LMDB"
+    package = "lmdb"
+
+    def __init__(self, directory: str) -> None:
+        import lmdb
+
+        self._env = lmdb.open(
+            directory,
+            map_size=LMDB_MAP_BYTES,
+            sync=True,
+            metasync=True,
+            writemap=False,
+            map_async=False,
+        )
+
+    def put(self, key: bytes, value: bytes) -> None:
+        with self._env.begin(write=True) as transaction:
+            transaction.put(key, value)
+
+    def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        with self._env.begin(write=True) as transaction:
+            put = transaction.put
+            for key, value in pairs:
+                put(key, value)
+
+    def read_chunk(self, keys: Sequence[bytes]) -> int:
+        with self._env.begin() as transaction:
+            get = transaction.get
+            return sum(1 for key in keys if get(key) is None)
+
+    def close(self) -> None:
+        self._env.close()
+
+
+_PEER_CLASSES: dict[str, type[_Peer]] = {
+    "sqlite": _SqlitePeer,
+    "rocksdb": _RocksdbPeer,
+    "lmdb": _LmdbPeer,
+}
+
+
+class _Pending:
+    """A queued write of :class:`_GroupCommit` and the lock its thread sleeps on."""
+
+    __slots__ = ("error", "key", "lock", "promoted", "value")
+
+    def __init__(self, key: bytes, value: bytes) -> None:
+        self.key = key
+        self.value = value
+        self.error: BaseException | None = None
+        self.promoted = False
+        self.lock = threading.Lock()
+        self.lock.acquire()
+
+
+class _GroupCommit:
+    """The store's leader/follower group commit, wrapped around a peer's durable batch.
+
+    A writer queues its pair; the first writer to find no leader takes everything queued,
+    commits it as one transaction (``commit``), wakes the writers it served, and hands
+    leadership to the first writer that queued meanwhile. Followers sleep on their own
+    lock until served, as in ``impl/storage/_store.py``.
+    """
+
+    def __init__(self, commit: Callable[[Sequence[tuple[bytes, bytes]]], None]) -> None:
+        self._commit = commit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leader_active = False
+        self.written = 0
+        self.commits = 0
+
+    def put(self, key: bytes, value: bytes) -> None:
+        me = _Pending(key, value)
+        with self._lock:
+            self._queue.append(me)
+            follower = self._leader_active
+            self._leader_active = True
+        if follower:
+            me.lock.acquire()  # released by the leader that served or promoted us
+            if not me.promoted:
+                if me.error is not None:
+                    raise me.error
+                return
+        with self._lock:
+            batch, self._queue = self._queue, []
+        error: BaseException | None = None
+        try:
+            self._commit([(pending.key, pending.value) for pending in batch])
+        except BaseException as failure:
+            error = failure
+        self.written += len(batch)
+        self.commits += 1
+        for pending in batch:
+            if pending is not me:
+                pending.error = error
+                pending.lock.release()
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.promoted = True
+                successor.lock.release()
+            else:
+                self._leader_active = False
+        if error is not None:
+            raise error
+
+
+def _peer_writes(
+    progress: Any, peer_name: str, directory: str, writers: int, ops: int, value: bytes
 ) -> tuple[float, str]:
-    task = progress.add_task(f"SQLite: {writers} writer(s)", total=ops)
-    connection = _sqlite_connect(os.path.join(directory, "bench.sqlite"))
+    peer_class = _PEER_CLASSES[peer_name]
+    task = progress.add_task(f"{peer_class.label}: {writers} writer(s)", total=ops)
+    peer = peer_class(directory)
     per_thread = ops // writers
-    if writers == 1:
-        written = [0]
+    try:
+        if writers == 1:
+            written = [0]
 
-        def single(_index: int) -> None:
-            execute = connection.execute
-            for number in range(per_thread):
-                execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (_key("w0", number), value))
-                written[0] += 1
+            def single(_index: int) -> None:
+                put = peer.put
+                for number in range(per_thread):
+                    put(_key("w0", number), value)
+                    written[0] += 1
 
-        seconds = _threaded(1, single, lambda: progress.update(task, completed=written[0]))
-        note = "1 transaction per write"
-    else:
-        group = _SqliteGroupCommit(connection)
+            seconds = _threaded(1, single, lambda: progress.update(task, completed=written[0]))
+            note = "1 transaction per write"
+        else:
+            group = _GroupCommit(peer.commit)
 
-        def writer(index: int) -> None:
-            for number in range(per_thread):
-                group.put(_key(f"w{index}", number), value)
+            def writer(index: int) -> None:
+                put = group.put
+                for number in range(per_thread):
+                    put(_key(f"w{index}", number), value)
 
-        seconds = _threaded(writers, writer, lambda: progress.update(task, completed=group.written))
-        group.close()
-        note = f"group commit: {group.written / max(1, group.commits):.1f} writes/transaction"
+            seconds = _threaded(
+                writers, writer, lambda: progress.update(task, completed=group.written)
+            )
+            note = f"{group.written / max(1, group.commits):.1f} writes/transaction"
+    finally:
+        peer.close()
     progress.update(task, completed=ops)
-    connection.close()
     return per_thread * writers / seconds, note
 
 
-def _sqlite_reads(
-    progress: Any, directory: str, keys: int, reads: int, value_bytes: int, seed: int
+def _peer_reads(
+    progress: Any,
+    peer_name: str,
+    directory: str,
+    keys: int,
+    probes: Sequence[bytes],
+    value_bytes: int,
+    seed: int,
 ) -> float:
+    peer_class = _PEER_CLASSES[peer_name]
     rng = random.Random(seed)
-    load = progress.add_task("SQLite: load for reads", total=keys)
-    connection = _sqlite_connect(os.path.join(directory, "bench.sqlite"))
-    for start in range(0, keys, LOAD_BATCH_OPERATIONS):
-        end = min(keys, start + LOAD_BATCH_OPERATIONS)
-        connection.execute("BEGIN")
-        connection.executemany(
-            "INSERT OR REPLACE INTO kv VALUES (?, ?)",
-            [(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)],
-        )
-        connection.execute("COMMIT")
-        progress.update(load, completed=end)
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    probes = [_key("r", rng.randrange(keys)) for _ in range(reads)]
-    task = progress.add_task("SQLite: point reads", total=reads)
-    execute = connection.execute
-    started = time.perf_counter()
-    for index in range(0, reads, 1000):
-        for key in probes[index : index + 1000]:
-            if execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone() is None:
-                raise AssertionError(f"benchmark key {key!r} missing")
-        progress.update(task, completed=min(reads, index + 1000))
-    seconds = time.perf_counter() - started
-    connection.close()
-    return reads / seconds
+    load = progress.add_task(f"{peer_class.label}: load for reads", total=keys)
+    peer = peer_class(directory)
+    try:
+        for start in range(0, keys, LOAD_BATCH_OPERATIONS):
+            end = min(keys, start + LOAD_BATCH_OPERATIONS)
+            peer.commit([(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)])
+            progress.update(load, completed=end)
+        peer.settle()
+        return _timed_reads(progress, f"{peer_class.label}: point reads", probes, peer.read_chunk)
+    finally:
+        peer.close()
 
 
 # ------------------------------------------------------------------------- harness
+
+
+def _timed_reads(
+    progress: Any, label: str, probes: Sequence[bytes], read_chunk: Callable[[Sequence[bytes]], int]
+) -> float:
+    """Reads per second over ``probes``, in chunks; every probe must be found."""
+    task = progress.add_task(label, total=len(probes))
+    started = time.perf_counter()
+    for index in range(0, len(probes), READ_CHUNK_OPERATIONS):
+        missing = read_chunk(probes[index : index + READ_CHUNK_OPERATIONS])
+        if missing:
+            raise AssertionError(f"{label}: {missing} benchmark keys missing")
+        progress.update(task, completed=min(len(probes), index + READ_CHUNK_OPERATIONS))
+    return len(probes) / (time.perf_counter() - started)
 
 
 def _threaded(count: int, target: Callable[[int], None], report: Callable[[], None]) -> float:
@@ -361,79 +578,117 @@ def _threaded(count: int, target: Callable[[int], None], report: Callable[[], No
 
 
 def _compare(
-    progress: Any, base: str, args: argparse.Namespace, writers: tuple[int, ...]
+    progress: Any,
+    base: str,
+    args: argparse.Namespace,
+    writers: tuple[int, ...],
+    peers: tuple[str, ...],
 ) -> list[_Row]:
     rng = random.Random(args.seed)
     value = _value(rng, args.value_bytes)
     rows = []
     for count in writers:
-        ours_directory = tempfile.mkdtemp(dir=base)
-        sqlite_directory = tempfile.mkdtemp(dir=base)
-        ours, ours_note = _ours_writes(progress, ours_directory, count, args.ops, value)
-        theirs, sqlite_note = _sqlite_writes(progress, sqlite_directory, count, args.ops, value)
-        rows.append(
-            _Row(
-                f"durable writes, {count} writer{'s' if count > 1 else ''}",
-                ours,
-                theirs,
-                f"ours: {ours_note}; SQLite: {sqlite_note}",
+        row = _Row(f"durable writes, {count} writer{'s' if count > 1 else ''}", count)
+        directory = tempfile.mkdtemp(dir=base)
+        row.per_second["dynamokv"], row.notes["dynamokv"] = _ours_writes(
+            progress, directory, count, args.ops, value
+        )
+        shutil.rmtree(directory)
+        for peer in peers:
+            directory = tempfile.mkdtemp(dir=base)
+            row.per_second[peer], row.notes[peer] = _peer_writes(
+                progress, peer, directory, count, args.ops, value
             )
+            shutil.rmtree(directory)
+        rows.append(row)
+    probe_rng = random.Random(args.seed + 1)
+    probes = [_key("r", probe_rng.randrange(args.read_keys)) for _ in range(args.reads)]
+    row = _Row(f"point reads, {args.read_keys:,} keys, 1 thread", 0)
+    directory = tempfile.mkdtemp(dir=base)
+    row.per_second["dynamokv"], row.notes["dynamokv"] = _ours_reads(
+        progress, directory, args.read_keys, probes, args.value_bytes, args.seed
+    )
+    shutil.rmtree(directory)
+    for peer in peers:
+        directory = tempfile.mkdtemp(dir=base)
+        row.per_second[peer] = _peer_reads(
+            progress, peer, directory, args.read_keys, probes, args.value_bytes, args.seed
         )
-        shutil.rmtree(ours_directory)
-        shutil.rmtree(sqlite_directory)
-    ours_directory = tempfile.mkdtemp(dir=base)
-    sqlite_directory = tempfile.mkdtemp(dir=base)
-    ours, note = _ours_reads(
-        progress, ours_directory, args.read_keys, args.reads, args.value_bytes, args.seed
-    )
-    theirs = _sqlite_reads(
-        progress, sqlite_directory, args.read_keys, args.reads, args.value_bytes, args.seed
-    )
-    rows.append(
-        _Row(
-            f"point reads, {args.read_keys:,} keys, 1 thread",
-            ours,
-            theirs,
-            f"ours: {note}; random existing keys",
-        )
-    )
+        row.notes[peer] = "random existing keys"
+        shutil.rmtree(directory)
+    rows.append(row)
     return rows
 
 
-def _print_table(console: Any, rows: list[_Row], args: argparse.Namespace) -> None:
+def _print_table(
+    console: Any, rows: list[_Row], args: argparse.Namespace, peers: tuple[str, ...]
+) -> None:
     from rich.table import Table
 
+    engines = ("dynamokv", *peers)
     table = Table(
         title=(
-            f"dynamokv store vs SQLite (WAL, synchronous=FULL), {args.value_bytes}-byte values, "
-            f"{args.ops:,} writes per row"
+            f"dynamokv store vs {', '.join(LABELS[p] for p in peers) or 'no peer'}: "
+            f"{args.value_bytes}-byte values, {args.ops:,} durable writes per row"
         )
     )
     table.add_column("workload")
-    table.add_column("dynamokv ops/s", justify="right")
-    table.add_column("SQLite ops/s", justify="right")
-    table.add_column("ratio", justify="right")
-    notes = []
+    for engine in engines:
+        table.add_column(f"{LABELS[engine]} ops/s", justify="right")
+    for peer in peers:
+        table.add_column(f"vs {LABELS[peer]}", justify="right")
     for row in rows:
-        ratio = row.ours_per_second / row.sqlite_per_second
-        style = "green" if ratio >= 1.0 else "red"
+        ours = row.per_second["dynamokv"]
+        ratios = []
+        for peer in peers:
+            ratio = ours / row.per_second[peer]
+            style = "green" if ratio >= 1.0 else "red"
+            ratios.append(f"[{style}]{ratio:.2f}x[/{style}]")
         table.add_row(
-            row.workload,
-            f"{row.ours_per_second:,.0f}",
-            f"{row.sqlite_per_second:,.0f}",
-            f"[{style}]{ratio:.2f}x[/{style}]",
+            row.workload, *(f"{row.per_second[engine]:,.0f}" for engine in engines), *ratios
         )
-        notes.append(f"{row.workload}: {row.note}")
     console.print(table)
-    console.print("ratio = dynamokv / SQLite, higher is better. How each row ran:")
-    for note in notes:
-        console.print(f"  {note}", soft_wrap=True)
+    console.print("vs X = dynamokv ops/s / X ops/s, higher is better. How each row ran:")
+    for row in rows:
+        notes = "; ".join(f"{LABELS[engine]}: {row.notes[engine]}" for engine in engines)
+        console.print(f"  {row.workload}: {notes}", soft_wrap=True)
+    durability = {
+        "sqlite": "SQLite: WAL, synchronous=FULL",
+        "rocksdb": "RocksDB: WriteOptions.sync",
+        "lmdb": "LMDB: sync and metasync",
+    }
     console.print(
-        "  SQLite with several writers: writer threads queue rows, one committer thread "
-        "commits each drained batch in one transaction (SQLite has no cross-connection "
-        "group commit).",
+        "  Several writers: every engine batches them with the same leader/follower group "
+        "commit (the store's own; around a peer, one transaction per group). "
+        + "; ".join(["dynamokv: fsync=always", *(durability[peer] for peer in peers)])
+        + ".",
         soft_wrap=True,
     )
+
+
+def _write_json(
+    path: Path, rows: list[_Row], args: argparse.Namespace, peers: tuple[str, ...]
+) -> None:
+    document = {
+        "benchmark": "storage",
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "value_bytes": args.value_bytes,
+        "writes_per_row": args.ops,
+        "read_keys": args.read_keys,
+        "reads": args.reads,
+        "engines": ["dynamokv", *peers],
+        "rows": [
+            {
+                "workload": row.workload,
+                "writers": row.writers,
+                "ops_per_second": row.per_second,
+                "notes": row.notes,
+            }
+            for row in rows
+        ],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _load_for_rss(progress: Any, base: str, args: argparse.Namespace, console: Any) -> None:

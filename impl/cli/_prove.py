@@ -9,9 +9,12 @@ refuted and every spec replay agreed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
-import importlib.util
+import functools
 import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +25,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 CROSSHAIR_PER_CONDITION_TIMEOUT = 4.0
 """Seconds per contract, as in ``make crosshair``."""
+DIFFBEHAVIOR_SECONDS = 20.0
+"""CPU seconds per spec ↔ implementation pair (and per planted divergence): the bound
+within which every pair's paths are exhausted and every planted divergence found."""
+CROSSHAIR_WORKERS = 2
+"""CrossHair processes at once."""
+CONTRACTS_ROW = "crosshair.spec_contracts"
+SYMBOLIC_GROUPS = ("crosshair", "equivalence")
+"""Row groups that only ``--crosshair`` runs."""
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +58,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--crosshair",
         action="store_true",
-        help="also run CrossHair over the contracts of spec/ (slow: minutes)",
+        help=(
+            "also run CrossHair: the contracts of spec/, and every spec ↔ implementation "
+            "pair with diffbehavior beside its planted divergence (slow: minutes)"
+        ),
+    )
+    parser.add_argument(
+        "--explore",
+        action="store_true",
+        help=(
+            "also explore every interleaving of a tiny cluster (3 nodes, two concurrent puts, "
+            "at most one crash and one lost message) with the correct core and with each "
+            "planted bug, which must be found (about a minute)"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -89,8 +112,15 @@ def _run(args: argparse.Namespace) -> int:
     from dynamokv import proofs  # heavy: imports z3
 
     names = [name.strip() for item in args.only for name in item.split(",") if name.strip()]
+    symbolic = [name for name in names if name.split(".")[0] in SYMBOLIC_GROUPS]
+    if symbolic and not args.crosshair:
+        args.prove_parser.error(f"{symbolic[0]!r} is a CrossHair row: add --crosshair")
+    solver_names = [name for name in names if name not in symbolic]
     try:
-        entries = proofs.select(names) if names else proofs.REGISTRY
+        if names:
+            entries = proofs.select(solver_names) if solver_names else ()
+        else:
+            entries = proofs.REGISTRY
     except proofs.UnknownProofError as error:
         args.prove_parser.error(f"{error}; 'dynamokv prove --list' shows the names")
     console = _console()
@@ -98,36 +128,173 @@ def _run(args: argparse.Namespace) -> int:
         _print_list(console, entries)
         return EXIT_OK
     timeout_ms = None if args.timeout is None else int(args.timeout * 1000)
-    if console.is_terminal:
-        with console.status(f"proving {len(entries)} theorems and controls…"):
+    results: list[ProofResult] = []
+    seconds = 0.0
+    if entries:
+        if console.is_terminal:
+            with console.status(f"proving {len(entries)} theorems and controls…"):
+                run = proofs.run(entries, timeout_ms=timeout_ms)
+        else:
             run = proofs.run(entries, timeout_ms=timeout_ms)
-    else:
-        run = proofs.run(entries, timeout_ms=timeout_ms)
-    results = list(run.results)
-    seconds = run.seconds
+        results += run.results
+        seconds += run.seconds
     if args.crosshair:
-        from pathlib import Path
-
-        import dynamokv.spec
-
-        target = Path(dynamokv.spec.__file__).resolve().parent
-        # The same entry point as `make crosshair`, when the project provides one.
-        wrapper = "dynamokv.impl.cli._crosshair"
-        command = (sys.executable, "-m", wrapper) if importlib.util.find_spec(wrapper) else None
-        waiting = console.status("running CrossHair over spec/…")
-        with waiting if console.is_terminal else contextlib.nullcontext():
-            crosshair = proofs.crosshair_check(
-                target, per_condition_timeout=CROSSHAIR_PER_CONDITION_TIMEOUT, command=command
-            )
-        results.append(crosshair)
-        seconds += crosshair.seconds
+        try:
+            jobs = _crosshair_jobs(symbolic if names else ["crosshair", "equivalence"])
+        except KeyError as error:
+            args.prove_parser.error(f"no CrossHair row named {error.args[0]!r}")
+        started = time.perf_counter()
+        waiting = console.status(f"running CrossHair ({len(jobs)} rows)…")
+        with (
+            waiting if console.is_terminal else contextlib.nullcontext(),
+            concurrent.futures.ThreadPoolExecutor(max_workers=CROSSHAIR_WORKERS) as pool,
+        ):
+            results += list(pool.map(lambda job: job(), jobs))
+        seconds += time.perf_counter() - started
     final = proofs.ProofRun(tuple(results), seconds)
-    _print_table(console, final)
-    if args.verbose:
-        _print_details(console, final.results)
-    elif final.failures:
-        _print_details(console, final.failures)
-    return EXIT_OK if final.ok else EXIT_FAILED
+    explored_ok = True
+    if final.results:
+        _print_table(console, final)
+        if args.verbose:
+            _print_details(console, final.results)
+        elif final.failures:
+            _print_details(console, final.failures)
+    if args.explore:
+        explored_ok = _explore(console)
+    ran = bool(final.results) or args.explore
+    return EXIT_OK if ran and (final.ok or not final.results) and explored_ok else EXIT_FAILED
+
+
+EXPLORED_BUGS = ("ack-before-w", "merge-drops-sibling")
+"""The planted bugs ``--explore`` must find, each with a shortest trace."""
+
+
+def _explore(console: Console) -> bool:
+    """Explore the correct core and each planted bug; print the table and the traces."""
+    from dynamokv.impl.sim import PLANTED_BUGS, ExploreConfig, ExploreReport, explore
+    from rich.markup import escape
+    from rich.table import Table
+
+    config = ExploreConfig()
+    operations = ", ".join(
+        f"{op.kind} {op.key.decode()}"
+        + (f"={op.value.decode()}" if op.value else "")
+        + f" via {op.node}"
+        for op in config.operations
+    )
+    console.print(
+        f"exhaustive exploration: {config.nodes} nodes, N={config.n} R={config.r} W={config.w}"
+        f"{' strict' if config.strict else ''}; {operations}; at most {config.crashes_max} crash "
+        f"and {config.drops_max} lost message"
+    )
+    runs: list[tuple[str, ExploreReport, float]] = []
+    for label, seams in [("correct core", None), *((b, PLANTED_BUGS[b]) for b in EXPLORED_BUGS)]:
+        status = console.status(f"exploring: {label}…")
+        with status if console.is_terminal else contextlib.nullcontext():
+
+            def progress(states: int, depth: int, status: Any = status, label: str = label) -> None:
+                status.update(f"exploring: {label}… {states:,} states, depth {depth}")
+
+            started = time.perf_counter()
+            if seams is None:
+                report = explore(config, on_progress=progress)
+            else:
+                report = explore(config, seams=seams, on_progress=progress)
+        runs.append((label, report, time.perf_counter() - started))
+    table = Table(title="dynamokv prove --explore: every interleaving", title_justify="left")
+    for column in ("core", "states", "transitions", "depth", "final states", "seconds", "result"):
+        table.add_column(column, justify="left" if column in ("core", "result") else "right")
+    ok = True
+    for label, report, seconds in runs:
+        if label == "correct core":
+            good = report.ok
+            verdict = (
+                "no violation ✓"
+                if good
+                else ("incomplete ✗" if report.violation is None else "VIOLATION ✗")
+            )
+        else:
+            good = report.violation is not None
+            verdict = (
+                f"found at depth {report.depth} ✓" if good else "not found ✗ (checker missed it)"
+            )
+        ok = ok and good
+        colour = "green" if good else "red"
+        table.add_row(
+            label if label == "correct core" else f"planted: {label}",
+            f"{report.states:,}",
+            f"{report.transitions:,}",
+            str(report.depth),
+            f"{report.final_states:,}",
+            f"{seconds:.1f}",
+            f"[{colour}]{verdict}[/{colour}]",
+        )
+    console.print(table)
+    for label, report, _ in runs:
+        if report.violation is None:
+            continue
+        console.print(f"[bold]{escape(label)}[/bold]: {escape(report.violation.message)}")
+        console.print("shortest trace:")
+        console.print(escape("\n".join(report.violation.steps)))
+        console.print(escape(report.violation.ladder), soft_wrap=True)
+    return ok
+
+
+def _crosshair_jobs(names: list[str]) -> list[Callable[[], ProofResult]]:
+    """The CrossHair rows ``names`` pick: the spec contracts and the spec ↔ impl pairs.
+
+    Raises:
+        KeyError: a name that picks nothing.
+    """
+    from pathlib import Path
+
+    import dynamokv.spec
+    from dynamokv import proofs
+
+    from ._equivalence import PAIRS
+
+    # The same entry point as `make crosshair`: it raises the recursion limit.
+    command = (sys.executable, "-m", "dynamokv.impl.cli._crosshair")
+    target = Path(dynamokv.spec.__file__).resolve().parent
+    rows: dict[str, Callable[[], ProofResult]] = {
+        CONTRACTS_ROW: functools.partial(
+            proofs.crosshair_check,
+            target,
+            per_condition_timeout=CROSSHAIR_PER_CONDITION_TIMEOUT,
+            command=command,
+        )
+    }
+    for pair in PAIRS:
+        name = f"equivalence.{pair.name}"
+        rows[name] = functools.partial(
+            proofs.crosshair_diffbehavior,
+            pair.impl_adapter,
+            pair.spec_adapter,
+            name=name,
+            kind="theorem",
+            claim=pair.why,
+            per_condition_timeout=DIFFBEHAVIOR_SECONDS,
+            command=command,
+            reference=pair.spec,
+        )
+        rows[name + ".planted"] = functools.partial(
+            proofs.crosshair_diffbehavior,
+            pair.planted_adapter,
+            pair.spec_adapter,
+            name=name + ".planted",
+            kind="control",
+            claim=f"planted: {pair.planted}",
+            per_condition_timeout=DIFFBEHAVIOR_SECONDS,
+            command=command,
+            reference=pair.spec,
+        )
+    chosen: list[str] = []
+    for wanted in names:
+        matched = [row for row in rows if row == wanted or row.startswith(wanted + ".")]
+        if not matched:
+            raise KeyError(wanted)
+        chosen += [row for row in matched if row not in chosen]
+    return [rows[row] for row in rows if row in chosen]
 
 
 def _print_list(console: Console, entries: Any) -> None:

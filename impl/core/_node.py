@@ -100,7 +100,7 @@ from ._messages import (
 from ._ring import MembershipView
 from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import StorageView
-from ._versions import context_of, merge, reconcile
+from ._versions import context_of, reconcile
 
 if TYPE_CHECKING:
     import random
@@ -448,7 +448,7 @@ class Node:
         """Merge several keys' incoming versions in one persist (one group commit)."""
         records: list[Record] = []
         for key, incoming in items:
-            merged = merge(self._read_stored(key), incoming)
+            merged = self.seams.merge_versions(self._read_stored(key), incoming)
             invariant(
                 len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded"
             )
@@ -469,7 +469,7 @@ class Node:
         self, key: bytes, incoming: tuple[Version, ...], *after: _AfterPersist
     ) -> None:
         held = self._read_stored(key)
-        merged = merge(held, incoming)
+        merged = self.seams.merge_versions(held, incoming)
         invariant(len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded")
         self._store(key, merged, *after)
 
@@ -798,7 +798,7 @@ class Node:
         targets[me] = None
         op = _PutOp(reply_to, key, version, w, self.now + config.request_timeout_ticks, targets)
         op_id = self._new_op(op, self.now + config.replica_timeout_ticks)
-        merged = merge(held, (version,))
+        merged = self.seams.merge_versions(held, (version,))
         invariant(len(merged) <= config.versions_per_key_max, "versions_per_key_max exceeded")
         self._store(key, merged, _LocalAck(op_id))
         # Ship every sibling we hold, not only the new version (as Riak does): a

@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,11 +35,13 @@ from dynamokv.spec.kv import Version
 from ._handoff import hint_may_be_deleted
 from ._quorum import read_may_answer, write_may_answer
 from ._vclock import Clock
+from ._versions import merge as merge_versions
 from ._versions import next_counter
 
 __all__ = [
     "DEFAULT_SEAMS",
     "HintMayBeDeleted",
+    "MergeVersions",
     "NextCounter",
     "ReadMayAnswer",
     "Seams",
@@ -85,6 +87,14 @@ class HintMayBeDeleted(Protocol):
     ) -> bool: ...
 
 
+class MergeVersions(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._versions.merge`."""
+
+    def __call__(
+        self, held: tuple[Version, ...], incoming: Iterable[Version]
+    ) -> tuple[Version, ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Seams:
     """The replaceable decisions of a node; every field defaults to the project's own.
@@ -96,12 +106,15 @@ class Seams:
         next_counter: the counter of a new put's dot, never issued before (Dynamo §4.4).
         hint_may_be_deleted: whether a substitute may forget a hint (Dynamo §4.6); asked
             when the hint is replayed and when the owner acknowledges it.
+        merge_versions: what a replica keeps of the versions it holds and those that
+            arrive (Dynamo §4.4: syntactic reconciliation, never an overwrite).
     """
 
     read_may_answer: ReadMayAnswer = read_may_answer
     write_may_answer: WriteMayAnswer = write_may_answer
     next_counter: NextCounter = next_counter
     hint_may_be_deleted: HintMayBeDeleted = hint_may_be_deleted
+    merge_versions: MergeVersions = merge_versions
 
 
 DEFAULT_SEAMS = Seams()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ._checkers import History, OpRecord
 from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
+from ._explore import ExploreConfig, ExploreReport, Operation, Violation, explore
 from ._ladder import render_ladder
 from ._planted import PLANTED_BUGS
 from ._scenario import ScenarioError, run_scenario
@@ -28,15 +29,20 @@ __all__ = [
     "STORAGES",
     "Cluster",
     "DelaySampler",
+    "ExploreConfig",
+    "ExploreReport",
     "History",
     "NetworkConfig",
     "OpRecord",
+    "Operation",
     "ScenarioError",
     "SimConfig",
     "SimDisk",
     "SimReport",
     "StoreDisk",
     "TraceEntry",
+    "Violation",
+    "explore",
     "render_ladder",
     "run_scenario",
     "simulate",

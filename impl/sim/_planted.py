@@ -12,6 +12,9 @@ tests check that each is reported by the checker meant for it:
   it durably: a crash then loses an acknowledged write (property 1).
 * ``drop-hint-before-ack`` deletes a hint when it is replayed, before the owner's
   durable acknowledgement (caught by the simulator's hint-deletion check).
+* ``merge-drops-sibling`` keeps only the sibling with the largest dot when a replica
+  merges concurrent versions (last-writer-wins in disguise): an acknowledged write is
+  then lost, although every message arrived (property 1).
 * ``reuse-dots`` issues a dot counter from the client's context alone, forgetting the
   counters the node already issued: two values under one dot, one of which can then
   come back for a version it was never written under (property 2).
@@ -19,10 +22,10 @@ tests check that each is reported by the checker meant for it:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
-from dynamokv.impl.core import Clock, Seams
+from dynamokv.impl.core import Clock, Seams, versions
 from dynamokv.spec.kv import Version
 
 __all__ = ["PLANTED_BUGS"]
@@ -54,11 +57,20 @@ def _counts_from_the_context(
     return max((counter for node, counter in context if node == node_id), default=0) + 1
 
 
+def _keeps_one_sibling(
+    held: tuple[Version, ...], incoming: Iterable[Version]
+) -> tuple[Version, ...]:
+    """Wrong: of the concurrent versions a merge would keep, only the one with the largest dot."""
+    merged = versions.merge(held, incoming)
+    return merged[-1:]
+
+
 PLANTED_BUGS: Mapping[str, Seams] = MappingProxyType(
     {
         "ack-before-w": Seams(write_may_answer=_acknowledges_at_once),
         "drop-hint-before-ack": Seams(hint_may_be_deleted=_deletes_hint_when_replayed),
         "reuse-dots": Seams(next_counter=_counts_from_the_context),
+        "merge-drops-sibling": Seams(merge_versions=_keeps_one_sibling),
     }
 )
 """Each planted bug by name: a :class:`~dynamokv.impl.core.Seams` with one wrong rule."""

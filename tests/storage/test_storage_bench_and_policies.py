@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,17 +11,39 @@ from dynamokv.impl.cli import main
 from dynamokv.impl.storage import Store, StoreOptions
 
 
-def test_bench_storage_prints_the_ratio_table(
+def test_bench_storage_prints_every_engine_in_one_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("COLUMNS", "200")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = tmp_path / "storage.json"
     arguments = ["bench", "storage", "--ops", "64", "--reads", "200", "--read-keys", "300"]
-    assert main([*arguments, "--writers", "1,4", "--dir", str(tmp_path)]) == 0
+    assert (
+        main([*arguments, "--writers", "1,4", "--dir", str(scratch), "--json", str(results)]) == 0
+    )
     output = capsys.readouterr().out
     for row in ("durable writes, 1 writer", "durable writes, 4 writers", "point reads"):
         assert row in output
-    assert "ratio" in output and "x" in output
-    assert list(tmp_path.iterdir()) == []  # its temporary files are gone
+    for column in ("dynamokv ops/s", "SQLite ops/s", "RocksDB ops/s", "LMDB ops/s", "vs RocksDB"):
+        assert column in output
+    assert list(scratch.iterdir()) == []  # its temporary files are gone
+    document = json.loads(results.read_text())
+    assert document["engines"] == ["dynamokv", "sqlite", "rocksdb", "lmdb"]
+    assert [row["writers"] for row in document["rows"]] == [1, 4, 0]
+    for row in document["rows"]:
+        assert set(row["ops_per_second"]) == set(document["engines"])
+        assert all(rate > 0 for rate in row["ops_per_second"].values())
+
+
+def test_bench_storage_peers_can_be_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    arguments = ["bench", "storage", "--ops", "8", "--reads", "50", "--read-keys", "60"]
+    assert main([*arguments, "--writers", "2", "--peers", "lmdb", "--dir", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "LMDB ops/s" in output and "SQLite" not in output and "RocksDB" not in output
 
 
 def test_bench_storage_bad_arguments_are_one_line_errors(
@@ -29,6 +52,9 @@ def test_bench_storage_bad_arguments_are_one_line_errors(
     assert main(["bench", "storage", "--ops", "8", "--writers", "16"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--ops" in error
+    assert main(["bench", "storage", "--peers", "sqlite,postgres"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--peers" in error
 
 
 def test_batch_policy_syncs_a_quiet_store_within_the_interval(tmp_path: Path) -> None:

@@ -1,0 +1,88 @@
+"""Spec ↔ implementation pairs under ``crosshair diffbehavior``, and their planted divergences.
+
+The fast tests hold the adapters to a few concrete inputs (both sides agree; the
+planted variant does not) and check that a search stopped by its bound is
+*unknown*. The slow tier runs every pair through ``dynamokv prove --crosshair``:
+each pair must be equivalent with every path explored, and its planted divergence
+must be found within the same bound.
+"""
+
+from __future__ import annotations
+
+import pytest
+from dynamokv import proofs
+from dynamokv.impl.cli import _equivalence, main
+from dynamokv.proofs import Status
+
+PAIR_NAMES = [pair.name for pair in _equivalence.PAIRS]
+
+# One input per pair on which the planted variant differs from the spec.
+TELLING_INPUTS: dict[str, tuple[object, ...]] = {
+    "vclock.descends": ((1, 0, 0), (1, 0, 0)),
+    "vclock.merge": ((0, 1, 0), (1, 0, 0)),
+    "vclock.compare": ((2, 1, 0), (2, 1, 0)),
+    "versions.reconcile": (1, 0, 0, 0),
+    "versions.merge": (0, 0, 1, 0, False),
+    "versions.context_of": (0, 0, 0, 0),
+    "ring.preference_list": (True, True, 2, 0),
+}
+
+
+def _adapters(name: str) -> tuple[object, object, object]:
+    pair = next(pair for pair in _equivalence.PAIRS if pair.name == name)
+    return tuple(
+        _equivalence.resolve(path)
+        for path in (pair.impl_adapter, pair.spec_adapter, pair.planted_adapter)
+    )  # type: ignore[return-value]
+
+
+def test_every_pair_has_a_telling_input() -> None:
+    assert set(TELLING_INPUTS) == set(PAIR_NAMES)
+
+
+@pytest.mark.parametrize("name", PAIR_NAMES)
+def test_impl_and_spec_agree_and_the_planted_variant_does_not(name: str) -> None:
+    impl, spec, planted = _adapters(name)
+    arguments = TELLING_INPUTS[name]
+    assert impl(*arguments) == spec(*arguments)  # type: ignore[operator]
+    assert planted(*arguments) != spec(*arguments)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", PAIR_NAMES)
+def test_the_table_names_functions_that_exist(name: str) -> None:
+    pair = next(pair for pair in _equivalence.PAIRS if pair.name == name)
+    assert callable(_equivalence.resolve(pair.impl))
+    assert callable(_equivalence.resolve(pair.spec))
+
+
+def test_a_search_stopped_by_its_bound_is_unknown_never_equivalent() -> None:
+    pair = next(pair for pair in _equivalence.PAIRS if pair.name == "versions.reconcile")
+    result = proofs.crosshair_diffbehavior(
+        pair.impl_adapter,
+        pair.spec_adapter,
+        name="equivalence.versions.reconcile",
+        kind="theorem",
+        claim="bounded too tightly to finish",
+        per_condition_timeout=0.5,
+    )
+    assert result.status is Status.UNKNOWN, result
+    assert not result.ok
+    assert result.note is not None and "bound reached" in result.note
+
+
+def test_crosshair_rows_need_the_crosshair_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--only", "equivalence.vclock.merge"]) == 2
+    assert "--crosshair" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAIR_NAMES)
+def test_pair_is_equivalent_and_its_planted_divergence_is_found(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["prove", "--crosshair", "--only", f"equivalence.{name}", "--verbose"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"equivalence.{name}.planted" in out
+    assert "All paths exhausted" in out or "proved ✓" in out
+    assert "counterexample: Given:" in out
