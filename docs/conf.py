@@ -66,6 +66,7 @@ nitpick_ignore_regex = [
 # Names that docstrings mention and that no package exports (so no page documents them).
 nitpick_ignore = [
     ("py:class", "SuspicionChanged"),
+    ("py:class", "Seams"),
     ("py:class", "GossipSend"),
     ("py:class", "PendingChange"),
     ("py:class", "MemberStatus"),
@@ -84,6 +85,7 @@ nitpick_ignore = [
     ("py:data", "FRAME_HEADER_BYTES"),
     ("py:data", "dynamokv.proofs.SOLVER_TIMEOUT_MS"),
     ("py:data", "dynamokv.impl.core.Message"),
+    ("py:data", "dynamokv.impl.sim.PLANTED_BUGS"),
 ]
 # Classes re-exported by two packages (core's and the runtime's MemberConfig) make type
 # hints ambiguous; the first target is right for every page that meets one.

@@ -245,7 +245,7 @@ def _ladder(
         axes.text(x, start - 1.6, name, ha="center", va="bottom", fontsize=10, weight="bold")
         if notes and name in notes:
             axes.text(x, end + 1.3, notes[name], ha="center", va="top", fontsize=8, color="#C44E52")
-    for message in messages:
+    for index, message in enumerate(messages):
         x0, x1 = column[message.src], column[message.dst]
         colour = "#C44E52" if "hint" in message.label or "Repair" in message.label else "#4C72B0"
         if message.arrives is None:
@@ -259,13 +259,15 @@ def _ladder(
                 arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.3},
                 zorder=3,
             )
-            middle_y = (message.sent + message.arrives) / 2
+            # Labels sit a quarter or three quarters along their arrow, alternately, so
+            # that messages sent in the same tick do not print over each other.
+            along = 0.3 if index % 2 == 0 else 0.7
             axes.text(
-                (x0 + x1) / 2,
-                middle_y,
+                x0 + (x1 - x0) * along,
+                message.sent + (message.arrives - message.sent) * along,
                 message.label,
                 ha="center",
-                va="bottom",
+                va="bottom" if index % 2 == 0 else "top",
                 fontsize=7.5,
                 color=colour,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
@@ -276,7 +278,7 @@ def _ladder(
     axes.set_xticks([])
     axes.set_ylabel("simulated time (ticks)")
     axes.spines["bottom"].set_visible(False)
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title, fontsize=10, pad=24)
     return _svg(figure), messages, results
 
 
@@ -289,7 +291,7 @@ def _ladder_drawing(
         "svg",
         svg,
         f"Ladder diagram: {title}, {len(messages)} messages",
-        caption + result + " Drawn from a run of the simulator (`run_scenario`).",
+        caption + result + " Drawn from a run of the simulator (run_scenario).",
     )
 
 
@@ -635,7 +637,7 @@ def gossip_join() -> Drawing:
     axes.axvline(math.log2(run["nodes"]), color="#888888", linestyle=":", label="log2(n) rounds")
     axes.set_xlabel("gossip rounds since the event")
     axes.set_ylabel(f"views (of {run['nodes']})")
-    axes.legend(fontsize=8, frameon=False, loc="lower right")
+    axes.legend(fontsize=8, frameon=False, loc="upper left")
     return Drawing(
         "svg",
         _svg(figure),

@@ -14,6 +14,8 @@ same way, so they cannot disagree with what they describe:
 - ``dynamokv-metrics``: every metric a freshly started real node exports on ``/metrics``;
 - the role ``{dynamokv-value}`NAME```: one number computed from the code's defaults.
 
+The generated text is MyST Markdown, parsed in place: the pages are Markdown.
+
 Math is rendered by MathJax 2 from Debian's ``libjs-mathjax``, copied into the build's
 ``_static``, so no page loads anything from the network.
 """
@@ -59,6 +61,33 @@ GENERATED = "_generated"
 """Folder of the source tree where SVG pictures are written at build time (not committed)."""
 
 
+# --------------------------------------------------------------------------- rebuilds
+
+
+def _note_generated(directive: SphinxDirective | SphinxRole) -> None:
+    """Remember that this page shows generated content, so every build redraws it."""
+    generated: set[str] = getattr(directive.env, "dynamokv_generated", set())
+    generated.add(directive.env.docname)
+    directive.env.dynamokv_generated = generated  # type: ignore[attr-defined]
+
+
+def _always_outdated(
+    app: Sphinx, env: Any, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    # A page's source may be unchanged while the code it draws from has changed.
+    return sorted(getattr(env, "dynamokv_generated", set()) - removed)
+
+
+def _purge(app: Sphinx, env: Any, docname: str) -> None:
+    getattr(env, "dynamokv_generated", set()).discard(docname)
+
+
+def _merge(app: Sphinx, env: Any, docnames: set[str], other: Any) -> None:
+    generated: set[str] = getattr(env, "dynamokv_generated", set())
+    generated |= getattr(other, "dynamokv_generated", set()) & docnames
+    env.dynamokv_generated = generated
+
+
 # --------------------------------------------------------------------------- pictures
 
 
@@ -69,6 +98,7 @@ class FigureDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         name = self.arguments[0]
         if name not in drawings.DRAWINGS:
             raise self.error(f"no drawing {name!r}; known: {', '.join(drawings.DRAWINGS)}")
@@ -115,6 +145,7 @@ class OutputDirective(SphinxDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         line = " ".join(self.content).strip()
         if not line.startswith("dynamokv "):
             raise self.error("the content must be one dynamokv command line")
@@ -126,25 +157,38 @@ class OutputDirective(SphinxDirective):
 # --------------------------------------------------------------------------- the CLI
 
 
-def _cli_rst(parser: Any, title_prefix: str, depth: int) -> list[str]:
+def _cell(text: str) -> str:
+    """``text`` as one cell of a Markdown pipe table."""
+    return text.replace("\n", " ").replace("|", "\\|").strip() or "—"
+
+
+def _code(text: str) -> str:
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _markdown_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _cli_markdown(parser: Any, depth: int) -> list[str]:
+    """One heading per command (``depth`` ``#``), its usage and a table of its arguments."""
     import argparse
 
-    underline = "=-~^\"'"[depth]
-    title = parser.prog
-    lines = [title, underline * len(title), ""]
+    lines = ["#" * depth + " " + parser.prog, ""]
     if parser.description:
         lines += [parser.description.strip(), ""]
-    usage = parser.format_usage().strip()
-    lines += ["::", "", "   " + usage.replace("\n", "\n   "), ""]
+    lines += ["```text", parser.format_usage().strip(), "```", ""]
     rows = []
-    children: list[tuple[str, Any]] = []
+    children: list[Any] = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help for choice in action._choices_actions}
             for name, sub in action.choices.items():
                 if sub.description is None and helps.get(name):
                     sub.description = helps[name]
-                children.append((name, sub))
+                children.append(sub)
             continue
         if isinstance(action, argparse._HelpAction):
             continue
@@ -159,19 +203,15 @@ def _cli_rst(parser: Any, title_prefix: str, depth: int) -> list[str]:
         ):
             shown = "—"
         else:
-            shown = f"``{default}``" if default != "" else "``''``"
-        help_text = (action.help or "").replace("%(default)s", str(default)).replace("\n", " ")
+            shown = _code(repr(default) if default == "" else str(default))
+        help_text = (action.help or "").replace("%(default)s", str(default))
         if action.choices and not isinstance(action.choices, dict):
             help_text += f" (one of: {', '.join(map(str, action.choices))})"
-        rows.append((f"``{flags}``", shown, help_text or "—"))
+        rows.append((_code(flags), shown, help_text))
     if rows:
-        lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 15 55", ""]
-        lines += ["   * - argument", "     - default", "     - meaning"]
-        for flags, shown, help_text in rows:
-            lines += [f"   * - {flags}", f"     - {shown}", f"     - {help_text}"]
-        lines.append("")
-    for _, sub in children:
-        lines += _cli_rst(sub, title_prefix, min(depth + 1, 4))
+        lines += _markdown_table(("argument", "default", "meaning"), rows)
+    for sub in children:
+        lines += _cli_markdown(sub, min(depth + 1, 6))
     return lines
 
 
@@ -179,10 +219,12 @@ class CliDirective(SphinxDirective):
     """``{dynamokv-cli}``: the whole command line, from ``build_parser()``."""
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         from dynamokv.impl.cli._main import build_parser
 
         container = nodes.section()
-        nested_parse_with_titles(self.state, StringList(_cli_rst(build_parser(), "", 1)), container)
+        lines = _cli_markdown(build_parser(), 2)
+        nested_parse_with_titles(self.state, StringList(lines), container)
         return container.children
 
 
@@ -193,6 +235,7 @@ class HttpDirective(SphinxDirective):
     """``{dynamokv-http}``: every route of ``openapi_document()``."""
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         from dynamokv.impl.runtime._openapi import openapi_document
 
         document = openapi_document()
@@ -201,41 +244,31 @@ class HttpDirective(SphinxDirective):
             for method, operation in operations.items():
                 if method not in ("get", "put", "delete", "post"):
                     continue
-                title = f"{method.upper()} {path}"
-                lines += [title, "-" * len(title), "", operation.get("summary", ""), ""]
+                lines += [f"## {method.upper()} {path}", "", operation.get("summary", ""), ""]
                 if operation.get("description"):
                     lines += [operation["description"], ""]
                 parameters = [*operations.get("parameters", []), *operation.get("parameters", [])]
                 if parameters:
-                    lines += [".. list-table::", "   :header-rows: 1", "", "   * - parameter"]
-                    lines += ["     - in", "     - meaning"]
-                    for parameter in parameters:
-                        lines += [
-                            f"   * - ``{parameter['name']}``",
-                            f"     - {parameter['in']}",
-                            f"     - {parameter.get('description', '—')}",
-                        ]
-                    lines.append("")
-                lines += [".. list-table::", "   :header-rows: 1", "", "   * - status"]
-                lines += ["     - content", "     - meaning"]
-                for status, response in operation.get("responses", {}).items():
-                    content = ", ".join(response.get("content", {})) or "—"
-                    lines += [
-                        f"   * - ``{status}``",
-                        f"     - {content}",
-                        f"     - {response.get('description', '—')}",
-                    ]
-                lines.append("")
-        lines += [
-            "The document itself",
-            "-------------------",
-            "",
-            "Every node serves it at ``/openapi.json``:",
-            "",
-            ".. code-block:: json",
-            "",
-        ]
-        lines += ["   " + line for line in json.dumps(document, indent=2).splitlines()]
+                    lines += _markdown_table(
+                        ("parameter", "in", "meaning"),
+                        [
+                            (_code(p["name"]), p["in"], p.get("description", "—"))
+                            for p in parameters
+                        ],
+                    )
+                lines += _markdown_table(
+                    ("status", "content", "meaning"),
+                    [
+                        (
+                            _code(status),
+                            ", ".join(response.get("content", {})) or "—",
+                            response.get("description", "—"),
+                        )
+                        for status, response in operation.get("responses", {}).items()
+                    ],
+                )
+        lines += ["## The document itself", "", "Every node serves it at `/openapi.json`:", ""]
+        lines += ["```json", *json.dumps(document, indent=2).splitlines(), "```", ""]
         container = nodes.section()
         nested_parse_with_titles(self.state, StringList(lines), container)
         return container.children
@@ -284,14 +317,6 @@ def _dataclass_rows(cls: type) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _table(rows: list[tuple[str, str, str]], headers: tuple[str, str, str]) -> list[str]:
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 30 20 50", ""]
-    lines += [f"   * - {headers[0]}", f"     - {headers[1]}", f"     - {headers[2]}"]
-    for name, default, meaning in rows:
-        lines += [f"   * - ``{name}``", f"     - {default}", f"     - {meaning}"]
-    return [*lines, ""]
-
-
 class ConfigDirective(SphinxDirective):
     """``{dynamokv-config} CLASS``: a configuration dataclass's fields and defaults."""
 
@@ -299,20 +324,21 @@ class ConfigDirective(SphinxDirective):
     option_spec: typing.ClassVar[dict[str, Any]] = {"fields": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         module_name, _, class_name = self.arguments[0].rpartition(".")
         module = __import__(module_name, fromlist=[class_name])
         cls = getattr(module, class_name)
         rows = _dataclass_rows(cls)
         if "fields" in self.options:
             wanted = [name.strip() for name in self.options["fields"].split(",")]
-            by_name = {row[0]: row for row in rows}
+            by_name = {row[0].strip("`"): row for row in rows}
             missing = [name for name in wanted if name not in by_name]
             if missing:
                 raise self.error(f"{class_name} has no field {', '.join(missing)}")
             rows = [by_name[name] for name in wanted]
         container = nodes.section()
         self.state.nested_parse(
-            StringList(_table(rows, ("key", "default", "meaning"))), 0, container
+            StringList(_markdown_table(("key", "default", "meaning"), rows)), 0, container
         )
         return container.children
 
@@ -341,15 +367,18 @@ class MetricsDirective(SphinxDirective):
     """``{dynamokv-metrics}``: every metric family a real node exports, with its help."""
 
     def run(self) -> list[nodes.Node]:
+        _note_generated(self)
         families: dict[str, list[str]] = {}
         for line in _live_metrics().splitlines():
             match = re.match(r"# (HELP|TYPE) (\S+) (.*)$", line)
             if match:
                 families.setdefault(match[2], ["", ""])[0 if match[1] == "TYPE" else 1] = match[3]
-        rows = [(name, kind, help_text) for name, (kind, help_text) in sorted(families.items())]
+        rows = [
+            (_code(name), kind, help_text) for name, (kind, help_text) in sorted(families.items())
+        ]
         container = nodes.section()
         self.state.nested_parse(
-            StringList(_table(rows, ("metric", "type", "meaning"))), 0, container
+            StringList(_markdown_table(("metric", "type", "meaning"), rows)), 0, container
         )
         return container.children
 
@@ -394,6 +423,7 @@ class ValueRole(SphinxRole):
     """``{dynamokv-value}`gossip_period_ms```: a default computed from the code."""
 
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+        _note_generated(self)
         values = _values()
         if self.text not in values:
             message = self.inliner.reporter.error(
@@ -455,5 +485,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _check_mathjax)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _no_favicon)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
     app.connect("html-collect-pages", _drop_builtins_from_viewcode, priority=400)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
