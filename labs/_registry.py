@@ -6,10 +6,11 @@ from ._model import Lab
 from .q1_ring import LAB as Q1
 from .q2_clocks import LAB as Q2
 from .q3_quorum import LAB as Q3
+from .wal import LAB as WAL
 
 __all__ = ["LABS", "UnknownLabError", "get_lab"]
 
-LABS: dict[str, Lab] = {lab.name: lab for lab in (Q1, Q2, Q3)}
+LABS: dict[str, Lab] = {lab.name: lab for lab in (Q1, Q2, Q3, WAL)}
 
 
 class UnknownLabError(KeyError):

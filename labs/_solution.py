@@ -131,8 +131,14 @@ def _where(error: BaseException, path: Path) -> str:
 
 
 def _describe(error: BaseException) -> str:
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return f"{name}: {text[0]}" if text else name
 
 
 def _guard(name: str, function: Callable[..., Any], path: Path) -> Callable[..., Any]:

@@ -68,8 +68,12 @@ def unit_cases(
     *,
     show: Callable[[Any], str] = repr,
     equal: Callable[[Any, Any], bool] = lambda a, b: bool(a == b),
+    source: str = "from the paper",
 ) -> Verdict:
-    """Run each case; the first whose result differs (or that raises) fails the check."""
+    """Run each case; the first whose result differs (or that raises) fails the check.
+
+    ``source`` says where the cases come from, for the passing summary.
+    """
     count = 0
     for case in cases:
         count += 1
@@ -79,7 +83,7 @@ def unit_cases(
             return _failed(case.shown, "", show(case.expected), str(error))
         if not equal(result, case.expected):
             return _failed(case.shown, show(result), show(case.expected))
-    return Verdict(Status.PASSED, f"{count} cases from the paper")
+    return Verdict(Status.PASSED, f"{count} cases {source}")
 
 
 def differential(

@@ -70,6 +70,20 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     ),
     "impl/storage": ({ERRORS, "dynamokv.impl.storage"}, {"trio", "socket", "asyncio"}),
     "impl/client": ({ERRORS, "dynamokv.spec", "dynamokv.impl.client"}, set()),
+    "impl/chaos": (
+        {
+            ERRORS,
+            "dynamokv.spec",
+            "dynamokv.impl.core",
+            "dynamokv.impl.sim",
+            "dynamokv.impl.client",
+            "dynamokv.impl.runtime",
+            "dynamokv.impl.persist",
+            "dynamokv.impl.storage",
+            "dynamokv.impl.chaos",
+        },
+        set(),
+    ),
     "impl/runtime": (
         {
             ERRORS,

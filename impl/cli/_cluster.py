@@ -70,6 +70,18 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for READY and the ring"
     )
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS between the nodes and HTTPS with client certificates, with a cluster "
+        "CA and certificates made in DIR/certs (when missing)",
+    )
+    up.add_argument(
+        "--netns",
+        action="store_true",
+        help="one host per node: Linux network namespaces on a bridge made for this cluster "
+        "(root only; `down` removes them)",
+    )
     up.set_defaults(handler=_up)
 
     status = add(
@@ -114,6 +126,15 @@ def register(subparsers: Any) -> None:
         help="delay the traffic by MS milliseconds instead of dropping it",
     )
     partition.set_defaults(handler=_partition)
+
+    isolate = add(
+        "isolate",
+        "cut one host off the bridge (--netns clusters)",
+        "Set the node's bridge port down: on a cluster of network-namespace hosts "
+        "(`cluster up --netns`), nobody reaches it, clients included.",
+    )
+    isolate.add_argument("node", help="a node's name or number, as `status` shows it")
+    isolate.set_defaults(handler=_isolate)
 
     heal = add("heal", "end every partition", "Every node talks to every node again.")
     heal.set_defaults(handler=_heal)
@@ -184,6 +205,8 @@ def _up(args: argparse.Namespace) -> int:
         progress=_progress(),
         ready_timeout_seconds=args.timeout,
         ring_timeout_seconds=args.timeout,
+        netns=args.netns,
+        tls=args.tls,
     )
     if cluster.processes and len(cluster.processes) != args.nodes:
         raise CliError(
@@ -197,10 +220,13 @@ def _up(args: argparse.Namespace) -> int:
     _print_status(cluster)
     verb = f"started {len(started)} node(s)" if started else "reused the running cluster"
     first = cluster.http_address(1)
-    print(
-        f"{verb}; try: curl -X PUT --data-binary hello http://{first}/kv/greeting && "
-        f"curl http://{first}/kv/greeting"
-    )
+    if cluster.tls:
+        certs = cluster.certificates_directory
+        curl = f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
+        url = f"https://{first}/kv/greeting"
+    else:
+        curl, url = "curl", f"http://{first}/kv/greeting"
+    print(f"{verb}; try: {curl} -X PUT --data-binary hello {url} && {curl} {url}")
     return 0
 
 
@@ -234,6 +260,8 @@ def _print_status(cluster: Any) -> None:
         info = cluster.processes[row.name]
         if row.paused:
             state = "[yellow]paused[/yellow]"
+        elif row.cut_off:
+            state = "[yellow]cut off[/yellow]"
         elif not row.up:
             state = "[red]down[/red]"
         elif info.faults:
@@ -305,21 +333,19 @@ def _run(args: argparse.Namespace, action: Any) -> Any:
 
 def _partition(args: argparse.Namespace) -> int:
     groups = [[name.strip() for name in group.split(",")] for group in args.groups.split("/")]
-    faults = _run(
+    lines = _run(
         args,
         lambda cluster: cluster.partition(groups, one_way=args.one_way, delay_ms=args.delay_ms),
     )
-    for name, fault in sorted(faults.items()):
-        parts = []
-        if fault.drop_to:
-            parts.append(f"drops messages to {', '.join(sorted(fault.drop_to))}")
-        if fault.drop_from:
-            parts.append(f"drops messages from {', '.join(sorted(fault.drop_from))}")
-        if fault.delay_ms:
-            delays = ", ".join(f"{peer} by {ms} ms" for peer, ms in sorted(fault.delay_ms.items()))
-            parts.append(f"delays messages to {delays}")
-        print(f"{name}: {'; '.join(parts) or 'unaffected'}")
+    for line in lines:
+        print(line)
     print("`dynamokv cluster heal` ends it")
+    return 0
+
+
+def _isolate(args: argparse.Namespace) -> int:
+    name = _run(args, lambda cluster: cluster.isolate(args.node))
+    print(f"{name} is cut off (bridge port down); `dynamokv cluster heal` reconnects it")
     return 0
 
 

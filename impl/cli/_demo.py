@@ -64,6 +64,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS between nodes, HTTPS with client certificates",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -91,7 +96,9 @@ class _Demo:
     def http_json(self, address: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         from dynamokv.impl.runtime._cluster import http_request
 
-        status, _headers, body = http_request(address, method, path, **kwargs)
+        status, _headers, body = http_request(
+            address, method, path, ssl_context=self.cluster.ssl_context, **kwargs
+        )
         try:
             return status, json.loads(body) if body else None
         except ValueError:
@@ -142,6 +149,7 @@ class _Demo:
             nodes=self.args.nodes,
             stop_on_exit=False,
             progress=self.say,
+            tls=self.args.tls,
         )
         if self.cluster.processes and len(self.cluster.processes) != self.args.nodes:
             self.say(
@@ -259,7 +267,11 @@ class _Demo:
             node = alive[index % len(alive)]
             write_key = f"order-{self.run_id}-{index}"
             try:
-                with Client(self.cluster.http_address(node), timeout_seconds=10) as client:
+                with Client(
+                    self.cluster.http_address(node),
+                    timeout_seconds=10,
+                    ssl_context=self.cluster.ssl_context,
+                ) as client:
                     client.put(write_key, f"order {index}")
                 ok += 1
                 self.keys_written_while_down.append(write_key)
@@ -362,7 +374,11 @@ class _Demo:
         held = 0
         sample = self.keys_written_while_down
         try:
-            with Client(self.cluster.http_address(victim), timeout_seconds=10) as client:
+            with Client(
+                self.cluster.http_address(victim),
+                timeout_seconds=10,
+                ssl_context=self.cluster.ssl_context,
+            ) as client:
                 for write_key in sample:
                     if client.get(write_key, r=1).values:
                         held += 1
@@ -396,7 +412,11 @@ class _Demo:
 
         key = f"cart:bob-{self.run_id}"
         first, second = self.cluster.http_address(1), self.cluster.http_address(2)
-        with Client(first) as alice_phone, Client(second) as alice_laptop:
+        context = self.cluster.ssl_context
+        with (
+            Client(first, ssl_context=context) as alice_phone,
+            Client(second, ssl_context=context) as alice_laptop,
+        ):
             alice_phone.put(key, "milk")
             stale = alice_phone.get(key).context
             alice_phone.put(key, "milk\neggs", stale)
@@ -443,8 +463,15 @@ class _Demo:
         self.panel("(d) Two concurrent cart updates: siblings, then a union merge", Group(*lines))
 
     def finish(self) -> None:
-        node = self.cluster.http_address(1)
-        other = self.cluster.http_address(len(self.cluster.names))
+        scheme = "https" if self.cluster.tls else "http"
+        node = f"{scheme}://{self.cluster.http_address(1)}"
+        other = f"{scheme}://{self.cluster.http_address(len(self.cluster.names))}"
+        certs = self.cluster.certificates_directory
+        curl = (
+            f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
+            if self.cluster.tls
+            else "curl"
+        )
         body = "\n".join(
             [
                 f"The {len(self.cluster.names)}-node cluster is still running (files in {self.cluster.directory}).",
@@ -452,12 +479,12 @@ class _Demo:
                 f"Watch it live in a browser:  http://{node}/ui",
                 "",
                 "Try it with curl:",
-                f"  curl -X PUT --data-binary 'hello dynamo' http://{node}/kv/greeting",
-                f"  curl http://{other}/kv/greeting",
-                f"  curl -H 'Accept: application/json' http://{other}/kv/greeting",
-                f"  curl -X PUT --data-binary hi 'http://{node}/kv/greeting?trace=1'",
-                f"  curl http://{node}/cluster/ring?key=greeting",
-                f"  curl http://{node}/metrics",
+                f"  {curl} -X PUT --data-binary 'hello dynamo' {node}/kv/greeting",
+                f"  {curl} {other}/kv/greeting",
+                f"  {curl} -H 'Accept: application/json' {other}/kv/greeting",
+                f"  {curl} -X PUT --data-binary hi '{node}/kv/greeting?trace=1'",
+                f"  {curl} {node}/cluster/ring?key=greeting",
+                f"  {curl} {node}/metrics",
                 "",
                 "Or with the CLI:  dynamokv put greeting hello;  dynamokv get greeting",
                 "Break it:         dynamokv cluster kill 3;  dynamokv cluster status;  dynamokv cluster restart 3",

@@ -1,7 +1,9 @@
 """``dynamokv get/put/delete``: talk to a running cluster with the Python client.
 
 Without ``--node`` the commands read ``./.dynamokv/cluster.json`` (written by
-``dynamokv cluster up``) and use the first node that answers ``/health``.
+``dynamokv cluster up``) and use the first node that answers ``/health``; for a cluster
+started with ``--tls`` the same file names the CA to trust and the client certificate to
+present, so the commands speak HTTPS.
 
 ``put`` is read-modify-write friendly: it first reads the key and writes with that
 context, so a value put from the command line supersedes what was there (like a user who
@@ -75,17 +77,52 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
     return addresses
 
 
+def cluster_ssl_context(cluster_file: str = CLUSTER_FILE) -> Any:
+    """The HTTPS client context for a ``--tls`` cluster recorded in ``cluster_file``, or
+    ``None`` (no file, or plain HTTP).
+
+    Raises:
+        CliError: the certificates it names cannot be loaded.
+    """
+    from dynamokv.impl.runtime import (
+        CertificateError,
+        NodeCertificatePaths,
+        http_client_ssl_context,
+    )
+
+    from ._errors import CliError
+
+    try:
+        with open(cluster_file, encoding="utf-8") as file:
+            tls = json.load(file).get("settings", {}).get("tls")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(tls, dict):
+        return None
+    from pathlib import Path
+
+    try:
+        return http_client_ssl_context(
+            NodeCertificatePaths(Path(tls["ca"]), Path(tls["cert"]), Path(tls["key"]))
+        )
+    except (CertificateError, KeyError, TypeError) as error:
+        raise CliError(
+            f"cannot load the TLS client material {cluster_file} names: {error}"
+        ) from error
+
+
 def _client(args: argparse.Namespace) -> Any:
     from dynamokv.impl.client import Client, ClientError
 
+    context = cluster_ssl_context()
     if args.node:
         try:
-            return Client(args.node)
+            return Client(args.node, ssl_context=context)
         except ValueError as error:
             raise CliError(str(error)) from error
     tried = []
     for address in node_addresses():
-        client = Client(address, timeout_seconds=2.0)
+        client = Client(address, timeout_seconds=2.0, ssl_context=context)
         try:
             client.json("/health")
         except ClientError:

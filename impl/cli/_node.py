@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise CliError(str(error)) from error
     configure_logging(config.name, level=getattr(logging, args.log_level.upper()))
+    _raise_open_files_limit()
 
     async def main() -> None:
         process = NodeProcess(config)
@@ -111,3 +112,18 @@ def _leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
     return error
+
+
+def _raise_open_files_limit() -> None:
+    """Let the node hold as many sockets as the system allows it (the soft limit up to the
+    hard one): every client and peer connection is a file descriptor, and a node that runs
+    out refuses everyone, legitimate clients included."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return  # keep the soft limit: the node still runs, with fewer connections

@@ -42,6 +42,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,13 @@ from typing import Any
 from dynamokv.errors import DynamoKVError
 
 from ._faults import FaultSpecError, PeerFaults, partition_faults
+from ._netns import NetnsError, NetnsHosts
+from ._tls import (
+    CertificateError,
+    generate_cluster_certificates,
+    http_client_ssl_context,
+    node_certificate_paths,
+)
 
 __all__ = [
     "CLUSTER_FILE_NAME",
@@ -70,6 +78,12 @@ __all__ = [
 DEFAULT_CLUSTER_DIRECTORY = ".dynamokv"
 CLUSTER_FILE_NAME = "cluster.json"
 HOST = "127.0.0.1"
+NETNS_HTTP_PORT = 7100
+NETNS_PEER_PORT = 7200
+"""Ports of every node on a network-namespace host: each host has its own address."""
+
+CLIENT_CERTIFICATE = "client"
+"""The name of the client certificate a ``--tls`` cluster makes for the manager and CLI."""
 
 READY_KEY = "dynamokv-ready"
 """The key ``up`` writes through every node as its last readiness check (one small value
@@ -111,6 +125,7 @@ class ProcessInfo:
         faults: the peer faults ``cluster partition`` set on the node (the JSON of
             :class:`~dynamokv.impl.runtime._faults.PeerFaults`), applied again when the
             node restarts; ``None``: none.
+        netns: the network namespace the node runs in (its host), or ``None`` on loopback.
     """
 
     name: str
@@ -122,6 +137,12 @@ class ProcessInfo:
     stdout: str
     stderr: str
     faults: dict[str, Any] | None = None
+    netns: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The address both of the node's listeners bind."""
+        return self.http.rpartition(":")[0]
 
     @property
     def http_port(self) -> int:
@@ -143,6 +164,7 @@ class NodeStatus:
     pid: int | None
     up: bool
     paused: bool = False
+    cut_off: bool = False
     partitions: int | None = None
     keys: int | None = None
     hints_pending: int | None = None
@@ -160,8 +182,10 @@ def http_request(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = HTTP_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 request to ``address`` (``host:port``) on a fresh connection.
+    """One HTTP/1.1 request to ``address`` (``host:port``) on a fresh connection (HTTPS
+    with ``ssl_context``).
 
     Returns:
         ``(status, headers, body)``; header names are lower-cased.
@@ -170,7 +194,11 @@ def http_request(
         OSError: the node is not reachable (refused, reset, timed out).
     """
     host, _, port = address.rpartition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    connection = (
+        http.client.HTTPSConnection(host, int(port), timeout=timeout, context=ssl_context)
+        if ssl_context is not None
+        else http.client.HTTPConnection(host, int(port), timeout=timeout)
+    )
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -193,6 +221,7 @@ def http_json(
     *,
     document: object = None,
     timeout: float = HTTP_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[int, Any]:
     """One request with an optional JSON body; returns ``(status, decoded JSON or None)``.
 
@@ -202,7 +231,7 @@ def http_json(
     body = None if document is None else json.dumps(document).encode()
     headers = {"content-type": "application/json"} if body is not None else {}
     status, _headers, data = http_request(
-        address, method, path, body=body, headers=headers, timeout=timeout
+        address, method, path, body=body, headers=headers, timeout=timeout, ssl_context=ssl_context
     )
     try:
         return status, json.loads(data) if data else None
@@ -303,6 +332,19 @@ def process_alive(pid: int | None, config: str) -> bool:
     return config.encode() in cmdline.split(b"\0")
 
 
+def describe_faults(faults: PeerFaults) -> str:
+    """What a node does to its peer traffic, in words (``unaffected`` if nothing)."""
+    parts = []
+    if faults.drop_to:
+        parts.append(f"drops messages to {', '.join(sorted(faults.drop_to))}")
+    if faults.drop_from:
+        parts.append(f"drops messages from {', '.join(sorted(faults.drop_from))}")
+    if faults.delay_ms:
+        delays = ", ".join(f"{peer} by {ms} ms" for peer, ms in sorted(faults.delay_ms.items()))
+        parts.append(f"delays messages to {delays}")
+    return "; ".join(parts) or "unaffected"
+
+
 def process_stopped(pid: int | None) -> bool:
     """Whether ``pid`` is stopped by a signal (SIGSTOP: ``cluster pause``)."""
     if pid is None or pid <= 0:
@@ -312,6 +354,12 @@ def process_stopped(pid: int | None) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] in ("T", "t")
+
+
+def _toml_value(value: int | bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else _toml_string(value)
 
 
 def _toml_string(value: str) -> str:
@@ -330,6 +378,7 @@ def render_node_toml(
     strict: bool,
     fsync: str,
     fault_injection: bool = True,
+    node_options: Mapping[str, int | bool | str] | None = None,
     extra: str = "",
 ) -> str:
     """The TOML file of one node (the node contract's ``[node]`` and ``[cluster]`` tables)."""
@@ -337,12 +386,15 @@ def render_node_toml(
         "# Written by `dynamokv cluster up`; edit and `dynamokv cluster restart NODE` to apply.",
         "[node]",
         f"name = {_toml_string(node.name)}",
-        f"host = {_toml_string(HOST)}",
+        # On a namespace host the node binds every interface of its host and advertises
+        # its address through its member entry; on loopback it binds 127.0.0.1 only.
+        f"host = {_toml_string('0.0.0.0' if node.netns else node.host)}",
         f"http_port = {node.http_port}",
         f"peer_port = {node.peer_port}",
         f"data_dir = {_toml_string(node.data_dir)}",
         f"fsync = {_toml_string(fsync)}",
         f"fault_injection = {'true' if fault_injection else 'false'}",
+        *(f"{key} = {_toml_value(value)}" for key, value in (node_options or {}).items()),
         "",
         "[cluster]",
         f"n = {n}",
@@ -354,7 +406,7 @@ def render_node_toml(
     ]
     for member in members:
         lines.append(
-            f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(HOST)}, "
+            f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(member.host)}, "
             f"peer_port = {member.peer_port}, http_port = {member.http_port} }},"
         )
     lines.append("]")
@@ -393,13 +445,19 @@ def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
     return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
 
 
-def _unready_links(http_addresses: Mapping[str, str], cut: Callable[[str, str], bool]) -> list[str]:
+def _unready_links(
+    http_addresses: Mapping[str, str],
+    cut: Callable[[str, str], bool],
+    ssl_context: ssl.SSLContext | None,
+) -> list[str]:
     """``"a -> b"`` for every pair not ``cut`` where node ``a`` has no open connection to
     ``b`` or does not believe ``b`` healthy (from ``a``'s ``/cluster/members``)."""
     missing: list[str] = []
     for name, address in http_addresses.items():
         try:
-            status, document = http_json(address, "GET", "/cluster/members")
+            status, document = http_json(
+                address, "GET", "/cluster/members", ssl_context=ssl_context
+            )
         except OSError:
             missing.append(f"{name} (no answer)")
             continue
@@ -420,13 +478,20 @@ def _unready_links(http_addresses: Mapping[str, str], cut: Callable[[str, str], 
     return missing
 
 
-def _quorum_write(name: str, address: str, *, deadline: float, timeout_seconds: float) -> None:
+def _quorum_write(
+    name: str,
+    address: str,
+    *,
+    deadline: float,
+    timeout_seconds: float,
+    ssl_context: ssl.SSLContext | None,
+) -> None:
     """Read, then write with that context, :data:`READY_KEY` through ``name`` (W acks)."""
     path = "/kv/" + READY_KEY
     last = "no answer"
     while True:
         try:
-            status, headers, _body = http_request(address, "GET", path)
+            status, headers, _body = http_request(address, "GET", path, ssl_context=ssl_context)
             if status in (200, 300, 404):
                 context = headers.get("x-dynamo-context", "")
                 status, _headers, _body = http_request(
@@ -435,6 +500,7 @@ def _quorum_write(name: str, address: str, *, deadline: float, timeout_seconds: 
                     path,
                     body=name.encode(),
                     headers={"x-dynamo-context": context} if context else {},
+                    ssl_context=ssl_context,
                 )
                 if status == 204:
                     return
@@ -455,6 +521,7 @@ def wait_until_serving(
     cut: Callable[[str, str], bool] = lambda source, target: False,
     quorum_write: bool = True,
     progress: Progress | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Return once the nodes can serve a client: the last step of starting a cluster.
 
@@ -470,6 +537,7 @@ def wait_until_serving(
         cut: whether a partition keeps the first node's messages from the second.
         quorum_write: whether to end with the write through each node.
         progress: called with one line per step.
+        ssl_context: for HTTPS nodes (trusting the cluster CA, with a client certificate).
 
     Raises:
         ClusterError: not within ``timeout_seconds`` (naming what is missing).
@@ -480,7 +548,7 @@ def wait_until_serving(
     if progress is not None:
         progress("waiting for every node to connect to its peers")
     while True:
-        missing = _unready_links(http_addresses, cut)
+        missing = _unready_links(http_addresses, cut, ssl_context)
         if not missing:
             break
         if time.monotonic() > deadline:
@@ -493,7 +561,13 @@ def wait_until_serving(
             progress("a partition is set: no quorum write through every node")
         return
     for name, address in http_addresses.items():
-        _quorum_write(name, address, deadline=deadline, timeout_seconds=timeout_seconds)
+        _quorum_write(
+            name,
+            address,
+            deadline=deadline,
+            timeout_seconds=timeout_seconds,
+            ssl_context=ssl_context,
+        )
     if progress is not None:
         progress(f"a quorum write succeeded through each of {len(http_addresses)} node(s)")
 
@@ -528,6 +602,12 @@ class LocalCluster:
         node_command: the argv that starts a node, ``--config PATH`` appended (default:
             ``python -m dynamokv.impl.cli node run``); tests of the manager itself pass a
             stand-in node here.
+        netns: give each node a host of its own, a Linux network namespace on a bridge
+            made for this cluster (root only; ``_netns.py``); ``down`` removes them.
+        tls: mutual TLS between the nodes and HTTPS with client certificates for the
+            clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
+        node_options: more keys of every node's ``[node]`` table (e.g.
+            ``{"http_timeout_seconds": 5}``).
     """
 
     def __init__(
@@ -549,6 +629,9 @@ class LocalCluster:
         node_command: Sequence[str] | None = None,
         ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
         ring_timeout_seconds: float = RING_TIMEOUT_SECONDS,
+        netns: bool = False,
+        tls: bool = False,
+        node_options: Mapping[str, int | bool | str] | None = None,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -576,6 +659,11 @@ class LocalCluster:
         )
         self.ready_timeout_seconds = ready_timeout_seconds
         self.ring_timeout_seconds = ring_timeout_seconds
+        self.netns = netns
+        self.tls = tls
+        self.node_options = dict(node_options or {})
+        self._ssl_context: ssl.SSLContext | None = None
+        self.hosts: NetnsHosts | None = None
         self.processes: dict[str, ProcessInfo] = {}
         # Pids this object spawned, by node, and the exit status of those that ended.
         self._children: dict[str, int] = {}
@@ -636,6 +724,11 @@ class LocalCluster:
         self.partition_count = int(settings.get("partition_count", self.partition_count))
         self.strict = bool(settings.get("strict", self.strict))
         self.fsync = str(settings.get("fsync", self.fsync))
+        self.tls = bool(settings.get("tls", self.tls))
+        hosts = settings.get("netns")
+        if isinstance(hosts, dict):
+            self.hosts = NetnsHosts.from_json(hosts)
+            self.netns = True
 
     def _save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -648,6 +741,8 @@ class LocalCluster:
                 "partition_count": self.partition_count,
                 "strict": self.strict,
                 "fsync": self.fsync,
+                "netns": None if self.hosts is None else self.hosts.to_json(),
+                "tls": self._client_tls_json(),
             },
             "directory": str(self.directory),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -655,6 +750,17 @@ class LocalCluster:
         temporary = self.cluster_file.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(temporary, self.cluster_file)
+
+    def _client_tls_json(self) -> dict[str, str] | None:
+        """What a client (``dynamokv get``) needs to reach a ``--tls`` cluster."""
+        if not self.tls:
+            return None
+        paths = node_certificate_paths(self.certificates_directory, CLIENT_CERTIFICATE)
+        return {
+            "ca": str(paths.ca_cert_path),
+            "cert": str(paths.cert_path),
+            "key": str(paths.key_path),
+        }
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -721,6 +827,9 @@ class LocalCluster:
     def _plan(self) -> None:
         """Choose names, ports and paths for a new cluster and write the TOML files."""
         count = self.nodes_count
+        if self.netns:
+            self._plan_hosts(count)
+            return
         if self.base_port is not None:
             ports = list(range(self.base_port, self.base_port + 2 * count))
             taken = [port for port in ports if not port_is_free(port)]
@@ -749,10 +858,65 @@ class LocalCluster:
         self._write_configs()
         self._save()
 
+    def _plan_hosts(self, count: int) -> None:
+        """One network-namespace host per node (see ``_netns.py``), on fixed ports."""
+        hosts = NetnsHosts(count)
+        self._say(f"making {count} hosts (network namespaces) on bridge {hosts.bridge(0)}")
+        try:
+            hosts.create()
+        except NetnsError as error:
+            raise ClusterError(str(error)) from error
+        self.hosts = hosts
+        logs = self.directory / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.processes = {}
+        for index in range(count):
+            name = f"node-{index + 1}"
+            home = self.directory / name
+            address = hosts.address(index)
+            self.processes[name] = ProcessInfo(
+                name=name,
+                http=f"{address}:{NETNS_HTTP_PORT}",
+                peer=f"{address}:{NETNS_PEER_PORT}",
+                pid=None,
+                data_dir=str(home / "data"),
+                config=str(home / "node.toml"),
+                stdout=str(logs / f"{name}.out"),
+                stderr=str(logs / f"{name}.log"),
+                netns=hosts.namespace(index),
+            )
+        self._write_configs()
+        self._save()
+
+    def _ensure_hosts(self) -> None:
+        """Make the recorded hosts again if they are gone (after ``down``), same names
+        and addresses, so the nodes' configs stay valid."""
+        hosts = self.hosts
+        if hosts is None or Path(f"/run/netns/{hosts.namespace(0)}").exists():
+            return
+        self._say(f"making the hosts of {self.directory} again (suffix {hosts.suffix})")
+        try:
+            hosts.create()
+        except NetnsError as error:
+            raise ClusterError(str(error)) from error
+        expected = [info.host for info in self.processes.values() if info.netns]
+        if expected != [hosts.address(i) for i in range(len(expected))]:
+            hosts.destroy()
+            raise ClusterError(
+                f"the hosts' subnet is taken now; `dynamokv cluster down --wipe --dir "
+                f"{self.directory}` and `up --netns` again"
+            )
+        self._save()
+
     def _write_configs(self) -> None:
         members = list(self.processes.values())
+        if self.tls:
+            self._make_certificates()
         for info in members:
             Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+            extra = self.extra_toml
+            if self.tls:
+                extra = "\n".join([extra, self._tls_table(info.name)])
             Path(info.config).write_text(
                 render_node_toml(
                     info,
@@ -763,9 +927,64 @@ class LocalCluster:
                     partition_count=self.partition_count,
                     strict=self.strict,
                     fsync=self.fsync,
-                    extra=self.extra_toml,
+                    node_options=self.node_options,
+                    extra=extra,
                 )
             )
+
+    # ---------------------------------------------------------------- TLS
+
+    @property
+    def certificates_directory(self) -> Path:
+        """Where ``--tls`` keeps the cluster CA and the node and client certificates."""
+        return self.directory / "certs"
+
+    def _make_certificates(self) -> None:
+        """The cluster CA, a certificate per node naming its real address, and the client
+        certificate the manager and the CLI present; made once, when missing."""
+        directory = self.certificates_directory
+        if (directory / "ca.crt").exists() and all(
+            (directory / f"{name}.crt").exists() for name in [*self.names, CLIENT_CERTIFICATE]
+        ):
+            return
+        self._say(f"making a cluster CA and certificates in {directory}")
+        try:
+            generate_cluster_certificates(
+                directory,
+                self.names,
+                force=True,
+                addresses={name: [info.host] for name, info in self.processes.items()},
+                clients=[CLIENT_CERTIFICATE],
+            )
+        except CertificateError as error:
+            raise ClusterError(str(error)) from error
+
+    def _tls_table(self, name: str) -> str:
+        paths = node_certificate_paths(self.certificates_directory, name)
+        return "\n".join(
+            [
+                "[tls]",
+                f"ca = {_toml_string(str(paths.ca_cert_path))}",
+                f"cert = {_toml_string(str(paths.cert_path))}",
+                f"key = {_toml_string(str(paths.key_path))}",
+                "http_tls = true",
+                "http_client_auth = true",
+            ]
+        )
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The HTTPS client context of a ``--tls`` cluster (``None``: plain HTTP): trusts the
+        cluster CA only and presents the client certificate."""
+        if not self.tls:
+            return None
+        if self._ssl_context is None:
+            paths = node_certificate_paths(self.certificates_directory, CLIENT_CERTIFICATE)
+            try:
+                self._ssl_context = http_client_ssl_context(paths)
+            except CertificateError as error:
+                raise ClusterError(str(error)) from error
+        return self._ssl_context
 
     def up(self) -> list[str]:
         """Start the cluster, or reuse it if it is already running from this directory.
@@ -782,33 +1001,47 @@ class LocalCluster:
         """
         with self._locked():
             self._load_if_changed()
-            if not self.processes:
-                self._say(f"planning {self.nodes_count} nodes in {self.directory}")
-                self._plan()
-            elif not Path(next(iter(self.processes.values())).config).exists():
-                self._write_configs()
-            started: list[str] = []
-            for name, info in self.processes.items():
-                if self.is_up(name):
-                    continue
-                if info.pid is not None:
-                    self._say(f"{name}: recorded pid {info.pid} is not running; restarting it")
-                self._start(name)
-                started.append(name)
-            if started:
-                self._save()
-                self._wait_ready(started)
-            else:
-                self._say(f"reusing the running cluster in {self.directory}")
-            self._wait_ring()
-            for name in started:
+            planned = not self.processes
+            try:
+                return self._up(planned)
+            except BaseException:
+                if planned and self.hosts is not None:
+                    # A cluster that never came up leaves no namespace behind.
+                    self._stop(self.names)
+                    self.hosts.destroy()
+                raise
+
+    def _up(self, planned: bool) -> list[str]:
+        if planned:
+            self._say(f"planning {self.nodes_count} nodes in {self.directory}")
+            self._plan()
+        elif not Path(next(iter(self.processes.values())).config).exists():
+            self._write_configs()
+        self._ensure_hosts()
+        started: list[str] = []
+        for name, info in self.processes.items():
+            if self.is_up(name):
+                continue
+            if info.pid is not None:
+                self._say(f"{name}: recorded pid {info.pid} is not running; restarting it")
+            self._start(name)
+            started.append(name)
+        if started:
+            self._save()
+            self._wait_ready(started)
+        else:
+            self._say(f"reusing the running cluster in {self.directory}")
+        self._wait_ring()
+        for name in started:
+            if self.processes[name].faults:
                 self._apply_recorded_faults(name)
-            self._wait_serving()
-            return started
+        self._wait_serving()
+        return started
 
     def _load_if_changed(self) -> None:
         before = {name: info.pid for name, info in self.processes.items()}
         self.processes = {}
+        self.hosts = None
         self._load()
         if not self.processes and before:
             # The file was removed under us: forget the old plan.
@@ -816,7 +1049,7 @@ class LocalCluster:
 
     def _start(self, name: str) -> None:
         info = self.processes[name]
-        for port in (info.http_port, info.peer_port):
+        for port in () if info.netns else (info.http_port, info.peer_port):
             if not port_is_free(port):
                 raise ClusterError(
                     f"{name}: port {port} on {HOST} is taken by another process; "
@@ -825,6 +1058,9 @@ class LocalCluster:
         Path(info.data_dir).mkdir(parents=True, exist_ok=True)
         Path(info.stdout).parent.mkdir(parents=True, exist_ok=True)
         command = [*self.node_command, "--config", info.config]
+        if info.netns is not None:
+            # ip execs the node after entering the namespace: the pid is the node's.
+            command = ["ip", "netns", "exec", info.netns, *command]
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
         # posix_spawn, not Popen: the node must outlive this object (``cluster up`` exits at
         # once), and a Popen dropped while its child runs is a ResourceWarning. glibc's
@@ -892,7 +1128,9 @@ class LocalCluster:
                 fingerprints[name] = None
                 continue
             try:
-                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+                status, _headers, body = http_request(
+                    info.http, "GET", "/cluster/ring", ssl_context=self.ssl_context
+                )
             except OSError:
                 fingerprints[name] = None
                 continue
@@ -926,8 +1164,22 @@ class LocalCluster:
                 )
             time.sleep(POLL_SECONDS * 4)
 
+    def _host_index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def _bridged_apart(self) -> bool:
+        """Whether a bridge partition or an isolated host is in place."""
+        hosts = self.hosts
+        return hosts is not None and (
+            bool(hosts.isolated) or any(number for number in hosts.attached.values())
+        )
+
     def _cut(self, source: str, target: str) -> bool:
         """Whether a recorded fault keeps ``source``'s messages from reaching ``target``."""
+        if self.hosts is not None and not self.hosts.reachable(
+            self._host_index(source), self._host_index(target)
+        ):
+            return True
         source_faults = self.processes[source].faults or {}
         target_faults = self.processes[target].faults or {}
         return (
@@ -941,13 +1193,21 @@ class LocalCluster:
         """:func:`wait_until_serving` over the live nodes; no quorum write while a
         partition is recorded (a node cut off from W-1 others cannot write, which is the
         point of the partition)."""
-        live = {name: self.processes[name].http for name in self.names if self.is_serving(name)}
+        hosts = self.hosts
+        live = {
+            name: self.processes[name].http
+            for name in self.names
+            if self.is_serving(name)
+            and (hosts is None or hosts.client_reaches(self._host_index(name)))
+        }
         wait_until_serving(
             live,
             timeout_seconds=self.ready_timeout_seconds,
             cut=self._cut,
-            quorum_write=not any(info.faults for info in self.processes.values()),
+            quorum_write=not any(info.faults for info in self.processes.values())
+            and not self._bridged_apart(),
             progress=self.progress,
+            ssl_context=self.ssl_context,
         )
 
     def is_paused(self, node: str | int) -> bool:
@@ -1001,14 +1261,18 @@ class LocalCluster:
         *,
         one_way: bool = False,
         delay_ms: int | None = None,
-    ) -> dict[str, PeerFaults]:
-        """Cut (or slow down) traffic between groups of nodes with their peer fault layer.
+    ) -> list[str]:
+        """Cut (or slow down) traffic between groups of nodes.
 
-        Replaces any partition set before. Nodes in no group keep talking to everyone.
-        See :func:`~dynamokv.impl.runtime._faults.partition_faults`.
+        On loopback, through the nodes' peer fault layer
+        (:func:`~dynamokv.impl.runtime._faults.partition_faults`): nodes in no group keep
+        talking to everyone, and clients reach every node. On network-namespace hosts, a
+        symmetric partition moves each group but the first to a bridge of its own (nodes
+        in no group stay with the first group and the clients); one-way cuts and delays
+        still go through the fault layer. Replaces any partition set before.
 
         Returns:
-            Each node's faults, as applied.
+            One line per node saying what it now does.
 
         Raises:
             ClusterError: an unknown node, a bad partition, or a running node that refused
@@ -1021,6 +1285,27 @@ class LocalCluster:
                 faults = partition_faults(resolved, one_way=one_way, delay_ms=delay_ms)
             except FaultSpecError as error:
                 raise ClusterError(str(error)) from error
+            hosts = self.hosts
+            if hosts is not None and not one_way and delay_ms is None:
+                try:
+                    hosts.heal()
+                    # The fault layers are healed while every node is still reachable.
+                    for info in self.processes.values():
+                        info.faults = None
+                    for name in self.names:
+                        self._apply_recorded_faults(name)
+                    hosts.partition(
+                        [[self._host_index(name) for name in group] for group in resolved]
+                    )
+                except NetnsError as error:
+                    raise ClusterError(str(error)) from error
+                self._save()
+                self._say(f"bridge partition: {' | '.join(','.join(g) for g in resolved)}")
+                return [
+                    f"{name}: on bridge {hosts.bridge(hosts.attached.get(index, 0))}"
+                    + (" with the clients" if hosts.client_reaches(index) else "")
+                    for index, name in enumerate(self.names)
+                ]
             for name in self.names:
                 fault = faults.get(name, PeerFaults())
                 self.processes[name].faults = fault.to_json() if fault.active else None
@@ -1030,13 +1315,49 @@ class LocalCluster:
             described = " | ".join(",".join(group) for group in resolved)
             kind = "one-way " if one_way else ""
             self._say(f"{kind}{'delay' if delay_ms else 'partition'}: {described}")
-            return faults
+            return [
+                f"{name}: {describe_faults(faults.get(name, PeerFaults()))}" for name in self.names
+            ]
+
+    def isolate(self, node: str | int) -> str:
+        """Set a network-namespace host's bridge port down: it reaches nobody and nobody,
+        clients included, reaches it. Returns its name.
+
+        Raises:
+            ClusterError: a loopback cluster (use :meth:`partition` with a group of one).
+        """
+        with self._locked():
+            self._load_if_changed()
+            name = self.resolve(node)
+            if self.hosts is None:
+                raise ClusterError(
+                    f"isolate needs hosts (`cluster up --netns`); on loopback, "
+                    f"`cluster partition {name}/<the others>` cuts it off from its peers"
+                )
+            try:
+                self.hosts.isolate(self._host_index(name))
+            except NetnsError as error:
+                raise ClusterError(str(error)) from error
+            self._save()
+            self._say(f"{name}: bridge port {self.hosts.port(self._host_index(name))} down")
+            return name
 
     def heal(self) -> list[str]:
         """Remove every peer fault (and the recorded partition). Returns the nodes healed."""
         with self._locked():
             self._load_if_changed()
             healed = [name for name in self.names if self.processes[name].faults]
+            hosts = self.hosts
+            if hosts is not None:
+                healed += [
+                    name
+                    for index, name in enumerate(self.names)
+                    if name not in healed and not hosts.client_reaches(index)
+                ]
+                try:
+                    hosts.heal()
+                except NetnsError as error:
+                    raise ClusterError(str(error)) from error
             for name in self.names:
                 self.processes[name].faults = None
             self._save()
@@ -1050,13 +1371,21 @@ class LocalCluster:
         info = self.processes[name]
         if not self.is_serving(name):
             return
+        if self.hosts is not None and not self.hosts.client_reaches(self._host_index(name)):
+            return  # behind a bridge partition: healed when it is reachable again
         try:
             if info.faults:
                 status, document = http_json(
-                    info.http, "PUT", "/admin/faults", document=info.faults
+                    info.http,
+                    "PUT",
+                    "/admin/faults",
+                    document=info.faults,
+                    ssl_context=self.ssl_context,
                 )
             else:
-                status, document = http_json(info.http, "DELETE", "/admin/faults")
+                status, document = http_json(
+                    info.http, "DELETE", "/admin/faults", ssl_context=self.ssl_context
+                )
         except OSError as error:
             raise ClusterError(f"{name}: cannot set peer faults ({error})") from error
         if status != 200:
@@ -1094,7 +1423,8 @@ class LocalCluster:
             self._save()
             self._wait_ready([name])
             self._wait_ring()
-            self._apply_recorded_faults(name)
+            if self.processes[name].faults:
+                self._apply_recorded_faults(name)
             self._wait_serving()
             return name
 
@@ -1108,7 +1438,8 @@ class LocalCluster:
                 self._save()
                 self._wait_ready([name])
                 self._wait_ring()
-                self._apply_recorded_faults(name)
+                if self.processes[name].faults:
+                    self._apply_recorded_faults(name)
                 self._wait_serving()
             return name
 
@@ -1127,6 +1458,9 @@ class LocalCluster:
             for info in self.processes.values():
                 info.pid = None
                 info.faults = None  # a cluster started again starts healed
+            if self.hosts is not None:
+                self._say(f"removing the hosts and bridges with suffix {self.hosts.suffix}")
+                self.hosts.destroy()
             if wipe:
                 self._wipe()
             elif self.processes:
@@ -1142,6 +1476,7 @@ class LocalCluster:
         with contextlib.suppress(FileNotFoundError):
             self.cluster_file.unlink()
         self.processes = {}
+        self.hosts = None
         self._say(f"wiped {self.directory}")
 
     def _stop(self, names: Sequence[str]) -> None:
@@ -1184,7 +1519,9 @@ class LocalCluster:
     def metrics(self, node: str | int) -> dict[str, float]:
         """A node's ``/metrics`` parsed (empty if it does not answer)."""
         try:
-            status, _headers, body = http_request(self.http_address(node), "GET", "/metrics")
+            status, _headers, body = http_request(
+                self.http_address(node), "GET", "/metrics", ssl_context=self.ssl_context
+            )
         except OSError:
             return {}
         return parse_metrics(body.decode(errors="replace")) if status == 200 else {}
@@ -1196,11 +1533,16 @@ class LocalCluster:
         for name, info in self.processes.items():
             alive = self.is_up(name)
             row = NodeStatus(name=name, http=info.http, pid=info.pid if alive else None, up=False)
+            hosts = self.hosts
             if alive and self.is_paused(name):
                 row.paused = True
+            elif alive and hosts is not None and not hosts.client_reaches(self._host_index(name)):
+                row.cut_off = True
             elif alive:
                 try:
-                    code, _headers, _body = http_request(info.http, "GET", "/health")
+                    code, _headers, _body = http_request(
+                        info.http, "GET", "/health", ssl_context=self.ssl_context
+                    )
                     row.up = code == 200
                 except OSError:
                     row.up = False
@@ -1233,7 +1575,9 @@ class LocalCluster:
             if not self.is_serving(name):
                 continue
             try:
-                status, _headers, body = http_request(info.http, "GET", "/cluster/ring")
+                status, _headers, body = http_request(
+                    info.http, "GET", "/cluster/ring", ssl_context=self.ssl_context
+                )
                 data = json.loads(body) if status == 200 else {}
             except (OSError, ValueError):
                 continue

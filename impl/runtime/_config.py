@@ -12,6 +12,8 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     fsync = "always"          # "always" (fsync before ack), "batch" or "none"
     tick_ms = 20              # the core's tick (its timeouts are counted in ticks)
     fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
+    http_timeout_seconds = 30 # an HTTP connection idle, or sending one request, this long: closed
+    peer_idle_timeout_seconds = 60  # a peer connection silent, or mid-frame, this long: closed
 
     [cluster]
     n = 3
@@ -29,7 +31,8 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     ca = ".dynamokv/certs/ca.crt"
     cert = ".dynamokv/certs/node-1.crt"
     key = ".dynamokv/certs/node-1.key"
-    http_tls = false
+    http_tls = false          # HTTPS on the client API
+    http_client_auth = false  # ... and a client certificate from the CA required
 
 Why strict parsing: a typo (``parition_count``) silently ignored would run a cluster with
 the default and surprise its operator much later. Every unknown key and every bad value is
@@ -79,12 +82,14 @@ class MemberConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TlsConfig:
-    """Paths of the cluster CA, this node's certificate and key, and whether HTTP uses TLS."""
+    """Paths of the cluster CA, this node's certificate and key, whether HTTP uses TLS, and
+    whether HTTP clients must present a certificate the cluster CA signed."""
 
     ca: str
     cert: str
     key: str
     http_tls: bool = False
+    http_client_auth: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +98,8 @@ class NodeProcessConfig:
 
     Attributes:
         name: this node's id on the ring; must be one of ``members``.
-        host: the address both listeners bind.
+        host: the address both listeners bind (``0.0.0.0``: every interface); peers and
+            clients use this node's entry in ``members``, which is what it advertises.
         http_port: the HTTP API's port (0: pick a free one).
         peer_port: the peer listener's port (0: pick a free one).
         data_dir: the node's store directory.
@@ -101,6 +107,11 @@ class NodeProcessConfig:
         tick_ms: milliseconds per core tick.
         fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
             its peer traffic (the local cluster turns it on; see ``_faults.py``).
+        http_timeout_seconds: how long an HTTP connection may sit idle between requests,
+            or take to send one request, before it is closed (slow senders, slowloris).
+        peer_idle_timeout_seconds: how long an inbound peer connection may stay silent, or
+            take to finish a frame it began, before it is closed (a live peer gossips far
+            more often; a reconnect costs it one connect).
         members: every member of the cluster, this node included.
         n: replicas per key.
         r: default read quorum.
@@ -120,6 +131,8 @@ class NodeProcessConfig:
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
     fault_injection: bool = False
+    http_timeout_seconds: int = 30
+    peer_idle_timeout_seconds: int = 60
     members: tuple[MemberConfig, ...] = ()
     n: int = 3
     r: int = 2
@@ -143,6 +156,9 @@ class NodeProcessConfig:
             raise ConfigError("node.tick_ms must be in 1..10000")
         if not 1 <= self.gossip_period_ticks <= 100_000:
             raise ConfigError("cluster.gossip_period_ticks must be in 1..100000")
+        for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
+            if not 1 <= getattr(self, key) <= 3600:
+                raise ConfigError(f"node.{key} must be in 1..3600")
         names = [m.name for m in self.members]
         if len(set(names)) != len(names):
             raise ConfigError("cluster.members has a duplicate name")
@@ -191,6 +207,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "fsync": (str,),
     "tick_ms": (int,),
     "fault_injection": (bool,),
+    "http_timeout_seconds": (int,),
+    "peer_idle_timeout_seconds": (int,),
     "n": (int,),
     "r": (int,),
     "w": (int,),
@@ -208,10 +226,12 @@ _NODE_KEYS = (
     "fsync",
     "tick_ms",
     "fault_injection",
+    "http_timeout_seconds",
+    "peer_idle_timeout_seconds",
 )
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict", "gossip_period_ticks")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
-_TLS_KEYS = ("ca", "cert", "key", "http_tls")
+_TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 
 
 def _table(document: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -323,9 +343,16 @@ def load_config(
             if not isinstance(tls_table.get(key), str) or not tls_table[key]:
                 raise ConfigError(f"tls.{key} must be a path")
         http_tls = tls_table.get("http_tls", False)
-        if not isinstance(http_tls, bool):
-            raise ConfigError("tls.http_tls must be a boolean")
+        http_client_auth = tls_table.get("http_client_auth", False)
+        if not isinstance(http_tls, bool) or not isinstance(http_client_auth, bool):
+            raise ConfigError("tls.http_tls and tls.http_client_auth must be booleans")
+        if http_client_auth and not http_tls:
+            raise ConfigError("tls.http_client_auth needs tls.http_tls = true")
         tls = TlsConfig(
-            ca=tls_table["ca"], cert=tls_table["cert"], key=tls_table["key"], http_tls=http_tls
+            ca=tls_table["ca"],
+            cert=tls_table["cert"],
+            key=tls_table["key"],
+            http_tls=http_tls,
+            http_client_auth=http_client_auth,
         )
     return NodeProcessConfig(members=tuple(members), tls=tls, **node, **cluster)

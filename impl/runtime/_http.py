@@ -22,6 +22,8 @@ Theory of operation, one connection:
 Limits (:class:`HttpLimits`) bound everything a client controls: header bytes and count,
 body bytes (checked against ``Content-Length`` before the body is read), requests per
 connection, open connections, time idle between requests and time to send one request.
+When every connection slot is taken, a new connection evicts an idle one (one that never
+sent a byte first), so a flood of silent connections cannot lock real clients out.
 Header bytes are counted twice: exactly, from the parser's callbacks, and conservatively,
 from the chunks received while a header section is open, because httptools accumulates a
 header line split across chunks internally and would otherwise grow without bound.
@@ -70,7 +72,11 @@ REQUESTS_PER_CONNECTION_MAX = 100_000
 """Requests served on one connection before it is closed (the client reconnects)."""
 
 CONNECTIONS_MAX = 1024
-"""Connections open at once; one more is accepted and closed at once."""
+"""Connections open at once; one more evicts an idle one (see ``HttpServer._evict_one``),
+or is closed at once if every connection is busy."""
+
+EVICTIONS_PENDING_MAX = 64
+"""Evicted connections still closing that may exceed :data:`CONNECTIONS_MAX` meanwhile."""
 
 IDLE_TIMEOUT_SECONDS = 30.0
 """Time a keep-alive connection may wait for its next request, or a write may block."""
@@ -186,6 +192,7 @@ class HttpStats:
     connections_refused_count: int = 0
     connections_open_count: int = 0
     connections_timed_out_count: int = 0
+    connections_evicted_count: int = 0
     requests_count: int = 0
     bad_requests_count: int = 0
     handler_errors_count: int = 0
@@ -392,6 +399,7 @@ class _Connection:
     deadline: float
     idle: bool = True
     timed_out: bool = False
+    evicted: bool = False
     requests_served_count: int = 0
 
 
@@ -426,6 +434,9 @@ class HttpServer:
         self._limits = limits
         self._ssl_context = ssl_context
         self._connections: set[_Connection] = set()
+        # Connections that have not sent a byte yet, oldest first: the first to evict.
+        self._silent: dict[_Connection, None] = {}
+        self._evicting = 0
         self._shutdown_requested = trio.Event()
         self._drained = trio.Event()
         self._draining = False
@@ -523,11 +534,42 @@ class HttpServer:
                 _log.warning("http.accept_failed error=%s", error)
                 await trio.sleep(_ACCEPT_RETRY_SECONDS)
                 continue
-            if len(self._connections) >= self._limits.connections_max or self._draining:
+            if self._draining or (
+                len(self._connections) >= self._limits.connections_max and not self._evict_one()
+            ):
                 self.stats.connections_refused_count += 1
+                _log.warning(
+                    "http.connection_refused peer=%s reason=%s",
+                    _peer_name(stream),
+                    "shutting_down" if self._draining else "too_many_connections",
+                )
                 await trio.aclose_forcefully(stream)
                 continue
             nursery.start_soon(self._serve_connection, stream)
+
+    def _evict_one(self) -> bool:
+        """Make room for a new connection by closing an idle one; False if none is idle.
+
+        A connection that has not sent a byte since it was accepted goes first (oldest
+        first), then the keep-alive connection idle the longest. An attacker holding
+        thousands of silent connections therefore only ever evicts its own, and a new
+        client is always served: what a full table of idle sockets must not prevent.
+        Evictions still in progress count against the table, within
+        :data:`EVICTIONS_PENDING_MAX`.
+        """
+        if self._evicting >= EVICTIONS_PENDING_MAX:
+            return False
+        victim = next((c for c in self._silent if not c.evicted), None)
+        if victim is None:
+            idle = (c for c in self._connections if c.idle and not c.evicted)
+            victim = min(idle, key=lambda c: c.deadline, default=None)
+        if victim is None:
+            return False
+        victim.evicted = True
+        self._evicting += 1
+        victim.scope.cancel()
+        self.stats.connections_evicted_count += 1
+        return True
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         stats = self.stats
@@ -546,6 +588,7 @@ class HttpServer:
                 trio.current_time() + self._limits.idle_timeout_seconds,
             )
             self._connections.add(connection)
+            self._silent[connection] = None
             try:
                 if isinstance(connection_stream, trio.SSLStream):
                     try:
@@ -563,8 +606,12 @@ class HttpServer:
                 pass  # The client went away; nothing to answer.
             finally:
                 self._connections.discard(connection)
+                self._silent.pop(connection, None)
                 stats.connections_open_count -= 1
-                if connection.timed_out:
+                if connection.evicted:
+                    self._evicting -= 1
+                    _log.info("http.connection_evicted peer=%s", _peer_name(stream))
+                elif connection.timed_out:
                     stats.connections_timed_out_count += 1
                     _log.info("http.connection_timed_out peer=%s", _peer_name(stream))
                 if self._draining and not self._connections:
@@ -588,6 +635,8 @@ class HttpServer:
             connection.idle = False
             if not data:
                 return
+            if self._silent:
+                self._silent.pop(connection, None)
             reader.began_in_chunk = False
             error: _RequestError | None = None
             upgrade = False

@@ -110,9 +110,9 @@ from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
-from ._http import HttpHandler, HttpServer
+from ._http import HttpHandler, HttpLimits, HttpServer
 from ._metrics import MetricsRegistry
-from ._peers import InboundPeer, PeerAddress, PeerPool
+from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
 from ._store_writer import StoreWriter
 from ._tls import (
     NodeCertificatePaths,
@@ -313,7 +313,9 @@ class NodeProcess:
                     gossip_period_ticks=config.gossip_period_ticks,
                 )
             ),
-            address=f"{config.host}:{config.peer_port}",
+            # Peers reach this node where its member entry says, which need not be the
+            # address it binds (0.0.0.0 binds every interface; peers need one of them).
+            address=f"{config.member.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
             now=0,
@@ -721,7 +723,8 @@ class NodeProcess:
         self.faults.set(faults)
         self._faults_active = faults.active
         self._faults_changed.set()
-        _log.warning(
+        _log.log(
+            logging.WARNING if faults.active else logging.INFO,
             "node.peer_faults drop_to=%s drop_from=%s delay_ms=%s",
             ",".join(sorted(faults.drop_to)) or "-",
             ",".join(sorted(faults.drop_from)) or "-",
@@ -980,18 +983,26 @@ class NodeProcess:
             server_ctx = peer_server_ssl_context(paths)
             client_ctx = peer_client_ssl_context(paths)
             if tls.http_tls:
-                http_ctx = http_server_ssl_context(paths)
+                http_ctx = http_server_ssl_context(paths, client_auth=tls.http_client_auth)
         self._epoch = trio.current_time()
         switch_interval_before = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         pool = PeerPool(
             self._on_peer_message,
             random=random_module.Random(self.random.getrandbits(64)),
+            options=PeerPoolOptions(inbound_idle_timeout_seconds=config.peer_idle_timeout_seconds),
             server_ssl_context=server_ctx,
             client_ssl_context=client_ctx,
         )
         self._pool = pool
-        http = HttpServer(http_handler, ssl_context=http_ctx)
+        http = HttpServer(
+            http_handler,
+            limits=HttpLimits(
+                idle_timeout_seconds=config.http_timeout_seconds,
+                request_timeout_seconds=config.http_timeout_seconds,
+            ),
+            ssl_context=http_ctx,
+        )
         self._http = http
         try:
             peer_listeners = await trio.open_tcp_listeners(config.peer_port, host=config.host)

@@ -55,7 +55,7 @@ import trio
 from dynamokv.errors import ArgumentError, InvariantError
 
 from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
-from ._tls import certificate_node_name
+from ._tls import certificate_is_node, certificate_node_name
 
 _log = logging.getLogger("dynamokv.runtime.peers")
 
@@ -66,7 +66,12 @@ SEND_BATCH_FRAMES_MAX = 256
 """Frames joined into one write to a peer."""
 
 INBOUND_CONNECTIONS_MAX = 256
-"""Inbound peer connections open at once; one more is closed on accept (and counted)."""
+"""Inbound peer connections open at once; one more evicts the oldest connection that has not
+delivered a valid message yet, or is closed on accept if there is none (both counted)."""
+
+INBOUND_IDLE_TIMEOUT_SECONDS = 60.0
+"""An inbound connection silent this long, or this long into a frame it has not finished,
+is closed (a live peer gossips every second; a slow-loris sender is cut off)."""
 
 RECONNECT_DELAY_SECONDS_MIN = 0.05
 RECONNECT_DELAY_SECONDS_MAX = 5.0
@@ -142,6 +147,7 @@ class PeerPoolOptions:
     connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
     send_timeout_seconds: float = SEND_TIMEOUT_SECONDS
     tls_handshake_timeout_seconds: float = TLS_HANDSHAKE_TIMEOUT_SECONDS
+    inbound_idle_timeout_seconds: float = INBOUND_IDLE_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         for name in (
@@ -159,6 +165,7 @@ class PeerPoolOptions:
             "connect_timeout_seconds",
             "send_timeout_seconds",
             "tls_handshake_timeout_seconds",
+            "inbound_idle_timeout_seconds",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 < value < math.inf:
@@ -183,6 +190,8 @@ class PeerPoolStats:
     disconnects_count: int = 0
     inbound_connections_count: int = 0
     inbound_refused_count: int = 0
+    inbound_evicted_count: int = 0
+    inbound_timed_out_count: int = 0
     tls_handshake_failures_count: int = 0
     malformed_frames_count: int = 0
 
@@ -203,6 +212,25 @@ def reconnect_delay_seconds(failures_count: int, options: PeerPoolOptions, rando
         options.reconnect_delay_seconds_max,
     )
     return base_seconds * (0.5 + 0.5 * random.random())
+
+
+class _Inbound:
+    """One inbound connection, for the reaper and for eviction.
+
+    ``deadline`` is when it is cut off unless more bytes arrive (``trio.current_time()``);
+    ``messages_count`` counts valid messages, so a connection that never delivered one is
+    the first to go when the table is full.
+    """
+
+    __slots__ = ("deadline", "evicted", "messages_count", "scope", "stream", "timed_out")
+
+    def __init__(self, scope: trio.CancelScope, deadline: float) -> None:
+        self.scope = scope
+        self.stream: trio.abc.Stream | None = None
+        self.deadline = deadline
+        self.messages_count = 0
+        self.evicted = False
+        self.timed_out = False
 
 
 class _Outbound:
@@ -274,6 +302,8 @@ class PeerPool:
         self._outbound: dict[PeerAddress, _Outbound] = {}
         self._held: list[_Outbound] = []
         self._inbound_open_count = 0
+        # Open inbound connections, oldest first.
+        self._inbound: dict[_Inbound, None] = {}
         self._nursery: trio.Nursery | None = None
         self.stats = PeerPoolStats()
 
@@ -294,6 +324,8 @@ class PeerPool:
                 self._nursery = nursery
                 for listener in listeners:
                     nursery.start_soon(self._accept_loop, listener, nursery)
+                if listeners:
+                    nursery.start_soon(self._reap_inbound)
                 task_status.started()
                 await trio.sleep_forever()
         finally:
@@ -573,12 +605,39 @@ class PeerPool:
                 _log.warning("peer.accept_failed error=%s", error)
                 await trio.sleep(_ACCEPT_RETRY_SECONDS)
                 continue
-            if self._inbound_open_count >= self._options.inbound_connections_max:
+            if (
+                self._inbound_open_count >= self._options.inbound_connections_max
+                and not self._evict_one()
+            ):
                 self.stats.inbound_refused_count += 1
                 _log.warning("peer.inbound_refused reason=too_many_connections")
                 await trio.aclose_forcefully(stream)
                 continue
             nursery.start_soon(self._serve_inbound, stream)
+
+    def _evict_one(self) -> bool:
+        """Close the oldest inbound connection that has not delivered a valid message yet
+        (a real peer sends within a second of connecting): a flood of silent connections
+        then only evicts its own, and a peer that reconnects always gets in."""
+        for inbound in self._inbound:
+            if inbound.messages_count == 0 and not inbound.evicted:
+                inbound.evicted = True
+                inbound.scope.cancel()
+                self.stats.inbound_evicted_count += 1
+                return True
+        return False
+
+    async def _reap_inbound(self) -> None:
+        """Cut off inbound connections past their deadline (see :class:`_Inbound`)."""
+        resolution = min(1.0, self._options.inbound_idle_timeout_seconds / 8)
+        # Runs for the pool's lifetime, one sweep per resolution.
+        while True:
+            await trio.sleep(resolution)
+            now = trio.current_time()
+            for inbound in self._inbound:
+                if inbound.deadline < now and not inbound.timed_out:
+                    inbound.timed_out = True
+                    inbound.scope.cancel()
 
     async def _serve_inbound(self, socket_stream: trio.SocketStream) -> None:
         stats = self.stats
@@ -589,68 +648,121 @@ class PeerPool:
         except OSError:
             remote_host, remote_port = "?", 0
         stream: trio.abc.Stream = socket_stream
+        timeout = self._options.inbound_idle_timeout_seconds
+        inbound = _Inbound(trio.CancelScope(), trio.current_time() + timeout)
+        self._inbound[inbound] = None
+        decoder = FrameDecoder(frame_bytes_max=self._options.frame_bytes_max)
         try:
-            node_name = None
-            if self._server_ssl_context is not None:
-                ssl_stream = trio.SSLStream(
-                    socket_stream, self._server_ssl_context, server_side=True
+            with inbound.scope:
+                await self._receive_inbound(
+                    socket_stream, inbound, decoder, remote_host, remote_port
                 )
-                stream = ssl_stream
+        finally:
+            del self._inbound[inbound]
+            self._inbound_open_count -= 1
+            if inbound.evicted:
+                _log.warning(
+                    "peer.inbound_evicted remote=%s:%s reason=too_many_connections",
+                    remote_host,
+                    remote_port,
+                )
+            elif inbound.timed_out:
+                stats.inbound_timed_out_count += 1
+                _log.warning(
+                    "peer.inbound_timed_out remote=%s:%s unfinished_frame_bytes=%d",
+                    remote_host,
+                    remote_port,
+                    decoder.buffered_bytes,
+                )
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(inbound.stream or stream)
+
+    async def _receive_inbound(
+        self,
+        socket_stream: trio.SocketStream,
+        inbound: _Inbound,
+        decoder: FrameDecoder,
+        remote_host: str,
+        remote_port: int,
+    ) -> None:
+        stats = self.stats
+        timeout = self._options.inbound_idle_timeout_seconds
+        stream: trio.abc.Stream = socket_stream
+        node_name = None
+        if self._server_ssl_context is not None:
+            ssl_stream = trio.SSLStream(socket_stream, self._server_ssl_context, server_side=True)
+            stream = inbound.stream = ssl_stream
+            try:
+                with trio.fail_after(self._options.tls_handshake_timeout_seconds):
+                    await ssl_stream.do_handshake()
+            except (trio.BrokenResourceError, trio.TooSlowError) as error:
+                stats.tls_handshake_failures_count += 1
+                _log.warning(
+                    "peer.tls_refused remote=%s:%s error=%s",
+                    remote_host,
+                    remote_port,
+                    str(error.__cause__ or error) or type(error).__name__,
+                )
+                return
+            certificate = ssl_stream.getpeercert()
+            if not certificate_is_node(certificate):
+                stats.tls_handshake_failures_count += 1
+                _log.warning(
+                    "peer.tls_refused remote=%s:%s error=%s",
+                    remote_host,
+                    remote_port,
+                    "a client certificate, not a node's",
+                )
+                return
+            node_name = certificate_node_name(certificate)
+        peer = InboundPeer(remote_host, remote_port, node_name)
+        frame_began = 0.0
+        # Runs until the peer closes, breaks, sends a malformed frame or times out.
+        while True:
+            try:
+                data = await stream.receive_some(RECEIVE_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
+            had_partial = decoder.buffered_bytes > 0
+            try:
+                messages = decoder.feed(data)
+            except FrameError as error:
+                stats.malformed_frames_count += 1
+                _log.warning(
+                    "peer.malformed_frame remote=%s:%s node=%s error=%s",
+                    remote_host,
+                    remote_port,
+                    node_name,
+                    error,
+                )
+                return
+            now = trio.current_time()
+            if decoder.buffered_bytes == 0:
+                inbound.deadline = now + timeout
+            else:
+                # A frame in progress must be finished in time, however it trickles in.
+                if not had_partial or messages:
+                    frame_began = now
+                inbound.deadline = frame_began + timeout
+            for message in messages:
+                stats.frames_received_count += 1
                 try:
-                    with trio.fail_after(self._options.tls_handshake_timeout_seconds):
-                        await ssl_stream.do_handshake()
-                except (trio.BrokenResourceError, trio.TooSlowError) as error:
-                    stats.tls_handshake_failures_count += 1
-                    _log.warning(
-                        "peer.tls_refused remote=%s:%s error=%s",
-                        remote_host,
-                        remote_port,
-                        str(error.__cause__ or error) or type(error).__name__,
-                    )
-                    return
-                node_name = certificate_node_name(ssl_stream.getpeercert())
-            peer = InboundPeer(remote_host, remote_port, node_name)
-            decoder = FrameDecoder(frame_bytes_max=self._options.frame_bytes_max)
-            # Runs until the peer closes, breaks, or sends a malformed frame.
-            while True:
-                try:
-                    data = await stream.receive_some(RECEIVE_BYTES)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
-                if not data:
-                    return
-                try:
-                    messages = decoder.feed(data)
+                    await self._on_message(peer, message)
                 except FrameError as error:
+                    # The callback refused a well-framed message it cannot understand
+                    # (an unknown type tag, a wrong field): as bad as a broken frame.
                     stats.malformed_frames_count += 1
                     _log.warning(
-                        "peer.malformed_frame remote=%s:%s node=%s error=%s",
+                        "peer.malformed_message remote=%s:%s node=%s error=%s",
                         remote_host,
                         remote_port,
                         node_name,
                         error,
                     )
                     return
-                for message in messages:
-                    stats.frames_received_count += 1
-                    try:
-                        await self._on_message(peer, message)
-                    except FrameError as error:
-                        # The callback refused a well-framed message it cannot understand
-                        # (an unknown type tag, a wrong field): as bad as a broken frame.
-                        stats.malformed_frames_count += 1
-                        _log.warning(
-                            "peer.malformed_message remote=%s:%s node=%s error=%s",
-                            remote_host,
-                            remote_port,
-                            node_name,
-                            error,
-                        )
-                        return
-        finally:
-            self._inbound_open_count -= 1
-            with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(stream)
+                inbound.messages_count += 1
 
 
 def _direct_socket(stream: trio.abc.Stream) -> socket.socket | None:

@@ -6,8 +6,9 @@ nothing from the system's trust store, so a certificate from any other authority
 valid elsewhere, is refused. Between peers TLS is *mutual*: the listening node requires a
 client certificate, and the connecting node verifies the listener's certificate and host
 name. That is what stops a stray process on the network from injecting replication traffic.
-The HTTP API may serve TLS with the same node certificate; clients there are not asked for
-certificates (curl with ``--cacert``).
+The HTTP API may serve TLS with the same node certificate, and may require a client
+certificate from the same CA too (``http_client_auth``: then a client without one is refused
+at the handshake).
 
 Choices, and why:
 
@@ -15,9 +16,14 @@ Choices, and why:
   RSA-2048 would take a noticeable fraction of a second per key) and fast to handshake.
 * TLS 1.3 only between peers (both ends are dynamokv); TLS 1.2 or newer for HTTP clients.
 * Node certificates carry both ``serverAuth`` and ``clientAuth``, since every node is both,
-  and subject alternative names ``IP:127.0.0.1``, ``DNS:localhost`` and ``DNS:<node name>``;
-  the node name is also the subject's common name, which :func:`certificate_node_name`
-  reads back to tell the core which node an inbound connection belongs to.
+  and subject alternative names ``IP:127.0.0.1``, ``DNS:localhost``, ``DNS:<node name>`` and
+  any further addresses the node is reached at (a host's address on a bridge); the node name
+  is also the subject's common name, which :func:`certificate_node_name` reads back to tell
+  the core which node an inbound connection belongs to.
+* *Client* certificates (for HTTP clients, when the API requires one) are signed by the same
+  CA but say so in their subject (``OU=client``) and carry only ``clientAuth``; the peer
+  listener refuses them (:func:`certificate_is_node`), so a client certificate never speaks
+  for a node.
 * Private keys are written with mode 0600 in a 0700 directory, unencrypted: a node must start
   unattended. Protect the directory as you would the data directory.
 
@@ -27,6 +33,7 @@ Files written by :func:`generate_cluster_certificates` (``dynamokv certs init``)
     <dir>/ca.key            the CA's private key (needed only to add nodes)
     <dir>/<name>.crt        node certificate, signed by the CA
     <dir>/<name>.key        node private key
+    <dir>/<client>.crt      client certificate (``clients=``), and its key
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import ipaddress
 import os
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +58,10 @@ NODE_VALIDITY_DAYS = 825
 
 NODE_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 """A node name is one DNS label (lower case), so that it can be a SAN ``DNS`` entry."""
+
+NODE_UNIT = "node"
+CLIENT_UNIT = "client"
+"""The ``OU`` of node and client certificates (a peer must present a node's)."""
 
 _CLOCK_SKEW_ALLOWANCE = datetime.timedelta(hours=1)
 _RESERVED_NAMES = frozenset({"ca"})
@@ -98,6 +109,8 @@ def generate_cluster_certificates(
     *,
     force: bool = False,
     now: datetime.datetime | None = None,
+    addresses: Mapping[str, Sequence[str]] | None = None,
+    clients: Sequence[str] = (),
 ) -> list[Path]:
     """Make a cluster CA and one certificate per node name, and write them to ``directory``.
 
@@ -106,6 +119,10 @@ def generate_cluster_certificates(
         names: Node names: distinct DNS labels, see :data:`NODE_NAME_PATTERN`.
         force: Overwrite existing files (a new CA: every node needs its new certificate).
         now: The validity start, for tests; the current UTC time by default.
+        addresses: Node name -> further IP addresses (or DNS names) the node is reached
+            at, added to its subject alternative names.
+        clients: Names of client certificates to make as well (``OU=client``,
+            ``clientAuth`` only): what an HTTP client presents when the API requires one.
 
     Returns:
         The paths written, CA first.
@@ -123,11 +140,13 @@ def generate_cluster_certificates(
         raise CertificateError("at least one node name is needed")
     for name in names:
         _check_node_name(name)
-    if len(set(names)) != len(names):
-        raise CertificateError(f"node names must be distinct: {', '.join(names)}")
+    for name in clients:
+        _check_node_name(name)
+    if len(set(names) | set(clients)) != len(names) + len(clients):
+        raise CertificateError(f"names must be distinct: {', '.join([*names, *clients])}")
     base = Path(directory)
     targets = [base / "ca.crt", base / "ca.key"]
-    for name in names:
+    for name in [*names, *clients]:
         paths = node_certificate_paths(base, name)
         targets += [paths.cert_path, paths.key_path]
     existing = [path for path in targets if path.exists()]
@@ -186,15 +205,30 @@ def generate_cluster_certificates(
         (base / "ca.crt", ca_cert.public_bytes(serialization.Encoding.PEM), 0o644),
         (base / "ca.key", pem_key(ca_key), 0o600),
     ]
-    for name in names:
+    for name in [*names, *clients]:
+        is_client = name in clients
         node_key = ec.generate_private_key(ec.SECP256R1())
         node_public_key = node_key.public_key()
+        alternative_names: list[x509.GeneralName] = [
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.DNSName("localhost"),
+            x509.DNSName(name),
+        ]
+        for address in (addresses or {}).get(name, ()):
+            try:
+                alternative_names.append(x509.IPAddress(ipaddress.ip_address(address)))
+            except ValueError:
+                alternative_names.append(x509.DNSName(address))
         node_cert = (
             x509.CertificateBuilder()
             .subject_name(
                 x509.Name(
                     [
                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dynamokv"),
+                        x509.NameAttribute(
+                            NameOID.ORGANIZATIONAL_UNIT_NAME,
+                            CLIENT_UNIT if is_client else NODE_UNIT,
+                        ),
                         x509.NameAttribute(NameOID.COMMON_NAME, name),
                     ]
                 )
@@ -221,20 +255,13 @@ def generate_cluster_certificates(
             )
             .add_extension(
                 x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                    [ExtendedKeyUsageOID.CLIENT_AUTH]
+                    if is_client
+                    else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
                 ),
                 critical=False,
             )
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.DNSName("localhost"),
-                        x509.DNSName(name),
-                    ]
-                ),
-                critical=False,
-            )
+            .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(node_public_key), critical=False
             )
@@ -306,10 +333,14 @@ def peer_client_ssl_context(paths: NodeCertificatePaths) -> ssl.SSLContext:
     return context
 
 
-def http_server_ssl_context(paths: NodeCertificatePaths) -> ssl.SSLContext:
-    """The context for HTTPS on the client API: the node's certificate, no client auth.
+def http_server_ssl_context(
+    paths: NodeCertificatePaths, *, client_auth: bool = False
+) -> ssl.SSLContext:
+    """The context for HTTPS on the client API: the node's certificate.
 
-    Clients verify it against the cluster CA (``curl --cacert <dir>/ca.crt``).
+    Clients verify it against the cluster CA (``curl --cacert <dir>/ca.crt``). With
+    ``client_auth`` a client must also present a certificate the cluster CA signed
+    (``curl --cert client.crt --key client.key``), or the handshake fails.
 
     Raises:
         CertificateError: A file is missing or does not hold what it should.
@@ -318,9 +349,40 @@ def http_server_ssl_context(paths: NodeCertificatePaths) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(os.fspath(paths.cert_path), os.fspath(paths.key_path))
+        if client_auth:
+            context.load_verify_locations(cafile=os.fspath(paths.ca_cert_path))
+            context.verify_mode = ssl.CERT_REQUIRED
     except (OSError, ssl.SSLError) as error:
         raise CertificateError(f"cannot load TLS material: {error}") from error
     return context
+
+
+def http_client_ssl_context(paths: NodeCertificatePaths) -> ssl.SSLContext:
+    """The context an HTTP client of the cluster uses: trust the cluster CA only, and
+    present ``paths``' certificate (a client certificate) when the node asks for one.
+
+    Raises:
+        CertificateError: A file is missing or does not hold what it should.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    _load_node_material(context, paths)
+    return context
+
+
+def certificate_is_node(peer_certificate: dict[str, Any] | None) -> bool:
+    """Whether a verified peer certificate is a node's, not a client's (``OU=client``).
+
+    Certificates made before units were recorded have none: they are nodes'.
+    """
+    if not peer_certificate:
+        return False
+    for relative_name in peer_certificate.get("subject", ()):
+        for key, value in relative_name:
+            if key == "organizationalUnitName" and value != NODE_UNIT:
+                return False
+    return True
 
 
 def certificate_node_name(peer_certificate: dict[str, Any] | None) -> str | None:

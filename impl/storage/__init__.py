@@ -8,7 +8,8 @@ contiguous range (:meth:`Store.scan`) for hinted handoff and Merkle trees (Dynam
 
 Everything on disk goes through a :class:`Files` layer: :class:`OsFiles` for real, or
 :class:`FaultyFiles` for the deterministic simulator (torn writes, lost unsynced data,
-injected write errors). The design and its recovery rules are in ``docs/storage.md``.
+injected write errors). The design and its recovery rules are in ``docs/storage.md``. The
+WAL's framing and recovery rule are replaceable through :class:`WalSeams` (labs, tests).
 
 This package imports nothing else from dynamokv but the error root (:mod:`dynamokv.errors`), nor trio: the trio runtime calls it on a
 worker thread and the simulator calls it directly.
@@ -33,13 +34,17 @@ from ._format import (
     VALUE_BYTES_MAX,
     WAL_RECORD_BYTES_MAX,
     Operation,
+    frame_wal_record,
+    read_wal_records,
     ring_position,
 )
+from ._seams import DEFAULT_WAL_SEAMS, WalSeams
 from ._store import FSYNC_POLICIES, FsyncPolicy, MayDrop, Store, StoreOptions, StoreStats
 from ._wal import RecoveryReport, SalvagedDamage, TornTail
 
 __all__ = [
     "BATCH_OPERATIONS_MAX",
+    "DEFAULT_WAL_SEAMS",
     "FSYNC_POLICIES",
     "KEY_BYTES_MAX",
     "RING_POSITIONS_COUNT",
@@ -65,6 +70,9 @@ __all__ = [
     "StoreOptions",
     "StoreStats",
     "TornTail",
+    "WalSeams",
     "WritableFile",
+    "frame_wal_record",
+    "read_wal_records",
     "ring_position",
 ]

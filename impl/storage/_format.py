@@ -133,8 +133,22 @@ def decode_wal_header(data: bytes) -> int | None:
     return int(number)
 
 
-def encode_wal_record(operations: Sequence[Operation]) -> bytes:
-    """Frame a batch of already validated operations as one WAL record."""
+def frame_wal_record(payload: bytes) -> bytes:
+    """One WAL record around ``payload``: marker u32 | length u32 | crc32 u32 | payload.
+
+    All integers are little-endian. The marker is ``WAL_RECORD_MARKER`` (0xD7A35E91);
+    the length counts the payload's bytes; the checksum is CRC-32 (``zlib.crc32``) of
+    the four length bytes and then the payload, so a torn or flipped length is caught
+    as surely as a damaged payload. The record's overhead is 12 bytes.
+    """
+    length = _LENGTH.pack(len(payload))
+    return (
+        WAL_MARKER_BYTES + length + _LENGTH.pack(zlib.crc32(payload, zlib.crc32(length))) + payload
+    )
+
+
+def encode_wal_payload(operations: Sequence[Operation]) -> bytes:
+    """The payload of one WAL record: a batch of already validated operations."""
     parts = [_COUNT.pack(len(operations))]
     for key, value in operations:
         if value is None:
@@ -144,22 +158,15 @@ def encode_wal_record(operations: Sequence[Operation]) -> bytes:
             parts.append(OPERATION_HEADER.pack(KIND_PUT, len(key), len(value)))
             parts.append(key)
             parts.append(value)
-    payload = b"".join(parts)
-    length = _LENGTH.pack(len(payload))
-    crc = zlib.crc32(payload, zlib.crc32(length))
-    return WAL_MARKER_BYTES + length + _LENGTH.pack(crc) + payload
+    return b"".join(parts)
 
 
 _ONE_PUT = struct.Struct("<IBII")
 
 
-def encode_wal_put(key: bytes, value: bytes) -> bytes:
-    """:func:`encode_wal_record` for one put, without building a list (the hot path)."""
-    payload = _ONE_PUT.pack(1, KIND_PUT, len(key), len(value)) + key + value
-    length = _LENGTH.pack(len(payload))
-    return (
-        WAL_MARKER_BYTES + length + _LENGTH.pack(zlib.crc32(payload, zlib.crc32(length))) + payload
-    )
+def encode_wal_put_payload(key: bytes, value: bytes) -> bytes:
+    """:func:`encode_wal_payload` for one put, without building a list (the hot path)."""
+    return _ONE_PUT.pack(1, KIND_PUT, len(key), len(value)) + key + value
 
 
 def wal_record_at(data: bytes, offset: int) -> bytes | None:
@@ -177,6 +184,31 @@ def wal_record_at(data: bytes, offset: int) -> bytes | None:
     if zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length))) != crc:
         return None
     return payload
+
+
+def read_wal_records(data: bytes, offset: int) -> tuple[tuple[tuple[int, bytes], ...], int]:
+    """Every valid record from ``offset`` on, stopping at the first torn or corrupt one.
+
+    Args:
+        data: the log's bytes (a WAL file after its header, or any slice of records).
+        offset: where the first record starts.
+
+    Returns:
+        ``(records, stop)``: each record as ``(its offset, its payload)``, in order, and
+        the offset where reading stopped: ``len(data)`` when every record was valid,
+        else the start of the first record that is torn (cut short) or corrupt (wrong
+        marker, a length over ``WAL_RECORD_BYTES_MAX``, or a checksum that does not
+        match). Nothing after that record is returned, even if it looks valid: after
+        damage, the log cannot be trusted to say where the next record starts.
+    """
+    records: list[tuple[int, bytes]] = []
+    while offset < len(data):
+        payload = wal_record_at(data, offset)
+        if payload is None:
+            break
+        records.append((offset, payload))
+        offset += WAL_RECORD_HEADER_BYTES + len(payload)
+    return tuple(records), offset
 
 
 def decode_wal_payload(payload: bytes, *, path: str, offset: int) -> list[Operation]:

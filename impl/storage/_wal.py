@@ -31,13 +31,13 @@ from ._files import Files, WritableFile
 from ._format import (
     WAL_HEADER_BYTES,
     WAL_MARKER_BYTES,
-    WAL_RECORD_HEADER_BYTES,
     Operation,
     decode_wal_header,
     decode_wal_payload,
     encode_wal_header,
     wal_record_at,
 )
+from ._seams import DEFAULT_WAL_SEAMS, WalSeams
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,7 @@ def replay_wal_file(
     torn_tails: list[TornTail],
     salvaged: list[SalvagedDamage],
     state: _ReplayState,
+    seams: WalSeams = DEFAULT_WAL_SEAMS,
 ) -> None:
     """Apply every record of one WAL file, in order, following the recovery rules above.
 
@@ -219,12 +220,14 @@ def replay_wal_file(
             raise StorageCorruptionError(message, path=path, offset=0)
         salvaged.append(SalvagedDamage(path, 0, WAL_HEADER_BYTES, message))
     while offset < len(data):
-        payload = wal_record_at(data, offset)
-        if payload is not None:
-            apply(decode_wal_payload(payload, path=path, offset=offset))
+        records, stop = seams.read_records(data, offset)
+        invariant(offset <= stop <= len(data), "WAL: read_records stopped outside the file")
+        for record_offset, payload in records:
+            apply(decode_wal_payload(payload, path=path, offset=record_offset))
             state.records += 1
-            offset += len(payload) + WAL_RECORD_HEADER_BYTES
-            continue
+        offset = stop
+        if offset == len(data):
+            break
         if data.count(0, offset) == len(data) - offset:
             return  # only preallocated zeros follow: the clean end of the log
         following = _next_valid_record(data, offset + 1)
@@ -269,8 +272,13 @@ def replay_wal(
     *,
     salvage: bool,
     apply: Callable[[list[Operation]], None],
+    seams: WalSeams = DEFAULT_WAL_SEAMS,
 ) -> tuple[tuple[str, ...], int, int, list[TornTail], list[SalvagedDamage]]:
-    """Replay WAL files ``numbers`` (consecutive, oldest first) into ``apply``."""
+    """Replay WAL files ``numbers`` (consecutive, oldest first) into ``apply``.
+
+    Records are read with ``seams.read_records``; what follows the first record it
+    does not trust is classified here (clean end, torn tail, or damage).
+    """
     torn_tails: list[TornTail] = []
     salvaged: list[SalvagedDamage] = []
     state = _ReplayState()
@@ -293,5 +301,6 @@ def replay_wal(
             torn_tails=torn_tails,
             salvaged=salvaged,
             state=state,
+            seams=seams,
         )
     return tuple(paths), state.records, state.operations, torn_tails, salvaged

@@ -41,3 +41,26 @@ def _no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for pid in processes_under(base):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_namespace_left_behind() -> Iterator[None]:
+    """Every network namespace and bridge this session made is gone at its end."""
+    yield
+    from dynamokv.impl.runtime._netns import created_suffixes, netns_available, remove_leftovers
+
+    if netns_available() is None and created_suffixes():
+        remove_leftovers(created_suffixes())
+
+
+@pytest.fixture
+def netns_required() -> None:
+    """Skip (one line) where namespaces cannot be made; fail instead when ``CI`` is set,
+    since CI runs as root and a skip there would hide a broken harness."""
+    from dynamokv.impl.runtime._netns import netns_available
+
+    reason = netns_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)

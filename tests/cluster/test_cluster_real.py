@@ -172,7 +172,7 @@ def test_history_of_real_processes_with_kills_and_restarts_passes_the_checkers(
                         node, Client(cluster.http_address(node), timeout_seconds=5)
                     )
                     key = rng.choice(keys)
-                    read = recorder.get(client, client_id, node, key, r=2)
+                    read, _reply = recorder.get(client, client_id, node, key, 2)
                     if not read.ok:
                         time.sleep(0.05)
                         continue

@@ -76,7 +76,7 @@ class RealClusterAgainstSpec(RuleBasedStateMachine):
     @rule(key=st.sampled_from(KEYS), node=st.sampled_from(NODES), forget=st.booleans())
     def get(self, key: bytes, node: str, forget: bool) -> None:
         node = self._node(node)
-        record = self.recorder.get(self.clients[node], 0, node, key, 2)
+        record, _reply = self.recorder.get(self.clients[node], 0, node, key, 2)
         if not record.ok:
             return
         written = set(self.recorder.context_of_value)
@@ -107,11 +107,11 @@ class RealClusterAgainstSpec(RuleBasedStateMachine):
             with Client(self.cluster.http_address(1), timeout_seconds=10) as client:
                 for key in KEYS:
                     # A restarted node may still be suspected by its peers for a moment.
-                    record = self.recorder.get(client, 1, "node-1", key, 3)
+                    record, _reply = self.recorder.get(client, 1, "node-1", key, 3)
                     deadline = time.monotonic() + 15
                     while not record.ok and time.monotonic() < deadline:
                         time.sleep(0.2)
-                        record = self.recorder.get(client, 1, "node-1", key, 3)
+                        record, _reply = self.recorder.get(client, 1, "node-1", key, 3)
                     assert record.ok, f"get of {key!r} with r=3 failed with every node up"
                     self.recorder.finish()
                     held = record.versions

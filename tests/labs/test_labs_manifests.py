@@ -35,8 +35,8 @@ def test_the_skeleton_has_the_answer_keys_signatures_and_docstrings(name: str) -
 @pytest.mark.parametrize("name", list(LABS))
 def test_the_parts_grade_exactly_the_functions_of_the_answer_key(name: str) -> None:
     lab = LABS[name]
-    graded = [function for part in lab.parts for function in part.functions]
-    assert sorted(graded) == sorted(lab.answer_key)
+    graded = {function for part in lab.parts for function in part.functions}
+    assert graded == set(lab.answer_key)
     ids = [check.check_id for check in lab.checks()]
     assert len(ids) == len(set(ids))
     for part in lab.parts:

@@ -308,7 +308,27 @@ async def test_requests_per_connection_max_closes_the_connection() -> None:
 
 
 @trio_test
-async def test_connections_over_the_maximum_are_closed_at_once() -> None:
+async def test_a_new_connection_evicts_a_silent_one_before_an_idle_keep_alive_one() -> None:
+    async with (
+        running_server(limits=HttpLimits(connections_max=2)) as (server, port),
+        client(port) as keep_alive,
+        client(port) as silent,
+    ):
+        await keep_alive.send(get())
+        assert (await keep_alive.read_response()).status == 200
+        async with client(port) as newcomer:
+            await newcomer.send(get())
+            assert (await newcomer.read_response()).status == 200
+            with trio.fail_after(2):
+                await silent.wait_closed()  # never sent a byte: the first to go
+            await keep_alive.send(get())
+            assert (await keep_alive.read_response()).status == 200
+        assert server.stats.connections_evicted_count == 1
+        assert server.stats.connections_refused_count == 0
+
+
+@trio_test
+async def test_a_new_connection_evicts_the_longest_idle_keep_alive_one() -> None:
     async with (
         running_server(limits=HttpLimits(connections_max=1)) as (server, port),
         client(port) as first,
@@ -316,8 +336,35 @@ async def test_connections_over_the_maximum_are_closed_at_once() -> None:
         await first.send(get())
         assert (await first.read_response()).status == 200
         async with client(port) as second:
-            await second.wait_closed()
+            await second.send(get())
+            assert (await second.read_response()).status == 200
+            with trio.fail_after(2):
+                await first.wait_closed()
+        assert server.stats.connections_evicted_count == 1
+
+
+@trio_test
+async def test_connections_over_the_maximum_are_refused_when_none_is_idle() -> None:
+    release = trio.Event()
+    entered = trio.Event()
+
+    async def slow_handler(request: HttpRequest) -> HttpResponse:
+        entered.set()
+        await release.wait()
+        return HttpResponse(200, b"done")
+
+    async with (
+        running_server(slow_handler, limits=HttpLimits(connections_max=1)) as (server, port),
+        client(port) as busy,
+    ):
+        await busy.send(get())
+        await entered.wait()
+        async with client(port) as second:
+            with trio.fail_after(2):
+                await second.wait_closed()
         assert server.stats.connections_refused_count == 1
+        release.set()
+        assert (await busy.read_response()).body == b"done"
 
 
 @trio_test

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import random
 import ssl
@@ -287,16 +289,69 @@ async def test_inbound_connections_over_the_maximum_are_refused() -> None:
     async with running_pool(inbox, options=options) as (receiver, address):
         assert address is not None
         first = await trio.open_tcp_stream(address.host, address.port)
-        second = await trio.open_tcp_stream(address.host, address.port)
         try:
             await first.send_all(encode_frame(1))
-            await inbox.wait_for(1)
-            with trio.fail_after(2):
-                assert await second.receive_some(100) == b""
+            with trio.fail_after(5):
+                await inbox.wait_for(1)  # a peer that spoke: never evicted for a newcomer
+            second = await trio.open_tcp_stream(address.host, address.port)
+            try:
+                with trio.fail_after(2):
+                    assert await second.receive_some(100) == b""
+            finally:
+                await second.aclose()
             assert receiver.stats.inbound_refused_count == 1
         finally:
             await first.aclose()
-            await second.aclose()
+
+
+@trio_test
+async def test_a_silent_inbound_connection_is_evicted_for_a_peer_that_speaks() -> None:
+    inbox = Inbox()
+    options = dataclasses.replace(FAST, inbound_connections_max=1)
+    async with running_pool(inbox, options=options) as (receiver, address):
+        assert address is not None
+        silent = await trio.open_tcp_stream(address.host, address.port)
+        try:
+            await trio.sleep(0.05)  # accepted before the peer below
+            peer = await trio.open_tcp_stream(address.host, address.port)
+            try:
+                await peer.send_all(encode_frame(7))
+                with trio.fail_after(5):
+                    await inbox.wait_for(1)
+                assert inbox.messages() == [7]
+                with trio.fail_after(2):
+                    assert await silent.receive_some(100) == b""
+                assert receiver.stats.inbound_evicted_count == 1
+            finally:
+                await peer.aclose()
+        finally:
+            await silent.aclose()
+
+
+@trio_test
+async def test_idle_and_half_sent_inbound_connections_time_out() -> None:
+    inbox = Inbox()
+    options = dataclasses.replace(FAST, inbound_idle_timeout_seconds=0.3)
+    async with running_pool(inbox, options=options) as (receiver, address):
+        assert address is not None
+        idle = await trio.open_tcp_stream(address.host, address.port)
+        half = await trio.open_tcp_stream(address.host, address.port)
+        try:
+            frame = encode_frame("x" * 100)
+            with trio.fail_after(5):
+                # A byte every 0.1 s keeps the connection busy, but not the frame alive.
+                for byte in frame[:40]:
+                    await half.send_all(bytes([byte]))
+                    await trio.sleep(0.1)
+                    if receiver.stats.inbound_timed_out_count == 2:
+                        break
+                assert await idle.receive_some(100) == b""
+            assert receiver.stats.inbound_timed_out_count == 2
+            assert inbox.messages() == []
+        finally:
+            await idle.aclose()
+            with contextlib.suppress(trio.BrokenResourceError):
+                await half.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,109 @@
+"""Jepsen-style runs on real processes (``dynamokv chaos``), short versions for the slow tier.
+
+Each run starts its own 5-node cluster, runs client threads while the nemesis breaks it,
+and judges the history with the simulator's checkers. The long runs (120 s, every nemesis,
+5 valid runs) are a command whose output goes on the benchmarks page, not a test.
+
+Negative controls: in every carts run the last-write-wins clients must lose items (the
+harness can see a loss), and a register run with R + W <= N (no longer a strict quorum
+intersection) must be caught reading stale values (the checker can fail).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import processes_under
+from dynamokv.impl.chaos import ChaosConfig, run_chaos
+from dynamokv.impl.cli import main
+
+EVERY_NEMESIS = ("partition", "one-way", "kill", "pause")
+
+
+def _short(tmp_path: Path, **options: object) -> ChaosConfig:
+    settings: dict[str, object] = {
+        "workload": "carts",
+        "nemesis": EVERY_NEMESIS,
+        "seconds": 34.0,
+        "seed": 11,
+        "directory": tmp_path / "run",
+        "fault_seconds": 4.0,
+        "quiet_seconds": 2.0,
+        # Shorter than a fault, so that a request to a paused node times out inside it.
+        "timeout_seconds": 1.5,
+        "acknowledged_adds_min": 200,
+    }
+    settings.update(options)
+    return ChaosConfig(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_union_carts_lose_nothing_under_every_nemesis_while_lww_carts_lose(
+    tmp_path: Path,
+) -> None:
+    report = run_chaos(_short(tmp_path))
+    assert report.violations == [], report.violations[:5]
+    assert report.carts["union"]["acknowledged"] >= 200
+    assert report.carts["union"]["lost"] == 0, report.carts["union"]
+    assert report.carts["lww"]["lost"] > 0  # the harness sees a loss when there is one
+    assert {window["kind"] for window in report.windows} == set(EVERY_NEMESIS)
+    assert report.valid, report.invalid_reasons
+    history = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[0])["seed"] == 11 and len(history) > report.requests // 2
+    assert (tmp_path / "run" / "report.json").exists()
+    assert processes_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_register_reads_are_never_stale_under_a_strict_quorum(tmp_path: Path) -> None:
+    report = run_chaos(
+        _short(tmp_path, workload="register", seconds=20.0, nemesis=("partition", "kill", "pause"))
+    )
+    assert report.violations == [], report.violations[:5]
+    assert report.register["writes_ok"] > 100 and report.register["stale_reads"] == 0
+    assert not [reason for reason in report.invalid_reasons if "failed during" in reason]
+
+
+@pytest.mark.slow
+def test_the_checker_catches_stale_reads_when_r_plus_w_is_not_above_n(tmp_path: Path) -> None:
+    """The planted weakness: R=1, W=1 with N=3 under partitions must show property 4 fail."""
+    report = run_chaos(
+        _short(
+            tmp_path,
+            workload="register",
+            seconds=20.0,
+            nemesis=("partition",),
+            fault_seconds=7.0,
+            r=1,
+            w=1,
+        )
+    )
+    assert report.register["stale_reads"] > 0
+    assert any("property 4" in violation for violation in report.violations)
+
+
+def test_chaos_refuses_bad_arguments_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chaos", "--nemesis", "flood", "--dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["chaos", "--seconds", "0", "--dir", str(tmp_path)]) == 1
+    assert "seconds" in capsys.readouterr().err
+    assert main(["chaos", "--workload", "queue"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("netns_required")
+def test_a_netns_cluster_survives_the_nemesis_and_leaves_nothing(tmp_path: Path) -> None:
+    from dynamokv.impl.runtime._netns import created_suffixes, leftovers
+
+    before = set(created_suffixes())
+    report = run_chaos(_short(tmp_path, netns=True, nemesis=("partition", "kill"), seconds=20.0))
+    assert report.violations == [] and report.carts["union"]["lost"] == 0
+    assert report.carts["union"]["acknowledged"] > 0
+    suffixes = sorted(set(created_suffixes()) - before)
+    assert suffixes and leftovers(suffixes) == ([], [])
+    assert processes_under(tmp_path) == []
