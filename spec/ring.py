@@ -17,6 +17,11 @@ Two ways of placing tokens are specified, both as plain rings so that one
   positions ``[p*RING_SIZE/Q, (p+1)*RING_SIZE/Q)`` and its token sits at the
   partition's last position. A join steals whole partitions from the most loaded
   nodes, so exactly the stolen partitions move (about 1/(S+1) of the data).
+* **Weighted strategy 3**: heterogeneous nodes (Dynamo §2: "a powerful machine gets
+  more") carry a weight, and node *i* owns its quota of Q·wᵢ/Σw partitions,
+  rounded so the quotas sum to Q (:func:`weighted_quotas`); joins and leaves move
+  only the partitions that must change owner to keep every node within one
+  partition of Q·wᵢ/Σw.
 
 Hash functions are parameters: the specs stay pure, and CrossHair can reason
 about them without entering ``hashlib``.
@@ -40,12 +45,16 @@ __all__ = [
     "Ring",
     "Token",
     "assign_partitions",
+    "assign_partitions_weighted",
     "extended_preference_list",
     "is_balanced",
     "is_ring",
+    "is_weighted_balanced",
     "join_partitions",
+    "join_partitions_weighted",
     "keys_that_move",
     "leave_partitions",
+    "leave_partitions_weighted",
     "md5_position",
     "nodes_of",
     "partition_of",
@@ -53,6 +62,7 @@ __all__ = [
     "partition_start",
     "preference_list",
     "random_tokens",
+    "weighted_quotas",
 ]
 
 RING_BITS = 128
@@ -274,6 +284,194 @@ def leave_partitions(assignment: Sequence[str], node: str) -> tuple[str, ...]:
     for index, owner in enumerate(owners):
         if owner == node:
             heir = min(members, key=lambda member: (counts[member], member))
+            owners[index] = heir
+            counts[heir] += 1
+    return tuple(owners)
+
+
+def _valid_weights(weights: Mapping[str, int]) -> bool:
+    return len(weights) > 0 and all(type(w) is int and w >= 1 for w in weights.values())
+
+
+def _weights_of(weights: Mapping[str, int], nodes: Iterable[str]) -> dict[str, int]:
+    return {node: weights[node] for node in nodes}
+
+
+def _room_for(weights: Mapping[str, int], q: int) -> bool:
+    """Whether every node's share Q·wᵢ/Σw is at least one whole partition."""
+    return q * min(weights.values()) >= sum(weights.values())
+
+
+@icontract.require(lambda weights: _valid_weights(weights))
+@icontract.require(lambda weights, q: _room_for(weights, q))
+@icontract.ensure(lambda weights, result: set(result) == set(weights))
+@icontract.ensure(lambda result: all(quota >= 1 for quota in result.values()))
+@icontract.ensure(lambda q, result: sum(result.values()) == q)
+@icontract.ensure(
+    lambda weights, q, result: all(
+        abs(result[node] * sum(weights.values()) - q * weight) < sum(weights.values())
+        for node, weight in weights.items()
+    )
+)
+def weighted_quotas(weights: Mapping[str, int], q: int) -> dict[str, int]:
+    """Each node's share of the Q partitions: Q·wᵢ/Σw, rounded so the shares sum to Q
+    (every share at least one partition: Q·min(w) >= Σw is required).
+
+    The largest-remainder rule: every node gets the whole part of its share, and the
+    partitions left over go to the largest fractional parts (ties: by node id). Each
+    quota is then less than one partition from Q·wᵢ/Σw. Equal weights give the
+    quotas of :func:`assign_partitions`, Q/S rounded down or up.
+    """
+    total = sum(weights.values())
+    floors = {node: q * weight // total for node, weight in weights.items()}
+    left = q - sum(floors.values())
+    by_remainder = sorted(weights, key=lambda node: (-(q * weights[node] % total), node))
+    return {node: floors[node] + (1 if node in by_remainder[:left] else 0) for node in weights}
+
+
+def is_weighted_balanced(assignment: Sequence[str], weights: Mapping[str, int]) -> bool:
+    """Whether every node owns within one partition of Q·wᵢ/Σw, and only nodes with a
+    weight own any."""
+    if not _valid_weights(weights):
+        return False
+    counts = Counter(assignment)
+    total = sum(weights.values())
+    q = len(assignment)
+    return set(counts) <= set(weights) and all(
+        abs(counts[node] * total - q * weight) <= total for node, weight in weights.items()
+    )
+
+
+@icontract.require(lambda weights: _valid_weights(weights))
+@icontract.require(lambda weights, q: _room_for(weights, q))
+@icontract.ensure(lambda q, result: len(result) == q)
+@icontract.ensure(
+    lambda weights, q, result: Counter(result) == Counter(weighted_quotas(weights, q))
+)
+def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str, ...]:
+    """Weighted strategy 3: node *i* owns exactly its :func:`weighted_quotas` share.
+
+    The partitions are dealt by smooth weighted round-robin (each step every node
+    earns its quota, the richest takes the partition and pays Q), which spreads
+    each node's partitions evenly round the ring and, with equal quotas, deals
+    them round-robin in node order.
+    """
+    quotas = weighted_quotas(weights, q)
+    order = sorted(quotas)
+    credit = dict.fromkeys(order, 0)
+    owners: list[str] = []
+    for _ in range(q):
+        for node in order:
+            credit[node] += quotas[node]
+        chosen = max(order, key=lambda node: (credit[node], -order.index(node)))
+        credit[chosen] -= q
+        owners.append(chosen)
+    return tuple(owners)
+
+
+def _surplus_order(counts: Mapping[str, int], quotas: Mapping[str, int]) -> list[str]:
+    return sorted(counts, key=lambda node: (quotas.get(node, 0) - counts[node], node))
+
+
+@icontract.require(lambda assignment: len(assignment) > 0)
+@icontract.require(lambda assignment, new_node: new_node not in assignment)
+@icontract.require(lambda assignment, weights: set(assignment) <= set(weights))
+@icontract.require(lambda weights, new_node: new_node in weights and _valid_weights(weights))
+@icontract.require(
+    lambda assignment, weights, new_node: _room_for(
+        {node: w for node, w in weights.items() if node in {*assignment, new_node}},
+        len(assignment),
+    )
+)
+@icontract.ensure(
+    lambda assignment, new_node, result: all(
+        after in (before, new_node) for before, after in zip(assignment, result, strict=True)
+    )
+)
+@icontract.ensure(
+    lambda assignment, weights, new_node, result: (
+        Counter(result)[new_node]
+        == weighted_quotas(
+            {node: weight for node, weight in weights.items() if node in {*assignment, new_node}},
+            len(assignment),
+        )[new_node]
+    )
+)
+@icontract.ensure(
+    lambda assignment, weights, new_node, result: (
+        is_weighted_balanced(result, _weights_of(weights, {*assignment, new_node}))
+        or not is_weighted_balanced(assignment, _weights_of(weights, set(assignment)))
+    )
+)
+def join_partitions_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], new_node: str
+) -> tuple[str, ...]:
+    """Weighted strategy 3 join: ``new_node`` steals exactly its quota of partitions.
+
+    Each steal takes a partition of the node furthest above its new quota (the
+    quotas of the old nodes and ``new_node`` together), spread evenly round the
+    ring and, where possible, not next to another of ``new_node``'s partitions, as
+    :func:`join_partitions` does. Only stolen partitions change owner, and only to
+    the new node; an old node that was at its quota before ends within one
+    partition of its new one.
+    """
+    owners = list(assignment)
+    q = len(owners)
+    members = {node: weights[node] for node in {*owners, new_node}}
+    quotas = weighted_quotas(members, q)
+    take = quotas[new_node]
+    counts = Counter(owners)
+    for steal in range(take):
+        donor = _surplus_order(counts, quotas)[0]
+        start = steal * q // take
+        scan = [(start + offset) % q for offset in range(q)]
+
+        def fits(index: int, *, spread: bool, donor: str = donor) -> bool:
+            if owners[index] != donor:
+                return False
+            neighbours = (owners[(index - 1) % q], owners[(index + 1) % q])
+            return not spread or new_node not in neighbours
+
+        index = next((i for i in scan if fits(i, spread=True)), None)
+        if index is None:
+            index = next(i for i in scan if fits(i, spread=False))
+        counts[donor] -= 1
+        owners[index] = new_node
+        counts[new_node] += 1
+    return tuple(owners)
+
+
+@icontract.require(lambda assignment, node: node in assignment)
+@icontract.require(lambda assignment: len(set(assignment)) >= 2)
+@icontract.require(lambda assignment, weights: set(assignment) <= set(weights))
+@icontract.require(lambda weights: _valid_weights(weights))
+@icontract.ensure(lambda node, result: node not in result)
+@icontract.ensure(
+    lambda assignment, node, result: all(
+        before == after for before, after in zip(assignment, result, strict=True) if before != node
+    )
+)
+@icontract.ensure(
+    lambda assignment, weights, node, result: (
+        is_weighted_balanced(result, _weights_of(weights, set(assignment) - {node}))
+        or not is_weighted_balanced(assignment, _weights_of(weights, set(assignment)))
+    )
+)
+def leave_partitions_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], node: str
+) -> tuple[str, ...]:
+    """Weighted strategy 3 leave: each of ``node``'s partitions goes to the node furthest
+    below its new quota. Only the leaving node's partitions move (Dynamo §4.8.1)."""
+    owners = list(assignment)
+    q = len(owners)
+    remaining = {member: weights[member] for member in set(owners) - {node}}
+    quotas = weighted_quotas(remaining, q)
+    counts = Counter(owner for owner in owners if owner != node)
+    for member in remaining:
+        counts.setdefault(member, 0)
+    for index, owner in enumerate(owners):
+        if owner == node:
+            heir = _surplus_order(counts, quotas)[-1]
             owners[index] = heir
             counts[heir] += 1
     return tuple(owners)

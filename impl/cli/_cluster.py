@@ -127,6 +127,32 @@ def register(subparsers: Any) -> None:
     )
     partition.set_defaults(handler=_partition)
 
+    join = add(
+        "join",
+        "start one more node and add it to the ring",
+        "Start a new node outside the ring, with the running nodes as its seeds; once they "
+        "hear of it by gossip, one of them adds it to the ring (POST /admin/join, Dynamo "
+        "§4.8.1): it takes its share of the partitions, Q·w/Σw, and the old owners stream "
+        "that data to it in batches while they keep serving. Shows the transfers' progress.",
+    )
+    join.add_argument(
+        "--weight",
+        type=int,
+        default=1,
+        help="the node's share relative to the others' (default 1; 2 takes twice the data)",
+    )
+    join.set_defaults(handler=_join)
+
+    leave = add(
+        "leave",
+        "hand one node's data off and stop it",
+        "Remove a node from the ring (POST /admin/leave on another node, Dynamo §4.8.1): its "
+        "partitions go to the others, it streams its data to them, says it has left, and is "
+        "stopped. Shows how many of its keys are left to hand off.",
+    )
+    leave.add_argument("node", help="a node's name or number, as `status` shows it")
+    leave.set_defaults(handler=_leave)
+
     isolate = add(
         "isolate",
         "cut one host off the bridge (--netns clusters)",
@@ -238,12 +264,14 @@ def _print_status(cluster: Any) -> None:
         return "—" if value is None else f"{value:,}"
 
     table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
+    members = cluster.member_view()
     for column in (
         "#",
         "node",
         "http",
         "peer",
         "state",
+        "member",
         "pid",
         "partitions",
         "keys",
@@ -274,6 +302,8 @@ def _print_status(cluster: Any) -> None:
             row.http,
             peer,
             state,
+            str(members.get(row.name, {}).get("status", "—"))
+            + (f" (w={info.weight})" if info.weight != 1 else ""),
             "—" if row.pid is None else str(row.pid),
             show(row.partitions),
             show(row.keys),
@@ -340,6 +370,53 @@ def _partition(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     print("`dynamokv cluster heal` ends it")
+    return 0
+
+
+def _join(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from ._errors import CliError
+
+    if not 1 <= args.weight <= 1000:
+        raise CliError(f"--weight must be in 1..1000, got {args.weight}")
+    with Progress(transient=True) as progress:
+        task = progress.add_task("partition transfers", total=None)
+
+        def on_progress(totals: dict[str, int]) -> None:
+            progress.update(
+                task,
+                total=max(totals["started"], 1),
+                completed=totals["completed"],
+                description=f"partition transfers ({totals['in_flight']} running)",
+            )
+
+        name = _run(args, lambda cluster: cluster.join(weight=args.weight, on_progress=on_progress))
+    cluster = _cluster(args)
+    _print_status(cluster)
+    print(f"{name} joined the ring with weight {args.weight}")
+    return 0
+
+
+def _leave(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("keys to hand off", total=None)
+        first: list[int] = []
+
+        def on_progress(totals: dict[str, int]) -> None:
+            if not first:
+                first.append(max(totals["keys_left"], 1))
+            progress.update(
+                task,
+                total=first[0],
+                completed=first[0] - min(first[0], totals["keys_left"]),
+                description=f"keys to hand off ({totals['in_flight']} transfers running)",
+            )
+
+        name = _run(args, lambda cluster: cluster.leave(args.node, on_progress=on_progress))
+    print(f"{name} left the ring and is stopped; its data is on the other nodes")
     return 0
 
 

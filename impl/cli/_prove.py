@@ -234,7 +234,7 @@ def _explore(console: Console) -> bool:
         if report.violation is None:
             continue
         console.print(f"[bold]{escape(label)}[/bold]: {escape(report.violation.message)}")
-        console.print("shortest trace:")
+        console.print("shortest trace (the ladder counts time in steps of the trace):")
         console.print(escape("\n".join(report.violation.steps)))
         console.print(escape(report.violation.ladder), soft_wrap=True)
     return ok

@@ -59,6 +59,7 @@ from ._tls import (
     CertificateError,
     generate_cluster_certificates,
     http_client_ssl_context,
+    issue_node_certificate,
     node_certificate_paths,
 )
 
@@ -126,6 +127,9 @@ class ProcessInfo:
             :class:`~dynamokv.impl.runtime._faults.PeerFaults`), applied again when the
             node restarts; ``None``: none.
         netns: the network namespace the node runs in (its host), or ``None`` on loopback.
+        weight: the node's share of the partitions relative to the others'.
+        joining: the node was added by ``join``: it started outside the ring, with the
+            others as seeds.
     """
 
     name: str
@@ -138,6 +142,8 @@ class ProcessInfo:
     stderr: str
     faults: dict[str, Any] | None = None
     netns: str | None = None
+    weight: int = 1
+    joining: bool = False
 
     @property
     def host(self) -> str:
@@ -394,6 +400,8 @@ def render_node_toml(
         f"data_dir = {_toml_string(node.data_dir)}",
         f"fsync = {_toml_string(fsync)}",
         f"fault_injection = {'true' if fault_injection else 'false'}",
+        *([f"weight = {node.weight}"] if node.weight != 1 else []),
+        *(["joining = true"] if node.joining else []),
         *(f"{key} = {_toml_value(value)}" for key, value in (node_options or {}).items()),
         "",
         "[cluster]",
@@ -407,7 +415,9 @@ def render_node_toml(
     for member in members:
         lines.append(
             f"  {{ name = {_toml_string(member.name)}, host = {_toml_string(member.host)}, "
-            f"peer_port = {member.peer_port}, http_port = {member.http_port} }},"
+            f"peer_port = {member.peer_port}, http_port = {member.http_port}"
+            + (f", weight = {member.weight}" if member.weight != 1 else "")
+            + " },"
         )
     lines.append("]")
     if extra:
@@ -608,6 +618,8 @@ class LocalCluster:
             clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
         node_options: more keys of every node's ``[node]`` table (e.g.
             ``{"http_timeout_seconds": 5}``).
+        weights: node *i*'s weight in the initial ring (default: all 1); a node of weight
+            2 owns twice the partitions of a node of weight 1 (weighted strategy 3).
     """
 
     def __init__(
@@ -632,6 +644,7 @@ class LocalCluster:
         netns: bool = False,
         tls: bool = False,
         node_options: Mapping[str, int | bool | str] | None = None,
+        weights: Sequence[int] | None = None,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
             raise ClusterError(f"nodes must be between 1 and {NODES_COUNT_MAX}, got {nodes}")
@@ -662,6 +675,13 @@ class LocalCluster:
         self.netns = netns
         self.tls = tls
         self.node_options = dict(node_options or {})
+        if weights is not None and (
+            len(weights) != nodes or not all(1 <= weight <= 1000 for weight in weights)
+        ):
+            raise ClusterError(f"weights must be {nodes} integers in 1..1000, got {list(weights)}")
+        self.weights = list(weights or [1] * nodes)
+        # Home directories of nodes that left the ring (removed by ``down --wipe``).
+        self.left: list[str] = []
         self._ssl_context: ssl.SSLContext | None = None
         self.hosts: NetnsHosts | None = None
         self.processes: dict[str, ProcessInfo] = {}
@@ -725,6 +745,7 @@ class LocalCluster:
         self.strict = bool(settings.get("strict", self.strict))
         self.fsync = str(settings.get("fsync", self.fsync))
         self.tls = bool(settings.get("tls", self.tls))
+        self.left = [str(home) for home in settings.get("left", [])]
         hosts = settings.get("netns")
         if isinstance(hosts, dict):
             self.hosts = NetnsHosts.from_json(hosts)
@@ -743,6 +764,7 @@ class LocalCluster:
                 "fsync": self.fsync,
                 "netns": None if self.hosts is None else self.hosts.to_json(),
                 "tls": self._client_tls_json(),
+                "left": self.left,
             },
             "directory": str(self.directory),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -854,6 +876,7 @@ class LocalCluster:
                 config=str(home / "node.toml"),
                 stdout=str(logs / f"{name}.out"),
                 stderr=str(logs / f"{name}.log"),
+                weight=self.weights[index],
             )
         self._write_configs()
         self._save()
@@ -884,6 +907,7 @@ class LocalCluster:
                 stdout=str(logs / f"{name}.out"),
                 stderr=str(logs / f"{name}.log"),
                 netns=hosts.namespace(index),
+                weight=self.weights[index],
             )
         self._write_configs()
         self._save()
@@ -1392,6 +1416,239 @@ class LocalCluster:
             detail = document.get("error") if isinstance(document, dict) else None
             raise ClusterError(f"{name} refused the peer faults: {detail or status}")
 
+    # ---------------------------------------------------------------- join and leave
+
+    def member_view(self, via: str | int | None = None) -> dict[str, dict[str, Any]]:
+        """``/cluster/members`` of ``via`` (default: the first serving node), by name."""
+        names = [self.resolve(via)] if via is not None else self.names
+        for name in names:
+            if not self.is_serving(name):
+                continue
+            try:
+                status, document = http_json(
+                    self.processes[name].http,
+                    "GET",
+                    "/cluster/members",
+                    ssl_context=self.ssl_context,
+                )
+            except OSError:
+                continue
+            if status == 200 and isinstance(document, dict):
+                return {
+                    str(member["name"]): member
+                    for member in document.get("members", [])
+                    if isinstance(member, dict) and "name" in member
+                }
+        return {}
+
+    def transfers(self) -> dict[str, int]:
+        """Partition transfers running or queued, and started and completed so far, summed
+        over the live nodes (for a progress bar)."""
+        totals = {"in_flight": 0, "started": 0, "completed": 0}
+        for name in self.names:
+            if not self.is_serving(name):
+                continue
+            metrics = self.metrics(name)
+            totals["in_flight"] += int(metrics.get("dynamokv_transfers_in_flight", 0))
+            totals["started"] += int(metrics.get("dynamokv_member_transfers_started_total", 0))
+            totals["completed"] += int(metrics.get("dynamokv_member_transfers_completed_total", 0))
+        return totals
+
+    def join(
+        self,
+        *,
+        weight: int = 1,
+        on_progress: Callable[[dict[str, int]], None] | None = None,
+    ) -> str:
+        """Start one more node outside the ring and have the ring take it in (Dynamo §4.8.1).
+
+        The node finds the cluster through the running members (its seeds) and announces
+        itself by gossip; then a member serves ``POST /admin/join``, computes the new
+        strategy-3 assignment (the newcomer's share is Q·w/Σw partitions) and gossips it;
+        the old owners stream the stolen partitions to it in batches while they keep
+        serving. Returns once every node holds the new ring and no transfer is left.
+
+        Args:
+            weight: the node's weight (its share relative to the others').
+            on_progress: called about twice a second with :meth:`transfers`.
+
+        Returns:
+            The new node's name.
+
+        Raises:
+            ClusterError: no cluster, the node would not start, or the ring would not take it
+                in time.
+        """
+        with self._locked():
+            self._load_if_changed()
+            if not self.processes:
+                raise ClusterError(f"no cluster in {self.directory}; `dynamokv cluster up` first")
+            index = len(self.processes) + 1
+            while f"node-{index}" in self.processes:
+                index += 1
+            name = f"node-{index}"
+            home = self.directory / name
+            logs = self.directory / "logs"
+            if self.hosts is not None:
+                try:
+                    host_index = self.hosts.add_host()
+                except NetnsError as error:
+                    raise ClusterError(str(error)) from error
+                address = self.hosts.address(host_index)
+                http, peer = f"{address}:{NETNS_HTTP_PORT}", f"{address}:{NETNS_PEER_PORT}"
+                netns: str | None = self.hosts.namespace(host_index)
+            else:
+                taken = [info.http_port for info in self.processes.values()] + [
+                    info.peer_port for info in self.processes.values()
+                ]
+                http_port, peer_port = pick_free_ports(2, avoid=taken)
+                http, peer, netns = f"{HOST}:{http_port}", f"{HOST}:{peer_port}", None
+            info = ProcessInfo(
+                name=name,
+                http=http,
+                peer=peer,
+                pid=None,
+                data_dir=str(home / "data"),
+                config=str(home / "node.toml"),
+                stdout=str(logs / f"{name}.out"),
+                stderr=str(logs / f"{name}.log"),
+                netns=netns,
+                weight=weight,
+                joining=True,
+            )
+            seeds = [self.processes[member] for member in self.names if self.is_serving(member)]
+            if not seeds:
+                raise ClusterError("no running node to join through")
+            self.processes[name] = info
+            self._write_node_config(info, [*seeds, info])
+            self._save()
+            self._start(name)
+            self._save()
+            self._wait_ready([name])
+            self._say(f"{name}: waiting until the ring's members hear of it by gossip")
+            via = self._admin_membership("join", name, seeds)
+            self._say(f"{name}: {via} issued the ring that takes it in; data moves now")
+            self._wait_ring()
+            self._wait_transfers(on_progress)
+            self._wait_serving()
+            return name
+
+    def leave(
+        self,
+        node: str | int,
+        *,
+        on_progress: Callable[[dict[str, int]], None] | None = None,
+    ) -> str:
+        """Take a node out of the ring, wait until it has handed off all its data and says
+        it has ``left``, then stop it (Dynamo §4.8.1). Returns its name.
+
+        Raises:
+            ClusterError: the node is unknown, the ring refuses (the last node), or the
+                handoff does not finish in time.
+        """
+        with self._locked():
+            self._load_if_changed()
+            name = self.resolve(node)
+            others = [
+                self.processes[member]
+                for member in self.names
+                if member != name and self.is_serving(member)
+            ]
+            if not others:
+                raise ClusterError(f"{name} is the only running node; it cannot leave")
+            via = self._admin_membership("leave", name, others)
+            self._say(f"{via} issued the ring without {name}; it hands its data off now")
+            deadline = time.monotonic() + self.ring_timeout_seconds * 5
+            while True:
+                own = self.member_view(name).get(name, {}) if self.is_serving(name) else {}
+                if own.get("status") == "left" or not self.is_up(name):
+                    break
+                if on_progress is not None:
+                    on_progress({**self.transfers(), "keys_left": self._keys_of(name)})
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{name} has not finished handing its data off")
+                time.sleep(POLL_SECONDS * 10)
+            self._stop([name])
+            self.left.append(str(Path(self.processes[name].config).parent))
+            del self.processes[name]
+            self._save()
+            self._say(f"{name}: left the ring and stopped (its files stay in {self.directory})")
+            self._wait_ring()
+            return name
+
+    def _keys_of(self, name: str) -> int:
+        return int(self.metrics(name).get("dynamokv_keys", 0))
+
+    def _write_node_config(self, info: ProcessInfo, members: Sequence[ProcessInfo]) -> None:
+        if self.tls:
+            try:
+                issue_node_certificate(
+                    self.certificates_directory, info.name, addresses=[info.host]
+                )
+            except CertificateError as error:
+                raise ClusterError(str(error)) from error
+        extra = self.extra_toml
+        if self.tls:
+            extra = "\n".join([extra, self._tls_table(info.name)])
+        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+        Path(info.config).write_text(
+            render_node_toml(
+                info,
+                members,
+                n=self.n,
+                r=self.r,
+                w=self.w,
+                partition_count=self.partition_count,
+                strict=self.strict,
+                fsync=self.fsync,
+                node_options=self.node_options,
+                extra=extra,
+            )
+        )
+
+    def _admin_membership(self, kind: str, name: str, via: Sequence[ProcessInfo]) -> str:
+        """``POST /admin/KIND?node=NAME`` to the first of ``via`` that accepts it, retried
+        until a member knows the node by gossip; returns the member that served it."""
+        deadline = time.monotonic() + self.ring_timeout_seconds
+        last = "no answer"
+        while True:
+            for member in via:
+                try:
+                    status, document = http_json(
+                        member.http,
+                        "POST",
+                        f"/admin/{kind}?node={name}",
+                        ssl_context=self.ssl_context,
+                    )
+                except OSError as error:
+                    last = str(error)
+                    continue
+                if status == 200:
+                    return member.name
+                last = str(document.get("error", status) if isinstance(document, dict) else status)
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the ring would not {kind} {name}: {last}")
+            time.sleep(POLL_SECONDS * 4)
+
+    def _wait_transfers(self, on_progress: Callable[[dict[str, int]], None] | None) -> None:
+        """Until no node has a partition transfer running or queued."""
+        deadline = time.monotonic() + self.ring_timeout_seconds * 5
+        quiet_since: float | None = None
+        while True:
+            totals = self.transfers()
+            if on_progress is not None:
+                on_progress(totals)
+            if totals["in_flight"] == 0:
+                # Twice in a row, a second apart: a ring adopted late starts transfers late.
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= 1.0:
+                    return
+            else:
+                quiet_since = None
+            if time.monotonic() > deadline:
+                raise ClusterError(f"partition transfers still running: {totals['in_flight']}")
+            time.sleep(POLL_SECONDS * 10)
+
     def kill(self, node: str | int) -> str:
         """SIGKILL one node (a crash: no flush, no goodbye). Returns its name."""
         with self._locked():
@@ -1472,6 +1729,9 @@ class LocalCluster:
 
         for info in self.processes.values():
             shutil.rmtree(Path(info.config).parent, ignore_errors=True)
+        for home in self.left:
+            shutil.rmtree(home, ignore_errors=True)
+        self.left = []
         shutil.rmtree(self.directory / "logs", ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             self.cluster_file.unlink()

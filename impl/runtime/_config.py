@@ -14,6 +14,8 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     fault_injection = false   # PUT /admin/faults may drop or delay peer traffic (learning)
     http_timeout_seconds = 30 # an HTTP connection idle, or sending one request, this long: closed
     peer_idle_timeout_seconds = 60  # a peer connection silent, or mid-frame, this long: closed
+    weight = 1                # this node's share of the partitions, relative to the others'
+    joining = false           # start outside the ring; `cluster join` (POST /admin/join) adds it
 
     [cluster]
     n = 3
@@ -22,9 +24,9 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     partition_count = 16384
     strict = false            # strict quorum: never substitutes, never hints
     gossip_period_ticks = 10  # one gossip round per this many ticks (200 ms at 20 ms a tick)
-    members = [
+    members = [               # the initial ring's nodes (weight defaults to 1); for a
         { name = "node-1", host = "127.0.0.1", peer_port = 7201, http_port = 7101 },
-        ...
+        ...                   # joining node: itself and the seeds it finds the ring through
     ]
 
     [tls]                     # optional; see docs/security.md
@@ -57,6 +59,9 @@ __all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "loa
 PARTITION_COUNT_MAX = 1 << 20
 """Largest Q accepted (the ring precomputes one preference list per partition)."""
 
+WEIGHT_MAX = 1000
+"""Largest weight a node may carry (its share is Q·w/Σw partitions)."""
+
 TICK_MS_DEFAULT = 20
 """Default length of one core tick: replica timeout 8 ticks = 160 ms, request 40 = 0.8 s."""
 
@@ -72,12 +77,13 @@ class ConfigError(ArgumentError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberConfig:
-    """Where one cluster member listens."""
+    """Where one cluster member listens, and its weight in the initial ring."""
 
     name: str
     host: str
     peer_port: int
     http_port: int
+    weight: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +113,10 @@ class NodeProcessConfig:
         tick_ms: milliseconds per core tick.
         fault_injection: whether ``PUT /admin/faults`` may make this node drop or delay
             its peer traffic (the local cluster turns it on; see ``_faults.py``).
+        weight: this node's share of the partitions relative to the others' (weighted
+            strategy 3: Q·wᵢ/Σw partitions); gossiped, and used when it joins.
+        joining: start outside the ring, with the other members as seeds, and wait for an
+            administrator's join (``POST /admin/join``, ``dynamokv cluster join``).
         http_timeout_seconds: how long an HTTP connection may sit idle between requests,
             or take to send one request, before it is closed (slow senders, slowloris).
         peer_idle_timeout_seconds: how long an inbound peer connection may stay silent, or
@@ -131,6 +141,8 @@ class NodeProcessConfig:
     fsync: str = "always"
     tick_ms: int = TICK_MS_DEFAULT
     fault_injection: bool = False
+    weight: int = 1
+    joining: bool = False
     http_timeout_seconds: int = 30
     peer_idle_timeout_seconds: int = 60
     members: tuple[MemberConfig, ...] = ()
@@ -156,6 +168,8 @@ class NodeProcessConfig:
             raise ConfigError("node.tick_ms must be in 1..10000")
         if not 1 <= self.gossip_period_ticks <= 100_000:
             raise ConfigError("cluster.gossip_period_ticks must be in 1..100000")
+        if not 1 <= self.weight <= WEIGHT_MAX:
+            raise ConfigError(f"node.weight must be in 1..{WEIGHT_MAX}")
         for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
             if not 1 <= getattr(self, key) <= 3600:
                 raise ConfigError(f"node.{key} must be in 1..3600")
@@ -207,6 +221,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "fsync": (str,),
     "tick_ms": (int,),
     "fault_injection": (bool,),
+    "weight": (int,),
+    "joining": (bool,),
     "http_timeout_seconds": (int,),
     "peer_idle_timeout_seconds": (int,),
     "n": (int,),
@@ -226,11 +242,13 @@ _NODE_KEYS = (
     "fsync",
     "tick_ms",
     "fault_injection",
+    "weight",
+    "joining",
     "http_timeout_seconds",
     "peer_idle_timeout_seconds",
 )
 _CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict", "gossip_period_ticks")
-_MEMBER_KEYS = ("name", "host", "peer_port", "http_port")
+_MEMBER_KEYS = ("name", "host", "peer_port", "http_port", "weight")
 _TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 
 
@@ -313,7 +331,7 @@ def load_config(
             if key not in _MEMBER_KEYS:
                 raise ConfigError(f"unknown key {where}.{key} (allowed: {', '.join(_MEMBER_KEYS)})")
         for key in _MEMBER_KEYS:
-            if key not in raw and key != "host":
+            if key not in raw and key not in ("host", "weight"):
                 raise ConfigError(f"{where}.{key} is required")
         _check_name(f"{where}.name", raw["name"])
         host = raw.get("host", "127.0.0.1")
@@ -321,9 +339,16 @@ def load_config(
             raise ConfigError(f"{where}.host must be a non-empty string")
         _check_port(f"{where}.peer_port", raw["peer_port"])
         _check_port(f"{where}.http_port", raw["http_port"])
+        weight = raw.get("weight", 1)
+        if type(weight) is not int or not 1 <= weight <= WEIGHT_MAX:
+            raise ConfigError(f"{where}.weight must be an integer in 1..{WEIGHT_MAX}")
         members.append(
             MemberConfig(
-                name=raw["name"], host=host, peer_port=raw["peer_port"], http_port=raw["http_port"]
+                name=raw["name"],
+                host=host,
+                peer_port=raw["peer_port"],
+                http_port=raw["http_port"],
+                weight=weight,
             )
         )
     # This node listens where its own member entry says, unless a flag says otherwise; a
@@ -333,8 +358,12 @@ def load_config(
             node.setdefault("http_port", member.http_port)
             node.setdefault("peer_port", member.peer_port)
             node.setdefault("host", member.host)
+            node.setdefault("weight", member.weight)
             members[index] = dataclasses.replace(
-                member, http_port=node["http_port"], peer_port=node["peer_port"]
+                member,
+                http_port=node["http_port"],
+                peer_port=node["peer_port"],
+                weight=node["weight"],
             )
     tls = None
     if "tls" in document:

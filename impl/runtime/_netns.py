@@ -203,21 +203,43 @@ class NetnsHosts:
             self._add_bridge(0)
             _ip("addr", "add", f"{self.client_address}/24", "dev", self.bridge(0))
             for index in range(self.count):
-                namespace = self.namespace(index)
-                _ip("netns", "add", namespace)
-                _ip(
-                    "link", "add", self.port(index), "type", "veth",
-                    "peer", "name", "eth0", "netns", namespace,
-                )  # fmt: skip
-                _ip("link", "set", self.port(index), "master", self.bridge(0))
-                _ip("link", "set", self.port(index), "up")
-                _ip("-n", namespace, "addr", "add", f"{self.address(index)}/24", "dev", "eth0")
-                _ip("-n", namespace, "link", "set", "eth0", "up")
-                _ip("-n", namespace, "link", "set", "lo", "up")
-                self.attached[index] = 0
+                self._add_host(index)
         except (NetnsError, OSError, subprocess.SubprocessError) as error:
             self.destroy()
             raise NetnsError(str(error)) from error
+
+    def _add_host(self, index: int) -> None:
+        namespace = self.namespace(index)
+        _ip("netns", "add", namespace)
+        _ip(
+            "link", "add", self.port(index), "type", "veth",
+            "peer", "name", "eth0", "netns", namespace,
+        )  # fmt: skip
+        _ip("link", "set", self.port(index), "master", self.bridge(0))
+        _ip("link", "set", self.port(index), "up")
+        _ip("-n", namespace, "addr", "add", f"{self.address(index)}/24", "dev", "eth0")
+        _ip("-n", namespace, "link", "set", "eth0", "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        self.attached[index] = 0
+
+    def add_host(self) -> int:
+        """One more host on the clients' bridge (a node joining); returns its index.
+
+        Raises:
+            NetnsError: too many hosts, or an ``ip`` command failed.
+        """
+        if self.count >= HOSTS_COUNT_MAX:
+            raise NetnsError(f"at most {HOSTS_COUNT_MAX} hosts")
+        index = self.count
+        self.count += 1
+        try:
+            self._add_host(index)
+        except (NetnsError, OSError, subprocess.SubprocessError) as error:
+            _ip("link", "del", self.port(index), check=False)
+            _ip("netns", "del", self.namespace(index), check=False)
+            self.count -= 1
+            raise NetnsError(str(error)) from error
+        return index
 
     def _add_bridge(self, number: int) -> None:
         name = self.bridge(number)

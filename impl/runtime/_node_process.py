@@ -245,6 +245,15 @@ class _Waiter:
     event: trio.Event | None = None
 
 
+def _bootstrap_owners(config: NodeProcessConfig) -> tuple[str, ...]:
+    """The ring every initial member starts with: strategy 3 over the configured members,
+    weighted when any member carries a weight other than 1."""
+    weights = {member.name: member.weight for member in config.members}
+    if len(set(weights.values())) == 1:
+        return spec_ring.assign_partitions(sorted(weights), config.partition_count)
+    return spec_ring.assign_partitions_weighted(weights, config.partition_count)
+
+
 def _parse_address(text: str) -> PeerAddress | None:
     """``"host:port"`` (as gossiped) as a :class:`PeerAddress`, or None if malformed."""
     host, sep, port = text.rpartition(":")
@@ -295,7 +304,6 @@ class NodeProcess:
             w=min(config.w, config.replication_factor),
             strict_quorum=config.strict,
         )
-        names = sorted(m.name for m in config.members)
         self.peer_addresses = {
             m.name: PeerAddress(m.host, m.peer_port) for m in config.members if m.name != self.name
         }
@@ -317,7 +325,7 @@ class NodeProcess:
             # address it binds (0.0.0.0 binds every interface; peers need one of them).
             address=f"{config.member.host}:{config.peer_port}",
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
-            bootstrap_owners=spec_ring.assign_partitions(names, config.partition_count),
+            bootstrap_owners=None if config.joining else _bootstrap_owners(config),
             now=0,
         )
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
@@ -711,6 +719,32 @@ class NodeProcess:
         if self._traces:
             self._trace_message(message)
         self._step(Receive(message))
+
+    def change_membership(self, kind: str, node_id: str) -> int:
+        """Admin command (Dynamo §4.8.1): ``kind`` ``"join"`` or ``"leave"`` for ``node_id``,
+        served by this node's core; the new ring is adopted here and gossiped.
+
+        Returns:
+            The version of the ring this node holds afterwards.
+
+        Raises:
+            dynamokv.impl.core.MembershipArgumentError: the core refused (the node is
+                unknown here, already in the ring, the last one, ...).
+        """
+        now = self.now_ticks()
+        if kind == "join":
+            effects = self.node.request_join(node_id, now)
+        elif kind == "leave":
+            effects = self.node.request_leave(node_id, now)
+        else:
+            raise ValueError(f"kind must be join or leave, got {kind!r}")
+        _log.warning("node.membership_change kind=%s node=%s", kind, node_id)
+        self._execute(effects)
+        if self._events:
+            self._step(self._events.popleft())
+        elif self._pool is not None:
+            self._pool.flush()
+        return self.node.ring_state.version
 
     def set_peer_faults(self, faults: PeerFaults) -> None:
         """Drop or delay peer traffic from now on (an empty value heals); see ``_faults.py``.

@@ -69,6 +69,33 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
         "maxLength": 64,
         "description": "A node's name (printable characters).",
     }
+
+    def node_query(description: str) -> dict[str, Any]:
+        return {
+            "name": "node",
+            "in": "query",
+            "required": True,
+            "description": description,
+            "schema": node_name,
+        }
+
+    membership_responses = {
+        "200": _json(
+            {
+                "type": "object",
+                "required": ["kind", "node", "ring_version"],
+                "properties": {
+                    "kind": {"type": "string", "enum": ["join", "leave"]},
+                    "node": {"type": "string"},
+                    "ring_version": {"type": "integer"},
+                },
+            },
+            "The new ring is adopted here and gossiped.",
+        ),
+        "400": _error("No node name."),
+        "405": _error("Method not allowed."),
+        "409": _error("The ring cannot change so (unknown node, already in, the last one)."),
+    }
     context_in = {
         "name": CONTEXT_HEADER,
         "in": "header",
@@ -266,6 +293,22 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                         "403": _error("Fault injection is off in the node's configuration."),
                     },
                 },
+            },
+            "/admin/join": {
+                "post": {
+                    "summary": "Add a joining node to the ring (Dynamo §4.8.1)",
+                    "operationId": "join",
+                    "parameters": [node_query("The joining node, known here by gossip.")],
+                    "responses": membership_responses,
+                }
+            },
+            "/admin/leave": {
+                "post": {
+                    "summary": "Remove a node from the ring; its partitions are handed off",
+                    "operationId": "leave",
+                    "parameters": [node_query("The node to remove.")],
+                    "responses": membership_responses,
+                }
             },
             "/openapi.json": {
                 "get": {

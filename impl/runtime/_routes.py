@@ -30,6 +30,8 @@ ADMIN_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/admin/faults"),
     ("PUT", "/admin/faults"),
     ("DELETE", "/admin/faults"),
+    ("POST", "/admin/join"),
+    ("POST", "/admin/leave"),
 )
 """Every (method, path) the admin API serves."""
 

@@ -134,7 +134,7 @@ def generate_cluster_certificates(
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.x509.oid import NameOID
 
     if not names:
         raise CertificateError("at least one node name is needed")
@@ -192,89 +192,160 @@ def generate_cluster_certificates(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_public_key), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    authority_key_identifier = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public_key)
+    files: list[tuple[Path, bytes, int]] = [
+        (base / "ca.crt", ca_cert.public_bytes(serialization.Encoding.PEM), 0o644),
+        (base / "ca.key", _pem_key(ca_key), 0o600),
+    ]
+    for name in [*names, *clients]:
+        files += _signed_certificate_files(
+            base,
+            name,
+            ca_key=ca_key,
+            ca_name=ca_name,
+            client=name in clients,
+            addresses=(addresses or {}).get(name, ()),
+            start=start,
+        )
+    for path, content, mode in files:
+        _write_file(path, content, mode)
+    return [path for path, _content, _mode in files]
 
-    def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-        return key.private_bytes(
+
+def issue_node_certificate(
+    directory: str | os.PathLike[str],
+    name: str,
+    *,
+    addresses: Sequence[str] = (),
+    now: datetime.datetime | None = None,
+) -> list[Path]:
+    """Sign one more node certificate with the cluster CA in ``directory`` (a node joining
+    a running cluster), replacing any certificate of that name.
+
+    Raises:
+        CertificateError: a bad name, or no readable CA certificate and key.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    _check_node_name(name)
+    base = Path(directory)
+    try:
+        ca_cert = x509.load_pem_x509_certificate((base / "ca.crt").read_bytes())
+        ca_key = serialization.load_pem_private_key((base / "ca.key").read_bytes(), None)
+    except (OSError, ValueError) as error:
+        raise CertificateError(f"cannot load the cluster CA in {base}: {error}") from error
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise CertificateError(f"{base / 'ca.key'} is not an ECDSA key")
+    start = (now or datetime.datetime.now(datetime.UTC)) - _CLOCK_SKEW_ALLOWANCE
+    files = _signed_certificate_files(
+        base,
+        name,
+        ca_key=ca_key,
+        ca_name=ca_cert.subject,
+        client=False,
+        addresses=addresses,
+        start=start,
+    )
+    for path, content, mode in files:
+        _write_file(path, content, mode)
+    return [path for path, _content, _mode in files]
+
+
+def _pem_key(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(
+        key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+    )
 
-    files: list[tuple[Path, bytes, int]] = [
-        (base / "ca.crt", ca_cert.public_bytes(serialization.Encoding.PEM), 0o644),
-        (base / "ca.key", pem_key(ca_key), 0o600),
+
+def _signed_certificate_files(
+    base: Path,
+    name: str,
+    *,
+    ca_key: Any,
+    ca_name: Any,
+    client: bool,
+    addresses: Sequence[str],
+    start: datetime.datetime,
+) -> list[tuple[Path, bytes, int]]:
+    """A node (or client) certificate for ``name`` signed by the CA, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    node_key = ec.generate_private_key(ec.SECP256R1())
+    node_public_key = node_key.public_key()
+    alternative_names: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.DNSName("localhost"),
+        x509.DNSName(name),
     ]
-    for name in [*names, *clients]:
-        is_client = name in clients
-        node_key = ec.generate_private_key(ec.SECP256R1())
-        node_public_key = node_key.public_key()
-        alternative_names: list[x509.GeneralName] = [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.DNSName("localhost"),
-            x509.DNSName(name),
-        ]
-        for address in (addresses or {}).get(name, ()):
-            try:
-                alternative_names.append(x509.IPAddress(ipaddress.ip_address(address)))
-            except ValueError:
-                alternative_names.append(x509.DNSName(address))
-        node_cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dynamokv"),
-                        x509.NameAttribute(
-                            NameOID.ORGANIZATIONAL_UNIT_NAME,
-                            CLIENT_UNIT if is_client else NODE_UNIT,
-                        ),
-                        x509.NameAttribute(NameOID.COMMON_NAME, name),
-                    ]
-                )
+    for address in addresses:
+        try:
+            alternative_names.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError:
+            alternative_names.append(x509.DNSName(address))
+    node_cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dynamokv"),
+                    x509.NameAttribute(
+                        NameOID.ORGANIZATIONAL_UNIT_NAME, CLIENT_UNIT if client else NODE_UNIT
+                    ),
+                    x509.NameAttribute(NameOID.COMMON_NAME, name),
+                ]
             )
-            .issuer_name(ca_name)
-            .public_key(node_public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=NODE_VALIDITY_DAYS))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.CLIENT_AUTH]
-                    if is_client
-                    else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(node_public_key), critical=False
-            )
-            .add_extension(authority_key_identifier, critical=False)
-            .sign(ca_key, hashes.SHA256())
         )
-        paths = node_certificate_paths(base, name)
-        files.append((paths.cert_path, node_cert.public_bytes(serialization.Encoding.PEM), 0o644))
-        files.append((paths.key_path, pem_key(node_key), 0o600))
-
-    for path, content, mode in files:
-        _write_file(path, content, mode)
-    return [path for path, _content, _mode in files]
+        .issuer_name(ca_name)
+        .public_key(node_public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=NODE_VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH]
+                if client
+                else [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(node_public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = node_certificate_paths(base, name)
+    return [
+        (paths.cert_path, node_cert.public_bytes(serialization.Encoding.PEM), 0o644),
+        (paths.key_path, _pem_key(node_key), 0o600),
+    ]
 
 
 def _write_file(path: Path, content: bytes, mode: int) -> None:

@@ -447,7 +447,6 @@ class _Machine:
                     self.sync(world, name)
             finally:
                 self._syncing = False
-        self.trace_step = 0
 
     def sync(self, world: _World, name: str) -> None:
         persist_id = world.persists[name].pop(0)
@@ -601,7 +600,9 @@ class _Machine:
         index = self._in_flight_trace.pop(id(message), None)
         if index is not None:
             entry = self.trace[index]
-            self.trace[index] = dataclasses.replace(entry, arrives_at=None if lost else world.now)
+            self.trace[index] = dataclasses.replace(
+                entry, arrives_at=None if lost else self.trace_step
+            )
 
 
 # --- the search -------------------------------------------------------------------------

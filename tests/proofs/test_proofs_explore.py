@@ -121,4 +121,4 @@ def test_prove_explore_finds_every_planted_bug_and_no_violation(
     out = capsys.readouterr().out
     assert "no violation ✓" in out
     assert out.count("found at depth") == 2
-    assert "shortest trace:" in out and "WriteRequest" in out
+    assert "shortest trace" in out and "WriteRequest" in out

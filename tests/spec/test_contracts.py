@@ -29,6 +29,10 @@ CLOCKS = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 3), ma
         lambda: ring.partition_of(ring.RING_SIZE, 8),  # off the ring
         lambda: ring.join_partitions(("a", "b"), "c"),  # nothing to steal
         lambda: ring.leave_partitions(("a", "a"), "a"),  # the last node cannot leave
+        lambda: ring.weighted_quotas({"a": 1, "b": 9}, 5),  # "a" would get no partition
+        lambda: ring.weighted_quotas({"a": 0}, 5),  # a weight must be positive
+        lambda: ring.join_partitions_weighted(("a", "b"), {"a": 1, "b": 1}, "c"),  # no weight
+        lambda: ring.leave_partitions_weighted(("a", "a"), {"a": 1}, "a"),  # the last node
         lambda: quorum.read_write_quorums_intersect(3, 4, 1),  # R > N
         lambda: quorum.sloppy_quorum(["a", "a"], {"a"}, 1),  # a node twice
         lambda: merkle.build({}, depth=17, bucket_of=len, hash_fn=bytes),

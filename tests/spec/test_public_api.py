@@ -23,6 +23,7 @@ UNCONTRACTED = {
     # be circular. Their laws are tested in test_<module>.py.
     "ring.is_ring": "predicate used by the ring contracts",
     "ring.is_balanced": "predicate used by the strategy-3 contracts",
+    "ring.is_weighted_balanced": "predicate used by the weighted strategy-3 contracts",
     "vclock.is_valid": "predicate used by every vclock contract",
     "merkle.is_well_formed": "predicate used by the merkle contracts",
     "kv.is_valid_version": "predicate used by the kv contracts",

@@ -8,7 +8,7 @@ from collections import Counter
 
 from dynamokv.spec import ring
 from dynamokv.spec.ring import RING_SIZE, Ring
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 NODE_NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f", "g"])
@@ -316,3 +316,69 @@ def test_q1_an_eleventh_node_receives_one_eleventh_of_the_replica_copies() -> No
     assert sum(1 for a, b in zip(assignment, joined, strict=True) if a != b) == q // 11
     assert new_copies == n * (q // 11)
     assert abs(new_copies / (n * q) - 1 / 11) < 0.002
+
+
+# -- weighted strategy 3 ------------------------------------------------------------------
+
+WEIGHTS = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d", "e"]), st.integers(1, 4), min_size=1, max_size=5
+)
+
+
+@given(WEIGHTS, st.integers(1, 400))
+def test_weighted_quotas_sum_to_q_and_stay_within_one_partition_of_the_share(
+    weights: dict[str, int], q: int
+) -> None:
+    assume(q * min(weights.values()) >= sum(weights.values()))
+    quotas = ring.weighted_quotas(weights, q)
+    assert sum(quotas.values()) == q
+    total = sum(weights.values())
+    for node, weight in weights.items():
+        assert abs(quotas[node] - q * weight / total) < 1
+
+
+def test_equal_weights_deal_partitions_round_robin() -> None:
+    assert ring.assign_partitions_weighted({"a": 1, "b": 1, "c": 1}, 9) == ring.assign_partitions(
+        ["a", "b", "c"], 9
+    )
+
+
+def test_a_double_weight_owns_twice_the_partitions() -> None:
+    owners = ring.assign_partitions_weighted({"a": 1, "b": 1, "c": 2}, 16_384)
+    counts = Counter(owners)
+    assert counts == {"a": 4096, "b": 4096, "c": 8192}
+    # Spread round the ring: every window of 16 consecutive partitions has every node.
+    assert all(set(owners[start : start + 16]) == {"a", "b", "c"} for start in range(0, 16_384, 16))
+
+
+@given(WEIGHTS, st.integers(1, 4), st.integers(1, 300))
+def test_a_weighted_join_moves_only_stolen_partitions_and_keeps_the_balance(
+    weights: dict[str, int], new_weight: int, q: int
+) -> None:
+    joined = {**weights, "new": new_weight}
+    assume(q * min(joined.values()) >= sum(joined.values()))
+    before = ring.assign_partitions_weighted(weights, q)
+    after = ring.join_partitions_weighted(before, joined, "new")
+    assert all(b == a or a == "new" for b, a in zip(before, after, strict=True))
+    assert Counter(after)["new"] == ring.weighted_quotas(joined, q)["new"]
+    assert ring.is_weighted_balanced(after, joined)
+
+
+@given(WEIGHTS, st.integers(1, 300), st.data())
+def test_a_weighted_leave_moves_only_the_leavers_partitions_and_keeps_the_balance(
+    weights: dict[str, int], q: int, data: st.DataObject
+) -> None:
+    assume(len(weights) >= 2 and q * min(weights.values()) >= sum(weights.values()))
+    before = ring.assign_partitions_weighted(weights, q)
+    leaver = data.draw(st.sampled_from(sorted(weights)))
+    after = ring.leave_partitions_weighted(before, weights, leaver)
+    assert leaver not in after
+    assert all(b == a for b, a in zip(before, after, strict=True) if b != leaver)
+    rest = {node: weight for node, weight in weights.items() if node != leaver}
+    assert ring.is_weighted_balanced(after, rest)
+
+
+def test_weighted_balance_is_refused_for_an_unlisted_owner_or_a_lopsided_share() -> None:
+    assert not ring.is_weighted_balanced(("a", "b"), {"a": 1})
+    assert not ring.is_weighted_balanced(("a",) * 7 + ("b",), {"a": 1, "b": 1})
+    assert ring.is_weighted_balanced(("a",) * 5 + ("b",) * 3, {"a": 1, "b": 1})

@@ -1,0 +1,113 @@
+"""Join and leave on real processes (Dynamo §4.8.1), under a write load.
+
+``cluster join`` starts a node outside the ring that finds the cluster through its seeds;
+a member adds it by admin command and the old owners stream it the stolen partitions in
+batches while they keep serving. ``cluster leave`` hands a node's partitions off and stops
+it. Writes go on throughout; every acknowledged one must be on every owner of the final
+ring afterwards, read from the stores on disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import pytest
+from cluster_helpers import stored_versions, wait_for
+from conftest import processes_under
+from dynamokv.impl.cli import main
+from dynamokv.impl.client import Client, ClientError
+from dynamokv.impl.runtime._cluster import LocalCluster
+
+
+class _Writer:
+    """Puts fresh keys through the given nodes until stopped (bounded: 20,000 puts)."""
+
+    def __init__(self, cluster: LocalCluster, nodes: list[str]) -> None:
+        self.addresses = [cluster.http_address(node) for node in nodes]
+        self.acknowledged: dict[bytes, bytes] = {}
+        self.failures = 0
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(index,), daemon=True)
+            for index in range(len(self.addresses))
+        ]
+
+    def __enter__(self) -> _Writer:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _run(self, index: int) -> None:
+        with Client(self.addresses[index], timeout_seconds=10) as client:
+            for sequence in itertools.count():
+                if self._stop.is_set() or sequence >= 20_000:
+                    return
+                key, value = b"w%d-%d" % (index, sequence), b"value-%d-%d" % (index, sequence)
+                try:
+                    client.put(key, value, w=2)
+                except ClientError:
+                    self.failures += 1
+                    continue
+                self.acknowledged[key] = value
+
+
+@pytest.mark.slow
+def test_a_join_and_a_leave_under_a_write_load_lose_no_acknowledged_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = str(tmp_path / "cluster")
+    with LocalCluster(directory, nodes=4) as cluster:
+        cluster.up()
+        with _Writer(cluster, ["node-1", "node-3", "node-4"]) as writer:
+            wait_for(lambda: len(writer.acknowledged) >= 300, 60, "writes before the join")
+            assert main(["cluster", "join", "--dir", directory]) == 0
+            assert "node-5 joined the ring" in capsys.readouterr().out
+            during_join = len(writer.acknowledged)
+            assert main(["cluster", "leave", "node-2", "--dir", directory]) == 0
+            wait_for(
+                lambda: len(writer.acknowledged) >= during_join + 200, 60, "writes after the leave"
+            )
+        cluster._load_if_changed()  # the CLI changed the cluster file
+        assert cluster.names == ["node-1", "node-3", "node-4", "node-5"]
+        members = cluster.member_view()
+        assert members["node-5"]["status"] == "normal" and members["node-5"]["in_ring"]
+        assert not members.get("node-2", {}).get("in_ring", False)
+        assert cluster.metrics("node-5").get("dynamokv_keys", 0) > 0  # it received data
+        wait_for(lambda: cluster.hints_pending() == 0, 60, "hints drain")
+        keys = sorted(writer.acknowledged)
+        with Client(cluster.http_address(1)) as client:
+            owners = {
+                key: client.json(f"/cluster/ring?key={key.decode()}")["key"]["preference_list"]
+                for key in keys
+            }
+        cluster.down()
+        held = {
+            name: stored_versions(cluster.processes[name].data_dir, keys)
+            for name in owners[keys[0]] + cluster.names
+        }
+    missing = [
+        (key, owner)
+        for key in keys
+        for owner in owners[key]
+        if writer.acknowledged[key] not in {v.value for v in held[owner][key]}
+    ]
+    assert missing == [], f"{len(missing)} acknowledged copies missing, e.g. {missing[:3]}"
+    assert len(keys) >= 500
+    assert processes_under(tmp_path) == []
+
+
+def test_join_and_leave_refuse_bad_arguments_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = str(tmp_path / "none")
+    assert main(["cluster", "join", "--weight", "0", "--dir", directory]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["cluster", "leave", "node-1", "--dir", directory]) == 1
+    assert "no cluster" in capsys.readouterr().err
