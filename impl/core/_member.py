@@ -426,6 +426,9 @@ class DynamoNode:
             status="normal" if node_id in ring.nodes() else "joining",
             ring=ring,
             now=now,
+            merge_rule=seams.merge_entries,
+            choose_peer=seams.choose_gossip_peer,
+            phi_rule=seams.phi_of_silence,
         )
         self.ring = self._partition_ring(ring)
         # The ring the routing and the transfers follow: gossip's own may already be
