@@ -112,7 +112,7 @@ from ._outbox import Outbox
 from ._partitions import PartitionArgumentError
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
-from ._requests import RequestPath
+from ._requests import NodeStorage, RequestPath
 from ._ring import MembershipView, PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import LocalStore, MemberStorageView, StorageView
@@ -175,6 +175,7 @@ __all__ = [
     "Node",
     "NodeConfig",
     "NodeStats",
+    "NodeStorage",
     "Outbox",
     "PartitionArgumentError",
     "PartitionMerkleTree",

@@ -360,7 +360,7 @@ class Node:
 
     @property
     def gossip_mode(self) -> bool:
-        """Whether this node runs gossip, transfer and anti-entropy (else: a fixed ring)."""
+        """True if this node runs gossip, transfer and anti-entropy; False on a fixed ring."""
         return self.gossip is not None
 
     @property
