@@ -381,7 +381,7 @@ MerkleMessage = (
 
 @dataclass(frozen=True, slots=True)
 class MerklePacket:
-    """A Merkle exchange message (:mod:`~dynamokv.impl.core._merkle_tree`)."""
+    """A Merkle exchange message (:mod:`~dynamokv.impl.core._anti_entropy`)."""
 
     src: str
     dst: str
