@@ -36,6 +36,7 @@ from ._gossip import (
     MembershipArgumentError,
     RingState,
 )
+from ._handoff import hint_size_bytes
 from ._health import HealthView, TimeoutHealth
 from ._member import (
     BOOTSTRAP_ISSUER,
@@ -190,6 +191,7 @@ __all__ = [
     "WriteAck",
     "WriteRequest",
     "covers",
+    "hint_size_bytes",
     "measure_repair_traffic",
     "movement",
     "q1_table",

@@ -443,7 +443,9 @@ class DynamoNode:
             random=random,
             seams=seams,
         )
-        self.anti_entropy = AntiEntropy(node_id, self.member_config.anti_entropy)
+        self.anti_entropy = AntiEntropy(
+            node_id, self.member_config.anti_entropy, descend=seams.merkle_descend
+        )
         self.trees: dict[int, PartitionMerkleTree] = {}
         self._partition_cache: dict[bytes, int] = {}
         for key, versions in storage.scan_versions():

@@ -879,18 +879,21 @@ class Node:
             self._write_local(message.key, message.versions, _AckAfterPersist(ack))
             return
         config = self.config
-        size = len(message.key) + sum(
-            len(v.value or b"") + 16 * (1 + len(v.context)) for v in message.versions
+        hint = self.seams.hint_to_store(
+            owner,
+            message.key,
+            message.versions,
+            hint_id=self._hint_seq + 1,
+            hints_count=len(self._hints),
+            hints_bytes=self._hints_bytes,
+            count_max=config.hints_count_max,
+            bytes_max=config.hints_bytes_max,
         )
-        if (
-            len(self._hints) >= config.hints_count_max
-            or self._hints_bytes + size > config.hints_bytes_max
-        ):
+        if hint is None:
             self.stats.hints_refused += 1
             self._send(WriteAck(me, message.src, message.op_id, message.key, ok=False))
             return
         self._hint_seq += 1
-        hint = Hint(self._hint_seq, owner, message.key, message.versions, size)
         self._add_hint(hint)
         self.stats.hints_stored += 1
         self._persist((StoreHint(hint),), _AckAfterPersist(ack))

@@ -29,15 +29,18 @@ from dataclasses import dataclass
 
 from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
+    DEFAULT_SEAMS,
     DynamoNode,
     MemberConfig,
     NodeConfig,
     PutRequest,
     PutResult,
     Result,
+    Seams,
     q1_table,
 )
 from dynamokv.impl.core import versions as _versions
+from dynamokv.spec.kv import Version
 
 from ._cluster import Cluster, NetworkConfig
 
@@ -222,6 +225,9 @@ class Q4Measurement:
         convergence_ticks: from its restart until every replica is identical.
         identical: every partition's owners hold identical version sets.
         deliveries: messages delivered in the whole run.
+        acknowledged_lost: acknowledged versions some owner lacks at the end (0).
+        violations: what the simulator's own checks reported (a hint deleted before its
+            owner held it durably, a core invariant).
     """
 
     down_ticks: int
@@ -234,6 +240,8 @@ class Q4Measurement:
     convergence_ticks: int
     identical: bool
     deliveries: int
+    acknowledged_lost: int = 0
+    violations: tuple[str, ...] = ()
 
 
 Q4_DOWN_TICKS = 3 * 3600 * TICKS_PER_SECOND
@@ -260,15 +268,21 @@ def measure_q4(
     write_interval_ticks: int = 50,
     keys: int = 1000,
     hints_count_max: int = 100,
+    seams: Seams = DEFAULT_SEAMS,
 ) -> Q4Measurement:
-    """The Q4 story on five nodes; see the module docstring."""
+    """The Q4 story on five nodes; see the module docstring.
+
+    ``seams`` replaces decisions of every node (a lab measures its learner's handoff
+    and Merkle walk).
+    """
     config = NodeConfig(hints_count_max=hints_count_max)
-    cluster = Cluster(5, seed=seed, config=config, q=256, membership="gossip")
+    cluster = Cluster(5, seed=seed, config=config, q=256, membership="gossip", seams=seams)
     rng = cluster.random
     victim = "n5"
     key_names = [b"cart-%04d" % index for index in range(keys)]
     contexts: dict[bytes, tuple[tuple[str, int], ...]] = {}
     acked: list[int] = [0]
+    acknowledged: list[tuple[bytes, Version]] = []
 
     def write() -> None:
         if cluster.now >= stop_writes:
@@ -279,6 +293,7 @@ def measure_q4(
         def on_reply(result: Result, key: bytes = key) -> None:
             if isinstance(result, PutResult) and result.ok and result.version is not None:
                 acked[0] += 1
+                acknowledged.append((key, result.version))
                 contexts[key] = _versions.context_of((result.version,))
 
         value = b"item-%d" % cluster.now
@@ -323,6 +338,11 @@ def measure_q4(
             identical = True
             break
     converged = cluster.now - restarted_at
+    lost = sum(
+        1
+        for key, version in acknowledged
+        if not all(cluster.covered(key, held, version) for held in cluster.holders(key).values())
+    )
     final = cluster.node_stats()
     member_final = cluster.member_stats()
     return Q4Measurement(
@@ -336,6 +356,8 @@ def measure_q4(
         convergence_ticks=converged,
         identical=identical,
         deliveries=cluster.stats.deliveries,
+        acknowledged_lost=lost,
+        violations=tuple(cluster.violations),
     )
 
 
