@@ -43,6 +43,7 @@ from dynamokv.impl.core import versions as _versions
 from dynamokv.spec.kv import Version
 
 from ._cluster import Cluster, NetworkConfig
+from ._ladder import render_ladder
 
 __all__ = [
     "PRESETS",
@@ -227,7 +228,11 @@ class Q4Measurement:
         deliveries: messages delivered in the whole run.
         acknowledged_lost: acknowledged versions some owner lacks at the end (0).
         violations: what the simulator's own checks reported (a hint deleted before its
-            owner held it durably, a core invariant).
+            owner held it durably, a core invariant), and each lost acknowledged version.
+        ladder: the traced key's messages as a ladder diagram (when one was traced).
+        hints_pending_at_return: hints substitutes held when the node came back.
+        keys_missed: keys the node owns that were written while it was down.
+        keys_in_hints: those of them that a hint held for it when it came back.
     """
 
     down_ticks: int
@@ -242,6 +247,10 @@ class Q4Measurement:
     deliveries: int
     acknowledged_lost: int = 0
     violations: tuple[str, ...] = ()
+    ladder: str = ""
+    hints_pending_at_return: int = 0
+    keys_missed: int = 0
+    keys_in_hints: int = 0
 
 
 Q4_DOWN_TICKS = 3 * 3600 * TICKS_PER_SECOND
@@ -269,14 +278,23 @@ def measure_q4(
     keys: int = 1000,
     hints_count_max: int = 100,
     seams: Seams = DEFAULT_SEAMS,
+    trace_key: bytes | None = None,
 ) -> Q4Measurement:
     """The Q4 story on five nodes; see the module docstring.
 
     ``seams`` replaces decisions of every node (a lab measures its learner's handoff
-    and Merkle walk).
+    and Merkle walk); ``trace_key``'s messages are drawn as a ladder diagram.
     """
     config = NodeConfig(hints_count_max=hints_count_max)
-    cluster = Cluster(5, seed=seed, config=config, q=256, membership="gossip", seams=seams)
+    cluster = Cluster(
+        5,
+        seed=seed,
+        config=config,
+        q=256,
+        membership="gossip",
+        seams=seams,
+        trace_key=trace_key,
+    )
     rng = cluster.random
     victim = "n5"
     key_names = [b"cart-%04d" % index for index in range(keys)]
@@ -326,6 +344,15 @@ def measure_q4(
     base = cluster.node_stats()
     member_base = cluster.member_stats()
     restarted_at = cluster.now
+    pending_at_return = cluster.hints_pending()
+    missed = {key for key, _ in acknowledged if victim in cluster.ring.preference_list(key)}
+    in_hints = {
+        hint.key
+        for node in cluster.nodes.values()
+        if node is not None
+        for hint in node.hints
+        if hint.owner == victim
+    }
     cluster.restart(victim)
     identical = False
     while cluster.now < restarted_at + 36_000:
@@ -338,11 +365,11 @@ def measure_q4(
             identical = True
             break
     converged = cluster.now - restarted_at
-    lost = sum(
-        1
+    lost = [
+        (key, version)
         for key, version in acknowledged
         if not all(cluster.covered(key, held, version) for held in cluster.holders(key).values())
-    )
+    ]
     final = cluster.node_stats()
     member_final = cluster.member_stats()
     return Q4Measurement(
@@ -356,8 +383,18 @@ def measure_q4(
         convergence_ticks=converged,
         identical=identical,
         deliveries=cluster.stats.deliveries,
-        acknowledged_lost=lost,
-        violations=tuple(cluster.violations),
+        acknowledged_lost=len(lost),
+        violations=(
+            *cluster.violations,
+            *(
+                f"acknowledged {version.dot} of {key!r} missing at an owner"
+                for key, version in lost
+            ),
+        ),
+        ladder=render_ladder(cluster.trace, cluster.names) if trace_key is not None else "",
+        hints_pending_at_return=pending_at_return,
+        keys_missed=len(missed),
+        keys_in_hints=len(in_hints & missed),
     )
 
 
