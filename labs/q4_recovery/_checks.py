@@ -180,7 +180,7 @@ def check_diff_cases(ctx: CheckContext) -> Verdict:
             ) == (expected.keys, expected.nodes_compared)
         try:
             nodes, leaves = result
-            return (tuple(map(tuple, nodes)), tuple(leaves)) == expected
+            return bool((tuple(map(tuple, nodes)), tuple(leaves)) == expected)
         except (TypeError, ValueError):
             return False
 
