@@ -44,7 +44,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -159,40 +158,15 @@ def key_name(index: int) -> str:
 # --------------------------------------------------------------------------- tools
 
 
-def _run_loud(command: list[str], say: Any) -> bool:
-    say(f"$ {' '.join(command)}")
-    result = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if result.returncode != 0:
-        say(
-            f"  failed ({result.returncode}): {result.stderr.decode(errors='replace').strip()[-300:]}"
-        )
-    return result.returncode == 0
-
-
 def ensure_tool(binary: str, package: str, say: Any) -> str:
     """The path of ``binary``, installing Debian's ``package`` with apt-get if it is missing.
 
     Prints every command it runs. Installing needs root (the project's machines run as
-    root); otherwise the error says what to install.
+    root); otherwise the error (a :class:`CliError`) says what to install.
     """
+    from ._debian import ensure_tool as ensure_debian_tool
 
-    found = shutil.which(binary)
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise CliError(
-            f"{binary} is missing: install Debian's {package} (apt-get install {package})"
-        )
-    say(f"{binary} is missing; installing Debian's {package}")
-    environment_note = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    install = [*environment_note, "apt-get", "install", "-y", "-q", package]
-    if not _run_loud(install, say):
-        _run_loud([*environment_note, "apt-get", "update", "-q"], say)
-        _run_loud(install, say)
-    found = shutil.which(binary)
-    if not found:
-        raise CliError(f"could not install {package}; install it and run again")
-    return found
+    return ensure_debian_tool(binary, package, say)
 
 
 # --------------------------------------------------------------------------- etcd

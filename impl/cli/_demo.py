@@ -476,6 +476,8 @@ class _Demo:
             [
                 f"The {len(self.cluster.names)}-node cluster is still running (files in {self.cluster.directory}).",
                 "",
+                f"Watch it live in a browser:  http://{node}/ui",
+                "",
                 "Try it with curl:",
                 f"  {curl} -X PUT --data-binary 'hello dynamo' {node}/kv/greeting",
                 f"  {curl} {other}/kv/greeting",

@@ -45,6 +45,7 @@ from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
 from ._openapi import openapi_document
 from ._routes import CONTEXT_ENTRIES_MAX, CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
+from ._ui import ui_response
 from ._view import NodeView
 
 __all__ = [
@@ -171,6 +172,7 @@ class NodeApi:
             "/cluster/ring": self._ring,
             "/metrics": self._metrics,
             "/openapi.json": self._openapi,
+            "/ui": self._ui,
         }
         self._openapi_body: bytes | None = None
         self._admin = AdminApi(process)
@@ -385,6 +387,9 @@ class NodeApi:
         return HttpResponse(
             200, text.encode(), (("content-type", "text/plain; version=0.0.4; charset=utf-8"),)
         )
+
+    def _ui(self, request: HttpRequest) -> HttpResponse:
+        return ui_response(self.process, request)
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:

@@ -315,7 +315,12 @@ class NodeProcess:
             storage=self.store.adapter,
             random=self.random,
             member_config=member_config
-            or CoreMemberConfig(gossip=GossipConfig(partition_count=config.partition_count)),
+            or CoreMemberConfig(
+                gossip=GossipConfig(
+                    partition_count=config.partition_count,
+                    gossip_period_ticks=config.gossip_period_ticks,
+                )
+            ),
             # Peers reach this node where its member entry says, which need not be the
             # address it binds (0.0.0.0 binds every interface; peers need one of them).
             address=f"{config.member.host}:{config.peer_port}",
