@@ -60,8 +60,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"dynamokv(\.\w+)*\._\w+(\..*)?"),
     (r"py:.*", r".*\s.*"),
     (r"py:.*", r"[0-9].*"),
-    # A module's constants named without their module (private ones, in its docstrings).
+    # A module's constants and functions named without their module (in its docstrings);
+    # a private module's are not documented.
     (r"py:(data|const|attr)", r"[A-Z][A-Z0-9_]*"),
+    (r"py:(func|meth)", r"[a-z_][a-z0-9_]*"),
 ]
 # Names that docstrings mention and that no package exports (so no page documents them).
 nitpick_ignore = [

@@ -57,6 +57,7 @@ from typing import Any
 
 from dynamokv.errors import ArgumentError
 
+from ._bench_results import machine_description, write_results
 from ._errors import CliError
 
 __all__ = [
@@ -792,6 +793,7 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"[dim]·[/dim] {message}")
 
     workloads = args.workload or ["A", "B", "C", "W"]
+    machine = machine_description()
     wrk = ensure_tool("wrk", "wrk", say)
     etcd_binary = ensure_tool("etcd", "etcd-server", say) if args.against_etcd else ""
     results: list[RunResult] = []
@@ -911,32 +913,33 @@ def _run(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [
-                    {
-                        "workload": r.workload,
-                        "system": r.system,
-                        "offered_ops_per_second": r.offered_per_second,
-                        "ops_per_second": r.throughput,
-                        "requests": r.requests,
-                        "seconds": r.seconds,
-                        "latency_ms_p50": r.percentile_ms(0.5),
-                        "latency_ms_p99": r.percentile_ms(0.99),
-                        "latency_ms_p999": r.percentile_ms(0.999),
-                        "siblings": r.siblings,
-                        "unavailable": r.unavailable,
-                        "missing": r.missing,
-                        "failed": r.failed,
-                        "socket_errors": r.errors,
-                        "server_cpu_seconds": r.server_cpu_seconds,
-                        "server_cpu_us_per_op": r.server_cpu_us_per_op,
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-            + "\n"
+        write_results(
+            Path(args.json),
+            benchmark="cluster",
+            args=args,
+            machine=machine,
+            results=[
+                {
+                    "workload": r.workload,
+                    "system": r.system,
+                    "load": r.load,
+                    "offered_ops_per_second": r.offered_per_second,
+                    "ops_per_second": r.throughput,
+                    "requests": r.requests,
+                    "seconds": r.seconds,
+                    "latency_ms_p50": r.percentile_ms(0.5),
+                    "latency_ms_p99": r.percentile_ms(0.99),
+                    "latency_ms_p999": r.percentile_ms(0.999),
+                    "siblings": r.siblings,
+                    "unavailable": r.unavailable,
+                    "missing": r.missing,
+                    "failed": r.failed,
+                    "socket_errors": r.errors,
+                    "server_cpu_seconds": r.server_cpu_seconds,
+                    "server_cpu_us_per_op": r.server_cpu_us_per_op,
+                }
+                for r in results
+            ],
         )
     print(f"cpus: {os.cpu_count()}; python {sys.version.split()[0]}; load generator: wrk")
     return 0
