@@ -35,6 +35,7 @@ from ._anti_entropy import (
     ExchangeFinished,
     MerkleSend,
     RepairKeys,
+    merkle_descend,
     wire_bytes,
 )
 from ._gossip import (
@@ -48,7 +49,7 @@ from ._gossip import (
     MembershipArgumentError,
     RingState,
 )
-from ._handoff import HintStore, hint_may_be_deleted
+from ._handoff import HintStore, hint_may_be_deleted, hint_size_bytes, hint_to_store
 from ._health import GossipHealth, HealthView, TimeoutHealth
 from ._merkle import (
     MerkleArgumentError,
@@ -220,6 +221,9 @@ __all__ = [
     "WriteRequest",
     "covers",
     "hint_may_be_deleted",
+    "hint_size_bytes",
+    "hint_to_store",
+    "merkle_descend",
     "next_counter",
     "partitions",
     "read_may_answer",

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import msgpack
@@ -83,6 +83,7 @@ __all__ = [
     "ExchangeFinished",
     "MerkleSend",
     "RepairKeys",
+    "merkle_descend",
     "wire_bytes",
 ]
 
@@ -167,6 +168,41 @@ class AntiEntropyMetrics:
     exchanges_abandoned: int = 0
 
 
+def merkle_descend(
+    level: int, depth: int, compared: Sequence[int], differing: Sequence[int]
+) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """One step of the top-down Merkle diff (Dynamo §4.7): where to look next.
+
+    Two replicas compared the hashes of the nodes ``compared`` at ``level`` of their
+    trees (0: the root; ``depth``: the leaves, one bucket of keys each), and those in
+    ``differing`` differ. Equal hashes mean equal subtrees: nothing under them needs
+    comparing. Under a differing inner node both children are compared next; a
+    differing leaf's keys are compared one by one.
+
+    Args:
+        level: the level of the nodes just compared.
+        depth: the trees' depth (the level of the leaves).
+        compared: the indexes (within the level) of the nodes compared.
+        differing: those of them whose hashes differ.
+
+    Returns:
+        ``(nodes, leaves)``: the node pairs to compare next, as ``(level + 1, index)``
+        with the children of node ``i`` at indexes ``2i`` and ``2i + 1``, in order; and
+        the indexes of the leaves whose keys to compare.
+
+    Example:
+        >>> merkle_descend(0, 3, (0,), (0,))
+        (((1, 0), (1, 1)), ())
+        >>> merkle_descend(3, 3, (4, 5), (5,))
+        ((), (5,))
+    """
+    if level == depth:
+        return (), tuple(differing)
+    return tuple(
+        (level + 1, child) for index in differing for child in (2 * index, 2 * index + 1)
+    ), ()
+
+
 class _Exchange:
     """The initiator's state of one exchange: a work queue and the requests out."""
 
@@ -178,6 +214,7 @@ class _Exchange:
         self.buckets: deque[int] = deque()  # differing leaves to diff key by key
         self.resume_key = b""  # where the first queued bucket continues, if it was cut
         self.outstanding: set[int] = set()
+        self.compared: dict[int, tuple[int, ...]] = {}  # request id -> node indexes sent
         self.next_request_id = 0
         self.last_progress_tick = now
         self.keys: set[bytes] = set()
@@ -192,9 +229,23 @@ class AntiEntropy:
         config: pacing and bounds.
     """
 
-    def __init__(self, node_id: str, config: AntiEntropyConfig | None = None) -> None:
-        """Create an idle anti-entropy engine."""
+    def __init__(
+        self,
+        node_id: str,
+        config: AntiEntropyConfig | None = None,
+        *,
+        descend: Callable[
+            [int, int, Sequence[int], Sequence[int]],
+            tuple[tuple[tuple[int, int], ...], tuple[int, ...]],
+        ] = merkle_descend,
+    ) -> None:
+        """Create an idle anti-entropy engine.
+
+        ``descend`` is the top-down walk's step (:func:`merkle_descend`); only labs and
+        tests pass another, through the node's :class:`~dynamokv.impl.core.Seams`.
+        """
         self.node_id = node_id
+        self._descend = descend
         self.config = config if config is not None else AntiEntropyConfig()
         self.metrics = AntiEntropyMetrics()
         self._exchanges: dict[int, _Exchange] = {}
@@ -247,6 +298,7 @@ class AntiEntropy:
                 ):
                     indexes.append(exchange.frontier.popleft()[1])
                 hashes = tuple(tree.node_hash(level, index) for index in indexes)
+                exchange.compared[request_id] = tuple(indexes)
                 exchange.nodes_compared += len(indexes)
                 self.metrics.nodes_exchanged += len(indexes)
                 message = MerkleCompareRequest(
@@ -368,13 +420,12 @@ class AntiEntropy:
         if not message.ok:
             return self._finish(exchange, ok=False)
         if isinstance(message, MerkleCompareReply):
-            depth = exchange.tree.depth
-            for index in message.differing:
-                if message.level == depth:
-                    exchange.buckets.append(index)
-                else:
-                    exchange.frontier.append((message.level + 1, 2 * index))
-                    exchange.frontier.append((message.level + 1, 2 * index + 1))
+            compared = exchange.compared.pop(message.request_id, ())
+            nodes, leaves = self._descend(
+                message.level, exchange.tree.depth, compared, message.differing
+            )
+            exchange.frontier.extend(nodes)
+            exchange.buckets.extend(leaves)
         else:
             exchange.keys.update(message.keys)
         return self._pump(exchange)
@@ -452,6 +503,7 @@ class AntiEntropyRounds:
         out: where the messages go.
         stats: where to count roots compared and keys pushed.
         now: the tick at start.
+        descend: the top-down walk's step (the node's seam, :func:`merkle_descend`).
     """
 
     def __init__(
@@ -465,6 +517,10 @@ class AntiEntropyRounds:
         out: Outbox,
         stats: MemberStats,
         now: int,
+        descend: Callable[
+            [int, int, Sequence[int], Sequence[int]],
+            tuple[tuple[tuple[int, int], ...], tuple[int, ...]],
+        ] = merkle_descend,
     ) -> None:
         self.node_id = node_id
         self.config = config
@@ -473,7 +529,7 @@ class AntiEntropyRounds:
         self.health = health
         self.out = out
         self.stats = stats
-        self.engine = AntiEntropy(node_id, config.anti_entropy)
+        self.engine = AntiEntropy(node_id, config.anti_entropy, descend=descend)
         self._next_round = now + config.anti_entropy_interval_ticks
         self._peer_index = 0
         self._recovered_at: dict[str, int] = {}

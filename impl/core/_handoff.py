@@ -8,17 +8,20 @@ the transfer succeeds, D may delete the object from its local store" (Dynamo §4
 
 :class:`HintStore` is that local store of a substitute:
 
-* **Bounded.** At most ``hints_count_max`` hints and ``hints_bytes_max`` bytes of hinted
-  values; a full store refuses the write (a ``WriteAck`` with ``ok`` false), which then
-  does not count towards the coordinator's W.
+* **Bounded.** :func:`hint_to_store` decides what a substitute keeps: a hint naming the
+  owner, within ``hints_count_max`` hints and ``hints_bytes_max`` bytes of hinted values
+  (:func:`hint_size_bytes`); a full store refuses the write (a ``WriteAck`` with ``ok``
+  false), which then does not count towards the coordinator's W.
 * **Durable before acknowledged.** A hint is persisted and only then acknowledged.
 * **Replayed** every ``hint_replay_interval_ticks`` to owners the health view believes are
   up, ``hint_replay_batch_max`` at a time, and at once when the failure detector stops
   suspecting an owner; an unanswered replay goes again after ``hint_retry_ticks``.
 * **Deleted** only when :func:`hint_may_be_deleted` says so: once the owner has
   acknowledged, durably, every version in it. The rule is asked when the hint is replayed
-  and when the owner acknowledges; the node calls it through its
-  :class:`~dynamokv.impl.core.Seams`, so a lab or a test can replace it.
+  and when the owner acknowledges.
+
+The node calls both rules through its :class:`~dynamokv.impl.core.Seams`, so a lab or a
+test can replace them.
 
 A hinted version also answers reads: a substitute reads its hints for a key with what it
 owns (:meth:`HintStore.versions_for`), so a get that reaches it sees the write.
@@ -36,7 +39,55 @@ from ._node_config import NodeConfig, NodeStats
 from ._outbox import AckWhenDurable, Outbox
 from ._versions import Version
 
-__all__ = ["HintStore", "hint_may_be_deleted", "hinted_size"]
+__all__ = ["HintStore", "hint_may_be_deleted", "hint_size_bytes", "hint_to_store"]
+
+
+def hint_size_bytes(key: bytes, versions: tuple[Version, ...]) -> int:
+    """What a hint counts against ``hints_bytes_max``: the key, each value, 16 bytes per
+    clock entry and dot."""
+    return len(key) + sum(len(v.value or b"") + 16 * (1 + len(v.context)) for v in versions)
+
+
+def hint_to_store(
+    owner: str,
+    key: bytes,
+    versions: tuple[Version, ...],
+    *,
+    hint_id: int,
+    hints_count: int,
+    hints_bytes: int,
+    count_max: int,
+    bytes_max: int,
+) -> Hint | None:
+    """What a substitute keeps for a write meant for an unreachable owner (Dynamo §4.6).
+
+    A hint names the owner the write was meant for, so that the substitute can hand
+    it back once the owner is seen alive again. The hint store is bounded, in count
+    and in bytes (:func:`hint_size_bytes`): a full store refuses the write, which then
+    does not count towards the coordinator's W.
+
+    Args:
+        owner: the unreachable owner the write was meant for.
+        key: the key written.
+        versions: the versions the coordinator sent.
+        hint_id: the id the new hint must carry.
+        hints_count: hints the substitute holds now.
+        hints_bytes: their size, in :func:`hint_size_bytes`.
+        count_max: the most hints it may hold (``hints_count_max``).
+        bytes_max: the most bytes they may total (``hints_bytes_max``).
+
+    Returns:
+        The hint to store durably before acknowledging, or None to refuse the write.
+
+    Example:
+        >>> hint_to_store("n3", b"k", (), hint_id=7, hints_count=0, hints_bytes=0,
+        ...               count_max=1, bytes_max=100).owner
+        'n3'
+    """
+    size = hint_size_bytes(key, versions)
+    if hints_count >= count_max or hints_bytes + size > bytes_max:
+        return None
+    return Hint(hint_id, owner, key, versions, size)
 
 
 def hint_may_be_deleted(
@@ -63,11 +114,6 @@ def hint_may_be_deleted(
     return all(dot in acked for dot in hint_dots)
 
 
-def hinted_size(key: bytes, versions: Iterable[Version]) -> int:
-    """Bytes a hint is charged against ``hints_bytes_max``: key, values, and clocks."""
-    return len(key) + sum(len(v.value or b"") + 16 * (1 + len(v.context)) for v in versions)
-
-
 class HintStore:
     """A substitute's hints: stored durably, bounded, replayed, deleted once delivered.
 
@@ -77,6 +123,7 @@ class HintStore:
         stats: where to count hints stored, refused and replayed.
         may_delete: the deletion rule, :func:`hint_may_be_deleted` unless the node's
             :class:`~dynamokv.impl.core.Seams` replace it.
+        to_store: what to keep for a write, :func:`hint_to_store` unless replaced.
         health: who is believed up (replays go only to them).
         out: where the hints' persists and messages go.
         stored: the hints that survived in storage (read once, at start).
@@ -98,6 +145,7 @@ class HintStore:
         "node_id",
         "out",
         "stats",
+        "to_store",
     )
 
     def __init__(
@@ -107,6 +155,7 @@ class HintStore:
         config: NodeConfig,
         stats: NodeStats,
         may_delete: Callable[[Collection[tuple[str, int]], Collection[tuple[str, int]]], bool],
+        to_store: Callable[..., Hint | None],
         health: HealthView,
         out: Outbox,
         stored: Iterable[Hint],
@@ -116,6 +165,7 @@ class HintStore:
         self.config = config
         self.stats = stats
         self.may_delete = may_delete
+        self.to_store = to_store
         self.health = health
         self.out = out
         self._schedule = schedule
@@ -136,15 +186,23 @@ class HintStore:
         versions as a hint and acknowledge once durable, or refuse if the store is full."""
         me = self.node_id
         config = self.config
-        size = hinted_size(message.key, message.versions)
-        if len(self.hints) >= config.hints_count_max or self._bytes + size > config.hints_bytes_max:
+        owner = message.hinted_for
+        invariant(owner is not None, "a hint names its owner")
+        hint = self.to_store(
+            owner or "",
+            message.key,
+            message.versions,
+            hint_id=self._seq + 1,
+            hints_count=len(self.hints),
+            hints_bytes=self._bytes,
+            count_max=config.hints_count_max,
+            bytes_max=config.hints_bytes_max,
+        )
+        if hint is None:
             self.stats.hints_refused += 1
             self.out.send(WriteAck(me, message.src, message.op_id, message.key, ok=False))
             return
-        owner = message.hinted_for
-        invariant(owner is not None, "a hint names its owner")
         self._seq += 1
-        hint = Hint(self._seq, owner or "", message.key, message.versions, size)
         self._add(hint)
         self.stats.hints_stored += 1
         ack = WriteAck(me, message.src, message.op_id, message.key)

@@ -306,6 +306,7 @@ class Node:
             out=self.out,
             stats=self.stats_member,
             now=now,
+            descend=self.seams.merkle_descend,
         )
 
     # -- the public API ------------------------------------------------------------------

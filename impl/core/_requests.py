@@ -196,6 +196,7 @@ class RequestPath:
             config=config,
             stats=stats,
             may_delete=seams.hint_may_be_deleted,
+            to_store=seams.hint_to_store,
             health=health,
             out=out,
             stored=hints,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgpack
@@ -27,6 +27,7 @@ from dynamokv.impl.core import (
     MerkleSend,
     PartitionMerkleTree,
     RepairKeys,
+    merkle_descend,
 )
 from dynamokv.impl.core import partitions as _partitions
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, RING_BITS, assign_partitions, md5_position
@@ -242,6 +243,10 @@ def measure_repair_traffic(
     depth: int = 10,
     partition_count: int = 1,
     config: AntiEntropyConfig | None = None,
+    descend: Callable[
+        [int, int, Sequence[int], Sequence[int]],
+        tuple[tuple[tuple[int, int], ...], tuple[int, ...]],
+    ] = merkle_descend,
 ) -> RepairTraffic:
     """Two replicas of ``keys`` keys, ``divergent`` of them different; repair by exchange.
 
@@ -250,7 +255,8 @@ def measure_repair_traffic(
     there. Values are ``value_bytes`` bytes; ``value_hash`` is their BLAKE2b. The
     replicas hold ``partition_count`` partitions (1: the whole ring is one key range,
     as in Dynamo's per-key-range trees) and compare one tree pair per non-empty
-    partition. Messages are delivered in process, in order.
+    partition. Messages are delivered in process, in order. ``descend`` is the top-down
+    walk's step (:func:`~dynamokv.impl.core.merkle_descend` unless a lab replaces it).
     """
     if not 0 <= divergent <= keys or keys < 1 or value_bytes < 0:
         raise ArgumentError("need keys >= 1 and 0 <= divergent <= keys")
@@ -289,8 +295,8 @@ def measure_repair_traffic(
                 )
             trees[partition].put(key, hashlib.blake2b(value, digest_size=16).digest())
 
-    initiator = AntiEntropy("replica-a", config)
-    responder = AntiEntropy("replica-b", config)
+    initiator = AntiEntropy("replica-a", config, descend=descend)
+    responder = AntiEntropy("replica-b", config, descend=descend)
     found: set[bytes] = set()
     for partition in sorted(first.keys() | second.keys()):
         mine = first.get(partition) or PartitionMerkleTree(

@@ -308,3 +308,26 @@ def test_replicas_that_apply_the_same_versions_in_any_order_converge(
         any_order = any_order.apply(KEY, [version]).apply(KEY, [version])  # duplicates too
     assert in_order.get(KEY) == any_order.get(KEY) == model.get(KEY)
     assert in_order.get(b"other") == (frozenset(), {})
+
+
+ITEMS = st.lists(st.sampled_from([b"book", b"pen", b"cup", b"lamp"]), max_size=3).map(
+    lambda items: b"\n".join(sorted(set(items)))
+)
+SIBLINGS = st.lists(st.tuples(st.integers(1, 9), ITEMS), max_size=3)
+
+
+@given(SIBLINGS, st.sampled_from([b"book", b"hat"]), st.integers(10, 20))
+def test_a_union_cart_update_keeps_every_siblings_items_and_adds_the_new_one(
+    siblings: list[tuple[int, bytes]], item: bytes, stamp: int
+) -> None:
+    written_stamp, value = kv.cart_update(siblings, item, stamp, last_write_wins=False)
+    kept = set(value.split(b"\n"))
+    assert written_stamp == stamp and item in kept
+    assert all(line in kept for _, items in siblings for line in items.split(b"\n") if line)
+
+
+def test_a_last_write_wins_cart_update_drops_the_older_siblings_items() -> None:
+    """Interview Q5: two concurrent adds, resolved by timestamp: one add is lost."""
+    siblings = [(3, b"book"), (5, b"pen")]
+    assert kv.cart_update(siblings, b"cup", 6, last_write_wins=True) == (6, b"cup\npen")
+    assert kv.cart_update(siblings, b"cup", 6, last_write_wins=False) == (6, b"book\ncup\npen")
