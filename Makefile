@@ -13,7 +13,7 @@ PYTEST_FAST := -m "not slow"
 # Both cores: the suite is CPU-bound (simulation sweeps, Hypothesis, real nodes).
 PYTEST_PARALLEL ?= -n 2 --dist worksteal
 
-.PHONY: run test test-fast lint typecheck crosshair docs prove mutate clean venv
+.PHONY: run test test-fast lint typecheck crosshair docs docs-deps browser-deps prove mutate clean venv
 
 venv: $(STAMP)
 
@@ -58,8 +58,20 @@ MUTATE_ARGS ?=
 mutate: $(STAMP)
 	nice -n 15 $(BIN)/python mutate/run.py $(MUTATE_ARGS)
 
-docs: $(STAMP)
-	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+# Debian packages the docs (Graphviz, MathJax) and the browser tests (Chromium and its
+# driver) need; installed with apt-get when missing (as root), otherwise named.
+docs-deps: $(STAMP)
+	@$(BIN)/python -m dynamokv.impl.cli._debian docs
+
+browser-deps: $(STAMP)
+	@$(BIN)/python -m dynamokv.impl.cli._debian browser
+
+# The site: -W (a warning fails), -n (every cross-reference must resolve). Pictures are
+# drawn from the code and real runs during the build. tests/docs builds the same site and
+# checks it in Chromium, so `make test` does not build it twice.
+SPHINX_OPTS := -W -n --keep-going -q -b html
+docs: docs-deps
+	$(BIN)/sphinx-build $(SPHINX_OPTS) docs docs/_build/html
 
 test-fast: $(STAMP)
 	$(MAKE) --no-print-directory lint typecheck
@@ -67,9 +79,9 @@ test-fast: $(STAMP)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint typecheck && \
+	$(MAKE) --no-print-directory lint typecheck docs-deps browser-deps && \
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15 && \
-	$(MAKE) --no-print-directory crosshair docs && \
+	$(MAKE) --no-print-directory crosshair && \
 	echo "make test: all green in $$(( $$(date +%s) - start )) s"
 
 clean:

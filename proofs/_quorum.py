@@ -374,7 +374,7 @@ def sloppy_can_miss_strict() -> ProofResult:
     """Under a partition, a write acknowledged by a sloppy quorum can miss a strict read quorum.
 
     Dynamo §4.6: sloppy quorum keeps writes available, at the price of R + W > N
-    no longer implying that a read sees the latest write.
+    not implying any more that a read sees the latest write.
     """
     stopwatch = Stopwatch()
     # Looked up at call time, so that a test can break the encoding and see the row fail.

@@ -12,8 +12,8 @@ Two ways of placing tokens are specified, both as plain rings so that one
 
 * **Strategy 1** (Dynamo §6.2): each node gets T random tokens, here the hash
   of ``b"node/i"``; a heavier node gets more tokens (weights).
-* **Strategy 3**, the default: the ring is cut into Q equal partitions (the
-  seed's 16,384 slots) and each node owns Q/S of them. Partition ``p`` covers
+* **Strategy 3**, the default: the ring is cut into Q equal partitions
+  (16,384 slots by default) and each node owns Q/S of them. Partition ``p`` covers
   positions ``[p*RING_SIZE/Q, (p+1)*RING_SIZE/Q)`` and its token sits at the
   partition's last position. A join steals whole partitions from the most loaded
   nodes, so exactly the stolen partitions move (about 1/(S+1) of the data).
@@ -70,7 +70,7 @@ RING_SIZE = 1 << RING_BITS
 """Positions are integers in ``[0, RING_SIZE)``: the range of MD5."""
 
 DEFAULT_PARTITION_COUNT = 16_384
-"""Q in strategy 3: the seed's "16,384 slots"."""
+"""Q in strategy 3: 16,384 slots."""
 
 Token = tuple[int, str]
 """A virtual node: ``(position, physical node id)``."""

@@ -29,7 +29,7 @@ from typing import Any
 from dynamokv.errors import ArgumentError
 from dynamokv.impl.client import Client, GetReply
 from dynamokv.impl.core import covers
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.impl.sim import History, OpRecord
 
 from ._nemesis import Nemesis

@@ -1,6 +1,6 @@
 """``dynamokv bench cluster``: YCSB-style workloads against dynamokv and a 3-member etcd.
 
-DESIGN.md §7 asks for ratios measured in one run against a peer on the same machine: a
+Performance is judged by ratios measured in one run against a peer on the same machine: a
 3-node dynamokv cluster (N=3, R=2, W=2, fsync before ack) against a 3-member etcd (3.4,
 Debian's ``etcd-server``, fsync on: ``--unsafe-no-fsync`` is never passed), with the same
 client, the same keys and the same values.
@@ -44,7 +44,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from typing import Any
 
 from dynamokv.errors import ArgumentError
 
+from ._bench_results import machine_description, write_results
 from ._errors import CliError
 
 __all__ = [
@@ -159,40 +159,15 @@ def key_name(index: int) -> str:
 # --------------------------------------------------------------------------- tools
 
 
-def _run_loud(command: list[str], say: Any) -> bool:
-    say(f"$ {' '.join(command)}")
-    result = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if result.returncode != 0:
-        say(
-            f"  failed ({result.returncode}): {result.stderr.decode(errors='replace').strip()[-300:]}"
-        )
-    return result.returncode == 0
-
-
 def ensure_tool(binary: str, package: str, say: Any) -> str:
     """The path of ``binary``, installing Debian's ``package`` with apt-get if it is missing.
 
     Prints every command it runs. Installing needs root (the project's machines run as
-    root); otherwise the error says what to install.
+    root); otherwise the error (a :class:`CliError`) says what to install.
     """
+    from ._debian import ensure_tool as ensure_debian_tool
 
-    found = shutil.which(binary)
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise CliError(
-            f"{binary} is missing: install Debian's {package} (apt-get install {package})"
-        )
-    say(f"{binary} is missing; installing Debian's {package}")
-    environment_note = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    install = [*environment_note, "apt-get", "install", "-y", "-q", package]
-    if not _run_loud(install, say):
-        _run_loud([*environment_note, "apt-get", "update", "-q"], say)
-        _run_loud(install, say)
-    found = shutil.which(binary)
-    if not found:
-        raise CliError(f"could not install {package}; install it and run again")
-    return found
+    return ensure_debian_tool(binary, package, say)
 
 
 # --------------------------------------------------------------------------- etcd
@@ -208,7 +183,7 @@ class EtcdCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, say: Any) -> None:
-        from dynamokv.impl.runtime._cluster import http_request, pick_free_ports
+        from dynamokv.impl.runtime._local_cluster import http_request, pick_free_ports
 
         ports = pick_free_ports(2 * ETCD_MEMBERS)
         names = [f"etcd-{i + 1}" for i in range(ETCD_MEMBERS)]
@@ -778,7 +753,7 @@ def _dynamokv_cluster(
     args: argparse.Namespace, say: Any, scratch: Path
 ) -> Iterator[tuple[list[str], list[int]]]:
     """The cluster's HTTP addresses and its node processes' pids, for the run."""
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"
     try:
@@ -818,6 +793,7 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"[dim]·[/dim] {message}")
 
     workloads = args.workload or ["A", "B", "C", "W"]
+    machine = machine_description()
     wrk = ensure_tool("wrk", "wrk", say)
     etcd_binary = ensure_tool("etcd", "etcd-server", say) if args.against_etcd else ""
     results: list[RunResult] = []
@@ -937,32 +913,33 @@ def _run(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [
-                    {
-                        "workload": r.workload,
-                        "system": r.system,
-                        "offered_ops_per_second": r.offered_per_second,
-                        "ops_per_second": r.throughput,
-                        "requests": r.requests,
-                        "seconds": r.seconds,
-                        "latency_ms_p50": r.percentile_ms(0.5),
-                        "latency_ms_p99": r.percentile_ms(0.99),
-                        "latency_ms_p999": r.percentile_ms(0.999),
-                        "siblings": r.siblings,
-                        "unavailable": r.unavailable,
-                        "missing": r.missing,
-                        "failed": r.failed,
-                        "socket_errors": r.errors,
-                        "server_cpu_seconds": r.server_cpu_seconds,
-                        "server_cpu_us_per_op": r.server_cpu_us_per_op,
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-            + "\n"
+        write_results(
+            Path(args.json),
+            benchmark="cluster",
+            args=args,
+            machine=machine,
+            results=[
+                {
+                    "workload": r.workload,
+                    "system": r.system,
+                    "load": r.load,
+                    "offered_ops_per_second": r.offered_per_second,
+                    "ops_per_second": r.throughput,
+                    "requests": r.requests,
+                    "seconds": r.seconds,
+                    "latency_ms_p50": r.percentile_ms(0.5),
+                    "latency_ms_p99": r.percentile_ms(0.99),
+                    "latency_ms_p999": r.percentile_ms(0.999),
+                    "siblings": r.siblings,
+                    "unavailable": r.unavailable,
+                    "missing": r.missing,
+                    "failed": r.failed,
+                    "socket_errors": r.errors,
+                    "server_cpu_seconds": r.server_cpu_seconds,
+                    "server_cpu_us_per_op": r.server_cpu_us_per_op,
+                }
+                for r in results
+            ],
         )
     print(f"cpus: {os.cpu_count()}; python {sys.version.split()[0]}; load generator: wrk")
     return 0

@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
 def _chaos(args: argparse.Namespace) -> int:
     from dynamokv.errors import ArgumentError
     from dynamokv.impl.chaos import NEMESIS_KINDS, ChaosConfig
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
     from rich.console import Console
 
     from ._errors import CliError

@@ -17,7 +17,7 @@ path and say so ("all paths exhausted"): only then is a pair reported equivalent
 A run that stops at its time bound first is *unknown*, never equivalent.
 
 Inputs outside the functions' domain (a replica holding versions that are not
-concurrent, an owner index out of range) are decoded to ``None`` by both adapters
+concurrent, N or a partition out of range) are decoded to ``None`` by both adapters
 alike, so they never count as a difference.
 
 Why one table: :data:`PAIRS` names every implementation and spec function by its

@@ -78,8 +78,9 @@ wire codec can serialize them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
 from dynamokv.errors import ArgumentError, invariant
@@ -87,12 +88,13 @@ from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
 from ._partitions import join as join_partitions
 from ._partitions import leave as leave_partitions
-from ._phi import PhiAccrualDetector, PhiConfig
+from ._phi import PhiAccrualDetector, PhiConfig, phi_of_silence
 
 if TYPE_CHECKING:
     import random
 
 __all__ = [
+    "BOOTSTRAP_ISSUER",
     "STATUS_RANK",
     "EntryDigest",
     "GossipAck",
@@ -111,6 +113,7 @@ __all__ = [
     "RingAdopted",
     "RingState",
     "SuspicionChanged",
+    "choose_gossip_peer",
     "merge_entries",
     "precedes",
 ]
@@ -118,8 +121,14 @@ __all__ = [
 MemberStatus = Literal["joining", "normal", "leaving", "left"]
 """A member's place in its lifecycle; it only moves forward within a generation."""
 
-STATUS_RANK: Final[Mapping[str, int]] = {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+STATUS_RANK: Final[Mapping[str, int]] = MappingProxyType(
+    {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+)
 """Status precedence for the merge rule: a later lifecycle stage wins."""
+
+
+BOOTSTRAP_ISSUER: Final = "bootstrap"
+"""The issuer of version 1 of a ring every initial node is configured with."""
 
 
 class MembershipArgumentError(ArgumentError):
@@ -172,8 +181,11 @@ def precedes(a: MemberEntry | EntryDigest, b: MemberEntry | EntryDigest) -> bool
 def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
     """The merge rule: the least entry that both ``a`` and ``b`` precede (a lattice join).
 
-    Higher generation wins outright; within a generation heartbeat and status are
-    each the maximum. See the module docstring for why.
+    Both describe the same node. The entry of the higher generation wins outright (a
+    new generation is a new life of the node). Within one generation the heartbeat is
+    the larger of the two, the status the later in ``joining < normal < leaving <
+    left``, and the address the larger: each independently (an admin's leave carries
+    a stale heartbeat but a later status; both must survive).
     """
     invariant(a.node_id == b.node_id, "merge_entries: entries of different nodes")
     if a.generation != b.generation:
@@ -190,6 +202,25 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
         heartbeat=max(a.heartbeat, b.heartbeat),
         status=status,
     )
+
+
+def choose_gossip_peer(candidates: Sequence[str], rng: random.Random) -> str | None:
+    """The peer of one gossip round: one of ``candidates``, uniformly at random (Dynamo §4.8.2).
+
+    Uniform choice is what makes gossip an epidemic: each round every node that
+    knows a fact tells a random other, so the number that know it roughly doubles
+    per round and reaches all n in O(log n) rounds.
+
+    Args:
+        candidates: the members a round may pick (sorted; never this node).
+        rng: the node's only randomness.
+
+    Returns:
+        The chosen peer, or None when there is no candidate.
+    """
+    if not candidates:
+        return None
+    return candidates[rng.randrange(len(candidates))]
 
 
 @dataclass(frozen=True)
@@ -305,7 +336,7 @@ class GossipConfig:
     """Gossip parameters and bounds.
 
     Attributes:
-        gossip_period_ticks: one round per this many ticks (DESIGN.md: 1 s).
+        gossip_period_ticks: one round per this many ticks (a tick of 100 ms makes it 1 s).
         members_max: bound on the member table; entries for further nodes are dropped.
         digest_entries_max: bound on digests or entries in one message; a message
             with more is rejected, a longer table is sent in rotating slices.
@@ -396,6 +427,10 @@ class GossipMembership:
             persisted status for a restart.
         ring: the ring at start (a bootstrap ring, or the persisted one), else empty.
         now: the tick at start.
+        merge_rule: the merge rule (:func:`merge_entries`); the node's
+            :class:`~dynamokv.impl.core.Seams` may replace it, as it may
+            ``choose_peer`` (:func:`choose_gossip_peer`) and ``phi_rule`` (the
+            suspicion function, :func:`~dynamokv.impl.core._phi.phi_of_silence`).
     """
 
     def __init__(
@@ -410,6 +445,9 @@ class GossipMembership:
         status: MemberStatus = "joining",
         ring: RingState | None = None,
         now: int = 0,
+        merge_rule: Callable[[MemberEntry, MemberEntry], MemberEntry] = merge_entries,
+        choose_peer: Callable[[Sequence[str], random.Random], str | None] = choose_gossip_peer,
+        phi_rule: Callable[[float, float, float], float] = phi_of_silence,
     ) -> None:
         """Create the view; see the class docstring for the arguments."""
         self.config = config if config is not None else GossipConfig()
@@ -427,6 +465,9 @@ class GossipMembership:
         self.seeds: dict[str, str] = dict(seeds)
         self.metrics = GossipMetrics()
         self._rng = rng
+        self._merge_rule = merge_rule
+        self._choose_peer_rule = choose_peer
+        self._phi_rule = phi_rule
         self._ring = ring
         self._members: dict[str, MemberEntry] = {
             node_id: MemberEntry(node_id, address, generation, 0, status)
@@ -553,10 +594,7 @@ class GossipMembership:
         return self._candidates
 
     def _choose_peer(self) -> str | None:
-        candidates = self.gossip_candidates()
-        if not candidates:
-            return None
-        return candidates[self._rng.randrange(len(candidates))]
+        return self._choose_peer_rule(self.gossip_candidates(), self._rng)
 
     def _digests(self) -> tuple[EntryDigest, ...]:
         bound = self.config.digest_entries_max
@@ -669,7 +707,7 @@ class GossipMembership:
             self._members[incoming.node_id] = incoming
             self._candidates = None
             self.metrics.entries_merged += 1
-            detector = PhiAccrualDetector(self.config.phi)
+            detector = PhiAccrualDetector(self.config.phi, phi_rule=self._phi_rule)
             detector.heartbeat(now)
             self._detectors[incoming.node_id] = detector
             return [MemberStatusChanged(incoming.node_id, None, incoming.status)]
@@ -680,7 +718,7 @@ class GossipMembership:
             # state from a reused id. Keep our own generation (counted, not merged).
             self.metrics.messages_rejected += 1
             return []
-        merged = merge_entries(mine, incoming)
+        merged = self._merge_rule(mine, incoming)
         if merged == mine:
             return []
         self._members[incoming.node_id] = merged
@@ -691,7 +729,9 @@ class GossipMembership:
             mine.heartbeat,
         ):
             if merged.generation != mine.generation:
-                self._detectors[incoming.node_id] = PhiAccrualDetector(self.config.phi)
+                self._detectors[incoming.node_id] = PhiAccrualDetector(
+                    self.config.phi, phi_rule=self._phi_rule
+                )
             self._detectors[incoming.node_id].heartbeat(now)
         if merged.status != mine.status:
             self._candidates = None
@@ -841,10 +881,10 @@ class GossipMembership:
         return effects + self._issue(self._changed_owners(self._ring.owners, "leave", node_id))
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
-        """Record that ``node_id``, no longer in the ring, has finished leaving.
+        """Record that ``node_id``, out of the ring now, has finished leaving.
 
         Called by the leaving node once its handoff completes, or by an admin for a
-        dead node. A ``left`` member is no longer gossiped to; to return, it starts
+        dead node. A ``left`` member is not gossiped to from then on; to return, it starts
         a new generation as ``joining``.
 
         Raises:

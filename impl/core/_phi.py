@@ -30,11 +30,12 @@ from __future__ import annotations
 import functools
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dynamokv.errors import ArgumentError, invariant
 
-__all__ = ["PhiAccrualDetector", "PhiConfig"]
+__all__ = ["PhiAccrualDetector", "PhiConfig", "phi_of_silence"]
 
 _LN_10 = math.log(10.0)
 
@@ -63,6 +64,11 @@ class PhiConfig:
     acceptable_pause_ticks: float = 0.0
     first_heartbeat_estimate_ticks: float = 10.0
 
+    @functools.cached_property
+    def y_threshold(self) -> float:
+        """Standard deviations past the mean at which phi reaches :attr:`threshold`."""
+        return _y_at_threshold(self.threshold)
+
     def __post_init__(self) -> None:
         if not self.threshold > 0:
             raise ArgumentError("threshold must be positive")
@@ -89,12 +95,35 @@ def _phi_of(y: float) -> float:
     return math.log1p(math.exp(z)) / _LN_10
 
 
-@functools.lru_cache(maxsize=64)
+def phi_of_silence(silence_ticks: float, mean_ticks: float, std_deviation_ticks: float) -> float:
+    """The suspicion level after ``silence_ticks`` without a heartbeat (phi accrual).
+
+    The heartbeats' inter-arrival times are modelled as a normal distribution with
+    this mean and standard deviation; phi is -log10 of the chance that a heartbeat
+    arrives later than the silence so far: 1 means a 10 % chance that the silence is
+    normal, 8 one in 10^8. It grows with the silence, without bound.
+
+    Args:
+        silence_ticks: ticks since the last heartbeat arrived.
+        mean_ticks: the mean inter-arrival time (plus any acceptable pause).
+        std_deviation_ticks: the inter-arrival times' standard deviation (positive).
+
+    Returns:
+        phi, with the normal tail approximated as Akka does:
+        ``log10(1 + e^z)`` for ``z = y·(1.5976 + 0.070566·y²)``, ``y`` the silence's
+        distance from the mean in standard deviations; for any silence, however
+        long (``e^z`` overflows a float past z ≈ 709: ``log10(1 + e^z)`` is then
+        ``(z + log(1 + e^-z)) / ln 10``).
+    """
+    return _phi_of((silence_ticks - mean_ticks) / std_deviation_ticks)
+
+
 def _y_at_threshold(threshold: float) -> float:
     """The ``y`` (standard deviations past the mean) at which phi reaches ``threshold``.
 
-    Solved once per threshold by bisection on the monotone :func:`_phi_of`; with it,
-    suspicion is one comparison of the silence against a deadline.
+    Solved by bisection on the monotone :func:`_phi_of`, once per :class:`PhiConfig`
+    (:attr:`PhiConfig.y_threshold`); with it, suspicion is one comparison of the silence
+    against a deadline.
     """
     low, high = -10.0, 1000.0
     for _ in range(200):
@@ -117,14 +146,24 @@ class PhiAccrualDetector:
     Memory is bounded by ``window_size_max``; the running sums make every call O(1).
     """
 
-    def __init__(self, config: PhiConfig | None = None) -> None:
-        """Create a detector that has seen no heartbeat yet."""
+    def __init__(
+        self,
+        config: PhiConfig | None = None,
+        *,
+        phi_rule: Callable[[float, float, float], float] = phi_of_silence,
+    ) -> None:
+        """Create a detector that has seen no heartbeat yet.
+
+        ``phi_rule`` is the suspicion function (:func:`phi_of_silence`); only labs and
+        tests pass another, through the node's :class:`~dynamokv.impl.core.Seams`.
+        """
         self.config = config if config is not None else PhiConfig()
+        self._phi_rule = phi_rule
         self._intervals: deque[float] = deque()
         self._sum = 0.0
         self._sum_of_squares = 0.0
         self._last_arrival_tick: int | None = None
-        self._y_threshold = _y_at_threshold(self.config.threshold)
+        self._y_threshold = self.config.y_threshold
         self._suspicion_delay_ticks = math.inf
 
     @property
@@ -186,23 +225,28 @@ class PhiAccrualDetector:
             return 0.0
         silence = max(0, now - last)
         mean = self.mean_ticks() + self.config.acceptable_pause_ticks
-        return _phi_of((silence - mean) / self.std_deviation_ticks())
+        return self._phi_rule(float(silence), mean, self.std_deviation_ticks())
 
     def is_suspected(self, now: int) -> bool:
         """Whether phi has reached the threshold at tick ``now``.
 
-        Computed as "the silence has lasted :meth:`suspicion_delay_ticks`", which is
-        the same thing (phi grows monotonically with the silence) and costs one
-        comparison: a node asks this for every peer every round.
+        A node asks this for every peer every round. For :func:`phi_of_silence`, whose
+        inverse is solved once per threshold, it is one comparison of the silence with
+        :meth:`suspicion_delay_ticks` (the same answer: phi grows with the silence); a
+        replaced rule is evaluated.
         """
         last = self._last_arrival_tick
-        return last is not None and now - last >= self._suspicion_delay_ticks
+        if last is None:
+            return False
+        if self._phi_rule is phi_of_silence:
+            return now - last >= self._suspicion_delay_ticks
+        return self.phi(now) >= self.config.threshold
 
     def suspicion_delay_ticks(self) -> float:
         """How long a silence (from the last heartbeat) makes phi reach the threshold.
 
-        The detector's current effective timeout: mean + acceptable pause + y·std,
-        where phi(y) = threshold; it moves as the window does. Infinite before the
-        first heartbeat.
+        The detector's current effective timeout under :func:`phi_of_silence`:
+        mean + acceptable pause + y·std, where phi(y) = threshold; it moves as the
+        window does. Infinite before the first heartbeat.
         """
         return self._suspicion_delay_ticks

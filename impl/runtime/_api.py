@@ -36,15 +36,15 @@ from urllib.parse import unquote_to_bytes
 
 import msgpack
 from dynamokv.errors import ArgumentError
-from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult
+from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult, Version
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
-from dynamokv.spec.kv import Version
 
 from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
 from ._openapi import openapi_document
 from ._routes import CONTEXT_ENTRIES_MAX, CONTEXT_HEADER, ROUTES, VALUE_BYTES_MAX
+from ._ui import ui_response
 from ._view import NodeView
 
 __all__ = [
@@ -171,6 +171,7 @@ class NodeApi:
             "/cluster/ring": self._ring,
             "/metrics": self._metrics,
             "/openapi.json": self._openapi,
+            "/ui": self._ui,
         }
         self._openapi_body: bytes | None = None
         self._admin = AdminApi(process)
@@ -305,8 +306,8 @@ class NodeApi:
         process = self.process
         now = process.now_ticks()
         node = process.node
-        gossip = node.gossip
-        suspected = set(node.health.suspected())
+        gossip = process.gossip
+        suspected = set(process.health.suspected())
         ring_nodes = set(node.ring_state.nodes())
         configured = {member.name: member for member in process.config.members}
         members = []
@@ -385,6 +386,9 @@ class NodeApi:
         return HttpResponse(
             200, text.encode(), (("content-type", "text/plain; version=0.0.4; charset=utf-8"),)
         )
+
+    def _ui(self, request: HttpRequest) -> HttpResponse:
+        return ui_response(self.process, request)
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:

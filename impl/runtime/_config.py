@@ -1,7 +1,7 @@
 """A node process's configuration: one TOML file, overridable by command-line flags.
 
 The file names this node and every member of the cluster, so that a node knows at start
-where its peers listen (membership is static until gossip, issue 5, is wired in)::
+where its peers listen (the seeds of gossip, and ring version 1 of a fresh cluster)::
 
     [node]
     name = "node-1"
@@ -23,6 +23,7 @@ where its peers listen (membership is static until gossip, issue 5, is wired in)
     w = 2
     partition_count = 16384
     strict = false            # strict quorum: never substitutes, never hints
+    gossip_period_ticks = 10  # one gossip round per this many ticks (200 ms at 20 ms a tick)
     members = [               # the initial ring's nodes (weight defaults to 1); for a
         { name = "node-1", host = "127.0.0.1", peer_port = 7201, http_port = 7101 },
         ...                   # joining node: itself and the seeds it finds the ring through
@@ -50,9 +51,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynamokv.errors import ArgumentError
+from dynamokv.impl.core._gossip import GossipConfig
 from dynamokv.spec import ring as spec_ring
 
-__all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
+__all__ = ["ConfigError", "MemberAddress", "NodeProcessConfig", "TlsConfig", "load_config"]
 
 PARTITION_COUNT_MAX = 1 << 20
 """Largest Q accepted (the ring precomputes one preference list per partition)."""
@@ -63,6 +65,9 @@ WEIGHT_MAX = 1000
 TICK_MS_DEFAULT = 20
 """Default length of one core tick: replica timeout 8 ticks = 160 ms, request 40 = 0.8 s."""
 
+GOSSIP_PERIOD_TICKS_DEFAULT = GossipConfig().gossip_period_ticks
+"""Default gossip period, the core's: 10 ticks, 200 ms at the default tick."""
+
 FSYNC_POLICIES = ("always", "batch", "none")
 
 
@@ -71,7 +76,7 @@ class ConfigError(ArgumentError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberConfig:
+class MemberAddress:
     """Where one cluster member listens, and its weight in the initial ring."""
 
     name: str
@@ -123,6 +128,8 @@ class NodeProcessConfig:
         w: default write quorum.
         partition_count: Q, the ring's equal partitions (Dynamo §6.2 strategy 3).
         strict: strict quorum (no substitutes, no hints).
+        gossip_period_ticks: one gossip round (and heartbeat) per this many ticks; every
+            member should use the same period, since the failure detector learns it.
         tls: mutual TLS between peers (and optionally HTTPS), or ``None``.
     """
 
@@ -138,12 +145,13 @@ class NodeProcessConfig:
     joining: bool = False
     http_timeout_seconds: int = 30
     peer_idle_timeout_seconds: int = 60
-    members: tuple[MemberConfig, ...] = ()
+    members: tuple[MemberAddress, ...] = ()
     n: int = 3
     r: int = 2
     w: int = 2
     partition_count: int = spec_ring.DEFAULT_PARTITION_COUNT
     strict: bool = False
+    gossip_period_ticks: int = GOSSIP_PERIOD_TICKS_DEFAULT
     tls: TlsConfig | None = None
 
     def __post_init__(self) -> None:
@@ -158,6 +166,8 @@ class NodeProcessConfig:
             raise ConfigError(f"node.fsync must be one of {', '.join(FSYNC_POLICIES)}")
         if not 1 <= self.tick_ms <= 10_000:
             raise ConfigError("node.tick_ms must be in 1..10000")
+        if not 1 <= self.gossip_period_ticks <= 100_000:
+            raise ConfigError("cluster.gossip_period_ticks must be in 1..100000")
         if not 1 <= self.weight <= WEIGHT_MAX:
             raise ConfigError(f"node.weight must be in 1..{WEIGHT_MAX}")
         for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
@@ -178,7 +188,7 @@ class NodeProcessConfig:
             )
 
     @property
-    def member(self) -> MemberConfig:
+    def member(self) -> MemberAddress:
         """This node's own entry of ``members``."""
         return next(m for m in self.members if m.name == self.name)
 
@@ -220,6 +230,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "w": (int,),
     "partition_count": (int,),
     "strict": (bool,),
+    "gossip_period_ticks": (int,),
 }
 
 _NODE_KEYS = (
@@ -236,7 +247,7 @@ _NODE_KEYS = (
     "http_timeout_seconds",
     "peer_idle_timeout_seconds",
 )
-_CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict")
+_CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict", "gossip_period_ticks")
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port", "weight")
 _TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 
@@ -332,7 +343,7 @@ def load_config(
         if type(weight) is not int or not 1 <= weight <= WEIGHT_MAX:
             raise ConfigError(f"{where}.weight must be an integer in 1..{WEIGHT_MAX}")
         members.append(
-            MemberConfig(
+            MemberAddress(
                 name=raw["name"],
                 host=host,
                 peer_port=raw["peer_port"],

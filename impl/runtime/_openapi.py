@@ -320,6 +320,31 @@ def openapi_document(*, n: int = 3) -> dict[str, Any]:
                     },
                 }
             },
+            "/ui": {
+                "get": {
+                    "summary": "The node's live view: ring, members, hints, Merkle counters, a request's journey",
+                    "operationId": "ui",
+                    "parameters": [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "required": False,
+                            "description": "1: the page's own data as JSON (hints pending per owner, Merkle counters).",
+                            "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A self-contained HTML page (no external assets), or with ?state=1 its JSON data.",
+                            "content": {
+                                "text/html": {"schema": {"type": "string"}},
+                                "application/json": {"schema": {"type": "object"}},
+                            },
+                        },
+                        **simple_get,
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {

@@ -44,6 +44,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/cluster/ring"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/ui"),
     *ADMIN_ROUTES,
 )
 """Every (method, path template) served; the OpenAPI document must describe each."""

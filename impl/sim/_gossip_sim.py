@@ -1,6 +1,6 @@
-"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, DESIGN property 6).
+"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, property 6).
 
-DESIGN.md section 3 promises that gossip converges in O(log n) rounds. This
+The contract promises that gossip converges in O(log n) rounds (property 6). This
 module measures it by driving n :class:`~dynamokv.impl.core._gossip.GossipMembership`
 cores, and nothing else, under one seed: a simulated network with a one-tick
 latency and optional message loss, ticks of simulated time, no trio, no clock.
@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from dynamokv.errors import ArgumentError, DynamoKVError
+from dynamokv.impl.core import DEFAULT_SEAMS, Seams
 from dynamokv.impl.core._gossip import (
     GossipConfig,
     GossipEffect,
@@ -40,9 +41,9 @@ from dynamokv.impl.core._gossip import (
     RingState,
     SuspicionChanged,
 )
-from dynamokv.impl.core._merkle_tree import measure_repair_traffic
-from dynamokv.impl.core._partitions import q1_table
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
+
+from ._measurements import measure_repair_traffic, q1_table
 
 __all__ = ["ConvergenceRow", "GossipRun", "convergence_table", "main", "run_gossip"]
 
@@ -88,8 +89,11 @@ def _trace_line(tick: int, destination: str, message: GossipMessage) -> bytes:
 class _GossipNetwork:
     """The nodes, a latency queue and a seeded loss model."""
 
-    def __init__(self, *, seed: int, loss: float, config: GossipConfig) -> None:
+    def __init__(
+        self, *, seed: int, loss: float, config: GossipConfig, seams: Seams = DEFAULT_SEAMS
+    ) -> None:
         self.config = config
+        self.seams = seams
         self.loss = loss
         self.net_rng = random.Random(f"gossip-net/{seed}")
         self.seed = seed
@@ -115,6 +119,9 @@ class _GossipNetwork:
             status="normal" if status == "normal" else "joining",
             ring=ring,
             now=self.tick,
+            merge_rule=self.seams.merge_entries,
+            choose_peer=self.seams.choose_gossip_peer,
+            phi_rule=self.seams.phi_of_silence,
         )
 
     def handle(self, effects: Iterable[GossipEffect]) -> None:
@@ -168,6 +175,7 @@ def run_gossip(
     partition_count: int = DEFAULT_PARTITION_COUNT,
     config: GossipConfig | None = None,
     rounds_max: int = 200,
+    seams: Seams = DEFAULT_SEAMS,
 ) -> GossipRun:
     """Run the four phases for ``nodes`` nodes under ``seed``; see the module docstring.
 
@@ -179,6 +187,7 @@ def run_gossip(
         partition_count: Q of the bootstrap ring.
         config: gossip parameters (its ``partition_count`` is overridden).
         rounds_max: a phase that takes longer raises ``RuntimeError``.
+        seams: the gossip rules every view uses (a lab's learner code, a planted bug).
     """
     if nodes < 2 or not 0.0 <= loss < 1.0 or seed_count < 1:
         raise ArgumentError("run_gossip: need nodes >= 2, 0 <= loss < 1, seed_count >= 1")
@@ -192,7 +201,7 @@ def run_gossip(
         change_watch_ticks=base.change_watch_ticks,
         phi=base.phi,
     )
-    network = _GossipNetwork(seed=seed, loss=loss, config=config)
+    network = _GossipNetwork(seed=seed, loss=loss, config=config, seams=seams)
     ids = [f"n{index:03d}" for index in range(nodes)]
     seeds = {node_id: f"sim://{node_id}" for node_id in ids[:seed_count]}
     bootstrap = RingState(1, "bootstrap", assign_partitions(ids, partition_count))

@@ -21,15 +21,29 @@ Layout::
 
 The ring positions of a block sit side by side, so a point read finds its key's position
 with one ``bytes.find`` in C instead of a binary search in Python.
+
+**The block cache.** A block is verified (CRC) when it is read from the file; the store's
+:class:`BlockCache` then keeps it, so that the next point read of that block costs neither
+the ``pread`` nor the checksum, as RocksDB's block cache does (it too verifies a block when
+it loads it, not on every hit). Hits take no lock; the cache evicts the oldest blocks first
+(FIFO, counted in bytes: with random reads that hits about as often as LRU, and a hit costs
+one dict lookup). Range scans (compaction) bypass it. The blocks of a segment that a
+compaction replaced leave the cache when the segment is closed. Measured with 200,000 keys
+in two segments and every block cached: 1.6 times the point reads per CPU-second of an
+empty cache (``docs/benchmarks.md``). Blocks are kept as read, not decoded into dicts: a
+decoded block costs about 100 bytes more per record, and the decoding (~10 µs a block)
+comes back on every re-read once the data outgrows the cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import struct
+import threading
 import zlib
 from array import array
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterator
 from typing import Final
 
@@ -86,6 +100,49 @@ def parse_segment_name(name: str) -> int | None:
     if name.startswith("segment-") and name.endswith(".dkv") and name[8:-4].isdigit():
         return int(name[8:-4])
     return None
+
+
+class BlockCache:
+    """Verified segment blocks of one store, bounded by ``bytes_max`` (see the module docstring).
+
+    Each segment keeps its own ``block index -> block`` dict; this object bounds their
+    total and evicts in the order blocks came in.
+
+    Args:
+        bytes_max: the bound; 0 turns caching off.
+    """
+
+    def __init__(self, bytes_max: int) -> None:
+        self.bytes_max = bytes_max
+        self.bytes = 0
+        self._order: deque[tuple[dict[int, bytes], int]] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self, blocks: dict[int, bytes], index: int, block: bytes) -> None:
+        """Cache ``block`` (just read and verified) as block ``index`` of ``blocks``' segment."""
+        if self.bytes_max <= 0 or len(block) > self.bytes_max:
+            return
+        with self._lock:
+            if index in blocks:
+                return
+            blocks[index] = block
+            self._order.append((blocks, index))
+            self.bytes += len(block)
+            self._evict()
+
+    def forget(self, blocks: dict[int, bytes]) -> None:
+        """A segment is closed: its blocks leave the cache."""
+        with self._lock:
+            self.bytes -= sum(len(block) for block in blocks.values())
+            blocks.clear()
+
+    def _evict(self) -> None:
+        order = self._order
+        while self.bytes > self.bytes_max and order:
+            blocks, index = order.popleft()
+            block = blocks.pop(index, None)
+            if block is not None:
+                self.bytes -= len(block)
 
 
 def _bloom_bits(digest: bytes, bits_count: int) -> Iterator[int]:
@@ -229,11 +286,15 @@ class Segment:
     only when no version of the store and no reader uses it.
     """
 
-    def __init__(self, files: Files, path: str, number: int, tier: int) -> None:
+    def __init__(
+        self, files: Files, path: str, number: int, tier: int, *, cache: BlockCache | None = None
+    ) -> None:
         self.path = path
         self.number = number
         self.tier = tier
         self.refs = 0
+        self._cache = cache if cache is not None and cache.bytes_max > 0 else None
+        self._cached: dict[int, bytes] = {}
         self._file: ReadableFile = files.open_read(path)
         try:
             self._load()
@@ -348,16 +409,21 @@ class Segment:
             raise self._corrupt("block checksum mismatch", offset)
         return block
 
-    def get(self, sort_key: bytes) -> Lookup:
-        """The record for ``sort_key`` in this segment (no bloom check; see :meth:`may_contain`)."""
+    def get(self, sort_key: bytes, *, bloom: bool = False) -> Lookup:
+        """The record for ``sort_key`` in this segment, or :data:`ABSENT`.
+
+        With ``bloom``, a block that is not cached is read only if the bloom filter says
+        the key may be there (a cached block answers for itself, more cheaply).
+        """
         index = bisect_right(self._first_keys, sort_key) - 1
         if index < 0:
             return ABSENT
-        offset = self._offsets[index]
-        length = self._lengths[index]
-        block = self._read_at(offset, length)
-        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
-            raise self._corrupt("block checksum mismatch", offset)
+        block = self._cached.get(index)
+        if block is None:
+            if bloom and not self.may_contain(sort_key):
+                return ABSENT
+            block = self._read_block(index)
+        # One function from here on, not a helper per step: this is every read's hot path.
         positions_end = 2 + POSITION_BYTES * _U16.unpack_from(block, 0)[0]
         digest = sort_key[:POSITION_BYTES]
         found = block.find(digest, 2, positions_end)
@@ -368,7 +434,7 @@ class Segment:
         key = sort_key[POSITION_BYTES:]
         # Entries with this ring position sit next to each other, ordered by key (an MD5
         # collision between two keys is astronomically rare, but handled).
-        while found < positions_end and block[found : found + POSITION_BYTES] == digest:
+        while True:
             (offset,) = _U32.unpack_from(block, positions_end + 4 * ((found - 2) // POSITION_BYTES))
             kind, key_length, value_length = _ENTRY.unpack_from(block, offset)
             offset += _ENTRY_BYTES
@@ -378,7 +444,19 @@ class Segment:
                 offset += key_length
                 return block[offset : offset + value_length]
             found += POSITION_BYTES
-        return ABSENT
+            if found >= positions_end or block[found : found + POSITION_BYTES] != digest:
+                return ABSENT
+
+    def _read_block(self, index: int) -> bytes:
+        """Read and verify block ``index``, and offer it to the block cache."""
+        offset = self._offsets[index]
+        length = self._lengths[index]
+        block = self._read_at(offset, length)
+        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
+            raise self._corrupt("block checksum mismatch", offset)
+        if self._cache is not None:
+            self._cache.admit(self._cached, index, block)
+        return block
 
     def scan(self, low: bytes, high: bytes | None) -> Iterator[tuple[bytes, bytes | None]]:
         """Records with ``low <= sort key < high`` (``high=None``: to the end), in order."""
@@ -411,4 +489,6 @@ class Segment:
     def close(self) -> None:
         """Close the file; only when ``refs`` reached zero."""
         invariant(self.refs == 0, "a segment is closed only when nothing references it")
+        if self._cache is not None:
+            self._cache.forget(self._cached)
         self._file.close()

@@ -1,6 +1,6 @@
 """The node's durable store: a write-ahead log in front of a memtable and segment files.
 
-Theory of operation (the seed's request journey, step 4: "write to the WAL and memtable").
+Theory of operation (a write's last step on each replica: "write to the WAL and memtable").
 
 **Writes and group commit.** A write is framed as one WAL record (checksum computed here,
 before it leaves the process) and queued. The first writer to find no *leader* becomes the
@@ -22,6 +22,19 @@ leader/follower protocol made 5.2k writes/s at 16 writers and 11k-23k at 64, aga
 committer's wake-ups after each ``fsync`` compete with every writer's, while a leader's
 followers sleep on their locks until served.
 
+**The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
+zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
+``fsync`` that would stall the writer that rotates, every ``memtable_bytes_max``. With
+background threads, the flusher prepares the next file once the memtable is half full
+(a store opened and closed quickly writes no second file of zeros), under a name that
+recovery never replays (the WAL's name with :data:`WAL_PREPARED_SUFFIX`, removed as an
+orphan if a crash leaves it), with its header already naming its WAL number; a rotation
+then only renames it and syncs the directory. The number to prepare is the one after the
+WAL a rotation last installed, set under the lock when it installs it, so the flusher never
+touches a file that a rotation is renaming. A WAL that exists under its real name is
+therefore always one that may hold records, and the recovery rule "only the newest WAL may
+end torn" stands.
+
 **Memtable, flush, compaction.** The memtable is a dict from sort key to value (``None``
 for a delete marker). When the WAL bytes behind it reach ``memtable_bytes_max`` the leader
 *rotates*: the memtable becomes immutable, a new WAL file starts, and a flusher (a
@@ -36,7 +49,7 @@ when the last version using it is gone.
 **Delete markers and tombstones.** A store-level delete marker may be dropped only by a
 compaction that includes the oldest segment (nothing older can hold the key). Dynamo
 tombstones are ordinary values to the store; the caller's ``may_drop(key, value)``
-predicate decides when one may be reaped (DESIGN.md §3: once every replica holds it and a
+predicate decides when one may be reaped (the contract: once every replica holds it and a
 grace period passed). If the compaction does not include the oldest segment, a dropped
 record becomes a delete marker instead, so an older version cannot resurface.
 
@@ -77,13 +90,22 @@ from ._format import (
     VALUE_BYTES_MAX,
     WAL_RECORD_BYTES_MAX,
     Operation,
+    check_key,
+    check_value,
     encode_wal_payload,
     encode_wal_put_payload,
     position_bytes,
 )
 from ._manifest import MANIFEST_TEMPORARY_NAME, Manifest, read_manifest, write_manifest
 from ._seams import DEFAULT_WAL_SEAMS, FrameRecord, WalSeams
-from ._segment import ABSENT, Segment, SegmentWriter, parse_segment_name, segment_name
+from ._segment import (
+    ABSENT,
+    BlockCache,
+    Segment,
+    SegmentWriter,
+    parse_segment_name,
+    segment_name,
+)
 from ._wal import (
     RecoveryReport,
     SalvagedDamage,
@@ -102,6 +124,9 @@ MayDrop = Callable[[bytes, bytes], bool]
 WAL_PREALLOCATE_SLACK_BYTES = 64 * 1024
 """Preallocated beyond ``memtable_bytes_max``: the last batch before rotation overshoots."""
 
+WAL_PREPARED_SUFFIX = ".prepared"
+"""Appended to the name of the next WAL while the flusher prepares it: never replayed."""
+
 BACKGROUND_WAIT_SECONDS_MAX = 60.0
 """Longest a writer waits for the flusher before reporting it stuck."""
 
@@ -117,6 +142,9 @@ class StoreOptions:
         fsync_batch_bytes_max: Under ``"batch"``, the most unsynced WAL bytes.
         memtable_bytes_max: WAL bytes behind the memtable that trigger a flush.
         block_bytes_target: Size of a segment block (a point read reads one block).
+        block_cache_bytes_max: Verified segment blocks kept in memory (0: none); see
+            :class:`~dynamokv.impl.storage._segment.BlockCache`. RocksDB's default
+            block cache is 32 MiB too.
         bloom_bits_per_key: Bloom filter size per key in a segment.
         compaction_fanout: Segments of one tier merged into one of the next tier.
         background: Flush and compact on background threads (``False``: inline, in the
@@ -128,6 +156,7 @@ class StoreOptions:
     fsync_batch_bytes_max: int = 1 << 20
     memtable_bytes_max: int = 8 << 20
     block_bytes_target: int = 2048
+    block_cache_bytes_max: int = 32 << 20
     bloom_bits_per_key: int = 10
     compaction_fanout: int = 4
     background: bool = True
@@ -143,6 +172,8 @@ class StoreOptions:
             raise StorageArgumentError("memtable_bytes_max must be in [4 KiB, 1 GiB]")
         if not 256 <= self.block_bytes_target <= 1 << 20:
             raise StorageArgumentError("block_bytes_target must be in [256 B, 1 MiB]")
+        if not 0 <= self.block_cache_bytes_max <= 1 << 40:
+            raise StorageArgumentError("block_cache_bytes_max must be in [0, 1 TiB]")
         if not 1 <= self.bloom_bits_per_key <= 64:
             raise StorageArgumentError("bloom_bits_per_key must be in [1, 64]")
         if not 2 <= self.compaction_fanout <= 64:
@@ -162,18 +193,28 @@ class StoreStats:
     segments_count: int
     segments_bytes: int
     segment_tiers: tuple[int, ...]
+    block_cache_bytes: int
 
 
 @dataclass(eq=False)
 class _Version:
-    """One consistent view: memtable, immutable memtable, segments (newest first)."""
+    """One consistent view: memtable, immutable memtable, segments (newest first).
+
+    A reader *pins* the version by appending to ``readers`` and unpins by popping from it:
+    both are single, atomic list operations, so a point read takes no lock. A version that
+    is no longer ``live`` (replaced, or the store closed) releases its segments once it
+    has no readers (:meth:`Store._release`, under the store's lock, exactly once). A reader
+    checks ``live`` after pinning: if the version was retired meanwhile, it unpins and pins
+    the current version under the lock instead, so it never reads released segments.
+    """
 
     memtable: dict[bytes, bytes | None]
     immutable: dict[bytes, bytes | None] | None
     immutable_wal_number_end: int
     segments: tuple[Segment, ...]
-    pins: int = 0
+    readers: list[None] = field(default_factory=list)
     live: bool = True
+    released: bool = False
     newer_segments: tuple[Segment, ...] = field(init=False)
     oldest_segment: Segment | None = field(init=False)
 
@@ -282,6 +323,10 @@ class Store:
         self._file_number_next = 1
         self._wal_number_min = 1
         self._counters = _Counters()
+        self._wal_prepared: WalWriter | None = None
+        self._wal_number_to_prepare = 0
+        self._wal_prepare_requested = False
+        self._block_cache = BlockCache(options.block_cache_bytes_max)
         self._background = _Background()
         self.recovery = RecoveryReport()
         self._wal_seams: WalSeams = DEFAULT_WAL_SEAMS
@@ -371,6 +416,7 @@ class Store:
                 (segment_number is not None and segment_number not in live_segments)
                 or (wal_number is not None and wal_number < manifest.wal_number_min)
                 or name == MANIFEST_TEMPORARY_NAME
+                or name.endswith(WAL_PREPARED_SUFFIX)
             )
             if orphan:
                 files.remove(f"{directory}/{name}")
@@ -387,7 +433,7 @@ class Store:
                     raise StorageCorruptionError(
                         "segment named by the MANIFEST is missing", path=path, offset=0
                     )
-                segment = Segment(files, path, number, tier)
+                segment = Segment(files, path, number, tier, cache=self._block_cache)
                 segment.refs = 1
                 segments.append(segment)
         except BaseException:
@@ -428,6 +474,7 @@ class Store:
             self._wal = WalWriter.create(
                 files, directory, next_wal, preallocate_bytes=self._wal_preallocate_bytes()
             )
+            self._wal_number_to_prepare = next_wal + 1
         except BaseException:
             for segment in segments:
                 segment.refs = 0
@@ -462,14 +509,12 @@ class Store:
     def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, or ``None`` if there is none (or it was deleted)."""
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         sort_key = md5(key).digest() + key
-        lock = self._lock
-        with lock:
-            if self._closed:
-                raise StorageClosedError("the store is closed")
-            version = self._version
-            version.pins += 1
+        version = self._version
+        version.readers.append(None)
+        if not version.live:
+            version = self._repin(version)
         try:
             found = version.memtable.get(sort_key, ABSENT)
             if found is ABSENT:
@@ -478,10 +523,9 @@ class Store:
                     found = immutable.get(sort_key, ABSENT)
                 if found is ABSENT:
                     for segment in version.newer_segments:
-                        if segment.may_contain(sort_key):
-                            found = segment.get(sort_key)
-                            if found is not ABSENT:
-                                break
+                        found = segment.get(sort_key, bloom=True)
+                        if found is not ABSENT:
+                            break
                     else:
                         # The oldest segment is read without its bloom filter: when every
                         # newer source missed, the key is there or nowhere.
@@ -489,13 +533,26 @@ class Store:
                         if oldest is not None:
                             found = oldest.get(sort_key)
         finally:
-            with lock:
-                version.pins -= 1
-                if not version.live and version.pins == 0:
+            readers = version.readers
+            readers.pop()
+            if not readers and not version.live:
+                with self._lock:
                     self._release(version)
         if found is ABSENT:
             return None
         return found  # type: ignore[return-value]
+
+    def _repin(self, retired: _Version) -> _Version:
+        """Unpin a version found retired after pinning it; pin the current one, locked."""
+        with self._lock:
+            retired.readers.pop()
+            if not retired.readers:
+                self._release(retired)
+            if self._closed:
+                raise StorageClosedError("the store is closed")
+            version = self._version
+            version.readers.append(None)
+            return version
 
     def scan(self, low: int, high: int) -> Iterator[tuple[bytes, bytes]]:
         """Every ``(key, value)`` whose ring position is in ``[low, high)``, in ring order.
@@ -517,7 +574,7 @@ class Store:
             if self._closed:
                 raise StorageClosedError("the store is closed")
             version = self._version
-            version.pins += 1
+            version.readers.append(None)
             unsorted = list(version.memtable.items())
         try:
             memtable = sorted(unsorted)
@@ -533,8 +590,8 @@ class Store:
                         yield sort_key[POSITION_BYTES:], value
         finally:
             with self._lock:
-                version.pins -= 1
-                if version.pins == 0 and not version.live:
+                version.readers.pop()
+                if not version.live:
                     self._release(version)
 
     # ------------------------------------------------------------------------- writes
@@ -547,9 +604,9 @@ class Store:
             StorageWriteError: The write did not happen (see the class for ``indeterminate``).
         """
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         if type(value) is not bytes or len(value) > VALUE_BYTES_MAX:
-            _check_value(value)
+            check_value(value)
         frame = self._wal_seams.frame_record(encode_wal_put_payload(key, value))
         self._commit(frame, ((md5(key).digest() + key, value),))
 
@@ -683,6 +740,15 @@ class Store:
             self._memtable_bytes += len(data)
             self._counters.writes += sum(1 for w in batch if w.frame)
             self._counters.group_commits += 1
+            prepare = (
+                not self._wal_prepare_requested
+                and self._memtable_bytes * 2 >= self.options.memtable_bytes_max
+                and self.options.background
+            )
+            if prepare:
+                self._wal_prepare_requested = True
+        if prepare:
+            self._background.flush_wanted.set()  # the flusher prepares the next WAL file
         return None
 
     def _wal_preallocate_bytes(self) -> int:
@@ -769,7 +835,7 @@ class Store:
         try:
             old.sync()  # a WAL file that is not the newest must end cleanly (recovery rule)
             self._counters.syncs += 1
-            new = WalWriter.create(
+            new = self._take_prepared_wal(old.number + 1) or WalWriter.create(
                 self._files,
                 self.directory,
                 old.number + 1,
@@ -786,6 +852,45 @@ class Store:
             invariant(current.immutable is None, "rotation needs the previous flush done")
             self._install(_Version({}, current.memtable, new.number, current.segments), current)
             self._memtable_bytes = 0
+
+    def _take_prepared_wal(self, number: int) -> WalWriter | None:
+        """The prepared WAL file, renamed to WAL ``number``, if the flusher made one."""
+        with self._lock:
+            prepared, self._wal_prepared = self._wal_prepared, None
+            self._wal_number_to_prepare = number + 1
+            self._wal_prepare_requested = False
+        if prepared is None:
+            return None
+        if prepared.number != number:
+            prepared.close()
+            self._files.remove(prepared.path)
+            return None
+        path = f"{self.directory}/{wal_name(number)}"
+        try:
+            self._files.rename(prepared.path, path)
+            self._files.sync_directory(self.directory)
+        except BaseException:
+            prepared.close()
+            raise
+        prepared.path = prepared.file.path = path
+        return prepared
+
+    def _prepare_next_wal(self) -> None:
+        """On the flusher thread: make the next WAL file ready (see the module docstring)."""
+        preallocate_bytes = self._wal_preallocate_bytes()
+        with self._lock:
+            if self._wal_prepared is not None or self._closed or not preallocate_bytes:
+                return
+            number = self._wal_number_to_prepare
+        prepared = WalWriter.create(
+            self._files,
+            self.directory,
+            number,
+            preallocate_bytes=preallocate_bytes,
+            name=wal_name(number) + WAL_PREPARED_SUFFIX,
+        )
+        with self._lock:
+            self._wal_prepared = prepared
 
     def flush(self) -> None:
         """Write the memtable to a segment file now, and wait until that is durable.
@@ -833,7 +938,7 @@ class Store:
                     if self._files.exists(path):
                         self._files.remove(path)
                 except OSError:
-                    pass  # retired anyway: the manifest no longer points at it
+                    pass  # retired anyway: the manifest does not point at it any more
             self._wal_number_min_previous = wal_number_min
             if self.options.background:
                 self._background.compaction_wanted.set()
@@ -872,7 +977,7 @@ class Store:
                 return None
             writer.finish()
             self._files.sync_directory(self.directory)
-            segment = Segment(self._files, path, number, tier)
+            segment = Segment(self._files, path, number, tier, cache=self._block_cache)
         except OSError as os_error:
             writer.abandon()
             raise StorageWriteError.from_os_error(
@@ -947,12 +1052,17 @@ class Store:
             segment.refs += 1
         self._version = new
         old.live = False
-        if old.pins == 0:
-            self._release(old)
+        self._release(old)
         self._version_changed.notify_all()
 
     def _release(self, version: _Version) -> None:
-        """Drop a retired, unpinned version's segment references. Caller holds ``_lock``."""
+        """Drop a retired version's segment references once no reader pins it (once).
+
+        Caller holds ``_lock``.
+        """
+        if version.released or version.readers or version.live:
+            return
+        version.released = True
         for segment in version.segments:
             segment.refs -= 1
             invariant(segment.refs >= 0, "segment reference count below zero")
@@ -1081,6 +1191,9 @@ class Store:
                 with self._lock:
                     background.error = error
                     self._version_changed.notify_all()
+            if self._wal_prepare_requested:
+                with contextlib.suppress(OSError):  # a rotation then creates the file itself
+                    self._prepare_next_wal()
 
     def _compactor(self) -> None:
         background = self._background
@@ -1112,6 +1225,7 @@ class Store:
                 segments_count=len(segments),
                 segments_bytes=sum(s.size_bytes for s in segments),
                 segment_tiers=tuple(s.tier for s in segments),
+                block_cache_bytes=self._block_cache.bytes,
             )
 
     def wait_for_background(self, timeout_seconds: float = BACKGROUND_WAIT_SECONDS_MAX) -> None:
@@ -1145,12 +1259,16 @@ class Store:
                 with contextlib.suppress(OSError):  # a failed close-time sync loses nothing acked
                     self._wal.trim()
             self._wal.close()
+            prepared, self._wal_prepared = self._wal_prepared, None
+            if prepared is not None:
+                prepared.close()
+                with contextlib.suppress(OSError):
+                    self._files.remove(prepared.path)
         with self._lock:
             self._closed = True
             self._version.live = False
             self._version_changed.notify_all()
-            if self._version.pins == 0:
-                self._release(self._version)
+            self._release(self._version)
 
     def __enter__(self) -> Store:
         return self
@@ -1170,30 +1288,14 @@ def _framed(
         raise StorageArgumentError(f"a batch holds 1 to {BATCH_OPERATIONS_MAX} operations")
     applied = []
     for key, value in operations:
-        _check_key(key)
+        check_key(key)
         if value is not None:
-            _check_value(value)
+            check_value(value)
         applied.append((md5(key).digest() + key, value))
     frame = frame_record(encode_wal_payload(operations))
     if len(frame) > WAL_RECORD_BYTES_MAX:
         raise StorageArgumentError(f"a batch encodes to at most {WAL_RECORD_BYTES_MAX} bytes")
     return frame, tuple(applied)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, bytes):
-        raise StorageArgumentError(f"key must be bytes, not {type(key).__name__}")
-    if len(key) > KEY_BYTES_MAX:
-        raise StorageArgumentError(f"key is {len(key)} bytes; KEY_BYTES_MAX is {KEY_BYTES_MAX}")
-
-
-def _check_value(value: object) -> None:
-    if not isinstance(value, bytes):
-        raise StorageArgumentError(f"value must be bytes, not {type(value).__name__}")
-    if len(value) > VALUE_BYTES_MAX:
-        raise StorageArgumentError(
-            f"value is {len(value)} bytes; VALUE_BYTES_MAX is {VALUE_BYTES_MAX}"
-        )
 
 
 def _is_run(segments: tuple[Segment, ...], run: tuple[Segment, ...]) -> bool:

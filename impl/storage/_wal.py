@@ -1,7 +1,7 @@
 """The write-ahead log: append batches, make them durable, replay them after a crash.
 
-Dynamo's storage engines (BDB, MySQL) sat behind a log; the seed's request journey is "write
-to the WAL and memtable" (step 4). A WAL file is numbered; the store writes one at a time and
+Dynamo's storage engines (BDB, MySQL) sat behind a log; a write's last step on a replica is
+"write to the WAL and memtable". A WAL file is numbered; the store writes one at a time and
 starts the next when the memtable is flushed, then deletes the files that the flushed
 segment covers (they are *retired*). The layout is in :mod:`._format`.
 
@@ -69,7 +69,7 @@ class RecoveryReport:
         operations_replayed: Puts and deletes in those records.
         torn_tails: Partial last records that were cut off.
         salvaged: Damage skipped under ``salvage=True`` (always empty otherwise).
-        orphan_files_removed: Files no longer referenced (an interrupted flush or
+        orphan_files_removed: Files nothing referenced (an interrupted flush or
             compaction, retired WAL files) that were deleted.
     """
 
@@ -110,16 +110,25 @@ class WalWriter:
 
     @classmethod
     def create(
-        cls, files: Files, directory: str, number: int, *, preallocate_bytes: int = 0
+        cls,
+        files: Files,
+        directory: str,
+        number: int,
+        *,
+        preallocate_bytes: int = 0,
+        name: str | None = None,
     ) -> WalWriter:
         """Create WAL ``number`` with its header, durable (file and directory synced).
+
+        ``name`` creates it under another name than its own (a file prepared ahead, renamed
+        when it is needed).
 
         With ``preallocate_bytes`` the file is first filled with that many zero bytes and
         synced, so appends overwrite blocks that already exist and each ``fdatasync`` of a
         group commit flushes data only, not the file size (measured here: ~8,000 vs ~5,300
         syncs/s). Recovery reads zeros after the last record as the clean end of the log.
         """
-        path = f"{directory}/{wal_name(number)}"
+        path = f"{directory}/{name or wal_name(number)}"
         if files.exists(path):
             # Only a failed earlier attempt to start this same WAL leaves one: it holds no
             # record (the store kept writing to the previous WAL).

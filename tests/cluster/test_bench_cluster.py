@@ -54,10 +54,13 @@ def test_bench_cluster_prints_cpu_per_op_and_a_constant_rate_row(
     output = capsys.readouterr().out
     for column in ("load", "ops/s", "p99 ms", "CPU µs/op", "vs etcd CPU"):
         assert column in output
-    rows = json.loads(results.read_text())
+    document = json.loads(results.read_text())
+    assert document["command"].startswith("dynamokv bench cluster --workload W --duration")
+    assert "--paced 0.5" in document["command"] and "--no-against-etcd" in document["command"]
+    rows = document["results"]
     assert [(row["workload"], row["system"]) for row in rows] == [("W", "dynamokv")] * 2
     peak, paced = rows
-    assert peak["offered_ops_per_second"] == 0
+    assert peak["offered_ops_per_second"] == 0 and peak["load"] == "peak"
     assert paced["offered_ops_per_second"] == pytest.approx(peak["ops_per_second"] / 2)
     for row in rows:
         assert row["requests"] >= 160 - 16  # every connection's share, rounded down

@@ -11,10 +11,9 @@ from dynamokv.impl.core._partitions import (
     join_weighted,
     leave,
     leave_weighted,
-    movement,
     preference_lists,
-    q1_table,
 )
+from dynamokv.impl.sim._measurements import movement, q1_table
 from dynamokv.spec import ring as spec_ring
 from hypothesis import assume, given
 from hypothesis import strategies as st

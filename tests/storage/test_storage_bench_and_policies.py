@@ -29,10 +29,11 @@ def test_bench_storage_prints_every_engine_in_one_table(
         assert column in output
     assert list(scratch.iterdir()) == []  # its temporary files are gone
     document = json.loads(results.read_text())
-    assert document["engines"] == ["dynamokv", "sqlite", "rocksdb", "lmdb"]
-    assert [row["writers"] for row in document["rows"]] == [1, 4, 0]
-    for row in document["rows"]:
-        assert set(row["ops_per_second"]) == set(document["engines"])
+    assert document["command"].startswith("dynamokv bench storage --ops 64 ")
+    assert "--writers 1,4" in document["command"] and "cores" in document["machine"]
+    assert [row["writers"] for row in document["results"]] == [1, 4, 0]
+    for row in document["results"]:
+        assert set(row["ops_per_second"]) == {"dynamokv", "sqlite", "rocksdb", "lmdb"}
         assert all(rate > 0 for rate in row["ops_per_second"].values())
 
 

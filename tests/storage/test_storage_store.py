@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dynamokv.impl.storage as storage
@@ -233,6 +235,58 @@ def test_readers_run_concurrently_with_writer_flush_and_compaction(tmp_path: Pat
     assert errors == []
 
 
+def _flushed_store(directory: Path, options: StoreOptions, count: int) -> Store:
+    store = Store.open(str(directory), options=options)
+    store.write_batch([(f"k{n}".encode(), f"v{n}".encode() * 5) for n in range(count)])
+    store.flush()
+    return store
+
+
+def test_a_cached_block_is_read_from_its_file_once(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256)
+    with _flushed_store(tmp_path, options, 300) as store:
+        (segment,) = store._version.segments
+        reads: list[int] = []
+        read_at = segment._read_at
+
+        def counted(offset: int, length: int) -> bytes:
+            reads.append(offset)
+            return read_at(offset, length)
+
+        segment._read_at = counted  # type: ignore[method-assign]
+        assert store.get(b"k7") == b"v7" * 5
+        assert store.get(b"k7") == b"v7" * 5
+        assert len(reads) == 1
+        assert store.stats().block_cache_bytes > 0
+
+
+def test_the_block_cache_stays_within_its_bound_or_off(tmp_path: Path) -> None:
+    for bound in (0, 1024):
+        options = StoreOptions(
+            background=False, block_bytes_target=256, block_cache_bytes_max=bound
+        )
+        with _flushed_store(tmp_path / str(bound), options, 300) as store:
+            for n in range(300):
+                assert store.get(f"k{n}".encode()) == f"v{n}".encode() * 5
+                assert store.stats().block_cache_bytes <= bound
+            assert (store.stats().block_cache_bytes > 0) == (bound > 0)
+
+
+def test_a_compacted_segment_leaves_the_block_cache(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256, compaction_fanout=4)
+    with _flushed_store(tmp_path, options, 100) as store:
+        store.write_batch([(b"k5", b"new")])
+        store.flush()
+        assert store.stats().segments_count == 2
+        for n in range(100):
+            store.get(f"k{n}".encode())
+        before = store.stats().block_cache_bytes
+        store.compact()
+        assert store.stats().segments_count == 1
+        assert store.stats().block_cache_bytes == 0 < before
+        assert store.get(b"k5") == b"new"
+
+
 def test_appended_batches_become_visible_and_durable_only_at_commit(tmp_path: Path) -> None:
     """The single-driver group commit: append without IO, then one write and one fsync."""
     store = Store.open(str(tmp_path / "s"))
@@ -275,3 +329,43 @@ def test_an_appended_batch_is_checked_when_appended(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StorageClosedError):
         store.append_batch([(b"k", b"v")])
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within a minute"
+        time.sleep(0.01)
+
+
+def test_rotation_takes_the_wal_file_the_flusher_prepared(tmp_path: Path) -> None:
+    options = StoreOptions(memtable_bytes_max=4096)
+
+    def prepared() -> list[str]:
+        return sorted(path.name for path in tmp_path.glob("*.prepared"))
+
+    with Store.open(str(tmp_path), options=options) as store:
+        for number in range(20):  # about 2.5 KiB of WAL: more than half a memtable
+            store.put(f"k{number}".encode(), b"v" * 100)
+        _wait_for(lambda: prepared() == ["wal-0000000002.log.prepared"], "a prepared WAL 2")
+        for number in range(20, 40):  # about 5 KiB of WAL in all: one rotation
+            store.put(f"k{number}".encode(), b"v" * 100)
+        assert (tmp_path / "wal-0000000002.log").exists()
+        assert not (tmp_path / "wal-0000000002.log.prepared").exists()
+        for number in range(40, 60):
+            store.put(f"k{number}".encode(), b"v" * 100)
+        _wait_for(lambda: prepared() == ["wal-0000000003.log.prepared"], "a prepared WAL 3")
+    assert prepared() == []  # a clean close removes it
+    with Store.open(str(tmp_path), options=options) as store:
+        assert all(store.get(f"k{n}".encode()) == b"v" * 100 for n in range(60))
+
+
+def test_a_prepared_wal_left_by_a_crash_is_removed_and_never_replayed(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        store.put(b"k", b"v")
+    leftover = tmp_path / "wal-0000000009.log.prepared"
+    leftover.write_bytes(b"not a WAL at all")
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        assert str(leftover) in store.recovery.orphan_files_removed
+        assert store.get(b"k") == b"v"
+    assert not leftover.exists()

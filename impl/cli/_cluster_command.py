@@ -1,6 +1,6 @@
 """``dynamokv cluster up/down/status/kill/restart``: a local cluster of real node processes.
 
-The work is done by :class:`dynamokv.impl.runtime._cluster.LocalCluster`, which the tests and
+The work is done by :class:`dynamokv.impl.runtime._local_cluster.LocalCluster`, which the tests and
 the demo use too; this module only parses arguments, shows progress and prints tables. The
 cluster lives in a directory (``./.dynamokv`` by default), so every command run from the
 same place talks to the same cluster, and ``dynamokv get/put/delete`` find it through
@@ -197,7 +197,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cluster(args: argparse.Namespace, **options: Any) -> Any:
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 
     try:
         return LocalCluster(args.dir, stop_on_exit=False, **options)
@@ -217,7 +217,7 @@ def _progress() -> Any:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(
         args,
@@ -331,7 +331,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     try:
@@ -343,7 +343,7 @@ def _kill(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     try:
@@ -356,7 +356,7 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, action: Any) -> Any:
     """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     if not cluster.processes:
@@ -451,7 +451,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     if not cluster.processes:
