@@ -577,6 +577,10 @@ class GossipMembership:
         """The peers a round may pick, sorted: known members that have not left, and seeds.
 
         Suspected members stay candidates: gossiping to them is how their return is noticed.
+        Seeds stay candidates even after they left (Dynamo §4.8.2: every node eventually
+        reconciles its view with a seed). A seed that left and starts again knows little
+        more than the seeds; if the others stopped calling it, it and they would form two
+        gossip groups that never meet again, whatever ring either side adopts.
         """
         if self._candidates is None:
             known = {
@@ -584,12 +588,7 @@ class GossipMembership:
                 for node_id, entry in self._members.items()
                 if node_id != self.node_id and entry.status != "left"
             }
-            seeds = {
-                seed
-                for seed in self.seeds
-                if seed != self.node_id
-                and (seed not in self._members or self._members[seed].status != "left")
-            }
+            seeds = {seed for seed in self.seeds if seed != self.node_id}
             self._candidates = tuple(sorted(known | seeds))
         return self._candidates
 
@@ -884,8 +883,8 @@ class GossipMembership:
         """Record that ``node_id``, out of the ring now, has finished leaving.
 
         Called by the leaving node once its handoff completes, or by an admin for a
-        dead node. A ``left`` member is not gossiped to from then on; to return, it starts
-        a new generation as ``joining``.
+        dead node. A ``left`` member is not gossiped to from then on unless it is a seed;
+        to return, it starts a new generation as ``joining``.
 
         Raises:
             MembershipArgumentError: the node is unknown or still owns partitions.
