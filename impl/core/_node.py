@@ -56,7 +56,8 @@ restart rejoins with its last ring and status (``normal`` if it owns partitions,
 Membership changes only by explicit :meth:`Node.request_join` and
 :meth:`Node.request_leave`, served by any node (Dynamo §4.8.1); suspicion never touches
 the ring. A node whose leave was adopted, once it holds no data, no hint and no transfer,
-marks itself ``left``. Tombstones are not reaped yet.
+marks itself ``left``. With ``tombstone_grace_ticks`` set, deleted keys are reaped once
+every owner holds their tombstones (:mod:`~dynamokv.impl.core._reaping`).
 
 *Fixed-ring mode* (``membership`` given): the request path alone, over a ring that never
 changes, with the health view given (usually
@@ -103,6 +104,9 @@ from ._messages import (
     ReadRepair,
     ReadRequest,
     ReadResponse,
+    Reap,
+    ReapQuery,
+    ReapVote,
     Receive,
     Record,
     RepairPush,
@@ -126,6 +130,7 @@ from ._outbox import (
     LocalWriteDurable,
     Outbox,
 )
+from ._reaping import TombstoneReaper
 from ._requests import RequestPath
 from ._ring import PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
@@ -283,11 +288,26 @@ class Node:
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
         )
+        tracked = MerkleTracking(LocalStore(storage, self.out), self.trees)
+        self.reaper = TombstoneReaper(
+            node_id,
+            config=member_config,
+            store=tracked,
+            out=self.out,
+            stats=self.stats_member,
+            may_reap=self.seams.tombstone_may_be_reaped,
+            now=now,
+        )
+        note = self.reaper.note if self.reaper.enabled else None
         for key, versions in storage.scan_versions():
             if versions:
                 self.trees.update(key, versions)
-        tracked = MerkleTracking(LocalStore(storage, self.out), self.trees)
+                if note is not None:
+                    note(key, versions)
+        tracked.watch = note
         self.store = tracked
+        # Since when the adopted ring has been in place with no transfer running here.
+        self._quiet_since = now
         self.transfers = PartitionTransfers(
             node_id,
             config=member_config,
@@ -317,6 +337,8 @@ class Node:
             invariant(False, "time went backwards")
         self.now = now
         self.requests.now = now
+        if self.gossip is not None:
+            self.reaper.now = now
         effects = self.out.begin()
         self.store.begin_step()
         if not self._booted:
@@ -487,6 +509,9 @@ class Node:
         self.transfers.sweep(ring, self._adopted, now)
         if self.member_config.anti_entropy_enabled:
             self.anti_entropy_rounds.tick(ring, now)
+        if self.transfers.in_flight:
+            self._quiet_since = now
+        self.reaper.tick(ring, self._adopted.version, quiet_ticks=now - self._quiet_since)
 
     def _on_persist_done(self, event: PersistDone) -> None:
         handlers = self._after_persist
@@ -536,6 +561,7 @@ class Node:
 
     def _adopt(self, previous: RingState, ring: RingState, now: int) -> None:
         self.stats_member.rings_adopted += 1
+        self._quiet_since = now
         self.out.persist((StoreRing(ring.version, ring.issuer, ring.owners),))
         old = self.ring
         self._adopted = ring
@@ -585,6 +611,17 @@ class Node:
     def _on_repair_push(self, message: RepairPush) -> None:
         self.stats_member.keys_repair_applied += self.requests.on_repair_push(message)
 
+    # -- tombstone reaping -------------------------------------------------------------------
+
+    def _on_reap_query(self, message: ReapQuery) -> None:
+        self.reaper.on_query(message, self._adopted.version)
+
+    def _on_reap_vote(self, message: ReapVote) -> None:
+        self.reaper.on_vote(message, self._adopted.version)
+
+    def _on_reap(self, message: Reap) -> None:
+        self.reaper.on_reap(message)
+
 
 Transitions = Mapping[type, tuple[str, str]]
 """Class -> (the part of the node that handles it, the method's name)."""
@@ -621,6 +658,10 @@ MESSAGES: Final[Transitions] = MappingProxyType(
         RootsReply: ("node", "_on_roots_reply"),
         MerklePacket: ("node", "_on_merkle"),
         RepairPush: ("node", "_on_repair_push"),
+        # Tombstone reaping.
+        ReapQuery: ("node", "_on_reap_query"),
+        ReapVote: ("node", "_on_reap_vote"),
+        Reap: ("node", "_on_reap"),
     }
 )
 """Peer message -> its transition (after the health view notes the sender)."""

@@ -62,6 +62,9 @@ from dynamokv.impl.core import (
     ReadRepair,
     ReadRequest,
     ReadResponse,
+    Reap,
+    ReapQuery,
+    ReapVote,
     Receive,
     RepairPush,
     Reply,
@@ -94,7 +97,7 @@ MEMBERSHIPS = ("static", "gossip")
 SEEDS_MAX = 2
 """The first nodes of a cluster are its seeds (Dynamo §4.8.2)."""
 
-_BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply)
+_BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply, ReapQuery, ReapVote, Reap)
 """Messages that never stop flowing in a gossip cluster: not "work in flight"."""
 
 _DELIVER = 0
@@ -232,6 +235,9 @@ class Cluster:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
             base = dataclasses.replace(base, gossip=gossip)
         self.member_config = base
+        # Tombstones forgotten by an owner of their key, by key: (tick, version) pairs.
+        self.reaped: dict[bytes, list[tuple[int, Version]]] = {}
+        self._watch_reaps = base.tombstone_grace_ticks is not None
         self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
         self.rings: dict[tuple[int, str], RingState] = {}
         self.ring_held_since: dict[str, int] = {}
@@ -577,10 +583,13 @@ class Cluster:
         for record in persist.records:
             if type(record) is DeleteHint:
                 self._check_hint_delete(name, disk, record.hint_id)
-            elif self.track_versions and isinstance(record, StoreVersions):
-                known = self.versions_by_key.setdefault(record.key, {})
-                for version in record.versions:
-                    known[version.dot] = version
+            elif isinstance(record, StoreVersions):
+                if self._watch_reaps and not record.versions:
+                    self._note_reap(name, disk, record.key)
+                if self.track_versions:
+                    known = self.versions_by_key.setdefault(record.key, {})
+                    for version in record.versions:
+                        known[version.dot] = version
         disk.apply(persist)
         # Group commit: a persist joins the node's open batch if its sync has not
         # happened yet; batches sync in the order they were opened, as a log's do.
@@ -596,6 +605,18 @@ class Cluster:
         self._seq += 1
         incarnation = self._incarnation[name]
         heapq.heappush(self._heap, (at, self._seq, _SYNC, name, (incarnation, batch)))
+
+    def _note_reap(self, name: str, disk: SimDisk, key: bytes) -> None:
+        """An owner of ``key`` forgets its tombstones: a reap (a handoff's drop is not)."""
+        held = disk.read_versions(key)
+        node = self.nodes[name]
+        if (
+            held
+            and all(version.value is None for version in held)
+            and node is not None
+            and name in node.ring.preference_list(key)
+        ):
+            self.reaped.setdefault(key, []).extend((self.now, version) for version in held)
 
     def _check_hint_delete(self, name: str, disk: SimDisk, hint_id: int) -> None:
         """Hinted handoff's rule: a hint goes only once its owner holds it durably."""
@@ -718,6 +739,9 @@ _CLASS_BYTES: dict[type, bytes] = {
         MerklePacket,
         RootsRequest,
         RootsReply,
+        ReapQuery,
+        ReapVote,
+        Reap,
     )
 }
 
