@@ -165,6 +165,8 @@ class Node:
             ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
         rings: where built rings are kept; a driver running several nodes may share one.
+        weight: this node's share of the partitions relative to the others' (gossiped;
+            a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
     """
 
     def __init__(
@@ -183,6 +185,7 @@ class Node:
         bootstrap_owners: Sequence[str] | None = None,
         now: int = 0,
         rings: RingCache | None = None,
+        weight: int = 1,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -214,6 +217,7 @@ class Node:
                 bootstrap_owners,
                 now,
                 rings or RingCache(),
+                weight,
             )
         self.requests = RequestPath(
             node_id,
@@ -244,6 +248,7 @@ class Node:
         bootstrap_owners: Sequence[str] | None,
         now: int,
         rings: RingCache,
+        weight: int,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -278,6 +283,7 @@ class Node:
             merge_rule=self.seams.merge_entries,
             choose_peer=self.seams.choose_gossip_peer,
             phi_rule=self.seams.phi_of_silence,
+            weight=weight,
         )
         self.ring = self._partition_ring(ring)
         # The ring the routing and the transfers follow: gossip's own may already be

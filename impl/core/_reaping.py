@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._merkle import MerkleTracking
 from ._messages import Reap, ReapQuery, ReapVote
@@ -50,10 +50,8 @@ from ._outbox import Outbox
 from ._ring import PartitionRing
 from ._versions import Version, covers
 
-if TYPE_CHECKING:
-    from ._seams import TombstoneMayBeReaped
-
 __all__ = [
+    "TombstoneMayBeReaped",
     "TombstoneReaper",
     "holds_tombstones",
     "reap_covers",
@@ -90,6 +88,20 @@ def tombstone_may_be_reaped(
         and stored_ticks >= grace_ticks
         and all(owner in votes for owner in owners)
     )
+
+
+class TombstoneMayBeReaped(Protocol):
+    """The shape of :func:`tombstone_may_be_reaped` (the seam's type)."""
+
+    def __call__(
+        self,
+        held: tuple[Version, ...],
+        *,
+        owners: Collection[str],
+        votes: Collection[str],
+        stored_ticks: int,
+        grace_ticks: int,
+    ) -> bool: ...
 
 
 def holds_tombstones(held: Sequence[Version], proposed: Sequence[Version]) -> bool:

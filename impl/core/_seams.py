@@ -36,7 +36,7 @@ from ._handoff import hint_may_be_deleted, hint_to_store
 from ._messages import Hint
 from ._phi import phi_of_silence
 from ._quorum import read_may_answer, write_may_answer
-from ._reaping import tombstone_may_be_reaped
+from ._reaping import TombstoneMayBeReaped, tombstone_may_be_reaped
 from ._vclock import Clock
 from ._versions import Version, next_counter
 from ._versions import merge as merge_versions
@@ -150,20 +150,6 @@ class PhiOfSilence(Protocol):
     def __call__(
         self, silence_ticks: float, mean_ticks: float, std_deviation_ticks: float
     ) -> float: ...
-
-
-class TombstoneMayBeReaped(Protocol):
-    """The shape of :func:`~dynamokv.impl.core._reaping.tombstone_may_be_reaped`."""
-
-    def __call__(
-        self,
-        held: tuple[Version, ...],
-        *,
-        owners: Collection[str],
-        votes: Collection[str],
-        stored_ticks: int,
-        grace_ticks: int,
-    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

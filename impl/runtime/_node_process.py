@@ -333,6 +333,7 @@ class NodeProcess:
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=None if config.joining else _bootstrap_owners(config),
             now=0,
+            weight=config.weight,
         )
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
         self.message_types = tuple(message_types or typing.get_args(Message))

@@ -32,7 +32,7 @@ import functools
 import hashlib
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,6 +86,7 @@ from dynamokv.impl.core import (
     WriteRequest,
     covers,
 )
+from dynamokv.spec import ring as spec_ring
 
 from ._disk import SimDisk
 
@@ -194,6 +195,9 @@ class Cluster:
         spares: nodes that start down and outside the ring, for joins (gossip only).
         seams: the decisions every node makes through
             :class:`~dynamokv.impl.core.Seams` (a lab's learner code, a planted bug).
+        weights: node name -> weight (default 1): the initial ring gives node *i*
+            Q·wᵢ/Σw partitions (weighted strategy 3), and joins and leaves keep every
+            node within one partition of its share (gossip membership only).
     """
 
     def __init__(
@@ -211,6 +215,7 @@ class Cluster:
         member_config: MemberConfig | None = None,
         spares: int = 0,
         seams: Seams = DEFAULT_SEAMS,
+        weights: Mapping[str, int] | None = None,
     ) -> None:
         if node_count < 1:
             raise ArgumentError("need at least one node")
@@ -226,7 +231,16 @@ class Cluster:
         self.q = q
         self.initial = tuple(f"n{i + 1}" for i in range(node_count))
         self.names = tuple(f"n{i + 1}" for i in range(node_count + spares))
-        self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
+        self.weights = {name: (weights or {}).get(name, 1) for name in self.names}
+        if any(self.weights[name] != 1 for name in self.initial):
+            self.static_ring = PartitionRing(
+                spec_ring.assign_partitions_weighted(
+                    {name: self.weights[name] for name in self.initial}, q
+                ),
+                n=min(self.config.n, node_count),
+            )
+        else:
+            self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
         # One cache of built rings for every node and restart of this cluster: they share
         # the few rings of a run instead of each building its own.
         self.built_rings = RingCache()
@@ -314,6 +328,7 @@ class Cluster:
                 now=self.now,
                 seams=self.seams,
                 rings=self.built_rings,
+                weight=self.weights[name],
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
