@@ -1,4 +1,4 @@
-"""The key-value contract of Dynamo, as a reference model (DESIGN.md section 3).
+"""The key-value contract of Dynamo, as a reference model (docs/architecture.md).
 
 A key maps to a set of *versions*. A version is a value (or a tombstone) with the
 causal history of the put that wrote it. Only mutually concurrent versions are
@@ -15,8 +15,8 @@ get the same clock (two values under one clock: one silently vanishes as
 "equal") or, if the node bumps its counter past the ones it issued, the second
 clock would dominate the first although the client never saw it: an
 acknowledged write lost. Keeping the dot apart (a *dotted version vector*,
-Preguiça et al. 2010, as Riak 2.0 does) makes both puts siblings, as DESIGN.md
-property 3 asks. ``clock`` (context plus dot) is the ordinary Dynamo vector clock
+Preguiça et al. 2010, as Riak 2.0 does) makes both puts siblings, as property 3
+of the contract asks. ``clock`` (context plus dot) is the ordinary Dynamo vector clock
 and is what a client sees; :mod:`dynamokv.spec.vclock` orders such clocks.
 
 Dots are unique because a node never issues a counter twice for a key

@@ -30,17 +30,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from dynamokv.spec.kv import Version
-
+from ._anti_entropy import merkle_descend
 from ._gossip import MemberEntry, choose_gossip_peer, merge_entries
 from ._handoff import hint_may_be_deleted, hint_to_store
-from ._merkle_tree import merkle_descend
 from ._messages import Hint
 from ._phi import phi_of_silence
 from ._quorum import read_may_answer, write_may_answer
 from ._vclock import Clock
+from ._versions import Version, next_counter
 from ._versions import merge as merge_versions
-from ._versions import next_counter
 
 if TYPE_CHECKING:
     import random
@@ -125,7 +123,7 @@ class HintToStore(Protocol):
 
 
 class MerkleDescend(Protocol):
-    """The shape of :func:`~dynamokv.impl.core._merkle_tree.merkle_descend`."""
+    """The shape of :func:`~dynamokv.impl.core._anti_entropy.merkle_descend`."""
 
     def __call__(
         self, level: int, depth: int, compared: Sequence[int], differing: Sequence[int]

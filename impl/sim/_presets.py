@@ -1,9 +1,9 @@
-"""Measured answers to the seed's interview questions, from whole simulated clusters.
+"""Measured answers to the interview questions, from whole simulated clusters.
 
 ``dynamokv sim --preset q1|q4|gossip`` runs these. Each drives complete
-:class:`~dynamokv.impl.core.DynamoNode` s in the deterministic simulator, so the
+:class:`~dynamokv.impl.core.Node` s in the deterministic simulator, so the
 numbers come from data actually moving between simulated nodes, not from
-arithmetic on assignments (which :func:`dynamokv.impl.core.q1_table` and
+arithmetic on assignments (which :func:`~dynamokv.impl.sim._measurements.q1_table` and
 :func:`~dynamokv.impl.sim._gossip_sim.convergence_table` do, and which the
 tables print beside the measurement).
 
@@ -20,7 +20,7 @@ tables print beside the measurement).
   :mod:`~dynamokv.impl.sim._gossip_sim` (gossip views alone: a 256-node cluster
   of full nodes would measure the same epidemic, slower).
 
-A tick stands for 100 ms here (the gossip period is 10 ticks, DESIGN.md's 1 s).
+A tick stands for 100 ms here (the gossip period is 10 ticks: 1 s).
 """
 
 from __future__ import annotations
@@ -30,20 +30,19 @@ from dataclasses import dataclass
 from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
-    DynamoNode,
     MemberConfig,
     NodeConfig,
     PutRequest,
     PutResult,
     Result,
     Seams,
-    q1_table,
+    Version,
 )
 from dynamokv.impl.core import versions as _versions
-from dynamokv.spec.kv import Version
 
-from ._cluster import Cluster, NetworkConfig
 from ._ladder import render_ladder
+from ._measurements import q1_table
+from ._simulated_cluster import Cluster, NetworkConfig
 
 __all__ = [
     "PRESETS",
@@ -152,7 +151,7 @@ def measure_q1(
     joined_at = cluster.now
     for _ in range(400):
         cluster.run(until=cluster.now + 20)
-        live = [n for n in cluster.nodes.values() if isinstance(n, DynamoNode)]
+        live = [n for n in cluster.nodes.values() if (n is not None and n.gossip_mode)]
         if all(
             n.ring_state.version == 2
             and not n.transfers_in_flight
@@ -261,7 +260,7 @@ def _roots_agree(cluster: Cluster, partition: int) -> bool:
     roots = set()
     for owner in cluster.ring.partition_preference_list(partition):
         node = cluster.nodes[owner]
-        if isinstance(node, DynamoNode):
+        if node is not None and node.gossip_mode:
             roots.add(node.root(partition))
     return len(roots) <= 1
 

@@ -6,7 +6,7 @@ ANSWER_KEY = {
     "hint_to_store": "dynamokv.impl.core._handoff.hint_to_store",
     "hint_may_be_deleted": "dynamokv.impl.core._handoff.hint_may_be_deleted",
     "diff": "dynamokv.spec.merkle.diff",
-    "merkle_descend": "dynamokv.impl.core._merkle_tree.merkle_descend",
+    "merkle_descend": "dynamokv.impl.core._anti_entropy.merkle_descend",
 }
 
 SEAMS = {

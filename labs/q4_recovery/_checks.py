@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dynamokv.errors import InvariantError
-from dynamokv.impl.core import Hint, hint_size_bytes
+from dynamokv.impl.core import Hint, Version, hint_size_bytes
 from dynamokv.impl.sim._presets import measure_q4
 from dynamokv.spec.kv import make_version
 from dynamokv.spec.merkle import MerkleDiff, MerkleTree, build
@@ -19,8 +19,8 @@ from .._solution import LearnerError
 from .._tiers import Case, differential, unit_cases
 from ._run import seams_of
 
-VERSION = make_version(b"cart: book", "n1", 4, {})
-VERSION_2 = make_version(b"cart: book, pen", "n2", 7, {"n1": 4})
+VERSION = Version(b"cart: book", ("n1", 4), ())
+VERSION_2 = Version(b"cart: book, pen", ("n2", 7), (("n1", 4),))
 SIZE = hint_size_bytes(b"cart", (VERSION,))
 
 

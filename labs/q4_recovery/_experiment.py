@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from dynamokv.impl.core._merkle_tree import measure_repair_traffic
+from dynamokv.impl.sim._measurements import measure_repair_traffic
 from dynamokv.impl.sim._presets import measure_q4
 from dynamokv.spec.merkle import MerkleTree, build
 

@@ -29,15 +29,16 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
     hint_size_bytes,
+    merkle_descend,
     read_may_answer,
     write_may_answer,
 )
 from dynamokv.impl.core._gossip import choose_gossip_peer, merge_entries
 from dynamokv.impl.core._handoff import hint_to_store
-from dynamokv.impl.core._merkle_tree import measure_repair_traffic, merkle_descend
 from dynamokv.impl.core._phi import phi_of_silence
 from dynamokv.impl.sim import Cluster, NetworkConfig
 from dynamokv.impl.sim._gossip_sim import run_gossip
+from dynamokv.impl.sim._measurements import measure_repair_traffic
 from dynamokv.spec.kv import Version
 
 OWNERS = ("n2", "n3", "n4")  # KEY's preference list on the 5-node, Q=64 ring

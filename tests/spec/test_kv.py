@@ -1,4 +1,4 @@
-"""Laws of :mod:`dynamokv.spec.kv`: versions, siblings and contexts (DESIGN.md section 3).
+"""Laws of :mod:`dynamokv.spec.kv`: versions, siblings and contexts (the contract).
 
 Histories are replayed into :class:`~dynamokv.spec.kv.KVModel`: each put uses the
 context of some earlier get (or the empty context of a blind write), through one of
@@ -117,7 +117,7 @@ def test_a_put_under_the_context_of_a_get_supersedes_every_sibling(
 def test_two_puts_with_one_stale_context_through_one_coordinator_are_both_kept(
     steps: list[Step], pick: int, coordinator: str
 ) -> None:
-    """The reason for dots: DESIGN.md property 3 (siblings for truly concurrent puts).
+    """The reason for dots: property 3 (siblings for truly concurrent puts).
 
     Plain vector clocks would give the second put a clock that descends from the
     first one's, and the first (acknowledged) value would be discarded.

@@ -6,8 +6,7 @@ never lands on it; a generated one does.
 
 from __future__ import annotations
 
-from dynamokv.impl.core import Hint, hint_size_bytes
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Hint, Version, hint_size_bytes
 
 CAUGHT_BY = "1.2"
 

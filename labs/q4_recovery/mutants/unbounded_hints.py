@@ -6,8 +6,7 @@ invariant (hints_count_max) stops it first.
 
 from __future__ import annotations
 
-from dynamokv.impl.core import Hint, hint_size_bytes
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Hint, Version, hint_size_bytes
 
 CAUGHT_BY = "1.1"
 ALSO_CAUGHT_BY = ("1.2", "3.1")

@@ -6,7 +6,7 @@ and merkle_descend (through its Seams), so check 3.1 runs *your* recovery while 
 node is down for three simulated hours. Check your work with `dynamokv lab check q4`.
 
 The docstrings are the specification. The project's own answers live in
-dynamokv/impl/core/_handoff.py, _merkle_tree.py and dynamokv/spec/merkle.py:
+dynamokv/impl/core/_handoff.py, _anti_entropy.py and dynamokv/spec/merkle.py:
 reading them spoils the lab.
 """
 
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from dynamokv.impl.core import Hint, hint_size_bytes  # noqa: F401  (a hint's size, for the bound)
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Hint, Version, hint_size_bytes  # noqa: F401  (a hint's size, for the bound)
 from dynamokv.spec.merkle import MerkleDiff, MerkleTree, differing_keys  # noqa: F401
 
 # -- part 1: hinted handoff --------------------------------------------------------------
