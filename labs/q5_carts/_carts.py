@@ -238,8 +238,8 @@ def run_carts(
     history.check_false_siblings()
     for put in history.records:
         if put.kind == "put" and put.ok and put.version is not None:
-            for name, held in cluster.holders(put.key).items():
-                if not cluster.covered(put.key, held, put.version):
+            for name, owned in cluster.holders(put.key).items():
+                if not cluster.covered(put.key, owned, put.version):
                     history.violations.append(
                         f"property 1: acknowledged {put.version.dot} of {put.key!r} "
                         f"(t={put.end}) is missing on owner {name} after the cluster healed"
