@@ -187,7 +187,7 @@ class _Demo:
         self.journey_key = key
         self.journey_context = reply.get("context", "")
         table = Table(show_header=True, header_style="bold", expand=True)
-        table.add_column("seed's step", ratio=2)
+        table.add_column("step", ratio=2)
         table.add_column("what the node did (from its trace)", ratio=5)
         md5 = steps.get("md5", {})
         partition = steps.get("partition", {})
@@ -476,7 +476,7 @@ class _Demo:
             [
                 f"The {len(self.cluster.names)}-node cluster is still running (files in {self.cluster.directory}).",
                 "",
-                f"Watch it live in a browser:  http://{node}/ui",
+                f"Watch it live in a browser:  {node}/ui",
                 "",
                 "Try it with curl:",
                 f"  {curl} -X PUT --data-binary 'hello dynamo' {node}/kv/greeting",
