@@ -31,7 +31,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from dynamokv.impl.core._gossip import GossipConfig, RingState
+from dynamokv.impl.core import GossipConfig, RingState
 from dynamokv.impl.sim import run_scenario
 from dynamokv.impl.sim._gossip_sim import _GossipNetwork
 from dynamokv.impl.sim._paper import FIG8_NODES, Fig8Row, fig8_table

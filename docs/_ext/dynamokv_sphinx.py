@@ -390,8 +390,7 @@ class MetricsDirective(SphinxDirective):
 
 
 def _values() -> dict[str, str]:
-    from dynamokv.impl.core._gossip import GossipConfig
-    from dynamokv.impl.core._node_config import MemberConfig, NodeConfig
+    from dynamokv.impl.core import GossipConfig, MemberConfig, NodeConfig
     from dynamokv.impl.runtime._config import TICK_MS_DEFAULT
     from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT
 
