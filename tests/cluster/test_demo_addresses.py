@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -34,3 +36,17 @@ def test_the_live_view_address_has_one_scheme(tls: bool) -> None:
     text = _closing_panel(tls=tls)
     assert f"{scheme}://127.0.0.1:7101/ui" in text
     assert not re.search(r"https?://https?://", text), text
+
+
+def test_the_cli_lines_name_the_command_a_shell_can_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Under ``make run`` the virtualenv is not activated: a bare ``dynamokv`` would be
+    'command not found', so the panel prints the path the demo was started by."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / ".venv" / "bin" / "dynamokv"), "demo"])
+    text = _closing_panel(tls=False)
+    assert ".venv/bin/dynamokv put greeting hello" in text
+    assert ".venv/bin/dynamokv cluster down" in text
+    assert not re.search(r"(?<![/\w])dynamokv (put|get|cluster)", text), text
