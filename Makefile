@@ -38,9 +38,9 @@ lint: $(STAMP)
 TYPETREE := $(VENV)/typetree
 typecheck: $(STAMP)
 	@rm -rf $(TYPETREE) && mkdir -p $(TYPETREE)/dynamokv
-	@for d in errors spec proofs impl labs; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
+	@for d in spec proofs impl labs; do ln -s $(CURDIR)/$$d $(TYPETREE)/dynamokv/$$d; done
 	cd $(TYPETREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.errors -p dynamokv.spec -p dynamokv.proofs \
+		--cache-dir $(CURDIR)/.mypy_cache -p dynamokv.spec -p dynamokv.proofs \
 		-p dynamokv.impl -p dynamokv.labs
 
 # CrossHair checks every icontract contract in spec/.
@@ -56,7 +56,7 @@ crosshair: $(STAMP)
 # package, "--report" to print the scores of the sessions so far.
 MUTATE_ARGS ?=
 mutate: $(STAMP)
-	nice -n 15 $(BIN)/python mutate/run.py $(MUTATE_ARGS)
+	nice -n 15 $(BIN)/python tests/mutation/run.py $(MUTATE_ARGS)
 
 # Debian packages the docs (Graphviz, MathJax) and the browser tests (Chromium and its
 # driver) need; installed with apt-get when missing (as root), otherwise named.

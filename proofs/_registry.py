@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 from . import _lamport, _merkle, _quorum, _ring, _vclock
 from ._result import Kind, ProofResult, Stopwatch, solver_timeout

@@ -11,6 +11,10 @@ and that run during the Hypothesis tests. The implementation in
 * :mod:`~dynamokv.spec.lamport` -- Lamport clocks, the one-integer alternative (interview Q2)
 * :mod:`~dynamokv.spec.merkle` -- Merkle trees and their diff (§4.7)
 * :mod:`~dynamokv.spec.kv` -- versions, siblings, contexts: the contract (§4.4)
+
+Beside them, :mod:`~dynamokv.spec.errors` holds the one root of every error the project
+raises on purpose; it sits in this package, the bottom layer, so that every layer can
+import it (the storage layer imports this module and nothing else of the spec).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One error root: every exception class of the project descends from ``DynamoKVError``.
 
 A caller catches "anything dynamokv refused on purpose" with one ``except``; user input is
-an :class:`~dynamokv.errors.ArgumentError` with a message naming the value, never an
-:class:`~dynamokv.errors.InvariantError` (which means a bug in dynamokv).
+an :class:`~dynamokv.spec.errors.ArgumentError` with a message naming the value, never an
+:class:`~dynamokv.spec.errors.InvariantError` (which means a bug in dynamokv).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from dynamokv import errors
-from dynamokv.errors import ArgumentError, DynamoKVError, InvariantError, invariant
+from dynamokv.spec import errors
+from dynamokv.spec.errors import ArgumentError, DynamoKVError, InvariantError, invariant
 
-PACKAGES = ("dynamokv.errors", "dynamokv.spec", "dynamokv.proofs", "dynamokv.impl")
+PACKAGES = ("dynamokv.spec", "dynamokv.proofs", "dynamokv.impl")
 
 
 def _modules() -> Iterator[ModuleType]:
@@ -46,9 +46,7 @@ def test_every_exception_class_descends_from_the_root() -> None:
     strays = [
         f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, DynamoKVError)
     ]
-    assert strays == [], "exception classes outside dynamokv.errors.DynamoKVError: " + ", ".join(
-        strays
-    )
+    assert strays == [], "exception classes outside DynamoKVError: " + ", ".join(strays)
 
 
 def test_the_walk_would_see_a_stray_class(monkeypatch: pytest.MonkeyPatch) -> None:

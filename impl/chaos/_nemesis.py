@@ -38,8 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.runtime._local_cluster import LocalCluster
+from dynamokv.spec.errors import ArgumentError
 
 __all__ = ["NEMESIS_KINDS", "FaultWindow", "Nemesis"]
 

@@ -24,11 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynamokv.errors import ArgumentError, ProtocolError
 from dynamokv.impl.client import Client, ClientError, GetReply, QuorumError
 from dynamokv.impl.core import Version
 from dynamokv.impl.runtime import decode_context
 from dynamokv.impl.sim import OpRecord
+from dynamokv.spec.errors import ArgumentError, ProtocolError
 
 __all__ = ["Clock", "Recorder", "dot_of"]
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.client import Client, GetReply
 from dynamokv.impl.core import covers
 from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.impl.sim import History, OpRecord
+from dynamokv.spec.errors import ArgumentError
 
 from ._nemesis import Nemesis
 from ._recorder import Recorder

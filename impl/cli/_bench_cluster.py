@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 from ._bench_results import machine_description, write_results
 from ._errors import CliError

@@ -78,9 +78,9 @@ def register(subparsers: Any) -> None:
 
 
 def _chaos(args: argparse.Namespace) -> int:
-    from dynamokv.errors import ArgumentError
     from dynamokv.impl.chaos import NEMESIS_KINDS, ChaosConfig
     from dynamokv.impl.runtime._local_cluster import ClusterError
+    from dynamokv.spec.errors import ArgumentError
     from rich.console import Console
 
     from ._errors import CliError

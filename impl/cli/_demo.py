@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import Any
 
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 from ._errors import CliError
 

@@ -7,7 +7,7 @@ command line that imports it.
 
 from __future__ import annotations
 
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "CliError"]
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 from . import (
     _bench,

@@ -12,7 +12,7 @@ import ssl
 from typing import Any
 
 import trio
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 from ._model import (
     CONTEXT_HEADER,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import dynamokv.errors
-from dynamokv.errors import ArgumentError, DynamoKVError
+import dynamokv.spec.errors
 from dynamokv.spec import kv as spec_kv
+from dynamokv.spec.errors import ArgumentError, DynamoKVError
 
 __all__ = [
     "ClientError",
@@ -42,7 +42,7 @@ class ClientError(DynamoKVError):
         self.status = status
 
 
-class QuorumError(ClientError, dynamokv.errors.QuorumError):
+class QuorumError(ClientError, dynamokv.spec.errors.QuorumError):
     """Fewer than R (get) or W (put) replicas answered in time (HTTP 503).
 
     For a put, the write may still have reached some replicas: Dynamo has no rollback, so

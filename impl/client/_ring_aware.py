@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from dynamokv.errors import ArgumentError
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import ArgumentError
 
 from ._model import ClientError, GetReply
 from ._sync import Client

@@ -7,7 +7,7 @@ import json
 import ssl
 from typing import Any
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 from ._model import (
     CONTEXT_HEADER,
@@ -27,7 +27,7 @@ def split_address(address: str) -> tuple[str, int, bool]:
     """``"host:port"``, ``"http://host:port"`` or ``"https://host:port"`` -> parts.
 
     Raises:
-        dynamokv.errors.ArgumentError: not of that form.
+        dynamokv.spec.errors.ArgumentError: not of that form.
     """
     tls = False
     text = address.strip()

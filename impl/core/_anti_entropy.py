@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import msgpack
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._health import HealthView
 from ._merkle import MerkleTrees, PartitionMerkleTree

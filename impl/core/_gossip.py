@@ -83,7 +83,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
 from ._partitions import PartitionArgumentError, join_weighted, leave_weighted

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._health import HealthView
 from ._messages import DeleteHint, Hint, HintAck, HintReplay, StoreHint, WriteAck, WriteRequest

@@ -57,7 +57,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, RING_SIZE, md5_position
 
 from ._outbox import AfterPersist
@@ -259,7 +259,7 @@ class PartitionMerkleTree:
         """Recompute every hash from the contents and compare: a test and debugging aid.
 
         Raises:
-            dynamokv.errors.InvariantError: an incremental update went wrong.
+            dynamokv.spec.errors.InvariantError: an incremental update went wrong.
         """
         self._flush()
         level = []

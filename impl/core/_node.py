@@ -71,7 +71,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.errors import ArgumentError, invariant
 
 from ._anti_entropy import AntiEntropy, AntiEntropyRounds
 from ._gossip import (

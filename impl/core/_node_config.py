@@ -5,7 +5,7 @@ in ticks, and every bound that keeps memory finite. :class:`MemberConfig` config
 what a gossip-mode node adds: gossip and failure detection
 (:class:`~dynamokv.impl.core.GossipConfig`), anti-entropy (:class:`AntiEntropyConfig`)
 and partition transfer. Every option is keyword-only, and a value out of range is an
-:class:`~dynamokv.errors.ArgumentError` naming the field and the value.
+:class:`~dynamokv.spec.errors.ArgumentError` naming the field and the value.
 :class:`NodeStats` and :class:`MemberStats` are what a node counts about itself.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dynamokv.errors import ArgumentError, check_at_least
+from dynamokv.spec.errors import ArgumentError, check_at_least
 
 from ._gossip import GossipConfig
 

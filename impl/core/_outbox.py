@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._messages import Effect, Message, Persist, Record, Reply, Result, Send
 

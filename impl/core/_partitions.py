@@ -30,7 +30,7 @@ import bisect
 import heapq
 from collections.abc import Mapping, Sequence
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import weighted_quotas
 
 __all__ = [

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.errors import ArgumentError, invariant
 
 __all__ = ["PhiAccrualDetector", "PhiConfig", "phi_of_silence"]
 
@@ -190,7 +190,7 @@ class PhiAccrualDetector:
         """Record that a heartbeat of the node arrived at tick ``now``.
 
         Raises:
-            dynamokv.errors.ArgumentError: ``now`` is earlier than the previous heartbeat (ticks only grow).
+            dynamokv.spec.errors.ArgumentError: ``now`` is earlier than the previous heartbeat (ticks only grow).
         """
         last = self._last_arrival_tick
         if last is None:

@@ -45,7 +45,7 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from . import _vclock
 from ._handoff import HintStore

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from dynamokv.errors import invariant
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import invariant
 
 __all__ = [
     "PARTITION_CACHE_KEYS_MAX",

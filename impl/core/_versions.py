@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._vclock import Clock
 
@@ -232,7 +232,7 @@ def next_counter(node_id: str, *, issued: int, context: Clock, held: Versions) -
         it is durable (see :mod:`~dynamokv.impl.core._node`).
 
     Raises:
-        dynamokv.errors.InvariantError: the result would reissue a dot that ``held``
+        dynamokv.spec.errors.InvariantError: the result would reissue a dot that ``held``
             records (a bug: two values under one dot would make one vanish as equal).
     """
     own = 0

@@ -19,7 +19,6 @@ import struct
 from typing import Literal
 
 import msgpack
-from dynamokv.errors import invariant
 from dynamokv.impl.core import (
     DeleteHint,
     Hint,
@@ -31,6 +30,7 @@ from dynamokv.impl.core import (
     StoreVersions,
     Version,
 )
+from dynamokv.spec.errors import invariant
 
 __all__ = [
     "GENERATION_KEY",

@@ -35,10 +35,10 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult, Version
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import ArgumentError
 
 from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
@@ -72,7 +72,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
     """The clock in a context header, as sorted pairs.
 
     Raises:
-        dynamokv.errors.ArgumentError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
+        dynamokv.spec.errors.ArgumentError: not base64url, not msgpack, or not ``[[str, positive int], ...]``.
     """
     text = text.strip()
     if not text:

@@ -40,8 +40,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from dynamokv.errors import ProtocolError
 from dynamokv.impl.core import Message
+from dynamokv.spec.errors import ProtocolError
 
 from ._frames import FrameError
 

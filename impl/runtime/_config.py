@@ -52,9 +52,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core._gossip import GossipConfig
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import ArgumentError
 
 __all__ = ["ConfigError", "MemberAddress", "NodeProcessConfig", "TlsConfig", "load_config"]
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 __all__ = [
     "DELAYED_MESSAGES_MAX",

@@ -34,7 +34,7 @@ import struct
 from typing import NoReturn
 
 import msgpack
-from dynamokv.errors import ArgumentError, ProtocolError
+from dynamokv.spec.errors import ArgumentError, ProtocolError
 
 FRAME_MAGIC = b"DK"
 """The first two bytes of every frame."""

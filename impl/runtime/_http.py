@@ -55,7 +55,7 @@ from urllib.parse import parse_qsl
 
 import httptools
 import trio
-from dynamokv.errors import ArgumentError, InvariantError, ProtocolError
+from dynamokv.spec.errors import ArgumentError, InvariantError, ProtocolError
 
 _log = logging.getLogger("dynamokv.runtime.http")
 

@@ -51,7 +51,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 from ._faults import FaultSpecError, PeerFaults, partition_faults
 from ._netns import NetnsError, NetnsHosts

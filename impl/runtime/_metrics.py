@@ -17,7 +17,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
 
-from dynamokv.errors import ArgumentError
+from dynamokv.spec.errors import ArgumentError
 
 __all__ = [
     "LATENCY_BUCKETS_SECONDS",

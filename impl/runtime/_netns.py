@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 __all__ = [
     "NAME_PREFIX",

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from random import Random
 
 import trio
-from dynamokv.errors import ArgumentError, InvariantError
+from dynamokv.spec.errors import ArgumentError, InvariantError
 
 from ._frames import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
 from ._tls import certificate_is_node, certificate_node_name
@@ -351,7 +351,7 @@ class PeerPool:
         Raises:
             FrameError: ``message`` cannot be framed (too big, not msgpack): a bug in the
                 caller, since the core builds every message.
-            dynamokv.errors.InvariantError: :meth:`run` is not running (a bug in the caller).
+            dynamokv.spec.errors.InvariantError: :meth:`run` is not running (a bug in the caller).
         """
         nursery = self._nursery
         if nursery is None:

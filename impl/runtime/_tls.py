@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dynamokv.errors import DynamoKVError
+from dynamokv.spec.errors import DynamoKVError
 
 CA_VALIDITY_DAYS = 3650
 """Validity of a new cluster CA certificate."""

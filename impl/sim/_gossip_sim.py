@@ -29,7 +29,6 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from dynamokv.errors import ArgumentError, DynamoKVError
 from dynamokv.impl.core import DEFAULT_SEAMS, Seams
 from dynamokv.impl.core._gossip import (
     GossipConfig,
@@ -41,6 +40,7 @@ from dynamokv.impl.core._gossip import (
     RingState,
     SuspicionChanged,
 )
+from dynamokv.spec.errors import ArgumentError, DynamoKVError
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
 from ._measurements import measure_repair_traffic, q1_table

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgpack
-from dynamokv.errors import ArgumentError, invariant
 from dynamokv.impl.core import (
     AntiEntropy,
     AntiEntropyConfig,
@@ -30,6 +29,7 @@ from dynamokv.impl.core import (
     merkle_descend,
 )
 from dynamokv.impl.core import partitions as _partitions
+from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, RING_BITS, assign_partitions, md5_position
 
 __all__ = [

@@ -57,7 +57,6 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     GetRequest,
     GetResult,
@@ -70,6 +69,7 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
+from dynamokv.spec.errors import ArgumentError
 
 from ._simulated_cluster import Cluster, NetworkConfig
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     MemberConfig,
@@ -39,6 +38,7 @@ from dynamokv.impl.core import (
     Version,
 )
 from dynamokv.impl.core import versions as _versions
+from dynamokv.spec.errors import DynamoKVError
 
 from ._ladder import render_ladder
 from ._measurements import q1_table

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import shlex
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     GetRequest,
     GetResult,
@@ -52,6 +51,7 @@ from dynamokv.impl.core import (
     Result,
     Version,
 )
+from dynamokv.spec.errors import ArgumentError
 from dynamokv.spec.kv import union_resolve
 
 from ._simulated_cluster import _BACKGROUND, Cluster, NetworkConfig

@@ -37,7 +37,6 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from dynamokv.errors import ArgumentError, InvariantError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     GetRequest,
@@ -51,6 +50,7 @@ from dynamokv.impl.core import (
     Seams,
     covers,
 )
+from dynamokv.spec.errors import ArgumentError, InvariantError
 from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord

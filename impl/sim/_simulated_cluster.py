@@ -36,7 +36,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     ClientRequest,
@@ -87,6 +86,7 @@ from dynamokv.impl.core import (
     covers,
 )
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import ArgumentError
 
 from ._disk import SimDisk
 

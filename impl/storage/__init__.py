@@ -11,7 +11,7 @@ Everything on disk goes through a :class:`Files` layer: :class:`OsFiles` for rea
 injected write errors). The design and its recovery rules are in ``docs/storage.md``. The
 WAL's framing and recovery rule are replaceable through :class:`WalSeams` (labs, tests).
 
-This package imports nothing else from dynamokv but the error root (:mod:`dynamokv.errors`), nor trio: the trio runtime calls it on a
+This package imports nothing else from dynamokv but the error root (:mod:`dynamokv.spec.errors`), nor trio: the trio runtime calls it on a
 worker thread and the simulator calls it directly.
 """
 

@@ -1,18 +1,18 @@
 """The store's error types: operating errors are values the caller handles, bugs crash.
 
 TigerBeetle's rule: a full disk, a failed write or a damaged file are *operating errors*.
-They surface as :class:`~dynamokv.errors.StorageError` subclasses that the runtime turns
+They surface as :class:`~dynamokv.spec.errors.StorageError` subclasses that the runtime turns
 into a failed request; the store stays usable for reads. A broken invariant is a *bug*: it
-raises :class:`~dynamokv.errors.InvariantError` through :func:`dynamokv.errors.invariant`,
+raises :class:`~dynamokv.spec.errors.InvariantError` through :func:`dynamokv.spec.errors.invariant`,
 which ``python -O`` does not strip. Every class here descends from
-:class:`~dynamokv.errors.DynamoKVError`, the project's one error root.
+:class:`~dynamokv.spec.errors.DynamoKVError`, the project's one error root.
 """
 
 from __future__ import annotations
 
 import errno as errno_codes
 
-from dynamokv.errors import ArgumentError, StorageError
+from dynamokv.spec.errors import ArgumentError, StorageError
 
 __all__ = [
     "StorageArgumentError",

@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Final
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._errors import StorageCorruptionError
 from ._files import Files, ReadableFile, WritableFile

@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 from hashlib import md5
 from typing import Literal
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._errors import (
     StorageArgumentError,

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dynamokv.errors import invariant
+from dynamokv.spec.errors import invariant
 
 from ._errors import StorageCorruptionError
 from ._files import Files, WritableFile

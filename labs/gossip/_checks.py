@@ -7,9 +7,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import MemberEntry
 from dynamokv.impl.sim._gossip_sim import run_gossip
+from dynamokv.spec.errors import DynamoKVError
 from hypothesis import strategies as st
 
 from .._model import CheckContext, Status, Verdict

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from dynamokv.errors import InvariantError
 from dynamokv.impl.core import Hint, Version, hint_size_bytes
 from dynamokv.impl.sim._presets import measure_q4
+from dynamokv.spec.errors import InvariantError
 from dynamokv.spec.kv import make_version
 from dynamokv.spec.merkle import MerkleDiff, MerkleTree, build
 from hypothesis import strategies as st

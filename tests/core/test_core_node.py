@@ -7,7 +7,6 @@ import random
 import dynamokv.impl.core as core
 import pytest
 from core_helpers import KEY, get, put, settle, small_cluster
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
     ClientRequest,
     Node,
@@ -26,6 +25,7 @@ from dynamokv.impl.core import (
     WriteRequest,
 )
 from dynamokv.impl.sim import SimDisk
+from dynamokv.spec.errors import ArgumentError
 from dynamokv.spec.kv import Version
 
 

@@ -13,7 +13,6 @@ from collections.abc import Collection, Mapping, Sequence
 
 import pytest
 from core_helpers import KEY, request
-from dynamokv.errors import DynamoKVError, InvariantError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     GetRequest,
@@ -39,6 +38,7 @@ from dynamokv.impl.core._phi import phi_of_silence
 from dynamokv.impl.sim import Cluster, NetworkConfig
 from dynamokv.impl.sim._gossip_sim import run_gossip
 from dynamokv.impl.sim._measurements import measure_repair_traffic
+from dynamokv.spec.errors import DynamoKVError, InvariantError
 from dynamokv.spec.kv import Version
 
 OWNERS = ("n2", "n3", "n4")  # KEY's preference list on the 5-node, Q=64 ring

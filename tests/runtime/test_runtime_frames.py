@@ -6,7 +6,6 @@ import contextlib
 import struct
 
 import pytest
-from dynamokv.errors import ArgumentError
 from dynamokv.impl.runtime import (
     FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES,
@@ -18,6 +17,7 @@ from dynamokv.impl.runtime import (
     encode_frame,
 )
 from dynamokv.impl.storage import KEY_BYTES_MAX, VALUE_BYTES_MAX
+from dynamokv.spec.errors import ArgumentError
 from hypothesis import given
 from hypothesis import strategies as st
 

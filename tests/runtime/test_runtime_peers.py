@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from dynamokv.errors import InvariantError
 from dynamokv.impl.runtime import (
     FrameError,
     InboundPeer,
@@ -28,6 +27,7 @@ from dynamokv.impl.runtime import (
     peer_server_ssl_context,
     reconnect_delay_seconds,
 )
+from dynamokv.spec.errors import InvariantError
 from runtime_helpers import LOOPBACK, listener_port, trio_test, unused_port
 
 FAST = PeerPoolOptions(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from dynamokv.errors import InvariantError
 from dynamokv.impl.storage import (
     DEFAULT_WAL_SEAMS,
     FaultyFiles,
@@ -21,6 +20,7 @@ from dynamokv.impl.storage import (
     read_wal_records,
 )
 from dynamokv.impl.storage._format import wal_record_at
+from dynamokv.spec.errors import InvariantError
 
 VALUES = [(b"k%d" % n, b"value-%d" % n) for n in range(4)]
 

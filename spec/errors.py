@@ -1,12 +1,13 @@
 """The one root of every error dynamokv raises on purpose, and the never-stripped assertion.
 
-Why a package of its own, below every layer: the spec, the core, the storage, the
+Why a module of its own, below every layer: the spec, the core, the storage, the
 runtime, the simulator, the client and the CLI each reject bad input and each can find a
 bug in itself, and a caller should be able to catch "anything dynamokv refused" with one
 ``except DynamoKVError``, whichever layer refused. A class defined in one layer could not
 be the root of another layer's errors without breaking the import rules
-(``tests/test_layering.py``), so the root lives here, importing nothing of the project,
-and every layer may import it.
+(``tests/test_layering.py``), so the root lives here, in the bottom layer's package,
+importing nothing of the project; every layer may import this module (the storage layer
+this module and nothing else of the spec).
 
 The families, after Hypothesis's ``InvalidArgument`` and TigerBeetle's split between
 operating errors and bugs:

@@ -17,14 +17,14 @@ How a run is made honest:
   where it stopped; a module left modified (a run killed mid-mutant) is refused
   until it is restored with ``git checkout``;
 * **the score per package** is killed / (killed + survived), mutants marked
-  equivalent in ``mutate/equivalent.toml`` (each with its reason) left out; the run
+  equivalent in ``tests/mutation/equivalent.toml`` (each with its reason) left out; the run
   fails when those exceed 2% of all mutants, or a package is below its target.
 
-Each module's oracle is only the tests that exercise it (``mutate/plan.toml``), run
+Each module's oracle is only the tests that exercise it (``tests/mutation/plan.toml``), run
 with ``-x``: the whole suite per mutant would take days. It is CPU-heavy and runs
 one mutant at a time; ``make mutate`` starts it under ``nice``.
 
-Usage: ``python mutate/run.py [--package spec] [--module spec/vclock.py] [--report]``.
+Usage: ``python tests/mutation/run.py [--package spec] [--module spec/vclock.py] [--report]``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKDIR = ROOT / ".mutate"
-PLAN = ROOT / "mutate" / "plan.toml"
-EQUIVALENT = ROOT / "mutate" / "equivalent.toml"
+PLAN = ROOT / "tests" / "mutation" / "plan.toml"
+EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.toml"
 TARGETS = {"spec": 0.95, "impl/core": 0.90, "proofs": 0.0}
 """Least share of non-equivalent mutants killed, per package (proofs: reported only)."""
 EQUIVALENT_SHARE_MAX = 0.02
@@ -210,7 +210,7 @@ def main(argv: list[str]) -> int:
     ]
     unknown = [m for m in args.module if m not in plan]
     if unknown:
-        parser.error(f"not in mutate/plan.toml: {', '.join(unknown)}")
+        parser.error(f"not in tests/mutation/plan.toml: {', '.join(unknown)}")
     started = time.perf_counter()
     if not args.report:
         dirty = [m for m in [SENTINEL_MODULE, *modules] if not is_clean(m)]
