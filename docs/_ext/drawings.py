@@ -969,7 +969,10 @@ def benchmark_chart() -> Drawing:
     labels: list[str] = []
     for result in results:
         for row in result.rows:
-            labels.append(f"{result.date} {row['workload']} {row['system']}")
+            # A constant-rate row (``load`` other than ``peak``) says at which rate it ran.
+            load = row.get("load", "peak")
+            rate = "" if load == "peak" else f" at {load}"
+            labels.append(f"{result.date} {row['workload']} {row['system']}{rate}")
     colours = ["#4C72B0" if "dynamokv" in label else "#DD8452" for label in labels]
     rows = [row for result in results for row in result.rows]
     left.barh(labels, [row["ops_per_second"] for row in rows], color=colours)
