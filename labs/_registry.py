@@ -7,11 +7,13 @@ from .gossip import LAB as GOSSIP
 from .q1_ring import LAB as Q1
 from .q2_clocks import LAB as Q2
 from .q3_quorum import LAB as Q3
+from .q4_recovery import LAB as Q4
+from .q5_carts import LAB as Q5
 from .wal import LAB as WAL
 
 __all__ = ["LABS", "UnknownLabError", "get_lab"]
 
-LABS: dict[str, Lab] = {lab.name: lab for lab in (Q1, Q2, Q3, GOSSIP, WAL)}
+LABS: dict[str, Lab] = {lab.name: lab for lab in (Q1, Q2, Q3, Q4, Q5, GOSSIP, WAL)}
 
 
 class UnknownLabError(KeyError):

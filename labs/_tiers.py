@@ -22,7 +22,7 @@ import copy
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -69,21 +69,25 @@ def unit_cases(
     show: Callable[[Any], str] = repr,
     equal: Callable[[Any, Any], bool] = lambda a, b: bool(a == b),
     source: str = "from the paper",
+    call_keywords: Mapping[str, Any] | None = None,
 ) -> Verdict:
     """Run each case; the first whose result differs (or that raises) fails the check.
 
-    ``source`` says where the cases come from, for the passing summary.
+    ``source`` says where the cases come from, for the passing summary;
+    ``call_keywords`` are passed to every call.
     """
     count = 0
     for case in cases:
         count += 1
         try:
-            result = ctx.solution[case.function](*copy.deepcopy(case.args))
+            result = ctx.solution[case.function](
+                *copy.deepcopy(case.args), **dict(call_keywords or {})
+            )
         except LearnerError as error:
             return _failed(case.shown, "", show(case.expected), str(error))
         if not equal(result, case.expected):
             return _failed(case.shown, show(result), show(case.expected))
-    return Verdict(Status.PASSED, f"{count} cases {source}")
+    return Verdict(Status.PASSED, f"{count} case{'' if count == 1 else 's'} {source}")
 
 
 def differential(

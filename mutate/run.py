@@ -105,7 +105,7 @@ def sentinel(plan: dict[str, dict[str, object]]) -> bool:
     path = ROOT / SENTINEL_MODULE
     source = path.read_text()
     if SENTINEL_FROM not in source:
-        print(f"sentinel: {SENTINEL_MODULE} no longer contains the merge it mutates")
+        print(f"sentinel: {SENTINEL_MODULE} does not contain the merge it mutates")
         return False
     try:
         path.write_text(source.replace(SENTINEL_FROM, SENTINEL_TO, 1))

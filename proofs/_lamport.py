@@ -1,6 +1,7 @@
 """Lamport clocks against vector clocks (interview Q2).
 
-Why this is here: the seed asks how vector clocks differ from Lamport timestamps.
+Why this is here: interview question Q2 asks how vector clocks differ from Lamport
+timestamps.
 A Lamport clock is one integer per event; it satisfies the *clock condition* (if a
 happened before b then C(a) < C(b)) but not its converse, so ordering versions by
 it silently picks a winner between concurrent writes. Vector clocks, as specified in

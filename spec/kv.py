@@ -1,4 +1,4 @@
-"""The key-value contract of Dynamo, as a reference model (DESIGN.md section 3).
+"""The key-value contract of Dynamo, as a reference model (docs/architecture.md).
 
 A key maps to a set of *versions*. A version is a value (or a tombstone) with the
 causal history of the put that wrote it. Only mutually concurrent versions are
@@ -15,8 +15,8 @@ get the same clock (two values under one clock: one silently vanishes as
 "equal") or, if the node bumps its counter past the ones it issued, the second
 clock would dominate the first although the client never saw it: an
 acknowledged write lost. Keeping the dot apart (a *dotted version vector*,
-Preguiça et al. 2010, as Riak 2.0 does) makes both puts siblings, as DESIGN.md
-property 3 asks. ``clock`` (context plus dot) is the ordinary Dynamo vector clock
+Preguiça et al. 2010, as Riak 2.0 does) makes both puts siblings, as property 3
+of the contract asks. ``clock`` (context plus dot) is the ordinary Dynamo vector clock
 and is what a client sees; :mod:`dynamokv.spec.vclock` orders such clocks.
 
 Dots are unique because a node never issues a counter twice for a key
@@ -30,7 +30,7 @@ acknowledged operations of a run into it and compare.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import icontract
@@ -42,6 +42,7 @@ __all__ = [
     "Dot",
     "KVModel",
     "Version",
+    "cart_update",
     "context_of",
     "is_valid_version",
     "lww_resolve",
@@ -198,6 +199,45 @@ def lww_resolve(versions: Iterable[tuple[int, bytes]]) -> bytes:
     item a customer added can silently disappear.
     """
     return max(versions)[1]
+
+
+@icontract.require(lambda item: item and b"\n" not in item)
+@icontract.ensure(lambda stamp, result: result[0] == stamp)
+@icontract.ensure(lambda item, result: item in result[1].split(b"\n"))
+@icontract.ensure(
+    lambda siblings, last_write_wins, result: (
+        last_write_wins
+        or all(
+            line in result[1].split(b"\n")
+            for _, value in siblings
+            for line in value.split(b"\n")
+            if line
+        )
+    )
+)
+def cart_update(
+    siblings: Sequence[tuple[int, bytes]], item: bytes, stamp: int, *, last_write_wins: bool
+) -> tuple[int, bytes]:
+    """The shopping-cart client's read-resolve-write step (Dynamo §4.4, interview Q5).
+
+    The client read the cart's siblings, each as ``(the timestamp its writer put in it,
+    its items)``; it resolves them into one cart, with :func:`union_resolve` or, if
+    ``last_write_wins``, with :func:`lww_resolve`; adds ``item``; and writes the result
+    back, stamped with its own timestamp ``stamp``, under the context of what it read.
+
+    Args:
+        siblings: what the get returned, each sibling as ``(timestamp, items)``; empty
+            for a cart that does not exist yet.
+        item: the item to add (one line).
+        stamp: the client's timestamp for the new value.
+        last_write_wins: resolve by timestamp instead of by union.
+
+    Returns:
+        ``(stamp, items)``: the value to write back, items one per line, sorted.
+    """
+    values = [value for _, value in siblings]
+    resolved = lww_resolve(siblings) if last_write_wins and siblings else union_resolve(values)
+    return stamp, union_resolve([resolved, item])
 
 
 @dataclass(frozen=True)

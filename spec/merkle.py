@@ -142,9 +142,13 @@ def is_well_formed(tree: MerkleTree) -> bool:
 def diff(a: MerkleTree, b: MerkleTree) -> MerkleDiff:
     """Compare two trees top-down; descend only into node pairs whose hashes differ.
 
-    Under an injective hash the result's keys equal :func:`differing_keys` of the
-    two trees' contents (soundness and completeness, proved up to a depth in
-    ``dynamokv.proofs``).
+    The walk starts at the roots. Each node pair it compares (``levels[d][i]`` of
+    both trees) counts once in ``nodes_compared``; equal hashes end the walk there,
+    differing inner nodes send it to both children (``2i`` and ``2i + 1`` of level
+    ``d + 1``), and at a differing leaf the two buckets are compared key by key
+    (:func:`differing_keys`). Under an injective hash the result's keys equal
+    :func:`differing_keys` of the two trees' contents (soundness and completeness,
+    proved up to a depth in ``dynamokv.proofs``).
     """
     compared = 0
     frontier = [(0, 0)]  # (depth, index) of node pairs still to compare

@@ -41,7 +41,7 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True)
 class QuorumConfig:
     """Replication factor ``n`` (per cluster), read quorum ``r`` and write quorum ``w``
-    (per operation). The seed's defaults are N=3, R=2, W=2."""
+    (per operation). The defaults are N=3, R=2, W=2."""
 
     n: int = 3
     r: int = 2

@@ -12,8 +12,8 @@ Two ways of placing tokens are specified, both as plain rings so that one
 
 * **Strategy 1** (Dynamo §6.2): each node gets T random tokens, here the hash
   of ``b"node/i"``; a heavier node gets more tokens (weights).
-* **Strategy 3**, the default: the ring is cut into Q equal partitions (the
-  seed's 16,384 slots) and each node owns Q/S of them. Partition ``p`` covers
+* **Strategy 3**, the default: the ring is cut into Q equal partitions
+  (16,384 slots by default) and each node owns Q/S of them. Partition ``p`` covers
   positions ``[p*RING_SIZE/Q, (p+1)*RING_SIZE/Q)`` and its token sits at the
   partition's last position. A join steals whole partitions from the most loaded
   nodes, so exactly the stolen partitions move (about 1/(S+1) of the data).
@@ -70,7 +70,7 @@ RING_SIZE = 1 << RING_BITS
 """Positions are integers in ``[0, RING_SIZE)``: the range of MD5."""
 
 DEFAULT_PARTITION_COUNT = 16_384
-"""Q in strategy 3: the seed's "16,384 slots"."""
+"""Q in strategy 3: 16,384 slots."""
 
 Token = tuple[int, str]
 """A virtual node: ``(position, physical node id)``."""
@@ -369,10 +369,6 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
     return tuple(owners)
 
 
-def _surplus_order(counts: Mapping[str, int], quotas: Mapping[str, int]) -> list[str]:
-    return sorted(counts, key=lambda node: (quotas.get(node, 0) - counts[node], node))
-
-
 @icontract.require(lambda assignment: len(assignment) > 0)
 @icontract.require(lambda assignment, new_node: new_node not in assignment)
 @icontract.require(lambda assignment, weights: set(assignment) <= set(weights))
@@ -422,7 +418,11 @@ def join_partitions_weighted(
     take = quotas[new_node]
     counts = Counter(owners)
     for steal in range(take):
-        donor = _surplus_order(counts, quotas)[0]
+        # The node furthest above its quota gives (ties: the smallest id).
+        donor = min(
+            (node for node in counts if node != new_node),
+            key=lambda node: (quotas[node] - counts[node], node),
+        )
         start = steal * q // take
         scan = [(start + offset) % q for offset in range(q)]
 
@@ -467,11 +467,10 @@ def leave_partitions_weighted(
     remaining = {member: weights[member] for member in set(owners) - {node}}
     quotas = weighted_quotas(remaining, q)
     counts = Counter(owner for owner in owners if owner != node)
-    for member in remaining:
-        counts.setdefault(member, 0)
     for index, owner in enumerate(owners):
         if owner == node:
-            heir = _surplus_order(counts, quotas)[-1]
+            # The node furthest below its quota takes it (ties: the smallest id).
+            heir = min(remaining, key=lambda member: (counts[member] - quotas[member], member))
             owners[index] = heir
             counts[heir] += 1
     return tuple(owners)

@@ -11,7 +11,12 @@ hiding an import there keeps the modules just as tangled for a reader.
 from __future__ import annotations
 
 import ast
+import collections
+import importlib
+import importlib.util
+import pkgutil
 import tomllib
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,3 +321,55 @@ def test_every_package_is_listed_in_pyproject() -> None:
         for init in (ROOT / folder).rglob("__init__.py")
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+_MUTABLE = (dict, list, set, bytearray, collections.deque)
+
+
+def _global_state(module: types.ModuleType) -> list[str]:
+    """Module-level mutable containers, memo caches and ``global`` rebinding in ``module``."""
+    found = [
+        f"{module.__name__}.{name}"
+        for name, value in vars(module).items()
+        if not name.startswith("__")
+        and (isinstance(value, _MUTABLE) or hasattr(value, "cache_info"))
+    ]
+    source = getattr(module, "__file__", None)
+    if source is not None:
+        for node in ast.walk(ast.parse(Path(source).read_text())):
+            if isinstance(node, ast.Global):
+                found.append(f"{module.__name__}: global {', '.join(node.names)}")
+    return found
+
+
+def test_the_core_keeps_no_global_mutable_state() -> None:
+    """Same events, same effects: nothing a node does may depend on what another node (or
+    an earlier run) left in a module. Caches live in objects the driver owns and injects
+    (a ``RingCache``), tables are read-only mappings."""
+    import dynamokv.impl.core as core
+
+    modules = [
+        importlib.import_module(f"dynamokv.impl.core.{info.name}")
+        for info in pkgutil.iter_modules(core.__path__)
+    ]
+    assert len(modules) >= 15
+    found = [item for module in modules for item in _global_state(module)]
+    assert found == [], "global mutable state in the core:\n" + "\n".join(found)
+
+
+def test_the_global_state_check_sees_a_cache_a_table_and_a_global(tmp_path: Path) -> None:
+    """Negative control: each kind of global state is reported."""
+    source = tmp_path / "planted_state.py"
+    source.write_text(
+        "import functools\nSEEN = {}\n\n@functools.lru_cache\ndef f(x):\n    return x\n\n"
+        "def g():\n    global SEEN\n    SEEN = {}\n"
+    )
+    spec = importlib.util.spec_from_file_location("planted_state", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert sorted(_global_state(module)) == [
+        "planted_state.SEEN",
+        "planted_state.f",
+        "planted_state: global SEEN",
+    ]

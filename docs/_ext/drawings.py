@@ -835,7 +835,7 @@ def q4_measurement() -> Q4Measurement:
 
 def q1_chart() -> Drawing:
     """Q1: the share of data that moves when an 11th node joins 10, measured and computed."""
-    from dynamokv.impl.core._partitions import q1_table
+    from dynamokv.impl.sim._measurements import q1_table
 
     m = q1_measurement()
     rows = [

@@ -348,7 +348,7 @@ class ConfigDirective(SphinxDirective):
 
 def _live_metrics() -> str:
     """``/metrics`` of a real one-node cluster started for the purpose, then stopped."""
-    from dynamokv.impl.runtime._cluster import LocalCluster, http_request
+    from dynamokv.impl.runtime._local_cluster import LocalCluster, http_request
 
     with (
         tempfile.TemporaryDirectory() as directory,
@@ -388,8 +388,7 @@ class MetricsDirective(SphinxDirective):
 
 def _values() -> dict[str, str]:
     from dynamokv.impl.core._gossip import GossipConfig
-    from dynamokv.impl.core._member import MemberConfig
-    from dynamokv.impl.core._node import NodeConfig
+    from dynamokv.impl.core._node_config import MemberConfig, NodeConfig
     from dynamokv.impl.runtime._config import TICK_MS_DEFAULT
     from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT
 

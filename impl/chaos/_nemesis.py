@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dynamokv.errors import ArgumentError
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 __all__ = ["NEMESIS_KINDS", "FaultWindow", "Nemesis"]
 

@@ -4,7 +4,7 @@ The simulator's checkers (:class:`~dynamokv.impl.sim.History`) read
 :class:`~dynamokv.impl.sim.OpRecord` values whose versions carry exact dots and contexts.
 A real node's HTTP API gives, for a put, the new clock in the ``X-Dynamo-Context`` header,
 and for a get, each sibling's dot and clock. That is enough to rebuild the exact
-:class:`~dynamokv.spec.kv.Version` of every put:
+:class:`~dynamokv.impl.core.Version` of every put:
 
 * a put's dot is the one entry where the new clock exceeds the context the client sent
   (the coordinator's fresh counter), and its context is the one the client sent;
@@ -26,9 +26,9 @@ from pathlib import Path
 
 from dynamokv.errors import ArgumentError, ProtocolError
 from dynamokv.impl.client import Client, ClientError, GetReply, QuorumError
+from dynamokv.impl.core import Version
 from dynamokv.impl.runtime import decode_context
 from dynamokv.impl.sim import OpRecord
-from dynamokv.spec.kv import Version
 
 __all__ = ["Clock", "Recorder", "dot_of"]
 

@@ -29,7 +29,7 @@ from typing import Any
 from dynamokv.errors import ArgumentError
 from dynamokv.impl.client import Client, GetReply
 from dynamokv.impl.core import covers
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.impl.sim import History, OpRecord
 
 from ._nemesis import Nemesis
@@ -477,8 +477,12 @@ def _invalid_reasons(config: ChaosConfig, report: ChaosReport, recorder: Recorde
         reasons.append("no fault window ran (is --seconds longer than the quiet time?)")
     for window in report.windows:
         end = window["end_ns"] or math.inf
+        # A request that failed while the fault was on, even one sent just before it began
+        # (a request in flight when a node is paused times out inside the window).
         bit = any(
-            not record.ok and window["start_ns"] <= record.start < end
+            not record.ok
+            and record.start < end
+            and (record.end if record.end is not None else math.inf) >= window["start_ns"]
             for record in recorder.records
         )
         if not bit:

@@ -1,6 +1,6 @@
 """``dynamokv bench``: benchmarks that print ratios against a peer measured in the same run.
 
-Benchmarks are never timed tests (DESIGN.md section 7): they print what they measured,
+Benchmarks are never timed tests (docs/architecture.md): they print what they measured,
 next to a peer (SQLite for the store, etcd for the cluster) run on the same machine.
 """
 

@@ -1,6 +1,6 @@
 """``dynamokv bench cluster``: YCSB-style workloads against dynamokv and a 3-member etcd.
 
-DESIGN.md §7 asks for ratios measured in one run against a peer on the same machine: a
+Performance is judged by ratios measured in one run against a peer on the same machine: a
 3-node dynamokv cluster (N=3, R=2, W=2, fsync before ack) against a 3-member etcd (3.4,
 Debian's ``etcd-server``, fsync on: ``--unsafe-no-fsync`` is never passed), with the same
 client, the same keys and the same values.
@@ -183,7 +183,7 @@ class EtcdCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, say: Any) -> None:
-        from dynamokv.impl.runtime._cluster import http_request, pick_free_ports
+        from dynamokv.impl.runtime._local_cluster import http_request, pick_free_ports
 
         ports = pick_free_ports(2 * ETCD_MEMBERS)
         names = [f"etcd-{i + 1}" for i in range(ETCD_MEMBERS)]
@@ -753,7 +753,7 @@ def _dynamokv_cluster(
     args: argparse.Namespace, say: Any, scratch: Path
 ) -> Iterator[tuple[list[str], list[int]]]:
     """The cluster's HTTP addresses and its node processes' pids, for the run."""
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 
     directory = Path(args.dir) if args.dir else scratch / "dynamokv"
     try:

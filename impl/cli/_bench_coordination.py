@@ -202,7 +202,7 @@ def print_table(server: Latencies, client: Latencies, counts: dict[str, int]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
     from rich.console import Console
 
     if not 1 <= args.ops <= 1_000_000 or not 1 <= args.keys <= 100_000:

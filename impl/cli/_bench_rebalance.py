@@ -104,7 +104,7 @@ def _load(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) -> N
 def _rebalance(args: argparse.Namespace) -> int:
     import json
 
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

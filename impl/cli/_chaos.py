@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
 def _chaos(args: argparse.Namespace) -> int:
     from dynamokv.errors import ArgumentError
     from dynamokv.impl.chaos import NEMESIS_KINDS, ChaosConfig
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
     from rich.console import Console
 
     from ._errors import CliError
@@ -241,7 +241,12 @@ def _print_report(report: Any) -> None:
     for violation in report.violations[:10]:
         console.print(f"  {violation}")
     if report.valid:
-        console.print("[green]valid run[/green]: the faults bit and losses were observable")
+        what = (
+            "the faults bit and losses were observable"
+            if config.workload == "carts"
+            else "every fault bit"
+        )
+        console.print(f"[green]valid run[/green]: {what}")
     else:
         console.print("[yellow]INVALID run[/yellow] (it could not have found a problem):")
         for reason in report.invalid_reasons:

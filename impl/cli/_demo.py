@@ -1,4 +1,4 @@
-"""``dynamokv demo`` (``make run``): the seed's story, told by a real 5-node cluster.
+"""``dynamokv demo`` (``make run``): a request's journey and Dynamo's repairs, told by a real 5-node cluster.
 
 Every number the demo prints comes from the running processes: the request journey from
 the node's own trace of one put (``?trace=1``), hints pending and anti-entropy counters
@@ -6,7 +6,7 @@ from ``/metrics``, siblings from a real get. Where the node does not (yet) expor
 the demo says so instead of inventing one: a teaching tool that fakes its evidence teaches
 the wrong lesson.
 
-The cluster is started with :class:`~dynamokv.impl.runtime._cluster.LocalCluster` in
+The cluster is started with :class:`~dynamokv.impl.runtime._local_cluster.LocalCluster` in
 ``./.dynamokv`` and left running at the end, with the exact ``curl`` commands to try. A
 second run reuses it (and restarts any node that died). Every wait is bounded; an error is
 one line and a non-zero exit.
@@ -94,7 +94,7 @@ class _Demo:
         self.console.print(Panel(body, title=f"[bold]{title}[/bold]", title_align="left"))
 
     def http_json(self, address: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        from dynamokv.impl.runtime._cluster import http_request
+        from dynamokv.impl.runtime._local_cluster import http_request
 
         status, _headers, body = http_request(
             address, method, path, ssl_context=self.cluster.ssl_context, **kwargs
@@ -105,7 +105,7 @@ class _Demo:
             return status, body.decode(errors="replace")
 
     def hints_pending(self) -> int | None:
-        from dynamokv.impl.runtime._cluster import find_metric
+        from dynamokv.impl.runtime._local_cluster import find_metric
 
         total: int | None = None
         for name in self.cluster.names:
@@ -117,7 +117,7 @@ class _Demo:
         return total
 
     def metric_sum(self, names: tuple[str, ...]) -> float | None:
-        from dynamokv.impl.runtime._cluster import find_metric
+        from dynamokv.impl.runtime._local_cluster import find_metric
 
         total: float | None = None
         for name in self.cluster.names:
@@ -141,7 +141,7 @@ class _Demo:
     # ------------------------------------------------------------------ steps
 
     def start(self) -> None:
-        from dynamokv.impl.runtime._cluster import LocalCluster
+        from dynamokv.impl.runtime._local_cluster import LocalCluster
 
         self.console.rule("[bold]dynamokv: Amazon's Dynamo, running on your machine")
         self.cluster = LocalCluster(
@@ -396,10 +396,7 @@ class _Demo:
             )
             lines.append(f"Merkle anti-entropy counters (/metrics): {shown}.")
         else:
-            lines.append(
-                "Merkle repair: anti-entropy: not yet wired (the nodes export no anti-entropy "
-                "counters; the Merkle trees and their exchange are checked in the simulator)."
-            )
+            lines.append("Merkle anti-entropy counters (/metrics): none reported by the nodes.")
         lines.append(
             "Interview Q4: a node that was down catches up from hints first; Merkle trees "
             "find whatever the hints missed, comparing hashes instead of data."
@@ -500,7 +497,7 @@ class _DemoError(DynamoKVError):
 
 def _run(args: argparse.Namespace) -> int:
     from dynamokv.impl.client import ClientError
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     demo = _Demo(args)
     try:

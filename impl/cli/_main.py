@@ -9,11 +9,33 @@ from typing import NoReturn
 
 from dynamokv.errors import ArgumentError
 
-from . import _bench, _certs, _chaos, _cluster, _demo, _kv, _lab, _node, _prove, _sim
+from . import (
+    _bench,
+    _certs,
+    _chaos,
+    _cluster_command,
+    _demo,
+    _kv,
+    _lab,
+    _node_command,
+    _prove,
+    _sim,
+)
 from ._errors import EXIT_FAILURE, EXIT_USAGE, CliError
 
 # Each module registers one top-level subcommand. Order is the order of --help.
-_COMMAND_MODULES = (_prove, _sim, _lab, _cluster, _chaos, _demo, _node, _kv, _bench, _certs)
+_COMMAND_MODULES = (
+    _prove,
+    _sim,
+    _lab,
+    _cluster_command,
+    _chaos,
+    _demo,
+    _node_command,
+    _kv,
+    _bench,
+    _certs,
+)
 
 
 class _UsageError(ArgumentError):

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sim",
         help="run the seeded cluster simulator",
-        description="Run simulated Dynamo clusters under faults and check DESIGN.md §3.",
+        description="Run simulated Dynamo clusters under faults and check the contract's properties.",
     )
     parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on")

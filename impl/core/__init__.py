@@ -1,32 +1,45 @@
-"""The sans-IO core of a Dynamo node (DESIGN.md section 2, ``impl/core``).
+"""The sans-IO core of a Dynamo node.
 
-Everything a node decides lives here, as deterministic state machines in the style
-of h11 and etcd-io/raft: :class:`Node` takes events (a peer message, a client
-request, a tick, a storage completion) through :meth:`Node.step` and returns
-effects (send, persist, reply, set timer). It imports only :mod:`dynamokv.spec`;
-time arrives in ticks, randomness through an injected ``random.Random``, storage
-through a :class:`StorageView`, the ring through a :class:`MembershipView` and
-failure knowledge through a :class:`HealthView`, so the simulator and the trio
-runtime drive the very same code.
+Everything a node decides lives here, as one deterministic state machine in the style
+of h11 and etcd-io/raft: :class:`Node` takes events (a peer message, a client request,
+a tick, a storage completion) through :meth:`Node.step` and returns effects (send,
+persist, reply, set timer). It imports only :mod:`dynamokv.spec` and the error root;
+time arrives in ticks, randomness through an injected ``random.Random``, storage through
+a :class:`StorageView`, so the simulator and the trio runtime drive the very same code.
 
-Start reading at :mod:`dynamokv.impl.core._node`'s theory of operation. The
-complete node of issue 5, :class:`DynamoNode` (:mod:`~dynamokv.impl.core._member`),
-wraps :class:`Node` with gossip membership and phi-accrual failure detection
-(:mod:`~dynamokv.impl.core._gossip`, :mod:`~dynamokv.impl.core._phi`), explicit join
-and leave with partition transfer (:mod:`~dynamokv.impl.core._partitions`) and
-Merkle anti-entropy (:mod:`~dynamokv.impl.core._merkle_tree`), with the same
-``step(event, now) -> effects`` shape.
+Start reading at :mod:`dynamokv.impl.core._node`'s theory of operation and its
+transition tables; each part it names is a module of its own: the request path
+(:mod:`~dynamokv.impl.core._requests`), hinted handoff
+(:mod:`~dynamokv.impl.core._handoff`), gossip and failure detection
+(:mod:`~dynamokv.impl.core._gossip`, :mod:`~dynamokv.impl.core._phi`), partition
+transfer (:mod:`~dynamokv.impl.core._transfer`) over strategy-3 assignments
+(:mod:`~dynamokv.impl.core._partitions`), Merkle trees
+(:mod:`~dynamokv.impl.core._merkle`) and anti-entropy
+(:mod:`~dynamokv.impl.core._anti_entropy`).
 
-The decisions a lab or a test may replace (the quorum rules first) are module-level
-functions the node calls through one frozen :class:`Seams` value
-(:mod:`~dynamokv.impl.core._seams`).
+The decisions a lab or a test may replace (the quorum rules, the dot counter, the hint
+deletion rule) are module-level functions the node calls through one frozen
+:class:`Seams` value (:mod:`~dynamokv.impl.core._seams`).
 """
 
 from __future__ import annotations
 
+from . import _partitions as partitions
 from . import _vclock as vector_clock
 from . import _versions as versions
+from ._anti_entropy import (
+    AntiEntropy,
+    AntiEntropyEffect,
+    AntiEntropyMetrics,
+    AntiEntropyRounds,
+    ExchangeFinished,
+    MerkleSend,
+    RepairKeys,
+    merkle_descend,
+    wire_bytes,
+)
 from ._gossip import (
+    BOOTSTRAP_ISSUER,
     GossipAck,
     GossipAck2,
     GossipConfig,
@@ -36,29 +49,19 @@ from ._gossip import (
     MembershipArgumentError,
     RingState,
 )
-from ._health import HealthView, TimeoutHealth
-from ._member import (
-    BOOTSTRAP_ISSUER,
-    DynamoNode,
-    GossipHealth,
-    MemberConfig,
-    MemberStats,
+from ._handoff import HintStore, hint_may_be_deleted, hint_size_bytes, hint_to_store
+from ._health import GossipHealth, HealthView, TimeoutHealth
+from ._merkle import (
+    MerkleArgumentError,
+    MerkleTracking,
+    MerkleTrees,
+    PartitionMerkleTree,
     value_hash,
 )
-from ._merkle_tree import (
-    AntiEntropy,
-    AntiEntropyConfig,
-    MerkleBucketsReply,
-    MerkleBucketsRequest,
-    MerkleCompareReply,
-    MerkleCompareRequest,
-    PartitionMerkleTree,
-    measure_repair_traffic,
-)
 from ._messages import (
+    BucketSlice,
     ClientRequest,
     DeleteHint,
-    DropKeys,
     Effect,
     Event,
     ForwardRequest,
@@ -69,9 +72,13 @@ from ._messages import (
     Hint,
     HintAck,
     HintReplay,
+    MerkleBucketsReply,
+    MerkleBucketsRequest,
+    MerkleCompareReply,
+    MerkleCompareRequest,
+    MerkleMessage,
     MerklePacket,
     Message,
-    PeerUp,
     Persist,
     PersistDone,
     PutRequest,
@@ -100,28 +107,38 @@ from ._messages import (
     WriteAck,
     WriteRequest,
 )
-from ._node import Node, NodeConfig, NodeStats
-from ._partitions import Movement, movement, q1_table
+from ._node import AFTER_PERSIST, EVENTS, MESSAGES, Node
+from ._node_config import AntiEntropyConfig, MemberConfig, MemberStats, NodeConfig, NodeStats
+from ._outbox import Outbox
+from ._partitions import PartitionArgumentError
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
-from ._ring import MembershipView, PartitionRing
+from ._requests import NodeStorage, RequestPath
+from ._ring import MembershipView, PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
-from ._storage import MemberStorageView, StorageView
+from ._storage import LocalStore, MemberStorageView, StorageView
+from ._transfer import PartitionTransfers
 from ._vclock import Clock
-from ._versions import covers
+from ._versions import Version, covers, next_counter
 
 __all__ = [
+    "AFTER_PERSIST",
     "BOOTSTRAP_ISSUER",
     "DEFAULT_SEAMS",
+    "EVENTS",
+    "MESSAGES",
     "AntiEntropy",
     "AntiEntropyConfig",
+    "AntiEntropyEffect",
+    "AntiEntropyMetrics",
+    "AntiEntropyRounds",
+    "BucketSlice",
     "ClientRequest",
     "Clock",
     "DeleteHint",
-    "DropKeys",
-    "DynamoNode",
     "Effect",
     "Event",
+    "ExchangeFinished",
     "ForwardRequest",
     "ForwardResponse",
     "GetRequest",
@@ -137,25 +154,34 @@ __all__ = [
     "Hint",
     "HintAck",
     "HintReplay",
+    "HintStore",
+    "LocalStore",
     "MemberConfig",
     "MemberEntry",
     "MemberStats",
     "MemberStorageView",
     "MembershipArgumentError",
     "MembershipView",
+    "MerkleArgumentError",
     "MerkleBucketsReply",
     "MerkleBucketsRequest",
     "MerkleCompareReply",
     "MerkleCompareRequest",
+    "MerkleMessage",
     "MerklePacket",
+    "MerkleSend",
+    "MerkleTracking",
+    "MerkleTrees",
     "Message",
-    "Movement",
     "Node",
     "NodeConfig",
     "NodeStats",
+    "NodeStorage",
+    "Outbox",
+    "PartitionArgumentError",
     "PartitionMerkleTree",
     "PartitionRing",
-    "PeerUp",
+    "PartitionTransfers",
     "Persist",
     "PersistDone",
     "PhiAccrualDetector",
@@ -167,10 +193,13 @@ __all__ = [
     "ReadResponse",
     "Receive",
     "Record",
+    "RepairKeys",
     "RepairPush",
     "Reply",
     "Request",
+    "RequestPath",
     "Result",
+    "RingCache",
     "RingState",
     "RootsReply",
     "RootsRequest",
@@ -187,15 +216,20 @@ __all__ = [
     "TimeoutHealth",
     "TransferAck",
     "TransferBatch",
+    "Version",
     "WriteAck",
     "WriteRequest",
     "covers",
-    "measure_repair_traffic",
-    "movement",
-    "q1_table",
+    "hint_may_be_deleted",
+    "hint_size_bytes",
+    "hint_to_store",
+    "merkle_descend",
+    "next_counter",
+    "partitions",
     "read_may_answer",
     "value_hash",
     "vector_clock",
     "versions",
+    "wire_bytes",
     "write_may_answer",
 ]

@@ -80,6 +80,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal
 
 from dynamokv.errors import ArgumentError, invariant
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     import random
 
 __all__ = [
+    "BOOTSTRAP_ISSUER",
     "STATUS_RANK",
     "EntryDigest",
     "GossipAck",
@@ -119,8 +121,14 @@ __all__ = [
 MemberStatus = Literal["joining", "normal", "leaving", "left"]
 """A member's place in its lifecycle; it only moves forward within a generation."""
 
-STATUS_RANK: Final[Mapping[str, int]] = {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+STATUS_RANK: Final[Mapping[str, int]] = MappingProxyType(
+    {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+)
 """Status precedence for the merge rule: a later lifecycle stage wins."""
+
+
+BOOTSTRAP_ISSUER: Final = "bootstrap"
+"""The issuer of version 1 of a ring every initial node is configured with."""
 
 
 class MembershipArgumentError(ArgumentError):
@@ -328,7 +336,7 @@ class GossipConfig:
     """Gossip parameters and bounds.
 
     Attributes:
-        gossip_period_ticks: one round per this many ticks (DESIGN.md: 1 s).
+        gossip_period_ticks: one round per this many ticks (a tick of 100 ms makes it 1 s).
         members_max: bound on the member table; entries for further nodes are dropped.
         digest_entries_max: bound on digests or entries in one message; a message
             with more is rejected, a longer table is sent in rotating slices.
@@ -569,6 +577,10 @@ class GossipMembership:
         """The peers a round may pick, sorted: known members that have not left, and seeds.
 
         Suspected members stay candidates: gossiping to them is how their return is noticed.
+        Seeds stay candidates even after they left (Dynamo §4.8.2: every node eventually
+        reconciles its view with a seed). A seed that left and starts again knows little
+        more than the seeds; if the others stopped calling it, it and they would form two
+        gossip groups that never meet again, whatever ring either side adopts.
         """
         if self._candidates is None:
             known = {
@@ -576,12 +588,7 @@ class GossipMembership:
                 for node_id, entry in self._members.items()
                 if node_id != self.node_id and entry.status != "left"
             }
-            seeds = {
-                seed
-                for seed in self.seeds
-                if seed != self.node_id
-                and (seed not in self._members or self._members[seed].status != "left")
-            }
+            seeds = {seed for seed in self.seeds if seed != self.node_id}
             self._candidates = tuple(sorted(known | seeds))
         return self._candidates
 
@@ -873,11 +880,11 @@ class GossipMembership:
         return effects + self._issue(self._changed_owners(self._ring.owners, "leave", node_id))
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
-        """Record that ``node_id``, no longer in the ring, has finished leaving.
+        """Record that ``node_id``, out of the ring now, has finished leaving.
 
         Called by the leaving node once its handoff completes, or by an admin for a
-        dead node. A ``left`` member is no longer gossiped to; to return, it starts
-        a new generation as ``joining``.
+        dead node. A ``left`` member is not gossiped to from then on unless it is a seed;
+        to return, it starts a new generation as ``joining``.
 
         Raises:
             MembershipArgumentError: the node is unknown or still owns partitions.

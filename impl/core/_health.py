@@ -1,21 +1,24 @@
 """Which peers a node believes are up: the injected health view.
 
 Dynamo §4.6 sends requests to "the first N healthy nodes"; how a node decides who
-is healthy is a separate concern. In this issue the only evidence is the request
-path itself: a peer that does not answer before a replica timeout is *suspected*,
-and any message from it clears the suspicion. :class:`TimeoutHealth` also lets a
-suspicion lapse after ``suspect_ticks``, so that a node is tried again (which is
-how a hint's owner is noticed coming back without gossip).
+is healthy is a separate concern, behind three methods.
 
-Gossip and a phi-accrual failure detector (issue 5) implement the same three
-methods and are injected in its place; the core never asks anything else.
+* :class:`TimeoutHealth` uses the request path's own evidence: a peer that does not
+  answer before a replica timeout is *suspected*, and any message from it clears the
+  suspicion; a suspicion also lapses after ``suspect_ticks``, so that a node is tried
+  again (which is how a hint's owner is noticed coming back without gossip). Nodes on a
+  fixed ring use it.
+* :class:`GossipHealth` adds the phi-accrual failure detector that gossip runs
+  (:mod:`~dynamokv.impl.core._phi`): a peer is healthy unless phi suspects it *or* it
+  missed a request timeout lately. The request path's evidence reacts within one replica
+  timeout; phi needs a few gossip periods. Gossip-mode nodes use it.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["HealthView", "TimeoutHealth"]
+__all__ = ["GossipHealth", "HealthView", "TimeoutHealth"]
 
 
 class HealthView(Protocol):
@@ -31,6 +34,10 @@ class HealthView(Protocol):
 
     def on_timeout(self, node: str, now: int) -> None:
         """``node`` did not answer a request in time."""
+        ...
+
+    def suspected(self) -> tuple[str, ...]:
+        """The nodes under suspicion now, sorted (for status displays)."""
         ...
 
 
@@ -64,3 +71,40 @@ class TimeoutHealth(HealthView):
     def suspected(self) -> tuple[str, ...]:
         """The nodes currently under suspicion (for status displays)."""
         return tuple(sorted(self._suspected_at))
+
+
+class GossipHealth(HealthView):
+    """The coordinator's health view: phi-accrual suspicion plus request timeouts.
+
+    Args:
+        suspect_ticks: how long a request timeout counts against a peer.
+    """
+
+    __slots__ = ("_suspected", "_timeouts")
+
+    def __init__(self, *, suspect_ticks: int = 50) -> None:
+        self._suspected: set[str] = set()
+        self._timeouts = TimeoutHealth(suspect_ticks=suspect_ticks)
+
+    def is_healthy(self, node: str, now: int) -> bool:
+        """Healthy unless phi suspects ``node`` or it timed out lately."""
+        return node not in self._suspected and self._timeouts.is_healthy(node, now)
+
+    def on_message(self, node: str, now: int) -> None:
+        """A message clears a timeout suspicion (phi follows heartbeats only)."""
+        self._timeouts.on_message(node, now)
+
+    def on_timeout(self, node: str, now: int) -> None:
+        """A request timed out: unhealthy for ``suspect_ticks``."""
+        self._timeouts.on_timeout(node, now)
+
+    def set_suspected(self, node: str, suspected: bool) -> None:
+        """Follow the failure detector's verdict on ``node``."""
+        if suspected:
+            self._suspected.add(node)
+        else:
+            self._suspected.discard(node)
+
+    def suspected(self) -> tuple[str, ...]:
+        """The peers phi suspects, sorted."""
+        return tuple(sorted(self._suspected))

@@ -2,7 +2,7 @@
 
 Every type is a frozen, slotted dataclass of plain fields (``str``, ``int``,
 ``bytes``, ``None``, tuples, and :class:`dynamokv.spec.kv.Version`, itself plain
-fields), so the wire codec of issue 6 can serialize them field by field and the
+fields), so the wire codec can serialize them field by field and the
 simulator can pass them around without copying.
 
 Theory of operation (as etcd-raft's ``Ready``): a driver feeds one *event* at a
@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynamokv.spec.kv import Version
-
 from ._gossip import GossipMessage
-from ._merkle_tree import MerkleMessage
 from ._vclock import Clock
+from ._versions import Version
 
 __all__ = [
+    "BucketSlice",
     "ClientRequest",
     "DeleteHint",
-    "DropKeys",
     "Effect",
     "Event",
     "ForwardRequest",
@@ -39,9 +37,13 @@ __all__ = [
     "Hint",
     "HintAck",
     "HintReplay",
+    "MerkleBucketsReply",
+    "MerkleBucketsRequest",
+    "MerkleCompareReply",
+    "MerkleCompareRequest",
+    "MerkleMessage",
     "MerklePacket",
     "Message",
-    "PeerUp",
     "Persist",
     "PersistDone",
     "PutRequest",
@@ -226,7 +228,7 @@ class HintAck:
     dots: tuple[tuple[str, int], ...]
 
 
-# -- membership and anti-entropy messages (issue 5) ----------------------------------
+# -- membership and anti-entropy messages --------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,9 +291,97 @@ class GossipPacket:
     body: GossipMessage
 
 
+@dataclass(frozen=True)
+class MerkleCompareRequest:
+    """Initiator -> responder: my hashes of these nodes at one level.
+
+    Attributes:
+        exchange_id: chosen by the initiator; echoed in the reply.
+        request_id: the request within the exchange; echoed.
+        sender: the initiator's node id.
+        partition: whose tree.
+        depth: the initiator's tree depth (must equal the responder's).
+        level: the depth of the nodes compared (0: the root).
+        indexes: the nodes' indexes at that level.
+        hashes: the initiator's hashes of those nodes, in the same order.
+    """
+
+    exchange_id: int
+    request_id: int
+    sender: str
+    partition: int
+    depth: int
+    level: int
+    indexes: tuple[int, ...]
+    hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class MerkleCompareReply:
+    """Responder -> initiator: which of the compared nodes differ.
+
+    ``ok`` is false when the responder holds no tree for the partition or its
+    depth differs; the initiator then abandons the exchange.
+    """
+
+    exchange_id: int
+    request_id: int
+    sender: str
+    partition: int
+    level: int
+    differing: tuple[int, ...]
+    ok: bool
+
+
+@dataclass(frozen=True)
+class BucketSlice:
+    """The initiator's pairs of one bucket within a key range.
+
+    Attributes:
+        bucket: the leaf index.
+        key_low: the first key the slice covers (inclusive).
+        key_high: the end of the range (exclusive), or ``None``: to the bucket's end.
+        entries: the initiator's ``(key, value_hash)`` pairs in the range, sorted by key.
+    """
+
+    bucket: int
+    key_low: bytes
+    key_high: bytes | None
+    entries: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True)
+class MerkleBucketsRequest:
+    """Initiator -> responder: my contents of differing buckets, to be diffed key by key."""
+
+    exchange_id: int
+    request_id: int
+    sender: str
+    partition: int
+    depth: int
+    slices: tuple[BucketSlice, ...]
+
+
+@dataclass(frozen=True)
+class MerkleBucketsReply:
+    """Responder -> initiator: the keys on which the slices differ (either side)."""
+
+    exchange_id: int
+    request_id: int
+    sender: str
+    partition: int
+    keys: tuple[bytes, ...]
+    ok: bool
+
+
+MerkleMessage = (
+    MerkleCompareRequest | MerkleCompareReply | MerkleBucketsRequest | MerkleBucketsReply
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MerklePacket:
-    """A Merkle exchange message (:mod:`~dynamokv.impl.core._merkle_tree`)."""
+    """A Merkle exchange message (:mod:`~dynamokv.impl.core._anti_entropy`)."""
 
     src: str
     dst: str
@@ -440,22 +530,7 @@ class PersistDone:
     persist_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class PeerUp:
-    """The failure detector stopped suspecting ``node_id``: replay its hints now (§4.6)."""
-
-    node_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class DropKeys:
-    """Forget these keys: their partition was handed off to its new owners, who hold
-    them durably (the composite node checks that before stepping this)."""
-
-    keys: tuple[bytes, ...]
-
-
-Event = Receive | ClientRequest | Tick | PersistDone | PeerUp | DropKeys
+Event = Receive | ClientRequest | Tick | PersistDone
 
 # -- effects (out of the node) --------------------------------------------------------
 

@@ -19,36 +19,27 @@ test holds it to the spec) with the loads kept incrementally:
 * a leave hands partitions out from a heap keyed by ``(load, node id)``, the
   spec's tie-break: O(Q/S · log S).
 
-It also answers interview question Q1 ("add an 11th node to a 10-node cluster:
-what fraction of the data moves?") by measurement: :func:`movement` compares two
-assignments partition by partition, and :func:`q1_table` sets the strategy-3
-numbers against modulo hashing (``hash % S``).
+What a join or leave moves, and interview question Q1 ("add an 11th node to a
+10-node cluster: what fraction of the data moves?"), are measured by the simulator
+(:mod:`dynamokv.impl.sim._measurements`).
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from dynamokv.errors import ArgumentError, invariant
-from dynamokv.spec.ring import (
-    DEFAULT_PARTITION_COUNT,
-    RING_BITS,
-    assign_partitions,
-    md5_position,
-)
+from dynamokv.spec.ring import weighted_quotas
 
 __all__ = [
-    "Movement",
     "PartitionArgumentError",
-    "Q1Row",
     "join",
+    "join_weighted",
     "leave",
-    "movement",
+    "leave_weighted",
     "preference_lists",
-    "q1_table",
 ]
 
 
@@ -166,6 +157,100 @@ def leave(assignment: Sequence[str], node: str) -> tuple[str, ...]:
     return tuple(owners)
 
 
+def join_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], new_node: str
+) -> tuple[str, ...]:
+    """Weighted strategy-3 join: ``new_node`` steals exactly its quota, Q·w/Σw partitions.
+
+    Equal, partition for partition, to :func:`dynamokv.spec.ring.join_partitions_weighted`:
+    steal ``k`` takes a partition of the node furthest above its new quota (ties: the
+    smallest id), the first of its partitions clockwise from ``k·Q/quota`` whose
+    neighbours are not already the new node's, else the first from there. The donors sit
+    in a heap keyed by surplus, their partitions in sorted lists: O(quota · log Q).
+
+    Raises:
+        PartitionArgumentError: ``new_node`` already owns partitions, a node has no
+            weight, or some node's share would be under one partition.
+    """
+    owners = list(assignment)
+    q = len(owners)
+    if q == 0 or new_node in owners:
+        raise PartitionArgumentError(f"join: {new_node!r} already owns partitions, or Q is 0")
+    members = {*owners, new_node}
+    missing = sorted(member for member in members if member not in weights)
+    if missing:
+        raise PartitionArgumentError(f"join: no weight for {', '.join(missing)}")
+    quotas = _quotas({member: weights[member] for member in members}, q)
+    positions: dict[str, list[int]] = {}
+    for index, owner in enumerate(owners):
+        positions.setdefault(owner, []).append(index)
+    heap = [(quotas[node] - len(indexes), node) for node, indexes in positions.items()]
+    heapq.heapify(heap)
+    take = quotas[new_node]
+
+    def spread_ok(index: int) -> bool:
+        return owners[(index - 1) % q] != new_node and owners[(index + 1) % q] != new_node
+
+    for steal in range(take):
+        start = steal * q // take
+        _, donor = heapq.heappop(heap)
+        indexes = positions[donor]
+        first = bisect.bisect_left(indexes, start)
+        count = len(indexes)
+        ring_order = (indexes[(first + offset) % count] for offset in range(count))
+        chosen = next((index for index in ring_order if spread_ok(index)), indexes[first % count])
+        del indexes[bisect.bisect_left(indexes, chosen)]
+        owners[chosen] = new_node
+        heapq.heappush(heap, (quotas[donor] - len(indexes), donor))
+    result = tuple(owners)
+    invariant(result.count(new_node) == take, "join: the new node must own its quota")
+    return result
+
+
+def leave_weighted(
+    assignment: Sequence[str], weights: Mapping[str, int], node: str
+) -> tuple[str, ...]:
+    """Weighted strategy-3 leave: each of ``node``'s partitions, in ring order, goes to the
+    node furthest below its new quota (ties: the smallest id).
+
+    Equal, partition for partition, to :func:`dynamokv.spec.ring.leave_partitions_weighted`.
+
+    Raises:
+        PartitionArgumentError: ``node`` owns nothing, is the only node, or a node has no
+            weight.
+    """
+    owners = list(assignment)
+    remaining = {owner for owner in owners if owner != node}
+    if node not in owners or not remaining:
+        raise PartitionArgumentError(f"leave: {node!r} owns no partition, or is the only node")
+    missing = sorted(member for member in remaining if member not in weights)
+    if missing:
+        raise PartitionArgumentError(f"leave: no weight for {', '.join(missing)}")
+    quotas = _quotas({member: weights[member] for member in remaining}, len(owners))
+    loads = {member: 0 for member in remaining}
+    for owner in owners:
+        if owner != node:
+            loads[owner] += 1
+    heap = [(loads[member] - quotas[member], member) for member in remaining]
+    heapq.heapify(heap)
+    for index, owner in enumerate(owners):
+        if owner == node:
+            below, heir = heapq.heappop(heap)
+            owners[index] = heir
+            heapq.heappush(heap, (below + 1, heir))
+    return tuple(owners)
+
+
+def _quotas(weights: Mapping[str, int], q: int) -> dict[str, int]:
+    """:func:`dynamokv.spec.ring.weighted_quotas`, whose contract checks every call: the
+    rule is one line, and a second copy of it would be a second place to get it wrong."""
+    if q * min(weights.values()) < sum(weights.values()):
+        raise PartitionArgumentError(
+            f"a weight's share would be under one partition (Q={q}, weights {dict(weights)})"
+        )
+    return weighted_quotas(weights, q)
+
+
 def preference_lists(assignment: Sequence[str], n: int) -> tuple[tuple[str, ...], ...]:
     """The preference list of every partition: its first ``n`` distinct owners clockwise.
 
@@ -189,164 +274,3 @@ def preference_lists(assignment: Sequence[str], n: int) -> tuple[tuple[str, ...]
             step += 1
         lists.append(tuple(found))
     return tuple(lists)
-
-
-@dataclass(frozen=True)
-class Movement:
-    """What a ring change moves, partition by partition.
-
-    Every partition holds the same share of the data (strategy 3's partitions are
-    equal), so fractions of partitions are fractions of the data.
-
-    Attributes:
-        partition_count: Q.
-        n: replicas per key.
-        owners_changed: partitions whose owner (the coordinator of their keys) changes.
-        copies_received: ``(partition, node)`` for every replica copy a node must
-            receive because it joins that partition's preference list.
-        copies_dropped: ``(partition, node)`` for every copy a node may delete once
-            the new owner holds it (after the handoff, not before).
-        copies_total: replica copies in the cluster after the change (Q · N when S ≥ N).
-    """
-
-    partition_count: int
-    n: int
-    owners_changed: tuple[int, ...]
-    copies_received: tuple[tuple[int, str], ...]
-    copies_dropped: tuple[tuple[int, str], ...]
-    copies_total: int
-
-    @property
-    def copies_moved_fraction(self) -> float:
-        """The fraction of replica copies that must be transferred."""
-        return len(self.copies_received) / self.copies_total
-
-    @property
-    def coordinators_changed_fraction(self) -> float:
-        """The fraction of the key space whose coordinator changes."""
-        return len(self.owners_changed) / self.partition_count
-
-
-def movement(before: Sequence[str], after: Sequence[str], *, n: int = 3) -> Movement:
-    """Compare two assignments of the same Q: which owners and replica copies change.
-
-    Args:
-        before: the owner of each partition before the change.
-        after: the owner of each partition after it.
-        n: the replication factor N (Dynamo §4.3).
-    """
-    if len(before) != len(after):
-        raise PartitionArgumentError("movement: both assignments need the same Q")
-    lists_before = preference_lists(before, n)
-    lists_after = preference_lists(after, n)
-    received: list[tuple[int, str]] = []
-    dropped: list[tuple[int, str]] = []
-    for partition, (old, new) in enumerate(zip(lists_before, lists_after, strict=True)):
-        received += [(partition, node) for node in new if node not in old]
-        dropped += [(partition, node) for node in old if node not in new]
-    return Movement(
-        partition_count=len(before),
-        n=n,
-        owners_changed=tuple(
-            p for p, (a, b) in enumerate(zip(before, after, strict=True)) if a != b
-        ),
-        copies_received=tuple(received),
-        copies_dropped=tuple(dropped),
-        copies_total=sum(len(copies) for copies in lists_after),
-    )
-
-
-@dataclass(frozen=True)
-class Q1Row:
-    """One line of the Q1 table.
-
-    Attributes:
-        scheme: how keys are placed and what was counted.
-        nodes_before: S.
-        nodes_after: S + 1.
-        copies_moved_fraction: replica copies that must be transferred.
-        coordinators_changed_fraction: keys whose coordinator changes.
-        sample: what the fractions are over ("16384 partitions", "100000 keys").
-    """
-
-    scheme: str
-    nodes_before: int
-    nodes_after: int
-    copies_moved_fraction: float
-    coordinators_changed_fraction: float
-    sample: str
-
-
-def q1_table(
-    *,
-    nodes_before: int = 10,
-    q: int = DEFAULT_PARTITION_COUNT,
-    n: int = 3,
-    sample_keys: int = 100_000,
-) -> list[Q1Row]:
-    """Measure Q1: add one node to ``nodes_before`` under strategy 3 and under modulo hashing.
-
-    Strategy 3 is measured twice: exactly, over the Q equal partitions, and over
-    ``sample_keys`` MD5 keys (``b"key-<i>"``). Modulo hashing places a key with
-    hash ``h`` on nodes ``h % S, (h+1) % S, ...`` and is measured on the same keys.
-    Theory: 1/(S+1) = 9.09 % for strategy 3, S/(S+1) = 90.9 % of the coordinators
-    for modulo hashing.
-    """
-    if nodes_before < 1 or n < 1 or sample_keys < 1 or q <= nodes_before:
-        raise PartitionArgumentError("q1_table: need S >= 1, n >= 1, keys >= 1 and Q > S")
-    nodes = [f"node-{index:03d}" for index in range(nodes_before)]
-    newcomer = f"node-{nodes_before:03d}"
-    before = assign_partitions(nodes, q)
-    after = join(before, newcomer)
-    exact = movement(before, after, n=n)
-    rows = [
-        Q1Row(
-            scheme=f"strategy 3, Q={q}, N={n}",
-            nodes_before=nodes_before,
-            nodes_after=nodes_before + 1,
-            copies_moved_fraction=exact.copies_moved_fraction,
-            coordinators_changed_fraction=exact.coordinators_changed_fraction,
-            sample=f"{q} partitions",
-        )
-    ]
-
-    lists_before = preference_lists(before, n)
-    lists_after = preference_lists(after, n)
-    hashes = [md5_position(f"key-{index}".encode()) for index in range(sample_keys)]
-    moved = coordinators = 0
-    for position in hashes:
-        partition = (position * q) >> RING_BITS
-        old, new = lists_before[partition], lists_after[partition]
-        moved += sum(1 for node in new if node not in old)
-        coordinators += old[0] != new[0]
-    replicas = min(n, nodes_before)
-    rows.append(
-        Q1Row(
-            scheme=f"strategy 3, Q={q}, N={n}",
-            nodes_before=nodes_before,
-            nodes_after=nodes_before + 1,
-            copies_moved_fraction=moved / (sample_keys * min(n, nodes_before + 1)),
-            coordinators_changed_fraction=coordinators / sample_keys,
-            sample=f"{sample_keys} MD5 keys",
-        )
-    )
-
-    moved = coordinators = 0
-    for position in hashes:
-        old_set = {(position + step) % nodes_before for step in range(replicas)}
-        new_set = {
-            (position + step) % (nodes_before + 1) for step in range(min(n, nodes_before + 1))
-        }
-        moved += len(new_set - old_set)
-        coordinators += position % nodes_before != position % (nodes_before + 1)
-    rows.append(
-        Q1Row(
-            scheme=f"modulo hashing, hash % S, N={n}",
-            nodes_before=nodes_before,
-            nodes_after=nodes_before + 1,
-            copies_moved_fraction=moved / (sample_keys * min(n, nodes_before + 1)),
-            coordinators_changed_fraction=coordinators / sample_keys,
-            sample=f"{sample_keys} MD5 keys",
-        )
-    )
-    return rows

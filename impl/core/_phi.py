@@ -64,6 +64,11 @@ class PhiConfig:
     acceptable_pause_ticks: float = 0.0
     first_heartbeat_estimate_ticks: float = 10.0
 
+    @functools.cached_property
+    def y_threshold(self) -> float:
+        """Standard deviations past the mean at which phi reaches :attr:`threshold`."""
+        return _y_at_threshold(self.threshold)
+
     def __post_init__(self) -> None:
         if not self.threshold > 0:
             raise ArgumentError("threshold must be positive")
@@ -113,12 +118,12 @@ def phi_of_silence(silence_ticks: float, mean_ticks: float, std_deviation_ticks:
     return _phi_of((silence_ticks - mean_ticks) / std_deviation_ticks)
 
 
-@functools.lru_cache(maxsize=64)
 def _y_at_threshold(threshold: float) -> float:
     """The ``y`` (standard deviations past the mean) at which phi reaches ``threshold``.
 
-    Solved once per threshold by bisection on the monotone :func:`_phi_of`; with it,
-    suspicion is one comparison of the silence against a deadline.
+    Solved by bisection on the monotone :func:`_phi_of`, once per :class:`PhiConfig`
+    (:attr:`PhiConfig.y_threshold`); with it, suspicion is one comparison of the silence
+    against a deadline.
     """
     low, high = -10.0, 1000.0
     for _ in range(200):
@@ -158,7 +163,7 @@ class PhiAccrualDetector:
         self._sum = 0.0
         self._sum_of_squares = 0.0
         self._last_arrival_tick: int | None = None
-        self._y_threshold = _y_at_threshold(self.config.threshold)
+        self._y_threshold = self.config.y_threshold
         self._suspicion_delay_ticks = math.inf
 
     @property

@@ -8,9 +8,9 @@ view is built, and a lookup is then one MD5 and two index operations. The
 differential tests check that the lists equal ``spec.ring.preference_list`` on the
 ring of :func:`dynamokv.spec.ring.partition_ring`.
 
-The ring is a *membership view* injected into :class:`~dynamokv.impl.core.Node`:
-gossip (issue 5) replaces the view when membership changes; the node never builds
-one itself.
+A node on a fixed ring is given one; a gossip-mode node builds one for every ring it
+adopts, through a :class:`RingCache` its driver may share between nodes (the simulator
+runs many nodes, and restarts them, on the same few rings).
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from typing import Protocol
 from dynamokv.errors import invariant
 from dynamokv.spec import ring as spec_ring
 
-__all__ = ["PARTITION_CACHE_KEYS_MAX", "MembershipView", "PartitionRing"]
+__all__ = [
+    "PARTITION_CACHE_KEYS_MAX",
+    "RING_CACHE_MAX",
+    "MembershipView",
+    "PartitionRing",
+    "RingCache",
+]
 
 PARTITION_CACHE_KEYS_MAX = 65_536
 """Most keys whose partition a :class:`PartitionRing` remembers."""
@@ -56,7 +62,16 @@ class PartitionRing(MembershipView):
         n: the replication factor N.
     """
 
-    __slots__ = ("_extended", "_n", "_nodes", "_partition_cache", "_preference", "_q", "assignment")
+    __slots__ = (
+        "_extended",
+        "_n",
+        "_nodes",
+        "_partition_cache",
+        "_preference",
+        "_q",
+        "_shared",
+        "assignment",
+    )
 
     def __init__(self, assignment: Sequence[str], *, n: int) -> None:
         invariant(len(assignment) >= 1, "a ring needs at least one partition")
@@ -87,6 +102,7 @@ class PartitionRing(MembershipView):
         self._extended = tuple(extended)
         self._preference = tuple(walk[:n] for walk in self._extended)
         self._partition_cache: dict[bytes, int] = {}
+        self._shared: dict[str, dict[str, tuple[int, ...]]] = {}
 
     @classmethod
     def balanced(
@@ -136,3 +152,53 @@ class PartitionRing(MembershipView):
     def nodes(self) -> tuple[str, ...]:
         """Every member, sorted."""
         return self._nodes
+
+    def shared_partitions(self, node_id: str) -> dict[str, tuple[int, ...]]:
+        """Peer -> the partitions both ``node_id`` and the peer own, peers sorted.
+
+        What anti-entropy compares with each peer (Dynamo §4.7: "the key ranges that they
+        host in common"); computed once per node and ring.
+        """
+        cached = self._shared.get(node_id)
+        if cached is not None:
+            return cached
+        shared: dict[str, list[int]] = {}
+        for partition in range(self._q):
+            owners = self._preference[partition]
+            if node_id in owners:
+                for peer in owners:
+                    if peer != node_id:
+                        shared.setdefault(peer, []).append(partition)
+        result = {peer: tuple(parts) for peer, parts in sorted(shared.items())}
+        self._shared[node_id] = result
+        return result
+
+
+RING_CACHE_MAX = 16
+"""Rings a :class:`RingCache` keeps (the oldest goes first)."""
+
+
+class RingCache:
+    """Built rings by name, so that nodes and restarts sharing a ring build it once.
+
+    ``(version, issuer)`` names one ring everywhere (gossip's rule), so the key needs no
+    hash of the Q owners; a ring whose owners differ under the same name is rebuilt.
+    A driver may give one cache to all the nodes it runs; a node given none keeps its own.
+    """
+
+    __slots__ = ("_rings",)
+
+    def __init__(self) -> None:
+        self._rings: dict[tuple[int, str, int, int], PartitionRing] = {}
+
+    def ring(self, version: int, issuer: str, owners: tuple[str, ...], *, n: int) -> PartitionRing:
+        """The :class:`PartitionRing` of ring ``(version, issuer)`` with these owners."""
+        effective_n = min(n, len(set(owners)))
+        key = (version, issuer, len(owners), effective_n)
+        ring = self._rings.get(key)
+        if ring is None or ring.assignment != owners:
+            if len(self._rings) >= RING_CACHE_MAX:
+                self._rings.pop(next(iter(self._rings)))
+            ring = PartitionRing(owners, n=effective_n)
+            self._rings[key] = ring
+        return ring

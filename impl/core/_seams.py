@@ -30,15 +30,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from dynamokv.spec.kv import Version
-
+from ._anti_entropy import merkle_descend
 from ._gossip import MemberEntry, choose_gossip_peer, merge_entries
-from ._handoff import hint_may_be_deleted
+from ._handoff import hint_may_be_deleted, hint_to_store
+from ._messages import Hint
 from ._phi import phi_of_silence
 from ._quorum import read_may_answer, write_may_answer
 from ._vclock import Clock
+from ._versions import Version, next_counter
 from ._versions import merge as merge_versions
-from ._versions import next_counter
 
 if TYPE_CHECKING:
     import random
@@ -47,8 +47,10 @@ __all__ = [
     "DEFAULT_SEAMS",
     "ChooseGossipPeer",
     "HintMayBeDeleted",
+    "HintToStore",
     "MergeEntries",
     "MergeVersions",
+    "MerkleDescend",
     "NextCounter",
     "PhiOfSilence",
     "ReadMayAnswer",
@@ -103,6 +105,31 @@ class MergeVersions(Protocol):
     ) -> tuple[Version, ...]: ...
 
 
+class HintToStore(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._handoff.hint_to_store`."""
+
+    def __call__(
+        self,
+        owner: str,
+        key: bytes,
+        versions: tuple[Version, ...],
+        *,
+        hint_id: int,
+        hints_count: int,
+        hints_bytes: int,
+        count_max: int,
+        bytes_max: int,
+    ) -> Hint | None: ...
+
+
+class MerkleDescend(Protocol):
+    """The shape of :func:`~dynamokv.impl.core._anti_entropy.merkle_descend`."""
+
+    def __call__(
+        self, level: int, depth: int, compared: Sequence[int], differing: Sequence[int]
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]: ...
+
+
 class MergeEntries(Protocol):
     """The shape of :func:`~dynamokv.impl.core._gossip.merge_entries`."""
 
@@ -136,6 +163,9 @@ class Seams:
             when the hint is replayed and when the owner acknowledges it.
         merge_versions: what a replica keeps of the versions it holds and those that
             arrive (Dynamo §4.4: syntactic reconciliation, never an overwrite).
+        hint_to_store: what a substitute keeps for a write meant for an unreachable owner
+            (Dynamo §4.6): a hint naming the owner, or nothing when the store is full.
+        merkle_descend: a step of anti-entropy's top-down Merkle diff (Dynamo §4.7).
         merge_entries: gossip's merge rule for two entries of one member (Dynamo §4.8).
         choose_gossip_peer: the peer of a gossip round (Dynamo §4.8.2).
         phi_of_silence: the phi-accrual suspicion function of the failure detector.
@@ -146,6 +176,8 @@ class Seams:
     next_counter: NextCounter = next_counter
     hint_may_be_deleted: HintMayBeDeleted = hint_may_be_deleted
     merge_versions: MergeVersions = merge_versions
+    hint_to_store: HintToStore = hint_to_store
+    merkle_descend: MerkleDescend = merkle_descend
     merge_entries: MergeEntries = merge_entries
     choose_gossip_peer: ChooseGossipPeer = choose_gossip_peer
     phi_of_silence: PhiOfSilence = phi_of_silence

@@ -12,20 +12,27 @@ before merging a write into it. So storage is split in two:
   commit). A crash may lose any persist not yet done; the driver then builds a
   new :class:`~dynamokv.impl.core.Node` over what survived.
 
-The simulator implements the view over an in-memory disk with synced and
-unsynced layers; the trio runtime (issue 6) over :class:`dynamokv.impl.storage.Store`.
+Within the core, :class:`LocalStore` is the node's own handle on its storage: reads
+through the view plus the writes of the step being taken (the driver applies a step's
+persists only after the step returns), writes as :class:`~dynamokv.impl.core.Persist`
+effects through the node's :class:`~dynamokv.impl.core._outbox.Outbox`. Gossip-mode nodes
+decorate it with :class:`~dynamokv.impl.core._merkle.MerkleTracking`.
+
+The simulator implements the view over an in-memory disk with synced and unsynced layers,
+or over the production storage (:class:`dynamokv.impl.persist.StoreAdapter`), which the
+trio runtime uses too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from dynamokv.spec.kv import Version
+from ._messages import Hint, StoreRing, StoreVersions
+from ._outbox import AfterPersist, Outbox
+from ._versions import Version
 
-from ._messages import Hint, StoreRing
-
-__all__ = ["MemberStorageView", "StorageView"]
+__all__ = ["LocalStore", "MemberStorageView", "StorageView"]
 
 
 class StorageView(Protocol):
@@ -45,11 +52,11 @@ class StorageView(Protocol):
 
 
 class MemberStorageView(StorageView, Protocol):
-    """What the composite :class:`~dynamokv.impl.core.DynamoNode` also reads, once, at start.
+    """What a gossip-mode :class:`~dynamokv.impl.core.Node` also reads, once, at start.
 
-    A plain :class:`~dynamokv.impl.core.Node` needs only :class:`StorageView`; the
-    composite rebuilds its Merkle trees from every stored key and rejoins with the
-    ring and the generation it persisted (:class:`~dynamokv.impl.core.StoreRing`,
+    A node on a fixed ring needs only :class:`StorageView`; a gossip-mode node rebuilds
+    its Merkle trees from every stored key and rejoins with the ring and the generation
+    it persisted (:class:`~dynamokv.impl.core.StoreRing`,
     :class:`~dynamokv.impl.core.StoreGeneration`).
     """
 
@@ -64,3 +71,56 @@ class MemberStorageView(StorageView, Protocol):
     def read_generation(self) -> int:
         """The last :class:`~dynamokv.impl.core.StoreGeneration` stored, 0 if none."""
         ...
+
+
+class LocalStore:
+    """The node's own storage within a step: reads see the step's writes, writes persist.
+
+    Args:
+        view: the driver's storage view (it reflects every persist of earlier steps).
+        out: where the writes go, as :class:`~dynamokv.impl.core.Persist` effects.
+    """
+
+    __slots__ = ("_step_writes", "out", "view")
+
+    def __init__(self, view: StorageView, out: Outbox) -> None:
+        self.view = view
+        self.out = out
+        self._step_writes: dict[bytes, tuple[Version, ...]] = {}
+
+    def begin_step(self) -> None:
+        """Forget the previous step's writes: the driver has applied them by now."""
+        if self._step_writes:
+            self._step_writes = {}
+
+    def read(self, key: bytes) -> tuple[Version, ...]:
+        """What the node stores for ``key``, including writes of the current step.
+
+        A second write to one key in the same step (two lease waiters released together)
+        must see the first, which the driver applies only after the step returns.
+        """
+        written = self._step_writes.get(key)
+        return self.view.read_versions(key) if written is None else written
+
+    def write(self, key: bytes, versions: tuple[Version, ...], *after: AfterPersist) -> None:
+        """Store ``versions`` (already merged) for ``key``; ``after`` waits for durability."""
+        self._step_writes[key] = versions
+        self.out.persist((StoreVersions(key, versions),), *after)
+
+    def write_many(
+        self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
+    ) -> None:
+        """Store several keys' version sets in one persist (one group commit)."""
+        step_writes = self._step_writes
+        records = []
+        for key, versions in items:
+            step_writes[key] = versions
+            records.append(StoreVersions(key, versions))
+        self.out.persist(tuple(records), *after)
+
+    def drop(self, keys: Sequence[bytes]) -> None:
+        """Forget ``keys`` (their partition was handed off), in one persist."""
+        if keys:
+            self.out.persist(tuple(StoreVersions(key, ()) for key in keys))
+            for key in keys:
+                self._step_writes[key] = ()

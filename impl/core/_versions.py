@@ -1,8 +1,16 @@
-"""Syntactic reconciliation on the request path (Dynamo §4.4), fast.
+"""Versions and syntactic reconciliation on the request path (Dynamo §4.4), fast.
 
-The data model is :mod:`dynamokv.spec.kv`'s: a :class:`~dynamokv.spec.kv.Version`
-carries the *dot* its coordinator issued and the *context* the client sent, and X
-supersedes Y exactly when Y's dot is in X's context. These functions compute the
+The data model is :mod:`dynamokv.spec.kv`'s: a version carries the *dot* its
+coordinator issued and the *context* the client sent, and X supersedes Y exactly when
+Y's dot is in X's context.
+
+:class:`Version` is the core's own type for it: a slotted frozen dataclass with the
+fields of :class:`dynamokv.spec.kv.Version`, and the type the node sends on the wire and
+stores on disk. The spec stays free to change for clarity: the wire format is this
+class, pinned with ``FRAME_VERSION`` by ``tests/runtime/test_wire_schema.py``, and the
+disk format is :mod:`dynamokv.impl.persist._records`. The functions below accept any
+object with the three fields (a spec version too) and never build new versions, so the
+differential tests can feed them the spec's values. They compute the
 same results as ``spec.kv.reconcile``, ``merge_versions`` and ``context_of``
 without contracts, sets of frozen dataclasses or dicts per comparison, and return
 versions sorted by dot so that the order (and with it the simulator's trace) is
@@ -16,13 +24,14 @@ invariant rather than letting one value vanish as "equal".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dynamokv.errors import invariant
-from dynamokv.spec.kv import Version
 
 from ._vclock import Clock
 
 __all__ = [
+    "Version",
     "Versions",
     "absorbs",
     "context_of",
@@ -32,6 +41,36 @@ __all__ = [
     "reconcile",
     "supersedes",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a key: a value (or a tombstone), its dot and its causal context.
+
+    Attributes:
+        value: the bytes written, or ``None`` for a tombstone (a delete).
+        dot: the ``(coordinator, counter)`` the coordinator issued for this put.
+        context: the causal context the client sent, as sorted ``(node, counter)`` pairs.
+    """
+
+    value: bytes | None
+    dot: tuple[str, int]
+    context: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def clock(self) -> dict[str, int]:
+        """The version's vector clock: its context with its own dot added."""
+        node, counter = self.dot
+        clock = dict(self.context)
+        if clock.get(node, 0) < counter:
+            clock[node] = counter
+        return clock
+
+    @property
+    def is_tombstone(self) -> bool:
+        """Whether this version is a delete."""
+        return self.value is None
+
 
 Versions = tuple[Version, ...]
 """Mutually concurrent versions of one key, sorted by dot."""

@@ -58,9 +58,10 @@ which stops (fail-stop; a restart recovers from the WAL).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from dynamokv.impl.core import Hint, MemberStorageView, Persist, StoreRing, StoreVersions
+from dynamokv.impl.core import Hint, MemberStorageView, Persist, StoreRing, StoreVersions, Version
 from dynamokv.impl.storage import (
     BATCH_OPERATIONS_MAX,
     Files,
@@ -68,7 +69,6 @@ from dynamokv.impl.storage import (
     Store,
     StoreOptions,
 )
-from dynamokv.spec.kv import Version
 
 from ._pending import PendingWrites
 from ._records import (
@@ -84,7 +84,7 @@ from ._records import (
     record_operation,
 )
 
-__all__ = ["CACHE_BYTES_MAX", "StoreAdapter", "StoreLike"]
+__all__ = ["CACHE_BYTES_MAX", "Prepared", "StoreAdapter", "StoreLike"]
 
 BATCH_BYTES_MAX = 16 << 20
 """Encoded bytes appended as one WAL record (the store allows 64 MiB)."""
@@ -110,6 +110,19 @@ class StoreLike(Protocol):
     def sync(self) -> None: ...  # pragma: no cover - protocol
 
     def close(self) -> None: ...  # pragma: no cover - protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What one :meth:`StoreAdapter.prepare` appended: the persists, and the stores to write.
+
+    Attributes:
+        persist_ids: the persists appended, in order.
+        stores: the stores that received records (meta first).
+    """
+
+    persist_ids: tuple[int, ...]
+    stores: tuple[StoreLike, ...]
 
 
 class StoreAdapter(MemberStorageView):
@@ -213,8 +226,11 @@ class StoreAdapter(MemberStorageView):
         """Persists applied and not yet settled."""
         return len(self._applied)
 
-    def prepare(self) -> list[int]:
-        """Append every persist applied since the last prepare to its store; return their ids.
+    def prepare(self) -> Prepared:
+        """Append every persist applied since the last prepare to its store.
+
+        Returns:
+            The persists appended, and the stores that now have records to write.
 
         Raises:
             dynamokv.impl.storage.StorageArgumentError: a version set too large for the
@@ -224,6 +240,7 @@ class StoreAdapter(MemberStorageView):
         data_ops: list[Operation] = []
         meta_ops: list[Operation] = []
         data_bytes = 0
+        stores: list[StoreLike] = []
         for persist in batch:
             for record in persist.records:
                 store, key, value = record_operation(record)
@@ -236,18 +253,25 @@ class StoreAdapter(MemberStorageView):
                 ):
                     self.data.append_batch(data_ops)
                     data_ops, data_bytes = [], 0
+                    if self.data not in stores:
+                        stores.append(self.data)
                 data_ops.append((key, value))
                 data_bytes += size
         if data_ops:
             self.data.append_batch(data_ops)
+            if self.data not in stores:
+                stores.append(self.data)
         for start in range(0, len(meta_ops), BATCH_OPERATIONS_MAX):
             self.meta.append_batch(meta_ops[start : start + BATCH_OPERATIONS_MAX])
-        return [persist.persist_id for persist in batch]
+        if meta_ops:
+            stores.insert(0, self.meta)
+        return Prepared(tuple(persist.persist_id for persist in batch), tuple(stores))
 
-    def write(self) -> None:
-        """Write everything prepared, one group commit per store (durable under ``"always"``)."""
-        self.meta.commit()
-        self.data.commit()
+    def write(self, prepared: Prepared) -> None:
+        """Write what :meth:`prepare` appended: one group commit per store that has records
+        (durable under ``"always"``). May run on a worker thread."""
+        for store in prepared.stores:
+            store.commit()
 
     def sync(self) -> None:
         """``fsync`` whatever was written and not synced yet (a no-op under ``"always"``)."""
@@ -269,11 +293,11 @@ class StoreAdapter(MemberStorageView):
 
     def commit(self) -> list[int]:
         """Prepare, write, sync and settle everything applied; return the durable ids."""
-        ids = self.prepare()
-        self.write()
+        prepared = self.prepare()
+        self.write(prepared)
         self.sync()
-        self.settle(ids)
-        return ids
+        self.settle(prepared.persist_ids)
+        return list(prepared.persist_ids)
 
     def close(self) -> None:
         """Close both stores (their WALs are synced on close)."""

@@ -23,8 +23,8 @@ from dynamokv.impl.core import (
     StoreLease,
     StoreRing,
     StoreVersions,
+    Version,
 )
-from dynamokv.spec.kv import Version
 
 __all__ = ["PendingWrites"]
 

@@ -29,8 +29,8 @@ from dynamokv.impl.core import (
     StoreLease,
     StoreRing,
     StoreVersions,
+    Version,
 )
-from dynamokv.spec.kv import Version
 
 __all__ = [
     "GENERATION_KEY",

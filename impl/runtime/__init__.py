@@ -1,4 +1,4 @@
-"""The trio runtime: the node's transports, and (issue 6) the driver of the core.
+"""The trio runtime: the node's transports, and the driver of the core.
 
 What is here so far is the part that does not depend on the core:
 
@@ -10,7 +10,7 @@ What is here so far is the part that does not depend on the core:
 * TLS: the cluster CA and node certificates that ``dynamokv certs init`` makes, and the
   mutual-TLS contexts built from them (``_tls.py``; the model is in ``docs/security.md``).
 
-And the node process itself, which drives the sans-IO core (issue 6):
+And the node process itself, which drives the sans-IO core:
 
 * :class:`NodeProcess`: steps events into :class:`~dynamokv.impl.core.Node` and carries out
   its effects with real IO (``_node_process.py``: start reading there, it walks one request
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ._api import NodeApi, decode_context, encode_context
 from ._codec import MESSAGE_TYPES, decode_message, encode_message
-from ._config import ConfigError, MemberConfig, NodeProcessConfig, TlsConfig, load_config
+from ._config import ConfigError, MemberAddress, NodeProcessConfig, TlsConfig, load_config
 from ._frames import (
     FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES,
@@ -128,7 +128,7 @@ __all__ = [
     "HttpStats",
     "InboundPeer",
     "JsonLogFormatter",
-    "MemberConfig",
+    "MemberAddress",
     "MessageHandler",
     "MetricsRegistry",
     "NodeApi",

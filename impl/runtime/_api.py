@@ -36,10 +36,9 @@ from urllib.parse import unquote_to_bytes
 
 import msgpack
 from dynamokv.errors import ArgumentError
-from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult
+from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult, Version
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
-from dynamokv.spec.kv import Version
 
 from ._admin import AdminApi
 from ._http import HttpRequest, HttpResponse, error_response, json_response
@@ -307,8 +306,8 @@ class NodeApi:
         process = self.process
         now = process.now_ticks()
         node = process.node
-        gossip = node.gossip
-        suspected = set(node.health.suspected())
+        gossip = process.gossip
+        suspected = set(process.health.suspected())
         ring_nodes = set(node.ring_state.nodes())
         configured = {member.name: member for member in process.config.members}
         members = []

@@ -7,13 +7,16 @@ name, ``"WriteRequest"``) and whose other items are the fields in declaration or
     WriteRequest("n1", "n2", 7, b"k", (Version(b"v", ("n1", 3), ()),), None)
     -> ["WriteRequest", "n1", "n2", 7, b"k", [["Version", b"v", ["n1", 3], []]], None]
 
-Why generic: the core grows message types (gossip, Merkle exchanges, partition transfer,
-issue 5) and the runtime must not need a hand-written encoder for each. The registry is
-built once, at import, from the ``__all__`` of every module of :mod:`dynamokv.impl.core`
-(plus :class:`dynamokv.spec.kv.Version`): every *frozen* dataclass whose fields are plain
-(``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``Literal`` values, tuples,
-unions, and other registered dataclasses) gets a tag and a compiled encoder and decoder.
-A dataclass with any other field type (a ``dict``, a callable) is simply not a message.
+Why generic: the core has many message types (requests, gossip, Merkle exchanges,
+partition transfer) and the runtime must not need a hand-written encoder for each. The
+registry is built once, at import, from the core's :data:`~dynamokv.impl.core.Message`
+union and, through their fields, every type a message carries (the core's
+:class:`~dynamokv.impl.core.Version`, gossip and Merkle bodies, forwarded requests): each is
+a *frozen* dataclass whose fields are plain (``None``, ``bool``, ``int``, ``float``,
+``str``, ``bytes``, ``Literal`` values, tuples, unions, and other registered dataclasses)
+and gets a tag and a compiled encoder and decoder. What is on the wire is therefore
+exactly what the core sends, and ``tests/runtime/test_wire_schema.py`` pins its schema to
+:data:`~dynamokv.impl.runtime.FRAME_VERSION`.
 Tags are class names, so they stay stable while a class keeps its name, and two registered
 classes with one name are refused at import (a bug to fix by renaming).
 
@@ -21,8 +24,8 @@ Why positional lists and not maps: a map repeats every field name in every messa
 replication path that is most of the bytes. The price is that adding a field is a wire
 change: the frame version (:data:`~dynamokv.impl.runtime.FRAME_VERSION`) must be bumped.
 
-Why the decoder checks every field's type: a peer's bytes are untrusted input (DESIGN.md
-section 5: a malformed frame closes that connection, the node keeps running). A message
+Why the decoder checks every field's type: a peer's bytes are untrusted input (a malformed
+frame closes that connection, the node keeps running). A message
 that decodes to the right class with, say, a ``str`` key would otherwise crash the core
 deep inside a step. So decoding validates against the annotations and raises
 :class:`~dynamokv.impl.runtime.FrameError` for an unknown tag, a wrong arity, a wrong type
@@ -32,16 +35,13 @@ or an invalid value (a dataclass whose ``__post_init__`` refuses it).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 import types
 import typing
 from collections.abc import Callable
 from typing import Any
 
-import dynamokv.impl.core as _core_package
 from dynamokv.errors import ProtocolError
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Message
 
 from ._frames import FrameError
 
@@ -444,18 +444,10 @@ def _placeholder(value: Any) -> Any:  # pragma: no cover - replaced before use
 
 
 def _build_registry() -> None:
-    candidates: list[type] = [Version]
-    for info in pkgutil.iter_modules(_core_package.__path__):
-        module = importlib.import_module(f"{_core_package.__name__}.{info.name}")
-        for name in getattr(module, "__all__", ()):
-            value = getattr(module, name, None)
-            if isinstance(value, type) and dataclasses.is_dataclass(value):
-                candidates.append(value)
-    for cls in candidates:
-        try:
-            _register(cls)
-        except _Unsupported:
-            continue
+    """Register every peer message (:data:`~dynamokv.impl.core.Message`) and, through their
+    fields, every type they carry (versions, gossip and Merkle bodies, forwarded requests)."""
+    for cls in typing.get_args(Message):
+        _register(cls)
 
 
 _build_registry()

@@ -1,7 +1,7 @@
 """A node process's configuration: one TOML file, overridable by command-line flags.
 
 The file names this node and every member of the cluster, so that a node knows at start
-where its peers listen (membership is static until gossip, issue 5, is wired in)::
+where its peers listen (the seeds of gossip, and ring version 1 of a fresh cluster)::
 
     [node]
     name = "node-1"
@@ -54,7 +54,7 @@ from dynamokv.errors import ArgumentError
 from dynamokv.impl.core._gossip import GossipConfig
 from dynamokv.spec import ring as spec_ring
 
-__all__ = ["ConfigError", "MemberConfig", "NodeProcessConfig", "TlsConfig", "load_config"]
+__all__ = ["ConfigError", "MemberAddress", "NodeProcessConfig", "TlsConfig", "load_config"]
 
 PARTITION_COUNT_MAX = 1 << 20
 """Largest Q accepted (the ring precomputes one preference list per partition)."""
@@ -76,7 +76,7 @@ class ConfigError(ArgumentError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberConfig:
+class MemberAddress:
     """Where one cluster member listens, and its weight in the initial ring."""
 
     name: str
@@ -145,7 +145,7 @@ class NodeProcessConfig:
     joining: bool = False
     http_timeout_seconds: int = 30
     peer_idle_timeout_seconds: int = 60
-    members: tuple[MemberConfig, ...] = ()
+    members: tuple[MemberAddress, ...] = ()
     n: int = 3
     r: int = 2
     w: int = 2
@@ -188,7 +188,7 @@ class NodeProcessConfig:
             )
 
     @property
-    def member(self) -> MemberConfig:
+    def member(self) -> MemberAddress:
         """This node's own entry of ``members``."""
         return next(m for m in self.members if m.name == self.name)
 
@@ -343,7 +343,7 @@ def load_config(
         if type(weight) is not int or not 1 <= weight <= WEIGHT_MAX:
             raise ConfigError(f"{where}.weight must be an integer in 1..{WEIGHT_MAX}")
         members.append(
-            MemberConfig(
+            MemberAddress(
                 name=raw["name"],
                 host=host,
                 peer_port=raw["peer_port"],

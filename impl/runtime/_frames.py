@@ -24,7 +24,7 @@ a 4 GiB frame must be refused at once, not after the node has tried to buffer it
 decoder's buffer never holds more than ``frame_bytes_max`` plus one received chunk.
 
 A malformed frame raises :class:`FrameError`. The caller closes that one connection and logs
-it; the node keeps running (DESIGN.md section 5). After an error a :class:`FrameDecoder` stays
+it; the node keeps running. After an error a :class:`FrameDecoder` stays
 failed: the stream has lost its framing, and nothing after the bad bytes can be trusted.
 """
 

@@ -1,6 +1,6 @@
 """An HTTP/1.1 server on trio streams, parsed by httptools (llhttp).
 
-Why not a framework: DESIGN.md section 9 measured a trivial handler on this machine, 16
+Why not a framework: we measured a trivial handler on this kind of machine, 16
 keep-alive connections, one core: hypercorn on trio ~2,100 req/s, h11 on trio streams ~8,900,
 httptools on trio streams ~37,000–47,000. The HTTP layer alone decides whether a cluster
 can beat etcd, so the node serves HTTP itself, with llhttp (Node.js's C parser) doing the

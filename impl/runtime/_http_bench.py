@@ -1,6 +1,6 @@
 """Serve a trivial handler for measuring the HTTP layer with wrk.
 
-Not a test (DESIGN.md section 7: benchmarks print, tests never time). Run::
+Not a test (benchmarks print, tests never time). Run::
 
     .venv/bin/python -m dynamokv.impl.runtime._http_bench --port 8089 &
     wrk -t1 -c16 -d5s http://127.0.0.1:8089/

@@ -1,9 +1,9 @@
 """One Dynamo node as a real process: the trio driver of the sans-IO core.
 
-:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.DynamoNode` (the request
-path of :class:`~dynamokv.impl.core.Node` plus gossip membership, phi-accrual failure
-detection, partition transfer and Merkle anti-entropy) what the simulator
-(:mod:`dynamokv.impl.sim._cluster`) does for many, with real IO: it steps events into the
+:class:`NodeProcess` does for one :class:`~dynamokv.impl.core.Node` (the request path,
+gossip membership, phi-accrual failure detection, partition transfer and Merkle
+anti-entropy) what the simulator
+(:mod:`dynamokv.impl.sim._simulated_cluster`) does for many, with real IO: it steps events into the
 core and carries out the effects, in order. Everything the node *decides* stays in the
 core; this module only moves bytes and time.
 
@@ -44,7 +44,7 @@ key's preference list (Dynamo §4.3) is A, B, C:
 Time: the core counts ticks. ``tick_ms`` of wall time is one tick (:meth:`now_ticks`); the
 core asks for a wake-up with ``SetTimer(at)`` and the timer task steps ``Tick`` then.
 
-Per-request cost is kept low on purpose (the cluster must out-write etcd, DESIGN.md §7): no
+Per-request cost is kept low on purpose (the cluster aims to out-write etcd): no
 log line per request (logs are for significant events), no thread hop per request (nor,
 while the disk is fast, per group commit), no cancel scope with a deadline per request (a
 sweep task is the safety net), one ``send`` per peer per step, metrics are attribute
@@ -75,15 +75,17 @@ from typing import Any
 import trio
 from dynamokv.impl.core import (
     ClientRequest,
-    DynamoNode,
     ForwardRequest,
     ForwardResponse,
     GetRequest,
     GetResult,
     GossipConfig,
-    GossipHealth,
+    GossipMembership,
     GossipPacket,
+    HealthView,
+    MemberConfig,
     Message,
+    Node,
     NodeConfig,
     PartitionRing,
     Persist,
@@ -103,7 +105,6 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
-from dynamokv.impl.core import MemberConfig as CoreMemberConfig
 from dynamokv.spec import ring as spec_ring
 
 from ._codec import decode_message, encode_message
@@ -289,7 +290,7 @@ class NodeProcess:
         node_config: NodeConfig | None = None,
         random: random_module.Random | None = None,
         message_types: Iterable[type] | None = None,
-        member_config: CoreMemberConfig | None = None,
+        member_config: MemberConfig | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -309,13 +310,13 @@ class NodeProcess:
         }
         # A fresh cluster from TOML: the configured members own ring version 1 and are the
         # seeds; a restart ignores the bootstrap ring and rejoins with the one it persisted.
-        self.node = DynamoNode(
+        self.node = Node(
             self.name,
             config=self.node_config,
             storage=self.store.adapter,
             random=self.random,
             member_config=member_config
-            or CoreMemberConfig(
+            or MemberConfig(
                 gossip=GossipConfig(
                     partition_count=config.partition_count,
                     gossip_period_ticks=config.gossip_period_ticks,
@@ -370,9 +371,16 @@ class NodeProcess:
         return self._pool.is_connected(address)
 
     @property
-    def health(self) -> GossipHealth:
+    def health(self) -> HealthView:
         """The request path's health view: phi-accrual suspicion plus request timeouts."""
         return self.node.health
+
+    @property
+    def gossip(self) -> GossipMembership:
+        """The node's gossip membership (a node process always runs gossip)."""
+        gossip = self.node.gossip
+        assert gossip is not None
+        return gossip
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -424,13 +432,12 @@ class NodeProcess:
             (),
             node.requests_in_flight,
         )
-        trees = node.trees
         yield (
             "dynamokv_keys",
             "gauge",
             "Keys this node stores (with at least one version; tombstones included)",
             (),
-            sum(len(tree) for tree in trees.values()),
+            len(node.trees),
         )
         ring_state = node.ring_state
         me = self.name
@@ -460,7 +467,7 @@ class NodeProcess:
             "gauge",
             "Members this node knows of by gossip (itself included)",
             (),
-            len(node.gossip.members),
+            len(self.gossip.members),
         )
         yield (
             "dynamokv_gossip_suspected_peers",
@@ -476,7 +483,7 @@ class NodeProcess:
             (),
             node.transfers_in_flight,
         )
-        for name, value in vars(node.gossip.metrics).items():
+        for name, value in vars(self.gossip.metrics).items():
             yield (
                 f"dynamokv_gossip_{name}_total",
                 "counter",
@@ -662,7 +669,7 @@ class NodeProcess:
     def _gossiped_address(self, destination: str, message: Message) -> PeerAddress | None:
         """Where a node missing from the configuration listens: a node that joined later
         (its gossiped ``host:port``), or the one a gossip packet names."""
-        entry = self.node.gossip.entry(destination)
+        entry = self.gossip.entry(destination)
         if entry is not None and entry.address:
             address = _parse_address(entry.address)
             if address is not None:

@@ -68,12 +68,20 @@ class StoreWriter:
         inline_writes: write group commits on the event loop while they are fast (see the
             module docstring); ``False``: always on a worker thread (tests that stall the
             store's writes on purpose need that).
+        clock: seconds, monotonic: how long a round took and until when writes stay
+            threaded (tests give a clock that only their slow disk moves).
     """
 
     def __init__(
-        self, adapter: StoreAdapter, *, metrics: MetricsRegistry, inline_writes: bool = True
+        self,
+        adapter: StoreAdapter,
+        *,
+        metrics: MetricsRegistry,
+        inline_writes: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.adapter = adapter
+        self._clock = clock
         self._inline_writes = inline_writes
         self._threaded_until = 0.0
         self._slow_in_a_row = 0
@@ -137,22 +145,23 @@ class StoreWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup = trio.Event()
-            ids = adapter.prepare()
+            prepared = adapter.prepare()
+            ids = prepared.persist_ids
             if not ids:
                 if adapter.pending_count == 0:
                     self._idle.set()
                 continue
             self._writing = True
-            started = time.perf_counter()
-            inline = self._inline_writes and time.monotonic() >= self._threaded_until
+            started = self._clock()
+            inline = self._inline_writes and started >= self._threaded_until
             try:
                 if inline:
-                    adapter.write()
+                    adapter.write(prepared)
                 else:
-                    await trio.to_thread.run_sync(adapter.write)
+                    await trio.to_thread.run_sync(adapter.write, prepared)
             finally:
                 self._writing = False
-            elapsed = time.perf_counter() - started
+            elapsed = self._clock() - started
             if inline:
                 self._note_inline_write(elapsed)
             self._syncs.inc()
@@ -164,7 +173,7 @@ class StoreWriter:
             elapsed_ms = elapsed * 1000
             for persist_id in ids:
                 self.last_batch_ms[persist_id] = elapsed_ms
-            on_durable(ids)
+            on_durable(list(ids))
             if adapter.pending_count == 0:
                 self._idle.set()
 
@@ -177,7 +186,7 @@ class StoreWriter:
         if self._slow_in_a_row >= INLINE_SLOW_WRITES_IN_A_ROW_MAX:
             # The disk is slow: stop blocking the event loop on it for a while.
             self._slow_in_a_row = 0
-            self._threaded_until = time.monotonic() + THREADED_AFTER_SLOW_WRITE_SECONDS
+            self._threaded_until = self._clock() + THREADED_AFTER_SLOW_WRITE_SECONDS
             _log.warning(
                 "wal.slow_writes ms=%.1f threaded_for_s=%.0f",
                 elapsed * 1000,

@@ -1,6 +1,6 @@
 """TLS for dynamokv: a cluster CA, node certificates, and the SSL contexts built from them.
 
-The trust model is one private certificate authority per cluster (DESIGN.md section 5). It
+The trust model is one private certificate authority per cluster. It
 signs one certificate per node; a node trusts exactly the certificates that CA signed, and
 nothing from the system's trust store, so a certificate from any other authority, however
 valid elsewhere, is refused. Between peers TLS is *mutual*: the listening node requires a

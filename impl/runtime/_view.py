@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from dynamokv.impl.core import DynamoNode, GossipHealth, NodeConfig, PartitionRing, Request, Result
+from dynamokv.impl.core import (
+    GossipMembership,
+    HealthView,
+    Node,
+    NodeConfig,
+    PartitionRing,
+    Request,
+    Result,
+)
 
 from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
@@ -56,7 +64,7 @@ class NodeView(Protocol):
         ...
 
     @property
-    def node(self) -> DynamoNode:
+    def node(self) -> Node:
         """The core, for reading its membership, ring and counters (never stepped here)."""
         ...
 
@@ -66,8 +74,13 @@ class NodeView(Protocol):
         ...
 
     @property
-    def health(self) -> GossipHealth:
+    def health(self) -> HealthView:
         """The request path's health view."""
+        ...
+
+    @property
+    def gossip(self) -> GossipMembership:
+        """The node's gossip membership: members, heartbeats, phi."""
         ...
 
     @property

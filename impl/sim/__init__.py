@@ -1,10 +1,10 @@
-"""The deterministic cluster simulator (DESIGN.md section 2, ``impl/sim``).
+"""The deterministic cluster simulator (``impl/sim``).
 
 Many :class:`dynamokv.impl.core.Node` cores in one process under one seed: a
 simulated network (delays, loss, duplication, reordering, symmetric and
 asymmetric partitions), disks that lose unsynced writes on a crash, a zipfian
 shopping-cart workload, a history recorder and checkers for the properties of
-DESIGN.md section 3. The same seed gives the same run, byte for byte
+the contract (docs/architecture.md). The same seed gives the same run, byte for byte
 (:attr:`Cluster.trace_hash`). ``dynamokv sim`` is its command line;
 :mod:`~dynamokv.impl.sim._scenario` runs the readable scenario scripts.
 """
@@ -12,13 +12,13 @@ DESIGN.md section 3. The same seed gives the same run, byte for byte
 from __future__ import annotations
 
 from ._checkers import History, OpRecord
-from ._cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._disk import SimDisk
 from ._explore import ExploreConfig, ExploreReport, Operation, Violation, explore
 from ._ladder import render_ladder
 from ._planted import PLANTED_BUGS
 from ._scenario import ScenarioError, run_scenario
 from ._simulate import DEFAULT_FAULTS, FAULTS, STORAGES, SimConfig, SimReport, simulate
+from ._simulated_cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._store_disk import StoreDisk
 
 __all__ = [

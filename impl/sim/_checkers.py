@@ -1,4 +1,4 @@
-"""History checkers: DESIGN.md section 3, properties 1 to 5.
+"""History checkers: properties 1 to 5 of the contract (docs/architecture.md).
 
 The recorder keeps one :class:`OpRecord` per client request: what was asked, when,
 and what came back. The checkers hold that history, and the disks' synced state,
@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dynamokv.impl.core import Clock, covers
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Clock, Version, covers
 
 __all__ = ["History", "OpRecord"]
 

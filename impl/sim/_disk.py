@@ -25,9 +25,9 @@ from dynamokv.impl.core import (
     StoreLease,
     StoreRing,
     StoreVersions,
+    Version,
 )
 from dynamokv.impl.persist import PendingWrites
-from dynamokv.spec.kv import Version
 
 __all__ = ["SimDisk"]
 

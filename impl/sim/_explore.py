@@ -75,14 +75,14 @@ from dynamokv.impl.core import (
     Send,
     Tick,
     TimeoutHealth,
+    Version,
     covers,
 )
-from dynamokv.spec.kv import Version
 
 from ._checkers import History, OpRecord
-from ._cluster import TraceEntry, _label
 from ._disk import SimDisk
 from ._ladder import render_ladder
+from ._simulated_cluster import TraceEntry, _label
 
 __all__ = [
     "ExploreConfig",

@@ -1,6 +1,6 @@
-"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, DESIGN property 6).
+"""Gossip alone, simulated: how many rounds until everyone knows (Dynamo §4.8, property 6).
 
-DESIGN.md section 3 promises that gossip converges in O(log n) rounds. This
+The contract promises that gossip converges in O(log n) rounds (property 6). This
 module measures it by driving n :class:`~dynamokv.impl.core._gossip.GossipMembership`
 cores, and nothing else, under one seed: a simulated network with a one-tick
 latency and optional message loss, ticks of simulated time, no trio, no clock.
@@ -41,9 +41,9 @@ from dynamokv.impl.core._gossip import (
     RingState,
     SuspicionChanged,
 )
-from dynamokv.impl.core._merkle_tree import measure_repair_traffic
-from dynamokv.impl.core._partitions import q1_table
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
+
+from ._measurements import measure_repair_traffic, q1_table
 
 __all__ = ["ConvergenceRow", "GossipRun", "convergence_table", "main", "run_gossip"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._cluster import TraceEntry
+from ._simulated_cluster import TraceEntry
 
 __all__ = ["render_ladder"]
 

@@ -45,7 +45,7 @@ from dynamokv.impl.core._partitions import join as join_partitions
 from dynamokv.spec.kv import union_resolve
 from dynamokv.spec.ring import RING_BITS, assign_partitions
 
-from ._cluster import Cluster
+from ._simulated_cluster import Cluster
 
 __all__ = [
     "DIVERGENCE_WRITERS",

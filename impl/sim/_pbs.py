@@ -71,7 +71,7 @@ from dynamokv.impl.core import (
     WriteRequest,
 )
 
-from ._cluster import Cluster, NetworkConfig
+from ._simulated_cluster import Cluster, NetworkConfig
 
 __all__ = [
     "CONSISTENCY_TARGET",

@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
-from dynamokv.impl.core import Clock, Seams, versions
-from dynamokv.spec.kv import Version
+from dynamokv.impl.core import Clock, Seams, Version, versions
 
 __all__ = ["PLANTED_BUGS"]
 

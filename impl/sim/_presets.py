@@ -1,9 +1,9 @@
-"""Measured answers to the seed's interview questions, from whole simulated clusters.
+"""Measured answers to the interview questions, from whole simulated clusters.
 
 ``dynamokv sim --preset q1|q4|gossip`` runs these. Each drives complete
-:class:`~dynamokv.impl.core.DynamoNode` s in the deterministic simulator, so the
+:class:`~dynamokv.impl.core.Node` s in the deterministic simulator, so the
 numbers come from data actually moving between simulated nodes, not from
-arithmetic on assignments (which :func:`dynamokv.impl.core.q1_table` and
+arithmetic on assignments (which :func:`~dynamokv.impl.sim._measurements.q1_table` and
 :func:`~dynamokv.impl.sim._gossip_sim.convergence_table` do, and which the
 tables print beside the measurement).
 
@@ -20,7 +20,7 @@ tables print beside the measurement).
   :mod:`~dynamokv.impl.sim._gossip_sim` (gossip views alone: a 256-node cluster
   of full nodes would measure the same epidemic, slower).
 
-A tick stands for 100 ms here (the gossip period is 10 ticks, DESIGN.md's 1 s).
+A tick stands for 100 ms here (the gossip period is 10 ticks: 1 s).
 """
 
 from __future__ import annotations
@@ -29,17 +29,20 @@ from dataclasses import dataclass
 
 from dynamokv.errors import DynamoKVError
 from dynamokv.impl.core import (
-    DynamoNode,
+    DEFAULT_SEAMS,
     MemberConfig,
     NodeConfig,
     PutRequest,
     PutResult,
     Result,
-    q1_table,
+    Seams,
+    Version,
 )
 from dynamokv.impl.core import versions as _versions
 
-from ._cluster import Cluster, NetworkConfig
+from ._ladder import render_ladder
+from ._measurements import q1_table
+from ._simulated_cluster import Cluster, NetworkConfig
 
 __all__ = [
     "PRESETS",
@@ -148,7 +151,7 @@ def measure_q1(
     joined_at = cluster.now
     for _ in range(400):
         cluster.run(until=cluster.now + 20)
-        live = [n for n in cluster.nodes.values() if isinstance(n, DynamoNode)]
+        live = [n for n in cluster.nodes.values() if (n is not None and n.gossip_mode)]
         if all(
             n.ring_state.version == 2
             and not n.transfers_in_flight
@@ -222,6 +225,13 @@ class Q4Measurement:
         convergence_ticks: from its restart until every replica is identical.
         identical: every partition's owners hold identical version sets.
         deliveries: messages delivered in the whole run.
+        acknowledged_lost: acknowledged versions some owner lacks at the end (0).
+        violations: what the simulator's own checks reported (a hint deleted before its
+            owner held it durably, a core invariant), and each lost acknowledged version.
+        ladder: the traced key's messages as a ladder diagram (when one was traced).
+        hints_pending_at_return: hints substitutes held when the node came back.
+        keys_missed: keys the node owns that were written while it was down.
+        keys_in_hints: those of them that a hint held for it when it came back.
     """
 
     down_ticks: int
@@ -234,6 +244,12 @@ class Q4Measurement:
     convergence_ticks: int
     identical: bool
     deliveries: int
+    acknowledged_lost: int = 0
+    violations: tuple[str, ...] = ()
+    ladder: str = ""
+    hints_pending_at_return: int = 0
+    keys_missed: int = 0
+    keys_in_hints: int = 0
 
 
 Q4_DOWN_TICKS = 3 * 3600 * TICKS_PER_SECOND
@@ -244,7 +260,7 @@ def _roots_agree(cluster: Cluster, partition: int) -> bool:
     roots = set()
     for owner in cluster.ring.partition_preference_list(partition):
         node = cluster.nodes[owner]
-        if isinstance(node, DynamoNode):
+        if node is not None and node.gossip_mode:
             roots.add(node.root(partition))
     return len(roots) <= 1
 
@@ -260,15 +276,30 @@ def measure_q4(
     write_interval_ticks: int = 50,
     keys: int = 1000,
     hints_count_max: int = 100,
+    seams: Seams = DEFAULT_SEAMS,
+    trace_key: bytes | None = None,
 ) -> Q4Measurement:
-    """The Q4 story on five nodes; see the module docstring."""
+    """The Q4 story on five nodes; see the module docstring.
+
+    ``seams`` replaces decisions of every node (a lab measures its learner's handoff
+    and Merkle walk); ``trace_key``'s messages are drawn as a ladder diagram.
+    """
     config = NodeConfig(hints_count_max=hints_count_max)
-    cluster = Cluster(5, seed=seed, config=config, q=256, membership="gossip")
+    cluster = Cluster(
+        5,
+        seed=seed,
+        config=config,
+        q=256,
+        membership="gossip",
+        seams=seams,
+        trace_key=trace_key,
+    )
     rng = cluster.random
     victim = "n5"
     key_names = [b"cart-%04d" % index for index in range(keys)]
     contexts: dict[bytes, tuple[tuple[str, int], ...]] = {}
     acked: list[int] = [0]
+    acknowledged: list[tuple[bytes, Version]] = []
 
     def write() -> None:
         if cluster.now >= stop_writes:
@@ -279,6 +310,7 @@ def measure_q4(
         def on_reply(result: Result, key: bytes = key) -> None:
             if isinstance(result, PutResult) and result.ok and result.version is not None:
                 acked[0] += 1
+                acknowledged.append((key, result.version))
                 contexts[key] = _versions.context_of((result.version,))
 
         value = b"item-%d" % cluster.now
@@ -311,6 +343,15 @@ def measure_q4(
     base = cluster.node_stats()
     member_base = cluster.member_stats()
     restarted_at = cluster.now
+    pending_at_return = cluster.hints_pending()
+    missed = {key for key, _ in acknowledged if victim in cluster.ring.preference_list(key)}
+    in_hints = {
+        hint.key
+        for node in cluster.nodes.values()
+        if node is not None
+        for hint in node.hints
+        if hint.owner == victim
+    }
     cluster.restart(victim)
     identical = False
     while cluster.now < restarted_at + 36_000:
@@ -323,6 +364,11 @@ def measure_q4(
             identical = True
             break
     converged = cluster.now - restarted_at
+    lost = [
+        (key, version)
+        for key, version in acknowledged
+        if not all(cluster.covered(key, held, version) for held in cluster.holders(key).values())
+    ]
     final = cluster.node_stats()
     member_final = cluster.member_stats()
     return Q4Measurement(
@@ -336,6 +382,18 @@ def measure_q4(
         convergence_ticks=converged,
         identical=identical,
         deliveries=cluster.stats.deliveries,
+        acknowledged_lost=len(lost),
+        violations=(
+            *cluster.violations,
+            *(
+                f"acknowledged {version.dot} of {key!r} missing at an owner"
+                for key, version in lost
+            ),
+        ),
+        ladder=render_ladder(cluster.trace, cluster.names) if trace_key is not None else "",
+        hints_pending_at_return=pending_at_return,
+        keys_missed=len(missed),
+        keys_in_hints=len(in_hints & missed),
     )
 
 

@@ -22,7 +22,7 @@ Commands::
     dump KEY                       what each node stores durably for KEY
 
 Gossip clusters (``add-nodes 5 gossip [spares=1] [hints=H]``) run complete
-:class:`~dynamokv.impl.core.DynamoNode` s; their gossip and anti-entropy messages
+:class:`~dynamokv.impl.core.Node` s; their gossip and anti-entropy messages
 are not listed (they never stop), and these commands summarize instead::
 
     start NODE                     start a spare node (it announces itself by gossip)
@@ -33,8 +33,8 @@ are not listed (they never stop), and these commands summarize instead::
     lose-hints NODE                NODE crashes with its hint volume, then restarts
     converge                       run until every replica is identical; summarize
 
-``put`` and ``get`` go by default to the key's first owner (the seed's request
-journey: "Request lands on responsible virtual node") and use the context of the
+``put`` and ``get`` go by default to the key's first owner (the request lands on the
+node responsible for the key) and use the context of the
 last ``get`` of the key; every message the command caused is listed.
 """
 
@@ -44,17 +44,17 @@ import shlex
 
 from dynamokv.errors import ArgumentError
 from dynamokv.impl.core import (
-    DynamoNode,
     GetRequest,
     GetResult,
     NodeConfig,
     PutRequest,
     PutResult,
     Result,
+    Version,
 )
-from dynamokv.spec.kv import Version, union_resolve
+from dynamokv.spec.kv import union_resolve
 
-from ._cluster import _BACKGROUND, Cluster, NetworkConfig
+from ._simulated_cluster import _BACKGROUND, Cluster, NetworkConfig
 
 __all__ = ["ScenarioError", "run_scenario"]
 
@@ -214,7 +214,7 @@ class _Runner:
         start, moved = self.c.now, stats.keys_transferred
         for _ in range(200):
             self.c.run(until=self.c.now + 20)
-            nodes = [n for n in self.c.nodes.values() if isinstance(n, DynamoNode)]
+            nodes = [n for n in self.c.nodes.values() if (n is not None and n.gossip_mode)]
             if all(not n.transfers_in_flight and not n.holds_data_it_does_not_own() for n in nodes):
                 break
         version = max(self.c.rings)[0]
@@ -234,7 +234,7 @@ class _Runner:
         lines = []
         for name in self.c.names:
             node = self.c.nodes[name]
-            if isinstance(node, DynamoNode):
+            if node is not None and node.gossip is not None:
                 owned = sum(1 for owner in node.ring_state.owners if owner == name)
                 lines.append(
                     f"{name}: {node.gossip.self_entry.status}, ring version "

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from dynamokv.errors import ArgumentError, InvariantError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
-    DynamoNode,
     GetRequest,
     GetResult,
     NodeConfig,
@@ -51,8 +50,8 @@ from dynamokv.impl.core import (
 from dynamokv.spec.kv import union_resolve
 
 from ._checkers import History, OpRecord
-from ._cluster import Cluster, NetworkConfig
 from ._planted import PLANTED_BUGS
+from ._simulated_cluster import Cluster, NetworkConfig
 from ._store_disk import StoreDisk
 
 __all__ = ["DEFAULT_FAULTS", "FAULTS", "STORAGES", "SimConfig", "SimReport", "simulate"]
@@ -468,7 +467,7 @@ def simulate(
 
 def _disagreements(cluster: Cluster) -> list[str]:
     """Why the gossip cluster has not converged yet (empty: it has)."""
-    live = [node for node in cluster.nodes.values() if isinstance(node, DynamoNode)]
+    live = [node for node in cluster.nodes.values() if (node is not None and node.gossip_mode)]
     reasons: list[str] = []
     newest = max(cluster.rings, default=(0, ""))
     lagging = [n.node_id for n in live if (n.ring_state.version, n.ring_state.issuer) != newest]
@@ -482,13 +481,13 @@ def _disagreements(cluster: Cluster) -> list[str]:
     if reasons:
         return reasons
     ring = cluster.ring
-    partitions = sorted({p for n in live for p, tree in n.trees.items() if len(tree)})
+    partitions = sorted({p for n in live for p, _ in n.trees.non_empty()})
     for partition in partitions:
         owners = ring.partition_preference_list(partition)
         roots = set()
         for owner in owners:
             node = cluster.nodes[owner]
-            if isinstance(node, DynamoNode):
+            if node is not None and node.gossip_mode:
                 roots.add(node.root(partition))
         if len(roots) > 1:
             reasons.append(f"Merkle roots of partition {partition} differ among {owners}")

@@ -53,8 +53,7 @@ class StoreDisk(SimDisk):
         super().apply(persist)
         adapter = self.adapter
         adapter.apply(persist)
-        adapter.prepare()
-        adapter.write()
+        adapter.write(adapter.prepare())
 
     def sync(self, persist_id: int) -> None:
         """fsync both stores (group commit: everything written so far becomes durable)."""

@@ -1,6 +1,6 @@
 """The node's durable store: write-ahead log, memtable and sorted segment files.
 
-The seed's request journey, step 4: "Node writes to WAL and memtable". One :class:`Store`
+A write's last step on each replica: "write to the WAL and the memtable". One :class:`Store`
 per node maps a key to an opaque value (the serialized version set, or a tombstone),
 ordered by ring position (MD5 of the key, Dynamo §4.2), so that a partition's keys are one
 contiguous range (:meth:`Store.scan`) for hinted handoff and Merkle trees (Dynamo §4.6,

@@ -70,7 +70,7 @@ Operation = tuple[bytes, bytes | None]
 """``(key, value)`` for a put, ``(key, None)`` for a store-level delete."""
 
 
-def check_key(key: bytes) -> None:
+def check_key(key: object) -> None:
     """Validate a public key argument."""
     if not isinstance(key, bytes):
         raise StorageArgumentError(f"key must be bytes, not {type(key).__name__}")
@@ -78,7 +78,7 @@ def check_key(key: bytes) -> None:
         raise StorageArgumentError(f"key is {len(key)} bytes; KEY_BYTES_MAX is {KEY_BYTES_MAX}")
 
 
-def check_value(value: bytes) -> None:
+def check_value(value: object) -> None:
     """Validate a public value argument."""
     if not isinstance(value, bytes):
         raise StorageArgumentError(f"value must be bytes, not {type(value).__name__}")

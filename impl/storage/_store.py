@@ -1,6 +1,6 @@
 """The node's durable store: a write-ahead log in front of a memtable and segment files.
 
-Theory of operation (the seed's request journey, step 4: "write to the WAL and memtable").
+Theory of operation (a write's last step on each replica: "write to the WAL and memtable").
 
 **Writes and group commit.** A write is framed as one WAL record (checksum computed here,
 before it leaves the process) and queued. The first writer to find no *leader* becomes the
@@ -49,7 +49,7 @@ when the last version using it is gone.
 **Delete markers and tombstones.** A store-level delete marker may be dropped only by a
 compaction that includes the oldest segment (nothing older can hold the key). Dynamo
 tombstones are ordinary values to the store; the caller's ``may_drop(key, value)``
-predicate decides when one may be reaped (DESIGN.md §3: once every replica holds it and a
+predicate decides when one may be reaped (the contract: once every replica holds it and a
 grace period passed). If the compaction does not include the oldest segment, a dropped
 record becomes a delete marker instead, so an older version cannot resurface.
 
@@ -90,6 +90,8 @@ from ._format import (
     VALUE_BYTES_MAX,
     WAL_RECORD_BYTES_MAX,
     Operation,
+    check_key,
+    check_value,
     encode_wal_payload,
     encode_wal_put_payload,
     position_bytes,
@@ -507,7 +509,7 @@ class Store:
     def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, or ``None`` if there is none (or it was deleted)."""
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         sort_key = md5(key).digest() + key
         version = self._version
         version.readers.append(None)
@@ -602,9 +604,9 @@ class Store:
             StorageWriteError: The write did not happen (see the class for ``indeterminate``).
         """
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
-            _check_key(key)
+            check_key(key)
         if type(value) is not bytes or len(value) > VALUE_BYTES_MAX:
-            _check_value(value)
+            check_value(value)
         frame = self._wal_seams.frame_record(encode_wal_put_payload(key, value))
         self._commit(frame, ((md5(key).digest() + key, value),))
 
@@ -936,7 +938,7 @@ class Store:
                     if self._files.exists(path):
                         self._files.remove(path)
                 except OSError:
-                    pass  # retired anyway: the manifest no longer points at it
+                    pass  # retired anyway: the manifest does not point at it any more
             self._wal_number_min_previous = wal_number_min
             if self.options.background:
                 self._background.compaction_wanted.set()
@@ -1286,30 +1288,14 @@ def _framed(
         raise StorageArgumentError(f"a batch holds 1 to {BATCH_OPERATIONS_MAX} operations")
     applied = []
     for key, value in operations:
-        _check_key(key)
+        check_key(key)
         if value is not None:
-            _check_value(value)
+            check_value(value)
         applied.append((md5(key).digest() + key, value))
     frame = frame_record(encode_wal_payload(operations))
     if len(frame) > WAL_RECORD_BYTES_MAX:
         raise StorageArgumentError(f"a batch encodes to at most {WAL_RECORD_BYTES_MAX} bytes")
     return frame, tuple(applied)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, bytes):
-        raise StorageArgumentError(f"key must be bytes, not {type(key).__name__}")
-    if len(key) > KEY_BYTES_MAX:
-        raise StorageArgumentError(f"key is {len(key)} bytes; KEY_BYTES_MAX is {KEY_BYTES_MAX}")
-
-
-def _check_value(value: object) -> None:
-    if not isinstance(value, bytes):
-        raise StorageArgumentError(f"value must be bytes, not {type(value).__name__}")
-    if len(value) > VALUE_BYTES_MAX:
-        raise StorageArgumentError(
-            f"value is {len(value)} bytes; VALUE_BYTES_MAX is {VALUE_BYTES_MAX}"
-        )
 
 
 def _is_run(segments: tuple[Segment, ...], run: tuple[Segment, ...]) -> bool:

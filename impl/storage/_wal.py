@@ -1,7 +1,7 @@
 """The write-ahead log: append batches, make them durable, replay them after a crash.
 
-Dynamo's storage engines (BDB, MySQL) sat behind a log; the seed's request journey is "write
-to the WAL and memtable" (step 4). A WAL file is numbered; the store writes one at a time and
+Dynamo's storage engines (BDB, MySQL) sat behind a log; a write's last step on a replica is
+"write to the WAL and memtable". A WAL file is numbered; the store writes one at a time and
 starts the next when the memtable is flushed, then deletes the files that the flushed
 segment covers (they are *retired*). The layout is in :mod:`._format`.
 
@@ -69,7 +69,7 @@ class RecoveryReport:
         operations_replayed: Puts and deletes in those records.
         torn_tails: Partial last records that were cut off.
         salvaged: Damage skipped under ``salvage=True`` (always empty otherwise).
-        orphan_files_removed: Files no longer referenced (an interrupted flush or
+        orphan_files_removed: Files nothing referenced (an interrupted flush or
             compaction, retired WAL files) that were deleted.
     """
 

@@ -1,6 +1,6 @@
 """Fixtures for the cluster tests: every node process started here is gone afterwards.
 
-Each test's :class:`~dynamokv.impl.runtime._cluster.LocalCluster` stops its processes in
+Each test's :class:`~dynamokv.impl.runtime._local_cluster.LocalCluster` stops its processes in
 ``__exit__``, even when the test fails. As a second line of defence, the session ends by
 looking through ``/proc`` for any process whose command line names a config file under
 pytest's temporary directory, and SIGKILLs it: ``make test`` leaves no process behind.

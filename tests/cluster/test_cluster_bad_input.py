@@ -28,7 +28,7 @@ import pytest
 from cluster_helpers import wait_for
 from dynamokv.impl.client import Client, ClientError
 from dynamokv.impl.runtime import FRAME_MAGIC, FRAME_VERSION, encode_frame
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 TIMEOUT_SECONDS = 3
 IDLE_HTTP_CONNECTIONS = 10_000

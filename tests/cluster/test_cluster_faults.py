@@ -15,7 +15,7 @@ import pytest
 from cluster_helpers import wait_for
 from dynamokv.impl.cli import main
 from dynamokv.impl.client import Client
-from dynamokv.impl.runtime._cluster import LocalCluster, http_json
+from dynamokv.impl.runtime._local_cluster import LocalCluster, http_json
 
 HINTS_DRAIN_SECONDS = 60.0
 

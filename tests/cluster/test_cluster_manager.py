@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import processes_under
 from dynamokv.impl.cli import main
-from dynamokv.impl.runtime._cluster import (
+from dynamokv.impl.runtime._local_cluster import (
     ClusterError,
     LocalCluster,
     parse_metrics,
@@ -167,7 +167,7 @@ def test_cli_kill_of_an_unknown_node_is_a_one_line_error(
 def test_a_partition_is_recorded_applied_again_on_restart_and_forgotten_by_down(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dynamokv.impl.runtime._cluster import http_json
+    from dynamokv.impl.runtime._local_cluster import http_json
 
     with fake_cluster(tmp_path) as cluster:
         cluster.up()

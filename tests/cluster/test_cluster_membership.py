@@ -18,7 +18,7 @@ from cluster_helpers import stored_versions, wait_for
 from conftest import processes_under
 from dynamokv.impl.cli import main
 from dynamokv.impl.client import Client, ClientError
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 
 class _Writer:

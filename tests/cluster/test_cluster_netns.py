@@ -15,7 +15,7 @@ from cluster_helpers import wait_for
 from conftest import processes_under
 from dynamokv.impl.cli import main
 from dynamokv.impl.client import Client, ClientError
-from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 from dynamokv.impl.runtime._netns import NetnsHosts, leftovers
 
 pytestmark = pytest.mark.usefixtures("netns_required")

@@ -20,7 +20,7 @@ from conftest import processes_under
 from dynamokv.impl.cli import main
 from dynamokv.impl.client import Client, ClientError, union
 from dynamokv.impl.core import covers
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.impl.sim._checkers import History
 
 HINTS_DRAIN_SECONDS = 60.0
@@ -43,7 +43,7 @@ def test_a_put_on_one_node_is_read_on_every_node(tmp_path: Path) -> None:
                 reply = reader.get("greeting")
                 assert reply.values == (b"hello",)
         # The curl path: raw body in, raw body out, the context in a header.
-        from dynamokv.impl.runtime._cluster import http_request
+        from dynamokv.impl.runtime._local_cluster import http_request
 
         status, headers, _ = http_request(
             cluster.http_address(2), "PUT", "/kv/curl-key", body=b"raw bytes"
@@ -205,8 +205,8 @@ def test_history_of_real_processes_with_kills_and_restarts_passes_the_checkers(
             for thread in threads:
                 thread.join(timeout=30)
         wait_for(lambda: cluster.hints_pending() == 0, HINTS_DRAIN_SECONDS, "hints drain")
-        # Read repair with R = N of every key (as the simulator's quiescence does): the
-        # anti-entropy of issue 5 is not wired into the node yet.
+        # Read repair with R = N of every key (as the simulator's quiescence does): it makes
+        # the replicas agree now, instead of after anti-entropy's next rounds.
         with Client(cluster.http_address(1)) as client:
             for key in keys:
                 client.get(key, r=3)

@@ -25,7 +25,7 @@ from cluster_helpers import Recorder, wait_for
 from dynamokv.impl.client import Client
 from dynamokv.impl.core import covers
 from dynamokv.impl.runtime._api import encode_context
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.spec.kv import KVModel
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st

@@ -26,7 +26,7 @@ from dynamokv.impl.runtime import (
     node_certificate_paths,
     peer_client_ssl_context,
 )
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 
 def _log_events(cluster: LocalCluster, node: str) -> list[dict[str, object]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dynamokv.impl.cli._bench_coordination import Latencies, measure, print_table
 from dynamokv.impl.client import Client, RingAwareClient
-from dynamokv.impl.runtime._cluster import LocalCluster
+from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 
 def test_ring_aware_client_routes_to_the_coordinator_and_the_bench_measures_both(

@@ -1,5 +1,5 @@
 """Differential properties: the core's fast ring, vector clock and reconciliation
-equal the specs on generated inputs (DESIGN.md §6, rung 3)."""
+equal the specs on generated inputs (the verification ladder's third rung)."""
 
 from __future__ import annotations
 

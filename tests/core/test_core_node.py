@@ -184,7 +184,7 @@ def test_a_transfer_batch_is_merged_and_acked_only_once_durable() -> None:
     assert [e.message for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
 
 
-def test_drop_keys_forgets_handed_off_keys_and_repair_push_merges() -> None:
+def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     disk = SimDisk()
     node = _node(disk)
     old = Version(b"a", ("n3", 1), ())
@@ -192,5 +192,11 @@ def test_drop_keys_forgets_handed_off_keys_and_repair_push_merges() -> None:
     _carry_out(disk, node.step(Receive(core.RepairPush("n3", "n2", 0, ((KEY, (old,)),))), 0))
     _carry_out(disk, node.step(Receive(core.RepairPush("n3", "n2", 0, ((KEY, (newer,)),))), 1))
     assert disk.read_versions(KEY) == (newer,)
-    _carry_out(disk, node.step(core.DropKeys((KEY,)), 2))
+    # What a finished partition transfer does: one persist of empty version sets.
+    out = core.Outbox()
+    store = core.LocalStore(disk, out)
+    store.drop((KEY,))
+    assert store.read(KEY) == ()  # seen by the rest of the step at once
+    assert out.effects == [Persist(1, (StoreVersions(KEY, ()),))]
+    _carry_out(disk, out.effects)
     assert disk.read_versions(KEY) == ()

@@ -13,23 +13,33 @@ from collections.abc import Collection, Mapping, Sequence
 
 import pytest
 from core_helpers import KEY, request
-from dynamokv.errors import DynamoKVError
+from dynamokv.errors import DynamoKVError, InvariantError
 from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     GetRequest,
     GetResult,
+    Hint,
     MemberEntry,
     NodeConfig,
     PutRequest,
     PutResult,
+    Receive,
     Seams,
+    Send,
+    WriteAck,
+    WriteRequest,
+    hint_size_bytes,
+    merkle_descend,
     read_may_answer,
     write_may_answer,
 )
 from dynamokv.impl.core._gossip import choose_gossip_peer, merge_entries
+from dynamokv.impl.core._handoff import hint_to_store
 from dynamokv.impl.core._phi import phi_of_silence
 from dynamokv.impl.sim import Cluster, NetworkConfig
 from dynamokv.impl.sim._gossip_sim import run_gossip
+from dynamokv.impl.sim._measurements import measure_repair_traffic
+from dynamokv.spec.kv import Version
 
 OWNERS = ("n2", "n3", "n4")  # KEY's preference list on the 5-node, Q=64 ring
 
@@ -172,3 +182,50 @@ def test_a_planted_peer_choice_sends_every_round_to_one_hub() -> None:
     bad = run_gossip(16, seed=1, seams=Seams(choose_gossip_peer=_always_the_first_peer))
     assert bad.trace_digest != good.trace_digest
     assert bad.join_visible_rounds <= good.join_visible_rounds  # a hub relays in two rounds
+
+
+def _descends_everywhere(
+    level: int, depth: int, compared: Sequence[int], differing: Sequence[int]
+) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """Planted: descend under every compared node, equal or not."""
+    return merkle_descend(level, depth, compared, compared)
+
+
+def test_the_recovery_seams_are_the_projects_own_functions() -> None:
+    assert DEFAULT_SEAMS.hint_to_store is hint_to_store
+    assert DEFAULT_SEAMS.merkle_descend is merkle_descend
+
+
+def test_a_planted_merkle_walk_that_descends_into_equal_subtrees_compares_the_whole_tree() -> None:
+    good = measure_repair_traffic(keys=2000, divergent=2, depth=8)
+    bad = measure_repair_traffic(keys=2000, divergent=2, depth=8, descend=_descends_everywhere)
+    assert good.keys_repaired == bad.keys_repaired == 2
+    assert bad.nodes_exchanged == 2**9 - 1 > 10 * good.nodes_exchanged
+
+
+def test_a_planted_hint_store_that_ignores_its_bound_breaks_the_nodes_invariant() -> None:
+    """A hint store past hints_count_max is a bug the node asserts, not a value."""
+
+    def ignores_the_bound(
+        owner: str, key: bytes, versions: tuple[Version, ...], *, hint_id: int, **_: int
+    ) -> Hint:
+        return Hint(hint_id, owner, key, versions, hint_size_bytes(key, versions))
+
+    def hinted_writes(seams: Seams) -> list[bool]:
+        """Two writes meant for n3 reach substitute n5, whose store holds one hint."""
+        cluster = cluster_with(seams, hints_count_max=1)
+        put = request(cluster, "n2", PutRequest(KEY, b"v", (), 1))
+        assert isinstance(put, PutResult) and put.version is not None
+        node = cluster.nodes["n5"]
+        assert node is not None
+        acks = []
+        for op_id, key in enumerate((b"cart-a", b"cart-b")):
+            message = WriteRequest("n2", "n5", op_id, key, (put.version,), "n3")
+            for effect in node.step(Receive(message), cluster.now):
+                if isinstance(effect, Send) and isinstance(effect.message, WriteAck):
+                    acks.append(effect.message.ok)
+        return acks
+
+    assert hinted_writes(DEFAULT_SEAMS) == [False]  # the second is refused at once
+    with pytest.raises(InvariantError, match="hints_count_max"):
+        hinted_writes(Seams(hint_to_store=ignores_the_bound))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dynamokv.impl.runtime._cluster import LocalCluster, http_request
+from dynamokv.impl.runtime._local_cluster import LocalCluster, http_request
 from site_helpers import console_errors
 
 pytestmark = pytest.mark.slow

@@ -241,6 +241,26 @@ def test_leave_is_explicit_and_statuses_only_move_forward() -> None:
     for view in network.live():
         if view.node_id != "n2":
             assert "n2" not in view.gossip_candidates()
+            assert "n0" in view.gossip_candidates() or view.node_id == "n0"
+
+
+def test_a_seed_stays_a_gossip_candidate_after_it_left() -> None:
+    """Seeds heal splits of the gossip graph (Dynamo §4.8.2), so one that left is still
+    called: if it returns in a new generation, that is how the others hear of it."""
+    network, _ = _network(4)
+    _converge_membership(network, 4)
+    network.handle(network.views["n1"].request_leave("n0", network.tick))
+    network.rounds_until(
+        lambda: all(view.ring.version == 2 for view in network.live()), rounds_max=40
+    )
+    network.handle(network.views["n0"].mark_left("n0"))
+    network.rounds_until(
+        lambda: all(view.members["n0"].status == "left" for view in network.live()),
+        rounds_max=40,
+    )
+    for view in network.live():
+        if view.node_id != "n0":
+            assert "n0" in view.gossip_candidates()
 
 
 def test_racing_admin_commands_are_both_applied() -> None:

@@ -1,4 +1,4 @@
-"""Gossip converges in O(log n) rounds (DESIGN property 6), measured in the simulator.
+"""Gossip converges in O(log n) rounds (property 6), measured in the simulator.
 
 Reference: Dynamo §4.8
 """

@@ -1,4 +1,4 @@
-"""The composite node (:class:`dynamokv.impl.core.DynamoNode`) in small gossip clusters.
+"""Gossip-mode nodes (:class:`dynamokv.impl.core.Node`) in small gossip clusters.
 
 One test per claim: suspicion feeds the coordinator's health and lifts with a hint
 replay; explicit join and leave move only the partitions that change owner, to
@@ -11,75 +11,17 @@ from __future__ import annotations
 
 import pytest
 from dynamokv.impl.core import (
-    DynamoNode,
     GetRequest,
     GetResult,
-    MemberConfig,
-    NodeConfig,
+    Node,
     PartitionMerkleTree,
     PutRequest,
     PutResult,
-    Result,
-    movement,
     value_hash,
 )
-from dynamokv.impl.sim import Cluster, NetworkConfig
+from dynamokv.impl.sim._measurements import movement
 from dynamokv.impl.sim._presets import measure_q1, measure_q4
-
-Q = 64
-
-
-def gossip_cluster(nodes: int = 5, *, spares: int = 0, **member: object) -> Cluster:
-    network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=2, disk_delay_ticks_max=1)
-    cluster = Cluster(
-        nodes,
-        seed=3,
-        config=NodeConfig(),
-        q=Q,
-        network=network,
-        membership="gossip",
-        member_config=MemberConfig(**member),  # type: ignore[arg-type]
-        spares=spares,
-    )
-    cluster.run(until=60)
-    return cluster
-
-
-def request(cluster: Cluster, node: str, req: GetRequest | PutRequest) -> Result:
-    done: list[Result] = []
-    cluster.submit(node, req, done.append)
-    limit = cluster.now + 400
-    while not done and cluster.now < limit:
-        cluster.run(until=cluster.now + 1)
-    assert done, "no reply"
-    return done[0]
-
-
-def write_keys(cluster: Cluster, count: int, prefix: bytes = b"k") -> list[bytes]:
-    keys = [prefix + b"%03d" % i for i in range(count)]
-    for i, key in enumerate(keys):
-        result = request(cluster, cluster.initial[i % len(cluster.initial)], PutRequest(key, b"v"))
-        assert isinstance(result, PutResult) and result.ok
-    return keys
-
-
-def live(cluster: Cluster) -> list[DynamoNode]:
-    return [n for n in cluster.nodes.values() if isinstance(n, DynamoNode)]
-
-
-def settled(cluster: Cluster, ticks_max: int = 4000) -> None:
-    limit = cluster.now + ticks_max
-    while cluster.now < limit:
-        cluster.run(until=cluster.now + 20)
-        if (
-            all(
-                not n.transfers_in_flight and not n.holds_data_it_does_not_own()
-                for n in live(cluster)
-            )
-            and not cluster.hints_pending()
-        ):
-            return
-    raise AssertionError("handoff did not finish")
+from membership_helpers import Q, gossip_cluster, live, request, settled, write_keys
 
 
 def test_phi_suspicion_feeds_the_coordinators_health_view() -> None:
@@ -93,7 +35,7 @@ def test_phi_suspicion_feeds_the_coordinators_health_view() -> None:
     cluster.crash("n3")
     cluster.run(until=cluster.now + 150)
     n1 = cluster.nodes["n1"]
-    assert isinstance(n1, DynamoNode)
+    assert isinstance(n1, Node) and n1.gossip_mode
     assert "n3" in n1.health.suspected()
     assert not n1.health.is_healthy("n3", cluster.now)
     assert cluster.ring is ring and "n3" in ring.nodes()  # suspicion never changes the ring
@@ -196,7 +138,7 @@ def test_merkle_trees_follow_every_write() -> None:
     cluster = gossip_cluster()
     keys = write_keys(cluster, 40)
     for node in live(cluster):
-        for partition, tree in node.trees.items():
+        for partition, tree in node.trees.by_partition.items():
             fresh = PartitionMerkleTree(partition, partition_count=Q, depth=tree.depth)
             for key in keys:
                 versions = node.storage.read_versions(key)
@@ -218,7 +160,7 @@ def test_anti_entropy_repairs_a_replica_that_missed_writes_by_merging() -> None:
     victim = "n2"
     lost = [k for k in keys if victim in cluster.ring.preference_list(k)][:5]
     node = cluster.nodes[victim]
-    assert isinstance(node, DynamoNode)
+    assert isinstance(node, Node) and node.gossip_mode
     cluster.crash(victim)
     for key in lost:
         cluster.disks[victim]._versions.pop(key)
@@ -241,12 +183,12 @@ def test_a_restart_rejoins_with_the_persisted_ring_and_a_new_generation() -> Non
     assert cluster.join("n6", via="n1")
     cluster.run(until=cluster.now + 300)
     node = cluster.nodes["n4"]
-    assert isinstance(node, DynamoNode)
+    assert isinstance(node, Node) and node.gossip_mode
     generation, version = node.generation, node.ring_state.version
     cluster.crash("n4")
     cluster.restart("n4")
     again = cluster.nodes["n4"]
-    assert isinstance(again, DynamoNode)
+    assert isinstance(again, Node) and again.gossip_mode
     assert again.generation == generation + 1
     assert again.ring_state.version == version >= 2
     assert again.gossip.self_entry.status == "normal"

@@ -11,8 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import pytest
-from dynamokv.impl.core._merkle_tree import (
-    EMPTY_LEAF,
+from dynamokv.impl.core import (
     AntiEntropy,
     AntiEntropyConfig,
     AntiEntropyEffect,
@@ -24,11 +23,10 @@ from dynamokv.impl.core._merkle_tree import (
     MerkleSend,
     PartitionMerkleTree,
     RepairKeys,
-    inner_hash,
-    measure_repair_traffic,
-    pair_digest,
     wire_bytes,
 )
+from dynamokv.impl.core._merkle import EMPTY_LEAF, inner_hash, pair_digest
+from dynamokv.impl.sim._measurements import measure_repair_traffic
 from dynamokv.spec import merkle as spec_merkle
 from hypothesis import given
 from hypothesis import strategies as st

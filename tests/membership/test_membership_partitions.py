@@ -8,11 +8,12 @@ import pytest
 from dynamokv.impl.core._partitions import (
     PartitionArgumentError,
     join,
+    join_weighted,
     leave,
-    movement,
+    leave_weighted,
     preference_lists,
-    q1_table,
 )
+from dynamokv.impl.sim._measurements import movement, q1_table
 from dynamokv.spec import ring as spec_ring
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -132,3 +133,49 @@ def test_q1_adding_an_eleventh_node_moves_one_eleventh_of_the_data() -> None:
     assert abs(sampled.coordinators_changed_fraction - 1 / 11) < 0.01
     assert abs(modulo.coordinators_changed_fraction - 10 / 11) < 0.01
     assert modulo.copies_moved_fraction > 0.5
+
+
+WEIGHTS = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d", "e"]), st.integers(1, 4), min_size=1, max_size=5
+)
+
+
+@given(WEIGHTS, st.integers(1, 4), st.integers(1, 200))
+def test_weighted_join_equals_the_spec(weights: dict[str, int], new: int, q: int) -> None:
+    joined = {**weights, "z": new}
+    assume(q * min(joined.values()) >= sum(joined.values()))
+    before = spec_ring.assign_partitions_weighted(weights, q)
+    assert join_weighted(before, joined, "z") == spec_ring.join_partitions_weighted(
+        before, joined, "z"
+    )
+
+
+@given(WEIGHTS, st.integers(1, 200), st.data())
+def test_weighted_leave_equals_the_spec(
+    weights: dict[str, int], q: int, data: st.DataObject
+) -> None:
+    assume(len(weights) >= 2 and q * min(weights.values()) >= sum(weights.values()))
+    before = spec_ring.assign_partitions_weighted(weights, q)
+    leaver = data.draw(st.sampled_from(sorted(weights)))
+    assert leave_weighted(before, weights, leaver) == spec_ring.leave_partitions_weighted(
+        before, weights, leaver
+    )
+
+
+def test_a_weight_two_join_at_full_size_takes_twice_a_weight_one_share() -> None:
+    weights = {f"n{index}": 1 for index in range(10)}
+    before = spec_ring.assign_partitions_weighted(weights, 16_384)
+    after = join_weighted(before, {**weights, "big": 2}, "big")
+    counts = Counter(after)
+    assert counts["big"] == 2731  # 16,384 x 2/12, rounded
+    assert all(1365 <= counts[node] <= 1366 for node in weights)
+    assert sum(b != a for b, a in zip(before, after, strict=True)) == counts["big"]
+
+
+def test_weighted_moves_refuse_what_the_strategy_cannot_serve() -> None:
+    with pytest.raises(PartitionArgumentError):
+        join_weighted(("a", "b"), {"a": 1, "b": 1}, "c")  # no weight for c
+    with pytest.raises(PartitionArgumentError):
+        join_weighted(("a", "b"), {"a": 1, "b": 1, "c": 1}, "c")  # a share under one
+    with pytest.raises(PartitionArgumentError):
+        leave_weighted(("a", "a"), {"a": 1}, "a")  # the only node

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 from dynamokv.impl.runtime import (
-    MemberConfig,
+    MemberAddress,
     MetricsRegistry,
     NodeApi,
     NodeProcess,
@@ -48,17 +48,17 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def cluster_members(count: int) -> tuple[MemberConfig, ...]:
+def cluster_members(count: int) -> tuple[MemberAddress, ...]:
     ports = free_ports(2 * count)
     return tuple(
-        MemberConfig(
+        MemberAddress(
             name=f"node-{i + 1}", host=LOOPBACK, peer_port=ports[2 * i], http_port=ports[2 * i + 1]
         )
         for i in range(count)
     )
 
 
-def toml_for(members: tuple[MemberConfig, ...], *, q: int = 64, extra: str = "") -> str:
+def toml_for(members: tuple[MemberAddress, ...], *, q: int = 64, extra: str = "") -> str:
     rows = ",\n".join(
         f'  {{ name = "{m.name}", host = "{m.host}", peer_port = {m.peer_port}, '
         f"http_port = {m.http_port} }}"
@@ -240,7 +240,7 @@ class ProcessCluster:
     def wait_serving(self, *, timeout_seconds: float = 60.0) -> None:
         """Until the started nodes are connected to each other and a quorum write goes
         through each (what ``cluster up`` waits for; a READY line alone is not enough)."""
-        from dynamokv.impl.runtime._cluster import wait_until_serving
+        from dynamokv.impl.runtime._local_cluster import wait_until_serving
 
         wait_until_serving(
             {name: self.http(name) for name in self.processes}, timeout_seconds=timeout_seconds

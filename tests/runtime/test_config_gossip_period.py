@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from dynamokv.impl.core._gossip import GossipConfig
-from dynamokv.impl.runtime import MemberConfig, NodeProcess, NodeProcessConfig
+from dynamokv.impl.runtime import MemberAddress, NodeProcess, NodeProcessConfig
 from dynamokv.impl.runtime._config import ConfigError, load_config
 
 TOML = """
@@ -41,7 +41,7 @@ def test_gossip_period_bad_values_are_refused(tmp_path: Path, value: str) -> Non
 
 
 def test_gossip_period_field_is_validated_without_toml() -> None:
-    members = (MemberConfig(name="a", host="127.0.0.1", peer_port=7201, http_port=7101),)
+    members = (MemberAddress(name="a", host="127.0.0.1", peer_port=7201, http_port=7101),)
     NodeProcessConfig(name="a", data_dir="/nonexistent", members=members, gossip_period_ticks=1)
     with pytest.raises(ConfigError, match="gossip_period_ticks"):
         NodeProcessConfig(name="a", data_dir="/nonexistent", members=members, gossip_period_ticks=0)

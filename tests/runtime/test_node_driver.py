@@ -7,7 +7,6 @@ shared. Each test is bounded by :func:`run_bounded`; nodes are cancelled on exit
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -169,12 +168,18 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
 
 
 class _SlowStore:
-    """A store whose writes take ``seconds`` (a slow fsync), recording when each returned."""
+    """A store whose writes take ``seconds`` of its own clock (a slow fsync), recording when
+    each returned. Only these writes move the clock, so how long the others take on a busy
+    machine cannot make them look slow."""
 
     def __init__(self, store: Store, seconds: float) -> None:
         self.store = store
         self.seconds = seconds
+        self.now = 1000.0
         self.written_at: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
 
     def get(self, key: bytes) -> bytes | None:
         return self.store.get(key)
@@ -186,9 +191,9 @@ class _SlowStore:
         self.store.append_batch(operations)
 
     def commit(self) -> None:
-        time.sleep(self.seconds)
+        self.now += self.seconds
         self.store.commit()
-        self.written_at.append(time.monotonic())
+        self.written_at.append(self.now)
 
     def sync(self) -> None:
         self.store.sync()
@@ -209,7 +214,9 @@ async def test_inline_writes_ack_only_after_the_write_returned_and_slow_disks_go
         data = _SlowStore(Store.open(str(tmp_path / name / "data"), options=options), 0.0)
         meta = Store.open(str(tmp_path / name / "meta"), options=options)
         slow[name] = data
-        adapters[name] = StoreWriter(StoreAdapter(data, meta), metrics=MetricsRegistry())
+        adapters[name] = StoreWriter(
+            StoreAdapter(data, meta), metrics=MetricsRegistry(), clock=data.clock
+        )
         return adapters[name]
 
     async with open_cluster(tmp_path, store_factory=factory) as nodes:
@@ -223,13 +230,11 @@ async def test_inline_writes_ack_only_after_the_write_returned_and_slow_disks_go
             store.seconds = 0.05  # over INLINE_WRITE_SECONDS_MAX
             written_before = len(store.written_at)
             await client.put(key, b"slow")
-            answered_at = time.monotonic()
             # The coordinator's own write returned before the 204 (persist before ack).
             assert len(store.written_at) > written_before
-            assert store.written_at[-1] <= answered_at
             assert adapters[name]._threaded_until == 0.0  # one slow batch: still inline
             await client.put(key, b"slow again")
-            assert adapters[name]._threaded_until > time.monotonic()  # now on a thread
+            assert adapters[name]._threaded_until > store.clock()  # now on a thread
             store.seconds = 0.0
             await client.put(key, b"after")
             assert b"after" in (await client.get(key)).values  # blind puts: siblings

@@ -136,13 +136,13 @@ def test_a_partitioned_coordinator_writes_with_the_replicas_it_reaches_and_heals
                 assert status == 200 and document["drop_to"] == ["node-2"]
                 await client.put("during", b"partition", w=2)
                 assert one.faults.stats.dropped_outbound_count >= 1
-                assert two.node.node.stored_versions(b"during") == ()
+                assert two.node.stored_versions(b"during") == ()
                 status, document = await _request_json(client, "DELETE", "/admin/faults")
                 assert status == 200 and document["drop_to"] == []
                 reply = await client.get("during", r=3)
                 assert reply.values == (b"partition",)
             with trio.fail_after(10):
-                while not two.node.node.stored_versions(b"during"):
+                while not two.node.stored_versions(b"during"):
                     await trio.sleep(0.02)
 
     trio.run(main)
@@ -160,8 +160,7 @@ def test_a_delayed_peer_gets_every_message_later_and_in_order(tmp_path: Path) ->
             for other in nodes[1:]:
                 with trio.fail_after(10):
                     while not all(
-                        other.process.node.node.stored_versions(f"slow-{i}".encode())
-                        for i in range(5)
+                        other.process.node.stored_versions(f"slow-{i}".encode()) for i in range(5)
                     ):
                         await trio.sleep(0.02)
 

@@ -254,6 +254,25 @@ class GossipClusterAgainstSpec(ClusterAgainstSpec):
                 assert covers(held, version), f"acknowledged {version.dot} lost"
 
 
+def test_a_seed_that_left_and_rejoins_through_itself_is_gossiped_to_again() -> None:
+    """A counterexample the long model found, kept as a fixed case.
+
+    n1 (a seed) leaves, and n2 (the other seed) leaves through n1; n2 crashes; n1
+    restarts knowing only the seeds and joins itself into a new ring. The members
+    still in the ring must keep calling the seeds that left, or the two groups never
+    meet and the new ring never reaches them (Dynamo §4.8.2).
+    """
+    state = GossipClusterAgainstSpec()
+    state.join(via="n1")
+    state.leave(node="n1", via="n2")
+    state.leave(node="n2", via="n1")
+    state.crash(node="n2")
+    state.join(via="n1")
+    state.delete(key=b"a", node="n1")
+    state.converge()
+    state.teardown()
+
+
 GossipClusterAgainstSpec.TestCase.settings = settings(
     max_examples=25, stateful_step_count=30, deadline=None
 )

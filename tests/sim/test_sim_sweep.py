@@ -1,4 +1,4 @@
-"""Simulation sweeps: every fault on, every checker, every seed replayable (DESIGN.md §6, rung 5)."""
+"""Simulation sweeps: every fault on, every checker, every seed replayable (the ladder's fifth rung)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_the_store_mode_runs_the_production_storage_adapter(
         assert isinstance(disk, StoreDisk)
         assert type(disk.adapter) is StoreAdapter
         if node is not None:
-            storage = node.node.storage if membership == "gossip" else node.storage  # type: ignore[union-attr]
+            storage = node.storage
             assert storage is disk.adapter
     # ...and the runtime's node process reads and writes through that same class.
     writer = StoreWriter.open(str(tmp_path / "node"), fsync="none", metrics=MetricsRegistry())
@@ -159,7 +159,7 @@ SWEEP_CHUNKS = 10
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(SWEEP_CHUNKS))
 def test_slow_sweep_500_seeds_of_2000_ops_every_fault(chunk: int) -> None:
-    """Issue 4's sweep: 500 seeds x 2,000 requests, crash, partition, drop, dup and
+    """The big sweep: 500 seeds x 2,000 requests, crash, partition, drop, dup and
     reorder on, complete nodes (gossip, phi, handoff, anti-entropy). Split in chunks
     so that both pytest workers share it."""
     size = SWEEP_SEEDS // SWEEP_CHUNKS

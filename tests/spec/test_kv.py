@@ -1,4 +1,4 @@
-"""Laws of :mod:`dynamokv.spec.kv`: versions, siblings and contexts (DESIGN.md section 3).
+"""Laws of :mod:`dynamokv.spec.kv`: versions, siblings and contexts (the contract).
 
 Histories are replayed into :class:`~dynamokv.spec.kv.KVModel`: each put uses the
 context of some earlier get (or the empty context of a blind write), through one of
@@ -117,7 +117,7 @@ def test_a_put_under_the_context_of_a_get_supersedes_every_sibling(
 def test_two_puts_with_one_stale_context_through_one_coordinator_are_both_kept(
     steps: list[Step], pick: int, coordinator: str
 ) -> None:
-    """The reason for dots: DESIGN.md property 3 (siblings for truly concurrent puts).
+    """The reason for dots: property 3 (siblings for truly concurrent puts).
 
     Plain vector clocks would give the second put a clock that descends from the
     first one's, and the first (acknowledged) value would be discarded.
@@ -308,3 +308,26 @@ def test_replicas_that_apply_the_same_versions_in_any_order_converge(
         any_order = any_order.apply(KEY, [version]).apply(KEY, [version])  # duplicates too
     assert in_order.get(KEY) == any_order.get(KEY) == model.get(KEY)
     assert in_order.get(b"other") == (frozenset(), {})
+
+
+ITEMS = st.lists(st.sampled_from([b"book", b"pen", b"cup", b"lamp"]), max_size=3).map(
+    lambda items: b"\n".join(sorted(set(items)))
+)
+SIBLINGS = st.lists(st.tuples(st.integers(1, 9), ITEMS), max_size=3)
+
+
+@given(SIBLINGS, st.sampled_from([b"book", b"hat"]), st.integers(10, 20))
+def test_a_union_cart_update_keeps_every_siblings_items_and_adds_the_new_one(
+    siblings: list[tuple[int, bytes]], item: bytes, stamp: int
+) -> None:
+    written_stamp, value = kv.cart_update(siblings, item, stamp, last_write_wins=False)
+    kept = set(value.split(b"\n"))
+    assert written_stamp == stamp and item in kept
+    assert all(line in kept for _, items in siblings for line in items.split(b"\n") if line)
+
+
+def test_a_last_write_wins_cart_update_drops_the_older_siblings_items() -> None:
+    """Interview Q5: two concurrent adds, resolved by timestamp: one add is lost."""
+    siblings = [(3, b"book"), (5, b"pen")]
+    assert kv.cart_update(siblings, b"cup", 6, last_write_wins=True) == (6, b"cup\npen")
+    assert kv.cart_update(siblings, b"cup", 6, last_write_wins=False) == (6, b"book\ncup\npen")

@@ -1,7 +1,7 @@
 """The public surface of :mod:`dynamokv.spec`: ``__all__``, docstrings and contracts.
 
-trio and Hypothesis test that each module exports exactly what it defines; DESIGN.md
-section 6 asks that every public spec function carry a contract CrossHair can check.
+trio and Hypothesis test that each module exports exactly what it defines; the verification
+ladder asks that every public spec function carry a contract CrossHair can check.
 """
 
 from __future__ import annotations

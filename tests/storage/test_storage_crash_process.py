@@ -2,8 +2,9 @@
 
 The child opens the store (fsync policy ``always``, tiny memtable so flushes and
 compactions run all the time, four writer threads sharing group commits) and prints each
-key only after ``put`` returned. The parent kills it with SIGKILL at a random moment (during
-startup, recovery, a flush, a compaction, an fsync...), then reopens the same directory and
+key only after ``put`` returned. The parent kills it with SIGKILL after a random number of
+acknowledged writes (so during recovery, a flush, a compaction, an fsync...) or at once
+(during startup), then reopens the same directory and
 checks that every printed key holds its value. The directory is kept across iterations, so
 later iterations also recover from the earlier crashes' leftovers.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -48,6 +50,25 @@ for thread in threads:
 CHILD_SECONDS_MAX = 30.0
 
 
+def _read_lines(child: subprocess.Popen[bytes], count: int) -> bytes:
+    """The child's first ``count`` lines (bounded by CHILD_SECONDS_MAX); fewer if it ends."""
+    assert child.stdout is not None
+    deadline = time.monotonic() + CHILD_SECONDS_MAX
+    data = b""
+    # Bounded: each pass reads at least one byte, or returns at the deadline or at EOF.
+    while data.count(b"\n") < count:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, "the child wrote nothing for CHILD_SECONDS_MAX"
+        ready, _, _ = select.select([child.stdout], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(child.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _run_iterations(directory: Path, iterations: int, seed: int) -> int:
     rng = random.Random(seed)
     acknowledged: list[bytes] = []
@@ -57,11 +78,14 @@ def _run_iterations(directory: Path, iterations: int, seed: int) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.05, 0.6))
+        # Kill after the child has acknowledged a random number of writes (readiness, not a
+        # fixed time, so a busy machine changes nothing), or at once, during its startup.
+        wanted = rng.randrange(0, 40)
+        early = _read_lines(child, wanted) if wanted else b""
         os.kill(child.pid, signal.SIGKILL)
         stdout, stderr = child.communicate(timeout=CHILD_SECONDS_MAX)
         assert child.returncode == -signal.SIGKILL, stderr.decode()
-        complete = stdout.decode().split("\n")[:-1]  # a line cut by the kill is not counted
+        complete = (early + stdout).decode().split("\n")[:-1]  # a cut line is not counted
         acknowledged.extend(line.encode() for line in complete)
         with Store.open(str(directory), options=StoreOptions(background=False)) as store:
             missing = [

@@ -52,7 +52,7 @@ def test_torn_last_record_is_cut_and_reported_at_every_byte_offset(tmp_path: Pat
                     TornTail(str(trial / wal.name), last_start, cut - last_start),
                 )
             assert dict(store.scan(0, 0)) == dict(VALUES[:-1])
-        # The cut is durable: the next open is clean and the torn file is no longer newest.
+        # The cut is durable: the next open is clean and the torn file is not the newest.
         with Store.open(str(trial), options=StoreOptions(background=False)) as store:
             assert store.recovery.clean
             assert dict(store.scan(0, 0)) == dict(VALUES[:-1])

@@ -3,7 +3,7 @@
 ``dynamokv cluster up`` and the real-process tests need the same thing: start N node
 processes on 127.0.0.1, each with its own TOML file, data directory and log files, wait
 until every node serves and agrees on the ring, and later kill, restart or stop them. This
-module does it once, as a library (:class:`LocalCluster`); the CLI (``impl/cli/_cluster.py``)
+module does it once, as a library (:class:`LocalCluster`); the CLI (``impl/cli/_cluster_command.py``)
 and the demo are thin layers over it.
 
 Why it is built this way:
@@ -27,7 +27,7 @@ Why it is built this way:
   succeeds. All sockets of one pick are held open until every port is chosen, so no two
   nodes get the same port. Only loopback is ever used.
 * HTTP here is the standard library's ``http.client``: the manager's few requests (health,
-  ring, metrics) do not need the node's client, and the import rules (DESIGN.md §2) keep
+  ring, metrics) do not need the node's client, and the import rules (docs/architecture.md) keep
   ``impl/runtime`` below the client.
 """
 

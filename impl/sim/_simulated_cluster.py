@@ -1,4 +1,4 @@
-"""A whole cluster of cores in one process, under one seed (DESIGN.md section 2).
+"""A whole cluster of cores in one process, under one seed.
 
 Like TigerBeetle's VOPR and FoundationDB's simulator, one ``random.Random`` decides
 everything (message delays, losses, duplicates, the faults, the workload), and a
@@ -19,7 +19,7 @@ effects: no copies, no contracts. ``trace_hash`` digests every event processed.
 Two kinds of node: ``membership="static"`` drives the request-path
 :class:`~dynamokv.impl.core.Node` over one fixed ring with
 :class:`~dynamokv.impl.core.TimeoutHealth` (the request-path scenario scripts), and
-``membership="gossip"`` drives the complete :class:`~dynamokv.impl.core.DynamoNode`:
+``membership="gossip"`` drives the complete :class:`~dynamokv.impl.core.Node`:
 gossip, phi-accrual health, explicit join and leave with partition transfer, and
 Merkle anti-entropy. ``spares`` extra nodes start down and outside the ring, for
 joins (:meth:`Cluster.join`, :meth:`Cluster.leave`).
@@ -41,7 +41,6 @@ from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     ClientRequest,
     DeleteHint,
-    DynamoNode,
     Effect,
     Event,
     ForwardRequest,
@@ -68,6 +67,7 @@ from dynamokv.impl.core import (
     Reply,
     Request,
     Result,
+    RingCache,
     RingState,
     RootsReply,
     RootsRequest,
@@ -78,18 +78,18 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     TransferAck,
     TransferBatch,
+    Version,
     WriteAck,
     WriteRequest,
     covers,
 )
-from dynamokv.spec.kv import Version
 
 from ._disk import SimDisk
 
 __all__ = ["MEMBERSHIPS", "Cluster", "DelaySampler", "NetworkConfig", "TraceEntry"]
 
 MEMBERSHIPS = ("static", "gossip")
-"""``static``: plain cores on a fixed ring; ``gossip``: complete :class:`DynamoNode` s."""
+"""``static``: request-path nodes on a fixed ring; ``gossip``: complete nodes."""
 
 SEEDS_MAX = 2
 """The first nodes of a cluster are its seeds (Dynamo §4.8.2)."""
@@ -224,6 +224,9 @@ class Cluster:
         self.initial = tuple(f"n{i + 1}" for i in range(node_count))
         self.names = tuple(f"n{i + 1}" for i in range(node_count + spares))
         self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
+        # One cache of built rings for every node and restart of this cluster: they share
+        # the few rings of a run instead of each building its own.
+        self.built_rings = RingCache()
         base = member_config or MemberConfig()
         if base.gossip.partition_count != q:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
@@ -244,7 +247,7 @@ class Cluster:
                 name: disk_factory(random.Random(self.random.getrandbits(64)))
                 for name in self.names
             }
-        self.nodes: dict[str, Node | DynamoNode | None] = dict.fromkeys(self.names)
+        self.nodes: dict[str, Node | None] = dict.fromkeys(self.names)
         self.stats_of_dead: list[NodeStats] = []
         self.blocked: set[tuple[str, str]] = set()
         self.now = 0
@@ -282,7 +285,6 @@ class Cluster:
             return
         self._incarnation[name] += 1
         self.started.add(name)
-        node: Node | DynamoNode
         if self.membership == "static":
             node = Node(
                 name,
@@ -294,7 +296,7 @@ class Cluster:
                 seams=self.seams,
             )
         else:
-            node = DynamoNode(
+            node = Node(
                 name,
                 config=self.config,
                 storage=self.disks[name].view,
@@ -305,6 +307,7 @@ class Cluster:
                 bootstrap_owners=self.static_ring.assignment if name in self.initial else None,
                 now=self.now,
                 seams=self.seams,
+                rings=self.built_rings,
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
@@ -317,7 +320,7 @@ class Cluster:
         if node is None:
             return
         self.stats_of_dead.append(node.stats)
-        if isinstance(node, DynamoNode):
+        if node.gossip_mode:
             self.member_stats_of_dead.append(node.stats_member)
         self.nodes[name] = None
         self.stats.crashes += 1
@@ -356,13 +359,13 @@ class Cluster:
         node = self.nodes[name]
         if node is None:
             return "down"
-        if isinstance(node, Node):
+        if node.gossip is None:
             return "static"
         return node.gossip.self_entry.status
 
     def _admin(self, via: str, kind: str, name: str) -> bool:
         node = self.nodes[via]
-        if not isinstance(node, DynamoNode):
+        if node is None or not node.gossip_mode:
             return False
         try:
             if kind == "join":
@@ -535,12 +538,12 @@ class Cluster:
         if until is not None:
             self.now = max(self.now, until)
 
-    def _step(self, name: str, node: Node | DynamoNode, event: Event) -> None:
+    def _step(self, name: str, node: Node, event: Event) -> None:
         self._carry(name, node, node.step(event, self.now))
 
-    def _carry(self, name: str, node: Node | DynamoNode, effects: list[Effect]) -> None:
+    def _carry(self, name: str, node: Node, effects: list[Effect]) -> None:
         if self._watch_rings:
-            ring = node.ring_state  # type: ignore[union-attr]
+            ring = node.ring_state
             if ring is not self._ring_seen[name]:
                 self._watch_ring(name, ring)
         for effect in effects:
@@ -611,12 +614,12 @@ class Cluster:
                 return
 
     def _handed_off(self, owner: str, key: bytes, version: Version) -> bool:
-        """Gossip clusters: an owner that no longer owns the key (in the ring it follows)
+        """Gossip clusters: an owner that stopped owning the key (in the ring it follows)
         may have handed it off before the hint's ack arrived; a new owner must hold it."""
         if self.membership == "static":
             return False
         node = self.nodes[owner]
-        ring = node.ring if isinstance(node, DynamoNode) else self.ring
+        ring = node.ring if node is not None and node.gossip_mode else self.ring
         owners = ring.preference_list(key)
         if owner in owners:
             return False
@@ -683,7 +686,7 @@ class Cluster:
     def member_stats(self) -> MemberStats:
         """The composite nodes' counters, every incarnation summed (gossip clusters)."""
         total = MemberStats()
-        live = [n.stats_member for n in self.nodes.values() if isinstance(n, DynamoNode)]
+        live = [n.stats_member for n in self.nodes.values() if n is not None and n.gossip_mode]
         for stats in [*self.member_stats_of_dead, *live]:
             for name in MemberStats.__slots__:
                 setattr(total, name, getattr(total, name) + getattr(stats, name))

@@ -1,6 +1,6 @@
 """``dynamokv cluster up/down/status/kill/restart``: a local cluster of real node processes.
 
-The work is done by :class:`dynamokv.impl.runtime._cluster.LocalCluster`, which the tests and
+The work is done by :class:`dynamokv.impl.runtime._local_cluster.LocalCluster`, which the tests and
 the demo use too; this module only parses arguments, shows progress and prints tables. The
 cluster lives in a directory (``./.dynamokv`` by default), so every command run from the
 same place talks to the same cluster, and ``dynamokv get/put/delete`` find it through
@@ -197,7 +197,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cluster(args: argparse.Namespace, **options: Any) -> Any:
-    from dynamokv.impl.runtime._cluster import ClusterError, LocalCluster
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
 
     try:
         return LocalCluster(args.dir, stop_on_exit=False, **options)
@@ -217,7 +217,7 @@ def _progress() -> Any:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(
         args,
@@ -276,11 +276,12 @@ def _print_status(cluster: Any) -> None:
         "partitions",
         "keys",
         "hints pending",
+        "transfers",
     ):
         table.add_column(
             column,
             justify="right"
-            if column in ("#", "pid", "partitions", "keys", "hints pending")
+            if column in ("#", "pid", "partitions", "keys", "hints pending", "transfers")
             else "left",
         )
     for index, row in enumerate(cluster.status(), start=1):
@@ -308,6 +309,11 @@ def _print_status(cluster: Any) -> None:
             show(row.partitions),
             show(row.keys),
             show(row.hints_pending),
+            show(
+                None
+                if "dynamokv_transfers_in_flight" not in row.metrics
+                else int(row.metrics["dynamokv_transfers_in_flight"])
+            ),
         )
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -325,7 +331,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     try:
@@ -337,7 +343,7 @@ def _kill(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     try:
@@ -350,7 +356,7 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, action: Any) -> Any:
     """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     if not cluster.processes:
@@ -445,7 +451,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._cluster import ClusterError
+    from dynamokv.impl.runtime._local_cluster import ClusterError
 
     cluster = _cluster(args, progress=_progress())
     if not cluster.processes:

@@ -1,0 +1,409 @@
+"""Merkle trees: an incremental hash tree per partition, kept current by every write (Dynamo §4.7).
+
+Replicas drift apart when a hint is dropped at its bound or lost with a crashed
+substitute. Dynamo repairs them in the background: "each node maintains a
+separate Merkle tree for each key range ... two nodes exchange the root of the
+Merkle tree corresponding to the key ranges that they host in common" and
+descend only where hashes differ (Dynamo §4.7). The traffic is proportional to
+the difference, not to the data. The trees are compared by
+:mod:`~dynamokv.impl.core._anti_entropy`; this module keeps them.
+
+The tree (:class:`PartitionMerkleTree`)
+=======================================
+
+One tree per strategy-3 partition, of fixed shape: ``2**depth`` leaf *buckets*
+(depth 10: 1,024), a key's bucket being the top ``depth`` bits of its ring
+position's offset inside the partition, so two replicas with different keys
+still have trees of the same shape, and a bucket is a contiguous key range.
+
+It is kept up to date on every write instead of rebuilt for every exchange:
+
+* a leaf's hash is the **XOR of** ``H(key, value_hash)`` over the bucket's keys.
+  XOR is commutative and its own inverse, so a write is ``leaf ^= H(k, old) ^
+  H(k, new)``: O(1), whatever the bucket holds, and the leaf is a deterministic
+  function of the bucket's *contents*, independent of the order of writes.
+  (A sorted-bucket rehash would cost O(bucket) per write.) XOR of strong digests
+  is a fine set hash against accidents; it is not meant to resist an adversary
+  who chooses keys, which anti-entropy between our own replicas does not face.
+* the write marks its leaf dirty; inner nodes ``H("I" | left | right)`` are
+  recomputed lazily, along the dirty paths only, the next time a hash is read:
+  O(depth) per write at worst, less when writes share paths.
+
+Agreement with the spec
+-----------------------
+
+:func:`dynamokv.spec.merkle.build` hashes a leaf as ``hash_fn(payload)`` with an
+injective encoding of the sorted bucket. Given a ``hash_fn`` that decodes that
+payload and computes *our* leaf and inner hashes, and our :meth:`bucket_of`, the
+spec builds a tree whose every node hash equals ours: the differential tests
+check **raw hashes, level by level**, and also that an exchange finds exactly the
+spec's :func:`~dynamokv.spec.merkle.diff` keys (= :func:`~dynamokv.spec.merkle.differing_keys`)
+comparing exactly as many node pairs.
+
+Keeping them current
+--------------------
+
+:class:`MerkleTrees` holds a node's trees, one per partition it stores keys of, built
+once from storage when the node starts. :class:`MerkleTracking` decorates the node's
+storage (:class:`~dynamokv.impl.core._storage.LocalStore`): every version set the node
+writes, whatever writes it (a put, a replica's merge, a transfer, a repair, a handoff's
+drop), updates its key's leaf with :func:`value_hash` of the set. So the trees never
+need rebuilding, and no other code needs to remember them.
+
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+from dynamokv.errors import ArgumentError, invariant
+from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, RING_SIZE, md5_position
+
+from ._outbox import AfterPersist
+from ._storage import LocalStore
+from ._versions import Version
+
+__all__ = [
+    "EMPTY_LEAF",
+    "NODE_HASH_BYTES",
+    "MerkleArgumentError",
+    "MerkleTracking",
+    "MerkleTrees",
+    "PartitionMerkleTree",
+    "empty_levels",
+    "inner_hash",
+    "pair_digest",
+    "value_hash",
+]
+
+NODE_HASH_BYTES = 16
+"""Every node hash is a 128-bit BLAKE2b digest."""
+
+DEPTH_MAX = 16
+"""The spec's bound on the depth; 2**16 buckets per partition is plenty."""
+
+
+class MerkleArgumentError(ArgumentError):
+    """A public argument is out of range (a key of another partition, a bad depth)."""
+
+
+def _partition_start(partition: int, partition_count: int) -> int:
+    """:func:`dynamokv.spec.ring.partition_start` without its contracts (a tree is made on
+    every restart and every exchange); the differential tests hold the two equal."""
+    return -(-partition * RING_SIZE // partition_count)
+
+
+def empty_levels(depth: int) -> tuple[tuple[bytes, ...], ...]:
+    """The levels of an empty tree of ``depth`` (a tree copies them instead of rehashing;
+    :class:`MerkleTrees` computes them once for all of a node's trees)."""
+    empty = [EMPTY_LEAF]
+    for _ in range(depth):
+        empty.append(inner_hash(empty[-1], empty[-1]))
+    return tuple((empty[depth - d],) * (1 << d) for d in range(depth + 1))
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=NODE_HASH_BYTES).digest()
+
+
+def pair_digest(key: bytes, value_hash: bytes) -> bytes:
+    """``H(key, value_hash)``: one key's contribution to its leaf (XORed in).
+
+    Length-prefixed, so ``(key, value_hash)`` pairs never encode alike.
+    """
+    return _digest(b"P" + len(key).to_bytes(4, "big") + key + value_hash)
+
+
+def inner_hash(left: bytes, right: bytes) -> bytes:
+    """An inner node's hash from its two children's."""
+    return _digest(b"I" + left + right)
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(NODE_HASH_BYTES, "big")
+
+
+EMPTY_LEAF = bytes(NODE_HASH_BYTES)
+"""The hash of an empty bucket: the XOR of nothing."""
+
+
+class PartitionMerkleTree:
+    """The incremental Merkle tree of one partition's contents (Dynamo §4.7).
+
+    Holds ``key -> value_hash`` for every key the replica stores in the partition
+    (tombstones included: they are versions too); ``value_hash`` is whatever the
+    replication layer hashes a key's version set to.
+
+    Args:
+        partition: the strategy-3 partition this tree covers.
+        partition_count: Q.
+        depth: the tree has ``2**depth`` leaf buckets (0 to 16).
+        position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
+        levels: :func:`empty_levels` of ``depth``, if the caller has them already.
+    """
+
+    def __init__(
+        self,
+        partition: int,
+        *,
+        partition_count: int = DEFAULT_PARTITION_COUNT,
+        depth: int = 10,
+        position_of: Callable[[bytes], int] = md5_position,
+        levels: tuple[tuple[bytes, ...], ...] | None = None,
+    ) -> None:
+        """Create an empty tree; see the class docstring."""
+        if not 0 <= depth <= DEPTH_MAX:
+            raise MerkleArgumentError(f"depth must be in [0, {DEPTH_MAX}]")
+        if not 0 <= partition < partition_count:
+            raise MerkleArgumentError("partition must be in [0, partition_count)")
+        self.partition = partition
+        self.partition_count = partition_count
+        self.depth = depth
+        self._position_of = position_of
+        self._start = _partition_start(partition, partition_count)
+        self._width = _partition_start(partition + 1, partition_count) - self._start
+        # levels[d] holds the 2**d hashes at depth d; levels[depth] are the leaves.
+        if levels is None:
+            levels = empty_levels(depth)
+        self._levels: list[list[bytes]] = [list(level) for level in levels]
+        self._buckets: list[dict[bytes, bytes]] = [{} for _ in range(1 << depth)]
+        self._dirty: set[int] = set()
+        self._size = 0
+
+    def bucket_of(self, key: bytes) -> int:
+        """The leaf bucket of ``key``: the top ``depth`` bits of its offset in the partition.
+
+        Raises:
+            MerkleArgumentError: the key belongs to another partition.
+        """
+        offset = self._position_of(key) - self._start
+        if not 0 <= offset < self._width:
+            raise MerkleArgumentError(f"key {key!r} is not in partition {self.partition}")
+        return (offset << self.depth) // self._width
+
+    def __len__(self) -> int:
+        """The number of keys in the tree."""
+        return self._size
+
+    def value_hash(self, key: bytes) -> bytes | None:
+        """The value hash stored for ``key``, or ``None``."""
+        return self._buckets[self.bucket_of(key)].get(key)
+
+    def put(self, key: bytes, value_hash: bytes) -> None:
+        """Record that ``key``'s version set now hashes to ``value_hash``: O(1) now, O(depth) lazily."""
+        bucket = self.bucket_of(key)
+        contents = self._buckets[bucket]
+        old = contents.get(key)
+        if old == value_hash:
+            return
+        leaf = self._levels[self.depth][bucket]
+        if old is not None:
+            leaf = _xor(leaf, pair_digest(key, old))
+        else:
+            self._size += 1
+        contents[key] = value_hash
+        self._levels[self.depth][bucket] = _xor(leaf, pair_digest(key, value_hash))
+        self._dirty.add(bucket)
+
+    def remove(self, key: bytes) -> bool:
+        """Forget ``key`` (its tombstone was reaped). Returns whether it was present."""
+        bucket = self.bucket_of(key)
+        old = self._buckets[bucket].pop(key, None)
+        if old is None:
+            return False
+        self._size -= 1
+        leaf = self._levels[self.depth][bucket]
+        self._levels[self.depth][bucket] = _xor(leaf, pair_digest(key, old))
+        self._dirty.add(bucket)
+        return True
+
+    def _flush(self) -> None:
+        # Recompute the ancestors of dirty leaves, one level at a time: each inner
+        # node on a dirty path is hashed once however many of its leaves changed.
+        dirty = self._dirty
+        for level in range(self.depth, 0, -1):
+            below, above = self._levels[level], self._levels[level - 1]
+            parents = {index >> 1 for index in dirty}
+            for parent in parents:
+                above[parent] = inner_hash(below[2 * parent], below[2 * parent + 1])
+            dirty = parents
+        self._dirty = set()
+
+    def root(self) -> bytes:
+        """The root hash: equal roots mean equal contents (up to hash collisions)."""
+        return self.node_hash(0, 0)
+
+    def node_hash(self, level: int, index: int) -> bytes:
+        """The hash of node ``index`` at depth ``level`` (``level == depth``: a leaf)."""
+        if self._dirty:
+            self._flush()
+        return self._levels[level][index]
+
+    def level(self, level: int) -> tuple[bytes, ...]:
+        """Every hash at depth ``level``, left to right."""
+        if self._dirty:
+            self._flush()
+        return tuple(self._levels[level])
+
+    def bucket(self, index: int) -> Mapping[bytes, bytes]:
+        """The ``key -> value_hash`` pairs of leaf ``index`` (read-only view)."""
+        return dict(self._buckets[index])
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(key, value_hash)`` in the tree, bucket by bucket."""
+        for contents in self._buckets:
+            yield from contents.items()
+
+    def check(self) -> None:
+        """Recompute every hash from the contents and compare: a test and debugging aid.
+
+        Raises:
+            dynamokv.errors.InvariantError: an incremental update went wrong.
+        """
+        self._flush()
+        level = []
+        for index, contents in enumerate(self._buckets):
+            leaf = EMPTY_LEAF
+            for key, value_hash in contents.items():
+                leaf = _xor(leaf, pair_digest(key, value_hash))
+                invariant(self.bucket_of(key) == index, "merkle: key in the wrong bucket")
+            level.append(leaf)
+        for depth in range(self.depth, -1, -1):
+            invariant(level == self._levels[depth], "merkle: incremental hash differs")
+            level = [inner_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        invariant(sum(map(len, self._buckets)) == self._size, "merkle: size count is off")
+
+
+def value_hash(versions: tuple[Version, ...]) -> bytes:
+    """The Merkle leaf value of a key: a 128-bit hash of its whole version set.
+
+    Versions are sorted by dot (the core keeps them so), so equal sets hash alike.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for version in versions:
+        value = version.value
+        node, counter = version.dot
+        digest.update(b"T" if value is None else b"V%d:" % len(value) + value)
+        digest.update(b"%d:%s%d;" % (len(node), node.encode(), counter))
+        for entry_node, entry_counter in version.context:
+            digest.update(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
+    return digest.digest()
+
+
+class MerkleTrees:
+    """A node's Merkle trees, one per partition it stores keys of (created on first use).
+
+    Args:
+        partition_count: Q.
+        depth: each tree has ``2**depth`` leaf buckets.
+        partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
+    """
+
+    __slots__ = (
+        "_empty_levels",
+        "_empty_root",
+        "by_partition",
+        "depth",
+        "partition_count",
+        "partition_of",
+    )
+
+    def __init__(
+        self, *, partition_count: int, depth: int, partition_of: Callable[[bytes], int]
+    ) -> None:
+        self.partition_count = partition_count
+        self.depth = depth
+        self.partition_of = partition_of
+        self.by_partition: dict[int, PartitionMerkleTree] = {}
+        self._empty_levels = empty_levels(depth)
+        self._empty_root = self._empty_levels[0][0]
+
+    def tree(self, partition: int) -> PartitionMerkleTree:
+        """The tree of ``partition`` (an empty one is made and kept if there is none)."""
+        tree = self.by_partition.get(partition)
+        if tree is None:
+            tree = PartitionMerkleTree(
+                partition,
+                partition_count=self.partition_count,
+                depth=self.depth,
+                levels=self._empty_levels,
+            )
+            self.by_partition[partition] = tree
+        return tree
+
+    def update(self, key: bytes, versions: tuple[Version, ...]) -> None:
+        """``key`` now holds ``versions`` (none: the key is gone)."""
+        tree = self.tree(self.partition_of(key))
+        if versions:
+            tree.put(key, value_hash(versions))
+        else:
+            tree.remove(key)
+
+    def root(self, partition: int) -> bytes:
+        """The root of ``partition`` (the empty root if nothing is stored there)."""
+        tree = self.by_partition.get(partition)
+        return self._empty_root if tree is None else tree.root()
+
+    def roots(self, partitions: Iterable[int]) -> list[bytes]:
+        """The roots of ``partitions``, in order."""
+        trees = self.by_partition
+        empty = self._empty_root
+        return [empty if (tree := trees.get(p)) is None else tree.root() for p in partitions]
+
+    def value_hash(self, partition: int, key: bytes) -> bytes | None:
+        """The leaf value of ``key`` in ``partition``'s tree, or None if absent."""
+        tree = self.by_partition.get(partition)
+        return None if tree is None else tree.value_hash(key)
+
+    def non_empty(self) -> list[tuple[int, PartitionMerkleTree]]:
+        """The partitions holding keys here, with their trees, by partition."""
+        return [(p, tree) for p, tree in sorted(self.by_partition.items()) if len(tree)]
+
+    def __len__(self) -> int:
+        """Keys held, over every partition."""
+        return sum(len(tree) for tree in self.by_partition.values())
+
+
+class MerkleTracking:
+    """The node's storage, decorated so that every version set written updates the trees.
+
+    Same methods as :class:`~dynamokv.impl.core._storage.LocalStore`, which it wraps;
+    whatever writes a key (a put, a replica's merge, a transfer, a repair, a drop after a
+    handoff) goes through here, so the trees always match what the node stores.
+    """
+
+    __slots__ = ("inner", "trees")
+
+    def __init__(self, inner: LocalStore, trees: MerkleTrees) -> None:
+        self.inner = inner
+        self.trees = trees
+
+    def begin_step(self) -> None:
+        """A new step begins (see :meth:`LocalStore.begin_step`)."""
+        self.inner.begin_step()
+
+    def read(self, key: bytes) -> tuple[Version, ...]:
+        """What the node stores for ``key``, this step's writes included."""
+        return self.inner.read(key)
+
+    def write(self, key: bytes, versions: tuple[Version, ...], *after: AfterPersist) -> None:
+        """Store ``versions`` for ``key`` and update its leaf."""
+        self.inner.write(key, versions, *after)
+        self.trees.update(key, versions)
+
+    def write_many(
+        self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
+    ) -> None:
+        """Store several keys' version sets in one persist and update their leaves."""
+        self.inner.write_many(items, *after)
+        update = self.trees.update
+        for key, versions in items:
+            update(key, versions)
+
+    def drop(self, keys: Sequence[bytes]) -> None:
+        """Forget ``keys`` (one persist) and remove them from the trees."""
+        self.inner.drop(keys)
+        update = self.trees.update
+        for key in keys:
+            update(key, ())
