@@ -307,6 +307,7 @@ class MerkleTrees:
         "depth",
         "partition_count",
         "partition_of",
+        "touched",
     )
 
     def __init__(
@@ -316,6 +317,8 @@ class MerkleTrees:
         self.depth = depth
         self.partition_of = partition_of
         self.by_partition: dict[int, PartitionMerkleTree] = {}
+        self.touched: set[int] = set()
+        """Partitions written since the orphan sweep last looked at them (it clears this)."""
         self._empty_levels = empty_levels(depth)
         self._empty_root = self._empty_levels[0][0]
 
@@ -334,7 +337,9 @@ class MerkleTrees:
 
     def update(self, key: bytes, versions: tuple[Version, ...]) -> None:
         """``key`` now holds ``versions`` (none: the key is gone)."""
-        tree = self.tree(self.partition_of(key))
+        partition = self.partition_of(key)
+        self.touched.add(partition)
+        tree = self.tree(partition)
         if versions:
             tree.put(key, value_hash(versions))
         else:
