@@ -289,9 +289,7 @@ class PartitionMerkleTree:
         for depth in range(self.depth, -1, -1):
             invariant(level == list(self.level(depth)), "merkle: incremental hash differs")
             level = [inner_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        invariant(
-            sum(map(len, self._buckets.values())) == self._size, "merkle: size count is off"
-        )
+        invariant(sum(map(len, self._buckets.values())) == self._size, "merkle: size count is off")
         invariant(all(self._buckets.values()), "merkle: an empty bucket is kept")
 
 
