@@ -581,10 +581,10 @@ class AntiEntropyRounds:
         if complete:
             # Only the partitions holding data here, in order; the rest are empty by
             # omission. A node holds trees for fewer partitions than it shares with a peer.
-            shared = self._shared_with(peer, ring)
+            with_peer = self._shared_with(peer, ring)
             chosen = tuple(
                 sorted(
-                    p for p, tree in self.trees.by_partition.items() if p in shared and len(tree)
+                    p for p, tree in self.trees.by_partition.items() if p in with_peer and len(tree)
                 )
             )
         else:
