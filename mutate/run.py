@@ -136,6 +136,9 @@ def run_oracle(command: list[str]) -> bool:
 
 def sentinel(plan: dict[str, dict[str, object]]) -> bool:
     """Apply a known bug by hand; its oracle must fail. Restores the file in every case."""
+    if not run_oracle(oracle(SENTINEL_MODULE, plan)):
+        print(f"sentinel: the oracle of {SENTINEL_MODULE} fails unmutated; fix it first")
+        return False
     path = ROOT / SENTINEL_MODULE
     source = path.read_text()
     if SENTINEL_FROM not in source:
