@@ -101,7 +101,7 @@ class Tally:
         score = sum(n * k / j for n, k, j in weighted) / total
         variance = 0.0
         for n, k, j in weighted:
-            rate = k / j
+            rate = (k + 1) / (j + 2)  # Laplace: a sample with no survivor is not certainty
             correction = (n - j) / (n - 1) if n > 1 else 0.0
             variance += (n / total) ** 2 * rate * (1 - rate) / j * correction
         return score, 1.96 * math.sqrt(variance)
