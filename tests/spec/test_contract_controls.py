@@ -1,0 +1,184 @@
+"""Every contract of the spec has a wrong answer that it, and only a correct contract, rejects.
+
+A postcondition is only worth its line if some wrong result fails it. Hypothesis
+tests call the real bodies, which are right, so a contract that was weakened (``==``
+turned into ``<=``) or deleted would go unnoticed by them. Each row here is a call
+with a *wrong result* chosen so that the one contract it targets rejects it while
+the others accept it; every postcondition of the function is evaluated on that
+result directly, the way icontract would after a body that returned it.
+
+The controls: the real result of the same call passes every postcondition, and a
+call that breaks one precondition raises ``ViolationError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import icontract
+import pytest
+from dynamokv.spec import vclock
+
+
+@dataclass(frozen=True)
+class WrongResult:
+    """A call and a result the function must never return for it."""
+
+    function: Callable[..., Any]
+    arguments: Mapping[str, Any]
+    wrong: Any
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.function.__name__}: {self.why}"
+
+
+def rejecting_postconditions(
+    function: Callable[..., Any], arguments: Mapping[str, Any], result: Any
+) -> list[str]:
+    """The source of every postcondition of ``function`` that ``result`` fails."""
+    values = {**arguments, "result": result}
+    failed = []
+    for contract in function.__postconditions__:  # type: ignore[attr-defined]
+        condition_values = {name: values[name] for name in contract.condition_args}
+        if not contract.condition(**condition_values):
+            failed.append(str(contract.location))
+    return failed
+
+
+WRONG_RESULTS = [
+    WrongResult(vclock.increment, {"clock": {"a": 1}, "node": "a"}, {"a": 3}, "counter +2"),
+    WrongResult(
+        vclock.increment,
+        {"clock": {"a": 1, "b": 3}, "node": "a"},
+        {"a": 2, "b": 2},
+        "another node's counter went down",
+    ),
+    WrongResult(
+        vclock.increment,
+        {"clock": {"a": 1, "b": 3}, "node": "a"},
+        {"a": 2, "b": 5},
+        "another node's counter went up",
+    ),
+    WrongResult(
+        vclock.increment,
+        {"clock": {"a": 1}, "node": "b"},
+        {"a": 1, "b": 1, "c": 1},
+        "an entry for a third node appeared",
+    ),
+    WrongResult(
+        vclock.increment,
+        {"clock": {"a": 1, "c": 1}, "node": "a"},
+        {"a": 2, "c": 1, "z": 0},
+        "a zero entry (not a valid clock)",
+    ),
+    WrongResult(
+        vclock.descends, {"a": {"a": 1}, "b": {"a": 2}}, True, "a smaller clock descends"
+    ),
+    WrongResult(
+        vclock.descends, {"a": {"a": 2}, "b": {"a": 1}}, False, "a larger clock does not"
+    ),
+    WrongResult(
+        vclock.merge,
+        {"a": {"a": 2}, "b": {"b": 1}},
+        {"a": 1, "b": 1},
+        "the merge is below one side",
+    ),
+    WrongResult(
+        vclock.merge,
+        {"a": {"a": 1}, "b": {"b": 1}},
+        {"a": 1, "b": 1, "c": 1},
+        "the merge names a node neither side has",
+    ),
+    WrongResult(
+        vclock.compare,
+        {"a": {"a": 1}, "b": {"a": 1}},
+        vclock.Order.AFTER,
+        "equal clocks placed after",
+    ),
+    WrongResult(
+        vclock.compare,
+        {"a": {"a": 1}, "b": {"a": 2}},
+        vclock.Order.EQUAL,
+        "different clocks called equal",
+    ),
+    WrongResult(
+        vclock.compare,
+        {"a": {"a": 1}, "b": {"b": 1}},
+        vclock.Order.BEFORE,
+        "concurrent clocks ordered",
+    ),
+    WrongResult(
+        vclock.compare,
+        {"a": {"a": 1}, "b": {"a": 2}},
+        vclock.Order.CONCURRENT,
+        "ordered clocks called concurrent",
+    ),
+    WrongResult(
+        vclock.truncate,
+        {"clock": {"a": 1, "b": 1}, "stamps": {"a": 1, "b": 2}, "threshold": 2},
+        {"a": 1, "b": 5},
+        "a kept counter changed",
+    ),
+    WrongResult(
+        vclock.truncate,
+        {"clock": {"a": 1, "b": 1}, "stamps": {"a": 1, "b": 2}, "threshold": 1},
+        {},
+        "more entries dropped than the threshold asks",
+    ),
+    WrongResult(
+        vclock.truncate,
+        {"clock": {"a": 1, "b": 1}, "stamps": {"a": 1, "b": 2}, "threshold": 1},
+        {"a": 1, "b": 1},
+        "nothing dropped past the threshold",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", WRONG_RESULTS, ids=str)
+def test_a_wrong_result_fails_a_postcondition(row: WrongResult) -> None:
+    assert rejecting_postconditions(row.function, row.arguments, row.wrong), (
+        f"{row}: no postcondition rejects {row.wrong!r}"
+    )
+
+
+@pytest.mark.parametrize("row", WRONG_RESULTS, ids=str)
+def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
+    """Control: the rows' calls are valid and the real answer is accepted."""
+    real = row.function(**row.arguments)
+    assert real != row.wrong
+    assert rejecting_postconditions(row.function, row.arguments, real) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: vclock.increment({"a": 0}, "a"),
+        lambda: vclock.descends({"a": 0}, {}),
+        lambda: vclock.descends({}, {"a": 0}),
+        lambda: vclock.merge({"a": 0}, {}),
+        lambda: vclock.merge({}, {"a": 0}),
+        lambda: vclock.compare({"a": 0}, {}),
+        lambda: vclock.compare({}, {"a": 0}),
+        lambda: vclock.truncate({"a": 0}, {"a": 1}, 1),
+        lambda: vclock.truncate({"a": 1}, {"a": 1}, 0),
+        lambda: vclock.truncate({"a": 1}, {}, 1),
+    ],
+    ids=[
+        "increment-invalid",
+        "descends-invalid-a",
+        "descends-invalid-b",
+        "merge-invalid-a",
+        "merge-invalid-b",
+        "compare-invalid-a",
+        "compare-invalid-b",
+        "truncate-invalid",
+        "truncate-threshold-0",
+        "truncate-no-stamp",
+    ],
+)
+def test_one_broken_precondition_raises(call: Callable[[], object]) -> None:
+    with pytest.raises(icontract.ViolationError):
+        call()
