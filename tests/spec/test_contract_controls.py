@@ -19,7 +19,7 @@ from typing import Any
 
 import icontract
 import pytest
-from dynamokv.spec import vclock
+from dynamokv.spec import lamport, quorum, vclock
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,8 @@ WRONG_RESULTS = [
         {"a": 2, "c": 1, "z": 0},
         "a zero entry (not a valid clock)",
     ),
-    WrongResult(
-        vclock.descends, {"a": {"a": 1}, "b": {"a": 2}}, True, "a smaller clock descends"
-    ),
-    WrongResult(
-        vclock.descends, {"a": {"a": 2}, "b": {"a": 1}}, False, "a larger clock does not"
-    ),
+    WrongResult(vclock.descends, {"a": {"a": 1}, "b": {"a": 2}}, True, "a smaller clock descends"),
+    WrongResult(vclock.descends, {"a": {"a": 2}, "b": {"a": 1}}, False, "a larger clock does not"),
     WrongResult(
         vclock.merge,
         {"a": {"a": 2}, "b": {"b": 1}},
@@ -134,6 +130,65 @@ WRONG_RESULTS = [
         {"a": 1, "b": 1},
         "nothing dropped past the threshold",
     ),
+    WrongResult(lamport.increment, {"clock": 3}, 5, "a step of two"),
+    WrongResult(lamport.increment, {"clock": 3}, 3, "no step"),
+    WrongResult(
+        lamport.receive,
+        {"clock": 5, "message": 2},
+        3,
+        "the receive is not after the receiver's past",
+    ),
+    WrongResult(
+        lamport.receive, {"clock": 2, "message": 5}, 3, "the receive is not after the send"
+    ),
+    WrongResult(lamport.receive, {"clock": 2, "message": 5}, 9, "a jump past max + 1"),
+    WrongResult(
+        quorum.read_write_quorums_intersect, {"n": 3, "r": 1, "w": 2}, True, "R + W = N intersect"
+    ),
+    WrongResult(
+        quorum.read_write_quorums_intersect,
+        {"n": 3, "r": 2, "w": 2},
+        False,
+        "R + W > N do not intersect",
+    ),
+    WrongResult(quorum.write_quorums_intersect, {"n": 4, "w": 2}, True, "2W = N intersect"),
+    WrongResult(quorum.write_quorums_intersect, {"n": 3, "w": 2}, False, "2W > N do not"),
+    WrongResult(
+        quorum.sloppy_quorum,
+        {"extended_preference_list": ["a", "b", "c"], "healthy": {"a", "b", "c"}, "n": 1},
+        (("a", None), ("b", "c")),
+        "more than N nodes",
+    ),
+    WrongResult(
+        quorum.sloppy_quorum,
+        {"extended_preference_list": ["a", "b"], "healthy": {"b"}, "n": 1},
+        (("a", None),),
+        "an unhealthy node chosen",
+    ),
+    WrongResult(
+        quorum.sloppy_quorum,
+        {"extended_preference_list": ["a", "b"], "healthy": {"a", "b"}, "n": 1},
+        (("b", None),),
+        "a substitute without a hint",
+    ),
+    WrongResult(
+        quorum.sloppy_quorum,
+        {"extended_preference_list": ["a", "b"], "healthy": {"a", "b"}, "n": 1},
+        (("a", "b"),),
+        "an owner holding a hint",
+    ),
+    WrongResult(
+        quorum.sloppy_quorum,
+        {"extended_preference_list": ["a", "b", "c", "d"], "healthy": {"c", "d"}, "n": 2},
+        (("c", "a"), ("d", "a")),
+        "two substitutes for one owner",
+    ),
+    WrongResult(
+        quorum.strict_quorum,
+        {"preference_list": ["a", "b"], "healthy": {"a", "b"}, "n": 1},
+        ("b",),
+        "a node past the first N",
+    ),
 ]
 
 
@@ -165,6 +220,26 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         lambda: vclock.truncate({"a": 0}, {"a": 1}, 1),
         lambda: vclock.truncate({"a": 1}, {"a": 1}, 0),
         lambda: vclock.truncate({"a": 1}, {}, 1),
+        lambda: lamport.increment(-1),
+        lambda: lamport.receive(-1, 1),
+        lambda: lamport.receive(0, 0),
+        lambda: quorum.quorums(2, 3),
+        lambda: quorum.quorums(2, -1),
+        lambda: quorum.quorums(13, 1),
+        lambda: quorum.read_write_quorums_intersect(3, 0, 1),
+        lambda: quorum.read_write_quorums_intersect(3, 1, 0),
+        lambda: quorum.read_write_quorums_intersect(3, 1, 4),
+        lambda: quorum.read_write_quorums_intersect(9, 1, 1),
+        lambda: quorum.write_quorums_intersect(3, 0),
+        lambda: quorum.write_quorums_intersect(3, 4),
+        lambda: quorum.write_quorums_intersect(9, 1),
+        lambda: quorum.sloppy_quorum(["a"], {"a"}, 0),
+        lambda: quorum.strict_quorum(["a"], {"a"}, 0),
+        lambda: quorum.QuorumConfig(n=0, r=1, w=1),
+        lambda: quorum.QuorumConfig(n=3, r=0, w=1),
+        lambda: quorum.QuorumConfig(n=3, r=4, w=1),
+        lambda: quorum.QuorumConfig(n=3, r=1, w=0),
+        lambda: quorum.QuorumConfig(n=3, r=1, w=4),
     ],
     ids=[
         "increment-invalid",
@@ -177,6 +252,26 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         "truncate-invalid",
         "truncate-threshold-0",
         "truncate-no-stamp",
+        "lamport-increment-negative",
+        "lamport-receive-negative-clock",
+        "lamport-receive-message-0",
+        "quorums-size-above-n",
+        "quorums-size-negative",
+        "quorums-n-13",
+        "rw-intersect-r-0",
+        "rw-intersect-w-0",
+        "rw-intersect-w-above-n",
+        "rw-intersect-n-9",
+        "w-intersect-w-0",
+        "w-intersect-w-above-n",
+        "w-intersect-n-9",
+        "sloppy-n-0",
+        "strict-n-0",
+        "config-n-0",
+        "config-r-0",
+        "config-r-above-n",
+        "config-w-0",
+        "config-w-above-n",
     ],
 )
 def test_one_broken_precondition_raises(call: Callable[[], object]) -> None:
