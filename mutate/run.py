@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -206,6 +207,15 @@ def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
     return session
 
 
+STOP_REQUESTED: list[int] = []
+"""Signals received: the run stops once the mutant under test is judged and restored."""
+
+
+def request_stop(signal_number: int, _frame: object) -> None:
+    STOP_REQUESTED.append(signal_number)
+    print("\nstopping after the mutant under test (its file is then restored)", flush=True)
+
+
 def exec_module(
     module: str,
     plan: dict[str, dict[str, object]],
@@ -234,6 +244,8 @@ def exec_module(
         with Progress(transient=True) as progress:
             task = progress.add_task(module, total=len(chosen))
             for item in chosen:
+                if STOP_REQUESTED:
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
                     print(f"{module}: time is up, {len(pending)} mutants left pending")
                     break
@@ -415,6 +427,8 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     deadline = None if args.minutes is None else started + args.minutes * 60
     if not args.report:
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
         dirty = [m for m in [SENTINEL_MODULE, *modules] if not is_clean(m)]
         if dirty:
             print(
@@ -425,7 +439,7 @@ def main(argv: list[str]) -> int:
         if not sentinel(plan):
             return 1
         for module in modules:
-            if deadline is not None and time.monotonic() >= deadline:
+            if STOP_REQUESTED or (deadline is not None and time.monotonic() >= deadline):
                 break
             if not (args.retest_survivors or has_pending(module)):
                 continue
