@@ -108,10 +108,14 @@ class Tally:
         return score, 1.96 * math.sqrt(variance)
 
 
-def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
-    """The pytest command line that judges a mutant of ``module``."""
+def oracle_tests(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
     tests = plan[module]["tests"]
     assert isinstance(tests, list)
+    return [str(test) for test in tests]
+
+
+def pytest_command(tests: list[str]) -> list[str]:
+    """The fast tests ``tests`` stopping at the first failure."""
     return [
         sys.executable,
         "-m",
@@ -124,6 +128,11 @@ def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
         "not slow",
         *tests,
     ]
+
+
+def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
+    """The pytest command line that judges a mutant of ``module``."""
+    return pytest_command(oracle_tests(module, plan))
 
 
 def slug(module: str) -> str:
@@ -216,52 +225,70 @@ def request_stop(signal_number: int, _frame: object) -> None:
     print("\nstopping after the mutant under test (its file is then restored)", flush=True)
 
 
-def exec_module(
-    module: str,
+def exec_modules(
+    modules: list[str],
     plan: dict[str, dict[str, object]],
     *,
     limit: int | None,
     deadline: float | None,
     retest_survivors: bool,
 ) -> None:
-    """Judge the module's pending mutants (at most ``limit``, until ``deadline``)."""
+    """Judge the modules' pending mutants, one module after another in turns.
+
+    Taking turns (one mutant of each module per round) means a run cut short by
+    ``deadline`` has sampled every module, not finished the first few.
+    """
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
     from rich.progress import Progress
 
-    session = open_session(module, plan)
-    command = shlex.join(oracle(module, plan))
-    if retest_survivors:
-        with sqlite3.connect(session) as connection:
-            forgotten = connection.execute(
-                "DELETE FROM work_results WHERE test_outcome = 'survived'"
-            ).rowcount
-        if forgotten:
-            print(f"{module}: judging its {forgotten} survivors again")
-    with use_db(str(session), WorkDB.Mode.open) as database:
-        pending = list(database.pending_work_items)
-        chosen = pending if limit is None else pending[:limit]
-        with Progress(transient=True) as progress:
-            task = progress.add_task(module, total=len(chosen))
-            for item in chosen:
+    queues: dict[str, list[object]] = {}
+    sessions: dict[str, Path] = {}
+    for module in modules:
+        session = open_session(module, plan)
+        sessions[module] = session
+        if retest_survivors:
+            with sqlite3.connect(session) as connection:
+                forgotten = connection.execute(
+                    "DELETE FROM work_results WHERE test_outcome = 'survived'"
+                ).rowcount
+            if forgotten:
+                print(f"{module}: judging its {forgotten} survivors again")
+        with use_db(str(session), WorkDB.Mode.open) as database:
+            pending = list(database.pending_work_items)
+        queues[module] = pending if limit is None else pending[:limit]
+    total = sum(len(queue) for queue in queues.values())
+    with Progress(transient=True) as progress:
+        task = progress.add_task("mutants", total=total)
+        while any(queues.values()):
+            for module in modules:
                 if STOP_REQUESTED:
-                    break
+                    return
                 if deadline is not None and time.monotonic() >= deadline:
-                    print(f"{module}: time is up, {len(pending)} mutants left pending")
-                    break
+                    left = sum(len(queue) for queue in queues.values())
+                    progress.console.print(f"time is up: {left} chosen mutants left pending")
+                    return
+                if not queues[module]:
+                    continue
+                item = queues[module].pop(0)
+                command = shlex.join(oracle(module, plan))
                 forget_bytecode(module)
-                result = mutate_and_test(item.mutations, command, MUTANT_TIMEOUT_SECONDS)
+                result = mutate_and_test(
+                    item.mutations,  # type: ignore[attr-defined]
+                    command,
+                    MUTANT_TIMEOUT_SECONDS,
+                )
                 forget_bytecode(module)
-                database.set_result(item.job_id, result)
-                pending.remove(item)
+                if not is_clean(module):
+                    raise SystemExit(f"{module} is left modified; git checkout -- {module}")
+                with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
+                    database.set_result(item.job_id, result)  # type: ignore[attr-defined]
                 progress.advance(task)
                 if result.test_outcome is not None and result.test_outcome.value == "survived":
-                    mutation = item.mutations[0]
+                    mutation = item.mutations[0]  # type: ignore[attr-defined]
                     progress.console.print(
                         f"survived: {module}:{mutation.start_pos[0]} {mutation.operator_name}"
                     )
-    if not is_clean(module):
-        raise SystemExit(f"{module} is left modified after its mutants; git checkout -- {module}")
 
 
 def equivalents() -> dict[tuple[str, str, int], str]:
@@ -365,9 +392,9 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
         )
 
     print("\n" + heading)
-    for module, counts in rows:
-        if counts.total:
-            print(line(module, counts, ""))
+    for module, own in rows:
+        if own.total:
+            print(line(module, own, ""))
     ok = True
     print()
     for package, counts in packages.items():
@@ -383,8 +410,8 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
     if all_mutants and equivalent_count / all_mutants > EQUIVALENT_SHARE_MAX:
         print(f"{equivalent_count} mutants marked equivalent: more than 2% of {all_mutants}")
         ok = False
-    for _, counts in rows:
-        for survivor in counts.survivors:
+    for _, own in rows:
+        for survivor in own.survivors:
             print(f"survivor {survivor}")
     return ok
 
@@ -438,18 +465,17 @@ def main(argv: list[str]) -> int:
             return 2
         if not sentinel(plan):
             return 1
-        for module in modules:
-            if STOP_REQUESTED or (deadline is not None and time.monotonic() >= deadline):
-                break
-            if not (args.retest_survivors or has_pending(module)):
-                continue
-            forget_bytecode(module)
-            if not run_oracle(oracle(module, plan)):
-                print(f"baseline: the oracle of {module} fails unmutated; fix it first")
+        chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
+        if chosen:
+            for module in chosen:
+                forget_bytecode(module)
+            tests = list(dict.fromkeys(t for m in chosen for t in oracle_tests(m, plan)))
+            if not run_oracle(pytest_command(tests)):
+                print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
-            print(f"mutating {module} …", flush=True)
-            exec_module(
-                module,
+            print(f"mutating {len(chosen)} modules in turns …", flush=True)
+            exec_modules(
+                chosen,
                 plan,
                 limit=args.limit,
                 deadline=deadline,
