@@ -369,8 +369,7 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
         own = Tally()
         tally(module, marked, own)
         rows.append((module, own))
-        package = packages.setdefault(str(plan[module]["package"]), Tally())
-        tally(module, marked, package)
+        tally(module, marked, packages.setdefault(str(plan[module]["package"]), Tally()))
     heading = (
         f"{'':<28}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>7}{'pending':>8}"
         f"{'score':>8}   estimate (95%)  target"
