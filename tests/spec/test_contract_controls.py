@@ -13,13 +13,35 @@ call that breaks one precondition raises ``ViolationError``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import icontract
 import pytest
-from dynamokv.spec import lamport, quorum, vclock
+from dynamokv.spec import lamport, merkle, quorum, vclock
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def first_byte(key: bytes) -> int:
+    return key[0]
+
+
+def tree(leaves: Mapping[bytes, bytes], depth: int) -> merkle.MerkleTree:
+    return merkle.build(leaves, depth=depth, bucket_of=first_byte, hash_fn=sha256)
+
+
+def building(leaves: Mapping[bytes, bytes], depth: int) -> dict[str, Any]:
+    return {"leaves": leaves, "depth": depth, "bucket_of": first_byte, "hash_fn": sha256}
+
+
+ONE = {b"k": b"v"}
+OTHER = {b"k": b"w"}
+TWO = {b"k": b"v", b"m": b"v"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,10 @@ def rejecting_postconditions(
             failed.append(str(contract.location))
     return failed
 
+
+MALFORMED = merkle.MerkleTree(
+    depth=1, levels=(tree(ONE, 1).levels[0],), buckets=tree(ONE, 1).buckets
+)
 
 WRONG_RESULTS = [
     WrongResult(vclock.increment, {"clock": {"a": 1}, "node": "a"}, {"a": 3}, "counter +2"),
@@ -189,6 +215,39 @@ WRONG_RESULTS = [
         ("b",),
         "a node past the first N",
     ),
+    WrongResult(merkle.build, building(ONE, 1), tree(ONE, 2), "the wrong depth"),
+    WrongResult(
+        merkle.build,
+        building(ONE, 1),
+        merkle.MerkleTree(depth=1, levels=(tree(ONE, 1).levels[0],), buckets=tree(ONE, 1).buckets),
+        "a level missing",
+    ),
+    WrongResult(merkle.build, building(ONE, 1), tree({}, 1), "a leaf lost"),
+    WrongResult(merkle.build, building(ONE, 1), tree(TWO, 1), "a leaf invented"),
+    WrongResult(
+        merkle.diff,
+        {"a": tree(ONE, 1), "b": tree(ONE, 1)},
+        merkle.MerkleDiff(keys=frozenset(), nodes_compared=3),
+        "equal roots, yet the walk went down",
+    ),
+    WrongResult(
+        merkle.diff,
+        {"a": tree(ONE, 1), "b": tree(OTHER, 1)},
+        merkle.MerkleDiff(keys=frozenset({b"k"}), nodes_compared=1),
+        "different roots, yet the walk stopped at them",
+    ),
+    WrongResult(
+        merkle.diff,
+        {"a": tree(ONE, 0), "b": tree(OTHER, 0)},
+        merkle.MerkleDiff(keys=frozenset({b"k"}), nodes_compared=3),
+        "a tree of depth 0 has one node to compare",
+    ),
+    WrongResult(
+        merkle.diff,
+        {"a": tree(ONE, 1), "b": tree(ONE, 1)},
+        merkle.MerkleDiff(keys=frozenset({b"k"}), nodes_compared=1),
+        "equal trees, yet a differing key",
+    ),
 ]
 
 
@@ -240,6 +299,11 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         lambda: quorum.QuorumConfig(n=3, r=4, w=1),
         lambda: quorum.QuorumConfig(n=3, r=1, w=0),
         lambda: quorum.QuorumConfig(n=3, r=1, w=4),
+        lambda: tree(ONE, -1),
+        lambda: tree(ONE, 17),
+        lambda: merkle.diff(MALFORMED, tree(ONE, 1)),
+        lambda: merkle.diff(tree(ONE, 1), MALFORMED),
+        lambda: merkle.diff(tree(ONE, 1), tree(ONE, 2)),
     ],
     ids=[
         "increment-invalid",
@@ -272,8 +336,39 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         "config-r-above-n",
         "config-w-0",
         "config-w-above-n",
+        "build-depth-negative",
+        "build-depth-17",
+        "diff-malformed-a",
+        "diff-malformed-b",
+        "diff-depths-differ",
     ],
 )
 def test_one_broken_precondition_raises(call: Callable[[], object]) -> None:
     with pytest.raises(icontract.ViolationError):
         call()
+
+
+def test_a_tree_of_another_shape_is_not_well_formed() -> None:
+    good = tree(ONE, 1)
+    assert merkle.is_well_formed(good)
+    assert merkle.is_well_formed(tree(ONE, 0))
+    deepest = merkle.MerkleTree(
+        depth=16,
+        levels=tuple((b"",) * (1 << depth) for depth in range(17)),
+        buckets=((),) * (1 << 16),
+    )
+    assert merkle.is_well_formed(deepest)
+    malformed = [
+        merkle.MerkleTree(depth=-1, levels=(), buckets=()),
+        merkle.MerkleTree(depth=17, levels=good.levels, buckets=good.buckets),
+        merkle.MerkleTree(depth=1, levels=good.levels[:1], buckets=good.buckets),
+        merkle.MerkleTree(depth=1, levels=good.levels + good.levels[1:], buckets=good.buckets),
+        merkle.MerkleTree(
+            depth=1, levels=(good.levels[0], good.levels[1][:1]), buckets=good.buckets
+        ),
+        merkle.MerkleTree(depth=1, levels=(good.levels[1], good.levels[1]), buckets=good.buckets),
+        merkle.MerkleTree(depth=1, levels=good.levels, buckets=good.buckets[:1]),
+        merkle.MerkleTree(depth=1, levels=good.levels, buckets=good.buckets * 2),
+    ]
+    for shape in malformed:
+        assert not merkle.is_well_formed(shape), shape
