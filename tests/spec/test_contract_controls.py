@@ -20,7 +20,7 @@ from typing import Any
 
 import icontract
 import pytest
-from dynamokv.spec import lamport, merkle, quorum, vclock
+from dynamokv.spec import kv, lamport, merkle, quorum, vclock
 
 
 def sha256(data: bytes) -> bytes:
@@ -69,6 +69,11 @@ def rejecting_postconditions(
             failed.append(str(contract.location))
     return failed
 
+
+X = kv.make_version(b"x", "a", 1, {})
+Y = kv.make_version(b"y", "b", 1, {})
+X_THEN_Z = kv.make_version(b"z", "a", 2, {"a": 1})
+BAD_DOT = kv.Version(value=b"x", dot=("a", 0))
 
 MALFORMED = merkle.MerkleTree(
     depth=1, levels=(tree(ONE, 1).levels[0],), buckets=tree(ONE, 1).buckets
@@ -248,6 +253,57 @@ WRONG_RESULTS = [
         merkle.MerkleDiff(keys=frozenset({b"k"}), nodes_compared=1),
         "equal trees, yet a differing key",
     ),
+    WrongResult(
+        kv.make_version,
+        {"value": b"x", "coordinator": "a", "counter": 2, "context": {}},
+        kv.Version(value=b"x", dot=("a", 3)),
+        "another dot",
+    ),
+    WrongResult(
+        kv.make_version,
+        {"value": b"x", "coordinator": "a", "counter": 2, "context": {"b": 1}},
+        kv.Version(value=b"x", dot=("a", 2)),
+        "the context forgotten: the version does not come after it",
+    ),
+    WrongResult(kv.supersedes, {"x": X, "y": X}, True, "a version supersedes itself"),
+    WrongResult(kv.reconcile, {"versions": [X]}, frozenset({Y}), "a version from nowhere"),
+    WrongResult(
+        kv.reconcile,
+        {"versions": [X, X_THEN_Z]},
+        frozenset({X, X_THEN_Z}),
+        "a superseded version kept",
+    ),
+    WrongResult(kv.context_of, {"versions": [X_THEN_Z]}, {"a": 1}, "below a sibling's clock"),
+    WrongResult(
+        kv.next_counter,
+        {"coordinator": "a", "context": {"a": 3}, "held": []},
+        3,
+        "a counter the context has seen",
+    ),
+    WrongResult(
+        kv.next_counter,
+        {"coordinator": "a", "context": {}, "held": [kv.make_version(b"x", "a", 3, {})]},
+        3,
+        "a counter a held version has",
+    ),
+    WrongResult(
+        kv.cart_update,
+        {"siblings": [], "item": b"i", "stamp": 5, "last_write_wins": False},
+        (4, b"i"),
+        "another stamp",
+    ),
+    WrongResult(
+        kv.cart_update,
+        {"siblings": [], "item": b"i", "stamp": 5, "last_write_wins": False},
+        (5, b"j"),
+        "the item not added",
+    ),
+    WrongResult(
+        kv.cart_update,
+        {"siblings": [(1, b"a"), (2, b"b")], "item": b"i", "stamp": 5, "last_write_wins": False},
+        (5, b"a\ni"),
+        "a sibling's item lost by the union",
+    ),
 ]
 
 
@@ -304,6 +360,15 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         lambda: merkle.diff(MALFORMED, tree(ONE, 1)),
         lambda: merkle.diff(tree(ONE, 1), MALFORMED),
         lambda: merkle.diff(tree(ONE, 1), tree(ONE, 2)),
+        lambda: kv.make_version(b"x", "a", 1, {"b": 0}),
+        lambda: kv.make_version(b"x", "a", 1, {"a": 1}),
+        lambda: kv.supersedes(BAD_DOT, X),
+        lambda: kv.supersedes(X, BAD_DOT),
+        lambda: kv.reconcile([X, BAD_DOT]),
+        lambda: kv.context_of([X, BAD_DOT]),
+        lambda: kv.next_counter("a", {}, [X, BAD_DOT]),
+        lambda: kv.cart_update([], b"", 1, last_write_wins=False),
+        lambda: kv.cart_update([], b"a\nb", 1, last_write_wins=False),
     ],
     ids=[
         "increment-invalid",
@@ -341,6 +406,15 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         "diff-malformed-a",
         "diff-malformed-b",
         "diff-depths-differ",
+        "make-version-invalid-context",
+        "make-version-counter-seen",
+        "supersedes-invalid-x",
+        "supersedes-invalid-y",
+        "reconcile-invalid",
+        "context-of-invalid",
+        "next-counter-invalid",
+        "cart-update-empty-item",
+        "cart-update-two-lines",
     ],
 )
 def test_one_broken_precondition_raises(call: Callable[[], object]) -> None:
@@ -372,3 +446,11 @@ def test_a_tree_of_another_shape_is_not_well_formed() -> None:
     ]
     for shape in malformed:
         assert not merkle.is_well_formed(shape), shape
+
+
+def test_a_version_is_valid_only_with_a_fresh_positive_dot_and_a_valid_context() -> None:
+    assert kv.is_valid_version(kv.Version(value=b"x", dot=("a", 1)))
+    assert kv.is_valid_version(kv.Version(value=b"x", dot=("a", 2), context=(("a", 1),)))
+    assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 0)))
+    assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 1), context=(("a", 1),)))
+    assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 2), context=(("b", 0),)))
