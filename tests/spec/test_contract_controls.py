@@ -20,7 +20,7 @@ from typing import Any
 
 import icontract
 import pytest
-from dynamokv.spec import kv, lamport, merkle, quorum, vclock
+from dynamokv.spec import kv, lamport, merkle, quorum, ring, vclock
 
 
 def sha256(data: bytes) -> bytes:
@@ -74,6 +74,10 @@ X = kv.make_version(b"x", "a", 1, {})
 Y = kv.make_version(b"y", "b", 1, {})
 X_THEN_Z = kv.make_version(b"z", "a", 2, {"a": 1})
 BAD_DOT = kv.Version(value=b"x", dot=("a", 0))
+
+R3 = ((10, "a"), (20, "b"), (30, "c"))
+ABAB = ("a", "b", "a", "b")
+ONES = {"a": 1, "b": 1, "c": 1}
 
 MALFORMED = merkle.MerkleTree(
     depth=1, levels=(tree(ONE, 1).levels[0],), buckets=tree(ONE, 1).buckets
@@ -304,6 +308,146 @@ WRONG_RESULTS = [
         (5, b"a\ni"),
         "a sibling's item lost by the union",
     ),
+    WrongResult(
+        ring.extended_preference_list, {"ring": R3, "position": 15}, ("b", "c"), "a node left out"
+    ),
+    WrongResult(
+        ring.extended_preference_list,
+        {"ring": R3, "position": 15},
+        ("b", "c", "a", "d"),
+        "a node not on the ring",
+    ),
+    WrongResult(
+        ring.extended_preference_list,
+        {"ring": R3, "position": 15},
+        ("b", "b", "c"),
+        "a node twice",
+    ),
+    WrongResult(ring.preference_list, {"ring": R3, "position": 15, "n": 2}, ("b",), "too short"),
+    WrongResult(
+        ring.preference_list, {"ring": R3, "position": 15, "n": 2}, ("b", "c", "a"), "too long"
+    ),
+    WrongResult(
+        ring.preference_list, {"ring": R3, "position": 15, "n": 2}, ("b", "b"), "a node twice"
+    ),
+    WrongResult(
+        ring.random_tokens,
+        {"weights": {"a": 1, "b": 1}, "hash_fn": ring.md5_position},
+        ((20, "a"), (10, "b")),
+        "tokens out of order",
+    ),
+    WrongResult(
+        ring.partition_of,
+        {"position": ring.partition_start(2, 4), "q": 4},
+        3,
+        "the partition after",
+    ),
+    WrongResult(ring.assign_partitions, {"nodes": ["a", "b"], "q": 4}, ("a", "b", "a"), "Q - 1"),
+    WrongResult(
+        ring.assign_partitions, {"nodes": ["a", "b"], "q": 4}, ("a", "b", "a", "b", "a"), "Q + 1"
+    ),
+    WrongResult(
+        ring.assign_partitions, {"nodes": ["a", "b"], "q": 4}, ("a", "a", "a", "b"), "unbalanced"
+    ),
+    WrongResult(
+        ring.join_partitions,
+        {"assignment": ABAB, "new_node": "c"},
+        ("b", "b", "a", "c"),
+        "a partition moved between old nodes",
+    ),
+    WrongResult(
+        ring.join_partitions,
+        {"assignment": ABAB, "new_node": "c"},
+        ABAB,
+        "nothing stolen",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("a", "a", "a", "b", "c"), "node": "a"},
+        ("a", "a", "b", "b", "c"),
+        "the node kept partitions",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("a", "b", "c", "a"), "node": "a"},
+        ("c", "c", "b", "b"),
+        "a partition moved between staying nodes",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("a", "b", "c") * 2, "node": "a"},
+        ("b", "b", "c", "b", "b", "c"),
+        "every partition to one heir",
+    ),
+    WrongResult(
+        ring.weighted_quotas,
+        {"weights": ONES, "q": 4},
+        {"a": 1, "b": 1, "c": 1, "d": 1},
+        "a quota for a node without a weight",
+    ),
+    WrongResult(
+        ring.weighted_quotas, {"weights": ONES, "q": 4}, {"a": 2, "b": 2, "c": 2}, "Σ quotas ≠ Q"
+    ),
+    WrongResult(
+        ring.weighted_quotas,
+        {"weights": {"a": 1, "b": 1}, "q": 4},
+        {"a": 3, "b": 1},
+        "a quota a partition off its share",
+    ),
+    WrongResult(
+        ring.assign_partitions_weighted,
+        {"weights": {"a": 1, "b": 1}, "q": 4},
+        ("a", "a", "a", "b"),
+        "not the quotas",
+    ),
+    WrongResult(
+        ring.join_partitions_weighted,
+        {"assignment": ABAB, "weights": ONES, "new_node": "c"},
+        ("c", "a", "a", "b"),
+        "a partition moved between old nodes",
+    ),
+    WrongResult(
+        ring.join_partitions_weighted,
+        {"assignment": ABAB, "weights": ONES, "new_node": "c"},
+        ("c", "c", "a", "b"),
+        "more than the new node's quota stolen",
+    ),
+    WrongResult(
+        ring.join_partitions_weighted,
+        {"assignment": ("a", "b", "a"), "weights": ONES, "new_node": "c"},
+        ("a", "b", "a"),
+        "less than the new node's quota stolen",
+    ),
+    WrongResult(
+        ring.join_partitions_weighted,
+        {"assignment": ("a", "b") * 6, "weights": ONES, "new_node": "c"},
+        ("c", "b", "c", "b", "c", "b", "c", "b", "a", "b", "a", "b"),
+        "every steal from one donor",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
+        {"assignment": ("a", "a", "a", "b", "c"), "weights": ONES, "node": "a"},
+        ("a", "a", "b", "b", "c"),
+        "the node kept partitions",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
+        {"assignment": ("a", "b", "c") * 2, "weights": ONES, "node": "a"},
+        ("c", "c", "b", "b", "b", "c"),
+        "a partition moved between staying nodes",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
+        {"assignment": ("a", "b", "c") * 4, "weights": ONES, "node": "a"},
+        ("b", "b", "c") * 4,
+        "every partition to one heir",
+    ),
+    WrongResult(
+        ring.partition_ring, {"assignment": ("a", "b")}, ((5, "a"),), "a partition missing"
+    ),
+    WrongResult(
+        ring.partition_ring, {"assignment": ("a", "b")}, ((5, "a"), (3, "b")), "not a ring"
+    ),
 ]
 
 
@@ -369,6 +513,45 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         lambda: kv.next_counter("a", {}, [X, BAD_DOT]),
         lambda: kv.cart_update([], b"", 1, last_write_wins=False),
         lambda: kv.cart_update([], b"a\nb", 1, last_write_wins=False),
+        lambda: ring.extended_preference_list((), 0),
+        lambda: ring.extended_preference_list(R3, -1),
+        lambda: ring.extended_preference_list(R3, ring.RING_SIZE),
+        lambda: ring.preference_list((), 0, 1),
+        lambda: ring.preference_list(R3, ring.RING_SIZE, 1),
+        lambda: ring.preference_list(R3, -1, 1),
+        lambda: ring.random_tokens({}, ring.md5_position),
+        lambda: ring.random_tokens({"a": 0}, ring.md5_position),
+        lambda: ring.partition_start(0, 0),
+        lambda: ring.partition_start(-1, 4),
+        lambda: ring.partition_start(5, 4),
+        lambda: ring.partition_of(-1, 4),
+        lambda: ring.partition_of(0, 0),
+        lambda: ring.assign_partitions([], 1),
+        lambda: ring.assign_partitions(["a", "a"], 2),
+        lambda: ring.assign_partitions(["a", "b"], 1),
+        lambda: ring.join_partitions((), "c"),
+        lambda: ring.join_partitions(ABAB, "a"),
+        lambda: ring.leave_partitions(ABAB, "c"),
+        lambda: ring.weighted_quotas({}, 4),
+        lambda: ring.weighted_quotas({"a": 1.0}, 4),
+        lambda: ring.weighted_quotas({"a": 1, "b": 3}, 3),
+        lambda: ring.assign_partitions_weighted({}, 4),
+        lambda: ring.assign_partitions_weighted({"a": 0}, 4),
+        lambda: ring.assign_partitions_weighted({"a": 1, "b": 3}, 3),
+        lambda: ring.join_partitions_weighted((), ONES, "c"),
+        lambda: ring.join_partitions_weighted(ABAB, ONES, "a"),
+        lambda: ring.join_partitions_weighted(ABAB, {"a": 1, "c": 1}, "c"),
+        lambda: ring.join_partitions_weighted(ABAB, {"a": 1, "b": 1, "c": 0}, "c"),
+        lambda: ring.join_partitions_weighted(ABAB, {"a": 1, "b": 1, "c": 3}, "c"),
+        lambda: ring.leave_partitions_weighted(ABAB, ONES, "c"),
+        lambda: ring.leave_partitions_weighted(ABAB, {"a": 1}, "a"),
+        lambda: ring.leave_partitions_weighted(ABAB, {"a": 1, "b": 0}, "a"),
+        lambda: ring.partition_ring(()),
+        lambda: ring.keys_that_move((), R3, [0], 1),
+        lambda: ring.keys_that_move(R3, (), [0], 1),
+        lambda: ring.keys_that_move(R3, R3, [0], 0),
+        lambda: ring.keys_that_move(R3, R3, [ring.RING_SIZE], 1),
+        lambda: ring.keys_that_move(R3, R3, [-1], 1),
     ],
     ids=[
         "increment-invalid",
@@ -415,6 +598,45 @@ def test_the_real_result_passes_every_postcondition(row: WrongResult) -> None:
         "next-counter-invalid",
         "cart-update-empty-item",
         "cart-update-two-lines",
+        "epl-empty-ring",
+        "epl-position-negative",
+        "epl-position-off-ring",
+        "pl-empty-ring",
+        "pl-position-off-ring",
+        "pl-position-negative",
+        "tokens-no-node",
+        "tokens-weight-0",
+        "start-q-0",
+        "start-partition-negative",
+        "start-partition-above-q",
+        "of-position-negative",
+        "of-q-0",
+        "assign-no-node",
+        "assign-node-twice",
+        "assign-q-below-s",
+        "join-empty",
+        "join-member",
+        "leave-stranger",
+        "quotas-no-node",
+        "quotas-weight-not-int",
+        "quotas-no-room",
+        "assign-weighted-no-node",
+        "assign-weighted-weight-0",
+        "assign-weighted-no-room",
+        "join-weighted-empty",
+        "join-weighted-member",
+        "join-weighted-unweighted-member",
+        "join-weighted-weight-0",
+        "join-weighted-no-room",
+        "leave-weighted-stranger",
+        "leave-weighted-unweighted-member",
+        "leave-weighted-weight-0",
+        "partition-ring-empty",
+        "move-before-empty",
+        "move-after-empty",
+        "move-n-0",
+        "move-position-off-ring",
+        "move-position-negative",
     ],
 )
 def test_one_broken_precondition_raises(call: Callable[[], object]) -> None:
@@ -454,3 +676,25 @@ def test_a_version_is_valid_only_with_a_fresh_positive_dot_and_a_valid_context()
     assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 0)))
     assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 1), context=(("a", 1),)))
     assert not kv.is_valid_version(kv.Version(value=b"x", dot=("a", 2), context=(("b", 0),)))
+
+
+def test_a_ring_is_non_empty_sorted_distinct_and_on_the_circle() -> None:
+    assert ring.is_ring(R3)
+    assert ring.is_ring(((0, "a"), (ring.RING_SIZE - 1, "b")))
+    assert not ring.is_ring(())
+    assert not ring.is_ring(((-1, "a"),))
+    assert not ring.is_ring(((ring.RING_SIZE, "a"),))
+    assert not ring.is_ring(((20, "a"), (10, "b")))
+    assert not ring.is_ring(((10, "a"), (10, "b")))
+
+
+def test_balance_means_within_one_partition_of_q_over_s() -> None:
+    assert ring.is_balanced(("a", "b", "a"), ["a", "b"])
+    assert not ring.is_balanced(("a", "a", "a", "b"), ["a", "b"])
+    assert not ring.is_balanced(("a", "b", "c"), ["a", "b"])
+    assert not ring.is_balanced(("a", "b"), [])
+    assert ring.is_weighted_balanced(("a", "a", "b"), {"a": 2, "b": 1})
+    assert ring.is_weighted_balanced(("a", "b", "a"), ONES)
+    assert not ring.is_weighted_balanced(("a", "a", "a", "a"), {"a": 1, "b": 1})
+    assert not ring.is_weighted_balanced(("a", "c"), {"a": 1, "b": 1})
+    assert not ring.is_weighted_balanced(("a", "b"), {"a": 1, "b": 0})
