@@ -6,14 +6,20 @@ reads a cart, resolves its siblings, adds a new item (or, with ``remove_share``,
 removes one) and writes the cart back with the context it read. Every value carries
 the writing client's timestamp in its first 8 bytes (what last-write-wins orders by).
 Meanwhile the network is partitioned, at random, in a share of the fault intervals,
-and loses a few messages. At the end the cluster heals and repairs, and each cart is
-read from all its owners and resolved once more.
+and loses a few messages. At the end the cluster heals, hints drain, a read of every
+cart from all its owners (R = N) repairs them, and each cart is resolved once more.
 
 An *acknowledged add* is an item whose put was acknowledged; it is *lost* when it is
-missing from the final cart (items are unique, and only adds are written in a run
-without removals). A *removed* item is one whose removal was acknowledged; it
-*comes back* when it is in the final cart anyway (Dynamo §4.4: with union merge,
-"deleted items can resurface").
+missing from the final cart and no client ever sent a removal of it (items are
+unique; a removal whose acknowledgement was lost may still have been applied). A
+*removed* item is one whose removal was acknowledged; it *comes back* when it is in
+the final cart anyway (Dynamo §4.4: with union merge, "deleted items can resurface").
+
+Every request goes into a :class:`~dynamokv.impl.sim.History`, and the history
+checkers judge the store under the carts: no value a put never wrote, no false
+siblings, and, once the cluster has healed, every acknowledged version held (or
+superseded) by every owner. Those are the store's promises; the lost adds are the
+application's, which only the resolvers and the client's step can keep.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 from dynamokv.impl.core import GetRequest, GetResult, NodeConfig, PutRequest, PutResult, Result
 from dynamokv.impl.core import versions as core_versions
-from dynamokv.impl.sim import Cluster, NetworkConfig, render_ladder
+from dynamokv.impl.sim import Cluster, History, NetworkConfig, OpRecord, render_ladder
 
 NODES = 5
 CARTS = 3
@@ -67,6 +73,8 @@ class CartRun:
         siblings_seen: gets that returned more than one sibling.
         lost_example: one lost item and its cart, for the ladder.
         ladder: the messages of that cart (when traced).
+        violations: what the history checkers and the simulator found wrong with the
+            store (see the module docstring); empty in a correct run.
     """
 
     operations: int = 0
@@ -77,8 +85,28 @@ class CartRun:
     siblings_seen: int = 0
     lost_example: tuple[bytes, bytes] | None = None
     ladder: str = ""
+    violations: list[str] = field(default_factory=list)
     added: dict[bytes, set[bytes]] = field(default_factory=dict)
     removed: dict[bytes, set[bytes]] = field(default_factory=dict)
+    removal_sent: dict[bytes, set[bytes]] = field(default_factory=dict)
+
+
+REPAIR_PASSES_MAX = 3
+"""Read repairs (R = N) of every cart after the heal; hints only reach the owners a
+write skipped while they were down, so an owner a lost message skipped catches up here."""
+
+
+def _repair(cluster: Cluster, carts: Sequence[bytes]) -> None:
+    """Read every cart from all its owners until they agree (or the passes run out)."""
+    pending = list(carts)
+    for _ in range(REPAIR_PASSES_MAX):
+        for key in pending:
+            owner = cluster.ring.preference_list(key)[0]
+            cluster.submit(owner, GetRequest(key, cluster.ring.n), lambda result: None)
+        cluster.run(until=cluster.now + SETTLE_TICKS)
+        pending = [key for key in carts if len(set(cluster.holders(key).values())) > 1]
+        if not pending:
+            return
 
 
 def run_carts(
@@ -103,6 +131,7 @@ def run_carts(
     )
     rng = random.Random(seed)
     run = CartRun()
+    history = History()
     carts = [b"cart-%d" % index for index in range(CARTS)]
     counter = [0]
     resolve_union = solution["union_resolve"]
@@ -123,14 +152,29 @@ def run_carts(
         run.operations += 1
         key = rng.choice(carts)
         node = rng.choice([name for name in cluster.names if cluster.is_up(name)])
-        submit(client, node, GetRequest(key, 2), functools.partial(on_get, client, key))
+        record = OpRecord(client, "get", key, node, cluster.now, 2)
+        submit(client, record, GetRequest(key, 2), functools.partial(on_get, client, record))
 
-    def submit(client: int, node: str, request: Any, on_reply: Callable[[Result], None]) -> None:
+    def submit(
+        client: int, record: OpRecord, request: Any, on_reply: Callable[[Result], None]
+    ) -> None:
         """Send a request; a client that hears nothing in time gives up and goes on."""
-        request_id = cluster.submit(node, request, on_reply)
+        history.records.append(record)
+
+        def on_result(result: Result) -> None:
+            record.end = cluster.now
+            record.ok = result.ok
+            if isinstance(result, GetResult):
+                record.versions = result.versions
+            elif isinstance(result, PutResult):
+                record.version = result.version
+            on_reply(result)
+
+        request_id = cluster.submit(record.node, request, on_result)
 
         def give_up() -> None:
             if cluster.abandon(request_id):
+                record.end = cluster.now
                 later(client)
 
         cluster.call_at(cluster.now + CLIENT_TIMEOUT_TICKS, give_up)
@@ -138,7 +182,8 @@ def run_carts(
     def later(client: int) -> None:
         cluster.call_at(cluster.now + 1 + rng.randrange(5), lambda: next_operation(client))
 
-    def on_get(client: int, key: bytes, result: Result) -> None:
+    def on_get(client: int, get: OpRecord, result: Result) -> None:
+        key = get.key
         if not isinstance(result, GetResult) or not result.ok:
             later(client)
             return
@@ -151,6 +196,7 @@ def run_carts(
             item = sorted(current)[rng.randrange(len(current))]
             value = encode(stamp, b"\n".join(sorted(current - {item})))
             removing = True
+            run.removal_sent.setdefault(key, set()).add(item)
         else:
             counter[0] += 1
             item = b"c%d-item%d" % (client, counter[0])
@@ -159,8 +205,9 @@ def run_carts(
             value = encode(int(written_stamp), bytes(items))
             removing = False
         node = rng.choice([name for name in cluster.names if cluster.is_up(name)])
+        put = OpRecord(client, "put", key, node, cluster.now, 2, value, result.context)
         request = PutRequest(key, value, result.context, 2)
-        submit(client, node, request, functools.partial(on_put, client, key, item, removing))
+        submit(client, put, request, functools.partial(on_put, client, key, item, removing))
 
     def on_put(client: int, key: bytes, item: bytes, removing: bool, result: Result) -> None:
         if isinstance(result, PutResult) and result.ok:
@@ -186,13 +233,26 @@ def run_carts(
     network.drop = 0.0
     cluster.heal()
     cluster.run(until=cluster.now + SETTLE_TICKS)
+    _repair(cluster, carts)
+    history.check_phantoms()
+    history.check_false_siblings()
+    for put in history.records:
+        if put.kind == "put" and put.ok and put.version is not None:
+            for name, owned in cluster.holders(put.key).items():
+                if not cluster.covered(put.key, owned, put.version):
+                    history.violations.append(
+                        f"property 1: acknowledged {put.version.dot} of {put.key!r} "
+                        f"(t={put.end}) is missing on owner {name} after the cluster healed"
+                    )
+                    break
+    run.violations = [*cluster.violations, *history.violations]
     for key in carts:
         held = [v for versions in cluster.holders(key).values() for v in versions]
         final = core_versions.reconcile(held)
         cart = items_of(resolved([v.value for v in final if v.value is not None]))
         for item in sorted(run.added.get(key, ())):
             run.adds_acknowledged += 1
-            if item not in cart and item not in run.removed.get(key, ()):
+            if item not in cart and item not in run.removal_sent.get(key, ()):
                 run.adds_lost += 1
                 if run.lost_example is None:
                     run.lost_example = (key, item)

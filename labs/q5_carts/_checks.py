@@ -116,6 +116,13 @@ def check_carts_under_partitions(ctx: CheckContext) -> Verdict:
             partition_share=PARTITION_SHARE,
             operations=operations,
         )
+        if run.violations:
+            return Verdict(
+                Status.FAILED,
+                f"the history checkers found the store wrong under union carts: "
+                f"{run.violations[0]}",
+                counterexample=f"{what}, {operations} client operations",
+            )
         if run.adds_lost and run.lost_example is not None:
             key, item = run.lost_example
             traced = run_carts(
@@ -139,6 +146,12 @@ def check_carts_under_partitions(ctx: CheckContext) -> Verdict:
     lww = run_carts(
         ctx.solution, seed=ctx.seed, last_write_wins=True, partition_share=PARTITION_SHARE
     )
+    if lww.violations:
+        return Verdict(
+            Status.FAILED,
+            f"the history checkers found the store wrong under LWW carts: {lww.violations[0]}",
+            counterexample=f"{what}, {OPERATIONS[-1]} client operations, resolved by timestamp",
+        )
     if not lww.adds_lost:
         return Verdict(
             Status.FAILED,
@@ -149,7 +162,8 @@ def check_carts_under_partitions(ctx: CheckContext) -> Verdict:
     return Verdict(
         Status.PASSED,
         f"union: 0 of {run.adds_acknowledged} acknowledged adds lost; last-write-wins: "
-        f"{lww.adds_lost} of {lww.adds_acknowledged} lost ({lww.siblings_seen} reads saw siblings)",
+        f"{lww.adds_lost} of {lww.adds_acknowledged} lost ({lww.siblings_seen} reads saw "
+        f"siblings); the history checkers found the store right in both",
     )
 
 

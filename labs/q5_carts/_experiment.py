@@ -27,9 +27,11 @@ def _share(part: int, whole: int) -> str:
 def run(ctx: ExperimentContext) -> ExperimentReport:
     """Lost adds by union and by LWW as partitions grow; removed items that come back."""
     rows: list[ExperimentRow] = []
+    violations: list[str] = []
     for share in PARTITION_SHARES:
         union = run_carts(ctx.solution, seed=ctx.seed, last_write_wins=False, partition_share=share)
         lww = run_carts(ctx.solution, seed=ctx.seed, last_write_wins=True, partition_share=share)
+        violations += union.violations + lww.violations
         rows.append(
             ExperimentRow(
                 f"partitions in {share:.0%} of intervals: adds lost by union",
@@ -61,6 +63,16 @@ def run(ctx: ExperimentContext) -> ExperimentReport:
         last_write_wins=True,
         partition_share=0.5,
         remove_share=REMOVE_SHARE,
+    )
+    violations += union.violations + lww.violations
+    rows.append(
+        ExperimentRow(
+            "violations the history checkers found in the store, all runs",
+            str(len(violations)),
+            "0",
+            "exactly",
+            not violations,
+        )
     )
     rows.append(
         ExperimentRow(
