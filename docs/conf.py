@@ -43,6 +43,10 @@ mathjax2_config = {"messageStyle": "none", "showMathMenu": False}
 graphviz_output_format = "svg"
 graphviz_dot_args = ["-Gfontname=sans-serif", "-Nfontname=sans-serif", "-Efontname=sans-serif"]
 
+# Curly quotes and ellipses, but "--" stays two hyphens: the generated reference and the
+# captions print command-line flags (--dir, --json) as plain text, and a reader copies them.
+smartquotes_action = "qe"
+
 html_theme = "furo"
 html_title = "dynamokv"
 exclude_patterns = ["_build", "_generated", "benchmarks/*.json"]

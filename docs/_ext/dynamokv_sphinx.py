@@ -126,11 +126,14 @@ def _run_command(argv: list[str]) -> str:
     """What ``dynamokv ARGV`` prints, run in this process (the presets' runs are cached)."""
     from dynamokv.impl.cli import main
     from dynamokv.impl.sim import _presets
+    from dynamokv.impl.sim._paper import print_fig8
 
     if argv == ["sim", "--preset", "q1"]:
         return "\n".join(_presets.print_q1(drawings.q1_measurement()))
     if argv == ["sim", "--preset", "q4"]:
         return "\n".join(_presets.print_q4(drawings.q4_measurement()))
+    if argv == ["sim", "--preset", "fig8"]:
+        return "\n".join(print_fig8(drawings.fig8_rows()))
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         status = main(argv)
@@ -387,8 +390,7 @@ class MetricsDirective(SphinxDirective):
 
 
 def _values() -> dict[str, str]:
-    from dynamokv.impl.core._gossip import GossipConfig
-    from dynamokv.impl.core._node_config import MemberConfig, NodeConfig
+    from dynamokv.impl.core import GossipConfig, MemberConfig, NodeConfig
     from dynamokv.impl.runtime._config import TICK_MS_DEFAULT
     from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import sys
 import time
 import uuid
 from typing import Any
@@ -187,7 +190,7 @@ class _Demo:
         self.journey_key = key
         self.journey_context = reply.get("context", "")
         table = Table(show_header=True, header_style="bold", expand=True)
-        table.add_column("seed's step", ratio=2)
+        table.add_column("step", ratio=2)
         table.add_column("what the node did (from its trace)", ratio=5)
         md5 = steps.get("md5", {})
         partition = steps.get("partition", {})
@@ -304,10 +307,16 @@ class _Demo:
                     )
                     for target in step.get("to", [])
                 )
-                acked = ", ".join(a["node"] for a in step.get("acks", [])) or "none"
+                acked = (
+                    ", ".join(
+                        a["node"] + (" (its own WAL)" if a["node"] == coordinator else "")
+                        for a in step.get("acks", [])
+                    )
+                    or "none"
+                )
                 hinted_trace.append(
-                    f"traced put of {key} on {coordinator}: sent to {sent}; acked by {acked} "
-                    f"(+ {coordinator}'s own WAL = W=2)"
+                    f"traced put of {key} on {coordinator}: sent to {sent}; acked by {acked}; "
+                    "the put is acknowledged at the second ack (W=2)"
                 )
         elif isinstance(reply, dict):
             hinted_trace.append(
@@ -460,6 +469,7 @@ class _Demo:
         self.panel("(d) Two concurrent cart updates: siblings, then a union merge", Group(*lines))
 
     def finish(self) -> None:
+        cli = _command_name()
         scheme = "https" if self.cluster.tls else "http"
         node = f"{scheme}://{self.cluster.http_address(1)}"
         other = f"{scheme}://{self.cluster.http_address(len(self.cluster.names))}"
@@ -473,7 +483,7 @@ class _Demo:
             [
                 f"The {len(self.cluster.names)}-node cluster is still running (files in {self.cluster.directory}).",
                 "",
-                f"Watch it live in a browser:  http://{node}/ui",
+                f"Watch it live in a browser:  {node}/ui",
                 "",
                 "Try it with curl:",
                 f"  {curl} -X PUT --data-binary 'hello dynamo' {node}/kv/greeting",
@@ -483,12 +493,22 @@ class _Demo:
                 f"  {curl} {node}/cluster/ring?key=greeting",
                 f"  {curl} {node}/metrics",
                 "",
-                "Or with the CLI:  dynamokv put greeting hello;  dynamokv get greeting",
-                "Break it:         dynamokv cluster kill 3;  dynamokv cluster status;  dynamokv cluster restart 3",
-                "Stop it:          dynamokv cluster down        (add --wipe to delete the data too)",
+                f"Or with the CLI:  {cli} put greeting hello;  {cli} get greeting",
+                f"Break it:         {cli} cluster kill 3;  {cli} cluster status;  {cli} cluster restart 3",
+                f"Stop it:          {cli} cluster down        (add --wipe to delete the data too)",
             ]
         )
         self.panel("(e) Your turn", body)
+
+
+def _command_name() -> str:
+    """How the reader runs this CLI from where the demo ran: ``dynamokv`` when a shell
+    finds it on PATH, else the path the demo was started by (``.venv/bin/dynamokv`` under
+    ``make run``, where the virtualenv is not activated)."""
+    program = sys.argv[0]
+    if shutil.which("dynamokv") or os.path.basename(program) != "dynamokv":
+        return "dynamokv"
+    return os.path.relpath(program)
 
 
 class _DemoError(DynamoKVError):

@@ -40,8 +40,8 @@ from dynamokv.impl.core import (
     PutRequest,
     PutResult,
     Result,
+    partitions,
 )
-from dynamokv.impl.core._partitions import join as join_partitions
 from dynamokv.spec.kv import union_resolve
 from dynamokv.spec.ring import RING_BITS, assign_partitions
 
@@ -147,7 +147,7 @@ def strategy3_loads(nodes: Sequence[str], *, q: int, n: int) -> dict[str, float]
     """Strategy 3: Q equal partitions, Q/S per node, the nodes joined one by one."""
     assignment = assign_partitions(nodes[:1], q)
     for node in nodes[1:]:
-        assignment = join_partitions(assignment, node)
+        assignment = partitions.join(assignment, node)
     ring = PartitionRing(assignment, n=n)
     loads = dict.fromkeys(nodes, 0.0)
     for partition in range(q):

@@ -99,6 +99,17 @@ def test_every_href_and_src_resolves_inside_the_build(site: Path) -> None:
     assert any(url.endswith("amazon-dynamo-sosp2007.pdf") for url in leaving)
 
 
+def test_no_command_line_flag_is_typeset_as_a_dash(site: Path) -> None:
+    """Smart quotes would turn ``--dir`` in plain text (the generated CLI reference, a
+    caption) into an en dash and a word, which a reader copying it cannot run."""
+    dashed = [
+        f"{page.relative_to(site)}: {match.group(0)}"
+        for page in _pages(site)
+        for match in re.finditer(r"[\u2013\u2014][a-z][a-z-]+", page.read_text(encoding="utf-8"))
+    ]
+    assert dashed == []
+
+
 def test_no_generated_image_is_committed() -> None:
     tracked = subprocess.run(
         ["git", "ls-files", "docs"], cwd=ROOT, capture_output=True, text=True, check=True

@@ -1,4 +1,4 @@
-"""Simulation sweeps: every fault on, every checker, every seed replayable (the ladder's fifth rung)."""
+"""Simulation sweeps: every fault on, every checker, every seed replayable (a rung of the verification ladder)."""
 
 from __future__ import annotations
 
