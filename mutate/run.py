@@ -40,6 +40,7 @@ Usage: ``python mutate/run.py [--package spec] [--module spec/vclock.py] [--limi
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import math
@@ -75,13 +76,22 @@ class Tally:
     equivalent: int = 0
     pending: int = 0
     incompetent: int = 0
+    annotations: int = 0
+    """Mutants inside postponed type annotations: never executed, not judged."""
     survivors: list[str] = field(default_factory=list)
     strata: list[tuple[int, int, int]] = field(default_factory=list)
     """Per module: (mutants, killed, killed + survived) for the sampled estimate."""
 
     @property
     def total(self) -> int:
-        return self.killed + self.survived + self.equivalent + self.pending + self.incompetent
+        return (
+            self.killed
+            + self.survived
+            + self.equivalent
+            + self.pending
+            + self.incompetent
+            + self.annotations
+        )
 
     @property
     def score(self) -> float | None:
@@ -186,6 +196,50 @@ def forget_bytecode(module: str) -> None:
         cached.unlink(missing_ok=True)
 
 
+def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the module's type annotations are, if it postpones their evaluation.
+
+    Under ``from __future__ import annotations`` an annotation is a string that the
+    program never evaluates (mypy checks it), so a mutant inside one (``bytes | None``
+    turned into ``bytes + None``) is not a change of behaviour: such mutants are left
+    out of the score rather than marked equivalent one by one.
+    """
+    tree = ast.parse((ROOT / module).read_text())
+    postponed = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
+    if not postponed:
+        return []
+    annotations: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [
+        ((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0))
+        for a in annotations
+    ]
+
+
+def skip_annotation_mutants(module: str, session: Path) -> None:
+    """Record the mutants inside postponed annotations as skipped (never judged)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module)
+    with use_db(str(session), WorkDB.Mode.open) as database:
+        for item in database.pending_work_items:
+            start = tuple(item.mutations[0].start_pos)
+            if any(low <= start < high for low, high in spans):
+                database.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
 def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
     """The module's session, made (again, if the module changed since) when needed."""
     WORKDIR.mkdir(exist_ok=True)
@@ -213,6 +267,7 @@ def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
             check=True,
         )
         digest_file.write_text(digest + "\n")
+    skip_annotation_mutants(module, session)
     return session
 
 
@@ -254,6 +309,7 @@ def exec_modules(
                 ).rowcount
             if forgotten:
                 print(f"{module}: judging its {forgotten} survivors again")
+            skip_annotation_mutants(module, session)
         with use_db(str(session), WorkDB.Mode.open) as database:
             pending = list(database.pending_work_items)
         queues[module] = pending if limit is None else pending[:limit]
@@ -303,7 +359,11 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
-    before = (into.total, into.killed, into.survived)
+    before = (
+        into.total - into.annotations - into.incompetent - into.equivalent,
+        into.killed,
+        into.survived,
+    )
     dump = subprocess.run(
         [sys.executable, "-m", "cosmic_ray.cli", "dump", str(session)],
         cwd=ROOT,
@@ -317,7 +377,9 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
         key = (module, mutation["operator_name"], int(mutation["occurrence"]))
         if result is None:
             into.pending += 1
-        elif result["worker_outcome"] in {"no-test", "skipped"}:
+        elif result["worker_outcome"] == "skipped":
+            into.annotations += 1
+        elif result["worker_outcome"] == "no-test":
             into.incompetent += 1
         elif result["test_outcome"] == "survived":
             if key in marked:
@@ -338,7 +400,7 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
         else:
             into.killed += 1
     total, killed, survived = (
-        into.total - before[0],
+        into.total - into.annotations - into.incompetent - into.equivalent - before[0],
         into.killed - before[1],
         into.survived - before[2],
     )
@@ -409,6 +471,9 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
     if all_mutants and equivalent_count / all_mutants > EQUIVALENT_SHARE_MAX:
         print(f"{equivalent_count} mutants marked equivalent: more than 2% of {all_mutants}")
         ok = False
+    skipped = sum(t.annotations for t in packages.values())
+    if skipped:
+        print(f"{skipped} mutants inside type annotations (never evaluated) are not judged")
     for _, own in rows:
         for survivor in own.survivors:
             print(f"survivor {survivor}")

@@ -701,3 +701,37 @@ def test_balance_means_within_one_partition_of_q_over_s() -> None:
     assert not ring.is_weighted_balanced(("a", "a", "a", "a"), {"a": 1, "b": 1})
     assert not ring.is_weighted_balanced(("a", "c"), {"a": 1, "b": 1})
     assert not ring.is_weighted_balanced(("a", "b"), {"a": 1, "b": 0})
+
+
+@pytest.mark.parametrize("nodes", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("q", [12, 16, 24, 64])
+def test_a_joining_node_steals_partitions_spread_round_the_ring(nodes: int, q: int) -> None:
+    """Dynamo §6.2, strategy 3: the stolen partitions are spread evenly and never adjacent
+    (while there is room), plain and weighted alike; the contracts say only what moves."""
+    members = [f"n{index}" for index in range(nodes)]
+    before = ring.assign_partitions(members, q)
+    weights = dict.fromkeys([*members, "new"], 1)
+    for after in (
+        ring.join_partitions(before, "new"),
+        ring.join_partitions_weighted(before, weights, "new"),
+    ):
+        stolen = [index for index, owner in enumerate(after) if owner == "new"]
+        assert stolen
+        if len(stolen) == 1:
+            continue
+        gaps = [(stolen[(k + 1) % len(stolen)] - stolen[k]) % q for k in range(len(stolen))]
+        assert min(gaps) >= 2, (after, gaps)
+        assert max(gaps) <= 2 * -(-q // len(stolen)), (after, gaps)
+
+
+def test_a_steal_past_the_top_of_the_ring_is_not_next_to_the_first() -> None:
+    """The ring wraps: partition Q-1 is next to partition 0, on both sides of the check."""
+    before = ("a", "a", "a", "b", "b", "a")
+    for after in (
+        ring.join_partitions(before, "z"),
+        ring.join_partitions_weighted(before, {"a": 1, "b": 1, "z": 1}, "z"),
+    ):
+        stolen = [index for index, owner in enumerate(after) if owner == "z"]
+        assert len(stolen) == 2
+        assert all(after[(index + 1) % len(after)] != "z" for index in stolen), after
+        assert all(after[(index - 1) % len(after)] != "z" for index in stolen), after
