@@ -77,6 +77,8 @@ class Tally:
     pending: int = 0
     incompetent: int = 0
     annotations: int = 0
+    stale_marks: list[str] = field(default_factory=list)
+    """Mutants marked equivalent that a test kills: the mark names another mutant."""
     """Mutants inside postponed type annotations: never executed, not judged."""
     survivors: list[str] = field(default_factory=list)
     strata: list[tuple[int, int, int]] = field(default_factory=list)
@@ -359,6 +361,10 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
+    digest_file = WORKDIR / f"{slug(module)}.sha256"
+    if not digest_file.exists() or digest_file.read_text().strip() != source_digest(module):
+        print(f"{module}: its session was made from another version of it; not counted")
+        return
     before = (
         into.total - into.annotations - into.incompetent - into.equivalent,
         into.killed,
@@ -399,6 +405,8 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
             into.incompetent += 1
         else:
             into.killed += 1
+            if key in marked:
+                into.stale_marks.append(f"{module} {key[1]} #{key[2]}")
     total, killed, survived = (
         into.total - into.annotations - into.incompetent - into.equivalent - before[0],
         into.killed - before[1],
@@ -471,6 +479,10 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
     if all_mutants and equivalent_count / all_mutants > EQUIVALENT_SHARE_MAX:
         print(f"{equivalent_count} mutants marked equivalent: more than 2% of {all_mutants}")
         ok = False
+    for _, own in rows:
+        for stale in own.stale_marks:
+            print(f"marked equivalent but killed (fix mutate/equivalent.toml): {stale}")
+            ok = False
     skipped = sum(t.annotations for t in packages.values())
     if skipped:
         print(f"{skipped} mutants inside type annotations (never evaluated) are not judged")
