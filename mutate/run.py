@@ -520,6 +520,15 @@ def main(argv: list[str]) -> int:
     missing = [m for m in plan if not (ROOT / m).exists()]
     if missing:
         parser.error(f"mutate/plan.toml names modules that do not exist: {', '.join(missing)}")
+    packages_on_disk = {
+        str(path.relative_to(ROOT))
+        for package in TARGETS
+        for path in (ROOT / package).glob("*.py")
+        if path.name != "__init__.py"
+    }
+    unplanned = sorted(packages_on_disk - set(plan))
+    if unplanned:
+        print(f"not in mutate/plan.toml (no oracle, not mutated): {', '.join(unplanned)}")
     modules = [
         module
         for module, entry in plan.items()
