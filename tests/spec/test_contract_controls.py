@@ -293,6 +293,12 @@ WRONG_RESULTS = [
         "a counter a held version has",
     ),
     WrongResult(
+        kv.next_counter,
+        {"coordinator": "a", "context": {}, "held": [kv.make_version(b"x", "a", 3, {})]},
+        2,
+        "a counter below one a held version has",
+    ),
+    WrongResult(
         kv.cart_update,
         {"siblings": [], "item": b"i", "stamp": 5, "last_write_wins": False},
         (4, b"i"),
@@ -395,6 +401,12 @@ WRONG_RESULTS = [
         {"weights": {"a": 1, "b": 1}, "q": 4},
         {"a": 3, "b": 1},
         "a quota a partition off its share",
+    ),
+    WrongResult(
+        ring.weighted_quotas,
+        {"weights": {"a": 1, "b": 1}, "q": 6},
+        {"a": 5, "b": 1},
+        "a quota two partitions off its share",
     ),
     WrongResult(
         ring.assign_partitions_weighted,
