@@ -304,17 +304,24 @@ def exec_modules(
     for module in modules:
         session = open_session(module, plan)
         sessions[module] = session
+        retested: set[str] = set()
         if retest_survivors:
             with sqlite3.connect(session) as connection:
-                forgotten = connection.execute(
-                    "DELETE FROM work_results WHERE test_outcome = 'survived'"
-                ).rowcount
-            if forgotten:
-                print(f"{module}: judging its {forgotten} survivors again")
+                # The enum is stored by name.
+                where = "WHERE test_outcome IN ('SURVIVED', 'survived')"
+                retested = {
+                    job_id
+                    for (job_id,) in connection.execute(f"SELECT job_id FROM work_results {where}")
+                }
+                connection.execute(f"DELETE FROM work_results {where}")
+            if retested:
+                print(f"{module}: judging its {len(retested)} survivors again")
             skip_annotation_mutants(module, session)
         with use_db(str(session), WorkDB.Mode.open) as database:
             pending = list(database.pending_work_items)
-        queues[module] = pending if limit is None else pending[:limit]
+        again = [item for item in pending if item.job_id in retested]
+        fresh = [item for item in pending if item.job_id not in retested]
+        queues[module] = again + (fresh if limit is None else fresh[:limit])
     total = sum(len(queue) for queue in queues.values())
     with Progress(transient=True) as progress:
         task = progress.add_task("mutants", total=total)
