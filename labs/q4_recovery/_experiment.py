@@ -102,7 +102,7 @@ def run(ctx: ExperimentContext) -> ExperimentReport:
             and traffic.keys_repaired == REPAIR_DIFFERING,
         )
     )
-    notes = (
+    notes: tuple[str, ...] = (
         f"Q4 run, seed {ctx.seed}: {q4.writes:,} writes acknowledged while n5 was down; hints "
         f"stored {q4.hints_stored:,}, refused at the bound {q4.hints_refused:,}, lost with the "
         f"substitute {q4.hints_lost:,}; n5 missed {q4.keys_missed:,} keys, {q4.keys_in_hints:,} "
