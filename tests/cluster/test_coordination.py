@@ -53,4 +53,6 @@ def test_the_table_columns_line_up_under_their_headers() -> None:
     header, *rows = lines[1:-1]
     assert len(rows) == 6
     assert {len(row) for row in rows} == {len(header)}
-    assert all(row.startswith(label) for row, label in zip(rows[2:4], ("server", "client")))
+    assert all(
+        row.startswith(label) for row, label in zip(rows[2:4], ("server", "client"), strict=True)
+    )
