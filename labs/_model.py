@@ -227,6 +227,7 @@ class Experiment:
         run: the measurement; it gets an :class:`~dynamokv.labs.ExperimentContext`.
         mutant: the planted wrong solution that must fall outside the tolerance.
         timeout_seconds: wall-clock bound.
+        also_mutants: more planted wrong solutions that must fall outside it too.
     """
 
     title: str
@@ -234,6 +235,12 @@ class Experiment:
     run: Callable[[ExperimentContext], ExperimentReport]
     mutant: str
     timeout_seconds: float = 300.0
+    also_mutants: tuple[str, ...] = ()
+
+    @property
+    def mutants(self) -> tuple[str, ...]:
+        """Every planted wrong solution that must fall outside the tolerance."""
+        return (self.mutant, *self.also_mutants)
 
 
 @dataclass(frozen=True)
@@ -301,7 +308,9 @@ class CheckResult:
         replay: the exact command that replays this check.
         rationale: why the rule holds.
         help: what to look at.
-        seconds: wall-clock time (the only field that differs between equal runs).
+        seconds: wall-clock time.
+        cpu_seconds: CPU time of the check's process (with what it waited for); it
+            and ``seconds`` are the only fields that differ between equal runs.
     """
 
     check_id: str
@@ -318,6 +327,7 @@ class CheckResult:
     rationale: str
     help: str
     seconds: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -331,6 +341,7 @@ class LabReport:
         results: in the order run.
         warnings: lines shown before the results (the lab changed since the workspace was made).
         seconds: wall-clock time of the whole run.
+        cpu_seconds: CPU time of its checks' processes.
     """
 
     lab: str
@@ -339,6 +350,7 @@ class LabReport:
     results: tuple[CheckResult, ...]
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def score(self) -> int:

@@ -7,7 +7,9 @@ single-threaded server that has imported the labs once, so a fork costs
 milliseconds and never inherits a lock held by the parent's progress bar). The
 parent waits for the child's :class:`~dynamokv.labs.Verdict` up to the check's
 time bound; past it the child is killed and the check failed (the learner's code
-did not finish) or, for the symbolic tier, is *unknown*.
+did not finish) or, for the symbolic tier, is *unknown*. The child also reports
+the CPU seconds it (and any process it waited for, such as CrossHair) used: on a
+busy machine that, not the wall clock, says what a check costs.
 
 Order and skipping follow check50: parts run in order; a part is skipped while a
 part it needs failed; within a part the checks run tier by tier, and a check is
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import resource
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -75,10 +78,17 @@ def _printed(buffer: io.StringIO) -> str:
     return "your code printed:\n" + "\n".join("  " + line for line in shown)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the children it waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _child_check(
     lab_name: str, check_id: str, source: SolutionSource, seed: int, quick: bool, conn: Connection
 ) -> None:
-    """Run one check in a child process and send its verdict back."""
+    """Run one check in a child process; send its verdict and CPU seconds back."""
     buffer = io.StringIO()
     verdict: Verdict
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -112,7 +122,7 @@ def _child_check(
             verdict.expected,
             details,
         )
-    conn.send(verdict)
+    conn.send((verdict, _cpu_seconds()))
     conn.close()
 
 
@@ -242,6 +252,7 @@ def run_lab(
         if not blocker and part.part_id in failed_in_part:
             blocker = failed_in_part[part.part_id]
         check_started = time.monotonic()
+        cpu_seconds = 0.0
         if blocker:
             verdict = Verdict(Status.SKIPPED)
         else:
@@ -249,7 +260,10 @@ def run_lab(
             received = _in_child(
                 _child_check, (lab.name, check.check_id, source, seed, quick), bound
             )
-            verdict = received if isinstance(received, Verdict) else _timeout_verdict(check, bound)
+            if isinstance(received, tuple):
+                verdict, cpu_seconds = received
+            else:
+                verdict = _timeout_verdict(check, bound)
         status = verdict.status
         if status is Status.FAILED or status is Status.SKIPPED:
             part_failed.add(part.part_id)
@@ -271,6 +285,7 @@ def run_lab(
             rationale=check.rationale,
             help=check.help,
             seconds=round(time.monotonic() - check_started, 3),
+            cpu_seconds=round(cpu_seconds, 3),
         )
         results.append(result)
         if on_result is not None:
@@ -281,6 +296,7 @@ def run_lab(
         seed=seed,
         results=tuple(results),
         seconds=round(time.monotonic() - started, 3),
+        cpu_seconds=round(sum(result.cpu_seconds for result in results), 3),
     )
 
 

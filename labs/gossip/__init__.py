@@ -151,5 +151,6 @@ LAB = Lab(
         _experiment.run,
         mutant="merge_keeps_older",
         timeout_seconds=300.0,
+        also_mutants=("same_peer",),
     ),
 )

@@ -17,6 +17,7 @@ from typing import Any
 
 from dynamokv.impl.core import Seams
 from dynamokv.impl.core._gossip import GossipAck2, GossipConfig, GossipSend, RingState
+from dynamokv.impl.sim import TraceEntry, render_ladder
 from dynamokv.impl.sim._gossip_sim import _GossipNetwork
 from dynamokv.spec.ring import assign_partitions
 
@@ -42,10 +43,16 @@ def config(threshold: float | None = None) -> GossipConfig:
 
 
 class _Network(_GossipNetwork):
-    """The gossip network, where one node's messages can be slow."""
+    """The gossip network, where one node's messages can be slow, and every message
+    can be recorded (``tracing``) for a ladder diagram."""
 
     slow: str | None = None
     slow_delay_ticks = 0
+    tracing = False
+
+    def __init__(self, **keywords: Any) -> None:
+        super().__init__(**keywords)
+        self.messages_sent: list[TraceEntry] = []
 
     def handle(self, effects: Any) -> None:
         delayed = []
@@ -57,11 +64,50 @@ class _Network(_GossipNetwork):
                     delayed.append(effect)
                     continue
             passed.append(effect)
-        super().handle(passed)
+        self._handle_traced(passed)
         tick = self.tick
         self.tick += self.slow_delay_ticks
-        super().handle(delayed)
+        self._handle_traced(delayed)
         self.tick = tick
+
+    def _handle_traced(self, effects: list[Any]) -> None:
+        if not self.tracing:
+            super().handle(effects)
+            return
+        for effect in effects:
+            queued = self.sequence
+            super().handle([effect])
+            if isinstance(effect, GossipSend):
+                sender = effect.message.sender
+                delay = self.slow_delay_ticks if sender == self.slow else 0
+                arrives_at = self.tick + 1 if self.sequence > queued else None
+                self.messages_sent.append(
+                    TraceEntry(
+                        self.tick - delay,
+                        arrives_at,
+                        sender,
+                        effect.destination,
+                        type(effect.message).__name__,
+                    )
+                )
+
+    def ladder(self, observer: str, suspect: str, *, until: int, limit: int = 24) -> str:
+        """The last ``limit`` messages ``observer`` received or ``suspect`` sent, up to
+        ``until``: where the observer's news of the suspect could have come from."""
+        related = [
+            entry
+            for entry in self.messages_sent
+            if (entry.dst == observer or entry.src == suspect) and entry.sent_at <= until
+        ]
+        shown = related[-limit:]
+        columns = [observer, suspect]
+        for entry in shown:
+            columns += [name for name in (entry.src, entry.dst) if name not in columns]
+        head = (
+            f"ladder of the messages {observer} received and {suspect} sent (the last "
+            f"{len(shown)} up to t={until}; x: lost):"
+        )
+        return head + "\n" + render_ladder(shown, columns)
 
 
 def warm_cluster(

@@ -131,5 +131,6 @@ LAB = Lab(
         _experiment.run,
         mutant="descends_into_equal_subtrees",
         timeout_seconds=400.0,
+        also_mutants=("deletes_before_ack",),
     ),
 )

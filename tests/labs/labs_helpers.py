@@ -26,7 +26,7 @@ def lab(
 def without_seconds(value: Any) -> Any:
     """``value`` with every field that holds seconds removed (they differ between runs)."""
     if isinstance(value, dict):
-        return {k: without_seconds(v) for k, v in value.items() if k != "seconds"}
+        return {k: without_seconds(v) for k, v in value.items() if not k.endswith("seconds")}
     if isinstance(value, list):
         return [without_seconds(item) for item in value]
     return value
