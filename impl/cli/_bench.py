@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import _bench_cluster, _bench_coordination, _bench_rebalance, _bench_storage
+from . import _bench_cluster, _bench_coordination, _bench_reap, _bench_rebalance, _bench_storage
 
 
 def register(subparsers: Any) -> None:
@@ -21,6 +21,7 @@ def register(subparsers: Any) -> None:
     _bench_cluster.register(bench_subparsers)
     _bench_coordination.register(bench_subparsers)
     _bench_rebalance.register(bench_subparsers)
+    _bench_reap.register(bench_subparsers)
 
     def _no_benchmark(_args: argparse.Namespace) -> int:
         parser.print_help()

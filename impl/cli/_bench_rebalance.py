@@ -68,7 +68,8 @@ def _stored_bytes(cluster: Any, keys: list[bytes]) -> dict[str, dict[bytes, int]
     return result
 
 
-def _load(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) -> None:
+def load_keys(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) -> None:
+    """Put every key (value: the key padded to ``value_bytes``) with W=3, from one thread per node."""
     from dynamokv.impl.client import Client
 
     addresses = [cluster.http_address(name) for name in cluster.names]
@@ -131,7 +132,7 @@ def _rebalance(args: argparse.Namespace) -> int:
             Progress(console=console, transient=True) as progress,
         ):
             cluster.up()
-            _load(cluster, keys, args.value_bytes, progress)
+            load_keys(cluster, keys, args.value_bytes, progress)
             cluster.down()
             before = _stored_bytes(cluster, keys)
             cluster.up()

@@ -78,6 +78,14 @@ def register(subparsers: Any) -> None:
         default="memory",
         help="memory: the simulator's disk model; store: the WAL store over faulty files",
     )
+    parser.add_argument(
+        "--reap-grace",
+        type=int,
+        default=None,
+        metavar="TICKS",
+        help="reap deleted keys once every owner holds their tombstones and TICKS have "
+        "passed, and check property 7: no deleted value comes back (gossip only)",
+    )
     parser.add_argument("--trace", metavar="KEY", help="print a ladder diagram of KEY's messages")
     parser.add_argument(
         "--check-determinism",
@@ -105,6 +113,8 @@ def _replay_command(args: argparse.Namespace, seed: int) -> str:
         parts.append(f"--keys {args.keys}")
     if args.membership != "gossip":
         parts.append(f"--membership {args.membership}")
+    if args.reap_grace is not None:
+        parts.append(f"--reap-grace {args.reap_grace}")
     if args.plant_bug:
         parts.append(f"--plant-bug {args.plant_bug}")
     return " ".join(parts)
@@ -153,6 +163,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError("--vector-clock-threshold must be positive")
     if args.plant_bug and args.plant_bug not in PLANTED_BUGS:
         raise CliError(f"unknown planted bug {args.plant_bug!r}")
+    if args.reap_grace is not None and (args.reap_grace < 0 or args.membership != "gossip"):
+        raise CliError("--reap-grace needs --membership gossip and a grace of 0 or more ticks")
     if args.trace is not None and args.seeds != 1:
         raise CliError("--trace replays one seed: drop --seeds")
     config = SimConfig(
@@ -168,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         vector_clock_threshold=args.vector_clock_threshold,
         storage=args.storage,
         membership=args.membership,
+        tombstone_grace_ticks=args.reap_grace,
     )
     console = Console(highlight=False)
     totals: dict[str, int] = {}
@@ -208,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
                 ("leaves", report.leaves),
                 ("keys transferred (handoff)", report.keys_transferred),
                 ("keys repaired (Merkle)", report.keys_repaired),
+                ("tombstones reaped", report.tombstones_reaped),
                 ("truncations", stats.truncations),
                 ("checks excused by truncation", report.excused_truncations),
                 ("crashes", report.crashes),

@@ -86,6 +86,9 @@ from ._messages import (
     ReadRepair,
     ReadRequest,
     ReadResponse,
+    Reap,
+    ReapQuery,
+    ReapVote,
     Receive,
     Record,
     RepairPush,
@@ -113,6 +116,7 @@ from ._outbox import Outbox
 from ._partitions import PartitionArgumentError
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
+from ._reaping import TombstoneReaper, tombstone_may_be_reaped
 from ._requests import NodeStorage, RequestPath
 from ._ring import MembershipView, PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
@@ -191,6 +195,9 @@ __all__ = [
     "ReadRepair",
     "ReadRequest",
     "ReadResponse",
+    "Reap",
+    "ReapQuery",
+    "ReapVote",
     "Receive",
     "Record",
     "RepairKeys",
@@ -214,6 +221,7 @@ __all__ = [
     "StoreVersions",
     "Tick",
     "TimeoutHealth",
+    "TombstoneReaper",
     "TransferAck",
     "TransferBatch",
     "Version",
@@ -227,6 +235,7 @@ __all__ = [
     "next_counter",
     "partitions",
     "read_may_answer",
+    "tombstone_may_be_reaped",
     "value_hash",
     "vector_clock",
     "versions",

@@ -86,6 +86,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from dynamokv.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
+from ._partitions import PartitionArgumentError, join_weighted, leave_weighted
 from ._partitions import join as join_partitions
 from ._partitions import leave as leave_partitions
 from ._phi import PhiAccrualDetector, PhiConfig, phi_of_silence
@@ -145,6 +146,9 @@ class MemberEntry:
         generation: the member's incarnation, new on every start.
         heartbeat: incremented by the member itself once per gossip period.
         status: ``joining``, ``normal``, ``leaving`` or ``left``.
+        weight: the member's share of the partitions relative to the others' (weighted
+            strategy 3: a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions); fixed
+            for a generation, like the address.
     """
 
     node_id: str
@@ -152,6 +156,7 @@ class MemberEntry:
     generation: int
     heartbeat: int
     status: MemberStatus
+    weight: int = 1
 
     def digest(self) -> EntryDigest:
         """The entry without its address, as sent in a :class:`GossipSyn`."""
@@ -190,9 +195,9 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
     invariant(a.node_id == b.node_id, "merge_entries: entries of different nodes")
     if a.generation != b.generation:
         return a if a.generation > b.generation else b
-    if precedes(a, b) and a.address <= b.address:
+    if precedes(a, b) and a.address <= b.address and a.weight <= b.weight:
         return b  # the common case: one side is simply newer; no new object
-    if precedes(b, a) and b.address <= a.address:
+    if precedes(b, a) and b.address <= a.address and b.weight <= a.weight:
         return a
     status = a.status if STATUS_RANK[a.status] >= STATUS_RANK[b.status] else b.status
     return MemberEntry(
@@ -201,6 +206,7 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
         generation=a.generation,
         heartbeat=max(a.heartbeat, b.heartbeat),
         status=status,
+        weight=max(a.weight, b.weight),
     )
 
 
@@ -448,6 +454,7 @@ class GossipMembership:
         merge_rule: Callable[[MemberEntry, MemberEntry], MemberEntry] = merge_entries,
         choose_peer: Callable[[Sequence[str], random.Random], str | None] = choose_gossip_peer,
         phi_rule: Callable[[float, float, float], float] = phi_of_silence,
+        weight: int = 1,
     ) -> None:
         """Create the view; see the class docstring for the arguments."""
         self.config = config if config is not None else GossipConfig()
@@ -470,7 +477,7 @@ class GossipMembership:
         self._phi_rule = phi_rule
         self._ring = ring
         self._members: dict[str, MemberEntry] = {
-            node_id: MemberEntry(node_id, address, generation, 0, status)
+            node_id: MemberEntry(node_id, address, generation, 0, status, weight)
         }
         self._detectors: dict[str, PhiAccrualDetector] = {}
         self._suspected: set[str] = set()
@@ -547,7 +554,7 @@ class GossipMembership:
         effects: list[GossipEffect] = list(self._update_suspicions(now))
         own = self.self_entry
         self._members[self.node_id] = MemberEntry(
-            own.node_id, own.address, own.generation, own.heartbeat + 1, own.status
+            own.node_id, own.address, own.generation, own.heartbeat + 1, own.status, own.weight
         )
         peer = self._choose_peer()
         if peer is not None:
@@ -766,7 +773,7 @@ class GossipMembership:
         if entry is None or STATUS_RANK[entry.status] >= STATUS_RANK[status]:
             return []
         self._members[node_id] = MemberEntry(
-            entry.node_id, entry.address, entry.generation, entry.heartbeat, status
+            entry.node_id, entry.address, entry.generation, entry.heartbeat, status, entry.weight
         )
         self._candidates = None
         return [MemberStatusChanged(node_id, entry.status, status)]
@@ -810,13 +817,28 @@ class GossipMembership:
     def _changed_owners(
         self, owners: tuple[str, ...], kind: Literal["join", "leave"], node_id: str
     ) -> tuple[str, ...]:
-        if kind == "leave":
-            return leave_partitions(owners, node_id) if node_id in owners else owners
-        if node_id in owners:
+        if kind == "leave" and node_id not in owners:
+            return owners
+        if kind == "join" and node_id in owners:
             return owners
         if not owners:
             return assign_partitions([node_id], self.config.partition_count)
-        return join_partitions(owners, node_id)
+        weights = self._weights({*owners, node_id})
+        if all(weight == 1 for weight in weights.values()):
+            if kind == "leave":
+                return leave_partitions(owners, node_id)
+            return join_partitions(owners, node_id)
+        try:
+            if kind == "leave":
+                return leave_weighted(owners, weights, node_id)
+            return join_weighted(owners, weights, node_id)
+        except PartitionArgumentError as error:
+            raise MembershipArgumentError(f"{kind}: {error}") from error
+
+    def _weights(self, nodes: set[str]) -> dict[str, int]:
+        """Each node's gossiped weight (1 for a node not heard of yet)."""
+        members = self._members
+        return {node: members[node].weight if node in members else 1 for node in nodes}
 
     @property
     def issuer(self) -> str:

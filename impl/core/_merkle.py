@@ -373,11 +373,19 @@ class MerkleTracking:
     handoff) goes through here, so the trees always match what the node stores.
     """
 
-    __slots__ = ("inner", "trees")
+    __slots__ = ("inner", "trees", "watch")
 
-    def __init__(self, inner: LocalStore, trees: MerkleTrees) -> None:
+    def __init__(
+        self,
+        inner: LocalStore,
+        trees: MerkleTrees,
+        *,
+        watch: Callable[[bytes, tuple[Version, ...]], None] | None = None,
+    ) -> None:
         self.inner = inner
         self.trees = trees
+        # Told every version set stored too (the tombstone reaper), when set.
+        self.watch = watch
 
     def begin_step(self) -> None:
         """A new step begins (see :meth:`LocalStore.begin_step`)."""
@@ -391,6 +399,9 @@ class MerkleTracking:
         """Store ``versions`` for ``key`` and update its leaf."""
         self.inner.write(key, versions, *after)
         self.trees.update(key, versions)
+        watch = self.watch
+        if watch is not None:
+            watch(key, versions)
 
     def write_many(
         self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
@@ -400,10 +411,17 @@ class MerkleTracking:
         update = self.trees.update
         for key, versions in items:
             update(key, versions)
+        watch = self.watch
+        if watch is not None:
+            for key, versions in items:
+                watch(key, versions)
 
     def drop(self, keys: Sequence[bytes]) -> None:
         """Forget ``keys`` (one persist) and remove them from the trees."""
         self.inner.drop(keys)
         update = self.trees.update
+        watch = self.watch
         for key in keys:
             update(key, ())
+            if watch is not None:
+                watch(key, ())

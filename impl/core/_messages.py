@@ -51,6 +51,9 @@ __all__ = [
     "ReadRepair",
     "ReadRequest",
     "ReadResponse",
+    "Reap",
+    "ReapQuery",
+    "ReapVote",
     "Receive",
     "Record",
     "RepairPush",
@@ -419,6 +422,38 @@ class RootsReply:
     ok: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class ReapQuery:
+    """Reaper -> the other owners: do you hold these tombstones, or deleted versions that
+    superseded them (:mod:`~dynamokv.impl.core._reaping`)? Asked under ``ring_version``."""
+
+    src: str
+    dst: str
+    round_id: int
+    ring_version: int
+    items: tuple[tuple[bytes, tuple[Version, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReapVote:
+    """Owner -> reaper: the keys of a :class:`ReapQuery` whose tombstones it holds."""
+
+    src: str
+    dst: str
+    round_id: int
+    keys: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reap:
+    """Reaper -> the other owners: every owner holds these tombstones; forget them (a key
+    whose stored versions they do not cover is kept)."""
+
+    src: str
+    dst: str
+    items: tuple[tuple[bytes, tuple[Version, ...]], ...]
+
+
 Message = (
     ReadRequest
     | ReadResponse
@@ -436,6 +471,9 @@ Message = (
     | MerklePacket
     | RootsRequest
     | RootsReply
+    | ReapQuery
+    | ReapVote
+    | Reap
 )
 
 # -- durable records ------------------------------------------------------------------

@@ -56,7 +56,8 @@ restart rejoins with its last ring and status (``normal`` if it owns partitions,
 Membership changes only by explicit :meth:`Node.request_join` and
 :meth:`Node.request_leave`, served by any node (Dynamo §4.8.1); suspicion never touches
 the ring. A node whose leave was adopted, once it holds no data, no hint and no transfer,
-marks itself ``left``. Tombstones are not reaped yet.
+marks itself ``left``. With ``tombstone_grace_ticks`` set, deleted keys are reaped once
+every owner holds their tombstones (:mod:`~dynamokv.impl.core._reaping`).
 
 *Fixed-ring mode* (``membership`` given): the request path alone, over a ring that never
 changes, with the health view given (usually
@@ -103,6 +104,9 @@ from ._messages import (
     ReadRepair,
     ReadRequest,
     ReadResponse,
+    Reap,
+    ReapQuery,
+    ReapVote,
     Receive,
     Record,
     RepairPush,
@@ -126,6 +130,7 @@ from ._outbox import (
     LocalWriteDurable,
     Outbox,
 )
+from ._reaping import TombstoneReaper
 from ._requests import RequestPath
 from ._ring import PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
@@ -160,6 +165,8 @@ class Node:
             ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
         rings: where built rings are kept; a driver running several nodes may share one.
+        weight: this node's share of the partitions relative to the others' (gossiped;
+            a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
     """
 
     def __init__(
@@ -178,6 +185,7 @@ class Node:
         bootstrap_owners: Sequence[str] | None = None,
         now: int = 0,
         rings: RingCache | None = None,
+        weight: int = 1,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -209,6 +217,7 @@ class Node:
                 bootstrap_owners,
                 now,
                 rings or RingCache(),
+                weight,
             )
         self.requests = RequestPath(
             node_id,
@@ -239,6 +248,7 @@ class Node:
         bootstrap_owners: Sequence[str] | None,
         now: int,
         rings: RingCache,
+        weight: int,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -273,6 +283,7 @@ class Node:
             merge_rule=self.seams.merge_entries,
             choose_peer=self.seams.choose_gossip_peer,
             phi_rule=self.seams.phi_of_silence,
+            weight=weight,
         )
         self.ring = self._partition_ring(ring)
         # The ring the routing and the transfers follow: gossip's own may already be
@@ -283,11 +294,26 @@ class Node:
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
         )
+        tracked = MerkleTracking(LocalStore(storage, self.out), self.trees)
+        self.reaper = TombstoneReaper(
+            node_id,
+            config=member_config,
+            store=tracked,
+            out=self.out,
+            stats=self.stats_member,
+            may_reap=self.seams.tombstone_may_be_reaped,
+            now=now,
+        )
+        note = self.reaper.note if self.reaper.enabled else None
         for key, versions in storage.scan_versions():
             if versions:
                 self.trees.update(key, versions)
-        tracked = MerkleTracking(LocalStore(storage, self.out), self.trees)
+                if note is not None:
+                    note(key, versions)
+        tracked.watch = note
         self.store = tracked
+        # Since when the adopted ring has been in place with no transfer running here.
+        self._quiet_since = now
         self.transfers = PartitionTransfers(
             node_id,
             config=member_config,
@@ -317,6 +343,8 @@ class Node:
             invariant(False, "time went backwards")
         self.now = now
         self.requests.now = now
+        if self.gossip is not None:
+            self.reaper.now = now
         effects = self.out.begin()
         self.store.begin_step()
         if not self._booted:
@@ -487,6 +515,9 @@ class Node:
         self.transfers.sweep(ring, self._adopted, now)
         if self.member_config.anti_entropy_enabled:
             self.anti_entropy_rounds.tick(ring, now)
+        if self.transfers.in_flight:
+            self._quiet_since = now
+        self.reaper.tick(ring, self._adopted.version, quiet_ticks=now - self._quiet_since)
 
     def _on_persist_done(self, event: PersistDone) -> None:
         handlers = self._after_persist
@@ -536,6 +567,7 @@ class Node:
 
     def _adopt(self, previous: RingState, ring: RingState, now: int) -> None:
         self.stats_member.rings_adopted += 1
+        self._quiet_since = now
         self.out.persist((StoreRing(ring.version, ring.issuer, ring.owners),))
         old = self.ring
         self._adopted = ring
@@ -585,6 +617,17 @@ class Node:
     def _on_repair_push(self, message: RepairPush) -> None:
         self.stats_member.keys_repair_applied += self.requests.on_repair_push(message)
 
+    # -- tombstone reaping -------------------------------------------------------------------
+
+    def _on_reap_query(self, message: ReapQuery) -> None:
+        self.reaper.on_query(message, self._adopted.version)
+
+    def _on_reap_vote(self, message: ReapVote) -> None:
+        self.reaper.on_vote(message, self._adopted.version)
+
+    def _on_reap(self, message: Reap) -> None:
+        self.reaper.on_reap(message)
+
 
 Transitions = Mapping[type, tuple[str, str]]
 """Class -> (the part of the node that handles it, the method's name)."""
@@ -621,6 +664,10 @@ MESSAGES: Final[Transitions] = MappingProxyType(
         RootsReply: ("node", "_on_roots_reply"),
         MerklePacket: ("node", "_on_merkle"),
         RepairPush: ("node", "_on_repair_push"),
+        # Tombstone reaping.
+        ReapQuery: ("node", "_on_reap_query"),
+        ReapVote: ("node", "_on_reap_vote"),
+        Reap: ("node", "_on_reap"),
     }
 )
 """Peer message -> its transition (after the health view notes the sender)."""

@@ -163,6 +163,11 @@ class MemberConfig:
         recovery_grace_ticks: after a peer stops being suspected, anti-entropy leaves
             it alone this long, so hinted handoff replays first and the Merkle
             exchange repairs only what the hints missed (Dynamo §4.6, then §4.7).
+        tombstone_grace_ticks: a deleted key is reaped once every owner holds its
+            tombstones and they have been stored this long (None: this node reaps
+            nothing; :mod:`~dynamokv.impl.core._reaping`).
+        reap_interval_ticks: one reaping round per interval.
+        reap_keys_per_round_max: keys asked about in one round.
     """
 
     gossip: GossipConfig = field(default_factory=GossipConfig)
@@ -179,6 +184,9 @@ class MemberConfig:
     handoff_check_interval_ticks: int = 100
     suspect_ticks: int = 50
     recovery_grace_ticks: int = 200
+    tombstone_grace_ticks: int | None = None
+    reap_interval_ticks: int = 50
+    reap_keys_per_round_max: int = 256
 
     def __post_init__(self) -> None:
         if not 0 <= self.merkle_depth <= 16:
@@ -195,9 +203,13 @@ class MemberConfig:
                 "transfer_retry_ticks",
                 "handoff_check_interval_ticks",
                 "suspect_ticks",
+                "reap_interval_ticks",
+                "reap_keys_per_round_max",
             ),
         )
         check_at_least(self, ("recovery_grace_ticks",), 0)
+        if self.tombstone_grace_ticks is not None:
+            check_at_least(self, ("tombstone_grace_ticks",), 0)
 
 
 @dataclass(slots=True)
@@ -215,6 +227,8 @@ class MemberStats:
         keys_repaired: keys this node pushed to a peer after a Merkle exchange.
         keys_repair_applied: keys whose stored versions a received repair changed.
         peers_recovered: suspicions lifted (each replays that owner's hints).
+        tombstones_reaped: deleted keys this node forgot, as reaper or as owner.
+        tombstones_asked: deleted keys this node, as reaper, asked the other owners about.
     """
 
     rings_adopted: int = 0
@@ -226,3 +240,5 @@ class MemberStats:
     keys_repaired: int = 0
     keys_repair_applied: int = 0
     peers_recovered: int = 0
+    tombstones_reaped: int = 0
+    tombstones_asked: int = 0

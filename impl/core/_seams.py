@@ -36,6 +36,7 @@ from ._handoff import hint_may_be_deleted, hint_to_store
 from ._messages import Hint
 from ._phi import phi_of_silence
 from ._quorum import read_may_answer, write_may_answer
+from ._reaping import TombstoneMayBeReaped, tombstone_may_be_reaped
 from ._vclock import Clock
 from ._versions import Version, next_counter
 from ._versions import merge as merge_versions
@@ -55,6 +56,7 @@ __all__ = [
     "PhiOfSilence",
     "ReadMayAnswer",
     "Seams",
+    "TombstoneMayBeReaped",
     "WriteMayAnswer",
 ]
 
@@ -169,6 +171,8 @@ class Seams:
         merge_entries: gossip's merge rule for two entries of one member (Dynamo §4.8).
         choose_gossip_peer: the peer of a gossip round (Dynamo §4.8.2).
         phi_of_silence: the phi-accrual suspicion function of the failure detector.
+        tombstone_may_be_reaped: whether a deleted key's tombstones may be forgotten
+            (every owner holds them, and a grace period has passed).
     """
 
     read_may_answer: ReadMayAnswer = read_may_answer
@@ -181,6 +185,7 @@ class Seams:
     merge_entries: MergeEntries = merge_entries
     choose_gossip_peer: ChooseGossipPeer = choose_gossip_peer
     phi_of_silence: PhiOfSilence = phi_of_silence
+    tombstone_may_be_reaped: TombstoneMayBeReaped = tombstone_may_be_reaped
 
 
 DEFAULT_SEAMS = Seams()

@@ -24,6 +24,8 @@ where its peers listen (the seeds of gossip, and ring version 1 of a fresh clust
     partition_count = 16384
     strict = false            # strict quorum: never substitutes, never hints
     gossip_period_ticks = 10  # one gossip round per this many ticks (200 ms at 20 ms a tick)
+    tombstone_grace_seconds = 3600  # a deleted key is reaped once every owner holds its
+                              # tombstone and this long has passed (0: never reap)
     members = [               # the initial ring's nodes (weight defaults to 1); for a
         { name = "node-1", host = "127.0.0.1", peer_port = 7201, http_port = 7101 },
         ...                   # joining node: itself and the seeds it finds the ring through
@@ -67,6 +69,9 @@ TICK_MS_DEFAULT = 20
 
 GOSSIP_PERIOD_TICKS_DEFAULT = GossipConfig().gossip_period_ticks
 """Default gossip period, the core's: 10 ticks, 200 ms at the default tick."""
+
+TOMBSTONE_GRACE_SECONDS_DEFAULT = 3600
+"""An hour: longer than a node restart or a partition usually lasts (hints replay first)."""
 
 FSYNC_POLICIES = ("always", "batch", "none")
 
@@ -130,6 +135,10 @@ class NodeProcessConfig:
         strict: strict quorum (no substitutes, no hints).
         gossip_period_ticks: one gossip round (and heartbeat) per this many ticks; every
             member should use the same period, since the failure detector learns it.
+        tombstone_grace_seconds: a deleted key is reaped (forgotten, then compacted away)
+            once every owner holds its tombstone and it has been stored this long; it
+            must outlast any outage a node holding a hint for the key may come back from
+            (0: never reap).
         tls: mutual TLS between peers (and optionally HTTPS), or ``None``.
     """
 
@@ -152,6 +161,7 @@ class NodeProcessConfig:
     partition_count: int = spec_ring.DEFAULT_PARTITION_COUNT
     strict: bool = False
     gossip_period_ticks: int = GOSSIP_PERIOD_TICKS_DEFAULT
+    tombstone_grace_seconds: int = TOMBSTONE_GRACE_SECONDS_DEFAULT
     tls: TlsConfig | None = None
 
     def __post_init__(self) -> None:
@@ -168,6 +178,8 @@ class NodeProcessConfig:
             raise ConfigError("node.tick_ms must be in 1..10000")
         if not 1 <= self.gossip_period_ticks <= 100_000:
             raise ConfigError("cluster.gossip_period_ticks must be in 1..100000")
+        if not 0 <= self.tombstone_grace_seconds <= 10**8:
+            raise ConfigError("cluster.tombstone_grace_seconds must be in 0..100000000")
         if not 1 <= self.weight <= WEIGHT_MAX:
             raise ConfigError(f"node.weight must be in 1..{WEIGHT_MAX}")
         for key in ("http_timeout_seconds", "peer_idle_timeout_seconds"):
@@ -231,6 +243,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "partition_count": (int,),
     "strict": (bool,),
     "gossip_period_ticks": (int,),
+    "tombstone_grace_seconds": (int,),
 }
 
 _NODE_KEYS = (
@@ -247,7 +260,16 @@ _NODE_KEYS = (
     "http_timeout_seconds",
     "peer_idle_timeout_seconds",
 )
-_CLUSTER_KEYS = ("members", "n", "r", "w", "partition_count", "strict", "gossip_period_ticks")
+_CLUSTER_KEYS = (
+    "members",
+    "n",
+    "r",
+    "w",
+    "partition_count",
+    "strict",
+    "gossip_period_ticks",
+    "tombstone_grace_seconds",
+)
 _MEMBER_KEYS = ("name", "host", "peer_port", "http_port", "weight")
 _TLS_KEYS = ("ca", "cert", "key", "http_tls", "http_client_auth")
 

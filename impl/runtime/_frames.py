@@ -39,7 +39,7 @@ from dynamokv.errors import ArgumentError, ProtocolError
 FRAME_MAGIC = b"DK"
 """The first two bytes of every frame."""
 
-FRAME_VERSION = 1
+FRAME_VERSION = 2
 """The wire format version this node speaks (and the only one it accepts)."""
 
 FRAME_HEADER_BYTES = 8

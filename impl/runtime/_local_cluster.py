@@ -385,6 +385,7 @@ def render_node_toml(
     fsync: str,
     fault_injection: bool = True,
     node_options: Mapping[str, int | bool | str] | None = None,
+    cluster_options: Mapping[str, int | bool | str] | None = None,
     extra: str = "",
 ) -> str:
     """The TOML file of one node (the node contract's ``[node]`` and ``[cluster]`` tables)."""
@@ -410,6 +411,7 @@ def render_node_toml(
         f"w = {w}",
         f"partition_count = {partition_count}",
         f"strict = {'true' if strict else 'false'}",
+        *(f"{key} = {_toml_value(value)}" for key, value in (cluster_options or {}).items()),
         "members = [",
     ]
     for member in members:
@@ -618,6 +620,8 @@ class LocalCluster:
             clients, with a cluster CA and certificates made in ``DIRECTORY/certs``.
         node_options: more keys of every node's ``[node]`` table (e.g.
             ``{"http_timeout_seconds": 5}``).
+        cluster_options: more keys of every node's ``[cluster]`` table (e.g.
+            ``{"tombstone_grace_seconds": 2}``).
         weights: node *i*'s weight in the initial ring (default: all 1); a node of weight
             2 owns twice the partitions of a node of weight 1 (weighted strategy 3).
     """
@@ -644,6 +648,7 @@ class LocalCluster:
         netns: bool = False,
         tls: bool = False,
         node_options: Mapping[str, int | bool | str] | None = None,
+        cluster_options: Mapping[str, int | bool | str] | None = None,
         weights: Sequence[int] | None = None,
     ) -> None:
         if not 1 <= nodes <= NODES_COUNT_MAX:
@@ -675,6 +680,7 @@ class LocalCluster:
         self.netns = netns
         self.tls = tls
         self.node_options = dict(node_options or {})
+        self.cluster_options = dict(cluster_options or {})
         if weights is not None and (
             len(weights) != nodes or not all(1 <= weight <= 1000 for weight in weights)
         ):
@@ -746,6 +752,7 @@ class LocalCluster:
         self.fsync = str(settings.get("fsync", self.fsync))
         self.tls = bool(settings.get("tls", self.tls))
         self.left = [str(home) for home in settings.get("left", [])]
+        self.cluster_options = dict(settings.get("cluster_options", self.cluster_options))
         hosts = settings.get("netns")
         if isinstance(hosts, dict):
             self.hosts = NetnsHosts.from_json(hosts)
@@ -765,6 +772,7 @@ class LocalCluster:
                 "netns": None if self.hosts is None else self.hosts.to_json(),
                 "tls": self._client_tls_json(),
                 "left": self.left,
+                "cluster_options": self.cluster_options,
             },
             "directory": str(self.directory),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -952,6 +960,7 @@ class LocalCluster:
                     strict=self.strict,
                     fsync=self.fsync,
                     node_options=self.node_options,
+                    cluster_options=self.cluster_options,
                     extra=extra,
                 )
             )
@@ -1602,6 +1611,7 @@ class LocalCluster:
                 strict=self.strict,
                 fsync=self.fsync,
                 node_options=self.node_options,
+                cluster_options=self.cluster_options,
                 extra=extra,
             )
         )

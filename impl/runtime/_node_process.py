@@ -320,7 +320,12 @@ class NodeProcess:
                 gossip=GossipConfig(
                     partition_count=config.partition_count,
                     gossip_period_ticks=config.gossip_period_ticks,
-                )
+                ),
+                tombstone_grace_ticks=(
+                    config.tombstone_grace_seconds * 1000 // config.tick_ms
+                    if config.tombstone_grace_seconds
+                    else None
+                ),
             ),
             # Peers reach this node where its member entry says, which need not be the
             # address it binds (0.0.0.0 binds every interface; peers need one of them).
@@ -328,6 +333,7 @@ class NodeProcess:
             seeds={m.name: f"{m.host}:{m.peer_port}" for m in config.members},
             bootstrap_owners=None if config.joining else _bootstrap_owners(config),
             now=0,
+            weight=config.weight,
         )
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
         self.message_types = tuple(message_types or typing.get_args(Message))
@@ -533,6 +539,8 @@ class NodeProcess:
             ("transfers_completed", "Partition transfers acknowledged in full"),
             ("keys_transferred", "Replica copies acknowledged by new owners"),
             ("keys_dropped", "Keys forgotten after their handoff"),
+            ("tombstones_reaped", "Deleted keys forgotten once every owner held the tombstone"),
+            ("tombstones_asked", "Deleted keys this reaper asked the other owners about"),
             ("peers_recovered", "Suspicions lifted (each replays that owner's hints)"),
         ):
             yield (

@@ -18,6 +18,9 @@ tests check that each is reported by the checker meant for it:
 * ``reuse-dots`` issues a dot counter from the client's context alone, forgetting the
   counters the node already issued: two values under one dot, one of which can then
   come back for a version it was never written under (property 2).
+* ``reap-at-once`` forgets a deleted key's tombstones as soon as its reaper holds them,
+  asking no other owner and waiting no grace period: a replica that missed the delete
+  then hands the deleted value back (property 7; run with reaping on).
 """
 
 from __future__ import annotations
@@ -56,6 +59,18 @@ def _counts_from_the_context(
     return max((counter for node, counter in context if node == node_id), default=0) + 1
 
 
+def _reaps_at_once(
+    held: tuple[Version, ...],
+    *,
+    owners: Collection[str],
+    votes: Collection[str],
+    stored_ticks: int,
+    grace_ticks: int,
+) -> bool:
+    """Wrong: tombstones may go as soon as they are stored, whoever else holds them."""
+    return bool(held) and all(version.value is None for version in held)
+
+
 def _keeps_one_sibling(
     held: tuple[Version, ...], incoming: Iterable[Version]
 ) -> tuple[Version, ...]:
@@ -70,6 +85,7 @@ PLANTED_BUGS: Mapping[str, Seams] = MappingProxyType(
         "drop-hint-before-ack": Seams(hint_may_be_deleted=_deletes_hint_when_replayed),
         "reuse-dots": Seams(next_counter=_counts_from_the_context),
         "merge-drops-sibling": Seams(merge_versions=_keeps_one_sibling),
+        "reap-at-once": Seams(tombstone_may_be_reaped=_reaps_at_once),
     }
 )
 """Each planted bug by name: a :class:`~dynamokv.impl.core.Seams` with one wrong rule."""

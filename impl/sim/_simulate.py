@@ -22,7 +22,9 @@ A run has three phases:
    anti-entropy repairs the replicas until every partition's owners have equal
    roots, within ``converge_ticks_max`` (property 5); property 6 holds transfers
    to the owners of the ring they were computed under and the ring's spread to a
-   gossip bound. With ``membership="static"`` (no anti-entropy) repair is a get
+   gossip bound. With ``tombstone_grace_ticks`` set the nodes reap deleted keys, and
+   property 7 holds that no deleted value comes back: no get begun after a reap returns
+   a value the reaped tombstone had deleted, and no owner holds one at rest. With ``membership="static"`` (no anti-entropy) repair is a get
    with R = N of every key, whose read repair brings every owner up to date.
    Then the checkers of :mod:`~dynamokv.impl.sim._checkers` run.
 """
@@ -40,12 +42,14 @@ from dynamokv.impl.core import (
     DEFAULT_SEAMS,
     GetRequest,
     GetResult,
+    MemberConfig,
     NodeConfig,
     NodeStats,
     PutRequest,
     PutResult,
     Result,
     Seams,
+    covers,
 )
 from dynamokv.spec.kv import union_resolve
 
@@ -104,6 +108,7 @@ class SimConfig:
     churn_events_max: int = 4
     spares: int = 2
     converge_ticks_max: int = 6000
+    tombstone_grace_ticks: int | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +135,7 @@ class SimReport:
     leaves: int = 0
     keys_transferred: int = 0
     keys_repaired: int = 0
+    tombstones_reaped: int = 0
     convergence_ticks: int = 0
     ring_rounds: int = 0
 
@@ -381,6 +387,8 @@ def simulate(
     )
     if "churn" in config.faults and config.membership != "gossip":
         raise ArgumentError("churn needs membership='gossip'")
+    if config.tombstone_grace_ticks is not None and config.membership != "gossip":
+        raise ArgumentError("tombstone reaping needs membership='gossip'")
     if config.planted_bug and seams is not DEFAULT_SEAMS:
         raise ArgumentError("give either config.planted_bug or seams, not both")
     if config.planted_bug and config.planted_bug not in PLANTED_BUGS:
@@ -404,6 +412,7 @@ def simulate(
         disk_factory=StoreDisk if config.storage == "store" else None,
         membership=config.membership,
         spares=config.spares if "churn" in config.faults else 0,
+        member_config=MemberConfig(tombstone_grace_ticks=config.tombstone_grace_ticks),
         seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else seams,
     )
     history = History()
@@ -439,6 +448,8 @@ def simulate(
         history.violations.append(f"core invariant failed at t={cluster.now}: {error}")
     history.check_phantoms()
     history.check_false_siblings()
+    if cluster.reaped:
+        _check_no_deleted_value_returns(cluster, history)
     if config.strict and config.r + config.w > config.n:
         history.check_read_your_writes()
     report.violations = [*cluster.violations, *history.violations]
@@ -462,6 +473,7 @@ def simulate(
         member = cluster.member_stats()
         report.keys_transferred = member.keys_transferred
         report.keys_repaired = member.keys_repaired
+        report.tombstones_reaped = member.tombstones_reaped
     return report, cluster, history
 
 
@@ -552,13 +564,44 @@ def _check_acknowledged(cluster: Cluster, history: History) -> None:
     acked = [r for r in history.records if r.kind != "get" and r.ok and r.version is not None]
     for record in acked:
         assert record.version is not None
+        reaped = tuple(version for _, version in cluster.reaped.get(record.key, ()))
         for name, held in cluster.holders(record.key).items():
-            if not cluster.covered(record.key, held, record.version):
+            if not cluster.covered(record.key, held, record.version) and not (
+                # Deleted, and the delete's tombstone reaped: its absence is the point.
+                reaped and cluster.covered(record.key, reaped, record.version)
+            ):
                 history.violations.append(
                     f"property 1: acknowledged {record.version.dot} of {record.key!r} "
                     f"(t={record.end}) is missing on owner {name} after repair"
                 )
                 break
+
+
+def _check_no_deleted_value_returns(cluster: Cluster, history: History) -> None:
+    """Property 7: once a key's tombstone is reaped, no value it deleted comes back, in a
+    get begun after the reap nor on an owner at rest."""
+    for record in history.records:
+        reaps = cluster.reaped.get(record.key)
+        if record.kind != "get" or not record.ok or not reaps:
+            continue
+        reaped = tuple(version for tick, version in reaps if tick < record.start)
+        for version in record.versions:
+            if version.value is not None and reaped and covers(reaped, version):
+                history.violations.append(
+                    f"property 7: get of {record.key!r} at t={record.end} returned "
+                    f"{version.dot}, deleted by a tombstone reaped before it began"
+                )
+                return
+    for key, reaps in sorted(cluster.reaped.items()):
+        reaped = tuple(version for _, version in reaps)
+        for name, held in cluster.holders(key).items():
+            back = [v.dot for v in held if v.value is not None and covers(reaped, v)]
+            if back:
+                history.violations.append(
+                    f"property 7: owner {name} holds {back[0]} of {key!r} at rest, "
+                    "deleted by a tombstone that was reaped"
+                )
+                return
 
 
 REPAIR_ROUNDS_MAX = 4

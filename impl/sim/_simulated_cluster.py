@@ -32,7 +32,7 @@ import functools
 import hashlib
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,6 +62,9 @@ from dynamokv.impl.core import (
     ReadRepair,
     ReadRequest,
     ReadResponse,
+    Reap,
+    ReapQuery,
+    ReapVote,
     Receive,
     RepairPush,
     Reply,
@@ -83,6 +86,7 @@ from dynamokv.impl.core import (
     WriteRequest,
     covers,
 )
+from dynamokv.spec import ring as spec_ring
 
 from ._disk import SimDisk
 
@@ -94,7 +98,7 @@ MEMBERSHIPS = ("static", "gossip")
 SEEDS_MAX = 2
 """The first nodes of a cluster are its seeds (Dynamo §4.8.2)."""
 
-_BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply)
+_BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply, ReapQuery, ReapVote, Reap)
 """Messages that never stop flowing in a gossip cluster: not "work in flight"."""
 
 _DELIVER = 0
@@ -191,6 +195,9 @@ class Cluster:
         spares: nodes that start down and outside the ring, for joins (gossip only).
         seams: the decisions every node makes through
             :class:`~dynamokv.impl.core.Seams` (a lab's learner code, a planted bug).
+        weights: node name -> weight (default 1): the initial ring gives node *i*
+            Q·wᵢ/Σw partitions (weighted strategy 3), and joins and leaves keep every
+            node within one partition of its share (gossip membership only).
     """
 
     def __init__(
@@ -208,6 +215,7 @@ class Cluster:
         member_config: MemberConfig | None = None,
         spares: int = 0,
         seams: Seams = DEFAULT_SEAMS,
+        weights: Mapping[str, int] | None = None,
     ) -> None:
         if node_count < 1:
             raise ArgumentError("need at least one node")
@@ -223,7 +231,16 @@ class Cluster:
         self.q = q
         self.initial = tuple(f"n{i + 1}" for i in range(node_count))
         self.names = tuple(f"n{i + 1}" for i in range(node_count + spares))
-        self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
+        self.weights = {name: (weights or {}).get(name, 1) for name in self.names}
+        if any(self.weights[name] != 1 for name in self.initial):
+            self.static_ring = PartitionRing(
+                spec_ring.assign_partitions_weighted(
+                    {name: self.weights[name] for name in self.initial}, q
+                ),
+                n=min(self.config.n, node_count),
+            )
+        else:
+            self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
         # One cache of built rings for every node and restart of this cluster: they share
         # the few rings of a run instead of each building its own.
         self.built_rings = RingCache()
@@ -232,6 +249,9 @@ class Cluster:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
             base = dataclasses.replace(base, gossip=gossip)
         self.member_config = base
+        # Tombstones forgotten by an owner of their key, by key: (tick, version) pairs.
+        self.reaped: dict[bytes, list[tuple[int, Version]]] = {}
+        self._watch_reaps = base.tombstone_grace_ticks is not None
         self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
         self.rings: dict[tuple[int, str], RingState] = {}
         self.ring_held_since: dict[str, int] = {}
@@ -308,6 +328,7 @@ class Cluster:
                 now=self.now,
                 seams=self.seams,
                 rings=self.built_rings,
+                weight=self.weights[name],
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
@@ -577,10 +598,13 @@ class Cluster:
         for record in persist.records:
             if type(record) is DeleteHint:
                 self._check_hint_delete(name, disk, record.hint_id)
-            elif self.track_versions and isinstance(record, StoreVersions):
-                known = self.versions_by_key.setdefault(record.key, {})
-                for version in record.versions:
-                    known[version.dot] = version
+            elif isinstance(record, StoreVersions):
+                if self._watch_reaps and not record.versions:
+                    self._note_reap(name, disk, record.key)
+                if self.track_versions:
+                    known = self.versions_by_key.setdefault(record.key, {})
+                    for version in record.versions:
+                        known[version.dot] = version
         disk.apply(persist)
         # Group commit: a persist joins the node's open batch if its sync has not
         # happened yet; batches sync in the order they were opened, as a log's do.
@@ -596,6 +620,18 @@ class Cluster:
         self._seq += 1
         incarnation = self._incarnation[name]
         heapq.heappush(self._heap, (at, self._seq, _SYNC, name, (incarnation, batch)))
+
+    def _note_reap(self, name: str, disk: SimDisk, key: bytes) -> None:
+        """An owner of ``key`` forgets its tombstones: a reap (a handoff's drop is not)."""
+        held = disk.read_versions(key)
+        node = self.nodes[name]
+        if (
+            held
+            and all(version.value is None for version in held)
+            and node is not None
+            and name in node.ring.preference_list(key)
+        ):
+            self.reaped.setdefault(key, []).extend((self.now, version) for version in held)
 
     def _check_hint_delete(self, name: str, disk: SimDisk, hint_id: int) -> None:
         """Hinted handoff's rule: a hint goes only once its owner holds it durably."""
@@ -718,6 +754,9 @@ _CLASS_BYTES: dict[type, bytes] = {
         MerklePacket,
         RootsRequest,
         RootsReply,
+        ReapQuery,
+        ReapVote,
+        Reap,
     )
 }
 

@@ -111,3 +111,22 @@ def test_join_and_leave_refuse_bad_arguments_with_one_line(
     assert capsys.readouterr().err.count("\n") == 1
     assert main(["cluster", "leave", "node-1", "--dir", directory]) == 1
     assert "no cluster" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_weighted_join_gives_every_node_its_share_of_the_partitions(tmp_path: Path) -> None:
+    """Heterogeneous nodes (Dynamo §2): with weights 1, 1, 2 and a newcomer of weight 2,
+    every node first-owns Q·wᵢ/Σw ± 1 partitions of the ring all nodes adopted."""
+    q = 120
+    with LocalCluster(
+        tmp_path / "cluster", nodes=3, weights=[1, 1, 2], partition_count=q
+    ) as cluster:
+        cluster.up()
+        newcomer = cluster.join(weight=2)
+        counts = {row.name: row.partitions for row in cluster.status()}
+    weights = {"node-1": 1, "node-2": 1, "node-3": 2, newcomer: 2}
+    for name, weight in weights.items():
+        share = q * weight / sum(weights.values())
+        assert counts[name] is not None and abs(counts[name] - share) <= 1, (counts, name, share)
+    assert counts[newcomer] == 40  # an equal share would be 30
+    assert processes_under(tmp_path) == []

@@ -96,7 +96,10 @@ def test_unencodable_message_is_a_frame_error(message: object) -> None:
     ("stream", "reason"),
     [
         (b"GET / HTTP/1.1\r\n\r\n", "bad magic"),
-        (_header(1, version=2) + b"\xc0", "unsupported frame version 2"),
+        (
+            _header(1, version=FRAME_VERSION + 1) + b"\xc0",
+            f"unsupported frame version {FRAME_VERSION + 1}",
+        ),
         (_header(1, flags=1) + b"\xc0", "reserved flags"),
         (_header(2) + b"\xc0\xc0", "not one msgpack value"),  # two values in one frame
         (_header(1) + b"\xc1", "not one msgpack value"),  # 0xc1 is never used

@@ -22,6 +22,7 @@ from dynamokv.impl.runtime import FRAME_VERSION, MESSAGE_TYPES
 
 PINNED_SCHEMAS = {
     1: "22fde0a58ccaf5e1835559278dede0f576db0b59022cea338cd0b389cb4e4d4b",
+    2: "f7824e9911484c3e9c98f787ea4941f879c66bccafe9277e75896189c39e0e7c",
 }
 """FRAME_VERSION -> the SHA-256 of :func:`wire_schema` that version speaks."""
 

@@ -1,0 +1,138 @@
+"""Tombstone reaping: deleted keys are forgotten only once every owner holds the tombstone
+and a grace period has passed, and no deleted value comes back (property 7)."""
+
+from __future__ import annotations
+
+import pytest
+from dynamokv.impl.cli import main
+from dynamokv.impl.core import (
+    GetRequest,
+    MemberConfig,
+    NodeConfig,
+    PutRequest,
+    PutResult,
+    Result,
+    Version,
+    tombstone_may_be_reaped,
+)
+from dynamokv.impl.core._reaping import holds_tombstones, reap_covers
+from dynamokv.impl.core._versions import context_of
+from dynamokv.impl.sim import Cluster, NetworkConfig, SimConfig, simulate
+
+GRACE_TICKS = 300
+"""The sweeps' grace period: longer than a simulated crash (150) or partition (200)."""
+
+OLD = Version(b"cart", ("n1", 1))
+TOMBSTONE = Version(None, ("n1", 2), (("n1", 1),))
+LATER_TOMBSTONE = Version(None, ("n2", 1), (("n1", 2),))
+LATER_PUT = Version(b"new", ("n2", 1), (("n1", 2),))
+
+
+def test_the_rule_needs_every_owner_tombstones_only_and_the_grace_period() -> None:
+    owners = ("n2", "n3")
+    ok = {"owners": owners, "votes": owners, "stored_ticks": 50, "grace_ticks": 50}
+    assert tombstone_may_be_reaped((TOMBSTONE,), **ok)  # type: ignore[arg-type]
+    assert not tombstone_may_be_reaped((TOMBSTONE,), **{**ok, "votes": ("n2",)})  # type: ignore[arg-type]
+    assert not tombstone_may_be_reaped((TOMBSTONE,), **{**ok, "stored_ticks": 49})  # type: ignore[arg-type]
+    assert not tombstone_may_be_reaped((OLD,), **ok)  # type: ignore[arg-type]
+    assert not tombstone_may_be_reaped((TOMBSTONE, OLD), **ok)  # type: ignore[arg-type]
+    assert not tombstone_may_be_reaped((), **ok)  # type: ignore[arg-type]
+
+
+def test_a_vote_and_a_reap_cover_only_tombstones() -> None:
+    assert holds_tombstones((TOMBSTONE,), (TOMBSTONE,))
+    assert holds_tombstones((LATER_TOMBSTONE,), (TOMBSTONE,))  # a newer delete
+    assert not holds_tombstones((OLD,), (TOMBSTONE,))  # missed the delete
+    assert not holds_tombstones((LATER_PUT,), (TOMBSTONE,))  # written again
+    assert not holds_tombstones((), (TOMBSTONE,))
+    assert reap_covers((TOMBSTONE,), (TOMBSTONE,))
+    assert not reap_covers((TOMBSTONE,), (LATER_TOMBSTONE,))  # newer than the reap
+    assert not reap_covers((TOMBSTONE,), (LATER_PUT,))  # a put after the vote is kept
+
+
+def _cluster() -> Cluster:
+    return Cluster(
+        3,
+        seed=3,
+        config=NodeConfig(),
+        q=16,
+        network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
+        membership="gossip",
+        member_config=MemberConfig(tombstone_grace_ticks=100),
+    )
+
+
+def _request(cluster: Cluster, node: str, request: GetRequest | PutRequest) -> Result:
+    done: list[Result] = []
+    cluster.submit(node, request, done.append)
+    limit = cluster.now + 300
+    while not done and cluster.now < limit:
+        cluster.run(until=cluster.now + 2)
+    assert done, "no answer"
+    return done[0]
+
+
+def test_a_deleted_key_is_reaped_on_every_owner_only_after_all_hold_the_tombstone() -> None:
+    cluster = _cluster()
+    cluster.run(until=200)
+    put = _request(cluster, "n1", PutRequest(b"cart", b"socks", ()))
+    assert isinstance(put, PutResult) and put.ok and put.version is not None
+    # One owner misses the delete: it is cut off from the others.
+    cluster.partition(("n1", "n2"), ("n3",))
+    delete = _request(cluster, "n1", PutRequest(b"cart", None, context_of((put.version,))))
+    assert isinstance(delete, PutResult) and delete.ok
+    cluster.run(until=cluster.now + 1000)
+    assert cluster.member_stats().tombstones_reaped == 0  # n3 never voted
+    assert cluster.holders(b"cart")["n3"] == (put.version,)
+    cluster.heal()
+    cluster.run(until=cluster.now + 3000)
+    assert cluster.member_stats().tombstones_reaped == 3
+    assert set(cluster.holders(b"cart").values()) == {()}
+    assert cluster.reaped[b"cart"]
+    get = _request(cluster, "n2", GetRequest(b"cart"))
+    assert get.ok and get.versions == ()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sweep_with_reaping_brings_no_deleted_value_back(seed: int) -> None:
+    report, cluster, _ = simulate(seed, SimConfig(ops=1500, tombstone_grace_ticks=GRACE_TICKS))
+    assert report.violations == []
+    assert report.tombstones_reaped > 0 and cluster.reaped
+
+
+def test_reaping_at_once_is_caught_by_property_7() -> None:
+    """The planted bug forgets tombstones as soon as the reaper holds them: a replica
+    that missed the delete hands the value back, and property 7 says so."""
+    found = []
+    for seed in range(1, 6):
+        report, _, _ = simulate(
+            seed,
+            SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS, planted_bug="reap-at-once"),
+        )
+        found += [v for v in report.violations if "property 7" in v]
+    assert found, "reap-at-once was not reported by property 7 in seeds 1-5"
+
+
+def test_sim_command_reaps_and_names_the_grace_in_the_replay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["sim", "--seed", "2", "--ops", "2000", "--reap-grace", "300"]) == 0
+    assert "tombstones reaped" in capsys.readouterr().out
+    argv = ["sim", "--seed", "2", "--ops", "2000", "--reap-grace", "300"]
+    assert main([*argv, "--plant-bug", "reap-at-once"]) == 1
+    assert "--reap-grace 300 --plant-bug reap-at-once" in capsys.readouterr().out
+    assert main(["sim", "--reap-grace", "5", "--membership", "static"]) == 1
+    assert "--reap-grace needs --membership gossip" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_slow_sweep_with_reaping_every_fault() -> None:
+    failing = []
+    reaped = 0
+    for seed in range(100, 124):
+        report, _, _ = simulate(seed, SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS))
+        reaped += report.tombstones_reaped
+        if report.violations:
+            failing.append((seed, report.violations[:3]))
+    assert failing == [], f"replay: dynamokv sim --seed SEED --reap-grace {GRACE_TICKS}"
+    assert reaped > 0
