@@ -80,6 +80,7 @@ nitpick_ignore = [
     ("py:class", "HttpHandler"),
     ("py:class", "CoreMemberConfig"),
     ("py:class", "MayDrop"),
+    ("py:class", "TombstoneMayBeReaped"),
     ("py:class", "Random"),
     ("py:mod", "dynamokv.impl"),
     ("py:meth", "sync_directory"),

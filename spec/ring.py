@@ -299,7 +299,7 @@ def _weights_of(weights: Mapping[str, int], nodes: Iterable[str]) -> dict[str, i
 
 def _room_for(weights: Mapping[str, int], q: int) -> bool:
     """Whether every node's share Q·wᵢ/Σw is at least one whole partition."""
-    return q * min(weights.values()) >= sum(weights.values())
+    return bool(weights) and q * min(weights.values()) >= sum(weights.values())
 
 
 @icontract.require(lambda weights: _valid_weights(weights))
@@ -375,7 +375,7 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
 @icontract.require(lambda weights, new_node: new_node in weights and _valid_weights(weights))
 @icontract.require(
     lambda assignment, weights, new_node: _room_for(
-        {node: w for node, w in weights.items() if node in {*assignment, new_node}},
+        {node: w for node, w in weights.items() if node in set(assignment) | {new_node}},
         len(assignment),
     )
 )
@@ -388,14 +388,18 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
     lambda assignment, weights, new_node, result: (
         Counter(result)[new_node]
         == weighted_quotas(
-            {node: weight for node, weight in weights.items() if node in {*assignment, new_node}},
+            {
+                node: weight
+                for node, weight in weights.items()
+                if node in set(assignment) | {new_node}
+            },
             len(assignment),
         )[new_node]
     )
 )
 @icontract.ensure(
     lambda assignment, weights, new_node, result: (
-        is_weighted_balanced(result, _weights_of(weights, {*assignment, new_node}))
+        is_weighted_balanced(result, _weights_of(weights, set(assignment) | {new_node}))
         or not is_weighted_balanced(assignment, _weights_of(weights, set(assignment)))
     )
 )

@@ -1152,7 +1152,9 @@ def benchmark_results(kind: str = "cluster") -> list[BenchmarkResult]:
     ``results`` and the ``command`` that produced it.
     """
     found = []
-    for path in sorted(BENCHMARK_RESULTS.glob(f"*-{kind}*.json")):
+    # By name, a date's first result (``…-cluster.json``) before its second (``…-cluster-2``).
+    paths = BENCHMARK_RESULTS.glob(f"*-{kind}*.json")
+    for path in sorted(paths, key=lambda path: (path.name[:10], len(path.name), path.name)):
         match = re.match(r"(\d{4}-\d{2}-\d{2})-", path.name)
         if match is None:
             raise RuntimeError(f"{path.name}: a result file's name starts with its date")
@@ -1174,7 +1176,13 @@ def benchmark_chart() -> Drawing:
     labels: list[str] = []
     for result in results:
         for row in result.rows:
-            labels.append(f"{result.date} {row['workload']} {row['system']}")
+            # A constant-rate row (``load`` other than ``peak``) says at which rate it ran.
+            load = row.get("load", "peak")
+            rate = "" if load == "peak" else f" at {load}"
+            # A second result of one date (``2026-11-30-cluster-2.json``) says which it is.
+            run = result.path.stem.removeprefix(f"{result.date}-cluster").lstrip("-")
+            when = f"{result.date} ({run})" if run else result.date
+            labels.append(f"{when} {row['workload']} {row['system']}{rate}")
     colours = ["#4C72B0" if "dynamokv" in label else "#DD8452" for label in labels]
     rows = [row for result in results for row in result.rows]
     left.barh(labels, [row["ops_per_second"] for row in rows], color=colours)

@@ -30,6 +30,7 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,18 +176,33 @@ def measure(
     return server, client, counts
 
 
+LABEL_WIDTH = 30
+"""Characters of a row's label: the longest, "server-driven, Dynamo Table 2", and a space."""
+
+COLUMN_WIDTH = 12
+"""Characters of a number column: the longest header, "p99.9 write", and a space."""
+
+
+def _row(label: str, values: Sequence[float]) -> str:
+    return f"{label:{LABEL_WIDTH}}" + "".join(f"{v:>{COLUMN_WIDTH}.2f}" for v in values)
+
+
 def print_table(server: Latencies, client: Latencies, counts: dict[str, int]) -> list[str]:
     """Table 2 as measured, beside the paper's."""
     lines = [
         "Dynamo §6.4 / Table 2: client-driven vs server-driven coordination, 5 nodes on "
         "loopback, N=3 R=2 W=2 (ms)",
-        f"{'':28}{'p99.9 read':>11}{'p99.9 write':>12}{'mean read':>11}{'mean write':>11}",
+        f"{'':{LABEL_WIDTH}}"
+        + "".join(
+            f"{column:>{COLUMN_WIDTH}}"
+            for column in ("p99.9 read", "p99.9 write", "mean read", "mean write")
+        ),
     ]
     measured = {"server-driven": server.row(), "client-driven": client.row()}
     for name, row in measured.items():
-        lines.append(f"{name + ', measured':28}" + "".join(f"{v:>11.2f}" for v in row))
+        lines.append(_row(f"{name}, measured", row))
     for name, row in PAPER_TABLE_2.items():
-        lines.append(f"{name + ', Dynamo Table 2':28}" + "".join(f"{v:>11.2f}" for v in row))
+        lines.append(_row(f"{name}, Dynamo Table 2", row))
     ratios = [
         c / s if s else 0.0
         for c, s in zip(measured["client-driven"], measured["server-driven"], strict=True)
@@ -195,8 +211,8 @@ def print_table(server: Latencies, client: Latencies, counts: dict[str, int]) ->
         c / s
         for c, s in zip(PAPER_TABLE_2["client-driven"], PAPER_TABLE_2["server-driven"], strict=True)
     ]
-    lines.append(f"{'client / server, measured':28}" + "".join(f"{v:>11.2f}" for v in ratios))
-    lines.append(f"{'client / server, Dynamo':28}" + "".join(f"{v:>11.2f}" for v in paper))
+    lines.append(_row("client / server, measured", ratios))
+    lines.append(_row("client / server, Dynamo", paper))
     lines.append("; ".join(f"{name}: {value:,}" for name, value in counts.items()))
     return lines
 

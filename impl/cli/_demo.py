@@ -2,9 +2,9 @@
 
 Every number the demo prints comes from the running processes: the request journey from
 the node's own trace of one put (``?trace=1``), hints pending and anti-entropy counters
-from ``/metrics``, siblings from a real get. Where the node does not (yet) export a number,
-the demo says so instead of inventing one: a teaching tool that fakes its evidence teaches
-the wrong lesson.
+from ``/metrics``, siblings from a real get. A number a node does not export stops the
+demo with one line rather than being made up: a teaching tool that fakes its evidence
+teaches the wrong lesson.
 
 The cluster is started with :class:`~dynamokv.impl.runtime._local_cluster.LocalCluster` in
 ``./.dynamokv`` and left running at the end, with the exact ``curl`` commands to try. A
@@ -39,16 +39,8 @@ ANTI_ENTROPY_MARKERS = (
     "dynamokv_anti_entropy_keys_repair_applied_total",
     "dynamokv_anti_entropy_bytes_sent_total",
 )
-HINT_METRICS = (
-    "dynamokv_hints_pending",
-    "dynamokv_hinted_handoff_pending",
-    "dynamokv_hints",
-)
-HINT_REPLAY_METRICS = (
-    "dynamokv_hints_replayed_total",
-    "dynamokv_hints_delivered_total",
-    "dynamokv_hinted_handoff_replayed_total",
-)
+HINTS_PENDING_METRIC = "dynamokv_hints_pending"
+HINTS_REPLAYED_METRIC = "dynamokv_hints_replayed_total"
 
 
 def register(subparsers: Any) -> None:
@@ -107,27 +99,20 @@ class _Demo:
         except ValueError:
             return status, body.decode(errors="replace")
 
-    def hints_pending(self) -> int | None:
-        from dynamokv.impl.runtime._local_cluster import find_metric
+    def hints_pending(self) -> int:
+        return int(self.metric_sum(HINTS_PENDING_METRIC))
 
-        total: int | None = None
-        for name in self.cluster.names:
-            if not self.cluster.is_up(name):
-                continue
-            value = find_metric(self.cluster.metrics(name), *HINT_METRICS)
-            if value is not None:
-                total = (total or 0) + int(value)
-        return total
+    def metric_sum(self, metric: str) -> float:
+        """``metric`` summed over the live nodes (and its labels)."""
+        from dynamokv.impl.runtime._local_cluster import sum_metric
 
-    def metric_sum(self, names: tuple[str, ...]) -> float | None:
-        from dynamokv.impl.runtime._local_cluster import find_metric
-
-        total: float | None = None
+        total = 0.0
         for name in self.cluster.names:
             if self.cluster.is_up(name):
-                value = find_metric(self.cluster.metrics(name), *names)
-                if value is not None:
-                    total = (total or 0.0) + value
+                value = sum_metric(self.cluster.metrics(name), metric)
+                if value is None:
+                    raise _DemoError(f"{name} exports no {metric} on /metrics")
+                total += value
         return total
 
     def anti_entropy_counters(self) -> dict[str, float]:
@@ -330,13 +315,10 @@ class _Demo:
         )
         if hinted_trace:
             lines.append("Sloppy quorum, from the node's trace: " + "; ".join(hinted_trace) + ".")
-        if after is None:
-            lines.append("Hints pending: the nodes do not export a hints metric yet (not shown).")
-        else:
-            lines.append(
-                f"Hints pending across the live nodes (/metrics): {before} → {after}: the "
-                f"writes meant for {victim} wait on substitute nodes (sloppy quorum)."
-            )
+        lines.append(
+            f"Hints pending across the live nodes (/metrics): {before} → {after}: the "
+            f"writes meant for {victim} wait on substitute nodes (sloppy quorum)."
+        )
         lines.append(
             "Dynamo §4.6: the substitute node keeps each write in a separate hint store with the "
             "intended owner's name, and hands it back when the owner returns."
@@ -351,23 +333,20 @@ class _Demo:
         victim = self.victim
         lines = []
         before = self.hints_pending()
+        replayed_before = self.metric_sum(HINTS_REPLAYED_METRIC)
         ae_before = self.anti_entropy_counters()
         self.cluster.restart(victim)
         lines.append(f"Restarted {victim} with its data directory (WAL replayed on start).")
         start = time.monotonic()
-        history: list[int] = [] if before is None else [before]
+        history = [before]
         pending = before
-        while (
-            pending is not None and pending > 0 and time.monotonic() - start < HINTS_DRAIN_SECONDS
-        ):
+        while pending > 0 and time.monotonic() - start < HINTS_DRAIN_SECONDS:
             time.sleep(POLL_SECONDS)
             pending = self.hints_pending()
-            if pending is not None and (not history or history[-1] != pending):
+            if history[-1] != pending:
                 history.append(pending)
         elapsed = time.monotonic() - start
-        if pending is None:
-            lines.append("Hint replay: the nodes do not export a hints metric yet (not shown).")
-        elif pending == 0:
+        if pending == 0:
             lines.append(
                 f"Hints pending: {' → '.join(str(h) for h in history) or '0'} "
                 f"(drained {elapsed:.1f} s after the restart)."
@@ -377,9 +356,11 @@ class _Demo:
                 f"Hints pending still {pending} after {HINTS_DRAIN_SECONDS:.0f} s "
                 f"({' → '.join(str(h) for h in history)})."
             )
-        replayed = self.metric_sum(HINT_REPLAY_METRICS)
-        if replayed is not None:
-            lines.append(f"Hints replayed so far (all nodes): {int(replayed)}.")
+        replayed = self.metric_sum(HINTS_REPLAYED_METRIC) - replayed_before
+        lines.append(
+            f"Hints handed off and acknowledged by their owner since the restart "
+            f"({HINTS_REPLAYED_METRIC}): {int(replayed)}."
+        )
         held = 0
         sample = self.keys_written_while_down
         try:

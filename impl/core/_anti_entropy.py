@@ -48,7 +48,6 @@ keep it from starving foreground requests.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -130,18 +129,19 @@ class ExchangeFinished:
 AntiEntropyEffect = MerkleSend | RepairKeys | ExchangeFinished
 
 
-def _plain(value: object) -> object:
-    """``dataclasses.astuple`` without its deep copies: msgpack packs the same bytes."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
-    if isinstance(value, tuple):
-        return [_plain(item) for item in value]
-    return value
+def _fields(value: object) -> list[object]:
+    """A message dataclass as the list of its field values, for msgpack's ``default`` (called
+    again for a nested message; tuples pack as arrays by themselves): the bytes of
+    ``dataclasses.astuple`` without its walk and deep copies."""
+    names = getattr(value.__class__, "__dataclass_fields__", None)
+    if names is None:
+        raise TypeError(f"cannot measure a {value.__class__.__name__}")
+    return [getattr(value, name) for name in names]
 
 
 def wire_bytes(message: MerkleMessage) -> int:
     """The message's size as msgpack of its fields (the node-to-node codec's body)."""
-    packed: bytes = msgpack.packb(_plain(message), use_bin_type=True)
+    packed: bytes = msgpack.packb(message, default=_fields, use_bin_type=True)
     return len(packed)
 
 
@@ -579,10 +579,13 @@ class AntiEntropyRounds:
         bound = self.config.roots_per_message_max
         complete = len(partitions) <= bound
         if complete:
-            # Only the partitions holding data here; the rest are empty by omission.
-            trees = self.trees.by_partition
+            # Only the partitions holding data here, in order; the rest are empty by
+            # omission. A node holds trees for fewer partitions than it shares with a peer.
+            with_peer = self._shared_with(peer, ring)
             chosen = tuple(
-                p for p in partitions if (tree := trees.get(p)) is not None and len(tree)
+                sorted(
+                    p for p, tree in self.trees.by_partition.items() if p in with_peer and len(tree)
+                )
             )
         else:
             offset = self._roots_offset.get(peer, 0) % len(partitions)

@@ -166,8 +166,12 @@ class PartitionMerkleTree:
         # levels[d] holds the 2**d hashes at depth d; levels[depth] are the leaves.
         if levels is None:
             levels = empty_levels(depth)
-        self._levels: list[list[bytes]] = [list(level) for level in levels]
-        self._buckets: list[dict[bytes, bytes]] = [{} for _ in range(1 << depth)]
+        # Sparse: a node (or bucket) absent from its level's dict holds the empty tree's
+        # hash at that depth, so a tree costs memory and time only for the buckets it uses
+        # (a node makes one per partition it stores keys of, on every start).
+        self._empty: tuple[bytes, ...] = tuple(level[0] for level in levels)
+        self._levels: list[dict[int, bytes]] = [{} for _ in range(depth + 1)]
+        self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
         self._size = 0
 
@@ -188,33 +192,40 @@ class PartitionMerkleTree:
 
     def value_hash(self, key: bytes) -> bytes | None:
         """The value hash stored for ``key``, or ``None``."""
-        return self._buckets[self.bucket_of(key)].get(key)
+        contents = self._buckets.get(self.bucket_of(key))
+        return None if contents is None else contents.get(key)
 
     def put(self, key: bytes, value_hash: bytes) -> None:
         """Record that ``key``'s version set now hashes to ``value_hash``: O(1) now, O(depth) lazily."""
         bucket = self.bucket_of(key)
-        contents = self._buckets[bucket]
+        contents = self._buckets.get(bucket)
+        if contents is None:
+            contents = self._buckets[bucket] = {}
         old = contents.get(key)
         if old == value_hash:
             return
-        leaf = self._levels[self.depth][bucket]
+        leaves = self._levels[self.depth]
+        leaf = leaves.get(bucket, EMPTY_LEAF)
         if old is not None:
             leaf = _xor(leaf, pair_digest(key, old))
         else:
             self._size += 1
         contents[key] = value_hash
-        self._levels[self.depth][bucket] = _xor(leaf, pair_digest(key, value_hash))
+        leaves[bucket] = _xor(leaf, pair_digest(key, value_hash))
         self._dirty.add(bucket)
 
     def remove(self, key: bytes) -> bool:
         """Forget ``key`` (its tombstone was reaped). Returns whether it was present."""
         bucket = self.bucket_of(key)
-        old = self._buckets[bucket].pop(key, None)
+        contents = self._buckets.get(bucket)
+        old = None if contents is None else contents.pop(key, None)
         if old is None:
             return False
+        if not contents:
+            del self._buckets[bucket]
         self._size -= 1
-        leaf = self._levels[self.depth][bucket]
-        self._levels[self.depth][bucket] = _xor(leaf, pair_digest(key, old))
+        leaves = self._levels[self.depth]
+        leaves[bucket] = _xor(leaves[bucket], pair_digest(key, old))
         self._dirty.add(bucket)
         return True
 
@@ -222,11 +233,15 @@ class PartitionMerkleTree:
         # Recompute the ancestors of dirty leaves, one level at a time: each inner
         # node on a dirty path is hashed once however many of its leaves changed.
         dirty = self._dirty
+        empty = self._empty
         for level in range(self.depth, 0, -1):
             below, above = self._levels[level], self._levels[level - 1]
+            empty_below = empty[level]
             parents = {index >> 1 for index in dirty}
             for parent in parents:
-                above[parent] = inner_hash(below[2 * parent], below[2 * parent + 1])
+                above[parent] = inner_hash(
+                    below.get(2 * parent, empty_below), below.get(2 * parent + 1, empty_below)
+                )
             dirty = parents
         self._dirty = set()
 
@@ -238,22 +253,24 @@ class PartitionMerkleTree:
         """The hash of node ``index`` at depth ``level`` (``level == depth``: a leaf)."""
         if self._dirty:
             self._flush()
-        return self._levels[level][index]
+        return self._levels[level].get(index, self._empty[level])
 
     def level(self, level: int) -> tuple[bytes, ...]:
         """Every hash at depth ``level``, left to right."""
         if self._dirty:
             self._flush()
-        return tuple(self._levels[level])
+        hashes, empty = self._levels[level], self._empty[level]
+        return tuple(hashes.get(index, empty) for index in range(1 << level))
 
     def bucket(self, index: int) -> Mapping[bytes, bytes]:
         """The ``key -> value_hash`` pairs of leaf ``index`` (read-only view)."""
-        return dict(self._buckets[index])
+        return dict(self._buckets.get(index, {}))
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every ``(key, value_hash)`` in the tree, bucket by bucket."""
-        for contents in self._buckets:
-            yield from contents.items()
+        buckets = self._buckets
+        for index in sorted(buckets):
+            yield from buckets[index].items()
 
     def check(self) -> None:
         """Recompute every hash from the contents and compare: a test and debugging aid.
@@ -263,16 +280,17 @@ class PartitionMerkleTree:
         """
         self._flush()
         level = []
-        for index, contents in enumerate(self._buckets):
+        for index in range(1 << self.depth):
             leaf = EMPTY_LEAF
-            for key, value_hash in contents.items():
+            for key, value_hash in self._buckets.get(index, {}).items():
                 leaf = _xor(leaf, pair_digest(key, value_hash))
                 invariant(self.bucket_of(key) == index, "merkle: key in the wrong bucket")
             level.append(leaf)
         for depth in range(self.depth, -1, -1):
-            invariant(level == self._levels[depth], "merkle: incremental hash differs")
+            invariant(level == list(self.level(depth)), "merkle: incremental hash differs")
             level = [inner_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        invariant(sum(map(len, self._buckets)) == self._size, "merkle: size count is off")
+        invariant(sum(map(len, self._buckets.values())) == self._size, "merkle: size count is off")
+        invariant(all(self._buckets.values()), "merkle: an empty bucket is kept")
 
 
 def value_hash(versions: tuple[Version, ...]) -> bytes:
@@ -307,6 +325,7 @@ class MerkleTrees:
         "depth",
         "partition_count",
         "partition_of",
+        "touched",
     )
 
     def __init__(
@@ -316,6 +335,8 @@ class MerkleTrees:
         self.depth = depth
         self.partition_of = partition_of
         self.by_partition: dict[int, PartitionMerkleTree] = {}
+        self.touched: set[int] = set()
+        """Partitions written since the orphan sweep last looked at them (it clears this)."""
         self._empty_levels = empty_levels(depth)
         self._empty_root = self._empty_levels[0][0]
 
@@ -334,7 +355,9 @@ class MerkleTrees:
 
     def update(self, key: bytes, versions: tuple[Version, ...]) -> None:
         """``key`` now holds ``versions`` (none: the key is gone)."""
-        tree = self.tree(self.partition_of(key))
+        partition = self.partition_of(key)
+        self.touched.add(partition)
+        tree = self.tree(partition)
         if versions:
             tree.put(key, value_hash(versions))
         else:

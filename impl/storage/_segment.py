@@ -45,6 +45,7 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Final
 
 from dynamokv.spec.errors import invariant
@@ -70,7 +71,9 @@ BLOCK_ENTRIES_MAX = 65_535
 """Entries in one block (the count is a u16)."""
 
 BLOOM_HASHES_COUNT = 4
-"""Bloom probes per key; with 10 bits per key the false-positive rate is about 1.2 %."""
+"""Bloom probes per key; with 10 bits per key the false-positive rate is about 1.2 %.
+Probe ``i`` sets bit ``(first + i * step) % bits`` (``first``, ``step``: the two halves of
+the key's 16-byte MD5 position, ``step`` odd); the writer and the reader unroll it."""
 
 CRC32_RESIDUE = 0x2144DF1C
 """``zlib.crc32(data + crc32(data).to_bytes(4, "little"))`` for every ``data``."""
@@ -145,13 +148,6 @@ class BlockCache:
                 self.bytes -= len(block)
 
 
-def _bloom_bits(digest: bytes, bits_count: int) -> Iterator[int]:
-    first = int.from_bytes(digest[:8], "little")
-    step = int.from_bytes(digest[8:16], "little") | 1
-    for index in range(BLOOM_HASHES_COUNT):
-        yield (first + index * step) % bits_count
-
-
 class SegmentWriter:
     """Streams sorted records into a new segment file; :meth:`finish` makes it durable."""
 
@@ -176,7 +172,8 @@ class SegmentWriter:
         self._buffer += head + _U32.pack(zlib.crc32(head))
         self._offset = 0  # bytes already handed to the file
         self._index: list[tuple[bytes, int, int]] = []
-        self._block_keys: list[bytes] = []
+        self._block_first_key: bytes = b""
+        self._block_positions: list[bytes] = []
         self._block_entries: list[bytes] = []
         self._block_bytes = 0
         self._last_sort_key: bytes | None = None
@@ -184,51 +181,58 @@ class SegmentWriter:
 
     def add(self, sort_key: bytes, value: bytes | None) -> None:
         """Append one record; sort keys must strictly increase."""
-        invariant(
-            self._last_sort_key is None or sort_key > self._last_sort_key,
-            "segment records must be added in strictly increasing sort-key order",
-        )
+        # Every flushed and compacted record passes here: the checks and the bloom probes
+        # (BLOOM_HASHES_COUNT == 4, as in :meth:`Segment.may_contain`) are written out.
+        last = self._last_sort_key
+        if last is not None and sort_key <= last:
+            invariant(False, "segment records must be added in strictly increasing sort-key order")
         self._last_sort_key = sort_key
         key = sort_key[POSITION_BYTES:]
         if value is None:
             entry = _ENTRY.pack(KIND_DELETE, len(key), 0) + key
         else:
-            entry = _ENTRY.pack(KIND_PUT, len(key), len(value)) + key + value
-        self._block_keys.append(sort_key)
-        self._block_entries.append(entry)
+            entry = b"".join((_ENTRY.pack(KIND_PUT, len(key), len(value)), key, value))
+        entries = self._block_entries
+        if not entries:
+            self._block_first_key = sort_key
+        self._block_positions.append(sort_key[:POSITION_BYTES])
+        entries.append(entry)
         self._block_bytes += len(entry) + POSITION_BYTES + 4
         bloom = self._bloom
-        for bit in _bloom_bits(sort_key, self._bits_count):
-            bloom[bit >> 3] |= 1 << (bit & 7)
+        bits_count = self._bits_count
+        first = int.from_bytes(sort_key[:8], "little")
+        step = int.from_bytes(sort_key[8:16], "little") | 1
+        bit = first % bits_count
+        bloom[bit >> 3] |= 1 << (bit & 7)
+        bit = (first + step) % bits_count
+        bloom[bit >> 3] |= 1 << (bit & 7)
+        bit = (first + 2 * step) % bits_count
+        bloom[bit >> 3] |= 1 << (bit & 7)
+        bit = (first + 3 * step) % bits_count
+        bloom[bit >> 3] |= 1 << (bit & 7)
         self.entries_count += 1
-        if (
-            self._block_bytes >= self._block_bytes_target
-            or len(self._block_entries) == BLOCK_ENTRIES_MAX
-        ):
+        if self._block_bytes >= self._block_bytes_target or len(entries) == BLOCK_ENTRIES_MAX:
             self._finish_block()
 
     def _finish_block(self) -> None:
-        count = len(self._block_entries)
+        entries = self._block_entries
+        count = len(entries)
         if count == 0:
             return
-        head_bytes = 2 + count * (POSITION_BYTES + 4)
-        offsets = []
-        position = head_bytes
-        for entry in self._block_entries:
-            offsets.append(position)
-            position += len(entry)
+        offsets = list(accumulate(map(len, entries), initial=2 + count * (POSITION_BYTES + 4)))
+        offsets.pop()
         body = b"".join(
-            [
+            (
                 _U16.pack(count),
-                *(key[:POSITION_BYTES] for key in self._block_keys),
+                b"".join(self._block_positions),
                 struct.pack(f"<{count}I", *offsets),
-                *self._block_entries,
-            ]
+                b"".join(entries),
+            )
         )
         block = body + _U32.pack(zlib.crc32(body))
-        self._index.append((self._block_keys[0], self._offset + len(self._buffer), len(block)))
+        self._index.append((self._block_first_key, self._offset + len(self._buffer), len(block)))
         self._buffer += block
-        self._block_keys = []
+        self._block_positions = []
         self._block_entries = []
         self._block_bytes = 0
         if len(self._buffer) >= _WRITE_BUFFER_BYTES:
@@ -381,8 +385,9 @@ class Segment:
 
     def may_contain(self, sort_key: bytes) -> bool:
         """Bloom filter test: ``False`` means the key is certainly not in this segment."""
-        # Unrolled BLOOM_HASHES_COUNT == 4 probes of _bloom_bits: this is the hot path of
-        # every read that misses a newer segment.
+        # BLOOM_HASHES_COUNT == 4 probes, written out as in SegmentWriter.add: this is the
+        # hot path of every read that misses a newer segment. Probe i is bit
+        # (first + i * step) mod the bit count, first and step from the key's MD5.
         bloom = self._bloom
         bits_count = self._bits_count
         first = int.from_bytes(sort_key[:8], "little")

@@ -46,3 +46,13 @@ def test_latency_percentile_is_the_nearest_rank() -> None:
     assert Latencies.percentile(samples, 0.999) == 999.0
     assert Latencies.percentile(samples, 0.5) == 500.0
     assert Latencies.percentile([], 0.999) == 0.0
+
+
+def test_the_table_columns_line_up_under_their_headers() -> None:
+    lines = print_table(Latencies([1.0, 2.0], [3.0]), Latencies([0.5], [1.5, 2.5]), {"errors": 0})
+    header, *rows = lines[1:-1]
+    assert len(rows) == 6
+    assert {len(row) for row in rows} == {len(header)}
+    assert all(
+        row.startswith(label) for row, label in zip(rows[2:4], ("server", "client"), strict=True)
+    )

@@ -15,7 +15,16 @@ How a run is made honest:
   count as killed;
 * **one session per module** (``.mutate/*.sqlite``), so an interrupted run resumes
   where it stopped; a module left modified (a run killed mid-mutant) is refused
-  until it is restored with ``git checkout``;
+  until it is restored with ``git checkout``; a session made from another version of
+  its module (its SHA-256 is kept beside it) is discarded and made again, since its
+  mutants' positions no longer match the file;
+* **no stale bytecode**: a mutant of the same size written within the same second
+  as the original would let Python load the original's cached ``.pyc``; the
+  module's cached bytecode is removed before every mutant's oracle;
+* **pending mutants run in a random order**, so a run stopped by ``--limit`` or
+  ``--minutes`` has judged a uniform sample of each module: the table then shows the
+  estimated score with its 95% interval (weighted by each module's mutant count)
+  and the package cannot pass until nothing is pending;
 * **the score per package** is killed / (killed + survived), mutants marked
   equivalent in ``tests/mutation/equivalent.toml`` (each with its reason) left out; the run
   fails when those exceed 2% of all mutants, or a package is below its target.
@@ -24,14 +33,20 @@ Each module's oracle is only the tests that exercise it (``tests/mutation/plan.t
 with ``-x``: the whole suite per mutant would take days. It is CPU-heavy and runs
 one mutant at a time; ``make mutate`` starts it under ``nice``.
 
-Usage: ``python tests/mutation/run.py [--package spec] [--module spec/vclock.py] [--report]``.
+Usage: ``python tests/mutation/run.py [--package spec] [--module spec/vclock.py] [--limit N]
+[--minutes M] [--retest-survivors] [--report]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import json
+import math
 import shlex
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -61,22 +76,58 @@ class Tally:
     equivalent: int = 0
     pending: int = 0
     incompetent: int = 0
+    annotations: int = 0
+    stale_marks: list[str] = field(default_factory=list)
+    """Mutants marked equivalent that a test kills: the mark names another mutant."""
+    """Mutants inside postponed type annotations: never executed, not judged."""
     survivors: list[str] = field(default_factory=list)
+    strata: list[tuple[int, int, int]] = field(default_factory=list)
+    """Per module: (mutants, killed, killed + survived) for the sampled estimate."""
 
     @property
     def total(self) -> int:
-        return self.killed + self.survived + self.equivalent + self.pending + self.incompetent
+        return (
+            self.killed
+            + self.survived
+            + self.equivalent
+            + self.pending
+            + self.incompetent
+            + self.annotations
+        )
 
     @property
     def score(self) -> float | None:
         judged = self.killed + self.survived
         return self.killed / judged if judged else None
 
+    def estimate(self) -> tuple[float, float] | None:
+        """The package's score estimated from each module's random sample, ± 95% half-width.
 
-def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
-    """The pytest command line that judges a mutant of ``module``."""
+        Stratified by module: each module's sampled kill rate weighted by its share of
+        the package's mutants, with the finite-population correction (a module judged
+        completely contributes no uncertainty).
+        """
+        weighted = [(n, k, j) for n, k, j in self.strata if j]
+        total = sum(n for n, _, _ in weighted)
+        if not total:
+            return None
+        score = sum(n * k / j for n, k, j in weighted) / total
+        variance = 0.0
+        for n, k, j in weighted:
+            rate = (k + 1) / (j + 2)  # Laplace: a sample with no survivor is not certainty
+            correction = (n - j) / (n - 1) if n > 1 else 0.0
+            variance += (n / total) ** 2 * rate * (1 - rate) / j * correction
+        return score, 1.96 * math.sqrt(variance)
+
+
+def oracle_tests(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
     tests = plan[module]["tests"]
     assert isinstance(tests, list)
+    return [str(test) for test in tests]
+
+
+def pytest_command(tests: list[str]) -> list[str]:
+    """The fast tests ``tests`` stopping at the first failure."""
     return [
         sys.executable,
         "-m",
@@ -91,6 +142,11 @@ def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
     ]
 
 
+def oracle(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
+    """The pytest command line that judges a mutant of ``module``."""
+    return pytest_command(oracle_tests(module, plan))
+
+
 def slug(module: str) -> str:
     return module.replace("/", "_").removesuffix(".py")
 
@@ -102,6 +158,9 @@ def run_oracle(command: list[str]) -> bool:
 
 def sentinel(plan: dict[str, dict[str, object]]) -> bool:
     """Apply a known bug by hand; its oracle must fail. Restores the file in every case."""
+    if not run_oracle(oracle(SENTINEL_MODULE, plan)):
+        print(f"sentinel: the oracle of {SENTINEL_MODULE} fails unmutated; fix it first")
+        return False
     path = ROOT / SENTINEL_MODULE
     source = path.read_text()
     if SENTINEL_FROM not in source:
@@ -128,11 +187,71 @@ def is_clean(module: str) -> bool:
     return completed.returncode == 0 and not completed.stdout.strip()
 
 
-def exec_module(module: str, plan: dict[str, dict[str, object]]) -> None:
-    """Create (first time) and run (or resume) the module's session."""
+def source_digest(module: str) -> str:
+    return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
+
+
+def forget_bytecode(module: str) -> None:
+    """Remove the module's cached bytecode, so the oracle compiles the file as it is."""
+    path = ROOT / module
+    for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        cached.unlink(missing_ok=True)
+
+
+def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the module's type annotations are, if it postpones their evaluation.
+
+    Under ``from __future__ import annotations`` an annotation is a string that the
+    program never evaluates (mypy checks it), so a mutant inside one (``bytes | None``
+    turned into ``bytes + None``) is not a change of behaviour: such mutants are left
+    out of the score rather than marked equivalent one by one.
+    """
+    tree = ast.parse((ROOT / module).read_text())
+    postponed = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
+    if not postponed:
+        return []
+    annotations: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [
+        ((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0))
+        for a in annotations
+    ]
+
+
+def skip_annotation_mutants(module: str, session: Path) -> None:
+    """Record the mutants inside postponed annotations as skipped (never judged)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module)
+    with use_db(str(session), WorkDB.Mode.open) as database:
+        for item in database.pending_work_items:
+            start = tuple(item.mutations[0].start_pos)
+            if any(low <= start < high for low, high in spans):
+                database.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
+    """The module's session, made (again, if the module changed since) when needed."""
     WORKDIR.mkdir(exist_ok=True)
     config = WORKDIR / f"{slug(module)}.toml"
     session = WORKDIR / f"{slug(module)}.sqlite"
+    digest_file = WORKDIR / f"{slug(module)}.sha256"
+    digest = source_digest(module)
+    if session.exists() and (not digest_file.exists() or digest_file.read_text().strip() != digest):
+        print(f"{module} changed since its session was made: starting it again")
+        session.unlink()
     command = shlex.join(oracle(module, plan))
     config.write_text(
         "[cosmic-ray]\n"
@@ -143,10 +262,98 @@ def exec_module(module: str, plan: dict[str, dict[str, object]]) -> None:
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
     )
-    cosmic_ray = [sys.executable, "-m", "cosmic_ray.cli"]
     if not session.exists():
-        subprocess.run([*cosmic_ray, "init", str(config), str(session)], cwd=ROOT, check=True)
-    subprocess.run([*cosmic_ray, "exec", str(config), str(session)], cwd=ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)],
+            cwd=ROOT,
+            check=True,
+        )
+        digest_file.write_text(digest + "\n")
+    skip_annotation_mutants(module, session)
+    return session
+
+
+STOP_REQUESTED: list[int] = []
+"""Signals received: the run stops once the mutant under test is judged and restored."""
+
+
+def request_stop(signal_number: int, _frame: object) -> None:
+    STOP_REQUESTED.append(signal_number)
+    print("\nstopping after the mutant under test (its file is then restored)", flush=True)
+
+
+def exec_modules(
+    modules: list[str],
+    plan: dict[str, dict[str, object]],
+    *,
+    limit: int | None,
+    deadline: float | None,
+    retest_survivors: bool,
+) -> None:
+    """Judge the modules' pending mutants, one module after another in turns.
+
+    Taking turns (one mutant of each module per round) means a run cut short by
+    ``deadline`` has sampled every module, not finished the first few.
+    """
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+    from rich.progress import Progress
+
+    queues: dict[str, list[object]] = {}
+    sessions: dict[str, Path] = {}
+    for module in modules:
+        session = open_session(module, plan)
+        sessions[module] = session
+        retested: set[str] = set()
+        if retest_survivors:
+            with sqlite3.connect(session) as connection:
+                # The enum is stored by name.
+                where = "WHERE test_outcome IN ('SURVIVED', 'survived')"
+                retested = {
+                    job_id
+                    for (job_id,) in connection.execute(f"SELECT job_id FROM work_results {where}")
+                }
+                connection.execute(f"DELETE FROM work_results {where}")
+            if retested:
+                print(f"{module}: judging its {len(retested)} survivors again")
+            skip_annotation_mutants(module, session)
+        with use_db(str(session), WorkDB.Mode.open) as database:
+            pending = list(database.pending_work_items)
+        again = [item for item in pending if item.job_id in retested]
+        fresh = [item for item in pending if item.job_id not in retested]
+        queues[module] = again + (fresh if limit is None else fresh[:limit])
+    total = sum(len(queue) for queue in queues.values())
+    with Progress(transient=True) as progress:
+        task = progress.add_task("mutants", total=total)
+        while any(queues.values()):
+            for module in modules:
+                if STOP_REQUESTED:
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    left = sum(len(queue) for queue in queues.values())
+                    progress.console.print(f"time is up: {left} chosen mutants left pending")
+                    return
+                if not queues[module]:
+                    continue
+                item = queues[module].pop(0)
+                command = shlex.join(oracle(module, plan))
+                forget_bytecode(module)
+                result = mutate_and_test(
+                    item.mutations,  # type: ignore[attr-defined]
+                    command,
+                    MUTANT_TIMEOUT_SECONDS,
+                )
+                forget_bytecode(module)
+                if not is_clean(module):
+                    raise SystemExit(f"{module} is left modified; git checkout -- {module}")
+                with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
+                    database.set_result(item.job_id, result)  # type: ignore[attr-defined]
+                progress.advance(task)
+                if result.test_outcome is not None and result.test_outcome.value == "survived":
+                    mutation = item.mutations[0]  # type: ignore[attr-defined]
+                    progress.console.print(
+                        f"survived: {module}:{mutation.start_pos[0]} {mutation.operator_name}"
+                    )
 
 
 def equivalents() -> dict[tuple[str, str, int], str]:
@@ -161,6 +368,15 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
+    digest_file = WORKDIR / f"{slug(module)}.sha256"
+    if not digest_file.exists() or digest_file.read_text().strip() != source_digest(module):
+        print(f"{module}: its session was made from another version of it; not counted")
+        return
+    before = (
+        into.total - into.annotations - into.incompetent - into.equivalent,
+        into.killed,
+        into.survived,
+    )
     dump = subprocess.run(
         [sys.executable, "-m", "cosmic_ray.cli", "dump", str(session)],
         cwd=ROOT,
@@ -174,6 +390,10 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
         key = (module, mutation["operator_name"], int(mutation["occurrence"]))
         if result is None:
             into.pending += 1
+        elif result["worker_outcome"] == "skipped":
+            into.annotations += 1
+        elif result["worker_outcome"] == "no-test":
+            into.incompetent += 1
         elif result["test_outcome"] == "survived":
             if key in marked:
                 into.equivalent += 1
@@ -192,15 +412,130 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
             into.incompetent += 1
         else:
             into.killed += 1
+            if key in marked:
+                into.stale_marks.append(f"{module} {key[1]} #{key[2]}")
+    total, killed, survived = (
+        into.total - into.annotations - into.incompetent - into.equivalent - before[0],
+        into.killed - before[1],
+        into.survived - before[2],
+    )
+    into.strata.append((total, killed, killed + survived))
+
+
+def has_pending(module: str) -> bool:
+    """Whether the module has mutants not judged yet (or no session at all)."""
+    session = WORKDIR / f"{slug(module)}.sqlite"
+    digest_file = WORKDIR / f"{slug(module)}.sha256"
+    if not session.exists() or not digest_file.exists():
+        return True
+    if digest_file.read_text().strip() != source_digest(module):
+        return True
+    with sqlite3.connect(session) as connection:
+        (count,) = connection.execute(
+            "SELECT COUNT(*) FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results)"
+        ).fetchone()
+    return bool(count)
+
+
+def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
+    """Print the score per module and per package; whether every package meets its target."""
+    marked = equivalents()
+    packages: dict[str, Tally] = {}
+    rows: list[tuple[str, Tally]] = []
+    for module in modules:
+        own = Tally()
+        tally(module, marked, own)
+        rows.append((module, own))
+        tally(module, marked, packages.setdefault(str(plan[module]["package"]), Tally()))
+    heading = (
+        f"{'':<28}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>7}{'pending':>8}"
+        f"{'score':>8}   estimate (95%)  target"
+    )
+
+    def line(name: str, counts: Tally, target: str) -> str:
+        score = counts.score
+        shown = "—" if score is None else f"{score:.1%}"
+        estimate = counts.estimate()
+        if counts.pending and estimate is not None:
+            interval = f"{estimate[0]:.1%} ± {estimate[1]:.1%}"
+        elif estimate is not None:
+            interval = "(all judged)"
+        else:
+            interval = "—"
+        return (
+            f"{name:<28}{counts.total:>8}{counts.killed:>8}{counts.survived:>9}"
+            f"{counts.equivalent:>7}{counts.pending:>8}{shown:>8}   {interval:<16}{target}"
+        )
+
+    print("\n" + heading)
+    for module, own in rows:
+        if own.total:
+            print(line(module, own, ""))
+    ok = True
+    print()
+    for package, counts in packages.items():
+        target = TARGETS[package]
+        meets = counts.score is not None and counts.score >= target and counts.pending == 0
+        ok = ok and (meets or target == 0.0)
+        verdict = f"≥ {target:.0%} {'✓' if meets else '✗'}" if target else "reported"
+        if target and counts.pending:
+            verdict += " (mutants pending)"
+        print(line(f"package {package}", counts, verdict))
+    all_mutants = sum(t.total for t in packages.values())
+    equivalent_count = sum(t.equivalent for t in packages.values())
+    if all_mutants and equivalent_count / all_mutants > EQUIVALENT_SHARE_MAX:
+        print(f"{equivalent_count} mutants marked equivalent: more than 2% of {all_mutants}")
+        ok = False
+    for _, own in rows:
+        for stale in own.stale_marks:
+            print(f"marked equivalent but killed (fix tests/mutation/equivalent.toml): {stale}")
+            ok = False
+    skipped = sum(t.annotations for t in packages.values())
+    if skipped:
+        print(f"{skipped} mutants inside type annotations (never evaluated) are not judged")
+    for _, own in rows:
+        for survivor in own.survivors:
+            print(f"survivor {survivor}")
+    return ok
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make mutate", description=__doc__.splitlines()[0])
     parser.add_argument("--package", action="append", default=[], choices=sorted(TARGETS))
     parser.add_argument("--module", action="append", default=[], metavar="PATH")
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="judge at most N mutants per module"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="stop starting mutants after M minutes (the sessions resume later)",
+    )
+    parser.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="judge the survivors again (after tests were added to kill them)",
+    )
     parser.add_argument("--report", action="store_true", help="report the sessions, run nothing")
     args = parser.parse_args(argv)
     plan: dict[str, dict[str, object]] = tomllib.loads(PLAN.read_text())["modules"]
+    unknown = [m for m in args.module if m not in plan]
+    if unknown:
+        parser.error(f"not in tests/mutation/plan.toml: {', '.join(unknown)}")
+    missing = [m for m in plan if not (ROOT / m).exists()]
+    if missing:
+        parser.error(f"tests/mutation/plan.toml names modules that do not exist: {', '.join(missing)}")
+    packages_on_disk = {
+        str(path.relative_to(ROOT))
+        for package in TARGETS
+        for path in (ROOT / package).glob("*.py")
+        if path.name != "__init__.py"
+    }
+    unplanned = sorted(packages_on_disk - set(plan))
+    if unplanned:
+        print(f"not in tests/mutation/plan.toml (no oracle, not mutated): {', '.join(unplanned)}")
     modules = [
         module
         for module, entry in plan.items()
@@ -208,11 +543,11 @@ def main(argv: list[str]) -> int:
         or entry["package"] in args.package
         or module in args.module
     ]
-    unknown = [m for m in args.module if m not in plan]
-    if unknown:
-        parser.error(f"not in tests/mutation/plan.toml: {', '.join(unknown)}")
-    started = time.perf_counter()
+    started = time.monotonic()
+    deadline = None if args.minutes is None else started + args.minutes * 60
     if not args.report:
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
         dirty = [m for m in [SENTINEL_MODULE, *modules] if not is_clean(m)]
         if dirty:
             print(
@@ -222,42 +557,24 @@ def main(argv: list[str]) -> int:
             return 2
         if not sentinel(plan):
             return 1
-        for module in modules:
-            if not run_oracle(oracle(module, plan)):
-                print(f"baseline: the oracle of {module} fails unmutated; fix it first")
+        chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
+        if chosen:
+            for module in chosen:
+                forget_bytecode(module)
+            tests = list(dict.fromkeys(t for m in chosen for t in oracle_tests(m, plan)))
+            if not run_oracle(pytest_command(tests)):
+                print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
-            print(f"mutating {module} …", flush=True)
-            exec_module(module, plan)
-    marked = equivalents()
-    packages: dict[str, Tally] = {}
-    for module in modules:
-        package = str(plan[module]["package"])
-        tally(module, marked, packages.setdefault(package, Tally()))
-    ok = True
-    print(
-        f"\n{'package':<12}{'mutants':>9}{'killed':>8}{'survived':>10}{'equiv.':>8}"
-        f"{'pending':>9}{'score':>8}  target"
-    )
-    all_mutants = sum(t.total for t in packages.values())
-    for package, counts in packages.items():
-        score = counts.score
-        target = TARGETS[package]
-        meets = score is not None and score >= target and counts.pending == 0
-        ok = ok and (meets or target == 0.0)
-        shown = "—" if score is None else f"{score:.1%}"
-        print(
-            f"{package:<12}{counts.total:>9}{counts.killed:>8}{counts.survived:>10}"
-            f"{counts.equivalent:>8}{counts.pending:>9}{shown:>8}  "
-            + (f"≥ {target:.0%} {'✓' if meets else '✗'}" if target else "reported")
-        )
-    equivalent_count = sum(t.equivalent for t in packages.values())
-    if all_mutants and equivalent_count / all_mutants > EQUIVALENT_SHARE_MAX:
-        print(f"{equivalent_count} mutants marked equivalent: more than 2% of {all_mutants}")
-        ok = False
-    for counts in packages.values():
-        for survivor in counts.survivors:
-            print(f"survivor {survivor}")
-    print(f"mutate: {time.perf_counter() - started:.0f} s")
+            print(f"mutating {len(chosen)} modules in turns …", flush=True)
+            exec_modules(
+                chosen,
+                plan,
+                limit=args.limit,
+                deadline=deadline,
+                retest_survivors=args.retest_survivors,
+            )
+    ok = print_table(modules, plan)
+    print(f"mutate: {time.monotonic() - started:.0f} s")
     return 0 if ok else 1
 
 

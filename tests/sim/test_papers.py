@@ -7,9 +7,13 @@ closed form, the published numbers, or a property the paper states.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from dynamokv.impl.cli import main
+from dynamokv.impl.core import PartitionRing, partitions
 from dynamokv.impl.sim import _paper, _pbs
+from dynamokv.spec.ring import assign_partitions
 
 
 def _in_interval(successes: int, trials: int, p: float) -> bool:
@@ -116,6 +120,21 @@ def test_strategy_3_balances_load_best_and_every_strategy_places_n_copies() -> N
     names = [f"node-{index:02d}" for index in range(30)]
     loads = _paper.strategy3_loads(names, q=480, n=3)
     assert sum(loads.values()) == pytest.approx(3.0)
+
+
+def test_strategy_3_falls_short_of_1_by_replica_placement_not_by_partition_counts() -> None:
+    """What the papers page says of strategy 3: after joining 30 nodes one by one every node
+    holds exactly Q/S partitions, yet the efficiency is below 1, because a node's load
+    also counts the partitions it replicates; the same counts dealt round-robin score 1."""
+    names = [f"node-{index:02d}" for index in range(30)]
+    joined = assign_partitions(names[:1], 480)
+    for name in names[1:]:
+        joined = partitions.join(joined, name)
+    assert set(Counter(joined).values()) == {480 // 30}
+    assert _paper.load_efficiency(_paper.strategy3_loads(names, q=480, n=3)) < 0.99
+    dealt = PartitionRing(tuple(names[p % 30] for p in range(480)), n=3)
+    loads = Counter(node for p in range(480) for node in dealt.partition_preference_list(p))
+    assert set(loads.values()) == {3 * 480 // 30}
 
 
 def test_divergent_versions_come_from_concurrent_writers_and_lose_no_item() -> None:
