@@ -408,8 +408,8 @@ def join_partitions_weighted(
 ) -> tuple[str, ...]:
     """Weighted strategy 3 join: ``new_node`` steals exactly its quota of partitions.
 
-    Each steal takes a partition of the node furthest above its new quota (the
-    quotas of the old nodes and ``new_node`` together), spread evenly round the
+    Each steal takes a partition of the node furthest above its new share Q·wᵢ/Σw
+    (the shares of the old nodes and ``new_node`` together), spread evenly round the
     ring and, where possible, not next to another of ``new_node``'s partitions, as
     :func:`join_partitions` does. Only stolen partitions change owner, and only to
     the new node; an old node that was at its quota before ends within one
@@ -420,12 +420,15 @@ def join_partitions_weighted(
     members = {node: weights[node] for node in {*owners, new_node}}
     quotas = weighted_quotas(members, q)
     take = quotas[new_node]
+    total = sum(members.values())
     counts = Counter(owners)
     for steal in range(take):
-        # The node furthest above its quota gives (ties: the smallest id).
+        # The node furthest above its share gives (ties: the smallest id). The share, not
+        # the rounded quota: a node one partition over a quota that was rounded up may be
+        # less over its share than a node one over a quota rounded down.
         donor = min(
             (node for node in counts if node != new_node),
-            key=lambda node: (quotas[node] - counts[node], node),
+            key=lambda node: (q * members[node] - counts[node] * total, node),
         )
         start = steal * q // take
         scan = [(start + offset) % q for offset in range(q)]

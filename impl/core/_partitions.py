@@ -163,8 +163,8 @@ def join_weighted(
     """Weighted strategy-3 join: ``new_node`` steals exactly its quota, Q·w/Σw partitions.
 
     Equal, partition for partition, to :func:`dynamokv.spec.ring.join_partitions_weighted`:
-    steal ``k`` takes a partition of the node furthest above its new quota (ties: the
-    smallest id), the first of its partitions clockwise from ``k·Q/quota`` whose
+    steal ``k`` takes a partition of the node furthest above its new share Q·wᵢ/Σw (ties:
+    the smallest id), the first of its partitions clockwise from ``k·Q/quota`` whose
     neighbours are not already the new node's, else the first from there. The donors sit
     in a heap keyed by surplus, their partitions in sorted lists: O(quota · log Q).
 
@@ -181,10 +181,12 @@ def join_weighted(
     if missing:
         raise PartitionArgumentError(f"join: no weight for {', '.join(missing)}")
     quotas = _quotas({member: weights[member] for member in members}, q)
+    total = sum(weights[member] for member in members)
     positions: dict[str, list[int]] = {}
     for index, owner in enumerate(owners):
         positions.setdefault(owner, []).append(index)
-    heap = [(quotas[node] - len(indexes), node) for node, indexes in positions.items()]
+    # Keyed by how far below its share Q·w/Σw a node is, scaled by Σw to stay integral.
+    heap = [(q * weights[node] - len(indexes) * total, node) for node, indexes in positions.items()]
     heapq.heapify(heap)
     take = quotas[new_node]
 
@@ -201,7 +203,7 @@ def join_weighted(
         chosen = next((index for index in ring_order if spread_ok(index)), indexes[first % count])
         del indexes[bisect.bisect_left(indexes, chosen)]
         owners[chosen] = new_node
-        heapq.heappush(heap, (quotas[donor] - len(indexes), donor))
+        heapq.heappush(heap, (q * weights[donor] - len(indexes) * total, donor))
     result = tuple(owners)
     invariant(result.count(new_node) == take, "join: the new node must own its quota")
     return result

@@ -364,6 +364,19 @@ def test_a_weighted_join_moves_only_stolen_partitions_and_keeps_the_balance(
     assert ring.is_weighted_balanced(after, joined)
 
 
+def test_a_weighted_join_takes_from_the_node_furthest_above_its_share() -> None:
+    """A case Hypothesis found. After z joins, e's quota is 19 (share 18.88) and it holds
+    20; b, c and d hold 27 against quotas of 25 (shares 25.18). Ranked by surplus over the
+    rounded quota, b, c and d would give all six of z's partitions and e would stay 1.12
+    over its share; ranked by surplus over the share, e gives one."""
+    weights = {"a": 1, "b": 4, "c": 4, "d": 4, "e": 3}
+    joined = {**weights, "z": 1}
+    before = ring.assign_partitions_weighted(weights, 107)
+    after = ring.join_partitions_weighted(before, joined, "z")
+    assert Counter(after)["e"] == 19
+    assert ring.is_weighted_balanced(after, joined)
+
+
 @given(WEIGHTS, st.integers(1, 300), st.data())
 def test_a_weighted_leave_moves_only_the_leavers_partitions_and_keeps_the_balance(
     weights: dict[str, int], q: int, data: st.DataObject
