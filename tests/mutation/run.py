@@ -526,7 +526,9 @@ def main(argv: list[str]) -> int:
         parser.error(f"not in tests/mutation/plan.toml: {', '.join(unknown)}")
     missing = [m for m in plan if not (ROOT / m).exists()]
     if missing:
-        parser.error(f"tests/mutation/plan.toml names modules that do not exist: {', '.join(missing)}")
+        parser.error(
+            f"tests/mutation/plan.toml names modules that do not exist: {', '.join(missing)}"
+        )
     packages_on_disk = {
         str(path.relative_to(ROOT))
         for package in TARGETS

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from dynamokv.impl.core import NodeConfig
 from dynamokv.impl.runtime import (
     MemberAddress,
     MetricsRegistry,
@@ -93,8 +94,13 @@ async def open_cluster(
     tick_ms: int = 10,
     fault_injection: bool = False,
     store_factory: Callable[[str, NodeProcessConfig], StoreWriter | None] | None = None,
+    node_config: NodeConfig | None = None,
 ) -> AsyncIterator[list[RunningNode]]:
-    """Start ``count`` nodes in this trio run; cancel them all on exit."""
+    """Start ``count`` nodes in this trio run; cancel them all on exit.
+
+    ``node_config`` replaces the core's defaults (timeouts in ticks of ``tick_ms``) on
+    every node; its N, R and W must match ``n``, ``r`` and ``w``.
+    """
     members = cluster_members(count)
     nodes: list[RunningNode] = []
     async with trio.open_nursery() as nursery:
@@ -114,7 +120,7 @@ async def open_cluster(
                 fault_injection=fault_injection,
             )
             store = store_factory(member.name, config) if store_factory else None
-            process = NodeProcess(config, store=store)
+            process = NodeProcess(config, store=store, node_config=node_config)
             running = RunningNode(process, trio.CancelScope())
             nodes.append(running)
             await nursery.start(_run_node, running)

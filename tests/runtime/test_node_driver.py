@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trio
 from dynamokv.impl.client import AsyncClient, QuorumError
+from dynamokv.impl.core import NodeConfig
 from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
 from dynamokv.impl.storage import Store, StoreOptions
@@ -137,7 +138,11 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
         adapter = StoreAdapter(data, meta)
         return StoreWriter(adapter, metrics=MetricsRegistry(), inline_writes=False)
 
-    async with open_cluster(tmp_path, store_factory=factory) as nodes:
+    # The put waits while the gate is shut: the request must not time out meanwhile (the
+    # default, 40 ticks of 10 ms, is shorter than a busy machine takes to get there), nor
+    # the replicas be suspected, so both timeouts are a minute here.
+    patient = NodeConfig(n=3, r=2, w=2, request_timeout_ticks=6000, replica_timeout_ticks=6000)
+    async with open_cluster(tmp_path, store_factory=factory, node_config=patient) as nodes:
         coordinator = nodes[0]
         key = _key_owned_by(nodes, coordinator.process.name)
         gate = gated[coordinator.process.name]
@@ -151,18 +156,18 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(put)
-                with trio.fail_after(5):
+                with trio.fail_after(60):
                     while not gate.writes_started.is_set():
                         await trio.sleep(0.01)
                 # The two other replicas have acked by now (W=2 is met by count), but
                 # the coordinator's own write is not durable: no 204 yet.
-                with trio.fail_after(5):
+                with trio.fail_after(60):
                     while sum(1 for n in nodes[1:] if n.process.store.pending_count == 0) < 2:
                         await trio.sleep(0.01)
                 await trio.sleep(0.3)
                 assert not answered.is_set()
                 gate.gate.set()
-                with trio.fail_after(5):
+                with trio.fail_after(60):
                     await answered.wait()
             assert (await client.get(key)).values == (b"durable first",)
 
