@@ -80,18 +80,31 @@ def check_handoff_differential(ctx: CheckContext) -> Verdict:
         max_size=3,
         unique_by=lambda version: version.dot,
     ).map(tuple)
-    stores = st.tuples(
-        st.tuples(st.sampled_from(["n3", "n4"]), st.binary(min_size=1, max_size=8), versions),
-        st.fixed_dictionaries(
+    writes = st.tuples(st.sampled_from(["n3", "n4"]), st.binary(min_size=1, max_size=8), versions)
+
+    def with_bounds(write: tuple[str, bytes, tuple[Version, ...]]) -> Any:
+        # A bound is where an off-by-one hides, and independent draws seldom land on it:
+        # a third of the byte bounds are what the store would hold with this hint in it,
+        # give or take one byte.
+        size = hint_size_bytes(write[1], write[2])
+        return st.fixed_dictionaries(
             {
                 "hint_id": st.integers(1, 100),
                 "hints_count": st.integers(0, 5),
                 "hints_bytes": st.integers(0, 400),
                 "count_max": st.integers(1, 5),
-                "bytes_max": st.integers(1, 400),
             }
-        ),
-    )
+        ).flatmap(
+            lambda bounds: st.tuples(
+                st.just(write),
+                st.one_of(
+                    st.integers(1, 400),
+                    st.integers(-1, 1).map(lambda off: bounds["hints_bytes"] + size + off),
+                ).map(lambda bytes_max: {**bounds, "bytes_max": bytes_max}),
+            )
+        )
+
+    stores = writes.flatmap(with_bounds)
     stored = differential(
         ctx,
         stores,
