@@ -82,7 +82,7 @@ def check_handoff_differential(ctx: CheckContext) -> Verdict:
     ).map(tuple)
     writes = st.tuples(st.sampled_from(["n3", "n4"]), st.binary(min_size=1, max_size=8), versions)
 
-    def with_bounds(write: tuple[str, bytes, tuple[Version, ...]]) -> Any:
+    def with_bounds(write: tuple[str, bytes, tuple[Any, ...]]) -> st.SearchStrategy[Any]:
         # A bound is where an off-by-one hides, and independent draws seldom land on it:
         # a third of the byte bounds are what the store would hold with this hint in it,
         # give or take one byte.
