@@ -32,6 +32,10 @@ def _reaped_total(cluster: LocalCluster) -> int:
     )
 
 
+def _reaped_by(cluster: LocalCluster, name: str) -> int:
+    return int(cluster.metrics(name).get("dynamokv_member_tombstones_reaped_total", 0))
+
+
 def _value(client: Client, key: bytes) -> bytes | None:
     values = client.get(key).values
     assert len(values) <= 1, values
@@ -67,7 +71,24 @@ def test_deleted_keys_are_reaped_on_every_owner_and_never_come_back(tmp_path: Pa
         assert owned_by_node_4, "node-4 owns none of the deleted keys"
         assert _reaped_total(cluster) <= 3 * (len(DELETED) - len(owned_by_node_4))
         cluster.restart("node-4")
-        wait_for(lambda: _reaped_total(cluster) >= 3 * len(DELETED), 180, "every owner reaped")
+        owners = {key: _preference_list(cluster, key) for key in DELETED}
+        owned = {name: sum(name in owners[key] for key in DELETED) for name in cluster.names}
+        wait_for(
+            lambda: all(_reaped_by(cluster, name) >= owned[name] for name in cluster.names),
+            180,
+            "every owner reaped every deleted key it owns",
+        )
+        # A reap is written like any write and acknowledged to no one, so a kill right after
+        # the count may lose it (the tombstone comes back, and is reaped again later). A
+        # write node-1 acknowledges after its reaps is durable only once they are: one log,
+        # written in order.
+        barrier = next(
+            key
+            for key in (b"barrier-%d" % index for index in range(1000))
+            if "node-1" in _preference_list(cluster, key)
+        )
+        with Client(cluster.http_address("node-1"), timeout_seconds=10) as client:
+            client.put(barrier, b"written after the reaps", w=3)
         # A crash and restart of a reaper: nothing deleted comes back from its disk.
         cluster.kill("node-1")
         cluster.restart("node-1")
@@ -79,7 +100,15 @@ def test_deleted_keys_are_reaped_on_every_owner_and_never_come_back(tmp_path: Pa
         cluster.down()
         for name, data_dir in data_dirs.items():
             held = stored_versions(data_dir, DELETED)
-            assert all(not versions for versions in held.values()), name
+            # No deleted value is on any disk. A tombstone may still be: one can come back
+            # to an owner after the reap (a replayed hint, a repair) and wait for the next
+            # round, which this test does not wait for.
+            alive = {
+                key: versions
+                for key, versions in held.items()
+                if any(version.value is not None for version in versions)
+            }
+            assert alive == {}, (name, alive)
             before = directory_bytes(data_dir)
             compact_store(data_dir)
             assert directory_bytes(data_dir) < before
