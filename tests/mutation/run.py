@@ -143,7 +143,11 @@ def oracle_tests(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
 
 
 def pytest_command(tests: list[str]) -> list[str]:
-    """The fast tests ``tests`` stopping at the first failure."""
+    """The fast tests ``tests`` stopping at the first failure.
+
+    Their temporary files go to a folder of this run's own, so thousands of runs
+    do not rotate the numbered folders other pytest runs on the machine use.
+    """
     return [
         sys.executable,
         "-m",
@@ -152,6 +156,7 @@ def pytest_command(tests: list[str]) -> list[str]:
         "-q",
         "-p",
         "no:cacheprovider",
+        f"--basetemp={WORKDIR / 'tmp'}",
         "-m",
         "not slow",
         *tests,
@@ -260,17 +265,19 @@ def map_is_fresh(module: str) -> bool:
     return path.exists() and json.loads(path.read_text())["sha256"] == source_digest(module)
 
 
-def build_maps(modules: list[str]) -> bool:
-    """Run the fast tier once under coverage and keep each module's map; whether it passed.
+def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bool:
+    """Run ``tests`` once under coverage and keep each module's map; whether they passed.
 
-    A test that fails in this run is left out of every map (it would kill every
-    mutant) and named.
+    With ``add`` the tests' lines are added to the modules' maps (fresh ones: made
+    from the same version of the module), as after new tests were written; otherwise
+    the maps are made anew. A test that fails in this run is left out of every map
+    (it would kill every mutant) and named; a run that did not finish (interrupted,
+    no tests collected) leaves the maps as they were.
     """
     WORKDIR.mkdir(exist_ok=True)
     output = WORKDIR / "coverage-map.json"
-    print(
-        f"coverage map: the fast tier once under coverage, for {len(modules)} modules …", flush=True
-    )
+    output.unlink(missing_ok=True)
+    print(f"coverage map: {' '.join(tests)} under coverage, for {len(modules)} modules …")
     started = time.monotonic()
     subprocess.run(
         [
@@ -279,27 +286,37 @@ def build_maps(modules: list[str]) -> bool:
             str(output),
             *modules,
             "--",
-            *pytest_command(FAST_TIER)[3:],
+            *pytest_command(tests)[4:],
         ],
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
     )
     result = json.loads(output.read_text())
+    if result["exit_code"] not in (0, 1):  # 1: some tests failed; else it did not finish
+        print(f"coverage map: pytest exited {result['exit_code']}; no map written")
+        return False
     failed = set(result["failed"])
     for name in sorted(failed):
         print(f"coverage map: {name} fails unmutated; left out of every oracle")
     for module in modules:
-        lines = {
-            line: sorted(set(names) - failed) for line, names in result["lines"][module].items()
+        lines: dict[str, set[str]] = {
+            line: set(names) - failed for line, names in result["lines"][module].items()
         }
-        tests = {name for names in lines.values() for name in names if name}
+        seconds: dict[str, float] = {}
+        if add:
+            known = json.loads(map_path(module).read_text())
+            for line, names in known["lines"].items():
+                lines.setdefault(line, set()).update(set(names) - failed)
+            seconds.update(known["seconds"])
+        seconds.update(result["seconds"])
+        named = {name for names in lines.values() for name in names if name}
         map_path(module).write_text(
             json.dumps(
                 {
                     "sha256": source_digest(module),
-                    "lines": lines,
-                    "seconds": {name: result["seconds"].get(name, 0.0) for name in sorted(tests)},
+                    "lines": {line: sorted(names) for line, names in lines.items()},
+                    "seconds": {name: seconds.get(name, 0.0) for name in sorted(named)},
                 }
             )
         )
@@ -752,6 +769,13 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="make the coverage map again (after tests were added) even for unchanged modules",
     )
+    parser.add_argument(
+        "--add-to-map",
+        action="append",
+        default=[],
+        metavar="TEST",
+        help="run these (new) tests under coverage and add them to the modules' maps",
+    )
     parser.add_argument("--report", action="store_true", help="report the sessions, run nothing")
     args = parser.parse_args(argv)
     plan: dict[str, dict[str, object]] = tomllib.loads(PLAN.read_text())["modules"]
@@ -799,10 +823,14 @@ def main(argv: list[str]) -> int:
                 for m in dict.fromkeys([SENTINEL_MODULE, *modules])
                 if args.rebuild_map or not map_is_fresh(m)
             ]
-            if stale and not build_maps(stale):
+            if stale and not build_maps(stale, FAST_TIER):
                 print("coverage map: tests fail on the unmutated tree; fix them first")
                 return 1
             mapped_now = stale
+            fresh = [m for m in dict.fromkeys([SENTINEL_MODULE, *modules]) if m not in stale]
+            if args.add_to_map and fresh and not build_maps(fresh, args.add_to_map, add=True):
+                print("coverage map: the added tests fail on the unmutated tree; fix them first")
+                return 1
         if not sentinel(plan, use_map=use_map):
             return 1
         chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
