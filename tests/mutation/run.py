@@ -604,13 +604,19 @@ def equivalents() -> dict[tuple[str, str, int], str]:
     }
 
 
+STALE_REPORTED: set[str] = set()
+"""Modules whose stale session was named already (each is tallied twice)."""
+
+
 def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> None:
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
     digest_file = WORKDIR / f"{slug(module)}.sha256"
     if not digest_file.exists() or digest_file.read_text().strip() != source_digest(module):
-        print(f"{module}: its session was made from another version of it; not counted")
+        if module not in STALE_REPORTED:
+            STALE_REPORTED.add(module)
+            print(f"{module}: its session was made from another version of it; not counted")
         return
     before = (
         into.total - into.annotations - into.incompetent - into.equivalent,
