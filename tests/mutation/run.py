@@ -260,6 +260,29 @@ def map_path(module: str) -> Path:
     return WORKDIR / f"{slug(module)}.lines.json"
 
 
+def tree_version() -> str:
+    """The commit checked out, or "" when a tracked file differs from it."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if status.returncode or head.returncode or status.stdout.strip():
+        return ""
+    return head.stdout.strip()
+
+
+def mapped_on_this_tree(module: str) -> bool:
+    """Whether the module's map was made by a passing run on exactly this tree."""
+    version = tree_version()
+    return bool(version) and json.loads(map_path(module).read_text()).get("tree") == version
+
+
 def map_is_fresh(module: str) -> bool:
     path = map_path(module)
     return path.exists() and json.loads(path.read_text())["sha256"] == source_digest(module)
@@ -315,6 +338,7 @@ def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bo
             json.dumps(
                 {
                     "sha256": source_digest(module),
+                    "tree": tree_version() if not add else known.get("tree", ""),
                     "lines": {line: sorted(names) for line, names in lines.items()},
                     "seconds": {name: seconds.get(name, 0.0) for name in sorted(named)},
                 }
@@ -844,8 +868,12 @@ def main(argv: list[str]) -> int:
             for module in chosen:
                 forget_bytecode(module)
             tests = list(dict.fromkeys(t for m in chosen for t in oracle_tests(m, plan)))
-            # A map made in this run ran the whole fast tier unmutated: that is the baseline.
-            if not set(chosen) <= set(mapped_now) and not run_oracle(pytest_command(tests)):
+            # A map made on this very tree ran the whole fast tier unmutated: that is the
+            # baseline.
+            on_this_tree = use_map and all(
+                m in mapped_now or mapped_on_this_tree(m) for m in chosen
+            )
+            if not on_this_tree and not run_oracle(pytest_command(tests)):
                 print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
             print(f"mutating {len(chosen)} modules in turns …", flush=True)
