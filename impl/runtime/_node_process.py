@@ -489,6 +489,20 @@ class NodeProcess:
             (),
             node.transfers_in_flight,
         )
+        yield (
+            "dynamokv_member_tombstones_held",
+            "gauge",
+            "Deleted keys stored here as tombstones only, waiting to be reaped",
+            (),
+            len(node.reaper.stored_since),
+        )
+        yield (
+            "dynamokv_member_tombstones_remembered",
+            "gauge",
+            "Reaped keys remembered, so that a late copy of their tombstones is not stored",
+            (),
+            len(node.reaper.reaped),
+        )
         for name, value in vars(self.gossip.metrics).items():
             yield (
                 f"dynamokv_gossip_{name}_total",
