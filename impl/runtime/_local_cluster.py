@@ -945,25 +945,30 @@ class LocalCluster:
         if self.tls:
             self._make_certificates()
         for info in members:
-            Path(info.data_dir).mkdir(parents=True, exist_ok=True)
-            extra = self.extra_toml
-            if self.tls:
-                extra = "\n".join([extra, self._tls_table(info.name)])
-            Path(info.config).write_text(
-                render_node_toml(
-                    info,
-                    members,
-                    n=self.n,
-                    r=self.r,
-                    w=self.w,
-                    partition_count=self.partition_count,
-                    strict=self.strict,
-                    fsync=self.fsync,
-                    node_options=self.node_options,
-                    cluster_options=self.cluster_options,
-                    extra=extra,
-                )
+            self._write_config(info, members)
+
+    def _write_config(self, info: ProcessInfo, members: Sequence[ProcessInfo]) -> None:
+        """Write ``info``'s TOML (its data directory made): this cluster's quorums,
+        options and TLS table, with ``members`` as the nodes it starts from."""
+        extra = self.extra_toml
+        if self.tls:
+            extra = "\n".join([extra, self._tls_table(info.name)])
+        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+        Path(info.config).write_text(
+            render_node_toml(
+                info,
+                members,
+                n=self.n,
+                r=self.r,
+                w=self.w,
+                partition_count=self.partition_count,
+                strict=self.strict,
+                fsync=self.fsync,
+                node_options=self.node_options,
+                cluster_options=self.cluster_options,
+                extra=extra,
             )
+        )
 
     # ---------------------------------------------------------------- TLS
 
@@ -1589,6 +1594,7 @@ class LocalCluster:
         return int(self.metrics(name).get("dynamokv_keys", 0))
 
     def _write_node_config(self, info: ProcessInfo, members: Sequence[ProcessInfo]) -> None:
+        """A joining node's config, its certificate issued first under ``--tls``."""
         if self.tls:
             try:
                 issue_node_certificate(
@@ -1596,25 +1602,7 @@ class LocalCluster:
                 )
             except CertificateError as error:
                 raise ClusterError(str(error)) from error
-        extra = self.extra_toml
-        if self.tls:
-            extra = "\n".join([extra, self._tls_table(info.name)])
-        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
-        Path(info.config).write_text(
-            render_node_toml(
-                info,
-                members,
-                n=self.n,
-                r=self.r,
-                w=self.w,
-                partition_count=self.partition_count,
-                strict=self.strict,
-                fsync=self.fsync,
-                node_options=self.node_options,
-                cluster_options=self.cluster_options,
-                extra=extra,
-            )
-        )
+        self._write_config(info, members)
 
     def _admin_membership(self, kind: str, name: str, via: Sequence[ProcessInfo]) -> str:
         """``POST /admin/KIND?node=NAME`` to the first of ``via`` that accepts it, retried
