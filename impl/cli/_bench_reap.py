@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -81,33 +80,16 @@ def tombstones_held(cluster: Any) -> int:
 
 
 def _delete(cluster: Any, keys: list[bytes], progress: Any) -> list[str]:
-    from dynamokv.impl.client import Client
+    """Delete every key with W=3 (the context read first), from one thread per node."""
+    from ._bench_keys import for_every_key
 
-    addresses = [cluster.http_address(name) for name in cluster.names]
-    task = progress.add_task("deleting keys", total=len(keys))
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def deleter(index: int) -> None:
-        with Client(addresses[index % len(addresses)], timeout_seconds=30) as client:
-            for key in keys[index :: len(addresses)]:
-                for _attempt in range(5):
-                    try:
-                        client.delete(key, client.get(key).context, w=3)
-                        break
-                    except Exception as error:
-                        last = str(error)
-                else:
-                    errors.append(last)
-                with lock:
-                    progress.advance(task)
-
-    threads = [threading.Thread(target=deleter, args=(i,)) for i in range(len(addresses))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return for_every_key(
+        cluster,
+        keys,
+        lambda client, key: client.delete(key, client.get(key).context, w=3),
+        progress=progress,
+        description="deleting keys",
+    )
 
 
 def _reap(args: argparse.Namespace) -> int:
