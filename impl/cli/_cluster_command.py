@@ -267,7 +267,7 @@ _STATUS_COLUMNS = (
     ("pid", "pid"),
     ("partitions", "partitions"),
     ("keys", "keys"),
-    ("hints pending", "hints_pending"),
+    ("hints", "hints_pending"),
     ("transfers", "transfers"),
 )
 """The status table's columns: heading and field of :func:`_status_rows`."""
@@ -275,19 +275,18 @@ _STATUS_COLUMNS = (
 
 def _print_status(cluster: Any) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     rows = _status_rows(cluster)
     table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
     for heading, field in _STATUS_COLUMNS:
-        if field in ("http", "peer"):
-            # An address is never cut short: the other columns give way.
-            longest = max((len(str(row[field])) for row in rows), default=len(heading))
-            table.add_column(heading, no_wrap=True, min_width=longest)
-        elif field in ("node", "state", "member"):
-            table.add_column(heading)
-        else:
-            table.add_column(heading, justify="right")
+        # Nothing is cut short or wrapped: on a narrow terminal the lines run long instead.
+        table.add_column(
+            heading,
+            no_wrap=True,
+            justify="left" if field in ("node", "http", "peer", "state", "member") else "right",
+        )
     for row in rows:
         cells = []
         for _heading, field in _STATUS_COLUMNS:
@@ -308,8 +307,8 @@ def _print_status(cluster: Any) -> None:
                 cells.append(str(value))
         table.add_row(*cells)
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
+    needed = Measurement.get(console, console.options.update_width(1000), table).maximum
+    console.width = max(console.width, needed)
     console.print(table)
 
 
