@@ -66,9 +66,9 @@ import contextlib
 import heapq
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from hashlib import md5
 from typing import Literal
 
 from dynamokv.spec.errors import invariant
@@ -94,12 +94,15 @@ from ._format import (
     check_value,
     encode_wal_payload,
     encode_wal_put_payload,
+    md5,
     position_bytes,
 )
 from ._manifest import MANIFEST_TEMPORARY_NAME, Manifest, read_manifest, write_manifest
 from ._seams import DEFAULT_WAL_SEAMS, FrameRecord, WalSeams
 from ._segment import (
     ABSENT,
+    BLOOM_PAIR_MASKS,
+    BLOOM_PROBE,
     BlockCache,
     Segment,
     SegmentWriter,
@@ -215,11 +218,16 @@ class _Version:
     readers: list[None] = field(default_factory=list)
     live: bool = True
     released: bool = False
-    newer_segments: tuple[Segment, ...] = field(init=False)
+    newer_filters: tuple[tuple[array[int], int, Segment], ...] = field(init=False)
     oldest_segment: Segment | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.newer_segments = self.segments[:-1]
+        # Every segment but the oldest, newest first, with its bloom words and their count:
+        # the read path tests them inline (see Store.get).
+        self.newer_filters = tuple(
+            (segment.bloom_words, len(segment.bloom_words), segment)
+            for segment in self.segments[:-1]
+        )
         self.oldest_segment = self.segments[-1] if self.segments else None
 
 
@@ -522,11 +530,19 @@ class Store:
                 if immutable is not None:
                     found = immutable.get(sort_key, ABSENT)
                 if found is ABSENT:
-                    for segment in version.newer_segments:
-                        found = segment.get(sort_key, bloom=True)
-                        if found is not ABSENT:
-                            break
-                    else:
+                    filters = version.newer_filters
+                    if filters:
+                        # segment._segment.bloom_probe, inlined: one probe for every segment.
+                        selector, bits = BLOOM_PROBE.unpack_from(sort_key)
+                        mask = (
+                            BLOOM_PAIR_MASKS[bits & 0xFFF] | BLOOM_PAIR_MASKS[(bits >> 12) & 0xFFF]
+                        )
+                        for words, words_count, segment in filters:
+                            if words[selector % words_count] & mask == mask:
+                                found = segment.get(sort_key)
+                                if found is not ABSENT:
+                                    break
+                    if found is ABSENT:
                         # The oldest segment is read without its bloom filter: when every
                         # newer source missed, the key is there or nowhere.
                         oldest = version.oldest_segment
@@ -1068,7 +1084,8 @@ class Store:
             invariant(segment.refs >= 0, "segment reference count below zero")
             if segment.refs == 0:
                 segment.close()
-        version.segments = version.newer_segments = ()
+        version.segments = ()
+        version.newer_filters = ()
         version.oldest_segment = None
 
     # ---------------------------------------------------------------------- compaction
