@@ -137,6 +137,14 @@ def register(subparsers: Any) -> None:
         help="before the reads, flush every engine's memtable to its files (RocksDB flush, "
         "SQLite checkpoint, the store's flush; default: no)",
     )
+    parser.add_argument(
+        "--store-group-commit",
+        choices=("leader", "committer"),
+        default="leader",
+        help="how the store's concurrent writers share fsyncs: its own leader/follower "
+        "group commit (default), or the alternative it was chosen over, one committer "
+        "thread draining a queue into write_batch",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.set_defaults(handler=_run)
@@ -316,11 +324,14 @@ class _StoreEngine(_Engine):
     """The dynamokv store with its defaults (``fsync="always"``)."""
 
     label = "dynamokv"
+    group_commit = "leader"
+    """``--store-group-commit``: ``"leader"`` or ``"committer"`` (:class:`_Committer`)."""
 
     def __init__(self, directory: str) -> None:
         from dynamokv.impl.storage import Store
 
         self._store = Store.open(directory)
+        self._committer: _Committer | None = None
 
     def put(self, key: bytes, value: bytes) -> None:
         self._store.put(key, value)
@@ -336,9 +347,20 @@ class _StoreEngine(_Engine):
             stats = store.stats()
             return f"{stats.writes_count / max(1, stats.group_commits_count):.1f} writes/fsync"
 
+        if self.group_commit == "committer":
+            committer = self._committer = _Committer(store.write_batch)
+            return (
+                committer.put,
+                lambda: (
+                    f"{committer.written / max(1, committer.commits):.1f} writes/fsync "
+                    "(one committer thread)"
+                ),
+            )
         return store.put, note
 
     def written(self) -> int:
+        if self._committer is not None:
+            return self._committer.written
         return self._store.stats().writes_count
 
     def settle(self) -> None:
@@ -360,6 +382,8 @@ class _StoreEngine(_Engine):
         )
 
     def close(self) -> None:
+        if self._committer is not None:
+            self._committer.stop()
         self._store.close()
 
 
@@ -565,6 +589,58 @@ class _GroupCommit:
             raise error
 
 
+class _Committer:
+    """The alternative to a leader/follower group commit: one thread commits for everyone.
+
+    Writers queue their pair and sleep on their own lock; the committer thread takes
+    everything queued, commits it with one ``write_batch`` and wakes those writers.
+    """
+
+    def __init__(self, commit: Callable[[Sequence[tuple[bytes, bytes]]], None]) -> None:
+        self._commit = commit
+        self._queued = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._stopping = False
+        self.written = 0
+        self.commits = 0
+        self._thread = threading.Thread(target=self._run, name="bench-committer", daemon=True)
+        self._thread.start()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        me = _Pending(key, value)
+        with self._queued:
+            self._queue.append(me)
+            self._queued.notify()
+        me.lock.acquire()  # released by the committer once our batch is durable
+        if me.error is not None:
+            raise me.error
+
+    def _run(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue and not self._stopping:
+                    self._queued.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            error: BaseException | None = None
+            try:
+                self._commit([(pending.key, pending.value) for pending in batch])
+            except BaseException as failure:
+                error = failure
+            self.written += len(batch)
+            self.commits += 1
+            for pending in batch:
+                pending.error = error
+                pending.lock.release()
+
+    def stop(self) -> None:
+        with self._queued:
+            self._stopping = True
+            self._queued.notify()
+        self._thread.join(JOIN_SECONDS_MAX)
+
+
 def _writes(
     progress: Any, engine_name: str, directory: str, writers: int, ops: int, value: bytes
 ) -> tuple[float, str]:
@@ -699,6 +775,7 @@ def _compare(
     rng = random.Random(args.seed)
     value = _value(rng, args.value_bytes)
     engines = ("dynamokv", *peers)
+    _StoreEngine.group_commit = args.store_group_commit
     ops_per_round = args.ops // args.rounds
     rows = []
     for count in writers:

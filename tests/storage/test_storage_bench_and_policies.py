@@ -91,3 +91,16 @@ def test_policy_none_never_syncs_on_the_write_path(tmp_path: Path) -> None:
         assert store.stats().syncs_count == 0
         store.sync()
         assert store.stats().syncs_count == 1
+
+
+def test_bench_storage_measures_the_committer_thread_the_group_commit_was_chosen_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    arguments = ["bench", "storage", "--ops", "48", "--reads", "20", "--read-keys", "30"]
+    options = ["--writers", "8", "--rounds", "1", "--peers", "lmdb", "--dir", str(tmp_path)]
+    assert main([*arguments, *options, "--store-group-commit", "committer"]) == 0
+    output = capsys.readouterr().out
+    assert "writes/fsync (one committer thread)" in output
+    assert main([*arguments, *options]) == 0
+    assert "committer" not in capsys.readouterr().out
