@@ -16,11 +16,10 @@ policy ``"always"``; ``"batch"`` syncs every ``fsync_batch_interval_ms`` or
 This is the project's one group-commit site. A single driver that gathers writes itself
 (the node's storage adapter, on the trio event loop) uses it too: :meth:`Store.append_batch`
 queues a record without waiting, and :meth:`Store.commit` leads one group over everything
-queued. Measured on a 2-core machine with threads calling ``put`` (1 KiB values), this
-leader/follower protocol made 5.2k writes/s at 16 writers and 11k-23k at 64, against
-1.4k-1.7k and 3.5k-3.7k for one committer thread draining a queue: with the GIL, a
+queued. Why a leader and not one committer thread draining a queue: with the GIL, a
 committer's wake-ups after each ``fsync`` compete with every writer's, while a leader's
-followers sleep on their locks until served.
+followers sleep on their locks until served (``docs/architecture.md``, "Group commit";
+measured by ``dynamokv bench storage --store-group-commit committer``).
 
 **The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
 zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
