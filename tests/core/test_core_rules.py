@@ -25,6 +25,7 @@ from dynamokv.impl.core import (
     hint_size_bytes,
     next_counter,
     read_may_answer,
+    versions,
     write_may_answer,
 )
 from dynamokv.impl.sim import SimDisk
@@ -139,3 +140,12 @@ def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
     assert woken >= 2, "the request's later deadline was never armed after the first wake-up"
     effects = step(ClientRequest(2, PutRequest(b"k2", b"v")), fresh(last + 5))
     assert [e.at for e in effects if isinstance(e, SetTimer)], "no wake-up asked for"
+
+
+def test_a_held_version_that_saw_an_incoming_one_is_not_absorbed() -> None:
+    """Hand-made contexts can make two versions each supersede the other; the fast path
+    must then decline (``absorbs`` is False) and the merge keep what reconcile keeps."""
+    incoming = (Version(b"x", ("a", 1), (("b", 1),)),)  # saw h's dot
+    held = (Version(b"h", ("b", 1), (("a", 1),)),)  # saw x's dot
+    assert not versions.absorbs(incoming, held)
+    assert versions.merge(held, incoming) == versions.reconcile((*held, *incoming))
