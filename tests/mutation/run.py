@@ -499,6 +499,7 @@ def exec_modules(
     limit: int | None,
     deadline: float | None,
     retest_survivors: bool,
+    retest_with_fast_tier: bool = True,
     use_map: bool,
 ) -> None:
     """Judge the modules' pending mutants, one module after another in turns.
@@ -548,7 +549,7 @@ def exec_modules(
 
     def judge(module: str, item: Any) -> Any:
         mutation = item.mutations[0]
-        if item.job_id in retested_jobs:
+        if item.job_id in retested_jobs and retest_with_fast_tier:
             tests: list[str] | None = FAST_TIER
         elif use_map:
             tests = mutant_tests(line_maps[module], mutation.start_pos, mutation.end_pos)
@@ -789,6 +790,13 @@ def main(argv: list[str]) -> int:
         help="judge the survivors again (after tests were added to kill them)",
     )
     parser.add_argument(
+        "--retest-oracle",
+        choices=["fast-tier", "oracle"],
+        default="fast-tier",
+        help="the survivors' retest: the whole fast tier (default), or the --oracle again "
+        "(after --add-to-map put the new tests in the map)",
+    )
+    parser.add_argument(
         "--oracle",
         choices=["coverage", "plan"],
         default="coverage",
@@ -883,6 +891,7 @@ def main(argv: list[str]) -> int:
                 limit=args.limit,
                 deadline=deadline,
                 retest_survivors=args.retest_survivors,
+                retest_with_fast_tier=args.retest_oracle == "fast-tier",
                 use_map=use_map,
             )
     ok = print_table(modules, plan)
