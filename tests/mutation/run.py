@@ -177,7 +177,7 @@ def run_oracle(command: list[str]) -> bool:
     return completed.returncode == 0
 
 
-def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool) -> bool:
+def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool, whole_map: bool) -> bool:
     """Apply a known bug by hand; its oracle must fail. Restores the file in every case.
 
     With ``use_map`` its oracle is chosen from the coverage map as any mutant's is,
@@ -194,7 +194,9 @@ def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool) -> bool:
         line = source.count("\n", 0, offset) + 1
         column = offset - (source.rfind("\n", 0, offset) + 1)
         tests = mutant_tests(
-            load_map(SENTINEL_MODULE), (line, column), (line, column + len(SENTINEL_FROM))
+            load_map(SENTINEL_MODULE, None if whole_map else oracle_tests(SENTINEL_MODULE, plan)),
+            (line, column),
+            (line, column + len(SENTINEL_FROM)),
         )
         if tests is None:
             print(f"sentinel: the coverage map names no test for {SENTINEL_MODULE}:{line}")
@@ -348,10 +350,21 @@ def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bo
     return not failed
 
 
-def load_map(module: str) -> LineMap:
+def load_map(module: str, within: list[str] | None = None) -> LineMap:
+    """The module's map; with ``within`` (test files or folders), only those tests in it."""
+
+    def planned(name: str) -> bool:
+        path = name.split("::", 1)[0]
+        return within is None or any(
+            path == entry or path.startswith(entry.rstrip("/") + "/") for entry in within
+        )
+
     data = json.loads(map_path(module).read_text())
     return LineMap(
-        lines={int(line): frozenset(names) for line, names in data["lines"].items()},
+        lines={
+            int(line): frozenset(name for name in names if not name or planned(name))
+            for line, names in data["lines"].items()
+        },
         seconds=data["seconds"],
         tree=ast.parse((ROOT / module).read_text()),
     )
@@ -500,6 +513,7 @@ def exec_modules(
     deadline: float | None,
     retest_survivors: bool,
     retest_with_fast_tier: bool = True,
+    whole_map: bool = False,
     use_map: bool,
 ) -> None:
     """Judge the modules' pending mutants, one module after another in turns.
@@ -514,7 +528,11 @@ def exec_modules(
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
     from rich.progress import Progress
 
-    line_maps = {module: load_map(module) for module in modules} if use_map else {}
+    line_maps = {
+        module: load_map(module, None if whole_map else oracle_tests(module, plan))
+        for module in modules
+        if use_map
+    }
     judged = 0
     unexecuted = 0
     seconds = 0.0
@@ -803,6 +821,12 @@ def main(argv: list[str]) -> int:
         help="a mutant's tests: those executing its code (coverage map) or its module's plan",
     )
     parser.add_argument(
+        "--whole-map",
+        action="store_true",
+        help="a mutant's tests: every fast test executing its code, not only its module's "
+        "planned tests that do",
+    )
+    parser.add_argument(
         "--rebuild-map",
         action="store_true",
         help="make the coverage map again (after tests were added) even for unchanged modules",
@@ -869,7 +893,7 @@ def main(argv: list[str]) -> int:
             if args.add_to_map and fresh and not build_maps(fresh, args.add_to_map, add=True):
                 print("coverage map: the added tests fail on the unmutated tree; fix them first")
                 return 1
-        if not sentinel(plan, use_map=use_map):
+        if not sentinel(plan, use_map=use_map, whole_map=args.whole_map):
             return 1
         chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
         if chosen:
@@ -892,6 +916,7 @@ def main(argv: list[str]) -> int:
                 deadline=deadline,
                 retest_survivors=args.retest_survivors,
                 retest_with_fast_tier=args.retest_oracle == "fast-tier",
+                whole_map=args.whole_map,
                 use_map=use_map,
             )
     ok = print_table(modules, plan)
