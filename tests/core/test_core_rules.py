@@ -149,3 +149,12 @@ def test_a_held_version_that_saw_an_incoming_one_is_not_absorbed() -> None:
     held = (Version(b"h", ("b", 1), (("a", 1),)),)  # saw x's dot
     assert not versions.absorbs(incoming, held)
     assert versions.merge(held, incoming) == versions.reconcile((*held, *incoming))
+
+
+def test_a_copy_of_what_is_held_is_absorbed() -> None:
+    """Versions arrive decoded from the wire: equal to what is held, never the same
+    objects; the fast path must still see them as the same versions."""
+    held = (Version(b"x", ("a", 1), (("b", 2),)),)
+    copy = (Version(b"x", tuple(["a", 1]), tuple([tuple(["b", 2])])),)  # type: ignore[arg-type]
+    assert copy[0].dot is not held[0].dot
+    assert versions.absorbs(copy, held)
