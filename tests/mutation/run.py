@@ -197,6 +197,7 @@ def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool, whole_map: bo
             load_map(SENTINEL_MODULE, None if whole_map else oracle_tests(SENTINEL_MODULE, plan)),
             (line, column),
             (line, column + len(SENTINEL_FROM)),
+            oracle_tests(SENTINEL_MODULE, plan),
         )
         if tests is None:
             print(f"sentinel: the coverage map names no test for {SENTINEL_MODULE}:{line}")
@@ -248,11 +249,6 @@ class LineMap:
     seconds: dict[str, float]
     """How long each test took in the map's run (its oracle runs the quickest first)."""
     tree: ast.Module
-
-    @property
-    def module_tests(self) -> frozenset[str]:
-        """Every test that executed any line of the module."""
-        return frozenset(name for names in self.lines.values() for name in names if name)
 
     def ordered(self, tests: frozenset[str]) -> list[str]:
         return sorted(tests, key=lambda name: (self.seconds.get(name, 0.0), name))
@@ -377,14 +373,16 @@ def _position(node: ast.AST, *, end: bool = False) -> tuple[int, int]:
 
 
 def mutant_tests(
-    line_map: LineMap, start: tuple[int, int], end: tuple[int, int]
+    line_map: LineMap, start: tuple[int, int], end: tuple[int, int], on_import: list[str]
 ) -> list[str] | None:
     """The tests that can tell the mutant spanning ``start``–``end`` apart; None: no test.
 
     Code in a function or lambda body runs only when it is called, so only the tests
     that executed one of its lines (or its statement's first lines) can see a change
-    in it. Code elsewhere runs on import and can change what any user of the module
-    sees: all tests that executed the module.
+    in it. Code that ran on import (module or class level, a decorator, a default, a
+    function called while importing) can change what any user of the module sees,
+    and coverage cannot say which tests use it: those get ``on_import``, the module's
+    planned tests. Code that never ran, not even on import, no test can see.
     """
     in_body = False
     innermost: ast.stmt | None = None
@@ -403,22 +401,21 @@ def mutant_tests(
         if contains and (innermost is None or _position(node) >= _position(innermost)):
             assert isinstance(node, ast.stmt)
             innermost = node
-    if not in_body:
-        tests = line_map.module_tests
-    else:
-        lines = set(range(start[0], end[0] + 1))
-        if innermost is not None:
-            inner_body = getattr(innermost, "body", None)
-            last = (
-                max(innermost.lineno, inner_body[0].lineno - 1)
-                if isinstance(inner_body, list) and inner_body
-                else innermost.end_lineno or innermost.lineno
-            )
-            lines |= set(range(innermost.lineno, last + 1))
-        tests = frozenset(
-            name for line in lines for name in line_map.lines.get(line, frozenset()) if name
+    lines = set(range(start[0], end[0] + 1))
+    if innermost is not None:
+        inner_body = getattr(innermost, "body", None)
+        last = (
+            max(innermost.lineno, inner_body[0].lineno - 1)
+            if isinstance(inner_body, list) and inner_body
+            else innermost.end_lineno or innermost.lineno
         )
-    return line_map.ordered(tests) if tests else None
+        lines |= set(range(innermost.lineno, last + 1))
+    names = {name for line in lines for name in line_map.lines.get(line, frozenset())}
+    if not names:
+        return None
+    if not in_body or "" in names:
+        return list(on_import)
+    return line_map.ordered(frozenset(name for name in names if name))
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -570,7 +567,12 @@ def exec_modules(
         if item.job_id in retested_jobs and retest_with_fast_tier:
             tests: list[str] | None = FAST_TIER
         elif use_map:
-            tests = mutant_tests(line_maps[module], mutation.start_pos, mutation.end_pos)
+            tests = mutant_tests(
+                line_maps[module],
+                mutation.start_pos,
+                mutation.end_pos,
+                oracle_tests(module, plan),
+            )
         else:
             tests = oracle_tests(module, plan)
         if tests is None:
