@@ -12,6 +12,7 @@ import random
 
 from dynamokv.impl.core import (
     ClientRequest,
+    MemberConfig,
     Node,
     NodeConfig,
     PartitionRing,
@@ -23,13 +24,14 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     Version,
     hint_size_bytes,
+    hint_to_store,
     next_counter,
     read_may_answer,
     versions,
     write_may_answer,
 )
 from dynamokv.impl.sim import SimDisk
-from dynamokv.spec.errors import InvariantError
+from dynamokv.spec.errors import ArgumentError, InvariantError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -158,3 +160,21 @@ def test_a_copy_of_what_is_held_is_absorbed() -> None:
     copy = (Version(b"x", tuple(["a", 1]), tuple([tuple(["b", 2])])),)  # type: ignore[arg-type]
     assert copy[0].dot is not held[0].dot
     assert versions.absorbs(copy, held)
+
+
+def test_a_hint_that_would_pass_the_byte_bound_is_refused() -> None:
+    held = (Version(b"v" * 20, ("n1", 1)),)
+    size = hint_size_bytes(b"k", held)
+    common = {"hint_id": 1, "hints_count": 0, "count_max": 10}
+    assert hint_to_store("n3", b"k", held, hints_bytes=50, bytes_max=50 + size, **common)
+    assert hint_to_store("n3", b"k", held, hints_bytes=50, bytes_max=49 + size, **common) is None
+
+
+def test_a_tombstone_grace_of_zero_ticks_is_allowed_and_a_negative_one_refused() -> None:
+    assert MemberConfig(tombstone_grace_ticks=0).tombstone_grace_ticks == 0
+    try:
+        MemberConfig(tombstone_grace_ticks=-1)
+    except ArgumentError:
+        pass
+    else:
+        raise AssertionError("a negative grace was accepted")
