@@ -106,21 +106,19 @@ def empty_hashes(depth: int) -> tuple[bytes, ...]:
 _blake2b = hashlib.blake2b
 
 
-def _digest(data: bytes) -> bytes:
-    return _blake2b(data, digest_size=NODE_HASH_BYTES).digest()
-
-
 def pair_digest(key: bytes, value_hash: bytes) -> bytes:
     """``H(key, value_hash)``: one key's contribution to its leaf (XORed in).
 
     Length-prefixed, so ``(key, value_hash)`` pairs never encode alike.
     """
-    return _digest(b"P" + len(key).to_bytes(4, "big") + key + value_hash)
+    return _blake2b(
+        b"P" + len(key).to_bytes(4, "big") + key + value_hash, digest_size=NODE_HASH_BYTES
+    ).digest()
 
 
 def inner_hash(left: bytes, right: bytes) -> bytes:
     """An inner node's hash from its two children's."""
-    return _digest(b"I" + left + right)
+    return _blake2b(b"I" + left + right, digest_size=NODE_HASH_BYTES).digest()
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
