@@ -7,20 +7,88 @@ contracts, "proved" means "no counterexample found within the per-condition
 timeout", a bounded search, and the scope says so. For ``diffbehavior`` pairs it
 means more: CrossHair reported every path explored; a search stopped by its bound
 is unknown.
+
+Why bounded by CPU time: CrossHair's own per-condition bound counts the CPU it spends,
+so the run's overall bound does too. A wall-clock bound turned a complete run into
+*unknown* whenever the machine was busy (other processes took the CPU, not CrossHair);
+the run is stopped when CrossHair has *used* its CPU budget, or when it has used no
+CPU at all for a while (a stalled process, not a slow one).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._result import Kind, ProofResult, Status, Stopwatch
 
-__all__ = ["crosshair_check", "crosshair_diffbehavior"]
+__all__ = ["crosshair_check", "crosshair_diffbehavior", "run_cpu_bounded"]
 
 OUTPUT_LINES_MAX = 5
+STALL_SECONDS = 300.0
+"""Wall-clock seconds in which a run that used no CPU at all is taken as stalled."""
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """How a CPU-bounded run ended."""
+
+    returncode: int | None
+    """None: stopped by a bound (see ``note``)."""
+    stdout: str
+    stderr: str
+    cpu_seconds: float
+    note: str | None = None
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The user + system CPU time the process ``pid`` has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime 14, stime 15 (man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cpu_bounded(
+    argv: Sequence[str], *, cpu_seconds: float, stall_seconds: float = STALL_SECONDS
+) -> Bounded:
+    """Run ``argv`` until it exits, has used ``cpu_seconds`` of CPU, or stalls.
+
+    A busy machine slows the run down in wall-clock time but does not change how
+    much CPU it needs, so the verdict does not depend on the load.
+    """
+    process = subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    used = 0.0
+    progress_at = 0.0
+    waited = 0.0
+    note: str | None = None
+    while True:
+        try:
+            stdout, stderr = process.communicate(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            waited += POLL_SECONDS
+            now = _cpu_seconds(process.pid)
+            if now is not None and now > used:
+                used, progress_at = now, waited
+            if used >= cpu_seconds:
+                note = f"CPU bound of {cpu_seconds:g} s reached"
+            elif waited - progress_at >= stall_seconds:
+                note = f"stalled: no CPU used for {stall_seconds:g} s"
+            if note is None:
+                continue
+            process.kill()
+            stdout, stderr = process.communicate()
+            return Bounded(None, stdout, stderr, used, note)
+        return Bounded(process.returncode, stdout, stderr, used)
 
 
 def crosshair_check(
@@ -28,7 +96,7 @@ def crosshair_check(
     *,
     name: str = "crosshair.spec_contracts",
     per_condition_timeout: float = 4.0,
-    timeout_seconds: float = 900.0,
+    cpu_seconds: float = 1800.0,
     command: Sequence[str] | None = None,
 ) -> ProofResult:
     """Run ``crosshair check --analysis_kind=icontract`` on ``target`` (a file or folder).
@@ -37,8 +105,9 @@ def crosshair_check(
         target: what to check: a folder such as ``spec/``, a file, or ``file.py:LINE``
             for the one function defined at that line.
         name: the row's name.
-        per_condition_timeout: seconds CrossHair spends on each contract.
-        timeout_seconds: the whole run is stopped (status unknown) after this long.
+        per_condition_timeout: CPU seconds CrossHair spends on each contract.
+        cpu_seconds: the whole run is stopped (status unknown) when it has used this
+            much CPU, or when it stalls.
         command: how to start CrossHair; default ``python -m crosshair``. The
             command line passes the project's wrapper (the one ``make crosshair``
             uses), which this package may not import.
@@ -60,28 +129,24 @@ def crosshair_check(
     note: str | None
     where = Path(str(target).split(":")[0])
     label = f"{where.name}/" if where.is_dir() else where.name
-    scope = f"{label} contracts, {per_condition_timeout:g} s per condition"
-    try:
-        completed = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout_seconds, check=False
-        )
-    except subprocess.TimeoutExpired:
-        status, counterexample, note = (
-            Status.UNKNOWN,
-            None,
-            f"timed out after {timeout_seconds:g} s",
-        )
+    scope = (
+        f"{label} contracts, {per_condition_timeout:g} s CPU per condition, "
+        f"{cpu_seconds:g} s CPU in all"
+    )
+    completed = run_cpu_bounded(argv, cpu_seconds=cpu_seconds)
+    findings = [line for line in completed.stdout.splitlines() if line.strip()]
+    if completed.returncode is None:
+        status, counterexample, note = Status.UNKNOWN, None, completed.note
+    elif completed.returncode == 0 and not findings:
+        status, counterexample, note = Status.PROVED, None, None
+    elif findings:
+        status, note = Status.REFUTED, None
+        counterexample = "\n".join(findings[:OUTPUT_LINES_MAX])
     else:
-        findings = [line for line in completed.stdout.splitlines() if line.strip()]
-        if completed.returncode == 0 and not findings:
-            status, counterexample, note = Status.PROVED, None, None
-        elif findings:
-            status, note = Status.REFUTED, None
-            counterexample = "\n".join(findings[:OUTPUT_LINES_MAX])
-        else:
-            status, counterexample = Status.UNKNOWN, None
-            error = completed.stderr.strip().splitlines()
-            note = f"crosshair exited {completed.returncode}: {error[-1] if error else ''}"
+        status, counterexample = Status.UNKNOWN, None
+        error = completed.stderr.strip().splitlines()
+        note = f"crosshair exited {completed.returncode}: {error[-1] if error else ''}"
+    note = f"{completed.cpu_seconds:.0f} s CPU" + (f"; {note}" if note else "")
     return ProofResult(
         name=name,
         kind="theorem",
@@ -103,7 +168,7 @@ def crosshair_diffbehavior(
     kind: Kind,
     claim: str,
     per_condition_timeout: float = 10.0,
-    timeout_seconds: float = 600.0,
+    cpu_seconds: float = 600.0,
     command: Sequence[str] | None = None,
     reference: str = "",
 ) -> ProofResult:
@@ -123,7 +188,8 @@ def crosshair_diffbehavior(
             planted divergence that must be found.
         claim: the statement, one sentence.
         per_condition_timeout: CPU seconds CrossHair spends (both argument orders together).
-        timeout_seconds: the whole run is stopped (status unknown) after this long.
+        cpu_seconds: the whole run is stopped (status unknown) when it has used this
+            much CPU, or when it stalls.
         command: how to start CrossHair; default ``python -m crosshair``.
         reference: the paper section or the spec the pair is about.
     """
@@ -139,12 +205,9 @@ def crosshair_diffbehavior(
     counterexample: str | None = None
     note: str | None = None
     status = Status.UNKNOWN
-    try:
-        completed = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout_seconds, check=False
-        )
-    except subprocess.TimeoutExpired:
-        note = f"timed out after {timeout_seconds:g} s"
+    completed = run_cpu_bounded(argv, cpu_seconds=cpu_seconds)
+    if completed.returncode is None:
+        note = completed.note
     else:
         lines = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
         attempted = next((line for line in lines if line.startswith("No differences")), "")

@@ -9,7 +9,7 @@ removes the key from disk.
 This command starts NODES nodes with a short grace period, writes KEYS keys of V bytes,
 stops them and measures every node's data directory after a full compaction; starts them
 again, deletes a fraction of the keys, waits until every owner has reaped every deleted
-key (the nodes' ``tombstones_reaped`` counters), stops them, and measures again, before and
+key (no node still holds a tombstone: their ``tombstones_held`` gauges), stops them, and measures again, before and
 after a full compaction. Every deleted key is then checked absent from every store.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -68,42 +67,29 @@ def compact_store(data_dir: str) -> None:
         store.close()
 
 
-def reaped_total(cluster: Any) -> int:
-    """The sum of the running nodes' ``tombstones_reaped`` counters."""
-    return sum(
-        int(cluster.metrics(name).get("dynamokv_member_tombstones_reaped_total", 0))
-        for name in cluster.names
-    )
+def tombstones_held(cluster: Any) -> int:
+    """The deleted keys the nodes still store as tombstones (their
+    ``dynamokv_member_tombstones_held`` gauges), -1 if a node does not answer."""
+    total = 0
+    for name in cluster.names:
+        held = cluster.metrics(name).get("dynamokv_member_tombstones_held")
+        if held is None:
+            return -1
+        total += int(held)
+    return total
 
 
 def _delete(cluster: Any, keys: list[bytes], progress: Any) -> list[str]:
-    from dynamokv.impl.client import Client
+    """Delete every key with W=3 (the context read first), from one thread per node."""
+    from ._bench_keys import for_every_key
 
-    addresses = [cluster.http_address(name) for name in cluster.names]
-    task = progress.add_task("deleting keys", total=len(keys))
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def deleter(index: int) -> None:
-        with Client(addresses[index % len(addresses)], timeout_seconds=30) as client:
-            for key in keys[index :: len(addresses)]:
-                for _attempt in range(5):
-                    try:
-                        client.delete(key, client.get(key).context, w=3)
-                        break
-                    except Exception as error:
-                        last = str(error)
-                else:
-                    errors.append(last)
-                with lock:
-                    progress.advance(task)
-
-    threads = [threading.Thread(target=deleter, args=(i,)) for i in range(len(addresses))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return for_every_key(
+        cluster,
+        keys,
+        lambda client, key: client.delete(key, client.get(key).context, w=3),
+        progress=progress,
+        description="deleting keys",
+    )
 
 
 def _reap(args: argparse.Namespace) -> int:
@@ -149,12 +135,16 @@ def _reap(args: argparse.Namespace) -> int:
             if errors:
                 raise CliError(f"{len(errors)} keys could not be deleted: {errors[0]}")
             owners = min(3, args.nodes)
-            task = progress.add_task("waiting for every owner to reap", total=len(deleted) * owners)
+            copies = len(deleted) * owners
+            task = progress.add_task("waiting for every owner to reap", total=copies)
             started = time.monotonic()
-            while (done := reaped_total(cluster)) < len(deleted) * owners:
-                progress.update(task, completed=done)
+            while (held := tombstones_held(cluster)) != 0:
+                if held > 0:
+                    progress.update(task, completed=max(copies - held, 0))
                 if time.monotonic() - started > REAP_WAIT_SECONDS_MAX:
-                    raise CliError(f"only {done:,} of {len(deleted) * owners:,} copies reaped")
+                    if held < 0:
+                        raise CliError("a node stopped answering while the keys were reaped")
+                    raise CliError(f"{held:,} of {copies:,} tombstones not reaped")
                 time.sleep(0.5)
             reap_seconds = time.monotonic() - started
             cluster.down()

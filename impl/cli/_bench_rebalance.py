@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -70,32 +69,15 @@ def _stored_bytes(cluster: Any, keys: list[bytes]) -> dict[str, dict[bytes, int]
 
 def load_keys(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) -> None:
     """Put every key (value: the key padded to ``value_bytes``) with W=3, from one thread per node."""
-    from dynamokv.impl.client import Client
+    from ._bench_keys import for_every_key
 
-    addresses = [cluster.http_address(name) for name in cluster.names]
-    task = progress.add_task("writing keys", total=len(keys))
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def writer(index: int) -> None:
-        with Client(addresses[index % len(addresses)], timeout_seconds=30) as client:
-            for key in keys[index :: len(addresses)]:
-                for _attempt in range(5):
-                    try:
-                        client.put(key, key.ljust(value_bytes, b"."), w=3)
-                        break
-                    except Exception as error:
-                        last = str(error)
-                else:
-                    errors.append(last)
-                with lock:
-                    progress.advance(task)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(len(addresses))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = for_every_key(
+        cluster,
+        keys,
+        lambda client, key: client.put(key, key.ljust(value_bytes, b"."), w=3),
+        progress=progress,
+        description="writing keys",
+    )
     if errors:
         from ._errors import CliError
 

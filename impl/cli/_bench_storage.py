@@ -1,8 +1,8 @@
 """``dynamokv bench storage``: the store against SQLite, RocksDB and LMDB, in one run.
 
-Every engine runs in one process, on the same disk, with the same keys and values, one after
-another for each row: only ratios within one run mean anything on a shared machine. Each
-peer is used the way its own documentation asks for durable writes:
+Every engine runs in one process, on the same disk, with the same keys, values and number of
+operations: only ratios within one run mean anything on a shared machine. Each engine is
+used the way its own documentation asks for durable writes:
 
 * **SQLite** in WAL mode with ``synchronous=FULL`` (a commit returns once the WAL is synced),
   a ``WITHOUT ROWID`` table keyed by the key.
@@ -10,24 +10,34 @@ peer is used the way its own documentation asks for durable writes:
   write: RocksDB syncs its WAL before the write returns. A batch is one ``WriteBatch``.
 * **LMDB** (``lmdb``) with its durable defaults, ``sync=True`` and ``metasync=True`` and no
   ``writemap``: a write transaction's commit returns once its pages and meta page are on disk.
+* **dynamokv** with its default ``fsync="always"``: a put returns once its WAL record is
+  synced.
 
 Rows:
 
 * durable writes with 1, 16 and 64 writer threads; a write is acknowledged only once it is
   on disk. One writer makes one durable write (transaction) per put. Several writers share
-  commits: the store has its own group commit (the leader/follower protocol in
-  ``impl/storage/_store.py``); a peer gets the same protocol wrapped around it
+  commits: the store through its own group commit (:meth:`Store.put
+  <dynamokv.impl.storage.Store.put>`, the site the node's storage adapter commits through
+  too); a peer through the same leader/follower protocol wrapped around its durable batch
   (:class:`_GroupCommit`): the first writer to find no leader commits everything queued as
-  one transaction or ``WriteBatch``, so every engine batches concurrent writers the same
-  way. None of the three lets Python threads share a sync by itself: SQLite and LMDB admit
-  one writer at a time, and ``rocksdict`` holds the GIL in ``put``, so RocksDB's own write
-  group never forms.
+  one transaction or ``WriteBatch``. None of the three lets Python threads share a sync by
+  itself: SQLite and LMDB admit one writer at a time, and ``rocksdict`` holds the GIL in
+  ``put``, so RocksDB's own write group never forms. A sync's latency moves with the
+  machine's other disk traffic, so each row runs in ``--rounds`` rounds, the engines in
+  alternating order (forward, then backward), each round on fresh files, and reports each
+  engine's median round.
 * point reads of random existing keys, one thread, counted per second of that thread's CPU
-  time (a read waits for no disk, so wall time would only add the machine's other jobs), on
-  data several times larger than the store's memtable, after a settle (the store's flushes and compactions, RocksDB's memtable
-  flushed to SST files, SQLite's WAL checkpointed); every engine's files sit in the OS page
-  cache. LMDB reads run in one read transaction per 1,000 reads (read transactions are
-  meant to be reused).
+  time (a read waits for no disk here, so wall time would only add the machine's other
+  jobs), on data several times larger than the store's memtable. After the load every
+  engine finishes its own background work (the store's flushes and compactions; no engine
+  is asked to flush unless ``--flush``), then one untimed pass over the probes warms the
+  engine's caches and a timed pass gives the *warm* row; the engine is closed and reopened
+  and a timed pass gives the *cold* row (its caches empty, its log replayed; the files stay
+  in the OS page cache). LMDB reads run in one read transaction per 1,000 reads (read
+  transactions are meant to be reused).
+
+The table's title gives the load average before and after the run.
 
 ``--keys N`` runs a separate load of N keys into the store instead and reports peak RSS
 (``resource.getrusage``), to show that the memtable bound keeps memory flat.
@@ -35,19 +45,21 @@ Rows:
 
 from __future__ import annotations
 
+import abc
 import argparse
 import os
 import random
 import resource
 import shutil
 import sqlite3
+import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ._bench_results import machine_description, write_results
 from ._errors import CliError
@@ -58,6 +70,12 @@ LABELS = {"dynamokv": "dynamokv", "sqlite": "SQLite", "rocksdb": "RocksDB", "lmd
 JOIN_SECONDS_MAX = 600.0
 LOAD_BATCH_OPERATIONS = 1000
 READ_CHUNK_OPERATIONS = 1000
+ROCKSDB_BACKGROUND_PROPERTIES = (
+    "rocksdb.num-running-flushes",
+    "rocksdb.num-running-compactions",
+    "rocksdb.mem-table-flush-pending",
+    "rocksdb.compaction-pending",
+)
 LMDB_MAP_BYTES = 8 << 30
 """LMDB's map size: address space reserved, not disk used (the file grows as written)."""
 
@@ -105,6 +123,28 @@ def register(subparsers: Any) -> None:
         default=0,
         help="only load this many keys (batches of 1000, fsync always) and report peak RSS",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds per write row, engines in alternating order; the median is reported "
+        "(default 3; --ops is split between them)",
+    )
+    parser.add_argument(
+        "--flush",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="before the reads, flush every engine's memtable to its files (RocksDB flush, "
+        "SQLite checkpoint, the store's flush; default: no)",
+    )
+    parser.add_argument(
+        "--store-group-commit",
+        choices=("leader", "committer"),
+        default="leader",
+        help="how the store's concurrent writers share fsyncs: its own leader/follower "
+        "group commit (default), or the alternative it was chosen over, one committer "
+        "thread draining a queue into write_batch",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.set_defaults(handler=_run)
@@ -112,12 +152,21 @@ def register(subparsers: Any) -> None:
 
 @dataclass
 class _Row:
-    """One workload: operations per second of each engine, and how each ran."""
+    """One workload: operations per second of each engine, and how each ran.
+
+    ``per_second`` is the median of ``rounds`` (every round's rate, in the order run).
+    """
 
     workload: str
     writers: int
     per_second: dict[str, float] = field(default_factory=dict)
+    rounds: dict[str, list[float]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+
+    def add(self, engine: str, rate: float, note: str) -> None:
+        self.rounds.setdefault(engine, []).append(rate)
+        self.per_second[engine] = statistics.median(self.rounds[engine])
+        self.notes[engine] = note
 
 
 def _check_arguments(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -138,8 +187,13 @@ def _check_arguments(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[s
         ) from None
     if not writers or any(not 1 <= count <= 1024 for count in writers):
         raise CliError("--writers counts must be between 1 and 1024")
-    if args.ops < max(writers):
-        raise CliError(f"--ops must be at least the largest writer count ({max(writers)})")
+    if not 1 <= args.rounds <= 20:
+        raise CliError("--rounds must be between 1 and 20")
+    if args.ops // args.rounds < max(writers):
+        raise CliError(
+            f"--ops must be at least --rounds times the largest writer count "
+            f"({args.rounds * max(writers)})"
+        )
     peers = tuple(part.strip().lower() for part in args.peers.split(",") if part.strip())
     if any(peer not in PEERS for peer in peers) or len(set(peers)) != len(peers):
         raise CliError(f"--peers takes distinct names among {','.join(PEERS)}, not {args.peers!r}")
@@ -159,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
         console.width = max(console.width, 150)
     if not args.keys:
         for peer in peers:
-            _PEER_CLASSES[peer].check_installed()
+            _ENGINE_CLASSES[peer].check_installed()
     base = tempfile.mkdtemp(prefix="dynamokv-bench-storage-", dir=args.dir)
     progress = Progress(
         TextColumn("{task.description:<38}"),
@@ -173,10 +227,12 @@ def _run(args: argparse.Namespace) -> int:
             if args.keys:
                 _load_for_rss(progress, base, args, console)
                 return 0
+            load_before = _load_average()
             rows = _compare(progress, base, args, writers, peers)
-        _print_table(console, rows, args, peers)
+            load_after = _load_average()
+        _print_table(console, rows, args, peers, (load_before, load_after))
         if args.json:
-            _write_json(Path(args.json), rows, args, machine)
+            _write_json(Path(args.json), rows, args, machine, (load_before, load_after))
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
@@ -190,70 +246,18 @@ def _key(prefix: str, number: int) -> bytes:
     return f"{prefix}-{number:012d}".encode()
 
 
-# ------------------------------------------------------------------------------- ours
+def _load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
-def _ours_writes(
-    progress: Any, directory: str, writers: int, ops: int, value: bytes
-) -> tuple[float, str]:
-    from dynamokv.impl.storage import Store
-
-    task = progress.add_task(f"dynamokv: {writers} writer(s)", total=ops)
-    store = Store.open(directory)
-    per_thread = ops // writers
-    seconds = _threaded(
-        writers,
-        lambda index: _ours_writer(store, index, per_thread, value),
-        lambda: progress.update(task, completed=store.stats().writes_count),
-    )
-    stats = store.stats()
-    progress.update(task, completed=ops)
-    store.close()
-    group = stats.writes_count / max(1, stats.group_commits_count)
-    return per_thread * writers / seconds, f"{group:.1f} writes/fsync"
+# ---------------------------------------------------------------------------- engines
 
 
-def _ours_writer(store: Any, index: int, count: int, value: bytes) -> None:
-    put = store.put
-    for number in range(count):
-        put(_key(f"w{index}", number), value)
+class _Engine(abc.ABC):
+    """One engine under test: durable puts, durable batches, point reads."""
 
-
-def _ours_reads(
-    progress: Any, directory: str, keys: int, probes: Sequence[bytes], value_bytes: int, seed: int
-) -> tuple[float, str]:
-    from dynamokv.impl.storage import Store
-
-    rng = random.Random(seed)
-    load = progress.add_task("dynamokv: load for reads", total=keys)
-    store = Store.open(directory)
-    try:
-        for start in range(0, keys, LOAD_BATCH_OPERATIONS):
-            end = min(keys, start + LOAD_BATCH_OPERATIONS)
-            store.write_batch([(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)])
-            progress.update(load, completed=end)
-        store.wait_for_background()
-        stats = store.stats()
-        get = store.get
-
-        def read_chunk(chunk: Sequence[bytes]) -> int:
-            return sum(1 for key in chunk if get(key) is None)
-
-        per_second = _timed_reads(progress, "dynamokv: point reads", probes, read_chunk)
-    finally:
-        store.close()
-    note = f"{stats.segments_count} segments, {stats.segments_bytes / 2**20:.0f} MiB"
-    return per_second, note
-
-
-# ------------------------------------------------------------------------------ peers
-
-
-class _Peer:
-    """One engine a user might pick instead: durable puts, durable batches, point reads."""
-
-    label = ""
-    package = ""
+    label: ClassVar[str] = ""
+    package: ClassVar[str] = ""
 
     @classmethod
     def check_installed(cls) -> None:
@@ -268,29 +272,122 @@ class _Peer:
                 "pip install 'dynamokv[bench]', or leave it out of --peers"
             ) from None
 
+    @abc.abstractmethod
     def __init__(self, directory: str) -> None:
         """Open (or create) the engine's files in ``directory``."""
 
+    @abc.abstractmethod
     def put(self, key: bytes, value: bytes) -> None:
         """One durable write (one transaction), returning once it is on disk."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
         """Many writes in one durable transaction, returning once they are on disk."""
-        raise NotImplementedError
 
+    def concurrent_put(self) -> tuple[Callable[[bytes, bytes], None], Callable[[], str]]:
+        """A ``put`` for many threads at once, and how its commits were shared.
+
+        A peer shares commits through :class:`_GroupCommit` around :meth:`commit`.
+        """
+        group = _GroupCommit(self.commit)
+        self._group = group
+        return group.put, lambda: f"{group.written / max(1, group.commits):.1f} writes/commit"
+
+    _group: _GroupCommit | None = None
+
+    def written(self) -> int:
+        """Writes made so far through :meth:`concurrent_put` (for the progress bar)."""
+        return self._group.written if self._group is not None else 0
+
+    @abc.abstractmethod
     def settle(self) -> None:
-        """After a load: leave the data where reads should find it (nothing by default)."""
+        """After a load: wait until the engine's own background work is done."""
 
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Move what the engine holds in memory or in its log into its main files."""
+
+    @abc.abstractmethod
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         """Point-read every key; return how many were missing."""
-        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A note on how the data sat for the reads."""
+        return "random existing keys"
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the engine's files (a durable engine loses nothing acknowledged)."""
+
+
+class _StoreEngine(_Engine):
+    """The dynamokv store with its defaults (``fsync="always"``)."""
+
+    label = "dynamokv"
+    group_commit = "leader"
+    """``--store-group-commit``: ``"leader"`` or ``"committer"`` (:class:`_Committer`)."""
+
+    def __init__(self, directory: str) -> None:
+        from dynamokv.impl.storage import Store
+
+        self._store = Store.open(directory)
+        self._committer: _Committer | None = None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._store.put(key, value)
+
+    def commit(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        self._store.write_batch(pairs)
+
+    def concurrent_put(self) -> tuple[Callable[[bytes, bytes], None], Callable[[], str]]:
+        """The store's own group commit: concurrent ``put`` calls share each fsync."""
+        store = self._store
+
+        def note() -> str:
+            stats = store.stats()
+            return f"{stats.writes_count / max(1, stats.group_commits_count):.1f} writes/fsync"
+
+        if self.group_commit == "committer":
+            committer = self._committer = _Committer(store.write_batch)
+            return (
+                committer.put,
+                lambda: (
+                    f"{committer.written / max(1, committer.commits):.1f} writes/fsync "
+                    "(one committer thread)"
+                ),
+            )
+        return store.put, note
+
+    def written(self) -> int:
+        if self._committer is not None:
+            return self._committer.written
+        return self._store.stats().writes_count
+
+    def settle(self) -> None:
+        self._store.wait_for_background()
+
+    def flush(self) -> None:
+        self._store.flush()
+        self._store.wait_for_background()
+
+    def read_chunk(self, keys: Sequence[bytes]) -> int:
+        get = self._store.get
+        return sum(1 for key in keys if get(key) is None)
+
+    def describe(self) -> str:
+        stats = self._store.stats()
+        return (
+            f"{stats.segments_count} segments, {stats.segments_bytes / 2**20:.0f} MiB, "
+            f"memtable {stats.memtable_bytes / 2**20:.1f} MiB"
+        )
 
     def close(self) -> None:
-        raise NotImplementedError
+        if self._committer is not None:
+            self._committer.stop()
+        self._store.close()
 
 
-class _SqlitePeer(_Peer):
+class _SqlitePeer(_Engine):
     """SQLite, WAL mode, ``synchronous=FULL``: each autocommit statement is a durable write."""
 
     label = "SQLite"
@@ -316,6 +413,9 @@ class _SqlitePeer(_Peer):
         connection.execute("COMMIT")
 
     def settle(self) -> None:
+        """Nothing runs in the background: SQLite checkpoints inside the writing commit."""
+
+    def flush(self) -> None:
         self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def read_chunk(self, keys: Sequence[bytes]) -> int:
@@ -328,7 +428,7 @@ class _SqlitePeer(_Peer):
         self._connection.close()
 
 
-class _RocksdbPeer(_Peer):
+class _RocksdbPeer(_Engine):
     """RocksDB through ``rocksdict`` in raw bytes mode, every write synced (``sync=True``)."""
 
     label = "RocksDB"
@@ -352,7 +452,16 @@ class _RocksdbPeer(_Peer):
         self._db.write(batch, self._synced)
 
     def settle(self) -> None:
+        """Wait until RocksDB runs and plans no flush or compaction (its background threads)."""
+        deadline = time.monotonic() + JOIN_SECONDS_MAX
+        while time.monotonic() < deadline and any(
+            self._db.property_int_value(name) for name in ROCKSDB_BACKGROUND_PROPERTIES
+        ):
+            time.sleep(0.05)
+
+    def flush(self) -> None:
         self._db.flush(True)
+        self.settle()
 
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         get = self._db.get
@@ -362,7 +471,7 @@ class _RocksdbPeer(_Peer):
         self._db.close()
 
 
-class _LmdbPeer(_Peer):
+class _LmdbPeer(_Engine):
     """LMDB with its durable defaults: ``sync`` and ``metasync`` on, no ``writemap``."""
 
     label = "LMDB"
@@ -390,6 +499,12 @@ class _LmdbPeer(_Peer):
             for key, value in pairs:
                 put(key, value)
 
+    def settle(self) -> None:
+        """Nothing runs in the background: a commit writes the B+tree pages itself."""
+
+    def flush(self) -> None:
+        """Nothing to move: a committed LMDB transaction is already in its B+tree."""
+
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         with self._env.begin() as transaction:
             get = transaction.get
@@ -399,7 +514,8 @@ class _LmdbPeer(_Peer):
         self._env.close()
 
 
-_PEER_CLASSES: dict[str, type[_Peer]] = {
+_ENGINE_CLASSES: dict[str, type[_Engine]] = {
+    "dynamokv": _StoreEngine,
     "sqlite": _SqlitePeer,
     "rocksdb": _RocksdbPeer,
     "lmdb": _LmdbPeer,
@@ -473,65 +589,130 @@ class _GroupCommit:
             raise error
 
 
-def _peer_writes(
-    progress: Any, peer_name: str, directory: str, writers: int, ops: int, value: bytes
+class _Committer:
+    """The alternative to a leader/follower group commit: one thread commits for everyone.
+
+    Writers queue their pair and sleep on their own lock; the committer thread takes
+    everything queued, commits it with one ``write_batch`` and wakes those writers.
+    """
+
+    def __init__(self, commit: Callable[[Sequence[tuple[bytes, bytes]]], None]) -> None:
+        self._commit = commit
+        self._queued = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._stopping = False
+        self.written = 0
+        self.commits = 0
+        self._thread = threading.Thread(target=self._run, name="bench-committer", daemon=True)
+        self._thread.start()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        me = _Pending(key, value)
+        with self._queued:
+            self._queue.append(me)
+            self._queued.notify()
+        me.lock.acquire()  # released by the committer once our batch is durable
+        if me.error is not None:
+            raise me.error
+
+    def _run(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue and not self._stopping:
+                    self._queued.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            error: BaseException | None = None
+            try:
+                self._commit([(pending.key, pending.value) for pending in batch])
+            except BaseException as failure:
+                error = failure
+            self.written += len(batch)
+            self.commits += 1
+            for pending in batch:
+                pending.error = error
+                pending.lock.release()
+
+    def stop(self) -> None:
+        with self._queued:
+            self._stopping = True
+            self._queued.notify()
+        self._thread.join(JOIN_SECONDS_MAX)
+
+
+def _writes(
+    progress: Any, engine_name: str, directory: str, writers: int, ops: int, value: bytes
 ) -> tuple[float, str]:
-    peer_class = _PEER_CLASSES[peer_name]
-    task = progress.add_task(f"{peer_class.label}: {writers} writer(s)", total=ops)
-    peer = peer_class(directory)
+    """Durable writes/s of one engine with ``writers`` threads, on fresh files."""
+    engine_class = _ENGINE_CLASSES[engine_name]
+    task = progress.add_task(f"{engine_class.label}: {writers} writer(s)", total=ops)
+    engine = engine_class(directory)
     per_thread = ops // writers
     try:
         if writers == 1:
             written = [0]
 
             def single(_index: int) -> None:
-                put = peer.put
+                put = engine.put
                 for number in range(per_thread):
                     put(_key("w0", number), value)
                     written[0] += 1
 
             seconds = _threaded(1, single, lambda: progress.update(task, completed=written[0]))
-            note = "1 transaction per write"
+            note = "1 transaction per write" if engine_name != "dynamokv" else "1 fsync per write"
         else:
-            group = _GroupCommit(peer.commit)
+            put, describe = engine.concurrent_put()
 
             def writer(index: int) -> None:
-                put = group.put
                 for number in range(per_thread):
                     put(_key(f"w{index}", number), value)
 
             seconds = _threaded(
-                writers, writer, lambda: progress.update(task, completed=group.written)
+                writers, writer, lambda: progress.update(task, completed=engine.written())
             )
-            note = f"{group.written / max(1, group.commits):.1f} writes/transaction"
+            note = describe()
     finally:
-        peer.close()
+        engine.close()
     progress.update(task, completed=ops)
     return per_thread * writers / seconds, note
 
 
-def _peer_reads(
+def _reads(
     progress: Any,
-    peer_name: str,
+    engine_name: str,
     directory: str,
-    keys: int,
+    args: argparse.Namespace,
     probes: Sequence[bytes],
-    value_bytes: int,
-    seed: int,
-) -> float:
-    peer_class = _PEER_CLASSES[peer_name]
-    rng = random.Random(seed)
-    load = progress.add_task(f"{peer_class.label}: load for reads", total=keys)
-    peer = peer_class(directory)
+) -> tuple[float, float, str]:
+    """Point reads per CPU-second of one engine: warm, then cold (reopened)."""
+    engine_class = _ENGINE_CLASSES[engine_name]
+    rng = random.Random(args.seed)
+    keys = args.read_keys
+    load = progress.add_task(f"{engine_class.label}: load for reads", total=keys)
+    engine = engine_class(directory)
     try:
         for start in range(0, keys, LOAD_BATCH_OPERATIONS):
             end = min(keys, start + LOAD_BATCH_OPERATIONS)
-            peer.commit([(_key("r", n), _value(rng, value_bytes)) for n in range(start, end)])
+            engine.commit(
+                [(_key("r", n), _value(rng, args.value_bytes)) for n in range(start, end)]
+            )
             progress.update(load, completed=end)
-        peer.settle()
-        return _timed_reads(progress, f"{peer_class.label}: point reads", probes, peer.read_chunk)
+        engine.settle()
+        if args.flush:
+            engine.flush()
+        note = engine.describe()
+        label = engine_class.label
+        _timed_reads(progress, f"{label}: warm-up reads", probes, engine.read_chunk)
+        warm = _timed_reads(progress, f"{label}: warm point reads", probes, engine.read_chunk)
     finally:
-        peer.close()
+        engine.close()
+    engine = engine_class(directory)
+    try:
+        cold = _timed_reads(progress, f"{label}: cold point reads", probes, engine.read_chunk)
+    finally:
+        engine.close()
+    return warm, cold, note
 
 
 # ------------------------------------------------------------------------- harness
@@ -593,42 +774,41 @@ def _compare(
 ) -> list[_Row]:
     rng = random.Random(args.seed)
     value = _value(rng, args.value_bytes)
+    engines = ("dynamokv", *peers)
+    _StoreEngine.group_commit = args.store_group_commit
+    ops_per_round = args.ops // args.rounds
     rows = []
     for count in writers:
         row = _Row(f"durable writes, {count} writer{'s' if count > 1 else ''}", count)
-        directory = tempfile.mkdtemp(dir=base)
-        row.per_second["dynamokv"], row.notes["dynamokv"] = _ours_writes(
-            progress, directory, count, args.ops, value
-        )
-        shutil.rmtree(directory)
-        for peer in peers:
-            directory = tempfile.mkdtemp(dir=base)
-            row.per_second[peer], row.notes[peer] = _peer_writes(
-                progress, peer, directory, count, args.ops, value
-            )
-            shutil.rmtree(directory)
+        for round_index in range(args.rounds):
+            order = engines if round_index % 2 == 0 else engines[::-1]
+            for engine in order:
+                directory = tempfile.mkdtemp(dir=base)
+                rate, note = _writes(progress, engine, directory, count, ops_per_round, value)
+                row.add(engine, rate, note)
+                shutil.rmtree(directory)
         rows.append(row)
     probe_rng = random.Random(args.seed + 1)
     probes = [_key("r", probe_rng.randrange(args.read_keys)) for _ in range(args.reads)]
-    row = _Row(f"point reads per CPU-second, {args.read_keys:,} keys, 1 thread", 0)
-    directory = tempfile.mkdtemp(dir=base)
-    row.per_second["dynamokv"], row.notes["dynamokv"] = _ours_reads(
-        progress, directory, args.read_keys, probes, args.value_bytes, args.seed
-    )
-    shutil.rmtree(directory)
-    for peer in peers:
+    flushed = ", flushed" if args.flush else ""
+    warm = _Row(f"point reads per CPU-second, warm ({args.read_keys:,} keys{flushed})", 0)
+    cold = _Row(f"point reads per CPU-second, cold: reopened ({args.read_keys:,} keys{flushed})", 0)
+    for engine in engines:
         directory = tempfile.mkdtemp(dir=base)
-        row.per_second[peer] = _peer_reads(
-            progress, peer, directory, args.read_keys, probes, args.value_bytes, args.seed
-        )
-        row.notes[peer] = "random existing keys"
+        warm_rate, cold_rate, note = _reads(progress, engine, directory, args, probes)
+        warm.add(engine, warm_rate, note)
+        cold.add(engine, cold_rate, note)
         shutil.rmtree(directory)
-    rows.append(row)
+    rows += [warm, cold]
     return rows
 
 
 def _print_table(
-    console: Any, rows: list[_Row], args: argparse.Namespace, peers: tuple[str, ...]
+    console: Any,
+    rows: list[_Row],
+    args: argparse.Namespace,
+    peers: tuple[str, ...],
+    loads: tuple[float, float],
 ) -> None:
     from rich.table import Table
 
@@ -636,7 +816,9 @@ def _print_table(
     table = Table(
         title=(
             f"dynamokv store vs {', '.join(LABELS[p] for p in peers) or 'no peer'}: "
-            f"{args.value_bytes}-byte values, {args.ops:,} durable writes per row"
+            f"{args.value_bytes}-byte values, {args.ops:,} durable writes per row in "
+            f"{args.rounds} round(s) (median); load average {loads[0]:.1f} before, "
+            f"{loads[1]:.1f} after"
         )
     )
     table.add_column("workload")
@@ -659,31 +841,44 @@ def _print_table(
     for row in rows:
         notes = "; ".join(f"{LABELS[engine]}: {row.notes[engine]}" for engine in engines)
         console.print(f"  {row.workload}: {notes}", soft_wrap=True)
+        if len(row.rounds["dynamokv"]) > 1:
+            spread = "; ".join(
+                f"{LABELS[engine]} {min(row.rounds[engine]):,.0f}-{max(row.rounds[engine]):,.0f}"
+                for engine in engines
+            )
+            console.print(f"    rounds: {spread}", soft_wrap=True)
     durability = {
         "sqlite": "SQLite: WAL, synchronous=FULL",
         "rocksdb": "RocksDB: WriteOptions.sync",
         "lmdb": "LMDB: sync and metasync",
     }
     console.print(
-        "  Several writers: every engine batches them with the same leader/follower group "
-        "commit (the store's own; around a peer, one transaction per group). "
+        "  Several writers: the store shares fsyncs through its own group commit; a peer "
+        "through the same leader/follower protocol around its durable batch. "
         + "; ".join(["dynamokv: fsync=always", *(durability[peer] for peer in peers)])
         + ".",
         soft_wrap=True,
     )
 
 
-def _write_json(path: Path, rows: list[_Row], args: argparse.Namespace, machine: str) -> None:
+def _write_json(
+    path: Path,
+    rows: list[_Row],
+    args: argparse.Namespace,
+    machine: str,
+    loads: tuple[float, float],
+) -> None:
     write_results(
         path,
         benchmark="storage",
         args=args,
-        machine=machine,
+        machine=f"{machine}, {loads[1]:.1f} at the end",
         results=[
             {
                 "workload": row.workload,
                 "writers": row.writers,
                 "ops_per_second": row.per_second,
+                "rounds": row.rounds,
                 "notes": row.notes,
             }
             for row in rows

@@ -87,21 +87,11 @@ def register(subparsers: Any) -> None:
     status = add(
         "status",
         "a table of the nodes",
-        "Node, address, up/down, pid, partitions, keys, hints pending.",
+        "Node, address, up/down, pid, partitions, keys, hints pending; --json prints the "
+        "same as a JSON list, one object per node.",
     )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=_status)
-
-    kill = add("kill", "SIGKILL one node (a crash)", "SIGKILL one node: no flush, no goodbye.")
-    kill.add_argument("node", help="a node's name or number, as `status` shows it")
-    kill.set_defaults(handler=_kill)
-
-    restart = add(
-        "restart",
-        "start one node again",
-        "Start one node again with its data (stopping it gracefully first if it runs).",
-    )
-    restart.add_argument("node", help="a node's name or number, as `status` shows it")
-    restart.set_defaults(handler=_restart)
 
     partition = add(
         "partition",
@@ -143,41 +133,13 @@ def register(subparsers: Any) -> None:
     )
     join.set_defaults(handler=_join)
 
-    leave = add(
-        "leave",
-        "hand one node's data off and stop it",
-        "Remove a node from the ring (POST /admin/leave on another node, Dynamo §4.8.1): its "
-        "partitions go to the others, it streams its data to them, says it has left, and is "
-        "stopped. Shows how many of its keys are left to hand off.",
-    )
-    leave.add_argument("node", help="a node's name or number, as `status` shows it")
-    leave.set_defaults(handler=_leave)
-
-    isolate = add(
-        "isolate",
-        "cut one host off the bridge (--netns clusters)",
-        "Set the node's bridge port down: on a cluster of network-namespace hosts "
-        "(`cluster up --netns`), nobody reaches it, clients included.",
-    )
-    isolate.add_argument("node", help="a node's name or number, as `status` shows it")
-    isolate.set_defaults(handler=_isolate)
+    for name, help_text, description, handler in _ONE_NODE_COMMANDS:
+        sub = add(name, help_text, description)
+        sub.add_argument("node", help="a node's name or number, as `status` shows it")
+        sub.set_defaults(handler=handler)
 
     heal = add("heal", "end every partition", "Every node talks to every node again.")
     heal.set_defaults(handler=_heal)
-
-    pause = add(
-        "pause",
-        "freeze one node (SIGSTOP)",
-        "SIGSTOP one node: it keeps its sockets and data but answers nothing until "
-        "`cluster resume`, as during a long GC pause. Peers suspect it; writes go to "
-        "substitutes (sloppy quorum).",
-    )
-    pause.add_argument("node", help="a node's name or number, as `status` shows it")
-    pause.set_defaults(handler=_pause)
-
-    resume = add("resume", "unfreeze a paused node (SIGCONT)", "SIGCONT a paused node.")
-    resume.add_argument("node", help="a node's name or number, as `status` shows it")
-    resume.set_defaults(handler=_resume)
 
     down = add(
         "down",
@@ -256,77 +218,110 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_status(cluster: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    def show(value: int | None) -> str:
-        return "—" if value is None else f"{value:,}"
-
-    table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
+def _status_rows(cluster: Any) -> list[dict[str, Any]]:
+    """One dict per node: what ``status`` shows, as ``--json`` prints it."""
     members = cluster.member_view()
-    for column in (
-        "#",
-        "node",
-        "http",
-        "peer",
-        "state",
-        "member",
-        "pid",
-        "partitions",
-        "keys",
-        "hints pending",
-        "transfers",
-    ):
-        table.add_column(
-            column,
-            justify="right"
-            if column in ("#", "pid", "partitions", "keys", "hints pending", "transfers")
-            else "left",
-        )
+    rows: list[dict[str, Any]] = []
     for index, row in enumerate(cluster.status(), start=1):
-        peer = cluster.processes[row.name].peer
         info = cluster.processes[row.name]
         if row.paused:
-            state = "[yellow]paused[/yellow]"
+            state = "paused"
         elif row.cut_off:
-            state = "[yellow]cut off[/yellow]"
+            state = "cut off"
         elif not row.up:
-            state = "[red]down[/red]"
+            state = "down"
         elif info.faults:
-            state = "[yellow]partitioned[/yellow]"
+            state = "partitioned"
         else:
-            state = "[green]up[/green]"
-        table.add_row(
-            str(index),
-            row.name,
-            row.http,
-            peer,
-            state,
-            str(members.get(row.name, {}).get("status", "—"))
-            + (f" (w={info.weight})" if info.weight != 1 else ""),
-            "—" if row.pid is None else str(row.pid),
-            show(row.partitions),
-            show(row.keys),
-            show(row.hints_pending),
-            show(
-                None
-                if "dynamokv_transfers_in_flight" not in row.metrics
-                else int(row.metrics["dynamokv_transfers_in_flight"])
-            ),
+            state = "up"
+        transfers = row.metrics.get("dynamokv_transfers_in_flight")
+        rows.append(
+            {
+                "index": index,
+                "node": row.name,
+                "http": row.http,
+                "peer": info.peer,
+                "state": state,
+                "member": members.get(row.name, {}).get("status"),
+                "weight": info.weight,
+                "pid": row.pid,
+                "partitions": row.partitions,
+                "keys": row.keys,
+                "hints_pending": row.hints_pending,
+                "transfers": None if transfers is None else int(transfers),
+            }
         )
+    return rows
+
+
+_STATE_STYLES = {"up": "green", "down": "red"}
+"""How ``status`` colours a state (any other state is yellow)."""
+
+_STATUS_COLUMNS = (
+    ("#", "index"),
+    ("node", "node"),
+    ("http", "http"),
+    ("peer", "peer"),
+    ("state", "state"),
+    ("member", "member"),
+    ("pid", "pid"),
+    ("partitions", "partitions"),
+    ("keys", "keys"),
+    ("hints", "hints_pending"),
+    ("transfers", "transfers"),
+)
+"""The status table's columns: heading and field of :func:`_status_rows`."""
+
+
+def _print_status(cluster: Any) -> None:
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    rows = _status_rows(cluster)
+    table = Table(title=f"cluster in {cluster.directory}", title_justify="left")
+    for heading, field in _STATUS_COLUMNS:
+        # Nothing is cut short or wrapped: on a narrow terminal the lines run long instead.
+        table.add_column(
+            heading,
+            no_wrap=True,
+            justify="left" if field in ("node", "http", "peer", "state", "member") else "right",
+        )
+    for row in rows:
+        cells = []
+        for _heading, field in _STATUS_COLUMNS:
+            value = row[field]
+            if field == "state":
+                cells.append(f"[{_STATE_STYLES.get(value, 'yellow')}]{value}[/]")
+            elif field == "member":
+                weight = row["weight"]
+                cells.append(
+                    ("—" if value is None else str(value))
+                    + (f" (w={weight})" if weight != 1 else "")
+                )
+            elif value is None:
+                cells.append("—")
+            elif isinstance(value, int) and field not in ("index", "pid"):
+                cells.append(f"{value:,}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
+    needed = Measurement.get(console, console.options.update_width(1000), table).maximum
+    console.width = max(console.width, needed)
     console.print(table)
 
 
 def _status(args: argparse.Namespace) -> int:
+    import json
 
     cluster = _cluster(args)
     if not cluster.processes:
         raise CliError(f"no cluster in {cluster.directory}; start one with `dynamokv cluster up`")
-    _print_status(cluster)
+    if args.json:
+        print(json.dumps(_status_rows(cluster), indent=2))
+    else:
+        _print_status(cluster)
     return 0
 
 
@@ -464,3 +459,40 @@ def _down(args: argparse.Namespace) -> int:
     kept = "data wiped" if args.wipe else f"data kept in {cluster.directory}"
     print(f"stopped {len(stopped)} node(s); {kept}")
     return 0
+
+
+_ONE_NODE_COMMANDS = (
+    ("kill", "SIGKILL one node (a crash)", "SIGKILL one node: no flush, no goodbye.", _kill),
+    (
+        "restart",
+        "start one node again",
+        "Start one node again with its data (stopping it gracefully first if it runs).",
+        _restart,
+    ),
+    (
+        "leave",
+        "hand one node's data off and stop it",
+        "Remove a node from the ring (POST /admin/leave on another node, Dynamo §4.8.1): its "
+        "partitions go to the others, it streams its data to them, says it has left, and is "
+        "stopped. Shows how many of its keys are left to hand off.",
+        _leave,
+    ),
+    (
+        "isolate",
+        "cut one host off the bridge (--netns clusters)",
+        "Set the node's bridge port down: on a cluster of network-namespace hosts "
+        "(`cluster up --netns`), nobody reaches it, clients included.",
+        _isolate,
+    ),
+    (
+        "pause",
+        "freeze one node (SIGSTOP)",
+        "SIGSTOP one node: it keeps its sockets and data but answers nothing until "
+        "`cluster resume`, as during a long GC pause. Peers suspect it; writes go to "
+        "substitutes (sloppy quorum).",
+        _pause,
+    ),
+    ("resume", "unfreeze a paused node (SIGCONT)", "SIGCONT a paused node.", _resume),
+)
+"""The commands that act on one node, given by name or number: name, help, description,
+handler."""

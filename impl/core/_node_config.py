@@ -168,6 +168,9 @@ class MemberConfig:
             nothing; :mod:`~dynamokv.impl.core._reaping`).
         reap_interval_ticks: one reaping round per interval.
         reap_keys_per_round_max: keys asked about in one round.
+        reaped_memory_ticks: how long a node remembers the tombstones it reaped, so
+            that a late copy they cover (a replayed hint, a repair) is not stored again.
+        reaped_memory_keys_max: keys remembered at most (the oldest go first).
     """
 
     gossip: GossipConfig = field(default_factory=GossipConfig)
@@ -187,6 +190,8 @@ class MemberConfig:
     tombstone_grace_ticks: int | None = None
     reap_interval_ticks: int = 50
     reap_keys_per_round_max: int = 256
+    reaped_memory_ticks: int = 1000
+    reaped_memory_keys_max: int = 65536
 
     def __post_init__(self) -> None:
         if not 0 <= self.merkle_depth <= 16:
@@ -207,7 +212,9 @@ class MemberConfig:
                 "reap_keys_per_round_max",
             ),
         )
-        check_at_least(self, ("recovery_grace_ticks",), 0)
+        check_at_least(
+            self, ("recovery_grace_ticks", "reaped_memory_ticks", "reaped_memory_keys_max"), 0
+        )
         if self.tombstone_grace_ticks is not None:
             check_at_least(self, ("tombstone_grace_ticks",), 0)
 

@@ -31,6 +31,21 @@ its vote is kept. A replica that misses the reap keeps its tombstone; anti-entro
 back to the others, which forget it again a grace period later. A round that does not
 finish within one interval is abandoned; nothing is dropped for it.
 
+**Late copies.** A reap does not recall the copies of the tombstones still travelling: a
+hint replayed again because its acknowledgement was late, a repair or read repair sent
+before the reap. Stored, such a copy brings the tombstone back, to be reaped a grace
+period later, and while a hint holder keeps replaying (its acknowledgements lost) the key
+comes back round after round. So a node remembers what it reaped for
+``reaped_memory_ticks`` after the reap or the last late copy (at most
+``reaped_memory_keys_max`` keys). A copy sent for a key it holds nothing of, and that
+the reaped tombstones cover entirely, is merged as if they were still there
+(:meth:`TombstoneReaper.is_stale_copy`): into nothing, whether it carries tombstones or a
+deleted value. A copy with anything newer is merged as usual (a tombstone concurrent with
+a new put comes back beside it as a sibling, as without the memory). A
+replica that pushes such a copy in a Merkle exchange missed the reap: it is sent the reap
+again (:meth:`TombstoneReaper.answer_repair`). A crash forgets the memory; a late copy
+then comes back and is reaped again, as it would be without it.
+
 The reaper learns which keys are deleted from the writes themselves (every version set
 the node stores passes :meth:`TombstoneReaper.note`) and, after a restart, from the scan
 that rebuilds the Merkle trees; the grace period then starts again, which is only later,
@@ -164,6 +179,11 @@ class TombstoneReaper:
         # Deleted keys by the tick their tombstones were first stored: inserted in tick
         # order and moved to the end when stored anew, so the oldest come first.
         self.stored_since: dict[bytes, int] = {}
+        # Tombstones this node reaped, by key, with the tick of the reap: inserted in tick
+        # order, so the oldest come first (see "Late copies" above).
+        self.reaped: dict[bytes, tuple[int, tuple[Version, ...]]] = {}
+        self.memory_ticks = config.reaped_memory_ticks
+        self.memory_keys_max = config.reaped_memory_keys_max
         self._round: _Round | None = None
         self._round_seq = 0
         self._next_round = now + self.interval_ticks
@@ -181,6 +201,58 @@ class TombstoneReaper:
         elif key in self.stored_since:
             del self.stored_since[key]
 
+    def is_stale_copy(
+        self, key: bytes, held: tuple[Version, ...], incoming: tuple[Version, ...]
+    ) -> bool:
+        """Whether ``incoming``, sent by another node for a key this node holds nothing
+        of, is only what tombstones it reaped lately cover: a late copy, merged as if
+        they were still there (into nothing). It renews the memory of the key, so a
+        hint holder that keeps replaying is kept out for as long as it does."""
+        if held:
+            return False
+        entry = self.reaped.get(key)
+        if entry is None or not incoming:
+            return False
+        tombstones = entry[1]
+        if not all(covers(tombstones, version) for version in incoming):
+            return False
+        self._remember(key, tombstones)
+        return True
+
+    def answer_repair(self, src: str, items: Sequence[tuple[bytes, tuple[Version, ...]]]) -> None:
+        """A replica pushed a repair: reap again, on ``src``, the keys this node holds
+        nothing of whose pushed versions are tombstones it reaped lately, or older ones
+        they cover (``src`` missed the reap)."""
+        reaped = self.reaped
+        if not reaped:
+            return
+        stale = []
+        read = self.store.read
+        for key, versions in items:
+            entry = reaped.get(key)
+            if entry is not None and reap_covers(entry[1], versions) and not read(key):
+                stale.append((key, entry[1]))
+        if stale:
+            self.out.send(Reap(self.node_id, src, tuple(stale)))
+
+    def _remember(self, key: bytes, tombstones: tuple[Version, ...]) -> None:
+        reaped = self.reaped
+        reaped.pop(key, None)
+        if self.memory_keys_max == 0:
+            return
+        reaped[key] = (self.now, tombstones)
+        if len(reaped) > self.memory_keys_max:
+            del reaped[next(iter(reaped))]
+
+    def _forget_old(self) -> None:
+        reaped = self.reaped
+        oldest = self.now - self.memory_ticks
+        while reaped:
+            key = next(iter(reaped))
+            if reaped[key][0] > oldest:
+                break
+            del reaped[key]
+
     # -- the reaper's rounds ---------------------------------------------------------------
 
     def tick(self, ring: PartitionRing, ring_version: int, *, quiet_ticks: int) -> None:
@@ -188,6 +260,8 @@ class TombstoneReaper:
         with no partition transfer running here (0 while one runs)."""
         grace = self.grace_ticks
         now = self.now
+        if self.reaped:
+            self._forget_old()
         if grace is None or now < self._next_round:
             return
         self._next_round = now + self.interval_ticks
@@ -282,6 +356,7 @@ class TombstoneReaper:
         told: dict[str, list[tuple[bytes, tuple[Version, ...]]]] = {}
         for key, held, owners in done:
             self.stored_since.pop(key, None)
+            self._remember(key, held)
             for owner in owners:
                 told.setdefault(owner, []).append((key, held))
         for owner, items in told.items():
@@ -302,9 +377,12 @@ class TombstoneReaper:
     def on_reap(self, message: Reap) -> None:
         """Drop the keys whose stored versions the reap covers (a later put is kept)."""
         read = self.store.read
-        dropped = [key for key, proposed in message.items if reap_covers(proposed, read(key))]
+        dropped = [
+            (key, proposed) for key, proposed in message.items if reap_covers(proposed, read(key))
+        ]
         if dropped:
-            self.store.drop(dropped)
+            self.store.drop([key for key, _ in dropped])
             self.stats.tombstones_reaped += len(dropped)
-            for key in dropped:
+            for key, proposed in dropped:
                 self.stored_since.pop(key, None)
+                self._remember(key, proposed)

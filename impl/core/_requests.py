@@ -41,7 +41,7 @@ short"; the price is one extra fsync per ``counter_lease_block`` puts.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -207,6 +207,11 @@ class RequestPath:
         self._op_seq = random.getrandbits(40) << 20
         self._ops: dict[int, _Op] = {}
         self._timers: list[tuple[int, int]] = []
+        # Whether a copy another node sends is a late copy of tombstones this node reaped
+        # (:meth:`~dynamokv.impl.core._reaping.TombstoneReaper.is_stale_copy`).
+        self.is_stale_copy: (
+            Callable[[bytes, tuple[Version, ...], tuple[Version, ...]], bool] | None
+        ) = None
 
     # -- what the node asks ------------------------------------------------------------------
 
@@ -294,7 +299,12 @@ class RequestPath:
         return held
 
     def _write_local(self, key: bytes, incoming: tuple[Version, ...], *after: AfterPersist) -> None:
-        merged = self.seams.merge_versions(self.store.read(key), incoming)
+        """Merge a copy another node sent (a replica write, a repair, a replayed hint)."""
+        held = self.store.read(key)
+        is_stale_copy = self.is_stale_copy
+        if is_stale_copy is not None and is_stale_copy(key, held, incoming):
+            incoming = ()
+        merged = self.seams.merge_versions(held, incoming)
         invariant(len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, *after)
 
@@ -308,12 +318,15 @@ class RequestPath:
         store = self.store
         merge = self.seams.merge_versions
         bound = self.config.versions_per_key_max
+        is_stale_copy = self.is_stale_copy
         merged_items: dict[bytes, tuple[Version, ...]] = {}
         changed = 0
         for key, incoming in items:
             held = merged_items.get(key)
             if held is None:
                 held = store.read(key)
+            if is_stale_copy is not None and is_stale_copy(key, held, incoming):
+                incoming = ()
             merged = merge(held, incoming)
             invariant(len(merged) <= bound, "versions_per_key_max exceeded")
             if merged != held:

@@ -54,6 +54,7 @@ from typing import Any
 from dynamokv.spec.errors import DynamoKVError
 
 from ._faults import FaultSpecError, PeerFaults, partition_faults
+from ._metrics import HINTS_PENDING_METRIC, KEYS_METRIC, PARTITIONS_OWNED_METRIC
 from ._netns import NetnsError, NetnsHosts
 from ._tls import (
     CertificateError,
@@ -275,15 +276,6 @@ def sum_metric(metrics: dict[str, float], name: str) -> float | None:
     """The sum of every series named ``name`` (with any labels); ``None`` if absent."""
     found = [value for key, value in metrics.items() if key == name or key.startswith(name + "{")]
     return sum(found) if found else None
-
-
-def find_metric(metrics: dict[str, float], *names: str) -> float | None:
-    """The first of ``names`` that the node exports (summed over labels), else ``None``."""
-    for name in names:
-        value = sum_metric(metrics, name)
-        if value is not None:
-            return value
-    return None
 
 
 def pick_free_ports(count: int, *, avoid: Sequence[int] = ()) -> list[int]:
@@ -945,25 +937,30 @@ class LocalCluster:
         if self.tls:
             self._make_certificates()
         for info in members:
-            Path(info.data_dir).mkdir(parents=True, exist_ok=True)
-            extra = self.extra_toml
-            if self.tls:
-                extra = "\n".join([extra, self._tls_table(info.name)])
-            Path(info.config).write_text(
-                render_node_toml(
-                    info,
-                    members,
-                    n=self.n,
-                    r=self.r,
-                    w=self.w,
-                    partition_count=self.partition_count,
-                    strict=self.strict,
-                    fsync=self.fsync,
-                    node_options=self.node_options,
-                    cluster_options=self.cluster_options,
-                    extra=extra,
-                )
+            self._write_config(info, members)
+
+    def _write_config(self, info: ProcessInfo, members: Sequence[ProcessInfo]) -> None:
+        """Write ``info``'s TOML (its data directory made): this cluster's quorums,
+        options and TLS table, with ``members`` as the nodes it starts from."""
+        extra = self.extra_toml
+        if self.tls:
+            extra = "\n".join([extra, self._tls_table(info.name)])
+        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
+        Path(info.config).write_text(
+            render_node_toml(
+                info,
+                members,
+                n=self.n,
+                r=self.r,
+                w=self.w,
+                partition_count=self.partition_count,
+                strict=self.strict,
+                fsync=self.fsync,
+                node_options=self.node_options,
+                cluster_options=self.cluster_options,
+                extra=extra,
             )
+        )
 
     # ---------------------------------------------------------------- TLS
 
@@ -1586,9 +1583,10 @@ class LocalCluster:
             return name
 
     def _keys_of(self, name: str) -> int:
-        return int(self.metrics(name).get("dynamokv_keys", 0))
+        return int(self.metrics(name).get(KEYS_METRIC, 0))
 
     def _write_node_config(self, info: ProcessInfo, members: Sequence[ProcessInfo]) -> None:
+        """A joining node's config, its certificate issued first under ``--tls``."""
         if self.tls:
             try:
                 issue_node_certificate(
@@ -1596,25 +1594,7 @@ class LocalCluster:
                 )
             except CertificateError as error:
                 raise ClusterError(str(error)) from error
-        extra = self.extra_toml
-        if self.tls:
-            extra = "\n".join([extra, self._tls_table(info.name)])
-        Path(info.data_dir).mkdir(parents=True, exist_ok=True)
-        Path(info.config).write_text(
-            render_node_toml(
-                info,
-                members,
-                n=self.n,
-                r=self.r,
-                w=self.w,
-                partition_count=self.partition_count,
-                strict=self.strict,
-                fsync=self.fsync,
-                node_options=self.node_options,
-                cluster_options=self.cluster_options,
-                extra=extra,
-            )
-        )
+        self._write_config(info, members)
 
     def _admin_membership(self, kind: str, name: str, via: Sequence[ProcessInfo]) -> str:
         """``POST /admin/KIND?node=NAME`` to the first of ``via`` that accepts it, retried
@@ -1818,22 +1798,9 @@ class LocalCluster:
                     row.up = False
             if row.up:
                 row.metrics = self.metrics(name)
-                row.partitions = _as_int(
-                    find_metric(row.metrics, "dynamokv_partitions_owned", "dynamokv_partitions")
-                )
-                row.keys = _as_int(
-                    find_metric(
-                        row.metrics, "dynamokv_keys", "dynamokv_store_keys", "dynamokv_keys_total"
-                    )
-                )
-                row.hints_pending = _as_int(
-                    find_metric(
-                        row.metrics,
-                        "dynamokv_hints_pending",
-                        "dynamokv_hinted_handoff_pending",
-                        "dynamokv_hints",
-                    )
-                )
+                row.partitions = _as_int(sum_metric(row.metrics, PARTITIONS_OWNED_METRIC))
+                row.keys = _as_int(sum_metric(row.metrics, KEYS_METRIC))
+                row.hints_pending = _as_int(sum_metric(row.metrics, HINTS_PENDING_METRIC))
             if row.partitions is None and name in owners:
                 row.partitions = owners[name]
             rows.append(row)

@@ -20,12 +20,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dynamokv.spec.errors import ArgumentError
 
 __all__ = [
+    "HINTS_PENDING_METRIC",
+    "KEYS_METRIC",
     "LATENCY_BUCKETS_SECONDS",
+    "PARTITIONS_OWNED_METRIC",
     "SIZE_BUCKETS",
     "Counter",
     "Histogram",
     "MetricsRegistry",
 ]
+
+KEYS_METRIC = "dynamokv_keys"
+"""Gauge: keys a node stores (tombstones included)."""
+
+PARTITIONS_OWNED_METRIC = "dynamokv_partitions_owned"
+"""Gauge: partitions whose first owner the node is."""
+
+HINTS_PENDING_METRIC = "dynamokv_hints_pending"
+"""Gauge: hints a node keeps for other owners (Dynamo §4.6)."""
 
 LATENCY_BUCKETS_SECONDS = (
     0.0001,

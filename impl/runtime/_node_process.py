@@ -112,7 +112,12 @@ from ._config import NodeProcessConfig
 from ._faults import FaultLayer, PeerFaults
 from ._frames import FrameError
 from ._http import HttpHandler, HttpLimits, HttpServer
-from ._metrics import MetricsRegistry
+from ._metrics import (
+    HINTS_PENDING_METRIC,
+    KEYS_METRIC,
+    PARTITIONS_OWNED_METRIC,
+    MetricsRegistry,
+)
 from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
 from ._store_writer import StoreWriter
 from ._tls import (
@@ -425,7 +430,7 @@ class NodeProcess:
             yield (f"dynamokv_{name}_total", "counter", help_text, (), getattr(stats, name))
         node = self.node
         yield (
-            "dynamokv_hints_pending",
+            HINTS_PENDING_METRIC,
             "gauge",
             "Hints kept for other owners",
             (),
@@ -439,7 +444,7 @@ class NodeProcess:
             node.requests_in_flight,
         )
         yield (
-            "dynamokv_keys",
+            KEYS_METRIC,
             "gauge",
             "Keys this node stores (with at least one version; tombstones included)",
             (),
@@ -448,7 +453,7 @@ class NodeProcess:
         ring_state = node.ring_state
         me = self.name
         yield (
-            "dynamokv_partitions_owned",
+            PARTITIONS_OWNED_METRIC,
             "gauge",
             "Partitions whose coordinator (first owner) is this node in the adopted ring",
             (),
@@ -488,6 +493,20 @@ class NodeProcess:
             "Partition transfers running or queued here",
             (),
             node.transfers_in_flight,
+        )
+        yield (
+            "dynamokv_member_tombstones_held",
+            "gauge",
+            "Deleted keys stored here as tombstones only, waiting to be reaped",
+            (),
+            len(node.reaper.stored_since),
+        )
+        yield (
+            "dynamokv_member_tombstones_remembered",
+            "gauge",
+            "Reaped keys remembered, so that a late copy of their tombstones is not stored",
+            (),
+            len(node.reaper.reaped),
         )
         for name, value in vars(self.gossip.metrics).items():
             yield (

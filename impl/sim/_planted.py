@@ -21,6 +21,8 @@ tests check that each is reported by the checker meant for it:
 * ``reap-at-once`` forgets a deleted key's tombstones as soon as its reaper holds them,
   asking no other owner and waiting no grace period: a replica that missed the delete
   then hands the deleted value back (property 7; run with reaping on).
+* ``reap-never`` never lets a tombstone go, whoever holds it: safe, but deleted keys
+  pile up forever (property 7's liveness half; run with reaping on).
 """
 
 from __future__ import annotations
@@ -71,6 +73,18 @@ def _reaps_at_once(
     return bool(held) and all(version.value is None for version in held)
 
 
+def _never_reaps(
+    held: tuple[Version, ...],
+    *,
+    owners: Collection[str],
+    votes: Collection[str],
+    stored_ticks: int,
+    grace_ticks: int,
+) -> bool:
+    """Wrong: no tombstone may ever go, however long every owner has held it."""
+    return False
+
+
 def _keeps_one_sibling(
     held: tuple[Version, ...], incoming: Iterable[Version]
 ) -> tuple[Version, ...]:
@@ -86,6 +100,7 @@ PLANTED_BUGS: Mapping[str, Seams] = MappingProxyType(
         "reuse-dots": Seams(next_counter=_counts_from_the_context),
         "merge-drops-sibling": Seams(merge_versions=_keeps_one_sibling),
         "reap-at-once": Seams(tombstone_may_be_reaped=_reaps_at_once),
+        "reap-never": Seams(tombstone_may_be_reaped=_never_reaps),
     }
 )
 """Each planted bug by name: a :class:`~dynamokv.impl.core.Seams` with one wrong rule."""

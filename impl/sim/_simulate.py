@@ -24,8 +24,12 @@ A run has three phases:
    to the owners of the ring they were computed under and the ring's spread to a
    gossip bound. With ``tombstone_grace_ticks`` set the nodes reap deleted keys, and
    property 7 holds that no deleted value comes back: no get begun after a reap returns
-   a value the reaped tombstone had deleted, and no owner holds one at rest. With ``membership="static"`` (no anti-entropy) repair is a get
-   with R = N of every key, whose read repair brings every owner up to date.
+   a value the reaped tombstone had deleted, and no owner holds one at rest; and that
+   deletes are forgotten: once the cluster has converged, no node holds a key's
+   tombstones past the grace period and ``REAP_ROUNDS_MAX`` reaping rounds (a tombstone
+   that comes back after its reap, from a replayed hint or a repair, is reaped again).
+   With ``membership="static"`` (no anti-entropy) repair is a get with R = N of every
+   key, whose read repair brings every owner up to date.
    Then the checkers of :mod:`~dynamokv.impl.sim._checkers` run.
 """
 
@@ -48,6 +52,7 @@ from dynamokv.impl.core import (
     PutResult,
     Result,
     Seams,
+    Version,
     covers,
 )
 from dynamokv.spec.errors import ArgumentError, InvariantError
@@ -137,6 +142,7 @@ class SimReport:
     keys_repaired: int = 0
     tombstones_reaped: int = 0
     convergence_ticks: int = 0
+    tombstones_cleared_ticks: int = 0
     ring_rounds: int = 0
 
 
@@ -442,6 +448,8 @@ def simulate(
             )
         if config.membership == "gossip":
             _converge(cluster, history, config, report, quiet_since)
+            if config.tombstone_grace_ticks is not None:
+                _check_tombstones_forgotten(cluster, history, config, report)
         else:
             _repair(cluster, history, config)
     except InvariantError as error:
@@ -551,12 +559,25 @@ def _converge(
     keys = sorted({r.key for r in history.records})
     for key in keys:
         holders = cluster.holders(key)
-        if len(set(holders.values())) > 1:
+        if len(set(holders.values())) > 1 and not _reap_in_progress(cluster, key, holders):
             history.violations.append(
                 f"property 5: owners of {key!r} disagree after anti-entropy: "
                 + "; ".join(f"{name}={[v.dot for v in held]}" for name, held in holders.items())
             )
     _check_acknowledged(cluster, history)
+
+
+def _reap_in_progress(
+    cluster: Cluster, key: bytes, holders: dict[str, tuple[Version, ...]]
+) -> bool:
+    """Whether the owners of ``key`` differ only because a reap is on its way: some
+    already forgot the key, the others hold only tombstones it reaped (the liveness half
+    of property 7 then checks that they go)."""
+    reaped = tuple(version for _, version in cluster.reaped.get(key, ()))
+    return bool(reaped) and all(
+        all(version.value is None and covers(reaped, version) for version in held)
+        for held in holders.values()
+    )
 
 
 def _check_acknowledged(cluster: Cluster, history: History) -> None:
@@ -575,6 +596,46 @@ def _check_acknowledged(cluster: Cluster, history: History) -> None:
                     f"(t={record.end}) is missing on owner {name} after repair"
                 )
                 break
+
+
+REAP_ROUNDS_MAX = 20
+"""Property 7's liveness bound: after the cluster converged, every deleted key is
+forgotten everywhere within the grace period and this many reaping rounds."""
+
+
+def _tombstones_held(cluster: Cluster, keys: list[bytes]) -> list[tuple[str, bytes]]:
+    """The nodes that durably store only tombstones for one of ``keys``, and the key."""
+    held: list[tuple[str, bytes]] = []
+    for name, disk in sorted(cluster.disks.items()):
+        for key in keys:
+            versions = disk.synced_versions(key)
+            if versions and all(version.value is None for version in versions):
+                held.append((name, key))
+    return held
+
+
+def _check_tombstones_forgotten(
+    cluster: Cluster, history: History, config: SimConfig, report: SimReport
+) -> None:
+    """Property 7, liveness: with faults over and the cluster converged, every node
+    forgets every deleted key within the grace period and ``REAP_ROUNDS_MAX`` rounds."""
+    grace = config.tombstone_grace_ticks
+    assert grace is not None
+    start = cluster.now
+    bound = grace + REAP_ROUNDS_MAX * cluster.member_config.reap_interval_ticks
+    keys = sorted({r.key for r in history.records})
+    held = _tombstones_held(cluster, keys)
+    while held and cluster.now < start + bound:
+        cluster.run(until=cluster.now + CONVERGE_POLL_TICKS)
+        held = _tombstones_held(cluster, keys)
+    report.tombstones_cleared_ticks = cluster.now - start
+    if held:
+        name, key = held[0]
+        history.violations.append(
+            f"property 7: {len(held)} deleted key(s) not forgotten {bound} ticks after the "
+            f"cluster converged (grace {grace} + {REAP_ROUNDS_MAX} reaping rounds): "
+            f"{name} still holds the tombstones of {key!r}"
+        )
 
 
 def _check_no_deleted_value_returns(cluster: Cluster, history: History) -> None:

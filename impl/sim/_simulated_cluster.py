@@ -639,9 +639,14 @@ class Cluster:
         if hint is None:
             return
         held = self.disks[hint.owner].synced_versions(hint.key)
+        reaped = tuple(version for _, version in self.reaped.get(hint.key, ()))
         for version in hint.versions:
-            if not self.covered(hint.key, held, version) and not self._handed_off(
-                hint.owner, hint.key, version
+            if (
+                not self.covered(hint.key, held, version)
+                and not self._handed_off(hint.owner, hint.key, version)
+                # A tombstone reaped on every owner covers it: the owner merged the
+                # replay as if the tombstone were still there.
+                and not (reaped and self.covered(hint.key, reaped, version))
             ):
                 self.violations.append(
                     f"t={self.now} {name} deleted hint {hint_id} for {hint.owner} key "

@@ -17,10 +17,12 @@ A checksum is computed before every write and verified after every read.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import struct
 import zlib
-from collections.abc import Sequence
-from hashlib import md5
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ._errors import StorageArgumentError, StorageCorruptionError
 
@@ -44,6 +46,28 @@ RING_POSITIONS_COUNT = 1 << 128
 POSITION_BYTES = 16
 
 # -------------------------------------------------------------------------- sort keys
+
+
+class _Digest(Protocol):
+    def digest(self) -> bytes: ...  # pragma: no cover
+
+
+def _md5_constructor() -> Callable[[bytes], _Digest]:
+    """CPython's own MD5 (``_md5``), else OpenSSL's through :mod:`hashlib`.
+
+    Both compute the same digest. For a key of a few dozen bytes the built-in one takes
+    about 0.35 µs against 0.6 µs for OpenSSL's (which sets up a new EVP context per call),
+    and every point read and write of the store hashes its key once.
+    """
+    try:
+        constructor: Callable[[bytes], _Digest] = importlib.import_module("_md5").md5
+    except ImportError:  # pragma: no cover - a CPython built without its own hashes
+        constructor = hashlib.md5
+    return constructor
+
+
+md5 = _md5_constructor()
+"""``md5(data).digest()``: the fastest MD5 at hand (see :func:`_md5_constructor`)."""
 
 
 def ring_position(key: bytes) -> int:

@@ -16,11 +16,10 @@ policy ``"always"``; ``"batch"`` syncs every ``fsync_batch_interval_ms`` or
 This is the project's one group-commit site. A single driver that gathers writes itself
 (the node's storage adapter, on the trio event loop) uses it too: :meth:`Store.append_batch`
 queues a record without waiting, and :meth:`Store.commit` leads one group over everything
-queued. Measured on a 2-core machine with threads calling ``put`` (1 KiB values), this
-leader/follower protocol made 5.2k writes/s at 16 writers and 11k-23k at 64, against
-1.4k-1.7k and 3.5k-3.7k for one committer thread draining a queue: with the GIL, a
+queued. Why a leader and not one committer thread draining a queue: with the GIL, a
 committer's wake-ups after each ``fsync`` compete with every writer's, while a leader's
-followers sleep on their locks until served.
+followers sleep on their locks until served (``docs/architecture.md``, "Group commit";
+measured by ``dynamokv bench storage --store-group-commit committer``).
 
 **The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
 zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
@@ -66,9 +65,9 @@ import contextlib
 import heapq
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from hashlib import md5
 from typing import Literal
 
 from dynamokv.spec.errors import invariant
@@ -94,12 +93,15 @@ from ._format import (
     check_value,
     encode_wal_payload,
     encode_wal_put_payload,
+    md5,
     position_bytes,
 )
 from ._manifest import MANIFEST_TEMPORARY_NAME, Manifest, read_manifest, write_manifest
 from ._seams import DEFAULT_WAL_SEAMS, FrameRecord, WalSeams
 from ._segment import (
     ABSENT,
+    BLOOM_PAIR_MASKS,
+    BLOOM_PROBE,
     BlockCache,
     Segment,
     SegmentWriter,
@@ -215,11 +217,16 @@ class _Version:
     readers: list[None] = field(default_factory=list)
     live: bool = True
     released: bool = False
-    newer_segments: tuple[Segment, ...] = field(init=False)
+    newer_filters: tuple[tuple[array[int], int, Segment], ...] = field(init=False)
     oldest_segment: Segment | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.newer_segments = self.segments[:-1]
+        # Every segment but the oldest, newest first, with its bloom words and their count:
+        # the read path tests them inline (see Store.get).
+        self.newer_filters = tuple(
+            (segment.bloom_words, len(segment.bloom_words), segment)
+            for segment in self.segments[:-1]
+        )
         self.oldest_segment = self.segments[-1] if self.segments else None
 
 
@@ -522,11 +529,19 @@ class Store:
                 if immutable is not None:
                     found = immutable.get(sort_key, ABSENT)
                 if found is ABSENT:
-                    for segment in version.newer_segments:
-                        found = segment.get(sort_key, bloom=True)
-                        if found is not ABSENT:
-                            break
-                    else:
+                    filters = version.newer_filters
+                    if filters:
+                        # segment._segment.bloom_probe, inlined: one probe for every segment.
+                        selector, bits = BLOOM_PROBE.unpack_from(sort_key)
+                        mask = (
+                            BLOOM_PAIR_MASKS[bits & 0xFFF] | BLOOM_PAIR_MASKS[(bits >> 12) & 0xFFF]
+                        )
+                        for words, words_count, segment in filters:
+                            if words[selector % words_count] & mask == mask:
+                                found = segment.get(sort_key)
+                                if found is not ABSENT:
+                                    break
+                    if found is ABSENT:
                         # The oldest segment is read without its bloom filter: when every
                         # newer source missed, the key is there or nowhere.
                         oldest = version.oldest_segment
@@ -1068,7 +1083,8 @@ class Store:
             invariant(segment.refs >= 0, "segment reference count below zero")
             if segment.refs == 0:
                 segment.close()
-        version.segments = version.newer_segments = ()
+        version.segments = ()
+        version.newer_filters = ()
         version.oldest_segment = None
 
     # ---------------------------------------------------------------------- compaction

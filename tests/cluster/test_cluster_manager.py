@@ -199,3 +199,28 @@ def test_pause_and_resume_stop_and_continue_the_process(tmp_path: Path) -> None:
         assert not cluster.is_paused("node-2")
         cluster.pause(3)  # down() must stop a paused node too, without waiting for SIGKILL
     assert processes_under(tmp_path) == []
+
+
+def test_cli_status_json_and_the_table_on_an_80_column_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        cluster.kill("node-3")
+        assert main(["cluster", "status", "--json", "--dir", str(tmp_path)]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [row["node"] for row in rows] == ["node-1", "node-2", "node-3"]
+        assert [row["state"] for row in rows] == ["up", "up", "down"]
+        assert rows[0]["http"] == cluster.http_address("node-1")
+        assert rows[0]["keys"] == 3 and rows[0]["hints_pending"] == 0  # the node's /metrics
+        assert rows[2]["pid"] is None and rows[2]["keys"] is None
+        # A terminal 80 columns wide: nothing is cut short (the lines run long instead).
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+        monkeypatch.setenv("COLUMNS", "80")
+        assert main(["cluster", "status", "--dir", str(tmp_path)]) == 0
+        table = capsys.readouterr().out
+        for name in cluster.names:
+            assert cluster.http_address(name) in table
+            assert cluster.processes[name].peer in table
+        assert "down" in table and "…" not in table
+        assert str(cluster.processes["node-1"].pid) in table

@@ -87,6 +87,27 @@ def test_join_moves_only_partitions_that_change_owner_to_the_new_node() -> None:
     assert cluster.transfer_sends
 
 
+def test_each_node_counts_each_ring_version_it_adopts_once() -> None:
+    """A join makes one new ring version; once every member holds it, each (its issuer
+    too) has counted exactly one more adoption in its member stats.
+
+    Reference: Dynamo §4.8.1
+    """
+    cluster = gossip_cluster(spares=1)
+    cluster.restart("n6")
+    cluster.run(until=cluster.now + 60)
+    before = {node.node_id: node.stats_member.rings_adopted for node in live(cluster)}
+    (version,) = {node.ring_state.version for node in live(cluster)}
+    assert before["n6"] == 1  # n6 adopted the ring it found on starting
+    assert cluster.join("n6", via="n1")
+    limit = cluster.now + 4000
+    while {node.ring_state.version for node in live(cluster)} != {version + 1}:
+        assert cluster.now < limit, "the new ring did not reach every member"
+        cluster.run(until=cluster.now + 20)
+    for node in live(cluster):
+        assert node.stats_member.rings_adopted == before[node.node_id] + 1, node.node_id
+
+
 def test_the_old_owner_keeps_serving_until_the_handoff_completes() -> None:
     """A transfer runs in bounded batches; the old owner keeps the data until every
     batch is durable at the new owner, then drops exactly what was acknowledged.

@@ -29,18 +29,29 @@ How a run is made honest:
   equivalent in ``tests/mutation/equivalent.toml`` (each with its reason) left out; the run
   fails when those exceed 2% of all mutants, or a package is below its target.
 
-Each module's oracle is only the tests that exercise it (``tests/mutation/plan.toml``), run
-with ``-x``: the whole suite per mutant would take days. It is CPU-heavy and runs
-one mutant at a time; ``make mutate`` starts it under ``nice``.
+A mutant's oracle is only the fast tests that execute the code it changed, run with
+``-x``, the quickest first: the whole suite per mutant would take days. Which test
+executes which line comes from one run of the fast tier under coverage.py with a
+context per test (``tests/mutation/coverage_map.py``), kept per module beside its
+session and made again when the module's SHA-256 changes (or with ``--rebuild-map``).
+A mutant inside a function or lambda body runs the tests that executed its lines; a
+mutant elsewhere (module or class level, a decorator, a default, evaluated on import)
+runs every test that executed any line of its module; a mutant that no test
+executes survives without running anything. ``--oracle plan`` judges with the
+module's tests in ``tests/mutation/plan.toml`` instead, and ``--retest-survivors``
+judges the survivors again with the whole fast tier, so a survivor is never an
+artefact of the map. It is CPU-heavy and runs one mutant at a time; ``make mutate``
+starts it under ``nice``.
 
 Usage: ``python tests/mutation/run.py [--package spec] [--module spec/vclock.py] [--limit N]
-[--minutes M] [--retest-survivors] [--report]``.
+[--minutes M] [--oracle coverage|plan] [--rebuild-map] [--retest-survivors] [--report]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import hashlib
 import json
 import math
@@ -53,6 +64,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKDIR = ROOT / ".mutate"
@@ -62,6 +74,10 @@ TARGETS = {"spec": 0.95, "impl/core": 0.90, "proofs": 0.0}
 """Least share of non-equivalent mutants killed, per package (proofs: reported only)."""
 EQUIVALENT_SHARE_MAX = 0.02
 MUTANT_TIMEOUT_SECONDS = 180.0
+FAST_TIER = ["tests"]
+"""What ``make test-fast`` runs (with ``-m "not slow"``): the map's tests, the survivors' retest."""
+UNEXECUTED = "no fast test executes this mutant's code"
+"""The output recorded for a mutant judged a survivor without running anything."""
 SENTINEL_MODULE = "spec/vclock.py"
 SENTINEL_FROM = "return {node: max(_counter(a, node), _counter(b, node))"
 SENTINEL_TO = "return {node: min(_counter(a, node), _counter(b, node))"
@@ -127,7 +143,11 @@ def oracle_tests(module: str, plan: dict[str, dict[str, object]]) -> list[str]:
 
 
 def pytest_command(tests: list[str]) -> list[str]:
-    """The fast tests ``tests`` stopping at the first failure."""
+    """The fast tests ``tests`` stopping at the first failure.
+
+    Their temporary files go to a folder of this run's own, so thousands of runs
+    do not rotate the numbered folders other pytest runs on the machine use.
+    """
     return [
         sys.executable,
         "-m",
@@ -136,6 +156,7 @@ def pytest_command(tests: list[str]) -> list[str]:
         "-q",
         "-p",
         "no:cacheprovider",
+        f"--basetemp={WORKDIR / 'tmp'}",
         "-m",
         "not slow",
         *tests,
@@ -156,21 +177,39 @@ def run_oracle(command: list[str]) -> bool:
     return completed.returncode == 0
 
 
-def sentinel(plan: dict[str, dict[str, object]]) -> bool:
-    """Apply a known bug by hand; its oracle must fail. Restores the file in every case."""
-    if not run_oracle(oracle(SENTINEL_MODULE, plan)):
-        print(f"sentinel: the oracle of {SENTINEL_MODULE} fails unmutated; fix it first")
-        return False
+def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool) -> bool:
+    """Apply a known bug by hand; its oracle must fail. Restores the file in every case.
+
+    With ``use_map`` its oracle is chosen from the coverage map as any mutant's is,
+    so a map that names no test, or the wrong ones, cannot get past this line.
+    """
     path = ROOT / SENTINEL_MODULE
     source = path.read_text()
     if SENTINEL_FROM not in source:
         print(f"sentinel: {SENTINEL_MODULE} does not contain the merge it mutates")
         return False
+    command = oracle(SENTINEL_MODULE, plan)
+    if use_map:
+        offset = source.index(SENTINEL_FROM)
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1)
+        tests = mutant_tests(
+            load_map(SENTINEL_MODULE), (line, column), (line, column + len(SENTINEL_FROM))
+        )
+        if tests is None:
+            print(f"sentinel: the coverage map names no test for {SENTINEL_MODULE}:{line}")
+            return False
+        command = pytest_command(tests)
+    if not run_oracle(command):
+        print(f"sentinel: the oracle of {SENTINEL_MODULE} fails unmutated; fix it first")
+        return False
     try:
+        forget_bytecode(SENTINEL_MODULE)
         path.write_text(source.replace(SENTINEL_FROM, SENTINEL_TO, 1))
-        killed = not run_oracle(oracle(SENTINEL_MODULE, plan))
+        killed = not run_oracle(command)
     finally:
         path.write_text(source)
+        forget_bytecode(SENTINEL_MODULE)
     verdict = "killed ✓" if killed else "SURVIVED ✗ (the oracle tests nothing)"
     print(f"sentinel mutant {SENTINEL_MODULE} merge takes min instead of max: {verdict}")
     return killed
@@ -196,6 +235,177 @@ def forget_bytecode(module: str) -> None:
     path = ROOT / module
     for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
         cached.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class LineMap:
+    """One module's coverage map: which fast tests execute each of its lines."""
+
+    lines: dict[int, frozenset[str]]
+    """Line → the tests that executed it (``""`` stands for: while importing)."""
+    seconds: dict[str, float]
+    """How long each test took in the map's run (its oracle runs the quickest first)."""
+    tree: ast.Module
+
+    @property
+    def module_tests(self) -> frozenset[str]:
+        """Every test that executed any line of the module."""
+        return frozenset(name for names in self.lines.values() for name in names if name)
+
+    def ordered(self, tests: frozenset[str]) -> list[str]:
+        return sorted(tests, key=lambda name: (self.seconds.get(name, 0.0), name))
+
+
+def map_path(module: str) -> Path:
+    return WORKDIR / f"{slug(module)}.lines.json"
+
+
+def tree_version() -> str:
+    """The commit checked out, or "" when a tracked file differs from it."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if status.returncode or head.returncode or status.stdout.strip():
+        return ""
+    return head.stdout.strip()
+
+
+def mapped_on_this_tree(module: str) -> bool:
+    """Whether the module's map was made by a passing run on exactly this tree."""
+    version = tree_version()
+    return bool(version) and json.loads(map_path(module).read_text()).get("tree") == version
+
+
+def map_is_fresh(module: str) -> bool:
+    path = map_path(module)
+    return path.exists() and json.loads(path.read_text())["sha256"] == source_digest(module)
+
+
+def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bool:
+    """Run ``tests`` once under coverage and keep each module's map; whether they passed.
+
+    With ``add`` the tests' lines are added to the modules' maps (fresh ones: made
+    from the same version of the module), as after new tests were written; otherwise
+    the maps are made anew. A test that fails in this run is left out of every map
+    (it would kill every mutant) and named; a run that did not finish (interrupted,
+    no tests collected) leaves the maps as they were.
+    """
+    WORKDIR.mkdir(exist_ok=True)
+    output = WORKDIR / "coverage-map.json"
+    output.unlink(missing_ok=True)
+    print(f"coverage map: {' '.join(tests)} under coverage, for {len(modules)} modules …")
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "mutation" / "coverage_map.py"),
+            str(output),
+            *modules,
+            "--",
+            *pytest_command(tests)[4:],
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    result = json.loads(output.read_text())
+    if result["exit_code"] not in (0, 1):  # 1: some tests failed; else it did not finish
+        print(f"coverage map: pytest exited {result['exit_code']}; no map written")
+        return False
+    failed = set(result["failed"])
+    for name in sorted(failed):
+        print(f"coverage map: {name} fails unmutated; left out of every oracle")
+    for module in modules:
+        lines: dict[str, set[str]] = {
+            line: set(names) - failed for line, names in result["lines"][module].items()
+        }
+        seconds: dict[str, float] = {}
+        if add:
+            known = json.loads(map_path(module).read_text())
+            for line, names in known["lines"].items():
+                lines.setdefault(line, set()).update(set(names) - failed)
+            seconds.update(known["seconds"])
+        seconds.update(result["seconds"])
+        named = {name for names in lines.values() for name in names if name}
+        map_path(module).write_text(
+            json.dumps(
+                {
+                    "sha256": source_digest(module),
+                    "tree": tree_version() if not add else known.get("tree", ""),
+                    "lines": {line: sorted(names) for line, names in lines.items()},
+                    "seconds": {name: seconds.get(name, 0.0) for name in sorted(named)},
+                }
+            )
+        )
+    print(f"coverage map: {time.monotonic() - started:.0f} s, {len(failed)} tests failing")
+    return not failed
+
+
+def load_map(module: str) -> LineMap:
+    data = json.loads(map_path(module).read_text())
+    return LineMap(
+        lines={int(line): frozenset(names) for line, names in data["lines"].items()},
+        seconds=data["seconds"],
+        tree=ast.parse((ROOT / module).read_text()),
+    )
+
+
+def _position(node: ast.AST, *, end: bool = False) -> tuple[int, int]:
+    if end:
+        return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def mutant_tests(
+    line_map: LineMap, start: tuple[int, int], end: tuple[int, int]
+) -> list[str] | None:
+    """The tests that can tell the mutant spanning ``start``–``end`` apart; None: no test.
+
+    Code in a function or lambda body runs only when it is called, so only the tests
+    that executed one of its lines (or its statement's first lines) can see a change
+    in it. Code elsewhere runs on import and can change what any user of the module
+    sees: all tests that executed the module.
+    """
+    in_body = False
+    innermost: ast.stmt | None = None
+    for node in ast.walk(line_map.tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            body = (_position(node.body[0]), _position(node.body[-1], end=True))
+        elif isinstance(node, ast.Lambda):
+            body = (_position(node.body), _position(node.body, end=True))
+        else:
+            body = None
+        if body is not None and body[0] <= start <= body[1]:
+            in_body = True
+        contains = isinstance(node, ast.stmt) and (
+            _position(node) <= start <= _position(node, end=True)
+        )
+        if contains and (innermost is None or _position(node) >= _position(innermost)):
+            assert isinstance(node, ast.stmt)
+            innermost = node
+    if not in_body:
+        tests = line_map.module_tests
+    else:
+        lines = set(range(start[0], end[0] + 1))
+        if innermost is not None:
+            inner_body = getattr(innermost, "body", None)
+            last = (
+                max(innermost.lineno, inner_body[0].lineno - 1)
+                if isinstance(inner_body, list) and inner_body
+                else innermost.end_lineno or innermost.lineno
+            )
+            lines |= set(range(innermost.lineno, last + 1))
+        tests = frozenset(
+            name for line in lines for name in line_map.lines.get(line, frozenset()) if name
+        )
+    return line_map.ordered(tests) if tests else None
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -289,18 +499,28 @@ def exec_modules(
     limit: int | None,
     deadline: float | None,
     retest_survivors: bool,
+    use_map: bool,
 ) -> None:
     """Judge the modules' pending mutants, one module after another in turns.
 
     Taking turns (one mutant of each module per round) means a run cut short by
-    ``deadline`` has sampled every module, not finished the first few.
+    ``deadline`` has sampled every module, not finished the first few. Survivors
+    judged again are judged by the whole fast tier.
     """
-    from cosmic_ray.mutating import mutate_and_test
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import mutate_and_test, mutate_code
     from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
     from rich.progress import Progress
 
-    queues: dict[str, list[object]] = {}
+    line_maps = {module: load_map(module) for module in modules} if use_map else {}
+    judged = 0
+    unexecuted = 0
+    seconds = 0.0
+
+    queues: dict[str, list[Any]] = {}
     sessions: dict[str, Path] = {}
+    retested_jobs: set[str] = set()
     for module in modules:
         session = open_session(module, plan)
         sessions[module] = session
@@ -322,38 +542,82 @@ def exec_modules(
         again = [item for item in pending if item.job_id in retested]
         fresh = [item for item in pending if item.job_id not in retested]
         queues[module] = again + (fresh if limit is None else fresh[:limit])
+        for item in again:
+            retested_jobs.add(item.job_id)
     total = sum(len(queue) for queue in queues.values())
+
+    def judge(module: str, item: Any) -> Any:
+        mutation = item.mutations[0]
+        if item.job_id in retested_jobs:
+            tests: list[str] | None = FAST_TIER
+        elif use_map:
+            tests = mutant_tests(line_maps[module], mutation.start_pos, mutation.end_pos)
+        else:
+            tests = oracle_tests(module, plan)
+        if tests is None:
+            operator = cosmic_ray.plugins.get_operator(mutation.operator_name)(
+                **(mutation.operator_args or {})
+            )
+            source = (ROOT / module).read_text()
+            mutated = mutate_code(source, operator, mutation.occurrence)
+            if mutated is None:
+                return WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
+            diff = difflib.unified_diff(
+                source.splitlines(), mutated.splitlines(), module, module, lineterm=""
+            )
+            return WorkResult(
+                output=UNEXECUTED,
+                diff="\n".join(diff),
+                test_outcome=TestOutcome.SURVIVED,
+                worker_outcome=WorkerOutcome.NORMAL,
+            )
+        forget_bytecode(module)
+        try:
+            return mutate_and_test(
+                item.mutations, shlex.join(pytest_command(tests)), MUTANT_TIMEOUT_SECONDS
+            )
+        finally:
+            forget_bytecode(module)
+
+    def summary() -> None:
+        if judged:
+            print(
+                f"judged {judged} mutants in {seconds:.0f} s: {seconds / judged:.1f} s each "
+                f"(oracle: {'coverage map' if use_map else 'plan'}; "
+                f"{unexecuted} executed by no test)"
+            )
+
     with Progress(transient=True) as progress:
         task = progress.add_task("mutants", total=total)
         while any(queues.values()):
             for module in modules:
                 if STOP_REQUESTED:
+                    summary()
                     return
                 if deadline is not None and time.monotonic() >= deadline:
                     left = sum(len(queue) for queue in queues.values())
                     progress.console.print(f"time is up: {left} chosen mutants left pending")
+                    summary()
                     return
                 if not queues[module]:
                     continue
                 item = queues[module].pop(0)
-                command = shlex.join(oracle(module, plan))
-                forget_bytecode(module)
-                result = mutate_and_test(
-                    item.mutations,  # type: ignore[attr-defined]
-                    command,
-                    MUTANT_TIMEOUT_SECONDS,
-                )
-                forget_bytecode(module)
+                started = time.monotonic()
+                result = judge(module, item)
+                seconds += time.monotonic() - started
+                judged += 1
+                unexecuted += result.output == UNEXECUTED
                 if not is_clean(module):
                     raise SystemExit(f"{module} is left modified; git checkout -- {module}")
                 with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
-                    database.set_result(item.job_id, result)  # type: ignore[attr-defined]
+                    database.set_result(item.job_id, result)
                 progress.advance(task)
                 if result.test_outcome is not None and result.test_outcome.value == "survived":
-                    mutation = item.mutations[0]  # type: ignore[attr-defined]
+                    mutation = item.mutations[0]
                     progress.console.print(
                         f"survived: {module}:{mutation.start_pos[0]} {mutation.operator_name}"
                     )
+    summary()
 
 
 def equivalents() -> dict[tuple[str, str, int], str]:
@@ -364,13 +628,19 @@ def equivalents() -> dict[tuple[str, str, int], str]:
     }
 
 
+STALE_REPORTED: set[str] = set()
+"""Modules whose stale session was named already (each is tallied twice)."""
+
+
 def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> None:
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
     digest_file = WORKDIR / f"{slug(module)}.sha256"
     if not digest_file.exists() or digest_file.read_text().strip() != source_digest(module):
-        print(f"{module}: its session was made from another version of it; not counted")
+        if module not in STALE_REPORTED:
+            STALE_REPORTED.add(module)
+            print(f"{module}: its session was made from another version of it; not counted")
         return
     before = (
         into.total - into.annotations - into.incompetent - into.equivalent,
@@ -518,6 +788,24 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="judge the survivors again (after tests were added to kill them)",
     )
+    parser.add_argument(
+        "--oracle",
+        choices=["coverage", "plan"],
+        default="coverage",
+        help="a mutant's tests: those executing its code (coverage map) or its module's plan",
+    )
+    parser.add_argument(
+        "--rebuild-map",
+        action="store_true",
+        help="make the coverage map again (after tests were added) even for unchanged modules",
+    )
+    parser.add_argument(
+        "--add-to-map",
+        action="append",
+        default=[],
+        metavar="TEST",
+        help="run these (new) tests under coverage and add them to the modules' maps",
+    )
     parser.add_argument("--report", action="store_true", help="report the sessions, run nothing")
     args = parser.parse_args(argv)
     plan: dict[str, dict[str, object]] = tomllib.loads(PLAN.read_text())["modules"]
@@ -557,14 +845,35 @@ def main(argv: list[str]) -> int:
                 "(a run stopped mid-mutant leaves one behind: git checkout -- FILE)"
             )
             return 2
-        if not sentinel(plan):
+        use_map = args.oracle == "coverage"
+        mapped_now: list[str] = []
+        if use_map:
+            stale = [
+                m
+                for m in dict.fromkeys([SENTINEL_MODULE, *modules])
+                if args.rebuild_map or not map_is_fresh(m)
+            ]
+            if stale and not build_maps(stale, FAST_TIER):
+                print("coverage map: tests fail on the unmutated tree; fix them first")
+                return 1
+            mapped_now = stale
+            fresh = [m for m in dict.fromkeys([SENTINEL_MODULE, *modules]) if m not in stale]
+            if args.add_to_map and fresh and not build_maps(fresh, args.add_to_map, add=True):
+                print("coverage map: the added tests fail on the unmutated tree; fix them first")
+                return 1
+        if not sentinel(plan, use_map=use_map):
             return 1
         chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
         if chosen:
             for module in chosen:
                 forget_bytecode(module)
             tests = list(dict.fromkeys(t for m in chosen for t in oracle_tests(m, plan)))
-            if not run_oracle(pytest_command(tests)):
+            # A map made on this very tree ran the whole fast tier unmutated: that is the
+            # baseline.
+            on_this_tree = use_map and all(
+                m in mapped_now or mapped_on_this_tree(m) for m in chosen
+            )
+            if not on_this_tree and not run_oracle(pytest_command(tests)):
                 print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
             print(f"mutating {len(chosen)} modules in turns …", flush=True)
@@ -574,6 +883,7 @@ def main(argv: list[str]) -> int:
                 limit=args.limit,
                 deadline=deadline,
                 retest_survivors=args.retest_survivors,
+                use_map=use_map,
             )
     ok = print_table(modules, plan)
     print(f"mutate: {time.monotonic() - started:.0f} s")

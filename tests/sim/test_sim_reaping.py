@@ -50,15 +50,20 @@ def test_a_vote_and_a_reap_cover_only_tombstones() -> None:
     assert not reap_covers((TOMBSTONE,), (LATER_PUT,))  # a put after the vote is kept
 
 
-def _cluster() -> Cluster:
+def _cluster(
+    nodes: int = 3,
+    *,
+    network: NetworkConfig | None = None,
+    member_config: MemberConfig | None = None,
+) -> Cluster:
     return Cluster(
-        3,
+        nodes,
         seed=3,
         config=NodeConfig(),
         q=16,
-        network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
+        network=network or NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
         membership="gossip",
-        member_config=MemberConfig(tombstone_grace_ticks=100),
+        member_config=member_config or MemberConfig(tombstone_grace_ticks=100),
     )
 
 
@@ -93,6 +98,96 @@ def test_a_deleted_key_is_reaped_on_every_owner_only_after_all_hold_the_tombston
     assert get.ok and get.versions == ()  # type: ignore[union-attr]
 
 
+def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
+    """Put a key on its three owners, then delete it while one owner is down: n4, which
+    owns nothing of the key, keeps the tombstone as a hint for it (Dynamo §4.6)."""
+    cluster.run(until=200)
+    key = next(
+        k for k in (b"k%d" % i for i in range(100)) if "n4" not in cluster.ring.preference_list(k)
+    )
+    owners = cluster.ring.preference_list(key)
+    put = _request(cluster, owners[0], PutRequest(key, b"socks", ()))
+    assert isinstance(put, PutResult) and put.ok and put.version is not None
+    cluster.run(until=cluster.now + 50)
+    cluster.crash(owners[2])
+    cluster.run(until=cluster.now + 100)
+    delete = _request(cluster, owners[0], PutRequest(key, None, context_of((put.version,))))
+    assert isinstance(delete, PutResult) and delete.ok
+    assert cluster.hints_pending() >= 1
+    cluster.restart(owners[2])
+    return key, owners
+
+
+def _times_reaped(cluster: Cluster, key: bytes) -> int:
+    return len(cluster.reaped.get(key, ()))
+
+
+@pytest.mark.parametrize("memory_keys_max", [65536, 0])
+def test_a_hint_replayed_after_the_reap_does_not_bring_the_tombstone_back(
+    memory_keys_max: int,
+) -> None:
+    """The owner's acknowledgements to the hint holder are lost, so the holder replays
+    the tombstone again and again, after the reap too. An owner remembers what it reaped
+    and merges the late copies as if the tombstone were still there: the key is reaped
+    once on each owner and stays forgotten. With no memory (the negative control) every
+    late replay brings the tombstone back and it is reaped round after round."""
+    member_config = MemberConfig(tombstone_grace_ticks=100, reaped_memory_keys_max=memory_keys_max)
+    cluster = _cluster(4, member_config=member_config)
+    key, owners = _delete_with_a_hint(cluster)
+    cluster.block(owners[2], "n4")  # the hint's acknowledgements are lost
+    cluster.run(until=cluster.now + 3000)
+    assert cluster.hints_pending() == 1  # still replayed
+    if memory_keys_max:
+        assert _times_reaped(cluster, key) == len(owners)
+        assert set(cluster.holders(key).values()) == {()}
+    else:
+        assert _times_reaped(cluster, key) > 2 * len(owners)
+    cluster.heal()
+    cluster.run(until=cluster.now + 1500)
+    assert cluster.hints_pending() == 0
+    assert set(cluster.holders(key).values()) == {()}
+    get = _request(cluster, owners[1], GetRequest(key))
+    assert get.ok and get.versions == ()  # type: ignore[union-attr]
+
+
+def _run_with_every_message_twice() -> tuple[Cluster, bytes, tuple[str, ...]]:
+    """The hinted delete with every message delivered twice: a Reap, a HintReplay and its
+    HintAck arrive again after they took effect."""
+    cluster = _cluster(4, network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3, dup=1.0))
+    key, owners = _delete_with_a_hint(cluster)
+    cluster.run(until=cluster.now + 3000)
+    assert cluster.stats.duplicated > 0
+    assert set(cluster.holders(key).values()) == {()}
+    return cluster, key, owners
+
+
+def test_each_reap_is_counted_once() -> None:
+    cluster, key, owners = _run_with_every_message_twice()
+    assert cluster.member_stats().tombstones_reaped == len(owners)
+    assert _times_reaped(cluster, key) == len(owners)
+
+
+def test_each_replayed_hint_is_counted_once() -> None:
+    """The duplicated hinted write is stored as two hints; each is replayed and counted
+    once, however many acknowledgements arrive."""
+    cluster, _, _ = _run_with_every_message_twice()
+    stats = cluster.node_stats()
+    assert cluster.hints_pending() == 0
+    assert stats.hints_stored >= 1 and stats.hints_replayed == stats.hints_stored
+
+
+def test_a_rule_that_never_reaps_is_caught_by_property_7() -> None:
+    """The liveness half of property 7: deleted keys must be forgotten once the cluster
+    has converged and the grace period has passed (planted bug ``reap-never``)."""
+    report, _, _ = simulate(
+        1, SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS, planted_bug="reap-never")
+    )
+    assert any("property 7" in v and "not forgotten" in v for v in report.violations)
+    correct, _, _ = simulate(1, SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS))
+    assert correct.violations == []
+    assert correct.tombstones_cleared_ticks <= GRACE_TICKS + 20 * 50
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_sweep_with_reaping_brings_no_deleted_value_back(seed: int) -> None:
     report, cluster, _ = simulate(seed, SimConfig(ops=1500, tombstone_grace_ticks=GRACE_TICKS))
@@ -118,7 +213,7 @@ def test_sim_command_reaps_and_names_the_grace_in_the_replay(
 ) -> None:
     assert main(["sim", "--seed", "2", "--ops", "2000", "--reap-grace", "300"]) == 0
     assert "tombstones reaped" in capsys.readouterr().out
-    argv = ["sim", "--seed", "2", "--ops", "2000", "--reap-grace", "300"]
+    argv = ["sim", "--seed", "5", "--ops", "2000", "--reap-grace", "300"]
     assert main([*argv, "--plant-bug", "reap-at-once"]) == 1
     assert "--reap-grace 300 --plant-bug reap-at-once" in capsys.readouterr().out
     assert main(["sim", "--reap-grace", "5", "--membership", "static"]) == 1

@@ -23,7 +23,14 @@ def test_bench_storage_prints_every_engine_in_one_table(
         main([*arguments, "--writers", "1,4", "--dir", str(scratch), "--json", str(results)]) == 0
     )
     output = capsys.readouterr().out
-    for row in ("durable writes, 1 writer", "durable writes, 4 writers", "point reads"):
+    for row in (
+        "durable writes, 1 writer",
+        "durable writes, 4 writers",
+        "point reads per CPU-second, warm",
+        "point reads per CPU-second, cold: reopened",
+        "rounds: dynamokv",
+        "load average",
+    ):
         assert row in output
     for column in ("dynamokv ops/s", "SQLite ops/s", "RocksDB ops/s", "LMDB ops/s", "vs RocksDB"):
         assert column in output
@@ -31,10 +38,15 @@ def test_bench_storage_prints_every_engine_in_one_table(
     document = json.loads(results.read_text())
     assert document["command"].startswith("dynamokv bench storage --ops 64 ")
     assert "--writers 1,4" in document["command"] and "cores" in document["machine"]
-    assert [row["writers"] for row in document["results"]] == [1, 4, 0]
+    assert [row["writers"] for row in document["results"]] == [1, 4, 0, 0]
+    engines = {"dynamokv", "sqlite", "rocksdb", "lmdb"}
     for row in document["results"]:
-        assert set(row["ops_per_second"]) == {"dynamokv", "sqlite", "rocksdb", "lmdb"}
+        assert set(row["ops_per_second"]) == engines
         assert all(rate > 0 for rate in row["ops_per_second"].values())
+    for row in document["results"][:2]:  # write rows: three rounds, the median reported
+        for engine in engines:
+            rates = row["rounds"][engine]
+            assert len(rates) == 3 and row["ops_per_second"][engine] == sorted(rates)[1]
 
 
 def test_bench_storage_peers_can_be_left_out(
@@ -56,6 +68,9 @@ def test_bench_storage_bad_arguments_are_one_line_errors(
     assert main(["bench", "storage", "--peers", "sqlite,postgres"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--peers" in error
+    assert main(["bench", "storage", "--ops", "40", "--writers", "16", "--rounds", "3"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--rounds" in error
 
 
 def test_batch_policy_syncs_a_quiet_store_within_the_interval(tmp_path: Path) -> None:
@@ -76,3 +91,16 @@ def test_policy_none_never_syncs_on_the_write_path(tmp_path: Path) -> None:
         assert store.stats().syncs_count == 0
         store.sync()
         assert store.stats().syncs_count == 1
+
+
+def test_bench_storage_measures_the_committer_thread_the_group_commit_was_chosen_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    arguments = ["bench", "storage", "--ops", "48", "--reads", "20", "--read-keys", "30"]
+    options = ["--writers", "8", "--rounds", "1", "--peers", "lmdb", "--dir", str(tmp_path)]
+    assert main([*arguments, *options, "--store-group-commit", "committer"]) == 0
+    output = capsys.readouterr().out
+    assert "writes/fsync (one committer thread)" in output
+    assert main([*arguments, *options]) == 0
+    assert "committer" not in capsys.readouterr().out

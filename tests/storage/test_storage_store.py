@@ -19,6 +19,9 @@ from dynamokv.impl.storage import (
     StoreOptions,
     ring_position,
 )
+from dynamokv.impl.storage._files import OsFiles
+from dynamokv.impl.storage._format import sort_key
+from dynamokv.impl.storage._segment import ABSENT, Segment, SegmentWriter, segment_name
 
 SMALL = StoreOptions(memtable_bytes_max=4096, block_bytes_target=256, compaction_fanout=2)
 
@@ -369,3 +372,58 @@ def test_a_prepared_wal_left_by_a_crash_is_removed_and_never_replayed(tmp_path: 
         assert str(leftover) in store.recovery.orphan_files_removed
         assert store.get(b"k") == b"v"
     assert not leftover.exists()
+
+
+def _segment_of(
+    directory: Path, records: list[tuple[bytes, bytes | None]], *, block_bytes_target: int = 256
+) -> Segment:
+    files = OsFiles()
+    path = f"{directory}/{segment_name(1)}"
+    writer = SegmentWriter(
+        files,
+        path,
+        1,
+        entries_count_expected=len(records),
+        block_bytes_target=block_bytes_target,
+        bloom_bits_per_key=10,
+    )
+    for record_key, value in sorted(records):
+        writer.add(record_key, value)
+    writer.finish()
+    return Segment(files, path, 1, 0)
+
+
+def test_a_segment_tells_apart_keys_that_share_a_ring_position(tmp_path: Path) -> None:
+    # An MD5 collision can be made on purpose: entries with one position differ by key.
+    position = bytes(range(16))
+    records: list[tuple[bytes, bytes | None]] = [
+        (position + b"a", b"value of a"),
+        (position + b"b", None),
+        (position + b"c", b""),
+        (bytes(16) + b"other", b"x" * 300),
+    ]
+    segment = _segment_of(tmp_path, records)
+    try:
+        assert segment.get(position + b"a") == b"value of a"
+        assert segment.get(position + b"b") is None  # a delete marker
+        assert segment.get(position + b"c") == b""  # an empty value is not a marker
+        assert segment.get(position + b"d") is ABSENT
+        assert segment.get(position + b"") is ABSENT
+        assert segment.get(bytes(16) + b"other") == b"x" * 300
+        assert list(segment.scan(b"", None)) == sorted(records)
+    finally:
+        segment.close()
+
+
+def test_the_bloom_filter_has_no_false_negatives_and_few_false_positives(tmp_path: Path) -> None:
+    present = [sort_key(f"present-{n}".encode()) for n in range(5000)]
+    segment = _segment_of(tmp_path, [(key, b"v") for key in present], block_bytes_target=4096)
+    try:
+        assert all(segment.may_contain(key) for key in present)
+        absent = [sort_key(f"absent-{n}".encode()) for n in range(20_000)]
+        false_positives = sum(1 for key in absent if segment.may_contain(key))
+        # 10 bits per key, four bits in one 64-bit word: about 2 % (MD5 is deterministic,
+        # so this count is too); a filter that always answers True would give 100 %.
+        assert false_positives < 0.04 * len(absent)
+    finally:
+        segment.close()

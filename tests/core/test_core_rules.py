@@ -1,0 +1,141 @@
+"""The node's small rules, each held to what its docstring promises.
+
+The quorum rules answer at *least* R replies or W acks (not exactly), and a strict
+quorum counts owners only; the dot rule refuses only a counter this node already
+issued; a hint's size counts 16 bytes per clock entry and dot; a node woken at its
+armed time asks for the next wake-up.
+"""
+
+from __future__ import annotations
+
+import random
+
+from dynamokv.impl.core import (
+    ClientRequest,
+    Node,
+    NodeConfig,
+    PartitionRing,
+    Persist,
+    PersistDone,
+    PutRequest,
+    SetTimer,
+    Tick,
+    TimeoutHealth,
+    Version,
+    hint_size_bytes,
+    next_counter,
+    read_may_answer,
+    write_may_answer,
+)
+from dynamokv.impl.sim import SimDisk
+from dynamokv.spec.errors import InvariantError
+from hypothesis import given
+from hypothesis import strategies as st
+
+NODES = ["n1", "n2", "n3", "n4", "n5", "n6"]
+
+
+@st.composite
+def replies(draw: st.DrawFn) -> tuple[list[str], dict[str, str | None]]:
+    """Nodes asked (each an owner, or a substitute holding a hint for one) and, in the
+    order they came, the ones that replied."""
+    asked = draw(st.lists(st.sampled_from(NODES), min_size=1, max_size=6, unique=True))
+    targets = {node: draw(st.sampled_from([None, "n9"])) for node in asked}
+    replied = draw(st.permutations(asked))
+    return replied[: draw(st.integers(0, len(replied)))], targets
+
+
+@given(replies(), st.integers(1, 4), st.booleans())
+def test_a_read_answers_once_r_replies_count_and_stays_answerable(
+    case: tuple[list[str], dict[str, str | None]], r: int, strict: bool
+) -> None:
+    replied, targets = case
+    counted = [node for node in replied if not strict or targets[node] is None]
+    assert read_may_answer(replied, targets, r=r, strict=strict) == (len(counted) >= r)
+
+
+@given(replies(), st.integers(1, 4), st.booleans())
+def test_a_write_answers_once_w_acks_count_with_the_coordinators_own(
+    case: tuple[list[str], dict[str, str | None]], w: int, strict: bool
+) -> None:
+    acked, targets = case
+    coordinator = next(iter(targets))
+    counted = [node for node in acked if not strict or targets[node] is None]
+    expected = coordinator in acked and len(counted) >= w
+    assert write_may_answer(acked, targets, w=w, coordinator=coordinator, strict=strict) == expected
+
+
+def test_more_replies_than_the_quorum_still_answer() -> None:
+    owners: dict[str, str | None] = {"n1": None, "n2": None, "n3": None}
+    assert read_may_answer(["n1", "n2", "n3"], owners, r=2, strict=True)
+    assert write_may_answer(["n1", "n2", "n3"], owners, w=2, coordinator="n1", strict=True)
+
+
+def test_a_strict_quorum_does_not_count_a_substitutes_reply() -> None:
+    targets: dict[str, str | None] = {"n1": None, "n5": "n2"}
+    assert not read_may_answer(["n1", "n5"], targets, r=2, strict=True)
+    assert read_may_answer(["n1", "n5"], targets, r=2, strict=False)
+
+
+def test_the_next_counter_ignores_other_nodes_counters_in_what_it_holds() -> None:
+    """Only this node's own entries can collide with its new dot (Dynamo §4.4)."""
+    held = (Version(b"x", ("n9", 50), (("n0", 70), ("n2", 3), ("n9", 49))),)
+    assert next_counter("n2", issued=3, context=(), held=held) == 4
+    assert next_counter("n2", issued=3, context=(("n2", 9),), held=held) == 10
+
+
+def test_the_next_counter_refuses_to_reissue_a_counter_held_in_a_context() -> None:
+    held = (Version(b"x", ("n9", 1), (("n2", 5),)),)
+    try:
+        next_counter("n2", issued=3, context=(), held=held)
+    except InvariantError:
+        pass
+    else:
+        raise AssertionError("a dot held in a context was issued again")
+
+
+def test_a_hint_counts_its_key_values_and_16_bytes_per_clock_entry_and_dot() -> None:
+    versions = (
+        Version(b"abc", ("n1", 1), (("n1", 0), ("n2", 4))),
+        Version(None, ("n2", 5)),
+    )
+    assert hint_size_bytes(b"key", versions) == 3 + (3 + 16 * 3) + (0 + 16 * 1)
+
+
+def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
+    """Ticks far from zero, each a new int object, as a real driver's clock gives."""
+    disk = SimDisk()
+    node = Node(
+        "n2",
+        config=NodeConfig(),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=disk,
+        random=random.Random(1),
+    )
+
+    def step(event: object, now: int) -> list[object]:
+        effects = node.step(event, now)  # type: ignore[arg-type]
+        for effect in effects:
+            if isinstance(effect, Persist):
+                disk.apply(effect)
+        done = [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
+        for event_done in done:
+            effects += step(event_done, now)
+        return list(effects)
+
+    def fresh(tick: int) -> int:
+        return int(str(tick))  # equal to the armed tick, never the same object
+
+    effects = step(ClientRequest(1, PutRequest(b"k1", b"v")), fresh(10_000))
+    timers = [e.at for e in effects if isinstance(e, SetTimer)]
+    assert timers
+    woken = 0
+    while timers and woken < 100:  # the put's replica and request deadlines fall due
+        woken += 1
+        last = timers[-1]
+        timers = [e.at for e in step(Tick(), fresh(last)) if isinstance(e, SetTimer)]
+    assert not timers, "the node kept asking for wake-ups"
+    assert woken >= 2, "the request's later deadline was never armed after the first wake-up"
+    effects = step(ClientRequest(2, PutRequest(b"k2", b"v")), fresh(last + 5))
+    assert [e.at for e in effects if isinstance(e, SetTimer)], "no wake-up asked for"

@@ -1,0 +1,35 @@
+"""The CrossHair rows' overall bound counts the CPU the run used, not the wall clock.
+
+A busy machine must not turn a run that would finish into *unknown*; a run that
+really needs more than its budget, or that stops using the CPU, still ends.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dynamokv.proofs._crosshair import run_cpu_bounded
+
+
+def test_a_run_that_finishes_gives_its_exit_code_and_output() -> None:
+    completed = run_cpu_bounded(
+        [sys.executable, "-c", "import sys; print('out'); sys.exit(3)"], cpu_seconds=60
+    )
+    assert completed.returncode == 3
+    assert completed.stdout.strip() == "out"
+    assert completed.note is None
+
+
+def test_a_busy_loop_is_stopped_when_it_has_used_its_cpu_budget() -> None:
+    completed = run_cpu_bounded([sys.executable, "-c", "while True: pass"], cpu_seconds=0.5)
+    assert completed.returncode is None
+    assert completed.note is not None and "CPU bound of 0.5 s reached" in completed.note
+    assert completed.cpu_seconds >= 0.5
+
+
+def test_a_process_that_uses_no_cpu_is_stopped_as_stalled() -> None:
+    completed = run_cpu_bounded(
+        [sys.executable, "-c", "import time; time.sleep(600)"], cpu_seconds=60, stall_seconds=2
+    )
+    assert completed.returncode is None
+    assert completed.note is not None and completed.note.startswith("stalled")
