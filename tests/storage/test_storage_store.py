@@ -352,14 +352,16 @@ def test_rotation_takes_the_wal_file_the_flusher_prepared(tmp_path: Path) -> Non
     with Store.open(str(tmp_path), options=options) as store:
         for number in range(20):  # about 2.5 KiB of WAL: more than half a memtable
             store.put(f"k{number}".encode(), b"v" * 100)
-        _wait_for(lambda: prepared() == ["wal-0000000002.log.prepared"], "a prepared WAL 2")
+        _wait_for(lambda: store.stats().wal_files_prepared_count == 1, "a prepared WAL 2")
+        assert prepared() == ["wal-0000000002.log.prepared"]
         for number in range(20, 40):  # about 5 KiB of WAL in all: one rotation
             store.put(f"k{number}".encode(), b"v" * 100)
         assert (tmp_path / "wal-0000000002.log").exists()
         assert not (tmp_path / "wal-0000000002.log.prepared").exists()
         for number in range(40, 60):
             store.put(f"k{number}".encode(), b"v" * 100)
-        _wait_for(lambda: prepared() == ["wal-0000000003.log.prepared"], "a prepared WAL 3")
+        _wait_for(lambda: store.stats().wal_files_prepared_count == 2, "a prepared WAL 3")
+        assert prepared() == ["wal-0000000003.log.prepared"]
     assert prepared() == []  # a clean close removes it
     with Store.open(str(tmp_path), options=options) as store:
         assert all(store.get(f"k{n}".encode()) == b"v" * 100 for n in range(60))
