@@ -32,10 +32,15 @@ def test_convergence_table_8_to_256_nodes() -> None:
 
     Rounds until every view has every member and until a ring change reached every
     node, for 8, 32, 128 and 256 nodes: rounds(256) / rounds(8) < 4 although n grows 32x.
+    A 256-node run costs about 14 CPU seconds (8 nodes: a few milliseconds), so the two
+    large sizes run two seeds and the small ones three: about 35 CPU seconds in all.
 
     Reference: Dynamo §4.8.1
     """
-    rows = convergence_table((8, 32, 128, 256), seeds=(0, 1, 2))
+    rows = [
+        *convergence_table((8, 32), seeds=(0, 1, 2)),
+        *convergence_table((128, 256), seeds=(0, 1)),
+    ]
     print()
     print("nodes  membership mean/max  ring change mean/max  detection  false  log2(n)")
     for row in rows:
