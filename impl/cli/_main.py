@@ -46,7 +46,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr instead of usage + error."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message} (see --help)")
+        raise _UsageError(f"{self.prog}: error: {message} (see --help)")
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return handler(args)
     except _UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # Same shape as every other error line: "PROGRAM: error: what went wrong".
+        print(error, file=sys.stderr)
         return EXIT_USAGE
     except (CliError, ArgumentError) as error:
         # An ArgumentError that reached here is input the user gave (a flag value that a

@@ -14,6 +14,9 @@ pbs|fig8|divergence`` reproduces the papers' tables (:mod:`._papers`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 from ._errors import CliError
@@ -138,6 +141,25 @@ def _run_preset(preset: str, seed: int, trials: int | None) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _collector_for_simulation() -> Iterator[None]:
+    """The cyclic garbage collector tuned for simulated runs, then put back as it was.
+
+    A run allocates millions of short-lived events and messages and keeps few of them: the
+    collector runs less often over them, and leaves the objects loaded before the run out
+    of its scans (about 2 % of a run's CPU). Nothing the simulator computes depends on
+    when the collector runs.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def _run(args: argparse.Namespace) -> int:
     import time
 
@@ -190,7 +212,10 @@ def _run(args: argparse.Namespace) -> int:
     cpu_seconds = 0.0
     deliveries = 0
     trace_key = args.trace.encode() if args.trace is not None else None
-    with Progress(console=console, transient=True, disable=args.seeds == 1) as progress:
+    with (
+        _collector_for_simulation(),
+        Progress(console=console, transient=True, disable=args.seeds == 1) as progress,
+    ):
         task = progress.add_task("seeds", total=args.seeds)
         for seed in range(args.seed, args.seed + args.seeds):
             started = time.perf_counter()

@@ -484,6 +484,9 @@ class GossipMembership:
         self._pending: list[PendingChange] = []
         self._candidates: tuple[str, ...] | None = None  # cached gossip_candidates()
         self._digest_offset = 0
+        # The digest last made of each member's entry, kept while the entry is the same
+        # object: most entries do not change between two rounds.
+        self._digest_of: dict[str, tuple[MemberEntry, EntryDigest]] = {}
         period = self.config.gossip_period_ticks
         # Start at a random phase of the period, so that nodes do not gossip in lockstep.
         self._next_round_tick = now + rng.randrange(period)
@@ -605,14 +608,22 @@ class GossipMembership:
     def _digests(self) -> tuple[EntryDigest, ...]:
         bound = self.config.digest_entries_max
         if len(self._members) <= bound:
-            return tuple(entry.digest() for entry in self._members.values())
+            return tuple(map(self._digest, self._members.values()))
         # More members than one message holds: own entry, then a slice that rotates
         # each round so that every entry is offered eventually.
         others = sorted(node_id for node_id in self._members if node_id != self.node_id)
         start = self._digest_offset % len(others)
         self._digest_offset += bound - 1
         chosen = [others[(start + i) % len(others)] for i in range(bound - 1)]
-        return tuple(self._members[node_id].digest() for node_id in [self.node_id, *chosen])
+        return tuple(self._digest(self._members[node_id]) for node_id in [self.node_id, *chosen])
+
+    def _digest(self, entry: MemberEntry) -> EntryDigest:
+        cached = self._digest_of.get(entry.node_id)
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        digest = entry.digest()
+        self._digest_of[entry.node_id] = (entry, digest)
+        return digest
 
     def _address_of(self, node_id: str, fallback: str = "") -> str:
         entry = self._members.get(node_id)

@@ -71,7 +71,7 @@ __all__ = [
     "MerkleTracking",
     "MerkleTrees",
     "PartitionMerkleTree",
-    "empty_levels",
+    "empty_hashes",
     "inner_hash",
     "pair_digest",
     "value_hash",
@@ -94,17 +94,16 @@ def _partition_start(partition: int, partition_count: int) -> int:
     return -(-partition * RING_SIZE // partition_count)
 
 
-def empty_levels(depth: int) -> tuple[tuple[bytes, ...], ...]:
-    """The levels of an empty tree of ``depth`` (a tree copies them instead of rehashing;
-    :class:`MerkleTrees` computes them once for all of a node's trees)."""
+def empty_hashes(depth: int) -> tuple[bytes, ...]:
+    """The hash of every node of an empty tree of ``depth``, level by level from the root
+    (:class:`MerkleTrees` computes them once for all of a node's trees)."""
     empty = [EMPTY_LEAF]
     for _ in range(depth):
         empty.append(inner_hash(empty[-1], empty[-1]))
-    return tuple((empty[depth - d],) * (1 << d) for d in range(depth + 1))
+    return tuple(reversed(empty))
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=NODE_HASH_BYTES).digest()
+_blake2b = hashlib.blake2b
 
 
 def pair_digest(key: bytes, value_hash: bytes) -> bytes:
@@ -112,12 +111,14 @@ def pair_digest(key: bytes, value_hash: bytes) -> bytes:
 
     Length-prefixed, so ``(key, value_hash)`` pairs never encode alike.
     """
-    return _digest(b"P" + len(key).to_bytes(4, "big") + key + value_hash)
+    return _blake2b(
+        b"P" + len(key).to_bytes(4, "big") + key + value_hash, digest_size=NODE_HASH_BYTES
+    ).digest()
 
 
 def inner_hash(left: bytes, right: bytes) -> bytes:
     """An inner node's hash from its two children's."""
-    return _digest(b"I" + left + right)
+    return _blake2b(b"I" + left + right, digest_size=NODE_HASH_BYTES).digest()
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -140,7 +141,7 @@ class PartitionMerkleTree:
         partition_count: Q.
         depth: the tree has ``2**depth`` leaf buckets (0 to 16).
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
-        levels: :func:`empty_levels` of ``depth``, if the caller has them already.
+        empty: :func:`empty_hashes` of ``depth``, if the caller has them already.
     """
 
     def __init__(
@@ -150,7 +151,7 @@ class PartitionMerkleTree:
         partition_count: int = DEFAULT_PARTITION_COUNT,
         depth: int = 10,
         position_of: Callable[[bytes], int] = md5_position,
-        levels: tuple[tuple[bytes, ...], ...] | None = None,
+        empty: tuple[bytes, ...] | None = None,
     ) -> None:
         """Create an empty tree; see the class docstring."""
         if not 0 <= depth <= DEPTH_MAX:
@@ -163,14 +164,15 @@ class PartitionMerkleTree:
         self._position_of = position_of
         self._start = _partition_start(partition, partition_count)
         self._width = _partition_start(partition + 1, partition_count) - self._start
-        # levels[d] holds the 2**d hashes at depth d; levels[depth] are the leaves.
-        if levels is None:
-            levels = empty_levels(depth)
-        # Sparse: a node (or bucket) absent from its level's dict holds the empty tree's
-        # hash at that depth, so a tree costs memory and time only for the buckets it uses
-        # (a node makes one per partition it stores keys of, on every start).
-        self._empty: tuple[bytes, ...] = tuple(level[0] for level in levels)
-        self._levels: list[dict[int, bytes]] = [{} for _ in range(depth + 1)]
+        # The empty tree's hash at each depth.
+        self._empty = empty_hashes(depth) if empty is None else empty
+        # Every node hash in one dict, numbered as in a binary heap: node ``index`` at
+        # depth ``d`` is ``2**d + index``, so a node's parent is its number halved. Sparse:
+        # a node absent from it holds the empty tree's hash at its depth, so a tree costs
+        # memory and time only for the buckets it uses (a node makes one per partition it
+        # stores keys of, on every start).
+        self._nodes: dict[int, bytes] = {}
+        self._leaf_base = 1 << depth
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
         self._size = 0
@@ -204,15 +206,16 @@ class PartitionMerkleTree:
         old = contents.get(key)
         if old == value_hash:
             return
-        leaves = self._levels[self.depth]
-        leaf = leaves.get(bucket, EMPTY_LEAF)
+        leaf = self._leaf_base | bucket
+        nodes = self._nodes
+        change = pair_digest(key, value_hash)
         if old is not None:
-            leaf = _xor(leaf, pair_digest(key, old))
+            change = _xor(change, pair_digest(key, old))
         else:
             self._size += 1
         contents[key] = value_hash
-        leaves[bucket] = _xor(leaf, pair_digest(key, value_hash))
-        self._dirty.add(bucket)
+        nodes[leaf] = _xor(nodes.get(leaf, EMPTY_LEAF), change)
+        self._dirty.add(leaf)
 
     def remove(self, key: bytes) -> bool:
         """Forget ``key`` (its tombstone was reaped). Returns whether it was present."""
@@ -224,9 +227,9 @@ class PartitionMerkleTree:
         if not contents:
             del self._buckets[bucket]
         self._size -= 1
-        leaves = self._levels[self.depth]
-        leaves[bucket] = _xor(leaves[bucket], pair_digest(key, old))
-        self._dirty.add(bucket)
+        leaf = self._leaf_base | bucket
+        self._nodes[leaf] = _xor(self._nodes[leaf], pair_digest(key, old))
+        self._dirty.add(leaf)
         return True
 
     def _flush(self) -> None:
@@ -234,33 +237,39 @@ class PartitionMerkleTree:
         # node on a dirty path is hashed once however many of its leaves changed.
         dirty = self._dirty
         empty = self._empty
+        nodes = self._nodes
+        get = nodes.get
         for level in range(self.depth, 0, -1):
-            below, above = self._levels[level], self._levels[level - 1]
             empty_below = empty[level]
-            parents = {index >> 1 for index in dirty}
+            parents = {number >> 1 for number in dirty}
             for parent in parents:
-                above[parent] = inner_hash(
-                    below.get(2 * parent, empty_below), below.get(2 * parent + 1, empty_below)
-                )
+                left = parent << 1
+                # inner_hash, inlined: this loop is most of a tree's upkeep.
+                nodes[parent] = _blake2b(
+                    b"I" + get(left, empty_below) + get(left | 1, empty_below),
+                    digest_size=NODE_HASH_BYTES,
+                ).digest()
             dirty = parents
         self._dirty = set()
 
     def root(self) -> bytes:
         """The root hash: equal roots mean equal contents (up to hash collisions)."""
-        return self.node_hash(0, 0)
+        if self._dirty:
+            self._flush()
+        return self._nodes.get(1, self._empty[0])
 
     def node_hash(self, level: int, index: int) -> bytes:
         """The hash of node ``index`` at depth ``level`` (``level == depth``: a leaf)."""
         if self._dirty:
             self._flush()
-        return self._levels[level].get(index, self._empty[level])
+        return self._nodes.get((1 << level) | index, self._empty[level])
 
     def level(self, level: int) -> tuple[bytes, ...]:
         """Every hash at depth ``level``, left to right."""
         if self._dirty:
             self._flush()
-        hashes, empty = self._levels[level], self._empty[level]
-        return tuple(hashes.get(index, empty) for index in range(1 << level))
+        nodes, empty, first = self._nodes, self._empty[level], 1 << level
+        return tuple(nodes.get(first | index, empty) for index in range(first))
 
     def bucket(self, index: int) -> Mapping[bytes, bytes]:
         """The ``key -> value_hash`` pairs of leaf ``index`` (read-only view)."""
@@ -298,15 +307,16 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
 
     Versions are sorted by dot (the core keeps them so), so equal sets hash alike.
     """
-    digest = hashlib.blake2b(digest_size=16)
+    parts: list[bytes] = []
+    add = parts.append
     for version in versions:
         value = version.value
         node, counter = version.dot
-        digest.update(b"T" if value is None else b"V%d:" % len(value) + value)
-        digest.update(b"%d:%s%d;" % (len(node), node.encode(), counter))
+        add(b"T" if value is None else b"V%d:%s" % (len(value), value))
+        add(b"%d:%s%d;" % (len(node), node.encode(), counter))
         for entry_node, entry_counter in version.context:
-            digest.update(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
-    return digest.digest()
+            add(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
+    return _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
 
 
 class MerkleTrees:
@@ -319,7 +329,7 @@ class MerkleTrees:
     """
 
     __slots__ = (
-        "_empty_levels",
+        "_empty",
         "_empty_root",
         "by_partition",
         "depth",
@@ -337,8 +347,8 @@ class MerkleTrees:
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
         """Partitions written since the orphan sweep last looked at them (it clears this)."""
-        self._empty_levels = empty_levels(depth)
-        self._empty_root = self._empty_levels[0][0]
+        self._empty = empty_hashes(depth)
+        self._empty_root = self._empty[0]
 
     def tree(self, partition: int) -> PartitionMerkleTree:
         """The tree of ``partition`` (an empty one is made and kept if there is none)."""
@@ -348,7 +358,7 @@ class MerkleTrees:
                 partition,
                 partition_count=self.partition_count,
                 depth=self.depth,
-                levels=self._empty_levels,
+                empty=self._empty,
             )
             self.by_partition[partition] = tree
         return tree
@@ -357,7 +367,9 @@ class MerkleTrees:
         """``key`` now holds ``versions`` (none: the key is gone)."""
         partition = self.partition_of(key)
         self.touched.add(partition)
-        tree = self.tree(partition)
+        tree = self.by_partition.get(partition)
+        if tree is None:
+            tree = self.tree(partition)
         if versions:
             tree.put(key, value_hash(versions))
         else:
@@ -409,10 +421,6 @@ class MerkleTracking:
         self.trees = trees
         # Told every version set stored too (the tombstone reaper), when set.
         self.watch = watch
-
-    def begin_step(self) -> None:
-        """A new step begins (see :meth:`LocalStore.begin_step`)."""
-        self.inner.begin_step()
 
     def read(self, key: bytes) -> tuple[Version, ...]:
         """What the node stores for ``key``, this step's writes included."""

@@ -201,7 +201,9 @@ class Node:
         self._armed: int | None = None
         self._boot_records: tuple[Record, ...] = ()
         self.gossip: GossipMembership | None = None
-        self.store: LocalStore | MerkleTracking = LocalStore(storage, self.out)
+        # The node's own storage; in gossip mode ``store`` decorates it (Merkle tracking).
+        self._local = LocalStore(storage, self.out)
+        self.store: LocalStore | MerkleTracking = self._local
         if membership is not None:
             self.member_config = MemberConfig()
             self.ring: PartitionRing = membership
@@ -296,7 +298,7 @@ class Node:
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
         )
-        tracked = MerkleTracking(LocalStore(storage, self.out), self.trees)
+        tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(
             node_id,
             config=member_config,
@@ -347,8 +349,9 @@ class Node:
         self.requests.now = now
         if self.gossip is not None:
             self.reaper.now = now
-        effects = self.out.begin()
-        self.store.begin_step()
+        effects: list[Effect] = []
+        self.out.effects = effects  # Outbox.begin, inlined: this runs on every step
+        self._local.begin_step()
         if not self._booted:
             self._boot()
         handler = self._events.get(event.__class__)
@@ -384,7 +387,7 @@ class Node:
         if gossip is None:
             raise ArgumentError("a node on a fixed ring has no membership to change")
         effects = self.out.begin()
-        self.store.begin_step()
+        self._local.begin_step()
         self._gossip_effects(command(gossip), now)
         self._arm(now)
         return effects

@@ -32,6 +32,7 @@ import functools
 import hashlib
 import heapq
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,7 +42,6 @@ from dynamokv.impl.core import (
     ClientRequest,
     DeleteHint,
     Effect,
-    Event,
     ForwardRequest,
     ForwardResponse,
     GossipPacket,
@@ -100,6 +100,9 @@ SEEDS_MAX = 2
 
 _BACKGROUND = (GossipPacket, MerklePacket, RootsRequest, RootsReply, ReapQuery, ReapVote, Reap)
 """Messages that never stop flowing in a gossip cluster: not "work in flight"."""
+
+TICK = Tick()
+"""The one tick event (it has no fields): stepped at every due timer."""
 
 _DELIVER = 0
 _TICK = 1
@@ -282,8 +285,11 @@ class Cluster:
         self.track_versions = self.config.vector_clock_threshold < node_count
         self.versions_by_key: dict[bytes, dict[tuple[str, int], Version]] = {}
         self.transitive_covers = 0
-        self._heap: list[tuple[int, int, int, str, Any]] = []
-        self._seq = 0
+        # The event queue: tick -> the events due then, in the order they were scheduled
+        # (a bucket per tick: time is whole ticks and most delays are a few ticks, so
+        # this is cheaper than one heap of every event), and a heap of those ticks.
+        self._queue: dict[int, deque[tuple[int, str, Any]]] = {}
+        self._ticks: list[int] = []
         self._request_seq = 0
         self._pending: dict[int, _Pending] = {}
         self._hash = hashlib.blake2b(digest_size=16)
@@ -333,7 +339,7 @@ class Cluster:
             self._ring_seen[name] = None
         self.nodes[name] = node
         self._log(f"{self.now} start {name}")
-        self._step(name, node, Tick())
+        self._carry(name, node, node.step(TICK, self.now))
 
     def crash(self, name: str) -> None:
         """Kill ``name``: it loses every unsynced write and every message in flight to it."""
@@ -472,8 +478,11 @@ class Cluster:
             if network.reorder and rng.random() < network.reorder:
                 delay += 1 + int(rng.random() * network.reorder_ticks_max)
             at = self.now + delay
-            self._seq += 1
-            heapq.heappush(self._heap, (at, self._seq, _DELIVER, dst, message))
+            bucket = self._queue.get(at)
+            if bucket is None:
+                bucket = self._queue[at] = deque()
+                heapq.heappush(self._ticks, at)
+            bucket.append((_DELIVER, dst, message))
             if trace:
                 self.trace.append(TraceEntry(self.now, at, src, dst, _label(message)))
 
@@ -484,11 +493,7 @@ class Cluster:
         self._request_seq += 1
         request_id = self._request_seq
         self._pending[request_id] = _Pending(node, on_reply)
-        self._seq += 1
-        heapq.heappush(
-            self._heap,
-            (self.now + 1, self._seq, _REQUEST, node, ClientRequest(request_id, request)),
-        )
+        self._schedule(self.now + 1, _REQUEST, node, ClientRequest(request_id, request))
         return request_id
 
     def abandon(self, request_id: int) -> bool:
@@ -497,8 +502,15 @@ class Cluster:
 
     def call_at(self, at: int, action: Callable[[], None]) -> None:
         """Run ``action`` at tick ``at`` (faults, client think time, timeouts)."""
-        self._seq += 1
-        heapq.heappush(self._heap, (max(at, self.now), self._seq, _CALL, "", action))
+        self._schedule(max(at, self.now), _CALL, "", action)
+
+    def _schedule(self, at: int, kind: int, name: str, payload: Any) -> None:
+        """Queue an event at tick ``at`` (never before ``now``), after those already due then."""
+        bucket = self._queue.get(at)
+        if bucket is None:
+            bucket = self._queue[at] = deque()
+            heapq.heappush(self._ticks, at)
+        bucket.append((kind, name, payload))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -509,60 +521,66 @@ class Cluster:
         and the faults' steps), not after every delivery: that keeps the hot
         loop free of calls.
         """
-        heap = self._heap
+        queue = self._queue
+        ticks = self._ticks
         nodes = self.nodes
         stats = self.stats
         update = self._hash.update
         name_bytes = self._name_bytes
-        while heap:
-            if until is not None and heap[0][0] > until:
+        while ticks:
+            at = ticks[0]
+            if until is not None and at > until:
                 self.now = until
                 return
-            at, _, kind, name, payload = heapq.heappop(heap)
             self.now = at
-            stats.events += 1
-            if kind == _DELIVER:
-                node = nodes[name]
-                if node is None:
-                    continue
-                stats.deliveries += 1
-                update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
-                self._step(name, node, Receive(payload))
-            elif kind == _TICK:
-                node = nodes[name]
-                if node is None or payload != self._incarnation[name]:
-                    continue
-                self._ticks_at[name].discard(at)
-                self._step(name, node, Tick())
-            elif kind == _SYNC:
-                node = nodes[name]
-                if node is None or payload[0] != self._incarnation[name]:
-                    continue
-                batch = payload[1]
-                if self._open_batch[name] is batch:
-                    self._open_batch[name] = None
-                disk = self.disks[name]
-                for persist_id in batch:
-                    disk.sync(persist_id)
-                for persist_id in batch:
-                    self._step(name, node, PersistDone(persist_id))
-            elif kind == _REQUEST:
-                node = nodes[name]
-                if node is None:
-                    continue
-                update(b"%d r %s" % (at, name.encode()))
-                self._step(name, node, payload)
-            else:
-                payload()
-                if stop is not None and stop():
-                    return
+            bucket = queue[at]
+            next_event = bucket.popleft
+            # Events scheduled for ``at`` while it is processed join this bucket.
+            while bucket:
+                kind, name, payload = next_event()
+                stats.events += 1
+                if kind == _DELIVER:
+                    node = nodes[name]
+                    if node is None:
+                        continue
+                    stats.deliveries += 1
+                    update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
+                    self._carry(name, node, node.step(Receive(payload), at))
+                elif kind == _TICK:
+                    node = nodes[name]
+                    if node is None or payload != self._incarnation[name]:
+                        continue
+                    self._ticks_at[name].discard(at)
+                    self._carry(name, node, node.step(TICK, at))
+                elif kind == _SYNC:
+                    node = nodes[name]
+                    if node is None or payload[0] != self._incarnation[name]:
+                        continue
+                    batch = payload[1]
+                    if self._open_batch[name] is batch:
+                        self._open_batch[name] = None
+                    disk = self.disks[name]
+                    for persist_id in batch:
+                        disk.sync(persist_id)
+                    for persist_id in batch:
+                        self._carry(name, node, node.step(PersistDone(persist_id), at))
+                elif kind == _REQUEST:
+                    node = nodes[name]
+                    if node is None:
+                        continue
+                    update(b"%d r %s" % (at, name.encode()))
+                    self._carry(name, node, node.step(payload, at))
+                else:
+                    payload()
+                    if stop is not None and stop():
+                        return
+            heapq.heappop(ticks)
+            del queue[at]
         if until is not None:
             self.now = max(self.now, until)
 
-    def _step(self, name: str, node: Node, event: Event) -> None:
-        self._carry(name, node, node.step(event, self.now))
-
     def _carry(self, name: str, node: Node, effects: list[Effect]) -> None:
+        """Carry out the effects of one of ``node``'s steps, in order."""
         if self._watch_rings:
             ring = node.ring_state
             if ring is not self._ring_seen[name]:
@@ -582,10 +600,7 @@ class Cluster:
                 scheduled = self._ticks_at[name]
                 if at not in scheduled:
                     scheduled.add(at)
-                    self._seq += 1
-                    heapq.heappush(
-                        self._heap, (at, self._seq, _TICK, name, self._incarnation[name])
-                    )
+                    self._schedule(at, _TICK, name, self._incarnation[name])
 
     def _watch_ring(self, name: str, ring: RingState) -> None:
         self._ring_seen[name] = ring
@@ -617,9 +632,7 @@ class Cluster:
         self._synced_at[name] = at
         batch = [persist.persist_id]
         self._open_batch[name] = batch
-        self._seq += 1
-        incarnation = self._incarnation[name]
-        heapq.heappush(self._heap, (at, self._seq, _SYNC, name, (incarnation, batch)))
+        self._schedule(at, _SYNC, name, (self._incarnation[name], batch))
 
     def _note_reap(self, name: str, disk: SimDisk, key: bytes) -> None:
         """An owner of ``key`` forgets its tombstones: a reap (a handoff's drop is not)."""
@@ -712,7 +725,8 @@ class Cluster:
         """
         return all(
             kind in (_TICK, _CALL) or (kind == _DELIVER and isinstance(payload, _BACKGROUND))
-            for _, _, kind, _, payload in self._heap
+            for bucket in self._queue.values()
+            for kind, _, payload in bucket
         )
 
     def node_stats(self) -> NodeStats:

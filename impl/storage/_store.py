@@ -191,6 +191,7 @@ class StoreStats:
     syncs_count: int
     flushes_count: int
     compactions_count: int
+    wal_files_prepared_count: int
     memtable_bytes: int
     segments_count: int
     segments_bytes: int
@@ -263,6 +264,7 @@ class _Counters:
     syncs: int = 0
     flushes: int = 0
     compactions: int = 0
+    wal_files_prepared: int = 0
 
 
 @dataclass
@@ -905,7 +907,15 @@ class Store:
             name=wal_name(number) + WAL_PREPARED_SUFFIX,
         )
         with self._lock:
-            self._wal_prepared = prepared
+            # A rotation that came while the file was being written did not wait for it
+            # and moved the number on; the file is stale, like one a crash leaves behind.
+            stale = self._closed or number != self._wal_number_to_prepare
+            if not stale:
+                self._wal_prepared = prepared
+                self._counters.wal_files_prepared += 1
+        if stale:
+            prepared.close()
+            self._files.remove(prepared.path)
 
     def flush(self) -> None:
         """Write the memtable to a segment file now, and wait until that is durable.
@@ -1237,6 +1247,7 @@ class Store:
                 syncs_count=self._counters.syncs,
                 flushes_count=self._counters.flushes,
                 compactions_count=self._counters.compactions,
+                wal_files_prepared_count=self._counters.wal_files_prepared,
                 memtable_bytes=self._memtable_bytes,
                 segments_count=len(segments),
                 segments_bytes=sum(s.size_bytes for s in segments),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dynamokv.labs import (
@@ -50,26 +51,26 @@ def test_the_answer_key_is_the_projects_own_code(name: str) -> None:
         assert dotted.startswith(("dynamokv.spec.", "dynamokv.impl.core", "dynamokv.impl.storage"))
 
 
-def _package_data_globs() -> list[str]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs: list[str] = config["tool"]["setuptools"]["package-data"]["dynamokv.labs"]
-    return globs
+def _setuptools() -> dict[str, Any]:
+    setuptools: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]
+    return setuptools
 
 
 @pytest.mark.parametrize("name", list(LABS))
-def test_the_readme_skeleton_and_mutants_ship_as_package_data(name: str) -> None:
+def test_the_readme_skeleton_and_mutants_ship_in_the_distribution(name: str) -> None:
+    """The README as package data; the skeleton and mutants folders as packages."""
     lab: Lab = LABS[name]
     folder = lab_folder(lab)
-    data = [folder / "README.md", skeleton_path(lab), *sorted((folder / "mutants").glob("*.py"))]
-    globs = _package_data_globs()
-    for path in data:
-        relative = path.relative_to(folder.parent)
-        assert path.is_file()
-        assert any(relative.match(pattern) for pattern in globs), relative
-    assert (
-        f"dynamokv.labs.{lab.package}"
-        in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    )
+    setuptools = _setuptools()
+    readme = (folder / "README.md").relative_to(folder.parent)
+    assert (folder / "README.md").is_file()
+    assert any(readme.match(pattern) for pattern in setuptools["package-data"]["dynamokv.labs"])
+    assert skeleton_path(lab).is_file()
+    assert sorted((folder / "mutants").glob("*.py"))
+    for package in ("", ".skeleton", ".mutants"):
+        assert f"dynamokv.labs.{lab.package}{package}" in setuptools["packages"]
 
 
 @pytest.mark.parametrize("name", list(LABS))
