@@ -368,8 +368,14 @@ class Segment:
         if zlib.crc32(head[: _HEADER.size]) != _U32.unpack_from(head, _HEADER.size)[0]:
             raise self._corrupt("segment header checksum mismatch", 0)
         magic, version, number = _HEADER.unpack_from(head)
-        if magic != SEGMENT_MAGIC or version != SEGMENT_VERSION or number != self.number:
-            raise self._corrupt("segment header has the wrong magic, version or number", 0)
+        if magic == SEGMENT_MAGIC and version != SEGMENT_VERSION:
+            raise self._corrupt(
+                f"segment file format version {version}; this build reads version "
+                f"{SEGMENT_VERSION} only (a store written by another build)",
+                0,
+            )
+        if magic != SEGMENT_MAGIC or number != self.number:
+            raise self._corrupt("segment header has the wrong magic or number", 0)
         footer_offset = size_bytes - _FOOTER_BYTES
         footer = self._file.read_at(footer_offset, _FOOTER_BYTES)
         if zlib.crc32(footer[: _FOOTER.size]) != _U32.unpack_from(footer, _FOOTER.size)[0]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from dynamokv.impl.storage import (
     RING_POSITIONS_COUNT,
     StorageArgumentError,
     StorageClosedError,
+    StorageCorruptionError,
     Store,
     StoreOptions,
     ring_position,
@@ -429,3 +431,14 @@ def test_the_bloom_filter_has_no_false_negatives_and_few_false_positives(tmp_pat
         assert false_positives < 0.04 * len(absent)
     finally:
         segment.close()
+
+
+def test_a_segment_of_another_format_version_is_refused_by_name(tmp_path: Path) -> None:
+    _segment_of(tmp_path, [(sort_key(b"k"), b"v")]).close()
+    path = tmp_path / segment_name(1)
+    data = bytearray(path.read_bytes())
+    data[6:8] = (1).to_bytes(2, "little")  # the header's version field
+    data[16:20] = zlib.crc32(bytes(data[:16])).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(StorageCorruptionError, match="format version 1; this build reads"):
+        Segment(OsFiles(), str(path), 1, 0)
