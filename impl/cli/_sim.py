@@ -87,7 +87,8 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="TICKS",
         help="reap deleted keys once every owner holds their tombstones and TICKS have "
-        "passed, and check property 7: no deleted value comes back (gossip only)",
+        "passed, and check property 7: no deleted value comes back, and once the cluster "
+        "has converged every deleted key is forgotten (gossip only)",
     )
     parser.add_argument("--trace", metavar="KEY", help="print a ladder diagram of KEY's messages")
     parser.add_argument(

@@ -12,6 +12,7 @@ import random
 
 from dynamokv.impl.core import (
     ClientRequest,
+    MemberConfig,
     Node,
     NodeConfig,
     PartitionRing,
@@ -23,12 +24,14 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     Version,
     hint_size_bytes,
+    hint_to_store,
     next_counter,
     read_may_answer,
+    versions,
     write_may_answer,
 )
 from dynamokv.impl.sim import SimDisk
-from dynamokv.spec.errors import InvariantError
+from dynamokv.spec.errors import ArgumentError, InvariantError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -139,3 +142,39 @@ def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
     assert woken >= 2, "the request's later deadline was never armed after the first wake-up"
     effects = step(ClientRequest(2, PutRequest(b"k2", b"v")), fresh(last + 5))
     assert [e.at for e in effects if isinstance(e, SetTimer)], "no wake-up asked for"
+
+
+def test_a_held_version_that_saw_an_incoming_one_is_not_absorbed() -> None:
+    """Hand-made contexts can make two versions each supersede the other; the fast path
+    must then decline (``absorbs`` is False) and the merge keep what reconcile keeps."""
+    incoming = (Version(b"x", ("a", 1), (("b", 1),)),)  # saw h's dot
+    held = (Version(b"h", ("b", 1), (("a", 1),)),)  # saw x's dot
+    assert not versions.absorbs(incoming, held)
+    assert versions.merge(held, incoming) == versions.reconcile((*held, *incoming))
+
+
+def test_a_copy_of_what_is_held_is_absorbed() -> None:
+    """Versions arrive decoded from the wire: equal to what is held, never the same
+    objects; the fast path must still see them as the same versions."""
+    held = (Version(b"x", ("a", 1), (("b", 2),)),)
+    copy = (Version(b"x", tuple(["a", 1]), tuple([tuple(["b", 2])])),)  # type: ignore[arg-type]
+    assert copy[0].dot is not held[0].dot
+    assert versions.absorbs(copy, held)
+
+
+def test_a_hint_that_would_pass_the_byte_bound_is_refused() -> None:
+    held = (Version(b"v" * 20, ("n1", 1)),)
+    size = hint_size_bytes(b"k", held)
+    common = {"hint_id": 1, "hints_count": 0, "count_max": 10}
+    assert hint_to_store("n3", b"k", held, hints_bytes=50, bytes_max=50 + size, **common)
+    assert hint_to_store("n3", b"k", held, hints_bytes=50, bytes_max=49 + size, **common) is None
+
+
+def test_a_tombstone_grace_of_zero_ticks_is_allowed_and_a_negative_one_refused() -> None:
+    assert MemberConfig(tombstone_grace_ticks=0).tombstone_grace_ticks == 0
+    try:
+        MemberConfig(tombstone_grace_ticks=-1)
+    except ArgumentError:
+        pass
+    else:
+        raise AssertionError("a negative grace was accepted")

@@ -177,7 +177,7 @@ def run_oracle(command: list[str]) -> bool:
     return completed.returncode == 0
 
 
-def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool) -> bool:
+def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool, whole_map: bool) -> bool:
     """Apply a known bug by hand; its oracle must fail. Restores the file in every case.
 
     With ``use_map`` its oracle is chosen from the coverage map as any mutant's is,
@@ -194,7 +194,10 @@ def sentinel(plan: dict[str, dict[str, object]], *, use_map: bool) -> bool:
         line = source.count("\n", 0, offset) + 1
         column = offset - (source.rfind("\n", 0, offset) + 1)
         tests = mutant_tests(
-            load_map(SENTINEL_MODULE), (line, column), (line, column + len(SENTINEL_FROM))
+            load_map(SENTINEL_MODULE, None if whole_map else oracle_tests(SENTINEL_MODULE, plan)),
+            (line, column),
+            (line, column + len(SENTINEL_FROM)),
+            oracle_tests(SENTINEL_MODULE, plan),
         )
         if tests is None:
             print(f"sentinel: the coverage map names no test for {SENTINEL_MODULE}:{line}")
@@ -246,11 +249,6 @@ class LineMap:
     seconds: dict[str, float]
     """How long each test took in the map's run (its oracle runs the quickest first)."""
     tree: ast.Module
-
-    @property
-    def module_tests(self) -> frozenset[str]:
-        """Every test that executed any line of the module."""
-        return frozenset(name for names in self.lines.values() for name in names if name)
 
     def ordered(self, tests: frozenset[str]) -> list[str]:
         return sorted(tests, key=lambda name: (self.seconds.get(name, 0.0), name))
@@ -348,10 +346,21 @@ def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bo
     return not failed
 
 
-def load_map(module: str) -> LineMap:
+def load_map(module: str, within: list[str] | None = None) -> LineMap:
+    """The module's map; with ``within`` (test files or folders), only those tests in it."""
+
+    def planned(name: str) -> bool:
+        path = name.split("::", 1)[0]
+        return within is None or any(
+            path == entry or path.startswith(entry.rstrip("/") + "/") for entry in within
+        )
+
     data = json.loads(map_path(module).read_text())
     return LineMap(
-        lines={int(line): frozenset(names) for line, names in data["lines"].items()},
+        lines={
+            int(line): frozenset(name for name in names if not name or planned(name))
+            for line, names in data["lines"].items()
+        },
         seconds=data["seconds"],
         tree=ast.parse((ROOT / module).read_text()),
     )
@@ -364,14 +373,16 @@ def _position(node: ast.AST, *, end: bool = False) -> tuple[int, int]:
 
 
 def mutant_tests(
-    line_map: LineMap, start: tuple[int, int], end: tuple[int, int]
+    line_map: LineMap, start: tuple[int, int], end: tuple[int, int], on_import: list[str]
 ) -> list[str] | None:
     """The tests that can tell the mutant spanning ``start``–``end`` apart; None: no test.
 
     Code in a function or lambda body runs only when it is called, so only the tests
     that executed one of its lines (or its statement's first lines) can see a change
-    in it. Code elsewhere runs on import and can change what any user of the module
-    sees: all tests that executed the module.
+    in it. Code that ran on import (module or class level, a decorator, a default, a
+    function called while importing) can change what any user of the module sees,
+    and coverage cannot say which tests use it: those get ``on_import``, the module's
+    planned tests. Code that never ran, not even on import, no test can see.
     """
     in_body = False
     innermost: ast.stmt | None = None
@@ -390,22 +401,21 @@ def mutant_tests(
         if contains and (innermost is None or _position(node) >= _position(innermost)):
             assert isinstance(node, ast.stmt)
             innermost = node
-    if not in_body:
-        tests = line_map.module_tests
-    else:
-        lines = set(range(start[0], end[0] + 1))
-        if innermost is not None:
-            inner_body = getattr(innermost, "body", None)
-            last = (
-                max(innermost.lineno, inner_body[0].lineno - 1)
-                if isinstance(inner_body, list) and inner_body
-                else innermost.end_lineno or innermost.lineno
-            )
-            lines |= set(range(innermost.lineno, last + 1))
-        tests = frozenset(
-            name for line in lines for name in line_map.lines.get(line, frozenset()) if name
+    lines = set(range(start[0], end[0] + 1))
+    if innermost is not None:
+        inner_body = getattr(innermost, "body", None)
+        last = (
+            max(innermost.lineno, inner_body[0].lineno - 1)
+            if isinstance(inner_body, list) and inner_body
+            else innermost.end_lineno or innermost.lineno
         )
-    return line_map.ordered(tests) if tests else None
+        lines |= set(range(innermost.lineno, last + 1))
+    names = {name for line in lines for name in line_map.lines.get(line, frozenset())}
+    if not names:
+        return None
+    if not in_body or "" in names:
+        return list(on_import)
+    return line_map.ordered(frozenset(name for name in names if name))
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -499,6 +509,8 @@ def exec_modules(
     limit: int | None,
     deadline: float | None,
     retest_survivors: bool,
+    retest_with_fast_tier: bool = True,
+    whole_map: bool = False,
     use_map: bool,
 ) -> None:
     """Judge the modules' pending mutants, one module after another in turns.
@@ -513,7 +525,11 @@ def exec_modules(
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
     from rich.progress import Progress
 
-    line_maps = {module: load_map(module) for module in modules} if use_map else {}
+    line_maps = {
+        module: load_map(module, None if whole_map else oracle_tests(module, plan))
+        for module in modules
+        if use_map
+    }
     judged = 0
     unexecuted = 0
     seconds = 0.0
@@ -548,10 +564,15 @@ def exec_modules(
 
     def judge(module: str, item: Any) -> Any:
         mutation = item.mutations[0]
-        if item.job_id in retested_jobs:
+        if item.job_id in retested_jobs and retest_with_fast_tier:
             tests: list[str] | None = FAST_TIER
         elif use_map:
-            tests = mutant_tests(line_maps[module], mutation.start_pos, mutation.end_pos)
+            tests = mutant_tests(
+                line_maps[module],
+                mutation.start_pos,
+                mutation.end_pos,
+                oracle_tests(module, plan),
+            )
         else:
             tests = oracle_tests(module, plan)
         if tests is None:
@@ -789,10 +810,23 @@ def main(argv: list[str]) -> int:
         help="judge the survivors again (after tests were added to kill them)",
     )
     parser.add_argument(
+        "--retest-oracle",
+        choices=["fast-tier", "oracle"],
+        default="fast-tier",
+        help="the survivors' retest: the whole fast tier (default), or the --oracle again "
+        "(after --add-to-map put the new tests in the map)",
+    )
+    parser.add_argument(
         "--oracle",
         choices=["coverage", "plan"],
         default="coverage",
         help="a mutant's tests: those executing its code (coverage map) or its module's plan",
+    )
+    parser.add_argument(
+        "--whole-map",
+        action="store_true",
+        help="a mutant's tests: every fast test executing its code, not only its module's "
+        "planned tests that do",
     )
     parser.add_argument(
         "--rebuild-map",
@@ -861,7 +895,7 @@ def main(argv: list[str]) -> int:
             if args.add_to_map and fresh and not build_maps(fresh, args.add_to_map, add=True):
                 print("coverage map: the added tests fail on the unmutated tree; fix them first")
                 return 1
-        if not sentinel(plan, use_map=use_map):
+        if not sentinel(plan, use_map=use_map, whole_map=args.whole_map):
             return 1
         chosen = [m for m in modules if args.retest_survivors or has_pending(m)]
         if chosen:
@@ -883,6 +917,8 @@ def main(argv: list[str]) -> int:
                 limit=args.limit,
                 deadline=deadline,
                 retest_survivors=args.retest_survivors,
+                retest_with_fast_tier=args.retest_oracle == "fast-tier",
+                whole_map=args.whole_map,
                 use_map=use_map,
             )
     ok = print_table(modules, plan)

@@ -34,6 +34,23 @@ from dynamokv.impl.runtime import (
 
 LOOPBACK = "127.0.0.1"
 
+PATIENT_TIMEOUT_TICKS = 6000
+"""A minute at 10 ms ticks: request and replica timeouts for tests whose requests must
+not time out on a busy machine (the default, 40 ticks, is 0.4 s; an fsync alone took
+0.15 s at load 12)."""
+
+
+def patient_node_config(*, n: int = 3, r: int = 2, w: int = 2) -> NodeConfig:
+    """The core's defaults but for request and replica timeouts of a minute (for a test
+    that does not wait for a timeout to fire: a sloppy-quorum test must keep them short)."""
+    return NodeConfig(
+        n=n,
+        r=r,
+        w=w,
+        request_timeout_ticks=PATIENT_TIMEOUT_TICKS,
+        replica_timeout_ticks=PATIENT_TIMEOUT_TICKS,
+    )
+
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct ports that were free a moment ago."""
@@ -197,7 +214,7 @@ class ProcessCluster:
         member = next(m for m in self.members if m.name == name)
         return f"{member.host}:{member.http_port}"
 
-    def start(self, name: str, *, timeout_seconds: float = 20.0) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *, timeout_seconds: float = 120.0) -> subprocess.Popen[bytes]:
         command = [
             sys.executable,
             "-m",

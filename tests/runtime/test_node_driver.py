@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 import trio
 from dynamokv.impl.client import AsyncClient, QuorumError
-from dynamokv.impl.core import NodeConfig
 from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
 from dynamokv.impl.storage import Store, StoreOptions
-from node_helpers import open_cluster, stop_node
+from node_helpers import open_cluster, patient_node_config, stop_node
 from runtime_helpers import trio_test
 
 
@@ -141,7 +140,7 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
     # The put waits while the gate is shut: the request must not time out meanwhile (the
     # default, 40 ticks of 10 ms, is shorter than a busy machine takes to get there), nor
     # the replicas be suspected, so both timeouts are a minute here.
-    patient = NodeConfig(n=3, r=2, w=2, request_timeout_ticks=6000, replica_timeout_ticks=6000)
+    patient = patient_node_config()
     async with open_cluster(tmp_path, store_factory=factory, node_config=patient) as nodes:
         coordinator = nodes[0]
         key = _key_owned_by(nodes, coordinator.process.name)
@@ -279,7 +278,8 @@ async def test_graceful_shutdown_leaves_every_write_in_the_store(tmp_path: Path)
 async def test_the_composite_node_persists_ring_and_generation_and_exports_its_counters(
     tmp_path: Path,
 ) -> None:
-    async with open_cluster(tmp_path) as nodes:
+    # Ten puts in a row: on a busy machine one took longer than the default 0.4 s.
+    async with open_cluster(tmp_path, node_config=patient_node_config()) as nodes:
         async with AsyncClient(nodes[0].http) as client:
             for i in range(10):
                 await client.put(f"k{i}", b"v%d" % i)

@@ -1,0 +1,48 @@
+"""The pieces around the solver can fail too: a replay through a wrong spec disagrees,
+the registry names controls in order, and a row's time is the time it took.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dynamokv.proofs import REGISTRY
+from dynamokv.proofs._result import Stopwatch
+from dynamokv.spec import ring as spec_ring
+
+
+def test_the_join_theorem_fails_when_the_spec_moves_keys_to_an_old_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The theorem's replay asks the spec's preference lists; a spec whose lists are
+    reversed moves keys between old nodes, and the row must say so."""
+    real = spec_ring.preference_list
+    monkeypatch.setattr(
+        spec_ring, "preference_list", lambda ring, key, n: tuple(reversed(real(ring, key, n)))
+    )
+    (entry,) = [e for e in REGISTRY if e.name == "ring.join_moves_keys_only_to_new_node"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
+
+
+def test_each_theorems_controls_are_named_in_order() -> None:
+    controls: dict[str, list[str]] = {}
+    for entry in REGISTRY:
+        if entry.kind == "control":
+            controls.setdefault(entry.theorem, []).append(entry.name)
+    assert controls and any(len(names) > 1 for names in controls.values())
+    for theorem, names in controls.items():
+        expected = [f"{theorem}.control"] + [
+            f"{theorem}.control{number}" for number in range(2, len(names) + 1)
+        ]
+        assert names == expected
+
+
+def test_a_stopwatch_gives_the_time_since_it_started() -> None:
+    before = time.perf_counter()
+    stopwatch = Stopwatch()
+    elapsed = stopwatch.seconds()
+    after = time.perf_counter()
+    assert 0 <= elapsed <= after - before
