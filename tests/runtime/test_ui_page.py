@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 from dynamokv.impl.client import AsyncClient
-from node_helpers import open_cluster
+from node_helpers import open_cluster, patient_node_config
 from runtime_helpers import trio_test
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -36,7 +36,9 @@ async def test_ui_page_is_self_contained_html(tmp_path: Path) -> None:
 
 @trio_test
 async def test_ui_state_counts_hints_per_owner_like_the_metrics(tmp_path: Path) -> None:
-    async with open_cluster(tmp_path, 4) as nodes:
+    # Patient timeouts: on a busy machine a slow (but live) replica must not time out and
+    # leave a hint for itself, which the assertion below would take for a wrong owner.
+    async with open_cluster(tmp_path, 4, node_config=patient_node_config()) as nodes:
         nodes[3].scope.cancel()
         await nodes[3].stopped.wait()
         live = nodes[:3]
