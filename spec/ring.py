@@ -468,16 +468,21 @@ def leave_partitions_weighted(
     assignment: Sequence[str], weights: Mapping[str, int], node: str
 ) -> tuple[str, ...]:
     """Weighted strategy 3 leave: each of ``node``'s partitions goes to the node furthest
-    below its new quota. Only the leaving node's partitions move (Dynamo §4.8.1)."""
+    below its new share Q·wᵢ/Σw. Only the leaving node's partitions move (Dynamo §4.8.1)."""
     owners = list(assignment)
     q = len(owners)
     remaining = {member: weights[member] for member in set(owners) - {node}}
-    quotas = weighted_quotas(remaining, q)
+    total = sum(remaining.values())
     counts = Counter(owner for owner in owners if owner != node)
     for index, owner in enumerate(owners):
         if owner == node:
-            # The node furthest below its quota takes it (ties: the smallest id).
-            heir = min(remaining, key=lambda member: (counts[member] - quotas[member], member))
+            # The node furthest below its share takes it (ties: the smallest id). The share,
+            # not the rounded quota, as for a join: a node one under a quota rounded up
+            # may be less under its share than a node one under a quota rounded down.
+            heir = min(
+                remaining,
+                key=lambda member: (counts[member] * total - q * remaining[member], member),
+            )
             owners[index] = heir
             counts[heir] += 1
     return tuple(owners)

@@ -102,6 +102,8 @@ class NodeStats:
     siblings_returned: int = 0
     hints_stored: int = 0
     hints_refused: int = 0
+    # Hand-offs acknowledged by the owner. A crash that loses a hint's deletion makes the
+    # restarted node hand the hint off again, and that second hand-off counts too.
     hints_replayed: int = 0
     read_repairs: int = 0
     truncations: int = 0

@@ -213,7 +213,7 @@ def leave_weighted(
     assignment: Sequence[str], weights: Mapping[str, int], node: str
 ) -> tuple[str, ...]:
     """Weighted strategy-3 leave: each of ``node``'s partitions, in ring order, goes to the
-    node furthest below its new quota (ties: the smallest id).
+    node furthest below its new share Q·wᵢ/Σw (ties: the smallest id).
 
     Equal, partition for partition, to :func:`dynamokv.spec.ring.leave_partitions_weighted`.
 
@@ -228,18 +228,21 @@ def leave_weighted(
     missing = sorted(member for member in remaining if member not in weights)
     if missing:
         raise PartitionArgumentError(f"leave: no weight for {', '.join(missing)}")
-    quotas = _quotas({member: weights[member] for member in remaining}, len(owners))
+    q = len(owners)
+    _quotas({member: weights[member] for member in remaining}, q)  # refuses a share under one
+    total = sum(weights[member] for member in remaining)
     loads = {member: 0 for member in remaining}
     for owner in owners:
         if owner != node:
             loads[owner] += 1
-    heap = [(loads[member] - quotas[member], member) for member in remaining]
+    # Keyed by how far below its share Q·w/Σw a node is, scaled by Σw to stay integral.
+    heap = [(loads[member] * total - q * weights[member], member) for member in remaining]
     heapq.heapify(heap)
     for index, owner in enumerate(owners):
         if owner == node:
             below, heir = heapq.heappop(heap)
             owners[index] = heir
-            heapq.heappush(heap, (below + 1, heir))
+            heapq.heappush(heap, (below + total, heir))
     return tuple(owners)
 
 

@@ -421,7 +421,11 @@ class NodeProcess:
             ("siblings_returned", "Gets that returned more than one sibling"),
             ("hints_stored", "Hints stored for an unreachable owner (Dynamo §4.6)"),
             ("hints_refused", "Hints refused because the hint store was full"),
-            ("hints_replayed", "Hints handed off and acknowledged by their owner"),
+            (
+                "hints_replayed",
+                "Hints handed off and acknowledged by their owner (a hint whose deletion a "
+                "crash lost is handed off, and counted, again)",
+            ),
             ("read_repairs", "Stale replicas repaired after a get"),
             ("truncations", "Vector clocks truncated (Dynamo §4.4)"),
             ("leases_persisted", "Counter leases persisted"),

@@ -377,6 +377,18 @@ def test_a_weighted_join_takes_from_the_node_furthest_above_its_share() -> None:
     assert ring.is_weighted_balanced(after, joined)
 
 
+def test_a_weighted_leave_gives_to_the_node_furthest_below_its_share() -> None:
+    """A case Hypothesis found. When c leaves, a holds 3 against a quota of 2 (share 2.55)
+    and e 9 against 10 (share 10.18); b and d hold 7 against quotas of 8 (shares 7.64).
+    Ranked by the deficit under the rounded quota, b and d would take both of c's
+    partitions and e would stay 1.18 under its share; ranked by the share, e takes one."""
+    weights = {"a": 1, "b": 3, "c": 1, "d": 3, "e": 4}
+    before = ring.assign_partitions_weighted(weights, 28)
+    after = ring.leave_partitions_weighted(before, weights, "c")
+    assert Counter(after)["e"] == 10
+    assert ring.is_weighted_balanced(after, {n: w for n, w in weights.items() if n != "c"})
+
+
 @given(WEIGHTS, st.integers(1, 300), st.data())
 def test_a_weighted_leave_moves_only_the_leavers_partitions_and_keeps_the_balance(
     weights: dict[str, int], q: int, data: st.DataObject
