@@ -320,6 +320,28 @@ def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
     assert view.metrics.rings_rejected == 1
 
 
+def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None:
+    """With more members than ``digest_entries_max``, each syn carries the node's own
+    digest and a slice of the others that moves on every round, so every member is
+    offered within a few rounds and no message exceeds the bound."""
+    config = GossipConfig(partition_count=Q, digest_entries_max=3)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    others = [f"m{i}" for i in range(7)]
+    for start in range(0, len(others), 3):  # learned three at a time: the bound holds inbound too
+        batch = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in others[start : start + 3])
+        view.receive(GossipAck("m0", "y", batch, (), None, False), 1)
+    assert set(view.members) == {"a", *others}
+    offered: list[list[str]] = []
+    for now in range(2, 2 + 8 * config.gossip_period_ticks):
+        for effect in view.tick(now):
+            if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn):
+                offered.append([digest.node_id for digest in effect.message.digests])
+    assert len(offered) >= 4
+    assert all(len(names) == 3 and names[0] == "a" for names in offered)
+    assert offered[0][1:] == ["m0", "m1"] and offered[1][1:] == ["m2", "m3"]
+    assert set(others) <= {name for names in offered[:4] for name in names}
+
+
 def test_members_max_bounds_the_table() -> None:
     config = GossipConfig(partition_count=Q, members_max=3)
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
