@@ -523,7 +523,8 @@ _ENGINE_CLASSES: dict[str, type[_Engine]] = {
 
 
 class _Pending:
-    """A queued write of :class:`_GroupCommit` and the lock its thread sleeps on."""
+    """A queued write of a group commit (:class:`_GroupCommit`, :class:`_Committer`) and
+    the lock its thread sleeps on."""
 
     __slots__ = ("error", "key", "lock", "promoted", "value")
 
@@ -534,6 +535,26 @@ class _Pending:
         self.promoted = False
         self.lock = threading.Lock()
         self.lock.acquire()
+
+
+def _commit_and_wake(
+    commit: Callable[[Sequence[tuple[bytes, bytes]]], None],
+    batch: list[_Pending],
+    *,
+    leader: _Pending | None,
+) -> BaseException | None:
+    """Commit ``batch`` as one transaction and wake every writer in it but ``leader`` (the
+    thread that committed), each with the commit's error if it failed; return that error."""
+    error: BaseException | None = None
+    try:
+        commit([(pending.key, pending.value) for pending in batch])
+    except BaseException as failure:
+        error = failure
+    for pending in batch:
+        if pending is not leader:
+            pending.error = error
+            pending.lock.release()
+    return error
 
 
 class _GroupCommit:
@@ -567,17 +588,9 @@ class _GroupCommit:
                 return
         with self._lock:
             batch, self._queue = self._queue, []
-        error: BaseException | None = None
-        try:
-            self._commit([(pending.key, pending.value) for pending in batch])
-        except BaseException as failure:
-            error = failure
+        error = _commit_and_wake(self._commit, batch, leader=me)
         self.written += len(batch)
         self.commits += 1
-        for pending in batch:
-            if pending is not me:
-                pending.error = error
-                pending.lock.release()
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
@@ -623,16 +636,9 @@ class _Committer:
                 if not self._queue:
                     return
                 batch, self._queue = self._queue, []
-            error: BaseException | None = None
-            try:
-                self._commit([(pending.key, pending.value) for pending in batch])
-            except BaseException as failure:
-                error = failure
+            _commit_and_wake(self._commit, batch, leader=None)
             self.written += len(batch)
             self.commits += 1
-            for pending in batch:
-                pending.error = error
-                pending.lock.release()
 
     def stop(self) -> None:
         with self._queued:
