@@ -13,10 +13,15 @@ import pytest
 from dynamokv.impl.core import (
     GetRequest,
     GetResult,
+    MemberConfig,
     Node,
     PartitionMerkleTree,
     PutRequest,
     PutResult,
+    Receive,
+    RootsReply,
+    RootsRequest,
+    Send,
     value_hash,
 )
 from dynamokv.impl.sim._measurements import movement
@@ -255,3 +260,24 @@ def test_q4_hints_replay_then_merkle_repairs_the_rest() -> None:
 def test_q4_preset_three_hours() -> None:
     m = measure_q4()
     assert m.identical and m.keys_repaired > 0 and m.hints_replayed > 0
+
+
+def test_a_roots_request_is_compared_only_within_its_bounds() -> None:
+    """A peer's roots message is judged before any tree is read (every message has a
+    named bound): as many partitions as ``roots_per_message_max`` allows are compared,
+    one more is refused with ``ok`` False and nothing listed as differing."""
+    bound = 4
+    cluster = gossip_cluster(roots_per_message_max=bound)
+    node = cluster.nodes["n2"]
+    depth = MemberConfig().merkle_depth
+
+    def reply(count: int) -> RootsReply:
+        partitions = tuple(range(count))
+        request = RootsRequest("n1", "n2", 9_000 + count, depth, partitions, (b"?",) * count)
+        sent = [e.message for e in node.step(Receive(request), cluster.now) if isinstance(e, Send)]
+        (answer,) = [m for m in sent if isinstance(m, RootsReply)]
+        return answer
+
+    assert reply(bound - 1).ok and reply(bound).ok
+    refused = reply(bound + 1)
+    assert not refused.ok and refused.differing == ()
