@@ -93,9 +93,9 @@ class Tally:
     pending: int = 0
     incompetent: int = 0
     annotations: int = 0
+    """Mutants inside postponed type annotations: never executed, not judged."""
     stale_marks: list[str] = field(default_factory=list)
     """Mutants marked equivalent that a test kills: the mark names another mutant."""
-    """Mutants inside postponed type annotations: never executed, not judged."""
     survivors: list[str] = field(default_factory=list)
     strata: list[tuple[int, int, int]] = field(default_factory=list)
     """Per module: (mutants, killed, killed + survived) for the sampled estimate."""
