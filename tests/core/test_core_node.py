@@ -184,6 +184,22 @@ def test_a_transfer_batch_is_merged_and_acked_only_once_durable() -> None:
     assert [e.message for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
 
 
+def test_a_later_step_reads_the_storage_not_an_earlier_steps_write() -> None:
+    """A step's own writes are read back only within that step (the driver applies them
+    after it returns); from the next step on, the storage is the truth, and it can change
+    without a write of the node's: compaction reaps a tombstone once it may."""
+    disk = SimDisk()
+    out = core.Outbox()
+    store = core.LocalStore(disk, out)
+    tombstone = Version(None, ("n2", 1), ())
+    store.write(KEY, (tombstone,))
+    assert store.read(KEY) == (tombstone,)  # within the step: its own write
+    _carry_out(disk, out.effects)
+    disk.apply(Persist(2, (StoreVersions(KEY, ()),)))  # the storage reaped the tombstone
+    store.begin_step()
+    assert store.read(KEY) == ()
+
+
 def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     disk = SimDisk()
     node = _node(disk)

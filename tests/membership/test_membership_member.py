@@ -14,6 +14,7 @@ from dynamokv.impl.core import (
     GetRequest,
     GetResult,
     MemberConfig,
+    MerklePacket,
     Node,
     PartitionMerkleTree,
     PutRequest,
@@ -22,6 +23,7 @@ from dynamokv.impl.core import (
     RootsReply,
     RootsRequest,
     Send,
+    Tick,
     value_hash,
 )
 from dynamokv.impl.sim._measurements import movement
@@ -281,3 +283,35 @@ def test_a_roots_request_is_compared_only_within_its_bounds() -> None:
     assert reply(bound - 1).ok and reply(bound).ok
     refused = reply(bound + 1)
     assert not refused.ok and refused.differing == ()
+
+
+def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
+    """A roots round is answered by the peer it was sent to: a reply carrying the
+    round's id from any other node (whatever its name sorts as) starts no exchange,
+    while the asked peer's reply with the same differing partition starts one."""
+
+    def answered_by(impostor: int | None) -> list[tuple[str, type]]:
+        cluster = gossip_cluster()
+        node = cluster.nodes["n3"]
+        now = cluster.now
+        for _ in range(2_000):
+            now += 1
+            sent = [e.message for e in node.step(Tick(), now) if isinstance(e, Send)]
+            asked = [m for m in sent if isinstance(m, RootsRequest)]
+            if asked:
+                break
+        else:
+            raise AssertionError("n3 started no roots round")
+        peer = asked[0].dst
+        others = sorted(n for n in cluster.names if n not in (peer, "n3"))
+        assert others[0] < peer < others[-1]  # impostors on either side of it
+        src = peer if impostor is None else others[impostor]
+        differing = cluster.ring.shared_partitions("n3")[peer][:1]
+        reply = RootsReply(src, "n3", asked[0].round_id, differing)
+        effects = node.step(Receive(reply), now + 1)
+        return [(e.message.dst, type(e.message)) for e in effects if isinstance(e, Send)]
+
+    genuine = answered_by(None)
+    assert genuine and all(kind is MerklePacket for _, kind in genuine)
+    assert answered_by(0) == []  # a node whose name sorts first
+    assert answered_by(-1) == []  # and one that sorts last

@@ -6,9 +6,10 @@ really needs more than its budget, or that stops using the CPU, still ends.
 
 from __future__ import annotations
 
+import os
 import sys
 
-from dynamokv.proofs._crosshair import run_cpu_bounded
+from dynamokv.proofs._crosshair import _cpu_seconds, run_cpu_bounded
 
 
 def test_a_run_that_finishes_gives_its_exit_code_and_output() -> None:
@@ -33,3 +34,20 @@ def test_a_process_that_uses_no_cpu_is_stopped_as_stalled() -> None:
     )
     assert completed.returncode is None
     assert completed.note is not None and completed.note.startswith("stalled")
+
+
+def test_the_cpu_time_counted_is_user_plus_system_time() -> None:
+    """Read from /proc for this very process, it matches what the kernel reports through
+    ``os.times()``: user and system time together, not either of them alone."""
+    times = os.times()
+    for _ in range(1_000):  # bounded: spin in Python until user time is well above system
+        if times.user - times.system >= 0.2:
+            break
+        sum(range(100_000))
+        times = os.times()
+    assert times.user - times.system >= 0.2
+    counted = _cpu_seconds(os.getpid())
+    after = os.times()
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert counted is not None
+    assert times.user + times.system - tick <= counted <= after.user + after.system + tick

@@ -27,6 +27,26 @@ def test_the_join_theorem_fails_when_the_spec_moves_keys_to_an_old_node(
     assert not result.ok
 
 
+def test_the_join_replay_checks_the_key_just_past_each_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key's owner can change only at a token or next to one, so the replay asks about
+    the positions on either side of every token: a spec that goes wrong only one past a
+    token (an arc's first key handed to the wrong nodes) must be caught."""
+    real = spec_ring.preference_list
+
+    def off_by_one_past_a_token(ring: spec_ring.Ring, position: int, n: int) -> tuple[str, ...]:
+        nodes = real(ring, position, n)
+        just_past = any(position == token + 1 for token, _ in ring)
+        return tuple(reversed(nodes)) if just_past else nodes
+
+    monkeypatch.setattr(spec_ring, "preference_list", off_by_one_past_a_token)
+    (entry,) = [e for e in REGISTRY if e.name == "ring.join_moves_keys_only_to_new_node"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
+
+
 def test_each_theorems_controls_are_named_in_order() -> None:
     controls: dict[str, list[str]] = {}
     for entry in REGISTRY:

@@ -1,0 +1,70 @@
+"""``make mutate``'s own rules: which mutants it judges, and when a sample meets a target."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def _runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "dynamokv_mutation_run", Path(__file__).with_name("run.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN = _runner()
+
+SOURCE = """\
+def f(a, *, b=2):
+    return a + b == b | a
+"""
+
+
+def _spans() -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    tree = ast.parse(SOURCE)
+    return [
+        RUN._span(node) for node in ast.walk(tree) if isinstance(node, (ast.BinOp, ast.AugAssign))
+    ]
+
+
+def test_an_operator_is_replaced_only_within_its_class() -> None:
+    plus = (2, 13)  # the + of a + b
+    outside = RUN.outside_operator_set
+    assert not outside("core/ReplaceBinaryOperator_Add_Sub", plus, _spans())
+    assert outside("core/ReplaceBinaryOperator_Add_BitOr", plus, _spans())
+    assert outside("core/ReplaceBinaryOperator_Add_RShift", plus, _spans())
+    assert not outside("core/ReplaceBinaryOperator_BitOr_BitAnd", (2, 22), _spans())
+    assert not outside("core/ReplaceComparisonOperator_Eq_LtE", (2, 17), _spans())
+    assert outside("core/ReplaceComparisonOperator_Eq_Is", (2, 17), _spans())
+    assert not outside("core/ReplaceComparisonOperator_Is_IsNot", (2, 17), _spans())
+    assert not outside("core/NumberReplacer", (1, 14), _spans())
+
+
+def test_the_star_of_keyword_only_parameters_is_not_an_operator() -> None:
+    star = (1, 9)  # def f(a, *, b=2)
+    assert RUN.outside_operator_set("core/ReplaceBinaryOperator_Mul_Div", star, _spans())
+    assert not RUN.outside_operator_set("core/ReplaceBinaryOperator_Mul_Div", (2, 13), _spans())
+
+
+def test_a_sample_meets_a_target_only_when_its_whole_interval_does() -> None:
+    def tally(strata: list[tuple[int, int, int]], pending: int) -> object:
+        killed = sum(k for _, k, _ in strata)
+        survived = sum(j - k for _, k, j in strata)
+        return RUN.Tally(killed=killed, survived=survived, pending=pending, strata=strata)
+
+    large = tally([(1_000, 300, 300), (1_000, 299, 300)], pending=1_400)
+    small = tally([(1_000, 20, 20), (1_000, 20, 20)], pending=1_960)
+    unsampled = tally([(1_000, 300, 300), (1_000, 0, 0)], pending=1_700)
+    complete = tally([(40, 38, 40)], pending=0)
+    assert large.established(0.95)
+    assert not small.established(0.95)  # all killed, yet too few to say 95%
+    assert not unsampled.established(0.95)  # a module with no verdict at all
+    assert complete.established(0.95) and not complete.established(0.96)
