@@ -64,6 +64,15 @@ def test_truncate_equals_spec_with_counters_as_stamps(a: dict[str, int], thresho
     assert dict(truncated) == vclock.truncate(a, a, threshold)
 
 
+@given(clocks, st.integers(min_value=1, max_value=7))
+def test_a_clock_within_the_threshold_is_returned_itself(a: dict[str, int], threshold: int) -> None:
+    """Every put truncates its clock, and almost every clock is short: one within the
+    threshold is the same tuple back, not a sorted copy of it."""
+    clock = core_vclock.freeze(a)
+    truncated = core_vclock.truncate(clock, threshold)
+    assert (truncated is clock) == (len(clock) <= threshold)
+
+
 @st.composite
 def version_sets(draw: st.DrawFn) -> list[Version]:
     """Valid versions with distinct dots, as a cluster produces them."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY
+from dynamokv.proofs import REGISTRY, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import ring as spec_ring
 
@@ -45,6 +45,30 @@ def test_the_join_replay_checks_the_key_just_past_each_token(
     result = entry.check()
     assert result.replay is not None and not result.replay.agreed, result.replay
     assert not result.ok
+
+
+def test_the_unequal_partitions_control_fails_when_the_spec_makes_them_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With Q = 3 the spec's partitions cannot all be equal (3 does not divide the
+    ring); the control's replay says so, and a spec that made them equal by dropping
+    the last position must make the row fail."""
+    size = spec_ring.RING_SIZE // 3
+    monkeypatch.setattr(spec_ring, "partition_start", lambda index, q: index * size)
+    (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals.control"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert "partition sizes differ: [" in result.replay.detail
+    assert not result.ok
+
+
+def test_a_run_counts_its_theorems_and_its_controls_apart() -> None:
+    names = ["quorum.read_write_intersect", "vclock.descends_reflexive"]
+    proof_run = run(select(names))
+    theorems = sum(1 for result in proof_run.results if result.kind == "theorem")
+    controls = sum(1 for result in proof_run.results if result.kind == "control")
+    assert theorems >= 2 and controls >= 1
+    assert (proof_run.count("theorem"), proof_run.count("control")) == (theorems, controls)
 
 
 def test_each_theorems_controls_are_named_in_order() -> None:
