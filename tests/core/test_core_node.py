@@ -216,3 +216,38 @@ def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     assert out.effects == [Persist(1, (StoreVersions(KEY, ()),))]
     _carry_out(disk, out.effects)
     assert disk.read_versions(KEY) == ()
+
+
+def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
+    """A replay round's work is bounded by its batch, not by how many owners have hints:
+    once the batch is sent, no further owner's health is even asked."""
+    from dynamokv.impl.core._handoff import HintStore, hint_may_be_deleted, hint_to_store
+
+    asked: list[str] = []
+
+    class EveryoneUp:
+        def is_healthy(self, node: str, now: int) -> bool:
+            asked.append(node)
+            return True
+
+    out = core.Outbox()
+    out.begin()
+    owners = [f"o{i}" for i in range(10)]
+    store = HintStore(
+        "n2",
+        config=NodeConfig(hint_replay_batch_max=2),
+        stats=core.NodeStats(),
+        may_delete=hint_may_be_deleted,
+        to_store=hint_to_store,
+        health=EveryoneUp(),  # type: ignore[arg-type]
+        out=out,
+        stored=[
+            core.Hint(i + 1, owner, KEY, (Version(b"v", ("n1", i + 1), ()),), 64)
+            for i, owner in enumerate(owners)
+        ],
+        schedule=lambda now: None,
+    )
+    store.replay(0)
+    replays = [e.message for e in out.effects if isinstance(e, Send)]
+    assert [m.dst for m in replays] == owners[:2]
+    assert asked == owners[:2]
