@@ -42,6 +42,20 @@ def test_default_ring_has_16384_partitions() -> None:
     assert core.preference_list(key) == ring.preference_list(spec_ring, ring.md5_position(key), 3)
 
 
+@given(st.integers(min_value=1, max_value=16_384), st.data())
+def test_a_trees_partition_start_equals_spec(partition_count: int, data: st.DataObject) -> None:
+    """The Merkle trees place their key ranges with a contract-free copy of the spec's
+    partition_start, the first partition and the end of the ring included."""
+    from dynamokv.impl.core._merkle import _partition_start
+
+    edges = [0, partition_count]
+    partitions = data.draw(st.lists(st.integers(0, partition_count), max_size=4)) + edges
+    for partition in partitions:
+        assert _partition_start(partition, partition_count) == ring.partition_start(
+            partition, partition_count
+        )
+
+
 clocks = st.dictionaries(st.sampled_from(NODES), st.integers(min_value=1, max_value=6), max_size=6)
 
 
