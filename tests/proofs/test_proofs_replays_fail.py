@@ -9,6 +9,7 @@ import time
 import pytest
 from dynamokv.proofs import REGISTRY, run, select
 from dynamokv.proofs._result import Stopwatch
+from dynamokv.spec import quorum as spec_quorum
 from dynamokv.spec import ring as spec_ring
 
 
@@ -69,6 +70,25 @@ def test_a_run_counts_its_theorems_and_its_controls_apart() -> None:
     controls = sum(1 for result in proof_run.results if result.kind == "control")
     assert theorems >= 2 and controls >= 1
     assert (proof_run.count("theorem"), proof_run.count("control")) == (theorems, controls)
+
+
+def test_the_sloppy_quorum_replay_checks_every_healthy_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The replay compares the encoding with the spec on every healthy set of the list, so
+    a spec wrong only when exactly two nodes are down (it forgets one substitute) fails
+    the row."""
+    real = spec_quorum.sloppy_quorum
+
+    def forgets_a_substitute(nodes, up, n):  # type: ignore[no-untyped-def]
+        quorum = real(nodes, up, n)
+        return quorum[:-1] if len(nodes) - len(up) == 2 else quorum
+
+    monkeypatch.setattr(spec_quorum, "sloppy_quorum", forgets_a_substitute)
+    (entry,) = [e for e in REGISTRY if e.name == "quorum.sloppy_is_strict_when_owners_up"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
 
 
 def test_each_theorems_controls_are_named_in_order() -> None:
