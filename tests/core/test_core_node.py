@@ -251,3 +251,38 @@ def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
     replays = [e.message for e in out.effects if isinstance(e, Send)]
     assert [m.dst for m in replays] == owners[:2]
     assert asked == owners[:2]
+
+
+def test_reap_rounds_start_once_per_interval() -> None:
+    """A reaper asks the other owners about its old tombstones one round per
+    ``reap_interval_ticks``, not on every tick it is stepped."""
+    from dynamokv.impl.core._reaping import TombstoneReaper
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    coordinator = ring.partition_preference_list(ring.partition_of(KEY))[0]
+    tombstone = (Version(None, ("n1", 1), ()),)
+
+    class Held:
+        def read(self, key: bytes) -> tuple[Version, ...]:
+            return tombstone
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        coordinator,
+        config=core.MemberConfig(tombstone_grace_ticks=10, reap_interval_ticks=50),
+        store=Held(),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,  # every owner must vote first
+        now=0,
+    )
+    reaper.note(KEY, tombstone)
+    rounds = []
+    for now in range(0, 121):
+        reaper.now = now
+        before = len(out.effects)
+        reaper.tick(ring, 1, quiet_ticks=1_000)
+        if any(isinstance(e, Send) for e in out.effects[before:]):
+            rounds.append(now)
+    assert rounds == [50, 100]
