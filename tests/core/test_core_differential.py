@@ -189,6 +189,17 @@ def test_merge_of_a_newer_version_returns_it() -> None:
     assert core_versions.merge((new,), (old,)) == (new,)
 
 
+def test_a_newer_version_absorbs_one_whose_context_names_other_nodes() -> None:
+    """The fast path's second check looks for the incoming dot's node in the held
+    context: entries of other nodes, sorting before or after it, are no reason to
+    decline (declining would only cost the slow path, so it is checked here directly)."""
+    for other in ("a", "z"):
+        old = kv.make_version(b"1", "b", 1, {other: 9})
+        new = kv.make_version(b"2", "m", 5, {"b": 1, other: 9})
+        assert core_versions.absorbs((new,), (old,)), other
+        assert core_versions.merge((old,), (new,)) == (new,)
+
+
 @given(version_sets(), version_sets())
 def test_reconcile_of_many_siblings_equals_spec(a: list[Version], b: list[Version]) -> None:
     """Up to 12 versions: both the tuple scan (few) and the dict path (many) of reconcile."""

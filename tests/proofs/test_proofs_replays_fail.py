@@ -4,11 +4,13 @@ the registry names controls in order, and a row's time is the time it took.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 from dynamokv.proofs import REGISTRY, run, select
 from dynamokv.proofs._result import Stopwatch
+from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
 from dynamokv.spec import ring as spec_ring
 
@@ -86,6 +88,25 @@ def test_the_sloppy_quorum_replay_checks_every_healthy_set(
 
     monkeypatch.setattr(spec_quorum, "sloppy_quorum", forgets_a_substitute)
     (entry,) = [e for e in REGISTRY if e.name == "quorum.sloppy_is_strict_when_owners_up"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
+
+
+def test_the_wasteful_walk_control_fails_when_the_spec_misses_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control's replay runs its counterexample through the spec's diff: the walk
+    must waste a visit *and* still find exactly the differing keys, so a spec diff that
+    drops a key makes the row fail."""
+    real = spec_merkle.diff
+
+    def drops_a_key(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, keys=frozenset(sorted(result.keys)[1:]))
+
+    monkeypatch.setattr(spec_merkle, "diff", drops_a_key)
+    (entry,) = [e for e in REGISTRY if e.name == "merkle.diff_is_sound.control"]
     result = entry.check()
     assert result.replay is not None and not result.replay.agreed, result.replay
     assert not result.ok
