@@ -286,3 +286,23 @@ def test_reap_rounds_start_once_per_interval() -> None:
         if any(isinstance(e, Send) for e in out.effects[before:]):
             rounds.append(now)
     assert rounds == [50, 100]
+
+
+def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
+    """The tombstone reaper watches every version set the node stores: a batch of keys
+    written in one persist (a transfer or a repair) reaches it key by key, as single
+    writes and drops do."""
+    from dynamokv.impl.core._merkle import MerkleTracking, MerkleTrees
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    seen: list[tuple[bytes, tuple[Version, ...]]] = []
+    tracked = MerkleTracking(
+        core.LocalStore(SimDisk(), core.Outbox()),
+        MerkleTrees(partition_count=8, depth=2, partition_of=ring.partition_of),
+        watch=lambda key, versions: seen.append((key, versions)),
+    )
+    one, two = (Version(b"v", ("n1", 1), ()),), (Version(None, ("n1", 2), ()),)
+    tracked.write(b"a", one)
+    tracked.write_many([(b"b", one), (b"c", two)])
+    tracked.drop([b"a"])
+    assert seen == [(b"a", one), (b"b", one), (b"c", two), (b"a", ())]
