@@ -306,3 +306,30 @@ def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
     tracked.write_many([(b"b", one), (b"c", two)])
     tracked.drop([b"a"])
     assert seen == [(b"a", one), (b"b", one), (b"c", two), (b"a", ())]
+
+
+def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
+    """A node gossips under a generation only once that generation is on disk, so a
+    generation is never reused: a crash before then lets the next start take it again,
+    and nothing was announced under it."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    disk = SimDisk()
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    persists = [e for e in node.step(core.Tick(), 0) if isinstance(e, Persist)]
+    assert any(isinstance(r, core.StoreGeneration) for p in persists for r in p.records)
+    for now in range(1, 400):
+        assert not [e for e in node.step(core.Tick(), now) if isinstance(e, Send)], now
+    for persist in persists:
+        node.step(PersistDone(persist.persist_id), 400)
+    sent = [e for now in range(400, 800) for e in node.step(core.Tick(), now)]
+    assert any(isinstance(e, Send) for e in sent)
