@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import msgpack
 from dynamokv.spec.errors import invariant
 
+from ._frozen import fast_init
 from ._health import HealthView
 from ._merkle import MerkleTrees, PartitionMerkleTree
 from ._messages import (
@@ -87,7 +88,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MerkleSend:
     """Effect: send ``message`` to node ``destination``."""
 
@@ -95,7 +97,8 @@ class MerkleSend:
     message: MerkleMessage
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class RepairKeys:
     """Effect: send this replica's versions of ``keys`` (those it holds) to ``peer``.
 
@@ -107,7 +110,8 @@ class RepairKeys:
     keys: tuple[bytes, ...]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ExchangeFinished:
     """Effect: an exchange this node started ended.
 

@@ -86,6 +86,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
 
+from ._frozen import fast_init
 from ._partitions import PartitionArgumentError, join_weighted, leave_weighted
 from ._partitions import join as join_partitions
 from ._partitions import leave as leave_partitions
@@ -136,6 +137,7 @@ class MembershipArgumentError(ArgumentError):
     """An administrator's command or a constructor argument cannot be served."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MemberEntry:
     """What one node believes about one member.
@@ -163,6 +165,7 @@ class MemberEntry:
         return EntryDigest(self.node_id, self.generation, self.heartbeat, self.status)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EntryDigest:
     """A member entry's version: ``(node id, generation, heartbeat, status)``."""
@@ -260,7 +263,8 @@ class RingState:
 EMPTY_RING: Final = RingState(version=0, issuer="", owners=())
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class GossipSyn:
     """Gossip step 1: the initiator's digests and ring version."""
 
@@ -271,7 +275,8 @@ class GossipSyn:
     ring_issuer: str
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class GossipAck:
     """Gossip step 2: newer entries for the initiator, and what the responder wants back."""
 
@@ -283,7 +288,8 @@ class GossipAck:
     ring_requested: bool
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class GossipAck2:
     """Gossip step 3: the entries (and ring) the responder asked for."""
 
@@ -296,7 +302,8 @@ class GossipAck2:
 GossipMessage = GossipSyn | GossipAck | GossipAck2
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class GossipSend:
     """Effect: send ``message`` to node ``destination`` at ``address``."""
 
@@ -305,7 +312,8 @@ class GossipSend:
     message: GossipMessage
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class RingAdopted:
     """Effect: the view adopted a newer ring; partitions that changed owner must be handed off."""
 
@@ -313,7 +321,8 @@ class RingAdopted:
     ring: RingState
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MemberStatusChanged:
     """Effect: a member was learned of (``previous is None``) or its status moved forward."""
 
@@ -322,7 +331,8 @@ class MemberStatusChanged:
     status: MemberStatus
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class SuspicionChanged:
     """Effect: the failure detector started or stopped suspecting a member.
 
@@ -400,7 +410,8 @@ class GossipMetrics:
     ring_changes_issued: int = 0
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class PendingChange:
     """An admin change this node issued and watches, re-issuing it if a racing ring drops it.
 
@@ -437,6 +448,10 @@ class GossipMembership:
             :class:`~dynamokv.impl.core.Seams` may replace it, as it may
             ``choose_peer`` (:func:`choose_gossip_peer`) and ``phi_rule`` (the
             suspicion function, :func:`~dynamokv.impl.core._phi.phi_of_silence`).
+
+    Attributes:
+        next_round_tick: the tick of the next gossip round (drivers arm a timer for it;
+            a plain attribute because the node reads it after every step).
     """
 
     def __init__(
@@ -489,7 +504,7 @@ class GossipMembership:
         self._digest_of: dict[str, tuple[MemberEntry, EntryDigest]] = {}
         period = self.config.gossip_period_ticks
         # Start at a random phase of the period, so that nodes do not gossip in lockstep.
-        self._next_round_tick = now + rng.randrange(period)
+        self.next_round_tick = now + rng.randrange(period)
 
     # ------------------------------------------------------------------ queries
 
@@ -497,11 +512,6 @@ class GossipMembership:
     def ring(self) -> RingState:
         """The newest ring this node has adopted."""
         return self._ring
-
-    @property
-    def next_round_tick(self) -> int:
-        """The tick of the next gossip round (drivers arm a timer for it)."""
-        return self._next_round_tick
 
     @property
     def self_entry(self) -> MemberEntry:
@@ -548,10 +558,10 @@ class GossipMembership:
             peer is known) and :class:`SuspicionChanged` for members whose suspicion
             flipped since the previous round.
         """
-        if now < self._next_round_tick:
+        if now < self.next_round_tick:
             return []
         period = self.config.gossip_period_ticks
-        self._next_round_tick += period * (1 + (now - self._next_round_tick) // period)
+        self.next_round_tick += period * (1 + (now - self.next_round_tick) // period)
         self.metrics.rounds += 1
         self._expire_watches(now)
         effects: list[GossipEffect] = list(self._update_suspicions(now))

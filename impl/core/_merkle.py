@@ -116,6 +116,16 @@ def pair_digest(key: bytes, value_hash: bytes) -> bytes:
     ).digest()
 
 
+def _pair_number(key: bytes, value_hash: bytes) -> int:
+    """:func:`pair_digest` read as a big-endian integer (what a leaf XORs)."""
+    return int.from_bytes(
+        _blake2b(
+            b"P" + len(key).to_bytes(4, "big") + key + value_hash, digest_size=NODE_HASH_BYTES
+        ).digest(),
+        "big",
+    )
+
+
 def inner_hash(left: bytes, right: bytes) -> bytes:
     """An inner node's hash from its two children's."""
     return _blake2b(b"I" + left + right, digest_size=NODE_HASH_BYTES).digest()
@@ -172,6 +182,9 @@ class PartitionMerkleTree:
         # memory and time only for the buckets it uses (a node makes one per partition it
         # stores keys of, on every start).
         self._nodes: dict[int, bytes] = {}
+        # Each leaf's XOR of its pairs' digests, as an integer (XOR of ints is one
+        # operation; the bytes are made once per leaf when the tree is next read).
+        self._leaf_sums: dict[int, int] = {}
         self._leaf_base = 1 << depth
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
@@ -207,14 +220,14 @@ class PartitionMerkleTree:
         if old == value_hash:
             return
         leaf = self._leaf_base | bucket
-        nodes = self._nodes
-        change = pair_digest(key, value_hash)
+        change = _pair_number(key, value_hash)
         if old is not None:
-            change = _xor(change, pair_digest(key, old))
+            change ^= _pair_number(key, old)
         else:
             self._size += 1
         contents[key] = value_hash
-        nodes[leaf] = _xor(nodes.get(leaf, EMPTY_LEAF), change)
+        sums = self._leaf_sums
+        sums[leaf] = sums.get(leaf, 0) ^ change
         self._dirty.add(leaf)
 
     def remove(self, key: bytes) -> bool:
@@ -228,7 +241,7 @@ class PartitionMerkleTree:
             del self._buckets[bucket]
         self._size -= 1
         leaf = self._leaf_base | bucket
-        self._nodes[leaf] = _xor(self._nodes[leaf], pair_digest(key, old))
+        self._leaf_sums[leaf] ^= _pair_number(key, old)
         self._dirty.add(leaf)
         return True
 
@@ -239,6 +252,9 @@ class PartitionMerkleTree:
         empty = self._empty
         nodes = self._nodes
         get = nodes.get
+        sums = self._leaf_sums
+        for leaf in dirty:
+            nodes[leaf] = sums[leaf].to_bytes(NODE_HASH_BYTES, "big")
         for level in range(self.depth, 0, -1):
             empty_below = empty[level]
             parents = {number >> 1 for number in dirty}

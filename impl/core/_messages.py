@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._frozen import fast_init
 from ._gossip import GossipMessage
 from ._vclock import Clock
 from ._versions import Version
@@ -79,6 +80,7 @@ __all__ = [
 # -- client requests and their results ------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GetRequest:
     """``get(key)``: every sibling and a context. ``r`` None means the node's default."""
@@ -87,6 +89,7 @@ class GetRequest:
     r: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PutRequest:
     """``put(key, context, value)``; ``value`` None is a delete (a tombstone).
@@ -104,6 +107,7 @@ class PutRequest:
 Request = GetRequest | PutRequest
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GetResult:
     """Siblings (tombstones included, sorted by dot) and the context to write back with.
@@ -118,6 +122,7 @@ class GetResult:
     error: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PutResult:
     """The version written and how many replicas acknowledged it durably."""
@@ -133,6 +138,7 @@ Result = GetResult | PutResult
 # -- node-to-node messages ------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
     """Coordinator -> replica: send me your versions of ``key``."""
@@ -143,6 +149,7 @@ class ReadRequest:
     key: bytes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadResponse:
     """Replica -> coordinator: the versions held (including hinted ones)."""
@@ -154,6 +161,7 @@ class ReadResponse:
     versions: tuple[Version, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WriteRequest:
     """Coordinator -> replica: merge ``versions``; ``hinted_for`` names the owner a
@@ -167,6 +175,7 @@ class WriteRequest:
     hinted_for: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WriteAck:
     """Replica -> coordinator, sent only once the write is durable. ``ok`` False:
@@ -179,6 +188,7 @@ class WriteAck:
     ok: bool = True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ForwardRequest:
     """A node outside the preference list hands a put to an owner (Dynamo §4.5)."""
@@ -189,6 +199,7 @@ class ForwardRequest:
     request: PutRequest
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ForwardResponse:
     """The owner's result for a forwarded put."""
@@ -199,6 +210,7 @@ class ForwardResponse:
     result: PutResult
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadRepair:
     """Coordinator -> stale replica after a get: merge these versions. No ack."""
@@ -209,6 +221,7 @@ class ReadRepair:
     versions: tuple[Version, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HintReplay:
     """Substitute -> recovered owner: the write it kept for you (hinted handoff)."""
@@ -220,6 +233,7 @@ class HintReplay:
     versions: tuple[Version, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HintAck:
     """Owner -> substitute, once the replayed versions are durable. Carries their dots,
@@ -234,6 +248,7 @@ class HintAck:
 # -- membership and anti-entropy messages --------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TransferBatch:
     """Old owner -> new owner: one bounded batch of a partition handed off after a ring
@@ -259,6 +274,7 @@ class TransferBatch:
     items: tuple[tuple[bytes, tuple[Version, ...]], ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TransferAck:
     """New owner -> old owner: every item of the batch is durable here."""
@@ -269,6 +285,7 @@ class TransferAck:
     batch_id: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RepairPush:
     """Replica -> replica after a Merkle exchange found these keys differing (Dynamo §4.7):
@@ -280,6 +297,7 @@ class RepairPush:
     items: tuple[tuple[bytes, tuple[Version, ...]], ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GossipPacket:
     """A gossip message (:mod:`~dynamokv.impl.core._gossip`) addressed like every other.
@@ -294,7 +312,8 @@ class GossipPacket:
     body: GossipMessage
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MerkleCompareRequest:
     """Initiator -> responder: my hashes of these nodes at one level.
 
@@ -319,7 +338,8 @@ class MerkleCompareRequest:
     hashes: tuple[bytes, ...]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MerkleCompareReply:
     """Responder -> initiator: which of the compared nodes differ.
 
@@ -336,7 +356,8 @@ class MerkleCompareReply:
     ok: bool
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class BucketSlice:
     """The initiator's pairs of one bucket within a key range.
 
@@ -353,7 +374,8 @@ class BucketSlice:
     entries: tuple[tuple[bytes, bytes], ...]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MerkleBucketsRequest:
     """Initiator -> responder: my contents of differing buckets, to be diffed key by key."""
 
@@ -365,7 +387,8 @@ class MerkleBucketsRequest:
     slices: tuple[BucketSlice, ...]
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MerkleBucketsReply:
     """Responder -> initiator: the keys on which the slices differ (either side)."""
 
@@ -382,6 +405,7 @@ MerkleMessage = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MerklePacket:
     """A Merkle exchange message (:mod:`~dynamokv.impl.core._anti_entropy`)."""
@@ -391,6 +415,7 @@ class MerklePacket:
     body: MerkleMessage
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RootsRequest:
     """Anti-entropy's first step: my Merkle roots of partitions we both own.
@@ -410,6 +435,7 @@ class RootsRequest:
     complete: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RootsReply:
     """The partitions of a :class:`RootsRequest` whose roots differ here (``ok`` False:
@@ -422,6 +448,7 @@ class RootsReply:
     ok: bool = True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReapQuery:
     """Reaper -> the other owners: do you hold these tombstones, or deleted versions that
@@ -434,6 +461,7 @@ class ReapQuery:
     items: tuple[tuple[bytes, tuple[Version, ...]], ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReapVote:
     """Owner -> reaper: the keys of a :class:`ReapQuery` whose tombstones it holds."""
@@ -444,6 +472,7 @@ class ReapVote:
     keys: tuple[bytes, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reap:
     """Reaper -> the other owners: every owner holds these tombstones; forget them (a key
@@ -479,6 +508,7 @@ Message = (
 # -- durable records ------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreVersions:
     """Replace ``key``'s stored versions with ``versions`` (already merged by the core)."""
@@ -487,6 +517,7 @@ class StoreVersions:
     versions: tuple[Version, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Hint:
     """A write kept for an unreachable owner (Dynamo §4.6)."""
@@ -498,6 +529,7 @@ class Hint:
     size_bytes: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreHint:
     """Keep ``hint`` durably until its owner acknowledges it."""
@@ -505,6 +537,7 @@ class StoreHint:
     hint: Hint
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeleteHint:
     """The owner acknowledged the hint: forget it."""
@@ -512,6 +545,7 @@ class DeleteHint:
     hint_id: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreLease:
     """Dot counters up to ``counter_max`` may be issued (see ``_node``'s docstring)."""
@@ -519,6 +553,7 @@ class StoreLease:
     counter_max: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreRing:
     """The ring this node adopted (gossip's :class:`~dynamokv.impl.core.RingState`), so a
@@ -529,6 +564,7 @@ class StoreRing:
     owners: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreGeneration:
     """This node's incarnation (gossip's generation): a restart takes the next one."""
@@ -541,6 +577,7 @@ Record = StoreVersions | StoreHint | DeleteHint | StoreLease | StoreRing | Store
 # -- events (into the node) -----------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Receive:
     """A message from a peer arrived."""
@@ -548,6 +585,7 @@ class Receive:
     message: Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientRequest:
     """A client request; ``request_id`` is the driver's, echoed in the :class:`Reply`."""
@@ -556,11 +594,13 @@ class ClientRequest:
     request: Request
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed. Drivers step one at boot and whenever a :class:`SetTimer` falls due."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PersistDone:
     """The records of :class:`Persist` ``persist_id`` are durable."""
@@ -568,11 +608,14 @@ class PersistDone:
     persist_id: int
 
 
-Event = Receive | ClientRequest | Tick | PersistDone
+Event = Receive | ClientRequest | Tick | PersistDone | Message
+"""What a driver steps. A peer message may be stepped as it is or wrapped in
+:class:`Receive`; both are the same event."""
 
 # -- effects (out of the node) --------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send ``message`` to ``message.dst``. Best effort: it may be lost."""
@@ -580,6 +623,7 @@ class Send:
     message: Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Persist:
     """Apply ``records`` to storage now; step :class:`PersistDone` once they are durable."""
@@ -588,6 +632,7 @@ class Persist:
     records: tuple[Record, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reply:
     """Answer the client request ``request_id``."""
@@ -596,6 +641,7 @@ class Reply:
     result: Result
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SetTimer:
     """Step a :class:`Tick` at (or after) tick ``at``."""

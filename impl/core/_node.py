@@ -99,6 +99,7 @@ from ._messages import (
     HintAck,
     HintReplay,
     MerklePacket,
+    Message,
     PersistDone,
     PutResult,
     ReadRepair,
@@ -167,6 +168,9 @@ class Node:
         rings: where built rings are kept; a driver running several nodes may share one.
         weight: this node's share of the partitions relative to the others' (gossiped;
             a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
+
+    Attributes:
+        ring_state: the ring this node has adopted (version 0: none yet, or a fixed ring).
     """
 
     def __init__(
@@ -208,7 +212,7 @@ class Node:
             self.member_config = MemberConfig()
             self.ring: PartitionRing = membership
             self.health: HealthView = health if health is not None else TimeoutHealth()
-            self._adopted = RingState(0, "", ())
+            self.ring_state: RingState = RingState(0, "", ())
         else:
             self._init_gossip(
                 storage,  # type: ignore[arg-type]
@@ -292,7 +296,7 @@ class Node:
         self.ring = self._partition_ring(ring)
         # The ring the routing and the transfers follow: gossip's own may already be
         # newer while the RingAdopted effects of one step are being carried out.
-        self._adopted = ring
+        self.ring_state = ring
         self.trees = MerkleTrees(
             partition_count=self._q,
             depth=member_config.merkle_depth,
@@ -417,11 +421,6 @@ class Node:
         return self.store.read(key)
 
     @property
-    def ring_state(self) -> RingState:
-        """The ring this node has adopted (version 0: none yet, or a fixed ring)."""
-        return self._adopted
-
-    @property
     def anti_entropy(self) -> AntiEntropy:
         """The Merkle exchange engine (gossip mode), for its counters."""
         return self.anti_entropy_rounds.engine
@@ -435,7 +434,7 @@ class Node:
         """Whether some partition's data here belongs elsewhere (a handoff is due)."""
         ring = self.ring
         non_empty = self.trees.non_empty()
-        if self._adopted.version == 0:
+        if self.ring_state.version == 0:
             return bool(non_empty)
         return any(self.node_id not in ring.partition_preference_list(p) for p, _ in non_empty)
 
@@ -482,7 +481,9 @@ class Node:
     # -- events --------------------------------------------------------------------------
 
     def _on_receive(self, event: Receive) -> None:
-        message = event.message
+        self._on_message(event.message)
+
+    def _on_message(self, message: Message) -> None:
         handler = self._messages.get(message.__class__)
         if handler is None:
             invariant(False, "unknown message")
@@ -493,7 +494,7 @@ class Node:
         handler(message)
 
     def _on_client(self, event: ClientRequest) -> None:
-        if self.gossip is not None and self._adopted.version == 0:
+        if self.gossip is not None and self.ring_state.version == 0:
             error = "unavailable: this node has not joined a ring yet"
             result: Result = (
                 GetResult(False, error=error)
@@ -517,12 +518,12 @@ class Node:
         ring = self.ring
         self.transfers.retry(now)
         self._maybe_mark_left(now)
-        self.transfers.sweep(ring, self._adopted, now)
+        self.transfers.sweep(ring, self.ring_state, now)
         if self.member_config.anti_entropy_enabled:
             self.anti_entropy_rounds.tick(ring, now)
         if self.transfers.in_flight:
             self._quiet_since = now
-        self.reaper.tick(ring, self._adopted.version, quiet_ticks=now - self._quiet_since)
+        self.reaper.tick(ring, self.ring_state.version, quiet_ticks=now - self._quiet_since)
 
     def _on_persist_done(self, event: PersistDone) -> None:
         handlers = self._after_persist
@@ -575,7 +576,7 @@ class Node:
         self._quiet_since = now
         self.out.persist((StoreRing(ring.version, ring.issuer, ring.owners),))
         old = self.ring
-        self._adopted = ring
+        self.ring_state = ring
         new = self._partition_ring(ring)
         self.ring = new
         self.requests.membership = new
@@ -587,7 +588,7 @@ class Node:
         assert gossip is not None
         if (
             gossip.self_entry.status == "leaving"
-            and self.node_id not in self._adopted.nodes()
+            and self.node_id not in self.ring_state.nodes()
             and not self.transfers.in_flight
             and not self.requests.hints.hints
             and not len(self.trees)
@@ -598,7 +599,7 @@ class Node:
 
     def _on_transfer_ack(self, message: TransferAck) -> None:
         ring = self.ring
-        self.transfers.on_ack(message, ring, self._adopted, self.now)
+        self.transfers.on_ack(message, ring, self.ring_state, self.now)
 
     def _on_roots_request(self, message: RootsRequest) -> None:
         ring = self.ring
@@ -627,10 +628,10 @@ class Node:
     # -- tombstone reaping -------------------------------------------------------------------
 
     def _on_reap_query(self, message: ReapQuery) -> None:
-        self.reaper.on_query(message, self._adopted.version)
+        self.reaper.on_query(message, self.ring_state.version)
 
     def _on_reap_vote(self, message: ReapVote) -> None:
-        self.reaper.on_vote(message, self._adopted.version)
+        self.reaper.on_vote(message, self.ring_state.version)
 
     def _on_reap(self, message: Reap) -> None:
         self.reaper.on_reap(message)
@@ -638,16 +639,6 @@ class Node:
 
 Transitions = Mapping[type, tuple[str, str]]
 """Class -> (the part of the node that handles it, the method's name)."""
-
-EVENTS: Final[Transitions] = MappingProxyType(
-    {
-        Receive: ("node", "_on_receive"),
-        ClientRequest: ("node", "_on_client"),
-        Tick: ("node", "_on_tick"),
-        PersistDone: ("node", "_on_persist_done"),
-    }
-)
-"""Event -> its transition. Every event a driver steps is one of these."""
 
 MESSAGES: Final[Transitions] = MappingProxyType(
     {
@@ -678,6 +669,19 @@ MESSAGES: Final[Transitions] = MappingProxyType(
     }
 )
 """Peer message -> its transition (after the health view notes the sender)."""
+
+EVENTS: Final[Transitions] = MappingProxyType(
+    {
+        Receive: ("node", "_on_receive"),
+        ClientRequest: ("node", "_on_client"),
+        Tick: ("node", "_on_tick"),
+        PersistDone: ("node", "_on_persist_done"),
+        # A peer message stepped as it is, without its Receive (the simulator's
+        # deliveries: one object less per message).
+        **{kind: ("node", "_on_message") for kind in MESSAGES},
+    }
+)
+"""Event -> its transition. Every event a driver steps is one of these."""
 
 AFTER_PERSIST: Final[Transitions] = MappingProxyType(
     {

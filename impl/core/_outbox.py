@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dynamokv.spec.errors import invariant
 
+from ._frozen import fast_init
 from ._messages import Effect, Message, Persist, Record, Reply, Result, Send
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AckWhenDurable:
     """Send ``message`` (an acknowledgement) once the persist it rests on is durable."""
@@ -35,6 +37,7 @@ class AckWhenDurable:
     message: Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LocalWriteDurable:
     """The coordinator's own write for put ``op_id`` is durable: one of the W."""
@@ -42,6 +45,7 @@ class LocalWriteDurable:
     op_id: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeaseDurable:
     """Counters up to ``counter_max`` may now be issued."""
@@ -49,6 +53,7 @@ class LeaseDurable:
     counter_max: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GenerationDurable:
     """This incarnation's generation is durable: the node may gossip."""

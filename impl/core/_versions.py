@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from dynamokv.spec.errors import invariant
 
+from ._frozen import fast_init
 from ._vclock import Clock
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Version:
     """One version of a key: a value (or a tombstone), its dot and its causal context.

@@ -64,7 +64,6 @@ from dynamokv.impl.core import (
     Reap,
     ReapQuery,
     ReapVote,
-    Receive,
     RepairPush,
     Reply,
     Request,
@@ -545,7 +544,7 @@ class Cluster:
                         continue
                     stats.deliveries += 1
                     update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
-                    self._carry(name, node, node.step(Receive(payload), at))
+                    self._carry(name, node, node.step(payload, at))
                 elif kind == _TICK:
                     node = nodes[name]
                     if node is None or payload != self._incarnation[name]:
