@@ -56,6 +56,7 @@ from ._merkle import (
     MerkleTracking,
     MerkleTrees,
     PartitionMerkleTree,
+    ValueHashCache,
     value_hash,
 )
 from ._messages import (
@@ -224,6 +225,7 @@ __all__ = [
     "TombstoneReaper",
     "TransferAck",
     "TransferBatch",
+    "ValueHashCache",
     "Version",
     "WriteAck",
     "WriteRequest",

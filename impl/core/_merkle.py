@@ -50,6 +50,11 @@ writes, whatever writes it (a put, a replica's merge, a transfer, a repair, a ha
 drop), updates its key's leaf with :func:`value_hash` of the set. So the trees never
 need rebuilding, and no other code needs to remember them.
 
+A start rebuilds the trees from every stored key, which is most of what a restart
+costs. A :class:`ValueHashCache` that outlives the node (the simulator gives one to every
+incarnation of a node) remembers the value hash of each version set by the set's
+identity: the sets a restarted node reads back from its disk are the very tuples it
+hashed when it wrote them, so a restart hashes again only what it has not seen.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ __all__ = [
     "MerkleTracking",
     "MerkleTrees",
     "PartitionMerkleTree",
+    "ValueHashCache",
     "empty_hashes",
     "inner_hash",
     "pair_digest",
@@ -82,6 +88,9 @@ NODE_HASH_BYTES = 16
 
 DEPTH_MAX = 16
 """The spec's bound on the depth; 2**16 buckets per partition is plenty."""
+
+VALUE_HASH_CACHE_MAX = 1 << 16
+"""Version sets a :class:`ValueHashCache` remembers before it starts over (it holds them)."""
 
 
 class MerkleArgumentError(ArgumentError):
@@ -335,6 +344,34 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
     return _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
 
 
+class ValueHashCache:
+    """:func:`value_hash` of version sets, remembered by the identity of the set.
+
+    A version set is an immutable tuple, so the set a key's leaf was computed from keeps
+    its hash for as long as it lives; the cache holds each set it remembers (an id is
+    never reused while its object lives) and starts over after
+    ``VALUE_HASH_CACHE_MAX`` of them. A driver that restarts nodes over the disks they
+    wrote may give one cache to all of them (see the module docstring).
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+
+    def value_hash(self, versions: tuple[Version, ...]) -> bytes:
+        """:func:`value_hash` of ``versions``, computed once per version set."""
+        entries = self._entries
+        entry = entries.get(id(versions))
+        if entry is not None and entry[0] is versions:
+            return entry[1]
+        digest = value_hash(versions)
+        if len(entries) >= VALUE_HASH_CACHE_MAX:
+            entries.clear()
+        entries[id(versions)] = (versions, digest)
+        return digest
+
+
 class MerkleTrees:
     """A node's Merkle trees, one per partition it stores keys of (created on first use).
 
@@ -342,11 +379,13 @@ class MerkleTrees:
         partition_count: Q.
         depth: each tree has ``2**depth`` leaf buckets.
         partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
+        value_hashes: where value hashes are remembered (default: not remembered).
     """
 
     __slots__ = (
         "_empty",
         "_empty_root",
+        "_value_hash",
         "by_partition",
         "depth",
         "partition_count",
@@ -355,11 +394,19 @@ class MerkleTrees:
     )
 
     def __init__(
-        self, *, partition_count: int, depth: int, partition_of: Callable[[bytes], int]
+        self,
+        *,
+        partition_count: int,
+        depth: int,
+        partition_of: Callable[[bytes], int],
+        value_hashes: ValueHashCache | None = None,
     ) -> None:
         self.partition_count = partition_count
         self.depth = depth
         self.partition_of = partition_of
+        self._value_hash: Callable[[tuple[Version, ...]], bytes] = (
+            value_hash if value_hashes is None else value_hashes.value_hash
+        )
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
         """Partitions written since the orphan sweep last looked at them (it clears this)."""
@@ -387,7 +434,7 @@ class MerkleTrees:
         if tree is None:
             tree = self.tree(partition)
         if versions:
-            tree.put(key, value_hash(versions))
+            tree.put(key, self._value_hash(versions))
         else:
             tree.remove(key)
 

@@ -85,7 +85,7 @@ from ._gossip import (
     SuspicionChanged,
 )
 from ._health import GossipHealth, HealthView, TimeoutHealth
-from ._merkle import MerkleTracking, MerkleTrees
+from ._merkle import MerkleTracking, MerkleTrees, ValueHashCache
 from ._messages import (
     ClientRequest,
     Effect,
@@ -166,6 +166,9 @@ class Node:
             ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
         rings: where built rings are kept; a driver running several nodes may share one.
+        value_hashes: where the Merkle trees' value hashes are remembered; a driver that
+            restarts this node over its disk may give every incarnation the same one, so
+            a start does not hash again the version sets it wrote.
         weight: this node's share of the partitions relative to the others' (gossiped;
             a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
 
@@ -190,6 +193,7 @@ class Node:
         now: int = 0,
         rings: RingCache | None = None,
         weight: int = 1,
+        value_hashes: ValueHashCache | None = None,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -224,6 +228,7 @@ class Node:
                 now,
                 rings or RingCache(),
                 weight,
+                value_hashes,
             )
         self.requests = RequestPath(
             node_id,
@@ -257,6 +262,7 @@ class Node:
         now: int,
         rings: RingCache,
         weight: int,
+        value_hashes: ValueHashCache | None,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -301,6 +307,7 @@ class Node:
             partition_count=self._q,
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
+            value_hashes=value_hashes,
         )
         tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(

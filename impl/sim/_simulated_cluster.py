@@ -79,6 +79,7 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     TransferAck,
     TransferBatch,
+    ValueHashCache,
     Version,
     WriteAck,
     WriteRequest,
@@ -246,6 +247,9 @@ class Cluster:
         # One cache of built rings for every node and restart of this cluster: they share
         # the few rings of a run instead of each building its own.
         self.built_rings = RingCache()
+        # Every incarnation of every node remembers its Merkle value hashes here, so a
+        # restart does not hash again the version sets its disk kept.
+        self.value_hashes = ValueHashCache()
         base = member_config or MemberConfig()
         if base.gossip.partition_count != q:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
@@ -334,6 +338,7 @@ class Cluster:
                 seams=self.seams,
                 rings=self.built_rings,
                 weight=self.weights[name],
+                value_hashes=self.value_hashes,
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
