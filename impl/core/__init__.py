@@ -53,10 +53,10 @@ from ._handoff import HintStore, hint_may_be_deleted, hint_size_bytes, hint_to_s
 from ._health import GossipHealth, HealthView, TimeoutHealth
 from ._merkle import (
     MerkleArgumentError,
+    MerkleHashCache,
     MerkleTracking,
     MerkleTrees,
     PartitionMerkleTree,
-    ValueHashCache,
     value_hash,
 )
 from ._messages import (
@@ -172,6 +172,7 @@ __all__ = [
     "MerkleBucketsRequest",
     "MerkleCompareReply",
     "MerkleCompareRequest",
+    "MerkleHashCache",
     "MerkleMessage",
     "MerklePacket",
     "MerkleSend",
@@ -225,7 +226,6 @@ __all__ = [
     "TombstoneReaper",
     "TransferAck",
     "TransferBatch",
-    "ValueHashCache",
     "Version",
     "WriteAck",
     "WriteRequest",

@@ -50,11 +50,14 @@ writes, whatever writes it (a put, a replica's merge, a transfer, a repair, a ha
 drop), updates its key's leaf with :func:`value_hash` of the set. So the trees never
 need rebuilding, and no other code needs to remember them.
 
-A start rebuilds the trees from every stored key, which is most of what a restart
-costs. A :class:`ValueHashCache` that outlives the node (the simulator gives one to every
-incarnation of a node) remembers the value hash of each version set by the set's
-identity: the sets a restarted node reads back from its disk are the very tuples it
-hashed when it wrote them, so a restart hashes again only what it has not seen.
+A start rebuilds the trees from every stored key, and the replicas of a partition
+compute the same hashes again and again: a write reaches N replicas, and each hashes
+the same leaf path up to the same root. A :class:`MerkleHashCache` shared by the nodes
+and their restarts (the simulator gives one to all of its nodes) remembers both: the
+value hash of each version set by the set's identity (the sets a restarted node reads
+back from its disk are the very tuples it hashed when it wrote them), and each inner
+node's hash by its two children's (a pure function: equal children, equal parent). The
+hashes are the same with or without it; only their cost changes.
 """
 
 from __future__ import annotations
@@ -73,10 +76,10 @@ __all__ = [
     "EMPTY_LEAF",
     "NODE_HASH_BYTES",
     "MerkleArgumentError",
+    "MerkleHashCache",
     "MerkleTracking",
     "MerkleTrees",
     "PartitionMerkleTree",
-    "ValueHashCache",
     "empty_hashes",
     "inner_hash",
     "pair_digest",
@@ -89,8 +92,9 @@ NODE_HASH_BYTES = 16
 DEPTH_MAX = 16
 """The spec's bound on the depth; 2**16 buckets per partition is plenty."""
 
-VALUE_HASH_CACHE_MAX = 1 << 16
-"""Version sets a :class:`ValueHashCache` remembers before it starts over (it holds them)."""
+HASH_CACHE_ENTRIES_MAX = 1 << 16
+"""Version sets, and inner hashes, a :class:`MerkleHashCache` remembers of each before it
+starts that part over (it holds the version sets it remembers)."""
 
 
 class MerkleArgumentError(ArgumentError):
@@ -161,6 +165,8 @@ class PartitionMerkleTree:
         depth: the tree has ``2**depth`` leaf buckets (0 to 16).
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
         empty: :func:`empty_hashes` of ``depth``, if the caller has them already.
+        inner_hashes: inner hashes remembered by the bytes they hash
+            (:attr:`MerkleHashCache.inner`), shared with other trees; default: none.
     """
 
     def __init__(
@@ -171,6 +177,7 @@ class PartitionMerkleTree:
         depth: int = 10,
         position_of: Callable[[bytes], int] = md5_position,
         empty: tuple[bytes, ...] | None = None,
+        inner_hashes: dict[bytes, bytes] | None = None,
     ) -> None:
         """Create an empty tree; see the class docstring."""
         if not 0 <= depth <= DEPTH_MAX:
@@ -198,6 +205,7 @@ class PartitionMerkleTree:
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
         self._size = 0
+        self._inner_hashes = inner_hashes
 
     def bucket_of(self, key: bytes) -> int:
         """The leaf bucket of ``key``: the top ``depth`` bits of its offset in the partition.
@@ -264,16 +272,24 @@ class PartitionMerkleTree:
         sums = self._leaf_sums
         for leaf in dirty:
             nodes[leaf] = sums[leaf].to_bytes(NODE_HASH_BYTES, "big")
+        remembered = self._inner_hashes
         for level in range(self.depth, 0, -1):
             empty_below = empty[level]
             parents = {number >> 1 for number in dirty}
             for parent in parents:
                 left = parent << 1
                 # inner_hash, inlined: this loop is most of a tree's upkeep.
-                nodes[parent] = _blake2b(
-                    b"I" + get(left, empty_below) + get(left | 1, empty_below),
-                    digest_size=NODE_HASH_BYTES,
-                ).digest()
+                children = b"I" + get(left, empty_below) + get(left | 1, empty_below)
+                if remembered is None:
+                    nodes[parent] = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                    continue
+                digest = remembered.get(children)
+                if digest is None:
+                    digest = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                    if len(remembered) >= HASH_CACHE_ENTRIES_MAX:
+                        remembered.clear()
+                    remembered[children] = digest
+                nodes[parent] = digest
             dirty = parents
         self._dirty = set()
 
@@ -344,31 +360,32 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
     return _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
 
 
-class ValueHashCache:
-    """:func:`value_hash` of version sets, remembered by the identity of the set.
+class MerkleHashCache:
+    """Merkle hashes remembered across trees, nodes and restarts (see the module docstring).
 
     A version set is an immutable tuple, so the set a key's leaf was computed from keeps
-    its hash for as long as it lives; the cache holds each set it remembers (an id is
-    never reused while its object lives) and starts over after
-    ``VALUE_HASH_CACHE_MAX`` of them. A driver that restarts nodes over the disks they
-    wrote may give one cache to all of them (see the module docstring).
+    its value hash for as long as it lives; the cache holds each set it remembers (an id
+    is never reused while its object lives). An inner hash is remembered by the bytes it
+    hashes. Each part starts over after ``HASH_CACHE_ENTRIES_MAX`` entries.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_values", "inner")
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+        self._values: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+        self.inner: dict[bytes, bytes] = {}
+        """``b"I" + left + right`` -> the inner node's hash (:meth:`PartitionMerkleTree._flush`)."""
 
     def value_hash(self, versions: tuple[Version, ...]) -> bytes:
         """:func:`value_hash` of ``versions``, computed once per version set."""
-        entries = self._entries
-        entry = entries.get(id(versions))
+        values = self._values
+        entry = values.get(id(versions))
         if entry is not None and entry[0] is versions:
             return entry[1]
         digest = value_hash(versions)
-        if len(entries) >= VALUE_HASH_CACHE_MAX:
-            entries.clear()
-        entries[id(versions)] = (versions, digest)
+        if len(values) >= HASH_CACHE_ENTRIES_MAX:
+            values.clear()
+        values[id(versions)] = (versions, digest)
         return digest
 
 
@@ -379,12 +396,13 @@ class MerkleTrees:
         partition_count: Q.
         depth: each tree has ``2**depth`` leaf buckets.
         partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
-        value_hashes: where value hashes are remembered (default: not remembered).
+        hashes: where value and inner hashes are remembered (default: nowhere).
     """
 
     __slots__ = (
         "_empty",
         "_empty_root",
+        "_hashes",
         "_value_hash",
         "by_partition",
         "depth",
@@ -399,13 +417,14 @@ class MerkleTrees:
         partition_count: int,
         depth: int,
         partition_of: Callable[[bytes], int],
-        value_hashes: ValueHashCache | None = None,
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         self.partition_count = partition_count
         self.depth = depth
         self.partition_of = partition_of
+        self._hashes = hashes
         self._value_hash: Callable[[tuple[Version, ...]], bytes] = (
-            value_hash if value_hashes is None else value_hashes.value_hash
+            value_hash if hashes is None else hashes.value_hash
         )
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
@@ -422,6 +441,7 @@ class MerkleTrees:
                 partition_count=self.partition_count,
                 depth=self.depth,
                 empty=self._empty,
+                inner_hashes=None if self._hashes is None else self._hashes.inner,
             )
             self.by_partition[partition] = tree
         return tree

@@ -85,7 +85,7 @@ from ._gossip import (
     SuspicionChanged,
 )
 from ._health import GossipHealth, HealthView, TimeoutHealth
-from ._merkle import MerkleTracking, MerkleTrees, ValueHashCache
+from ._merkle import MerkleHashCache, MerkleTracking, MerkleTrees
 from ._messages import (
     ClientRequest,
     Effect,
@@ -166,9 +166,10 @@ class Node:
             ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
         rings: where built rings are kept; a driver running several nodes may share one.
-        value_hashes: where the Merkle trees' value hashes are remembered; a driver that
-            restarts this node over its disk may give every incarnation the same one, so
-            a start does not hash again the version sets it wrote.
+        hashes: where Merkle hashes are remembered; a driver that runs several nodes,
+            and restarts them over their disks, may give them all the same one, so that a
+            start does not hash again the version sets it wrote, nor a replica the inner
+            hashes another replica of the partition computed.
         weight: this node's share of the partitions relative to the others' (gossiped;
             a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
 
@@ -193,7 +194,7 @@ class Node:
         now: int = 0,
         rings: RingCache | None = None,
         weight: int = 1,
-        value_hashes: ValueHashCache | None = None,
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -228,7 +229,7 @@ class Node:
                 now,
                 rings or RingCache(),
                 weight,
-                value_hashes,
+                hashes,
             )
         self.requests = RequestPath(
             node_id,
@@ -262,7 +263,7 @@ class Node:
         now: int,
         rings: RingCache,
         weight: int,
-        value_hashes: ValueHashCache | None,
+        hashes: MerkleHashCache | None,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -307,7 +308,7 @@ class Node:
             partition_count=self._q,
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
-            value_hashes=value_hashes,
+            hashes=hashes,
         )
         tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(

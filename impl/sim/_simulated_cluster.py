@@ -50,6 +50,7 @@ from dynamokv.impl.core import (
     MemberConfig,
     MembershipArgumentError,
     MemberStats,
+    MerkleHashCache,
     MerklePacket,
     Message,
     Node,
@@ -79,7 +80,6 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     TransferAck,
     TransferBatch,
-    ValueHashCache,
     Version,
     WriteAck,
     WriteRequest,
@@ -247,9 +247,10 @@ class Cluster:
         # One cache of built rings for every node and restart of this cluster: they share
         # the few rings of a run instead of each building its own.
         self.built_rings = RingCache()
-        # Every incarnation of every node remembers its Merkle value hashes here, so a
-        # restart does not hash again the version sets its disk kept.
-        self.value_hashes = ValueHashCache()
+        # Every incarnation of every node remembers its Merkle hashes here: a restart does
+        # not hash again the version sets its disk kept, nor a replica a path of its tree
+        # that another replica of the partition hashed already.
+        self.merkle_hashes = MerkleHashCache()
         base = member_config or MemberConfig()
         if base.gossip.partition_count != q:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
@@ -338,7 +339,7 @@ class Cluster:
                 seams=self.seams,
                 rings=self.built_rings,
                 weight=self.weights[name],
-                value_hashes=self.value_hashes,
+                hashes=self.merkle_hashes,
             )
             self._ring_seen[name] = None
         self.nodes[name] = node

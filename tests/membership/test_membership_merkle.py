@@ -19,6 +19,7 @@ from dynamokv.impl.core import (
     MerkleArgumentError,
     MerkleBucketsRequest,
     MerkleCompareRequest,
+    MerkleHashCache,
     MerkleMessage,
     MerkleSend,
     MerkleTrees,
@@ -26,7 +27,6 @@ from dynamokv.impl.core import (
     PutRequest,
     RepairKeys,
     Result,
-    ValueHashCache,
     Version,
     wire_bytes,
 )
@@ -278,8 +278,8 @@ def test_repair_traffic_for_100000_keys_with_100_divergent() -> None:
 # -- value hashes remembered across a restart ------------------------------------------
 
 
-def test_a_value_hash_cache_remembers_a_version_set_by_identity() -> None:
-    cache = ValueHashCache()
+def test_a_hash_cache_remembers_a_version_set_by_identity() -> None:
+    cache = MerkleHashCache()
     versions = (Version(b"v", ("n1", 1)), Version(None, ("n2", 1)))
     remembered = cache.value_hash(versions)
     assert remembered == merkle_module.value_hash(versions)
@@ -290,9 +290,9 @@ def test_a_value_hash_cache_remembers_a_version_set_by_identity() -> None:
     assert cache.value_hash(equal) is not remembered
 
 
-def test_a_value_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(merkle_module, "VALUE_HASH_CACHE_MAX", 2)
-    cache = ValueHashCache()
+def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
+    cache = MerkleHashCache()
     sets = [(Version(b"%d" % i, ("n1", i + 1)),) for i in range(3)]
     first = cache.value_hash(sets[0])
     cache.value_hash(sets[1])
@@ -302,7 +302,7 @@ def test_a_value_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatc
     assert cache.value_hash(sets[0]) == first
 
 
-def test_trees_with_a_value_hash_cache_hash_alike() -> None:
+def test_trees_with_a_hash_cache_hash_alike() -> None:
     keys = [b"k%d" % i for i in range(50)]
 
     def partition_of(key: bytes) -> int:
@@ -310,7 +310,7 @@ def test_trees_with_a_value_hash_cache_hash_alike() -> None:
 
     plain = MerkleTrees(partition_count=8, depth=4, partition_of=partition_of)
     cached = MerkleTrees(
-        partition_count=8, depth=4, partition_of=partition_of, value_hashes=ValueHashCache()
+        partition_count=8, depth=4, partition_of=partition_of, hashes=MerkleHashCache()
     )
     for round_ in range(2):
         for index, key in enumerate(keys):
@@ -319,6 +319,29 @@ def test_trees_with_a_value_hash_cache_hash_alike() -> None:
             cached.update(key, versions)
     assert plain.roots(range(8)) == cached.roots(range(8))
     assert len(plain) == len(cached) == 50
+    for partition, tree in plain.non_empty():
+        tree.check()
+        cached.tree(partition).check()
+
+
+def test_a_hash_cache_shares_inner_hashes_between_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = MerkleHashCache()
+    one, other = (
+        PartitionMerkleTree(0, partition_count=1, depth=4, inner_hashes=cache.inner)
+        for _ in range(2)
+    )
+    for tree in (one, other):
+        tree.put(b"cart", b"hash")
+    # The second replica's root is the first's object: looked up, not hashed again.
+    assert other.root() is one.root()
+    assert one.root() == _tree({b"cart": b"hash"}).root()
+    # A full cache starts over: a path of four inner hashes leaves at most three.
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 3)
+    bounded = MerkleHashCache()
+    third = PartitionMerkleTree(0, partition_count=1, depth=4, inner_hashes=bounded.inner)
+    third.put(b"cart", b"hash")
+    assert third.root() == one.root()
+    assert 1 <= len(bounded.inner) <= 3
 
 
 def test_a_restarted_node_reuses_the_value_hashes_of_what_its_disk_kept() -> None:
