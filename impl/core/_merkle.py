@@ -56,7 +56,8 @@ the same leaf path up to the same root. A :class:`MerkleHashCache` shared by the
 and their restarts (the simulator gives one to all of its nodes) remembers both: the
 value hash of each version set by the set's identity (the sets a restarted node reads
 back from its disk are the very tuples it hashed when it wrote them), and each inner
-node's hash by its two children's (a pure function: equal children, equal parent). The
+node's hash by its two children's (a pure function: equal children, equal parent); and
+each key's ring position, which places the key in its bucket. The
 hashes are the same with or without it; only their cost changes.
 """
 
@@ -366,15 +367,28 @@ class MerkleHashCache:
     A version set is an immutable tuple, so the set a key's leaf was computed from keeps
     its value hash for as long as it lives; the cache holds each set it remembers (an id
     is never reused while its object lives). An inner hash is remembered by the bytes it
-    hashes. Each part starts over after ``HASH_CACHE_ENTRIES_MAX`` entries.
+    hashes, a key's MD5 position by the key. Each part starts over after
+    ``HASH_CACHE_ENTRIES_MAX`` entries.
     """
 
-    __slots__ = ("_values", "inner")
+    __slots__ = ("_positions", "_values", "inner")
 
     def __init__(self) -> None:
         self._values: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+        self._positions: dict[bytes, int] = {}
         self.inner: dict[bytes, bytes] = {}
         """``b"I" + left + right`` -> the inner node's hash (:meth:`PartitionMerkleTree._flush`)."""
+
+    def position_of(self, key: bytes) -> int:
+        """:func:`~dynamokv.spec.ring.md5_position` of ``key`` (a tree's bucket needs it)."""
+        positions = self._positions
+        position = positions.get(key)
+        if position is None:
+            position = md5_position(key)
+            if len(positions) >= HASH_CACHE_ENTRIES_MAX:
+                positions.clear()
+            positions[key] = position
+        return position
 
     def value_hash(self, versions: tuple[Version, ...]) -> bytes:
         """:func:`value_hash` of ``versions``, computed once per version set."""
@@ -441,6 +455,7 @@ class MerkleTrees:
                 partition_count=self.partition_count,
                 depth=self.depth,
                 empty=self._empty,
+                position_of=md5_position if self._hashes is None else self._hashes.position_of,
                 inner_hashes=None if self._hashes is None else self._hashes.inner,
             )
             self.by_partition[partition] = tree

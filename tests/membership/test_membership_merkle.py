@@ -302,6 +302,15 @@ def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache.value_hash(sets[0]) == first
 
 
+def test_a_hash_cache_remembers_ring_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
+    cache = MerkleHashCache()
+    keys = [b"a", b"b", b"c", b"a"]
+    assert [cache.position_of(key) for key in keys] == [spec_ring.md5_position(key) for key in keys]
+    assert cache.position_of(b"c") is cache.position_of(b"c")  # remembered
+    assert len(cache._positions) <= 2
+
+
 def test_trees_with_a_hash_cache_hash_alike() -> None:
     keys = [b"k%d" % i for i in range(50)]
 
