@@ -57,7 +57,7 @@ and their restarts (the simulator gives one to all of its nodes) remembers both:
 value hash of each version set by the set's identity (the sets a restarted node reads
 back from its disk are the very tuples it hashed when it wrote them), and each inner
 node's hash by its two children's (a pure function: equal children, equal parent); and
-each key's ring position, which places the key in its bucket. The
+each key's pair digest and ring position. The
 hashes are the same with or without it; only their cost changes.
 """
 
@@ -166,8 +166,7 @@ class PartitionMerkleTree:
         depth: the tree has ``2**depth`` leaf buckets (0 to 16).
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
         empty: :func:`empty_hashes` of ``depth``, if the caller has them already.
-        inner_hashes: inner hashes remembered by the bytes they hash
-            (:attr:`MerkleHashCache.inner`), shared with other trees; default: none.
+        hashes: where hashes are remembered, shared with other trees (default: nowhere).
     """
 
     def __init__(
@@ -178,7 +177,7 @@ class PartitionMerkleTree:
         depth: int = 10,
         position_of: Callable[[bytes], int] = md5_position,
         empty: tuple[bytes, ...] | None = None,
-        inner_hashes: dict[bytes, bytes] | None = None,
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         """Create an empty tree; see the class docstring."""
         if not 0 <= depth <= DEPTH_MAX:
@@ -206,7 +205,10 @@ class PartitionMerkleTree:
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
         self._size = 0
-        self._inner_hashes = inner_hashes
+        self._inner_hashes = None if hashes is None else hashes.inner
+        self._pair_number: Callable[[bytes, bytes], int] = (
+            _pair_number if hashes is None else hashes.pair_number
+        )
 
     def bucket_of(self, key: bytes) -> int:
         """The leaf bucket of ``key``: the top ``depth`` bits of its offset in the partition.
@@ -238,9 +240,10 @@ class PartitionMerkleTree:
         if old == value_hash:
             return
         leaf = self._leaf_base | bucket
-        change = _pair_number(key, value_hash)
+        pair_number = self._pair_number
+        change = pair_number(key, value_hash)
         if old is not None:
-            change ^= _pair_number(key, old)
+            change ^= pair_number(key, old)
         else:
             self._size += 1
         contents[key] = value_hash
@@ -259,7 +262,7 @@ class PartitionMerkleTree:
             del self._buckets[bucket]
         self._size -= 1
         leaf = self._leaf_base | bucket
-        self._leaf_sums[leaf] ^= _pair_number(key, old)
+        self._leaf_sums[leaf] ^= self._pair_number(key, old)
         self._dirty.add(leaf)
         return True
 
@@ -366,18 +369,31 @@ class MerkleHashCache:
 
     A version set is an immutable tuple, so the set a key's leaf was computed from keeps
     its value hash for as long as it lives; the cache holds each set it remembers (an id
-    is never reused while its object lives). An inner hash is remembered by the bytes it
-    hashes, a key's MD5 position by the key. Each part starts over after
+    is never reused while its object lives). An inner hash and a key's pair digest are
+    remembered by the bytes they hash, a key's MD5 position by the key. Each part starts over after
     ``HASH_CACHE_ENTRIES_MAX`` entries.
     """
 
-    __slots__ = ("_positions", "_values", "inner")
+    __slots__ = ("_pairs", "_positions", "_values", "inner")
 
     def __init__(self) -> None:
         self._values: dict[int, tuple[tuple[Version, ...], bytes]] = {}
         self._positions: dict[bytes, int] = {}
+        self._pairs: dict[bytes, int] = {}
         self.inner: dict[bytes, bytes] = {}
         """``b"I" + left + right`` -> the inner node's hash (:meth:`PartitionMerkleTree._flush`)."""
+
+    def pair_number(self, key: bytes, value_hash: bytes) -> int:
+        """:func:`pair_digest` as an integer (what a leaf XORs), computed once per pair."""
+        pairs = self._pairs
+        data = b"P" + len(key).to_bytes(4, "big") + key + value_hash
+        number = pairs.get(data)
+        if number is None:
+            number = int.from_bytes(_blake2b(data, digest_size=NODE_HASH_BYTES).digest(), "big")
+            if len(pairs) >= HASH_CACHE_ENTRIES_MAX:
+                pairs.clear()
+            pairs[data] = number
+        return number
 
     def position_of(self, key: bytes) -> int:
         """:func:`~dynamokv.spec.ring.md5_position` of ``key`` (a tree's bucket needs it)."""
@@ -456,7 +472,7 @@ class MerkleTrees:
                 depth=self.depth,
                 empty=self._empty,
                 position_of=md5_position if self._hashes is None else self._hashes.position_of,
-                inner_hashes=None if self._hashes is None else self._hashes.inner,
+                hashes=self._hashes,
             )
             self.by_partition[partition] = tree
         return tree

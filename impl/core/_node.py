@@ -705,7 +705,12 @@ AFTER_PERSIST: Final[Transitions] = MappingProxyType(
 def _bind(node: Node, transitions: Transitions) -> dict[type, Callable[[Any], None]]:
     """The transitions as bound methods of ``node``'s parts (one dict lookup per event)."""
     bound: dict[type, Callable[[Any], None]] = {}
-    for kind, (part, method) in transitions.items():
-        owner: object = node if part == "node" else getattr(node, part)
-        bound[kind] = getattr(owner, method)
+    methods: dict[tuple[str, str], Callable[[Any], None]] = {}  # every message: one method
+    for kind, transition in transitions.items():
+        method = methods.get(transition)
+        if method is None:
+            part, name = transition
+            owner: object = node if part == "node" else getattr(node, part)
+            method = methods[transition] = getattr(owner, name)
+        bound[kind] = method
     return bound

@@ -302,13 +302,17 @@ def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache.value_hash(sets[0]) == first
 
 
-def test_a_hash_cache_remembers_ring_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
     cache = MerkleHashCache()
     keys = [b"a", b"b", b"c", b"a"]
     assert [cache.position_of(key) for key in keys] == [spec_ring.md5_position(key) for key in keys]
     assert cache.position_of(b"c") is cache.position_of(b"c")  # remembered
     assert len(cache._positions) <= 2
+    number = cache.pair_number(b"cart", b"hash")
+    assert number == int.from_bytes(pair_digest(b"cart", b"hash"), "big")
+    assert cache.pair_number(b"cart", b"hash") is number
+    assert cache.pair_number(b"car", b"thash") != number  # length-prefixed: no collision
 
 
 def test_trees_with_a_hash_cache_hash_alike() -> None:
@@ -336,8 +340,7 @@ def test_trees_with_a_hash_cache_hash_alike() -> None:
 def test_a_hash_cache_shares_inner_hashes_between_trees(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = MerkleHashCache()
     one, other = (
-        PartitionMerkleTree(0, partition_count=1, depth=4, inner_hashes=cache.inner)
-        for _ in range(2)
+        PartitionMerkleTree(0, partition_count=1, depth=4, hashes=cache) for _ in range(2)
     )
     for tree in (one, other):
         tree.put(b"cart", b"hash")
@@ -347,7 +350,7 @@ def test_a_hash_cache_shares_inner_hashes_between_trees(monkeypatch: pytest.Monk
     # A full cache starts over: a path of four inner hashes leaves at most three.
     monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 3)
     bounded = MerkleHashCache()
-    third = PartitionMerkleTree(0, partition_count=1, depth=4, inner_hashes=bounded.inner)
+    third = PartitionMerkleTree(0, partition_count=1, depth=4, hashes=bounded)
     third.put(b"cart", b"hash")
     assert third.root() == one.root()
     assert 1 <= len(bounded.inner) <= 3
