@@ -313,6 +313,9 @@ def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.Mon
     assert number == int.from_bytes(pair_digest(b"cart", b"hash"), "big")
     assert cache.pair_number(b"cart", b"hash") is number
     assert cache.pair_number(b"car", b"thash") != number  # length-prefixed: no collision
+    cache.pair_number(b"c", b"hash")  # a third pair finds the cache full: it starts over
+    assert len(cache._pairs) <= 2
+    assert cache.pair_number(b"cart", b"hash") is not number
 
 
 def test_trees_with_a_hash_cache_hash_alike() -> None:
