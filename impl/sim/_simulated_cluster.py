@@ -532,6 +532,9 @@ class Cluster:
         stats = self.stats
         update = self._hash.update
         name_bytes = self._name_bytes
+        carry = self._carry
+        incarnation = self._incarnation
+        ticks_at = self._ticks_at
         while ticks:
             at = ticks[0]
             if until is not None and at > until:
@@ -550,13 +553,13 @@ class Cluster:
                         continue
                     stats.deliveries += 1
                     update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
-                    self._carry(name, node, node.step(payload, at))
+                    carry(name, node, node.step(payload, at))
                 elif kind == _TICK:
                     node = nodes[name]
-                    if node is None or payload != self._incarnation[name]:
+                    if node is None or payload != incarnation[name]:
                         continue
-                    self._ticks_at[name].discard(at)
-                    self._carry(name, node, node.step(TICK, at))
+                    ticks_at[name].discard(at)
+                    carry(name, node, node.step(TICK, at))
                 elif kind == _SYNC:
                     node = nodes[name]
                     if node is None or payload[0] != self._incarnation[name]:
@@ -601,11 +604,18 @@ class Cluster:
                 if pending is not None:
                     pending.on_reply(effect.result)  # type: ignore[union-attr]
             else:
-                at = max(effect.at, self.now)  # type: ignore[union-attr]
+                # A timer: a tick event at ``at`` (never before now), one per node and tick.
+                at = effect.at  # type: ignore[union-attr]
+                if at < self.now:
+                    at = self.now
                 scheduled = self._ticks_at[name]
                 if at not in scheduled:
                     scheduled.add(at)
-                    self._schedule(at, _TICK, name, self._incarnation[name])
+                    bucket = self._queue.get(at)
+                    if bucket is None:
+                        bucket = self._queue[at] = deque()
+                        heapq.heappush(self._ticks, at)
+                    bucket.append((_TICK, name, self._incarnation[name]))
 
     def _watch_ring(self, name: str, ring: RingState) -> None:
         self._ring_seen[name] = ring
