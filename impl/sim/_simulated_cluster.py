@@ -301,7 +301,11 @@ class Cluster:
         self._synced_at = dict.fromkeys(self.names, 0)
         self._open_batch: dict[str, list[int] | None] = dict.fromkeys(self.names)
         self._ticks_at: dict[str, set[int]] = {name: set() for name in self.names}
-        self._name_bytes = {name: name.encode() for name in self.names}
+        # What a delivery adds to the trace hash after its tick: b"<node> <message class>".
+        self._delivery_bytes = {
+            name: {kind: b"%s %s" % (name.encode(), label) for kind, label in _CLASS_BYTES.items()}
+            for name in self.names
+        }
         self._delay_span = self.network.delay_ticks_max - self.network.delay_ticks_min + 1
         self._ring_seen: dict[str, RingState | None] = dict.fromkeys(self.names)
         for name in self.initial:
@@ -531,7 +535,7 @@ class Cluster:
         nodes = self.nodes
         stats = self.stats
         update = self._hash.update
-        name_bytes = self._name_bytes
+        delivery_bytes = self._delivery_bytes
         carry = self._carry
         incarnation = self._incarnation
         ticks_at = self._ticks_at
@@ -543,6 +547,10 @@ class Cluster:
             self.now = at
             bucket = queue[at]
             next_event = bucket.popleft
+            # A delivery hashes b"<tick> d <node> <message class>", in two updates (the
+            # digest of the pieces is the digest of the whole): the tick's part is made
+            # at the tick's first delivery.
+            delivered_at: bytes | None = None
             # Events scheduled for ``at`` while it is processed join this bucket.
             while bucket:
                 kind, name, payload = next_event()
@@ -552,7 +560,10 @@ class Cluster:
                     if node is None:
                         continue
                     stats.deliveries += 1
-                    update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
+                    if delivered_at is None:
+                        delivered_at = b"%d d " % at
+                    update(delivered_at)
+                    update(delivery_bytes[name][payload.__class__])
                     carry(name, node, node.step(payload, at))
                 elif kind == _TICK:
                     node = nodes[name]
