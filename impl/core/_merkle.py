@@ -352,32 +352,40 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
 
     Versions are sorted by dot (the core keeps them so), so equal sets hash alike.
     """
-    parts: list[bytes] = []
-    add = parts.append
-    for version in versions:
-        value = version.value
-        node, counter = version.dot
-        add(b"T" if value is None else b"V%d:%s" % (len(value), value))
-        add(b"%d:%s%d;" % (len(node), node.encode(), counter))
-        for entry_node, entry_counter in version.context:
-            add(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
-    return _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
+    return _blake2b(
+        b"".join([version_bytes(version) for version in versions]), digest_size=NODE_HASH_BYTES
+    ).digest()
+
+
+def version_bytes(version: Version) -> bytes:
+    """One version's part of what :func:`value_hash` hashes: value, dot and context,
+    each length-prefixed, so that no two version sets encode alike."""
+    value = version.value
+    node, counter = version.dot
+    parts = [
+        b"T" if value is None else b"V%d:%s" % (len(value), value),
+        b"%d:%s%d;" % (len(node), node.encode(), counter),
+    ]
+    for entry_node, entry_counter in version.context:
+        parts.append(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
+    return b"".join(parts)
 
 
 class MerkleHashCache:
     """Merkle hashes remembered across trees, nodes and restarts (see the module docstring).
 
     A version set is an immutable tuple, so the set a key's leaf was computed from keeps
-    its value hash for as long as it lives; the cache holds each set it remembers (an id
-    is never reused while its object lives). An inner hash and a key's pair digest are
+    its value hash for as long as it lives, and a version its bytes; the cache holds each
+    set and version it remembers (an id is never reused while its object lives). An inner hash and a key's pair digest are
     remembered by the bytes they hash, a key's MD5 position by the key. Each part starts over after
     ``HASH_CACHE_ENTRIES_MAX`` entries.
     """
 
-    __slots__ = ("_pairs", "_positions", "_values", "inner")
+    __slots__ = ("_pairs", "_positions", "_values", "_versions", "inner")
 
     def __init__(self) -> None:
         self._values: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+        self._versions: dict[int, tuple[Version, bytes]] = {}
         self._positions: dict[bytes, int] = {}
         self._pairs: dict[bytes, int] = {}
         self.inner: dict[bytes, bytes] = {}
@@ -412,7 +420,18 @@ class MerkleHashCache:
         entry = values.get(id(versions))
         if entry is not None and entry[0] is versions:
             return entry[1]
-        digest = value_hash(versions)
+        # A new set, usually of versions seen before (the replicas of a write hold the
+        # same Version objects in sets of their own): each version's bytes are made once.
+        encoded = self._versions
+        parts: list[bytes] = []
+        for version in versions:
+            known = encoded.get(id(version))
+            if known is None or known[0] is not version:
+                if len(encoded) >= HASH_CACHE_ENTRIES_MAX:
+                    encoded.clear()
+                known = encoded[id(version)] = (version, version_bytes(version))
+            parts.append(known[1])
+        digest = _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
         if len(values) >= HASH_CACHE_ENTRIES_MAX:
             values.clear()
         values[id(versions)] = (versions, digest)

@@ -298,8 +298,12 @@ def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> 
     cache.value_hash(sets[1])
     assert cache.value_hash(sets[0]) is first
     cache.value_hash(sets[2])  # the third set finds the cache full: it starts over
+    assert len(cache._values) <= 2 and len(cache._versions) <= 2
     assert cache.value_hash(sets[0]) is not first
     assert cache.value_hash(sets[0]) == first
+    # A new set of versions seen before hashes as value_hash does.
+    both = (sets[0][0], sets[2][0])
+    assert cache.value_hash(both) == merkle_module.value_hash(both)
 
 
 def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
