@@ -85,6 +85,7 @@ __all__ = [
     "inner_hash",
     "pair_digest",
     "value_hash",
+    "version_bytes",
 ]
 
 NODE_HASH_BYTES = 16
