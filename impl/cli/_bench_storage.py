@@ -17,11 +17,11 @@ Rows:
 
 * durable writes with 1, 16 and 64 writer threads; a write is acknowledged only once it is
   on disk. One writer makes one durable write (transaction) per put. Several writers share
-  commits: the store through its own group commit (:meth:`Store.put
-  <dynamokv.impl.storage.Store.put>`, the site the node's storage adapter commits through
-  too); a peer through the same leader/follower protocol wrapped around its durable batch
-  (:class:`_GroupCommit`): the first writer to find no leader commits everything queued as
-  one transaction or ``WriteBatch``. None of the three lets Python threads share a sync by
+  commits through one class, the store's leader/follower group commit
+  (:class:`~dynamokv.impl.storage.GroupCommit`, the site the node's storage adapter commits
+  through too): the store puts through it, and a peer's durable batch is wrapped in it, so
+  the first writer to find no leader commits everything queued as one WAL write, one
+  transaction or one ``WriteBatch``. None of the three peers lets Python threads share a sync by
   itself: SQLite and LMDB admit one writer at a time, and ``rocksdict`` holds the GIL in
   ``put``, so RocksDB's own write group never forms. A sync's latency moves with the
   machine's other disk traffic, so each row runs in ``--rounds`` rounds, the engines in
@@ -59,10 +59,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._bench_results import machine_description, write_results
 from ._errors import CliError
+
+if TYPE_CHECKING:
+    from dynamokv.impl.storage import GroupCommit
 
 WRITER_COUNTS_DEFAULT = (1, 16, 64)
 PEERS = ("sqlite", "rocksdb", "lmdb")
@@ -287,17 +290,26 @@ class _Engine(abc.ABC):
     def concurrent_put(self) -> tuple[Callable[[bytes, bytes], None], Callable[[], str]]:
         """A ``put`` for many threads at once, and how its commits were shared.
 
-        A peer shares commits through :class:`_GroupCommit` around :meth:`commit`.
+        A peer shares commits through the store's own group commit
+        (:class:`~dynamokv.impl.storage.GroupCommit`) around :meth:`commit`: one durable
+        transaction or ``WriteBatch`` per group.
         """
-        group = _GroupCommit(self.commit)
-        self._group = group
-        return group.put, lambda: f"{group.written / max(1, group.commits):.1f} writes/commit"
+        from dynamokv.impl.storage import GroupCommit
 
-    _group: _GroupCommit | None = None
+        commit = self.commit
+        group: GroupCommit[tuple[bytes, bytes]] = GroupCommit(lambda take: commit(take()))
+        self._group = group
+
+        def put(key: bytes, value: bytes) -> None:
+            group.submit((key, value))
+
+        return put, lambda: f"{group.items_count / max(1, group.groups_count):.1f} writes/commit"
+
+    _group: GroupCommit[tuple[bytes, bytes]] | None = None
 
     def written(self) -> int:
         """Writes made so far through :meth:`concurrent_put` (for the progress bar)."""
-        return self._group.written if self._group is not None else 0
+        return self._group.items_count if self._group is not None else 0
 
     @abc.abstractmethod
     def settle(self) -> None:
@@ -523,83 +535,16 @@ _ENGINE_CLASSES: dict[str, type[_Engine]] = {
 
 
 class _Pending:
-    """A queued write of a group commit (:class:`_GroupCommit`, :class:`_Committer`) and
-    the lock its thread sleeps on."""
+    """A write queued for :class:`_Committer`, and the lock its thread sleeps on."""
 
-    __slots__ = ("error", "key", "lock", "promoted", "value")
+    __slots__ = ("error", "key", "lock", "value")
 
     def __init__(self, key: bytes, value: bytes) -> None:
         self.key = key
         self.value = value
         self.error: BaseException | None = None
-        self.promoted = False
         self.lock = threading.Lock()
         self.lock.acquire()
-
-
-def _commit_and_wake(
-    commit: Callable[[Sequence[tuple[bytes, bytes]]], None],
-    batch: list[_Pending],
-    *,
-    leader: _Pending | None,
-) -> BaseException | None:
-    """Commit ``batch`` as one transaction and wake every writer in it but ``leader`` (the
-    thread that committed), each with the commit's error if it failed; return that error."""
-    error: BaseException | None = None
-    try:
-        commit([(pending.key, pending.value) for pending in batch])
-    except BaseException as failure:
-        error = failure
-    for pending in batch:
-        if pending is not leader:
-            pending.error = error
-            pending.lock.release()
-    return error
-
-
-class _GroupCommit:
-    """The store's leader/follower group commit, wrapped around a peer's durable batch.
-
-    A writer queues its pair; the first writer to find no leader takes everything queued,
-    commits it as one transaction (``commit``), wakes the writers it served, and hands
-    leadership to the first writer that queued meanwhile. Followers sleep on their own
-    lock until served, as in ``impl/storage/_store.py``.
-    """
-
-    def __init__(self, commit: Callable[[Sequence[tuple[bytes, bytes]]], None]) -> None:
-        self._commit = commit
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._leader_active = False
-        self.written = 0
-        self.commits = 0
-
-    def put(self, key: bytes, value: bytes) -> None:
-        me = _Pending(key, value)
-        with self._lock:
-            self._queue.append(me)
-            follower = self._leader_active
-            self._leader_active = True
-        if follower:
-            me.lock.acquire()  # released by the leader that served or promoted us
-            if not me.promoted:
-                if me.error is not None:
-                    raise me.error
-                return
-        with self._lock:
-            batch, self._queue = self._queue, []
-        error = _commit_and_wake(self._commit, batch, leader=me)
-        self.written += len(batch)
-        self.commits += 1
-        with self._lock:
-            if self._queue:
-                successor = self._queue[0]
-                successor.promoted = True
-                successor.lock.release()
-            else:
-                self._leader_active = False
-        if error is not None:
-            raise error
 
 
 class _Committer:
@@ -636,7 +581,14 @@ class _Committer:
                 if not self._queue:
                     return
                 batch, self._queue = self._queue, []
-            _commit_and_wake(self._commit, batch, leader=None)
+            error: BaseException | None = None
+            try:
+                self._commit([(pending.key, pending.value) for pending in batch])
+            except BaseException as failure:
+                error = failure
+            for pending in batch:
+                pending.error = error
+                pending.lock.release()
             self.written += len(batch)
             self.commits += 1
 

@@ -59,6 +59,7 @@ message into fields, so the transports need not know the format.
 from __future__ import annotations
 
 import collections
+import gc
 import hashlib
 import json
 import logging
@@ -154,6 +155,53 @@ runs, it waited up to the whole interval before it could handle the bytes that w
 convoy that put milliseconds on every request while the node's CPU sat idle. Measured on
 this machine (3 nodes, bench W, wrk 16 connections, same CPU per put): 5 ms ~1,280 puts/s,
 0.5 ms ~1,440, 0.05-0.2 ms ~1,600-1,660."""
+
+GC_FULL_COLLECTION_SECONDS = 600.0
+"""How often a serving node runs a full garbage collection (:meth:`NodeProcess.run`).
+
+Python's collector also runs a full collection on its own whenever a quarter more objects
+have survived into the oldest generation since the last one, and a full collection walks
+every tracked object the node holds: its stored versions cached decoded, Merkle trees,
+the ring. On a node holding 10,000 keys that is 20-130 ms of CPU (measured, 3-node bench
+W, ``docs/benchmarks.md``), with nothing else running on the event loop meanwhile, once
+every 10-20 s under writes: the longest steps the event loop took, and with them the
+tail of every request scheduled during one. While serving, the node turns that automatic
+full collection off (the young generations, 0.2-1.4 ms each, still run as usual), freezes
+what exists when it starts serving (modules, configuration, recovered state: never
+garbage, never walked again) and collects fully on this period instead, so garbage in
+reference cycles that lived long enough to reach the oldest generation is still freed."""
+
+GC_OLDEST_GENERATION_THRESHOLD_NEVER = 2**31 - 1
+"""A threshold for the oldest generation that the collector never reaches on its own."""
+
+
+class _CollectorWhileServing:
+    """The collector's settings while any node of this process serves (tests run several).
+
+    The first node to serve saves the thresholds, freezes what exists and turns the
+    automatic full collection off; the last one to stop restores them and unfreezes.
+    """
+
+    def __init__(self) -> None:
+        self._serving = 0
+        self._threshold_before = gc.get_threshold()
+
+    def enter(self) -> None:
+        if self._serving == 0:
+            self._threshold_before = gc.get_threshold()
+            gc.freeze()
+            young, middle, _ = self._threshold_before
+            gc.set_threshold(young, middle, GC_OLDEST_GENERATION_THRESHOLD_NEVER)
+        self._serving += 1
+
+    def exit(self) -> None:
+        self._serving -= 1
+        if self._serving == 0:
+            gc.set_threshold(*self._threshold_before)
+            gc.unfreeze()
+
+
+_collector_while_serving = _CollectorWhileServing()
 
 TRACES_MAX = 64
 """Traced requests (``?trace=1``) in flight at once; more are served untraced."""
@@ -852,6 +900,19 @@ class NodeProcess:
                 if waiter.event is not None:
                     waiter.event.set()  # result stays None: submit reports the timeout
 
+    async def _collect_garbage(self) -> None:
+        """Collect every generation once per :data:`GC_FULL_COLLECTION_SECONDS`."""
+        # Runs for the node's lifetime; the collector's own full collections are off.
+        while True:
+            await trio.sleep(GC_FULL_COLLECTION_SECONDS)
+            started = time.perf_counter()
+            collected = gc.collect()
+            _log.info(
+                "node.gc_full collected=%d ms=%.1f",
+                collected,
+                (time.perf_counter() - started) * 1000,
+            )
+
     # -- the client-facing API -------------------------------------------------------------
 
     async def submit(
@@ -1059,6 +1120,7 @@ class NodeProcess:
         self._epoch = trio.current_time()
         switch_interval_before = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
+        _collector_while_serving.enter()
         pool = PeerPool(
             self._on_peer_message,
             random=random_module.Random(self.random.getrandbits(64)),
@@ -1088,6 +1150,7 @@ class NodeProcess:
                     pool.connect(address)
                 nursery.start_soon(self._timer_loop)
                 nursery.start_soon(self._reap_waiters)
+                nursery.start_soon(self._collect_garbage)
                 nursery.start_soon(self._delay_loop)
                 self._step(Tick())  # "Drivers step one at boot."
                 http_done = trio.Event()
@@ -1131,4 +1194,5 @@ class NodeProcess:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self.store.close)
             sys.setswitchinterval(switch_interval_before)
+            _collector_while_serving.exit()
             _log.info("node.stopped")

@@ -38,6 +38,7 @@ from ._format import (
     read_wal_records,
     ring_position,
 )
+from ._group_commit import GroupCommit
 from ._seams import DEFAULT_WAL_SEAMS, WalSeams
 from ._store import FSYNC_POLICIES, FsyncPolicy, MayDrop, Store, StoreOptions, StoreStats
 from ._wal import RecoveryReport, SalvagedDamage, TornTail
@@ -53,6 +54,7 @@ __all__ = [
     "FaultyFiles",
     "Files",
     "FsyncPolicy",
+    "GroupCommit",
     "MayDrop",
     "Operation",
     "OsFiles",

@@ -3,27 +3,25 @@
 A segment holds records sorted by sort key (ring position, then key; see :mod:`._format`),
 cut into blocks of about ``block_bytes_target`` bytes, each with its own CRC-32. An index
 (the first sort key of every block) and a bloom filter live at the end of the file and are
-loaded on open; a point read then costs one bisect, at most one ``pread`` of one block, one
-checksum and one ``bytes.find``. Memory per segment is the index and the bloom filter, about
-40 bytes per block plus 10 bits per key, so two million keys never sit in RAM.
+loaded on open; a point read of a block not yet cached costs one bisect, one ``pread``, one
+checksum and one decode of the block. Memory per segment is the index and the bloom filter,
+about 40 bytes per block plus 10 bits per key, so two million keys never sit in RAM.
 
 Layout::
 
     header   magic "DKVSEG" | version u16 | segment number u64 | crc32 u32
-    block*   count u16 | count x 16-byte ring positions | count x span | keys and values |
-             crc32 u32 (of everything before it in the block)
-    span     key start u32 | value start u32 | value end u32 (offsets in the block; the
-             key ends where its value starts; a delete marker has an empty value and the
-             top bit of its value end set)
+    block*   records | crc32 u32 (of the records)
+    records  a MessagePack array: sort key, value, sort key, value... (each a bin; a
+             delete marker's value is nil)
     bloom    word count u64 | hash count u32 | words (u64 each) | crc32 u32
     index    block count u32 | per block: sort key length u16 | sort key | offset u64 |
              length u32 | crc32 u32
     footer   index offset u64 | index length u32 | bloom offset u64 | bloom length u32 |
              entry count u64 | magic "DKVSEG" | version u16 | crc32 u32
 
-The ring positions of a block sit side by side, so a point read finds its key's position
-with one ``bytes.find`` in C instead of a binary search in Python; the span at the same
-index then gives the key and the value with one ``unpack_from``.
+A block is MessagePack so that decoding it is one call in C (about 1 µs for a 2 KiB block
+of 15 records, against 5 µs for the same records sliced out of a packed layout in Python):
+a point read decodes every block it reads, once, and keeps it decoded.
 
 **The bloom filter is blocked**: a key sets (and a read tests) four bits of one 64-bit word,
 the word chosen by the first 8 bytes of the key's MD5 position and the four bits by the next
@@ -33,17 +31,17 @@ probes spread over the whole filter cost about 0.6 µs per segment. With 10 bits
 false-positive rate is about 2 % instead of 1.2 % (a 64-bit word holds about six keys, and
 some words more), the price of one cheap test per segment.
 
-**The block cache.** A block is verified (CRC) when it is read from the file; the store's
-:class:`BlockCache` then keeps it, so that the next point read of that block costs neither
-the ``pread`` nor the checksum, as RocksDB's block cache does (it too verifies a block when
-it loads it, not on every hit). Hits take no lock; the cache evicts the oldest blocks first
-(FIFO, counted in bytes: with random reads that hits about as often as LRU, and a hit costs
-one dict lookup). Range scans (compaction) bypass it. The blocks of a segment that a
-compaction replaced leave the cache when the segment is closed. Measured with 200,000 keys
-in two segments and every block cached: 1.6 times the point reads per CPU-second of an
-empty cache (``docs/benchmarks.md``). Blocks are kept as read, not decoded into dicts: a
-decoded block costs about 100 bytes more per record, and the decoding (~10 µs a block)
-comes back on every re-read once the data outgrows the cache.
+**The block cache keeps blocks decoded.** A block is verified (CRC) and decoded when it is
+read from the file; the store's :class:`BlockCache` then keeps its records in the segment's
+dict :attr:`Segment.records`, so that a warm point read of the segment is one dict lookup:
+no ``pread``, no checksum (RocksDB's block cache too verifies a block when it loads it, not
+on every hit), no bisect of the index and no search in the block. Hits take no lock. The
+cache evicts whole blocks, oldest first (FIFO, counted in bytes of memory: with random reads
+that hits about as often as LRU), and knows when a segment has every block cached, so that
+a miss there settles the read without the bloom filter (:attr:`Segment.complete_epoch`).
+Range scans (compaction) bypass it. The blocks of a segment that a compaction replaced
+leave the cache when the segment is closed. A decoded record costs about twice its bytes
+in a raw block (two Python ``bytes`` objects and a dict slot), which the bound counts.
 """
 
 from __future__ import annotations
@@ -54,26 +52,25 @@ import sys
 import threading
 import zlib
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from typing import Final
 
+import msgpack
 from dynamokv.spec.errors import invariant
 
 from ._errors import StorageCorruptionError
 from ._files import Files, ReadableFile, WritableFile
-from ._format import POSITION_BYTES
 
 SEGMENT_MAGIC = b"DKVSEG"
-SEGMENT_VERSION = 2
+SEGMENT_VERSION = 3
 _HEADER = struct.Struct("<6sHQ")
 _HEADER_BYTES = _HEADER.size + 4
 _FOOTER = struct.Struct("<QIQIQ6sH")
 _FOOTER_BYTES = _FOOTER.size + 4
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
-_SPAN = struct.Struct("<III")
 _INDEX_ENTRY = struct.Struct("<QI")
 _BLOOM_HEADER = struct.Struct("<QI")
 _WRITE_BUFFER_BYTES = 1 << 20
@@ -122,11 +119,6 @@ def _words_from_little_endian(data: bytes) -> array[int]:
 CRC32_RESIDUE = 0x2144DF1C
 """``zlib.crc32(data + crc32(data).to_bytes(4, "little"))`` for every ``data``."""
 
-_SPAN_BYTES = 12
-invariant(_SPAN.size == _SPAN_BYTES, "span layout")
-DELETED_FLAG = 1 << 31
-"""Set in a span's value end for a delete marker (a block is far smaller than 2 GiB)."""
-
 
 class Absent:
     """Type of :data:`ABSENT`."""
@@ -137,6 +129,33 @@ ABSENT: Final = Absent()
 
 Lookup = bytes | None | Absent
 """``bytes`` (a value), ``None`` (a delete marker) or :data:`ABSENT`."""
+
+
+def decode_block(block: bytes) -> tuple[tuple[bytes, ...], list[bytes | None]]:
+    """A verified block's sort keys (ascending) and values (``None``: a delete marker).
+
+    The one reader of the block layout: point reads decode a block once and keep it decoded
+    (:class:`BlockCache`), scans decode each block they pass. The checksum was verified
+    before, so a block that does not decode was written wrong, not damaged on disk; it is
+    reported as corruption all the same.
+    """
+    try:
+        items = msgpack.unpackb(memoryview(block)[:-4])
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        items = None
+    if type(items) is not list or len(items) % 2 or not items:
+        raise ValueError("block does not decode")
+    return tuple(items[0::2]), items[1::2]
+
+
+def decoded_charge(block: bytes, records_count: int) -> int:
+    """What block ``block`` costs the cache once decoded into ``records_count`` records.
+
+    Counted from the block's length rather than record by record (the block holds each
+    sort key and value once, plus a few bytes of framing): see
+    :data:`DECODED_RECORD_OVERHEAD_BYTES` and :data:`DECODED_BLOCK_OVERHEAD_BYTES`.
+    """
+    return len(block) + records_count * DECODED_RECORD_OVERHEAD_BYTES + DECODED_BLOCK_OVERHEAD_BYTES
 
 
 def segment_name(number: int) -> str:
@@ -151,11 +170,26 @@ def parse_segment_name(name: str) -> int | None:
     return None
 
 
-class BlockCache:
-    """Verified segment blocks of one store, bounded by ``bytes_max`` (see the module docstring).
+DECODED_RECORD_OVERHEAD_BYTES = 128
+"""Memory a decoded record costs beyond its share of the block's bytes: two ``bytes``
+objects' headers and rounding (about 80 bytes), its slot in the segment's record dict
+(about 40 bytes, amortized over the dict's free slots) and in its block's key tuple (8)."""
 
-    Each segment keeps its own ``block index -> block`` dict; this object bounds their
-    total and evicts in the order blocks came in.
+DECODED_BLOCK_OVERHEAD_BYTES = 320
+"""Memory a decoded block costs besides its records: its key tuple, its entry in the
+segment's block dict and in the cache's eviction order. Both constants were measured with
+``tracemalloc``; a test keeps the charge within a quarter of what the cache allocates."""
+
+
+class BlockCache:
+    """Decoded segment blocks of one store, bounded by ``bytes_max`` (see the module docstring).
+
+    Each segment keeps the records of its cached blocks in one dict (:attr:`Segment.records`)
+    and which blocks those are (``block index -> (sort keys, charge)``); this object bounds
+    their total, counted as memory (:data:`DECODED_RECORD_OVERHEAD_BYTES`), and evicts whole
+    blocks in the order they came in. Admission, eviction and the question "is this block
+    cached" take :attr:`lock`; a hit in a segment's record dict takes none (a segment is
+    immutable, so a record found there is right even while its block is being evicted).
 
     Args:
         bytes_max: the bound; 0 turns caching off.
@@ -164,34 +198,58 @@ class BlockCache:
     def __init__(self, bytes_max: int) -> None:
         self.bytes_max = bytes_max
         self.bytes = 0
-        self._order: deque[tuple[dict[int, bytes], int]] = deque()
-        self._lock = threading.Lock()
+        self._order: deque[tuple[Segment, int]] = deque()
+        self._epoch = 0
+        self.lock = threading.Lock()
 
-    def admit(self, blocks: dict[int, bytes], index: int, block: bytes) -> None:
-        """Cache ``block`` (just read and verified) as block ``index`` of ``blocks``' segment."""
-        if self.bytes_max <= 0 or len(block) > self.bytes_max:
+    def admit(
+        self,
+        segment: Segment,
+        index: int,
+        sort_keys: tuple[bytes, ...],
+        values: list[bytes | None],
+        charge: int,
+    ) -> None:
+        """Cache block ``index`` of ``segment`` (just read, verified and decoded)."""
+        if charge > self.bytes_max:
             return
-        with self._lock:
-            if index in blocks:
+        with self.lock:
+            blocks = segment.cached_blocks
+            if index in blocks or segment.closed:
                 return
-            blocks[index] = block
-            self._order.append((blocks, index))
-            self.bytes += len(block)
-            self._evict()
+            # Records first, then the block's entry: whoever sees the entry (under the lock)
+            # finds every record of the block.
+            segment.records.update(zip(sort_keys, values, strict=True))
+            blocks[index] = (sort_keys, charge)
+            if len(blocks) == segment.blocks_count:
+                self._epoch += 1
+                segment.complete_epoch = self._epoch
+            self._order.append((segment, index))
+            self.bytes += charge
+            order = self._order
+            while self.bytes > self.bytes_max and order:
+                evicted_segment, evicted_index = order.popleft()
+                self._drop(evicted_segment, evicted_index)
 
-    def forget(self, blocks: dict[int, bytes]) -> None:
+    def _drop(self, segment: Segment, index: int) -> None:
+        entry = segment.cached_blocks.pop(index, None)
+        if entry is None:
+            return  # the segment was closed (forgotten) since
+        sort_keys, charge = entry
+        segment.complete_epoch = 0  # before any record leaves: see Segment.complete_epoch
+        pop = segment.records.pop
+        for sort_key in sort_keys:
+            pop(sort_key, None)
+        self.bytes -= charge
+
+    def forget(self, segment: Segment) -> None:
         """A segment is closed: its blocks leave the cache."""
-        with self._lock:
-            self.bytes -= sum(len(block) for block in blocks.values())
-            blocks.clear()
-
-    def _evict(self) -> None:
-        order = self._order
-        while self.bytes > self.bytes_max and order:
-            blocks, index = order.popleft()
-            block = blocks.pop(index, None)
-            if block is not None:
-                self.bytes -= len(block)
+        with self.lock:
+            self.bytes -= sum(charge for _, charge in segment.cached_blocks.values())
+            segment.closed = True
+            segment.complete_epoch = 0
+            segment.cached_blocks.clear()
+            segment.records.clear()
 
 
 class SegmentWriter:
@@ -219,9 +277,8 @@ class SegmentWriter:
         self._offset = 0  # bytes already handed to the file
         self._index: list[tuple[bytes, int, int]] = []
         self._block_first_key: bytes = b""
-        self._block_positions: list[bytes] = []
-        self._block_keys: list[bytes] = []
-        self._block_values: list[bytes | None] = []
+        self._block_items: list[bytes | None] = []  # sort key, value, sort key, value...
+        self._pack = msgpack.Packer(use_bin_type=True).pack  # one per writer: not thread-safe
         self._block_bytes = 0
         self._last_sort_key: bytes | None = None
         self.entries_count = 0
@@ -233,55 +290,27 @@ class SegmentWriter:
         if last is not None and sort_key <= last:
             invariant(False, "segment records must be added in strictly increasing sort-key order")
         self._last_sort_key = sort_key
-        key = sort_key[POSITION_BYTES:]
-        keys = self._block_keys
-        if not keys:
+        items = self._block_items
+        if not items:
             self._block_first_key = sort_key
-        self._block_positions.append(sort_key[:POSITION_BYTES])
-        keys.append(key)
-        self._block_values.append(value)
-        self._block_bytes += (
-            POSITION_BYTES + _SPAN_BYTES + len(key) + (len(value) if value is not None else 0)
-        )
+        items += (sort_key, value)
+        self._block_bytes += len(sort_key) + (len(value) if value is not None else 0)
         selector, mask = bloom_probe(sort_key)
         words = self._bloom_words
         words[selector % len(words)] |= mask
         self.entries_count += 1
-        if self._block_bytes >= self._block_bytes_target or len(keys) == BLOCK_ENTRIES_MAX:
+        if self._block_bytes >= self._block_bytes_target or len(items) >= 2 * BLOCK_ENTRIES_MAX:
             self._finish_block()
 
     def _finish_block(self) -> None:
-        keys = self._block_keys
-        count = len(keys)
-        if count == 0:
+        items = self._block_items
+        if not items:
             return
-        spans: list[int] = []
-        parts: list[bytes] = []
-        offset = 2 + count * (POSITION_BYTES + _SPAN_BYTES)
-        for key, value in zip(keys, self._block_values, strict=True):
-            value_start = offset + len(key)
-            parts.append(key)
-            if value is None:
-                spans += (offset, value_start, value_start | DELETED_FLAG)
-                offset = value_start
-            else:
-                parts.append(value)
-                offset = value_start + len(value)
-                spans += (offset - len(value) - len(key), value_start, offset)
-        body = b"".join(
-            (
-                _U16.pack(count),
-                b"".join(self._block_positions),
-                struct.pack(f"<{3 * count}I", *spans),
-                b"".join(parts),
-            )
-        )
+        body = self._pack(items)
         block = body + _U32.pack(zlib.crc32(body))
         self._index.append((self._block_first_key, self._offset + len(self._buffer), len(block)))
         self._buffer += block
-        self._block_positions = []
-        self._block_keys = []
-        self._block_values = []
+        self._block_items = []
         self._block_bytes = 0
         if len(self._buffer) >= _WRITE_BUFFER_BYTES:
             self._drain()
@@ -347,7 +376,17 @@ class Segment:
         self.tier = tier
         self.refs = 0
         self._cache = cache if cache is not None and cache.bytes_max > 0 else None
-        self._cached: dict[int, bytes] = {}
+        self.records: dict[bytes, bytes | None] = {}
+        """Every record of this segment's cached blocks, by sort key (``None``: a delete
+        marker). A hit here is a whole point read of this segment: the store's read path
+        probes it inline."""
+        self.cached_blocks: dict[int, tuple[tuple[bytes, ...], int]] = {}
+        """The cached blocks: ``index -> (their sort keys, their charge in bytes)``."""
+        self.complete_epoch = 0
+        """Non-zero while every block of the segment is cached, a new number each time that
+        becomes true (:class:`BlockCache`): a reader that finds the same non-zero number
+        before and after a miss in :attr:`records` knows the key is not in the segment."""
+        self.closed = False
         self._file: ReadableFile = files.open_read(path)
         try:
             self._load()
@@ -431,6 +470,7 @@ class Segment:
         # Packed arrays, not lists of ints: 12 bytes per block instead of about 70.
         self._offsets = array("Q", offsets)
         self._lengths = array("I", lengths)
+        self.blocks_count = blocks_count
         self.first_sort_key = first_keys[0] if first_keys else None
 
     def _checked(self, offset: int, length: int, what: str) -> bytes:
@@ -450,7 +490,8 @@ class Segment:
         words = self.bloom_words
         return words[selector % len(words)] & mask == mask
 
-    def _block(self, index: int) -> bytes:
+    def _decoded(self, index: int) -> tuple[tuple[bytes, ...], list[bytes | None], int]:
+        """Read, verify and decode block ``index``: its sort keys, values and cache charge."""
         offset = self._offsets[index]
         length = self._lengths[index]
         block = self._read_at(offset, length)
@@ -458,83 +499,61 @@ class Segment:
         # so the whole block is verified without slicing off the stored checksum.
         if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
             raise self._corrupt("block checksum mismatch", offset)
-        return block
+        try:
+            sort_keys, values = decode_block(block)
+        except ValueError:
+            raise self._corrupt("block does not decode", offset) from None
+        return sort_keys, values, decoded_charge(block, len(sort_keys))
 
     def get(self, sort_key: bytes) -> Lookup:
         """The record for ``sort_key`` in this segment, or :data:`ABSENT`.
 
         The bloom filter is the caller's to test first (:meth:`may_contain`): the store
         skips it for the oldest segment, where a key that every newer source missed is
-        either present or nowhere.
+        either present or nowhere. A block read here is decoded and offered to the cache.
         """
+        found = self.records.get(sort_key, ABSENT)
+        if found is not ABSENT:
+            return found
         index = bisect_right(self._first_keys, sort_key) - 1
         if index < 0:
             return ABSENT
-        block = self._cached.get(index)
-        if block is None:
-            block = self._read_block(index)
-        # One function from here on, not a helper per step: this is every read's hot path.
-        positions_end = 2 + POSITION_BYTES * _U16.unpack_from(block, 0)[0]
-        digest = sort_key[:POSITION_BYTES]
-        found = block.find(digest, 2, positions_end)
-        while found != -1 and (found - 2) % POSITION_BYTES:
-            found = block.find(digest, found + 1, positions_end)
-        if found == -1:
-            return ABSENT
-        key = sort_key[POSITION_BYTES:]
-        # Entries with this ring position sit next to each other, ordered by key (an MD5
-        # collision between two keys is rare, and can be made on purpose, but is handled).
-        # Entry i's position is at 2 + 16 i and its span at positions_end + 12 i.
-        while True:
-            key_start, value_start, value_end = _SPAN.unpack_from(
-                block, positions_end + (found - 2) // 4 * 3
-            )
-            if block[key_start:value_start] == key:
-                if value_end & DELETED_FLAG:
-                    return None
-                return block[value_start:value_end]
-            found += POSITION_BYTES
-            if found >= positions_end or block[found : found + POSITION_BYTES] != digest:
-                return ABSENT
-
-    def _read_block(self, index: int) -> bytes:
-        """Read and verify block ``index``, and offer it to the block cache."""
-        offset = self._offsets[index]
-        length = self._lengths[index]
-        block = self._read_at(offset, length)
-        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
-            raise self._corrupt("block checksum mismatch", offset)
-        if self._cache is not None:
-            self._cache.admit(self._cached, index, block)
-        return block
+        cache = self._cache
+        if cache is not None:
+            with cache.lock:
+                if index in self.cached_blocks:  # cached, so the key is not in this segment
+                    return self.records.get(sort_key, ABSENT)
+        sort_keys, values, charge = self._decoded(index)
+        if cache is not None:
+            cache.admit(self, index, sort_keys, values, charge)
+        position = bisect_left(sort_keys, sort_key)
+        if position < len(sort_keys) and sort_keys[position] == sort_key:
+            return values[position]
+        return ABSENT
 
     def scan(self, low: bytes, high: bytes | None) -> Iterator[tuple[bytes, bytes | None]]:
-        """Records with ``low <= sort key < high`` (``high=None``: to the end), in order."""
+        """Records with ``low <= sort key < high`` (``high=None``: to the end), in order.
+
+        Scans (compaction, anti-entropy, transfers) decode the blocks they pass and leave
+        the cache alone.
+        """
         index = max(0, bisect_right(self._first_keys, low) - 1)
         while index < len(self._offsets):
             if high is not None and self._first_keys[index] >= high:
                 return
-            block = self._block(index)
-            (count,) = _U16.unpack_from(block, 0)
-            positions_end = 2 + POSITION_BYTES * count
-            spans = struct.unpack_from(f"<{3 * count}I", block, positions_end)
-            for entry_index in range(count):
-                key_start, value_start, value_end = spans[3 * entry_index : 3 * entry_index + 3]
-                start = 2 + POSITION_BYTES * entry_index
-                sort_key = block[start : start + POSITION_BYTES] + block[key_start:value_start]
+            sort_keys, values, _ = self._decoded(index)
+            for sort_key, value in zip(sort_keys, values, strict=True):
                 if sort_key < low:
                     continue
                 if high is not None and sort_key >= high:
                     return
-                if value_end & DELETED_FLAG:
-                    yield sort_key, None
-                else:
-                    yield sort_key, block[value_start:value_end]
+                yield sort_key, value
             index += 1
 
     def close(self) -> None:
         """Close the file; only when ``refs`` reached zero."""
         invariant(self.refs == 0, "a segment is closed only when nothing references it")
         if self._cache is not None:
-            self._cache.forget(self._cached)
+            self._cache.forget(self)
+        self.closed = True
         self._file.close()

@@ -3,23 +3,16 @@
 Theory of operation (a write's last step on each replica: "write to the WAL and memtable").
 
 **Writes and group commit.** A write is framed as one WAL record (checksum computed here,
-before it leaves the process) and queued. The first writer to find no *leader* becomes the
-leader: it takes every queued record, appends them with one ``write`` and makes them durable
-with one ``fdatasync``, applies them to the memtable, wakes the writers it served, and hands
-leadership to the first writer that queued meanwhile. While one ``fsync`` runs, the next
-batch gathers, so N concurrent writers share roughly one ``fsync`` per batch instead of N
-(an ``fsync`` costs ~0.16 ms on this kind of machine, a Python-level put a few µs). A write
-is acknowledged (``put`` returns) only after the ``fsync`` of its record under the default
-policy ``"always"``; ``"batch"`` syncs every ``fsync_batch_interval_ms`` or
-``fsync_batch_bytes_max``; ``"none"`` never syncs and is for experiments.
-
-This is the project's one group-commit site. A single driver that gathers writes itself
-(the node's storage adapter, on the trio event loop) uses it too: :meth:`Store.append_batch`
-queues a record without waiting, and :meth:`Store.commit` leads one group over everything
-queued. Why a leader and not one committer thread draining a queue: with the GIL, a
-committer's wake-ups after each ``fsync`` compete with every writer's, while a leader's
-followers sleep on their locks until served (``docs/architecture.md``, "Group commit";
-measured by ``dynamokv bench storage --store-group-commit committer``).
+before it leaves the process) and queued in the store's :class:`GroupCommit` (the project's
+one group-commit site, leader/follower; see :mod:`._group_commit`). A group's leader makes
+room in the memtable if it must, appends every queued record with one ``write``, makes them
+durable with one ``fdatasync``, and applies them to the memtable. A write is acknowledged
+(``put`` returns) only after the ``fsync`` of its record under the default policy
+``"always"``; ``"batch"`` syncs every ``fsync_batch_interval_ms`` or
+``fsync_batch_bytes_max``; ``"none"`` never syncs and is for experiments. A single driver
+that gathers writes itself (the node's storage adapter, on the trio event loop) uses the
+same site: :meth:`Store.append_batch` queues a record without waiting, and
+:meth:`Store.commit` leads one group over everything queued.
 
 **The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
 zeros and synced before use (see :meth:`WalWriter.create`): megabytes of writes and an
@@ -65,7 +58,6 @@ import contextlib
 import heapq
 import threading
 import time
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -96,6 +88,7 @@ from ._format import (
     md5,
     position_bytes,
 )
+from ._group_commit import GroupCommit
 from ._manifest import MANIFEST_TEMPORARY_NAME, Manifest, read_manifest, write_manifest
 from ._seams import DEFAULT_WAL_SEAMS, FrameRecord, WalSeams
 from ._segment import (
@@ -144,9 +137,10 @@ class StoreOptions:
         fsync_batch_bytes_max: Under ``"batch"``, the most unsynced WAL bytes.
         memtable_bytes_max: WAL bytes behind the memtable that trigger a flush.
         block_bytes_target: Size of a segment block (a point read reads one block).
-        block_cache_bytes_max: Verified segment blocks kept in memory (0: none); see
-            :class:`~dynamokv.impl.storage._segment.BlockCache`. RocksDB's default
-            block cache is 32 MiB too.
+        block_cache_bytes_max: Memory for verified segment blocks kept decoded (0: none);
+            see :class:`~dynamokv.impl.storage._segment.BlockCache`. A decoded record takes
+            about twice its bytes in a raw block, so 64 MiB hold about as many records as
+            RocksDB's default block cache of 32 MiB of raw blocks.
         bloom_bits_per_key: Bloom filter size per key in a segment.
         compaction_fanout: Segments of one tier merged into one of the next tier.
         background: Flush and compact on background threads (``False``: inline, in the
@@ -158,7 +152,7 @@ class StoreOptions:
     fsync_batch_bytes_max: int = 1 << 20
     memtable_bytes_max: int = 8 << 20
     block_bytes_target: int = 2048
-    block_cache_bytes_max: int = 32 << 20
+    block_cache_bytes_max: int = 64 << 20
     bloom_bits_per_key: int = 10
     compaction_fanout: int = 4
     background: bool = True
@@ -218,43 +212,10 @@ class _Version:
     readers: list[None] = field(default_factory=list)
     live: bool = True
     released: bool = False
-    newer_filters: tuple[tuple[array[int], int, Segment], ...] = field(init=False)
-    oldest_segment: Segment | None = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Every segment but the oldest, newest first, with its bloom words and their count:
-        # the read path tests them inline (see Store.get).
-        self.newer_filters = tuple(
-            (segment.bloom_words, len(segment.bloom_words), segment)
-            for segment in self.segments[:-1]
-        )
-        self.oldest_segment = self.segments[-1] if self.segments else None
 
 
-class _Waiter:
-    """A queued write: its WAL record, its memtable entries, and how to wake its thread.
-
-    An *appended* write (:meth:`Store.append_batch`) has no thread waiting on it: it has no
-    lock, is never promoted to leader, and becomes durable with the next group commit.
-    """
-
-    __slots__ = ("applied", "error", "frame", "lock", "promoted")
-
-    def __init__(
-        self,
-        frame: bytes,
-        applied: tuple[tuple[bytes, bytes | None], ...],
-        *,
-        waits: bool = True,
-    ) -> None:
-        self.frame = frame
-        self.applied = applied
-        self.error: StorageError | None = None
-        self.promoted = False
-        self.lock: threading.Lock | None = None
-        if waits:
-            self.lock = threading.Lock()
-            self.lock.acquire()
+_Record = tuple[bytes, tuple[tuple[bytes, bytes | None], ...]]
+"""A queued write: its framed WAL record and the memtable entries it applies."""
 
 
 @dataclass
@@ -323,8 +284,12 @@ class Store:
         self._compaction_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._version_changed = threading.Condition(self._lock)
-        self._queue: list[_Waiter] = []
-        self._leader_active = False
+        self._group_commit: GroupCommit[_Record] = GroupCommit(
+            self._commit_group,
+            lock=self._lock,
+            failure=StorageError,
+            aborted=lambda unexpected: StorageError(f"write aborted: {unexpected!r}"),
+        )
         self._closed = False
         self._read_only_error: StorageReadOnlyError | None = None
         self._memtable_bytes = 0
@@ -516,39 +481,69 @@ class Store:
     # -------------------------------------------------------------------------- reads
 
     def get(self, key: bytes) -> bytes | None:
-        """The value stored under ``key``, or ``None`` if there is none (or it was deleted)."""
+        """The value stored under ``key``, or ``None`` if there is none (or it was deleted).
+
+        A read that dicts alone can answer pins nothing: the memtables, then, newest first,
+        each segment's decoded records (:attr:`Segment.records`). A record found there is
+        that segment's record forever (segments are immutable), even if a compaction closes
+        the segment meanwhile. A miss there settles that the key is not in the segment only
+        when every block of the segment is cached, and stayed so while the dict was read
+        (:attr:`Segment.complete_epoch` is the same non-zero number before and after);
+        otherwise the segment's bloom filter decides, and if the key may be there the read
+        needs the segment's file: :meth:`_get_pinned` starts over with the version pinned.
+        """
         if type(key) is not bytes or len(key) > KEY_BYTES_MAX:
             check_key(key)
         sort_key = md5(key).digest() + key
+        version = self._version
+        if not version.live:
+            return self._get_pinned(sort_key)
+        found = version.memtable.get(sort_key, ABSENT)
+        if found is ABSENT:
+            immutable = version.immutable
+            if immutable is not None:
+                found = immutable.get(sort_key, ABSENT)
+            if found is ABSENT:
+                segments = version.segments
+                mask = 0
+                for segment in segments:
+                    complete = segment.complete_epoch
+                    found = segment.records.get(sort_key, ABSENT)
+                    if found is not ABSENT:
+                        break
+                    if complete and complete == segment.complete_epoch:
+                        continue
+                    # The oldest segment needs no bloom test: when every newer source
+                    # missed, the key is there or nowhere.
+                    if segment is segments[-1]:
+                        return self._get_pinned(sort_key)
+                    if not mask:  # segment._segment.bloom_probe, inlined, once per read
+                        selector, bits = BLOOM_PROBE.unpack_from(sort_key)
+                        mask = BLOOM_PAIR_MASKS[bits & 0xFFF] | BLOOM_PAIR_MASKS[bits >> 12 & 0xFFF]
+                    words = segment.bloom_words
+                    if words[selector % len(words)] & mask == mask:
+                        return self._get_pinned(sort_key)
+        if found is ABSENT:
+            return None
+        return found  # type: ignore[return-value]
+
+    def _get_pinned(self, sort_key: bytes) -> bytes | None:
+        """:meth:`get` with the version pinned, so that its segments' files stay open."""
         version = self._version
         version.readers.append(None)
         if not version.live:
             version = self._repin(version)
         try:
             found = version.memtable.get(sort_key, ABSENT)
+            if found is ABSENT and version.immutable is not None:
+                found = version.immutable.get(sort_key, ABSENT)
             if found is ABSENT:
-                immutable = version.immutable
-                if immutable is not None:
-                    found = immutable.get(sort_key, ABSENT)
-                if found is ABSENT:
-                    filters = version.newer_filters
-                    if filters:
-                        # segment._segment.bloom_probe, inlined: one probe for every segment.
-                        selector, bits = BLOOM_PROBE.unpack_from(sort_key)
-                        mask = (
-                            BLOOM_PAIR_MASKS[bits & 0xFFF] | BLOOM_PAIR_MASKS[(bits >> 12) & 0xFFF]
-                        )
-                        for words, words_count, segment in filters:
-                            if words[selector % words_count] & mask == mask:
-                                found = segment.get(sort_key)
-                                if found is not ABSENT:
-                                    break
-                    if found is ABSENT:
-                        # The oldest segment is read without its bloom filter: when every
-                        # newer source missed, the key is there or nowhere.
-                        oldest = version.oldest_segment
-                        if oldest is not None:
-                            found = oldest.get(sort_key)
+                segments = version.segments
+                for segment in segments:
+                    if segment is segments[-1] or segment.may_contain(sort_key):
+                        found = segment.get(sort_key)
+                        if found is not ABSENT:
+                            break
         finally:
             readers = version.readers
             readers.pop()
@@ -625,7 +620,9 @@ class Store:
         if type(value) is not bytes or len(value) > VALUE_BYTES_MAX:
             check_value(value)
         frame = self._wal_seams.frame_record(encode_wal_put_payload(key, value))
-        self._commit(frame, ((md5(key).digest() + key, value),))
+        self._group_commit.submit(
+            (frame, ((md5(key).digest() + key, value),)), admit=self._admit_write
+        )
 
     def delete(self, key: bytes) -> None:
         """Remove ``key`` (a store-level delete marker; Dynamo deletes are tombstone puts)."""
@@ -637,8 +634,9 @@ class Store:
         The batch is one WAL record: after a crash either all of it or none of it is there.
         Concurrent callers share group commits (see the module docstring).
         """
-        frame, applied = _framed(operations, self._wal_seams.frame_record)
-        self._commit(frame, applied)
+        self._group_commit.submit(
+            _framed(operations, self._wal_seams.frame_record), admit=self._admit_write
+        )
 
     def append_batch(self, operations: Sequence[Operation]) -> None:
         """Queue ``operations`` as one WAL record for the next group commit; no IO, no wait.
@@ -649,13 +647,9 @@ class Store:
         record together, in the order they were appended. Reads see an appended batch only
         once it is committed.
         """
-        frame, applied = _framed(operations, self._wal_seams.frame_record)
-        with self._lock:
-            if self._closed:
-                raise StorageClosedError("the store is closed")
-            if self._read_only_error is not None:
-                raise self._read_only_error
-            self._queue.append(_Waiter(frame, applied, waits=False))
+        self._group_commit.append(
+            _framed(operations, self._wal_seams.frame_record), admit=self._admit_write
+        )
 
     def commit(self) -> None:
         """Write every appended batch and make it durable under the fsync policy (one group).
@@ -663,77 +657,29 @@ class Store:
         Raises:
             StorageWriteError: The group commit failed; none of the queued batches was applied.
         """
-        with self._lock:
-            if not self._queue:
-                return
-        self._commit(b"", ())
+        self._group_commit.commit_queued(admit=self._admit_write)
 
-    def _commit(self, frame: bytes, applied: tuple[tuple[bytes, bytes | None], ...]) -> None:
-        waiter = _Waiter(frame, applied)
-        with self._lock:
-            if self._closed:
-                raise StorageClosedError("the store is closed")
-            if self._read_only_error is not None:
-                raise self._read_only_error
-            self._queue.append(waiter)
-            follower = self._leader_active
-            self._leader_active = True
-        if follower:
-            assert waiter.lock is not None
-            waiter.lock.acquire()  # released by the leader that served us or promoted us
-            if not waiter.promoted:
-                if waiter.error is not None:
-                    raise waiter.error
-                return
-        self._lead(waiter)
-        if waiter.error is not None:
-            raise waiter.error
+    def _admit_write(self) -> None:
+        """Refuse a write once the store is closed or read-only. Caller holds ``_lock``."""
+        if self._closed:
+            raise StorageClosedError("the store is closed")
+        if self._read_only_error is not None:
+            raise self._read_only_error
 
-    def _lead(self, me: _Waiter) -> None:
-        """Serve every queued write with one write and one sync, then pass leadership on."""
-        batch: list[_Waiter] = []
-        error: StorageError | None = None
-        try:
-            with self._wal_lock:
-                try:
-                    self._make_room()
-                except StorageError as room_error:
-                    error = room_error
-                with self._lock:
-                    batch = self._queue
-                    self._queue = []
-                invariant(me in batch, "the leader serves its own write")
-                if error is None:
-                    error = self._write_batch(batch)
-        except BaseException as unexpected:
-            # A bug (an invariant) or an interrupt: fail every queued write, never hang one.
-            with self._lock:
-                if not batch:
-                    batch = self._queue
-                    self._queue = []
-            error = StorageError(f"write aborted: {unexpected!r}")
-            raise
-        finally:
-            for waiter in batch:
-                waiter.error = error
-                if waiter is not me and waiter.lock is not None:
-                    waiter.lock.release()
-            with self._lock:
-                # Leadership passes to the first queued writer with a thread waiting;
-                # appended batches alone wait for the next commit.
-                successor = next((w for w in self._queue if w.lock is not None), None)
-                if successor is not None:
-                    successor.promoted = True
-                    successor.lock.release()  # type: ignore[union-attr]
-                else:
-                    self._leader_active = False
+    def _commit_group(self, take: Callable[[], list[_Record]]) -> None:
+        """Write one group of queued records with one write and one sync (the leader's job)."""
+        with self._wal_lock:
+            self._make_room()
+            error = self._write_batch(take())
+        if error is not None:
+            raise error
 
-    def _write_batch(self, batch: list[_Waiter]) -> StorageError | None:
+    def _write_batch(self, batch: list[_Record]) -> StorageError | None:
         """Append, sync per policy, apply to the memtable. Caller holds the WAL lock."""
-        wal = self._wal
-        data = batch[0].frame if len(batch) == 1 else b"".join([w.frame for w in batch])
-        if not data:
+        if not batch:
             return None  # a commit() that found its batches already written by a writer
+        wal = self._wal
+        data = batch[0][0] if len(batch) == 1 else b"".join([frame for frame, _ in batch])
         try:
             wal.append(data)
         except OSError as os_error:
@@ -751,11 +697,11 @@ class Store:
             self._counters.syncs += 1
         with self._lock:
             memtable = self._version.memtable
-            for waiter in batch:
-                for sort_key, value in waiter.applied:
+            for _, applied in batch:
+                for sort_key, value in applied:
                     memtable[sort_key] = value
             self._memtable_bytes += len(data)
-            self._counters.writes += sum(1 for w in batch if w.frame)
+            self._counters.writes += len(batch)
             self._counters.group_commits += 1
             prepare = (
                 not self._wal_prepare_requested
@@ -1093,9 +1039,6 @@ class Store:
             invariant(segment.refs >= 0, "segment reference count below zero")
             if segment.refs == 0:
                 segment.close()
-        version.segments = ()
-        version.newer_filters = ()
-        version.oldest_segment = None
 
     # ---------------------------------------------------------------------- compaction
 

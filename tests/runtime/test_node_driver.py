@@ -6,6 +6,7 @@ shared. Each test is bounded by :func:`run_bounded`; nodes are cancelled on exit
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import trio
 from dynamokv.impl.client import AsyncClient, QuorumError
 from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
+from dynamokv.impl.runtime._node_process import GC_OLDEST_GENERATION_THRESHOLD_NEVER
 from dynamokv.impl.storage import Store, StoreOptions
 from node_helpers import open_cluster, patient_node_config, stop_node
 from runtime_helpers import trio_test
@@ -54,6 +56,23 @@ async def test_put_on_one_node_is_read_from_another(tmp_path: Path) -> None:
             await first.put("cart", b"a")
             reply = await second.get("cart")
             assert sorted(reply.values) == [b"a", b"milk\neggs"]
+
+
+@trio_test
+async def test_a_serving_node_leaves_full_collections_to_its_own_period(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    assert before[2] != GC_OLDEST_GENERATION_THRESHOLD_NEVER
+    async with open_cluster(tmp_path) as nodes:  # noqa: SIM117 - the client needs the nodes
+        async with AsyncClient(nodes[0].http) as client:
+            await client.put("cart", b"milk")
+            assert gc.get_threshold() == (
+                before[0],
+                before[1],
+                GC_OLDEST_GENERATION_THRESHOLD_NEVER,
+            )
+            assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 @trio_test

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -442,3 +443,102 @@ def test_a_segment_of_another_format_version_is_refused_by_name(tmp_path: Path) 
     path.write_bytes(bytes(data))
     with pytest.raises(StorageCorruptionError, match="format version 1; this build reads"):
         Segment(OsFiles(), str(path), 1, 0)
+
+
+def test_a_segment_with_every_block_cached_answers_reads_from_its_dict_alone(
+    tmp_path: Path,
+) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256)
+    with _flushed_store(tmp_path, options, 300) as store:
+        store.write_batch([(f"k{n}".encode(), b"newer") for n in range(0, 300, 3)])
+        store.flush()
+        for n in range(300):  # every block of both segments read once, so cached
+            store.get(f"k{n}".encode())
+        segments = store._version.segments
+        assert len(segments) == 2 and all(segment.complete_epoch for segment in segments)
+
+        def no_file_reads(sort_key: bytes) -> None:
+            raise AssertionError("a read of a fully cached store went to a segment's blocks")
+
+        for segment in segments:
+            segment.get = no_file_reads  # type: ignore[method-assign]
+        for n in range(300):
+            expected = b"newer" if n % 3 == 0 else f"v{n}".encode() * 5
+            assert store.get(f"k{n}".encode()) == expected
+        assert store.get(b"absent") is None  # a miss in both dicts settles it
+
+
+def test_a_decoded_blocks_charge_follows_the_memory_it_takes(tmp_path: Path) -> None:
+    """The cache's bound counts memory: the charge is within a quarter of what tracemalloc sees."""
+    for value_bytes in (10, 100, 1000):
+        options = StoreOptions(background=False, fsync="none", block_cache_bytes_max=1 << 30)
+        with Store.open(str(tmp_path / str(value_bytes)), options=options) as store:
+            keys = [f"key-{n:06d}".encode() for n in range(20_000)]
+            store.write_batch([(key, bytes(value_bytes)) for key in keys[:10_000]])
+            store.write_batch([(key, bytes(value_bytes)) for key in keys[10_000:]])
+            store.flush()
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                for key in keys:
+                    store.get(key)
+                allocated = tracemalloc.get_traced_memory()[0] - before
+            finally:
+                tracemalloc.stop()
+            charged = store.stats().block_cache_bytes
+            assert 0.75 * allocated <= charged <= 1.25 * allocated, (
+                value_bytes,
+                charged,
+                allocated,
+            )
+
+
+def test_lock_free_reads_never_go_back_in_time_under_eviction_flush_and_compaction(
+    tmp_path: Path,
+) -> None:
+    """Keys are overwritten with rising numbers, a few at a time; a reader must never see a
+    key's number fall, nor a key vanish.
+
+    Most keys sit in segments, in several versions across segments. A read that wrongly
+    skipped a newer segment (a dict emptied by eviction or compaction taken for "not
+    here") would return an older number. The cache is small, so blocks are evicted and
+    readmitted and segments become fully cached and stop being so all the time.
+    """
+    options = StoreOptions(
+        memtable_bytes_max=8192,
+        block_bytes_target=256,
+        block_cache_bytes_max=32_768,
+        compaction_fanout=2,
+        fsync="none",
+    )
+    keys = [f"key-{n}".encode() for n in range(400)]
+    rng = random.Random(11)
+    errors: list[BaseException] = []
+    with Store.open(str(tmp_path), options=options) as store:
+        store.write_batch([(key, b"%08d" % 0) for key in keys])
+        stop = threading.Event()
+
+        def reader() -> None:
+            seen = dict.fromkeys(keys, 0)
+            try:
+                while not stop.is_set():
+                    for key in keys:
+                        value = store.get(key)
+                        assert value is not None, key
+                        number = int(value[:8])
+                        assert number >= seen[key], (key, number, seen[key])
+                        seen[key] = number
+            except BaseException as error:  # surfaced below
+                errors.append(error)
+
+        readers = [threading.Thread(target=reader) for _ in range(2)]
+        for thread in readers:
+            thread.start()
+        for number in range(1, 300):
+            chosen = rng.sample(keys, 20)
+            store.write_batch([(key, b"%08d" % number + b"x" * 40) for key in chosen])
+        stop.set()
+        for thread in readers:
+            thread.join(timeout=60)
+        assert store.stats().compactions_count > 0
+    assert errors == []
