@@ -30,6 +30,7 @@ from ._result import (
     Kind,
     ProofResult,
     Replay,
+    Status,
     Stopwatch,
     check_forall,
     model_bool,
@@ -236,7 +237,7 @@ def partitions_are_equal_intervals() -> ProofResult:
         q = 1 << k
         claim, assuming, _, _ = _interval_claim(q, spec_ring.RING_SIZE // q)
         outcome = check_forall(claim, assuming=assuming)
-        if outcome.model is not None or outcome.status.value == "unknown":
+        if outcome.model is not None or outcome.status is Status.UNKNOWN:
             break
     assert outcome is not None
     return result_from(

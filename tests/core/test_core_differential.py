@@ -42,6 +42,20 @@ def test_default_ring_has_16384_partitions() -> None:
     assert core.preference_list(key) == ring.preference_list(spec_ring, ring.md5_position(key), 3)
 
 
+@given(st.integers(min_value=1, max_value=16_384), st.data())
+def test_a_trees_partition_start_equals_spec(partition_count: int, data: st.DataObject) -> None:
+    """The Merkle trees place their key ranges with a contract-free copy of the spec's
+    partition_start, the first partition and the end of the ring included."""
+    from dynamokv.impl.core._merkle import _partition_start
+
+    edges = [0, partition_count]
+    partitions = data.draw(st.lists(st.integers(0, partition_count), max_size=4)) + edges
+    for partition in partitions:
+        assert _partition_start(partition, partition_count) == ring.partition_start(
+            partition, partition_count
+        )
+
+
 clocks = st.dictionaries(st.sampled_from(NODES), st.integers(min_value=1, max_value=6), max_size=6)
 
 
@@ -62,6 +76,15 @@ def test_increment_equals_spec(a: dict[str, int], node: str) -> None:
 def test_truncate_equals_spec_with_counters_as_stamps(a: dict[str, int], threshold: int) -> None:
     truncated = core_vclock.truncate(core_vclock.freeze(a), threshold)
     assert dict(truncated) == vclock.truncate(a, a, threshold)
+
+
+@given(clocks, st.integers(min_value=1, max_value=7))
+def test_a_clock_within_the_threshold_is_returned_itself(a: dict[str, int], threshold: int) -> None:
+    """Every put truncates its clock, and almost every clock is short: one within the
+    threshold is the same tuple back, not a sorted copy of it."""
+    clock = core_vclock.freeze(a)
+    truncated = core_vclock.truncate(clock, threshold)
+    assert (truncated is clock) == (len(clock) <= threshold)
 
 
 @st.composite
@@ -164,6 +187,17 @@ def test_merge_of_a_newer_version_returns_it() -> None:
     assert core_versions.merge((old,), (new,)) == (new,)
     assert not core_versions.absorbs((old,), (new,))
     assert core_versions.merge((new,), (old,)) == (new,)
+
+
+def test_a_newer_version_absorbs_one_whose_context_names_other_nodes() -> None:
+    """The fast path's second check looks for the incoming dot's node in the held
+    context: entries of other nodes, sorting before or after it, are no reason to
+    decline (declining would only cost the slow path, so it is checked here directly)."""
+    for other in ("a", "z"):
+        old = kv.make_version(b"1", "b", 1, {other: 9})
+        new = kv.make_version(b"2", "m", 5, {"b": 1, other: 9})
+        assert core_versions.absorbs((new,), (old,)), other
+        assert core_versions.merge((old,), (new,)) == (new,)
 
 
 @given(version_sets(), version_sets())

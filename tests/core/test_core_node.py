@@ -216,3 +216,120 @@ def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     assert out.effects == [Persist(1, (StoreVersions(KEY, ()),))]
     _carry_out(disk, out.effects)
     assert disk.read_versions(KEY) == ()
+
+
+def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
+    """A replay round's work is bounded by its batch, not by how many owners have hints:
+    once the batch is sent, no further owner's health is even asked."""
+    from dynamokv.impl.core._handoff import HintStore, hint_may_be_deleted, hint_to_store
+
+    asked: list[str] = []
+
+    class EveryoneUp:
+        def is_healthy(self, node: str, now: int) -> bool:
+            asked.append(node)
+            return True
+
+    out = core.Outbox()
+    out.begin()
+    owners = [f"o{i}" for i in range(10)]
+    store = HintStore(
+        "n2",
+        config=NodeConfig(hint_replay_batch_max=2),
+        stats=core.NodeStats(),
+        may_delete=hint_may_be_deleted,
+        to_store=hint_to_store,
+        health=EveryoneUp(),  # type: ignore[arg-type]
+        out=out,
+        stored=[
+            core.Hint(i + 1, owner, KEY, (Version(b"v", ("n1", i + 1), ()),), 64)
+            for i, owner in enumerate(owners)
+        ],
+        schedule=lambda now: None,
+    )
+    store.replay(0)
+    replays = [e.message for e in out.effects if isinstance(e, Send)]
+    assert [m.dst for m in replays] == owners[:2]
+    assert asked == owners[:2]
+
+
+def test_reap_rounds_start_once_per_interval() -> None:
+    """A reaper asks the other owners about its old tombstones one round per
+    ``reap_interval_ticks``, not on every tick it is stepped."""
+    from dynamokv.impl.core._reaping import TombstoneReaper
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    coordinator = ring.partition_preference_list(ring.partition_of(KEY))[0]
+    tombstone = (Version(None, ("n1", 1), ()),)
+
+    class Held:
+        def read(self, key: bytes) -> tuple[Version, ...]:
+            return tombstone
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        coordinator,
+        config=core.MemberConfig(tombstone_grace_ticks=10, reap_interval_ticks=50),
+        store=Held(),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,  # every owner must vote first
+        now=0,
+    )
+    reaper.note(KEY, tombstone)
+    rounds = []
+    for now in range(0, 121):
+        reaper.now = now
+        before = len(out.effects)
+        reaper.tick(ring, 1, quiet_ticks=1_000)
+        if any(isinstance(e, Send) for e in out.effects[before:]):
+            rounds.append(now)
+    assert rounds == [50, 100]
+
+
+def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
+    """The tombstone reaper watches every version set the node stores: a batch of keys
+    written in one persist (a transfer or a repair) reaches it key by key, as single
+    writes and drops do."""
+    from dynamokv.impl.core._merkle import MerkleTracking, MerkleTrees
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    seen: list[tuple[bytes, tuple[Version, ...]]] = []
+    tracked = MerkleTracking(
+        core.LocalStore(SimDisk(), core.Outbox()),
+        MerkleTrees(partition_count=8, depth=2, partition_of=ring.partition_of),
+        watch=lambda key, versions: seen.append((key, versions)),
+    )
+    one, two = (Version(b"v", ("n1", 1), ()),), (Version(None, ("n1", 2), ()),)
+    tracked.write(b"a", one)
+    tracked.write_many([(b"b", one), (b"c", two)])
+    tracked.drop([b"a"])
+    assert seen == [(b"a", one), (b"b", one), (b"c", two), (b"a", ())]
+
+
+def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
+    """A node gossips under a generation only once that generation is on disk, so a
+    generation is never reused: a crash before then lets the next start take it again,
+    and nothing was announced under it."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    disk = SimDisk()
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    persists = [e for e in node.step(core.Tick(), 0) if isinstance(e, Persist)]
+    assert any(isinstance(r, core.StoreGeneration) for p in persists for r in p.records)
+    for now in range(1, 400):
+        assert not [e for e in node.step(core.Tick(), now) if isinstance(e, Send)], now
+    for persist in persists:
+        node.step(PersistDone(persist.persist_id), 400)
+    sent = [e for now in range(400, 800) for e in node.step(core.Tick(), now)]
+    assert any(isinstance(e, Send) for e in sent)

@@ -81,6 +81,14 @@ def test_the_default_seams_are_the_projects_own_functions() -> None:
     assert DEFAULT_SEAMS.write_may_answer is write_may_answer
 
 
+def test_the_shared_default_seams_cannot_be_changed() -> None:
+    """Every node that is given no seams shares ``DEFAULT_SEAMS``: planting a rule into it
+    would reach every later node, so a planted rule goes into a new ``Seams`` instead."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_SEAMS.write_may_answer = read_may_answer  # type: ignore[misc]
+    assert DEFAULT_SEAMS.write_may_answer is write_may_answer
+
+
 def test_the_write_rule_counts_w_durable_acks_with_the_coordinators_own() -> None:
     """Dynamo §4.5: the coordinator writes locally and succeeds if W-1 others respond."""
     targets: dict[str, str | None] = {"n2": None, "n3": None, "n4": None}

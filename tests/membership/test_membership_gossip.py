@@ -320,6 +320,22 @@ def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
     assert view.metrics.rings_rejected == 1
 
 
+def test_the_ring_goes_back_in_an_ack2_only_when_it_was_asked_for() -> None:
+    """The ring is the largest thing gossip carries: an ack that asks for nothing gets no
+    reply at all, one that asks for the ring gets it."""
+    ring = RingState(1, "boot", assign_partitions(["a", "b"], Q))
+    view = GossipMembership(
+        "a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG, ring=ring
+    )
+    assert view.receive(GossipAck("b", "y", (), (), None, False), 5) == []
+    (reply,) = [
+        e
+        for e in view.receive(GossipAck("b", "y", (), (), None, True), 6)
+        if isinstance(e, GossipSend)
+    ]
+    assert reply.message.ring == ring and reply.message.entries == ()
+
+
 def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None:
     """With more members than ``digest_entries_max``, each syn carries the node's own
     digest and a slice of the others that moves on every round, so every member is

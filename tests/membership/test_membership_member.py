@@ -315,3 +315,25 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
     assert genuine and all(kind is MerklePacket for _, kind in genuine)
     assert answered_by(0) == []  # a node whose name sorts first
     assert answered_by(-1) == []  # and one that sorts last
+
+
+def test_transfers_running_count_as_in_flight_with_nothing_queued() -> None:
+    """With room for every transfer at once nothing waits in the queue: the transfers a
+    node has started and not finished are all in flight, from the first tick of the
+    handoff a join starts."""
+    cluster = gossip_cluster(spares=1, transfers_in_flight_max=Q)
+    write_keys(cluster, 60)
+    cluster.restart("n6")
+    cluster.run(until=cluster.now + 60)
+    assert cluster.join("n6", via="n1")
+    limit = cluster.now + 2_000
+    while cluster.now < limit:
+        cluster.run(until=cluster.now + 1)
+        started = [n for n in live(cluster) if n.stats_member.transfers_started]
+        if started:
+            break
+    else:
+        raise AssertionError("the join started no transfer")
+    for node in started:
+        stats = node.stats_member
+        assert node.transfers_in_flight == stats.transfers_started - stats.transfers_completed > 0

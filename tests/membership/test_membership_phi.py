@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 
 import pytest
 from dynamokv.impl.core._phi import PhiAccrualDetector, PhiConfig
@@ -108,3 +109,14 @@ def test_is_suspected_is_phi_at_or_over_the_threshold(gaps: list[int], silence: 
     phi = detector.phi(now)
     if abs(phi - detector.config.threshold) > 1e-6:
         assert detector.is_suspected(now) == (phi >= detector.config.threshold)
+
+
+def test_the_window_mean_and_deviation_are_those_of_its_intervals() -> None:
+    """The detector keeps running sums; its mean and standard deviation are those of the
+    intervals in the window (the oldest forgotten once it is full)."""
+    detector = PhiAccrualDetector(PhiConfig(window_size_max=4))
+    for tick in (0, 10, 30, 40, 70):
+        detector.heartbeat(tick)
+    window = [10.0, 20.0, 10.0, 30.0]  # the two first-heartbeat estimates were forgotten
+    assert detector.mean_ticks() == pytest.approx(statistics.fmean(window))
+    assert detector.std_deviation_ticks() == pytest.approx(statistics.pstdev(window))

@@ -47,10 +47,17 @@ def _counters(text: str) -> list[int]:
     return [counter for clock in clocks for counter in ast.literal_eval(clock).values()]
 
 
+def _stamps(text: str) -> list[int]:
+    """Every stamp of the ``(stamps {...})`` named in ``text``."""
+    found = re.findall(r"\(stamps (\{[^}]*\})\)", text)
+    assert len(found) == 2, text
+    return [stamp for stamps in found for stamp in ast.literal_eval(stamps).values()]
+
+
 def test_the_truncation_rows_find_clocks_within_their_counter_bound() -> None:
-    """Both truncation encodings bound each counter to 0..COUNTER_MAX (a witness a reader
-    can check by hand, and a finite search): the exhibit's witness and its control's
-    counterexample stay within it."""
+    """Both truncation encodings bound each counter to 0..COUNTER_MAX and each stamp
+    from 0 (a witness a reader can check by hand, and a finite search): the exhibit's
+    witness and its control's counterexample stay within them."""
     from dynamokv.proofs._vclock import COUNTER_MAX
 
     rows = {
@@ -69,3 +76,4 @@ def test_the_truncation_rows_find_clocks_within_their_counter_bound() -> None:
     for text in (exhibit.witness, control.counterexample):
         counters = _counters(text)
         assert counters and all(1 <= counter <= COUNTER_MAX for counter in counters), text
+        assert all(stamp >= 0 for stamp in _stamps(text)), text

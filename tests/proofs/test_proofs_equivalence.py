@@ -9,6 +9,8 @@ must be found within the same bound.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dynamokv import proofs
 from dynamokv.impl.cli import _equivalence, main
@@ -68,6 +70,46 @@ def test_a_search_stopped_by_its_bound_is_unknown_never_equivalent() -> None:
     assert result.status is Status.UNKNOWN, result
     assert not result.ok
     assert result.note is not None and "bound reached" in result.note
+
+
+PAIR_MODULE = """\
+def plus_one(x: int) -> int:
+    return x + 1
+
+
+def one_plus(x: int) -> int:
+    return 1 + x
+
+
+def plus_two(x: int) -> int:
+    return x + 2
+"""
+
+
+@pytest.mark.parametrize(
+    ("other", "status"), [("one_plus", Status.PROVED), ("plus_two", Status.REFUTED)]
+)
+def test_a_pair_explored_completely_is_proved_and_a_difference_refutes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other: str, status: Status
+) -> None:
+    """CrossHair's own verdicts, on a pair small enough to explore in a second: every
+    path explored without a difference is proved, a difference found is refuted."""
+    (tmp_path / "crosshair_pair.py").write_text(PAIR_MODULE)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = proofs.crosshair_diffbehavior(
+        "crosshair_pair.plus_one",
+        f"crosshair_pair.{other}",
+        name="equivalence.plus_one",
+        kind="theorem",
+        claim="x + 1 is 1 + x",
+        per_condition_timeout=5,
+    )
+    assert result.status is status, result
+    assert result.ok is (status is Status.PROVED)
+    if status is Status.PROVED:
+        assert result.note is not None and result.note.startswith("No differences found")
+    else:
+        assert result.counterexample is not None and "Given:" in result.counterexample
 
 
 def test_crosshair_rows_need_the_crosshair_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,11 +4,14 @@ the registry names controls in order, and a row's time is the time it took.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY
+from dynamokv.proofs import REGISTRY, run, select
 from dynamokv.proofs._result import Stopwatch
+from dynamokv.spec import merkle as spec_merkle
+from dynamokv.spec import quorum as spec_quorum
 from dynamokv.spec import ring as spec_ring
 
 
@@ -42,6 +45,68 @@ def test_the_join_replay_checks_the_key_just_past_each_token(
 
     monkeypatch.setattr(spec_ring, "preference_list", off_by_one_past_a_token)
     (entry,) = [e for e in REGISTRY if e.name == "ring.join_moves_keys_only_to_new_node"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
+
+
+def test_the_unequal_partitions_control_fails_when_the_spec_makes_them_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With Q = 3 the spec's partitions cannot all be equal (3 does not divide the
+    ring); the control's replay says so, and a spec that made them equal by dropping
+    the last position must make the row fail."""
+    size = spec_ring.RING_SIZE // 3
+    monkeypatch.setattr(spec_ring, "partition_start", lambda index, q: index * size)
+    (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals.control"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert "partition sizes differ: [" in result.replay.detail
+    assert not result.ok
+
+
+def test_a_run_counts_its_theorems_and_its_controls_apart() -> None:
+    names = ["quorum.read_write_intersect", "vclock.descends_reflexive"]
+    proof_run = run(select(names))
+    theorems = sum(1 for result in proof_run.results if result.kind == "theorem")
+    controls = sum(1 for result in proof_run.results if result.kind == "control")
+    assert theorems >= 2 and controls >= 1
+    assert (proof_run.count("theorem"), proof_run.count("control")) == (theorems, controls)
+
+
+def test_the_sloppy_quorum_replay_checks_every_healthy_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The replay compares the encoding with the spec on every healthy set of the list, so
+    a spec wrong only when exactly two nodes are down (it forgets one substitute) fails
+    the row."""
+    real = spec_quorum.sloppy_quorum
+
+    def forgets_a_substitute(nodes, up, n):  # type: ignore[no-untyped-def]
+        quorum = real(nodes, up, n)
+        return quorum[:-1] if len(nodes) - len(up) == 2 else quorum
+
+    monkeypatch.setattr(spec_quorum, "sloppy_quorum", forgets_a_substitute)
+    (entry,) = [e for e in REGISTRY if e.name == "quorum.sloppy_is_strict_when_owners_up"]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    assert not result.ok
+
+
+def test_the_wasteful_walk_control_fails_when_the_spec_misses_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The control's replay runs its counterexample through the spec's diff: the walk
+    must waste a visit *and* still find exactly the differing keys, so a spec diff that
+    drops a key makes the row fail."""
+    real = spec_merkle.diff
+
+    def drops_a_key(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, keys=frozenset(sorted(result.keys)[1:]))
+
+    monkeypatch.setattr(spec_merkle, "diff", drops_a_key)
+    (entry,) = [e for e in REGISTRY if e.name == "merkle.diff_is_sound.control"]
     result = entry.check()
     assert result.replay is not None and not result.replay.agreed, result.replay
     assert not result.ok

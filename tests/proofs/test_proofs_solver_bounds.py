@@ -4,8 +4,9 @@ never proved, and the Merkle proofs check every depth up to their bound.
 
 from __future__ import annotations
 
+import pytest
 import z3
-from dynamokv.proofs import Status
+from dynamokv.proofs import Status, _merkle
 from dynamokv.proofs._result import check_forall, solver_timeout
 
 
@@ -19,25 +20,30 @@ def test_a_check_the_solver_cannot_settle_in_time_is_unknown() -> None:
     assert outcome.reason
 
 
-class _FailsFromDepth2:
-    """A stand-in for the Merkle tree encoding whose claim holds at depth 1 only."""
+def _failing_from(failing_depth: int) -> type:
+    class _FailsFrom:
+        """A stand-in for the Merkle tree encoding whose claim breaks at ``failing_depth``."""
 
-    def __init__(self, depth: int, *, injective: bool, stop_early: bool = False) -> None:
-        self.visited = [z3.BoolVal(depth < 2) for _ in range(1 << depth)]
-        self.axioms: list[z3.BoolRef] = []
+        def __init__(self, depth: int, *, injective: bool, stop_early: bool = False) -> None:
+            self.visited = [z3.BoolVal(depth < failing_depth) for _ in range(1 << depth)]
+            self.axioms: list[z3.BoolRef] = []
 
-    def differs(self, bucket: int) -> z3.BoolRef:
-        return z3.BoolVal(True)
+        def differs(self, bucket: int) -> z3.BoolRef:
+            return z3.BoolVal(True)
+
+    return _FailsFrom
 
 
-def test_the_merkle_proofs_check_every_depth_not_only_the_first() -> None:
-    """A claim that holds at depth 1 and breaks at depth 2 is refuted, not proved."""
-    from dynamokv.proofs import _merkle
-
+@pytest.mark.parametrize("failing_depth", [2, _merkle.DEPTH_MAX, _merkle.DEPTH_MAX + 1])
+def test_the_merkle_proofs_check_every_depth_up_to_their_bound(failing_depth: int) -> None:
+    """A claim that holds below some depth and breaks there is refuted when that depth
+    is within the bound (the second one, or the bound itself), and proved beyond it:
+    the scope the rows state is the scope checked."""
     outcome, _ = _merkle._check_depths(
-        _FailsFromDepth2,  # type: ignore[arg-type]
+        _failing_from(failing_depth),
         complete=True,
         injective=False,
         stop_early=False,
     )
-    assert outcome.status is Status.REFUTED
+    within = failing_depth <= _merkle.DEPTH_MAX
+    assert outcome.status is (Status.REFUTED if within else Status.PROVED)

@@ -101,6 +101,12 @@ WRONG_RESULTS = [
     ),
     WrongResult(
         vclock.increment,
+        {"clock": {"a": 1, "b": 3}, "node": "b"},
+        {"a": 2, "b": 4},
+        "the counter of a node sorting before it went up",
+    ),
+    WrongResult(
+        vclock.increment,
         {"clock": {"a": 1}, "node": "b"},
         {"a": 1, "b": 1, "c": 1},
         "an entry for a third node appeared",
