@@ -328,6 +328,10 @@ class _Engine(abc.ABC):
         return "random existing keys"
 
     @abc.abstractmethod
+    def caches(self) -> str:
+        """What the engine caches for reads, and how much of it is in use."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the engine's files (a durable engine loses nothing acknowledged)."""
 
@@ -386,6 +390,11 @@ class _StoreEngine(_Engine):
         get = self._store.get
         return sum(1 for key in keys if get(key) is None)
 
+    def caches(self) -> str:
+        used = self._store.stats().block_cache_bytes / 2**20
+        bound = self._store.options.block_cache_bytes_max / 2**20
+        return f"decoded block cache {used:.0f} of {bound:.0f} MiB"
+
     def describe(self) -> str:
         stats = self._store.stats()
         return (
@@ -429,6 +438,11 @@ class _SqlitePeer(_Engine):
 
     def flush(self) -> None:
         self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def caches(self) -> str:
+        (size,) = self._connection.execute("PRAGMA cache_size").fetchone()
+        pages = f"{-size} KiB" if size < 0 else f"{size} pages"
+        return f"page cache {pages} (PRAGMA cache_size)"
 
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         execute = self._connection.execute
@@ -475,6 +489,11 @@ class _RocksdbPeer(_Engine):
         self._db.flush(True)
         self.settle()
 
+    def caches(self) -> str:
+        used = self._db.property_int_value("rocksdb.block-cache-usage") or 0
+        bound = self._db.property_int_value("rocksdb.block-cache-capacity") or 0
+        return f"block cache {used / 2**20:.0f} of {bound / 2**20:.0f} MiB"
+
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         get = self._db.get
         return sum(1 for key in keys if get(key) is None)
@@ -516,6 +535,9 @@ class _LmdbPeer(_Engine):
 
     def flush(self) -> None:
         """Nothing to move: a committed LMDB transaction is already in its B+tree."""
+
+    def caches(self) -> str:
+        return "no cache of its own (reads the memory-mapped file)"
 
     def read_chunk(self, keys: Sequence[bytes]) -> int:
         with self._env.begin() as transaction:
@@ -663,6 +685,7 @@ def _reads(
         label = engine_class.label
         _timed_reads(progress, f"{label}: warm-up reads", probes, engine.read_chunk)
         warm = _timed_reads(progress, f"{label}: warm point reads", probes, engine.read_chunk)
+        note = f"{note}, {engine.caches()}"
     finally:
         engine.close()
     engine = engine_class(directory)
@@ -811,8 +834,8 @@ def _print_table(
         "lmdb": "LMDB: sync and metasync",
     }
     console.print(
-        "  Several writers: the store shares fsyncs through its own group commit; a peer "
-        "through the same leader/follower protocol around its durable batch. "
+        "  Several writers: every engine shares commits through the store's group commit "
+        "(GroupCommit), the store's around its WAL, a peer's around its durable batch. "
         + "; ".join(["dynamokv: fsync=always", *(durability[peer] for peer in peers)])
         + ".",
         soft_wrap=True,

@@ -60,7 +60,7 @@ from typing import Final
 import msgpack
 from dynamokv.spec.errors import invariant
 
-from ._errors import StorageCorruptionError
+from ._errors import StorageCorruptionError, StorageError
 from ._files import Files, ReadableFile, WritableFile
 
 SEGMENT_MAGIC = b"DKVSEG"
@@ -169,6 +169,9 @@ def parse_segment_name(name: str) -> int | None:
         return int(name[8:-4])
     return None
 
+
+COMPLETION_GAP_FRACTION = 0.02
+"""A segment with at most this fraction of its blocks uncached gets them read too."""
 
 DECODED_RECORD_OVERHEAD_BYTES = 128
 """Memory a decoded record costs beyond its share of the block's bytes: two ``bytes``
@@ -526,10 +529,36 @@ class Segment:
         sort_keys, values, charge = self._decoded(index)
         if cache is not None:
             cache.admit(self, index, sort_keys, values, charge)
+            self._complete_if_nearly(cache)
         position = bisect_left(sort_keys, sort_key)
         if position < len(sort_keys) and sort_keys[position] == sort_key:
             return values[position]
         return ABSENT
+
+    def _complete_if_nearly(self, cache: BlockCache) -> None:
+        """Read the last few uncached blocks of a segment that is almost wholly cached.
+
+        Once every block is cached, a miss in :attr:`records` settles a read without the
+        bloom filter (:attr:`complete_epoch`). Reads of random keys leave a few blocks of a
+        hot segment untouched for long (each block is read once its first key is asked
+        for), so a segment that lacks at most :data:`COMPLETION_GAP_FRACTION` of its
+        blocks has them read too, when the cache has room for them. Best effort: a block
+        that fails to read is left to the read that needs it.
+        """
+        blocks = self.cached_blocks
+        missing = self.blocks_count - len(blocks)
+        if not 0 < missing <= self.blocks_count * COMPLETION_GAP_FRACTION:
+            return
+        charge_per_block = sum(charge for _, charge in blocks.values()) / len(blocks)
+        if cache.bytes + missing * charge_per_block > cache.bytes_max:
+            return
+        for index in range(self.blocks_count):
+            if index not in blocks:
+                try:
+                    sort_keys, values, charge = self._decoded(index)
+                except (OSError, StorageError):
+                    return
+                cache.admit(self, index, sort_keys, values, charge)
 
     def scan(self, low: bytes, high: bytes | None) -> Iterator[tuple[bytes, bytes | None]]:
         """Records with ``low <= sort key < high`` (``high=None``: to the end), in order.

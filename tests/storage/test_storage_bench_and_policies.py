@@ -30,6 +30,11 @@ def test_bench_storage_prints_every_engine_in_one_table(
         "point reads per CPU-second, cold: reopened",
         "rounds: dynamokv",
         "load average",
+        # what each engine caches for reads, after the warm pass
+        "decoded block cache",
+        "page cache",
+        "RocksDB: random existing keys, block cache",
+        "no cache of its own",
     ):
         assert row in output
     for column in ("dynamokv ops/s", "SQLite ops/s", "RocksDB ops/s", "LMDB ops/s", "vs RocksDB"):

@@ -542,3 +542,20 @@ def test_lock_free_reads_never_go_back_in_time_under_eviction_flush_and_compacti
             thread.join(timeout=60)
         assert store.stats().compactions_count > 0
     assert errors == []
+
+
+def test_a_segment_almost_wholly_cached_has_its_last_blocks_read_too(tmp_path: Path) -> None:
+    options = StoreOptions(background=False, block_bytes_target=256)
+    with _flushed_store(tmp_path, options, 3000) as store:
+        (segment,) = store._version.segments
+        keys = [f"k{n}".encode() for n in range(3000)]
+        cut = segment._first_keys[-(segment.blocks_count // 10)]
+        for key in keys:  # every key but those of the last tenth of the blocks
+            if sort_key(key) < cut:
+                store.get(key)
+        assert segment.complete_epoch == 0  # a tenth uncached: too many to read ahead
+        for key in keys:  # now every key but those of the last block
+            if sort_key(key) < segment._first_keys[-1]:
+                store.get(key)
+        assert segment.blocks_count > 50 and segment.complete_epoch  # the last one read too
+        assert len(segment.records) == 3000
