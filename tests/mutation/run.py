@@ -103,7 +103,7 @@ class Tally:
     outside_set: int = 0
     """Mutants outside the operator set (:func:`outside_operator_set`): not judged."""
     outside_verdicts: dict[str, int] = field(default_factory=dict)
-    """The verdicts some of them had from runs before the set excluded them."""
+    """The verdicts the sessions hold for some of them (judged with every operator)."""
     stale_marks: list[str] = field(default_factory=list)
     """Mutants marked equivalent that a test kills: the mark names another mutant."""
     survivors: list[str] = field(default_factory=list)
@@ -887,7 +887,7 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
         print(
             f"{outside} mutants replace an operator by one of another class, or take a "
             "keyword-only * for an operator: outside the operator set, not judged"
-            + (f" (judged before the set left them out: {earlier})" if earlier else "")
+            + (f" (verdicts the sessions hold for them: {earlier})" if earlier else "")
         )
     for _, own in rows:
         for survivor in own.survivors:
