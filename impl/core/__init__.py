@@ -53,6 +53,7 @@ from ._handoff import HintStore, hint_may_be_deleted, hint_size_bytes, hint_to_s
 from ._health import GossipHealth, HealthView, TimeoutHealth
 from ._merkle import (
     MerkleArgumentError,
+    MerkleHashCache,
     MerkleTracking,
     MerkleTrees,
     PartitionMerkleTree,
@@ -171,6 +172,7 @@ __all__ = [
     "MerkleBucketsRequest",
     "MerkleCompareReply",
     "MerkleCompareRequest",
+    "MerkleHashCache",
     "MerkleMessage",
     "MerklePacket",
     "MerkleSend",

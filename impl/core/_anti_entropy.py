@@ -585,10 +585,10 @@ class AntiEntropyRounds:
         if complete:
             # Only the partitions holding data here, in order; the rest are empty by
             # omission. A node holds trees for fewer partitions than it shares with a peer.
-            with_peer = self._shared_with(peer, ring)
+            trees = self.trees.by_partition
             chosen = tuple(
                 sorted(
-                    p for p, tree in self.trees.by_partition.items() if p in with_peer and len(tree)
+                    p for p in self._shared_with(peer, ring).intersection(trees) if len(trees[p])
                 )
             )
         else:
@@ -620,7 +620,10 @@ class AntiEntropyRounds:
             message.depth == self.config.merkle_depth
             and len(message.partitions) == len(message.roots)
             and len(message.partitions) <= self.config.roots_per_message_max
-            and all(0 <= p < partition_count for p in message.partitions)
+            and (
+                not message.partitions
+                or (min(message.partitions) >= 0 and max(message.partitions) < partition_count)
+            )
         )
         differing: tuple[int, ...] = ()
         if ok:
@@ -632,13 +635,13 @@ class AntiEntropyRounds:
             ]
             if message.complete:
                 # Partitions we share that hold data here but were omitted (empty there).
-                listed = set(message.partitions)
-                shared = self._shared_with(message.src, ring)
-                found += sorted(
-                    p
-                    for p, tree in self.trees.by_partition.items()
-                    if len(tree) and p in shared and p not in listed
+                trees = self.trees.by_partition
+                omitted = (
+                    self._shared_with(message.src, ring)
+                    .intersection(trees)
+                    .difference(message.partitions)
                 )
+                found += sorted(p for p in omitted if len(trees[p]))
             differing = tuple(found)
         self.out.send(RootsReply(self.node_id, message.src, message.round_id, differing, ok))
 

@@ -564,7 +564,8 @@ class GossipMembership:
         self.next_round_tick += period * (1 + (now - self.next_round_tick) // period)
         self.metrics.rounds += 1
         self._expire_watches(now)
-        effects: list[GossipEffect] = list(self._update_suspicions(now))
+        effects: list[GossipEffect] = []
+        effects += self._update_suspicions(now)
         own = self.self_entry
         self._members[self.node_id] = MemberEntry(
             own.node_id, own.address, own.generation, own.heartbeat + 1, own.status, own.weight
@@ -583,8 +584,8 @@ class GossipMembership:
 
     def _update_suspicions(self, now: int) -> list[SuspicionChanged]:
         changes: list[SuspicionChanged] = []
-        for node_id in sorted(self._detectors):
-            suspected = self._detectors[node_id].is_suspected(now)
+        for node_id, detector in sorted(self._detectors.items()):
+            suspected = detector.is_suspected(now)
             if suspected != (node_id in self._suspected):
                 changes.append(SuspicionChanged(node_id, suspected))
                 if suspected:

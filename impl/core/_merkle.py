@@ -50,6 +50,15 @@ writes, whatever writes it (a put, a replica's merge, a transfer, a repair, a ha
 drop), updates its key's leaf with :func:`value_hash` of the set. So the trees never
 need rebuilding, and no other code needs to remember them.
 
+A start rebuilds the trees from every stored key, and the replicas of a partition
+compute the same hashes again and again: a write reaches N replicas, and each hashes
+the same leaf path up to the same root. A :class:`MerkleHashCache` shared by the nodes
+and their restarts (the simulator gives one to all of its nodes) remembers both: the
+value hash of each version set by the set's identity (the sets a restarted node reads
+back from its disk are the very tuples it hashed when it wrote them), and each inner
+node's hash by its two children's (a pure function: equal children, equal parent); and
+each key's pair digest and ring position. The
+hashes are the same with or without it; only their cost changes.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ __all__ = [
     "EMPTY_LEAF",
     "NODE_HASH_BYTES",
     "MerkleArgumentError",
+    "MerkleHashCache",
     "MerkleTracking",
     "MerkleTrees",
     "PartitionMerkleTree",
@@ -75,6 +85,7 @@ __all__ = [
     "inner_hash",
     "pair_digest",
     "value_hash",
+    "version_bytes",
 ]
 
 NODE_HASH_BYTES = 16
@@ -82,6 +93,10 @@ NODE_HASH_BYTES = 16
 
 DEPTH_MAX = 16
 """The spec's bound on the depth; 2**16 buckets per partition is plenty."""
+
+HASH_CACHE_ENTRIES_MAX = 1 << 16
+"""Version sets, and inner hashes, a :class:`MerkleHashCache` remembers of each before it
+starts that part over (it holds the version sets it remembers)."""
 
 
 class MerkleArgumentError(ArgumentError):
@@ -152,6 +167,7 @@ class PartitionMerkleTree:
         depth: the tree has ``2**depth`` leaf buckets (0 to 16).
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
         empty: :func:`empty_hashes` of ``depth``, if the caller has them already.
+        hashes: where hashes are remembered, shared with other trees (default: nowhere).
     """
 
     def __init__(
@@ -162,6 +178,7 @@ class PartitionMerkleTree:
         depth: int = 10,
         position_of: Callable[[bytes], int] = md5_position,
         empty: tuple[bytes, ...] | None = None,
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         """Create an empty tree; see the class docstring."""
         if not 0 <= depth <= DEPTH_MAX:
@@ -189,6 +206,10 @@ class PartitionMerkleTree:
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
         self._size = 0
+        self._inner_hashes = None if hashes is None else hashes.inner
+        self._pair_number: Callable[[bytes, bytes], int] = (
+            _pair_number if hashes is None else hashes.pair_number
+        )
 
     def bucket_of(self, key: bytes) -> int:
         """The leaf bucket of ``key``: the top ``depth`` bits of its offset in the partition.
@@ -220,9 +241,10 @@ class PartitionMerkleTree:
         if old == value_hash:
             return
         leaf = self._leaf_base | bucket
-        change = _pair_number(key, value_hash)
+        pair_number = self._pair_number
+        change = pair_number(key, value_hash)
         if old is not None:
-            change ^= _pair_number(key, old)
+            change ^= pair_number(key, old)
         else:
             self._size += 1
         contents[key] = value_hash
@@ -241,7 +263,7 @@ class PartitionMerkleTree:
             del self._buckets[bucket]
         self._size -= 1
         leaf = self._leaf_base | bucket
-        self._leaf_sums[leaf] ^= _pair_number(key, old)
+        self._leaf_sums[leaf] ^= self._pair_number(key, old)
         self._dirty.add(leaf)
         return True
 
@@ -255,16 +277,24 @@ class PartitionMerkleTree:
         sums = self._leaf_sums
         for leaf in dirty:
             nodes[leaf] = sums[leaf].to_bytes(NODE_HASH_BYTES, "big")
+        remembered = self._inner_hashes
         for level in range(self.depth, 0, -1):
             empty_below = empty[level]
             parents = {number >> 1 for number in dirty}
             for parent in parents:
                 left = parent << 1
                 # inner_hash, inlined: this loop is most of a tree's upkeep.
-                nodes[parent] = _blake2b(
-                    b"I" + get(left, empty_below) + get(left | 1, empty_below),
-                    digest_size=NODE_HASH_BYTES,
-                ).digest()
+                children = b"I" + get(left, empty_below) + get(left | 1, empty_below)
+                if remembered is None:
+                    nodes[parent] = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                    continue
+                digest = remembered.get(children)
+                if digest is None:
+                    digest = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                    if len(remembered) >= HASH_CACHE_ENTRIES_MAX:
+                        remembered.clear()
+                    remembered[children] = digest
+                nodes[parent] = digest
             dirty = parents
         self._dirty = set()
 
@@ -323,16 +353,90 @@ def value_hash(versions: tuple[Version, ...]) -> bytes:
 
     Versions are sorted by dot (the core keeps them so), so equal sets hash alike.
     """
-    parts: list[bytes] = []
-    add = parts.append
-    for version in versions:
-        value = version.value
-        node, counter = version.dot
-        add(b"T" if value is None else b"V%d:%s" % (len(value), value))
-        add(b"%d:%s%d;" % (len(node), node.encode(), counter))
-        for entry_node, entry_counter in version.context:
-            add(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
-    return _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
+    return _blake2b(
+        b"".join([version_bytes(version) for version in versions]), digest_size=NODE_HASH_BYTES
+    ).digest()
+
+
+def version_bytes(version: Version) -> bytes:
+    """One version's part of what :func:`value_hash` hashes: value, dot and context,
+    each length-prefixed, so that no two version sets encode alike."""
+    value = version.value
+    node, counter = version.dot
+    parts = [
+        b"T" if value is None else b"V%d:%s" % (len(value), value),
+        b"%d:%s%d;" % (len(node), node.encode(), counter),
+    ]
+    for entry_node, entry_counter in version.context:
+        parts.append(b"%d:%s%d," % (len(entry_node), entry_node.encode(), entry_counter))
+    return b"".join(parts)
+
+
+class MerkleHashCache:
+    """Merkle hashes remembered across trees, nodes and restarts (see the module docstring).
+
+    A version set is an immutable tuple, so the set a key's leaf was computed from keeps
+    its value hash for as long as it lives, and a version its bytes; the cache holds each
+    set and version it remembers (an id is never reused while its object lives). An inner hash and a key's pair digest are
+    remembered by the bytes they hash, a key's MD5 position by the key. Each part starts over after
+    ``HASH_CACHE_ENTRIES_MAX`` entries.
+    """
+
+    __slots__ = ("_pairs", "_positions", "_values", "_versions", "inner")
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[tuple[Version, ...], bytes]] = {}
+        self._versions: dict[int, tuple[Version, bytes]] = {}
+        self._positions: dict[bytes, int] = {}
+        self._pairs: dict[bytes, int] = {}
+        self.inner: dict[bytes, bytes] = {}
+        """``b"I" + left + right`` -> the inner node's hash (:meth:`PartitionMerkleTree._flush`)."""
+
+    def pair_number(self, key: bytes, value_hash: bytes) -> int:
+        """:func:`pair_digest` as an integer (what a leaf XORs), computed once per pair."""
+        pairs = self._pairs
+        data = b"P" + len(key).to_bytes(4, "big") + key + value_hash
+        number = pairs.get(data)
+        if number is None:
+            number = int.from_bytes(_blake2b(data, digest_size=NODE_HASH_BYTES).digest(), "big")
+            if len(pairs) >= HASH_CACHE_ENTRIES_MAX:
+                pairs.clear()
+            pairs[data] = number
+        return number
+
+    def position_of(self, key: bytes) -> int:
+        """:func:`~dynamokv.spec.ring.md5_position` of ``key`` (a tree's bucket needs it)."""
+        positions = self._positions
+        position = positions.get(key)
+        if position is None:
+            position = md5_position(key)
+            if len(positions) >= HASH_CACHE_ENTRIES_MAX:
+                positions.clear()
+            positions[key] = position
+        return position
+
+    def value_hash(self, versions: tuple[Version, ...]) -> bytes:
+        """:func:`value_hash` of ``versions``, computed once per version set."""
+        values = self._values
+        entry = values.get(id(versions))
+        if entry is not None and entry[0] is versions:
+            return entry[1]
+        # A new set, usually of versions seen before (the replicas of a write hold the
+        # same Version objects in sets of their own): each version's bytes are made once.
+        encoded = self._versions
+        parts: list[bytes] = []
+        for version in versions:
+            known = encoded.get(id(version))
+            if known is None or known[0] is not version:
+                if len(encoded) >= HASH_CACHE_ENTRIES_MAX:
+                    encoded.clear()
+                known = encoded[id(version)] = (version, version_bytes(version))
+            parts.append(known[1])
+        digest = _blake2b(b"".join(parts), digest_size=NODE_HASH_BYTES).digest()
+        if len(values) >= HASH_CACHE_ENTRIES_MAX:
+            values.clear()
+        values[id(versions)] = (versions, digest)
+        return digest
 
 
 class MerkleTrees:
@@ -342,11 +446,14 @@ class MerkleTrees:
         partition_count: Q.
         depth: each tree has ``2**depth`` leaf buckets.
         partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
+        hashes: where value and inner hashes are remembered (default: nowhere).
     """
 
     __slots__ = (
         "_empty",
         "_empty_root",
+        "_hashes",
+        "_value_hash",
         "by_partition",
         "depth",
         "partition_count",
@@ -355,11 +462,20 @@ class MerkleTrees:
     )
 
     def __init__(
-        self, *, partition_count: int, depth: int, partition_of: Callable[[bytes], int]
+        self,
+        *,
+        partition_count: int,
+        depth: int,
+        partition_of: Callable[[bytes], int],
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         self.partition_count = partition_count
         self.depth = depth
         self.partition_of = partition_of
+        self._hashes = hashes
+        self._value_hash: Callable[[tuple[Version, ...]], bytes] = (
+            value_hash if hashes is None else hashes.value_hash
+        )
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
         """Partitions written since the orphan sweep last looked at them (it clears this)."""
@@ -375,6 +491,8 @@ class MerkleTrees:
                 partition_count=self.partition_count,
                 depth=self.depth,
                 empty=self._empty,
+                position_of=md5_position if self._hashes is None else self._hashes.position_of,
+                hashes=self._hashes,
             )
             self.by_partition[partition] = tree
         return tree
@@ -387,7 +505,7 @@ class MerkleTrees:
         if tree is None:
             tree = self.tree(partition)
         if versions:
-            tree.put(key, value_hash(versions))
+            tree.put(key, self._value_hash(versions))
         else:
             tree.remove(key)
 

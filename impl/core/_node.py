@@ -85,7 +85,7 @@ from ._gossip import (
     SuspicionChanged,
 )
 from ._health import GossipHealth, HealthView, TimeoutHealth
-from ._merkle import MerkleTracking, MerkleTrees
+from ._merkle import MerkleHashCache, MerkleTracking, MerkleTrees
 from ._messages import (
     ClientRequest,
     Effect,
@@ -166,6 +166,10 @@ class Node:
             ``joining`` and waits for an admin's :meth:`request_join`.
         now: the tick at start.
         rings: where built rings are kept; a driver running several nodes may share one.
+        hashes: where Merkle hashes are remembered; a driver that runs several nodes,
+            and restarts them over their disks, may give them all the same one, so that a
+            start does not hash again the version sets it wrote, nor a replica the inner
+            hashes another replica of the partition computed.
         weight: this node's share of the partitions relative to the others' (gossiped;
             a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
 
@@ -190,6 +194,7 @@ class Node:
         now: int = 0,
         rings: RingCache | None = None,
         weight: int = 1,
+        hashes: MerkleHashCache | None = None,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -224,6 +229,7 @@ class Node:
                 now,
                 rings or RingCache(),
                 weight,
+                hashes,
             )
         self.requests = RequestPath(
             node_id,
@@ -257,6 +263,7 @@ class Node:
         now: int,
         rings: RingCache,
         weight: int,
+        hashes: MerkleHashCache | None,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -301,6 +308,7 @@ class Node:
             partition_count=self._q,
             depth=member_config.merkle_depth,
             partition_of=self._partition_of,
+            hashes=hashes,
         )
         tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(
@@ -697,7 +705,12 @@ AFTER_PERSIST: Final[Transitions] = MappingProxyType(
 def _bind(node: Node, transitions: Transitions) -> dict[type, Callable[[Any], None]]:
     """The transitions as bound methods of ``node``'s parts (one dict lookup per event)."""
     bound: dict[type, Callable[[Any], None]] = {}
-    for kind, (part, method) in transitions.items():
-        owner: object = node if part == "node" else getattr(node, part)
-        bound[kind] = getattr(owner, method)
+    methods: dict[tuple[str, str], Callable[[Any], None]] = {}  # every message: one method
+    for kind, transition in transitions.items():
+        method = methods.get(transition)
+        if method is None:
+            part, name = transition
+            owner: object = node if part == "node" else getattr(node, part)
+            method = methods[transition] = getattr(owner, name)
+        bound[kind] = method
     return bound

@@ -50,6 +50,7 @@ from dynamokv.impl.core import (
     MemberConfig,
     MembershipArgumentError,
     MemberStats,
+    MerkleHashCache,
     MerklePacket,
     Message,
     Node,
@@ -246,6 +247,10 @@ class Cluster:
         # One cache of built rings for every node and restart of this cluster: they share
         # the few rings of a run instead of each building its own.
         self.built_rings = RingCache()
+        # Every incarnation of every node remembers its Merkle hashes here: a restart does
+        # not hash again the version sets its disk kept, nor a replica a path of its tree
+        # that another replica of the partition hashed already.
+        self.merkle_hashes = MerkleHashCache()
         base = member_config or MemberConfig()
         if base.gossip.partition_count != q:
             gossip = dataclasses.replace(base.gossip, partition_count=q)
@@ -296,7 +301,11 @@ class Cluster:
         self._synced_at = dict.fromkeys(self.names, 0)
         self._open_batch: dict[str, list[int] | None] = dict.fromkeys(self.names)
         self._ticks_at: dict[str, set[int]] = {name: set() for name in self.names}
-        self._name_bytes = {name: name.encode() for name in self.names}
+        # What a delivery adds to the trace hash after its tick: b"<node> <message class>".
+        self._delivery_bytes = {
+            name: {kind: b"%s %s" % (name.encode(), label) for kind, label in _CLASS_BYTES.items()}
+            for name in self.names
+        }
         self._delay_span = self.network.delay_ticks_max - self.network.delay_ticks_min + 1
         self._ring_seen: dict[str, RingState | None] = dict.fromkeys(self.names)
         for name in self.initial:
@@ -334,6 +343,7 @@ class Cluster:
                 seams=self.seams,
                 rings=self.built_rings,
                 weight=self.weights[name],
+                hashes=self.merkle_hashes,
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
@@ -525,7 +535,10 @@ class Cluster:
         nodes = self.nodes
         stats = self.stats
         update = self._hash.update
-        name_bytes = self._name_bytes
+        delivery_bytes = self._delivery_bytes
+        carry = self._carry
+        incarnation = self._incarnation
+        ticks_at = self._ticks_at
         while ticks:
             at = ticks[0]
             if until is not None and at > until:
@@ -534,6 +547,10 @@ class Cluster:
             self.now = at
             bucket = queue[at]
             next_event = bucket.popleft
+            # A delivery hashes b"<tick> d <node> <message class>", in two updates (the
+            # digest of the pieces is the digest of the whole): the tick's part is made
+            # at the tick's first delivery.
+            delivered_at: bytes | None = None
             # Events scheduled for ``at`` while it is processed join this bucket.
             while bucket:
                 kind, name, payload = next_event()
@@ -543,14 +560,17 @@ class Cluster:
                     if node is None:
                         continue
                     stats.deliveries += 1
-                    update(b"%d d %s %s" % (at, name_bytes[name], _CLASS_BYTES[payload.__class__]))
-                    self._carry(name, node, node.step(payload, at))
+                    if delivered_at is None:
+                        delivered_at = b"%d d " % at
+                    update(delivered_at)
+                    update(delivery_bytes[name][payload.__class__])
+                    carry(name, node, node.step(payload, at))
                 elif kind == _TICK:
                     node = nodes[name]
-                    if node is None or payload != self._incarnation[name]:
+                    if node is None or payload != incarnation[name]:
                         continue
-                    self._ticks_at[name].discard(at)
-                    self._carry(name, node, node.step(TICK, at))
+                    ticks_at[name].discard(at)
+                    carry(name, node, node.step(TICK, at))
                 elif kind == _SYNC:
                     node = nodes[name]
                     if node is None or payload[0] != self._incarnation[name]:
@@ -595,11 +615,18 @@ class Cluster:
                 if pending is not None:
                     pending.on_reply(effect.result)  # type: ignore[union-attr]
             else:
-                at = max(effect.at, self.now)  # type: ignore[union-attr]
+                # A timer: a tick event at ``at`` (never before now), one per node and tick.
+                at = effect.at  # type: ignore[union-attr]
+                if at < self.now:
+                    at = self.now
                 scheduled = self._ticks_at[name]
                 if at not in scheduled:
                     scheduled.add(at)
-                    self._schedule(at, _TICK, name, self._incarnation[name])
+                    bucket = self._queue.get(at)
+                    if bucket is None:
+                        bucket = self._queue[at] = deque()
+                        heapq.heappush(self._ticks, at)
+                    bucket.append((_TICK, name, self._incarnation[name]))
 
     def _watch_ring(self, name: str, ring: RingState) -> None:
         self._ring_seen[name] = ring

@@ -19,15 +19,23 @@ from dynamokv.impl.core import (
     MerkleArgumentError,
     MerkleBucketsRequest,
     MerkleCompareRequest,
+    MerkleHashCache,
     MerkleMessage,
     MerkleSend,
+    MerkleTrees,
     PartitionMerkleTree,
+    PutRequest,
     RepairKeys,
+    Result,
+    Version,
     wire_bytes,
 )
+from dynamokv.impl.core import _merkle as merkle_module
 from dynamokv.impl.core._merkle import EMPTY_LEAF, inner_hash, pair_digest
+from dynamokv.impl.sim import Cluster
 from dynamokv.impl.sim._measurements import measure_repair_traffic
 from dynamokv.spec import merkle as spec_merkle
+from dynamokv.spec import ring as spec_ring
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -265,3 +273,112 @@ def test_repair_traffic_for_100000_keys_with_100_divergent() -> None:
         )
         assert traffic.keys_repaired == 100
         assert traffic.fraction < 0.05
+
+
+# -- value hashes remembered across a restart ------------------------------------------
+
+
+def test_a_hash_cache_remembers_a_version_set_by_identity() -> None:
+    cache = MerkleHashCache()
+    versions = (Version(b"v", ("n1", 1)), Version(None, ("n2", 1)))
+    remembered = cache.value_hash(versions)
+    assert remembered == merkle_module.value_hash(versions)
+    assert cache.value_hash(versions) is remembered  # not computed again
+    equal = tuple(list(versions))  # an equal set, another tuple: computed, same hash
+    assert equal is not versions
+    assert cache.value_hash(equal) == remembered
+    assert cache.value_hash(equal) is not remembered
+
+
+def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
+    cache = MerkleHashCache()
+    sets = [(Version(b"%d" % i, ("n1", i + 1)),) for i in range(3)]
+    first = cache.value_hash(sets[0])
+    cache.value_hash(sets[1])
+    assert cache.value_hash(sets[0]) is first
+    cache.value_hash(sets[2])  # the third set finds the cache full: it starts over
+    assert len(cache._values) <= 2 and len(cache._versions) <= 2
+    assert cache.value_hash(sets[0]) is not first
+    assert cache.value_hash(sets[0]) == first
+    # A new set of versions seen before hashes as value_hash does.
+    both = (sets[0][0], sets[2][0])
+    assert cache.value_hash(both) == merkle_module.value_hash(both)
+
+
+def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
+    cache = MerkleHashCache()
+    keys = [b"a", b"b", b"c", b"a"]
+    assert [cache.position_of(key) for key in keys] == [spec_ring.md5_position(key) for key in keys]
+    assert cache.position_of(b"c") is cache.position_of(b"c")  # remembered
+    assert len(cache._positions) <= 2
+    number = cache.pair_number(b"cart", b"hash")
+    assert number == int.from_bytes(pair_digest(b"cart", b"hash"), "big")
+    assert cache.pair_number(b"cart", b"hash") is number
+    assert cache.pair_number(b"car", b"thash") != number  # length-prefixed: no collision
+    cache.pair_number(b"c", b"hash")  # a third pair finds the cache full: it starts over
+    assert len(cache._pairs) <= 2
+    assert cache.pair_number(b"cart", b"hash") is not number
+
+
+def test_trees_with_a_hash_cache_hash_alike() -> None:
+    keys = [b"k%d" % i for i in range(50)]
+
+    def partition_of(key: bytes) -> int:
+        return (spec_ring.md5_position(key) * 8) >> spec_ring.RING_BITS
+
+    plain = MerkleTrees(partition_count=8, depth=4, partition_of=partition_of)
+    cached = MerkleTrees(
+        partition_count=8, depth=4, partition_of=partition_of, hashes=MerkleHashCache()
+    )
+    for round_ in range(2):
+        for index, key in enumerate(keys):
+            versions = (Version(b"%d" % (index * round_), ("n1", round_ + 1)),)
+            plain.update(key, versions)
+            cached.update(key, versions)
+    assert plain.roots(range(8)) == cached.roots(range(8))
+    assert len(plain) == len(cached) == 50
+    for partition, tree in plain.non_empty():
+        tree.check()
+        cached.tree(partition).check()
+
+
+def test_a_hash_cache_shares_inner_hashes_between_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = MerkleHashCache()
+    one, other = (
+        PartitionMerkleTree(0, partition_count=1, depth=4, hashes=cache) for _ in range(2)
+    )
+    for tree in (one, other):
+        tree.put(b"cart", b"hash")
+    # The second replica's root is the first's object: looked up, not hashed again.
+    assert other.root() is one.root()
+    assert one.root() == _tree({b"cart": b"hash"}).root()
+    # A full cache starts over: a path of four inner hashes leaves at most three.
+    monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 3)
+    bounded = MerkleHashCache()
+    third = PartitionMerkleTree(0, partition_count=1, depth=4, hashes=bounded)
+    third.put(b"cart", b"hash")
+    assert third.root() == one.root()
+    assert 1 <= len(bounded.inner) <= 3
+
+
+def test_a_restarted_node_reuses_the_value_hashes_of_what_its_disk_kept() -> None:
+    cluster = Cluster(3, seed=3, q=16, membership="gossip")
+    cluster.run(until=100)
+    results: list[Result] = []
+    cluster.submit("n1", PutRequest(b"cart", b"book"), results.append)
+    cluster.run(until=300)
+    assert results and results[0].ok
+    owner = cluster.ring.preference_list(b"cart")[0]
+    node = cluster.nodes[owner]
+    assert node is not None and node.stored_versions(b"cart")
+    partition = node.ring.partition_of(b"cart")
+    before = node.trees.value_hash(partition, b"cart")
+    assert before is not None
+    cluster.crash(owner)
+    cluster.restart(owner)
+    restarted = cluster.nodes[owner]
+    assert restarted is not None and restarted is not node
+    # The same bytes object: the start looked the synced version set up, not hashed it.
+    assert restarted.trees.value_hash(partition, b"cart") is before
