@@ -82,6 +82,8 @@ nitpick_ignore = [
     ("py:class", "MayDrop"),
     ("py:class", "TombstoneMayBeReaped"),
     ("py:class", "Random"),
+    ("py:class", "Take"),
+    ("py:class", "Item"),
     ("py:mod", "dynamokv.impl"),
     ("py:meth", "sync_directory"),
     ("py:exc", "UnknownProofError"),

@@ -390,7 +390,7 @@ class MerkleHashCache:
         self._positions: dict[bytes, int] = {}
         self._pairs: dict[bytes, int] = {}
         self.inner: dict[bytes, bytes] = {}
-        """``b"I" + left + right`` -> the inner node's hash (:meth:`PartitionMerkleTree._flush`)."""
+        """``b"I" + left + right`` -> the inner node's hash (``PartitionMerkleTree._flush``)."""
 
     def pair_number(self, key: bytes, value_hash: bytes) -> int:
         """:func:`pair_digest` as an integer (what a leaf XORs), computed once per pair."""

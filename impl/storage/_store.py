@@ -484,11 +484,11 @@ class Store:
         """The value stored under ``key``, or ``None`` if there is none (or it was deleted).
 
         A read that dicts alone can answer pins nothing: the memtables, then, newest first,
-        each segment's decoded records (:attr:`Segment.records`). A record found there is
+        each segment's decoded records (``Segment.records``). A record found there is
         that segment's record forever (segments are immutable), even if a compaction closes
         the segment meanwhile. A miss there settles that the key is not in the segment only
         when every block of the segment is cached, and stayed so while the dict was read
-        (:attr:`Segment.complete_epoch` is the same non-zero number before and after);
+        (``Segment.complete_epoch`` is the same non-zero number before and after);
         otherwise the segment's bloom filter decides, and if the key may be there the read
         needs the segment's file: :meth:`_get_pinned` starts over with the version pinned.
         """
