@@ -8,11 +8,19 @@ import dataclasses
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY, run, select
+from dynamokv.proofs import REGISTRY, ProofResult, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
 from dynamokv.spec import ring as spec_ring
+
+
+def _replay_disagrees(name: str) -> ProofResult:
+    """Check the row ``name``; its replay through the spec must disagree with the encoding."""
+    (entry,) = [e for e in REGISTRY if e.name == name]
+    result = entry.check()
+    assert result.replay is not None and not result.replay.agreed, result.replay
+    return result
 
 
 def test_the_join_theorem_fails_when_the_spec_moves_keys_to_an_old_node(
@@ -24,9 +32,7 @@ def test_the_join_theorem_fails_when_the_spec_moves_keys_to_an_old_node(
     monkeypatch.setattr(
         spec_ring, "preference_list", lambda ring, key, n: tuple(reversed(real(ring, key, n)))
     )
-    (entry,) = [e for e in REGISTRY if e.name == "ring.join_moves_keys_only_to_new_node"]
-    result = entry.check()
-    assert result.replay is not None and not result.replay.agreed, result.replay
+    result = _replay_disagrees("ring.join_moves_keys_only_to_new_node")
     assert not result.ok
 
 
@@ -44,9 +50,7 @@ def test_the_join_replay_checks_the_key_just_past_each_token(
         return tuple(reversed(nodes)) if just_past else nodes
 
     monkeypatch.setattr(spec_ring, "preference_list", off_by_one_past_a_token)
-    (entry,) = [e for e in REGISTRY if e.name == "ring.join_moves_keys_only_to_new_node"]
-    result = entry.check()
-    assert result.replay is not None and not result.replay.agreed, result.replay
+    result = _replay_disagrees("ring.join_moves_keys_only_to_new_node")
     assert not result.ok
 
 
@@ -58,9 +62,7 @@ def test_the_unequal_partitions_control_fails_when_the_spec_makes_them_equal(
     the last position must make the row fail."""
     size = spec_ring.RING_SIZE // 3
     monkeypatch.setattr(spec_ring, "partition_start", lambda index, q: index * size)
-    (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals.control"]
-    result = entry.check()
-    assert result.replay is not None and not result.replay.agreed, result.replay
+    result = _replay_disagrees("ring.partitions_are_equal_intervals.control")
     assert "partition sizes differ: [" in result.replay.detail
     assert not result.ok
 
@@ -87,9 +89,7 @@ def test_the_sloppy_quorum_replay_checks_every_healthy_set(
         return quorum[:-1] if len(nodes) - len(up) == 2 else quorum
 
     monkeypatch.setattr(spec_quorum, "sloppy_quorum", forgets_a_substitute)
-    (entry,) = [e for e in REGISTRY if e.name == "quorum.sloppy_is_strict_when_owners_up"]
-    result = entry.check()
-    assert result.replay is not None and not result.replay.agreed, result.replay
+    result = _replay_disagrees("quorum.sloppy_is_strict_when_owners_up")
     assert not result.ok
 
 
@@ -106,9 +106,7 @@ def test_the_wasteful_walk_control_fails_when_the_spec_misses_a_key(
         return dataclasses.replace(result, keys=frozenset(sorted(result.keys)[1:]))
 
     monkeypatch.setattr(spec_merkle, "diff", drops_a_key)
-    (entry,) = [e for e in REGISTRY if e.name == "merkle.diff_is_sound.control"]
-    result = entry.check()
-    assert result.replay is not None and not result.replay.agreed, result.replay
+    result = _replay_disagrees("merkle.diff_is_sound.control")
     assert not result.ok
 
 
