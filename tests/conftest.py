@@ -33,10 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the slow tier first, each tier in its collected order.
 
-    ``make test`` runs pytest on several workers with work stealing: each worker starts on
-    a slice of this order and a worker that runs out takes the second half of the longest
-    queue. A long test collected near the end would start last and run alone while the
-    other workers wait; started first, the long tests overlap and the short ones fill the
-    gaps.
+    ``make test`` hands the tests to its pytest workers one at a time in this order. A long
+    test collected near the end would start last and run alone while the other workers
+    wait; started first, the long tests overlap and the short ones fill the end.
     """
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
