@@ -284,3 +284,29 @@ def test_a_store_versions_record_without_versions_deletes_the_key(tmp_path: Path
         assert list(adapter.scan_versions()) == []
     finally:
         adapter.close()
+
+
+def test_the_cache_of_decoded_versions_keeps_the_newest_within_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dynamokv.impl.core import Persist, StoreVersions, Version
+    from dynamokv.impl.persist import _adapter
+
+    monkeypatch.setattr(_adapter, "CACHE_BYTES_MAX", 2_000)  # about 8 of these keys
+    adapter = StoreAdapter.open(str(tmp_path / "n"), options=StoreOptions(fsync="none"))
+    try:
+        written = {}
+        for index in range(40):
+            key = b"k%02d" % (index % 20)  # each key twice: a rewrite makes it the newest
+            versions = (Version(b"v%03d" % index * 25, ("n", index + 1), ()),)
+            written[key] = versions
+            adapter.apply(Persist(index + 1, (StoreVersions(key, versions),)))
+            adapter.commit()
+            assert adapter._cache_bytes <= 2_000
+        cached = list(adapter._cache)
+        assert 5 <= len(cached) < 20
+        assert cached == [b"k%02d" % index for index in range(20 - len(cached), 20)]
+        # Evicted or not, every key reads back what was written last.
+        assert all(adapter.read_versions(key) == versions for key, versions in written.items())
+    finally:
+        adapter.close()
