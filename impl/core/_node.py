@@ -362,8 +362,11 @@ class Node:
         if self.gossip is not None:
             self.reaper.now = now
         effects: list[Effect] = []
-        self.out.effects = effects  # Outbox.begin, inlined: this runs on every step
-        self._local.begin_step()
+        # Outbox.begin and LocalStore.begin_step, inlined: this runs on every step.
+        self.out.effects = effects
+        local = self._local
+        if local.step_writes:
+            local.step_writes = {}
         if not self._booted:
             self._boot()
         handler = self._events.get(event.__class__)

@@ -170,7 +170,6 @@ class _Stats:
     duplicated: int = 0
     crashes: int = 0
     lost_persists: int = 0
-    events: int = 0
 
 
 @dataclass(slots=True)
@@ -539,10 +538,13 @@ class Cluster:
         carry = self._carry
         incarnation = self._incarnation
         ticks_at = self._ticks_at
+        # Deliveries are counted here and added to ``stats`` before anything else runs.
+        deliveries = 0
         while ticks:
             at = ticks[0]
             if until is not None and at > until:
                 self.now = until
+                stats.deliveries += deliveries
                 return
             self.now = at
             bucket = queue[at]
@@ -554,12 +556,11 @@ class Cluster:
             # Events scheduled for ``at`` while it is processed join this bucket.
             while bucket:
                 kind, name, payload = next_event()
-                stats.events += 1
                 if kind == _DELIVER:
                     node = nodes[name]
                     if node is None:
                         continue
-                    stats.deliveries += 1
+                    deliveries += 1
                     if delivered_at is None:
                         delivered_at = b"%d d " % at
                     update(delivered_at)
@@ -573,7 +574,7 @@ class Cluster:
                     carry(name, node, node.step(TICK, at))
                 elif kind == _SYNC:
                     node = nodes[name]
-                    if node is None or payload[0] != self._incarnation[name]:
+                    if node is None or payload[0] != incarnation[name]:
                         continue
                     batch = payload[1]
                     if self._open_batch[name] is batch:
@@ -582,19 +583,22 @@ class Cluster:
                     for persist_id in batch:
                         disk.sync(persist_id)
                     for persist_id in batch:
-                        self._carry(name, node, node.step(PersistDone(persist_id), at))
+                        carry(name, node, node.step(PersistDone(persist_id), at))
                 elif kind == _REQUEST:
                     node = nodes[name]
                     if node is None:
                         continue
                     update(b"%d r %s" % (at, name.encode()))
-                    self._carry(name, node, node.step(payload, at))
+                    carry(name, node, node.step(payload, at))
                 else:
+                    stats.deliveries += deliveries
+                    deliveries = 0
                     payload()
                     if stop is not None and stop():
                         return
             heapq.heappop(ticks)
             del queue[at]
+        stats.deliveries += deliveries
         if until is not None:
             self.now = max(self.now, until)
 
