@@ -591,6 +591,14 @@ class MerkleTrees:
         """Keys held, over every partition."""
         return sum(len(tree) for tree in self.by_partition.values())
 
+    def as_built_from_storage(self) -> MerkleTrees:
+        """These trees as a start would build them from the keys they hold: the empty ones
+        dropped, every partition holding keys marked touched (a driver hands them to the
+        next incarnation of the node, whose storage holds exactly those keys)."""
+        self.by_partition = {p: tree for p, tree in self.by_partition.items() if len(tree)}
+        self.touched = set(self.by_partition)
+        return self
+
 
 class MerkleTracking:
     """The node's storage, decorated so that every version set written updates the trees.

@@ -52,6 +52,7 @@ from dynamokv.impl.core import (
     MemberStats,
     MerkleHashCache,
     MerklePacket,
+    MerkleTrees,
     Message,
     Node,
     NodeConfig,
@@ -343,11 +344,18 @@ class Cluster:
                 rings=self.built_rings,
                 weight=self.weights[name],
                 hashes=self.merkle_hashes,
+                merkle_trees=self._take_kept_trees(name),
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
         self._log(f"{self.now} start {name}")
         self._carry(name, node, node.step(TICK, self.now))
+
+    def _take_kept_trees(self, name: str) -> MerkleTrees | None:
+        disk = self.disks[name]
+        trees = disk.kept_trees
+        disk.kept_trees = None
+        return trees
 
     def crash(self, name: str) -> None:
         """Kill ``name``: it loses every unsynced write and every message in flight to it."""
@@ -359,7 +367,18 @@ class Cluster:
             self.member_stats_of_dead.append(node.stats_member)
         self.nodes[name] = None
         self.stats.crashes += 1
-        self.stats.lost_persists += self.disks[name].crash()
+        disk = self.disks[name]
+        unsynced = disk.unsynced_keys()
+        self.stats.lost_persists += disk.crash()
+        if node.gossip_mode:
+            # The next incarnation takes over these trees instead of hashing every key its
+            # disk kept: they are the trees of what the disk holds once the keys the crash
+            # may have changed are read back (the trees are a function of the contents).
+            trees = node.trees
+            read = disk.view.read_versions
+            for key in unsynced:
+                trees.update(key, read(key))
+            disk.kept_trees = trees.as_built_from_storage()
         self._open_batch[name] = None
         self._ticks_at[name] = set()  # the old incarnation's ticks will be ignored
         self._log(f"{self.now} crash {name}")

@@ -190,8 +190,7 @@ def test_anti_entropy_repairs_a_replica_that_missed_writes_by_merging() -> None:
     node = cluster.nodes[victim]
     assert isinstance(node, Node) and node.gossip_mode
     cluster.crash(victim)
-    for key in lost:
-        cluster.disks[victim]._versions.pop(key)
+    cluster.disks[victim].lose_versions(lost)
     cluster.restart(victim)
     cluster.run(until=cluster.now + 1500)
     for key in lost:
