@@ -7,7 +7,7 @@ replays one run byte for byte. trio's scheduler is randomized on purpose, so the
 simulator does not use it.
 
 Each :class:`~dynamokv.impl.core.Node` is stepped exactly as the runtime would
-step it: effects are carried out in order; a ``Send`` becomes a delivery after a
+step it: effects are carried out in order; a peer message becomes a delivery after a
 random delay (or never: a drop, a partition, a crashed destination); a
 ``Persist`` is applied to the node's :class:`SimDisk` at once and synced a disk
 delay later; a ``SetTimer`` becomes a ``Tick``. A crash throws the node object
@@ -75,7 +75,7 @@ from dynamokv.impl.core import (
     RootsReply,
     RootsRequest,
     Seams,
-    Send,
+    SetTimer,
     StoreVersions,
     Tick,
     TimeoutHealth,
@@ -629,14 +629,14 @@ class Cluster:
                 self._watch_ring(name, ring)
         for effect in effects:
             kind = effect.__class__
-            if kind is Send:
-                self._send(effect.message)  # type: ignore[union-attr]
-            elif kind is Persist:
+            if kind is Persist:
                 self._persist(name, effect)  # type: ignore[arg-type]
             elif kind is Reply:
                 pending = self._pending.pop(effect.request_id, None)  # type: ignore[union-attr]
                 if pending is not None:
                     pending.on_reply(effect.result)  # type: ignore[union-attr]
+            elif kind is not SetTimer:
+                self._send(effect)  # type: ignore[arg-type]  # a peer message: send it
             else:
                 # A timer: a tick event at ``at`` (never before now), one per node and tick.
                 at = effect.at  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from dynamokv.impl.core import (
     GetResult,
     MemberConfig,
     MerklePacket,
+    Message,
     Node,
     PartitionMerkleTree,
     PutRequest,
@@ -22,7 +23,6 @@ from dynamokv.impl.core import (
     Receive,
     RootsReply,
     RootsRequest,
-    Send,
     Tick,
     value_hash,
 )
@@ -275,7 +275,7 @@ def test_a_roots_request_is_compared_only_within_its_bounds() -> None:
     def reply(count: int) -> RootsReply:
         partitions = tuple(range(count))
         request = RootsRequest("n1", "n2", 9_000 + count, depth, partitions, (b"?",) * count)
-        sent = [e.message for e in node.step(Receive(request), cluster.now) if isinstance(e, Send)]
+        sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
         (answer,) = [m for m in sent if isinstance(m, RootsReply)]
         return answer
 
@@ -295,7 +295,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         now = cluster.now
         for _ in range(2_000):
             now += 1
-            sent = [e.message for e in node.step(Tick(), now) if isinstance(e, Send)]
+            sent = [e for e in node.step(Tick(), now) if isinstance(e, Message)]
             asked = [m for m in sent if isinstance(m, RootsRequest)]
             if asked:
                 break
@@ -308,7 +308,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         differing = cluster.ring.shared_partitions("n3")[peer][:1]
         reply = RootsReply(src, "n3", asked[0].round_id, differing)
         effects = node.step(Receive(reply), now + 1)
-        return [(e.message.dst, type(e.message)) for e in effects if isinstance(e, Send)]
+        return [(e.dst, type(e)) for e in effects if isinstance(e, Message)]
 
     genuine = answered_by(None)
     assert genuine and all(kind is MerklePacket for _, kind in genuine)

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 from dynamokv.impl.core import MerkleTrees, Node
-from dynamokv.impl.sim import SimConfig, SimDisk, simulate
-from dynamokv.impl.sim import _simulated_cluster
+from dynamokv.impl.sim import SimConfig, SimDisk, _simulated_cluster, simulate
 
 FAULTS = ("crash", "partition", "drop", "dup", "reorder")
 
