@@ -576,7 +576,17 @@ class MerkleTrees:
         """The roots of ``partitions``, in order."""
         trees = self.by_partition
         empty = self._empty_root
-        return [empty if (tree := trees.get(p)) is None else tree.root() for p in partitions]
+        roots = []
+        for partition in partitions:
+            tree = trees.get(partition)
+            if tree is None:
+                roots.append(empty)
+                continue
+            # PartitionMerkleTree.root, inlined: a roots round reads dozens of trees.
+            if tree._dirty:
+                tree._flush()
+            roots.append(tree._nodes.get(1, empty))
+        return roots
 
     def value_hash(self, partition: int, key: bytes) -> bytes | None:
         """The leaf value of ``key`` in ``partition``'s tree, or None if absent."""

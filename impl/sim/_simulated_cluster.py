@@ -469,7 +469,7 @@ class Cluster:
 
     def _send(self, message: Message) -> None:
         network = self.network
-        rng = self.random
+        draw = self.random.random
         src = message.src
         dst = message.dst
         if message.__class__ is TransferBatch:
@@ -482,34 +482,38 @@ class Cluster:
         blocked = self.blocked
         if (
             (blocked and (src, dst) in blocked)
-            or (network.drop and rng.random() < network.drop)
+            or (network.drop and draw() < network.drop)
             or (
                 network.gossip_drop
                 and message.__class__ is GossipPacket
-                and rng.random() < network.gossip_drop
+                and draw() < network.gossip_drop
             )
         ):
             self.stats.dropped += 1
             if trace:
                 self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))
             return
-        copies = 2 if network.dup and rng.random() < network.dup else 1
-        if copies == 2:
+        copies = 1
+        if network.dup and draw() < network.dup:
+            copies = 2
             self.stats.duplicated += 1
-        for _ in range(copies):
+        queue = self._queue
+        event = (_DELIVER, dst, message)
+        while copies:
+            copies -= 1
             if network.delay_sampler is not None:
-                delay = network.delay_sampler(message, rng)
+                delay = network.delay_sampler(message, self.random)
             else:
-                # rng.random() rather than randint: this is the hottest line of the simulator.
-                delay = network.delay_ticks_min + int(rng.random() * self._delay_span)
-            if network.reorder and rng.random() < network.reorder:
-                delay += 1 + int(rng.random() * network.reorder_ticks_max)
+                # draw() rather than randint: this is the hottest line of the simulator.
+                delay = network.delay_ticks_min + int(draw() * self._delay_span)
+            if network.reorder and draw() < network.reorder:
+                delay += 1 + int(draw() * network.reorder_ticks_max)
             at = self.now + delay
-            bucket = self._queue.get(at)
+            bucket = queue.get(at)
             if bucket is None:
-                bucket = self._queue[at] = deque()
+                bucket = queue[at] = deque()
                 heapq.heappush(self._ticks, at)
-            bucket.append((_DELIVER, dst, message))
+            bucket.append(event)
             if trace:
                 self.trace.append(TraceEntry(self.now, at, src, dst, _label(message)))
 
