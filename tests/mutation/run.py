@@ -37,8 +37,9 @@ How a run is made honest:
 
 A mutant's oracle is only the fast tests that execute the code it changed, run with
 ``-x``, the quickest first: the whole suite per mutant would take days. Which test
-executes which line comes from one run of the fast tier under coverage.py with a
-context per test (``tests/mutation/coverage_map.py``), kept per module beside its
+executes which line comes from one run of the modules' planned tests (the whole fast
+tier with ``--whole-map``) under coverage.py with a context per test
+(``tests/mutation/coverage_map.py``), kept per module beside its
 session and made again when the module's SHA-256 changes (or with ``--rebuild-map``).
 A mutant inside a function or lambda body runs the tests that executed its lines; a
 mutant elsewhere (module or class level, a decorator, a default, evaluated on import)
@@ -310,9 +311,15 @@ def mapped_on_this_tree(module: str) -> bool:
     return bool(version) and json.loads(map_path(module).read_text()).get("tree") == version
 
 
-def map_is_fresh(module: str) -> bool:
+def map_is_fresh(module: str, *, whole_tier: bool = False) -> bool:
+    """Whether the module's map was made from this version of it (and, with
+    ``whole_tier``, by a run of the whole fast tier rather than of the planned tests)."""
     path = map_path(module)
-    return path.exists() and json.loads(path.read_text())["sha256"] == source_digest(module)
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text())
+    made_by = data.get("tests", FAST_TIER)
+    return data["sha256"] == source_digest(module) and (not whole_tier or made_by == FAST_TIER)
 
 
 def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bool:
@@ -366,6 +373,7 @@ def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bo
                 {
                     "sha256": source_digest(module),
                     "tree": tree_version() if not add else known.get("tree", ""),
+                    "tests": tests if not add else known.get("tests", FAST_TIER),
                     "lines": {line: sorted(names) for line, names in lines.items()},
                     "seconds": {name: seconds.get(name, 0.0) for name in sorted(named)},
                 }
@@ -1011,9 +1019,16 @@ def main(argv: list[str]) -> int:
             stale = [
                 m
                 for m in dict.fromkeys([SENTINEL_MODULE, *modules])
-                if args.rebuild_map or not map_is_fresh(m)
+                if args.rebuild_map or not map_is_fresh(m, whole_tier=args.whole_map)
             ]
-            if stale and not build_maps(stale, FAST_TIER):
+            # An oracle is the map's tests within the module's plan, so the planned tests
+            # are all a map needs to run; --whole-map needs the whole fast tier.
+            mapped_by = (
+                FAST_TIER
+                if args.whole_map
+                else list(dict.fromkeys(t for m in stale for t in oracle_tests(m, plan)))
+            )
+            if stale and not build_maps(stale, mapped_by):
                 print("coverage map: tests fail on the unmutated tree; fix them first")
                 return 1
             mapped_now = stale
