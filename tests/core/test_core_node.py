@@ -288,6 +288,45 @@ def test_reap_rounds_start_once_per_interval() -> None:
     assert rounds == [50, 100]
 
 
+def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
+    """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
+    default), so that a late copy they cover is recognised that long and no longer."""
+    from dynamokv.impl.core._reaping import TombstoneReaper
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
+
+    class Store:
+        def read(self, key: bytes) -> tuple[Version, ...]:
+            return held.get(key, ())
+
+        def drop(self, keys: list[bytes]) -> None:
+            for key in keys:
+                held.pop(key, None)
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=10),
+        store=Store(),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,
+        now=500,
+    )
+    reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
+    assert held == {} and KEY in reaper.reaped
+    reaper.now = 1_499
+    reaper.tick(ring, 1, quiet_ticks=0)
+    assert KEY in reaper.reaped
+    reaper.now = 1_500
+    reaper.tick(ring, 1, quiet_ticks=0)
+    assert KEY not in reaper.reaped
+    assert not reaper.is_stale_copy(KEY, (), tombstone)
+
+
 def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
     """The tombstone reaper watches every version set the node stores: a batch of keys
     written in one persist (a transfer or a repair) reaches it key by key, as single
@@ -333,3 +372,24 @@ def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
         node.step(PersistDone(persist.persist_id), 400)
     sent = [e for now in range(400, 800) for e in node.step(core.Tick(), now)]
     assert any(isinstance(e, Message) for e in sent)
+
+
+def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() -> None:
+    """Each partition's Merkle tree has ``2**merkle_depth`` leaf buckets, 16 by default: a
+    differing partition is narrowed to a sixteenth of its keys before they are listed."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=SimDisk(),
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    assert node.trees.depth == 4
+    keys = [b"k%05d" % i for i in range(2_000)]
+    tree = core.PartitionMerkleTree(0, partition_count=1, depth=node.trees.depth)
+    assert {tree.bucket_of(key) for key in keys} == set(range(16))
