@@ -109,10 +109,11 @@ def make_version(
 
 
 def is_valid_version(version: Version) -> bool:
-    """A dot's counter is positive and above the coordinator's entry in the context."""
+    """A dot's counter is above the coordinator's entry in a valid context (0 if absent),
+    hence positive."""
     node, counter = version.dot
     context = dict(version.context)
-    return counter >= 1 and counter > context.get(node, 0) and vclock.is_valid(context)
+    return counter > context.get(node, 0) and vclock.is_valid(context)
 
 
 @icontract.require(lambda x, y: is_valid_version(x) and is_valid_version(y))

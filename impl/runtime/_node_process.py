@@ -19,23 +19,24 @@ key's preference list (Dynamo §4.3) is A, B, C:
 2. :meth:`NodeProcess.submit` gives the request an id, registers a waiter and steps
    ``ClientRequest(id, request)`` into the core. The core (``_node.py``, Dynamo §4.5) sees
    that A is on the preference list, issues a new dot, merges the new version into what A
-   holds, and returns effects: ``Persist`` (A's own write), ``Send(WriteRequest)`` to B and
-   C, and a ``SetTimer`` for the replica timeout. (Had A not been an owner, the effect would
-   have been ``Send(ForwardRequest)`` to an owner, which coordinates instead.)
+   holds, and returns effects: ``Persist`` (A's own write), a ``WriteRequest`` to send to B
+   and one to C (a peer message is its own effect), and a ``SetTimer`` for the replica
+   timeout. (Had A not been an owner, the effect would have been a ``ForwardRequest`` to an
+   owner, which coordinates instead.)
 3. :meth:`_execute` carries them out: ``Persist`` goes to :meth:`StoreWriter.apply
    <dynamokv.impl.runtime.StoreWriter.apply>`, which applies it to the node's
    :class:`~dynamokv.impl.persist.StoreAdapter` (pending writes, visible to the core's next
    read at once) and wakes the writer loop; each
-   ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
+   peer message is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
    ``_peers.PeerPool``, which writes a step's frames with one non-blocking ``send`` per peer
    when the step is done (never blocking the step).
 4. The writer loop (``_store_writer.py``) takes every persist applied since its last
    round, appends each store's records as one WAL record and has the store write and
-   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the event loop
-   while the disk is fast, else on a worker thread), then steps
+   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the writer thread,
+   so the event loop never waits on the disk), then steps
    ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
-   after *their* ``PersistDone`` does their core emit ``Send(WriteAck)``.
+   after *their* ``PersistDone`` does their core emit a ``WriteAck``.
 5. The acks arrive on A's peer listener: :meth:`_on_peer_message` decodes and checks each
    one and steps ``Receive(WriteAck)``. Once W durable acks are in (A's own included), the
    core emits ``Reply(id, PutResult)``; :meth:`_execute` wakes the waiter, and the handler
@@ -99,7 +100,6 @@ from dynamokv.impl.core import (
     Reply,
     Request,
     Result,
-    Send,
     SetTimer,
     StoreVersions,
     Tick,
@@ -173,6 +173,18 @@ reference cycles that lived long enough to reach the oldest generation is still 
 
 GC_OLDEST_GENERATION_THRESHOLD_NEVER = 2**31 - 1
 """A threshold for the oldest generation that the collector never reaches on its own."""
+
+_MEMBER_DEFAULTS = MemberConfig()
+
+ANTI_ENTROPY_SLICES = 4
+"""A node process compares its Merkle roots with a peer in rounds this many times smaller,
+and this many times more often, than :class:`~dynamokv.impl.core.MemberConfig`'s defaults
+(256 partitions every 10 ticks instead of 1,024 every 40): the same partitions per second
+(Dynamo §4.7), in steps a quarter as long. A roots round reads the root of every partition
+it names, and a root read first rehashes the partition's tree if it was written since
+(its dirty paths); under writes that made the round 72 % of a 4-4.6 ms timer step on the
+sender, and as long a step on the peer that compares them, during which the event loop
+answered nothing (measured, 3-node bench W, ``docs/benchmarks.md``)."""
 
 
 class _CollectorWhileServing:
@@ -374,6 +386,12 @@ class NodeProcess:
                     partition_count=config.partition_count,
                     gossip_period_ticks=config.gossip_period_ticks,
                 ),
+                anti_entropy_interval_ticks=max(
+                    1, _MEMBER_DEFAULTS.anti_entropy_interval_ticks // ANTI_ENTROPY_SLICES
+                ),
+                roots_per_message_max=max(
+                    1, _MEMBER_DEFAULTS.roots_per_message_max // ANTI_ENTROPY_SLICES
+                ),
                 tombstone_grace_ticks=(
                     config.tombstone_grace_seconds * 1000 // config.tick_ms
                     if config.tombstone_grace_seconds
@@ -410,7 +428,8 @@ class NodeProcess:
         self._faults_active = False
         self._faults_changed = trio.Event()
         self._effect_handlers: dict[type, Callable[[Any], None]] = {
-            Send: self._do_send,
+            # A peer message is its own effect: send it.
+            **dict.fromkeys(typing.get_args(Message), self._do_send),
             Persist: self._do_persist,
             Reply: self._do_reply,
             SetTimer: self._do_set_timer,
@@ -707,8 +726,7 @@ class NodeProcess:
                 self._trace_effect(effect)
             handler(effect)
 
-    def _do_send(self, effect: Send) -> None:
-        message = effect.message
+    def _do_send(self, message: Message) -> None:
         destination = getattr(message, "dst", None)
         if destination is None:
             destination = getattr(message, "destination", None)
@@ -972,8 +990,8 @@ class NodeProcess:
                         if isinstance(record, StoreVersions) and record.key == trace.key:
                             trace.persist_id = effect.persist_id
                             trace.persist_at = time.perf_counter()
-            elif isinstance(effect, Send):
-                message = effect.message
+            elif isinstance(effect, WriteRequest | ReadRequest | ForwardRequest):
+                message = effect
                 if isinstance(message, WriteRequest | ReadRequest) and message.key == trace.key:
                     if trace.op_id is None:
                         trace.op_id = message.op_id

@@ -8,7 +8,7 @@ from dynamokv.impl.core import vector_clock as core_vclock
 from dynamokv.impl.core import versions as core_versions
 from dynamokv.spec import kv, ring, vclock
 from dynamokv.spec.kv import Version
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 NODES = ["a", "b", "c", "d", "e", "f"]
@@ -32,6 +32,19 @@ def test_preference_list_equals_spec(assignment: tuple[str, ...], n: int, key: b
     assert core.partition_of(key) == ring.partition_of(position, len(assignment))
     assert core.preference_list(key) == ring.preference_list(spec_ring, position, n)
     assert core.extended_preference_list(key) == ring.extended_preference_list(spec_ring, position)
+
+
+@given(
+    st.lists(st.sampled_from(NODES), min_size=1, max_size=6, unique=True),
+    st.integers(min_value=1, max_value=48),
+    st.integers(min_value=1, max_value=5),
+)
+@example(["a"], 1, 1)  # one node owns every partition
+@example(["a"], 8, 3)
+def test_a_balanced_ring_is_the_specs_round_robin(members: list[str], q: int, n: int) -> None:
+    assume(q >= len(members))
+    core = PartitionRing.balanced(members, n=n, q=q)
+    assert core.assignment == ring.assign_partitions(members, q)
 
 
 def test_default_ring_has_16384_partitions() -> None:

@@ -102,6 +102,20 @@ def test_a_hint_counts_its_key_values_and_16_bytes_per_clock_entry_and_dot() -> 
     assert hint_size_bytes(b"key", versions) == 3 + (3 + 16 * 3) + (0 + 16 * 1)
 
 
+def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default() -> None:
+    """The request path's default health view: a replica timeout makes the peer
+    unhealthy for ``suspect_ticks`` (50 by default, as a gossip node's ``suspect_ticks``),
+    and a message from it clears the suspicion at once."""
+    health = TimeoutHealth()
+    assert MemberConfig().suspect_ticks == health.suspect_ticks == 50
+    health.on_timeout("n2", 1_000)
+    assert not health.is_healthy("n2", 1_049)
+    assert health.is_healthy("n2", 1_050)
+    health.on_timeout("n2", 2_000)
+    health.on_message("n2", 2_001)
+    assert health.is_healthy("n2", 2_001)
+
+
 def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
     """Ticks far from zero, each a new int object, as a real driver's clock gives."""
     disk = SimDisk()

@@ -13,19 +13,31 @@ import pytest
 from dynamokv.impl.core import (
     GetRequest,
     GetResult,
+    LocalStore,
     MemberConfig,
+    MemberStats,
     MerklePacket,
+    MerkleTracking,
+    MerkleTrees,
+    Message,
     Node,
+    Outbox,
     PartitionMerkleTree,
+    PartitionRing,
+    PartitionTransfers,
     PutRequest,
     PutResult,
     Receive,
+    RingState,
     RootsReply,
     RootsRequest,
-    Send,
     Tick,
+    TransferAck,
+    TransferBatch,
+    Version,
     value_hash,
 )
+from dynamokv.impl.sim import SimDisk
 from dynamokv.impl.sim._measurements import movement
 from dynamokv.impl.sim._presets import measure_q1, measure_q4
 from membership_helpers import Q, gossip_cluster, live, request, settled, write_keys
@@ -190,8 +202,7 @@ def test_anti_entropy_repairs_a_replica_that_missed_writes_by_merging() -> None:
     node = cluster.nodes[victim]
     assert isinstance(node, Node) and node.gossip_mode
     cluster.crash(victim)
-    for key in lost:
-        cluster.disks[victim]._versions.pop(key)
+    cluster.disks[victim].lose_versions(lost)
     cluster.restart(victim)
     cluster.run(until=cluster.now + 1500)
     for key in lost:
@@ -276,7 +287,7 @@ def test_a_roots_request_is_compared_only_within_its_bounds() -> None:
     def reply(count: int) -> RootsReply:
         partitions = tuple(range(count))
         request = RootsRequest("n1", "n2", 9_000 + count, depth, partitions, (b"?",) * count)
-        sent = [e.message for e in node.step(Receive(request), cluster.now) if isinstance(e, Send)]
+        sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
         (answer,) = [m for m in sent if isinstance(m, RootsReply)]
         return answer
 
@@ -296,7 +307,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         now = cluster.now
         for _ in range(2_000):
             now += 1
-            sent = [e.message for e in node.step(Tick(), now) if isinstance(e, Send)]
+            sent = [e for e in node.step(Tick(), now) if isinstance(e, Message)]
             asked = [m for m in sent if isinstance(m, RootsRequest)]
             if asked:
                 break
@@ -309,7 +320,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         differing = cluster.ring.shared_partitions("n3")[peer][:1]
         reply = RootsReply(src, "n3", asked[0].round_id, differing)
         effects = node.step(Receive(reply), now + 1)
-        return [(e.message.dst, type(e.message)) for e in effects if isinstance(e, Send)]
+        return [(e.dst, type(e)) for e in effects if isinstance(e, Message)]
 
     genuine = answered_by(None)
     assert genuine and all(kind is MerklePacket for _, kind in genuine)
@@ -337,3 +348,96 @@ def test_transfers_running_count_as_in_flight_with_nothing_queued() -> None:
     for node in started:
         stats = node.stats_member
         assert node.transfers_in_flight == stats.transfers_started - stats.transfers_completed > 0
+
+
+OLD_RING = PartitionRing.balanced(["n1", "n2"], n=2, q=8)
+NEW_RING = PartitionRing.balanced(["n2", "n3"], n=2, q=8)
+NEW_STATE = RingState(2, "n2", NEW_RING.assignment)
+
+
+def _leaving_node(
+    keys: int, *, partitions: int = 1, **member: object
+) -> tuple[PartitionTransfers, Outbox, list[bytes]]:
+    """A node ``n1`` holding ``keys`` keys of each of the first ``partitions`` partitions,
+    which a new ring hands to ``n3``."""
+    out = Outbox()
+    trees = MerkleTrees(partition_count=8, depth=2, partition_of=OLD_RING.partition_of)
+    store = MerkleTracking(LocalStore(SimDisk(), out), trees)
+    candidates = sorted(b"t%04d" % i for i in range(10_000))
+    held = [
+        key
+        for partition in range(partitions)
+        for key in [k for k in candidates if OLD_RING.partition_of(k) == partition][:keys]
+    ]
+    for key in held:  # one step: the store's reads see these writes
+        store.write(key, (Version(b"v", ("n1", 1), ()),))
+    transfers = PartitionTransfers(
+        "n1",
+        config=MemberConfig(**member),  # type: ignore[arg-type]
+        trees=trees,
+        store=store,
+        out=out,
+        stats=MemberStats(),
+        now=0,
+    )
+    out.begin()
+    previous = RingState(1, "n1", OLD_RING.assignment)
+    transfers.on_ring_adopted(OLD_RING, NEW_RING, previous, NEW_STATE, now=1)
+    return transfers, out, held
+
+
+def _batches_sent(out: Outbox) -> list[TransferBatch]:
+    """The batches sent since the last call (which starts a fresh step)."""
+    sent = [effect for effect in out.effects if isinstance(effect, Message)]
+    out.begin()
+    return [message for message in sent if isinstance(message, TransferBatch)]
+
+
+def _acknowledge(transfers: PartitionTransfers, batches: list[TransferBatch], now: int) -> None:
+    for batch in batches:
+        ack = TransferAck(batch.dst, "n1", batch.transfer_id, batch.batch_id)
+        transfers.on_ack(ack, NEW_RING, NEW_STATE, now)
+
+
+def test_a_transfer_sends_each_key_once_in_key_order() -> None:
+    """The old owner streams a snapshot of the partition, batch after acknowledged batch:
+    every key it holds, each exactly once, in key order.
+
+    Reference: Dynamo §4.8.1
+    """
+    transfers, out, held = _leaving_node(7, transfer_batch_keys_max=3)
+    sent: list[bytes] = []
+    batches = _batches_sent(out)
+    while batches:
+        assert [batch.dst for batch in batches] == ["n3"]  # only the node that entered
+        sent += [key for key, _ in batches[0].items]
+        _acknowledge(transfers, batches, now=2)
+        batches = _batches_sent(out)
+    assert sent == held
+
+
+def test_a_late_ack_of_an_earlier_batch_does_not_acknowledge_the_current_one() -> None:
+    """An acknowledgement is for one batch: the first batch's ack arriving again (its
+    retry was acknowledged too) once the next batch is out says nothing about the next
+    batch, which is still awaited and sent again after the retry period."""
+    transfers, out, _held = _leaving_node(7, transfer_batch_keys_max=3)
+    first = _batches_sent(out)
+    _acknowledge(transfers, first, now=2)
+    second = _batches_sent(out)
+    assert [batch.batch_id for batch in second] == [first[0].batch_id + 1]
+    _acknowledge(transfers, first, now=3)
+    assert _batches_sent(out) == []
+    transfers.retry(now=2 + MemberConfig().transfer_retry_ticks)
+    assert _batches_sent(out) == second
+
+
+def test_four_partitions_are_handed_off_at_once_by_default() -> None:
+    """A node that leaves six partitions starts ``transfers_in_flight_max`` transfers (4
+    by default) and the next one only when a transfer finishes."""
+    transfers, out, _held = _leaving_node(2, partitions=6)
+    batches = _batches_sent(out)
+    assert MemberConfig().transfers_in_flight_max == 4
+    assert sorted(batch.partition for batch in batches) == [0, 1, 2, 3]
+    assert transfers.in_flight == 6
+    _acknowledge(transfers, batches[:1], now=2)  # two keys: the first batch was the last
+    assert [batch.partition for batch in _batches_sent(out)] == [4]

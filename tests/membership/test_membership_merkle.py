@@ -226,6 +226,16 @@ def test_exchanges_in_flight_are_bounded_and_silent_peers_time_out() -> None:
     assert engine.exchanges_in_flight == 0 and engine.metrics.exchanges_abandoned == 2
 
 
+def test_an_unanswered_exchange_is_abandoned_after_100_ticks_by_default() -> None:
+    """``exchange_timeout_ticks`` is 100 by default: a silent peer holds an exchange slot
+    for 100 ticks after the last progress, not one tick more or less."""
+    engine = AntiEntropy("a")
+    assert engine.start_exchange("b", _tree({b"k": b"v"}), 1_000) is not None
+    assert engine.tick(1_099) == []
+    (finished,) = engine.tick(1_100)
+    assert isinstance(finished, ExchangeFinished) and not finished.ok
+
+
 def test_a_peer_without_the_tree_refuses_and_the_exchange_is_abandoned() -> None:
     initiator, responder = AntiEntropy("a"), AntiEntropy("b")
     (send,) = initiator.start_exchange("b", _tree({b"k": b"v"}), 0) or []

@@ -37,8 +37,9 @@ How a run is made honest:
 
 A mutant's oracle is only the fast tests that execute the code it changed, run with
 ``-x``, the quickest first: the whole suite per mutant would take days. Which test
-executes which line comes from one run of the fast tier under coverage.py with a
-context per test (``tests/mutation/coverage_map.py``), kept per module beside its
+executes which line comes from one run of the modules' planned tests (the whole fast
+tier with ``--whole-map``) under coverage.py with a context per test
+(``tests/mutation/coverage_map.py``), kept per module beside its
 session and made again when the module's SHA-256 changes (or with ``--rebuild-map``).
 A mutant inside a function or lambda body runs the tests that executed its lines; a
 mutant elsewhere (module or class level, a decorator, a default, evaluated on import)
@@ -99,7 +100,8 @@ class Tally:
     pending: int = 0
     incompetent: int = 0
     annotations: int = 0
-    """Mutants inside postponed type annotations: never executed, not judged."""
+    """Mutants in code for the type checker only (postponed annotations, ``TYPE_CHECKING``
+    guards): not judged."""
     outside_set: int = 0
     """Mutants outside the operator set (:func:`outside_operator_set`): not judged."""
     outside_verdicts: dict[str, int] = field(default_factory=dict)
@@ -309,9 +311,15 @@ def mapped_on_this_tree(module: str) -> bool:
     return bool(version) and json.loads(map_path(module).read_text()).get("tree") == version
 
 
-def map_is_fresh(module: str) -> bool:
+def map_is_fresh(module: str, *, whole_tier: bool = False) -> bool:
+    """Whether the module's map was made from this version of it (and, with
+    ``whole_tier``, by a run of the whole fast tier rather than of the planned tests)."""
     path = map_path(module)
-    return path.exists() and json.loads(path.read_text())["sha256"] == source_digest(module)
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text())
+    made_by = data.get("tests", FAST_TIER)
+    return data["sha256"] == source_digest(module) and (not whole_tier or made_by == FAST_TIER)
 
 
 def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bool:
@@ -365,6 +373,7 @@ def build_maps(modules: list[str], tests: list[str], *, add: bool = False) -> bo
                 {
                     "sha256": source_digest(module),
                     "tree": tree_version() if not add else known.get("tree", ""),
+                    "tests": tests if not add else known.get("tests", FAST_TIER),
                     "lines": {line: sorted(names) for line, names in lines.items()},
                     "seconds": {name: seconds.get(name, 0.0) for name in sorted(named)},
                 }
@@ -447,14 +456,28 @@ def mutant_tests(
 
 
 def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Where the module's type annotations are, if it postpones their evaluation.
+    """Where the module's code for the type checker only is: its type annotations, if
+    it postpones their evaluation, and the ``TYPE_CHECKING`` guards of its imports.
 
     Under ``from __future__ import annotations`` an annotation is a string that the
     program never evaluates (mypy checks it), so a mutant inside one (``bytes | None``
     turned into ``bytes + None``) is not a change of behaviour: such mutants are left
-    out of the score rather than marked equivalent one by one.
+    out of the score rather than marked equivalent one by one. So is ``if
+    TYPE_CHECKING:`` made ``if not TYPE_CHECKING:``: the imports it guards are the
+    annotations' names, and importing them at run time as well changes nothing the
+    program does.
     """
     tree = ast.parse((ROOT / module).read_text())
+    guards = [
+        node.test
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+        and all(isinstance(line, (ast.Import, ast.ImportFrom)) for line in node.body)
+        and not node.orelse
+    ]
+    spans = [_span(guard) for guard in guards]
     postponed = any(
         isinstance(node, ast.ImportFrom)
         and node.module == "__future__"
@@ -462,7 +485,7 @@ def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]
         for node in tree.body
     )
     if not postponed:
-        return []
+        return spans
     annotations: list[ast.expr] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.arg) and node.annotation is not None:
@@ -471,7 +494,7 @@ def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]
             annotations.append(node.returns)
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
-    return [
+    return spans + [
         ((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0))
         for a in annotations
     ]
@@ -742,6 +765,7 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
             print(f"{module}: its session was made from another version of it; not counted")
         return
     operators = operator_spans(module)
+    typing_only = annotation_spans(module)
     before = (
         into.total - into.annotations - into.outside_set - into.incompetent - into.equivalent,
         into.killed,
@@ -763,10 +787,12 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
             if result is not None and result["test_outcome"] in ("killed", "survived"):
                 verdict = "marked equivalent" if key in marked else result["test_outcome"]
                 into.outside_verdicts[verdict] = into.outside_verdicts.get(verdict, 0) + 1
+        elif result is not None and result["worker_outcome"] == "skipped":
+            into.annotations += 1
+        elif any(low <= tuple(mutation["start_pos"]) < high for low, high in typing_only):
+            into.annotations += 1  # judged before the rule: for the type checker only
         elif result is None:
             into.pending += 1
-        elif result["worker_outcome"] == "skipped":
-            into.annotations += 1
         elif result["worker_outcome"] == "no-test":
             into.incompetent += 1
         elif result["test_outcome"] == "survived":
@@ -876,7 +902,10 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
             ok = False
     skipped = sum(t.annotations for t in packages.values())
     if skipped:
-        print(f"{skipped} mutants inside type annotations (never evaluated) are not judged")
+        print(
+            f"{skipped} mutants inside type annotations or TYPE_CHECKING guards "
+            "(code for the type checker only) are not judged"
+        )
     outside = sum(t.outside_set for t in packages.values())
     if outside:
         verdicts: dict[str, int] = {}
@@ -990,9 +1019,16 @@ def main(argv: list[str]) -> int:
             stale = [
                 m
                 for m in dict.fromkeys([SENTINEL_MODULE, *modules])
-                if args.rebuild_map or not map_is_fresh(m)
+                if args.rebuild_map or not map_is_fresh(m, whole_tier=args.whole_map)
             ]
-            if stale and not build_maps(stale, FAST_TIER):
+            # An oracle is the map's tests within the module's plan, so the planned tests
+            # are all a map needs to run; --whole-map needs the whole fast tier.
+            mapped_by = (
+                FAST_TIER
+                if args.whole_map
+                else list(dict.fromkeys(t for m in stale for t in oracle_tests(m, plan)))
+            )
+            if stale and not build_maps(stale, mapped_by):
                 print("coverage map: tests fail on the unmutated tree; fix them first")
                 return 1
             mapped_now = stale

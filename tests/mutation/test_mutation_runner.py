@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 
 def _runner() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
@@ -68,3 +70,24 @@ def test_a_sample_meets_a_target_only_when_its_whole_interval_does() -> None:
     assert not small.established(0.95)  # all killed, yet too few to say 95%
     assert not unsampled.established(0.95)  # a module with no verdict at all
     assert complete.established(0.95) and not complete.established(0.96)
+
+
+def test_type_checking_guards_of_imports_are_code_for_the_type_checker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    import random\n"
+        "if TYPE_CHECKING:\n"
+        "    x = 1\n"
+        "def f(a: random.Random) -> int:\n"
+        "    return 1\n"
+    )
+    (tmp_path / "m.py").write_text(source)
+    monkeypatch.setattr(RUN, "ROOT", tmp_path)
+    spans = RUN.annotation_spans("m.py")
+    starts = [(3, 3), (5, 3), (7, 9), (8, 11)]  # two guards, an annotation, a return value
+    inside = [start for start in starts if any(low <= start < high for low, high in spans)]
+    assert inside == [(3, 3), (7, 9)]  # the imports' guard and the annotation only

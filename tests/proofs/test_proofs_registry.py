@@ -94,3 +94,15 @@ def test_run_passes_results_to_the_callback_in_order() -> None:
 def test_public_names_match_all() -> None:
     public = {name for name in vars(proofs) if not name.startswith("_")} - {"annotations"}
     assert public == set(proofs.__all__)
+
+
+def test_a_result_and_a_registry_entry_cannot_be_changed_once_made() -> None:
+    """A row's verdict is what its check returned: nothing downstream (the table, the
+    JSON, the run's verdict) can rewrite it, and the registry's entries stay as
+    registered."""
+    row = _row("theorem", Status.PROVED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.status = Status.REFUTED  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        REGISTRY[0].check = lambda: row  # type: ignore[misc]
+    assert row == _row("theorem", Status.PROVED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import z3
-from dynamokv.proofs import Status, _merkle
+from dynamokv.proofs import Status, _merkle, _quorum
 from dynamokv.proofs._result import check_forall, solver_timeout
 
 
@@ -47,3 +47,34 @@ def test_the_merkle_proofs_check_every_depth_up_to_their_bound(failing_depth: in
     )
     within = failing_depth <= _merkle.DEPTH_MAX
     assert outcome.status is (Status.REFUTED if within else Status.PROVED)
+
+
+def test_the_quorum_regions_admit_every_overlap_and_only_those() -> None:
+    """The region encoding of two quorums of sizes x and y among N replicas allows exactly
+    the overlaps two real quorums can have, max(0, x + y - N) to min(x, y): a region
+    bound too tight (a read quorum inside the write quorum ruled out) would shrink the
+    domain over which the intersection theorems hold, and they would still be proved."""
+    regions = _quorum._Regions()
+    solver = z3.Solver()
+    solver.add(*regions.constraints())
+    for n in range(1, 5):
+        for x in range(1, n + 1):
+            for y in range(1, n + 1):
+                for both in range(0, n + 1):
+                    solver.push()
+                    solver.add(regions.n == n, regions.x == x, regions.y == y)
+                    solver.add(regions.both == both)
+                    possible = max(0, x + y - n) <= both <= min(x, y)
+                    assert (solver.check() == z3.sat) == possible, (n, x, y, both)
+                    solver.pop()
+
+
+def test_the_strict_quorum_replay_checks_every_n_r_w_and_healthy_set() -> None:
+    """The replay behind ``strict_never_misses`` tries every N up to half the list, every
+    R, every W with R + W > N, and every set of healthy nodes: none is left out."""
+    length = _quorum.LIST_LENGTH
+    # For each N: R from 1 to N, and then R values of W (N - R + 1 to N).
+    cases = sum((1 << length) * n * (n + 1) // 2 for n in range(1, length // 2 + 1))
+    replay = _quorum._strict_never_misses()
+    assert replay.agreed
+    assert f"({cases} cases)" in replay.detail
