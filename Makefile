@@ -12,10 +12,10 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_FAST := -m "not slow"
 # Three workers for two cores: most of the suite is CPU-bound (simulation sweeps,
 # Hypothesis, CrossHair), but the real-process tests spend much of their time waiting on
-# their nodes (tests/cluster: 168 s of CPU in 291 s), and the third worker uses the core
-# such a test leaves idle. Tests are handed out one at a time in collection order, which
-# puts the slow tier first (tests/conftest.py): every long test starts early and the short
-# ones fill the end, so no worker idles while another finishes a long test.
+# their nodes (tests/cluster: about 170 s of CPU in 291 s), and the third worker uses the
+# core such a test leaves idle. Tests are handed out one at a time in collection order,
+# which puts the slow tier first (tests/conftest.py): every long test starts early and the
+# short ones fill the end, so no worker idles while another finishes a long test.
 PYTEST_PARALLEL ?= -n 3 --dist load --maxschedchunk 1
 
 .PHONY: run test test-fast lint typecheck crosshair docs docs-deps browser-deps prove mutate clean venv
