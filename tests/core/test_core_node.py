@@ -92,6 +92,24 @@ def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
     assert new and not (new & issued)
 
 
+def test_a_counter_lease_is_renewed_before_it_runs_out() -> None:
+    """Once half of the durable lease is used, the next lease is asked for while puts go
+    on under the current one: with its persist prompt, no put but the very first waits
+    for a lease."""
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    waited = []
+    for request_id in range(1, 13):
+        now = request_id * 10
+        effects = _carry_out(disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v")), now))
+        waited.append(not any(isinstance(e, Send) for e in effects))
+        for effect in effects:
+            if isinstance(effect, Persist):
+                disk.sync(effect.persist_id)
+                effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), now + 1))
+    assert waited == [True] + [False] * 11
+
+
 def test_replica_acks_only_after_its_write_is_durable() -> None:
     disk = SimDisk()
     node = _node(disk)
@@ -393,3 +411,28 @@ def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() ->
     keys = [b"k%05d" % i for i in range(2_000)]
     tree = core.PartitionMerkleTree(0, partition_count=1, depth=node.trees.depth)
     assert {tree.bucket_of(key) for key in keys} == set(range(16))
+
+
+def test_a_forwarded_put_waits_a_full_timeout_for_its_second_owner() -> None:
+    """A node that owns no replica of the key forwards the put to an owner; when that one
+    does not answer within ``forward_timeout_ticks`` it tries the next owner, which gets
+    as long again to answer before the client is told of a timeout."""
+    node = _node(SimDisk())
+    ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
+    keys = (b"f%03d" % i for i in range(1_000))
+    key = next(k for k in keys if "n2" not in ring.preference_list(k))
+    timeout = NodeConfig().forward_timeout_ticks
+
+    def forwarded(effects: list[core.Effect]) -> list[core.ForwardRequest]:
+        sent = [e.message for e in effects if isinstance(e, Send)]
+        return [m for m in sent if isinstance(m, core.ForwardRequest)]
+
+    (first,) = forwarded(node.step(ClientRequest(1, PutRequest(key, b"v")), 1_000))
+    assert first.dst == ring.preference_list(key)[0]
+    (second,) = forwarded(node.step(core.Tick(), 1_000 + timeout))
+    assert second.dst == ring.preference_list(key)[1]
+    assert not node.step(core.Tick(), 1_000 + 2 * timeout - 1)  # still waiting for it
+    result = core.PutResult(True, acks=2)
+    answer = core.ForwardResponse(second.dst, "n2", second.op_id, result)
+    effects = node.step(Receive(answer), 1_000 + 2 * timeout - 1)
+    assert [e for e in effects if isinstance(e, Reply)] == [Reply(1, result)]

@@ -305,6 +305,27 @@ def test_admin_commands_reject_what_cannot_be_done() -> None:
         )
 
 
+def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
+    """Applying a membership change is idempotent: a join of a node that owns partitions
+    already, or a leave of one that owns none, gives back the same owners (pending
+    changes are applied again on every ring until they hold)."""
+    owners = assign_partitions(["a", "b"], Q)
+    view = GossipMembership(
+        "a",
+        "x",
+        generation=1,
+        seeds={},
+        rng=random.Random(0),
+        config=CONFIG,
+        status="normal",
+        ring=RingState(1, "boot", owners),
+    )
+    assert view._changed_owners(owners, "join", "b") == owners
+    assert view._changed_owners(owners, "leave", "c") == owners
+    joined = view._changed_owners(owners, "join", "c")
+    assert "c" in joined and view._changed_owners(joined, "join", "c") == joined
+
+
 def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
     config = GossipConfig(partition_count=Q, digest_entries_max=2)
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
