@@ -4,8 +4,8 @@ The core's messages, events, effects and gossip entries are frozen, slotted data
 immutable, typed, compared and hashed by value. Their generated ``__init__`` stores each
 field with ``object.__setattr__(self, name, value)``, which looks the name up on the type
 and then calls the slot's descriptor: about three times the cost of a plain assignment,
-and a simulated delivery builds eight to ten such objects (the message, its ``Send``, the
-persists, timers, gossip digests and entries).
+and a simulated delivery builds several such objects (the message, the persists, timers,
+gossip digests and entries).
 
 :func:`fast_init` replaces that ``__init__`` with one of the same signature that calls
 each slot's descriptor directly (the slot's ``__set__``, bound once when the class is

@@ -195,7 +195,8 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
     left``, and the address the larger: each independently (an admin's leave carries
     a stale heartbeat but a later status; both must survive).
     """
-    invariant(a.node_id == b.node_id, "merge_entries: entries of different nodes")
+    if a.node_id != b.node_id:
+        invariant(False, "merge_entries: entries of different nodes")
     if a.generation != b.generation:
         return a if a.generation > b.generation else b
     if precedes(a, b) and a.address <= b.address and a.weight <= b.weight:
@@ -563,11 +564,12 @@ class GossipMembership:
         period = self.config.gossip_period_ticks
         self.next_round_tick += period * (1 + (now - self.next_round_tick) // period)
         self.metrics.rounds += 1
-        self._expire_watches(now)
-        effects: list[GossipEffect] = []
-        effects += self._update_suspicions(now)
-        own = self.self_entry
-        self._members[self.node_id] = MemberEntry(
+        if self._pending:
+            self._expire_watches(now)
+        effects: list[GossipEffect] = self._update_suspicions(now)
+        members = self._members
+        own = members[self.node_id]
+        members[self.node_id] = MemberEntry(
             own.node_id, own.address, own.generation, own.heartbeat + 1, own.status, own.weight
         )
         peer = self._choose_peer()
@@ -582,16 +584,24 @@ class GossipMembership:
             effects.append(self._send(peer, syn, entries=0))
         return effects
 
-    def _update_suspicions(self, now: int) -> list[SuspicionChanged]:
-        changes: list[SuspicionChanged] = []
-        for node_id, detector in sorted(self._detectors.items()):
-            suspected = detector.is_suspected(now)
-            if suspected != (node_id in self._suspected):
-                changes.append(SuspicionChanged(node_id, suspected))
-                if suspected:
-                    self._suspected.add(node_id)
-                else:
-                    self._suspected.discard(node_id)
+    def _update_suspicions(self, now: int) -> list[GossipEffect]:
+        """The members whose suspicion flipped, as effects in the order of their ids."""
+        suspects = self._suspected
+        flipped = [
+            node_id
+            for node_id, detector in self._detectors.items()
+            if detector.is_suspected(now) != (node_id in suspects)
+        ]
+        if not flipped:
+            return []
+        changes: list[GossipEffect] = []
+        for node_id in sorted(flipped):
+            if node_id in suspects:
+                suspects.discard(node_id)
+                changes.append(SuspicionChanged(node_id, False))
+            else:
+                suspects.add(node_id)
+                changes.append(SuspicionChanged(node_id, True))
         return changes
 
     def gossip_candidates(self) -> tuple[str, ...]:
@@ -614,12 +624,23 @@ class GossipMembership:
         return self._candidates
 
     def _choose_peer(self) -> str | None:
-        return self._choose_peer_rule(self.gossip_candidates(), self._rng)
+        candidates = self._candidates
+        if candidates is None:
+            candidates = self.gossip_candidates()
+        return self._choose_peer_rule(candidates, self._rng)
 
     def _digests(self) -> tuple[EntryDigest, ...]:
         bound = self.config.digest_entries_max
         if len(self._members) <= bound:
-            return tuple(map(self._digest, self._members.values()))
+            # _digest, inlined: a round makes one digest per member.
+            remembered = self._digest_of
+            digests: list[EntryDigest] = []
+            for entry in self._members.values():
+                cached = remembered.get(entry.node_id)
+                if cached is None or cached[0] is not entry:
+                    cached = remembered[entry.node_id] = (entry, entry.digest())
+                digests.append(cached[1])
+            return tuple(digests)
         # More members than one message holds: own entry, then a slice that rotates
         # each round so that every entry is offered eventually.
         others = sorted(node_id for node_id in self._members if node_id != self.node_id)
@@ -665,7 +686,16 @@ class GossipMembership:
         if isinstance(message, GossipSyn):
             return self._on_syn(message)
         effects: list[GossipEffect] = []
+        members = self._members
         for entry in message.entries:
+            mine = members.get(entry.node_id)
+            if (
+                mine is not None
+                and entry.generation == mine.generation
+                and entry.heartbeat <= mine.heartbeat
+                and entry.status == mine.status
+            ):
+                continue  # nothing new (precedes(entry, mine)): the common case, kept cheap
             effects += self._merge(entry, now)
         if message.ring is not None:
             effects += self._adopt(message.ring)
@@ -698,14 +728,28 @@ class GossipMembership:
         push: list[MemberEntry] = []
         pull: list[str] = []
         mentioned: set[str] = set()
+        members = self._members
+        rank = STATUS_RANK
         for digest in syn.digests:
-            mentioned.add(digest.node_id)
-            mine = self._members.get(digest.node_id)
-            if mine is None or not precedes(digest, mine):
-                pull.append(digest.node_id)
-            if mine is not None and not precedes(mine, digest):
-                push.append(mine)
-        push += [entry for node_id, entry in self._members.items() if node_id not in mentioned]
+            node_id = digest.node_id
+            mentioned.add(node_id)
+            mine = members.get(node_id)
+            if mine is None:
+                pull.append(node_id)
+            elif digest.generation != mine.generation:
+                # precedes(), inlined for both directions: the higher generation wins.
+                if digest.generation > mine.generation:
+                    pull.append(node_id)
+                else:
+                    push.append(mine)
+            else:
+                theirs_rank = rank[digest.status]
+                mine_rank = rank[mine.status]
+                if digest.heartbeat > mine.heartbeat or theirs_rank > mine_rank:
+                    pull.append(node_id)
+                if mine.heartbeat > digest.heartbeat or mine_rank > theirs_rank:
+                    push.append(mine)
+        push += [entry for node_id, entry in members.items() if node_id not in mentioned]
         ring: RingState | None = None
         if self._ring.is_newer_than(syn.ring_version, syn.ring_issuer):
             ring = self._ring

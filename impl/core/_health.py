@@ -73,30 +73,28 @@ class TimeoutHealth(HealthView):
         return tuple(sorted(self._suspected_at))
 
 
-class GossipHealth(HealthView):
+class GossipHealth(TimeoutHealth):
     """The coordinator's health view: phi-accrual suspicion plus request timeouts.
+
+    The request timeouts are :class:`TimeoutHealth`'s own (a message clears them, as
+    there); phi's verdicts arrive through :meth:`set_suspected`.
 
     Args:
         suspect_ticks: how long a request timeout counts against a peer.
     """
 
-    __slots__ = ("_suspected", "_timeouts")
+    __slots__ = ("_suspected",)
 
     def __init__(self, *, suspect_ticks: int = 50) -> None:
+        super().__init__(suspect_ticks=suspect_ticks)
         self._suspected: set[str] = set()
-        self._timeouts = TimeoutHealth(suspect_ticks=suspect_ticks)
 
     def is_healthy(self, node: str, now: int) -> bool:
         """Healthy unless phi suspects ``node`` or it timed out lately."""
-        return node not in self._suspected and self._timeouts.is_healthy(node, now)
-
-    def on_message(self, node: str, now: int) -> None:
-        """A message clears a timeout suspicion (phi follows heartbeats only)."""
-        self._timeouts.on_message(node, now)
-
-    def on_timeout(self, node: str, now: int) -> None:
-        """A request timed out: unhealthy for ``suspect_ticks``."""
-        self._timeouts.on_timeout(node, now)
+        if node in self._suspected:
+            return False
+        since = self._suspected_at.get(node)
+        return since is None or now - since >= self.suspect_ticks
 
     def set_suspected(self, node: str, suspected: bool) -> None:
         """Follow the failure detector's verdict on ``node``."""

@@ -170,6 +170,24 @@ class PartitionMerkleTree:
         hashes: where hashes are remembered, shared with other trees (default: nowhere).
     """
 
+    __slots__ = (
+        "_buckets",
+        "_dirty",
+        "_empty",
+        "_inner_hashes",
+        "_leaf_base",
+        "_leaf_sums",
+        "_nodes",
+        "_pair_number",
+        "_position_of",
+        "_size",
+        "_start",
+        "_width",
+        "depth",
+        "partition",
+        "partition_count",
+    )
+
     def __init__(
         self,
         partition: int,
@@ -268,35 +286,71 @@ class PartitionMerkleTree:
         return True
 
     def _flush(self) -> None:
+        dirty = self._dirty
+        self._dirty = set()
+        sums = self._leaf_sums
+        if len(dirty) == 1:
+            # The common case (one write between two reads): walk the leaf's path to the
+            # root without a set per level.
+            (leaf,) = dirty
+            self._nodes[leaf] = sums[leaf].to_bytes(NODE_HASH_BYTES, "big")
+            self._rehash_path(leaf)
+            return
         # Recompute the ancestors of dirty leaves, one level at a time: each inner
         # node on a dirty path is hashed once however many of its leaves changed.
-        dirty = self._dirty
         empty = self._empty
         nodes = self._nodes
         get = nodes.get
-        sums = self._leaf_sums
         for leaf in dirty:
             nodes[leaf] = sums[leaf].to_bytes(NODE_HASH_BYTES, "big")
-        remembered = self._inner_hashes
         for level in range(self.depth, 0, -1):
             empty_below = empty[level]
             parents = {number >> 1 for number in dirty}
             for parent in parents:
                 left = parent << 1
-                # inner_hash, inlined: this loop is most of a tree's upkeep.
-                children = b"I" + get(left, empty_below) + get(left | 1, empty_below)
-                if remembered is None:
-                    nodes[parent] = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
-                    continue
-                digest = remembered.get(children)
-                if digest is None:
-                    digest = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
-                    if len(remembered) >= HASH_CACHE_ENTRIES_MAX:
-                        remembered.clear()
-                    remembered[children] = digest
-                nodes[parent] = digest
+                nodes[parent] = self._inner(
+                    b"I" + get(left, empty_below) + get(left | 1, empty_below)
+                )
             dirty = parents
-        self._dirty = set()
+
+    def _rehash_path(self, leaf: int) -> None:
+        """Recompute the inner hashes from ``leaf``'s parent up to the root."""
+        empty = self._empty
+        nodes = self._nodes
+        get = nodes.get
+        remembered = self._inner_hashes
+        level = self.depth
+        number = leaf
+        while number > 1:
+            empty_below = empty[level]
+            left = number & ~1
+            # inner_hash, inlined: this loop is most of a tree's upkeep.
+            children = b"I" + get(left, empty_below) + get(left | 1, empty_below)
+            number >>= 1
+            level -= 1
+            if remembered is None:
+                nodes[number] = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                continue
+            digest = remembered.get(children)
+            if digest is None:
+                digest = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+                if len(remembered) >= HASH_CACHE_ENTRIES_MAX:
+                    remembered.clear()
+                remembered[children] = digest
+            nodes[number] = digest
+
+    def _inner(self, children: bytes) -> bytes:
+        """The hash of ``b"I" + left + right``, remembered if the tree shares a cache."""
+        remembered = self._inner_hashes
+        if remembered is None:
+            return _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+        digest = remembered.get(children)
+        if digest is None:
+            digest = _blake2b(children, digest_size=NODE_HASH_BYTES).digest()
+            if len(remembered) >= HASH_CACHE_ENTRIES_MAX:
+                remembered.clear()
+            remembered[children] = digest
+        return digest
 
     def root(self) -> bytes:
         """The root hash: equal roots mean equal contents (up to hash collisions)."""
@@ -453,6 +507,7 @@ class MerkleTrees:
         "_empty",
         "_empty_root",
         "_hashes",
+        "_position_of",
         "_value_hash",
         "by_partition",
         "depth",
@@ -476,6 +531,9 @@ class MerkleTrees:
         self._value_hash: Callable[[tuple[Version, ...]], bytes] = (
             value_hash if hashes is None else hashes.value_hash
         )
+        self._position_of: Callable[[bytes], int] = (
+            md5_position if hashes is None else hashes.position_of
+        )
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
         """Partitions written since the orphan sweep last looked at them (it clears this)."""
@@ -491,7 +549,7 @@ class MerkleTrees:
                 partition_count=self.partition_count,
                 depth=self.depth,
                 empty=self._empty,
-                position_of=md5_position if self._hashes is None else self._hashes.position_of,
+                position_of=self._position_of,
                 hashes=self._hashes,
             )
             self.by_partition[partition] = tree
@@ -518,7 +576,17 @@ class MerkleTrees:
         """The roots of ``partitions``, in order."""
         trees = self.by_partition
         empty = self._empty_root
-        return [empty if (tree := trees.get(p)) is None else tree.root() for p in partitions]
+        roots = []
+        for partition in partitions:
+            tree = trees.get(partition)
+            if tree is None:
+                roots.append(empty)
+                continue
+            # PartitionMerkleTree.root, inlined: a roots round reads dozens of trees.
+            if tree._dirty:
+                tree._flush()
+            roots.append(tree._nodes.get(1, empty))
+        return roots
 
     def value_hash(self, partition: int, key: bytes) -> bytes | None:
         """The leaf value of ``key`` in ``partition``'s tree, or None if absent."""
@@ -532,6 +600,14 @@ class MerkleTrees:
     def __len__(self) -> int:
         """Keys held, over every partition."""
         return sum(len(tree) for tree in self.by_partition.values())
+
+    def as_built_from_storage(self) -> MerkleTrees:
+        """These trees as a start would build them from the keys they hold: the empty ones
+        dropped, every partition holding keys marked touched (a driver hands them to the
+        next incarnation of the node, whose storage holds exactly those keys)."""
+        self.by_partition = {p: tree for p, tree in self.by_partition.items() if len(tree)}
+        self.touched = set(self.by_partition)
+        return self
 
 
 class MerkleTracking:

@@ -63,7 +63,6 @@ __all__ = [
     "Result",
     "RootsReply",
     "RootsRequest",
-    "Send",
     "SetTimer",
     "StoreGeneration",
     "StoreHint",
@@ -617,14 +616,6 @@ Event = Receive | ClientRequest | Tick | PersistDone | Message
 
 @fast_init
 @dataclass(frozen=True, slots=True)
-class Send:
-    """Send ``message`` to ``message.dst``. Best effort: it may be lost."""
-
-    message: Message
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
 class Persist:
     """Apply ``records`` to storage now; step :class:`PersistDone` once they are durable."""
 
@@ -649,4 +640,6 @@ class SetTimer:
     at: int
 
 
-Effect = Send | Persist | Reply | SetTimer
+Effect = Message | Persist | Reply | SetTimer
+"""What a driver carries out, in order. A peer message among the effects is sent to its
+``dst``, best effort (it may be lost): it is its own effect, with no envelope around it."""

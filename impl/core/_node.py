@@ -172,6 +172,10 @@ class Node:
             hashes another replica of the partition computed.
         weight: this node's share of the partitions relative to the others' (gossiped;
             a join or a leave gives each node Q·wᵢ/Σw ± 1 partitions).
+        merkle_trees: the Merkle trees of exactly what ``storage`` holds, if the driver
+            has them (gossip mode; the simulator keeps a crashed incarnation's trees, less
+            the writes the crash lost, for the next one): the node takes them over instead
+            of building its trees from every stored key. Built from storage when left out.
 
     Attributes:
         ring_state: the ring this node has adopted (version 0: none yet, or a fixed ring).
@@ -195,6 +199,7 @@ class Node:
         rings: RingCache | None = None,
         weight: int = 1,
         hashes: MerkleHashCache | None = None,
+        merkle_trees: MerkleTrees | None = None,
     ) -> None:
         if membership is not None and member_config is not None:
             raise ArgumentError("give membership (a fixed ring) or member_config, not both")
@@ -230,6 +235,7 @@ class Node:
                 rings or RingCache(),
                 weight,
                 hashes,
+                merkle_trees,
             )
         self.requests = RequestPath(
             node_id,
@@ -264,6 +270,7 @@ class Node:
         rings: RingCache,
         weight: int,
         hashes: MerkleHashCache | None,
+        restored: MerkleTrees | None,
     ) -> None:
         node_id = self.node_id
         self.member_config = member_config
@@ -304,12 +311,21 @@ class Node:
         # The ring the routing and the transfers follow: gossip's own may already be
         # newer while the RingAdopted effects of one step are being carried out.
         self.ring_state = ring
-        self.trees = MerkleTrees(
-            partition_count=self._q,
-            depth=member_config.merkle_depth,
-            partition_of=self._partition_of,
-            hashes=hashes,
-        )
+        if (
+            restored is not None
+            and restored.partition_count == self._q
+            and restored.depth == member_config.merkle_depth
+        ):
+            restored.partition_of = self._partition_of
+            self.trees = restored
+        else:
+            restored = None
+            self.trees = MerkleTrees(
+                partition_count=self._q,
+                depth=member_config.merkle_depth,
+                partition_of=self._partition_of,
+                hashes=hashes,
+            )
         tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(
             node_id,
@@ -321,11 +337,14 @@ class Node:
             now=now,
         )
         note = self.reaper.note if self.reaper.enabled else None
-        for key, versions in storage.scan_versions():
-            if versions:
-                self.trees.update(key, versions)
-                if note is not None:
-                    note(key, versions)
+        if restored is None or note is not None:
+            build = self.trees.update if restored is None else None
+            for key, versions in storage.scan_versions():
+                if versions:
+                    if build is not None:
+                        build(key, versions)
+                    if note is not None:
+                        note(key, versions)
         tracked.watch = note
         self.store = tracked
         # Since when the adopted ring has been in place with no transfer running here.
@@ -362,8 +381,11 @@ class Node:
         if self.gossip is not None:
             self.reaper.now = now
         effects: list[Effect] = []
-        self.out.effects = effects  # Outbox.begin, inlined: this runs on every step
-        self._local.begin_step()
+        # Outbox.begin and LocalStore.begin_step, inlined: this runs on every step.
+        self.out.effects = effects
+        local = self._local
+        if local.step_writes:
+            local.step_writes = {}
         if not self._booted:
             self._boot()
         handler = self._events.get(event.__class__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dynamokv.spec.errors import invariant
 
 from ._frozen import fast_init
-from ._messages import Effect, Message, Persist, Record, Reply, Result, Send
+from ._messages import Effect, Message, Persist, Record, Reply, Result
 
 __all__ = [
     "AckWhenDurable",
@@ -79,8 +79,8 @@ class Outbox:
         return effects
 
     def send(self, message: Message) -> None:
-        """Send ``message`` to ``message.dst`` (best effort)."""
-        self.effects.append(Send(message))
+        """Send ``message`` to ``message.dst`` (best effort): the message is the effect."""
+        self.effects.append(message)
 
     def reply(self, request_id: int, result: Result) -> None:
         """Answer the driver's client request ``request_id``."""

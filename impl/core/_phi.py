@@ -177,14 +177,17 @@ class PhiAccrualDetector:
         return len(self._intervals)
 
     def _add(self, interval: float) -> None:
-        if len(self._intervals) == self.config.window_size_max:
-            dropped = self._intervals.popleft()
+        intervals = self._intervals
+        window_size_max = self.config.window_size_max
+        if len(intervals) == window_size_max:
+            dropped = intervals.popleft()
             self._sum -= dropped
             self._sum_of_squares -= dropped * dropped
-        self._intervals.append(interval)
+        intervals.append(interval)
         self._sum += interval
         self._sum_of_squares += interval * interval
-        invariant(len(self._intervals) <= self.config.window_size_max, "phi: window overflow")
+        if len(intervals) > window_size_max:
+            invariant(False, "phi: window overflow")
 
     def heartbeat(self, now: int) -> None:
         """Record that a heartbeat of the node arrived at tick ``now``.

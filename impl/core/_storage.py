@@ -79,19 +79,23 @@ class LocalStore:
     Args:
         view: the driver's storage view (it reflects every persist of earlier steps).
         out: where the writes go, as :class:`~dynamokv.impl.core.Persist` effects.
+
+    Attributes:
+        step_writes: the version sets written in the current step, by key (the node
+            empties it at the start of each step, as :meth:`begin_step` does).
     """
 
-    __slots__ = ("_step_writes", "out", "view")
+    __slots__ = ("out", "step_writes", "view")
 
     def __init__(self, view: StorageView, out: Outbox) -> None:
         self.view = view
         self.out = out
-        self._step_writes: dict[bytes, tuple[Version, ...]] = {}
+        self.step_writes: dict[bytes, tuple[Version, ...]] = {}
 
     def begin_step(self) -> None:
         """Forget the previous step's writes: the driver has applied them by now."""
-        if self._step_writes:
-            self._step_writes = {}
+        if self.step_writes:
+            self.step_writes = {}
 
     def read(self, key: bytes) -> tuple[Version, ...]:
         """What the node stores for ``key``, including writes of the current step.
@@ -99,19 +103,19 @@ class LocalStore:
         A second write to one key in the same step (two lease waiters released together)
         must see the first, which the driver applies only after the step returns.
         """
-        written = self._step_writes.get(key)
+        written = self.step_writes.get(key)
         return self.view.read_versions(key) if written is None else written
 
     def write(self, key: bytes, versions: tuple[Version, ...], *after: AfterPersist) -> None:
         """Store ``versions`` (already merged) for ``key``; ``after`` waits for durability."""
-        self._step_writes[key] = versions
+        self.step_writes[key] = versions
         self.out.persist((StoreVersions(key, versions),), *after)
 
     def write_many(
         self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
     ) -> None:
         """Store several keys' version sets in one persist (one group commit)."""
-        step_writes = self._step_writes
+        step_writes = self.step_writes
         records = []
         for key, versions in items:
             step_writes[key] = versions
@@ -123,4 +127,4 @@ class LocalStore:
         if keys:
             self.out.persist(tuple(StoreVersions(key, ()) for key in keys))
             for key in keys:
-                self._step_writes[key] = ()
+                self.step_writes[key] = ()

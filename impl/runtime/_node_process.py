@@ -19,14 +19,15 @@ key's preference list (Dynamo §4.3) is A, B, C:
 2. :meth:`NodeProcess.submit` gives the request an id, registers a waiter and steps
    ``ClientRequest(id, request)`` into the core. The core (``_node.py``, Dynamo §4.5) sees
    that A is on the preference list, issues a new dot, merges the new version into what A
-   holds, and returns effects: ``Persist`` (A's own write), ``Send(WriteRequest)`` to B and
-   C, and a ``SetTimer`` for the replica timeout. (Had A not been an owner, the effect would
-   have been ``Send(ForwardRequest)`` to an owner, which coordinates instead.)
+   holds, and returns effects: ``Persist`` (A's own write), a ``WriteRequest`` to send to B
+   and one to C (a peer message is its own effect), and a ``SetTimer`` for the replica
+   timeout. (Had A not been an owner, the effect would have been a ``ForwardRequest`` to an
+   owner, which coordinates instead.)
 3. :meth:`_execute` carries them out: ``Persist`` goes to :meth:`StoreWriter.apply
    <dynamokv.impl.runtime.StoreWriter.apply>`, which applies it to the node's
    :class:`~dynamokv.impl.persist.StoreAdapter` (pending writes, visible to the core's next
    read at once) and wakes the writer loop; each
-   ``Send`` is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
+   peer message is encoded by ``_codec.py``, framed by ``_frames.py`` and held by
    ``_peers.PeerPool``, which writes a step's frames with one non-blocking ``send`` per peer
    when the step is done (never blocking the step).
 4. The writer loop (``_store_writer.py``) takes every persist applied since its last
@@ -35,7 +36,7 @@ key's preference list (Dynamo §4.3) is A, B, C:
    while the disk is fast, else on a worker thread), then steps
    ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
-   after *their* ``PersistDone`` does their core emit ``Send(WriteAck)``.
+   after *their* ``PersistDone`` does their core emit a ``WriteAck``.
 5. The acks arrive on A's peer listener: :meth:`_on_peer_message` decodes and checks each
    one and steps ``Receive(WriteAck)``. Once W durable acks are in (A's own included), the
    core emits ``Reply(id, PutResult)``; :meth:`_execute` wakes the waiter, and the handler
@@ -99,7 +100,6 @@ from dynamokv.impl.core import (
     Reply,
     Request,
     Result,
-    Send,
     SetTimer,
     StoreVersions,
     Tick,
@@ -410,7 +410,8 @@ class NodeProcess:
         self._faults_active = False
         self._faults_changed = trio.Event()
         self._effect_handlers: dict[type, Callable[[Any], None]] = {
-            Send: self._do_send,
+            # A peer message is its own effect: send it.
+            **dict.fromkeys(typing.get_args(Message), self._do_send),
             Persist: self._do_persist,
             Reply: self._do_reply,
             SetTimer: self._do_set_timer,
@@ -707,8 +708,7 @@ class NodeProcess:
                 self._trace_effect(effect)
             handler(effect)
 
-    def _do_send(self, effect: Send) -> None:
-        message = effect.message
+    def _do_send(self, message: Message) -> None:
         destination = getattr(message, "dst", None)
         if destination is None:
             destination = getattr(message, "destination", None)
@@ -972,8 +972,8 @@ class NodeProcess:
                         if isinstance(record, StoreVersions) and record.key == trace.key:
                             trace.persist_id = effect.persist_id
                             trace.persist_at = time.perf_counter()
-            elif isinstance(effect, Send):
-                message = effect.message
+            elif isinstance(effect, WriteRequest | ReadRequest | ForwardRequest):
+                message = effect
                 if isinstance(message, WriteRequest | ReadRequest) and message.key == trace.key:
                     if trace.op_id is None:
                         trace.op_id = message.op_id

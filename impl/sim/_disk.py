@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dynamokv.impl.core import (
     Hint,
     MemberStorageView,
+    MerkleTrees,
     Persist,
     StoreGeneration,
     StoreHint,
@@ -35,7 +36,16 @@ __all__ = ["SimDisk"]
 class SimDisk(MemberStorageView):
     """In-memory storage with a synced layer and the pending writes over it."""
 
-    __slots__ = ("_generation", "_hints", "_lease", "_pending", "_ring", "_versions", "pending")
+    __slots__ = (
+        "_generation",
+        "_hints",
+        "_lease",
+        "_pending",
+        "_ring",
+        "_versions",
+        "kept_trees",
+        "pending",
+    )
 
     def __init__(self) -> None:
         self._versions: dict[bytes, tuple[Version, ...]] = {}
@@ -45,6 +55,10 @@ class SimDisk(MemberStorageView):
         self._generation = 0
         self.pending = PendingWrites()
         self._pending: dict[int, Persist] = {}
+        self.kept_trees: MerkleTrees | None = None
+        """The Merkle trees of what this disk holds, kept from the node's last crash for its
+        next start (:meth:`Cluster.crash <dynamokv.impl.sim.Cluster.crash>`); None when the
+        start must build them from the keys."""
 
     @property
     def view(self) -> MemberStorageView:
@@ -113,12 +127,24 @@ class SimDisk(MemberStorageView):
                 self._hints.pop(record.hint_id, None)  # type: ignore[union-attr]
         self.pending.settle(persist)
 
+    def unsynced_keys(self) -> tuple[bytes, ...]:
+        """The keys written since their last sync: what a crash may change."""
+        return tuple(self.pending.versions)
+
     def crash(self) -> int:
         """Lose everything not synced; return how many persists were lost."""
         lost = len(self._pending)
         self._pending.clear()
         self.pending.clear()
         return lost
+
+    def lose_versions(self, keys: Iterable[bytes]) -> None:
+        """The disk loses what it synced for ``keys`` behind the node's back (a damaged
+        disk, an operator's mistake): only anti-entropy can bring them back. The kept
+        Merkle trees no longer match, so they go too. Only tests do this to a disk."""
+        for key in keys:
+            self._versions.pop(key, None)
+        self.kept_trees = None
 
     def lose_hints(self) -> int:
         """The hint store's volume is lost (a replaced substitute, the Q4 preset).

@@ -72,7 +72,7 @@ from dynamokv.impl.core import (
     Receive,
     Reply,
     Seams,
-    Send,
+    SetTimer,
     Tick,
     TimeoutHealth,
     Version,
@@ -426,19 +426,18 @@ class _Machine:
         node = world.nodes[name]
         assert node is not None
         for effect in node.step(event, world.now):
-            kind = effect.__class__
-            if kind is Send:
-                message: Message = effect.message  # type: ignore[union-attr]
-                if world.nodes.get(message.dst) is None:
-                    self._traced_send(world, message, lost=True)
+            if isinstance(effect, Persist):
+                world.disks[name].apply(effect)
+                world.persists[name].append(effect.persist_id)
+            elif isinstance(effect, Reply):
+                self.reply(world, effect.request_id, effect.result)
+            elif not isinstance(effect, SetTimer):
+                # A peer message: send it.
+                if world.nodes.get(effect.dst) is None:
+                    self._traced_send(world, effect, lost=True)
                 else:
-                    self._traced_send(world, message, lost=False)
-                    world.network.append(message)
-            elif kind is Persist:
-                world.disks[name].apply(effect)  # type: ignore[arg-type]
-                world.persists[name].append(effect.persist_id)  # type: ignore[union-attr]
-            elif kind is Reply:
-                self.reply(world, effect.request_id, effect.result)  # type: ignore[union-attr]
+                    self._traced_send(world, effect, lost=False)
+                    world.network.append(effect)
         if not self.config.unsynced_writes and not self._syncing:
             # Synced within the step: each PersistDone may persist more, synced in turn.
             self._syncing = True

@@ -7,7 +7,7 @@ replays one run byte for byte. trio's scheduler is randomized on purpose, so the
 simulator does not use it.
 
 Each :class:`~dynamokv.impl.core.Node` is stepped exactly as the runtime would
-step it: effects are carried out in order; a ``Send`` becomes a delivery after a
+step it: effects are carried out in order; a peer message becomes a delivery after a
 random delay (or never: a drop, a partition, a crashed destination); a
 ``Persist`` is applied to the node's :class:`SimDisk` at once and synced a disk
 delay later; a ``SetTimer`` becomes a ``Tick``. A crash throws the node object
@@ -52,6 +52,7 @@ from dynamokv.impl.core import (
     MemberStats,
     MerkleHashCache,
     MerklePacket,
+    MerkleTrees,
     Message,
     Node,
     NodeConfig,
@@ -74,7 +75,7 @@ from dynamokv.impl.core import (
     RootsReply,
     RootsRequest,
     Seams,
-    Send,
+    SetTimer,
     StoreVersions,
     Tick,
     TimeoutHealth,
@@ -170,7 +171,6 @@ class _Stats:
     duplicated: int = 0
     crashes: int = 0
     lost_persists: int = 0
-    events: int = 0
 
 
 @dataclass(slots=True)
@@ -344,11 +344,18 @@ class Cluster:
                 rings=self.built_rings,
                 weight=self.weights[name],
                 hashes=self.merkle_hashes,
+                merkle_trees=self._take_kept_trees(name),
             )
             self._ring_seen[name] = None
         self.nodes[name] = node
         self._log(f"{self.now} start {name}")
         self._carry(name, node, node.step(TICK, self.now))
+
+    def _take_kept_trees(self, name: str) -> MerkleTrees | None:
+        disk = self.disks[name]
+        trees = disk.kept_trees
+        disk.kept_trees = None
+        return trees
 
     def crash(self, name: str) -> None:
         """Kill ``name``: it loses every unsynced write and every message in flight to it."""
@@ -360,7 +367,18 @@ class Cluster:
             self.member_stats_of_dead.append(node.stats_member)
         self.nodes[name] = None
         self.stats.crashes += 1
-        self.stats.lost_persists += self.disks[name].crash()
+        disk = self.disks[name]
+        unsynced = disk.unsynced_keys()
+        self.stats.lost_persists += disk.crash()
+        if node.gossip_mode:
+            # The next incarnation takes over these trees instead of hashing every key its
+            # disk kept: they are the trees of what the disk holds once the keys the crash
+            # may have changed are read back (the trees are a function of the contents).
+            trees = node.trees
+            read = disk.view.read_versions
+            for key in unsynced:
+                trees.update(key, read(key))
+            disk.kept_trees = trees.as_built_from_storage()
         self._open_batch[name] = None
         self._ticks_at[name] = set()  # the old incarnation's ticks will be ignored
         self._log(f"{self.now} crash {name}")
@@ -451,7 +469,7 @@ class Cluster:
 
     def _send(self, message: Message) -> None:
         network = self.network
-        rng = self.random
+        draw = self.random.random
         src = message.src
         dst = message.dst
         if message.__class__ is TransferBatch:
@@ -464,34 +482,38 @@ class Cluster:
         blocked = self.blocked
         if (
             (blocked and (src, dst) in blocked)
-            or (network.drop and rng.random() < network.drop)
+            or (network.drop and draw() < network.drop)
             or (
                 network.gossip_drop
                 and message.__class__ is GossipPacket
-                and rng.random() < network.gossip_drop
+                and draw() < network.gossip_drop
             )
         ):
             self.stats.dropped += 1
             if trace:
                 self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))
             return
-        copies = 2 if network.dup and rng.random() < network.dup else 1
-        if copies == 2:
+        copies = 1
+        if network.dup and draw() < network.dup:
+            copies = 2
             self.stats.duplicated += 1
-        for _ in range(copies):
+        queue = self._queue
+        event = (_DELIVER, dst, message)
+        while copies:
+            copies -= 1
             if network.delay_sampler is not None:
-                delay = network.delay_sampler(message, rng)
+                delay = network.delay_sampler(message, self.random)
             else:
-                # rng.random() rather than randint: this is the hottest line of the simulator.
-                delay = network.delay_ticks_min + int(rng.random() * self._delay_span)
-            if network.reorder and rng.random() < network.reorder:
-                delay += 1 + int(rng.random() * network.reorder_ticks_max)
+                # draw() rather than randint: this is the hottest line of the simulator.
+                delay = network.delay_ticks_min + int(draw() * self._delay_span)
+            if network.reorder and draw() < network.reorder:
+                delay += 1 + int(draw() * network.reorder_ticks_max)
             at = self.now + delay
-            bucket = self._queue.get(at)
+            bucket = queue.get(at)
             if bucket is None:
-                bucket = self._queue[at] = deque()
+                bucket = queue[at] = deque()
                 heapq.heappush(self._ticks, at)
-            bucket.append((_DELIVER, dst, message))
+            bucket.append(event)
             if trace:
                 self.trace.append(TraceEntry(self.now, at, src, dst, _label(message)))
 
@@ -539,10 +561,13 @@ class Cluster:
         carry = self._carry
         incarnation = self._incarnation
         ticks_at = self._ticks_at
+        # Deliveries are counted here and added to ``stats`` before anything else runs.
+        deliveries = 0
         while ticks:
             at = ticks[0]
             if until is not None and at > until:
                 self.now = until
+                stats.deliveries += deliveries
                 return
             self.now = at
             bucket = queue[at]
@@ -554,12 +579,11 @@ class Cluster:
             # Events scheduled for ``at`` while it is processed join this bucket.
             while bucket:
                 kind, name, payload = next_event()
-                stats.events += 1
                 if kind == _DELIVER:
                     node = nodes[name]
                     if node is None:
                         continue
-                    stats.deliveries += 1
+                    deliveries += 1
                     if delivered_at is None:
                         delivered_at = b"%d d " % at
                     update(delivered_at)
@@ -573,7 +597,7 @@ class Cluster:
                     carry(name, node, node.step(TICK, at))
                 elif kind == _SYNC:
                     node = nodes[name]
-                    if node is None or payload[0] != self._incarnation[name]:
+                    if node is None or payload[0] != incarnation[name]:
                         continue
                     batch = payload[1]
                     if self._open_batch[name] is batch:
@@ -582,19 +606,22 @@ class Cluster:
                     for persist_id in batch:
                         disk.sync(persist_id)
                     for persist_id in batch:
-                        self._carry(name, node, node.step(PersistDone(persist_id), at))
+                        carry(name, node, node.step(PersistDone(persist_id), at))
                 elif kind == _REQUEST:
                     node = nodes[name]
                     if node is None:
                         continue
                     update(b"%d r %s" % (at, name.encode()))
-                    self._carry(name, node, node.step(payload, at))
+                    carry(name, node, node.step(payload, at))
                 else:
+                    stats.deliveries += deliveries
+                    deliveries = 0
                     payload()
                     if stop is not None and stop():
                         return
             heapq.heappop(ticks)
             del queue[at]
+        stats.deliveries += deliveries
         if until is not None:
             self.now = max(self.now, until)
 
@@ -606,14 +633,14 @@ class Cluster:
                 self._watch_ring(name, ring)
         for effect in effects:
             kind = effect.__class__
-            if kind is Send:
-                self._send(effect.message)  # type: ignore[union-attr]
-            elif kind is Persist:
+            if kind is Persist:
                 self._persist(name, effect)  # type: ignore[arg-type]
             elif kind is Reply:
                 pending = self._pending.pop(effect.request_id, None)  # type: ignore[union-attr]
                 if pending is not None:
                     pending.on_reply(effect.result)  # type: ignore[union-attr]
+            elif kind is not SetTimer:
+                self._send(effect)  # type: ignore[arg-type]  # a peer message: send it
             else:
                 # A timer: a tick event at ``at`` (never before now), one per node and tick.
                 at = effect.at  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ FAST_BY_MODULE = {
         "GetResult GossipPacket Hint HintAck HintReplay MerkleBucketsReply "
         "MerkleBucketsRequest MerkleCompareReply MerkleCompareRequest MerklePacket Persist "
         "PersistDone PutRequest PutResult ReadRepair ReadRequest ReadResponse Reap ReapQuery "
-        "ReapVote Receive RepairPush Reply RootsReply RootsRequest Send SetTimer "
+        "ReapVote Receive RepairPush Reply RootsReply RootsRequest SetTimer "
         "StoreGeneration StoreHint StoreLease StoreRing StoreVersions Tick TransferAck "
         "TransferBatch WriteAck WriteRequest"
     ),

@@ -9,6 +9,7 @@ import pytest
 from core_helpers import KEY, get, put, settle, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
+    Message,
     Node,
     NodeConfig,
     PartitionRing,
@@ -17,7 +18,6 @@ from dynamokv.impl.core import (
     PutRequest,
     Receive,
     Reply,
-    Send,
     StoreLease,
     StoreVersions,
     TimeoutHealth,
@@ -59,10 +59,10 @@ def test_no_counter_is_issued_before_its_lease_is_durable() -> None:
     effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0))
     (lease,) = [e for e in effects if isinstance(e, Persist)]
     assert isinstance(lease.records[0], StoreLease)
-    assert not any(isinstance(e, Send) for e in effects), "the put waits for the lease"
+    assert not any(isinstance(e, Message) for e in effects), "the put waits for the lease"
     disk.sync(lease.persist_id)
     effects = _carry_out(disk, node.step(PersistDone(lease.persist_id), 1))
-    writes = [e.message for e in effects if isinstance(e, Send)]
+    writes = [e for e in effects if isinstance(e, Message)]
     assert writes and writes[0].versions[0].dot == ("n2", 1)
 
 
@@ -79,7 +79,7 @@ def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
             if isinstance(effect, Persist) and isinstance(effect.records[0], StoreLease):
                 disk.sync(effect.persist_id)
                 effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), request_id))
-        dots += [e.message.versions[-1].dot for e in effects if isinstance(e, Send)]
+        dots += [e.versions[-1].dot for e in effects if isinstance(e, Message)]
     issued = {dot for dot in dots}
     disk.crash()  # every version write was unsynced: lost
     restarted = _node(disk, counter_lease_block=4)
@@ -88,7 +88,7 @@ def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
         if isinstance(effect, Persist):
             disk.sync(effect.persist_id)
             effects += _carry_out(disk, restarted.step(PersistDone(effect.persist_id), 101))
-    new = {e.message.versions[-1].dot for e in effects if isinstance(e, Send)}
+    new = {e.versions[-1].dot for e in effects if isinstance(e, Message)}
     assert new and not (new & issued)
 
 
@@ -115,12 +115,12 @@ def test_replica_acks_only_after_its_write_is_durable() -> None:
     node = _node(disk)
     version = Version(b"a", ("n3", 1), ())
     effects = _carry_out(disk, node.step(Receive(WriteRequest("n3", "n2", 7, KEY, (version,))), 0))
-    assert not any(isinstance(e, Send) and isinstance(e.message, WriteAck) for e in effects)
+    assert not any(isinstance(e, WriteAck) for e in effects)
     persist = next(
         e for e in effects if isinstance(e, Persist) and isinstance(e.records[0], StoreVersions)
     )
-    acks = [e for e in node.step(PersistDone(persist.persist_id), 1) if isinstance(e, Send)]
-    assert [type(e.message) for e in acks] == [WriteAck]
+    acks = [e for e in node.step(PersistDone(persist.persist_id), 1) if isinstance(e, Message)]
+    assert [type(e) for e in acks] == [WriteAck]
 
 
 def test_a_full_hint_store_refuses_the_write() -> None:
@@ -129,7 +129,7 @@ def test_a_full_hint_store_refuses_the_write() -> None:
     version = Version(b"a", ("n3", 1), ())
     node.step(Receive(WriteRequest("n3", "n2", 1, b"x", (version,), hinted_for="n4")), 0)
     effects = node.step(Receive(WriteRequest("n3", "n2", 2, b"y", (version,), hinted_for="n4")), 1)
-    refusals = [e.message for e in effects if isinstance(e, Send)]
+    refusals = [e for e in effects if isinstance(e, Message)]
     assert len(refusals) == 1 and isinstance(refusals[0], WriteAck) and not refusals[0].ok
     assert node.stats.hints_refused == 1 and len(node.hints) == 1
 
@@ -170,7 +170,7 @@ def test_duplicate_write_acks_count_once() -> None:
         _carry_out(disk, node.step(PersistDone(p.persist_id), 0))
     effects = _carry_out(disk, node.step(ClientRequest(2, PutRequest(KEY, b"a")), 1))
     local = [e for e in effects if isinstance(e, Persist)][-1]
-    write = next(e.message for e in effects if isinstance(e, Send))
+    write = next(e for e in effects if isinstance(e, Message))
     node.step(PersistDone(local.persist_id), 2)
     ack = WriteAck(write.dst, "n2", write.op_id, KEY)
     replies = [
@@ -195,11 +195,11 @@ def test_a_transfer_batch_is_merged_and_acked_only_once_durable() -> None:
     incoming = Version(b"theirs", ("n4", 2), ())
     batch = core.TransferBatch("n4", "n2", 9, 1, 0, 2, "n1#1", ((KEY, (incoming,)),))
     effects = _carry_out(disk, node.step(Receive(batch), 1))
-    assert not any(isinstance(e, Send) and isinstance(e.message, core.TransferAck) for e in effects)
+    assert not any(isinstance(e, core.TransferAck) for e in effects)
     assert set(disk.read_versions(KEY)) == {held, incoming}  # merged: siblings kept
     persist = next(e for e in effects if isinstance(e, Persist))
-    acks = [e for e in node.step(PersistDone(persist.persist_id), 2) if isinstance(e, Send)]
-    assert [e.message for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
+    acks = [e for e in node.step(PersistDone(persist.persist_id), 2) if isinstance(e, Message)]
+    assert [e for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
 
 
 def test_a_later_step_reads_the_storage_not_an_earlier_steps_write() -> None:
@@ -266,7 +266,7 @@ def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
         schedule=lambda now: None,
     )
     store.replay(0)
-    replays = [e.message for e in out.effects if isinstance(e, Send)]
+    replays = [e for e in out.effects if isinstance(e, Message)]
     assert [m.dst for m in replays] == owners[:2]
     assert asked == owners[:2]
 
@@ -301,7 +301,7 @@ def test_reap_rounds_start_once_per_interval() -> None:
         reaper.now = now
         before = len(out.effects)
         reaper.tick(ring, 1, quiet_ticks=1_000)
-        if any(isinstance(e, Send) for e in out.effects[before:]):
+        if any(isinstance(e, Message) for e in out.effects[before:]):
             rounds.append(now)
     assert rounds == [50, 100]
 
@@ -385,11 +385,11 @@ def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
     persists = [e for e in node.step(core.Tick(), 0) if isinstance(e, Persist)]
     assert any(isinstance(r, core.StoreGeneration) for p in persists for r in p.records)
     for now in range(1, 400):
-        assert not [e for e in node.step(core.Tick(), now) if isinstance(e, Send)], now
+        assert not [e for e in node.step(core.Tick(), now) if isinstance(e, Message)], now
     for persist in persists:
         node.step(PersistDone(persist.persist_id), 400)
     sent = [e for now in range(400, 800) for e in node.step(core.Tick(), now)]
-    assert any(isinstance(e, Send) for e in sent)
+    assert any(isinstance(e, Message) for e in sent)
 
 
 def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() -> None:

@@ -12,6 +12,7 @@ from core_helpers import KEY, get, put, request, settle, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
     GetRequest,
+    Message,
     Node,
     NodeConfig,
     PartitionRing,
@@ -22,7 +23,6 @@ from dynamokv.impl.core import (
     ReadResponse,
     Receive,
     Reply,
-    Send,
     StorageView,
     TimeoutHealth,
     WriteAck,
@@ -74,7 +74,7 @@ def test_coordinator_replicates_at_the_n_minus_1_clockwise_successors() -> None:
     Reference: Dynamo §4.3"""
     node = _node("n2")
     effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple")), 1)
-    sent = [e.message.dst for e in effects if isinstance(e, Send)]
+    sent = [e.dst for e in effects if isinstance(e, Message)]
     assert sent == ["n3", "n4"]
     assert any(isinstance(e, Persist) for e in effects)
 
@@ -138,7 +138,7 @@ def test_vector_clock_is_truncated_at_the_threshold() -> None:
     node = _node("n2", vector_clock_threshold=2)
     context = (("n1", 5), ("n3", 9), ("n4", 7))
     effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple", context)), 1)
-    version = next(e.message.versions[-1] for e in effects if isinstance(e, Send))
+    version = next(e.versions[-1] for e in effects if isinstance(e, Message))
     assert len(version.clock) == 2
     assert version.clock == {"n3": 9, "n2": version.dot[1]}
     assert node.stats.truncations == 1
@@ -152,7 +152,7 @@ def test_put_writes_locally_and_succeeds_after_w_minus_1_replicas_respond() -> N
     node = _node("n2", w=2)
     effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple")), 1)
     local = next(e for e in effects if isinstance(e, Persist))
-    write = next(e.message for e in effects if isinstance(e, Send))
+    write = next(e for e in effects if isinstance(e, Message))
     assert isinstance(write, WriteRequest)
     assert not any(isinstance(e, Reply) for e in node.step(PersistDone(local.persist_id), 2))
     ack = WriteAck(write.dst, "n2", write.op_id, KEY)
@@ -167,7 +167,7 @@ def test_get_waits_for_r_responses() -> None:
     client." Reference: Dynamo §4.5"""
     node = _node("n2", r=3)
     effects = node.step(ClientRequest(1, GetRequest(KEY)), 1)
-    asks = [e.message for e in effects if isinstance(e, Send)]
+    asks = [e for e in effects if isinstance(e, Message)]
     assert [m.dst for m in asks] == ["n3", "n4"] and all(isinstance(m, ReadRequest) for m in asks)
     first = node.step(Receive(ReadResponse("n3", "n2", asks[0].op_id, KEY, ())), 2)
     assert not any(isinstance(e, Reply) for e in first)
@@ -197,7 +197,7 @@ def test_a_node_outside_the_preference_list_forwards_the_put() -> None:
     Reference: Dynamo §4.5"""
     node = _node("n1")
     effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple")), 1)
-    (forward,) = [e.message for e in effects if isinstance(e, Send)]
+    (forward,) = [e for e in effects if isinstance(e, Message)]
     assert forward.dst == "n2"
     cluster = small_cluster()
     result = put(cluster, "n1", b"apple")

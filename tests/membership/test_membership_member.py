@@ -19,6 +19,7 @@ from dynamokv.impl.core import (
     MerklePacket,
     MerkleTracking,
     MerkleTrees,
+    Message,
     Node,
     Outbox,
     PartitionMerkleTree,
@@ -30,7 +31,6 @@ from dynamokv.impl.core import (
     RingState,
     RootsReply,
     RootsRequest,
-    Send,
     Tick,
     TransferAck,
     TransferBatch,
@@ -202,8 +202,7 @@ def test_anti_entropy_repairs_a_replica_that_missed_writes_by_merging() -> None:
     node = cluster.nodes[victim]
     assert isinstance(node, Node) and node.gossip_mode
     cluster.crash(victim)
-    for key in lost:
-        cluster.disks[victim]._versions.pop(key)
+    cluster.disks[victim].lose_versions(lost)
     cluster.restart(victim)
     cluster.run(until=cluster.now + 1500)
     for key in lost:
@@ -288,7 +287,7 @@ def test_a_roots_request_is_compared_only_within_its_bounds() -> None:
     def reply(count: int) -> RootsReply:
         partitions = tuple(range(count))
         request = RootsRequest("n1", "n2", 9_000 + count, depth, partitions, (b"?",) * count)
-        sent = [e.message for e in node.step(Receive(request), cluster.now) if isinstance(e, Send)]
+        sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
         (answer,) = [m for m in sent if isinstance(m, RootsReply)]
         return answer
 
@@ -308,7 +307,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         now = cluster.now
         for _ in range(2_000):
             now += 1
-            sent = [e.message for e in node.step(Tick(), now) if isinstance(e, Send)]
+            sent = [e for e in node.step(Tick(), now) if isinstance(e, Message)]
             asked = [m for m in sent if isinstance(m, RootsRequest)]
             if asked:
                 break
@@ -321,7 +320,7 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
         differing = cluster.ring.shared_partitions("n3")[peer][:1]
         reply = RootsReply(src, "n3", asked[0].round_id, differing)
         effects = node.step(Receive(reply), now + 1)
-        return [(e.message.dst, type(e.message)) for e in effects if isinstance(e, Send)]
+        return [(e.dst, type(e)) for e in effects if isinstance(e, Message)]
 
     genuine = answered_by(None)
     assert genuine and all(kind is MerklePacket for _, kind in genuine)
@@ -389,7 +388,7 @@ def _leaving_node(
 
 def _batches_sent(out: Outbox) -> list[TransferBatch]:
     """The batches sent since the last call (which starts a fresh step)."""
-    sent = [effect.message for effect in out.effects if isinstance(effect, Send)]
+    sent = [effect for effect in out.effects if isinstance(effect, Message)]
     out.begin()
     return [message for message in sent if isinstance(message, TransferBatch)]
 

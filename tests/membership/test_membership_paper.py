@@ -50,8 +50,7 @@ def test_anti_entropy_keeps_the_replicas_synchronized() -> None:
     lost = [key for key in keys if "n3" in cluster.ring.preference_list(key)][:4]
     assert lost
     cluster.crash("n3")
-    for key in lost:
-        cluster.disks["n3"]._versions.pop(key)  # the writes are gone from its disk
+    cluster.disks["n3"].lose_versions(lost)  # the writes are gone from its disk
     cluster.restart("n3")
     cluster.run(until=cluster.now + 1500)
     for key in lost:
