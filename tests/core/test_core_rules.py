@@ -189,3 +189,12 @@ def test_a_tombstone_grace_of_zero_ticks_is_allowed_and_a_negative_one_refused()
         pass
     else:
         raise AssertionError("a negative grace was accepted")
+
+
+@pytest.mark.parametrize("quorum", ["r", "w"])
+def test_a_quorum_of_zero_or_beyond_n_is_refused(quorum: str) -> None:
+    """R and W count replies out of N: 1 to N, never 0 (a read or write nobody answers)."""
+    for value in (0, 4):
+        with pytest.raises(ArgumentError, match=f"{quorum} must be in 1..n=3"):
+            NodeConfig(n=3, **{quorum: value})  # type: ignore[arg-type]
+    assert getattr(NodeConfig(n=3, **{quorum: 1}), quorum) == 1  # type: ignore[arg-type]
