@@ -13,6 +13,7 @@ import random
 import pytest
 from dynamokv.impl.core import (
     ClientRequest,
+    GossipHealth,
     MemberConfig,
     Node,
     NodeConfig,
@@ -102,11 +103,12 @@ def test_a_hint_counts_its_key_values_and_16_bytes_per_clock_entry_and_dot() -> 
     assert hint_size_bytes(b"key", versions) == 3 + (3 + 16 * 3) + (0 + 16 * 1)
 
 
-def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default() -> None:
-    """The request path's default health view: a replica timeout makes the peer
-    unhealthy for ``suspect_ticks`` (50 by default, as a gossip node's ``suspect_ticks``),
-    and a message from it clears the suspicion at once."""
-    health = TimeoutHealth()
+@pytest.mark.parametrize("view", [TimeoutHealth, GossipHealth])
+def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default(view: type[TimeoutHealth]) -> None:
+    """The health views' default: a replica timeout makes the peer unhealthy for
+    ``suspect_ticks`` (50 by default, as a gossip node's ``suspect_ticks``), and a
+    message from it clears the suspicion at once."""
+    health = view()
     assert MemberConfig().suspect_ticks == health.suspect_ticks == 50
     health.on_timeout("n2", 1_000)
     assert not health.is_healthy("n2", 1_049)
