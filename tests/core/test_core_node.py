@@ -435,3 +435,32 @@ def test_a_forwarded_put_waits_a_full_timeout_for_its_second_owner() -> None:
     answer = core.ForwardResponse(second.dst, "n2", second.op_id, result)
     effects = node.step(Receive(answer), 1_000 + 2 * timeout - 1)
     assert [e for e in effects if isinstance(e, Reply)] == [Reply(1, result)]
+
+
+def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
+    """Trees kept from a crashed incarnation are taken over only when they have the
+    node's partition count and depth; trees of another shape are left, and built anew."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    def started(kept: core.MerkleTrees) -> Node:
+        return Node(
+            "n1",
+            config=NodeConfig(),
+            storage=SimDisk(),
+            random=random.Random(1),
+            member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+            address="a1",
+            seeds={"n2": "a2"},
+            bootstrap_owners=["n1", "n2"] * 4,
+            merkle_trees=kept,
+        )
+
+    def trees(partition_count: int, depth: int) -> core.MerkleTrees:
+        return core.MerkleTrees(partition_count=partition_count, depth=depth, partition_of=hash)
+
+    same = trees(8, 4)
+    assert started(same).trees is same
+    for other in (trees(8, 5), trees(8, 3), trees(16, 4), trees(4, 4)):
+        node = started(other)
+        assert node.trees is not other
+        assert (node.trees.partition_count, node.trees.depth) == (8, 4)
