@@ -109,6 +109,14 @@ def test_truncate_equals_spec_with_counters_as_stamps(a: dict[str, int], thresho
     assert dict(truncated) == vclock.truncate(a, a, threshold)
 
 
+def test_truncation_keeps_the_named_entry_even_when_it_is_the_oldest() -> None:
+    """The coordinator's own entry, whose dot the new version adds, survives truncation
+    however small its counter; the rest go by counter, then node id."""
+    clock = core_vclock.freeze({"a": 1, "b": 5, "c": 6, "d": 5})
+    assert core_vclock.truncate(clock, 2, keep="a") == (("a", 1), ("c", 6))
+    assert core_vclock.truncate(clock, 2) == (("c", 6), ("d", 5))
+
+
 @given(clocks, st.integers(min_value=1, max_value=7))
 def test_a_clock_within_the_threshold_is_returned_itself(a: dict[str, int], threshold: int) -> None:
     """Every put truncates its clock, and almost every clock is short: one within the

@@ -345,6 +345,44 @@ def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     assert not reaper.is_stale_copy(KEY, (), tombstone)
 
 
+def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_is_held() -> None:
+    """A replica that missed a reap pushes the tombstones back as a repair: the node that
+    reaped them and holds nothing of the key reaps again on it; one that holds the key
+    again (a later put) does not."""
+    from dynamokv.impl.core._reaping import TombstoneReaper
+
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
+
+    class Store:
+        def read(self, key: bytes) -> tuple[Version, ...]:
+            return held.get(key, ())
+
+        def drop(self, keys: list[bytes]) -> None:
+            for key in keys:
+                held.pop(key, None)
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=10),
+        store=Store(),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,
+        now=500,
+    )
+    reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
+    out.begin()
+    reaper.answer_repair("n3", [(KEY, tombstone)])
+    assert out.effects == [core.Reap("n2", "n3", ((KEY, tombstone),))]
+    held[KEY] = (Version(b"again", ("n2", 7), ()),)
+    out.begin()
+    reaper.answer_repair("n3", [(KEY, tombstone)])
+    assert out.effects == []
+
+
 def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
     """The tombstone reaper watches every version set the node stores: a batch of keys
     written in one persist (a transfer or a repair) reaches it key by key, as single
