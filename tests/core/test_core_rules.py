@@ -87,6 +87,9 @@ def test_the_next_counter_ignores_other_nodes_counters_in_what_it_holds() -> Non
     held = (Version(b"x", ("n9", 50), (("n0", 70), ("n2", 3), ("n9", 49))),)
     assert next_counter("n2", issued=3, context=(), held=held) == 4
     assert next_counter("n2", issued=3, context=(("n2", 9),), held=held) == 10
+    # Nor in the context the client read: only this node's own entry counts.
+    assert next_counter("n2", issued=3, context=(("n1", 20), ("n2", 9)), held=()) == 10
+    assert next_counter("n2", issued=3, context=(("n1", 20), ("n3", 30)), held=()) == 4
 
 
 def test_the_next_counter_refuses_to_reissue_a_counter_held_in_a_context() -> None:
