@@ -32,8 +32,8 @@ key's preference list (Dynamo §4.3) is A, B, C:
    when the step is done (never blocking the step).
 4. The writer loop (``_store_writer.py``) takes every persist applied since its last
    round, appends each store's records as one WAL record and has the store write and
-   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the event loop
-   while the disk is fast, else on a worker thread), then steps
+   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the writer thread,
+   so the event loop never waits on the disk), then steps
    ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
    after *their* ``PersistDone`` does their core emit a ``WriteAck``.
@@ -173,6 +173,18 @@ reference cycles that lived long enough to reach the oldest generation is still 
 
 GC_OLDEST_GENERATION_THRESHOLD_NEVER = 2**31 - 1
 """A threshold for the oldest generation that the collector never reaches on its own."""
+
+_MEMBER_DEFAULTS = MemberConfig()
+
+ANTI_ENTROPY_SLICES = 4
+"""A node process compares its Merkle roots with a peer in rounds this many times smaller,
+and this many times more often, than :class:`~dynamokv.impl.core.MemberConfig`'s defaults
+(256 partitions every 10 ticks instead of 1,024 every 40): the same partitions per second
+(Dynamo §4.7), in steps a quarter as long. A roots round reads the root of every partition
+it names, and a root read first rehashes the partition's tree if it was written since
+(its dirty paths); under writes that made the round 72 % of a 4-4.6 ms timer step on the
+sender, and as long a step on the peer that compares them, during which the event loop
+answered nothing (measured, 3-node bench W, ``docs/benchmarks.md``)."""
 
 
 class _CollectorWhileServing:
@@ -373,6 +385,12 @@ class NodeProcess:
                 gossip=GossipConfig(
                     partition_count=config.partition_count,
                     gossip_period_ticks=config.gossip_period_ticks,
+                ),
+                anti_entropy_interval_ticks=max(
+                    1, _MEMBER_DEFAULTS.anti_entropy_interval_ticks // ANTI_ENTROPY_SLICES
+                ),
+                roots_per_message_max=max(
+                    1, _MEMBER_DEFAULTS.roots_per_message_max // ANTI_ENTROPY_SLICES
                 ),
                 tombstone_grace_ticks=(
                     config.tombstone_grace_seconds * 1000 // config.tick_ms

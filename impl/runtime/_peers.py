@@ -37,7 +37,11 @@ Inbound, each connection gets a :class:`~dynamokv.impl.runtime.FrameDecoder`; ev
 message is handed to the node's callback with an :class:`InboundPeer` naming the remote
 address and, under mutual TLS, the node name from the peer's verified certificate. A
 malformed frame, or a TLS handshake that fails (no certificate, or one from another CA),
-closes that connection only, with one log line and a counter.
+closes that connection only, with one log line and a counter. One receive may carry
+hundreds of frames (64 KiB of acknowledgements); once handling them has taken
+:data:`RECEIVE_SLICE_SECONDS`, the connection's task lets the other tasks run (a trio
+checkpoint) before it goes on, so a burst from one peer does not hold up the HTTP
+requests and the timer behind it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import math
 import os
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from random import Random
@@ -89,6 +94,9 @@ TLS_HANDSHAKE_TIMEOUT_SECONDS = 5.0
 
 RECEIVE_BYTES = 64 * 1024
 """The most one ``receive_some`` on a peer connection asks for."""
+
+RECEIVE_SLICE_SECONDS = 0.002
+"""Handling one receive's frames yields to the other tasks after this long (see above)."""
 
 _ACCEPT_RETRY_SECONDS = 0.1
 
@@ -746,7 +754,11 @@ class PeerPool:
                 if not had_partial or messages:
                     frame_began = now
                 inbound.deadline = frame_began + timeout
+            slice_began = time.perf_counter()
             for message in messages:
+                if time.perf_counter() - slice_began >= RECEIVE_SLICE_SECONDS:
+                    await trio.lowlevel.checkpoint()
+                    slice_began = time.perf_counter()
                 stats.frames_received_count += 1
                 try:
                     await self._on_message(peer, message)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import random
 import ssl
+import types
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from dynamokv.impl.runtime import (
     PeerAddress,
     PeerPool,
     PeerPoolOptions,
+    _peers,
     encode_frame,
     generate_cluster_certificates,
     node_certificate_paths,
@@ -198,6 +200,41 @@ async def test_held_frames_wait_for_flush_and_leave_in_one_write_in_order() -> N
         assert inbox.messages() == ["hello", 0, 1, 2, 3, 4]
         sender.flush()  # nothing held: nothing happens
         assert sender.stats.frames_sent_count == sent_before + 5
+
+
+@trio_test
+async def test_a_receive_of_many_frames_lets_other_tasks_run_once_its_slice_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A clock that moves one slice per reading: every frame of a receive finds the slice
+    # used up, so the connection's task checkpoints before handling it.
+    readings = iter(range(1_000_000))
+    fake_time = types.SimpleNamespace(
+        perf_counter=lambda: next(readings) * _peers.RECEIVE_SLICE_SECONDS
+    )
+    inbox = Inbox()
+    seen_by_other_task: list[int] = []
+    async with running_pool(inbox) as (_receiver, address), running_pool() as (sender, _):
+        assert address is not None
+        await _connected(sender, address, inbox)
+
+        async def other_task() -> None:
+            while True:  # bounded by the nursery's cancellation below
+                seen_by_other_task.append(len(inbox.received))
+                await trio.sleep(0)
+
+        monkeypatch.setattr(_peers, "time", fake_time)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other_task)
+            for index in range(5):
+                assert sender.send(address, index, flush=False)
+            sender.flush()  # one write: the five frames come in one receive
+            await inbox.wait_for(6)
+            nursery.cancel_scope.cancel()
+        assert inbox.messages()[1:] == [0, 1, 2, 3, 4]
+        # The other task ran while the receive was half handled (the hello and some, not
+        # all, of the five frames), not only before and after it.
+        assert any(2 <= count <= 5 for count in seen_by_other_task), seen_by_other_task
 
 
 @trio_test
