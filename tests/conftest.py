@@ -28,3 +28,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="scenario tests: write each scenario's actual output back into its .txt file",
     )
+
+
+SHARED_BUILD_FIXTURE = "site"
+"""The built documentation site (``tests/docs/conftest.py``): built once, under a lock that
+the tests of every worker that need it wait on."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow tier first, each tier in its collected order.
+
+    ``make test`` hands the tests to its pytest workers one at a time in this order. A long
+    test collected near the end would start last and run alone while the other workers
+    wait; started first, the long tests overlap and the short ones fill the end. The first
+    test that needs the documentation site starts the run (it builds the site) and the
+    others follow the rest of the slow tier, so that no worker waits on the build's lock.
+    """
+
+    def needs_site(item: pytest.Item) -> bool:
+        return SHARED_BUILD_FIXTURE in getattr(item, "fixturenames", ())
+
+    builder = next((item for item in items if needs_site(item)), None)
+
+    def rank(item: pytest.Item) -> int:
+        if item is builder:
+            return 0
+        slow = item.get_closest_marker("slow") is not None
+        if needs_site(item):
+            return 2
+        return 1 if slow else 3
+
+    items.sort(key=rank)

@@ -172,10 +172,17 @@ def test_slow_sweep_500_seeds_of_2000_ops_every_fault(chunk: int) -> None:
     assert failing == [], f"replay with: dynamokv sim --seed SEED --ops 2000 ({failing})"
 
 
+CHURN_SWEEP_SEEDS = 120
+CHURN_SWEEP_CHUNKS = 4
+
+
 @pytest.mark.slow
-def test_slow_sweep_120_seeds_of_2000_ops_every_fault_and_churn() -> None:
+@pytest.mark.parametrize("chunk", range(CHURN_SWEEP_CHUNKS))
+def test_slow_sweep_120_seeds_of_2000_ops_every_fault_and_churn(chunk: int) -> None:
+    """Every fault and churn (nodes join and leave), in chunks that the workers share."""
+    size = CHURN_SWEEP_SEEDS // CHURN_SWEEP_CHUNKS
     failing = []
-    for seed in range(120):
+    for seed in range(chunk * size, (chunk + 1) * size):
         report, _, _ = simulate(seed, SimConfig(ops=2000, faults=(*DEFAULT_FAULTS, "churn")))
         if report.violations:
             failing.append((seed, report.violations[:3]))
