@@ -47,6 +47,24 @@ def test_a_balanced_ring_is_the_specs_round_robin(members: list[str], q: int, n:
     assert core.assignment == ring.assign_partitions(members, q)
 
 
+@given(assignments(), st.integers(min_value=1, max_value=5), st.sampled_from(NODES))
+def test_shared_partitions_are_those_both_nodes_own(
+    assignment: tuple[str, ...], n: int, node: str
+) -> None:
+    """What anti-entropy compares with each peer (Dynamo §4.7): the partitions in whose
+    preference list both the node and the peer stand, and no peer that shares none."""
+    core = PartitionRing(assignment, n=n)
+    lists = [core.partition_preference_list(p) for p in range(len(assignment))]
+    expected = {
+        peer: tuple(p for p, owners in enumerate(lists) if node in owners and peer in owners)
+        for peer in sorted(set(assignment) - {node})
+    }
+    expected = {peer: parts for peer, parts in expected.items() if parts}
+    shared = core.shared_partitions(node)
+    assert shared == expected and list(shared) == sorted(expected)
+    assert core.shared_partitions(node) is shared  # computed once per node and ring
+
+
 def test_default_ring_has_16384_partitions() -> None:
     core = PartitionRing.balanced(["a", "b", "c", "d", "e"], n=3)
     assert core.q == ring.DEFAULT_PARTITION_COUNT == 16_384
@@ -89,6 +107,14 @@ def test_increment_equals_spec(a: dict[str, int], node: str) -> None:
 def test_truncate_equals_spec_with_counters_as_stamps(a: dict[str, int], threshold: int) -> None:
     truncated = core_vclock.truncate(core_vclock.freeze(a), threshold)
     assert dict(truncated) == vclock.truncate(a, a, threshold)
+
+
+def test_truncation_keeps_the_named_entry_even_when_it_is_the_oldest() -> None:
+    """The coordinator's own entry, whose dot the new version adds, survives truncation
+    however small its counter; the rest go by counter, then node id."""
+    clock = core_vclock.freeze({"a": 1, "b": 5, "c": 6, "d": 5})
+    assert core_vclock.truncate(clock, 2, keep="a") == (("a", 1), ("c", 6))
+    assert core_vclock.truncate(clock, 2) == (("c", 6), ("d", 5))
 
 
 @given(clocks, st.integers(min_value=1, max_value=7))
@@ -200,6 +226,16 @@ def test_merge_of_a_newer_version_returns_it() -> None:
     assert core_versions.merge((old,), (new,)) == (new,)
     assert not core_versions.absorbs((old,), (new,))
     assert core_versions.merge((new,), (old,)) == (new,)
+
+
+def test_a_version_whose_context_passed_the_held_dot_absorbs_it() -> None:
+    """The fast path's test: a held version is absorbed by an incoming one whose context
+    holds its node at or beyond its counter (here beyond it: a write that saw a later
+    version of the same coordinator)."""
+    held = (Version(b"a", ("n1", 1), ()),)
+    incoming = (Version(b"c", ("n1", 3), (("n1", 2),)),)
+    assert core_versions.absorbs(incoming, held)
+    assert core_versions.merge(held, incoming) == incoming
 
 
 def test_a_newer_version_absorbs_one_whose_context_names_other_nodes() -> None:

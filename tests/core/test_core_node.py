@@ -92,6 +92,24 @@ def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
     assert new and not (new & issued)
 
 
+def test_a_counter_lease_is_renewed_before_it_runs_out() -> None:
+    """Once half of the durable lease is used, the next lease is asked for while puts go
+    on under the current one: with its persist prompt, no put but the very first waits
+    for a lease."""
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    waited = []
+    for request_id in range(1, 13):
+        now = request_id * 10
+        effects = _carry_out(disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v")), now))
+        waited.append(not any(isinstance(e, Message) for e in effects))
+        for effect in effects:
+            if isinstance(effect, Persist):
+                disk.sync(effect.persist_id)
+                effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), now + 1))
+    assert waited == [True] + [False] * 11
+
+
 def test_replica_acks_only_after_its_write_is_durable() -> None:
     disk = SimDisk()
     node = _node(disk)
@@ -327,6 +345,44 @@ def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     assert not reaper.is_stale_copy(KEY, (), tombstone)
 
 
+def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_is_held() -> None:
+    """A replica that missed a reap pushes the tombstones back as a repair: the node that
+    reaped them and holds nothing of the key reaps again on it; one that holds the key
+    again (a later put) does not."""
+    from dynamokv.impl.core._reaping import TombstoneReaper
+
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
+
+    class Store:
+        def read(self, key: bytes) -> tuple[Version, ...]:
+            return held.get(key, ())
+
+        def drop(self, keys: list[bytes]) -> None:
+            for key in keys:
+                held.pop(key, None)
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=10),
+        store=Store(),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,
+        now=500,
+    )
+    reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
+    out.begin()
+    reaper.answer_repair("n3", [(KEY, tombstone)])
+    assert out.effects == [core.Reap("n2", "n3", ((KEY, tombstone),))]
+    held[KEY] = (Version(b"again", ("n2", 7), ()),)
+    out.begin()
+    reaper.answer_repair("n3", [(KEY, tombstone)])
+    assert out.effects == []
+
+
 def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
     """The tombstone reaper watches every version set the node stores: a batch of keys
     written in one persist (a transfer or a repair) reaches it key by key, as single
@@ -393,3 +449,56 @@ def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() ->
     keys = [b"k%05d" % i for i in range(2_000)]
     tree = core.PartitionMerkleTree(0, partition_count=1, depth=node.trees.depth)
     assert {tree.bucket_of(key) for key in keys} == set(range(16))
+
+
+def test_a_forwarded_put_waits_a_full_timeout_for_its_second_owner() -> None:
+    """A node that owns no replica of the key forwards the put to an owner; when that one
+    does not answer within ``forward_timeout_ticks`` it tries the next owner, which gets
+    as long again to answer before the client is told of a timeout."""
+    node = _node(SimDisk())
+    ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
+    keys = (b"f%03d" % i for i in range(1_000))
+    key = next(k for k in keys if "n2" not in ring.preference_list(k))
+    timeout = NodeConfig().forward_timeout_ticks
+
+    def forwarded(effects: list[core.Effect]) -> list[core.ForwardRequest]:
+        return [e for e in effects if isinstance(e, core.ForwardRequest)]
+
+    (first,) = forwarded(node.step(ClientRequest(1, PutRequest(key, b"v")), 1_000))
+    assert first.dst == ring.preference_list(key)[0]
+    (second,) = forwarded(node.step(core.Tick(), 1_000 + timeout))
+    assert second.dst == ring.preference_list(key)[1]
+    assert not node.step(core.Tick(), 1_000 + 2 * timeout - 1)  # still waiting for it
+    result = core.PutResult(True, acks=2)
+    answer = core.ForwardResponse(second.dst, "n2", second.op_id, result)
+    effects = node.step(Receive(answer), 1_000 + 2 * timeout - 1)
+    assert [e for e in effects if isinstance(e, Reply)] == [Reply(1, result)]
+
+
+def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
+    """Trees kept from a crashed incarnation are taken over only when they have the
+    node's partition count and depth; trees of another shape are left, and built anew."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    def started(kept: core.MerkleTrees) -> Node:
+        return Node(
+            "n1",
+            config=NodeConfig(),
+            storage=SimDisk(),
+            random=random.Random(1),
+            member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+            address="a1",
+            seeds={"n2": "a2"},
+            bootstrap_owners=["n1", "n2"] * 4,
+            merkle_trees=kept,
+        )
+
+    def trees(partition_count: int, depth: int) -> core.MerkleTrees:
+        return core.MerkleTrees(partition_count=partition_count, depth=depth, partition_of=hash)
+
+    same = trees(8, 4)
+    assert started(same).trees is same
+    for other in (trees(8, 5), trees(8, 3), trees(16, 4), trees(4, 4)):
+        node = started(other)
+        assert node.trees is not other
+        assert (node.trees.partition_count, node.trees.depth) == (8, 4)

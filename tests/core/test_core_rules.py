@@ -13,6 +13,7 @@ import random
 import pytest
 from dynamokv.impl.core import (
     ClientRequest,
+    GossipHealth,
     MemberConfig,
     Node,
     NodeConfig,
@@ -86,6 +87,9 @@ def test_the_next_counter_ignores_other_nodes_counters_in_what_it_holds() -> Non
     held = (Version(b"x", ("n9", 50), (("n0", 70), ("n2", 3), ("n9", 49))),)
     assert next_counter("n2", issued=3, context=(), held=held) == 4
     assert next_counter("n2", issued=3, context=(("n2", 9),), held=held) == 10
+    # Nor in the context the client read: only this node's own entry counts.
+    assert next_counter("n2", issued=3, context=(("n1", 20), ("n2", 9)), held=()) == 10
+    assert next_counter("n2", issued=3, context=(("n1", 20), ("n3", 30)), held=()) == 4
 
 
 def test_the_next_counter_refuses_to_reissue_a_counter_held_in_a_context() -> None:
@@ -102,11 +106,12 @@ def test_a_hint_counts_its_key_values_and_16_bytes_per_clock_entry_and_dot() -> 
     assert hint_size_bytes(b"key", versions) == 3 + (3 + 16 * 3) + (0 + 16 * 1)
 
 
-def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default() -> None:
-    """The request path's default health view: a replica timeout makes the peer
-    unhealthy for ``suspect_ticks`` (50 by default, as a gossip node's ``suspect_ticks``),
-    and a message from it clears the suspicion at once."""
-    health = TimeoutHealth()
+@pytest.mark.parametrize("view", [TimeoutHealth, GossipHealth])
+def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default(view: type[TimeoutHealth]) -> None:
+    """The health views' default: a replica timeout makes the peer unhealthy for
+    ``suspect_ticks`` (50 by default, as a gossip node's ``suspect_ticks``), and a
+    message from it clears the suspicion at once."""
+    health = view()
     assert MemberConfig().suspect_ticks == health.suspect_ticks == 50
     health.on_timeout("n2", 1_000)
     assert not health.is_healthy("n2", 1_049)
@@ -189,3 +194,12 @@ def test_a_tombstone_grace_of_zero_ticks_is_allowed_and_a_negative_one_refused()
         pass
     else:
         raise AssertionError("a negative grace was accepted")
+
+
+@pytest.mark.parametrize("quorum", ["r", "w"])
+def test_a_quorum_of_zero_or_beyond_n_is_refused(quorum: str) -> None:
+    """R and W count replies out of N: 1 to N, never 0 (a read or write nobody answers)."""
+    for value in (0, 4):
+        with pytest.raises(ArgumentError, match=f"{quorum} must be in 1..n=3"):
+            NodeConfig(n=3, **{quorum: value})  # type: ignore[arg-type]
+    assert getattr(NodeConfig(n=3, **{quorum: 1}), quorum) == 1  # type: ignore[arg-type]

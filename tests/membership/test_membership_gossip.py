@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable
 
@@ -127,6 +128,20 @@ def test_a_new_node_finds_the_cluster_through_a_seed() -> None:
     )
     assert network.views["late"].ring.version == 1  # it pulled the ring too
     assert "late" not in network.views[ids[3]].ring.nodes()  # known, but owns nothing yet
+
+
+def test_the_gossip_counters_count_from_zero() -> None:
+    """The metrics the runtime exports: a new view has done nothing, and a round of syn,
+    ack and ack2 counts one message sent and one received per step."""
+    rng = random.Random(1)
+    a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
+    b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
+    assert set(dataclasses.asdict(a.metrics).values()) == {0}
+    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipSend)]
+    (ack,) = [e for e in b.receive(syn.message, 101) if isinstance(e, GossipSend)]
+    a.receive(ack.message, 102)
+    assert (a.metrics.rounds, a.metrics.messages_sent, a.metrics.messages_received) == (1, 2, 1)
+    assert (b.metrics.messages_sent, b.metrics.messages_received) == (1, 1)
 
 
 def test_gossip_converges_with_message_loss() -> None:
@@ -303,6 +318,27 @@ def test_admin_commands_reject_what_cannot_be_done() -> None:
         GossipMembership(
             "a", "x", generation=1, seeds={}, rng=rng, config=CONFIG, ring=RingState(1, "", ("a",))
         )
+
+
+def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
+    """Applying a membership change is idempotent: a join of a node that owns partitions
+    already, or a leave of one that owns none, gives back the same owners (pending
+    changes are applied again on every ring until they hold)."""
+    owners = assign_partitions(["a", "b"], Q)
+    view = GossipMembership(
+        "a",
+        "x",
+        generation=1,
+        seeds={},
+        rng=random.Random(0),
+        config=CONFIG,
+        status="normal",
+        ring=RingState(1, "boot", owners),
+    )
+    assert view._changed_owners(owners, "join", "b") == owners
+    assert view._changed_owners(owners, "leave", "c") == owners
+    joined = view._changed_owners(owners, "join", "c")
+    assert "c" in joined and view._changed_owners(joined, "join", "c") == joined
 
 
 def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:

@@ -247,6 +247,18 @@ def test_a_peer_without_the_tree_refuses_and_the_exchange_is_abandoned() -> None
     assert wire_bytes(send.message) > len(EMPTY_LEAF)
 
 
+def test_a_partitions_keys_run_from_its_start_up_to_the_next_ones() -> None:
+    """A partition holds the ring positions from its own start up to, and without, the
+    next partition's start: the first key of the next partition is not in its tree."""
+    half = 1 << (spec_ring.RING_BITS - 1)
+    positions = {b"first": 0, b"last": half - 1, b"next": half}
+    tree = PartitionMerkleTree(0, partition_count=2, depth=2, position_of=positions.__getitem__)
+    assert tree.bucket_of(b"first") == 0
+    assert tree.bucket_of(b"last") == 3
+    with pytest.raises(MerkleArgumentError):
+        tree.bucket_of(b"next")
+
+
 def test_a_key_of_another_partition_is_an_argument_error() -> None:
     tree = PartitionMerkleTree(3, partition_count=16, depth=4)
     key = next(

@@ -85,6 +85,14 @@ def test_a_node_never_heard_from_is_not_suspected() -> None:
     assert not detector.is_suspected(10**9)
 
 
+def test_the_detector_reports_the_tick_of_the_latest_heartbeat() -> None:
+    detector = PhiAccrualDetector()
+    assert detector.last_arrival_tick is None
+    detector.heartbeat(100)
+    detector.heartbeat(130)
+    assert detector.last_arrival_tick == 130
+
+
 def test_ticks_that_run_backwards_are_an_argument_error() -> None:
     detector = PhiAccrualDetector()
     detector.heartbeat(100)
