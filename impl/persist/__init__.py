@@ -11,14 +11,13 @@ between the core and the store, and below both drivers.
 
 from __future__ import annotations
 
-from ._adapter import CACHE_BYTES_MAX, Prepared, StoreAdapter, StoreLike
+from ._adapter import CACHE_BYTES_MAX, StoreAdapter, StoreLike
 from ._pending import PendingWrites
 from ._records import decode_versions, encode_versions
 
 __all__ = [
     "CACHE_BYTES_MAX",
     "PendingWrites",
-    "Prepared",
     "StoreAdapter",
     "StoreLike",
     "decode_versions",

@@ -32,8 +32,8 @@ key's preference list (Dynamo §4.3) is A, B, C:
    when the step is done (never blocking the step).
 4. The writer loop (``_store_writer.py``) takes every persist applied since its last
    round, appends each store's records as one WAL record and has the store write and
-   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the writer thread,
-   so the event loop never waits on the disk), then steps
+   fsync them once (group commit, ``impl/storage``: WAL + memtable; on the event loop
+   while the disk is fast, else on a worker thread), then steps
    ``PersistDone`` for each, in one ``_step``. Meanwhile B and C do
    the same with the ``WriteRequest``: their drivers step ``Receive``, persist, and only
    after *their* ``PersistDone`` does their core emit a ``WriteAck``.

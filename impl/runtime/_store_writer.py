@@ -1,4 +1,4 @@
-"""The runtime's writer loop: group commits of the node's persists, on a writer thread.
+"""The runtime's writer loop: group commits of the node's persists, on the event loop.
 
 The node's storage is :class:`~dynamokv.impl.persist.StoreAdapter`, the same class the
 simulator drives. This module adds only what a trio process needs around it: a loop that
@@ -8,40 +8,50 @@ steps :class:`~dynamokv.impl.core.PersistDone`. While one round writes, the pers
 node emits queue up, and the next round takes them all: at N concurrent puts that is about
 one fsync per N persists instead of N (an fsync is ~0.16 ms on this kind of machine).
 
-Why a writer thread: an ``fsync`` blocks whoever calls it for as long as the disk takes,
-from a tenth of a millisecond to hundreds on a busy disk, and a node whose event loop
-waits on its disk answers nothing meanwhile: every request scheduled during that wait is
-late, which is what a constant-rate load's p99 counts. So the event loop never writes: it
-encodes each round (:meth:`~dynamokv.impl.persist.StoreAdapter.prepare`, Python that needs
-the GIL anyway) and hands it to one long-lived thread, which writes and syncs it
-(:meth:`~dynamokv.impl.persist.StoreAdapter.write`, mostly system calls that release the
-GIL) and hands the result back with one :meth:`trio.lowlevel.TrioToken.run_sync_soon` per
-round. One thread for the node's lifetime, fed by a queue, and not ``trio.to_thread`` per
-round: starting a worker for each round costs the event loop more than the round's write
-(``docs/benchmarks.md``, "Where the time goes").
+Why the write runs on the event loop (``inline_writes``, the default), as Redis does its
+``appendfsync always``: a worker thread shares the GIL with the trio thread, and each time
+it needs the GIL back while the trio thread runs Python, one of them waits for the other.
+Measured with 3 nodes (``docs/benchmarks.md``), CPU per put fell by about a fifth and
+throughput rose by about 15 % against a worker thread per batch. The price is that the node
+answers nothing during an fsync; so :data:`INLINE_SLOW_WRITES_IN_A_ROW_MAX` rounds in a row
+slower than :data:`INLINE_WRITE_SECONDS_MAX` (a slow disk) send the following rounds to a
+worker thread (``trio.to_thread``, once per *round*) for
+:data:`THREADED_AFTER_SLOW_WRITE_SECONDS`, logged and counted. Encoding always stays on the
+trio thread (:meth:`~dynamokv.impl.persist.StoreAdapter.prepare`).
 
-Persist before acknowledge holds as before: a round's persists are reported durable only
-after its write returned. A storage error propagates out of :meth:`StoreWriter.run` and
-the node process stops.
+A storage error propagates out of :meth:`StoreWriter.run` and the node process stops.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import trio
 from dynamokv.impl.core import Persist
-from dynamokv.impl.persist import Prepared, StoreAdapter
+from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.storage import StoreOptions
 
 from ._metrics import SIZE_BUCKETS, MetricsRegistry
 
-__all__ = ["StoreWriter"]
+__all__ = [
+    "INLINE_SLOW_WRITES_IN_A_ROW_MAX",
+    "INLINE_WRITE_SECONDS_MAX",
+    "THREADED_AFTER_SLOW_WRITE_SECONDS",
+    "StoreWriter",
+]
+
+INLINE_WRITE_SECONDS_MAX = 0.02
+"""A group commit written on the event loop is *slow* past this. One slow round is normal
+(a memtable rotation preallocates and syncs the next WAL file, every few MiB written);
+:data:`INLINE_SLOW_WRITES_IN_A_ROW_MAX` in a row mean a slow or stalled disk, and the next
+rounds go to a worker thread for :data:`THREADED_AFTER_SLOW_WRITE_SECONDS`."""
+
+INLINE_SLOW_WRITES_IN_A_ROW_MAX = 2
+
+THREADED_AFTER_SLOW_WRITE_SECONDS = 30.0
 
 LAST_BATCH_IDS_MAX = 4096
 """Persist ids whose write time :attr:`StoreWriter.last_batch_ms` remembers (for traces)."""
@@ -50,23 +60,35 @@ _log = logging.getLogger("dynamokv.runtime.store")
 
 
 class StoreWriter:
-    """The node's storage adapter, and the loop and thread that make its persists durable.
+    """The node's storage adapter, and the trio loop that makes its persists durable.
 
     Args:
         adapter: the node's storage (its core reads through it).
         metrics: where to count rounds, their sizes and their latency.
+        inline_writes: write group commits on the event loop while they are fast (see the
+            module docstring); ``False``: always on a worker thread (tests that stall the
+            store's writes on purpose need that).
+        clock: seconds, monotonic: how long a round took and until when writes stay
+            threaded (tests give a clock that only their slow disk moves).
     """
 
-    def __init__(self, adapter: StoreAdapter, *, metrics: MetricsRegistry) -> None:
+    def __init__(
+        self,
+        adapter: StoreAdapter,
+        *,
+        metrics: MetricsRegistry,
+        inline_writes: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.adapter = adapter
+        self._clock = clock
+        self._inline_writes = inline_writes
+        self._threaded_until = 0.0
+        self._slow_in_a_row = 0
         self._wakeup = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
         self._writing = False
-        self._rounds: queue.SimpleQueue[Prepared | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._written = trio.Event()
-        self._outcome: float | BaseException = 0.0
         self.last_batch_ms: dict[int, float] = {}
         """Milliseconds the write+fsync of each of the latest persists took (for traces)."""
         self._batch_sizes = metrics.histogram(
@@ -82,6 +104,11 @@ class StoreWriter:
             "Group commits (each is one fsync per store under 'always')",
         )
         self._records = metrics.counter("dynamokv_wal_records_total", "Records persisted")
+        self._slow_inline_writes = metrics.counter(
+            "dynamokv_wal_slow_inline_writes_total",
+            "Group commits written on the event loop that took longer than "
+            "INLINE_WRITE_SECONDS_MAX (several in a row: the next go to a worker thread)",
+        )
 
     @classmethod
     def open(cls, directory: str, *, fsync: str, metrics: MetricsRegistry) -> StoreWriter:
@@ -110,86 +137,61 @@ class StoreWriter:
     ) -> None:
         """The writer loop: one group commit per round, then ``on_durable(persist ids)``.
 
-        Starts the writer thread, and stops it when cancelled (a round being written is
-        waited for first); a :class:`~dynamokv.impl.storage.StorageError` propagates.
+        Runs until cancelled; a :class:`~dynamokv.impl.storage.StorageError` propagates.
         """
         adapter = self.adapter
-        thread = threading.Thread(
-            target=self._write_rounds,
-            args=(trio.lowlevel.current_trio_token(),),
-            name="dynamokv-store-writer",
-            daemon=True,
-        )
-        thread.start()
-        self._thread = thread
         task_status.started()
-        try:
-            # Runs for the node's lifetime; each iteration makes one non-empty round durable.
-            while True:
-                await self._wakeup.wait()
-                self._wakeup = trio.Event()
-                prepared = adapter.prepare()
-                ids = prepared.persist_ids
-                if not ids:
-                    if adapter.pending_count == 0:
-                        self._idle.set()
-                    continue
-                self._writing = True
-                self._written = written = trio.Event()
-                self._rounds.put(prepared)
-                try:
-                    # The round is on disk or failed only when the thread says so: a
-                    # cancellation (the node stopping) waits for it rather than leave a
-                    # write running under a store about to close.
-                    with trio.CancelScope(shield=True):
-                        await written.wait()
-                finally:
-                    self._writing = False
-                outcome = self._outcome
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                self._syncs.inc()
-                self._batch_sizes.observe(len(ids))
-                self._batch_seconds.observe(outcome)
-                adapter.settle(ids)
-                if len(self.last_batch_ms) > LAST_BATCH_IDS_MAX:
-                    self.last_batch_ms.clear()
-                elapsed_ms = outcome * 1000
-                for persist_id in ids:
-                    self.last_batch_ms[persist_id] = elapsed_ms
-                on_durable(list(ids))
+        # Runs for the node's lifetime; each iteration makes one non-empty round durable.
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            prepared = adapter.prepare()
+            ids = prepared.persist_ids
+            if not ids:
                 if adapter.pending_count == 0:
                     self._idle.set()
-        finally:
-            self._rounds.put(None)  # the thread ends once it sees this
-
-    def _write_rounds(self, token: trio.lowlevel.TrioToken) -> None:
-        """The writer thread: write each round handed over, hand back its time or error."""
-        rounds = self._rounds
-        write = self.adapter.write
-        clock = time.monotonic
-        # Bounded by the node's lifetime: ends at the None that run() or close() queues.
-        while True:
-            prepared = rounds.get()
-            if prepared is None:
-                return
-            started = clock()
-            outcome: float | BaseException
+                continue
+            self._writing = True
+            started = self._clock()
+            inline = self._inline_writes and started >= self._threaded_until
             try:
-                write(prepared)
-                outcome = clock() - started
-            except BaseException as error:  # handed to the loop, which raises it
-                outcome = error
-            try:
-                token.run_sync_soon(self._round_written, outcome)
-            except trio.RunFinishedError:  # the trio run ended under us: nobody waits
-                _log.warning("wal.round_written_after_stop")
-                return
+                if inline:
+                    adapter.write(prepared)
+                else:
+                    await trio.to_thread.run_sync(adapter.write, prepared)
+            finally:
+                self._writing = False
+            elapsed = self._clock() - started
+            if inline:
+                self._note_inline_write(elapsed)
+            self._syncs.inc()
+            self._batch_sizes.observe(len(ids))
+            self._batch_seconds.observe(elapsed)
+            adapter.settle(ids)
+            if len(self.last_batch_ms) > LAST_BATCH_IDS_MAX:
+                self.last_batch_ms.clear()
+            elapsed_ms = elapsed * 1000
+            for persist_id in ids:
+                self.last_batch_ms[persist_id] = elapsed_ms
+            on_durable(list(ids))
+            if adapter.pending_count == 0:
+                self._idle.set()
 
-    def _round_written(self, outcome: float | BaseException) -> None:
-        """On the event loop: the writer thread finished the round in flight."""
-        self._outcome = outcome
-        self._written.set()
+    def _note_inline_write(self, elapsed: float) -> None:
+        if elapsed <= INLINE_WRITE_SECONDS_MAX:
+            self._slow_in_a_row = 0
+            return
+        self._slow_inline_writes.inc()
+        self._slow_in_a_row += 1
+        if self._slow_in_a_row >= INLINE_SLOW_WRITES_IN_A_ROW_MAX:
+            # The disk is slow: stop blocking the event loop on it for a while.
+            self._slow_in_a_row = 0
+            self._threaded_until = self._clock() + THREADED_AFTER_SLOW_WRITE_SECONDS
+            _log.warning(
+                "wal.slow_writes ms=%.1f threaded_for_s=%.0f",
+                elapsed * 1000,
+                THREADED_AFTER_SLOW_WRITE_SECONDS,
+            )
 
     async def wait_idle(self) -> None:
         """Return once every applied persist is durable (graceful shutdown)."""
@@ -197,11 +199,7 @@ class StoreWriter:
             await self._idle.wait()
 
     def close(self) -> None:
-        """Stop the writer thread, then close the stores (their WALs are synced on close)."""
-        thread = self._thread
-        if thread is not None:
-            self._rounds.put(None)
-            thread.join()
+        """Close the stores (their WALs are synced on close)."""
         self.adapter.close()
 
     def stats_samples(self) -> list[tuple[str, str, str, tuple[tuple[str, str], ...], float]]:
