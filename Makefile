@@ -50,7 +50,7 @@ typecheck: $(STAMP)
 
 # CrossHair checks every icontract contract in spec/, at two CPU seconds per condition.
 # `make test` runs the same search one spec module per test (tests/spec/test_spec_crosshair.py),
-# so both pytest workers share it; `make crosshair CROSSHAIR_TIMEOUT=30` searches deeper.
+# so the pytest workers share it; `make crosshair CROSSHAIR_TIMEOUT=30` searches deeper.
 CROSSHAIR_TIMEOUT ?= 2
 crosshair: $(STAMP)
 	$(BIN)/python -m dynamokv.impl.cli._crosshair check --analysis_kind=icontract \
