@@ -407,3 +407,10 @@ def test_weighted_balance_is_refused_for_an_unlisted_owner_or_a_lopsided_share()
     assert not ring.is_weighted_balanced(("a", "b"), {"a": 1})
     assert not ring.is_weighted_balanced(("a",) * 7 + ("b",), {"a": 1, "b": 1})
     assert ring.is_weighted_balanced(("a",) * 5 + ("b",) * 3, {"a": 1, "b": 1})
+
+
+def test_weighted_balance_needs_a_weighted_node() -> None:
+    """No weights at all is not a cluster: even an empty assignment is not balanced."""
+    assert not ring.is_weighted_balanced((), {})
+    assert not ring.is_weighted_balanced(("a",), {})
+    assert not ring.is_weighted_balanced(("a",), {"a": 0})
