@@ -110,6 +110,22 @@ def test_a_counter_lease_is_renewed_before_it_runs_out() -> None:
     assert waited == [True] + [False] * 11
 
 
+def test_every_counter_lease_persisted_is_counted_once() -> None:
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    leases = 0
+    for request_id in range(1, 13):
+        now = request_id * 10
+        effects = _carry_out(disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v")), now))
+        for effect in effects:
+            if isinstance(effect, Persist):
+                leases += isinstance(effect.records[0], StoreLease)
+                disk.sync(effect.persist_id)
+                effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), now + 1))
+    assert leases > 1
+    assert node.stats.leases_persisted == leases
+
+
 def test_replica_acks_only_after_its_write_is_durable() -> None:
     disk = SimDisk()
     node = _node(disk)

@@ -144,6 +144,18 @@ def test_vector_clock_is_truncated_at_the_threshold() -> None:
     assert node.stats.truncations == 1
 
 
+def test_vector_clock_reaching_the_threshold_with_the_coordinators_entry_is_truncated() -> None:
+    """The boundary of the rule above: a context already at the threshold, without the
+    coordinator's entry, reaches one more pair once the coordinator adds its own.
+    Reference: Dynamo §4.4"""
+    node = _node("n2", vector_clock_threshold=2)
+    context = (("n1", 5), ("n3", 9))
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple", context)), 1)
+    version = next(e.versions[-1] for e in effects if isinstance(e, Message))
+    assert version.clock == {"n3": 9, "n2": version.dot[1]}
+    assert node.stats.truncations == 1
+
+
 def test_put_writes_locally_and_succeeds_after_w_minus_1_replicas_respond() -> None:
     """ "The coordinator generates the vector clock for the new version and writes the
     new version locally. The coordinator then sends the new version ... to the N
