@@ -257,3 +257,8 @@ def test_reconcile_of_many_siblings_equals_spec(a: list[Version], b: list[Versio
     result = core_versions.reconcile(pool)
     assert frozenset(result) == kv.reconcile(pool)
     assert [v.dot for v in result] == sorted(v.dot for v in result)
+
+
+def test_a_clock_frozen_from_zero_counters_keeps_only_the_positive_ones() -> None:
+    assert core_vclock.freeze({"b": 1, "a": 0, "c": 2}) == (("b", 1), ("c", 2))
+    assert core_vclock.freeze([("a", 0)]) == ()

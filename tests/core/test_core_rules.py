@@ -206,22 +206,6 @@ def test_a_quorum_of_zero_or_beyond_n_is_refused(quorum: str) -> None:
     assert getattr(NodeConfig(n=3, **{quorum: 1}), quorum) == 1  # type: ignore[arg-type]
 
 
-def test_a_clock_frozen_from_zero_counters_keeps_only_the_positive_ones() -> None:
-    from dynamokv.impl.core import vector_clock
-
-    assert vector_clock.freeze({"b": 1, "a": 0, "c": 2}) == (("b", 1), ("c", 2))
-    assert vector_clock.freeze([("a", 0)]) == ()
-
-
-@pytest.mark.parametrize("option", ["gossip_period_ticks", "members_max", "digest_entries_max"])
-def test_a_gossip_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> None:
-    from dynamokv.impl.core import GossipConfig
-
-    assert getattr(GossipConfig(**{option: 1}), option) == 1
-    with pytest.raises(ArgumentError, match=option):
-        GossipConfig(**{option: 0})
-
-
 def test_a_new_members_counters_all_start_at_zero() -> None:
     from dataclasses import fields
 

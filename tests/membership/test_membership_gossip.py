@@ -410,3 +410,10 @@ def test_the_same_seed_gives_the_same_run() -> None:
         _converge_membership(network, 10)
         digests.add((network.tick, network.trace.hexdigest()))
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("option", ["gossip_period_ticks", "members_max", "digest_entries_max"])
+def test_a_gossip_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> None:
+    assert getattr(GossipConfig(**{option: 1}), option) == 1  # type: ignore[arg-type]
+    with pytest.raises(MembershipArgumentError, match=option):
+        GossipConfig(**{option: 0})  # type: ignore[arg-type]
