@@ -721,21 +721,30 @@ class LocalCluster:
             self.progress(message)
 
     def _load(self) -> None:
+        """Read the cluster file into :attr:`processes` (empty when there is none).
+
+        The map is built aside and put in place by one assignment: a thread that looks a
+        node up while another reloads (a workload's clients beside a nemesis that kills
+        and restarts nodes) sees the old map or the new one, never a half-built one.
+        """
         try:
             data = json.loads(self.cluster_file.read_text())
         except FileNotFoundError:
+            self.processes = {}
             return
         except (OSError, ValueError) as error:
             raise ClusterError(f"cannot read {self.cluster_file}: {error}") from error
+        processes: dict[str, ProcessInfo] = {}
         try:
             for node in data["nodes"]:
                 info = ProcessInfo(
                     **{key: node.get(key) for key in ProcessInfo.__dataclass_fields__}
                 )
-                self.processes[info.name] = info
+                processes[info.name] = info
             settings = data.get("settings", {})
         except (KeyError, TypeError) as error:
             raise ClusterError(f"{self.cluster_file} is not a cluster file: {error!r}") from error
+        self.processes = processes
         self.n = int(settings.get("n", self.n))
         self.r = int(settings.get("r", self.r))
         self.w = int(settings.get("w", self.w))
@@ -1070,7 +1079,6 @@ class LocalCluster:
 
     def _load_if_changed(self) -> None:
         before = {name: info.pid for name, info in self.processes.items()}
-        self.processes = {}
         self.hosts = None
         self._load()
         if not self.processes and before:
