@@ -24,6 +24,7 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
+from dynamokv.impl.core._reaping import TombstoneReaper
 from dynamokv.impl.sim import SimDisk
 from dynamokv.spec.errors import ArgumentError
 from dynamokv.spec.kv import Version
@@ -290,8 +291,6 @@ def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
 def test_reap_rounds_start_once_per_interval() -> None:
     """A reaper asks the other owners about its old tombstones one round per
     ``reap_interval_ticks``, not on every tick it is stepped."""
-    from dynamokv.impl.core._reaping import TombstoneReaper
-
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
     coordinator = ring.partition_preference_list(ring.partition_of(KEY))[0]
     tombstone = (Version(None, ("n1", 1), ()),)
@@ -322,35 +321,46 @@ def test_reap_rounds_start_once_per_interval() -> None:
     assert rounds == [50, 100]
 
 
-def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
-    """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
-    default), so that a late copy they cover is recognised that long and no longer."""
-    from dynamokv.impl.core._reaping import TombstoneReaper
+class _HeldStore:
+    """The storage a tombstone reaper reads and drops through, over a plain dict."""
 
-    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
-    tombstone = (Version(None, ("n1", 1), ()),)
+    def __init__(self, held: dict[bytes, tuple[Version, ...]]) -> None:
+        self.held = held
+
+    def read(self, key: bytes) -> tuple[Version, ...]:
+        return self.held.get(key, ())
+
+    def drop(self, keys: list[bytes]) -> None:
+        for key in keys:
+            self.held.pop(key, None)
+
+
+def _reaper_that_reaped(
+    tombstone: tuple[Version, ...],
+) -> tuple[TombstoneReaper, dict[bytes, tuple[Version, ...]], core.Outbox]:
+    """Node n2's reaper at tick 500, once n1's reap of ``KEY``'s tombstone reached it."""
     held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
-
-    class Store:
-        def read(self, key: bytes) -> tuple[Version, ...]:
-            return held.get(key, ())
-
-        def drop(self, keys: list[bytes]) -> None:
-            for key in keys:
-                held.pop(key, None)
-
     out = core.Outbox()
     out.begin()
     reaper = TombstoneReaper(
         "n2",
         config=core.MemberConfig(tombstone_grace_ticks=10),
-        store=Store(),  # type: ignore[arg-type]
+        store=_HeldStore(held),  # type: ignore[arg-type]
         out=out,
         stats=core.MemberStats(),
         may_reap=lambda held, **votes: False,
         now=500,
     )
     reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
+    return reaper, held, out
+
+
+def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
+    """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
+    default), so that a late copy they cover is recognised that long and no longer."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, held, _out = _reaper_that_reaped(tombstone)
     assert held == {} and KEY in reaper.reaped
     reaper.now = 1_499
     reaper.tick(ring, 1, quiet_ticks=0)
@@ -365,31 +375,8 @@ def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_i
     """A replica that missed a reap pushes the tombstones back as a repair: the node that
     reaped them and holds nothing of the key reaps again on it; one that holds the key
     again (a later put) does not."""
-    from dynamokv.impl.core._reaping import TombstoneReaper
-
     tombstone = (Version(None, ("n1", 1), ()),)
-    held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
-
-    class Store:
-        def read(self, key: bytes) -> tuple[Version, ...]:
-            return held.get(key, ())
-
-        def drop(self, keys: list[bytes]) -> None:
-            for key in keys:
-                held.pop(key, None)
-
-    out = core.Outbox()
-    out.begin()
-    reaper = TombstoneReaper(
-        "n2",
-        config=core.MemberConfig(tombstone_grace_ticks=10),
-        store=Store(),  # type: ignore[arg-type]
-        out=out,
-        stats=core.MemberStats(),
-        may_reap=lambda held, **votes: False,
-        now=500,
-    )
-    reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
+    reaper, held, out = _reaper_that_reaped(tombstone)
     out.begin()
     reaper.answer_repair("n3", [(KEY, tombstone)])
     assert out.effects == [core.Reap("n2", "n3", ((KEY, tombstone),))]
