@@ -116,3 +116,16 @@ def test_what_it_cannot_copy_is_refused() -> None:
     for cls in (WithoutSlots, WithFactory, WithPostInit, Mutable):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+def test_a_nodes_configs_and_counters_are_slotted() -> None:
+    """A node's configs and counters have their fields and nothing else: a misspelt
+    counter (``stats.hint_stored += 1``) raises instead of counting into a new
+    attribute no report reads."""
+    from dynamokv.impl.core import MemberConfig, MemberStats, NodeConfig, NodeStats
+
+    for value in (NodeConfig(), NodeStats(), MemberConfig(), MemberStats()):
+        assert not hasattr(value, "__dict__"), type(value).__name__
+    for counters in (NodeStats(), MemberStats()):
+        with pytest.raises(AttributeError):
+            counters.misspelt_counter = 1  # type: ignore[attr-defined]

@@ -151,6 +151,22 @@ def test_a_full_hint_store_refuses_the_write() -> None:
     assert node.stats.hints_refused == 1 and len(node.hints) == 1
 
 
+def test_a_hint_store_holds_8_mib_of_hinted_values_by_default_and_not_a_byte_more() -> None:
+    """``hints_bytes_max`` is 8 MiB by default: hints filling it exactly are kept, and the
+    next byte is refused (counted as :func:`~dynamokv.impl.core.hint_size_bytes` counts)."""
+    disk = SimDisk()
+    node = _node(disk)
+    assert NodeConfig().hints_bytes_max == 8 * 1024 * 1024
+    fill = Version(b"v" * (8 * 1024 * 1024 - 1 - 16), ("n3", 1), ())  # 1-byte key, one dot
+    node.step(Receive(WriteRequest("n3", "n2", 1, b"x", (fill,), hinted_for="n4")), 0)
+    assert len(node.hints) == 1 and node.stats.hints_refused == 0
+    one_more = Version(b"", ("n3", 2), ())  # 1 + 16 bytes more
+    effects = node.step(Receive(WriteRequest("n3", "n2", 2, b"y", (one_more,), hinted_for="n4")), 1)
+    refusals = [e for e in effects if isinstance(e, WriteAck)]
+    assert len(refusals) == 1 and not refusals[0].ok
+    assert node.stats.hints_refused == 1 and len(node.hints) == 1
+
+
 def test_read_repair_updates_a_stale_owner() -> None:
     cluster = small_cluster()
     cluster.crash("n4")
@@ -371,6 +387,67 @@ def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     assert not reaper.is_stale_copy(KEY, (), tombstone)
 
 
+def test_a_node_remembers_at_most_65536_reaped_keys_by_default_forgetting_the_oldest() -> None:
+    """The memory of reaped tombstones is bounded by ``reaped_memory_keys_max`` (65,536
+    by default): one key more and the key reaped first is forgotten."""
+    tombstone = (Version(None, ("n1", 1), ()),)
+    keys = [index.to_bytes(4, "big") for index in range(65_537)]
+    held = dict.fromkeys(keys, tombstone)
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=10),
+        store=_HeldStore(held),  # type: ignore[arg-type]
+        out=core.Outbox(),
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,
+        now=500,
+    )
+    reaper.on_reap(core.Reap("n1", "n2", tuple((key, tombstone) for key in keys[:-1])))
+    assert held == {keys[-1]: tombstone} and len(reaper.reaped) == 65_536
+    reaper.on_reap(core.Reap("n1", "n2", ((keys[-1], tombstone),)))
+    assert len(reaper.reaped) == 65_536
+    assert keys[0] not in reaper.reaped and keys[1] in reaper.reaped and keys[-1] in reaper.reaped
+
+
+def test_a_reap_round_proposes_the_tombstones_held_for_the_grace_period_and_no_younger() -> None:
+    """A round asks the rule about every tombstone stored ``tombstone_grace_ticks`` ago
+    or earlier (the boundary included) and about none stored later."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    mine = [
+        key
+        for key in (f"key{index}".encode() for index in range(200))
+        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
+    ]
+    old, young = mine[:2]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    asked: list[int] = []  # the stored_ticks of each tombstone the rule was asked about
+
+    def may_reap(held: tuple[Version, ...], *, stored_ticks: int, **_: object) -> bool:
+        asked.append(stored_ticks)
+        return False
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=100, reap_interval_ticks=50),
+        store=_HeldStore({old: tombstone, young: tombstone}),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=may_reap,  # type: ignore[arg-type]
+        now=0,
+    )
+    reaper.note(old, tombstone)
+    reaper.now = 60
+    reaper.note(young, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    assert asked == [100]  # one key, stored exactly the grace period ago: the old one
+    queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+    assert sorted(query.dst for query in queries) == ["n1", "n3"]
+    assert all(query.items == ((old, tombstone),) for query in queries)
+
+
 def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_is_held() -> None:
     """A replica that missed a reap pushes the tombstones back as a repair: the node that
     reaped them and holds nothing of the key reaps again on it; one that holds the key
@@ -505,3 +582,27 @@ def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
         node = started(other)
         assert node.trees is not other
         assert (node.trees.partition_count, node.trees.depth) == (8, 4)
+
+
+def test_a_start_without_kept_trees_builds_them_from_what_the_disk_holds() -> None:
+    """A node that kept no trees hashes every key its disk holds into them at start, so
+    its first exchange compares what it has, not an empty tree (Dynamo §4.7)."""
+    from dynamokv.impl.core._gossip import GossipConfig
+    from dynamokv.impl.core._merkle import value_hash
+
+    held = (Version(b"book", ("n2", 3)),)
+    disk = SimDisk()
+    disk.apply(Persist(1, (StoreVersions(KEY, held),)))
+    disk.sync(1)
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    assert node.trees.value_hash(node.ring.partition_of(KEY), KEY) == value_hash(held)
+    assert len(node.trees) == 1

@@ -259,6 +259,23 @@ def test_leave_is_explicit_and_statuses_only_move_forward() -> None:
             assert "n0" in view.gossip_candidates() or view.node_id == "n0"
 
 
+def test_a_leave_is_watched_until_the_node_has_left_and_then_no_longer() -> None:
+    """A leave stays watched (and would be issued again on a racing ring) while the node
+    is leaving; once it has left, the next ring ends the watch, well before the watch
+    would expire."""
+    network, _ = _network(6)
+    _converge_membership(network, 6)
+    issuer = network.views["n0"]
+    network.handle(issuer.request_leave("n2", network.tick))
+    network.rounds_until(lambda: network.views["n2"].ring.version == 2, rounds_max=40)
+    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n2")]
+    network.handle(network.views["n2"].mark_left("n2"))
+    network.rounds_until(lambda: issuer.members["n2"].status == "left", rounds_max=40)
+    network.handle(issuer.request_leave("n3", network.tick))
+    assert network.tick < issuer.pending_changes()[0].issued_tick + CONFIG.change_watch_ticks
+    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n3")]
+
+
 def test_a_seed_stays_a_gossip_candidate_after_it_left() -> None:
     """Seeds heal splits of the gossip graph (Dynamo §4.8.2), so one that left is still
     called: if it returns in a new generation, that is how the others hear of it."""

@@ -441,3 +441,23 @@ def test_four_partitions_are_handed_off_at_once_by_default() -> None:
     assert transfers.in_flight == 6
     _acknowledge(transfers, batches[:1], now=2)  # two keys: the first batch was the last
     assert [batch.partition for batch in _batches_sent(out)] == [4]
+
+
+def test_a_key_written_after_its_batch_was_acknowledged_is_kept_when_the_transfer_ends() -> None:
+    """The old owner drops exactly the keys whose version set is the one a target
+    acknowledged: a key written again after its batch left stays (an orphan for the
+    sweep), the others go.
+
+    Reference: Dynamo §4.8.1
+    """
+    transfers, out, held = _leaving_node(4, transfer_batch_keys_max=2)
+    first = _batches_sent(out)
+    _acknowledge(transfers, first, now=2)
+    rewritten = first[0].items[0][0]
+    later = (Version(b"later", ("n1", 2), ()),)
+    transfers.store.write(rewritten, later)
+    _acknowledge(transfers, _batches_sent(out), now=3)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+    assert {key: transfers.store.read(key) for key in held if transfers.store.read(key)} == {
+        rewritten: later
+    }
