@@ -434,3 +434,25 @@ def test_a_gossip_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> No
     assert getattr(GossipConfig(**{option: 1}), option) == 1  # type: ignore[arg-type]
     with pytest.raises(MembershipArgumentError, match=option):
         GossipConfig(**{option: 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("option", ["partition_count", "pending_changes_max"])
+def test_a_ring_size_or_changes_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> None:
+    assert getattr(GossipConfig(**{option: 1}), option) == 1  # type: ignore[arg-type]
+    with pytest.raises(MembershipArgumentError, match=option):
+        GossipConfig(**{option: 0})  # type: ignore[arg-type]
+
+
+def test_a_late_tick_runs_one_round_and_keeps_the_rounds_on_their_period() -> None:
+    """A tick that comes late (a busy driver) runs one round, skips the rounds it missed,
+    and the next falls on the same period grid as if none had been late."""
+    view = GossipMembership(
+        "a", "x", generation=1, seeds={"b": "y"}, rng=random.Random(0), config=CONFIG
+    )
+    period = CONFIG.gossip_period_ticks
+    due = view.next_round_tick
+    view.tick(due + 2 * period + 1)
+    assert view.metrics.rounds == 1
+    assert view.next_round_tick == due + 3 * period
+    view.tick(due + 3 * period)
+    assert (view.metrics.rounds, view.next_round_tick) == (2, due + 4 * period)

@@ -404,3 +404,32 @@ def test_a_restarted_node_reuses_the_value_hashes_of_what_its_disk_kept() -> Non
     assert restarted is not None and restarted is not node
     # The same bytes object: the start looked the synced version set up, not hashed it.
     assert restarted.trees.value_hash(partition, b"cart") is before
+
+
+def test_the_roots_of_many_partitions_are_each_partitions_root() -> None:
+    """``roots`` reads a partition's root directly: one written since its last read is
+    brought up to date first, and one holding nothing has the root of an empty tree."""
+
+    def partition_of(key: bytes) -> int:
+        return (spec_ring.md5_position(key) * 8) >> spec_ring.RING_BITS
+
+    keys = [b"k%d" % i for i in range(6)]
+    read_by_roots = MerkleTrees(partition_count=8, depth=3, partition_of=partition_of)
+    read_by_root = MerkleTrees(partition_count=8, depth=3, partition_of=partition_of)
+    for trees in (read_by_roots, read_by_root):
+        for key in keys:
+            trees.update(key, (Version(key, ("n1", 1)),))
+    empty_root = PartitionMerkleTree(0, partition_count=8, depth=3).root()
+    roots = read_by_roots.roots(range(8))
+    assert roots == [read_by_root.root(partition) for partition in range(8)]
+    held = {partition_of(key) for key in keys}
+    assert held != set(range(8))
+    assert [root == empty_root for root in roots] == [p not in held for p in range(8)]
+
+
+def test_versions_differing_only_in_their_context_hash_apart() -> None:
+    """A version's context is part of its leaf value, with and without a hash cache."""
+    one = (Version(b"v", ("n1", 2), (("n2", 1),)),)
+    other = (Version(b"v", ("n1", 2), (("n2", 3),)),)
+    assert merkle_module.value_hash(one) != merkle_module.value_hash(other)
+    assert merkle_module.value_hash(one) == MerkleHashCache().value_hash(one)
