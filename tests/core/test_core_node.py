@@ -67,6 +67,24 @@ def test_no_counter_is_issued_before_its_lease_is_durable() -> None:
     assert writes and writes[0].versions[0].dot == ("n2", 1)
 
 
+def test_a_put_whose_context_carries_a_later_counter_gets_a_lease_covering_it() -> None:
+    """A client's context can carry a counter of this node from before a restart, above
+    anything it leased since: the node leases past it, and the put's dot is above it."""
+    disk = SimDisk()
+    node = _node(disk)
+    put = PutRequest(KEY, b"a", (("n2", 10_000),))
+    effects = _carry_out(disk, node.step(ClientRequest(1, put), 0))
+    leases = [e for e in effects if isinstance(e, Persist)]
+    assert all(isinstance(lease.records[0], StoreLease) for lease in leases)
+    assert max(lease.records[0].counter_max for lease in leases) > 10_000  # type: ignore[union-attr]
+    writes = []
+    for lease in leases:
+        disk.sync(lease.persist_id)
+        done = _carry_out(disk, node.step(PersistDone(lease.persist_id), 1))
+        writes += [e for e in done if isinstance(e, Message)]
+    assert writes and writes[0].versions[0].dot == ("n2", 10_001)
+
+
 def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
     disk = SimDisk()
     node = _node(disk, counter_lease_block=4)

@@ -276,6 +276,23 @@ def test_a_leave_is_watched_until_the_node_has_left_and_then_no_longer() -> None
     assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n3")]
 
 
+def test_a_satisfied_leave_stops_being_watched_after_the_watch_period() -> None:
+    """A leave the ring already reflects is watched for ``change_watch_ticks`` (a racing
+    ring could still drop it) and forgotten at the first round after that."""
+    network, _ = _network(4)
+    _converge_membership(network, 4)
+    issuer = network.views["n0"]
+    network.handle(issuer.request_leave("n2", network.tick))
+    (watch,) = issuer.pending_changes()
+    expiry = watch.issued_tick + CONFIG.change_watch_ticks
+    while network.tick < expiry - 1:
+        network.step()
+    assert issuer.pending_changes() == (watch,) and "n2" not in issuer.ring.nodes()
+    while network.tick < expiry + CONFIG.gossip_period_ticks:
+        network.step()
+    assert issuer.pending_changes() == ()
+
+
 def test_a_seed_stays_a_gossip_candidate_after_it_left() -> None:
     """Seeds heal splits of the gossip graph (Dynamo §4.8.2), so one that left is still
     called: if it returns in a new generation, that is how the others hear of it."""
