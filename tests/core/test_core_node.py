@@ -196,6 +196,30 @@ def test_read_repair_updates_a_stale_owner() -> None:
     assert cluster.disks["n4"].synced_versions(KEY) == (written,)
 
 
+def test_a_coordinator_that_is_a_reads_substitute_reads_its_own_copy() -> None:
+    """With two owners down, n5 coordinates a read of a key whose substitutes are n5
+    and n1: it reads its own copy without a message to itself, and asks n1."""
+    cluster = small_cluster()
+    written = put(cluster, "n2", b"apple").version
+    settle(cluster)
+    cluster.crash("n3")
+    cluster.crash("n4")
+    node = cluster.nodes["n5"]
+    assert node is not None
+    asked: list[core.ReadRequest] = []
+    step = node.step
+
+    def recording(event: core.Event, now: int) -> list[core.Effect]:
+        effects = step(event, now)
+        asked.extend(e for e in effects if isinstance(e, core.ReadRequest))
+        return effects
+
+    node.step = recording  # type: ignore[method-assign]
+    assert get(cluster, "n5", r=2).versions == (written,)
+    assert sorted(request.dst for request in asked) == ["n1", "n2", "n3", "n4"]
+    assert {request.src for request in asked} == {"n5"}
+
+
 def test_bad_quorum_sizes_are_errors_not_exceptions() -> None:
     cluster = small_cluster()
     assert not put(cluster, "n2", b"a", w=4).ok

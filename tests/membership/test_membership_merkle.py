@@ -328,6 +328,18 @@ def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache.value_hash(both) == merkle_module.value_hash(both)
 
 
+def test_a_hash_cache_remembers_65536_entries_of_a_kind_by_default() -> None:
+    """Each part of the cache holds ``HASH_CACHE_ENTRIES_MAX`` (65,536) entries; the
+    next one finds it full and it starts over."""
+    cache = MerkleHashCache()
+    keys = [index.to_bytes(3, "big") for index in range(65_537)]
+    for key in keys[:-1]:
+        cache.position_of(key)
+    assert len(cache._positions) == 65_536
+    cache.position_of(keys[-1])
+    assert len(cache._positions) == 1
+
+
 def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
     cache = MerkleHashCache()
