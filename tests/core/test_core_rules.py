@@ -270,3 +270,15 @@ def test_a_cached_ring_renamed_with_other_owners_is_rebuilt_for_them() -> None:
     assert cache.ring(1, "a", high, n=2).assignment == high
     assert cache.ring(1, "a", low, n=2).assignment == low
     assert cache.ring(1, "a", high, n=2).assignment == high
+
+
+def test_a_ring_remembers_the_partitions_of_at_most_65536_keys() -> None:
+    """The partition cache is bounded (65,536 keys): the next key finds it full and it
+    starts over; a remembered or recomputed partition is the same."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=64)
+    keys = [index.to_bytes(3, "big") for index in range(65_537)]
+    first = [ring.partition_of(key) for key in keys[:-1]]
+    assert len(ring._partition_cache) == 65_536
+    ring.partition_of(keys[-1])
+    assert len(ring._partition_cache) == 1
+    assert [ring.partition_of(key) for key in keys[:100]] == first[:100]

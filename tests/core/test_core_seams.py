@@ -236,3 +236,9 @@ def test_a_planted_hint_store_that_ignores_its_bound_breaks_the_nodes_invariant(
     assert hinted_writes(DEFAULT_SEAMS) == [False]  # the second is refused at once
     with pytest.raises(InvariantError, match="hints_count_max"):
         hinted_writes(Seams(hint_to_store=ignores_the_bound))
+
+
+def test_the_seams_are_slotted() -> None:
+    """A node's seams are their declared decisions and nothing else: no instance dict."""
+    assert not hasattr(DEFAULT_SEAMS, "__dict__")
+    assert not hasattr(dataclasses.replace(DEFAULT_SEAMS), "__dict__")

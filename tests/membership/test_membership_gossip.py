@@ -473,3 +473,27 @@ def test_a_late_tick_runs_one_round_and_keeps_the_rounds_on_their_period() -> No
     assert view.next_round_tick == due + 3 * period
     view.tick(due + 3 * period)
     assert (view.metrics.rounds, view.next_round_tick) == (2, due + 4 * period)
+
+
+def test_merging_entries_of_two_different_nodes_is_a_bug_the_rule_refuses() -> None:
+    from dynamokv.spec.errors import InvariantError
+
+    with pytest.raises(InvariantError, match="different nodes"):
+        merge_entries(MemberEntry("a", "x", 1, 1, "normal"), MemberEntry("b", "x", 1, 1, "normal"))
+
+
+def test_a_status_change_without_a_new_heartbeat_is_no_sign_of_life() -> None:
+    """Only a later heartbeat (or generation) feeds the failure detector: an admin's leave
+    of a silent node carries its old heartbeat and a later status, and must not clear
+    the suspicion."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    for heartbeat in range(1, 11):
+        entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+        view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
+    silent = 100 + 50 * CONFIG.gossip_period_ticks
+    phi = view.phi("b", silent)
+    assert view.is_suspected("b", silent)
+    leaving = MemberEntry("b", "y", 1, 10, "leaving")
+    view.receive(GossipAck("c", "a", (leaving,), (), None, False), silent)
+    assert view.entry("b") == leaving
+    assert view.phi("b", silent) == phi and view.is_suspected("b", silent)

@@ -328,6 +328,34 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
     assert answered_by(-1) == []  # and one that sorts last
 
 
+def test_a_roots_reply_within_the_exchange_timeout_counts_after_the_next_round_was_due() -> None:
+    """A roots round waits for its reply ``exchange_timeout_ticks`` (100 by default), longer
+    than the interval between rounds (40): a reply coming after the next round was due,
+    and skipped because this one was still waiting, still starts the exchange."""
+    config = MemberConfig()
+    assert config.anti_entropy_interval_ticks < config.anti_entropy.exchange_timeout_ticks
+    cluster = gossip_cluster()
+    node = cluster.nodes["n3"]
+    assert node is not None
+    now = cluster.now
+    for _ in range(2_000):
+        now += 1
+        asked = [e for e in node.step(Tick(), now) if isinstance(e, RootsRequest)]
+        if asked:
+            break
+    else:
+        raise AssertionError("n3 started no roots round")
+    sent_at = now
+    while now < sent_at + config.anti_entropy_interval_ticks + 1:  # the next round falls due
+        now += 1
+        assert not [e for e in node.step(Tick(), now) if isinstance(e, RootsRequest)]
+    peer = asked[0].dst
+    differing = cluster.ring.shared_partitions("n3")[peer][:1]
+    effects = node.step(Receive(RootsReply(peer, "n3", asked[0].round_id, differing)), now)
+    exchanges = [e for e in effects if isinstance(e, MerklePacket)]
+    assert exchanges and {e.dst for e in exchanges} == {peer}
+
+
 def test_transfers_running_count_as_in_flight_with_nothing_queued() -> None:
     """With room for every transfer at once nothing waits in the queue: the transfers a
     node has started and not finished are all in flight, from the first tick of the

@@ -138,3 +138,10 @@ def test_the_window_mean_and_deviation_are_those_of_its_intervals() -> None:
     window = [10.0, 20.0, 10.0, 30.0]  # the two first-heartbeat estimates were forgotten
     assert detector.mean_ticks() == pytest.approx(statistics.fmean(window))
     assert detector.std_deviation_ticks() == pytest.approx(statistics.pstdev(window))
+
+
+def test_phi_before_the_last_heartbeat_is_phi_at_it() -> None:
+    """A tick earlier than the last arrival (a driver's clocks disagree) is no silence."""
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
+    last = _steady(detector, 5)
+    assert detector.phi(last - 3) == detector.phi(last) > 0.0
