@@ -226,6 +226,12 @@ def test_bad_quorum_sizes_are_errors_not_exceptions() -> None:
     assert "r must be" in get(cluster, "n2", r=9).error
 
 
+def test_a_put_refused_before_any_write_reports_zero_acks() -> None:
+    cluster = small_cluster()
+    result = put(cluster, "n2", b"a", w=4)
+    assert not result.ok and result.acks == 0
+
+
 def test_config_rejects_impossible_quorums() -> None:
     with pytest.raises(ArgumentError, match=r"r must be in 1\.\.n=3, got r=4"):
         NodeConfig(n=3, r=4)

@@ -497,3 +497,10 @@ def test_a_status_change_without_a_new_heartbeat_is_no_sign_of_life() -> None:
     view.receive(GossipAck("c", "a", (leaving,), (), None, False), silent)
     assert view.entry("b") == leaving
     assert view.phi("b", silent) == phi and view.is_suspected("b", silent)
+
+
+def test_a_first_life_of_generation_zero_is_allowed_and_a_negative_one_refused() -> None:
+    view = GossipMembership("a", "x", generation=0, seeds={}, rng=random.Random(0), config=CONFIG)
+    assert view.entry("a") is not None and view.entry("a").generation == 0  # type: ignore[union-attr]
+    with pytest.raises(MembershipArgumentError, match="generation"):
+        GossipMembership("a", "x", generation=-1, seeds={}, rng=random.Random(0), config=CONFIG)

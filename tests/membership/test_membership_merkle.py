@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pytest
 from dynamokv.impl.core import (
@@ -340,6 +340,23 @@ def test_a_hash_cache_remembers_65536_entries_of_a_kind_by_default() -> None:
     assert len(cache._positions) == 1
 
 
+def test_a_hash_cache_remembers_every_pair_and_version_until_it_is_full() -> None:
+    """Below its bound the cache keeps each pair digest and each version's bytes it made:
+    asked again, it answers the very object it made."""
+    cache = MerkleHashCache()
+    pairs = [(b"cart", b"hash"), (b"book", b"hash"), (b"pen", b"other")]
+    numbers = [cache.pair_number(key, value) for key, value in pairs]
+    assert [cache.pair_number(key, value) for key, value in pairs] == numbers
+    assert all(
+        cache.pair_number(key, value) is number
+        for (key, value), number in zip(pairs, numbers, strict=True)
+    )
+    versions = [Version(b"%d" % index, ("n1", index + 1)) for index in range(3)]
+    for version in versions:
+        cache.value_hash((version,))
+    assert len(cache._pairs) == 3 and len(cache._versions) == 3
+
+
 def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
     cache = MerkleHashCache()
@@ -445,3 +462,17 @@ def test_versions_differing_only_in_their_context_hash_apart() -> None:
     other = (Version(b"v", ("n1", 2), (("n2", 3),)),)
     assert merkle_module.value_hash(one) != merkle_module.value_hash(other)
     assert merkle_module.value_hash(one) == MerkleHashCache().value_hash(one)
+
+
+def test_an_exchange_counts_from_zero_one_completed_exchange_and_what_it_sent() -> None:
+    """The anti-entropy counters start at zero; one exchange run to its end counts once
+    as completed (none abandoned), with the bytes and messages each side sent."""
+    assert all(value == 0 for value in asdict(AntiEntropy("a").metrics).values())
+    run, initiator, responder = _run_exchange(
+        _tree({b"k1": b"h1", b"k2": b"h2"}), _tree({b"k1": b"h1", b"k2": b"other"})
+    )
+    for side in (initiator, responder):
+        assert side.metrics.exchanges_abandoned == 0
+        assert side.metrics.messages_sent > 0 and side.metrics.bytes_sent > 0
+    assert initiator.metrics.exchanges_completed == 1
+    assert initiator.metrics.keys_repaired == len(run.on_a) == 1
