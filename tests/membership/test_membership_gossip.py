@@ -553,3 +553,16 @@ def test_a_round_pushes_back_what_the_answering_peer_heard_later() -> None:
     assert (a.members["c"], b.members["c"]) == (c_normal, c_leaving)
     round_from_a(a.next_round_tick + 5 * CONFIG.gossip_period_ticks)
     assert a.members["b"] == b.members["b"] and a.members["c"] == c_leaving
+
+
+def test_a_members_detector_learns_its_rhythm_across_heartbeats_of_one_life() -> None:
+    """Heartbeats of one generation feed one detector: after twenty at the gossip period
+    the member is suspected 65 ticks after the last (its learned rhythm, the first
+    interval's estimate still in the window), not 90 (the estimate alone, which a
+    detector made anew would use)."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    for heartbeat in range(1, 21):
+        entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+        view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
+    assert not view.is_suspected("b", 200 + 64)
+    assert view.is_suspected("b", 200 + 65)

@@ -21,8 +21,10 @@ How a run is made honest:
 * **no stale bytecode**: a mutant of the same size written within the same second
   as the original would let Python load the original's cached ``.pyc``; the
   module's cached bytecode is removed before every mutant's oracle;
-* **pending mutants run in a random order**, so a run stopped by ``--limit`` or
-  ``--minutes`` has judged a uniform sample of each module: the table then shows the
+* **pending mutants run in a random order**, each module sampled in proportion to its
+  size (the least judged module, as a share of its mutants, goes next), so a run
+  stopped by ``--limit`` or ``--minutes`` has judged a uniform sample of each module,
+  a stratified sample with proportional allocation: the table then shows the
   estimated score with its 95% interval (weighted by each module's mutant count),
   and a package meets its target only when every module was sampled and the whole
   interval lies at or above the target (or nothing is pending and the score does);
@@ -1073,7 +1075,7 @@ def main(argv: list[str]) -> int:
             if not on_this_tree and not run_oracle(pytest_command(tests)):
                 print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
-            print(f"mutating {len(chosen)} modules in turns …", flush=True)
+            print(f"mutating {len(chosen)} modules, each in proportion to its size …", flush=True)
             exec_modules(
                 chosen,
                 plan,
