@@ -253,6 +253,11 @@ class Node:
         self.requests.now = now
         if membership is None:  # gossip: the node reaps
             self.requests.is_stale_copy = self.reaper.is_stale_copy
+        # The health view's record of timeouts, which every message clears, when the view
+        # is a TimeoutHealth (None: another view, told through on_message).
+        self._timed_out_at = (
+            self.health.timed_out_at if isinstance(self.health, TimeoutHealth) else None
+        )
         # The transitions of EVENTS, MESSAGES and AFTER_PERSIST, bound to this node's parts.
         self._events = _bind(self, EVENTS)
         self._messages = _bind(self, MESSAGES)
@@ -394,7 +399,11 @@ class Node:
             # A peer message stepped as it is (the simulator's deliveries): _on_message,
             # inlined, as every delivery takes this path.
             if kind is not RepairPush or self._accepts_repair(event):  # type: ignore[arg-type]
-                self.health.on_message(event.src, now)  # type: ignore[union-attr]
+                timed_out_at = self._timed_out_at
+                if timed_out_at is None:
+                    self.health.on_message(event.src, now)  # type: ignore[union-attr]
+                elif timed_out_at:  # TimeoutHealth.on_message, inlined
+                    timed_out_at.pop(event.src, None)  # type: ignore[union-attr]
                 handler(event)
         else:
             handler = self._events.get(kind)
