@@ -671,10 +671,7 @@ class GossipMembership:
         metrics.entries_sent += entries
         # _address_of, inlined: every gossip message is sent through here.
         entry = self._members.get(destination)
-        if entry is not None:
-            address = entry.address
-        else:
-            address = self.seeds.get(destination, address)
+        address = entry.address if entry is not None else self.seeds.get(destination, address)
         return GossipSend(destination, address, message)
 
     # ------------------------------------------------------------------ receiving

@@ -615,15 +615,14 @@ class Node:
     def _gossip_effects(self, effects: list[GossipEffect], now: int) -> None:
         me = self.node_id
         for effect in effects:
-            kind = effect.__class__
-            if kind is GossipSend:
+            if type(effect) is GossipSend:
                 # Outbox.send, inlined: gossip sends the most messages of all.
                 self.out.effects.append(
-                    GossipPacket(me, effect.destination, effect.address, effect.message)  # type: ignore[union-attr]
+                    GossipPacket(me, effect.destination, effect.address, effect.message)
                 )
-            elif kind is RingAdopted:
-                self._adopt(effect.previous, effect.ring, now)  # type: ignore[union-attr]
-            elif kind is SuspicionChanged:
+            elif type(effect) is RingAdopted:
+                self._adopt(effect.previous, effect.ring, now)
+            elif type(effect) is SuspicionChanged:
                 health = self.health
                 assert isinstance(health, GossipHealth)
                 health.set_suspected(effect.node_id, effect.suspected)
