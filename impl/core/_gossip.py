@@ -796,14 +796,15 @@ class GossipMembership:
             self.metrics.messages_rejected += 1
             return []
         merged = self._merge_rule(mine, incoming)
-        if merged == mine:
+        # ``incoming`` differs from ``mine`` (it does not precede it), so the usual merge,
+        # which returns ``incoming``, needs no comparison of every field.
+        if merged is mine or (merged is not incoming and merged == mine):
             return []
         self._members[incoming.node_id] = merged
         self.metrics.entries_merged += 1
         effects: list[GossipEffect] = []
-        if incoming.node_id != self.node_id and (merged.generation, merged.heartbeat) != (
-            mine.generation,
-            mine.heartbeat,
+        if incoming.node_id != self.node_id and (
+            merged.heartbeat != mine.heartbeat or merged.generation != mine.generation
         ):
             if merged.generation != mine.generation:
                 self._detectors[incoming.node_id] = PhiAccrualDetector(
