@@ -37,6 +37,7 @@ from dynamokv.impl.storage import StoreOptions
 from ._metrics import SIZE_BUCKETS, MetricsRegistry
 
 __all__ = [
+    "BACKGROUND_DUTY",
     "INLINE_SLOW_WRITES_IN_A_ROW_MAX",
     "INLINE_WRITE_SECONDS_MAX",
     "MEMTABLE_SCALE_MAX",
@@ -58,6 +59,14 @@ THREADED_AFTER_SLOW_WRITE_SECONDS = 30.0
 
 LAST_BATCH_IDS_MAX = 4096
 """Persist ids whose write time :attr:`StoreWriter.last_batch_ms` remembers (for traces)."""
+
+BACKGROUND_DUTY = 0.25
+"""The share of its time a node's store flushes and compacts between pauses
+(:attr:`~dynamokv.impl.storage.StoreOptions.background_duty`): a flush or compaction then
+takes about four times as long, and the event loop, which shares the GIL with the flusher
+and compactor threads, has it to itself three quarters of that time. Measured in one
+process serving a paced load while a thread flushed 8 MiB memtables (``docs/benchmarks.md``).
+"""
 
 MEMTABLE_SCALE_MIN = 0.75
 MEMTABLE_SCALE_MAX = 1.25
@@ -165,6 +174,7 @@ class StoreWriter:
         options = StoreOptions(
             fsync=fsync,  # type: ignore[arg-type]  # checked by config
             memtable_bytes_max=memtable_bytes_max,
+            background_duty=BACKGROUND_DUTY,
         )
         return cls(StoreAdapter.open(directory, options=options), metrics=metrics)
 

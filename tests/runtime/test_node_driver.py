@@ -18,6 +18,7 @@ from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
 from dynamokv.impl.runtime._node_process import GC_OLDEST_GENERATION_THRESHOLD_NEVER
 from dynamokv.impl.runtime._store_writer import (
+    BACKGROUND_DUTY,
     MEMTABLE_SCALE_MAX,
     MEMTABLE_SCALE_MIN,
     memtable_scale_for_node,
@@ -85,7 +86,11 @@ async def test_the_nodes_memtables_differ_so_replicas_flush_at_different_moments
     tmp_path: Path,
 ) -> None:
     async with open_cluster(tmp_path) as nodes:
-        sizes = [node.process.store.adapter.data.options.memtable_bytes_max for node in nodes]
+        sizes = []
+        for node in nodes:
+            for store in (node.process.store.adapter.data, node.process.store.adapter.meta):
+                assert store.options.background_duty == BACKGROUND_DUTY
+            sizes.append(node.process.store.adapter.data.options.memtable_bytes_max)
     default = StoreOptions().memtable_bytes_max
     assert len(set(sizes)) == len(nodes)
     assert all(
