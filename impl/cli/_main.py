@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import NoReturn
 
 from dynamokv.spec.errors import ArgumentError
 
-from . import (
-    _bench,
-    _certs,
-    _chaos,
-    _cluster_command,
-    _demo,
-    _kv,
-    _lab,
-    _node_command,
-    _prove,
-    _sim,
-)
 from ._errors import EXIT_FAILURE, EXIT_USAGE, CliError
 
-# Each module registers one top-level subcommand. Order is the order of --help.
-_COMMAND_MODULES = (
-    _prove,
-    _sim,
-    _lab,
-    _cluster_command,
-    _chaos,
-    _demo,
-    _node_command,
-    _kv,
-    _bench,
-    _certs,
+# Each module registers its top-level subcommands (the names beside it). Order is the order
+# of --help.
+_COMMAND_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("_prove", ("prove",)),
+    ("_sim", ("sim",)),
+    ("_lab", ("lab",)),
+    ("_cluster_command", ("cluster",)),
+    ("_chaos", ("chaos",)),
+    ("_demo", ("demo",)),
+    ("_node_command", ("node",)),
+    ("_kv", ("get", "put", "delete")),
+    ("_bench", ("bench",)),
+    ("_certs", ("certs",)),
 )
 
 
@@ -52,7 +43,22 @@ class ArgumentParser(argparse.ArgumentParser):
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> ArgumentParser:
+def _command_modules(command: str | None) -> list[ModuleType]:
+    """The modules that register ``command``, or every command module if it is none of theirs.
+
+    A process that runs one command imports only that command's module: a node process
+    (``dynamokv node run``), started many times by ``dynamokv cluster up`` and the tests,
+    does not pay for importing the benchmarks, the labs and the prover. Without a known
+    command (``--help``, a typo) every module registers, so the help and the error list
+    every command.
+    """
+    chosen = [name for name, commands in _COMMAND_MODULES if command in commands]
+    names = chosen or [name for name, _ in _COMMAND_MODULES]
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def build_parser(command: str | None = None) -> ArgumentParser:
+    """The ``dynamokv`` parser, with every subcommand, or only ``command``'s if given."""
     parser = ArgumentParser(
         prog="dynamokv",
         description="A formally checked reference implementation of Amazon's Dynamo.",
@@ -60,15 +66,16 @@ def build_parser() -> ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=ArgumentParser
     )
-    for module in _COMMAND_MODULES:
+    for module in _command_modules(command):
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments[0] if arguments else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()

@@ -116,3 +116,51 @@ def test_what_it_cannot_copy_is_refused() -> None:
     for cls in (WithoutSlots, WithFactory, WithPostInit, Mutable):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+def test_a_nodes_configs_and_counters_are_slotted() -> None:
+    """A node's configs and counters have their fields and nothing else: a misspelt
+    counter (``stats.hint_stored += 1``) raises instead of counting into a new
+    attribute no report reads."""
+    from dynamokv.impl.core import MemberConfig, MemberStats, NodeConfig, NodeStats
+
+    for value in (NodeConfig(), NodeStats(), MemberConfig(), MemberStats()):
+        assert not hasattr(value, "__dict__"), type(value).__name__
+    for counters in (NodeStats(), MemberStats()):
+        with pytest.raises(AttributeError):
+            counters.misspelt_counter = 1  # type: ignore[attr-defined]
+
+
+UNSLOTTED = {
+    "RingState": "caches its node set in a cached_property, which needs an instance dict",
+    "PhiConfig": "caches its threshold's deadline in a cached_property (instance dict)",
+    "GossipConfig": "made once per node: its memory does not matter",
+    "AntiEntropyConfig": "made once per node",
+    "GossipMetrics": "made once per node",
+    "AntiEntropyMetrics": "made once per node",
+}
+"""The core's dataclasses without slots, each with why."""
+
+
+def test_every_dataclass_of_the_core_is_slotted_but_the_few_named() -> None:
+    """Messages, effects, records and versions are made by the million on hot paths: each
+    is slotted (no instance dict: less memory, and a misspelt attribute raises)."""
+    import pathlib
+
+    import dynamokv.impl.core as core_package
+
+    slotted, unslotted = [], set()
+    for path in sorted(pathlib.Path(core_package.__file__).parent.glob("_*.py")):
+        module = importlib.import_module(f"dynamokv.impl.core.{path.stem}")
+        for cls in vars(module).values():
+            if (
+                isinstance(cls, type)
+                and dataclasses.is_dataclass(cls)
+                and cls.__module__ == module.__name__
+            ):
+                if "__slots__" in vars(cls):
+                    slotted.append(cls)
+                else:
+                    unslotted.add(cls.__name__)
+    assert unslotted == set(UNSLOTTED)
+    assert len(slotted) >= 60

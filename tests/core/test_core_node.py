@@ -67,6 +67,24 @@ def test_no_counter_is_issued_before_its_lease_is_durable() -> None:
     assert writes and writes[0].versions[0].dot == ("n2", 1)
 
 
+def test_a_put_whose_context_carries_a_later_counter_gets_a_lease_covering_it() -> None:
+    """A client's context can carry a counter of this node from before a restart, above
+    anything it leased since: the node leases past it, and the put's dot is above it."""
+    disk = SimDisk()
+    node = _node(disk)
+    put = PutRequest(KEY, b"a", (("n2", 10_000),))
+    effects = _carry_out(disk, node.step(ClientRequest(1, put), 0))
+    leases = [e for e in effects if isinstance(e, Persist)]
+    assert all(isinstance(lease.records[0], StoreLease) for lease in leases)
+    assert max(lease.records[0].counter_max for lease in leases) > 10_000  # type: ignore[union-attr]
+    writes = []
+    for lease in leases:
+        disk.sync(lease.persist_id)
+        done = _carry_out(disk, node.step(PersistDone(lease.persist_id), 1))
+        writes += [e for e in done if isinstance(e, Message)]
+    assert writes and writes[0].versions[0].dot == ("n2", 10_001)
+
+
 def test_a_restart_never_reissues_a_dot_lost_with_unsynced_data() -> None:
     disk = SimDisk()
     node = _node(disk, counter_lease_block=4)
@@ -151,6 +169,22 @@ def test_a_full_hint_store_refuses_the_write() -> None:
     assert node.stats.hints_refused == 1 and len(node.hints) == 1
 
 
+def test_a_hint_store_holds_8_mib_of_hinted_values_by_default_and_not_a_byte_more() -> None:
+    """``hints_bytes_max`` is 8 MiB by default: hints filling it exactly are kept, and the
+    next byte is refused (counted as :func:`~dynamokv.impl.core.hint_size_bytes` counts)."""
+    disk = SimDisk()
+    node = _node(disk)
+    assert NodeConfig().hints_bytes_max == 8 * 1024 * 1024
+    fill = Version(b"v" * (8 * 1024 * 1024 - 1 - 16), ("n3", 1), ())  # 1-byte key, one dot
+    node.step(Receive(WriteRequest("n3", "n2", 1, b"x", (fill,), hinted_for="n4")), 0)
+    assert len(node.hints) == 1 and node.stats.hints_refused == 0
+    one_more = Version(b"", ("n3", 2), ())  # 1 + 16 bytes more
+    effects = node.step(Receive(WriteRequest("n3", "n2", 2, b"y", (one_more,), hinted_for="n4")), 1)
+    refusals = [e for e in effects if isinstance(e, WriteAck)]
+    assert len(refusals) == 1 and not refusals[0].ok
+    assert node.stats.hints_refused == 1 and len(node.hints) == 1
+
+
 def test_read_repair_updates_a_stale_owner() -> None:
     cluster = small_cluster()
     cluster.crash("n4")
@@ -162,10 +196,40 @@ def test_read_repair_updates_a_stale_owner() -> None:
     assert cluster.disks["n4"].synced_versions(KEY) == (written,)
 
 
+def test_a_coordinator_that_is_a_reads_substitute_reads_its_own_copy() -> None:
+    """With two owners down, n5 coordinates a read of a key whose substitutes are n5
+    and n1: it reads its own copy without a message to itself, and asks n1."""
+    cluster = small_cluster()
+    written = put(cluster, "n2", b"apple").version
+    settle(cluster)
+    cluster.crash("n3")
+    cluster.crash("n4")
+    node = cluster.nodes["n5"]
+    assert node is not None
+    asked: list[core.ReadRequest] = []
+    step = node.step
+
+    def recording(event: core.Event, now: int) -> list[core.Effect]:
+        effects = step(event, now)
+        asked.extend(e for e in effects if isinstance(e, core.ReadRequest))
+        return effects
+
+    node.step = recording  # type: ignore[method-assign]
+    assert get(cluster, "n5", r=2).versions == (written,)
+    assert sorted(request.dst for request in asked) == ["n1", "n2", "n3", "n4"]
+    assert {request.src for request in asked} == {"n5"}
+
+
 def test_bad_quorum_sizes_are_errors_not_exceptions() -> None:
     cluster = small_cluster()
     assert not put(cluster, "n2", b"a", w=4).ok
     assert "r must be" in get(cluster, "n2", r=9).error
+
+
+def test_a_put_refused_before_any_write_reports_zero_acks() -> None:
+    cluster = small_cluster()
+    result = put(cluster, "n2", b"a", w=4)
+    assert not result.ok and result.acks == 0
 
 
 def test_config_rejects_impossible_quorums() -> None:
@@ -371,6 +435,67 @@ def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     assert not reaper.is_stale_copy(KEY, (), tombstone)
 
 
+def test_a_node_remembers_at_most_65536_reaped_keys_by_default_forgetting_the_oldest() -> None:
+    """The memory of reaped tombstones is bounded by ``reaped_memory_keys_max`` (65,536
+    by default): one key more and the key reaped first is forgotten."""
+    tombstone = (Version(None, ("n1", 1), ()),)
+    keys = [index.to_bytes(4, "big") for index in range(65_537)]
+    held = dict.fromkeys(keys, tombstone)
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=10),
+        store=_HeldStore(held),  # type: ignore[arg-type]
+        out=core.Outbox(),
+        stats=core.MemberStats(),
+        may_reap=lambda held, **votes: False,
+        now=500,
+    )
+    reaper.on_reap(core.Reap("n1", "n2", tuple((key, tombstone) for key in keys[:-1])))
+    assert held == {keys[-1]: tombstone} and len(reaper.reaped) == 65_536
+    reaper.on_reap(core.Reap("n1", "n2", ((keys[-1], tombstone),)))
+    assert len(reaper.reaped) == 65_536
+    assert keys[0] not in reaper.reaped and keys[1] in reaper.reaped and keys[-1] in reaper.reaped
+
+
+def test_a_reap_round_proposes_the_tombstones_held_for_the_grace_period_and_no_younger() -> None:
+    """A round asks the rule about every tombstone stored ``tombstone_grace_ticks`` ago
+    or earlier (the boundary included) and about none stored later."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    mine = [
+        key
+        for key in (f"key{index}".encode() for index in range(200))
+        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
+    ]
+    old, young = mine[:2]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    asked: list[int] = []  # the stored_ticks of each tombstone the rule was asked about
+
+    def may_reap(held: tuple[Version, ...], *, stored_ticks: int, **_: object) -> bool:
+        asked.append(stored_ticks)
+        return False
+
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(tombstone_grace_ticks=100, reap_interval_ticks=50),
+        store=_HeldStore({old: tombstone, young: tombstone}),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=may_reap,  # type: ignore[arg-type]
+        now=0,
+    )
+    reaper.note(old, tombstone)
+    reaper.now = 60
+    reaper.note(young, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    assert asked == [100]  # one key, stored exactly the grace period ago: the old one
+    queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+    assert sorted(query.dst for query in queries) == ["n1", "n3"]
+    assert all(query.items == ((old, tombstone),) for query in queries)
+
+
 def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_is_held() -> None:
     """A replica that missed a reap pushes the tombstones back as a repair: the node that
     reaped them and holds nothing of the key reaps again on it; one that holds the key
@@ -505,3 +630,27 @@ def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
         node = started(other)
         assert node.trees is not other
         assert (node.trees.partition_count, node.trees.depth) == (8, 4)
+
+
+def test_a_start_without_kept_trees_builds_them_from_what_the_disk_holds() -> None:
+    """A node that kept no trees hashes every key its disk holds into them at start, so
+    its first exchange compares what it has, not an empty tree (Dynamo §4.7)."""
+    from dynamokv.impl.core._gossip import GossipConfig
+    from dynamokv.impl.core._merkle import value_hash
+
+    held = (Version(b"book", ("n2", 3)),)
+    disk = SimDisk()
+    disk.apply(Persist(1, (StoreVersions(KEY, held),)))
+    disk.sync(1)
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    assert node.trees.value_hash(node.ring.partition_of(KEY), KEY) == value_hash(held)
+    assert len(node.trees) == 1

@@ -11,8 +11,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from core_helpers import KEY, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
+    Effect,
+    Event,
     GossipHealth,
     MemberConfig,
     Node,
@@ -21,6 +24,7 @@ from dynamokv.impl.core import (
     Persist,
     PersistDone,
     PutRequest,
+    Result,
     SetTimer,
     Tick,
     TimeoutHealth,
@@ -99,6 +103,14 @@ def test_the_next_counter_refuses_to_reissue_a_counter_held_in_a_context() -> No
         next_counter("n2", issued=3, context=(), held=held)
 
 
+def test_the_next_counter_refuses_to_reissue_a_counter_held_as_a_dot() -> None:
+    """A held version's own dot is not in its context, so it is checked on its own;
+    another node's dot with the same counter is no collision."""
+    with pytest.raises(InvariantError):  # ("n2", 4) would be issued again
+        next_counter("n2", issued=3, context=(), held=(Version(b"x", ("n2", 4)),))
+    assert next_counter("n2", issued=3, context=(), held=(Version(b"x", ("n9", 4)),)) == 4
+
+
 def test_a_hint_counts_its_key_values_and_16_bytes_per_clock_entry_and_dot() -> None:
     versions = (
         Version(b"abc", ("n1", 1), (("n1", 0), ("n2", 4))),
@@ -159,6 +171,36 @@ def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
     assert woken >= 2, "the request's later deadline was never armed after the first wake-up"
     effects = step(ClientRequest(2, PutRequest(b"k2", b"v")), fresh(last + 5))
     assert [e.at for e in effects if isinstance(e, SetTimer)], "no wake-up asked for"
+
+
+def test_a_node_asks_for_no_wake_up_later_than_one_it_is_waiting_for() -> None:
+    """A wake-up asked for stays asked for (the simulator and the runtime keep each),
+    so a later deadline is armed only once the earlier wake-up came: asking again
+    for a later tick would only add a wake-up with nothing due."""
+    cluster = small_cluster()
+    cluster.run(until=10)
+    node = cluster.nodes["n2"]
+    assert node is not None
+    asked: list[tuple[int, int]] = []  # (now, at)
+    step = node.step
+
+    def recording(event: Event, now: int) -> list[Effect]:
+        effects = step(event, now)
+        asked.extend((now, e.at) for e in effects if isinstance(e, SetTimer))
+        return effects
+
+    node.step = recording  # type: ignore[method-assign]
+    results: list[Result] = []
+    cluster.submit("n2", PutRequest(KEY, b"v1"), results.append)
+    cluster.run(until=cluster.now + 3)
+    assert len(results) == 1  # answered: its deadlines are gone, its wake-up is not
+    cluster.submit("n2", PutRequest(b"other", b"v2"), results.append)
+    cluster.run(until=cluster.now + 400)
+    assert [result.ok for result in results] == [True, True]
+    assert asked, "no wake-up asked for"
+    for index, (now, at) in enumerate(asked):
+        waiting = [earlier for _, earlier in asked[:index] if earlier > now]
+        assert all(at < earlier for earlier in waiting), (now, at, waiting)
 
 
 def test_a_held_version_that_saw_an_incoming_one_is_not_absorbed() -> None:
@@ -228,3 +270,15 @@ def test_a_cached_ring_renamed_with_other_owners_is_rebuilt_for_them() -> None:
     assert cache.ring(1, "a", high, n=2).assignment == high
     assert cache.ring(1, "a", low, n=2).assignment == low
     assert cache.ring(1, "a", high, n=2).assignment == high
+
+
+def test_a_ring_remembers_the_partitions_of_at_most_65536_keys() -> None:
+    """The partition cache is bounded (65,536 keys): the next key finds it full and it
+    starts over; a remembered or recomputed partition is the same."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=64)
+    keys = [index.to_bytes(3, "big") for index in range(65_537)]
+    first = [ring.partition_of(key) for key in keys[:-1]]
+    assert len(ring._partition_cache) == 65_536
+    ring.partition_of(keys[-1])
+    assert len(ring._partition_cache) == 1
+    assert [ring.partition_of(key) for key in keys[:100]] == first[:100]

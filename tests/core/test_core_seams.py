@@ -236,3 +236,29 @@ def test_a_planted_hint_store_that_ignores_its_bound_breaks_the_nodes_invariant(
     assert hinted_writes(DEFAULT_SEAMS) == [False]  # the second is refused at once
     with pytest.raises(InvariantError, match="hints_count_max"):
         hinted_writes(Seams(hint_to_store=ignores_the_bound))
+
+
+def test_the_seams_are_slotted() -> None:
+    """A node's seams are their declared decisions and nothing else: no instance dict."""
+    assert not hasattr(DEFAULT_SEAMS, "__dict__")
+    assert not hasattr(dataclasses.replace(DEFAULT_SEAMS), "__dict__")
+
+
+def test_a_write_rule_that_answers_before_any_ack_reports_zero_acks() -> None:
+    """A rule may answer a put at once, before even the coordinator's own write is
+    durable: the reply then counts the acks it had, none."""
+
+    def at_once(
+        acked: Collection[str],
+        targets: Mapping[str, str | None],
+        *,
+        w: int,
+        coordinator: str,
+        strict: bool,
+    ) -> bool:
+        return True
+
+    cluster = cluster_with(Seams(write_may_answer=at_once))
+    result = request(cluster, OWNERS[0], PutRequest(KEY, b"v"))
+    assert isinstance(result, PutResult)
+    assert result.ok and result.acks == 0

@@ -259,6 +259,40 @@ def test_leave_is_explicit_and_statuses_only_move_forward() -> None:
             assert "n0" in view.gossip_candidates() or view.node_id == "n0"
 
 
+def test_a_leave_is_watched_until_the_node_has_left_and_then_no_longer() -> None:
+    """A leave stays watched (and would be issued again on a racing ring) while the node
+    is leaving; once it has left, the next ring ends the watch, well before the watch
+    would expire."""
+    network, _ = _network(6)
+    _converge_membership(network, 6)
+    issuer = network.views["n0"]
+    network.handle(issuer.request_leave("n2", network.tick))
+    network.rounds_until(lambda: network.views["n2"].ring.version == 2, rounds_max=40)
+    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n2")]
+    network.handle(network.views["n2"].mark_left("n2"))
+    network.rounds_until(lambda: issuer.members["n2"].status == "left", rounds_max=40)
+    network.handle(issuer.request_leave("n3", network.tick))
+    assert network.tick < issuer.pending_changes()[0].issued_tick + CONFIG.change_watch_ticks
+    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n3")]
+
+
+def test_a_satisfied_leave_stops_being_watched_after_the_watch_period() -> None:
+    """A leave the ring already reflects is watched for ``change_watch_ticks`` (a racing
+    ring could still drop it) and forgotten at the first round after that."""
+    network, _ = _network(4)
+    _converge_membership(network, 4)
+    issuer = network.views["n0"]
+    network.handle(issuer.request_leave("n2", network.tick))
+    (watch,) = issuer.pending_changes()
+    expiry = watch.issued_tick + CONFIG.change_watch_ticks
+    while network.tick < expiry - 1:
+        network.step()
+    assert issuer.pending_changes() == (watch,) and "n2" not in issuer.ring.nodes()
+    while network.tick < expiry + CONFIG.gossip_period_ticks:
+        network.step()
+    assert issuer.pending_changes() == ()
+
+
 def test_a_seed_stays_a_gossip_candidate_after_it_left() -> None:
     """Seeds heal splits of the gossip graph (Dynamo §4.8.2), so one that left is still
     called: if it returns in a new generation, that is how the others hear of it."""
@@ -417,3 +451,56 @@ def test_a_gossip_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> No
     assert getattr(GossipConfig(**{option: 1}), option) == 1  # type: ignore[arg-type]
     with pytest.raises(MembershipArgumentError, match=option):
         GossipConfig(**{option: 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("option", ["partition_count", "pending_changes_max"])
+def test_a_ring_size_or_changes_bound_of_one_is_allowed_and_of_zero_refused(option: str) -> None:
+    assert getattr(GossipConfig(**{option: 1}), option) == 1  # type: ignore[arg-type]
+    with pytest.raises(MembershipArgumentError, match=option):
+        GossipConfig(**{option: 0})  # type: ignore[arg-type]
+
+
+def test_a_late_tick_runs_one_round_and_keeps_the_rounds_on_their_period() -> None:
+    """A tick that comes late (a busy driver) runs one round, skips the rounds it missed,
+    and the next falls on the same period grid as if none had been late."""
+    view = GossipMembership(
+        "a", "x", generation=1, seeds={"b": "y"}, rng=random.Random(0), config=CONFIG
+    )
+    period = CONFIG.gossip_period_ticks
+    due = view.next_round_tick
+    view.tick(due + 2 * period + 1)
+    assert view.metrics.rounds == 1
+    assert view.next_round_tick == due + 3 * period
+    view.tick(due + 3 * period)
+    assert (view.metrics.rounds, view.next_round_tick) == (2, due + 4 * period)
+
+
+def test_merging_entries_of_two_different_nodes_is_a_bug_the_rule_refuses() -> None:
+    from dynamokv.spec.errors import InvariantError
+
+    with pytest.raises(InvariantError, match="different nodes"):
+        merge_entries(MemberEntry("a", "x", 1, 1, "normal"), MemberEntry("b", "x", 1, 1, "normal"))
+
+
+def test_a_status_change_without_a_new_heartbeat_is_no_sign_of_life() -> None:
+    """Only a later heartbeat (or generation) feeds the failure detector: an admin's leave
+    of a silent node carries its old heartbeat and a later status, and must not clear
+    the suspicion."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    for heartbeat in range(1, 11):
+        entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+        view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
+    silent = 100 + 50 * CONFIG.gossip_period_ticks
+    phi = view.phi("b", silent)
+    assert view.is_suspected("b", silent)
+    leaving = MemberEntry("b", "y", 1, 10, "leaving")
+    view.receive(GossipAck("c", "a", (leaving,), (), None, False), silent)
+    assert view.entry("b") == leaving
+    assert view.phi("b", silent) == phi and view.is_suspected("b", silent)
+
+
+def test_a_first_life_of_generation_zero_is_allowed_and_a_negative_one_refused() -> None:
+    view = GossipMembership("a", "x", generation=0, seeds={}, rng=random.Random(0), config=CONFIG)
+    assert view.entry("a") is not None and view.entry("a").generation == 0  # type: ignore[union-attr]
+    with pytest.raises(MembershipArgumentError, match="generation"):
+        GossipMembership("a", "x", generation=-1, seeds={}, rng=random.Random(0), config=CONFIG)

@@ -328,6 +328,34 @@ def test_a_roots_reply_counts_only_from_the_peer_asked() -> None:
     assert answered_by(-1) == []  # and one that sorts last
 
 
+def test_a_roots_reply_within_the_exchange_timeout_counts_after_the_next_round_was_due() -> None:
+    """A roots round waits for its reply ``exchange_timeout_ticks`` (100 by default), longer
+    than the interval between rounds (40): a reply coming after the next round was due,
+    and skipped because this one was still waiting, still starts the exchange."""
+    config = MemberConfig()
+    assert config.anti_entropy_interval_ticks < config.anti_entropy.exchange_timeout_ticks
+    cluster = gossip_cluster()
+    node = cluster.nodes["n3"]
+    assert node is not None
+    now = cluster.now
+    for _ in range(2_000):
+        now += 1
+        asked = [e for e in node.step(Tick(), now) if isinstance(e, RootsRequest)]
+        if asked:
+            break
+    else:
+        raise AssertionError("n3 started no roots round")
+    sent_at = now
+    while now < sent_at + config.anti_entropy_interval_ticks + 1:  # the next round falls due
+        now += 1
+        assert not [e for e in node.step(Tick(), now) if isinstance(e, RootsRequest)]
+    peer = asked[0].dst
+    differing = cluster.ring.shared_partitions("n3")[peer][:1]
+    effects = node.step(Receive(RootsReply(peer, "n3", asked[0].round_id, differing)), now)
+    exchanges = [e for e in effects if isinstance(e, MerklePacket)]
+    assert exchanges and {e.dst for e in exchanges} == {peer}
+
+
 def test_transfers_running_count_as_in_flight_with_nothing_queued() -> None:
     """With room for every transfer at once nothing waits in the queue: the transfers a
     node has started and not finished are all in flight, from the first tick of the
@@ -441,3 +469,23 @@ def test_four_partitions_are_handed_off_at_once_by_default() -> None:
     assert transfers.in_flight == 6
     _acknowledge(transfers, batches[:1], now=2)  # two keys: the first batch was the last
     assert [batch.partition for batch in _batches_sent(out)] == [4]
+
+
+def test_a_key_written_after_its_batch_was_acknowledged_is_kept_when_the_transfer_ends() -> None:
+    """The old owner drops exactly the keys whose version set is the one a target
+    acknowledged: a key written again after its batch left stays (an orphan for the
+    sweep), the others go.
+
+    Reference: Dynamo §4.8.1
+    """
+    transfers, out, held = _leaving_node(4, transfer_batch_keys_max=2)
+    first = _batches_sent(out)
+    _acknowledge(transfers, first, now=2)
+    rewritten = first[0].items[0][0]
+    later = (Version(b"later", ("n1", 2), ()),)
+    transfers.store.write(rewritten, later)
+    _acknowledge(transfers, _batches_sent(out), now=3)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+    assert {key: transfers.store.read(key) for key in held if transfers.store.read(key)} == {
+        rewritten: later
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pytest
 from dynamokv.impl.core import (
@@ -328,6 +328,35 @@ def test_a_hash_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache.value_hash(both) == merkle_module.value_hash(both)
 
 
+def test_a_hash_cache_remembers_65536_entries_of_a_kind_by_default() -> None:
+    """Each part of the cache holds ``HASH_CACHE_ENTRIES_MAX`` (65,536) entries; the
+    next one finds it full and it starts over."""
+    cache = MerkleHashCache()
+    keys = [index.to_bytes(3, "big") for index in range(65_537)]
+    for key in keys[:-1]:
+        cache.position_of(key)
+    assert len(cache._positions) == 65_536
+    cache.position_of(keys[-1])
+    assert len(cache._positions) == 1
+
+
+def test_a_hash_cache_remembers_every_pair_and_version_until_it_is_full() -> None:
+    """Below its bound the cache keeps each pair digest and each version's bytes it made:
+    asked again, it answers the very object it made."""
+    cache = MerkleHashCache()
+    pairs = [(b"cart", b"hash"), (b"book", b"hash"), (b"pen", b"other")]
+    numbers = [cache.pair_number(key, value) for key, value in pairs]
+    assert [cache.pair_number(key, value) for key, value in pairs] == numbers
+    assert all(
+        cache.pair_number(key, value) is number
+        for (key, value), number in zip(pairs, numbers, strict=True)
+    )
+    versions = [Version(b"%d" % index, ("n1", index + 1)) for index in range(3)]
+    for version in versions:
+        cache.value_hash((version,))
+    assert len(cache._pairs) == 3 and len(cache._versions) == 3
+
+
 def test_a_hash_cache_remembers_ring_positions_and_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle_module, "HASH_CACHE_ENTRIES_MAX", 2)
     cache = MerkleHashCache()
@@ -404,3 +433,46 @@ def test_a_restarted_node_reuses_the_value_hashes_of_what_its_disk_kept() -> Non
     assert restarted is not None and restarted is not node
     # The same bytes object: the start looked the synced version set up, not hashed it.
     assert restarted.trees.value_hash(partition, b"cart") is before
+
+
+def test_the_roots_of_many_partitions_are_each_partitions_root() -> None:
+    """``roots`` reads a partition's root directly: one written since its last read is
+    brought up to date first, and one holding nothing has the root of an empty tree."""
+
+    def partition_of(key: bytes) -> int:
+        return (spec_ring.md5_position(key) * 8) >> spec_ring.RING_BITS
+
+    keys = [b"k%d" % i for i in range(6)]
+    read_by_roots = MerkleTrees(partition_count=8, depth=3, partition_of=partition_of)
+    read_by_root = MerkleTrees(partition_count=8, depth=3, partition_of=partition_of)
+    for trees in (read_by_roots, read_by_root):
+        for key in keys:
+            trees.update(key, (Version(key, ("n1", 1)),))
+    empty_root = PartitionMerkleTree(0, partition_count=8, depth=3).root()
+    roots = read_by_roots.roots(range(8))
+    assert roots == [read_by_root.root(partition) for partition in range(8)]
+    held = {partition_of(key) for key in keys}
+    assert held != set(range(8))
+    assert [root == empty_root for root in roots] == [p not in held for p in range(8)]
+
+
+def test_versions_differing_only_in_their_context_hash_apart() -> None:
+    """A version's context is part of its leaf value, with and without a hash cache."""
+    one = (Version(b"v", ("n1", 2), (("n2", 1),)),)
+    other = (Version(b"v", ("n1", 2), (("n2", 3),)),)
+    assert merkle_module.value_hash(one) != merkle_module.value_hash(other)
+    assert merkle_module.value_hash(one) == MerkleHashCache().value_hash(one)
+
+
+def test_an_exchange_counts_from_zero_one_completed_exchange_and_what_it_sent() -> None:
+    """The anti-entropy counters start at zero; one exchange run to its end counts once
+    as completed (none abandoned), with the bytes and messages each side sent."""
+    assert all(value == 0 for value in asdict(AntiEntropy("a").metrics).values())
+    run, initiator, responder = _run_exchange(
+        _tree({b"k1": b"h1", b"k2": b"h2"}), _tree({b"k1": b"h1", b"k2": b"other"})
+    )
+    for side in (initiator, responder):
+        assert side.metrics.exchanges_abandoned == 0
+        assert side.metrics.messages_sent > 0 and side.metrics.bytes_sent > 0
+    assert initiator.metrics.exchanges_completed == 1
+    assert initiator.metrics.keys_repaired == len(run.on_a) == 1

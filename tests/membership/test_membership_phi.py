@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 
 import pytest
-from dynamokv.impl.core._phi import PhiAccrualDetector, PhiConfig
+from dynamokv.impl.core._phi import PhiAccrualDetector, PhiConfig, phi_of_silence
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -119,6 +120,15 @@ def test_is_suspected_is_phi_at_or_over_the_threshold(gaps: list[int], silence: 
         assert detector.is_suspected(now) == (phi >= detector.config.threshold)
 
 
+@pytest.mark.parametrize("threshold", [0.01, 0.1, 0.25, 0.5, 1.0, 8.0, 16.0])
+def test_suspicion_starts_where_phi_reaches_any_positive_threshold(threshold: float) -> None:
+    """The deadline is solved for the threshold, including one below phi at the mean
+    (log10 2: a silence shorter than the mean interval is then suspect)."""
+    y = PhiConfig(threshold=threshold).y_threshold
+    assert phi_of_silence(100.0 + 10.0 * y, 100.0, 10.0) == pytest.approx(threshold, rel=1e-9)
+    assert (y < 0) == (threshold < math.log10(2))
+
+
 def test_the_window_mean_and_deviation_are_those_of_its_intervals() -> None:
     """The detector keeps running sums; its mean and standard deviation are those of the
     intervals in the window (the oldest forgotten once it is full)."""
@@ -128,3 +138,10 @@ def test_the_window_mean_and_deviation_are_those_of_its_intervals() -> None:
     window = [10.0, 20.0, 10.0, 30.0]  # the two first-heartbeat estimates were forgotten
     assert detector.mean_ticks() == pytest.approx(statistics.fmean(window))
     assert detector.std_deviation_ticks() == pytest.approx(statistics.pstdev(window))
+
+
+def test_phi_before_the_last_heartbeat_is_phi_at_it() -> None:
+    """A tick earlier than the last arrival (a driver's clocks disagree) is no silence."""
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
+    last = _steady(detector, 5)
+    assert detector.phi(last - 3) == detector.phi(last) > 0.0

@@ -603,6 +603,32 @@ def request_stop(signal_number: int, _frame: object) -> None:
     print("\nstopping after the mutant under test (its file is then restored)", flush=True)
 
 
+def judged_share(session: Path) -> tuple[int, int]:
+    """A session's mutants judged so far, and its mutants to judge (those in the set)."""
+    with sqlite3.connect(session) as connection:
+        ((items,),) = connection.execute("SELECT COUNT(*) FROM work_items")
+        ((skipped, judged),) = connection.execute(
+            "SELECT COUNT(*) FILTER (WHERE worker_outcome IN ('SKIPPED', 'skipped')),"
+            " COUNT(*) FILTER (WHERE worker_outcome NOT IN ('SKIPPED', 'skipped'))"
+            " FROM work_results"
+        )
+    return judged, items - skipped
+
+
+def next_module(queues: dict[str, list[Any]], shares: dict[str, tuple[int, int]]) -> str:
+    """The module whose mutants are the least judged, as a share of its mutants.
+
+    Each module is then sampled in proportion to its size (a stratified sample with
+    proportional allocation), so a run cut short by ``deadline`` has sampled every
+    module, the small ones as finely as the large ones, rather than finished the
+    small ones and barely started the large.
+    """
+    return min(
+        (module for module, queue in queues.items() if queue),
+        key=lambda module: (shares[module][0] + 1) / max(shares[module][1], 1),
+    )
+
+
 def exec_modules(
     modules: list[str],
     plan: dict[str, dict[str, object]],
@@ -614,12 +640,8 @@ def exec_modules(
     whole_map: bool = False,
     use_map: bool,
 ) -> None:
-    """Judge the modules' pending mutants, one module after another in turns.
-
-    Taking turns (one mutant of each module per round) means a run cut short by
-    ``deadline`` has sampled every module, not finished the first few. Survivors
-    judged again are judged by the whole fast tier.
-    """
+    """Judge the modules' pending mutants, the least judged module next
+    (:func:`next_module`). Survivors judged again are judged by the whole fast tier."""
     import cosmic_ray.plugins
     from cosmic_ray.mutating import mutate_and_test, mutate_code
     from cosmic_ray.work_db import WorkDB, use_db
@@ -662,6 +684,7 @@ def exec_modules(
         for item in again:
             retested_jobs.add(item.job_id)
     total = sum(len(queue) for queue in queues.values())
+    shares = {module: judged_share(sessions[module]) for module in modules}
 
     def judge(module: str, item: Any) -> Any:
         mutation = item.mutations[0]
@@ -712,33 +735,32 @@ def exec_modules(
     with Progress(transient=True) as progress:
         task = progress.add_task("mutants", total=total)
         while any(queues.values()):
-            for module in modules:
-                if STOP_REQUESTED:
-                    summary()
-                    return
-                if deadline is not None and time.monotonic() >= deadline:
-                    left = sum(len(queue) for queue in queues.values())
-                    progress.console.print(f"time is up: {left} chosen mutants left pending")
-                    summary()
-                    return
-                if not queues[module]:
-                    continue
-                item = queues[module].pop(0)
-                started = time.monotonic()
-                result = judge(module, item)
-                seconds += time.monotonic() - started
-                judged += 1
-                unexecuted += result.output == UNEXECUTED
-                if not is_clean(module):
-                    raise SystemExit(f"{module} is left modified; git checkout -- {module}")
-                with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
-                    database.set_result(item.job_id, result)
-                progress.advance(task)
-                if result.test_outcome is not None and result.test_outcome.value == "survived":
-                    mutation = item.mutations[0]
-                    progress.console.print(
-                        f"survived: {module}:{mutation.start_pos[0]} {mutation.operator_name}"
-                    )
+            if STOP_REQUESTED:
+                summary()
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                left = sum(len(queue) for queue in queues.values())
+                progress.console.print(f"time is up: {left} chosen mutants left pending")
+                summary()
+                return
+            module = next_module(queues, shares)
+            item = queues[module].pop(0)
+            started = time.monotonic()
+            result = judge(module, item)
+            seconds += time.monotonic() - started
+            judged += 1
+            unexecuted += result.output == UNEXECUTED
+            if not is_clean(module):
+                raise SystemExit(f"{module} is left modified; git checkout -- {module}")
+            with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
+                database.set_result(item.job_id, result)
+            shares[module] = (shares[module][0] + 1, shares[module][1])
+            progress.advance(task)
+            if result.test_outcome is not None and result.test_outcome.value == "survived":
+                mutation = item.mutations[0]
+                progress.console.print(
+                    f"survived: {module}:{mutation.start_pos[0]} {mutation.operator_name}"
+                )
     summary()
 
 
