@@ -566,3 +566,23 @@ def test_a_members_detector_learns_its_rhythm_across_heartbeats_of_one_life() ->
         view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
     assert not view.is_suspected("b", 200 + 64)
     assert view.is_suspected("b", 200 + 65)
+
+
+def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
+    """Members of equal weight (the default) join by the unweighted rule, which moves
+    the fewest partitions; the weighted one is for members of different weights."""
+    from dynamokv.impl.core import _partitions
+
+    owners = assign_partitions(["a", "b", "c"], Q)
+    view = GossipMembership(
+        "a",
+        "x",
+        generation=1,
+        seeds={},
+        rng=random.Random(0),
+        config=CONFIG,
+        status="normal",
+        ring=RingState(1, "boot", owners),
+    )
+    assert view._changed_owners(owners, "join", "d") == _partitions.join(owners, "d")
+    assert view._changed_owners(owners, "leave", "b") == _partitions.leave(owners, "b")

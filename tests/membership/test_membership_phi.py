@@ -152,3 +152,8 @@ def test_phi_of_a_silence_far_shorter_than_the_mean_is_zero_not_an_overflow() ->
     large z: for a very negative one, e^-z would overflow a float."""
     assert phi_of_silence(0.0, 1_000_000.0, 1.0) == 0.0
     assert phi_of_silence(1_000_000.0, 0.0, 1.0) > 1e6
+
+
+def test_phi_is_minus_log10_of_the_chance_the_silence_is_normal() -> None:
+    """At the mean a heartbeat is as likely late as early: phi is -log10(1/2)."""
+    assert phi_of_silence(100.0, 100.0, 10.0) == pytest.approx(math.log10(2), rel=1e-12)
