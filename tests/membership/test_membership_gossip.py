@@ -586,3 +586,15 @@ def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
     )
     assert view._changed_owners(owners, "join", "d") == _partitions.join(owners, "d")
     assert view._changed_owners(owners, "leave", "b") == _partitions.leave(owners, "b")
+
+
+def test_a_later_status_at_the_same_heartbeat_is_taken() -> None:
+    """A status change can arrive with a heartbeat already seen (an admin's command
+    gossiped on): a member held as joining becomes normal, whatever the statuses'
+    names sort as."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    joining, normal = (MemberEntry("b", "y", 1, 5, status) for status in ("joining", "normal"))
+    view.receive(GossipAck("b", "a", (joining,), (), None, False), 10)
+    effects = view.receive(GossipAck("c", "a", (normal,), (), None, False), 20)
+    assert view.entry("b") == normal
+    assert MemberStatusChanged("b", "joining", "normal") in effects

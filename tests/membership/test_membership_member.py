@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 from dynamokv.impl.core import (
+    Effect,
+    Event,
     GetRequest,
     GetResult,
     LocalStore,
@@ -489,3 +491,27 @@ def test_a_key_written_after_its_batch_was_acknowledged_is_kept_when_the_transfe
     assert {key: transfers.store.read(key) for key in held if transfers.store.read(key)} == {
         rewritten: later
     }
+
+
+def test_a_peer_back_from_suspicion_is_left_out_of_roots_rounds_for_the_grace_period() -> None:
+    """A peer that stops being suspected is left to hinted handoff for
+    ``recovery_grace_ticks``: no roots round goes to it before the grace is over, and
+    rounds reach it again after."""
+    cluster = gossip_cluster()
+    node = cluster.nodes["n3"]
+    assert node is not None
+    grace = MemberConfig().recovery_grace_ticks
+    recovered_at = cluster.now
+    node.anti_entropy_rounds.on_peer_recovered("n1", recovered_at)
+    asked: list[tuple[int, str]] = []
+    step = node.step
+
+    def recording(event: Event, now: int) -> list[Effect]:
+        effects = step(event, now)
+        asked.extend((now, e.dst) for e in effects if isinstance(e, RootsRequest))
+        return effects
+
+    node.step = recording  # type: ignore[method-assign]
+    cluster.run(until=recovered_at + 3 * grace)
+    assert asked and all(dst != "n1" for at, dst in asked if at - recovered_at < grace)
+    assert any(dst == "n1" for at, dst in asked if at - recovered_at >= grace)
