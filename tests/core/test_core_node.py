@@ -682,3 +682,23 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
     )
     assert node.trees is kept and node.reaper.enabled
     assert node.reaper.stored_since == {KEY: 500}
+
+
+def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
+    """Before any ring a node owns nothing: whatever its disk holds is due elsewhere."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    disk = SimDisk()
+    disk.apply(Persist(1, (StoreVersions(KEY, (Version(b"book", ("n2", 3)),)),)))
+    disk.sync(1)
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+    )
+    assert node.ring_state.version == 0
+    assert node.holds_data_it_does_not_own()
