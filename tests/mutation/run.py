@@ -617,8 +617,14 @@ def judged_share(session: Path) -> tuple[int, int]:
     return judged, items - skipped
 
 
-def next_module(queues: dict[str, list[Any]], shares: dict[str, tuple[int, int]]) -> str:
-    """The module whose mutants are the least judged, as a share of its mutants.
+def next_module(
+    queues: dict[str, list[Any]],
+    shares: dict[str, tuple[int, int]],
+    retested: set[str] | frozenset[str] = frozenset(),
+) -> str:
+    """The module whose mutants are the least judged, as a share of its mutants; a
+    module whose next mutant is a survivor to judge again (a job id in ``retested``)
+    goes before any other, so survivors are judged again before new mutants.
 
     Each module is then sampled in proportion to its size (a stratified sample with
     proportional allocation), so a run cut short by ``deadline`` has sampled every
@@ -627,7 +633,10 @@ def next_module(queues: dict[str, list[Any]], shares: dict[str, tuple[int, int]]
     """
     return min(
         (module for module, queue in queues.items() if queue),
-        key=lambda module: (shares[module][0] + 1) / max(shares[module][1], 1),
+        key=lambda module: (
+            queues[module][0].job_id not in retested,
+            (shares[module][0] + 1) / max(shares[module][1], 1),
+        ),
     )
 
 
@@ -744,7 +753,7 @@ def exec_modules(
                 progress.console.print(f"time is up: {left} chosen mutants left pending")
                 summary()
                 return
-            module = next_module(queues, shares)
+            module = next_module(queues, shares, retested_jobs)
             item = queues[module].pop(0)
             started = time.monotonic()
             result = judge(module, item)
