@@ -588,7 +588,7 @@ class AntiEntropyRounds:
             trees = self.trees.by_partition
             chosen = tuple(
                 sorted(
-                    p for p in self._shared_with(peer, ring).intersection(trees) if len(trees[p])
+                    p for p in self._shared_with(peer, ring).intersection(trees) if trees[p].size
                 )
             )
         else:

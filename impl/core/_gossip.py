@@ -666,9 +666,13 @@ class GossipMembership:
     def _send(
         self, destination: str, message: GossipMessage, *, entries: int, address: str = ""
     ) -> GossipSend:
-        self.metrics.messages_sent += 1
-        self.metrics.entries_sent += entries
-        return GossipSend(destination, self._address_of(destination, address), message)
+        metrics = self.metrics
+        metrics.messages_sent += 1
+        metrics.entries_sent += entries
+        # _address_of, inlined: every gossip message is sent through here.
+        entry = self._members.get(destination)
+        address = entry.address if entry is not None else self.seeds.get(destination, address)
+        return GossipSend(destination, address, message)
 
     # ------------------------------------------------------------------ receiving
 
@@ -679,12 +683,23 @@ class GossipMembership:
         rejected (counted in ``metrics.messages_rejected``) and changes nothing:
         a bad peer is an operating error, not a bug of ours.
         """
-        self.metrics.messages_received += 1
-        if not self._acceptable(message):
-            self.metrics.messages_rejected += 1
+        metrics = self.metrics
+        metrics.messages_received += 1
+        sender = message.sender
+        bound = self.config.digest_entries_max
+        if sender == self.node_id or not sender:
+            metrics.messages_rejected += 1
             return []
         if isinstance(message, GossipSyn):
+            if len(message.digests) > bound:
+                metrics.messages_rejected += 1
+                return []
             return self._on_syn(message)
+        if len(message.entries) > bound or (
+            isinstance(message, GossipAck) and len(message.requested) > bound
+        ):
+            metrics.messages_rejected += 1
+            return []
         effects: list[GossipEffect] = []
         members = self._members
         for entry in message.entries:
@@ -712,16 +727,6 @@ class GossipMembership:
                     )
                 )
         return effects
-
-    def _acceptable(self, message: GossipMessage) -> bool:
-        if message.sender == self.node_id or not message.sender:
-            return False
-        bound = self.config.digest_entries_max
-        if isinstance(message, GossipSyn):
-            return len(message.digests) <= bound
-        if isinstance(message, GossipAck) and len(message.requested) > bound:
-            return False
-        return len(message.entries) <= bound
 
     def _on_syn(self, syn: GossipSyn) -> list[GossipEffect]:
         bound = self.config.digest_entries_max
@@ -791,14 +796,15 @@ class GossipMembership:
             self.metrics.messages_rejected += 1
             return []
         merged = self._merge_rule(mine, incoming)
-        if merged == mine:
+        # ``incoming`` differs from ``mine`` (it does not precede it), so the usual merge,
+        # which returns ``incoming``, needs no comparison of every field.
+        if merged is mine or (merged is not incoming and merged == mine):
             return []
         self._members[incoming.node_id] = merged
         self.metrics.entries_merged += 1
         effects: list[GossipEffect] = []
-        if incoming.node_id != self.node_id and (merged.generation, merged.heartbeat) != (
-            mine.generation,
-            mine.heartbeat,
+        if incoming.node_id != self.node_id and (
+            merged.heartbeat != mine.heartbeat or merged.generation != mine.generation
         ):
             if merged.generation != mine.generation:
                 self._detectors[incoming.node_id] = PhiAccrualDetector(

@@ -168,6 +168,9 @@ class PartitionMerkleTree:
         position_of: key -> ring position; MD5 as everywhere (Dynamo §4.2).
         empty: :func:`empty_hashes` of ``depth``, if the caller has them already.
         hashes: where hashes are remembered, shared with other trees (default: nowhere).
+
+    Attributes:
+        size: the number of keys in the tree (``len(tree)``, without the call).
     """
 
     __slots__ = (
@@ -180,12 +183,12 @@ class PartitionMerkleTree:
         "_nodes",
         "_pair_number",
         "_position_of",
-        "_size",
         "_start",
         "_width",
         "depth",
         "partition",
         "partition_count",
+        "size",
     )
 
     def __init__(
@@ -223,7 +226,7 @@ class PartitionMerkleTree:
         self._leaf_base = 1 << depth
         self._buckets: dict[int, dict[bytes, bytes]] = {}
         self._dirty: set[int] = set()
-        self._size = 0
+        self.size = 0
         self._inner_hashes = None if hashes is None else hashes.inner
         self._pair_number: Callable[[bytes, bytes], int] = (
             _pair_number if hashes is None else hashes.pair_number
@@ -242,7 +245,7 @@ class PartitionMerkleTree:
 
     def __len__(self) -> int:
         """The number of keys in the tree."""
-        return self._size
+        return self.size
 
     def value_hash(self, key: bytes) -> bytes | None:
         """The value hash stored for ``key``, or ``None``."""
@@ -264,7 +267,7 @@ class PartitionMerkleTree:
         if old is not None:
             change ^= pair_number(key, old)
         else:
-            self._size += 1
+            self.size += 1
         contents[key] = value_hash
         sums = self._leaf_sums
         sums[leaf] = sums.get(leaf, 0) ^ change
@@ -279,7 +282,7 @@ class PartitionMerkleTree:
             return False
         if not contents:
             del self._buckets[bucket]
-        self._size -= 1
+        self.size -= 1
         leaf = self._leaf_base | bucket
         self._leaf_sums[leaf] ^= self._pair_number(key, old)
         self._dirty.add(leaf)
@@ -398,7 +401,7 @@ class PartitionMerkleTree:
         for depth in range(self.depth, -1, -1):
             invariant(level == list(self.level(depth)), "merkle: incremental hash differs")
             level = [inner_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        invariant(sum(map(len, self._buckets.values())) == self._size, "merkle: size count is off")
+        invariant(sum(map(len, self._buckets.values())) == self.size, "merkle: size count is off")
         invariant(all(self._buckets.values()), "merkle: an empty bucket is kept")
 
 

@@ -253,6 +253,11 @@ class Node:
         self.requests.now = now
         if membership is None:  # gossip: the node reaps
             self.requests.is_stale_copy = self.reaper.is_stale_copy
+        # The health view's record of timeouts, which every message clears, when the view
+        # is a TimeoutHealth (None: another view, told through on_message).
+        self._timed_out_at = (
+            self.health.timed_out_at if isinstance(self.health, TimeoutHealth) else None
+        )
         # The transitions of EVENTS, MESSAGES and AFTER_PERSIST, bound to this node's parts.
         self._events = _bind(self, EVENTS)
         self._messages = _bind(self, MESSAGES)
@@ -388,12 +393,38 @@ class Node:
             local.step_writes = {}
         if not self._booted:
             self._boot()
-        handler = self._events.get(event.__class__)
-        if handler is None:
-            invariant(False, "unknown event")
+        kind = event.__class__
+        handler = self._messages.get(kind)
+        if handler is not None:
+            # A peer message stepped as it is (the simulator's deliveries): _on_message,
+            # inlined, as every delivery takes this path.
+            if kind is not RepairPush or self._accepts_repair(event):  # type: ignore[arg-type]
+                timed_out_at = self._timed_out_at
+                if timed_out_at is None:
+                    self.health.on_message(event.src, now)  # type: ignore[union-attr]
+                elif timed_out_at:  # TimeoutHealth.on_message, inlined
+                    timed_out_at.pop(event.src, None)  # type: ignore[union-attr]
+                handler(event)
         else:
-            handler(event)
-        self._arm(now)
+            handler = self._events.get(kind)
+            if handler is None:
+                invariant(False, "unknown event")
+            else:
+                handler(event)
+        # _arm, inlined: every step ends here.
+        desired = self.requests.next_deadline()
+        gossip = self.gossip
+        if gossip is not None:
+            round_tick = gossip.next_round_tick
+            if round_tick <= now:
+                round_tick = now + 1
+            if desired is None or round_tick < desired:
+                desired = round_tick
+        if desired is not None:
+            armed = self._armed
+            if armed is None or desired < armed:
+                self._armed = desired
+                effects.append(SetTimer(desired))
         return effects
 
     def request_join(self, node_id: str, now: int) -> list[Effect]:
@@ -584,11 +615,14 @@ class Node:
     def _gossip_effects(self, effects: list[GossipEffect], now: int) -> None:
         me = self.node_id
         for effect in effects:
-            if isinstance(effect, GossipSend):
-                self.out.send(GossipPacket(me, effect.destination, effect.address, effect.message))
-            elif isinstance(effect, RingAdopted):
+            if type(effect) is GossipSend:
+                # Outbox.send, inlined: gossip sends the most messages of all.
+                self.out.effects.append(
+                    GossipPacket(me, effect.destination, effect.address, effect.message)
+                )
+            elif type(effect) is RingAdopted:
                 self._adopt(effect.previous, effect.ring, now)
-            elif isinstance(effect, SuspicionChanged):
+            elif type(effect) is SuspicionChanged:
                 health = self.health
                 assert isinstance(health, GossipHealth)
                 health.set_suspected(effect.node_id, effect.suspected)

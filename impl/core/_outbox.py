@@ -97,5 +97,6 @@ class Outbox:
 
     def persisted(self, persist_id: int) -> tuple[AfterPersist, ...]:
         """Persist ``persist_id`` is durable: the actions that waited for it."""
-        invariant(1 <= persist_id <= self._persist_seq, "PersistDone for a persist never emitted")
+        if not 1 <= persist_id <= self._persist_seq:
+            invariant(False, "PersistDone for a persist never emitted")
         return self._after.pop(persist_id, ())

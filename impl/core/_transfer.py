@@ -161,7 +161,7 @@ class PartitionTransfers:
             by_partition = trees.by_partition
             for partition in candidates:
                 tree = by_partition.get(partition)
-                if tree is None or not len(tree):
+                if tree is None or not tree.size:
                     continue
                 if partition in self._queued:
                     touched.add(partition)  # look again once its transfer is over
