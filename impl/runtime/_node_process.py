@@ -120,7 +120,7 @@ from ._metrics import (
     MetricsRegistry,
 )
 from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
-from ._store_writer import StoreWriter
+from ._store_writer import StoreWriter, memtable_scale_for_node
 from ._tls import (
     NodeCertificatePaths,
     http_server_ssl_context,
@@ -362,7 +362,12 @@ class NodeProcess:
         self.metrics = MetricsRegistry()
         self.random = random or random_module.Random()
         self.store = store or StoreWriter.open(
-            config.data_dir, fsync=config.fsync, metrics=self.metrics
+            config.data_dir,
+            fsync=config.fsync,
+            metrics=self.metrics,
+            memtable_scale=memtable_scale_for_node(
+                config.name, (member.name for member in config.members)
+            ),
         )
         self.node_config = node_config or NodeConfig(
             n=config.replication_factor,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
@@ -37,10 +37,14 @@ from dynamokv.impl.storage import StoreOptions
 from ._metrics import SIZE_BUCKETS, MetricsRegistry
 
 __all__ = [
+    "BACKGROUND_DUTY",
     "INLINE_SLOW_WRITES_IN_A_ROW_MAX",
     "INLINE_WRITE_SECONDS_MAX",
+    "MEMTABLE_SCALE_MAX",
+    "MEMTABLE_SCALE_MIN",
     "THREADED_AFTER_SLOW_WRITE_SECONDS",
     "StoreWriter",
+    "memtable_scale_for_node",
 ]
 
 INLINE_WRITE_SECONDS_MAX = 0.02
@@ -56,7 +60,45 @@ THREADED_AFTER_SLOW_WRITE_SECONDS = 30.0
 LAST_BATCH_IDS_MAX = 4096
 """Persist ids whose write time :attr:`StoreWriter.last_batch_ms` remembers (for traces)."""
 
+BACKGROUND_DUTY = 0.25
+"""The share of its time a node's store flushes and compacts between pauses
+(:attr:`~dynamokv.impl.storage.StoreOptions.background_duty`): a flush or compaction then
+takes about four times as long, and the event loop, which shares the GIL with the flusher
+and compactor threads, has it to itself three quarters of that time. Measured in one
+process serving a paced load while a thread flushed 8 MiB memtables (``docs/benchmarks.md``).
+"""
+
+MEMTABLE_SCALE_MIN = 0.75
+MEMTABLE_SCALE_MAX = 1.25
+"""The range of :func:`memtable_scale_for_node`."""
+
 _log = logging.getLogger("dynamokv.runtime.store")
+
+
+def memtable_scale_for_node(name: str, members: Iterable[str]) -> float:
+    """A node's memtable size, as a fraction of the store's default: its members spread evenly.
+
+    Every replica of a key receives the same writes (N of them, Dynamo §4.3), so nodes with
+    equal memtables fill them at the same moment and flush them, then compact the
+    segments, all at once: each flush and compaction is tens to hundreds of milliseconds of
+    Python on the node's flusher or compactor thread, sharing the GIL with the event loop.
+    A put needs W of the N replicas; with every replica busy at once there is none to route
+    around, and on a machine with fewer cores than nodes they also compete for the cores.
+    Memtables of different sizes flush at different moments and with different periods,
+    so the nodes' background work drifts apart (measured, ``docs/benchmarks.md``). The
+    members sorted by name divide :data:`MEMTABLE_SCALE_MIN`..:data:`MEMTABLE_SCALE_MAX`
+    into equal parts and each takes the middle of its own (three nodes: 0.83, 1 and 1.17);
+    a node that is not among them takes 1.
+
+    Args:
+        name: the node's name.
+        members: the names of the cluster's configured members.
+    """
+    ordered = sorted(set(members))
+    if name not in ordered:
+        return 1.0
+    share = (ordered.index(name) + 0.5) / len(ordered)
+    return MEMTABLE_SCALE_MIN + (MEMTABLE_SCALE_MAX - MEMTABLE_SCALE_MIN) * share
 
 
 class StoreWriter:
@@ -111,9 +153,29 @@ class StoreWriter:
         )
 
     @classmethod
-    def open(cls, directory: str, *, fsync: str, metrics: MetricsRegistry) -> StoreWriter:
-        """Open (or create) the node's stores under ``directory`` and recover them."""
-        options = StoreOptions(fsync=fsync)  # type: ignore[arg-type]  # checked by config
+    def open(
+        cls,
+        directory: str,
+        *,
+        fsync: str,
+        metrics: MetricsRegistry,
+        memtable_scale: float = 1.0,
+    ) -> StoreWriter:
+        """Open (or create) the node's stores under ``directory`` and recover them.
+
+        Args:
+            directory: where the node's stores live.
+            fsync: the stores' fsync policy.
+            metrics: where the writer loop counts.
+            memtable_scale: the stores' memtable size as a fraction of the default
+                (see :func:`memtable_scale_for_node`).
+        """
+        memtable_bytes_max = round(StoreOptions.memtable_bytes_max * memtable_scale)
+        options = StoreOptions(
+            fsync=fsync,  # type: ignore[arg-type]  # checked by config
+            memtable_bytes_max=memtable_bytes_max,
+            background_duty=BACKGROUND_DUTY,
+        )
         return cls(StoreAdapter.open(directory, options=options), metrics=metrics)
 
     def apply(self, persist: Persist) -> None:

@@ -125,6 +125,13 @@ WAL_PREPARED_SUFFIX = ".prepared"
 BACKGROUND_WAIT_SECONDS_MAX = 60.0
 """Longest a writer waits for the flusher before reporting it stuck."""
 
+BACKGROUND_SLICE_SECONDS = 0.001
+"""CPU a paced background flush or compaction spends between two pauses
+(:attr:`StoreOptions.background_duty`)."""
+
+BACKGROUND_PACE_RECORDS = 32
+"""Records a paced flush or compaction writes between two looks at its thread's CPU clock."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class StoreOptions:
@@ -145,6 +152,10 @@ class StoreOptions:
         compaction_fanout: Segments of one tier merged into one of the next tier.
         background: Flush and compact on background threads (``False``: inline, in the
             writer's call, deterministic, as the simulator needs).
+        background_duty: The share of its time a background flush or compaction spends
+            computing: after each :data:`BACKGROUND_SLICE_SECONDS` of its thread's CPU it
+            sleeps as long again times ``(1 - background_duty) / background_duty``
+            (1: no pauses); the pauses and why are described at ``Store._pace``.
     """
 
     fsync: FsyncPolicy = "always"
@@ -156,6 +167,7 @@ class StoreOptions:
     bloom_bits_per_key: int = 10
     compaction_fanout: int = 4
     background: bool = True
+    background_duty: float = 1.0
 
     def __post_init__(self) -> None:
         if self.fsync not in FSYNC_POLICIES:
@@ -174,6 +186,8 @@ class StoreOptions:
             raise StorageArgumentError("bloom_bits_per_key must be in [1, 64]")
         if not 2 <= self.compaction_fanout <= 64:
             raise StorageArgumentError("compaction_fanout must be in [2, 64]")
+        if not 0.05 <= self.background_duty <= 1.0:
+            raise StorageArgumentError("background_duty must be in [0.05, 1]")
 
 
 @dataclass(frozen=True)
@@ -879,7 +893,7 @@ class Store:
         if not self.options.background:
             self._compact_triggered()
 
-    def _flush_immutable(self) -> None:
+    def _flush_immutable(self, *, paced: bool = False) -> None:
         """Write the immutable memtable as a tier-0 segment and retire its WAL files."""
         with self._flush_lock:
             with self._lock:
@@ -893,6 +907,7 @@ class Store:
                 ((k, v) for k, v in items if not (drop_markers and v is None)),
                 entries_count_expected=len(items),
                 tier=0,
+                paced=paced,
             )
             wal_number_min = version.immutable_wal_number_end
 
@@ -922,6 +937,7 @@ class Store:
         *,
         entries_count_expected: int,
         tier: int,
+        paced: bool = False,
     ) -> Segment | None:
         with self._lock:
             number = self._file_number_next
@@ -941,6 +957,8 @@ class Store:
                 os_error, path=path, action="creating a segment"
             ) from None
         try:
+            if paced and self.options.background_duty < 1.0:
+                records = self._pace(records)
             for sort_key, value in records:
                 writer.add(sort_key, value)
             if writer.entries_count == 0:
@@ -958,6 +976,35 @@ class Store:
             writer.abandon()
             raise
         return segment
+
+    def _pace(
+        self, records: Iterable[tuple[bytes, bytes | None]]
+    ) -> Iterator[tuple[bytes, bytes | None]]:
+        """``records``, with a pause after each :data:`BACKGROUND_SLICE_SECONDS` of CPU.
+
+        A flush or compaction on a background thread is tens to hundreds of milliseconds of
+        Python, and it shares the GIL with the thread that serves requests: while both
+        want it they take turns every switch interval, each turn a wake-up of the other
+        thread, so the serving thread gets about half of its time and its queue grows for
+        as long as the flush lasts. Sleeping releases the GIL without a turn to wait for:
+        with ``background_duty`` 0.5 the work takes about twice as long and the serving
+        thread has the GIL to itself half of the time (measured, ``docs/benchmarks.md``).
+        The clock is the thread's own CPU time, so time spent waiting for the GIL or a core
+        is not counted as work. No pause once the memtable is half full: the next rotation
+        would wait for a flush still under way, and writes with it.
+        """
+        duty = self.options.background_duty
+        pause_per_work = (1.0 - duty) / duty
+        half_full_bytes = self.options.memtable_bytes_max // 2
+        slice_started = time.thread_time()
+        for count, record in enumerate(records, start=1):
+            yield record
+            if count % BACKGROUND_PACE_RECORDS == 0:
+                worked = time.thread_time() - slice_started
+                if worked >= BACKGROUND_SLICE_SECONDS:
+                    if self._memtable_bytes < half_full_bytes:
+                        time.sleep(worked * pause_per_work)
+                    slice_started = time.thread_time()
 
     def _apply_change(
         self,
@@ -1058,14 +1105,14 @@ class Store:
             start = end
         return None
 
-    def _compact_triggered(self) -> None:
+    def _compact_triggered(self, *, paced: bool = False) -> None:
         """Run size-tiered compactions until none is due (bounded by the segment count)."""
         for _ in range(64):
             with self._lock:
                 candidate = self._compaction_candidate()
             if candidate is None:
                 return
-            self._merge(candidate, tier=candidate[0].tier + 1, may_drop=self._may_drop)
+            self._merge(candidate, tier=candidate[0].tier + 1, may_drop=self._may_drop, paced=paced)
 
     def compact(self, *, may_drop: MayDrop | None = None) -> None:
         """Merge every segment into one now (a full compaction).
@@ -1083,7 +1130,14 @@ class Store:
                 segments, tier=max(s.tier for s in segments), may_drop=may_drop or self._may_drop
             )
 
-    def _merge(self, inputs: tuple[Segment, ...], *, tier: int, may_drop: MayDrop | None) -> None:
+    def _merge(
+        self,
+        inputs: tuple[Segment, ...],
+        *,
+        tier: int,
+        may_drop: MayDrop | None,
+        paced: bool = False,
+    ) -> None:
         with self._compaction_lock:
             with self._lock:
                 current = self._version.segments
@@ -1097,7 +1151,10 @@ class Store:
                     inputs, includes_oldest=includes_oldest, may_drop=may_drop
                 )
                 output = self._write_segment(
-                    records, entries_count_expected=sum(s.entries_count for s in inputs), tier=tier
+                    records,
+                    entries_count_expected=sum(s.entries_count for s in inputs),
+                    tier=tier,
+                    paced=paced,
                 )
 
                 def change(version: _Version) -> _Version:
@@ -1155,7 +1212,7 @@ class Store:
                 continue
             background.flush_wanted.clear()
             try:
-                self._flush_immutable()
+                self._flush_immutable(paced=True)
             except StorageError as error:
                 with self._lock:
                     background.error = error
@@ -1172,7 +1229,7 @@ class Store:
             if background.stopping.is_set():
                 return
             with contextlib.suppress(StorageError):  # inputs stay; the next flush asks again
-                self._compact_triggered()
+                self._compact_triggered(paced=True)
 
     # --------------------------------------------------------------------- lifecycle
 

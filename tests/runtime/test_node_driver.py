@@ -17,6 +17,12 @@ from dynamokv.impl.client import AsyncClient, QuorumError
 from dynamokv.impl.persist import StoreAdapter
 from dynamokv.impl.runtime import MetricsRegistry, NodeProcessConfig, StoreWriter
 from dynamokv.impl.runtime._node_process import GC_OLDEST_GENERATION_THRESHOLD_NEVER
+from dynamokv.impl.runtime._store_writer import (
+    BACKGROUND_DUTY,
+    MEMTABLE_SCALE_MAX,
+    MEMTABLE_SCALE_MIN,
+    memtable_scale_for_node,
+)
 from dynamokv.impl.storage import Store, StoreOptions
 from node_helpers import open_cluster, patient_node_config, stop_node
 from runtime_helpers import trio_test
@@ -73,6 +79,31 @@ async def test_a_serving_node_leaves_full_collections_to_its_own_period(tmp_path
             assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+@trio_test
+async def test_the_nodes_memtables_differ_so_replicas_flush_at_different_moments(
+    tmp_path: Path,
+) -> None:
+    async with open_cluster(tmp_path) as nodes:
+        sizes = []
+        for node in nodes:
+            for store in (node.process.store.adapter.data, node.process.store.adapter.meta):
+                assert store.options.background_duty == BACKGROUND_DUTY
+            sizes.append(node.process.store.adapter.data.options.memtable_bytes_max)
+    default = StoreOptions().memtable_bytes_max
+    assert len(set(sizes)) == len(nodes)
+    assert all(
+        MEMTABLE_SCALE_MIN * default <= size <= MEMTABLE_SCALE_MAX * default for size in sizes
+    )
+
+
+def test_memtable_scales_spread_the_members_evenly() -> None:
+    members = ["c", "a", "b"]
+    scales = [memtable_scale_for_node(name, members) for name in ("a", "b", "c")]
+    assert scales == pytest.approx([0.75 + 0.5 / 6, 1.0, 1.25 - 0.5 / 6])
+    assert memtable_scale_for_node("d", members) == 1.0
+    assert memtable_scale_for_node("a", ["a"]) == 1.0
 
 
 @trio_test

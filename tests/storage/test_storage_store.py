@@ -559,3 +559,76 @@ def test_a_segment_almost_wholly_cached_has_its_last_blocks_read_too(tmp_path: P
                 store.get(key)
         assert segment.blocks_count > 50 and segment.complete_epoch  # the last one read too
         assert len(segment.records) == 3000
+
+
+def test_paced_background_work_keeps_every_record(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    model: dict[bytes, bytes] = {}
+    paced = StoreOptions(
+        fsync="none",
+        memtable_bytes_max=4096,
+        block_bytes_target=256,
+        compaction_fanout=2,
+        background_duty=0.2,
+    )
+    with Store.open(str(tmp_path), options=paced) as store:
+        for _ in range(2000):
+            key = f"key-{rng.randrange(300)}".encode()
+            value = rng.randbytes(rng.randrange(60))
+            store.put(key, value)
+            model[key] = value
+        store.wait_for_background()
+        assert store.stats().flushes_count > 5
+        assert store.stats().compactions_count > 0
+        assert dict(store.scan(0, 0)) == model
+    with pytest.raises(StorageArgumentError):
+        StoreOptions(background_duty=0.0)
+    with pytest.raises(StorageArgumentError):
+        StoreOptions(background_duty=1.5)
+
+
+class _FakeThreadClock:
+    """``time.thread_time`` and ``time.sleep`` of the store module, driven by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def thread_time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def test_paced_records_pause_in_proportion_to_the_work_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dynamokv.impl.storage import _store
+
+    clock = _FakeThreadClock()
+    monkeypatch.setattr(_store, "time", clock)
+    options = StoreOptions(memtable_bytes_max=1 << 20, background=False, background_duty=0.25)
+    store = Store.open(str(tmp_path), options=options)
+    try:
+        records = [(bytes([n]), b"v") for n in range(_store.BACKGROUND_PACE_RECORDS * 4)]
+
+        def work(records_out: list[tuple[bytes, bytes | None]]) -> None:
+            for record in store._pace(iter(records)):
+                records_out.append(record)
+                clock.now += 0.002 / _store.BACKGROUND_PACE_RECORDS  # 2 ms per 32 records
+
+        seen: list[tuple[bytes, bytes | None]] = []
+        work(seen)
+        assert seen == records
+        # Every 32 records: 2 ms of CPU, then three times as long asleep (duty 0.25).
+        assert clock.sleeps == pytest.approx([0.006] * 4)
+
+        clock.sleeps.clear()
+        store._memtable_bytes = options.memtable_bytes_max // 2  # a rotation is near
+        work([])
+        assert clock.sleeps == []
+    finally:
+        store._memtable_bytes = 0
+        monkeypatch.undo()
+        store.close()
