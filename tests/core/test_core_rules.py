@@ -282,3 +282,22 @@ def test_a_ring_remembers_the_partitions_of_at_most_65536_keys() -> None:
     ring.partition_of(keys[-1])
     assert len(ring._partition_cache) == 1
     assert [ring.partition_of(key) for key in keys[:100]] == first[:100]
+
+
+def test_a_persist_done_for_a_persist_never_emitted_is_a_bug_the_outbox_refuses() -> None:
+    from dynamokv.impl.core import Outbox
+
+    out = Outbox()
+    with pytest.raises(InvariantError, match="never emitted"):
+        out.persisted(5)
+
+
+@pytest.mark.parametrize("view", [TimeoutHealth, GossipHealth])
+def test_a_peer_timed_out_early_is_healthy_again_suspect_ticks_later(
+    view: type[TimeoutHealth],
+) -> None:
+    """The suspicion lasts ``suspect_ticks`` after the timeout, whatever tick that was."""
+    health = view()
+    health.on_timeout("n2", 30)
+    assert not health.is_healthy("n2", 79)
+    assert health.is_healthy("n2", 80)
