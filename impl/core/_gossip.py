@@ -230,7 +230,7 @@ def choose_gossip_peer(candidates: Sequence[str], rng: random.Random) -> str | N
     """
     if not candidates:
         return None
-    return candidates[rng.randrange(len(candidates))]
+    return rng.choice(candidates)
 
 
 @dataclass(frozen=True)
@@ -638,7 +638,11 @@ class GossipMembership:
             for entry in self._members.values():
                 cached = remembered.get(entry.node_id)
                 if cached is None or cached[0] is not entry:
-                    cached = remembered[entry.node_id] = (entry, entry.digest())
+                    # entry.digest(), inlined: a member's entry changes at every heartbeat.
+                    digest = EntryDigest(
+                        entry.node_id, entry.generation, entry.heartbeat, entry.status
+                    )
+                    cached = remembered[entry.node_id] = (entry, digest)
                 digests.append(cached[1])
             return tuple(digests)
         # More members than one message holds: own entry, then a slice that rotates
@@ -788,8 +792,16 @@ class GossipMembership:
             detector.heartbeat(now)
             self._detectors[incoming.node_id] = detector
             return [MemberStatusChanged(incoming.node_id, None, incoming.status)]
-        if precedes(incoming, mine):
-            return []  # nothing new: the common case, kept cheap
+        # precedes(incoming, mine), inlined: receive() let through only entries that
+        # look newer, so this is mostly False.
+        if incoming.generation != mine.generation:
+            if incoming.generation < mine.generation:
+                return []
+        elif (
+            incoming.heartbeat <= mine.heartbeat
+            and STATUS_RANK[incoming.status] <= STATUS_RANK[mine.status]
+        ):
+            return []  # nothing new
         if incoming.node_id == self.node_id and incoming.generation > mine.generation:
             # A peer claims a later life of this node than the one running: stale
             # state from a reused id. Keep our own generation (counted, not merged).

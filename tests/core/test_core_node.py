@@ -654,3 +654,31 @@ def test_a_start_without_kept_trees_builds_them_from_what_the_disk_holds() -> No
     )
     assert node.trees.value_hash(node.ring.partition_of(KEY), KEY) == value_hash(held)
     assert len(node.trees) == 1
+
+
+def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -> None:
+    """Kept trees spare the start its hashing, not the reaper's look at the disk: the
+    tombstones stored there are noted, so they are reaped in time."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    tombstone = (Version(None, ("n2", 3)),)
+    disk = SimDisk()
+    disk.apply(Persist(1, (StoreVersions(KEY, tombstone),)))
+    disk.sync(1)
+    kept = core.MerkleTrees(partition_count=8, depth=4, partition_of=hash)
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=disk,
+        random=random.Random(1),
+        member_config=core.MemberConfig(
+            gossip=GossipConfig(partition_count=8), tombstone_grace_ticks=100
+        ),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+        merkle_trees=kept,
+        now=500,
+    )
+    assert node.trees is kept and node.reaper.enabled
+    assert node.reaper.stored_since == {KEY: 500}

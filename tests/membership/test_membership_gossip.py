@@ -504,3 +504,65 @@ def test_a_first_life_of_generation_zero_is_allowed_and_a_negative_one_refused()
     assert view.entry("a") is not None and view.entry("a").generation == 0  # type: ignore[union-attr]
     with pytest.raises(MembershipArgumentError, match="generation"):
         GossipMembership("a", "x", generation=-1, seeds={}, rng=random.Random(0), config=CONFIG)
+
+
+def test_gossips_detector_suspects_a_silent_member_about_6_periods_after_its_last_heartbeat() -> (
+    None
+):
+    """The detector's defaults for gossip, for a 10-tick period: a member heard every
+    period is suspected 57 ticks after its last heartbeat (about 6 periods), one heard
+    once, 90 ticks after it (the first interval is estimated as 3 periods)."""
+    from dynamokv.impl.core._phi import PhiAccrualDetector
+
+    config = GossipConfig()
+    assert config.gossip_period_ticks == 10
+    steady = PhiAccrualDetector(config.phi)
+    for tick in range(0, 1_000, 10):
+        steady.heartbeat(tick)
+    once = PhiAccrualDetector(config.phi)
+    once.heartbeat(990)
+    for detector, silence in ((steady, 57), (once, 90)):
+        assert not detector.is_suspected(990 + silence - 1)
+        assert detector.is_suspected(990 + silence)
+
+
+def test_a_round_pushes_back_what_the_answering_peer_heard_later() -> None:
+    """In a round's ack the peer pushes the entries it holds with a later heartbeat, or
+    a later status, than the initiator's digest shows: after one round the initiator
+    has them."""
+    rng = random.Random(1)
+    a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
+    b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
+    c_normal, c_leaving = (MemberEntry("c", "addr-c", 1, 1, s) for s in ("normal", "leaving"))
+
+    def round_from_a(now: int) -> None:
+        (syn,) = [e for e in a.tick(now) if isinstance(e, GossipSend)]
+        (ack,) = [e for e in b.receive(syn.message, now + 1) if isinstance(e, GossipSend)]
+        for effect in a.receive(ack.message, now + 2):
+            if isinstance(effect, GossipSend):
+                b.receive(effect.message, now + 3)
+
+    for view in (a, b):
+        view.receive(GossipAck("c", view.node_id, (c_normal,), (), None, False), 1)
+    round_from_a(a.next_round_tick)
+    assert a.members["b"] == b.members["b"]
+    for now in range(b.next_round_tick, b.next_round_tick + 5 * CONFIG.gossip_period_ticks, 10):
+        b.tick(now)  # b's own heartbeat goes up; its syns to a are lost
+    b.receive(GossipAck("c", "b", (c_leaving,), (), None, False), b.next_round_tick)
+    assert b.members["b"].heartbeat > a.members["b"].heartbeat
+    assert (a.members["c"], b.members["c"]) == (c_normal, c_leaving)
+    round_from_a(a.next_round_tick + 5 * CONFIG.gossip_period_ticks)
+    assert a.members["b"] == b.members["b"] and a.members["c"] == c_leaving
+
+
+def test_a_members_detector_learns_its_rhythm_across_heartbeats_of_one_life() -> None:
+    """Heartbeats of one generation feed one detector: after twenty at the gossip period
+    the member is suspected 65 ticks after the last (its learned rhythm, the first
+    interval's estimate still in the window), not 90 (the estimate alone, which a
+    detector made anew would use)."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    for heartbeat in range(1, 21):
+        entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+        view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
+    assert not view.is_suspected("b", 200 + 64)
+    assert view.is_suspected("b", 200 + 65)

@@ -145,3 +145,10 @@ def test_phi_before_the_last_heartbeat_is_phi_at_it() -> None:
     detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
     last = _steady(detector, 5)
     assert detector.phi(last - 3) == detector.phi(last) > 0.0
+
+
+def test_phi_of_a_silence_far_shorter_than_the_mean_is_zero_not_an_overflow() -> None:
+    """``log10(1 + e^z)`` is computed as ``(z + log(1 + e^-z)) / ln 10`` only for a
+    large z: for a very negative one, e^-z would overflow a float."""
+    assert phi_of_silence(0.0, 1_000_000.0, 1.0) == 0.0
+    assert phi_of_silence(1_000_000.0, 0.0, 1.0) > 1e6

@@ -21,8 +21,10 @@ How a run is made honest:
 * **no stale bytecode**: a mutant of the same size written within the same second
   as the original would let Python load the original's cached ``.pyc``; the
   module's cached bytecode is removed before every mutant's oracle;
-* **pending mutants run in a random order**, so a run stopped by ``--limit`` or
-  ``--minutes`` has judged a uniform sample of each module: the table then shows the
+* **pending mutants run in a random order**, each module sampled in proportion to its
+  size (the least judged module, as a share of its mutants, goes next), so a run
+  stopped by ``--limit`` or ``--minutes`` has judged a uniform sample of each module,
+  a stratified sample with proportional allocation: the table then shows the
   estimated score with its 95% interval (weighted by each module's mutant count),
   and a package meets its target only when every module was sampled and the whole
   interval lies at or above the target (or nothing is pending and the score does);
@@ -663,23 +665,22 @@ def exec_modules(
     for module in modules:
         session = open_session(module, plan)
         sessions[module] = session
-        retested: set[str] = set()
-        if retest_survivors:
-            with sqlite3.connect(session) as connection:
-                # The enum is stored by name.
-                where = "WHERE test_outcome IN ('SURVIVED', 'survived')"
-                retested = {
-                    job_id
-                    for (job_id,) in connection.execute(f"SELECT job_id FROM work_results {where}")
-                }
-                connection.execute(f"DELETE FROM work_results {where}")
-            if retested:
-                print(f"{module}: judging its {len(retested)} survivors again")
-            skip_unjudged_mutants(module, session)
         with use_db(str(session), WorkDB.Mode.open) as database:
             pending = list(database.pending_work_items)
-        again = [item for item in pending if item.job_id in retested]
-        fresh = [item for item in pending if item.job_id not in retested]
+            # A survivor keeps its verdict until it is judged again (the new one
+            # overwrites it), so a retest cut short leaves the rest survivors.
+            again = (
+                [
+                    item
+                    for item, result in database.completed_work_items
+                    if result.test_outcome is not None and result.test_outcome.value == "survived"
+                ]
+                if retest_survivors
+                else []
+            )
+        if again:
+            print(f"{module}: judging its {len(again)} survivors again")
+        fresh = pending
         queues[module] = again + (fresh if limit is None else fresh[:limit])
         for item in again:
             retested_jobs.add(item.job_id)
@@ -754,7 +755,8 @@ def exec_modules(
                 raise SystemExit(f"{module} is left modified; git checkout -- {module}")
             with use_db(str(sessions[module]), WorkDB.Mode.open) as database:
                 database.set_result(item.job_id, result)
-            shares[module] = (shares[module][0] + 1, shares[module][1])
+            if item.job_id not in retested_jobs:
+                shares[module] = (shares[module][0] + 1, shares[module][1])
             progress.advance(task)
             if result.test_outcome is not None and result.test_outcome.value == "survived":
                 mutation = item.mutations[0]
@@ -1073,7 +1075,7 @@ def main(argv: list[str]) -> int:
             if not on_this_tree and not run_oracle(pytest_command(tests)):
                 print("baseline: the oracles fail on the unmutated tree; fix them first")
                 return 1
-            print(f"mutating {len(chosen)} modules in turns …", flush=True)
+            print(f"mutating {len(chosen)} modules, each in proportion to its size …", flush=True)
             exec_modules(
                 chosen,
                 plan,
