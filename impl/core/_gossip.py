@@ -638,11 +638,7 @@ class GossipMembership:
             for entry in self._members.values():
                 cached = remembered.get(entry.node_id)
                 if cached is None or cached[0] is not entry:
-                    # entry.digest(), inlined: a member's entry changes at every heartbeat.
-                    digest = EntryDigest(
-                        entry.node_id, entry.generation, entry.heartbeat, entry.status
-                    )
-                    cached = remembered[entry.node_id] = (entry, digest)
+                    cached = remembered[entry.node_id] = (entry, entry.digest())
                 digests.append(cached[1])
             return tuple(digests)
         # More members than one message holds: own entry, then a slice that rotates
@@ -670,13 +666,9 @@ class GossipMembership:
     def _send(
         self, destination: str, message: GossipMessage, *, entries: int, address: str = ""
     ) -> GossipSend:
-        metrics = self.metrics
-        metrics.messages_sent += 1
-        metrics.entries_sent += entries
-        # _address_of, inlined: every gossip message is sent through here.
-        entry = self._members.get(destination)
-        address = entry.address if entry is not None else self.seeds.get(destination, address)
-        return GossipSend(destination, address, message)
+        self.metrics.messages_sent += 1
+        self.metrics.entries_sent += entries
+        return GossipSend(destination, self._address_of(destination, address), message)
 
     # ------------------------------------------------------------------ receiving
 
@@ -687,23 +679,12 @@ class GossipMembership:
         rejected (counted in ``metrics.messages_rejected``) and changes nothing:
         a bad peer is an operating error, not a bug of ours.
         """
-        metrics = self.metrics
-        metrics.messages_received += 1
-        sender = message.sender
-        bound = self.config.digest_entries_max
-        if sender == self.node_id or not sender:
-            metrics.messages_rejected += 1
+        self.metrics.messages_received += 1
+        if not self._acceptable(message):
+            self.metrics.messages_rejected += 1
             return []
         if isinstance(message, GossipSyn):
-            if len(message.digests) > bound:
-                metrics.messages_rejected += 1
-                return []
             return self._on_syn(message)
-        if len(message.entries) > bound or (
-            isinstance(message, GossipAck) and len(message.requested) > bound
-        ):
-            metrics.messages_rejected += 1
-            return []
         effects: list[GossipEffect] = []
         members = self._members
         for entry in message.entries:
@@ -731,6 +712,16 @@ class GossipMembership:
                     )
                 )
         return effects
+
+    def _acceptable(self, message: GossipMessage) -> bool:
+        if message.sender == self.node_id or not message.sender:
+            return False
+        bound = self.config.digest_entries_max
+        if isinstance(message, GossipSyn):
+            return len(message.digests) <= bound
+        if isinstance(message, GossipAck) and len(message.requested) > bound:
+            return False
+        return len(message.entries) <= bound
 
     def _on_syn(self, syn: GossipSyn) -> list[GossipEffect]:
         bound = self.config.digest_entries_max
@@ -792,31 +783,22 @@ class GossipMembership:
             detector.heartbeat(now)
             self._detectors[incoming.node_id] = detector
             return [MemberStatusChanged(incoming.node_id, None, incoming.status)]
-        # precedes(incoming, mine), inlined: receive() let through only entries that
-        # look newer, so this is mostly False.
-        if incoming.generation != mine.generation:
-            if incoming.generation < mine.generation:
-                return []
-        elif (
-            incoming.heartbeat <= mine.heartbeat
-            and STATUS_RANK[incoming.status] <= STATUS_RANK[mine.status]
-        ):
-            return []  # nothing new
+        if precedes(incoming, mine):
+            return []  # nothing new: the common case, kept cheap
         if incoming.node_id == self.node_id and incoming.generation > mine.generation:
             # A peer claims a later life of this node than the one running: stale
             # state from a reused id. Keep our own generation (counted, not merged).
             self.metrics.messages_rejected += 1
             return []
         merged = self._merge_rule(mine, incoming)
-        # ``incoming`` differs from ``mine`` (it does not precede it), so the usual merge,
-        # which returns ``incoming``, needs no comparison of every field.
-        if merged is mine or (merged is not incoming and merged == mine):
+        if merged == mine:
             return []
         self._members[incoming.node_id] = merged
         self.metrics.entries_merged += 1
         effects: list[GossipEffect] = []
-        if incoming.node_id != self.node_id and (
-            merged.heartbeat != mine.heartbeat or merged.generation != mine.generation
+        if incoming.node_id != self.node_id and (merged.generation, merged.heartbeat) != (
+            mine.generation,
+            mine.heartbeat,
         ):
             if merged.generation != mine.generation:
                 self._detectors[incoming.node_id] = PhiAccrualDetector(

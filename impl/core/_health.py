@@ -46,35 +46,31 @@ class TimeoutHealth(HealthView):
 
     Args:
         suspect_ticks: how long a suspicion lasts without new evidence.
-
-    Attributes:
-        timed_out_at: peer -> the tick of its latest request timeout; a message from the
-            peer removes it (:meth:`on_message`, which a node inlines on every delivery).
     """
 
-    __slots__ = ("suspect_ticks", "timed_out_at")
+    __slots__ = ("_suspected_at", "suspect_ticks")
 
     def __init__(self, *, suspect_ticks: int = 50) -> None:
         self.suspect_ticks = suspect_ticks
-        self.timed_out_at: dict[str, int] = {}
+        self._suspected_at: dict[str, int] = {}
 
     def is_healthy(self, node: str, now: int) -> bool:
         """Healthy unless suspected within the last ``suspect_ticks``."""
-        since = self.timed_out_at.get(node)
+        since = self._suspected_at.get(node)
         return since is None or now - since >= self.suspect_ticks
 
     def on_message(self, node: str, now: int) -> None:
         """Clear any suspicion of ``node``."""
-        if self.timed_out_at:
-            self.timed_out_at.pop(node, None)
+        if self._suspected_at:
+            self._suspected_at.pop(node, None)
 
     def on_timeout(self, node: str, now: int) -> None:
         """Suspect ``node`` from ``now``."""
-        self.timed_out_at[node] = now
+        self._suspected_at[node] = now
 
     def suspected(self) -> tuple[str, ...]:
         """The nodes currently under suspicion (for status displays)."""
-        return tuple(sorted(self.timed_out_at))
+        return tuple(sorted(self._suspected_at))
 
 
 class GossipHealth(TimeoutHealth):
@@ -97,7 +93,7 @@ class GossipHealth(TimeoutHealth):
         """Healthy unless phi suspects ``node`` or it timed out lately."""
         if node in self._suspected:
             return False
-        since = self.timed_out_at.get(node)
+        since = self._suspected_at.get(node)
         return since is None or now - since >= self.suspect_ticks
 
     def set_suspected(self, node: str, suspected: bool) -> None:

@@ -68,7 +68,6 @@ simulator's ``static`` clusters and the request-path scenario scripts use it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from heapq import heappop
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -133,7 +132,7 @@ from ._outbox import (
     Outbox,
 )
 from ._reaping import TombstoneReaper
-from ._requests import _HINT_REPLAY, RequestPath
+from ._requests import RequestPath
 from ._ring import PartitionRing, RingCache
 from ._seams import DEFAULT_SEAMS, Seams
 from ._storage import LocalStore, MemberStorageView, StorageView
@@ -254,11 +253,6 @@ class Node:
         self.requests.now = now
         if membership is None:  # gossip: the node reaps
             self.requests.is_stale_copy = self.reaper.is_stale_copy
-        # The health view's record of timeouts, which every message clears, when the view
-        # is a TimeoutHealth (None: another view, told through on_message).
-        self._timed_out_at = (
-            self.health.timed_out_at if isinstance(self.health, TimeoutHealth) else None
-        )
         # The transitions of EVENTS, MESSAGES and AFTER_PERSIST, bound to this node's parts.
         self._events = _bind(self, EVENTS)
         self._messages = _bind(self, MESSAGES)
@@ -394,44 +388,12 @@ class Node:
             local.step_writes = {}
         if not self._booted:
             self._boot()
-        kind = event.__class__
-        handler = self._messages.get(kind)
-        if handler is not None:
-            # A peer message stepped as it is (the simulator's deliveries): _on_message,
-            # inlined, as every delivery takes this path.
-            if kind is not RepairPush or self._accepts_repair(event):  # type: ignore[arg-type]
-                timed_out_at = self._timed_out_at
-                if timed_out_at is None:
-                    self.health.on_message(event.src, now)  # type: ignore[union-attr]
-                elif timed_out_at:  # TimeoutHealth.on_message, inlined
-                    timed_out_at.pop(event.src, None)  # type: ignore[union-attr]
-                handler(event)
+        handler = self._events.get(event.__class__)
+        if handler is None:
+            invariant(False, "unknown event")
         else:
-            handler = self._events.get(kind)
-            if handler is None:
-                invariant(False, "unknown event")
-            else:
-                handler(event)
-        # _arm, inlined: every step ends here; and in it RequestPath.next_deadline, whose
-        # heap of timers is read in place (a finished request's timer is dropped as there).
-        requests = self.requests
-        timers = requests._timers
-        ops = requests._ops
-        while timers and timers[0][1] != _HINT_REPLAY and timers[0][1] not in ops:
-            heappop(timers)
-        desired = timers[0][0] if timers else None
-        gossip = self.gossip
-        if gossip is not None:
-            round_tick = gossip.next_round_tick
-            if round_tick <= now:
-                round_tick = now + 1
-            if desired is None or round_tick < desired:
-                desired = round_tick
-        if desired is not None:
-            armed = self._armed
-            if armed is None or desired < armed:
-                self._armed = desired
-                effects.append(SetTimer(desired))
+            handler(event)
+        self._arm(now)
         return effects
 
     def request_join(self, node_id: str, now: int) -> list[Effect]:
@@ -622,14 +584,11 @@ class Node:
     def _gossip_effects(self, effects: list[GossipEffect], now: int) -> None:
         me = self.node_id
         for effect in effects:
-            if type(effect) is GossipSend:
-                # Outbox.send, inlined: gossip sends the most messages of all.
-                self.out.effects.append(
-                    GossipPacket(me, effect.destination, effect.address, effect.message)
-                )
-            elif type(effect) is RingAdopted:
+            if isinstance(effect, GossipSend):
+                self.out.send(GossipPacket(me, effect.destination, effect.address, effect.message))
+            elif isinstance(effect, RingAdopted):
                 self._adopt(effect.previous, effect.ring, now)
-            elif type(effect) is SuspicionChanged:
+            elif isinstance(effect, SuspicionChanged):
                 health = self.health
                 assert isinstance(health, GossipHealth)
                 health.set_suspected(effect.node_id, effect.suspected)

@@ -97,6 +97,5 @@ class Outbox:
 
     def persisted(self, persist_id: int) -> tuple[AfterPersist, ...]:
         """Persist ``persist_id`` is durable: the actions that waited for it."""
-        if not 1 <= persist_id <= self._persist_seq:
-            invariant(False, "PersistDone for a persist never emitted")
+        invariant(1 <= persist_id <= self._persist_seq, "PersistDone for a persist never emitted")
         return self._after.pop(persist_id, ())

@@ -203,27 +203,10 @@ class PhiAccrualDetector:
         elif now < last:
             raise ArgumentError(f"heartbeat at tick {now} before the previous one at {last}")
         else:
-            # _add, inlined: every gossip entry that brings news is a heartbeat.
-            interval = float(now - last)
-            intervals = self._intervals
-            if len(intervals) >= self.config.window_size_max:
-                dropped = intervals.popleft()
-                self._sum -= dropped
-                self._sum_of_squares -= dropped * dropped
-            intervals.append(interval)
-            self._sum += interval
-            self._sum_of_squares += interval * interval
+            self._add(float(now - last))
         self._last_arrival_tick = now
-        # mean_ticks and std_deviation_ticks, inlined (the window is never empty here).
-        config = self.config
-        count = len(self._intervals)
-        mean_ticks = self._sum / count
-        variance = self._sum_of_squares / count - mean_ticks * mean_ticks
-        std_deviation_ticks = math.sqrt(variance) if variance > 0.0 else 0.0
-        if std_deviation_ticks < config.min_std_deviation_ticks:
-            std_deviation_ticks = config.min_std_deviation_ticks
-        mean = mean_ticks + config.acceptable_pause_ticks
-        self._suspicion_delay_ticks = mean + self._y_threshold * std_deviation_ticks
+        mean = self.mean_ticks() + self.config.acceptable_pause_ticks
+        self._suspicion_delay_ticks = mean + self._y_threshold * self.std_deviation_ticks()
 
     def mean_ticks(self) -> float:
         """The mean inter-arrival time in the window (0 before the first heartbeat)."""

@@ -211,16 +211,11 @@ def context_of(versions: Iterable[Version]) -> Clock:
 
 def covers(held: Iterable[Version], version: Version) -> bool:
     """Whether ``held`` contains ``version`` or a version that superseded it."""
-    node, counter = version.dot
-    for x in held:
-        if x is version or x == version:
+    # A loop rather than any(...): the simulator's checkers ask this after every put, and
+    # the generator costs about 1 % of a simulated run.
+    for x in held:  # noqa: SIM110
+        if x is version or x == version or supersedes(x, version):
             return True
-        # supersedes(x, version), inlined: the checkers ask this after every put.
-        for entry_node, entry_counter in x.context:
-            if entry_node == node:
-                if entry_counter >= counter:
-                    return True
-                break
     return False
 
 

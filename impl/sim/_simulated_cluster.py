@@ -561,12 +561,6 @@ class Cluster:
         carry = self._carry
         incarnation = self._incarnation
         ticks_at = self._ticks_at
-        watch_rings = self._watch_rings
-        ring_seen = self._ring_seen
-        pending = self._pending
-        persist = self._persist
-        send = self._send
-        push_tick = heapq.heappush
         # Deliveries are counted here and added to ``stats`` before anything else runs.
         deliveries = 0
         while ticks:
@@ -594,13 +588,13 @@ class Cluster:
                         delivered_at = b"%d d " % at
                     update(delivered_at)
                     update(delivery_bytes[name][payload.__class__])
-                    effects = node.step(payload, at)
+                    carry(name, node, node.step(payload, at))
                 elif kind == _TICK:
                     node = nodes[name]
                     if node is None or payload != incarnation[name]:
                         continue
                     ticks_at[name].discard(at)
-                    effects = node.step(TICK, at)
+                    carry(name, node, node.step(TICK, at))
                 elif kind == _SYNC:
                     node = nodes[name]
                     if node is None or payload[0] != incarnation[name]:
@@ -613,48 +607,18 @@ class Cluster:
                         disk.sync(persist_id)
                     for persist_id in batch:
                         carry(name, node, node.step(PersistDone(persist_id), at))
-                    continue
                 elif kind == _REQUEST:
                     node = nodes[name]
                     if node is None:
                         continue
                     update(b"%d r %s" % (at, name.encode()))
-                    effects = node.step(payload, at)
+                    carry(name, node, node.step(payload, at))
                 else:
                     stats.deliveries += deliveries
                     deliveries = 0
                     payload()
                     if stop is not None and stop():
                         return
-                    continue
-                # The step's effects, carried out as _carry does (inlined: this is the
-                # simulator's hottest loop, and most steps end here).
-                if watch_rings:
-                    ring = node.ring_state
-                    if ring is not ring_seen[name]:
-                        self._watch_ring(name, ring)
-                for effect in effects:
-                    effect_kind = effect.__class__
-                    if effect_kind is SetTimer:
-                        timer_at = effect.at  # type: ignore[union-attr]
-                        if timer_at < at:
-                            timer_at = at
-                        scheduled = ticks_at[name]
-                        if timer_at not in scheduled:
-                            scheduled.add(timer_at)
-                            timer_bucket = queue.get(timer_at)
-                            if timer_bucket is None:
-                                timer_bucket = queue[timer_at] = deque()
-                                push_tick(ticks, timer_at)
-                            timer_bucket.append((_TICK, name, incarnation[name]))
-                    elif effect_kind is Persist:
-                        persist(name, effect)  # type: ignore[arg-type]
-                    elif effect_kind is Reply:
-                        waiting = pending.pop(effect.request_id, None)  # type: ignore[union-attr]
-                        if waiting is not None:
-                            waiting.on_reply(effect.result)  # type: ignore[union-attr]
-                    else:
-                        send(effect)  # type: ignore[arg-type]  # a peer message: send it
             heapq.heappop(ticks)
             del queue[at]
         stats.deliveries += deliveries
