@@ -702,3 +702,25 @@ def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
     )
     assert node.ring_state.version == 0
     assert node.holds_data_it_does_not_own()
+
+
+def test_a_step_earlier_than_the_one_before_is_refused_as_a_bug() -> None:
+    """Ticks only grow: a driver that steps a node back in time has a bug, and the node says
+    so at once instead of acting on a past it has already left."""
+    from dynamokv.impl.core._gossip import GossipConfig
+    from dynamokv.spec.errors import InvariantError
+
+    node = Node(
+        "n1",
+        config=NodeConfig(),
+        storage=SimDisk(),
+        random=random.Random(1),
+        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        address="a1",
+        seeds={"n2": "a2"},
+        bootstrap_owners=["n1", "n2"] * 4,
+    )
+    node.step(core.Tick(), 10)
+    node.step(core.Tick(), 10)  # the same tick again is fine
+    with pytest.raises(InvariantError, match="time went backwards"):
+        node.step(core.Tick(), 9)

@@ -157,3 +157,13 @@ def test_phi_of_a_silence_far_shorter_than_the_mean_is_zero_not_an_overflow() ->
 def test_phi_is_minus_log10_of_the_chance_the_silence_is_normal() -> None:
     """At the mean a heartbeat is as likely late as early: phi is -log10(1/2)."""
     assert phi_of_silence(100.0, 100.0, 10.0) == pytest.approx(math.log10(2), rel=1e-12)
+
+
+def test_the_default_window_keeps_the_last_200_intervals() -> None:
+    """By default the detector learns a member's rhythm from its last 200 heartbeat
+    intervals: long enough to smooth one late beat, short enough to follow a change."""
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=PERIOD))
+    _steady(detector, 150)
+    assert detector.sample_count == 151  # the first beat counts as two estimated intervals
+    _steady(detector, 300, start=150 * PERIOD)
+    assert detector.sample_count == 200
