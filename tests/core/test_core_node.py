@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import dynamokv.impl.core as core
 import pytest
@@ -531,23 +532,31 @@ def test_every_key_of_a_batch_write_is_told_to_the_watcher() -> None:
     assert seen == [(b"a", one), (b"b", one), (b"c", two), (b"a", ())]
 
 
+def _gossip_node(storage: SimDisk, **options: Any) -> Node:
+    """Node n1 of a gossip cluster of 8 partitions that n1 and n2 share, n2 its seed;
+    ``options`` replace any of its constructor's arguments."""
+    from dynamokv.impl.core._gossip import GossipConfig
+
+    arguments: dict[str, Any] = {
+        "config": NodeConfig(),
+        "storage": storage,
+        "random": random.Random(1),
+        "member_config": core.MemberConfig(gossip=GossipConfig(partition_count=8)),
+        "address": "a1",
+        "seeds": {"n2": "a2"},
+        "bootstrap_owners": ["n1", "n2"] * 4,
+    }
+    arguments.update(options)
+    return Node("n1", **arguments)
+
+
 def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
     """A node gossips under a generation only once that generation is on disk, so a
     generation is never reused: a crash before then lets the next start take it again,
     and nothing was announced under it."""
-    from dynamokv.impl.core._gossip import GossipConfig
 
     disk = SimDisk()
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=disk,
-        random=random.Random(1),
-        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-        address="a1",
-        seeds={"n2": "a2"},
-        bootstrap_owners=["n1", "n2"] * 4,
-    )
+    node = _gossip_node(disk)
     persists = [e for e in node.step(core.Tick(), 0) if isinstance(e, Persist)]
     assert any(isinstance(r, core.StoreGeneration) for p in persists for r in p.records)
     for now in range(1, 400):
@@ -561,18 +570,8 @@ def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
 def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() -> None:
     """Each partition's Merkle tree has ``2**merkle_depth`` leaf buckets, 16 by default: a
     differing partition is narrowed to a sixteenth of its keys before they are listed."""
-    from dynamokv.impl.core._gossip import GossipConfig
 
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=SimDisk(),
-        random=random.Random(1),
-        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-        address="a1",
-        seeds={"n2": "a2"},
-        bootstrap_owners=["n1", "n2"] * 4,
-    )
+    node = _gossip_node(SimDisk())
     assert node.trees.depth == 4
     keys = [b"k%05d" % i for i in range(2_000)]
     tree = core.PartitionMerkleTree(0, partition_count=1, depth=node.trees.depth)
@@ -606,20 +605,9 @@ def test_a_forwarded_put_waits_a_full_timeout_for_its_second_owner() -> None:
 def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
     """Trees kept from a crashed incarnation are taken over only when they have the
     node's partition count and depth; trees of another shape are left, and built anew."""
-    from dynamokv.impl.core._gossip import GossipConfig
 
     def started(kept: core.MerkleTrees) -> Node:
-        return Node(
-            "n1",
-            config=NodeConfig(),
-            storage=SimDisk(),
-            random=random.Random(1),
-            member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-            address="a1",
-            seeds={"n2": "a2"},
-            bootstrap_owners=["n1", "n2"] * 4,
-            merkle_trees=kept,
-        )
+        return _gossip_node(SimDisk(), merkle_trees=kept)
 
     def trees(partition_count: int, depth: int) -> core.MerkleTrees:
         return core.MerkleTrees(partition_count=partition_count, depth=depth, partition_of=hash)
@@ -635,23 +623,13 @@ def test_a_restart_takes_over_kept_trees_only_of_its_own_shape() -> None:
 def test_a_start_without_kept_trees_builds_them_from_what_the_disk_holds() -> None:
     """A node that kept no trees hashes every key its disk holds into them at start, so
     its first exchange compares what it has, not an empty tree (Dynamo §4.7)."""
-    from dynamokv.impl.core._gossip import GossipConfig
     from dynamokv.impl.core._merkle import value_hash
 
     held = (Version(b"book", ("n2", 3)),)
     disk = SimDisk()
     disk.apply(Persist(1, (StoreVersions(KEY, held),)))
     disk.sync(1)
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=disk,
-        random=random.Random(1),
-        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-        address="a1",
-        seeds={"n2": "a2"},
-        bootstrap_owners=["n1", "n2"] * 4,
-    )
+    node = _gossip_node(disk)
     assert node.trees.value_hash(node.ring.partition_of(KEY), KEY) == value_hash(held)
     assert len(node.trees) == 1
 
@@ -666,17 +644,11 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
     disk.apply(Persist(1, (StoreVersions(KEY, tombstone),)))
     disk.sync(1)
     kept = core.MerkleTrees(partition_count=8, depth=4, partition_of=hash)
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=disk,
-        random=random.Random(1),
+    node = _gossip_node(
+        disk,
         member_config=core.MemberConfig(
             gossip=GossipConfig(partition_count=8), tombstone_grace_ticks=100
         ),
-        address="a1",
-        seeds={"n2": "a2"},
-        bootstrap_owners=["n1", "n2"] * 4,
         merkle_trees=kept,
         now=500,
     )
@@ -686,20 +658,11 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
 
 def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
     """Before any ring a node owns nothing: whatever its disk holds is due elsewhere."""
-    from dynamokv.impl.core._gossip import GossipConfig
 
     disk = SimDisk()
     disk.apply(Persist(1, (StoreVersions(KEY, (Version(b"book", ("n2", 3)),)),)))
     disk.sync(1)
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=disk,
-        random=random.Random(1),
-        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-        address="a1",
-        seeds={"n2": "a2"},
-    )
+    node = _gossip_node(disk, bootstrap_owners=None)
     assert node.ring_state.version == 0
     assert node.holds_data_it_does_not_own()
 
@@ -707,19 +670,9 @@ def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
 def test_a_step_earlier_than_the_one_before_is_refused_as_a_bug() -> None:
     """Ticks only grow: a driver that steps a node back in time has a bug, and the node says
     so at once instead of acting on a past it has already left."""
-    from dynamokv.impl.core._gossip import GossipConfig
     from dynamokv.spec.errors import InvariantError
 
-    node = Node(
-        "n1",
-        config=NodeConfig(),
-        storage=SimDisk(),
-        random=random.Random(1),
-        member_config=core.MemberConfig(gossip=GossipConfig(partition_count=8)),
-        address="a1",
-        seeds={"n2": "a2"},
-        bootstrap_owners=["n1", "n2"] * 4,
-    )
+    node = _gossip_node(SimDisk())
     node.step(core.Tick(), 10)
     node.step(core.Tick(), 10)  # the same tick again is fine
     with pytest.raises(InvariantError, match="time went backwards"):
