@@ -354,12 +354,9 @@ def test_admin_commands_reject_what_cannot_be_done() -> None:
         )
 
 
-def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
-    """Applying a membership change is idempotent: a join of a node that owns partitions
-    already, or a leave of one that owns none, gives back the same owners (pending
-    changes are applied again on every ring until they hold)."""
-    owners = assign_partitions(["a", "b"], Q)
-    view = GossipMembership(
+def _normal_member_over(owners: tuple[str, ...]) -> GossipMembership:
+    """Member "a" (address "x"), in normal status, on a first ring of ``owners``."""
+    return GossipMembership(
         "a",
         "x",
         generation=1,
@@ -369,6 +366,14 @@ def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
         status="normal",
         ring=RingState(1, "boot", owners),
     )
+
+
+def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
+    """Applying a membership change is idempotent: a join of a node that owns partitions
+    already, or a leave of one that owns none, gives back the same owners (pending
+    changes are applied again on every ring until they hold)."""
+    owners = assign_partitions(["a", "b"], Q)
+    view = _normal_member_over(owners)
     assert view._changed_owners(owners, "join", "b") == owners
     assert view._changed_owners(owners, "leave", "c") == owners
     joined = view._changed_owners(owners, "join", "c")
@@ -574,16 +579,7 @@ def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
     from dynamokv.impl.core import _partitions
 
     owners = assign_partitions(["a", "b", "c"], Q)
-    view = GossipMembership(
-        "a",
-        "x",
-        generation=1,
-        seeds={},
-        rng=random.Random(0),
-        config=CONFIG,
-        status="normal",
-        ring=RingState(1, "boot", owners),
-    )
+    view = _normal_member_over(owners)
     assert view._changed_owners(owners, "join", "d") == _partitions.join(owners, "d")
     assert view._changed_owners(owners, "leave", "b") == _partitions.leave(owners, "b")
 

@@ -141,14 +141,10 @@ async def test_sloppy_quorum_acks_with_w2_when_an_owner_is_down(tmp_path: Path) 
             assert (await client.get(key)).values == (b"while node-1 is down",)
 
 
-class _GatedStore:
-    """A store whose writes block until the test opens the gate (a slow fsync)."""
+class _StoreInFront:
+    """A store's reads and batches passed through; subclasses change how it commits."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.gate = threading.Event()
-        self.gate.set()
-        self.writes_started = threading.Event()
+    store: Store
 
     def get(self, key: bytes) -> bytes | None:
         return self.store.get(key)
@@ -158,6 +154,16 @@ class _GatedStore:
 
     def append_batch(self, operations: Any) -> None:
         self.store.append_batch(operations)
+
+
+class _GatedStore(_StoreInFront):
+    """A store whose writes block until the test opens the gate (a slow fsync)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.gate = threading.Event()
+        self.gate.set()
+        self.writes_started = threading.Event()
 
     def commit(self) -> None:
         self.writes_started.set()
@@ -221,7 +227,7 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
             assert (await client.get(key)).values == (b"durable first",)
 
 
-class _SlowStore:
+class _SlowStore(_StoreInFront):
     """A store whose writes take ``seconds`` of its own clock (a slow fsync), recording when
     each returned. Only these writes move the clock, so how long the others take on a busy
     machine cannot make them look slow."""
@@ -234,15 +240,6 @@ class _SlowStore:
 
     def clock(self) -> float:
         return self.now
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.store.get(key)
-
-    def scan(self, low: int, high: int) -> Any:
-        return self.store.scan(low, high)
-
-    def append_batch(self, operations: Any) -> None:
-        self.store.append_batch(operations)
 
     def commit(self) -> None:
         self.now += self.seconds
