@@ -102,7 +102,7 @@ def test_a_result_and_a_registry_entry_cannot_be_changed_once_made() -> None:
     registered."""
     row = _row("theorem", Status.PROVED)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        row.status = Status.REFUTED
+        row.status = Status.REFUTED  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         REGISTRY[0].check = lambda: row  # type: ignore[misc]
     assert row == _row("theorem", Status.PROVED)
