@@ -768,3 +768,36 @@ def test_by_default_two_of_the_three_replicas_answer_a_get_and_acknowledge_a_put
     cluster = small_cluster()
     assert put(cluster, "n2", b"v").acks == 2
     assert get(cluster, "n2").replies == 2
+
+
+def test_a_node_leases_1000_counters_at_a_time_by_default() -> None:
+    """One durable lease record per thousand puts: a new node's first lease runs to
+    counter 1,000."""
+    node = _node(SimDisk())
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0)
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    assert lease.records == (StoreLease(1000),)
+
+
+def test_the_reaping_rule_is_told_how_long_each_tombstone_has_been_stored() -> None:
+    """The rule gets the ticks since this node first stored the key's tombstones."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    told: list[int] = []
+
+    def may_reap(held: tuple[Version, ...], *, stored_ticks: int, **_: object) -> bool:
+        told.append(stored_ticks)
+        return False
+
+    reaper, _out = _reaper_over(
+        {key: tombstone},
+        now=30,
+        may_reap=may_reap,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
+    )
+    reaper.note(key, tombstone)
+    reaper.now = 150
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    assert told == [120]
