@@ -10,6 +10,7 @@ import pytest
 from core_helpers import KEY, get, put, settle, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
+    MemberConfig,
     Message,
     Node,
     NodeConfig,
@@ -19,8 +20,10 @@ from dynamokv.impl.core import (
     PutRequest,
     Receive,
     Reply,
+    SetTimer,
     StoreLease,
     StoreVersions,
+    Tick,
     TimeoutHealth,
     WriteAck,
     WriteRequest,
@@ -801,3 +804,60 @@ def test_the_reaping_rule_is_told_how_long_each_tombstone_has_been_stored() -> N
     reaper.now = 150
     reaper.tick(ring, 1, quiet_ticks=1_000)
     assert told == [120]
+
+
+def test_a_node_asks_the_health_view_it_is_given_and_judges_by_timeouts_without_one() -> None:
+    """Replicas go to the owners the node's health view believes up: with a view given
+    that has seen the owner n4 time out, a put's replica for n4 goes to the substitute
+    n5 with a hint; with no view given, the node keeps its own (timeouts), and with no
+    timeout seen yet the replicas go to both other owners."""
+
+    def replicas(health: TimeoutHealth | None) -> set[tuple[str, str | None]]:
+        disk = SimDisk()
+        node = Node(
+            "n2",
+            config=NodeConfig(),
+            membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+            health=health,
+            storage=disk,
+            random=random.Random(1),
+        )
+        effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"a")), 1))
+        (lease,) = [e for e in effects if isinstance(e, Persist)]
+        effects = node.step(PersistDone(lease.persist_id), 1)
+        return {(e.dst, e.hinted_for) for e in effects if isinstance(e, WriteRequest)}
+
+    suspecting = TimeoutHealth()
+    suspecting.on_timeout("n4", 0)
+    assert replicas(suspecting) == {("n3", None), ("n5", "n4")}
+    assert replicas(None) == {("n3", None), ("n4", None)}
+
+
+def test_a_gossip_node_made_without_a_start_tick_starts_at_tick_0() -> None:
+    """``now`` defaults to 0: a gossip-mode node made without it schedules its first
+    rounds exactly as one made at tick 0 (the same wake-ups, asked at the same ticks)."""
+
+    def wake_ups(**start: int) -> list[int]:
+        disk = SimDisk()
+        config = MemberConfig()
+        node = Node(
+            "n1",
+            config=NodeConfig(),
+            storage=disk,
+            random=random.Random(1),
+            member_config=config,
+            address="127.0.0.1:1",
+            bootstrap_owners=["n1"] * config.gossip.partition_count,
+            **start,
+        )
+        asked: list[int] = []
+        for now in range(20):  # a tick each, and every persist made durable at once
+            events: list[core.Event] = [Tick()]
+            while events:
+                effects = _carry_out(disk, node.step(events.pop(), now))
+                asked += [e.at for e in effects if isinstance(e, SetTimer)]
+                events += [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
+        return asked
+
+    assert wake_ups() == wake_ups(now=0)
+    assert wake_ups()
