@@ -861,3 +861,21 @@ def test_a_gossip_node_made_without_a_start_tick_starts_at_tick_0() -> None:
 
     assert wake_ups() == wake_ups(now=0)
     assert wake_ups()
+
+
+def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_start() -> None:
+    """Rounds follow ``reap_interval_ticks`` (50 by default) from the tick the node started,
+    even for tombstones old enough at once (here a grace of 0 ticks)."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over({key: tombstone}, now=1_000, tombstone_grace_ticks=0)
+    reaper.note(key, tombstone)
+    rounds = []
+    for now in range(1_000, 1_121):
+        out.begin()
+        reaper.now = now
+        reaper.tick(ring, 1, quiet_ticks=1_000)
+        if any(isinstance(effect, core.ReapQuery) for effect in out.effects):
+            rounds.append(now)
+    assert rounds == [1_050, 1_100]
