@@ -259,14 +259,25 @@ class _Workload:
         self.request(client, record, PutRequest(key, value, context), done)
 
     def check_durable(self, record: OpRecord) -> None:
-        """Property 1 at the moment of the ack: W nodes hold it durably."""
+        """Property 1 at the moment of the ack: W nodes hold it durably.
+
+        The disks of the key's preference list are counted first, in its order: they
+        usually hold the put, so the count reaches W after fewer of them.
+        """
         version = record.version
         assert version is not None
+        cluster = self.cluster
+        covered = cluster.covered
+        key = record.key
+        disks = cluster.disks
+        names = cluster.ring.extended_preference_list(key)
+        if len(names) < len(disks):
+            names = (*names, *(name for name in disks if name not in names))
         holding = 0
-        for disk in self.cluster.disks.values():
-            covered = self.cluster.covered
-            if covered(record.key, disk.synced_versions(record.key), version) or any(
-                hint.key == record.key and covered(record.key, hint.versions, version)
+        for name in names:
+            disk = disks[name]
+            if covered(key, disk.synced_versions(key), version) or any(
+                hint.key == key and covered(key, hint.versions, version)
                 for hint in disk.synced_hints()
             ):
                 holding += 1
