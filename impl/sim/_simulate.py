@@ -594,10 +594,19 @@ def _reap_in_progress(
 def _check_acknowledged(cluster: Cluster, history: History) -> None:
     """Property 1 at rest: every owner covers every acknowledged version."""
     acked = [r for r in history.records if r.kind != "get" and r.ok and r.version is not None]
+    # The cluster is at rest: what each owner holds, and what was reaped, is read once per key.
+    at_rest: dict[bytes, tuple[dict[str, tuple[Version, ...]], tuple[Version, ...]]] = {}
     for record in acked:
         assert record.version is not None
-        reaped = tuple(version for _, version in cluster.reaped.get(record.key, ()))
-        for name, held in cluster.holders(record.key).items():
+        known = at_rest.get(record.key)
+        if known is None:
+            reaped_pairs = cluster.reaped.get(record.key, ())
+            known = at_rest[record.key] = (
+                cluster.holders(record.key),
+                tuple(version for _, version in reaped_pairs),
+            )
+        holders, reaped = known
+        for name, held in holders.items():
             if not cluster.covered(record.key, held, record.version) and not (
                 # Deleted, and the delete's tombstone reaped: its absence is the point.
                 reaped and cluster.covered(record.key, reaped, record.version)
