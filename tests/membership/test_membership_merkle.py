@@ -616,3 +616,11 @@ def test_a_roots_round_sharing_exactly_the_bound_lists_only_partitions_holding_d
     (first, *_) = _roots_rounds(8, {5, 2})
     assert first.complete and first.partitions == (2, 5)
     assert len(first.roots) == 2
+
+
+def test_a_node_runs_two_exchanges_at_once_by_default() -> None:
+    """``exchanges_in_flight_max`` is 2 by default: a third exchange waits for a slot."""
+    engine = AntiEntropy("a")
+    tree = _tree({b"k": b"v"})
+    started = [engine.start_exchange(peer, tree, 0) is not None for peer in ("b", "c", "d")]
+    assert started == [True, True, False]
