@@ -17,6 +17,7 @@ from dynamokv.impl.core import (
     Effect,
     Event,
     ForwardRequest,
+    GetRequest,
     GossipHealth,
     MemberConfig,
     Node,
@@ -25,7 +26,9 @@ from dynamokv.impl.core import (
     Persist,
     PersistDone,
     PutRequest,
+    ReadRequest,
     Receive,
+    Reply,
     Result,
     SetTimer,
     Tick,
@@ -347,31 +350,46 @@ def test_a_zero_counter_in_a_context_is_the_same_as_no_entry() -> None:
     assert versions.context_of(seen) == (("n1", 2), ("n3", 4), ("n4", 1))
 
 
+def _two_puts_started_after_the_lease(in_flight_max: int) -> Node:
+    """A node whose two client puts waited for the counter lease and then both started
+    at once (the lease waiters are not held to ``requests_in_flight_max``)."""
+    node = Node(
+        "n2",
+        config=NodeConfig(requests_in_flight_max=in_flight_max),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=SimDisk(),
+        random=random.Random(1),
+    )
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"a")), 1)
+    assert node.step(ClientRequest(2, PutRequest(KEY, b"b")), 1) == []  # waits too
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    started = node.step(PersistDone(lease.persist_id), 1)
+    assert len([e for e in started if isinstance(e, WriteRequest)]) == 4  # both puts
+    return node
+
+
 def test_a_node_over_its_in_flight_bound_takes_no_forwarded_put() -> None:
     """``requests_in_flight_max`` bounds forwarded puts too: puts that waited for the
     counter lease all start once it is durable, which can leave more requests in flight
     than the bound; a forwarded put arriving then is not coordinated (its forwarder times
     out and tries the next owner), while under the bound the same forward is."""
+    forward = Receive(ForwardRequest("n1", "n2", 7, PutRequest(KEY, b"c")))
+    assert _two_puts_started_after_the_lease(1).step(forward, 2) == []
+    effects = _two_puts_started_after_the_lease(3).step(forward, 2)
+    assert [e.dst for e in effects if isinstance(e, WriteRequest)] == ["n3", "n4"]
 
-    def after_forward(in_flight_max: int) -> list[Effect]:
-        node = Node(
-            "n2",
-            config=NodeConfig(requests_in_flight_max=in_flight_max),
-            membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
-            health=TimeoutHealth(),
-            storage=SimDisk(),
-            random=random.Random(1),
-        )
-        effects = node.step(ClientRequest(1, PutRequest(KEY, b"a")), 1)
-        assert node.step(ClientRequest(2, PutRequest(KEY, b"b")), 1) == []  # waits too
-        (lease,) = [e for e in effects if isinstance(e, Persist)]
-        started = node.step(PersistDone(lease.persist_id), 1)
-        assert len([e for e in started if isinstance(e, WriteRequest)]) == 4  # both puts
-        forward = ForwardRequest("n1", "n2", 7, PutRequest(KEY, b"c"))
-        return node.step(Receive(forward), 2)
 
-    assert after_forward(1) == []
-    assert [e.dst for e in after_forward(3) if isinstance(e, WriteRequest)] == ["n3", "n4"]
+def test_a_client_request_over_the_in_flight_bound_is_refused_as_overloaded() -> None:
+    """A client's request finding more requests in flight than ``requests_in_flight_max``
+    (as after a burst of lease waiters) is refused at once with an overloaded error, not
+    coordinated; under the bound the same get is sent to the replicas."""
+    get = ClientRequest(3, GetRequest(KEY))
+    (reply,) = _two_puts_started_after_the_lease(1).step(get, 2)
+    assert isinstance(reply, Reply) and not reply.result.ok
+    assert reply.result.error == "overloaded: requests_in_flight_max"
+    effects = _two_puts_started_after_the_lease(3).step(get, 2)
+    assert {e.dst for e in effects if isinstance(e, ReadRequest)} == {"n3", "n4"}
 
 
 def test_each_replica_a_put_sends_to_a_substitute_after_a_timeout_counts_once() -> None:

@@ -16,10 +16,12 @@ from dynamokv.impl.core import (
     AntiEntropyConfig,
     AntiEntropyEffect,
     AntiEntropyRounds,
+    BucketSlice,
     ExchangeFinished,
     MemberConfig,
     MemberStats,
     MerkleArgumentError,
+    MerkleBucketsReply,
     MerkleBucketsRequest,
     MerkleCompareRequest,
     MerkleHashCache,
@@ -498,12 +500,13 @@ def test_a_tree_depth_below_zero_is_an_argument_error() -> None:
 
 def test_check_finds_hashes_that_are_not_the_contents_at_every_level() -> None:
     """``check`` recomputes every level from the contents: a tree built on empty-subtree
-    hashes that are not the empty tree's (here only the root's level is wrong, then only
-    the leaves') fails it, and so does a size count above the keys held."""
+    hashes that are not the empty tree's (here only the root's is wrong, then only the
+    leaves', each all 0xff bytes: above the right hash, not only below it) fails it, and so does a size count above the keys
+    held."""
     right = merkle_module.empty_hashes(3)
     for wrong_level in (0, 3):
         empty = tuple(
-            b"\x01" * len(h) if level == wrong_level else h for level, h in enumerate(right)
+            b"\xff" * len(h) if level == wrong_level else h for level, h in enumerate(right)
         )
         tree = PartitionMerkleTree(0, partition_count=1, depth=3, empty=empty)
         with pytest.raises(InvariantError, match="incremental hash differs"):
@@ -616,3 +619,29 @@ def test_a_roots_round_sharing_exactly_the_bound_lists_only_partitions_holding_d
     (first, *_) = _roots_rounds(8, {5, 2})
     assert first.complete and first.partitions == (2, 5)
     assert len(first.roots) == 2
+
+
+def test_a_buckets_request_naming_a_bucket_past_the_tree_is_refused() -> None:
+    """A buckets request is judged before any bucket is read: a slice naming a leaf
+    beyond the responder's ``2**depth`` (here two past the last) is refused with ``ok``
+    False and no key reported, rather than every key it carries being taken as missing."""
+    responder = AntiEntropy("b")
+    tree = _tree({b"k1": b"h1"}, depth=2)
+    for bucket, valid in ((3, True), (5, False)):
+        piece = BucketSlice(bucket, b"", None, ((b"k9", b"h9"),))
+        request = MerkleBucketsRequest(0, 0, "a", 0, 2, (piece,))
+        (reply, *repairs) = responder.receive(request, 1, tree)
+        assert isinstance(reply, MerkleSend) and isinstance(reply.message, MerkleBucketsReply)
+        assert reply.message.ok is valid
+        assert bool(repairs) is valid and bool(reply.message.keys) is valid
+
+
+def test_every_node_hash_and_value_hash_is_128_bits() -> None:
+    """Node hashes are 128-bit BLAKE2b digests (16 bytes), at every level of a tree,
+    empty or not, and so is a key's value hash."""
+    tree = _tree({b"k%d" % i: b"h" for i in range(20)}, depth=3)
+    empty = PartitionMerkleTree(0, partition_count=1, depth=3)
+    for each in (tree, empty):
+        for level in range(4):
+            assert {len(node) for node in each.level(level)} == {16}
+    assert len(merkle_module.value_hash((Version(b"v", ("n1", 1)),))) == 16

@@ -8,8 +8,7 @@ import dataclasses
 import time
 
 import pytest
-import z3
-from dynamokv.proofs import REGISTRY, ProofResult, _quorum, run, select
+from dynamokv.proofs import REGISTRY, ProofResult, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
@@ -130,41 +129,3 @@ def test_a_stopwatch_gives_the_time_since_it_started() -> None:
     elapsed = stopwatch.seconds()
     after = time.perf_counter()
     assert 0 <= elapsed <= after - before
-
-
-def test_the_strict_quorum_replay_checks_every_n_r_w_against_every_healthy_set() -> None:
-    """The replay behind the strict-quorum control walks the spec's strict quorum over
-    every (N, R, W) the encoding allows (N up to half the list, R + W > N, W at most N)
-    and every set of healthy nodes of the list, and says how many cases it checked."""
-    (entry,) = [e for e in REGISTRY if e.name == "quorum.sloppy_can_miss_strict.control2"]
-    result = entry.check()
-    length = _quorum.LIST_LENGTH
-    triples = [
-        (n, r, w)
-        for n in range(1, length // 2 + 1)
-        for r in range(1, n + 1)
-        for w in range(1, n + 1)
-        if r + w > n
-    ]
-    assert result.replay is not None and result.replay.agreed
-    assert result.replay.detail.endswith(f"({len(triples) * 2**length} cases)")
-
-
-def test_the_quorum_regions_admit_every_overlap_two_quorums_can_have() -> None:
-    """A theorem over the quorum regions is only as strong as the regions are wide:
-    every overlap two quorums of sizes x and y can have among N replicas, from
-    max(0, x + y - N) up to min(x, y) (one quorum inside the other included), meets the
-    constraints, and no smaller overlap does."""
-    regions = _quorum._Regions()
-    solver = z3.Solver()
-    solver.add(*regions.constraints())
-    for n in range(1, 5):
-        for x in range(1, n + 1):
-            for y in range(1, n + 1):
-                for both in range(0, min(x, y) + 1):
-                    solver.push()
-                    solver.add(regions.n == n, regions.x == x, regions.y == y)
-                    solver.add(regions.both == both)
-                    possible = both >= x + y - n
-                    assert (solver.check() == z3.sat) is possible, (n, x, y, both)
-                    solver.pop()
