@@ -54,7 +54,7 @@ import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import msgpack
@@ -74,6 +74,9 @@ _U32 = struct.Struct("<I")
 _INDEX_ENTRY = struct.Struct("<QI")
 _BLOOM_HEADER = struct.Struct("<QI")
 _WRITE_BUFFER_BYTES = 1 << 20
+
+SCAN_READ_BYTES = 256 * 1024
+"""Bytes of adjacent blocks a scan reads at once (see ``Segment._blocks``)."""
 
 BLOCK_ENTRIES_MAX = 65_535
 """Entries in one block (the count is a u16)."""
@@ -131,7 +134,7 @@ Lookup = bytes | None | Absent
 """``bytes`` (a value), ``None`` (a delete marker) or :data:`ABSENT`."""
 
 
-def decode_block(block: bytes) -> tuple[tuple[bytes, ...], list[bytes | None]]:
+def decode_block(block: bytes | memoryview) -> tuple[tuple[bytes, ...], list[bytes | None]]:
     """A verified block's sort keys (ascending) and values (``None``: a delete marker).
 
     The one reader of the block layout: point reads decode a block once and keep it decoded
@@ -287,32 +290,53 @@ class SegmentWriter:
         self.entries_count = 0
 
     def add(self, sort_key: bytes, value: bytes | None) -> None:
-        """Append one record; sort keys must strictly increase."""
-        # Every flushed and compacted record passes here.
+        """Append one record; sort keys must strictly increase (see :meth:`add_all`)."""
+        self.add_all(((sort_key, value),))
+
+    def add_all(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
+        """Append ``records`` in order; sort keys must strictly increase. Returns their count.
+
+        Every flushed and compacted record passes here, so the writer's state lives in
+        locals for the length of the loop: one call per run of records, not one per record.
+        """
         last = self._last_sort_key
-        if last is not None and sort_key <= last:
-            invariant(False, "segment records must be added in strictly increasing sort-key order")
-        self._last_sort_key = sort_key
         items = self._block_items
-        if not items:
-            self._block_first_key = sort_key
-        items += (sort_key, value)
-        self._block_bytes += len(sort_key) + (len(value) if value is not None else 0)
-        selector, mask = bloom_probe(sort_key)
+        block_bytes = self._block_bytes
+        block_bytes_target = self._block_bytes_target
         words = self._bloom_words
-        words[selector % len(words)] |= mask
-        self.entries_count += 1
-        if self._block_bytes >= self._block_bytes_target or len(items) >= 2 * BLOCK_ENTRIES_MAX:
-            self._finish_block()
+        words_count = len(words)
+        count = 0
+        for sort_key, value in records:
+            if last is not None and sort_key <= last:
+                invariant(
+                    False, "segment records must be added in strictly increasing sort-key order"
+                )
+            last = sort_key
+            if not items:
+                self._block_first_key = sort_key
+            items += (sort_key, value)
+            block_bytes += len(sort_key) + (len(value) if value is not None else 0)
+            selector, mask = bloom_probe(sort_key)
+            words[selector % words_count] |= mask
+            count += 1
+            if block_bytes >= block_bytes_target or len(items) >= 2 * BLOCK_ENTRIES_MAX:
+                self._finish_block()
+                items = self._block_items
+                block_bytes = 0
+        self._last_sort_key = last
+        self._block_bytes = block_bytes
+        self.entries_count += count
+        return count
 
     def _finish_block(self) -> None:
         items = self._block_items
         if not items:
             return
         body = self._pack(items)
-        block = body + _U32.pack(zlib.crc32(body))
-        self._index.append((self._block_first_key, self._offset + len(self._buffer), len(block)))
-        self._buffer += block
+        buffer = self._buffer
+        self._index.append((self._block_first_key, self._offset + len(buffer), len(body) + 4))
+        buffer += body
+        buffer += _U32.pack(zlib.crc32(body))
         self._block_items = []
         self._block_bytes = 0
         if len(self._buffer) >= _WRITE_BUFFER_BYTES:
@@ -498,15 +522,57 @@ class Segment:
         offset = self._offsets[index]
         length = self._lengths[index]
         block = self._read_at(offset, length)
+        if len(block) != length:
+            raise self._corrupt("block checksum mismatch", offset)
+        sort_keys, values = self._verified(block, offset)
+        return sort_keys, values, decoded_charge(block, len(sort_keys))
+
+    def _verified(
+        self, block: bytes | memoryview, offset: int
+    ) -> tuple[tuple[bytes, ...], list[bytes | None]]:
+        """Verify and decode the block read from ``offset``: its sort keys and values."""
         # The CRC-32 of data followed by its own CRC (little-endian) is a constant residue,
         # so the whole block is verified without slicing off the stored checksum.
-        if len(block) != length or zlib.crc32(block) != CRC32_RESIDUE:
+        if zlib.crc32(block) != CRC32_RESIDUE:
             raise self._corrupt("block checksum mismatch", offset)
         try:
-            sort_keys, values = decode_block(block)
+            return decode_block(block)
         except ValueError:
             raise self._corrupt("block does not decode", offset) from None
-        return sort_keys, values, decoded_charge(block, len(sort_keys))
+
+    def _blocks(
+        self, start: int, end: int
+    ) -> Iterator[tuple[tuple[bytes, ...], list[bytes | None]]]:
+        """Blocks ``start``..``end - 1``, verified and decoded, in order.
+
+        Adjacent blocks are read together, up to :data:`SCAN_READ_BYTES` per read: a scan
+        of a whole segment (a compaction) makes one read per run of blocks instead of one
+        per block of a few records.
+        """
+        offsets = self._offsets
+        lengths = self._lengths
+        index = start
+        while index < end:
+            run_offset = offsets[index]
+            run_end = index + 1
+            run_bytes = lengths[index]
+            while (
+                run_end < end
+                and run_bytes < SCAN_READ_BYTES
+                and offsets[run_end] == run_offset + run_bytes
+            ):
+                run_bytes += lengths[run_end]
+                run_end += 1
+            data = self._read_at(run_offset, run_bytes)
+            if len(data) != run_bytes:
+                raise self._corrupt("block checksum mismatch", run_offset + len(data))
+            view = memoryview(data)
+            position = 0
+            for block_index in range(index, run_end):
+                length = lengths[block_index]
+                yield self._verified(view[position : position + length], offsets[block_index])
+                position += length
+            index = run_end
 
     def get(self, sort_key: bytes) -> Lookup:
         """The record for ``sort_key`` in this segment, or :data:`ABSENT`.
@@ -566,18 +632,19 @@ class Segment:
         Scans (compaction, anti-entropy, transfers) decode the blocks they pass and leave
         the cache alone.
         """
-        index = max(0, bisect_right(self._first_keys, low) - 1)
-        while index < len(self._offsets):
-            if high is not None and self._first_keys[index] >= high:
-                return
-            sort_keys, values, _ = self._decoded(index)
+        first_keys = self._first_keys
+        start = max(0, bisect_right(first_keys, low) - 1)
+        end = len(first_keys) if high is None else bisect_left(first_keys, high)
+        for sort_keys, values in self._blocks(start, end):
+            if sort_keys[0] >= low and (high is None or sort_keys[-1] < high):
+                yield from zip(sort_keys, values, strict=True)  # the whole block is in range
+                continue
             for sort_key, value in zip(sort_keys, values, strict=True):
                 if sort_key < low:
                     continue
                 if high is not None and sort_key >= high:
                     return
                 yield sort_key, value
-            index += 1
 
     def close(self) -> None:
         """Close the file; only when ``refs`` reached zero."""

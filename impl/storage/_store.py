@@ -60,6 +60,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from typing import Literal
 
 from dynamokv.spec.errors import invariant
@@ -957,10 +959,11 @@ class Store:
                 os_error, path=path, action="creating a segment"
             ) from None
         try:
-            if paced and self.options.background_duty < 1.0:
-                records = self._pace(records)
-            for sort_key, value in records:
-                writer.add(sort_key, value)
+            runs: Iterable[Iterable[tuple[bytes, bytes | None]]] = (
+                self._pace(records) if paced and self.options.background_duty < 1.0 else (records,)
+            )
+            for run in runs:
+                writer.add_all(run)
             if writer.entries_count == 0:
                 writer.abandon()
                 return None
@@ -979,8 +982,9 @@ class Store:
 
     def _pace(
         self, records: Iterable[tuple[bytes, bytes | None]]
-    ) -> Iterator[tuple[bytes, bytes | None]]:
-        """``records``, with a pause after each :data:`BACKGROUND_SLICE_SECONDS` of CPU.
+    ) -> Iterator[list[tuple[bytes, bytes | None]]]:
+        """``records`` in runs of :data:`BACKGROUND_PACE_RECORDS`, with a pause after each
+        :data:`BACKGROUND_SLICE_SECONDS` of CPU.
 
         A flush or compaction on a background thread is tens to hundreds of milliseconds of
         Python, and it shares the GIL with the thread that serves requests: while both
@@ -996,15 +1000,15 @@ class Store:
         duty = self.options.background_duty
         pause_per_work = (1.0 - duty) / duty
         half_full_bytes = self.options.memtable_bytes_max // 2
+        remaining = iter(records)
         slice_started = time.thread_time()
-        for count, record in enumerate(records, start=1):
-            yield record
-            if count % BACKGROUND_PACE_RECORDS == 0:
-                worked = time.thread_time() - slice_started
-                if worked >= BACKGROUND_SLICE_SECONDS:
-                    if self._memtable_bytes < half_full_bytes:
-                        time.sleep(worked * pause_per_work)
-                    slice_started = time.thread_time()
+        while run := list(islice(remaining, BACKGROUND_PACE_RECORDS)):
+            yield run
+            worked = time.thread_time() - slice_started
+            if worked >= BACKGROUND_SLICE_SECONDS:
+                if self._memtable_bytes < half_full_bytes:
+                    time.sleep(worked * pause_per_work)
+                slice_started = time.thread_time()
 
     def _apply_change(
         self,
@@ -1346,25 +1350,20 @@ def _sorted_range(
         index += 1
 
 
-def _ranked(
-    source: Iterable[tuple[bytes, bytes | None]], rank: int
-) -> Iterator[tuple[bytes, int, bytes | None]]:
-    # (sort key, rank) is unique across sources, so heapq.merge never compares values.
-    for sort_key, value in source:
-        yield sort_key, rank, value
-
-
 def _merge_newest(
     sources: Sequence[Iterable[tuple[bytes, bytes | None]]],
 ) -> Iterator[tuple[bytes, bytes | None]]:
     """Merge sorted sources (newest first); for a repeated sort key keep the newest record."""
-    ranked = [_ranked(source, rank) for rank, source in enumerate(sources)]
+    # Compared by sort key alone (values are never compared: a marker is None). heapq.merge
+    # is sorted(chain(*sources)) lazily, and sorting is stable, so of equal sort keys the
+    # one from the earlier, newer source comes first.
     previous: bytes | None = None
-    for sort_key, _rank, value in heapq.merge(*ranked):
+    for record in heapq.merge(*sources, key=itemgetter(0)):
+        sort_key = record[0]
         if sort_key == previous:
             continue
         previous = sort_key
-        yield sort_key, value
+        yield record
 
 
 def _merged_records(

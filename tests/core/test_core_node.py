@@ -10,6 +10,7 @@ import pytest
 from core_helpers import KEY, get, put, settle, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
+    MemberConfig,
     Message,
     Node,
     NodeConfig,
@@ -19,8 +20,10 @@ from dynamokv.impl.core import (
     PutRequest,
     Receive,
     Reply,
+    SetTimer,
     StoreLease,
     StoreVersions,
+    Tick,
     TimeoutHealth,
     WriteAck,
     WriteRequest,
@@ -400,24 +403,109 @@ class _HeldStore:
             self.held.pop(key, None)
 
 
+def _reaper_over(
+    held: dict[bytes, tuple[Version, ...]],
+    *,
+    now: int,
+    may_reap: Any = lambda held, **votes: False,
+    **member: Any,
+) -> tuple[TombstoneReaper, core.Outbox]:
+    """Node n2's reaper at tick ``now`` over a store of ``held`` (``member``: its
+    :class:`MemberConfig`, a grace of 10 ticks unless given), its outbox in a step."""
+    out = core.Outbox()
+    out.begin()
+    reaper = TombstoneReaper(
+        "n2",
+        config=core.MemberConfig(**{"tombstone_grace_ticks": 10, **member}),
+        store=_HeldStore(held),  # type: ignore[arg-type]
+        out=out,
+        stats=core.MemberStats(),
+        may_reap=may_reap,
+        now=now,
+    )
+    return reaper, out
+
+
 def _reaper_that_reaped(
     tombstone: tuple[Version, ...],
 ) -> tuple[TombstoneReaper, dict[bytes, tuple[Version, ...]], core.Outbox]:
     """Node n2's reaper at tick 500, once n1's reap of ``KEY``'s tombstone reached it."""
     held: dict[bytes, tuple[Version, ...]] = {KEY: tombstone}
-    out = core.Outbox()
-    out.begin()
-    reaper = TombstoneReaper(
-        "n2",
-        config=core.MemberConfig(tombstone_grace_ticks=10),
-        store=_HeldStore(held),  # type: ignore[arg-type]
-        out=out,
-        stats=core.MemberStats(),
-        may_reap=lambda held, **votes: False,
-        now=500,
-    )
+    reaper, out = _reaper_over(held, now=500)
     reaper.on_reap(core.Reap("n1", "n2", ((KEY, tombstone),)))
     return reaper, held, out
+
+
+def _first_key_of_each_owner(ring: PartitionRing) -> dict[str, bytes]:
+    """For each node, the first of the keys ``key0``, ``key1``... that it is the first owner of."""
+    first: dict[str, bytes] = {}
+    for key in (f"key{index}".encode() for index in range(200)):
+        first.setdefault(ring.partition_preference_list(ring.partition_of(key))[0], key)
+    return first
+
+
+def test_a_replica_votes_only_in_a_round_of_its_own_ring() -> None:
+    """A reaper's query names the ring its round was made on: a replica on another
+    ring, older or newer, may see other owners for the key, and votes for no key."""
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over({KEY: tombstone}, now=100)
+    for ring_version, voted in ((2, (KEY,)), (1, ()), (3, ())):
+        out.begin()
+        reaper.on_query(core.ReapQuery("n1", "n2", 7, ring_version, ((KEY, tombstone),)), 2)
+        assert out.effects == [core.ReapVote("n2", "n1", 7, voted)]
+
+
+def test_a_reaper_asks_only_about_the_keys_it_is_the_first_owner_of() -> None:
+    """The first node of a key's preference list reaps it: a node holding the tombstones
+    of keys that others come first for leaves them to those others."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    first = _first_key_of_each_owner(ring)
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held = dict.fromkeys(first.values(), tombstone)
+    reaper, out = _reaper_over(held, now=0, tombstone_grace_ticks=100, reap_interval_ticks=50)
+    for key in held:
+        reaper.note(key, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+    assert sorted(query.dst for query in queries) == ["n1", "n3"]
+    assert all(query.items == ((first["n2"], tombstone),) for query in queries)
+
+
+def test_a_late_vote_of_an_abandoned_round_does_not_count_in_the_next() -> None:
+    """A round that does not finish within one interval is abandoned, and the next one
+    asks again: a vote for the abandoned round arriving meanwhile is no vote of the new
+    one, so the key goes only once every other owner voted in the new round."""
+    from dynamokv.impl.core._reaping import tombstone_may_be_reaped
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held = {key: tombstone}
+    reaper, out = _reaper_over(
+        held,
+        now=0,
+        may_reap=tombstone_may_be_reaped,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
+    )
+    reaper.note(key, tombstone)
+    rounds: list[dict[str, int]] = []
+    for now in (100, 150):
+        out.begin()
+        reaper.now = now
+        reaper.tick(ring, 1, quiet_ticks=1_000)
+        queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+        rounds.append({query.dst: query.round_id for query in queries})
+    abandoned, current = rounds
+    assert sorted(current) == ["n1", "n3"]
+    out.begin()
+    reaper.on_vote(core.ReapVote("n1", "n2", abandoned["n1"], (key,)), 1)
+    reaper.on_vote(core.ReapVote("n3", "n2", current["n3"], (key,)), 1)
+    assert out.effects == [] and held == {key: tombstone}
+    reaper.on_vote(core.ReapVote("n1", "n2", current["n1"], (key,)), 1)
+    assert held == {}
+    assert sorted(e.dst for e in out.effects if isinstance(e, core.Reap)) == ["n1", "n3"]
 
 
 def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
@@ -442,15 +530,7 @@ def test_a_node_remembers_at_most_65536_reaped_keys_by_default_forgetting_the_ol
     tombstone = (Version(None, ("n1", 1), ()),)
     keys = [index.to_bytes(4, "big") for index in range(65_537)]
     held = dict.fromkeys(keys, tombstone)
-    reaper = TombstoneReaper(
-        "n2",
-        config=core.MemberConfig(tombstone_grace_ticks=10),
-        store=_HeldStore(held),  # type: ignore[arg-type]
-        out=core.Outbox(),
-        stats=core.MemberStats(),
-        may_reap=lambda held, **votes: False,
-        now=500,
-    )
+    reaper, _out = _reaper_over(held, now=500)
     reaper.on_reap(core.Reap("n1", "n2", tuple((key, tombstone) for key in keys[:-1])))
     assert held == {keys[-1]: tombstone} and len(reaper.reaped) == 65_536
     reaper.on_reap(core.Reap("n1", "n2", ((keys[-1], tombstone),)))
@@ -475,16 +555,12 @@ def test_a_reap_round_proposes_the_tombstones_held_for_the_grace_period_and_no_y
         asked.append(stored_ticks)
         return False
 
-    out = core.Outbox()
-    out.begin()
-    reaper = TombstoneReaper(
-        "n2",
-        config=core.MemberConfig(tombstone_grace_ticks=100, reap_interval_ticks=50),
-        store=_HeldStore({old: tombstone, young: tombstone}),  # type: ignore[arg-type]
-        out=out,
-        stats=core.MemberStats(),
-        may_reap=may_reap,  # type: ignore[arg-type]
+    reaper, out = _reaper_over(
+        {old: tombstone, young: tombstone},
         now=0,
+        may_reap=may_reap,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
     )
     reaper.note(old, tombstone)
     reaper.now = 60
@@ -677,3 +753,129 @@ def test_a_step_earlier_than_the_one_before_is_refused_as_a_bug() -> None:
     node.step(core.Tick(), 10)  # the same tick again is fine
     with pytest.raises(InvariantError, match="time went backwards"):
         node.step(core.Tick(), 9)
+
+
+@pytest.mark.parametrize(("depth", "allowed"), [(-1, False), (0, True), (16, True), (17, False)])
+def test_a_merkle_depth_from_0_to_16_is_allowed(depth: int, allowed: bool) -> None:
+    """Trees of one leaf bucket (depth 0) up to 65,536 (depth 16) per partition."""
+    if allowed:
+        assert core.MemberConfig(merkle_depth=depth).merkle_depth == depth
+    else:
+        with pytest.raises(ArgumentError, match=r"merkle_depth must be in 0\.\.16"):
+            core.MemberConfig(merkle_depth=depth)
+
+
+def test_by_default_two_of_the_three_replicas_answer_a_get_and_acknowledge_a_put() -> None:
+    """The default is Dynamo's common configuration, (N, R, W) = (3, 2, 2) (Dynamo §6): a
+    get answers with the replies of two replicas, a put once two hold it durably."""
+    cluster = small_cluster()
+    assert put(cluster, "n2", b"v").acks == 2
+    assert get(cluster, "n2").replies == 2
+
+
+def test_a_node_leases_1000_counters_at_a_time_by_default() -> None:
+    """One durable lease record per thousand puts: a new node's first lease runs to
+    counter 1,000."""
+    node = _node(SimDisk())
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0)
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    assert lease.records == (StoreLease(1000),)
+
+
+def test_the_reaping_rule_is_told_how_long_each_tombstone_has_been_stored() -> None:
+    """The rule gets the ticks since this node first stored the key's tombstones."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    told: list[int] = []
+
+    def may_reap(held: tuple[Version, ...], *, stored_ticks: int, **_: object) -> bool:
+        told.append(stored_ticks)
+        return False
+
+    reaper, _out = _reaper_over(
+        {key: tombstone},
+        now=30,
+        may_reap=may_reap,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
+    )
+    reaper.note(key, tombstone)
+    reaper.now = 150
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    assert told == [120]
+
+
+def test_a_node_asks_the_health_view_it_is_given_and_judges_by_timeouts_without_one() -> None:
+    """Replicas go to the owners the node's health view believes up: with a view given
+    that has seen the owner n4 time out, a put's replica for n4 goes to the substitute
+    n5 with a hint; with no view given, the node keeps its own (timeouts), and with no
+    timeout seen yet the replicas go to both other owners."""
+
+    def replicas(health: TimeoutHealth | None) -> set[tuple[str, str | None]]:
+        disk = SimDisk()
+        node = Node(
+            "n2",
+            config=NodeConfig(),
+            membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+            health=health,
+            storage=disk,
+            random=random.Random(1),
+        )
+        effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"a")), 1))
+        (lease,) = [e for e in effects if isinstance(e, Persist)]
+        effects = node.step(PersistDone(lease.persist_id), 1)
+        return {(e.dst, e.hinted_for) for e in effects if isinstance(e, WriteRequest)}
+
+    suspecting = TimeoutHealth()
+    suspecting.on_timeout("n4", 0)
+    assert replicas(suspecting) == {("n3", None), ("n5", "n4")}
+    assert replicas(None) == {("n3", None), ("n4", None)}
+
+
+def test_a_gossip_node_made_without_a_start_tick_starts_at_tick_0() -> None:
+    """``now`` defaults to 0: a gossip-mode node made without it schedules its first
+    rounds exactly as one made at tick 0 (the same wake-ups, asked at the same ticks)."""
+
+    def wake_ups(**start: int) -> list[int]:
+        disk = SimDisk()
+        config = MemberConfig()
+        node = Node(
+            "n1",
+            config=NodeConfig(),
+            storage=disk,
+            random=random.Random(1),
+            member_config=config,
+            address="127.0.0.1:1",
+            bootstrap_owners=["n1"] * config.gossip.partition_count,
+            **start,
+        )
+        asked: list[int] = []
+        for now in range(20):  # a tick each, and every persist made durable at once
+            events: list[core.Event] = [Tick()]
+            while events:
+                effects = _carry_out(disk, node.step(events.pop(), now))
+                asked += [e.at for e in effects if isinstance(e, SetTimer)]
+                events += [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
+        return asked
+
+    assert wake_ups() == wake_ups(now=0)
+    assert wake_ups()
+
+
+def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_start() -> None:
+    """Rounds follow ``reap_interval_ticks`` (50 by default) from the tick the node started,
+    even for tombstones old enough at once (here a grace of 0 ticks)."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over({key: tombstone}, now=1_000, tombstone_grace_ticks=0)
+    reaper.note(key, tombstone)
+    rounds = []
+    for now in range(1_000, 1_121):
+        out.begin()
+        reaper.now = now
+        reaper.tick(ring, 1, quiet_ticks=1_000)
+        if any(isinstance(effect, core.ReapQuery) for effect in out.effects):
+            rounds.append(now)
+    assert rounds == [1_050, 1_100]

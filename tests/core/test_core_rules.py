@@ -11,11 +11,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from core_helpers import KEY, small_cluster
+from core_helpers import KEY, put, settle, small_cluster
 from dynamokv.impl.core import (
     ClientRequest,
     Effect,
     Event,
+    ForwardRequest,
+    GetRequest,
     GossipHealth,
     MemberConfig,
     Node,
@@ -24,11 +26,15 @@ from dynamokv.impl.core import (
     Persist,
     PersistDone,
     PutRequest,
+    ReadRequest,
+    Receive,
+    Reply,
     Result,
     SetTimer,
     Tick,
     TimeoutHealth,
     Version,
+    WriteRequest,
     hint_size_bytes,
     hint_to_store,
     next_counter,
@@ -134,6 +140,19 @@ def test_a_timed_out_peer_is_suspected_for_50_ticks_by_default(view: type[Timeou
     assert health.is_healthy("n2", 2_001)
 
 
+def _step_durably(node: Node, disk: SimDisk, event: Event, now: int) -> list[Effect]:
+    """Step ``node`` with ``event``; each persist it asks for is applied to ``disk`` and
+    reported durable at once (the node's effects of those steps are returned too)."""
+    effects = node.step(event, now)
+    for effect in effects:
+        if isinstance(effect, Persist):
+            disk.apply(effect)
+    done = [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
+    for event_done in done:
+        effects += _step_durably(node, disk, event_done, now)
+    return list(effects)
+
+
 def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
     """Ticks far from zero, each a new int object, as a real driver's clock gives."""
     disk = SimDisk()
@@ -146,15 +165,8 @@ def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
         random=random.Random(1),
     )
 
-    def step(event: object, now: int) -> list[object]:
-        effects = node.step(event, now)  # type: ignore[arg-type]
-        for effect in effects:
-            if isinstance(effect, Persist):
-                disk.apply(effect)
-        done = [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
-        for event_done in done:
-            effects += step(event_done, now)
-        return list(effects)
+    def step(event: Event, now: int) -> list[Effect]:
+        return _step_durably(node, disk, event, now)
 
     def fresh(tick: int) -> int:
         return int(str(tick))  # equal to the armed tick, never the same object
@@ -301,3 +313,128 @@ def test_a_peer_timed_out_early_is_healthy_again_suspect_ticks_later(
     health.on_timeout("n2", 30)
     assert not health.is_healthy("n2", 79)
     assert health.is_healthy("n2", 80)
+
+
+def test_reconcile_takes_an_equal_copy_once_and_refuses_one_dot_with_two_values() -> None:
+    """A dot names one version: two equal copies of it (other objects, as a replica and
+    the wire make them) reconcile to one, while one dot carrying two different values is
+    a bug, refused rather than letting a value vanish."""
+    version = Version(b"apple", ("n2", 3), (("n1", 1),))
+    copy = Version(b"apple", ("n2", 3), (("n1", 1),))
+    assert copy is not version
+    assert versions.reconcile((version, copy)) == (version,)
+    with pytest.raises(InvariantError, match="one dot carries two different versions"):
+        versions.reconcile((version, Version(b"pear", ("n2", 3), (("n1", 1),))))
+
+
+def test_a_version_is_covered_by_itself_an_equal_copy_or_one_that_saw_it() -> None:
+    """``covers``: what a replica holds covers a version when it holds it, an equal copy
+    of it, or a later version whose context names its dot; a concurrent sibling, whatever
+    its value or dot sorts as, does not cover it."""
+    version = Version(b"m", ("n2", 3))
+    copy = Version(b"m", ("n2", 3))
+    later = Version(b"z", ("n3", 1), (("n2", 3),))
+    for sibling in (Version(b"a", ("n1", 1)), Version(b"z", ("n4", 9)), Version(None, ("n2", 2))):
+        assert not versions.covers((sibling,), version)
+        assert versions.covers((sibling, later), version)
+    assert versions.covers((version,), version)
+    assert versions.covers((copy,), version)
+    assert not versions.covers((Version(b"z", ("n3", 1), (("n2", 2),)),), version)
+
+
+def test_a_zero_counter_in_a_context_is_the_same_as_no_entry() -> None:
+    """A get's context is the merge of its siblings' clocks; an entry with counter 0 says
+    nothing of that node was seen, so it is left out (as a clock holds only counters
+    above 0) rather than passed back to the client."""
+    seen = (Version(b"a", ("n1", 2), (("n2", 0), ("n3", 4))), Version(b"b", ("n4", 1)))
+    assert versions.context_of(seen) == (("n1", 2), ("n3", 4), ("n4", 1))
+
+
+def _two_puts_started_after_the_lease(in_flight_max: int) -> Node:
+    """A node whose two client puts waited for the counter lease and then both started
+    at once (the lease waiters are not held to ``requests_in_flight_max``)."""
+    node = Node(
+        "n2",
+        config=NodeConfig(requests_in_flight_max=in_flight_max),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=SimDisk(),
+        random=random.Random(1),
+    )
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"a")), 1)
+    assert node.step(ClientRequest(2, PutRequest(KEY, b"b")), 1) == []  # waits too
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    started = node.step(PersistDone(lease.persist_id), 1)
+    assert len([e for e in started if isinstance(e, WriteRequest)]) == 4  # both puts
+    return node
+
+
+def test_a_node_over_its_in_flight_bound_takes_no_forwarded_put() -> None:
+    """``requests_in_flight_max`` bounds forwarded puts too: puts that waited for the
+    counter lease all start once it is durable, which can leave more requests in flight
+    than the bound; a forwarded put arriving then is not coordinated (its forwarder times
+    out and tries the next owner), while under the bound the same forward is."""
+    forward = Receive(ForwardRequest("n1", "n2", 7, PutRequest(KEY, b"c")))
+    assert _two_puts_started_after_the_lease(1).step(forward, 2) == []
+    effects = _two_puts_started_after_the_lease(3).step(forward, 2)
+    assert [e.dst for e in effects if isinstance(e, WriteRequest)] == ["n3", "n4"]
+
+
+def test_a_client_request_over_the_in_flight_bound_is_refused_as_overloaded() -> None:
+    """A client's request finding more requests in flight than ``requests_in_flight_max``
+    (as after a burst of lease waiters) is refused at once with an overloaded error, not
+    coordinated; under the bound the same get is sent to the replicas."""
+    get = ClientRequest(3, GetRequest(KEY))
+    (reply,) = _two_puts_started_after_the_lease(1).step(get, 2)
+    assert isinstance(reply, Reply) and not reply.result.ok
+    assert reply.result.error == "overloaded: requests_in_flight_max"
+    effects = _two_puts_started_after_the_lease(3).step(get, 2)
+    assert {e.dst for e in effects if isinstance(e, ReadRequest)} == {"n3", "n4"}
+
+
+def test_each_replica_a_put_sends_to_a_substitute_after_a_timeout_counts_once() -> None:
+    """``substitutions`` counts the replicas a coordinator sent to a substitute when an
+    owner stayed silent past the replica timeout (sloppy quorum, Dynamo §4.6): one for
+    a crashed owner, none for a put whose owners all answer."""
+    cluster = small_cluster()
+    put(cluster, "n2", b"apple")
+    settle(cluster, 20)
+    coordinator = cluster.nodes["n2"]
+    assert coordinator is not None and coordinator.stats.substitutions == 0
+    cluster.crash("n4")
+    put(cluster, "n2", b"pear")
+    settle(cluster, 20)
+    assert coordinator.stats.substitutions == 1
+    (hint,) = cluster.disks["n5"].synced_hints()
+    assert hint.owner == "n4"
+
+
+def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinator() -> None:
+    """A replica given the coordinator's new dot must also get every earlier dot of the
+    coordinator's that the writer's context did not name, or a version that saw it. Here
+    n2's first write was superseded by n3's version, which is all n2 holds of it; a put
+    with an empty context then ships n3's version beside the new one; a put whose context
+    names that dot ships only n2's own versions."""
+    disk = SimDisk()
+    node = Node(
+        "n2",
+        config=NodeConfig(),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=disk,
+        random=random.Random(1),
+    )
+
+    def shipped(context: tuple[tuple[str, int], ...], now: int) -> set[tuple[Version, ...]]:
+        request = ClientRequest(now, PutRequest(KEY, b"mine", context))
+        effects = _step_durably(node, disk, request, now)
+        return {e.versions for e in effects if isinstance(e, WriteRequest)}
+
+    (first,) = {versions[-1] for versions in shipped((), 1)}
+    theirs = Version(b"theirs", ("n3", 1), (first.dot,))
+    _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, (theirs,))), 2)
+    assert disk.read_versions(KEY) == (theirs,)
+    (blind,) = shipped((), 3)
+    assert len(blind) == 2 and theirs in blind
+    (informed,) = shipped((first.dot,), 4)
+    assert theirs not in informed and {v.dot[0] for v in informed} == {"n2"}

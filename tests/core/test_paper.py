@@ -27,6 +27,7 @@ from dynamokv.impl.core import (
     TimeoutHealth,
     WriteAck,
     WriteRequest,
+    versions,
 )
 from dynamokv.spec.kv import Version
 
@@ -154,6 +155,25 @@ def test_vector_clock_reaching_the_threshold_with_the_coordinators_entry_is_trun
     version = next(e.versions[-1] for e in effects if isinstance(e, Message))
     assert version.clock == {"n3": 9, "n2": version.dot[1]}
     assert node.stats.truncations == 1
+
+
+def test_a_truncated_clock_keeps_the_coordinators_own_entry_from_the_context() -> None:
+    """The pair the coordinator keeps when it truncates is its own: the client's context
+    entry for the coordinator stays in the new version's context beside its new dot (and
+    beside the newest other pair, whichever node it names), so the new version still
+    supersedes the coordinator's version the client read.
+    Reference: Dynamo §4.4"""
+    node = _node("n2", vector_clock_threshold=2)
+    for context, other in (
+        ((("n1", 5), ("n2", 3), ("n3", 9), ("n4", 7)), ("n3", 9)),
+        ((("n1", 9), ("n2", 3), ("n3", 5), ("n4", 7)), ("n1", 9)),
+    ):
+        effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple", context)), 1)
+        version = next(e.versions[-1] for e in effects if isinstance(e, Message))
+        assert version.context == tuple(sorted((("n2", 3), other)))
+        assert version.clock == {other[0]: other[1], "n2": version.dot[1]}
+        assert versions.supersedes(version, Version(b"read", ("n2", 3)))
+    assert node.stats.truncations == 2
 
 
 def test_put_writes_locally_and_succeeds_after_w_minus_1_replicas_respond() -> None:

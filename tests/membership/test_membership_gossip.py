@@ -24,6 +24,9 @@ from dynamokv.impl.core._gossip import (
     merge_entries,
     precedes,
 )
+from dynamokv.impl.core._partitions import join as join_partitions
+from dynamokv.impl.core._partitions import join_weighted
+from dynamokv.impl.core._partitions import leave as leave_partitions
 from dynamokv.impl.sim._gossip_sim import _GossipNetwork
 from dynamokv.spec.ring import assign_partitions, is_balanced
 from hypothesis import given
@@ -594,3 +597,237 @@ def test_a_later_status_at_the_same_heartbeat_is_taken() -> None:
     effects = view.receive(GossipAck("c", "a", (normal,), (), None, False), 20)
     assert view.entry("b") == normal
     assert MemberStatusChanged("b", "joining", "normal") in effects
+
+
+def test_an_entry_of_an_earlier_life_precedes_any_entry_of_a_later_one() -> None:
+    """The generation decides first: a node's previous life, however far its heartbeat
+    and status had gone, carries nothing its new life lacks."""
+    old = MemberEntry("x", "sim://x", 1, 9, "left")
+    new = MemberEntry("x", "sim://x", 2, 0, "joining")
+    assert precedes(old, new) and not precedes(new, old)
+    assert precedes(old.digest(), new.digest()) and not precedes(new.digest(), old.digest())
+
+
+def test_a_later_life_replaces_the_earlier_one_whole_even_at_a_smaller_address_or_weight() -> None:
+    """A node that starts again (a new generation) may come back at another address with
+    another weight: the merge takes its new entry as it is, in either order."""
+    old = MemberEntry("x", "addr-b", 1, 9, "normal", 2)
+    new = MemberEntry("x", "addr-a", 2, 0, "joining", 1)
+    assert merge_entries(old, new) == merge_entries(new, old) == new
+
+
+def test_merging_with_a_simply_newer_entry_gives_that_entry_itself() -> None:
+    """The common case of the merge makes no new entry: when one side is newer in every
+    field, the merge is that side, the same object, whichever argument it is."""
+    older = MemberEntry("x", "sim://x", 1, 3, "normal")
+    newer = MemberEntry("x", "sim://x", 1, 5, "leaving")
+    assert merge_entries(older, newer) is newer
+    assert merge_entries(newer, older) is newer
+
+
+@pytest.mark.parametrize(
+    ("older", "newer", "merged"),
+    [
+        (("addr-b", 1), ("addr-a", 1), ("addr-b", 1)),  # the older side has the larger address
+        (("addr-a", 2), ("addr-a", 1), ("addr-a", 2)),  # the older side has the larger weight
+        (("addr-b", 1), ("addr-a", 2), ("addr-b", 2)),  # one each
+    ],
+)
+def test_within_a_life_the_larger_address_and_weight_are_kept_whichever_side_is_newer(
+    older: tuple[str, int], newer: tuple[str, int], merged: tuple[str, int]
+) -> None:
+    """Address and weight are fixed for a generation; should two entries of one life
+    still disagree on them, the merge keeps the larger of each beside the newer
+    heartbeat, in either order, so that every view ends with the same entry."""
+    a = MemberEntry("x", older[0], 1, 3, "normal", older[1])
+    b = MemberEntry("x", newer[0], 1, 5, "normal", newer[1])
+    expected = MemberEntry("x", merged[0], 1, 5, "normal", merged[1])
+    assert merge_entries(a, b) == merge_entries(b, a) == expected
+
+
+def test_phi_of_this_node_or_of_a_node_never_heard_of_is_zero() -> None:
+    view = GossipMembership(
+        "a", "x", generation=1, seeds={"b": "y"}, rng=random.Random(0), config=CONFIG
+    )
+    assert view.phi("a", 10_000) == 0.0
+    assert view.phi("b", 10_000) == 0.0
+    assert not view.is_suspected("b", 10_000)
+
+
+def test_entries_sent_counts_member_entries_and_a_syn_carries_none() -> None:
+    """A syn carries digests only; an ack and an ack2 carry entries, each counted."""
+    rng = random.Random(1)
+    a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
+    b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
+    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipSend)]
+    assert a.metrics.entries_sent == 0
+    (ack,) = [e for e in b.receive(syn.message, 101) if isinstance(e, GossipSend)]
+    assert isinstance(ack.message, GossipAck)
+    assert [entry.node_id for entry in ack.message.entries] == ["b"]
+    assert b.metrics.entries_sent == 1
+    a.receive(ack.message, 102)
+    assert a.metrics.entries_sent == 1  # its own entry, which b asked for
+
+
+def test_entries_merged_counts_each_member_learned_or_changed_once() -> None:
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    first = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c", "d"))
+    view.receive(GossipAck("b", "y", first, (), None, False), 1)
+    assert view.metrics.entries_merged == 3
+    later = (MemberEntry("b", "h", 1, 2, "normal"), MemberEntry("c", "h", 1, 1, "normal"))
+    view.receive(GossipAck("b", "y", later, (), None, False), 2)
+    assert view.metrics.entries_merged == 4  # b's heartbeat moved; c's entry was known
+
+
+@pytest.mark.parametrize("others", [6, 8, 9])
+def test_the_rotating_slices_follow_each_other_whatever_the_table_size(others: int) -> None:
+    """Each syn's slice starts where the previous one ended, wrapping round the sorted
+    table: every member is offered within ceil(others / (bound - 1)) rounds."""
+    config = GossipConfig(partition_count=Q, digest_entries_max=3)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    names = [f"m{i}" for i in range(others)]
+    for start in range(0, others, 3):
+        batch = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in names[start : start + 3])
+        view.receive(GossipAck("m0", "y", batch, (), None, False), 1)
+    offered: list[str] = []
+    for now in range(2, 2 + others * config.gossip_period_ticks):
+        for effect in view.tick(now):
+            if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn):
+                offered += [digest.node_id for digest in effect.message.digests[1:]]
+    assert offered[: 2 * others] == names + names
+
+
+def test_an_ack_may_request_as_many_members_as_the_bound_and_no_more() -> None:
+    config = GossipConfig(partition_count=Q, digest_entries_max=2)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    view.receive(GossipAck("b", "y", (MemberEntry("c", "z", 1, 1, "normal"),), (), None, False), 1)
+    effects = view.receive(GossipAck("b", "y", (), ("a", "c"), None, False), 2)
+    (reply,) = [e for e in effects if isinstance(e, GossipSend)]
+    assert [entry.node_id for entry in reply.message.entries] == ["a", "c"]
+    assert view.receive(GossipAck("b", "y", (), ("a", "c", "a"), None, False), 3) == []
+    assert view.metrics.messages_rejected == 1
+
+
+def test_a_responder_asks_only_for_what_the_initiator_knows_more_of() -> None:
+    """An ack requests the members whose digest is newer than the responder's entry (a
+    later generation, heartbeat or status) or unknown to it, and pushes those it knows
+    more of and those the syn did not mention: an equal digest asks for nothing."""
+    view = GossipMembership("b", "y", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    held = tuple(
+        MemberEntry(name, "h", generation, 3, "normal")
+        for name, generation in (("c", 1), ("d", 1), ("e", 1), ("g", 1), ("r", 2))
+    )
+    view.receive(GossipAck("c", "h", held, (), None, False), 1)
+    digests = (
+        MemberEntry("a", "x", 1, 1, "joining").digest(),  # unknown to b
+        MemberEntry("c", "h", 1, 3, "normal").digest(),  # the same as b's
+        MemberEntry("d", "h", 1, 4, "normal").digest(),  # a later heartbeat
+        MemberEntry("e", "h", 1, 3, "leaving").digest(),  # a later status
+        MemberEntry("g", "h", 1, 2, "normal").digest(),  # older than b's
+        MemberEntry("r", "h", 1, 9, "normal").digest(),  # an earlier life than b's
+    )
+    (ack,) = view.receive(GossipSyn("a", "x", digests, 0, ""), 2)
+    assert isinstance(ack, GossipSend) and isinstance(ack.message, GossipAck)
+    assert ack.message.requested == ("a", "d", "e")
+    assert [entry.node_id for entry in ack.message.entries] == ["g", "r", "b"]
+
+
+def test_a_peer_claiming_a_later_life_of_this_node_is_not_believed() -> None:
+    """An entry of this node with a later generation than the one running is stale state
+    of a reused id: the node keeps its own entry, and counts the entry as rejected."""
+    view = GossipMembership("a", "x", generation=3, seeds={}, rng=random.Random(0), config=CONFIG)
+    own = view.self_entry
+    claim = MemberEntry("a", "elsewhere", 4, 7, "normal")
+    assert view.receive(GossipAck("b", "y", (claim,), (), None, False), 5) == []
+    assert view.self_entry == own
+    assert view.metrics.messages_rejected == 1
+
+
+def test_a_ring_of_a_negative_version_is_refused() -> None:
+    owners = assign_partitions(["a", "b"], Q)
+    with pytest.raises(MembershipArgumentError, match="ring"):
+        GossipMembership(
+            "a",
+            "x",
+            generation=1,
+            seeds={},
+            rng=random.Random(0),
+            config=CONFIG,
+            ring=RingState(-1, "boot", owners),
+        )
+
+
+def test_a_member_already_normal_adopting_a_newer_ring_reports_no_status_change() -> None:
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    newer = RingState(2, "b#1", assign_partitions(["b", "a"], Q))
+    effects = view.receive(GossipAck("b", "y", (), (), newer, False), 5)
+    assert [type(effect) for effect in effects] == [RingAdopted]
+    assert view.self_entry.status == "normal"
+
+
+def test_a_leave_lost_to_a_racing_ring_is_issued_again_on_top_of_it() -> None:
+    """Two leaves issued at once on different nodes make rings of the same version; where
+    the other one wins, the leave it lacks is issued again on top of it."""
+    owners = assign_partitions(["a", "b", "c", "d"], Q)
+    view = _normal_member_over(owners)
+    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c", "d"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_leave("c", 10)
+    assert "c" not in view.ring.nodes()
+    rival = RingState(2, "z#1", leave_partitions(owners, "d"))  # z#1 sorts after a#1: it wins
+    effects = view.receive(GossipAck("b", "y", (), (), rival, False), 11)
+    assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [2, 3]
+    assert view.ring.version == 3 and view.ring.nodes() == {"a", "b"}
+
+
+def test_a_satisfied_join_stops_being_watched_after_the_watch_period() -> None:
+    """A join the ring already reflects is watched for ``change_watch_ticks`` and
+    forgotten at the first round after that."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
+    view.request_join("c", 2)
+    (watch,) = view.pending_changes()
+    for now in range(2, 2 + CONFIG.change_watch_ticks):
+        view.tick(now)
+    assert view.pending_changes() == (watch,)
+    for now in range(2 + CONFIG.change_watch_ticks, 2 + CONFIG.change_watch_ticks + 10):
+        view.tick(now)
+    assert view.pending_changes() == ()
+
+
+def test_changes_of_different_nodes_are_watched_together() -> None:
+    view = _normal_member_over(assign_partitions(["a", "b", "c"], Q))
+    known = (MemberEntry("b", "y", 1, 1, "normal"), MemberEntry("d", "z", 1, 1, "joining"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_join("d", 2)
+    view.request_leave("b", 3)
+    assert [(w.kind, w.node_id, w.issued_tick) for w in view.pending_changes()] == [
+        ("join", "d", 2),
+        ("leave", "b", 3),
+    ]
+
+
+def test_members_of_different_weights_join_by_the_weighted_rule() -> None:
+    """With a member of weight 2 among ones of weight 1, a join gives the new node its
+    share Q·w/Σw by the weighted rule."""
+    owners = assign_partitions(["a", "b"], Q)
+    view = _normal_member_over(owners)
+    heavy = MemberEntry("b", "y", 1, 1, "normal", 2)
+    view.receive(
+        GossipAck("b", "y", (heavy, MemberEntry("c", "z", 1, 1, "joining")), (), None, False), 1
+    )
+    view.request_join("c", 2)
+    expected = join_weighted(owners, {"a": 1, "b": 2, "c": 1}, "c")
+    assert view.ring.owners == expected
+    assert expected != join_partitions(owners, "c")
+
+
+def test_a_member_gossiped_without_a_weight_weighs_one() -> None:
+    """An entry made without a weight is of weight 1: among such members a join is the
+    plain strategy-3 join."""
+    owners = assign_partitions(["a", "b"], Q)
+    view = _normal_member_over(owners)
+    entries = (MemberEntry("b", "y", 1, 1, "normal"), MemberEntry("c", "z", 1, 1, "joining"))
+    view.receive(GossipAck("b", "y", entries, (), None, False), 1)
+    view.request_join("c", 2)
+    assert view.ring.owners == join_partitions(owners, "c")

@@ -382,14 +382,15 @@ def test_transfers_running_count_as_in_flight_with_nothing_queued() -> None:
 
 OLD_RING = PartitionRing.balanced(["n1", "n2"], n=2, q=8)
 NEW_RING = PartitionRing.balanced(["n2", "n3"], n=2, q=8)
+OLD_STATE = RingState(1, "n1", OLD_RING.assignment)
 NEW_STATE = RingState(2, "n2", NEW_RING.assignment)
 
 
-def _leaving_node(
+def _node_holding(
     keys: int, *, partitions: int = 1, **member: object
 ) -> tuple[PartitionTransfers, Outbox, list[bytes]]:
-    """A node ``n1`` holding ``keys`` keys of each of the first ``partitions`` partitions,
-    which a new ring hands to ``n3``."""
+    """A node ``n1`` of ``OLD_RING`` holding ``keys`` keys of each of the first
+    ``partitions`` partitions, its transfers made at tick 0 and its outbox in a step."""
     out = Outbox()
     trees = MerkleTrees(partition_count=8, depth=2, partition_of=OLD_RING.partition_of)
     store = MerkleTracking(LocalStore(SimDisk(), out), trees)
@@ -411,8 +412,16 @@ def _leaving_node(
         now=0,
     )
     out.begin()
-    previous = RingState(1, "n1", OLD_RING.assignment)
-    transfers.on_ring_adopted(OLD_RING, NEW_RING, previous, NEW_STATE, now=1)
+    return transfers, out, held
+
+
+def _leaving_node(
+    keys: int, *, partitions: int = 1, **member: object
+) -> tuple[PartitionTransfers, Outbox, list[bytes]]:
+    """A node ``n1`` holding ``keys`` keys of each of the first ``partitions`` partitions,
+    which a new ring hands to ``n3``."""
+    transfers, out, held = _node_holding(keys, partitions=partitions, **member)
+    transfers.on_ring_adopted(OLD_RING, NEW_RING, OLD_STATE, NEW_STATE, now=1)
     return transfers, out, held
 
 
@@ -491,6 +500,74 @@ def test_a_key_written_after_its_batch_was_acknowledged_is_kept_when_the_transfe
     assert {key: transfers.store.read(key) for key in held if transfers.store.read(key)} == {
         rewritten: later
     }
+
+
+def test_each_batch_carries_the_bound_of_keys_and_the_last_the_rest() -> None:
+    transfers, out, _held = _leaving_node(7, transfer_batch_keys_max=3)
+    sizes: list[int] = []
+    batches = _batches_sent(out)
+    while batches:
+        sizes.append(len(batches[0].items))
+        _acknowledge(transfers, batches, now=2)
+        batches = _batches_sent(out)
+    assert sizes == [3, 3, 1]
+
+
+def test_an_ack_of_a_batch_not_sent_yet_acknowledges_nothing() -> None:
+    """An acknowledgement names its batch: one naming a later batch than the one in
+    flight (a confused or replayed peer) neither counts keys nor moves the transfer on."""
+    transfers, out, _held = _leaving_node(7, transfer_batch_keys_max=3)
+    (first,) = _batches_sent(out)
+    ack = TransferAck(first.dst, "n1", first.transfer_id, first.batch_id + 1)
+    transfers.on_ack(ack, NEW_RING, NEW_STATE, now=2)
+    assert _batches_sent(out) == [] and transfers.stats.keys_transferred == 0
+
+
+def test_an_unacknowledged_batch_is_sent_again_40_ticks_after_by_default() -> None:
+    transfers, out, _held = _leaving_node(7)
+    sent = _batches_sent(out)  # at tick 1
+    transfers.retry(now=40)
+    assert _batches_sent(out) == []
+    transfers.retry(now=41)
+    assert _batches_sent(out) == sent
+
+
+def test_the_sweep_hands_orphans_off_on_the_first_ring_too() -> None:
+    """Data of a partition this node does not own goes to the owners whatever the ring's
+    version, the bootstrap ring's 1 included."""
+    transfers, out, held = _node_holding(2)
+    transfers.sweep(NEW_RING, RingState(1, "bootstrap", NEW_RING.assignment), now=100)
+    batches = _batches_sent(out)
+    assert sorted(batch.dst for batch in batches) == sorted(NEW_RING.partition_preference_list(0))
+    assert [key for key, _ in batches[0].items] == held
+
+
+def test_a_node_that_adopted_no_ring_hands_nothing_off() -> None:
+    """Without a ring of its own (version 0) a node cannot know who owns what: its sweep
+    sends nothing, whichever ring it is handed to route by."""
+    transfers, out, _held = _node_holding(2)
+    transfers.sweep(NEW_RING, RingState(0, "", ()), now=100)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+
+
+def test_on_a_new_ring_the_sweep_looks_at_every_partition_held() -> None:
+    """Two ring changes in quick succession: the second drops the handoffs the first
+    started, and the partitions it cut short were left on the ring before, so no
+    transfer for them starts on adoption. The sweep on the new ring looks at every
+    partition held, not only those written since its last look, and hands them off."""
+    transfers, out, _held = _node_holding(2, partitions=2, transfers_in_flight_max=1)
+    transfers.sweep(OLD_RING, OLD_STATE, now=100)  # owned here: nothing to send
+    assert _batches_sent(out) == []
+    transfers.on_ring_adopted(OLD_RING, NEW_RING, OLD_STATE, NEW_STATE, now=101)
+    assert [batch.partition for batch in _batches_sent(out)] == [0]
+    newer = RingState(3, "n3", NEW_RING.assignment)
+    transfers.on_ring_adopted(NEW_RING, NEW_RING, NEW_STATE, newer, now=102)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+    transfers.sweep(NEW_RING, newer, now=200)
+    batches = _batches_sent(out)
+    assert {batch.partition for batch in batches} == {0}
+    assert sorted(batch.dst for batch in batches) == sorted(NEW_RING.partition_preference_list(0))
+    assert transfers.in_flight == 2  # partition 1 waits for the slot
 
 
 def test_a_peer_back_from_suspicion_is_left_out_of_roots_rounds_for_the_grace_period() -> None:

@@ -15,18 +15,28 @@ from dynamokv.impl.core import (
     AntiEntropy,
     AntiEntropyConfig,
     AntiEntropyEffect,
+    AntiEntropyRounds,
+    BucketSlice,
     ExchangeFinished,
+    MemberConfig,
+    MemberStats,
     MerkleArgumentError,
+    MerkleBucketsReply,
     MerkleBucketsRequest,
     MerkleCompareRequest,
     MerkleHashCache,
     MerkleMessage,
     MerkleSend,
     MerkleTrees,
+    Outbox,
     PartitionMerkleTree,
+    PartitionRing,
     PutRequest,
     RepairKeys,
     Result,
+    RootsReply,
+    RootsRequest,
+    TimeoutHealth,
     Version,
     wire_bytes,
 )
@@ -36,6 +46,7 @@ from dynamokv.impl.sim import Cluster
 from dynamokv.impl.sim._measurements import measure_repair_traffic
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import InvariantError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -476,3 +487,161 @@ def test_an_exchange_counts_from_zero_one_completed_exchange_and_what_it_sent() 
         assert side.metrics.messages_sent > 0 and side.metrics.bytes_sent > 0
     assert initiator.metrics.exchanges_completed == 1
     assert initiator.metrics.keys_repaired == len(run.on_a) == 1
+
+
+def test_a_tree_depth_below_zero_is_an_argument_error() -> None:
+    """A tree's depth is checked against ``[0, DEPTH_MAX]`` at both ends: -1 is refused
+    with the tree's own error, like ``DEPTH_MAX + 1``, and 0 (one leaf) is a tree."""
+    for depth in (-1, merkle_module.DEPTH_MAX + 1):
+        with pytest.raises(MerkleArgumentError, match="depth"):
+            PartitionMerkleTree(0, partition_count=1, depth=depth)
+    assert PartitionMerkleTree(0, partition_count=1, depth=0).level(0) == (EMPTY_LEAF,)
+
+
+def test_check_finds_hashes_that_are_not_the_contents_at_every_level() -> None:
+    """``check`` recomputes every level from the contents: a tree built on empty-subtree
+    hashes that are not the empty tree's (here only the root's is wrong, then only the
+    leaves', each all 0xff bytes: above the right hash, not only below it) fails it, and so does a size count above the keys
+    held."""
+    right = merkle_module.empty_hashes(3)
+    for wrong_level in (0, 3):
+        empty = tuple(
+            b"\xff" * len(h) if level == wrong_level else h for level, h in enumerate(right)
+        )
+        tree = PartitionMerkleTree(0, partition_count=1, depth=3, empty=empty)
+        with pytest.raises(InvariantError, match="incremental hash differs"):
+            tree.check()
+    tree = _tree({b"k1": b"h1", b"k2": b"h2"}, depth=3)
+    tree.check()
+    tree.size += 1
+    with pytest.raises(InvariantError, match="size count is off"):
+        tree.check()
+
+
+def test_a_hash_cache_remembers_one_inner_hash_per_level_above_a_written_leaf() -> None:
+    """One key written to a tree of depth 3 with a hash cache is rehashed up its path:
+    three inner nodes (levels 2, 1 and the root), the cache learns those three and no
+    hash above the root."""
+    cache = MerkleHashCache()
+    tree = PartitionMerkleTree(0, partition_count=1, depth=3, hashes=cache)
+    tree.put(b"cart", b"hash")
+    root = tree.root()
+    assert len(cache.inner) == 3
+    assert root in cache.inner.values()
+    tree.check()
+
+
+def test_a_responder_whose_tree_has_another_depth_refuses_the_exchange() -> None:
+    """Node hashes are compared level by level only between trees of one depth: a
+    responder whose tree is deeper (or shallower) than the request's refuses, and the
+    initiator abandons the exchange instead of repairing from misread hashes."""
+    contents = {b"k1": b"h1", b"k2": b"h2"}
+    for responder_depth in (3, 5):
+        initiator, responder = AntiEntropy("a"), AntiEntropy("b")
+        (send,) = initiator.start_exchange("b", _tree(contents, depth=4), 0) or []
+        assert isinstance(send, MerkleSend)
+        (reply,) = responder.receive(send.message, 1, _tree(contents, depth=responder_depth))
+        assert isinstance(reply, MerkleSend)
+        (finished,) = initiator.receive(reply.message, 2, None)
+        assert isinstance(finished, ExchangeFinished) and not finished.ok
+
+
+def test_a_buckets_request_filled_to_its_entries_budget_takes_no_further_slice() -> None:
+    """The entries budget bounds a buckets request: once one bucket's keys fill it (here
+    exactly, and here by cutting a bigger bucket), the request carries that one slice and
+    no empty slices of the buckets queued behind it; the exchange still diffs exactly."""
+    config = AntiEntropyConfig(exchange_entries_per_message_max=2, exchange_nodes_per_message_max=8)
+    a_contents = {b"k%d" % i: b"a" for i in range(12)}
+    b_contents = {b"k%d" % i: b"b" for i in range(12)}
+    run, _, _ = _run_exchange(_tree(a_contents, depth=2), _tree(b_contents, depth=2), config)
+    buckets_requests = [m for m in run.requests if isinstance(m, MerkleBucketsRequest)]
+    assert buckets_requests
+    for message in buckets_requests:
+        entries = [len(piece.entries) for piece in message.slices]
+        assert sum(entries) <= 2
+        assert all(entries), message.slices  # every slice carries a key
+    assert run.on_a == run.on_b == set(a_contents)
+
+
+def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsRequest]:
+    """Eight roots rounds of n3 in a three-node ring of eight partitions (all shared with
+    both peers), each answered "nothing differs"; n3 holds a key in each of ``held``."""
+
+    def partition_of(key: bytes) -> int:
+        return (spec_ring.md5_position(key) * 8) >> spec_ring.RING_BITS
+
+    config = MemberConfig(roots_per_message_max=roots_per_message_max)
+    ring = PartitionRing(["n1", "n2", "n3", "n1", "n2", "n3", "n1", "n2"], n=3)
+    trees = MerkleTrees(partition_count=8, depth=config.merkle_depth, partition_of=partition_of)
+    keys = [b"k%d" % i for i in range(64)]
+    for partition in held:
+        key = next(key for key in keys if partition_of(key) == partition)
+        trees.update(key, (Version(key, ("n3", 1)),))
+    out = Outbox()
+    rounds = AntiEntropyRounds(
+        "n3",
+        config=config,
+        trees=trees,
+        read=lambda key: (),
+        health=TimeoutHealth(),
+        out=out,
+        stats=MemberStats(),
+        now=0,
+    )
+    asked: list[RootsRequest] = []
+    now = 0
+    while len(asked) < 8:
+        now += config.anti_entropy_interval_ticks
+        effects = out.begin()
+        rounds.tick(ring, now)
+        (request,) = [e for e in effects if isinstance(e, RootsRequest)]
+        asked.append(request)
+        out.begin()
+        rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
+    return asked
+
+
+def test_roots_rounds_to_a_peer_rotate_through_more_partitions_than_one_message_holds() -> None:
+    """With more shared partitions than ``roots_per_message_max``, each round to a peer
+    compares the next slice of them, wrapping around, so every partition is compared in
+    turn; such a request is not ``complete`` (it lists empty partitions too)."""
+    asked = _roots_rounds(3, {2})
+    assert [r.dst for r in asked] == ["n1", "n2"] * 4
+    to_n1 = [r.partitions for r in asked if r.dst == "n1"]
+    assert to_n1 == [(0, 1, 2), (3, 4, 5), (6, 7, 0), (1, 2, 3)]
+    assert not any(r.complete for r in asked)
+
+
+def test_a_roots_round_sharing_exactly_the_bound_lists_only_partitions_holding_data() -> None:
+    """When the partitions shared with a peer fit one message exactly
+    (``roots_per_message_max`` of them), the round is ``complete``: it lists only the
+    partitions holding data here, in order, and the peer takes the rest as empty."""
+    (first, *_) = _roots_rounds(8, {5, 2})
+    assert first.complete and first.partitions == (2, 5)
+    assert len(first.roots) == 2
+
+
+def test_a_buckets_request_naming_a_bucket_past_the_tree_is_refused() -> None:
+    """A buckets request is judged before any bucket is read: a slice naming a leaf
+    beyond the responder's ``2**depth`` (here two past the last) is refused with ``ok``
+    False and no key reported, rather than every key it carries being taken as missing."""
+    responder = AntiEntropy("b")
+    tree = _tree({b"k1": b"h1"}, depth=2)
+    for bucket, valid in ((3, True), (5, False)):
+        piece = BucketSlice(bucket, b"", None, ((b"k9", b"h9"),))
+        request = MerkleBucketsRequest(0, 0, "a", 0, 2, (piece,))
+        (reply, *repairs) = responder.receive(request, 1, tree)
+        assert isinstance(reply, MerkleSend) and isinstance(reply.message, MerkleBucketsReply)
+        assert reply.message.ok is valid
+        assert bool(repairs) is valid and bool(reply.message.keys) is valid
+
+
+def test_every_node_hash_and_value_hash_is_128_bits() -> None:
+    """Node hashes are 128-bit BLAKE2b digests (16 bytes), at every level of a tree,
+    empty or not, and so is a key's value hash."""
+    tree = _tree({b"k%d" % i: b"h" for i in range(20)}, depth=3)
+    empty = PartitionMerkleTree(0, partition_count=1, depth=3)
+    for each in (tree, empty):
+        for level in range(4):
+            assert {len(node) for node in each.level(level)} == {16}
+    assert len(merkle_module.value_hash((Version(b"v", ("n1", 1)),))) == 16

@@ -179,3 +179,12 @@ def test_weighted_moves_refuse_what_the_strategy_cannot_serve() -> None:
         join_weighted(("a", "b"), {"a": 1, "b": 1, "c": 1}, "c")  # a share under one
     with pytest.raises(PartitionArgumentError):
         leave_weighted(("a", "a"), {"a": 1}, "a")  # the only node
+
+
+@pytest.mark.parametrize(("assignment", "n"), [((), 3), (("a", "b"), 0), ((), 0)])
+def test_preference_lists_need_partitions_and_n_of_at_least_one(
+    assignment: tuple[str, ...], n: int
+) -> None:
+    """No partition, or a replication factor below one, has no preference list to give."""
+    with pytest.raises(PartitionArgumentError, match="preference_lists"):
+        preference_lists(assignment, n)

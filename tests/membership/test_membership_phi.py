@@ -167,3 +167,73 @@ def test_the_default_window_keeps_the_last_200_intervals() -> None:
     assert detector.sample_count == 151  # the first beat counts as two estimated intervals
     _steady(detector, 300, start=150 * PERIOD)
     assert detector.sample_count == 200
+
+
+@pytest.mark.parametrize("estimate", [10.0, 30.0])
+def test_the_first_heartbeat_assumes_two_intervals_a_quarter_either_side_of_the_estimate(
+    estimate: float,
+) -> None:
+    """Before a second heartbeat the detector knows no interval: it assumes two, at the
+    estimate less and plus a quarter of it, so its mean is the estimate and its standard
+    deviation a quarter of it."""
+    config = PhiConfig(first_heartbeat_estimate_ticks=estimate, min_std_deviation_ticks=0.5)
+    detector = PhiAccrualDetector(config)
+    detector.heartbeat(100)
+    assert detector.sample_count == 2
+    assert detector.mean_ticks() == estimate
+    assert detector.std_deviation_ticks() == estimate / 4
+    y = config.y_threshold
+    assert detector.suspicion_delay_ticks() == pytest.approx(estimate + y * estimate / 4)
+
+
+def test_before_any_heartbeat_the_mean_is_zero_and_the_deviation_its_floor() -> None:
+    detector = PhiAccrualDetector(PhiConfig(min_std_deviation_ticks=3.0))
+    assert detector.sample_count == 0
+    assert detector.mean_ticks() == 0.0
+    assert detector.std_deviation_ticks() == 3.0
+
+
+def test_by_default_no_pause_is_acceptable_phi_at_the_mean_interval_is_log10_2() -> None:
+    """The default detector adds no acceptable pause to the mean: a silence exactly as
+    long as the usual interval is as likely normal as not."""
+    detector = PhiAccrualDetector()
+    assert detector.config.acceptable_pause_ticks == 0.0
+    last = _steady(detector, 20, start=0)
+    mean = detector.mean_ticks()
+    assert mean == PERIOD
+    assert detector.phi(last + PERIOD) == pytest.approx(math.log10(2), rel=1e-12)
+
+
+def test_a_window_of_two_intervals_is_allowed_and_of_one_refused() -> None:
+    """The window must hold the two intervals the first heartbeat assumes."""
+    detector = PhiAccrualDetector(PhiConfig(window_size_max=2))
+    _steady(detector, 5)
+    assert detector.sample_count == 2 and detector.mean_ticks() == PERIOD
+    for size in (1, 0, -3):
+        with pytest.raises(ValueError, match="window_size_max"):
+            PhiConfig(window_size_max=size)
+
+
+@pytest.mark.parametrize("floor", [0.0, -1.0])
+def test_a_deviation_floor_of_zero_or_below_is_refused(floor: float) -> None:
+    assert PhiConfig(min_std_deviation_ticks=0.001).min_std_deviation_ticks == 0.001
+    with pytest.raises(ValueError, match="min_std_deviation_ticks"):
+        PhiConfig(min_std_deviation_ticks=floor)
+
+
+def test_a_replaced_suspicion_rule_suspects_from_where_its_phi_reaches_the_threshold() -> None:
+    """A rule other than :func:`phi_of_silence` (a lab's, through the node's seams) is
+    evaluated: suspected at phi equal to the threshold and above, not below."""
+
+    def one_per_tick(silence_ticks: float, mean_ticks: float, deviation_ticks: float) -> float:
+        return silence_ticks
+
+    detector = PhiAccrualDetector(PhiConfig(threshold=8.0), phi_rule=one_per_tick)
+    detector.heartbeat(100)
+    assert [detector.is_suspected(100 + silence) for silence in (0, 7, 8, 9, 50)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]

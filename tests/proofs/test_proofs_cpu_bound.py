@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+from dynamokv.proofs import Status, _crosshair, crosshair_diffbehavior
 from dynamokv.proofs._crosshair import _cpu_seconds, run_cpu_bounded
 
 
@@ -51,3 +53,24 @@ def test_the_cpu_time_counted_is_user_plus_system_time() -> None:
     tick = 1 / os.sysconf("SC_CLK_TCK")
     assert counted is not None
     assert times.user + times.system - tick <= counted <= after.user + after.system + tick
+
+
+def test_a_diffbehavior_pair_is_bounded_by_10_s_per_condition_and_600_cpu_seconds_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without bounds given, a pair's search gets 10 CPU seconds per condition (the row's
+    scope says so) and the whole run 600 CPU seconds: a run seen to have used more is
+    stopped as unknown, its note naming that bound. The CPU counter is made to report
+    far more than any bound, so the stand-in for CrossHair is stopped at the first poll."""
+    monkeypatch.setattr(_crosshair, "_cpu_seconds", lambda pid: 1e9)
+    result = crosshair_diffbehavior(
+        "pair.first",
+        "pair.second",
+        name="equivalence.stand_in",
+        kind="theorem",
+        claim="a stand-in that never answers",
+        command=(sys.executable, "-c", "import time; time.sleep(600)"),
+    )
+    assert result.scope == "every path, 10 s CPU bound"
+    assert result.status is Status.UNKNOWN
+    assert result.note == "CPU bound of 600 s reached"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pytest
 import z3
 from dynamokv.impl.cli import main
-from dynamokv.proofs import _lamport, _quorum, _vclock
+from dynamokv.proofs import REGISTRY, _lamport, _quorum, _vclock
 
 EXIT_FAILED = 1
 
@@ -112,17 +112,34 @@ def test_lamport_exhibit_where_everything_is_causal_fails_prove(
     } & _failed_rows(out)
 
 
+def _lamport_order(self: _lamport._VectorHistory, a: int, b: int) -> z3.BoolRef:
+    """A broken vector order: Lamport's clock order in its place."""
+    return self.lamport[a] < self.lamport[b]
+
+
 def test_lamport_belief_with_vector_order_replaced_by_lamport_order_fails_only_the_control(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def lamport_order(self: _lamport._VectorHistory, a: int, b: int) -> z3.BoolRef:
-        return self.lamport[a] < self.lamport[b]
-
-    monkeypatch.setattr(_lamport._VectorHistory, "before", lamport_order)
+    monkeypatch.setattr(_lamport._VectorHistory, "before", _lamport_order)
     code, out = _prove(capsys)
     assert code == EXIT_FAILED
     assert "lamport.order_does_not_imply_causality.control" in _failed_rows(out)
     assert "lamport.order_does_not_imply_causality" not in _failed_rows(out)
+
+
+def test_a_witness_found_by_the_vector_clock_control_is_a_pair_ordered_without_causality(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the no-witness control finds one (here its vector order is swapped for
+    Lamport's, which does order unrelated events), the pair it shows is a witness: two
+    events its order puts first and second that are not causally related, so the
+    spec's vector clocks find them concurrent and the replay disagrees."""
+    monkeypatch.setattr(_lamport._VectorHistory, "before", _lamport_order)
+    (entry,) = [e for e in REGISTRY if e.name == "lamport.order_does_not_imply_causality.control2"]
+    result = entry.check()
+    assert not result.ok
+    assert result.replay is not None and not result.replay.agreed
+    assert result.replay.detail == "the spec's vector clocks compare concurrent"
 
 
 @pytest.mark.parametrize(

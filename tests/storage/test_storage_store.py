@@ -614,9 +614,10 @@ def test_paced_records_pause_in_proportion_to_the_work_done(
         records = [(bytes([n]), b"v") for n in range(_store.BACKGROUND_PACE_RECORDS * 4)]
 
         def work(records_out: list[tuple[bytes, bytes | None]]) -> None:
-            for record in store._pace(iter(records)):
-                records_out.append(record)
-                clock.now += 0.002 / _store.BACKGROUND_PACE_RECORDS  # 2 ms per 32 records
+            for run in store._pace(iter(records)):
+                assert len(run) == _store.BACKGROUND_PACE_RECORDS
+                records_out.extend(run)
+                clock.now += 0.002  # 2 ms per run of 32 records
 
         seen: list[tuple[bytes, bytes | None]] = []
         work(seen)
