@@ -176,15 +176,16 @@ GC_OLDEST_GENERATION_THRESHOLD_NEVER = 2**31 - 1
 
 _MEMBER_DEFAULTS = MemberConfig()
 
-ANTI_ENTROPY_SLICES = 4
+ANTI_ENTROPY_SLICES = 8
 """A node process compares its Merkle roots with a peer in rounds this many times smaller,
 and this many times more often, than :class:`~dynamokv.impl.core.MemberConfig`'s defaults
-(256 partitions every 10 ticks instead of 1,024 every 40): the same partitions per second
-(Dynamo §4.7), in steps a quarter as long. A roots round reads the root of every partition
+(128 partitions every 5 ticks instead of 1,024 every 40): the same partitions per second
+(Dynamo §4.7), in steps an eighth as long. A roots round reads the root of every partition
 it names, and a root read first rehashes the partition's tree if it was written since
-(its dirty paths); under writes that made the round 72 % of a 4-4.6 ms timer step on the
+(its dirty paths); under writes a round of 1,024 made 72 % of a 4-4.6 ms timer step on the
 sender, and as long a step on the peer that compares them, during which the event loop
-answered nothing (measured, 3-node bench W, ``docs/benchmarks.md``)."""
+answered nothing. In rounds of 128, the event loop's steps over 1 ms of CPU are less than
+half as many as in rounds of 256 (measured, 3-node bench W, ``docs/benchmarks.md``)."""
 
 
 class _CollectorWhileServing:

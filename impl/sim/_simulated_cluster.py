@@ -173,13 +173,6 @@ class _Stats:
     lost_persists: int = 0
 
 
-@dataclass(slots=True)
-class _Pending:
-    node: str
-    on_reply: Callable[[Result], None]
-    done: bool = False
-
-
 class Cluster:
     """N simulated Dynamo nodes, a network, disks and a clock.
 
@@ -227,6 +220,7 @@ class Cluster:
         self.seed = seed
         self.seams = seams
         self.random = random.Random(seed)
+        self._draw = self.random.random
         self.config = config or NodeConfig()
         self.network = network or NetworkConfig()
         self.membership = membership
@@ -244,9 +238,9 @@ class Cluster:
             )
         else:
             self.static_ring = _ring(self.initial, min(self.config.n, node_count), q)
-        # One cache of built rings for every node and restart of this cluster: they share
-        # the few rings of a run instead of each building its own.
-        self.built_rings = RingCache()
+        # One cache of built rings for every node, restart and cluster of this process:
+        # they share the few rings of a sweep instead of each building its own.
+        self.built_rings = _BUILT_RINGS
         # Every incarnation of every node remembers its Merkle hashes here: a restart does
         # not hash again the version sets its disk kept, nor a replica a path of its tree
         # that another replica of the partition hashed already.
@@ -295,7 +289,8 @@ class Cluster:
         self._queue: dict[int, deque[tuple[int, str, Any]]] = {}
         self._ticks: list[int] = []
         self._request_seq = 0
-        self._pending: dict[int, _Pending] = {}
+        # Client request id -> what to call with its result.
+        self._pending: dict[int, Callable[[Result], None]] = {}
         self._hash = hashlib.blake2b(digest_size=16)
         self._incarnation = dict.fromkeys(self.names, 0)
         self._synced_at = dict.fromkeys(self.names, 0)
@@ -401,8 +396,8 @@ class Cluster:
 
     def ring_at(self, ring: tuple[int, str]) -> PartitionRing:
         """The ring ``(version, issuer)`` as some node adopted it."""
-        owners = self.rings[ring].owners
-        return PartitionRing(owners, n=min(self.config.n, len(set(owners))))
+        version, issuer = ring
+        return self.built_rings.ring(version, issuer, self.rings[ring].owners, n=self.config.n)
 
     def members(self) -> tuple[str, ...]:
         """The nodes of the newest ring, sorted (where a load balancer sends requests)."""
@@ -469,8 +464,7 @@ class Cluster:
 
     def _send(self, message: Message) -> None:
         network = self.network
-        draw = self.random.random
-        src = message.src
+        draw = self._draw
         dst = message.dst
         if message.__class__ is TransferBatch:
             batch: TransferBatch = message
@@ -481,7 +475,7 @@ class Cluster:
         )
         blocked = self.blocked
         if (
-            (blocked and (src, dst) in blocked)
+            (blocked and (message.src, dst) in blocked)
             or (network.drop and draw() < network.drop)
             or (
                 network.gossip_drop
@@ -491,7 +485,7 @@ class Cluster:
         ):
             self.stats.dropped += 1
             if trace:
-                self.trace.append(TraceEntry(self.now, None, src, dst, _label(message)))
+                self.trace.append(TraceEntry(self.now, None, message.src, dst, _label(message)))
             return
         copies = 1
         if network.dup and draw() < network.dup:
@@ -515,7 +509,7 @@ class Cluster:
                 heapq.heappush(self._ticks, at)
             bucket.append(event)
             if trace:
-                self.trace.append(TraceEntry(self.now, at, src, dst, _label(message)))
+                self.trace.append(TraceEntry(self.now, at, message.src, dst, _label(message)))
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -523,7 +517,7 @@ class Cluster:
         """Send a client request to ``node`` (it arrives next tick); return its id."""
         self._request_seq += 1
         request_id = self._request_seq
-        self._pending[request_id] = _Pending(node, on_reply)
+        self._pending[request_id] = on_reply
         self._schedule(self.now + 1, _REQUEST, node, ClientRequest(request_id, request))
         return request_id
 
@@ -636,9 +630,9 @@ class Cluster:
             if kind is Persist:
                 self._persist(name, effect)  # type: ignore[arg-type]
             elif kind is Reply:
-                pending = self._pending.pop(effect.request_id, None)  # type: ignore[union-attr]
-                if pending is not None:
-                    pending.on_reply(effect.result)  # type: ignore[union-attr]
+                on_reply = self._pending.pop(effect.request_id, None)  # type: ignore[union-attr]
+                if on_reply is not None:
+                    on_reply(effect.result)  # type: ignore[union-attr]
             elif kind is not SetTimer:
                 self._send(effect)  # type: ignore[arg-type]  # a peer message: send it
             else:
@@ -680,7 +674,7 @@ class Cluster:
         if batch is not None:
             batch.append(persist.persist_id)
             return
-        at = self.now + int(self.random.random() * (self.network.disk_delay_ticks_max + 1))
+        at = self.now + int(self._draw() * (self.network.disk_delay_ticks_max + 1))
         at = max(at, self._synced_at[name])
         self._synced_at[name] = at
         batch = [persist.persist_id]
@@ -831,6 +825,12 @@ _CLASS_BYTES: dict[type, bytes] = {
         Reap,
     )
 }
+
+
+_BUILT_RINGS = RingCache()
+"""The rings built by the clusters of this process. A ring is immutable and its name
+``(version, issuer)`` with its owners says which it is, so the seeds of a sweep, which
+start from the same ring and adopt the same first rings, build each one once."""
 
 
 @functools.lru_cache(maxsize=8)

@@ -164,3 +164,13 @@ def test_every_dataclass_of_the_core_is_slotted_but_the_few_named() -> None:
                     unslotted.add(cls.__name__)
     assert unslotted == set(UNSLOTTED)
     assert len(slotted) >= 60
+
+
+def test_a_nodes_counters_start_at_zero() -> None:
+    """A node that has done nothing reports nothing: every counter starts at 0."""
+    import dataclasses
+
+    from dynamokv.impl.core import MemberStats, NodeStats
+
+    for counters in (NodeStats(), MemberStats()):
+        assert set(dataclasses.asdict(counters).values()) == {0}, type(counters).__name__

@@ -831,3 +831,17 @@ def test_a_member_gossiped_without_a_weight_weighs_one() -> None:
     view.receive(GossipAck("b", "y", entries, (), None, False), 1)
     view.request_join("c", 2)
     assert view.ring.owners == join_partitions(owners, "c")
+
+
+def test_a_node_watches_at_most_16_changes_by_default() -> None:
+    """``pending_changes_max`` is 16 by default: a seventeenth change issued here while
+    sixteen are still watched is refused."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    names = [f"j{index:02d}" for index in range(17)]
+    joining = tuple(MemberEntry(name, "h", 1, 1, "joining") for name in names)
+    view.receive(GossipAck("b", "y", joining, (), None, False), 1)
+    for name in names[:16]:
+        view.request_join(name, 2)
+    assert len(view.pending_changes()) == 16
+    with pytest.raises(MembershipArgumentError, match="too many membership changes"):
+        view.request_join(names[16], 2)

@@ -570,6 +570,18 @@ def test_on_a_new_ring_the_sweep_looks_at_every_partition_held() -> None:
     assert transfers.in_flight == 2  # partition 1 waits for the slot
 
 
+def test_a_queued_partition_emptied_meanwhile_is_skipped_and_the_next_one_starts() -> None:
+    """A partition whose keys went while it waited for a transfer slot (dropped, reaped)
+    has nothing to send: the next queued partition takes the slot at once."""
+    transfers, out, held = _node_holding(1, partitions=3, transfers_in_flight_max=1)
+    transfers.on_ring_adopted(OLD_RING, NEW_RING, OLD_STATE, NEW_STATE, now=1)
+    first = _batches_sent(out)
+    assert {batch.partition for batch in first} == {0}
+    transfers.store.drop([key for key in held if OLD_RING.partition_of(key) == 1])
+    _acknowledge(transfers, first, now=2)  # one key: the first batch was the last
+    assert {batch.partition for batch in _batches_sent(out)} == {2}
+
+
 def test_a_peer_back_from_suspicion_is_left_out_of_roots_rounds_for_the_grace_period() -> None:
     """A peer that stops being suspected is left to hinted handoff for
     ``recovery_grace_ticks``: no roots round goes to it before the grace is over, and

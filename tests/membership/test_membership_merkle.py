@@ -621,6 +621,14 @@ def test_a_roots_round_sharing_exactly_the_bound_lists_only_partitions_holding_d
     assert len(first.roots) == 2
 
 
+def test_a_node_runs_two_exchanges_at_once_by_default() -> None:
+    """``exchanges_in_flight_max`` is 2 by default: a third exchange waits for a slot."""
+    engine = AntiEntropy("a")
+    tree = _tree({b"k": b"v"})
+    started = [engine.start_exchange(peer, tree, 0) is not None for peer in ("b", "c", "d")]
+    assert started == [True, True, False]
+
+
 def test_a_buckets_request_naming_a_bucket_past_the_tree_is_refused() -> None:
     """A buckets request is judged before any bucket is read: a slice naming a leaf
     beyond the responder's ``2**depth`` (here two past the last) is refused with ``ok``

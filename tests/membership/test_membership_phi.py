@@ -237,3 +237,12 @@ def test_a_replaced_suspicion_rule_suspects_from_where_its_phi_reaches_the_thres
         True,
         True,
     ]
+
+
+@pytest.mark.parametrize("y", [6.53, 6.6, 6.8, 7.5])
+def test_phi_far_past_the_mean_is_still_log10_of_one_plus_e_to_the_z(y: float) -> None:
+    """Past z = 30 phi is computed as ``(z + log(1 + e^-z)) / ln 10`` so that e^z cannot
+    overflow; up to where e^z still fits a float it equals ``log10(1 + e^z)``, to 1e-14."""
+    z = y * (1.5976 + 0.070566 * y * y)
+    assert 30.0 < z < 700.0
+    assert phi_of_silence(y, 0.0, 1.0) == pytest.approx(math.log10(1 + math.exp(z)), abs=1e-14)
