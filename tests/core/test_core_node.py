@@ -28,6 +28,7 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
+from dynamokv.impl.core._handoff import HintStore, hint_may_be_deleted, hint_to_store
 from dynamokv.impl.core._reaping import TombstoneReaper
 from dynamokv.impl.sim import SimDisk
 from dynamokv.spec.errors import ArgumentError
@@ -321,11 +322,46 @@ def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     assert disk.read_versions(KEY) == ()
 
 
+def _hint_store(
+    config: NodeConfig,
+    *,
+    health: Any,
+    out: core.Outbox,
+    stored: list[core.Hint],
+    schedule: Any,
+) -> HintStore:
+    """Node n2's hint store with the core's own rules, over ``stored`` hints."""
+    return HintStore(
+        "n2",
+        config=config,
+        stats=core.NodeStats(),
+        may_delete=hint_may_be_deleted,
+        to_store=hint_to_store,
+        health=health,
+        out=out,
+        stored=stored,
+        schedule=schedule,
+    )
+
+
+def test_hints_are_replayed_every_20_ticks_by_default() -> None:
+    """A replay round is asked for ``hint_replay_interval_ticks`` (20 by default) after
+    the tick that wants one."""
+    scheduled: list[int] = []
+    store = _hint_store(
+        NodeConfig(),
+        health=TimeoutHealth(),
+        out=core.Outbox(),
+        stored=[],
+        schedule=scheduled.append,
+    )
+    store.schedule_replay(100)
+    assert scheduled == [120]
+
+
 def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
     """A replay round's work is bounded by its batch, not by how many owners have hints:
     once the batch is sent, no further owner's health is even asked."""
-    from dynamokv.impl.core._handoff import HintStore, hint_may_be_deleted, hint_to_store
-
     asked: list[str] = []
 
     class EveryoneUp:
@@ -336,13 +372,9 @@ def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
     out = core.Outbox()
     out.begin()
     owners = [f"o{i}" for i in range(10)]
-    store = HintStore(
-        "n2",
-        config=NodeConfig(hint_replay_batch_max=2),
-        stats=core.NodeStats(),
-        may_delete=hint_may_be_deleted,
-        to_store=hint_to_store,
-        health=EveryoneUp(),  # type: ignore[arg-type]
+    store = _hint_store(
+        NodeConfig(hint_replay_batch_max=2),
+        health=EveryoneUp(),
         out=out,
         stored=[
             core.Hint(i + 1, owner, KEY, (Version(b"v", ("n1", i + 1), ()),), 64)
@@ -879,3 +911,52 @@ def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_
         if any(isinstance(effect, core.ReapQuery) for effect in out.effects):
             rounds.append(now)
     assert rounds == [1_050, 1_100]
+
+
+def test_a_get_refused_before_any_read_reports_zero_replies() -> None:
+    result = get(small_cluster(), "n2", r=9)
+    assert not result.ok and result.replies == 0
+
+
+def test_each_owner_a_get_finds_behind_is_repaired_and_counted_once() -> None:
+    """Read repair (Dynamo §5): the coordinator sends the merge to every owner that
+    answered with less, and ``read_repairs`` counts each such owner once."""
+    cluster = small_cluster()
+    first = put(cluster, "n2", b"v1").version
+    assert first is not None
+    for src in ("n1", "n2", "n3", "n5"):  # n4 misses the write and its hinted copy
+        cluster.block(src, "n4")
+    second = put(cluster, "n2", b"v2", (first.dot,)).version
+    settle(cluster)
+    cluster.heal()
+    coordinator = cluster.nodes["n2"]
+    assert coordinator is not None and coordinator.stats.read_repairs == 0
+    assert cluster.disks["n4"].read_versions(KEY) == (first,)
+    assert get(cluster, "n2", r=3).versions == (second,)
+    settle(cluster)
+    assert coordinator.stats.read_repairs == 1
+    assert cluster.disks["n4"].read_versions(KEY) == (second,)
+
+
+def test_a_key_written_again_after_the_round_asked_is_not_reaped() -> None:
+    """Every owner voted for the tombstone, but the reaper's own copy changed since it
+    asked (a put came in): the key is kept, and nobody is told to drop it."""
+    from dynamokv.impl.core._reaping import tombstone_may_be_reaped
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    key = _first_key_of_each_owner(ring)["n2"]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held = {key: tombstone}
+    reaper, out = _reaper_over(
+        held, now=0, may_reap=tombstone_may_be_reaped, tombstone_grace_ticks=100
+    )
+    reaper.note(key, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    round_ids = {e.dst: e.round_id for e in out.effects if isinstance(e, core.ReapQuery)}
+    written = (Version(b"back", ("n2", 5), (("n1", 1),)),)
+    held[key] = written
+    out.begin()
+    for owner, round_id in sorted(round_ids.items()):
+        reaper.on_vote(core.ReapVote(owner, "n2", round_id, (key,)), 1)
+    assert held == {key: written} and out.effects == []

@@ -679,12 +679,15 @@ def test_entries_merged_counts_each_member_learned_or_changed_once() -> None:
     assert view.metrics.entries_merged == 4  # b's heartbeat moved; c's entry was known
 
 
-@pytest.mark.parametrize("others", [6, 8, 9])
-def test_the_rotating_slices_follow_each_other_whatever_the_table_size(others: int) -> None:
+@pytest.mark.parametrize(("own", "others"), [("a", 6), ("a", 8), ("a", 9), ("m4x", 9)])
+def test_the_rotating_slices_follow_each_other_whatever_the_table_size(
+    own: str, others: int
+) -> None:
     """Each syn's slice starts where the previous one ended, wrapping round the sorted
-    table: every member is offered within ceil(others / (bound - 1)) rounds."""
+    table of the other members (whether their ids sort before or after the node's own):
+    every member is offered within ceil(others / (bound - 1)) rounds."""
     config = GossipConfig(partition_count=Q, digest_entries_max=3)
-    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    view = GossipMembership(own, "x", generation=1, seeds={}, rng=random.Random(0), config=config)
     names = [f"m{i}" for i in range(others)]
     for start in range(0, others, 3):
         batch = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in names[start : start + 3])
@@ -765,19 +768,26 @@ def test_a_member_already_normal_adopting_a_newer_ring_reports_no_status_change(
     assert view.self_entry.status == "normal"
 
 
-def test_a_leave_lost_to_a_racing_ring_is_issued_again_on_top_of_it() -> None:
+@pytest.mark.parametrize(
+    ("nodes", "rival_leave", "left"),
+    [(("a", "b", "c", "d"), "d", {"a", "b"}), (("a", "b", "c"), "b", {"a"})],
+)
+def test_a_leave_lost_to_a_racing_ring_is_issued_again_on_top_of_it(
+    nodes: tuple[str, ...], rival_leave: str, left: set[str]
+) -> None:
     """Two leaves issued at once on different nodes make rings of the same version; where
-    the other one wins, the leave it lacks is issued again on top of it."""
-    owners = assign_partitions(["a", "b", "c", "d"], Q)
+    the other one wins, the leave it lacks is issued again on top of it, even when that
+    leaves a single node."""
+    owners = assign_partitions(list(nodes), Q)
     view = _normal_member_over(owners)
-    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c", "d"))
+    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in nodes[1:])
     view.receive(GossipAck("b", "y", known, (), None, False), 1)
     view.request_leave("c", 10)
     assert "c" not in view.ring.nodes()
-    rival = RingState(2, "z#1", leave_partitions(owners, "d"))  # z#1 sorts after a#1: it wins
+    rival = RingState(2, "z#1", leave_partitions(owners, rival_leave))  # z#1 > a#1: it wins
     effects = view.receive(GossipAck("b", "y", (), (), rival, False), 11)
     assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [2, 3]
-    assert view.ring.version == 3 and view.ring.nodes() == {"a", "b"}
+    assert view.ring.version == 3 and view.ring.nodes() == left
 
 
 def test_a_satisfied_join_stops_being_watched_after_the_watch_period() -> None:
@@ -845,3 +855,50 @@ def test_a_node_watches_at_most_16_changes_by_default() -> None:
     assert len(view.pending_changes()) == 16
     with pytest.raises(MembershipArgumentError, match="too many membership changes"):
         view.request_join(names[16], 2)
+
+
+def test_by_default_the_member_table_holds_1024_members() -> None:
+    """``members_max`` is 1,024 by default, this node included: the next member is dropped."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0))
+    others = tuple(MemberEntry(f"m{index:04d}", "h", 1, 1, "normal") for index in range(1_024))
+    view.receive(GossipAck("m0000", "y", others[:1_023], (), None, False), 1)
+    assert len(view.members) == 1_024 and view.metrics.members_dropped == 0
+    view.receive(GossipAck("m0000", "y", others[1_023:], (), None, False), 2)
+    assert len(view.members) == 1_024 and view.metrics.members_dropped == 1
+
+
+def test_a_syn_of_as_many_digests_as_the_bound_is_answered() -> None:
+    config = GossipConfig(partition_count=Q, digest_entries_max=2)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+    digests = tuple(MemberEntry(name, "", 1, 1, "normal").digest() for name in ("b", "c"))
+    (ack,) = view.receive(GossipSyn("b", "y", digests, 0, ""), 5)
+    assert isinstance(ack, GossipSend) and isinstance(ack.message, GossipAck)
+    assert ack.message.requested == ("b", "c") and view.metrics.messages_rejected == 0
+
+
+def test_a_leave_after_a_join_of_the_same_node_ends_the_joins_watch() -> None:
+    """A node joined and then removed stays out: the later leave overrides the join, whose
+    watch ends instead of issuing the join again."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
+    view.request_join("c", 2)
+    view.request_leave("c", 3)
+    assert view.ring.version == 3 and view.ring.nodes() == {"a", "b"}
+    assert [(w.kind, w.node_id) for w in view.pending_changes()] == [("leave", "c")]
+
+
+def test_a_join_is_refused_once_every_partition_has_its_own_node() -> None:
+    config = GossipConfig(partition_count=2)
+    view = GossipMembership(
+        "a",
+        "x",
+        generation=1,
+        seeds={},
+        rng=random.Random(0),
+        config=config,
+        status="normal",
+        ring=RingState(1, "boot", ("a", "b")),
+    )
+    view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
+    with pytest.raises(MembershipArgumentError, match="every partition already has its own node"):
+        view.request_join("c", 2)

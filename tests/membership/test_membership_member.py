@@ -582,6 +582,24 @@ def test_a_queued_partition_emptied_meanwhile_is_skipped_and_the_next_one_starts
     assert {batch.partition for batch in _batches_sent(out)} == {2}
 
 
+def test_the_first_sweep_comes_100_ticks_after_the_start_by_default() -> None:
+    """``handoff_check_interval_ticks`` is 100 by default, counted from the node's start."""
+    transfers, out, _held = _node_holding(2)
+    transfers.sweep(NEW_RING, NEW_STATE, now=99)
+    assert _batches_sent(out) == []
+    transfers.sweep(NEW_RING, NEW_STATE, now=100)
+    assert {batch.partition for batch in _batches_sent(out)} == {0}
+
+
+def test_a_batch_names_the_ring_it_was_made_under() -> None:
+    """The receiver checks it is an owner under the ring that made the transfer: each
+    batch carries that ring's version and issuer."""
+    _transfers, out, _held = _leaving_node(2)
+    batches = _batches_sent(out)
+    assert batches
+    assert {(batch.ring_version, batch.ring_issuer) for batch in batches} == {(2, "n2")}
+
+
 def test_a_peer_back_from_suspicion_is_left_out_of_roots_rounds_for_the_grace_period() -> None:
     """A peer that stops being suspected is left to hinted handoff for
     ``recovery_grace_ticks``: no roots round goes to it before the grace is over, and
