@@ -927,6 +927,31 @@ def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_
     assert rounds == [1_050, 1_100]
 
 
+def test_a_get_refused_before_any_read_reports_zero_replies() -> None:
+    result = get(small_cluster(), "n2", r=9)
+    assert not result.ok and result.replies == 0
+
+
+def test_each_owner_a_get_finds_behind_is_repaired_and_counted_once() -> None:
+    """Read repair (Dynamo §5): the coordinator sends the merge to every owner that
+    answered with less, and ``read_repairs`` counts each such owner once."""
+    cluster = small_cluster()
+    first = put(cluster, "n2", b"v1").version
+    assert first is not None
+    for src in ("n1", "n2", "n3", "n5"):  # n4 misses the write and its hinted copy
+        cluster.block(src, "n4")
+    second = put(cluster, "n2", b"v2", (first.dot,)).version
+    settle(cluster)
+    cluster.heal()
+    coordinator = cluster.nodes["n2"]
+    assert coordinator is not None and coordinator.stats.read_repairs == 0
+    assert cluster.disks["n4"].read_versions(KEY) == (first,)
+    assert get(cluster, "n2", r=3).versions == (second,)
+    settle(cluster)
+    assert coordinator.stats.read_repairs == 1
+    assert cluster.disks["n4"].read_versions(KEY) == (second,)
+
+
 def test_a_key_written_again_after_the_round_asked_is_not_reaped() -> None:
     """Every owner voted for the tombstone, but the reaper's own copy changed since it
     asked (a put came in): the key is kept, and nobody is told to drop it."""

@@ -413,8 +413,8 @@ def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinato
     """A replica given the coordinator's new dot must also get every earlier dot of the
     coordinator's that the writer's context did not name, or a version that saw it. Here
     n2's first write was superseded by n3's version, which is all n2 holds of it; a put
-    with an empty context then ships n3's version beside the new one; a put whose context
-    names that dot ships only n2's own versions."""
+    with an empty context, or one naming only other nodes, then ships n3's version beside
+    the new one; a put whose context names that dot ships only n2's own versions."""
     disk = SimDisk()
     node = Node(
         "n2",
@@ -438,3 +438,25 @@ def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinato
     assert len(blind) == 2 and theirs in blind
     (informed,) = shipped((first.dot,), 4)
     assert theirs not in informed and {v.dot[0] for v in informed} == {"n2"}
+    (naming_others,) = shipped((("n1", 7),), 5)  # n2 itself not named: nothing seen of it
+    assert theirs in naming_others
+
+
+def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
+    """``versions_per_key_max`` is the most siblings a key may hold, the bound included:
+    two concurrent puts at a coordinator with a bound of 2 leave both siblings, and both
+    are shipped to the replicas."""
+    disk = SimDisk()
+    node = Node(
+        "n2",
+        config=NodeConfig(versions_per_key_max=2),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=disk,
+        random=random.Random(1),
+    )
+    for request_id in (1, 2):
+        request = ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id))
+        effects = _step_durably(node, disk, request, request_id)
+    assert len(disk.read_versions(KEY)) == 2
+    assert {len(e.versions) for e in effects if isinstance(e, WriteRequest)} == {2}

@@ -653,3 +653,46 @@ def test_every_node_hash_and_value_hash_is_128_bits() -> None:
         for level in range(4):
             assert {len(node) for node in each.level(level)} == {16}
     assert len(merkle_module.value_hash((Version(b"v", ("n1", 1)),))) == 16
+
+
+def test_a_key_just_before_a_partitions_start_is_not_in_it() -> None:
+    """A partition starts at its own first position: the last position of the partition
+    before it (one below the start) is refused like the next partition's first."""
+    half = 1 << (spec_ring.RING_BITS - 1)
+    positions = {b"before": half - 1, b"first": half, b"last": (1 << spec_ring.RING_BITS) - 1}
+    tree = PartitionMerkleTree(1, partition_count=2, depth=2, position_of=positions.__getitem__)
+    assert (tree.bucket_of(b"first"), tree.bucket_of(b"last")) == (0, 3)
+    with pytest.raises(MerkleArgumentError):
+        tree.bucket_of(b"before")
+
+
+def test_a_slice_of_a_cut_bucket_is_diffed_only_within_its_key_range() -> None:
+    """A slice covers keys from its low key up to, and without, its high key: the
+    responder's keys at or past the high key belong to the bucket's next slice and are
+    not reported as missing from this one."""
+    contents = {b"k%d" % i: b"same" for i in range(8)}
+    tree = _tree(contents, depth=0)
+    low_half = tuple(sorted(contents.items()))[:4]
+    piece = BucketSlice(0, b"", low_half[-1][0] + b"\x00", low_half)
+    request = MerkleBucketsRequest(0, 0, "a", 0, 0, (piece,))
+    (reply,) = AntiEntropy("b").receive(request, 1, tree)
+    assert isinstance(reply, MerkleSend) and isinstance(reply.message, MerkleBucketsReply)
+    assert reply.message.ok and reply.message.keys == ()
+
+
+def test_a_hash_cache_encodes_each_version_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new version set made of versions seen before (as the replicas of a write hold
+    the same versions in sets of their own) encodes only the versions it has not seen."""
+    encoded: list[Version] = []
+    version_bytes = merkle_module.version_bytes
+
+    def counting(version: Version) -> bytes:
+        encoded.append(version)
+        return version_bytes(version)
+
+    seen, new = Version(b"a", ("n1", 1)), Version(b"b", ("n2", 1))
+    cache = MerkleHashCache()
+    expected = cache.value_hash((seen,)), merkle_module.value_hash((seen, new))
+    monkeypatch.setattr(merkle_module, "version_bytes", counting)
+    assert cache.value_hash((seen, new)) == expected[1]
+    assert encoded == [new]
