@@ -359,6 +359,20 @@ def test_hints_are_replayed_every_20_ticks_by_default() -> None:
     assert scheduled == [120]
 
 
+def test_a_replay_round_hands_off_at_most_64_hints_by_default() -> None:
+    out = core.Outbox()
+    out.begin()
+    stored = [
+        core.Hint(i + 1, f"o{i:02d}", KEY, (Version(b"v", ("n1", i + 1), ()),), 64)
+        for i in range(70)
+    ]
+    store = _hint_store(
+        NodeConfig(), health=TimeoutHealth(), out=out, stored=stored, schedule=lambda now: None
+    )
+    store.replay(0)
+    assert len([e for e in out.effects if isinstance(e, Message)]) == 64
+
+
 def test_a_replay_round_looks_no_further_once_its_batch_is_sent() -> None:
     """A replay round's work is bounded by its batch, not by how many owners have hints:
     once the batch is sent, no further owner's health is even asked."""

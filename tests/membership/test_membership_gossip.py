@@ -718,7 +718,7 @@ def test_a_responder_asks_only_for_what_the_initiator_knows_more_of() -> None:
     view = GossipMembership("b", "y", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
     held = tuple(
         MemberEntry(name, "h", generation, 3, "normal")
-        for name, generation in (("c", 1), ("d", 1), ("e", 1), ("g", 1), ("r", 2))
+        for name, generation in (("c", 1), ("d", 1), ("e", 1), ("g", 1), ("r", 2), ("s", 1))
     )
     view.receive(GossipAck("c", "h", held, (), None, False), 1)
     digests = (
@@ -728,10 +728,11 @@ def test_a_responder_asks_only_for_what_the_initiator_knows_more_of() -> None:
         MemberEntry("e", "h", 1, 3, "leaving").digest(),  # a later status
         MemberEntry("g", "h", 1, 2, "normal").digest(),  # older than b's
         MemberEntry("r", "h", 1, 9, "normal").digest(),  # an earlier life than b's
+        MemberEntry("s", "h", 2, 1, "joining").digest(),  # a later life than b's
     )
     (ack,) = view.receive(GossipSyn("a", "x", digests, 0, ""), 2)
     assert isinstance(ack, GossipSend) and isinstance(ack.message, GossipAck)
-    assert ack.message.requested == ("a", "d", "e")
+    assert ack.message.requested == ("a", "d", "e", "s")
     assert [entry.node_id for entry in ack.message.entries] == ["g", "r", "b"]
 
 

@@ -246,3 +246,10 @@ def test_phi_far_past_the_mean_is_still_log10_of_one_plus_e_to_the_z(y: float) -
     z = y * (1.5976 + 0.070566 * y * y)
     assert 30.0 < z < 700.0
     assert phi_of_silence(y, 0.0, 1.0) == pytest.approx(math.log10(1 + math.exp(z)), abs=1e-14)
+
+
+@pytest.mark.parametrize("pause", [-0.5, -1.0, -2.0])
+def test_a_negative_acceptable_pause_is_refused(pause: float) -> None:
+    assert PhiConfig(acceptable_pause_ticks=0.0).acceptable_pause_ticks == 0.0
+    with pytest.raises(ValueError, match="acceptable_pause_ticks"):
+        PhiConfig(acceptable_pause_ticks=pause)
