@@ -218,7 +218,8 @@ class _Exchange:
         self.buckets: deque[int] = deque()  # differing leaves to diff key by key
         self.resume_key = b""  # where the first queued bucket continues, if it was cut
         self.outstanding: set[int] = set()
-        self.compared: dict[int, tuple[int, ...]] = {}  # request id -> node indexes sent
+        # request id -> (level, node indexes) sent: a reply is read against what was asked
+        self.compared: dict[int, tuple[int, tuple[int, ...]]] = {}
         self.next_request_id = 0
         self.last_progress_tick = now
         self.keys: set[bytes] = set()
@@ -302,7 +303,7 @@ class AntiEntropy:
                 ):
                     indexes.append(exchange.frontier.popleft()[1])
                 hashes = tuple(tree.node_hash(level, index) for index in indexes)
-                exchange.compared[request_id] = tuple(indexes)
+                exchange.compared[request_id] = (level, tuple(indexes))
                 exchange.nodes_compared += len(indexes)
                 self.metrics.nodes_exchanged += len(indexes)
                 message = MerkleCompareRequest(
@@ -423,13 +424,21 @@ class AntiEntropy:
         exchange.last_progress_tick = now
         if not message.ok:
             return self._finish(exchange, ok=False)
+        # A reply says which of the nodes asked about differ; the level and the indexes
+        # are the request's, so a peer's reply cannot steer the walk off the tree (a level
+        # below the leaves, an index never sent). An answer of the other kind ends it.
+        asked = exchange.compared.pop(message.request_id, None)
         if isinstance(message, MerkleCompareReply):
-            compared = exchange.compared.pop(message.request_id, ())
-            nodes, leaves = self._descend(
-                message.level, exchange.tree.depth, compared, message.differing
-            )
+            if asked is None:
+                return self._finish(exchange, ok=False)
+            level, compared = asked
+            sent = frozenset(compared)
+            differing = tuple(index for index in message.differing if index in sent)
+            nodes, leaves = self._descend(level, exchange.tree.depth, compared, differing)
             exchange.frontier.extend(nodes)
             exchange.buckets.extend(leaves)
+        elif asked is not None:
+            return self._finish(exchange, ok=False)
         else:
             exchange.keys.update(message.keys)
         return self._pump(exchange)

@@ -23,6 +23,7 @@ from dynamokv.impl.core import (
     MerkleArgumentError,
     MerkleBucketsReply,
     MerkleBucketsRequest,
+    MerkleCompareReply,
     MerkleCompareRequest,
     MerkleHashCache,
     MerkleMessage,
@@ -696,3 +697,29 @@ def test_a_hash_cache_encodes_each_version_once(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(merkle_module, "version_bytes", counting)
     assert cache.value_hash((seen, new)) == expected[1]
     assert encoded == [new]
+
+
+def test_a_reply_is_read_against_the_request_it_answers() -> None:
+    """A compare reply names which of the nodes asked about differ; a peer cannot steer
+    the initiator's walk below the leaves or onto nodes it never sent, and an answer of
+    the other kind abandons the exchange instead of crashing the initiator."""
+    initiator = AntiEntropy("a")
+    (send,) = initiator.start_exchange("b", _tree({b"k": b"v"}, depth=2), 0) or []
+    assert isinstance(send, MerkleSend)
+    request = send.message
+    assert isinstance(request, MerkleCompareRequest)
+    assert (request.level, request.indexes) == (0, (0,))
+    below_the_leaves = MerkleCompareReply(
+        request.exchange_id, request.request_id, "b", request.partition, 3, (0, 7), True
+    )
+    (follow_up,) = initiator.receive(below_the_leaves, 1, None)
+    assert isinstance(follow_up, MerkleSend)
+    children = follow_up.message
+    assert isinstance(children, MerkleCompareRequest)
+    assert (children.level, children.indexes) == (1, (0, 1))
+    other_kind = MerkleBucketsReply(
+        children.exchange_id, children.request_id, "b", children.partition, (b"k",), True
+    )
+    (finished,) = initiator.receive(other_kind, 2, None)
+    assert isinstance(finished, ExchangeFinished) and not finished.ok
+    assert initiator.metrics.exchanges_abandoned == 1
