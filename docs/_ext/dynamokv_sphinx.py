@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import posixpath
 import re
 import shutil
 import tempfile
@@ -466,6 +467,42 @@ def _no_favicon(
     context["metatags"] = context.get("metatags", "") + '<link rel="icon" href="data:,">'
 
 
+class _SharedNavigation:
+    """The site's navigation tree, rendered once per folder for the pages outside it.
+
+    The theme asks every page for the whole table of contents, and Sphinx resolves it
+    again for each page (a quarter of the build's CPU). A page of the table of
+    contents gets its own copy, since its entry and its ancestors are marked current. A
+    page outside it (the highlighted source files, the index, the search page) has no
+    entry to mark, and its links are relative to its folder, so the pages of one folder
+    get the same text: it is rendered for the first of them and reused for the others.
+    """
+
+    def __init__(self) -> None:
+        self.rendered: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
+
+    def share(
+        self,
+        app: Sphinx,
+        pagename: str,
+        templatename: str,
+        context: dict[str, Any],
+        doctree: Any,
+    ) -> None:
+        if pagename in app.env.all_docs or "toctree" not in context:
+            return
+        render = context["toctree"]
+        folder = posixpath.dirname(pagename)
+
+        def toctree(**options: Any) -> str:
+            key = (folder, tuple(sorted(options.items())))
+            if key not in self.rendered:
+                self.rendered[key] = render(**options)
+            return self.rendered[key]
+
+        context["toctree"] = toctree
+
+
 def _drop_builtins_from_viewcode(app: Sphinx) -> list[Any]:
     # A type alias's docstring belongs to ``builtins``; viewcode would list that module
     # and link to a source page it never writes.
@@ -486,6 +523,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _check_mathjax)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _no_favicon)
+    # Before the theme's handler (priority 500), which renders the navigation tree.
+    app.connect("html-page-context", _SharedNavigation().share, priority=400)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

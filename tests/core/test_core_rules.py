@@ -431,7 +431,7 @@ def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinato
         return {e.versions for e in effects if isinstance(e, WriteRequest)}
 
     (first,) = {versions[-1] for versions in shipped((), 1)}
-    theirs = Version(b"theirs", ("n3", 1), (first.dot,))
+    theirs = Version(b"theirs", ("n3", 1), (("n1", 5), first.dot))
     _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, (theirs,))), 2)
     assert disk.read_versions(KEY) == (theirs,)
     (blind,) = shipped((), 3)
