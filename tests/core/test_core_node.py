@@ -974,3 +974,14 @@ def test_a_key_written_again_after_the_round_asked_is_not_reaped() -> None:
     for owner, round_id in sorted(round_ids.items()):
         reaper.on_vote(core.ReapVote(owner, "n2", round_id, (key,)), 1)
     assert held == {key: written} and out.effects == []
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_a_ring_of_replication_factor_below_one_is_a_bug_the_ring_refuses(n: int) -> None:
+    """The node validates N (an argument error) long before it builds a ring; a ring asked
+    for with N below one is a bug of ours."""
+    from dynamokv.spec.errors import InvariantError
+
+    assert len(PartitionRing(("n1", "n2"), n=1).preference_list(b"k")) == 1
+    with pytest.raises(InvariantError, match="replication factor"):
+        PartitionRing(("n1", "n2"), n=n)
