@@ -23,9 +23,12 @@ Why it is built this way:
   signal a pid that fails that check.
 * **Readiness is observed, not assumed:** the node prints ``READY http=… peer=…`` on stdout
   once it serves; then every node's ``/cluster/ring`` must agree. Both waits are bounded.
-* **Ports are picked by binding**: a port is free if ``bind(("127.0.0.1", port))``
-  succeeds. All sockets of one pick are held open until every port is chosen, so no two
-  nodes get the same port. Only loopback is ever used.
+* **Ports are picked by binding, below the ephemeral range**: a port is free if
+  ``bind(("127.0.0.1", port))`` succeeds. Ports are drawn at random below the kernel's
+  range for outgoing connections (``ip_local_port_range``), because a port picked inside
+  it can be taken by any client's or peer's connection before its node binds it. All
+  sockets of one pick are held open until every port is chosen, so no two nodes get the
+  same port. Only loopback is ever used.
 * HTTP here is the standard library's ``http.client``: the manager's few requests (health,
   ring, metrics) do not need the node's client, and the import rules (docs/architecture.md) keep
   ``impl/runtime`` below the client.
@@ -40,6 +43,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -74,6 +78,7 @@ __all__ = [
     "http_request",
     "parse_metrics",
     "pick_free_ports",
+    "ports_to_pick",
     "wait_until_serving",
 ]
 
@@ -99,6 +104,9 @@ KILL_WAIT_SECONDS = 5.0
 HTTP_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.05
 PORT_PICK_ATTEMPTS_MAX = 64
+PORT_PICK_LOW = 10_000
+"""The lowest port :func:`pick_free_ports` draws: above the ports common services listen on."""
+EPHEMERAL_PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOG_TAIL_LINES = 8
 
 Progress = Callable[[str], None]
@@ -278,12 +286,25 @@ def sum_metric(metrics: dict[str, float], name: str) -> float | None:
     return sum(found) if found else None
 
 
+def ports_to_pick() -> range:
+    """The ports :func:`pick_free_ports` draws from: from :data:`PORT_PICK_LOW` up to the
+    kernel's ephemeral range (empty when that range starts lower)."""
+    try:
+        ephemeral_low = int(EPHEMERAL_PORT_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32_768  # Linux's default
+    return range(PORT_PICK_LOW, ephemeral_low)
+
+
 def pick_free_ports(count: int, *, avoid: Sequence[int] = ()) -> list[int]:
     """``count`` distinct ports on 127.0.0.1 that accept a bind right now.
 
-    The sockets of one pick stay open until all are chosen, so the kernel never hands
-    out the same port twice within a pick.
+    Drawn at random from :func:`ports_to_pick`, where the kernel never puts an outgoing
+    connection; when that range is too small for a random draw, the kernel chooses (port 0).
+    The sockets of one pick stay bound until all are chosen, so no port comes twice.
     """
+    candidates = ports_to_pick()
+    draw = random.SystemRandom() if len(candidates) >= 64 * count else None
     sockets: list[socket.socket] = []
     ports: list[int] = []
     try:
@@ -293,8 +314,11 @@ def pick_free_ports(count: int, *, avoid: Sequence[int] = ()) -> list[int]:
             if attempts > count + PORT_PICK_ATTEMPTS_MAX:
                 raise ClusterError(f"could not find {count} free ports on {HOST}")
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
             sockets.append(sock)
+            try:
+                sock.bind((HOST, 0 if draw is None else draw.choice(candidates)))
+            except OSError:
+                continue  # taken: draw again
             port = sock.getsockname()[1]
             if port not in avoid and port not in ports:
                 ports.append(port)

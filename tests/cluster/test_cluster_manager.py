@@ -22,6 +22,7 @@ from dynamokv.impl.runtime._local_cluster import (
     LocalCluster,
     parse_metrics,
     pick_free_ports,
+    ports_to_pick,
     process_alive,
 )
 
@@ -139,6 +140,13 @@ def test_base_port_in_use_is_one_line_error(tmp_path: Path) -> None:
 def test_pick_free_ports_are_distinct() -> None:
     ports = pick_free_ports(20)
     assert len(set(ports)) == 20
+
+
+def test_picked_ports_lie_below_the_ephemeral_range() -> None:
+    """An outgoing connection never takes a picked port before its node binds it."""
+    candidates = ports_to_pick()
+    assert len(candidates) >= 64 * 20  # 10,000 up to Linux's ephemeral range
+    assert all(port in candidates for port in pick_free_ports(20))
 
 
 def test_parse_metrics_keeps_labels_and_skips_comments() -> None:

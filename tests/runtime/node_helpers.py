@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from dynamokv.impl.runtime import (
     NodeProcessConfig,
     StoreWriter,
 )
+from dynamokv.impl.runtime._local_cluster import pick_free_ports
 
 LOOPBACK = "127.0.0.1"
 
@@ -52,22 +52,8 @@ def patient_node_config(*, n: int = 3, r: int = 2, w: int = 2) -> NodeConfig:
     )
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that were free a moment ago."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((LOOPBACK, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def cluster_members(count: int) -> tuple[MemberAddress, ...]:
-    ports = free_ports(2 * count)
+    ports = pick_free_ports(2 * count)
     return tuple(
         MemberAddress(
             name=f"node-{i + 1}", host=LOOPBACK, peer_port=ports[2 * i], http_port=ports[2 * i + 1]
