@@ -153,10 +153,9 @@ def _step_durably(node: Node, disk: SimDisk, event: Event, now: int) -> list[Eff
     return list(effects)
 
 
-def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
-    """Ticks far from zero, each a new int object, as a real driver's clock gives."""
-    disk = SimDisk()
-    node = Node(
+def _node_n2_of_five(disk: SimDisk) -> Node:
+    """Node "n2" of five on a balanced ring (N=3, Q=64), storing on ``disk``."""
+    return Node(
         "n2",
         config=NodeConfig(),
         membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
@@ -164,6 +163,12 @@ def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
         storage=disk,
         random=random.Random(1),
     )
+
+
+def test_a_node_woken_at_its_armed_tick_asks_for_the_next_one() -> None:
+    """Ticks far from zero, each a new int object, as a real driver's clock gives."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk)
 
     def step(event: Event, now: int) -> list[Effect]:
         return _step_durably(node, disk, event, now)
@@ -416,14 +421,7 @@ def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinato
     with an empty context, or one naming only other nodes, then ships n3's version beside
     the new one; a put whose context names that dot ships only n2's own versions."""
     disk = SimDisk()
-    node = Node(
-        "n2",
-        config=NodeConfig(),
-        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
-        health=TimeoutHealth(),
-        storage=disk,
-        random=random.Random(1),
-    )
+    node = _node_n2_of_five(disk)
 
     def shipped(context: tuple[tuple[str, int], ...], now: int) -> set[tuple[Version, ...]]:
         request = ClientRequest(now, PutRequest(KEY, b"mine", context))

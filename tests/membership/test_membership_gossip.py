@@ -357,7 +357,9 @@ def test_admin_commands_reject_what_cannot_be_done() -> None:
         )
 
 
-def _normal_member_over(owners: tuple[str, ...]) -> GossipMembership:
+def _normal_member_over(
+    owners: tuple[str, ...], *, config: GossipConfig = CONFIG
+) -> GossipMembership:
     """Member "a" (address "x"), in normal status, on a first ring of ``owners``."""
     return GossipMembership(
         "a",
@@ -365,7 +367,7 @@ def _normal_member_over(owners: tuple[str, ...]) -> GossipMembership:
         generation=1,
         seeds={},
         rng=random.Random(0),
-        config=CONFIG,
+        config=config,
         status="normal",
         ring=RingState(1, "boot", owners),
     )
@@ -889,17 +891,7 @@ def test_a_leave_after_a_join_of_the_same_node_ends_the_joins_watch() -> None:
 
 
 def test_a_join_is_refused_once_every_partition_has_its_own_node() -> None:
-    config = GossipConfig(partition_count=2)
-    view = GossipMembership(
-        "a",
-        "x",
-        generation=1,
-        seeds={},
-        rng=random.Random(0),
-        config=config,
-        status="normal",
-        ring=RingState(1, "boot", ("a", "b")),
-    )
+    view = _normal_member_over(("a", "b"), config=GossipConfig(partition_count=2))
     view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
     with pytest.raises(MembershipArgumentError, match="every partition already has its own node"):
         view.request_join("c", 2)
