@@ -48,6 +48,7 @@ keep it from starving foreground requests.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ class _Exchange:
         self.outstanding: set[int] = set()
         # request id -> (level, node indexes) sent: a reply is read against what was asked
         self.compared: dict[int, tuple[int, tuple[int, ...]]] = {}
-        self.next_request_id = 0
+        self.request_ids = itertools.count()  # opaque: a reply is matched to its request
         self.last_progress_tick = now
         self.keys: set[bytes] = set()
         self.nodes_compared = 0
@@ -254,7 +255,7 @@ class AntiEntropy:
         self.config = config if config is not None else AntiEntropyConfig()
         self.metrics = AntiEntropyMetrics()
         self._exchanges: dict[int, _Exchange] = {}
-        self._next_exchange_id = 0
+        self._exchange_ids = itertools.count()  # opaque: a reply is matched to its exchange
 
     @property
     def exchanges_in_flight(self) -> int:
@@ -279,8 +280,7 @@ class AntiEntropy:
         """
         if len(self._exchanges) >= self.config.exchanges_in_flight_max:
             return None
-        exchange = _Exchange(self._next_exchange_id, peer, tree, now)
-        self._next_exchange_id += 1
+        exchange = _Exchange(next(self._exchange_ids), peer, tree, now)
         self._exchanges[exchange.exchange_id] = exchange
         self.metrics.trees_compared += 1
         return self._pump(exchange)
@@ -290,8 +290,10 @@ class AntiEntropy:
         config = self.config
         tree = exchange.tree
         effects: list[AntiEntropyEffect] = []
-        while len(exchange.outstanding) < config.exchange_requests_in_flight_max:
-            request_id = exchange.next_request_id
+        while len(exchange.outstanding) < config.exchange_requests_in_flight_max and (
+            exchange.frontier or exchange.buckets
+        ):
+            request_id = next(exchange.request_ids)
             message: MerkleMessage
             if exchange.frontier:
                 level = exchange.frontier[0][0]
@@ -316,7 +318,7 @@ class AntiEntropy:
                     tuple(indexes),
                     hashes,
                 )
-            elif exchange.buckets:
+            else:
                 message = MerkleBucketsRequest(
                     exchange.exchange_id,
                     request_id,
@@ -325,9 +327,6 @@ class AntiEntropy:
                     tree.depth,
                     self._slices(exchange),
                 )
-            else:
-                break
-            exchange.next_request_id += 1
             exchange.outstanding.add(request_id)
             effects.append(self._send(exchange.peer, message))
         if not exchange.outstanding:
@@ -352,16 +351,15 @@ class AntiEntropy:
             pending = sorted(
                 pair for pair in exchange.tree.bucket(bucket).items() if pair[0] >= low
             )
-            if len(pending) <= budget:
-                slices.append(BucketSlice(bucket, low, None, tuple(pending)))
-                budget -= len(pending)
+            taken, rest = pending[:budget], pending[budget:]
+            high = rest[0][0] if rest else None
+            slices.append(BucketSlice(bucket, low, high, tuple(taken)))
+            budget -= len(taken)
+            if high is None:
                 exchange.buckets.popleft()
                 exchange.resume_key = b""
             else:
-                high = pending[budget][0]
-                slices.append(BucketSlice(bucket, low, high, tuple(pending[:budget])))
                 exchange.resume_key = high
-                budget = 0
         invariant(bool(slices), "merkle: a buckets request must carry a slice")
         return tuple(slices)
 
@@ -544,10 +542,10 @@ class AntiEntropyRounds:
         self.stats = stats
         self.engine = AntiEntropy(node_id, config.anti_entropy, descend=descend)
         self._next_round = now + config.anti_entropy_interval_ticks
-        self._peer_index = 0
+        self._peer_turns = itertools.count()  # round robin over the peers healthy at each round
         self._recovered_at: dict[str, int] = {}
         self._roots_offset: dict[str, int] = {}
-        self._roots_round = 0
+        self._roots_round_ids = itertools.count()  # opaque: a reply is matched to its round
         self._roots_pending: dict[int, tuple[str, int]] = {}
         self._exchange_queue: deque[tuple[str, int]] = deque()
         self._exchange_queued: set[tuple[str, int]] = set()
@@ -586,8 +584,7 @@ class AntiEntropyRounds:
         if not peers or self._roots_pending or self._exchange_queue:
             self._pump_exchanges(ring, now)
             return
-        peer = peers[self._peer_index % len(peers)]
-        self._peer_index += 1
+        peer = peers[next(self._peer_turns) % len(peers)]
         partitions = shared[peer]
         bound = self.config.roots_per_message_max
         complete = len(partitions) <= bound
@@ -604,15 +601,15 @@ class AntiEntropyRounds:
             offset = self._roots_offset.get(peer, 0) % len(partitions)
             chosen = (partitions[offset:] + partitions[:offset])[:bound]
             self._roots_offset[peer] = offset + len(chosen)
-        self._roots_round += 1
-        self._roots_pending[self._roots_round] = (peer, now)
+        round_id = next(self._roots_round_ids)
+        self._roots_pending[round_id] = (peer, now)
         self.stats.roots_compared += len(chosen)
         roots = tuple(self.trees.roots(chosen))
         self.out.send(
             RootsRequest(
                 self.node_id,
                 peer,
-                self._roots_round,
+                round_id,
                 self.config.merkle_depth,
                 chosen,
                 roots,

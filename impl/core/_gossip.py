@@ -81,7 +81,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from dynamokv.spec.errors import ArgumentError, invariant
 from dynamokv.spec.ring import DEFAULT_PARTITION_COUNT, assign_partitions
@@ -121,10 +121,10 @@ __all__ = [
 ]
 
 MemberStatus = Literal["joining", "normal", "leaving", "left"]
-"""A member's place in its lifecycle; it only moves forward within a generation."""
+"""A member's place in its lifecycle, in order; it only moves forward within a generation."""
 
 STATUS_RANK: Final[Mapping[str, int]] = MappingProxyType(
-    {"joining": 0, "normal": 1, "leaving": 2, "left": 3}
+    {status: rank for rank, status in enumerate(get_args(MemberStatus))}
 )
 """Status precedence for the merge rule: a later lifecycle stage wins."""
 
@@ -198,12 +198,12 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
     if a.node_id != b.node_id:
         invariant(False, "merge_entries: entries of different nodes")
     if a.generation != b.generation:
-        return a if a.generation > b.generation else b
+        return b if precedes(a, b) else a
     if precedes(a, b) and a.address <= b.address and a.weight <= b.weight:
         return b  # the common case: one side is simply newer; no new object
     if precedes(b, a) and b.address <= a.address and b.weight <= a.weight:
         return a
-    status = a.status if STATUS_RANK[a.status] >= STATUS_RANK[b.status] else b.status
+    status = max(a.status, b.status, key=STATUS_RANK.__getitem__)
     return MemberEntry(
         node_id=a.node_id,
         address=max(a.address, b.address),  # equal within a generation; max keeps it symmetric
@@ -624,29 +624,18 @@ class GossipMembership:
         return self._candidates
 
     def _choose_peer(self) -> str | None:
-        candidates = self._candidates
-        if candidates is None:
-            candidates = self.gossip_candidates()
-        return self._choose_peer_rule(candidates, self._rng)
+        return self._choose_peer_rule(self.gossip_candidates(), self._rng)
 
     def _digests(self) -> tuple[EntryDigest, ...]:
         bound = self.config.digest_entries_max
         if len(self._members) <= bound:
-            # _digest, inlined: a round makes one digest per member.
-            remembered = self._digest_of
-            digests: list[EntryDigest] = []
-            for entry in self._members.values():
-                cached = remembered.get(entry.node_id)
-                if cached is None or cached[0] is not entry:
-                    cached = remembered[entry.node_id] = (entry, entry.digest())
-                digests.append(cached[1])
-            return tuple(digests)
+            return tuple(self._digest(entry) for entry in self._members.values())
         # More members than one message holds: own entry, then a slice that rotates
         # each round so that every entry is offered eventually.
         others = sorted(node_id for node_id in self._members if node_id != self.node_id)
-        start = self._digest_offset % len(others)
+        offset = self._digest_offset
         self._digest_offset += bound - 1
-        chosen = [others[(start + i) % len(others)] for i in range(bound - 1)]
+        chosen = [others[(offset + i) % len(others)] for i in range(bound - 1)]
         return tuple(self._digest(self._members[node_id]) for node_id in [self.node_id, *chosen])
 
     def _digest(self, entry: MemberEntry) -> EntryDigest:
@@ -686,16 +675,7 @@ class GossipMembership:
         if isinstance(message, GossipSyn):
             return self._on_syn(message)
         effects: list[GossipEffect] = []
-        members = self._members
         for entry in message.entries:
-            mine = members.get(entry.node_id)
-            if (
-                mine is not None
-                and entry.generation == mine.generation
-                and entry.heartbeat <= mine.heartbeat
-                and entry.status == mine.status
-            ):
-                continue  # nothing new (precedes(entry, mine)): the common case, kept cheap
             effects += self._merge(entry, now)
         if message.ring is not None:
             effects += self._adopt(message.ring)
@@ -729,26 +709,14 @@ class GossipMembership:
         pull: list[str] = []
         mentioned: set[str] = set()
         members = self._members
-        rank = STATUS_RANK
         for digest in syn.digests:
             node_id = digest.node_id
             mentioned.add(node_id)
             mine = members.get(node_id)
-            if mine is None:
+            if mine is None or not precedes(digest, mine):
                 pull.append(node_id)
-            elif digest.generation != mine.generation:
-                # precedes(), inlined for both directions: the higher generation wins.
-                if digest.generation > mine.generation:
-                    pull.append(node_id)
-                else:
-                    push.append(mine)
-            else:
-                theirs_rank = rank[digest.status]
-                mine_rank = rank[mine.status]
-                if digest.heartbeat > mine.heartbeat or theirs_rank > mine_rank:
-                    pull.append(node_id)
-                if mine.heartbeat > digest.heartbeat or mine_rank > theirs_rank:
-                    push.append(mine)
+            if mine is not None and not precedes(mine, digest):
+                push.append(mine)
         push += [entry for node_id, entry in members.items() if node_id not in mentioned]
         ring: RingState | None = None
         if self._ring.is_newer_than(syn.ring_version, syn.ring_issuer):
@@ -813,9 +781,9 @@ class GossipMembership:
     # ------------------------------------------------------------------ the ring
 
     def _ring_is_valid(self, ring: RingState) -> bool:
-        if ring.version == 0:
-            return ring.owners == ()
-        return ring.version > 0 and len(ring.owners) == self.config.partition_count
+        """Version 0 is the empty ring; every later version names an owner per partition."""
+        owners_count = self.config.partition_count if ring.version else 0
+        return ring.version >= 0 and len(ring.owners) == owners_count
 
     def _adopt(self, ring: RingState) -> list[GossipEffect]:
         if not ring.is_newer_than(self._ring.version, self._ring.issuer):
@@ -883,19 +851,18 @@ class GossipMembership:
     def _changed_owners(
         self, owners: tuple[str, ...], kind: Literal["join", "leave"], node_id: str
     ) -> tuple[str, ...]:
-        if kind == "leave" and node_id not in owners:
-            return owners
-        if kind == "join" and node_id in owners:
-            return owners
+        leaving = kind == "leave"
+        if leaving != (node_id in owners):
+            return owners  # a leave of a node that owns nothing, a join of one that owns some
         if not owners:
             return assign_partitions([node_id], self.config.partition_count)
         weights = self._weights({*owners, node_id})
         if all(weight == 1 for weight in weights.values()):
-            if kind == "leave":
+            if leaving:
                 return leave_partitions(owners, node_id)
             return join_partitions(owners, node_id)
         try:
-            if kind == "leave":
+            if leaving:
                 return leave_weighted(owners, weights, node_id)
             return join_weighted(owners, weights, node_id)
         except PartitionArgumentError as error:

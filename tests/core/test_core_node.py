@@ -985,3 +985,52 @@ def test_a_ring_of_replication_factor_below_one_is_a_bug_the_ring_refuses(n: int
     assert len(PartitionRing(("n1", "n2"), n=1).preference_list(b"k")) == 1
     with pytest.raises(InvariantError, match="replication factor"):
         PartitionRing(("n1", "n2"), n=n)
+
+
+def test_only_a_leaving_node_marks_itself_left_once_it_holds_nothing() -> None:
+    """A node marks itself ``left`` when it is leaving and out of the ring with nothing
+    left to hand off (Dynamo §4.8.1). A newer ring that leaves out a *normal* node (one
+    issued elsewhere that won a race against a ring with it) is no leave command: that
+    node, holding nothing either, stays normal, so its join can be issued again."""
+    from dynamokv.impl.core._gossip import GossipAck2, RingState
+    from dynamokv.impl.core._messages import GossipPacket
+
+    def started() -> Node:
+        disk = SimDisk()
+        node = _gossip_node(disk)
+        for effect in _carry_out(disk, node.step(Tick(), 0)):
+            if isinstance(effect, Persist):
+                node.step(PersistDone(effect.persist_id), 1)
+        assert node.gossip is not None and node.gossip.self_entry.status == "normal"
+        return node
+
+    def status_after_rounds(node: Node) -> str:
+        for now in range(2, 400):
+            node.step(Tick(), now)
+        assert node.gossip is not None
+        return node.gossip.self_entry.status
+
+    leaving = started()
+    leaving.request_leave("n1", 1)
+    assert "n1" not in leaving.ring_state.nodes()
+    assert status_after_rounds(leaving) == "left"
+
+    normal = started()
+    ring = RingState(2, "n2#1", ("n2",) * 8)
+    normal.step(Receive(GossipPacket("n2", "n1", "a1", GossipAck2("n2", "a2", (), ring))), 1)
+    assert normal.ring_state == ring
+    assert status_after_rounds(normal) == "normal"
+
+
+def test_each_put_is_counted_once_by_the_owner_that_coordinated_it() -> None:
+    """The node counters that ``dynamokv sim`` sums and the runtime exports: a put sent to
+    a node outside the key's preference list is counted as forwarded there, and as
+    coordinated by the owner it went to, the first of the list, which issued its version
+    (Dynamo §4.5); a put sent to an owner is coordinated where it arrived."""
+    cluster = small_cluster()
+    assert put(cluster, "n1", b"apple").ok  # n1 holds no replica of KEY: it forwards
+    assert put(cluster, "n3", b"pear").ok
+    coordinated = {name: node.stats.puts_coordinated for name, node in cluster.nodes.items()}
+    forwarded = {name: node.stats.puts_forwarded for name, node in cluster.nodes.items()}
+    assert forwarded == {"n1": 1, "n2": 0, "n3": 0, "n4": 0, "n5": 0}
+    assert coordinated == {"n1": 0, "n2": 1, "n3": 1, "n4": 0, "n5": 0}

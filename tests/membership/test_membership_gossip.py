@@ -687,7 +687,7 @@ def test_the_rotating_slices_follow_each_other_whatever_the_table_size(
 ) -> None:
     """Each syn's slice starts where the previous one ended, wrapping round the sorted
     table of the other members (whether their ids sort before or after the node's own):
-    every member is offered within ceil(others / (bound - 1)) rounds."""
+    every member is offered within ceil(others / (bound - 1)) rounds, round after round."""
     config = GossipConfig(partition_count=Q, digest_entries_max=3)
     view = GossipMembership(own, "x", generation=1, seeds={}, rng=random.Random(0), config=config)
     names = [f"m{i}" for i in range(others)]
@@ -695,11 +695,29 @@ def test_the_rotating_slices_follow_each_other_whatever_the_table_size(
         batch = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in names[start : start + 3])
         view.receive(GossipAck("m0", "y", batch, (), None, False), 1)
     offered: list[str] = []
-    for now in range(2, 2 + others * config.gossip_period_ticks):
+    for now in range(2, 2 + 2 * others * config.gossip_period_ticks):
         for effect in view.tick(now):
             if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn):
                 offered += [digest.node_id for digest in effect.message.digests[1:]]
-    assert offered[: 2 * others] == names + names
+    assert offered[: 4 * others] == names * 4
+
+
+def test_a_round_reuses_the_digest_of_an_entry_that_did_not_change() -> None:
+    """Digests are remembered per member while its entry stays the same: a round makes
+    a new digest only for the entries that changed since the last (here its own, whose
+    heartbeat every round moves on)."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    view.receive(GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"),), (), None, False), 1)
+    syns = [
+        effect.message
+        for now in range(2, 2 + 2 * CONFIG.gossip_period_ticks)
+        for effect in view.tick(now)
+        if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn)
+    ]
+    first, second = syns[:2]
+    assert [digest.node_id for digest in second.digests] == ["a", "b"]
+    assert second.digests[1] is first.digests[1]
+    assert second.digests[0].heartbeat == first.digests[0].heartbeat + 1
 
 
 def test_an_ack_may_request_as_many_members_as_the_bound_and_no_more() -> None:

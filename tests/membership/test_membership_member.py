@@ -550,6 +550,20 @@ def test_a_node_that_adopted_no_ring_hands_nothing_off() -> None:
     assert _batches_sent(out) == [] and transfers.in_flight == 0
 
 
+def test_a_nodes_first_ring_starts_no_transfer_and_the_sweep_moves_what_it_held() -> None:
+    """A node adopting its first ring left no partition: it was in none (it routed by a
+    placeholder ring of its own). Data it held before goes as orphans by the sweep, to
+    every owner, not as a transfer on adoption."""
+    transfers, out, held = _node_holding(2)
+    placeholder = PartitionRing(("n1",) * 8, n=1)
+    transfers.on_ring_adopted(placeholder, NEW_RING, RingState(0, "", ()), NEW_STATE, now=1)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+    transfers.sweep(NEW_RING, NEW_STATE, now=100)
+    batches = _batches_sent(out)
+    assert sorted(batch.dst for batch in batches) == sorted(NEW_RING.partition_preference_list(0))
+    assert [key for key, _ in batches[0].items] == held
+
+
 def test_on_a_new_ring_the_sweep_looks_at_every_partition_held() -> None:
     """Two ring changes in quick succession: the second drops the handoffs the first
     started, and the partitions it cut short were left on the ring before, so no
