@@ -48,7 +48,6 @@ keep it from starving foreground requests.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from dataclasses import dataclass
 import msgpack
 from dynamokv.spec.errors import invariant
 
+from ._count import Count
 from ._frozen import fast_init
 from ._health import HealthView
 from ._merkle import MerkleTrees, PartitionMerkleTree
@@ -221,7 +221,7 @@ class _Exchange:
         self.outstanding: set[int] = set()
         # request id -> (level, node indexes) sent: a reply is read against what was asked
         self.compared: dict[int, tuple[int, tuple[int, ...]]] = {}
-        self.request_ids = itertools.count()  # opaque: a reply is matched to its request
+        self.request_ids = Count()  # opaque: a reply is matched to its request
         self.last_progress_tick = now
         self.keys: set[bytes] = set()
         self.nodes_compared = 0
@@ -255,7 +255,7 @@ class AntiEntropy:
         self.config = config if config is not None else AntiEntropyConfig()
         self.metrics = AntiEntropyMetrics()
         self._exchanges: dict[int, _Exchange] = {}
-        self._exchange_ids = itertools.count()  # opaque: a reply is matched to its exchange
+        self._exchange_ids = Count()  # opaque: a reply is matched to its exchange
 
     @property
     def exchanges_in_flight(self) -> int:
@@ -542,10 +542,10 @@ class AntiEntropyRounds:
         self.stats = stats
         self.engine = AntiEntropy(node_id, config.anti_entropy, descend=descend)
         self._next_round = now + config.anti_entropy_interval_ticks
-        self._peer_turns = itertools.count()  # round robin over the peers healthy at each round
+        self._peer_turns = Count()  # round robin over the peers healthy at each round
         self._recovered_at: dict[str, int] = {}
         self._roots_offset: dict[str, int] = {}
-        self._roots_round_ids = itertools.count()  # opaque: a reply is matched to its round
+        self._roots_round_ids = Count()  # opaque: a reply is matched to its round
         self._roots_pending: dict[int, tuple[str, int]] = {}
         self._exchange_queue: deque[tuple[str, int]] = deque()
         self._exchange_queued: set[tuple[str, int]] = set()

@@ -174,8 +174,8 @@ def join_weighted(
     """
     owners = list(assignment)
     q = len(owners)
-    if q == 0 or new_node in owners:
-        raise PartitionArgumentError(f"join: {new_node!r} already owns partitions, or Q is 0")
+    if new_node in owners:
+        raise PartitionArgumentError(f"join: {new_node!r} already owns partitions")
     members = {*owners, new_node}
     missing = sorted(member for member in members if member not in weights)
     if missing:
@@ -198,9 +198,8 @@ def join_weighted(
         _, donor = heapq.heappop(heap)
         indexes = positions[donor]
         first = bisect.bisect_left(indexes, start)
-        count = len(indexes)
-        ring_order = (indexes[(first + offset) % count] for offset in range(count))
-        chosen = next((index for index in ring_order if spread_ok(index)), indexes[first % count])
+        ring_order = indexes[first:] + indexes[:first]  # the donor's partitions from start on
+        chosen = next((index for index in ring_order if spread_ok(index)), ring_order[0])
         del indexes[bisect.bisect_left(indexes, chosen)]
         owners[chosen] = new_node
         heapq.heappush(heap, (q * weights[donor] - len(indexes) * total, donor))

@@ -39,6 +39,13 @@ __all__ = ["PhiAccrualDetector", "PhiConfig", "phi_of_silence"]
 
 _LN_10 = math.log(10.0)
 
+THRESHOLD_MIN = 1e-16
+"""The least threshold: 10^-threshold, the chance it stands for, is then the float just
+below 1 (any less and the chance is 1, and every silence suspect)."""
+THRESHOLD_MAX = 300.0
+"""The greatest threshold: a chance of 10^-300, near the least a float holds (about
+10^-308)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class PhiConfig:
@@ -46,7 +53,8 @@ class PhiConfig:
 
     Attributes:
         threshold: phi at or above which the node is suspected (8: a false positive
-            about once in 10^8 intervals, if the intervals really are normal).
+            about once in 10^8 intervals, if the intervals really are normal); from
+            ``THRESHOLD_MIN`` (10^-16) to ``THRESHOLD_MAX`` (300).
         window_size_max: inter-arrival samples kept; older ones are forgotten, so the
             detector follows a node whose rhythm changes.
         min_std_deviation_ticks: a floor under the measured standard deviation. A node
@@ -70,8 +78,11 @@ class PhiConfig:
         return _y_at_threshold(self.threshold)
 
     def __post_init__(self) -> None:
-        if not self.threshold > 0:
-            raise ArgumentError("threshold must be positive")
+        if not THRESHOLD_MIN <= self.threshold <= THRESHOLD_MAX:
+            raise ArgumentError(
+                f"threshold must be positive, from {THRESHOLD_MIN} to {THRESHOLD_MAX},"
+                f" got {self.threshold}"
+            )
         if self.window_size_max < 2:
             raise ArgumentError("window_size_max must be at least 2")
         if not self.min_std_deviation_ticks > 0:
@@ -86,13 +97,12 @@ def _phi_of(y: float) -> float:
     """phi for a silence ``y`` standard deviations past the mean.
 
     The logistic approximation of the normal tail, P(X > y) ~ 1 / (1 + e^z) with
-    z = y·(1.5976 + 0.070566·y²), so phi = log10(1 + e^z), computed without
-    overflow for large z and without underflow trouble for very negative z.
+    z = y·(1.5976 + 0.070566·y²), so phi = log10(1 + e^z), computed as
+    ``(max(z, 0) + log(1 + e^-|z|)) / ln 10``: e^-|z| is at most 1, so nothing
+    overflows for large z, and for very negative z it is log(1 + e^z) as written.
     """
     z = y * (1.5976 + 0.070566 * y * y)
-    if z > 30.0:
-        return (z + math.log1p(math.exp(-z))) / _LN_10
-    return math.log1p(math.exp(z)) / _LN_10
+    return (max(z, 0.0) + math.log1p(math.exp(-abs(z)))) / _LN_10  # log(1 + e^z), e^-|z| <= 1
 
 
 def phi_of_silence(silence_ticks: float, mean_ticks: float, std_deviation_ticks: float) -> float:
@@ -125,14 +135,15 @@ def _y_at_threshold(threshold: float) -> float:
     (:attr:`PhiConfig.y_threshold`); with it, suspicion is one comparison of the silence
     against a deadline.
     """
-    low, high = -10.0, 1000.0
-    for _ in range(200):
+    low, high = -10.0, 1000.0  # phi(-10) ~ 1e-38 and phi(1000) ~ 3e7: every threshold between
+    while True:
         middle = (low + high) / 2
+        if middle in (low, high):  # low and high are adjacent floats
+            return high
         if _phi_of(middle) >= threshold:
             high = middle
         else:
             low = middle
-    return high
 
 
 class PhiAccrualDetector:

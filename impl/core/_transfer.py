@@ -34,9 +34,12 @@ over Q = 16,384 partitions cost a node most of its idle CPU.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ._count import Count
 from ._gossip import RingState
 from ._merkle import MerkleTracking, MerkleTrees, value_hash
 from ._messages import TransferAck, TransferBatch
@@ -50,14 +53,16 @@ __all__ = ["PartitionTransfers"]
 
 @dataclass(slots=True)
 class _Transfer:
-    """One partition handed off to ``targets``: a key snapshot sent batch by batch."""
+    """One partition handed off to ``targets``: a key snapshot sent batch by batch.
+
+    ``unsent`` walks the snapshot's keys in order; each batch takes the next ones.
+    """
 
     transfer_id: int
     partition: int
     ring: tuple[int, str]
     targets: tuple[str, ...]
-    keys: list[bytes]
-    cursor: int = 0
+    unsent: Iterator[bytes]
     batch_id: int = 0
     batch: tuple[tuple[bytes, tuple[Version, ...]], ...] = ()
     awaiting: set[str] = field(default_factory=set)
@@ -98,7 +103,7 @@ class PartitionTransfers:
         self._transfers: dict[int, _Transfer] = {}
         self._queue: deque[tuple[int, tuple[str, ...]]] = deque()
         self._queued: set[int] = set()
-        self._seq = 0
+        self._transfer_ids = Count()
         self._next_sweep = now + config.handoff_check_interval_ticks
         self._swept_ring: tuple[int, str] | None = None
 
@@ -185,13 +190,12 @@ class PartitionTransfers:
             if tree is None or not len(tree):
                 self._queued.discard(partition)
                 continue
-            self._seq += 1
             transfer = _Transfer(
-                self._seq,
+                next(self._transfer_ids),
                 partition,
                 (adopted.version, adopted.issuer),
                 targets,
-                sorted(key for key, _ in tree.items()),
+                iter(sorted(key for key, _ in tree.items())),
             )
             self._transfers[transfer.transfer_id] = transfer
             self.stats.transfers_started += 1
@@ -200,14 +204,9 @@ class PartitionTransfers:
     def _send_batch(
         self, transfer: _Transfer, ring: PartitionRing, adopted: RingState, now: int
     ) -> None:
-        bound = self.config.transfer_batch_keys_max
-        items: list[tuple[bytes, tuple[Version, ...]]] = []
-        while transfer.cursor < len(transfer.keys) and len(items) < bound:
-            key = transfer.keys[transfer.cursor]
-            transfer.cursor += 1
-            versions = self.store.read(key)
-            if versions:
-                items.append((key, versions))
+        read = ((key, self.store.read(key)) for key in transfer.unsent)
+        held = ((key, versions) for key, versions in read if versions)  # a key may be gone
+        items = list(itertools.islice(held, self.config.transfer_batch_keys_max))
         if not items:
             self._finish(transfer, ring, adopted, now)
             return

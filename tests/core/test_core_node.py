@@ -190,6 +190,25 @@ def test_a_hint_store_holds_8_mib_of_hinted_values_by_default_and_not_a_byte_mor
     assert node.stats.hints_refused == 1 and len(node.hints) == 1
 
 
+def test_a_hint_store_holds_4096_hints_by_default_and_not_one_more() -> None:
+    """``hints_count_max`` is 4,096 by default (the architecture page's hinted-handoff
+    bound): that many hints are kept, the next one is refused."""
+    node = _node(SimDisk())
+    version = Version(b"", ("n3", 1), ())
+    for request_id in range(4096):
+        key = b"k%d" % request_id
+        node.step(
+            Receive(WriteRequest("n3", "n2", request_id, key, (version,), hinted_for="n4")), 0
+        )
+    assert len(node.hints) == 4096 and node.stats.hints_refused == 0
+    effects = node.step(
+        Receive(WriteRequest("n3", "n2", 4096, b"z", (version,), hinted_for="n4")), 1
+    )
+    refusals = [e for e in effects if isinstance(e, WriteAck)]
+    assert len(refusals) == 1 and not refusals[0].ok
+    assert node.stats.hints_refused == 1 and len(node.hints) == 4096
+
+
 def test_read_repair_updates_a_stale_owner() -> None:
     cluster = small_cluster()
     cluster.crash("n4")

@@ -178,6 +178,8 @@ def test_weighted_moves_refuse_what_the_strategy_cannot_serve() -> None:
     with pytest.raises(PartitionArgumentError):
         join_weighted(("a", "b"), {"a": 1, "b": 1, "c": 1}, "c")  # a share under one
     with pytest.raises(PartitionArgumentError):
+        join_weighted((), {"a": 1}, "a")  # no partition at all: every share is under one
+    with pytest.raises(PartitionArgumentError):
         leave_weighted(("a", "a"), {"a": 1}, "a")  # the only node
 
 

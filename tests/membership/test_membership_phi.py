@@ -103,6 +103,16 @@ def test_ticks_that_run_backwards_are_an_argument_error() -> None:
         PhiConfig(threshold=0)
 
 
+def test_a_threshold_is_allowed_from_1e_16_to_300() -> None:
+    """A threshold stands for the chance 10^-threshold: from the float just below 1
+    (10^-16) to about the least a float holds (10^-300). Outside, it is refused."""
+    assert PhiConfig(threshold=1e-16).threshold == 1e-16
+    assert PhiConfig(threshold=300.0).threshold == 300.0
+    for threshold in (0.9e-16, 300.5, math.inf, math.nan):
+        with pytest.raises(ValueError, match="threshold must be positive, from 1e-16 to 300"):
+            PhiConfig(threshold=threshold)
+
+
 @given(
     st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=60),
     st.integers(min_value=0, max_value=500),
@@ -120,10 +130,11 @@ def test_is_suspected_is_phi_at_or_over_the_threshold(gaps: list[int], silence: 
         assert detector.is_suspected(now) == (phi >= detector.config.threshold)
 
 
-@pytest.mark.parametrize("threshold", [0.01, 0.1, 0.25, 0.5, 1.0, 8.0, 16.0])
-def test_suspicion_starts_where_phi_reaches_any_positive_threshold(threshold: float) -> None:
-    """The deadline is solved for the threshold, including one below phi at the mean
-    (log10 2: a silence shorter than the mean interval is then suspect)."""
+@pytest.mark.parametrize("threshold", [1e-16, 0.01, 0.1, 0.25, 0.5, 1.0, 8.0, 16.0, 300.0])
+def test_suspicion_starts_where_phi_reaches_any_threshold_allowed(threshold: float) -> None:
+    """The deadline is solved for the threshold, from the least allowed to the greatest,
+    including one below phi at the mean (log10 2: a silence shorter than the mean
+    interval is then suspect)."""
     y = PhiConfig(threshold=threshold).y_threshold
     assert phi_of_silence(100.0 + 10.0 * y, 100.0, 10.0) == pytest.approx(threshold, rel=1e-9)
     assert (y < 0) == (threshold < math.log10(2))
@@ -241,8 +252,9 @@ def test_a_replaced_suspicion_rule_suspects_from_where_its_phi_reaches_the_thres
 
 @pytest.mark.parametrize("y", [6.53, 6.6, 6.8, 7.5])
 def test_phi_far_past_the_mean_is_still_log10_of_one_plus_e_to_the_z(y: float) -> None:
-    """Past z = 30 phi is computed as ``(z + log(1 + e^-z)) / ln 10`` so that e^z cannot
-    overflow; up to where e^z still fits a float it equals ``log10(1 + e^z)``, to 1e-14."""
+    """phi is computed as ``(max(z, 0) + log(1 + e^-|z|)) / ln 10`` so that e^z cannot
+    overflow; far past the mean, up to where e^z still fits a float, it equals
+    ``log10(1 + e^z)``, to 1e-14."""
     z = y * (1.5976 + 0.070566 * y * y)
     assert 30.0 < z < 700.0
     assert phi_of_silence(y, 0.0, 1.0) == pytest.approx(math.log10(1 + math.exp(z)), abs=1e-14)
