@@ -39,6 +39,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ._count import Count
 from ._gossip import RingState
 from ._merkle import MerkleTracking, MerkleTrees, value_hash
 from ._messages import TransferAck, TransferBatch
@@ -102,7 +103,7 @@ class PartitionTransfers:
         self._transfers: dict[int, _Transfer] = {}
         self._queue: deque[tuple[int, tuple[str, ...]]] = deque()
         self._queued: set[int] = set()
-        self._transfer_ids = itertools.count()
+        self._transfer_ids = Count()
         self._next_sweep = now + config.handoff_check_interval_ticks
         self._swept_ring: tuple[int, str] | None = None
 
