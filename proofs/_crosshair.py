@@ -82,7 +82,7 @@ def run_cpu_bounded(
             if used >= cpu_seconds:
                 note = f"CPU bound of {cpu_seconds:g} s reached"
             elif waited - progress_at >= stall_seconds:
-                note = f"stalled: no CPU used for {stall_seconds:g} s"
+                note = f"stalled: no CPU used for {waited - progress_at:g} s"
             if note is None:
                 continue
             process.kill()

@@ -53,7 +53,8 @@ REFERENCE = "Dynamo §4.5"
 AGREEMENT_N_MAX = 6
 """The spec's brute-force predicates are compared with the Z3 formula for every N up to this."""
 COUNTEREXAMPLE_N_MAX = 6
-"""Counterexamples are sought among small N so that the spec's brute force can replay them."""
+"""The controls' counterexamples are sought among N up to this (their rows' scope), so
+that the spec's brute force can replay them."""
 LIST_LENGTH = 6
 """Extended preference lists in the sloppy-quorum encodings have this many nodes."""
 CONTROL_LIST_LENGTH = 5
@@ -115,7 +116,10 @@ def _rw_agreement() -> Replay:
                         f"read_write_quorums_intersect says {spec_says}",
                     )
                 checked += 1
-    return Replay(True, f"read_write_quorums_intersect agrees on all {checked} (N, R, W), N ≤ 6")
+    return Replay(
+        True,
+        f"read_write_quorums_intersect agrees on all {checked} (N, R, W), N ≤ {AGREEMENT_N_MAX}",
+    )
 
 
 def _ww_agreement() -> Replay:
@@ -136,16 +140,18 @@ def _ww_agreement() -> Replay:
                     f"N={n} W={w}: Z3 says {formula_says}, write_quorums_intersect says {spec_says}",
                 )
             checked += 1
-    return Replay(True, f"write_quorums_intersect agrees on all {checked} (N, W), N ≤ 6")
+    return Replay(
+        True, f"write_quorums_intersect agrees on all {checked} (N, W), N ≤ {AGREEMENT_N_MAX}"
+    )
 
 
 def _intersection(
-    *, name: str, kind: Kind, claim: str, scope: str, write_write: bool, threshold_gap: int
+    *, name: str, kind: Kind, claim: str, write_write: bool, threshold_gap: int
 ) -> ProofResult:
     """``x + y > n - threshold_gap`` implies the quorums share ``>= x + y - n`` replicas.
 
-    ``threshold_gap = 0`` is the theorem; ``1`` weakens the premise to
-    ``x + y >= n``, the negative control.
+    ``threshold_gap = 0`` is the theorem, for all N; ``1`` weakens the premise to
+    ``x + y >= n``, the negative control, refuted among N up to ``COUNTEREXAMPLE_N_MAX``.
     """
     stopwatch = Stopwatch()
     regions = _Regions()
@@ -154,8 +160,10 @@ def _intersection(
     assuming = regions.constraints()
     if write_write:
         assuming.append(regions.x == regions.y)
+    scope = "all N"
     if kind == "control":
         assuming.append(regions.n <= COUNTEREXAMPLE_N_MAX)
+        scope = f"N ≤ {COUNTEREXAMPLE_N_MAX}"
     outcome = check_forall(z3.Implies(premise, conclusion), assuming=assuming)
 
     def decode(model: z3.ModelRef) -> tuple[str, Replay]:
@@ -196,7 +204,6 @@ def read_write_intersect() -> ProofResult:
         name="quorum.read_write_intersect",
         kind="theorem",
         claim="R + W > N ⇒ |R∩W| ≥ R + W − N ≥ 1 for every read and write quorum",
-        scope="all N",
         write_write=False,
         threshold_gap=0,
     )
@@ -208,7 +215,6 @@ def read_write_intersect_control() -> ProofResult:
         name="quorum.read_write_intersect.control",
         kind="control",
         claim="R + W ≥ N ⇒ every read quorum meets every write quorum",
-        scope="all N",
         write_write=False,
         threshold_gap=1,
     )
@@ -220,7 +226,6 @@ def write_write_intersect() -> ProofResult:
         name="quorum.write_write_intersect",
         kind="theorem",
         claim="2W > N ⇒ every two write quorums share ≥ 2W − N replicas",
-        scope="all N",
         write_write=True,
         threshold_gap=0,
     )
@@ -232,7 +237,6 @@ def write_write_intersect_control() -> ProofResult:
         name="quorum.write_write_intersect.control",
         kind="control",
         claim="2W ≥ N ⇒ every two write quorums intersect",
-        scope="all N",
         write_write=True,
         threshold_gap=1,
     )
@@ -314,6 +318,10 @@ class _SloppyWrite:
         reads_from_down_owners: bool,
     ) -> None:
         self.length = length
+        self.n_max = length // 2
+        """N up to half the list: behind the owners, room for a substitute per owner."""
+        self.scope = f"N ≤ {self.n_max}, lists of {length} nodes"
+        """What the encoding covers, as its rows state it."""
         self.n, self.r, self.w = z3.Ints(f"{prefix}n {prefix}r {prefix}w")
         self.healthy = [z3.Bool(f"{prefix}healthy_{i}") for i in range(length)]
         self.acks = [z3.Bool(f"{prefix}ack_{i}") for i in range(length)]
@@ -322,7 +330,7 @@ class _SloppyWrite:
         n, r, w = self.n, self.r, self.w
         self.background = [
             n >= 1,
-            n <= length // 2,
+            n <= self.n_max,
             r >= 1,
             r <= n,
             w >= 1,
@@ -385,7 +393,7 @@ def sloppy_can_miss_strict() -> ProofResult:
         name="quorum.sloppy_can_miss_strict",
         kind="theorem",
         claim="some partition lets a sloppy write quorum and a strict read quorum be disjoint although R + W > N",
-        scope=f"exhibit, lists of {LIST_LENGTH} nodes",
+        scope=f"exhibit, {write.scope}",
         reference="Dynamo §4.6",
         stopwatch=stopwatch,
         decode=write.decode,
@@ -412,7 +420,7 @@ def sloppy_can_miss_strict_control() -> ProofResult:
         name="quorum.sloppy_can_miss_strict.control",
         kind="control",
         claim="with R + W > N a sloppy write quorum always meets a strict read quorum",
-        scope=f"all R, W, N ≤ {CONTROL_LIST_LENGTH // 2}, lists of {CONTROL_LIST_LENGTH} nodes",
+        scope=f"all R, W, {write.scope}",
         reference="Dynamo §4.6",
         stopwatch=stopwatch,
         decode=write.decode,
@@ -436,7 +444,7 @@ def sloppy_can_miss_strict_control_strict() -> ProofResult:
         name="quorum.sloppy_can_miss_strict.control2",
         kind="control",
         claim="some partition lets a strict write quorum and a strict read quorum be disjoint although R + W > N",
-        scope=f"exhibit, lists of {LIST_LENGTH} nodes",
+        scope=f"exhibit, {write.scope}",
         reference="Dynamo §4.5",
         stopwatch=stopwatch,
         decode=write.decode,

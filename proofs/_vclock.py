@@ -344,11 +344,8 @@ def _merge_lub(name: str, kind: Kind, merge: MergeEncoding) -> ProofResult:
 
     def decode(model: z3.ModelRef) -> tuple[str, Replay]:
         x, y = _to_dict(model, a), _to_dict(model, b)
-        wrong = {
-            node: counter
-            for node in set(x) | set(y)
-            if (counter := min(x.get(node, 0), y.get(node, 0))) > 0
-        }
+        # A node missing from either clock has the minimum 0: the variant leaves it out.
+        wrong = {node: min(x[node], y[node]) for node in x.keys() & y.keys()}
         merged = spec_vclock.merge(x, y)
         agreed = not (_descends(wrong, x) and _descends(wrong, y)) and (
             _descends(merged, x) and _descends(merged, y)
@@ -524,7 +521,9 @@ class _TruncatedClock:
     """A clock over ``TRUNCATION_NODES`` nodes with a distinct stamp per entry, truncated.
 
     An entry survives :func:`dynamokv.spec.vclock.truncate` when it is present and
-    fewer than ``threshold`` present entries have a newer stamp.
+    fewer than ``threshold`` present entries have a newer stamp. Stamps are only
+    compared with each other, so they are any distinct integers (no range needed),
+    decoded as their ranks (:func:`_stamp_ranks`).
     """
 
     def __init__(self, name: str, threshold: z3.ArithRef) -> None:
@@ -545,16 +544,23 @@ class _TruncatedClock:
     def constraints(self) -> list[z3.BoolRef]:
         return [
             *(z3.And(c >= 0, c <= COUNTER_MAX) for c in self.counters),
-            *(z3.And(s >= 0, s <= 9) for s in self.stamps),
             z3.Distinct(*self.stamps),
         ]
 
     def decode(self, model: z3.ModelRef) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         counters = {f"n{k}": model_int(model, c) for k, c in enumerate(self.counters)}
         clock_value = {node: c for node, c in counters.items() if c > 0}
-        stamps = {f"n{k}": model_int(model, s) for k, s in enumerate(self.stamps)}
+        stamps = _stamp_ranks(model, self.stamps)
         truncated = {f"n{k}": model_int(model, t) for k, t in enumerate(self.truncated)}
         return clock_value, stamps, {node: c for node, c in truncated.items() if c > 0}
+
+
+def _stamp_ranks(model: z3.ModelRef, stamps: list[z3.ArithRef]) -> dict[str, int]:
+    """Each node's stamp as its rank, 0 for the oldest: truncation only compares stamps
+    with each other, so their order is all a witness needs to show."""
+    values = [model_int(model, s) for s in stamps]
+    ranked = sorted(values)
+    return {f"n{k}": ranked.index(value) for k, value in enumerate(values)}
 
 
 def _pointwise_descends(a: list[z3.ArithRef], b: list[z3.ArithRef]) -> z3.BoolRef:
@@ -649,7 +655,8 @@ class _RemovedOldest:
 
     A second encoding of :func:`dynamokv.spec.vclock.truncate`, independent of
     :class:`_TruncatedClock`'s count of newer entries: one removal step per entry
-    over the threshold, each dropping the present entry with the smallest stamp.
+    over the threshold, each dropping the present entry with the smallest stamp (any
+    distinct integers, as in :class:`_TruncatedClock`).
     """
 
     def __init__(self, name: str, threshold: int) -> None:
@@ -679,13 +686,12 @@ class _RemovedOldest:
     def constraints(self) -> list[z3.BoolRef]:
         return [
             *(z3.And(c >= 0, c <= COUNTER_MAX) for c in self.counters),
-            *(z3.And(s >= 0, s < TRUNCATION_NODES) for s in self.stamps),
             z3.Distinct(*self.stamps),
         ]
 
     def decode(self, model: z3.ModelRef) -> _Decoded:
         counters = {f"n{k}": model_int(model, c) for k, c in enumerate(self.counters)}
-        stamps = {f"n{k}": model_int(model, s) for k, s in enumerate(self.stamps)}
+        stamps = _stamp_ranks(model, self.stamps)
         truncated = {f"n{k}": model_int(model, t) for k, t in enumerate(self.truncated)}
         return (
             {node: c for node, c in counters.items() if c > 0},

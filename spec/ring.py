@@ -205,7 +205,6 @@ def is_balanced(assignment: Sequence[str], nodes: Iterable[str]) -> bool:
     return all(low <= counts[node] <= low + 1 for node in members) and set(counts) <= set(members)
 
 
-@icontract.require(lambda assignment: len(assignment) > 0)
 @icontract.require(lambda assignment, new_node: new_node not in assignment)
 @icontract.require(lambda assignment: len(set(assignment)) < len(assignment))
 @icontract.ensure(

@@ -131,7 +131,6 @@ def compare(a: VectorClock, b: VectorClock) -> Order:
 @icontract.require(lambda clock: is_valid(clock))
 @icontract.require(lambda threshold: threshold >= 1)
 @icontract.require(lambda clock, stamps: set(clock) <= set(stamps))
-@icontract.ensure(lambda threshold, result: len(result) <= threshold)
 @icontract.ensure(
     lambda clock, result: all(clock[node] == counter for node, counter in result.items())
 )

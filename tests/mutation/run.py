@@ -35,7 +35,14 @@ How a run is made honest:
 * **the score per package** is killed / (killed + survived), mutants marked
   equivalent in ``tests/mutation/equivalent.toml`` (each with its reason) left out; the run
   fails when those exceed 2% of a package's judged mutants, or a package is below its
-  target.
+  target;
+* **a mark names one mutant, checked**: a mark is keyed by (module, operator,
+  occurrence), and an edit of the module can make the same key name another mutant. So
+  each mark also records the text of the line its mutant changes (the ``-`` line of the
+  diff), and a mark whose key, applied to the module as it is now, changes another text
+  (or nothing, or whose operator is outside the set) is stale: it marks nothing, its
+  mutant counts as a survivor, and the run fails until the mark is judged again. A
+  module edit can then never hide a survivor behind an old mark.
 
 A mutant's oracle is only the fast tests that execute the code it changed, run with
 ``-x``, the quickest first: the whole suite per mutant would take days. Which test
@@ -109,7 +116,8 @@ class Tally:
     outside_verdicts: dict[str, int] = field(default_factory=dict)
     """The verdicts the sessions hold for some of them (judged with every operator)."""
     stale_marks: list[str] = field(default_factory=list)
-    """Mutants marked equivalent that a test kills: the mark names another mutant."""
+    """Mutants marked equivalent that a test kills, or outside the operator set: the
+    mark names another mutant."""
     survivors: list[str] = field(default_factory=list)
     strata: list[tuple[int, int, int]] = field(default_factory=list)
     """Per module: (mutants, killed, killed + survived) for the sampled estimate."""
@@ -653,8 +661,7 @@ def exec_modules(
 ) -> None:
     """Judge the modules' pending mutants, the least judged module next
     (:func:`next_module`). Survivors judged again are judged by the whole fast tier."""
-    import cosmic_ray.plugins
-    from cosmic_ray.mutating import mutate_and_test, mutate_code
+    from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
     from rich.progress import Progress
@@ -710,19 +717,17 @@ def exec_modules(
         else:
             tests = oracle_tests(module, plan)
         if tests is None:
-            operator = cosmic_ray.plugins.get_operator(mutation.operator_name)(
-                **(mutation.operator_args or {})
+            diff = mutant_diff(
+                (ROOT / module).read_text(),
+                module,
+                mutation.operator_name,
+                mutation.occurrence,
             )
-            source = (ROOT / module).read_text()
-            mutated = mutate_code(source, operator, mutation.occurrence)
-            if mutated is None:
+            if diff is None:
                 return WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
-            diff = difflib.unified_diff(
-                source.splitlines(), mutated.splitlines(), module, module, lineterm=""
-            )
             return WorkResult(
                 output=UNEXECUTED,
-                diff="\n".join(diff),
+                diff=diff,
                 test_outcome=TestOutcome.SURVIVED,
                 worker_outcome=WorkerOutcome.NORMAL,
             )
@@ -775,19 +780,83 @@ def exec_modules(
     summary()
 
 
-def equivalents() -> dict[tuple[str, str, int], str]:
-    data = tomllib.loads(EQUIVALENT.read_text())
+MarkKey = tuple[str, str, int]
+"""A mark's mutant: module, operator, occurrence (as ``cosmic-ray dump`` names them)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A mutant marked equivalent: why, and the text of the line it changes."""
+
+    reason: str
+    line: str | None
+    """The mutated line as the mark was judged (``None``: the mark records none)."""
+
+
+def equivalents(path: Path = EQUIVALENT) -> dict[MarkKey, Mark]:
+    data = tomllib.loads(path.read_text())
     return {
-        (entry["module"], entry["operator"], int(entry["occurrence"])): entry["reason"]
+        (entry["module"], entry["operator"], int(entry["occurrence"])): Mark(
+            entry["reason"], entry.get("line")
+        )
         for entry in data.get("equivalent", [])
     }
+
+
+def removed_text(diff: str) -> str:
+    """The lines a mutant's unified diff removes, each stripped, one per line (blank ones
+    left out: removing a decorator may take the blank lines above it along)."""
+    return "\n".join(
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("-") and not line.startswith("---") and line[1:].strip()
+    )
+
+
+def mutant_diff(source: str, module: str, operator: str, occurrence: int) -> str | None:
+    """The unified diff of the mutant (``operator``, ``occurrence``) of ``source``; None
+    when the source has no such mutant."""
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import mutate_code
+
+    mutated = mutate_code(source, cosmic_ray.plugins.get_operator(operator)(), occurrence)
+    if mutated is None:
+        return None
+    diff = difflib.unified_diff(
+        source.splitlines(), mutated.splitlines(), module, module, lineterm=""
+    )
+    return "\n".join(diff)
+
+
+def stale_marks(modules: list[str], marked: dict[MarkKey, Mark]) -> dict[MarkKey, str]:
+    """The marks of ``modules`` that no longer name the mutant they were judged for, each
+    with why: the line their key changes in the module as it is now is not the line they
+    record (the module was edited since), or there is no such mutant any more."""
+    stale: dict[MarkKey, str] = {}
+    sources: dict[str, str] = {}
+    for key, mark in marked.items():
+        module, operator, occurrence = key
+        if module not in modules:
+            continue
+        if module not in sources:
+            sources[module] = (ROOT / module).read_text()
+        if mark.line is None:
+            stale[key] = "the mark records no line"
+            continue
+        diff = mutant_diff(sources[module], module, operator, occurrence)
+        if diff is None:
+            stale[key] = "the module has no such mutant now"
+        elif (now := removed_text(diff)) != mark.line:
+            stale[key] = f"it records {mark.line!r}, the mutant now changes {now!r}"
+    return stale
 
 
 STALE_REPORTED: set[str] = set()
 """Modules whose stale session was named already (each is tallied twice)."""
 
 
-def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> None:
+def tally(module: str, marked: dict[MarkKey, Mark], into: Tally) -> None:
+    """Count the module's session into ``into``; ``marked``: the marks that still hold."""
     session = WORKDIR / f"{slug(module)}.sqlite"
     if not session.exists():
         return
@@ -818,8 +887,10 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
         if outside_operator_set(key[1], tuple(mutation["start_pos"]), operators):
             into.outside_set += 1  # judged or not: the score counts only the set's mutants
             if result is not None and result["test_outcome"] in ("killed", "survived"):
-                verdict = "marked equivalent" if key in marked else result["test_outcome"]
+                verdict = result["test_outcome"]
                 into.outside_verdicts[verdict] = into.outside_verdicts.get(verdict, 0) + 1
+            if key in marked:
+                into.stale_marks.append(f"{module} {key[1]} #{key[2]} (outside the operator set)")
         elif result is not None and result["worker_outcome"] == "skipped":
             into.annotations += 1
         elif any(low <= tuple(mutation["start_pos"]) < high for low, high in typing_only):
@@ -838,7 +909,7 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
                     d
                     for d in (result.get("diff") or "").splitlines()
                     if d.startswith(("+", "-")) and not d.startswith(("+++", "---"))
-                ]
+                ]  # what it changed, for the reader
                 into.survivors.append(
                     f"{module}:{line_number} {key[1]} #{key[2]}  " + " | ".join(diff[:2])
                 )
@@ -847,7 +918,7 @@ def tally(module: str, marked: dict[tuple[str, str, int], str], into: Tally) -> 
         else:
             into.killed += 1
             if key in marked:
-                into.stale_marks.append(f"{module} {key[1]} #{key[2]}")
+                into.stale_marks.append(f"{module} {key[1]} #{key[2]} (killed)")
     total, killed, survived = (
         into.total
         - into.annotations
@@ -878,7 +949,9 @@ def has_pending(module: str) -> bool:
 
 def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
     """Print the score per module and per package; whether every package meets its target."""
-    marked = equivalents()
+    every_mark = equivalents()
+    outdated = stale_marks(modules, every_mark)
+    marked = {key: mark for key, mark in every_mark.items() if key not in outdated}
     packages: dict[str, Tally] = {}
     rows: list[tuple[str, Tally]] = []
     for module in modules:
@@ -931,8 +1004,14 @@ def print_table(modules: list[str], plan: dict[str, dict[str, object]]) -> bool:
         )
     for _, own in rows:
         for stale in own.stale_marks:
-            print(f"marked equivalent but killed (fix tests/mutation/equivalent.toml): {stale}")
+            print(f"stale mark, not a survivor (fix {EQUIVALENT.name}): {stale}")
             ok = False
+    for (module, operator, occurrence), why in outdated.items():
+        print(
+            f"stale mark, not counted (judge it again, fix {EQUIVALENT.name}): "
+            f"{module} {operator} #{occurrence}: {why}"
+        )
+        ok = False
     skipped = sum(t.annotations for t in packages.values())
     if skipped:
         print(

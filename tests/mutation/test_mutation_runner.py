@@ -91,3 +91,39 @@ def test_type_checking_guards_of_imports_are_code_for_the_type_checker(
     starts = [(3, 3), (5, 3), (7, 9), (8, 11)]  # two guards, an annotation, a return value
     inside = [start for start in starts if any(low <= start < high for low, high in spans)]
     assert inside == [(3, 3), (7, 9)]  # the imports' guard and the annotation only
+
+
+def test_a_mark_is_stale_once_its_key_names_another_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mark records the line its mutant changes: after an edit that makes the same
+    (operator, occurrence) change another line, or nothing, the mark is stale, and so
+    is a mark that records no line; a mark whose line still matches holds."""
+    monkeypatch.setattr(RUN, "ROOT", tmp_path)
+    module = tmp_path / "m.py"
+    module.write_text("def f(a):\n    return a + 1\n")
+    marks = tmp_path / "equivalent.toml"
+    marks.write_text(
+        "[[equivalent]]\n"
+        'module = "m.py"\n'
+        'operator = "core/ReplaceBinaryOperator_Add_Sub"\n'
+        "occurrence = 0\n"
+        'line = "return a + 1"\n'
+        'reason = "r"\n'
+        "[[equivalent]]\n"
+        'module = "m.py"\n'
+        'operator = "core/NumberReplacer"\n'
+        "occurrence = 0\n"
+        'reason = "r"\n'
+    )
+    marked = RUN.equivalents(marks)
+    add = ("m.py", "core/ReplaceBinaryOperator_Add_Sub", 0)
+    number = ("m.py", "core/NumberReplacer", 0)
+    assert marked[add].line == "return a + 1"
+    assert set(RUN.stale_marks(["m.py"], marked)) == {number}  # it records no line
+    assert RUN.stale_marks(["other.py"], marked) == {}  # only the modules reported
+    module.write_text("def f(a):\n    b = a + 2\n    return a + 1\n")
+    stale = RUN.stale_marks(["m.py"], marked)
+    assert "'b = a + 2'" in stale[add]  # the first + is another line's now
+    module.write_text("def f(a):\n    return a\n")
+    assert RUN.stale_marks(["m.py"], marked)[add] == "the module has no such mutant now"

@@ -6,6 +6,8 @@ failure these tests exist to catch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dynamokv.proofs import REGISTRY, Entry, Status
 
@@ -49,3 +51,34 @@ def test_exhibits_report_their_witness() -> None:
     assert len(exhibits) >= 3
     for result in exhibits:
         assert result.witness, f"{result.name} proved without a witness"
+
+
+def _theorems_table() -> dict[str, tuple[str, str]]:
+    """docs/proofs.md's table of theorems: name → (its scope cell, its controls cell)."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "proofs.md"
+    section = page.read_text().split("\n## The theorems\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[2], cells[3])
+    return rows
+
+
+def test_the_proofs_page_states_the_scope_each_row_reports() -> None:
+    """Every theorem's scope is its row's scope cell on the proofs page, and a control
+    whose scope differs is given as "scope: …" among the controls: a bound changed in
+    an encoding shows on the page or fails here."""
+    table = _theorems_table()
+    theorems = {entry.name: entry.check() for entry in THEOREMS}
+    assert set(table) == set(theorems)
+    for name, result in theorems.items():
+        assert result.scope == table[name][0], name
+    for entry in CONTROLS:
+        result = entry.check()
+        theorem = entry.name.rsplit(".control", 1)[0]
+        scope_cell, controls_cell = table[theorem]
+        assert result.scope == scope_cell or f"scope: {result.scope})" in controls_cell, (
+            entry.name,
+            result.scope,
+        )
