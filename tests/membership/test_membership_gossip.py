@@ -953,6 +953,6 @@ def test_a_join_the_weighted_rule_cannot_serve_is_a_membership_error() -> None:
     view = _normal_member_over(assign_partitions(["a", "b"], Q))
     nothing = MemberEntry("c", "z", 1, 1, "joining", 0)
     view.receive(GossipAck("c", "z", (nothing,), (), None, False), 1)
-    with pytest.raises(MembershipArgumentError, match="^join: .*under one partition"):
+    with pytest.raises(MembershipArgumentError, match=r"^join: .*under one partition"):
         view.request_join("c", 2)
     assert view.ring.nodes() == {"a", "b"}
