@@ -70,6 +70,27 @@ def _is_successor(
     )
 
 
+def _decodable(
+    old: z3.ArrayRef,
+    added: z3.ArrayRef,
+    owner: z3.ArrayRef,
+    new: z3.ArithRef,
+    old_slots: list[z3.ArithRef],
+    new_slot: z3.ArithRef,
+) -> list[z3.BoolRef]:
+    """The rings the control searches, so that its counterexample decodes: old tokens at
+    ``old_slots`` owned by A, B or C (``NODE_NAMES``), the new node D's token at
+    ``new_slot``, every token on the ring."""
+    q = z3.FreshInt("q")
+    return [
+        new == len(NODE_NAMES),
+        *(z3.And(s >= 0, s < spec_ring.RING_SIZE) for s in [*old_slots, new_slot]),
+        z3.ForAll([q], z3.Implies(old[q], z3.Or([q == s for s in old_slots]))),
+        z3.ForAll([q], z3.Implies(added[q], q == new_slot)),
+        *(z3.And(owner[s] >= 0, owner[s] < len(NODE_NAMES)) for s in old_slots),
+    ]
+
+
 def _join(name: str, kind: Kind) -> ProofResult:
     stopwatch = Stopwatch()
     old = z3.Array("old_tokens", _INT, z3.BoolSort())
@@ -101,15 +122,7 @@ def _join(name: str, kind: Kind) -> ProofResult:
         )
     else:
         claim = owner_after(after_token) == owner[before_token]
-        # Decodable: a few tokens in range, owners among A, B, C, the new node D.
-        q = z3.FreshInt("q")
-        assuming += [
-            new == len(NODE_NAMES),
-            *(z3.And(s >= 0, s < spec_ring.RING_SIZE) for s in [*old_slots, new_slot]),
-            z3.ForAll([q], z3.Implies(old[q], z3.Or([q == s for s in old_slots]))),
-            z3.ForAll([q], z3.Implies(added[q], q == new_slot)),
-            *(z3.And(owner[s] >= 0, owner[s] < len(NODE_NAMES)) for s in old_slots),
-        ]
+        assuming += _decodable(old, added, owner, new, old_slots, new_slot)
     outcome = check_forall(claim, assuming=assuming)
 
     def decode(model: z3.ModelRef) -> tuple[str, Replay]:
@@ -150,9 +163,12 @@ def _join(name: str, kind: Kind) -> ProofResult:
 
 
 def _boundary_positions(ring: spec_ring.Ring) -> list[int]:
-    positions = {0, spec_ring.RING_SIZE - 1}
+    """The ring's two ends (where a walk wraps) and the keys at and on either side of
+    each token, round the ring (the key past the last position is position 0)."""
+    size = spec_ring.RING_SIZE
+    positions = {0, size - 1}
     for position, _ in ring:
-        positions |= {max(position - 1, 0), position, min(position + 1, spec_ring.RING_SIZE - 1)}
+        positions |= {(position - 1) % size, position, (position + 1) % size}
     return sorted(positions)
 
 
@@ -262,15 +278,15 @@ def _fraction_spec_check() -> Replay:
         if any(after[p] != NEW_NODE for p in reassigned):
             return Replay(False, f"Q={q}: a partition moved to an old node")
         starts = [spec_ring.partition_start(p, q) for p in range(q + 1)]
-        probes = [x for p in range(q) for x in (starts[p], starts[p + 1] - 1)]
-        if any(
-            spec_ring.partition_of(x, q) != p
-            for p in range(q)
-            for x in (starts[p], starts[p + 1] - 1)
-        ):
+        # Each partition's first and last position.
+        ends = [(p, x) for p in range(q) for x in (starts[p], starts[p + 1] - 1)]
+        if any(spec_ring.partition_of(x, q) != p for p, x in ends):
             return Replay(False, f"Q={q}: partition_of disagrees with partition_start")
         moved_positions = spec_ring.keys_that_move(
-            spec_ring.partition_ring(before), spec_ring.partition_ring(after), probes, 1
+            spec_ring.partition_ring(before),
+            spec_ring.partition_ring(after),
+            [x for _, x in ends],
+            1,
         )
         moved_partitions = {spec_ring.partition_of(x, q) for x in moved_positions}
         moved_keys = sum(starts[p + 1] - starts[p] for p in moved_partitions)

@@ -54,6 +54,42 @@ def test_the_join_replay_checks_the_key_just_past_each_token(
     assert not result.ok
 
 
+def test_the_join_replay_checks_the_key_just_before_each_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other side of a token: a spec that goes wrong only one before a token (an
+    arc's last key but one handed to the wrong nodes) must be caught too."""
+    real = spec_ring.preference_list
+
+    def off_by_one_before_a_token(ring: spec_ring.Ring, position: int, n: int) -> tuple[str, ...]:
+        nodes = real(ring, position, n)
+        just_before = any(position == token - 1 for token, _ in ring)
+        return tuple(reversed(nodes)) if just_before else nodes
+
+    monkeypatch.setattr(spec_ring, "preference_list", off_by_one_before_a_token)
+    result = _replay_disagrees("ring.join_moves_keys_only_to_new_node")
+    assert not result.ok
+
+
+def test_the_partition_fraction_replay_checks_each_partitions_last_position(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The theorem's replay asks partition_of about each partition's first and last
+    position: a spec that puts only the last position of a partition into the next one
+    must make the row fail."""
+    real = spec_ring.partition_of
+
+    def last_position_in_the_next(position: int, q: int) -> int:
+        partition = real(position, q)
+        last = spec_ring.partition_start(partition + 1, q) - 1
+        return partition + 1 if position == last else partition
+
+    monkeypatch.setattr(spec_ring, "partition_of", last_position_in_the_next)
+    result = _replay_disagrees("ring.partitions_are_equal_intervals")
+    assert "partition_of disagrees with partition_start" in result.replay.detail
+    assert not result.ok
+
+
 def test_the_unequal_partitions_control_fails_when_the_spec_makes_them_equal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

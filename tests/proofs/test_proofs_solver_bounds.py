@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import z3
-from dynamokv.proofs import Status, _merkle, _quorum
+from dynamokv.proofs import Status, _merkle, _quorum, _ring
 from dynamokv.proofs._result import check_forall, solver_timeout
 
 
@@ -78,3 +78,23 @@ def test_the_strict_quorum_replay_checks_every_n_r_w_and_healthy_set() -> None:
     replay = _quorum._strict_never_misses()
     assert replay.agreed
     assert f"({cases} cases)" in replay.detail
+
+
+def test_the_join_control_searches_rings_whose_tokens_each_named_node_may_own() -> None:
+    """The join control's rings have their old tokens owned by A, B or C, any of them and
+    no other: a bound too tight (A left out) would shrink the rings the control is
+    refuted over, and it would still be refuted."""
+    old = z3.Array("old", z3.IntSort(), z3.BoolSort())
+    added = z3.Array("added", z3.IntSort(), z3.BoolSort())
+    owner = z3.Array("owner", z3.IntSort(), z3.IntSort())
+    new = z3.Int("new")
+    slots = [z3.Int(f"slot_{i}") for i in range(_ring.OLD_TOKENS_MAX)]
+    new_slot = z3.Int("new_slot")
+    solver = z3.Solver()
+    solver.add(*_ring._decodable(old, added, owner, new, slots, new_slot))
+    solver.add(old[slots[0]])
+    for node in range(-1, len(_ring.NODE_NAMES) + 2):
+        solver.push()
+        solver.add(owner[slots[0]] == node)
+        assert (solver.check() == z3.sat) == (0 <= node < len(_ring.NODE_NAMES)), node
+        solver.pop()
