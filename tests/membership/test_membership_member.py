@@ -693,4 +693,3 @@ def test_a_roots_request_whose_partitions_and_roots_differ_in_number_is_refused(
     assert answer((0, 1), (b"?", b"?")).ok
     assert not answer((0, 1), (b"?",)).ok
     assert not answer((0,), (b"?", b"?")).ok
-
