@@ -6,6 +6,7 @@ really needs more than its budget, or that stops using the CPU, still ends.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
@@ -39,6 +40,13 @@ def test_a_process_that_uses_no_cpu_is_stopped_as_stalled() -> None:
     )
     assert completed.returncode is None
     assert completed.note == "stalled: no CPU used for 2 s"
+
+
+def test_a_run_is_taken_as_stalled_after_five_minutes_without_cpu_by_default() -> None:
+    """The default the proofs page states ("a run that uses no CPU for five minutes is
+    stopped as stalled"); waiting for it here would take those five minutes."""
+    default = inspect.signature(run_cpu_bounded).parameters["stall_seconds"].default
+    assert default == 5 * 60
 
 
 def test_the_cpu_time_counted_is_user_plus_system_time() -> None:
