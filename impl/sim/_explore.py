@@ -198,6 +198,20 @@ class _World:
     violations: list[str] = field(default_factory=list)
 
 
+_PLAIN_TYPES = frozenset({str, int, bytes, float, bool, type(None), tuple, list, dict})
+"""Types whose objects a state's pickle always holds by value (never shared, never a set)."""
+
+
+def _shared_object(reference: Any) -> Any:
+    """The name under which a state's pickle refers to an object every state shares.
+
+    :class:`_StatePickler` writes a shared object as a call of this function on its
+    reference, and :class:`_StateUnpickler` resolves the name to the exploration's own
+    objects, so the call is never made.
+    """
+    raise LookupError(f"{reference!r} is resolved by the explorer's unpickler only")
+
+
 class _Shared:
     """Objects every state shares, which pickling must not copy: the ring and the config.
 
@@ -212,7 +226,8 @@ class _Shared:
         self.seams = seams
         self.random_states: dict[int, Any] = {}
 
-    def _persistent_id(self, obj: Any) -> Any:
+    def reference(self, obj: Any) -> Any:
+        """How a state's pickle refers to ``obj`` (None: pickled as a value)."""
         token = self.tokens.get(id(obj))
         if token is None and isinstance(obj, random.Random):
             state = obj.getstate()
@@ -221,32 +236,33 @@ class _Shared:
             return ("random", key)
         return token
 
-    def _persistent_load(self, token: Any) -> Any:
-        if isinstance(token, tuple):
+    def resolve(self, reference: Any) -> Any:
+        """The object a :meth:`reference` refers to, in a state being loaded."""
+        if isinstance(reference, tuple):
             generator = random.Random()
-            generator.setstate(self.random_states[token[1]])
+            generator.setstate(self.random_states[reference[1]])
             return generator
-        return self.by_token[token]
+        return self.by_token[reference]
 
     def dumps(self, value: Any) -> bytes:
         buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.persistent_id = self._persistent_id  # type: ignore[method-assign]
-        pickler.dump(value)
+        _StatePickler(buffer, self).dump(value)
         return buffer.getvalue()
 
     def loads(self, data: bytes) -> _World:
-        unpickler = pickle.Unpickler(io.BytesIO(data))
-        unpickler.persistent_load = self._persistent_load  # type: ignore[method-assign]
-        world: _World = unpickler.load()
+        world: _World = _StateUnpickler(io.BytesIO(data), self).load()
         return world
 
     def _canonical_id(self, obj: Any) -> Any:
+        # Called for every object of the pickle: most are plain values, which are
+        # neither shared nor a set, and are answered first.
+        if type(obj) in _PLAIN_TYPES:
+            return None
         # A set pickles in hash order, which differs between processes (string hashes
         # are salted) and with the set's history: give it as its sorted content.
         if isinstance(obj, set | frozenset):
             return ("set", tuple(sorted(repr(item) for item in obj)))
-        return self._persistent_id(obj)
+        return self.reference(obj)
 
     def canonical_dumps(self, value: Any) -> bytes:
         """A pickle for identity only (never loaded): sets in sorted order."""
@@ -288,6 +304,38 @@ class _Shared:
             self.canonical_dumps([(c.record, c.request_id, c.done) for c in world.clients])
         )
         return digest.digest()
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickles a state, with the objects every state shares by :meth:`_Shared.reference`.
+
+    A ``persistent_id`` would be called for every object the pickle holds (about 600 in a
+    state: every string, number and tuple); ``reducer_override`` only for an object that
+    is neither one of those nor already pickled once in this state (a few dozen).
+    """
+
+    def __init__(self, file: io.BytesIO, shared: _Shared) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def reducer_override(self, obj: Any) -> Any:
+        reference = self.shared.reference(obj)
+        if reference is None:
+            return NotImplemented
+        return (_shared_object, (reference,))
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """Loads a :class:`_StatePickler`'s state, resolving its shared objects."""
+
+    def __init__(self, file: io.BytesIO, shared: _Shared) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def find_class(self, module_name: str, name: str) -> Any:
+        if module_name == __name__ and name == _shared_object.__name__:
+            return self.shared.resolve
+        return super().find_class(module_name, name)
 
 
 class _Machine:
@@ -652,14 +700,18 @@ def explore(
             on_progress(report.states, depth)
         world = shared.loads(data)
         moves = machine.transitions(world)
-        if machine.is_final(world):
+        final = machine.is_final(world)
+        if final:
             report.final_states += 1
             machine.check_final(world)
             if world.violations:
                 report.violation = _violation(machine, parents, state_id, world)
                 break
-        for move in moves:
-            child = shared.loads(data)
+        for position, move in enumerate(moves):
+            # Each move starts from a copy of the state; the last one from the state
+            # loaded above, which nothing has changed unless the final check ran on it.
+            last = position == len(moves) - 1
+            child = world if last and not final else shared.loads(data)
             touched = machine.apply(child, move)
             report.transitions += 1
             child_digests = digests
