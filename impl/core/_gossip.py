@@ -77,6 +77,7 @@ wire codec can serialize them.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -411,20 +412,27 @@ class GossipMetrics:
     ring_changes_issued: int = 0
 
 
+class ChangeKind(enum.Enum):
+    """What an admin command does to the ring: give a node its share, or take it back."""
+
+    JOIN = "join"
+    LEAVE = "leave"
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
 class PendingChange:
     """An admin change this node issued and watches, re-issuing it if a racing ring drops it.
 
     Attributes:
-        kind: ``join`` or ``leave``.
+        kind: a join or a leave.
         node_id: the node joined or removed.
         generation: that node's generation at the command; a new life ends the watch.
         issued_tick: when the command was served; satisfied watches expire after
             ``change_watch_ticks``.
     """
 
-    kind: Literal["join", "leave"]
+    kind: ChangeKind
     node_id: str
     generation: int
     issued_tick: int
@@ -820,7 +828,7 @@ class GossipMembership:
             entry = self._members.get(watch.node_id)
             if entry is None or entry.generation != watch.generation:
                 continue  # the node started a new life: this command is history
-            if watch.kind == "join":
+            if watch.kind == ChangeKind.JOIN:
                 if STATUS_RANK[entry.status] >= STATUS_RANK["leaving"]:
                     continue  # a later leave overrides the join
                 if watch.node_id not in nodes:
@@ -845,13 +853,13 @@ class GossipMembership:
             watch
             for watch in self._pending
             if now - watch.issued_tick < self.config.change_watch_ticks
-            or (watch.kind == "join") != (watch.node_id in nodes)
+            or (watch.kind == ChangeKind.JOIN) != (watch.node_id in nodes)
         ]
 
     def _changed_owners(
-        self, owners: tuple[str, ...], kind: Literal["join", "leave"], node_id: str
+        self, owners: tuple[str, ...], kind: ChangeKind, node_id: str
     ) -> tuple[str, ...]:
-        leaving = kind == "leave"
+        leaving = kind == ChangeKind.LEAVE
         if leaving != (node_id in owners):
             return owners  # a leave of a node that owns nothing, a join of one that owns some
         if not owners:
@@ -866,7 +874,7 @@ class GossipMembership:
                 return leave_weighted(owners, weights, node_id)
             return join_weighted(owners, weights, node_id)
         except PartitionArgumentError as error:
-            raise MembershipArgumentError(f"{kind}: {error}") from error
+            raise MembershipArgumentError(f"{kind.value}: {error}") from error
 
     def _weights(self, nodes: set[str]) -> dict[str, int]:
         """Each node's gossiped weight (1 for a node not heard of yet)."""
@@ -911,8 +919,8 @@ class GossipMembership:
             raise MembershipArgumentError(f"join: {node_id!r} is {entry.status}, not joining")
         if len(self._ring.nodes()) >= self.config.partition_count:
             raise MembershipArgumentError("join: every partition already has its own node")
-        self._watch(PendingChange("join", node_id, entry.generation, now))
-        return self._issue(self._changed_owners(self._ring.owners, "join", node_id))
+        self._watch(PendingChange(ChangeKind.JOIN, node_id, entry.generation, now))
+        return self._issue(self._changed_owners(self._ring.owners, ChangeKind.JOIN, node_id))
 
     def request_leave(self, node_id: str, now: int) -> list[GossipEffect]:
         """Admin command (Dynamo §4.8.1): hand ``node_id``'s partitions to the others.
@@ -930,9 +938,11 @@ class GossipMembership:
             raise MembershipArgumentError(f"leave: {node_id!r} is the last node")
         entry = self._members.get(node_id)
         generation = entry.generation if entry is not None else 0
-        self._watch(PendingChange("leave", node_id, generation, now))
+        self._watch(PendingChange(ChangeKind.LEAVE, node_id, generation, now))
         effects = self._advance_status(node_id, "leaving")
-        return effects + self._issue(self._changed_owners(self._ring.owners, "leave", node_id))
+        return effects + self._issue(
+            self._changed_owners(self._ring.owners, ChangeKind.LEAVE, node_id)
+        )
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
         """Record that ``node_id``, out of the ring now, has finished leaving.

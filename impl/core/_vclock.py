@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 
 from dynamokv.spec.vclock import Order
 
-__all__ = ["Clock", "compare", "descends", "freeze", "increment", "merge", "truncate"]
+__all__ = ["Clock", "compare", "descends", "freeze", "increment", "maximum", "merge", "truncate"]
 
 Clock = tuple[tuple[str, int], ...]
 """A vector clock as sorted ``(node, counter)`` pairs, counters positive."""
@@ -31,25 +31,30 @@ def freeze(clock: Mapping[str, int] | Iterable[tuple[str, int]]) -> Clock:
     return tuple(sorted((node, counter) for node, counter in items if counter > 0))
 
 
+def maximum(pairs: Iterable[tuple[str, int]]) -> Clock:
+    """The clock of each node's largest counter among ``pairs``.
+
+    Sorted, a node's pairs come together and its largest counter last, and a dict
+    built from them keeps a key's last value.
+    """
+    return tuple(dict(sorted(pairs)).items())
+
+
 def merge(a: Clock, b: Clock) -> Clock:
     """The entrywise maximum."""
     if not a:
         return b
     if not b or a == b:
         return a
-    merged = dict(a)
-    for node, counter in b:
-        if merged.get(node, 0) < counter:
-            merged[node] = counter
-    return tuple(sorted(merged.items()))
+    return maximum((*a, *b))
 
 
 def descends(a: Clock, b: Clock) -> bool:
-    """Whether ``a`` is at least ``b`` in every entry."""
+    """Whether ``a`` is at least ``b`` in every entry (a node absent from a clock is at 0)."""
     if not b:
         return True
     entries = dict(a)
-    return all(entries.get(node, 0) >= counter for node, counter in b)
+    return all(node in entries and entries[node] >= counter for node, counter in b)
 
 
 def compare(a: Clock, b: Clock) -> Order:
@@ -78,7 +83,5 @@ def truncate(clock: Clock, threshold: int, *, keep: str | None = None) -> Clock:
     Ties go by node id, as in the spec. ``keep`` names an entry that must survive
     (the coordinator's own, whose dot the new version adds).
     """
-    if len(clock) <= threshold:
-        return clock
     ranked = sorted(clock, key=lambda pair: (pair[0] == keep, pair[1], pair[0]), reverse=True)
     return tuple(sorted(ranked[:threshold]))

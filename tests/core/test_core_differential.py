@@ -117,15 +117,6 @@ def test_truncation_keeps_the_named_entry_even_when_it_is_the_oldest() -> None:
     assert core_vclock.truncate(clock, 2) == (("c", 6), ("d", 5))
 
 
-@given(clocks, st.integers(min_value=1, max_value=7))
-def test_a_clock_within_the_threshold_is_returned_itself(a: dict[str, int], threshold: int) -> None:
-    """Every put truncates its clock, and almost every clock is short: one within the
-    threshold is the same tuple back, not a sorted copy of it."""
-    clock = core_vclock.freeze(a)
-    truncated = core_vclock.truncate(clock, threshold)
-    assert (truncated is clock) == (len(clock) <= threshold)
-
-
 @st.composite
 def version_sets(draw: st.DrawFn) -> list[Version]:
     """Valid versions with distinct dots, as a cluster produces them."""

@@ -332,6 +332,17 @@ def test_reconcile_takes_an_equal_copy_once_and_refuses_one_dot_with_two_values(
         versions.reconcile((version, Version(b"pear", ("n2", 3), (("n1", 1),))))
 
 
+def test_a_merge_refuses_an_incoming_version_whose_dot_names_another_held_value() -> None:
+    """The merge's fast path matches held and incoming versions by dot: an incoming
+    version under a held dot with another value is the same bug as in reconcile, refused
+    there too, while an equal copy under that dot is simply the held version again."""
+    held = (Version(b"apple", ("n2", 3), (("n1", 1),)),)
+    copy = (Version(b"apple", ("n2", 3), (("n1", 1),)),)
+    assert versions.merge(held, copy) == held
+    with pytest.raises(InvariantError, match="one dot carries two different versions"):
+        versions.merge(held, (Version(b"pear", ("n2", 3), (("n1", 1),)),))
+
+
 def test_a_version_is_covered_by_itself_an_equal_copy_or_one_that_saw_it() -> None:
     """``covers``: what a replica holds covers a version when it holds it, an equal copy
     of it, or a later version whose context names its dot; a concurrent sibling, whatever

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import pytest
 from dynamokv.impl.core._gossip import (
     STATUS_RANK,
+    ChangeKind,
     GossipAck,
     GossipConfig,
     GossipEffect,
@@ -271,12 +272,12 @@ def test_a_leave_is_watched_until_the_node_has_left_and_then_no_longer() -> None
     issuer = network.views["n0"]
     network.handle(issuer.request_leave("n2", network.tick))
     network.rounds_until(lambda: network.views["n2"].ring.version == 2, rounds_max=40)
-    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n2")]
+    assert [(w.kind.value, w.node_id) for w in issuer.pending_changes()] == [("leave", "n2")]
     network.handle(network.views["n2"].mark_left("n2"))
     network.rounds_until(lambda: issuer.members["n2"].status == "left", rounds_max=40)
     network.handle(issuer.request_leave("n3", network.tick))
     assert network.tick < issuer.pending_changes()[0].issued_tick + CONFIG.change_watch_ticks
-    assert [(w.kind, w.node_id) for w in issuer.pending_changes()] == [("leave", "n3")]
+    assert [(w.kind.value, w.node_id) for w in issuer.pending_changes()] == [("leave", "n3")]
 
 
 def test_a_satisfied_leave_stops_being_watched_after_the_watch_period() -> None:
@@ -379,10 +380,10 @@ def test_a_change_already_in_the_owners_leaves_them_as_they_are() -> None:
     changes are applied again on every ring until they hold)."""
     owners = assign_partitions(["a", "b"], Q)
     view = _normal_member_over(owners)
-    assert view._changed_owners(owners, "join", "b") == owners
-    assert view._changed_owners(owners, "leave", "c") == owners
-    joined = view._changed_owners(owners, "join", "c")
-    assert "c" in joined and view._changed_owners(joined, "join", "c") == joined
+    assert view._changed_owners(owners, ChangeKind.JOIN, "b") == owners
+    assert view._changed_owners(owners, ChangeKind.LEAVE, "c") == owners
+    joined = view._changed_owners(owners, ChangeKind.JOIN, "c")
+    assert "c" in joined and view._changed_owners(joined, ChangeKind.JOIN, "c") == joined
 
 
 def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
@@ -585,8 +586,8 @@ def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
 
     owners = assign_partitions(["a", "b", "c"], Q)
     view = _normal_member_over(owners)
-    assert view._changed_owners(owners, "join", "d") == _partitions.join(owners, "d")
-    assert view._changed_owners(owners, "leave", "b") == _partitions.leave(owners, "b")
+    assert view._changed_owners(owners, ChangeKind.JOIN, "d") == _partitions.join(owners, "d")
+    assert view._changed_owners(owners, ChangeKind.LEAVE, "b") == _partitions.leave(owners, "b")
 
 
 def test_a_later_status_at_the_same_heartbeat_is_taken() -> None:
@@ -832,7 +833,7 @@ def test_changes_of_different_nodes_are_watched_together() -> None:
     view.receive(GossipAck("b", "y", known, (), None, False), 1)
     view.request_join("d", 2)
     view.request_leave("b", 3)
-    assert [(w.kind, w.node_id, w.issued_tick) for w in view.pending_changes()] == [
+    assert [(w.kind.value, w.node_id, w.issued_tick) for w in view.pending_changes()] == [
         ("join", "d", 2),
         ("leave", "b", 3),
     ]
@@ -905,7 +906,7 @@ def test_a_leave_after_a_join_of_the_same_node_ends_the_joins_watch() -> None:
     view.request_join("c", 2)
     view.request_leave("c", 3)
     assert view.ring.version == 3 and view.ring.nodes() == {"a", "b"}
-    assert [(w.kind, w.node_id) for w in view.pending_changes()] == [("leave", "c")]
+    assert [(w.kind.value, w.node_id) for w in view.pending_changes()] == [("leave", "c")]
 
 
 def test_a_join_is_refused_once_every_partition_has_its_own_node() -> None:
@@ -913,3 +914,45 @@ def test_a_join_is_refused_once_every_partition_has_its_own_node() -> None:
     view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
     with pytest.raises(MembershipArgumentError, match="every partition already has its own node"):
         view.request_join("c", 2)
+
+
+def test_a_member_heard_to_be_leaving_is_reported_as_a_status_change() -> None:
+    """A status that moves forward by gossip (here normal to leaving, an admin's leave
+    served elsewhere) is an effect, like any other status change."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    view.receive(GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"),), (), None, False), 1)
+    leaving = MemberEntry("b", "y", 1, 1, "leaving")
+    effects = view.receive(GossipAck("b", "y", (leaving,), (), None, False), 2)
+    assert effects == [MemberStatusChanged("b", "normal", "leaving")]
+
+
+def test_a_normal_member_outside_the_ring_can_be_joined() -> None:
+    """A member may be normal and own nothing (its join lost a race to another ring): an
+    admin may join it again; only a leaving or left member is refused."""
+    view = _normal_member_over(assign_partitions(["a"], Q))
+    view.receive(GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"),), (), None, False), 1)
+    view.request_join("b", 2)
+    assert view.ring.nodes() == {"a", "b"}
+    view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "leaving"),), (), None, False), 3)
+    with pytest.raises(MembershipArgumentError, match="is leaving, not joining"):
+        view.request_join("c", 4)
+
+
+def test_a_node_never_heard_of_can_be_removed_and_leaves_no_watch() -> None:
+    """A node of the first ring that died before it ever gossiped can be removed by an
+    admin; with no entry to say what became of it, the change is not watched."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    assert view.entry("b") is None
+    view.request_leave("b", 1)
+    assert view.ring.nodes() == {"a"} and view.pending_changes() == ()
+
+
+def test_a_join_the_weighted_rule_cannot_serve_is_a_membership_error() -> None:
+    """A member's share under one partition (a weight under 1 here, or Q too small for
+    the weights) is refused as an admin's error naming the command."""
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    nothing = MemberEntry("c", "z", 1, 1, "joining", 0)
+    view.receive(GossipAck("c", "z", (nothing,), (), None, False), 1)
+    with pytest.raises(MembershipArgumentError, match=r"^join: .*under one partition"):
+        view.request_join("c", 2)
+    assert view.ring.nodes() == {"a", "b"}

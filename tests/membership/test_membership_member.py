@@ -636,3 +636,60 @@ def test_a_peer_back_from_suspicion_is_left_out_of_roots_rounds_for_the_grace_pe
     cluster.run(until=recovered_at + 3 * grace)
     assert asked and all(dst != "n1" for at, dst in asked if at - recovered_at < grace)
     assert any(dst == "n1" for at, dst in asked if at - recovered_at >= grace)
+
+
+def test_a_merkle_request_for_a_partition_beyond_the_ring_is_refused_and_makes_no_tree() -> None:
+    """A peer's Merkle request names its partition; one outside ``0..Q-1`` has no tree here
+    and gets none made for it: the answer is a refusal (``ok`` False), as for a partition
+    this node holds no tree of, while the ring's last partition is answered."""
+    from dynamokv.impl.core import MerkleCompareReply, MerkleCompareRequest
+
+    cluster = gossip_cluster()
+    node = cluster.nodes["n2"]
+    assert node is not None
+    depth = MemberConfig().merkle_depth
+
+    def answer(partition: int) -> MerkleCompareReply:
+        request = MerkleCompareRequest(0, 0, "n1", partition, depth, 0, (0,), (b"?",))
+        effects = node.step(Receive(MerklePacket("n1", "n2", request)), cluster.now)
+        (reply,) = [e.body for e in effects if isinstance(e, MerklePacket)]
+        assert isinstance(reply, MerkleCompareReply)
+        return reply
+
+    assert answer(Q - 1).ok
+    assert not answer(Q).ok
+    assert Q not in node.trees.by_partition
+
+
+def test_a_roots_reply_lists_every_partition_whose_root_differs_either_way() -> None:
+    """Roots are compared for equality only: a peer's root below this node's, or above
+    it, byte by byte, marks the partition differing alike, and an equal root does not."""
+    cluster = gossip_cluster()
+    node = cluster.nodes["n2"]
+    assert node is not None
+    depth = MemberConfig().merkle_depth
+    (equal,) = node.trees.roots((2,))
+    roots = (b"\x00", b"\xff" * (len(equal) + 1), equal)
+    request = RootsRequest("n1", "n2", 9_000, depth, (0, 1, 2), roots)
+    sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
+    (answer,) = [m for m in sent if isinstance(m, RootsReply)]
+    assert answer.ok and answer.differing == (0, 1)
+
+
+def test_a_roots_request_whose_partitions_and_roots_differ_in_number_is_refused() -> None:
+    """Every partition named needs its root, and every root its partition: a roots
+    request with one more of either is refused (``ok`` False) before a root is read."""
+    cluster = gossip_cluster()
+    node = cluster.nodes["n2"]
+    assert node is not None
+    depth = MemberConfig().merkle_depth
+
+    def answer(partitions: tuple[int, ...], roots: tuple[bytes, ...]) -> RootsReply:
+        request = RootsRequest("n1", "n2", 9_000, depth, partitions, roots)
+        sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
+        (reply,) = [m for m in sent if isinstance(m, RootsReply)]
+        return reply
+
+    assert answer((0, 1), (b"?", b"?")).ok
+    assert not answer((0, 1), (b"?",)).ok
+    assert not answer((0,), (b"?", b"?")).ok

@@ -723,3 +723,51 @@ def test_a_reply_is_read_against_the_request_it_answers() -> None:
     (finished,) = initiator.receive(other_kind, 2, None)
     assert isinstance(finished, ExchangeFinished) and not finished.ok
     assert initiator.metrics.exchanges_abandoned == 1
+
+
+@given(CONTENTS, CONTENTS)
+def test_a_message_of_a_few_hashes_compares_one_level_and_still_finds_the_spec_diff(
+    a_contents: dict[bytes, bytes], b_contents: dict[bytes, bytes]
+) -> None:
+    """With three hashes per message, a level's last few nodes wait in the frontier while
+    the children of its first ones join it: each request still carries the nodes of one
+    level only, and the exchange compares exactly the spec's node pairs."""
+    config = AntiEntropyConfig(exchange_requests_in_flight_max=1, exchange_nodes_per_message_max=3)
+    b_contents = {**a_contents, **b_contents}
+    for key in list(b_contents)[::3]:
+        b_contents.pop(key)
+    a, b = _tree(a_contents, depth=3), _tree(b_contents, depth=3)
+    expected = spec_merkle.diff(_spec_tree(a, a_contents), _spec_tree(b, b_contents))
+    run, _, _ = _run_exchange(a, b, config)
+    (done,) = run.finished
+    assert run.on_a == run.on_b == set(expected.keys)
+    assert done.nodes_compared == expected.nodes_compared
+
+
+def test_an_exchange_is_abandoned_at_the_first_tick_past_its_timeout() -> None:
+    """Ticks need not fall on the timeout exactly (a node's ticks come when it wakes): the
+    first tick at or after ``exchange_timeout_ticks`` without progress abandons it."""
+    engine = AntiEntropy("a", AntiEntropyConfig(exchange_timeout_ticks=100))
+    assert engine.start_exchange("b", _tree({b"k": b"v"}), 1_000) is not None
+    assert engine.tick(1_099) == []
+    (finished,) = engine.tick(1_150)
+    assert isinstance(finished, ExchangeFinished) and not finished.ok
+
+
+def test_a_compare_request_whose_indexes_and_hashes_differ_in_number_is_refused() -> None:
+    """A peer's request is checked before a tree is read: every index needs its hash, and
+    every hash its index; a request with one more of either is answered ``ok`` False."""
+    tree = _tree({b"k": b"v"}, depth=2)
+    responder = AntiEntropy("b")
+
+    def answer(indexes: tuple[int, ...], hashes: tuple[bytes, ...]) -> MerkleCompareReply:
+        request = MerkleCompareRequest(0, 0, "a", 0, 2, 1, indexes, hashes)
+        (send,) = responder.receive(request, 1, tree)
+        assert isinstance(send, MerkleSend) and isinstance(send.message, MerkleCompareReply)
+        return send.message
+
+    assert answer((0, 1), (b"?", tree.node_hash(1, 1))) == MerkleCompareReply(
+        0, 0, "b", 0, 1, (0,), True
+    )
+    assert not answer((0, 1), (b"?",)).ok
+    assert not answer((0,), (b"?", b"?")).ok
