@@ -111,3 +111,21 @@ def test_a_refuted_row_shows_the_first_five_lines_of_crosshairs_report() -> None
     )
     assert paired.status is Status.REFUTED
     assert paired.counterexample == "\n".join(line.strip() for line in report[:5])
+
+
+def test_a_crosshair_run_that_fails_is_unknown_and_names_its_last_error_line() -> None:
+    """A run that exits non-zero without findings is unknown, and the note gives the last
+    line of its error output (a traceback's exception), not the first."""
+    script = (
+        "import sys; print('Traceback (most recent call last):', file=sys.stderr); "
+        "print('ValueError: no such module', file=sys.stderr); sys.exit(2)"
+    )
+    command = (sys.executable, "-c", script)
+    checked = crosshair_check("spec/m.py", command=command)
+    paired = crosshair_diffbehavior(
+        "pair.first", "pair.second", name="pair", kind="theorem", claim="c", command=command
+    )
+    for result in (checked, paired):
+        assert result.status is Status.UNKNOWN
+        assert result.note is not None
+        assert result.note.endswith("crosshair exited 2: ValueError: no such module")

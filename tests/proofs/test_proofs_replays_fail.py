@@ -146,6 +146,22 @@ def test_the_untruncated_control_fails_when_the_spec_truncates_below_the_thresho
     assert "truncate changed compare(" in result.replay.detail
 
 
+def test_the_vector_clock_laws_are_replayed_on_clocks_with_every_small_counter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clock theorems replay their laws on every clock over two nodes with counters up
+    to SPEC_CHECK_COUNTER_MAX: a spec merge that drops the entries it takes at 1 is no
+    upper bound of {n0: 1}, and the row must fail."""
+    real = spec_vclock.merge
+
+    def drops_ones(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+        return {node: counter for node, counter in real(a, b).items() if counter != 1}
+
+    monkeypatch.setattr(spec_vclock, "merge", drops_ones)
+    result = _replay_disagrees("vclock.merge_is_least_upper_bound")
+    assert not result.ok
+
+
 def test_the_unequal_partitions_control_fails_when_the_spec_makes_them_equal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
