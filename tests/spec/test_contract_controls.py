@@ -60,12 +60,18 @@ class WrongResult:
 def rejecting_postconditions(
     function: Callable[..., Any], arguments: Mapping[str, Any], result: Any
 ) -> list[str]:
-    """The source of every postcondition of ``function`` that ``result`` fails."""
+    """The source of every postcondition of ``function`` that ``result`` fails: it is false,
+    or it raises (icontract lets the exception through, so the call fails just the same,
+    as when ``zip(..., strict=True)`` meets a result of the wrong length)."""
     values = {**arguments, "result": result}
     failed = []
     for contract in function.__postconditions__:  # type: ignore[attr-defined]
         condition_values = {name: values[name] for name in contract.condition_args}
-        if not contract.condition(**condition_values):
+        try:
+            holds = contract.condition(**condition_values)
+        except ValueError:
+            holds = False
+        if not holds:
             failed.append(str(contract.location))
     return failed
 
@@ -392,6 +398,12 @@ WRONG_RESULTS = [
         {"assignment": ("a", "b", "c") * 2, "node": "a"},
         ("b", "b", "c", "b", "b", "c"),
         "every partition to one heir",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("c", "b", "c", "a"), "node": "a"},
+        ("c", "b", "c"),
+        "the node's partition dropped instead of handed on",
     ),
     WrongResult(
         ring.weighted_quotas,
