@@ -765,3 +765,10 @@ def test_a_steal_past_the_top_of_the_ring_is_not_next_to_the_first() -> None:
         assert len(stolen) == 2
         assert all(after[(index + 1) % len(after)] != "z" for index in stolen), after
         assert all(after[(index - 1) % len(after)] != "z" for index in stolen), after
+
+
+def test_keys_that_move_refuses_a_position_off_the_ring_by_its_own_precondition() -> None:
+    """The end of the ring, RING_SIZE, is refused at keys_that_move's own door, naming its
+    ``positions`` argument, before any preference list is asked for it."""
+    with pytest.raises(icontract.ViolationError, match="for p in positions"):
+        ring.keys_that_move(R3, R3, [ring.RING_SIZE], 1)
