@@ -787,3 +787,10 @@ def test_preference_list_refuses_a_position_off_the_ring_by_its_own_precondition
     with pytest.raises(icontract.ViolationError) as refused:
         ring.preference_list(R3, ring.RING_SIZE, 1)
     assert str(refused.value).startswith(f"{own.location}:")
+
+
+def test_a_weighted_join_of_a_node_already_there_is_refused_before_it_runs() -> None:
+    """A node that owns partitions already cannot join: the precondition that says so
+    refuses the call, rather than a postcondition once the steals are done."""
+    with pytest.raises(icontract.ViolationError, match="new_node not in assignment"):
+        ring.join_partitions_weighted(ABAB, ONES, "a")
