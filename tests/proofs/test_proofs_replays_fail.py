@@ -8,7 +8,8 @@ import dataclasses
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY, ProofResult, _quorum, run, select
+import z3
+from dynamokv.proofs import REGISTRY, ProofResult, Status, _quorum, _ring, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
@@ -237,3 +238,25 @@ def test_a_stopwatch_gives_the_time_since_it_started() -> None:
     elapsed = stopwatch.seconds()
     after = time.perf_counter()
     assert 0 <= elapsed <= after - before
+
+
+def test_the_equal_intervals_theorem_fails_when_one_ring_size_breaks_the_encoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The theorem is checked for each Q = 2^k in turn and stops at the first that fails:
+    an encoding wrong for the smallest Q alone makes the row fail, although every larger
+    Q, the last checked among them, is proved."""
+    real = _ring._interval_claim
+    smallest = 1 << _ring.PARTITION_EXPONENTS[0]
+
+    def wrong_for_the_smallest(
+        q: int, size: int
+    ) -> tuple[z3.BoolRef, list[z3.BoolRef], z3.ArithRef, z3.ArithRef]:
+        claim, assuming, position, partition = real(q, size)
+        return (z3.Not(claim) if q == smallest else claim), assuming, position, partition
+
+    monkeypatch.setattr(_ring, "_interval_claim", wrong_for_the_smallest)
+    (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals"]
+    result = entry.check()
+    assert result.status is Status.REFUTED
+    assert not result.ok
