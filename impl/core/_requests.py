@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 from dynamokv.spec.errors import invariant
 
 from . import _vclock
+from ._count import Count
 from ._handoff import HintStore
 from ._health import HealthView
 from ._messages import (
@@ -82,8 +83,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NodeStorage", "RequestPath"]
 
-_HINT_REPLAY = -1
-"""Timer entry that is the periodic hint replay rather than a request op."""
+_FORWARD_OWNERS_TRIED = 2
+"""Owners a forwarded put is sent to in turn, each given ``forward_timeout_ticks``."""
 
 ReplyTo = int | tuple[str, int]
 """A client request id, or ``(node, op id)`` of the node that forwarded the put."""
@@ -137,8 +138,7 @@ class _PutOp:
 class _ForwardOp:
     reply_to: ReplyTo
     request: PutRequest
-    candidates: tuple[str, ...]
-    attempt: int
+    candidates: tuple[str, ...]  # the owner asked now first, then those left to try
     deadline: int
 
 
@@ -163,6 +163,10 @@ class RequestPath:
         random: the only source of randomness.
     """
 
+    now: int
+    """The current tick: the node sets it right after making the request path, and again
+    before every step."""
+
     def __init__(
         self,
         node_id: str,
@@ -186,7 +190,6 @@ class RequestPath:
         self.health = health
         self.store = store
         self.out = out
-        self.now = 0
         self._lease_durable = lease
         self._lease_requested = lease
         self._counter = lease
@@ -204,7 +207,10 @@ class RequestPath:
         )
         # Op ids travel in messages and must not collide with a previous
         # incarnation's, whose replies may still be in flight.
-        self._op_seq = random.getrandbits(40) << 20
+        self._op_ids = Count(random.getrandbits(40) << 20)
+        # The periodic hint replay's timer entry: an id no op has, and taken first, so it
+        # sorts before the ops due at the same tick.
+        self._hint_replay = next(self._op_ids)
         self._ops: dict[int, _Op] = {}
         self._timers: list[tuple[int, int]] = []
         # Whether a copy another node sends is a late copy of tombstones this node reaped
@@ -228,7 +234,7 @@ class RequestPath:
         """
         timers = self._timers
         ops = self._ops
-        while timers and timers[0][1] != _HINT_REPLAY and timers[0][1] not in ops:
+        while timers and timers[0][1] != self._hint_replay and timers[0][1] not in ops:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
@@ -243,7 +249,7 @@ class RequestPath:
         timers = self._timers
         while timers and timers[0][0] <= now:
             _, op_id = heapq.heappop(timers)
-            if op_id == _HINT_REPLAY:
+            if op_id == self._hint_replay:
                 self.hints.on_replay_tick(now)
                 continue
             op = self._ops.get(op_id)
@@ -270,16 +276,16 @@ class RequestPath:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _schedule_hint_replay(self, at: int) -> None:
-        heapq.heappush(self._timers, (at, _HINT_REPLAY))
+        heapq.heappush(self._timers, (at, self._hint_replay))
 
     def _timer(self, at: int, op_id: int) -> None:
         heapq.heappush(self._timers, (at, op_id))
 
     def _new_op(self, op: _Op, at: int) -> int:
-        self._op_seq += 1
-        self._ops[self._op_seq] = op
-        self._timer(at, self._op_seq)
-        return self._op_seq
+        op_id = next(self._op_ids)
+        self._ops[op_id] = op
+        self._timer(at, op_id)
+        return op_id
 
     def _reply(self, reply_to: ReplyTo, result: Result) -> None:
         if isinstance(reply_to, int):
@@ -492,17 +498,16 @@ class RequestPath:
     def _forward(self, reply_to: ReplyTo, request: PutRequest, owners: tuple[str, ...]) -> None:
         healthy = [o for o in owners if self.health.is_healthy(o, self.now)]
         candidates = tuple(healthy + [o for o in owners if o not in healthy])
-        op = _ForwardOp(
-            reply_to, request, candidates, 0, self.now + self.config.forward_timeout_ticks
-        )
+        candidates = candidates[:_FORWARD_OWNERS_TRIED]
+        op = _ForwardOp(reply_to, request, candidates, self.now + self.config.forward_timeout_ticks)
         op_id = self._new_op(op, op.deadline)
         self.stats.puts_forwarded += 1
         self.out.send(ForwardRequest(self.node_id, candidates[0], op_id, request))
 
     def _forward_timeout(self, op_id: int, op: _ForwardOp) -> None:
-        self.health.on_timeout(op.candidates[op.attempt], self.now)
-        op.attempt += 1
-        if op.attempt >= len(op.candidates) or op.attempt >= 2:
+        self.health.on_timeout(op.candidates[0], self.now)
+        op.candidates = op.candidates[1:]
+        if not op.candidates:
             del self._ops[op_id]
             self._reply(
                 op.reply_to, PutResult(False, error="timeout: no owner answered the forwarded put")
@@ -510,7 +515,7 @@ class RequestPath:
             return
         op.deadline = self.now + self.config.forward_timeout_ticks
         self._timer(op.deadline, op_id)
-        self.out.send(ForwardRequest(self.node_id, op.candidates[op.attempt], op_id, op.request))
+        self.out.send(ForwardRequest(self.node_id, op.candidates[0], op_id, op.request))
 
     def _op_timeout(self, op_id: int, op: _GetOp | _PutOp) -> None:
         now = self.now

@@ -1053,3 +1053,29 @@ def test_each_put_is_counted_once_by_the_owner_that_coordinated_it() -> None:
     forwarded = {name: node.stats.puts_forwarded for name, node in cluster.nodes.items()}
     assert forwarded == {"n1": 1, "n2": 0, "n3": 0, "n4": 0, "n5": 0}
     assert coordinated == {"n1": 0, "n2": 1, "n3": 1, "n4": 0, "n5": 0}
+
+
+def test_a_forwarded_put_tries_two_owners_and_then_reports_a_timeout() -> None:
+    """A forward goes to the key's owners in turn, two at most, each given
+    ``forward_timeout_ticks``: when the second is silent too, the client is told of a
+    timeout and no third owner is asked."""
+    node = _node(SimDisk())
+    ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
+    keys = (b"f%03d" % i for i in range(1_000))
+    key = next(k for k in keys if "n2" not in ring.preference_list(k))
+    timeout = NodeConfig().forward_timeout_ticks
+    asked = [
+        e.dst
+        for now, event in (
+            (1_000, ClientRequest(1, PutRequest(key, b"v"))),
+            (1_000 + timeout, Tick()),
+        )
+        for e in node.step(event, now)
+        if isinstance(e, core.ForwardRequest)
+    ]
+    assert asked == list(ring.preference_list(key)[:2])
+    effects = node.step(Tick(), 1_000 + 2 * timeout)
+    assert not [e for e in effects if isinstance(e, core.ForwardRequest)]
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert isinstance(reply.result, core.PutResult) and not reply.result.ok
+    assert "timeout" in (reply.result.error or "")

@@ -469,3 +469,11 @@ def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
         effects = _step_durably(node, disk, request, request_id)
     assert len(disk.read_versions(KEY)) == 2
     assert {len(e.versions) for e in effects if isinstance(e, WriteRequest)} == {2}
+
+
+def test_a_version_without_a_value_is_a_tombstone_and_an_empty_value_is_not() -> None:
+    """A delete is stored as a version whose value is ``None``, a tombstone that
+    reconciles like any put; an empty byte string is a value like any other."""
+    assert Version(None, ("n1", 1)).is_tombstone
+    assert not Version(b"", ("n1", 2)).is_tombstone
+    assert not Version(b"apple", ("n1", 3)).is_tombstone

@@ -564,14 +564,16 @@ def test_a_buckets_request_filled_to_its_entries_budget_takes_no_further_slice()
     assert run.on_a == run.on_b == set(a_contents)
 
 
-def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsRequest]:
-    """Eight roots rounds of n3 in a three-node ring of eight partitions (all shared with
-    both peers), each answered "nothing differs"; n3 holds a key in each of ``held``."""
+def _rounds_of_n3(
+    config: MemberConfig, held: set[int]
+) -> tuple[AntiEntropyRounds, Outbox, PartitionRing]:
+    """n3's roots rounds in a three-node ring of eight partitions (all shared with both
+    peers, both always healthy), its outbox and the ring; n3 holds a key in each of
+    ``held``."""
 
     def partition_of(key: bytes) -> int:
         return (spec_ring.md5_position(key) * 8) >> spec_ring.RING_BITS
 
-    config = MemberConfig(roots_per_message_max=roots_per_message_max)
     ring = PartitionRing(["n1", "n2", "n3", "n1", "n2", "n3", "n1", "n2"], n=3)
     trees = MerkleTrees(partition_count=8, depth=config.merkle_depth, partition_of=partition_of)
     keys = [b"k%d" % i for i in range(64)]
@@ -589,6 +591,13 @@ def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsReque
         stats=MemberStats(),
         now=0,
     )
+    return rounds, out, ring
+
+
+def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsRequest]:
+    """Eight roots rounds of n3 (:func:`_rounds_of_n3`), each answered "nothing differs"."""
+    config = MemberConfig(roots_per_message_max=roots_per_message_max)
+    rounds, out, ring = _rounds_of_n3(config, held)
     asked: list[RootsRequest] = []
     now = 0
     while len(asked) < 8:
@@ -600,6 +609,23 @@ def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsReque
         out.begin()
         rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
     return asked
+
+
+def test_a_roots_round_left_unanswered_is_given_up_after_the_exchange_timeout() -> None:
+    """A roots round whose reply is lost holds the next rounds back only until
+    ``exchange_timeout_ticks`` have passed: it is then given up and a later round is
+    sent (within two intervals), so one lost message does not end anti-entropy."""
+    config = MemberConfig()
+    timeout = config.anti_entropy.exchange_timeout_ticks
+    rounds, out, ring = _rounds_of_n3(config, {2})
+    sent: list[int] = []
+    for now in range(1, timeout + 3 * config.anti_entropy_interval_ticks):
+        effects = out.begin()
+        rounds.tick(ring, now)
+        if [e for e in effects if isinstance(e, RootsRequest)]:
+            sent.append(now)
+    first, *later = sent
+    assert later and all(at >= first + timeout for at in later)
 
 
 def test_roots_rounds_to_a_peer_rotate_through_more_partitions_than_one_message_holds() -> None:

@@ -6,11 +6,12 @@ really needs more than its budget, or that stops using the CPU, still ends.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
 import pytest
-from dynamokv.proofs import Status, _crosshair, crosshair_diffbehavior
+from dynamokv.proofs import Status, _crosshair, crosshair_check, crosshair_diffbehavior
 from dynamokv.proofs._crosshair import _cpu_seconds, run_cpu_bounded
 
 
@@ -39,6 +40,13 @@ def test_a_process_that_uses_no_cpu_is_stopped_as_stalled() -> None:
     )
     assert completed.returncode is None
     assert completed.note == "stalled: no CPU used for 2 s"
+
+
+def test_a_run_is_taken_as_stalled_after_five_minutes_without_cpu_by_default() -> None:
+    """The default the proofs page states ("a run that uses no CPU for five minutes is
+    stopped as stalled"); waiting for it here would take those five minutes."""
+    default = inspect.signature(run_cpu_bounded).parameters["stall_seconds"].default
+    assert default == 5 * 60
 
 
 def test_the_cpu_time_counted_is_user_plus_system_time() -> None:
@@ -77,3 +85,47 @@ def test_a_diffbehavior_pair_is_bounded_by_10_s_per_condition_and_600_cpu_second
     assert result.scope == "every path, 10 s CPU bound"
     assert result.status is Status.UNKNOWN
     assert result.note == "CPU bound of 600 s reached"
+
+
+def _prints(lines: list[str], exit_code: int) -> tuple[str, ...]:
+    """A stand-in for CrossHair: prints ``lines`` and exits with ``exit_code``."""
+    script = f"import sys; print({chr(10).join(lines)!r}); sys.exit({exit_code})"
+    return (sys.executable, "-c", script)
+
+
+def test_a_refuted_row_shows_the_first_five_lines_of_crosshairs_report() -> None:
+    """As the proofs page says: a long report is cut to its first five lines, in order,
+    for the contracts and for a pair alike."""
+    findings = [f"spec/m.py:{line}: error: false when calling f(x={line})" for line in range(8)]
+    checked = crosshair_check("spec/m.py", command=_prints(findings, 1))
+    assert checked.status is Status.REFUTED
+    assert checked.counterexample == "\n".join(findings[:5])
+    report = ["Given: (x=1),"] + [f"  returns {line}" for line in range(7)]
+    paired = crosshair_diffbehavior(
+        "pair.first",
+        "pair.second",
+        name="equivalence.stand_in",
+        kind="control",
+        claim="a stand-in that finds a difference",
+        command=_prints(report, 1),
+    )
+    assert paired.status is Status.REFUTED
+    assert paired.counterexample == "\n".join(line.strip() for line in report[:5])
+
+
+def test_a_crosshair_run_that_fails_is_unknown_and_names_its_last_error_line() -> None:
+    """A run that exits non-zero without findings is unknown, and the note gives the last
+    line of its error output (a traceback's exception), not the first."""
+    script = (
+        "import sys; print('Traceback (most recent call last):', file=sys.stderr); "
+        "print('ValueError: no such module', file=sys.stderr); sys.exit(2)"
+    )
+    command = (sys.executable, "-c", script)
+    checked = crosshair_check("spec/m.py", command=command)
+    paired = crosshair_diffbehavior(
+        "pair.first", "pair.second", name="pair", kind="theorem", claim="c", command=command
+    )
+    for result in (checked, paired):
+        assert result.status is Status.UNKNOWN
+        assert result.note is not None
+        assert result.note.endswith("crosshair exited 2: ValueError: no such module")

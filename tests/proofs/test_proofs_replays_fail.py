@@ -8,11 +8,12 @@ import dataclasses
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY, ProofResult, run, select
+from dynamokv.proofs import REGISTRY, ProofResult, _quorum, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec import vclock as spec_vclock
 
 
 def _replay_disagrees(name: str) -> ProofResult:
@@ -87,6 +88,77 @@ def test_the_partition_fraction_replay_checks_each_partitions_last_position(
     monkeypatch.setattr(spec_ring, "partition_of", last_position_in_the_next)
     result = _replay_disagrees("ring.partitions_are_equal_intervals")
     assert "partition_of disagrees with partition_start" in result.replay.detail
+    assert not result.ok
+
+
+_N_MAX = _quorum.AGREEMENT_N_MAX
+
+
+@pytest.mark.parametrize(
+    "wrong_at", [(1, 1, 1), (_N_MAX, 1, 1), (_N_MAX, 1, _N_MAX), (_N_MAX, _N_MAX, 1)]
+)
+def test_the_read_write_agreement_asks_the_spec_at_every_corner_of_its_range(
+    monkeypatch: pytest.MonkeyPatch, wrong_at: tuple[int, int, int]
+) -> None:
+    """The theorem's replay compares the Z3 formula with the spec on every (N, R, W) with
+    N up to AGREEMENT_N_MAX: a spec wrong at one corner of that range (the smallest N, the
+    largest, R or W at 1 or at N) makes the row fail."""
+    real = spec_quorum.read_write_quorums_intersect
+
+    def wrong_at_one_point(n: int, r: int, w: int) -> bool:
+        return real(n, r, w) != ((n, r, w) == wrong_at)
+
+    monkeypatch.setattr(spec_quorum, "read_write_quorums_intersect", wrong_at_one_point)
+    result = _replay_disagrees("quorum.read_write_intersect")
+    assert f"N={wrong_at[0]} R={wrong_at[1]} W={wrong_at[2]}:" in result.replay.detail
+
+
+@pytest.mark.parametrize("wrong_at", [(1, 1), (_N_MAX, 1), (_N_MAX, _N_MAX)])
+def test_the_write_write_agreement_asks_the_spec_at_every_corner_of_its_range(
+    monkeypatch: pytest.MonkeyPatch, wrong_at: tuple[int, int]
+) -> None:
+    """Likewise for two write quorums: every (N, W) with N up to AGREEMENT_N_MAX."""
+    real = spec_quorum.write_quorums_intersect
+
+    def wrong_at_one_point(n: int, w: int) -> bool:
+        return real(n, w) != ((n, w) == wrong_at)
+
+    monkeypatch.setattr(spec_quorum, "write_quorums_intersect", wrong_at_one_point)
+    result = _replay_disagrees("quorum.write_write_intersect")
+    assert f"N={wrong_at[0]} W={wrong_at[1]}:" in result.replay.detail
+
+
+def test_the_untruncated_control_fails_when_the_spec_truncates_below_the_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The no-witness control's replay truncates every pair of small clocks, under every
+    order of their stamps, at a threshold of their length: a spec truncate that keeps
+    one entry too few there reorders some pair, and the row must fail."""
+    real = spec_vclock.truncate
+
+    def keeps_one_too_few(
+        clock: dict[str, int], stamps: dict[str, int], threshold: int
+    ) -> dict[str, int]:
+        return real(clock, stamps, max(threshold - 1, 1))
+
+    monkeypatch.setattr(spec_vclock, "truncate", keeps_one_too_few)
+    result = _replay_disagrees("vclock.truncation_can_order_concurrent.control2")
+    assert "truncate changed compare(" in result.replay.detail
+
+
+def test_the_vector_clock_laws_are_replayed_on_clocks_with_every_small_counter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clock theorems replay their laws on every clock over two nodes with counters up
+    to SPEC_CHECK_COUNTER_MAX: a spec merge that drops the entries it takes at 1 is no
+    upper bound of {n0: 1}, and the row must fail."""
+    real = spec_vclock.merge
+
+    def drops_ones(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+        return {node: counter for node, counter in real(a, b).items() if counter != 1}
+
+    monkeypatch.setattr(spec_vclock, "merge", drops_ones)
+    result = _replay_disagrees("vclock.merge_is_least_upper_bound")
     assert not result.ok
 
 

@@ -60,12 +60,18 @@ class WrongResult:
 def rejecting_postconditions(
     function: Callable[..., Any], arguments: Mapping[str, Any], result: Any
 ) -> list[str]:
-    """The source of every postcondition of ``function`` that ``result`` fails."""
+    """The source of every postcondition of ``function`` that ``result`` fails: it is false,
+    or it raises (icontract lets the exception through, so the call fails just the same,
+    as when ``zip(..., strict=True)`` meets a result of the wrong length)."""
     values = {**arguments, "result": result}
     failed = []
     for contract in function.__postconditions__:  # type: ignore[attr-defined]
         condition_values = {name: values[name] for name in contract.condition_args}
-        if not contract.condition(**condition_values):
+        try:
+            holds = contract.condition(**condition_values)
+        except ValueError:
+            holds = False
+        if not holds:
             failed.append(str(contract.location))
     return failed
 
@@ -392,6 +398,12 @@ WRONG_RESULTS = [
         {"assignment": ("a", "b", "c") * 2, "node": "a"},
         ("b", "b", "c", "b", "b", "c"),
         "every partition to one heir",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("c", "b", "c", "a"), "node": "a"},
+        ("c", "b", "c"),
+        "the node's partition dropped instead of handed on",
     ),
     WrongResult(
         ring.weighted_quotas,
@@ -753,3 +765,10 @@ def test_a_steal_past_the_top_of_the_ring_is_not_next_to_the_first() -> None:
         assert len(stolen) == 2
         assert all(after[(index + 1) % len(after)] != "z" for index in stolen), after
         assert all(after[(index - 1) % len(after)] != "z" for index in stolen), after
+
+
+def test_keys_that_move_refuses_a_position_off_the_ring_by_its_own_precondition() -> None:
+    """The end of the ring, RING_SIZE, is refused at keys_that_move's own door, naming its
+    ``positions`` argument, before any preference list is asked for it."""
+    with pytest.raises(icontract.ViolationError, match="for p in positions"):
+        ring.keys_that_move(R3, R3, [ring.RING_SIZE], 1)
