@@ -8,7 +8,8 @@ import dataclasses
 import time
 
 import pytest
-from dynamokv.proofs import REGISTRY, ProofResult, _quorum, run, select
+import z3
+from dynamokv.proofs import REGISTRY, ProofResult, Status, _quorum, _ring, run, select
 from dynamokv.proofs._result import Stopwatch
 from dynamokv.spec import merkle as spec_merkle
 from dynamokv.spec import quorum as spec_quorum
@@ -237,3 +238,26 @@ def test_a_stopwatch_gives_the_time_since_it_started() -> None:
     elapsed = stopwatch.seconds()
     after = time.perf_counter()
     assert 0 <= elapsed <= after - before
+
+
+@pytest.mark.parametrize("exponent", [_ring.PARTITION_EXPONENTS[0], _ring.PARTITION_EXPONENTS[-1]])
+def test_the_equal_intervals_theorem_fails_when_one_ring_size_breaks_the_encoding(
+    monkeypatch: pytest.MonkeyPatch, exponent: int
+) -> None:
+    """The theorem is checked for every Q = 2^k of its scope in turn, stopping at the first
+    that fails: an encoding wrong for the smallest Q alone, or for the largest alone,
+    makes the row fail although every other Q is proved."""
+    real = _ring._interval_claim
+    broken = 1 << exponent
+
+    def wrong_for_one_q(
+        q: int, size: int
+    ) -> tuple[z3.BoolRef, list[z3.BoolRef], z3.ArithRef, z3.ArithRef]:
+        claim, assuming, position, partition = real(q, size)
+        return (z3.Not(claim) if q == broken else claim), assuming, position, partition
+
+    monkeypatch.setattr(_ring, "_interval_claim", wrong_for_one_q)
+    (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals"]
+    result = entry.check()
+    assert result.status is Status.REFUTED
+    assert not result.ok

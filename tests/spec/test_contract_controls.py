@@ -772,3 +772,25 @@ def test_keys_that_move_refuses_a_position_off_the_ring_by_its_own_precondition(
     ``positions`` argument, before any preference list is asked for it."""
     with pytest.raises(icontract.ViolationError, match="for p in positions"):
         ring.keys_that_move(R3, R3, [ring.RING_SIZE], 1)
+
+
+def test_preference_list_refuses_a_position_off_the_ring_by_its_own_precondition() -> None:
+    """Its own precondition refuses the end of the ring, RING_SIZE, not only the same
+    condition of extended_preference_list behind it: the error points at the function
+    called."""
+    (own,) = [
+        contract
+        for group in ring.preference_list.__preconditions__  # type: ignore[attr-defined]
+        for contract in group
+        if contract.condition_args == ["position"]
+    ]
+    with pytest.raises(icontract.ViolationError) as refused:
+        ring.preference_list(R3, ring.RING_SIZE, 1)
+    assert str(refused.value).startswith(f"{own.location}:")
+
+
+def test_a_weighted_join_of_a_node_already_there_is_refused_before_it_runs() -> None:
+    """A node that owns partitions already cannot join: the precondition that says so
+    refuses the call, rather than a postcondition once the steals are done."""
+    with pytest.raises(icontract.ViolationError, match="new_node not in assignment"):
+        ring.join_partitions_weighted(ABAB, ONES, "a")
