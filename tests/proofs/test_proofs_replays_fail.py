@@ -240,22 +240,23 @@ def test_a_stopwatch_gives_the_time_since_it_started() -> None:
     assert 0 <= elapsed <= after - before
 
 
+@pytest.mark.parametrize("exponent", [_ring.PARTITION_EXPONENTS[0], _ring.PARTITION_EXPONENTS[-1]])
 def test_the_equal_intervals_theorem_fails_when_one_ring_size_breaks_the_encoding(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, exponent: int
 ) -> None:
-    """The theorem is checked for each Q = 2^k in turn and stops at the first that fails:
-    an encoding wrong for the smallest Q alone makes the row fail, although every larger
-    Q, the last checked among them, is proved."""
+    """The theorem is checked for every Q = 2^k of its scope in turn, stopping at the first
+    that fails: an encoding wrong for the smallest Q alone, or for the largest alone,
+    makes the row fail although every other Q is proved."""
     real = _ring._interval_claim
-    smallest = 1 << _ring.PARTITION_EXPONENTS[0]
+    broken = 1 << exponent
 
-    def wrong_for_the_smallest(
+    def wrong_for_one_q(
         q: int, size: int
     ) -> tuple[z3.BoolRef, list[z3.BoolRef], z3.ArithRef, z3.ArithRef]:
         claim, assuming, position, partition = real(q, size)
-        return (z3.Not(claim) if q == smallest else claim), assuming, position, partition
+        return (z3.Not(claim) if q == broken else claim), assuming, position, partition
 
-    monkeypatch.setattr(_ring, "_interval_claim", wrong_for_the_smallest)
+    monkeypatch.setattr(_ring, "_interval_claim", wrong_for_one_q)
     (entry,) = [e for e in REGISTRY if e.name == "ring.partitions_are_equal_intervals"]
     result = entry.check()
     assert result.status is Status.REFUTED
