@@ -956,3 +956,39 @@ def test_a_join_the_weighted_rule_cannot_serve_is_a_membership_error() -> None:
     with pytest.raises(MembershipArgumentError, match=r"^join: .*under one partition"):
         view.request_join("c", 2)
     assert view.ring.nodes() == {"a", "b"}
+
+
+def test_the_first_round_comes_within_a_period_of_the_start_at_a_random_phase() -> None:
+    """Views started at the same tick do not gossip in lockstep: each takes its first
+    round at a phase of the period drawn from its own randomness, never before it starts."""
+    period = CONFIG.gossip_period_ticks
+    firsts = set()
+    for seed in range(20):
+        view = GossipMembership(
+            "a",
+            "x",
+            generation=1,
+            seeds={"b": "y"},
+            rng=random.Random(seed),
+            config=CONFIG,
+            now=500,
+        )
+        first = view.next_round_tick
+        assert 500 <= first < 500 + period
+        firsts.add(first)
+    assert len(firsts) > 1
+
+
+def test_a_joining_node_becomes_normal_on_the_first_ring_that_gives_it_partitions() -> None:
+    """A ring without the node leaves it joining; the first ring that includes it makes it
+    normal, reported as a status change."""
+    view = GossipMembership(
+        "c", "z", generation=1, seeds={"a": "x"}, rng=random.Random(0), config=CONFIG
+    )
+    without = RingState(1, "boot", assign_partitions(["a", "b"], Q))
+    view.receive(GossipAck("a", "x", (), (), without, False), 1)
+    assert view.self_entry.status == "joining"
+    with_it = RingState(2, "a#1", assign_partitions(["a", "b", "c"], Q))
+    effects = view.receive(GossipAck("a", "x", (), (), with_it, False), 2)
+    assert MemberStatusChanged("c", "joining", "normal") in effects
+    assert view.self_entry.status == "normal"

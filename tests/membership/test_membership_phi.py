@@ -265,3 +265,24 @@ def test_a_negative_acceptable_pause_is_refused(pause: float) -> None:
     assert PhiConfig(acceptable_pause_ticks=0.0).acceptable_pause_ticks == 0.0
     with pytest.raises(ValueError, match="acceptable_pause_ticks"):
         PhiConfig(acceptable_pause_ticks=pause)
+
+
+@pytest.mark.parametrize("estimate", [0.25, 1.0])
+def test_a_first_interval_estimate_of_a_tick_or_less_is_allowed(estimate: float) -> None:
+    """Any positive first-interval estimate is allowed, a fraction of a tick included
+    (a node that heartbeats every tick); zero or less is refused."""
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=estimate))
+    detector.heartbeat(0)
+    assert detector.mean_ticks() == estimate
+    with pytest.raises(ValueError, match="first_heartbeat_estimate_ticks"):
+        PhiConfig(first_heartbeat_estimate_ticks=0.0)
+
+
+def test_a_deviation_under_one_tick_is_kept_above_a_lower_floor() -> None:
+    """The floor is ``min_std_deviation_ticks`` and nothing else: with a floor of 0.1, a
+    window of intervals 10 and 11 has its own deviation, half a tick."""
+    detector = PhiAccrualDetector(PhiConfig(window_size_max=2, min_std_deviation_ticks=0.1))
+    for tick in (0, 10, 21):
+        detector.heartbeat(tick)
+    assert detector.mean_ticks() == 10.5
+    assert detector.std_deviation_ticks() == 0.5
