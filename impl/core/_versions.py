@@ -113,12 +113,9 @@ def reconcile(versions: Iterable[Version]) -> Versions:
 def merge(held: Versions, incoming: Iterable[Version]) -> Versions:
     """What a replica keeps after receiving ``incoming``: it merges, never overwrites."""
     incoming = tuple(incoming)
-    if not held:
-        return reconcile(incoming)
-    if not incoming or held == incoming:
-        return held
     if absorbs(incoming, held):
-        # The usual case: a replica is sent what it holds or something newer.
+        # The usual case: a replica is sent what it holds or something newer (nothing is
+        # held yet: absorbed too). One version is reconciled by itself.
         if len(incoming) == 1:
             return incoming
         return reconcile(incoming)
