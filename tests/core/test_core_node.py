@@ -1006,6 +1006,17 @@ def test_a_ring_of_replication_factor_below_one_is_a_bug_the_ring_refuses(n: int
         PartitionRing(("n1", "n2"), n=n)
 
 
+def _started_gossip_node() -> Node:
+    """:func:`_gossip_node` once its generation is durable (at tick 1), a normal member."""
+    disk = SimDisk()
+    node = _gossip_node(disk)
+    for effect in _carry_out(disk, node.step(Tick(), 0)):
+        if isinstance(effect, Persist):
+            node.step(PersistDone(effect.persist_id), 1)
+    assert node.gossip is not None and node.gossip.self_entry.status == "normal"
+    return node
+
+
 def test_only_a_leaving_node_marks_itself_left_once_it_holds_nothing() -> None:
     """A node marks itself ``left`` when it is leaving and out of the ring with nothing
     left to hand off (Dynamo §4.8.1). A newer ring that leaves out a *normal* node (one
@@ -1014,14 +1025,7 @@ def test_only_a_leaving_node_marks_itself_left_once_it_holds_nothing() -> None:
     from dynamokv.impl.core._gossip import GossipAck2, RingState
     from dynamokv.impl.core._messages import GossipPacket
 
-    def started() -> Node:
-        disk = SimDisk()
-        node = _gossip_node(disk)
-        for effect in _carry_out(disk, node.step(Tick(), 0)):
-            if isinstance(effect, Persist):
-                node.step(PersistDone(effect.persist_id), 1)
-        assert node.gossip is not None and node.gossip.self_entry.status == "normal"
-        return node
+    started = _started_gossip_node
 
     def status_after_rounds(node: Node) -> str:
         for now in range(2, 400):
@@ -1079,3 +1083,63 @@ def test_a_forwarded_put_tries_two_owners_and_then_reports_a_timeout() -> None:
     (reply,) = [e for e in effects if isinstance(e, Reply)]
     assert isinstance(reply.result, core.PutResult) and not reply.result.ok
     assert "timeout" in (reply.result.error or "")
+
+
+def test_an_empty_repair_push_repairs_and_writes_nothing() -> None:
+    """A repair push carries the keys an exchange found differing (Dynamo §4.7); one that
+    carries none (a peer's empty message) counts no key as repaired and writes nothing,
+    while a push of one new key counts that key."""
+    node = _started_gossip_node()
+    effects = node.step(Receive(core.RepairPush("n2", "n1", 0, ())), 2)
+    assert node.stats_member.keys_repair_applied == 0
+    assert not [e for e in effects if isinstance(e, Persist)]
+    pushed = ((b"k", (Version(b"v", ("n2", 1)),)),)
+    node.step(Receive(core.RepairPush("n2", "n1", 0, pushed)), 3)
+    assert node.stats_member.keys_repair_applied == 1
+
+
+def test_each_get_is_counted_once_by_the_node_that_coordinated_it() -> None:
+    """ "Any Dynamo node can act as a coordinator for a read request" (Dynamo §6.4): each
+    node counts the gets it coordinated, once, in its node counters."""
+    cluster = small_cluster()
+    assert get(cluster, "n1").ok  # n1 holds no replica of KEY and still coordinates it
+    assert get(cluster, "n3").ok
+    assert get(cluster, "n3").ok
+    coordinated = {name: node.stats.gets_coordinated for name, node in cluster.nodes.items()}
+    assert coordinated == {"n1": 1, "n2": 0, "n3": 2, "n4": 0, "n5": 0}
+
+
+def test_puts_beyond_lease_waiters_max_are_refused_while_the_lease_is_not_durable() -> None:
+    """Puts wait for the counter lease to be durable, ``lease_waiters_max`` of them at
+    most: one more is answered at once as a failure (overloaded), not left waiting."""
+    node = _node(SimDisk(), lease_waiters_max=1)
+    assert not [
+        e for e in node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0) if isinstance(e, Reply)
+    ]
+    (reply,) = [
+        e for e in node.step(ClientRequest(2, PutRequest(KEY, b"b")), 0) if isinstance(e, Reply)
+    ]
+    assert reply.request_id == 2 and isinstance(reply.result, core.PutResult)
+    assert not reply.result.ok and "lease_waiters_max" in (reply.result.error or "")
+
+
+def test_a_put_ships_its_replicas_its_coordinators_versions_not_anothers_sibling() -> None:
+    """A put sends its replicas the new version and the coordinator's own held versions
+    (the rule of ``_to_ship``); a concurrent sibling written by another node, held here
+    and not seen by the put, stays out of the writes."""
+    disk = SimDisk()
+    node = _node(disk)
+    lease = [
+        e for e in node.step(ClientRequest(1, PutRequest(KEY, b"a")), 0) if isinstance(e, Persist)
+    ]
+    _carry_out(disk, lease)
+    disk.sync(lease[0].persist_id)
+    node.step(PersistDone(lease[0].persist_id), 1)
+    other = Version(b"theirs", ("n3", 7))
+    _carry_out(disk, node.step(Receive(core.RepairPush("n3", "n2", 0, ((KEY, (other,)),))), 2))
+    effects = node.step(ClientRequest(2, PutRequest(KEY, b"mine")), 3)
+    writes = [e for e in effects if isinstance(e, WriteRequest)]
+    assert writes
+    for write in writes:
+        assert other not in write.versions
+        assert all(v.dot[0] == "n2" for v in write.versions)
