@@ -190,3 +190,13 @@ def test_preference_lists_need_partitions_and_n_of_at_least_one(
     """No partition, or a replication factor below one, has no preference list to give."""
     with pytest.raises(PartitionArgumentError, match="preference_lists"):
         preference_lists(assignment, n)
+
+
+def test_join_equals_spec_where_the_new_nodes_partitions_must_touch() -> None:
+    """On an unbalanced assignment (a restored or hand-made ring), the last steal finds
+    no partition of the most loaded node away from the new node's: the neighbour rule
+    is a preference, so the join takes the nearest one anyway, as the spec does."""
+    assignment = ("n1", "n1", "n1", "n1", "n0", "n1", "n1", "n1", "n0", "n0", "n0", "n1")
+    joined = join(assignment, "x")
+    assert joined == spec_ring.join_partitions(assignment, "x")
+    assert joined.count("x") == 4 and joined[0] == joined[-1] == "x"
