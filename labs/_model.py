@@ -137,8 +137,9 @@ class Check:
         rationale: why the rule holds (shown on failure).
         help: what to look at when it fails.
         run: the check itself; it gets a :class:`~dynamokv.labs.CheckContext`.
-        timeout_seconds: wall-clock bound; a check that exceeds it failed
-            (the learner's code looped) unless the tier is symbolic.
+        timeout_seconds: bound on the CPU seconds of the check's process (and ten
+            times it of wall-clock time, for code that blocks); a check that exceeds
+            it failed (the learner's code looped) unless the tier is symbolic.
     """
 
     check_id: str
@@ -226,7 +227,8 @@ class Experiment:
         question: what the learner is asked to predict before the measurement.
         run: the measurement; it gets an :class:`~dynamokv.labs.ExperimentContext`.
         mutant: the planted wrong solution that must fall outside the tolerance.
-        timeout_seconds: wall-clock bound.
+        timeout_seconds: bound on the CPU seconds of the experiment's process (and ten
+            times it of wall-clock time).
         also_mutants: more planted wrong solutions that must fall outside it too.
     """
 

@@ -5,11 +5,15 @@ or exhaust the recursion limit, and none of that may hang the workbench or show
 its traceback. Each check runs in a child forked from a *forkserver* (a
 single-threaded server that has imported the labs once, so a fork costs
 milliseconds and never inherits a lock held by the parent's progress bar). The
-parent waits for the child's :class:`~dynamokv.labs.Verdict` up to the check's
-time bound; past it the child is killed and the check failed (the learner's code
-did not finish) or, for the symbolic tier, is *unknown*. The child also reports
-the CPU seconds it (and any process it waited for, such as CrossHair) used: on a
-busy machine that, not the wall clock, says what a check costs.
+parent waits for the child's :class:`~dynamokv.labs.Verdict` while the child's CPU
+time stays within the check's time bound; past it the child is killed and the check
+failed (the learner's code did not finish) or, for the symbolic tier, is *unknown*.
+The bound counts CPU seconds, not wall-clock ones, because on a busy machine the same
+check takes several times as long: a learner's laptop compiling beside the workbench
+must not turn a correct answer into a time-out. Code that blocks (a sleep, a read that
+never returns) uses no CPU, so the wall clock still stops it, at
+``WALL_SECONDS_PER_CPU_SECOND`` times the bound. The child also reports the CPU seconds
+it (and any process it waited for, such as CrossHair) used.
 
 Order and skipping follow check50: parts run in order; a part is skipped while a
 part it needs failed; within a part the checks run tier by tier, and a check is
@@ -22,10 +26,12 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from ._model import (
@@ -150,20 +156,53 @@ def _child_experiment(lab_name: str, source: SolutionSource, seed: int, conn: Co
     conn.close()
 
 
-def _in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_seconds: float) -> Any:
-    """Run ``target(*args, conn)`` in a forked child; None when it timed out or died."""
+WALL_SECONDS_PER_CPU_SECOND = 10.0
+"""A child that blocks instead of computing is stopped after this many wall-clock seconds
+per CPU second of its bound."""
+
+POLL_SECONDS = 0.1
+"""How often the parent looks at a running child's CPU time."""
+
+
+def _cpu_seconds_of(pid: int) -> float | None:
+    """CPU seconds process ``pid`` has used (user and system, with the children it waited
+    for), from ``/proc/PID/stat``; None where there is no such file."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After the command name in parentheses: the state, then ..., utime, stime, cutime and
+    # cstime as the 12th to 15th fields, in clock ticks.
+    fields = stat.rsplit(")", 1)[1].split()
+    return sum(int(field) for field in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _in_child(target: Callable[..., None], args: tuple[Any, ...], cpu_seconds_max: float) -> Any:
+    """Run ``target(*args, conn)`` in a forked child; None when it ran out of time or died.
+
+    The child may use ``cpu_seconds_max`` of CPU, and at most
+    ``WALL_SECONDS_PER_CPU_SECOND`` times that of wall-clock time (where the CPU time of a
+    process cannot be read, the wall clock alone bounds it, at ``cpu_seconds_max``).
+    """
     context = _multiprocessing()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=target, args=(*args, sender), daemon=True)
     process.start()
     sender.close()
+    started = time.monotonic()
     try:
-        if receiver.poll(timeout_seconds):
-            try:
-                return receiver.recv()
-            except EOFError:
+        while not receiver.poll(POLL_SECONDS):
+            waited = time.monotonic() - started
+            assert process.pid is not None  # started
+            used = _cpu_seconds_of(process.pid)
+            if used is None:
+                used = waited
+            if used > cpu_seconds_max or waited > cpu_seconds_max * WALL_SECONDS_PER_CPU_SECOND:
                 return None
-        return None
+        try:
+            return receiver.recv()
+        except EOFError:
+            return None
     finally:
         receiver.close()
         if process.is_alive():
@@ -173,11 +212,13 @@ def _in_child(target: Callable[..., None], args: tuple[Any, ...], timeout_second
 
 def _timeout_verdict(check: Check, seconds: float) -> Verdict:
     if check.tier is Tier.SYMBOLIC:
-        return Verdict(Status.UNKNOWN, f"unknown: no verdict within {seconds:g} s (0 points)")
+        return Verdict(
+            Status.UNKNOWN, f"unknown: no verdict within {seconds:g} s of CPU (0 points)"
+        )
     return Verdict(
         Status.FAILED,
-        f"did not finish within {seconds:g} s, or ended the process: does a function loop "
-        "forever, or call exit()?",
+        f"did not finish within {seconds:g} s of CPU, or ended the process: does a function "
+        "loop forever, or call exit()?",
     )
 
 

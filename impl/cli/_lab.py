@@ -107,7 +107,7 @@ def register(subparsers: Any) -> None:
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="time bound per check (default: each check's own)",
+        help="CPU-time bound per check, in seconds (default: each check's own)",
     )
 
     sub = command("hint", "the next hint (one unlocks after each `lab check`)", _hint)

@@ -10,10 +10,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from dynamokv.labs import LABS, lab_files_hash, read_stamp, write_stamp
+from dynamokv.labs._runner import _cpu_seconds_of
 from labs_helpers import lab, without_seconds
 
 SOLVED_Q1 = (
@@ -140,6 +142,38 @@ def test_a_learner_function_that_loops_or_exits_is_a_failed_check_and_never_hang
     result = report["results"][0]
     assert result["status"] == "failed"
     assert result["verdict"]["summary"]
+
+
+def test_a_learner_function_that_blocks_is_stopped_by_the_wall_clock_backstop(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A check's bound counts CPU seconds; code that sleeps uses none, and is stopped at
+    WALL_SECONDS_PER_CPU_SECOND times the bound of wall-clock time instead."""
+    lab(capsys, "start", "q1", workspace=tmp_path)
+    _learner_file(
+        tmp_path, "\n\ndef partition_of(position, q):\n    import time\n    time.sleep(3600)\n"
+    )
+    status, report, error = lab(
+        capsys, "check", "q1", "--part", "1.1", "--timeout", "0.5", workspace=tmp_path
+    )
+    assert status == 1 and "Traceback" not in error
+    result = report["results"][0]
+    assert result["status"] == "failed"
+    assert "did not finish within 0.5 s of CPU" in result["verdict"]["summary"]
+
+
+def test_the_cpu_time_of_a_process_is_read_and_a_gone_one_has_none() -> None:
+    """What the runner bounds: CPU time, which grows with work, not with waiting."""
+    before = _cpu_seconds_of(os.getpid())
+    assert before is not None
+    started = time.process_time()
+    while time.process_time() - started < 0.3:
+        pass
+    after = _cpu_seconds_of(os.getpid())
+    assert after is not None and after >= before + 0.2
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert _cpu_seconds_of(gone.pid) is None
 
 
 def test_a_solved_workspace_passes_and_lab_list_shows_the_progress(
