@@ -17,12 +17,15 @@ CPU at all for a while (a stalled process, not a slow one).
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._result import Kind, ProofResult, Status, Stopwatch
 
@@ -177,8 +180,13 @@ def crosshair_diffbehavior(
     CrossHair explores the paths through both functions symbolically. When it has
     explored every one without a difference the functions are equivalent on the
     domain the arguments' types describe: status proved. A difference is a
-    counterexample: status refuted. Anything else (the time bound reached with paths
-    left, a crash, a non-deterministic function) is unknown, never equivalent.
+    counterexample, status refuted, once both functions, run on its arguments, give
+    different answers: CrossHair models builtins such as ``sorted`` and ``dict``
+    symbolically, and where its model parts from Python a difference may not show
+    when the functions run (a difference whose arguments cannot be read back, or whose
+    functions cannot be imported, stays refuted). Anything else (a difference that does
+    not show, the time bound reached with paths left, a crash, a non-deterministic
+    function) is unknown, never equivalent.
 
     Args:
         function1: import path of the first function (``package.module.function``).
@@ -211,9 +219,13 @@ def crosshair_diffbehavior(
     else:
         lines = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
         attempted = next((line for line in lines if line.startswith("No differences")), "")
-        if completed.returncode == 1 and any(line.startswith("Given:") for line in lines):
-            status = Status.REFUTED
-            counterexample = "\n".join(lines[:OUTPUT_LINES_MAX])
+        given = next((line for line in lines if line.startswith("Given:")), None)
+        if completed.returncode == 1 and given is not None:
+            if _difference_shows(function1, function2, given) is False:
+                note = f"CrossHair's difference at {given} does not show when both run"
+            else:
+                status = Status.REFUTED
+                counterexample = "\n".join(lines[:OUTPUT_LINES_MAX])
         elif completed.returncode == 0 and any("All paths exhausted" in line for line in lines):
             status = Status.PROVED
             note = attempted or None
@@ -233,3 +245,33 @@ def crosshair_diffbehavior(
         reference=reference,
         note=note,
     )
+
+
+def _difference_shows(function1: str, function2: str, given: str) -> bool | None:
+    """Whether the two functions, run on the arguments of CrossHair's ``Given: (a=...,
+    b=...),`` line, return different values (or raise different exception types); None
+    when the arguments are not literals or a function cannot be imported."""
+    try:
+        call = ast.parse("f" + given.removeprefix("Given:").strip().rstrip(","), mode="eval")
+        if not isinstance(call.body, ast.Call):
+            return None
+        args = [ast.literal_eval(argument) for argument in call.body.args]
+        kwargs = {
+            str(keyword.arg): ast.literal_eval(keyword.value) for keyword in call.body.keywords
+        }
+        functions = [_imported(path) for path in (function1, function2)]
+    except (SyntaxError, ValueError, ImportError, AttributeError):
+        return None
+    outcomes: list[tuple[str, object]] = []
+    for function in functions:
+        try:
+            outcomes.append(("returns", function(*args, **kwargs)))
+        except Exception as error:  # a difference may be one function raising
+            outcomes.append(("raises", type(error)))
+    return outcomes[0] != outcomes[1]
+
+
+def _imported(path: str) -> Any:
+    """The object at ``package.module.name``."""
+    module, _, attribute = path.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)

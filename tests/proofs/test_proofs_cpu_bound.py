@@ -113,6 +113,32 @@ def test_a_refuted_row_shows_the_first_five_lines_of_crosshairs_report() -> None
     assert paired.counterexample == "\n".join(line.strip() for line in report[:5])
 
 
+def test_a_difference_that_does_not_show_when_both_functions_run_is_unknown() -> None:
+    """CrossHair's symbolic sorted/dict can part from Python's: a reported difference is
+    run on its arguments, and only one that shows refutes a pair; a planted one does."""
+    report = ["Given: (a=(0, 0, 1), b=(1, 1, 2)),", "  returns (('c', 2), ('b', 1), ('a', 1))"]
+    pair = "dynamokv.impl.cli._equivalence.{}_vclock_merge"
+    spurious = crosshair_diffbehavior(
+        pair.format("impl"),
+        pair.format("spec"),
+        name="equivalence.vclock.merge",
+        kind="theorem",
+        claim="c",
+        command=_prints(report, 1),
+    )
+    assert spurious.status is Status.UNKNOWN and spurious.counterexample is None
+    assert spurious.note is not None and "does not show when both run" in spurious.note
+    planted = crosshair_diffbehavior(
+        pair.format("planted"),
+        pair.format("spec"),
+        name="equivalence.vclock.merge.planted",
+        kind="control",
+        claim="c",
+        command=_prints(report, 1),
+    )
+    assert planted.status is Status.REFUTED
+
+
 def test_a_crosshair_run_that_fails_is_unknown_and_names_its_last_error_line() -> None:
     """A run that exits non-zero without findings is unknown, and the note gives the last
     line of its error output (a traceback's exception), not the first."""
