@@ -3,9 +3,10 @@
 An anti-entropy exchange, a request within it, or a round of root comparisons is named
 by the next integer of its owner's :class:`Count`: a reply is matched to what it
 answers, and nothing else reads the number. A round robin takes its turns from one too,
-and a node's request ops their ids, from a random start per incarnation. This is ``itertools.count()`` as a plain object, because whole nodes are pickled (the
-explorer identifies and stores states by their pickle) and itertools' iterators lose
-their pickling (deprecated in Python 3.12, removed in 3.14).
+and a node's request ops their ids, from a random start per incarnation. This is
+``itertools.count()`` as a plain object, because whole nodes are pickled (the explorer
+identifies and stores states by their pickle) and itertools' iterators lose their
+pickling (deprecated in Python 3.12, removed in 3.14).
 """
 
 from __future__ import annotations

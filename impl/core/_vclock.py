@@ -34,10 +34,11 @@ def freeze(clock: Mapping[str, int] | Iterable[tuple[str, int]]) -> Clock:
 def maximum(pairs: Iterable[tuple[str, int]]) -> Clock:
     """The clock of each node's largest counter among ``pairs``.
 
-    Built entry by entry (each node its largest counter so far) and sorted once at the end, rather than a dict made of the
-    sorted pairs (whose last value per key is the largest): CrossHair's symbolic
-    ``sorted`` of pairs with symbolic counters orders them otherwise than Python does, and
-    could then neither prove this merge equal to the spec's nor show a real difference.
+    Built entry by entry (each node its largest counter so far) and sorted once at the
+    end, rather than a dict made of the sorted pairs (whose last value per key is the
+    largest): CrossHair's symbolic ``sorted`` of pairs with symbolic counters orders them
+    otherwise than Python does, and could then neither prove this merge equal to the
+    spec's nor show a real difference.
     """
     largest: dict[str, int] = {}
     for node, counter in pairs:
