@@ -150,6 +150,188 @@ def test_every_counter_lease_persisted_is_counted_once() -> None:
     assert node.stats.leases_persisted == leases
 
 
+def _leases_asked(effects: list[core.Effect]) -> list[int]:
+    """The counter leases among ``effects`` (the ``counter_max`` of each)."""
+    return [
+        record.counter_max
+        for effect in effects
+        if isinstance(effect, Persist)
+        for record in effect.records
+        if isinstance(record, StoreLease)
+    ]
+
+
+def test_a_counter_lease_is_renewed_by_one_block_once_less_than_half_a_block_is_left() -> None:
+    """Dynamo §4.4's counter of a node must never be issued twice, so the node leases
+    counters ahead (a durable upper bound). With ``counter_lease_block`` 6 and every lease
+    durable at once: the first lease runs to 6; the put that leaves fewer than 3 (half
+    the block) counters under the durable lease asks for the next one, one block past the
+    counter it just issued (4 + 6 = 10); and so on every fourth put.
+
+    Reference: Dynamo §4.4"""
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=6)
+    asked: dict[int, list[int]] = {}
+    for request_id in range(1, 13):
+        now = request_id * 10
+        effects = _carry_out(disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v")), now))
+        for effect in list(effects):
+            if isinstance(effect, Persist):
+                disk.sync(effect.persist_id)
+                effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), now + 1))
+        if _leases_asked(effects):
+            asked[request_id] = _leases_asked(effects)
+    assert asked == {1: [6], 4: [10], 8: [14], 12: [18]}
+
+
+def test_counters_up_to_the_durable_lease_are_issued_while_its_renewal_is_not_durable() -> None:
+    """A counter equal to the durable lease is covered by it: with ``counter_lease_block``
+    4 and the renewal (to 7) never durable, puts get dots 1 to 4 without waiting, and
+    only the fifth waits, until the renewal is durable.
+
+    Reference: Dynamo §4.4"""
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"v1")), 1))
+    (first,) = [e for e in effects if isinstance(e, Persist)]
+    disk.sync(first.persist_id)
+    effects = node.step(PersistDone(first.persist_id), 1)
+    for request_id in range(2, 6):
+        effects += _carry_out(
+            disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id)), 2)
+        )
+    dots = [e.versions[-1].dot for e in effects if isinstance(e, WriteRequest)]
+    assert sorted(set(dots)) == [("n2", 1), ("n2", 2), ("n2", 3), ("n2", 4)]
+    renewal = next(e for e in effects if isinstance(e, Persist) and _leases_asked([e]) == [7])
+    disk.sync(renewal.persist_id)
+    effects = node.step(PersistDone(renewal.persist_id), 3)
+    assert {e.versions[-1].dot for e in effects if isinstance(e, WriteRequest)} == {("n2", 5)}
+
+
+def test_a_renewal_below_a_lease_already_asked_for_persists_nothing() -> None:
+    """A put whose context carries a later counter of this node waits for a lease past
+    it (to 101 + 4); puts without one go on under the durable lease meanwhile, and the
+    renewal they would ask for (to 7) is already covered by the pending lease: no
+    second lease record, no extra fsync. Nor is there one for a put whose dot is the
+    pending lease's last counter.
+
+    Reference: Dynamo §4.4"""
+    disk = SimDisk()
+    node = _node(disk, counter_lease_block=4)
+    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"v1")), 1))
+    (first,) = [e for e in effects if isinstance(e, Persist)]
+    disk.sync(first.persist_id)
+    node.step(PersistDone(first.persist_id), 1)
+    later = PutRequest(KEY, b"later", (("n2", 100),))
+    assert _leases_asked(_carry_out(disk, node.step(ClientRequest(2, later), 2))) == [105]
+    for request_id in (3, 4):
+        effects = _carry_out(disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v")), 3))
+        assert [e for e in effects if isinstance(e, WriteRequest)], "issued under lease 4"
+        assert _leases_asked(effects) == []
+    up_to_the_lease = PutRequest(KEY, b"covered", (("n2", 104),))  # its dot: 105
+    effects = _carry_out(disk, node.step(ClientRequest(5, up_to_the_lease), 4))
+    assert effects == [], "it waits for the lease asked for already"
+    assert node.stats.leases_persisted == 2
+
+
+def test_an_incarnations_op_ids_start_at_40_random_bits_shifted_left_by_20() -> None:
+    """Op ids travel in messages, and replies to a crashed incarnation's ops may still be
+    in flight when the node restarts: each incarnation numbers its ops from its own
+    random start, 40 bits drawn from the node's random source shifted left by 20 (ids
+    below 2**60, a million of them before another draw's start is likely), the first
+    taken by the hint replay's timer, the next by the first request."""
+    for seed in range(8):
+        node = Node(
+            "n2",
+            config=NodeConfig(),
+            membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+            health=TimeoutHealth(),
+            storage=SimDisk(),
+            random=random.Random(seed),
+        )
+        effects = node.step(ClientRequest(1, core.GetRequest(KEY)), 0)
+        start = random.Random(seed).getrandbits(40) << 20
+        assert {e.op_id for e in effects if isinstance(e, core.ReadRequest)} == {start + 1}
+
+
+def test_a_tick_runs_every_timeout_due_past_a_finished_requests_timer() -> None:
+    """A finished request's timer is left in the queue (it wakes nobody); a tick still
+    runs every other timeout due at it. Three gets start at once: the second finishes
+    (both other owners answer), and at the replica timeout the first and the third each
+    ask the two substitutes for the owners that stayed silent (sloppy quorum).
+
+    Reference: Dynamo §4.6"""
+    node = _node(SimDisk())
+    asked = []
+    for request_id in (1, 2, 3):
+        effects = node.step(ClientRequest(request_id, core.GetRequest(KEY)), 0)
+        asked.append([e for e in effects if isinstance(e, core.ReadRequest)])
+    for request in asked[1]:
+        answer = core.ReadResponse(request.dst, "n2", request.op_id, KEY, ())
+        node.step(Receive(answer), 1)
+    timeout = NodeConfig().replica_timeout_ticks
+    effects = node.step(Tick(), timeout)
+    substitutes = sorted((e.op_id, e.dst) for e in effects if isinstance(e, core.ReadRequest))
+    first, third = asked[0][0].op_id, asked[2][0].op_id
+    assert substitutes == [(first, "n1"), (first, "n5"), (third, "n1"), (third, "n5")]
+
+
+def test_an_unanswered_request_is_looked_at_again_one_replica_timeout_later() -> None:
+    """A coordinator that has not answered looks at its request every
+    ``replica_timeout_ticks`` (replacing silent replicas) until the request's deadline:
+    after the first replica timeout it asks to be woken one replica timeout later.
+
+    Reference: Dynamo §4.6"""
+    node = _node(SimDisk())
+    node.step(ClientRequest(1, core.GetRequest(KEY)), 100)
+    timeout = NodeConfig().replica_timeout_ticks
+    effects = node.step(Tick(), 100 + timeout)
+    assert [e for e in effects if isinstance(e, core.ReadRequest)], "substitutes asked"
+    assert [e.at for e in effects if isinstance(e, SetTimer)] == [100 + 2 * timeout]
+
+
+def test_a_forwarded_put_is_coordinated_even_by_a_node_that_owns_no_replica_now() -> None:
+    """Rings may differ between nodes while a change spreads: a node handed a forwarded
+    put coordinates it (here it waits for its counter lease first), and never forwards
+    it again, so a put cannot bounce between nodes that disagree about its owners."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
+    keys = (b"f%03d" % i for i in range(1_000))
+    key = next(k for k in keys if "n2" not in ring.preference_list(k))
+    disk = SimDisk()
+    node = _node(disk)
+    forward = core.ForwardRequest("n1", "n2", 7, PutRequest(key, b"v"))
+    effects = _carry_out(disk, node.step(Receive(forward), 1))
+    assert not [e for e in effects if isinstance(e, core.ForwardRequest)]
+    (lease,) = [e for e in effects if isinstance(e, Persist)]
+    disk.sync(lease.persist_id)
+    effects = node.step(PersistDone(lease.persist_id), 2)
+    assert not [e for e in effects if isinstance(e, core.ForwardRequest)]
+    assert [e for e in effects if isinstance(e, WriteRequest)], "coordinated here"
+
+
+def test_a_suspected_node_is_not_taken_as_a_substitute_after_a_replica_timeout() -> None:
+    """When owners stay silent past the replica timeout, their substitutes are the next
+    *healthy* nodes of the extended preference list (Dynamo §4.6): with n5 suspected,
+    a get of a key owned by n2, n3, n4 (substitutes n5, then n1) coordinated by n2 asks
+    n1 alone when n3 and n4 are silent.
+
+    Reference: Dynamo §4.6"""
+    health = TimeoutHealth()
+    health.on_timeout("n5", 0)
+    node = Node(
+        "n2",
+        config=NodeConfig(),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=health,
+        storage=SimDisk(),
+        random=random.Random(1),
+    )
+    effects = node.step(ClientRequest(1, core.GetRequest(KEY)), 1)
+    assert sorted(e.dst for e in effects if isinstance(e, core.ReadRequest)) == ["n3", "n4"]
+    effects = node.step(Tick(), 1 + NodeConfig().replica_timeout_ticks)
+    assert [e.dst for e in effects if isinstance(e, core.ReadRequest)] == ["n1"]
+
+
 def test_replica_acks_only_after_its_write_is_durable() -> None:
     disk = SimDisk()
     node = _node(disk)
@@ -248,6 +430,39 @@ def test_bad_quorum_sizes_are_errors_not_exceptions() -> None:
     cluster = small_cluster()
     assert not put(cluster, "n2", b"a", w=4).ok
     assert "r must be" in get(cluster, "n2", r=9).error
+
+
+def test_a_get_of_r_1_answers_with_one_reply_and_an_r_below_1_is_refused() -> None:
+    """R may be any of 1..N (Dynamo §4.5): a get of ``r=1`` answers once one replica,
+    here the coordinator itself, has replied; ``r=-1`` is refused as an error result.
+
+    Reference: Dynamo §4.5"""
+    cluster = small_cluster()
+    written = put(cluster, "n2", b"apple").version
+    one = get(cluster, "n2", r=1)
+    assert one.ok and one.replies == 1 and one.versions == (written,)
+    refused = get(cluster, "n2", r=-1)
+    assert not refused.ok and refused.error == "r must be in 1..3"
+
+
+def test_only_a_get_that_returns_more_than_one_sibling_counts_in_siblings_returned() -> None:
+    """``siblings_returned`` counts the gets that handed the client concurrent versions
+    to reconcile (Dynamo §4.4): not a get of a missing key, nor one of a single version,
+    and once a get that returns two siblings.
+
+    Reference: Dynamo §4.4"""
+    cluster = small_cluster()
+    coordinator = cluster.nodes["n2"]
+    assert coordinator is not None
+    assert get(cluster, "n2").versions == ()
+    first = put(cluster, "n2", b"v1").version
+    settle(cluster)
+    assert get(cluster, "n2").versions == (first,)
+    assert coordinator.stats.siblings_returned == 0
+    assert put(cluster, "n3", b"v2").ok  # a blind write: concurrent with v1
+    settle(cluster)
+    assert len(get(cluster, "n2", r=3).versions) == 2
+    assert coordinator.stats.siblings_returned == 1
 
 
 def test_a_put_refused_before_any_write_reports_zero_acks() -> None:
@@ -1083,6 +1298,26 @@ def test_a_forwarded_put_tries_two_owners_and_then_reports_a_timeout() -> None:
     (reply,) = [e for e in effects if isinstance(e, Reply)]
     assert isinstance(reply.result, core.PutResult) and not reply.result.ok
     assert "timeout" in (reply.result.error or "")
+
+
+def test_an_owner_silent_past_the_forward_timeout_is_suspected_and_asked_last() -> None:
+    """The owner a forwarded put waited for in vain is the one the node's health view
+    suspects: the forward goes on to the second owner, and a put forwarded right after
+    goes to that second owner first (healthy owners first), the silent one last.
+
+    Reference: Dynamo §4.6"""
+    node = _node(SimDisk())
+    ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
+    keys = (b"f%03d" % i for i in range(1_000))
+    key = next(k for k in keys if "n2" not in ring.preference_list(k))
+    owners = ring.preference_list(key)
+    timeout = NodeConfig().forward_timeout_ticks
+    node.step(ClientRequest(1, PutRequest(key, b"v")), 1_000)
+    node.step(Tick(), 1_000 + timeout)
+    assert not node.health.is_healthy(owners[0], 1_000 + timeout)
+    assert node.health.is_healthy(owners[1], 1_000 + timeout)
+    effects = node.step(ClientRequest(2, PutRequest(key, b"w")), 1_000 + timeout)
+    assert [e.dst for e in effects if isinstance(e, core.ForwardRequest)] == [owners[1]]
 
 
 def test_an_empty_repair_push_repairs_and_writes_nothing() -> None:

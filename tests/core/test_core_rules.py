@@ -18,6 +18,7 @@ from dynamokv.impl.core import (
     Event,
     ForwardRequest,
     GetRequest,
+    GetResult,
     GossipHealth,
     MemberConfig,
     Node,
@@ -26,6 +27,7 @@ from dynamokv.impl.core import (
     Persist,
     PersistDone,
     PutRequest,
+    PutResult,
     ReadRequest,
     Receive,
     Reply,
@@ -34,6 +36,7 @@ from dynamokv.impl.core import (
     Tick,
     TimeoutHealth,
     Version,
+    WriteAck,
     WriteRequest,
     hint_size_bytes,
     hint_to_store,
@@ -408,6 +411,26 @@ def test_a_client_request_over_the_in_flight_bound_is_refused_as_overloaded() ->
     assert {e.dst for e in effects if isinstance(e, ReadRequest)} == {"n3", "n4"}
 
 
+def test_a_node_at_its_in_flight_bound_takes_neither_a_forwarded_put_nor_a_client_request() -> None:
+    """``requests_in_flight_max`` is the most requests a node has in flight: with exactly
+    that many in flight, a forwarded put is not coordinated, as a client's request is
+    refused."""
+    forward = Receive(ForwardRequest("n1", "n2", 7, PutRequest(KEY, b"c")))
+    assert _two_puts_started_after_the_lease(2).step(forward, 2) == []
+    (reply,) = _two_puts_started_after_the_lease(2).step(ClientRequest(3, GetRequest(KEY)), 2)
+    assert isinstance(reply, Reply) and not reply.result.ok
+
+
+def test_an_overloaded_node_refuses_a_get_with_a_get_result_and_a_put_with_a_put_result() -> None:
+    """A request refused as overloaded is answered with a failed result of its own kind:
+    a client's get with a ``GetResult``, a put with a ``PutResult``, neither ``ok``."""
+    for request, kind in ((GetRequest(KEY), GetResult), (PutRequest(KEY, b"c"), PutResult)):
+        (reply,) = _two_puts_started_after_the_lease(1).step(ClientRequest(3, request), 2)
+        assert isinstance(reply, Reply) and type(reply.result) is kind
+        assert not reply.result.ok
+        assert reply.result.error == "overloaded: requests_in_flight_max"
+
+
 def test_each_replica_a_put_sends_to_a_substitute_after_a_timeout_counts_once() -> None:
     """``substitutions`` counts the replicas a coordinator sent to a substitute when an
     owner stayed silent past the replica timeout (sloppy quorum, Dynamo §4.6): one for
@@ -469,6 +492,24 @@ def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
         effects = _step_durably(node, disk, request, request_id)
     assert len(disk.read_versions(KEY)) == 2
     assert {len(e.versions) for e in effects if isinstance(e, WriteRequest)} == {2}
+
+
+def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
+    """The bound holds at a replica as at a coordinator, the bound included: a replica
+    with a bound of 2 sent two concurrent versions stores both and acknowledges."""
+    disk = SimDisk()
+    node = Node(
+        "n2",
+        config=NodeConfig(versions_per_key_max=2),
+        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
+        health=TimeoutHealth(),
+        storage=disk,
+        random=random.Random(1),
+    )
+    siblings = (Version(b"a", ("n3", 1)), Version(b"b", ("n4", 1)))
+    effects = _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, siblings)), 1)
+    assert disk.read_versions(KEY) == siblings
+    assert [e.ok for e in effects if isinstance(e, WriteAck)] == [True]
 
 
 def test_a_version_without_a_value_is_a_tombstone_and_an_empty_value_is_not() -> None:

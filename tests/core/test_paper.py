@@ -157,6 +157,20 @@ def test_vector_clock_reaching_the_threshold_with_the_coordinators_entry_is_trun
     assert node.stats.truncations == 1
 
 
+def test_a_clock_of_exactly_the_threshold_with_the_coordinators_entry_is_kept_whole() -> None:
+    """The other side of that boundary: a context at the threshold that already names
+    the coordinator stays at the threshold once the coordinator's entry moves to the new
+    dot; nothing is removed, and no truncation is counted.
+    Reference: Dynamo §4.4"""
+    node = _node("n2", vector_clock_threshold=2)
+    context = (("n1", 5), ("n2", 3))
+    effects = node.step(ClientRequest(1, PutRequest(KEY, b"apple", context)), 1)
+    version = next(e.versions[-1] for e in effects if isinstance(e, Message))
+    assert version.context == context
+    assert version.clock == {"n1": 5, "n2": version.dot[1]}
+    assert node.stats.truncations == 0
+
+
 def test_a_truncated_clock_keeps_the_coordinators_own_entry_from_the_context() -> None:
     """The pair the coordinator keeps when it truncates is its own: the client's context
     entry for the coordinator stays in the new version's context beside its new dot (and
