@@ -62,7 +62,11 @@ the new assignment with strategy 3 (:mod:`dynamokv.impl.core._partitions`),
 gives it the next version, and gossips it; every node adopts the ring with the
 higher ``(version, issuer)``. If two commands race on the same version, one
 ring wins everywhere; the loser's issuer sees that its change is missing and
-re-issues it on top of the winner (its *pending changes*), so no command is lost.
+re-issues it on top of the winner (its *pending changes*), so no command is lost,
+unless it no longer fits the winner's ring (a weighted node's share among its nodes
+would be under one partition, or every partition has its own node already): a peer's
+ring must never crash a node, so such a change is dropped and counted
+(``changes_dropped``), for the administrator to issue again.
 
 Seeds (Dynamo §4.8.2) are nodes whose id and address every node is configured
 with. A new node knows only them; they stay gossip candidates forever, which
@@ -410,6 +414,8 @@ class GossipMetrics:
     rings_adopted: int = 0
     rings_rejected: int = 0
     ring_changes_issued: int = 0
+    changes_dropped: int = 0
+    """Watched admin changes dropped because they no longer fit an adopted ring."""
 
 
 class ChangeKind(enum.Enum):
@@ -843,8 +849,19 @@ class GossipMembership:
         if not unsatisfied:
             return []
         owners = self._ring.owners
+        applied = False
         for watch in unsatisfied:
-            owners = self._changed_owners(owners, watch.kind, watch.node_id)
+            try:
+                owners = self._changed_owners(owners, watch.kind, watch.node_id)
+            except MembershipArgumentError:
+                # The change no longer fits the ring a peer made: dropped and counted,
+                # never raised (the module docstring says why).
+                self._pending.remove(watch)
+                self.metrics.changes_dropped += 1
+                continue
+            applied = True
+        if not applied:
+            return []
         return self._issue(owners)
 
     def _expire_watches(self, now: int) -> None:
@@ -865,11 +882,11 @@ class GossipMembership:
         if not owners:
             return assign_partitions([node_id], self.config.partition_count)
         weights = self._weights({*owners, node_id})
-        if all(weight == 1 for weight in weights.values()):
-            if leaving:
-                return leave_partitions(owners, node_id)
-            return join_partitions(owners, node_id)
         try:
+            if all(weight == 1 for weight in weights.values()):
+                if leaving:
+                    return leave_partitions(owners, node_id)
+                return join_partitions(owners, node_id)
             if leaving:
                 return leave_weighted(owners, weights, node_id)
             return join_weighted(owners, weights, node_id)

@@ -992,3 +992,34 @@ def test_a_joining_node_becomes_normal_on_the_first_ring_that_gives_it_partition
     effects = view.receive(GossipAck("a", "x", (), (), with_it, False), 2)
     assert MemberStatusChanged("c", "joining", "normal") in effects
     assert view.self_entry.status == "normal"
+
+
+@pytest.mark.parametrize(
+    ("nodes_known", "rival_nodes"),
+    [
+        # c (weight 4) joined a ring of a and b (weights 1): 6 <= Q = 8. The rival ring
+        # holds d (weight 3) instead: c's share among a, b, d is under one partition.
+        ((("c", 4), ("d", 3)), ("a", "b", "d")),
+        # Q = 8 partitions, and the rival ring already gives each of them its own node.
+        ((("c", 1), ("d", 1)), ("a", "b", "d", "e", "f", "g", "h", "i")),
+    ],
+)
+def test_a_watched_join_that_no_longer_fits_an_adopted_ring_is_dropped_not_raised(
+    nodes_known: tuple[tuple[str, int], ...], rival_nodes: tuple[str, ...]
+) -> None:
+    """A join issued here and lost to a racing ring is issued again on top of it, unless
+    it no longer fits that ring: then the peer's ring is still adopted (a gossip message
+    must never crash a node), the watch is dropped, counted in ``changes_dropped``, and
+    no new ring is issued for it."""
+    config = GossipConfig(partition_count=8)
+    view = _normal_member_over(assign_partitions(["a", "b"], 8), config=config)
+    joining = (MemberEntry(name, "h", 1, 1, "joining", weight) for name, weight in nodes_known)
+    known = (MemberEntry("b", "y", 1, 1, "normal"), *joining)
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_join("c", 2)
+    assert "c" in view.ring.nodes() and len(view.pending_changes()) == 1
+    rival = RingState(2, "z#1", assign_partitions(list(rival_nodes), 8))  # z#1 > a#1: it wins
+    effects = view.receive(GossipAck("b", "y", (), (), rival, False), 3)
+    assert [e.ring for e in effects if isinstance(e, RingAdopted)] == [rival]
+    assert view.ring == rival and view.pending_changes() == ()
+    assert view.metrics.changes_dropped == 1
