@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Literal, get_args
@@ -641,24 +641,28 @@ class GossipMembership:
         return self._choose_peer_rule(self.gossip_candidates(), self._rng)
 
     def _digests(self) -> tuple[EntryDigest, ...]:
+        members = self._members
         bound = self.config.digest_entries_max
-        if len(self._members) <= bound:
-            return tuple(self._digest(entry) for entry in self._members.values())
-        # More members than one message holds: own entry, then a slice that rotates
-        # each round so that every entry is offered eventually.
-        others = sorted(node_id for node_id in self._members if node_id != self.node_id)
-        offset = self._digest_offset
-        self._digest_offset += bound - 1
-        chosen = [others[(offset + i) % len(others)] for i in range(bound - 1)]
-        return tuple(self._digest(self._members[node_id]) for node_id in [self.node_id, *chosen])
-
-    def _digest(self, entry: MemberEntry) -> EntryDigest:
-        cached = self._digest_of.get(entry.node_id)
-        if cached is not None and cached[0] is entry:
-            return cached[1]
-        digest = entry.digest()
-        self._digest_of[entry.node_id] = (entry, digest)
-        return digest
+        entries: Iterable[MemberEntry]
+        if len(members) <= bound:
+            entries = members.values()
+        else:
+            # More members than one message holds: own entry, then a slice that rotates
+            # each round so that every entry is offered eventually.
+            others = sorted(node_id for node_id in members if node_id != self.node_id)
+            offset = self._digest_offset
+            self._digest_offset += bound - 1
+            chosen = [others[(offset + i) % len(others)] for i in range(bound - 1)]
+            entries = [members[node_id] for node_id in [self.node_id, *chosen]]
+        # An entry's digest is made once and reused while the entry is the same object.
+        digest_of = self._digest_of
+        digests = []
+        for entry in entries:
+            cached = digest_of.get(entry.node_id)
+            if cached is None or cached[0] is not entry:
+                cached = digest_of[entry.node_id] = (entry, entry.digest())
+            digests.append(cached[1])
+        return tuple(digests)
 
     def _address_of(self, node_id: str, fallback: str = "") -> str:
         entry = self._members.get(node_id)
