@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dynamokv.impl.core import (
     AntiEntropy,
+    Effect,
     GetRequest,
     GetResult,
     MemberConfig,
@@ -140,14 +141,13 @@ def test_nodes_exchange_the_roots_of_the_key_ranges_they_host_in_common() -> Non
     write_keys(cluster, 40)
     cluster.trace_all = True
     requests: list[RootsRequest] = []
-    real_send = cluster._send
+    real_carry = cluster._carry
 
-    def spy(message: object) -> None:
-        if isinstance(message, RootsRequest):
-            requests.append(message)
-        real_send(message)  # type: ignore[arg-type]
+    def spy(name: str, node: Node, effects: list[Effect]) -> None:
+        requests.extend(effect for effect in effects if isinstance(effect, RootsRequest))
+        real_carry(name, node, effects)
 
-    cluster._send = spy  # type: ignore[method-assign]
+    cluster._carry = spy  # type: ignore[method-assign]
     cluster.run(until=cluster.now + 400)
     assert requests
     ring = cluster.ring
@@ -433,14 +433,13 @@ def test_a_confirmation_round_means_no_duplicate_transfers() -> None:
     cluster.restart("n6")
     cluster.run(until=cluster.now + 60)
     batches: list[TransferBatch] = []
-    real_send = cluster._send
+    real_carry = cluster._carry
 
-    def spy(message: object) -> None:
-        if isinstance(message, TransferBatch):
-            batches.append(message)
-        real_send(message)  # type: ignore[arg-type]
+    def spy(name: str, node: Node, effects: list[Effect]) -> None:
+        batches.extend(effect for effect in effects if isinstance(effect, TransferBatch))
+        real_carry(name, node, effects)
 
-    cluster._send = spy  # type: ignore[method-assign]
+    cluster._carry = spy  # type: ignore[method-assign]
     assert cluster.join("n6", via="n1")
     settled(cluster)
     assert batches
