@@ -73,7 +73,6 @@ nitpick_ignore_regex = [
 nitpick_ignore = [
     ("py:class", "SuspicionChanged"),
     ("py:class", "Seams"),
-    ("py:class", "GossipSend"),
     ("py:class", "PendingChange"),
     ("py:class", "MemberStatus"),
     ("py:class", "MessageHandler"),

@@ -74,9 +74,10 @@ also heals logical partitions of the gossip graph.
 
 Everything is sans-IO: :meth:`~GossipMembership.tick` and
 :meth:`~GossipMembership.receive` take the tick and return effects
-(:class:`GossipSend`, :class:`RingAdopted`, :class:`MemberStatusChanged`,
+(:class:`GossipPacket`, :class:`RingAdopted`, :class:`MemberStatusChanged`,
 :class:`SuspicionChanged`); messages are frozen dataclasses of plain fields so a
-wire codec can serialize them.
+wire codec can serialize them. A message to send is a :class:`GossipPacket`: the peer
+message itself, addressed from this node, which the node sends as it is.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ __all__ = [
     "GossipMembership",
     "GossipMessage",
     "GossipMetrics",
-    "GossipSend",
+    "GossipPacket",
     "GossipSyn",
     "MemberEntry",
     "MemberStatus",
@@ -310,12 +311,18 @@ GossipMessage = GossipSyn | GossipAck | GossipAck2
 
 @fast_init
 @dataclass(frozen=True, slots=True)
-class GossipSend:
-    """Effect: send ``message`` to node ``destination`` at ``address``."""
+class GossipPacket:
+    """A gossip message to a peer, addressed like every other peer message: the view's
+    effect "send this", and what travels.
 
-    destination: str
-    address: str
-    message: GossipMessage
+    ``dst_address`` is the address gossip knows for ``dst``, so a runtime can reach a
+    node it has only heard of by gossip (a joining node).
+    """
+
+    src: str
+    dst: str
+    dst_address: str
+    body: GossipMessage
 
 
 @fast_init
@@ -350,7 +357,7 @@ class SuspicionChanged:
     suspected: bool
 
 
-GossipEffect = GossipSend | RingAdopted | MemberStatusChanged | SuspicionChanged
+GossipEffect = GossipPacket | RingAdopted | MemberStatusChanged | SuspicionChanged
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -569,7 +576,7 @@ class GossipMembership:
         """Advance to tick ``now``: at most one gossip round, and suspicion changes.
 
         Returns:
-            :class:`GossipSend` for the round's ``GossipSyn`` (if a round is due and a
+            :class:`GossipPacket` for the round's ``GossipSyn`` (if a round is due and a
             peer is known) and :class:`SuspicionChanged` for members whose suspicion
             flipped since the previous round.
         """
@@ -672,10 +679,12 @@ class GossipMembership:
 
     def _send(
         self, destination: str, message: GossipMessage, *, entries: int, address: str = ""
-    ) -> GossipSend:
+    ) -> GossipPacket:
         self.metrics.messages_sent += 1
         self.metrics.entries_sent += entries
-        return GossipSend(destination, self._address_of(destination, address), message)
+        return GossipPacket(
+            self.node_id, destination, self._address_of(destination, address), message
+        )
 
     # ------------------------------------------------------------------ receiving
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._frozen import fast_init
-from ._gossip import GossipMessage
+from ._gossip import GossipPacket
 from ._vclock import Clock
 from ._versions import Version
 
@@ -294,21 +294,6 @@ class RepairPush:
     dst: str
     partition: int
     items: tuple[tuple[bytes, tuple[Version, ...]], ...]
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
-class GossipPacket:
-    """A gossip message (:mod:`~dynamokv.impl.core._gossip`) addressed like every other.
-
-    ``dst_address`` is the address gossip knows for ``dst``, so a runtime can reach a
-    node it has only heard of by gossip (a joining node).
-    """
-
-    src: str
-    dst: str
-    dst_address: str
-    body: GossipMessage
 
 
 @fast_init

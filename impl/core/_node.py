@@ -78,7 +78,7 @@ from ._gossip import (
     BOOTSTRAP_ISSUER,
     GossipEffect,
     GossipMembership,
-    GossipSend,
+    GossipPacket,
     MemberStatusChanged,
     RingAdopted,
     RingState,
@@ -94,7 +94,6 @@ from ._messages import (
     ForwardResponse,
     GetRequest,
     GetResult,
-    GossipPacket,
     Hint,
     HintAck,
     HintReplay,
@@ -582,10 +581,9 @@ class Node:
             self._gossip_effects(gossip.receive(message.body, self.now), self.now)
 
     def _gossip_effects(self, effects: list[GossipEffect], now: int) -> None:
-        me = self.node_id
         for effect in effects:
-            if isinstance(effect, GossipSend):
-                self.out.send(GossipPacket(me, effect.destination, effect.address, effect.message))
+            if isinstance(effect, GossipPacket):
+                self.out.send(effect)
             elif isinstance(effect, RingAdopted):
                 self._adopt(effect.previous, effect.ring, now)
             elif isinstance(effect, SuspicionChanged):

@@ -35,7 +35,7 @@ from dynamokv.impl.core._gossip import (
     GossipEffect,
     GossipMembership,
     GossipMessage,
-    GossipSend,
+    GossipPacket,
     GossipSyn,
     RingState,
     SuspicionChanged,
@@ -126,12 +126,12 @@ class _GossipNetwork:
 
     def handle(self, effects: Iterable[GossipEffect]) -> None:
         for effect in effects:
-            if isinstance(effect, GossipSend):
+            if isinstance(effect, GossipPacket):
                 self.messages += 1
                 if self.loss and self.net_rng.random() < self.loss:
                     continue
                 self.sequence += 1
-                item = (self.tick + 1, self.sequence, effect.destination, effect.message)
+                item = (self.tick + 1, self.sequence, effect.dst, effect.body)
                 heapq.heappush(self.queue, item)
             elif (
                 isinstance(effect, SuspicionChanged)

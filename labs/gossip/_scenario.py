@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dynamokv.impl.core import Seams
-from dynamokv.impl.core._gossip import GossipAck2, GossipConfig, GossipSend, RingState
+from dynamokv.impl.core._gossip import GossipAck2, GossipConfig, GossipPacket, RingState
 from dynamokv.impl.sim import TraceEntry, render_ladder
 from dynamokv.impl.sim._gossip_sim import _GossipNetwork
 from dynamokv.spec.ring import assign_partitions
@@ -58,8 +58,8 @@ class _Network(_GossipNetwork):
         delayed = []
         passed = []
         for effect in effects:
-            if isinstance(effect, GossipSend) and self.slow is not None:
-                sender = effect.message.sender
+            if isinstance(effect, GossipPacket) and self.slow is not None:
+                sender = effect.body.sender
                 if sender == self.slow:
                     delayed.append(effect)
                     continue
@@ -77,8 +77,8 @@ class _Network(_GossipNetwork):
         for effect in effects:
             queued = self.sequence
             super().handle([effect])
-            if isinstance(effect, GossipSend):
-                sender = effect.message.sender
+            if isinstance(effect, GossipPacket):
+                sender = effect.body.sender
                 delay = self.slow_delay_ticks if sender == self.slow else 0
                 arrives_at = self.tick + 1 if self.sequence > queued else None
                 self.messages_sent.append(
@@ -86,8 +86,8 @@ class _Network(_GossipNetwork):
                         self.tick - delay,
                         arrives_at,
                         sender,
-                        effect.destination,
-                        type(effect.message).__name__,
+                        effect.dst,
+                        type(effect.body).__name__,
                     )
                 )
 

@@ -27,7 +27,7 @@ def _plain_twin(cls: type) -> type:
 FAST_BY_MODULE = {
     "_messages": (
         "BucketSlice ClientRequest DeleteHint ForwardRequest ForwardResponse GetRequest "
-        "GetResult GossipPacket Hint HintAck HintReplay MerkleBucketsReply "
+        "GetResult Hint HintAck HintReplay MerkleBucketsReply "
         "MerkleBucketsRequest MerkleCompareReply MerkleCompareRequest MerklePacket Persist "
         "PersistDone PutRequest PutResult ReadRepair ReadRequest ReadResponse Reap ReapQuery "
         "ReapVote Receive RepairPush Reply RootsReply RootsRequest SetTimer "
@@ -35,7 +35,7 @@ FAST_BY_MODULE = {
         "TransferBatch WriteAck WriteRequest"
     ),
     "_gossip": (
-        "EntryDigest GossipAck GossipAck2 GossipSend GossipSyn MemberEntry "
+        "EntryDigest GossipAck GossipAck2 GossipPacket GossipSyn MemberEntry "
         "MemberStatusChanged PendingChange RingAdopted SuspicionChanged"
     ),
     "_outbox": "AckWhenDurable GenerationDurable LeaseDurable LocalWriteDurable",

@@ -14,7 +14,7 @@ from dynamokv.impl.core._gossip import (
     GossipConfig,
     GossipEffect,
     GossipMembership,
-    GossipSend,
+    GossipPacket,
     GossipSyn,
     MemberEntry,
     MembershipArgumentError,
@@ -101,15 +101,13 @@ def test_a_round_sends_one_syn_to_a_peer_and_push_pull_merges_both_ways() -> Non
     rng = random.Random(1)
     a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
     b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
-    sends = [e for e in a.tick(100) if isinstance(e, GossipSend)]
-    assert [(s.destination, s.address, type(s.message)) for s in sends] == [
-        ("b", "addr-b", GossipSyn)
-    ]
+    sends = [e for e in a.tick(100) if isinstance(e, GossipPacket)]
+    assert [(s.dst, s.dst_address, type(s.body)) for s in sends] == [("b", "addr-b", GossipSyn)]
     assert a.tick(101) == []  # one round per period
-    (ack,) = [e for e in b.receive(sends[0].message, 101) if isinstance(e, GossipSend)]
-    assert isinstance(ack.message, GossipAck) and ack.message.requested == ("a",)
-    (ack2,) = [e for e in a.receive(ack.message, 102) if isinstance(e, GossipSend)]
-    effects = b.receive(ack2.message, 103)
+    (ack,) = [e for e in b.receive(sends[0].body, 101) if isinstance(e, GossipPacket)]
+    assert isinstance(ack.body, GossipAck) and ack.body.requested == ("a",)
+    (ack2,) = [e for e in a.receive(ack.body, 102) if isinstance(e, GossipPacket)]
+    effects = b.receive(ack2.body, 103)
     assert MemberStatusChanged("a", None, "joining") in effects
     assert set(a.members) == set(b.members) == {"a", "b"}
     assert a.members["a"].heartbeat == 1
@@ -141,9 +139,9 @@ def test_the_gossip_counters_count_from_zero() -> None:
     a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
     b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
     assert set(dataclasses.asdict(a.metrics).values()) == {0}
-    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipSend)]
-    (ack,) = [e for e in b.receive(syn.message, 101) if isinstance(e, GossipSend)]
-    a.receive(ack.message, 102)
+    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipPacket)]
+    (ack,) = [e for e in b.receive(syn.body, 101) if isinstance(e, GossipPacket)]
+    a.receive(ack.body, 102)
     assert (a.metrics.rounds, a.metrics.messages_sent, a.metrics.messages_received) == (1, 2, 1)
     assert (b.metrics.messages_sent, b.metrics.messages_received) == (1, 1)
 
@@ -412,9 +410,9 @@ def test_the_ring_goes_back_in_an_ack2_only_when_it_was_asked_for() -> None:
     (reply,) = [
         e
         for e in view.receive(GossipAck("b", "y", (), (), None, True), 6)
-        if isinstance(e, GossipSend)
+        if isinstance(e, GossipPacket)
     ]
-    assert reply.message.ring == ring and reply.message.entries == ()
+    assert reply.body.ring == ring and reply.body.entries == ()
 
 
 def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None:
@@ -431,8 +429,8 @@ def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None
     offered: list[list[str]] = []
     for now in range(2, 2 + 8 * config.gossip_period_ticks):
         for effect in view.tick(now):
-            if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn):
-                offered.append([digest.node_id for digest in effect.message.digests])
+            if isinstance(effect, GossipPacket) and isinstance(effect.body, GossipSyn):
+                offered.append([digest.node_id for digest in effect.body.digests])
     assert len(offered) >= 4
     assert all(len(names) == 3 and names[0] == "a" for names in offered)
     assert offered[0][1:] == ["m0", "m1"] and offered[1][1:] == ["m2", "m3"]
@@ -547,11 +545,11 @@ def test_a_round_pushes_back_what_the_answering_peer_heard_later() -> None:
     c_normal, c_leaving = (MemberEntry("c", "addr-c", 1, 1, s) for s in ("normal", "leaving"))
 
     def round_from_a(now: int) -> None:
-        (syn,) = [e for e in a.tick(now) if isinstance(e, GossipSend)]
-        (ack,) = [e for e in b.receive(syn.message, now + 1) if isinstance(e, GossipSend)]
-        for effect in a.receive(ack.message, now + 2):
-            if isinstance(effect, GossipSend):
-                b.receive(effect.message, now + 3)
+        (syn,) = [e for e in a.tick(now) if isinstance(e, GossipPacket)]
+        (ack,) = [e for e in b.receive(syn.body, now + 1) if isinstance(e, GossipPacket)]
+        for effect in a.receive(ack.body, now + 2):
+            if isinstance(effect, GossipPacket):
+                b.receive(effect.body, now + 3)
 
     for view in (a, b):
         view.receive(GossipAck("c", view.node_id, (c_normal,), (), None, False), 1)
@@ -662,13 +660,13 @@ def test_entries_sent_counts_member_entries_and_a_syn_carries_none() -> None:
     rng = random.Random(1)
     a = GossipMembership("a", "addr-a", generation=1, seeds={"b": "addr-b"}, rng=rng, config=CONFIG)
     b = GossipMembership("b", "addr-b", generation=1, seeds={}, rng=rng, config=CONFIG)
-    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipSend)]
+    (syn,) = [e for e in a.tick(100) if isinstance(e, GossipPacket)]
     assert a.metrics.entries_sent == 0
-    (ack,) = [e for e in b.receive(syn.message, 101) if isinstance(e, GossipSend)]
-    assert isinstance(ack.message, GossipAck)
-    assert [entry.node_id for entry in ack.message.entries] == ["b"]
+    (ack,) = [e for e in b.receive(syn.body, 101) if isinstance(e, GossipPacket)]
+    assert isinstance(ack.body, GossipAck)
+    assert [entry.node_id for entry in ack.body.entries] == ["b"]
     assert b.metrics.entries_sent == 1
-    a.receive(ack.message, 102)
+    a.receive(ack.body, 102)
     assert a.metrics.entries_sent == 1  # its own entry, which b asked for
 
 
@@ -698,8 +696,8 @@ def test_the_rotating_slices_follow_each_other_whatever_the_table_size(
     offered: list[str] = []
     for now in range(2, 2 + 2 * others * config.gossip_period_ticks):
         for effect in view.tick(now):
-            if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn):
-                offered += [digest.node_id for digest in effect.message.digests[1:]]
+            if isinstance(effect, GossipPacket) and isinstance(effect.body, GossipSyn):
+                offered += [digest.node_id for digest in effect.body.digests[1:]]
     assert offered[: 4 * others] == names * 4
 
 
@@ -710,10 +708,10 @@ def test_a_round_reuses_the_digest_of_an_entry_that_did_not_change() -> None:
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
     view.receive(GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"),), (), None, False), 1)
     syns = [
-        effect.message
+        effect.body
         for now in range(2, 2 + 2 * CONFIG.gossip_period_ticks)
         for effect in view.tick(now)
-        if isinstance(effect, GossipSend) and isinstance(effect.message, GossipSyn)
+        if isinstance(effect, GossipPacket) and isinstance(effect.body, GossipSyn)
     ]
     first, second = syns[:2]
     assert [digest.node_id for digest in second.digests] == ["a", "b"]
@@ -726,8 +724,8 @@ def test_an_ack_may_request_as_many_members_as_the_bound_and_no_more() -> None:
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
     view.receive(GossipAck("b", "y", (MemberEntry("c", "z", 1, 1, "normal"),), (), None, False), 1)
     effects = view.receive(GossipAck("b", "y", (), ("a", "c"), None, False), 2)
-    (reply,) = [e for e in effects if isinstance(e, GossipSend)]
-    assert [entry.node_id for entry in reply.message.entries] == ["a", "c"]
+    (reply,) = [e for e in effects if isinstance(e, GossipPacket)]
+    assert [entry.node_id for entry in reply.body.entries] == ["a", "c"]
     assert view.receive(GossipAck("b", "y", (), ("a", "c", "a"), None, False), 3) == []
     assert view.metrics.messages_rejected == 1
 
@@ -752,9 +750,9 @@ def test_a_responder_asks_only_for_what_the_initiator_knows_more_of() -> None:
         MemberEntry("s", "h", 2, 1, "joining").digest(),  # a later life than b's
     )
     (ack,) = view.receive(GossipSyn("a", "x", digests, 0, ""), 2)
-    assert isinstance(ack, GossipSend) and isinstance(ack.message, GossipAck)
-    assert ack.message.requested == ("a", "d", "e", "s")
-    assert [entry.node_id for entry in ack.message.entries] == ["g", "r", "b"]
+    assert isinstance(ack, GossipPacket) and isinstance(ack.body, GossipAck)
+    assert ack.body.requested == ("a", "d", "e", "s")
+    assert [entry.node_id for entry in ack.body.entries] == ["g", "r", "b"]
 
 
 def test_a_peer_claiming_a_later_life_of_this_node_is_not_believed() -> None:
@@ -894,8 +892,8 @@ def test_a_syn_of_as_many_digests_as_the_bound_is_answered() -> None:
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
     digests = tuple(MemberEntry(name, "", 1, 1, "normal").digest() for name in ("b", "c"))
     (ack,) = view.receive(GossipSyn("b", "y", digests, 0, ""), 5)
-    assert isinstance(ack, GossipSend) and isinstance(ack.message, GossipAck)
-    assert ack.message.requested == ("b", "c") and view.metrics.messages_rejected == 0
+    assert isinstance(ack, GossipPacket) and isinstance(ack.body, GossipAck)
+    assert ack.body.requested == ("b", "c") and view.metrics.messages_rejected == 0
 
 
 def test_a_leave_after_a_join_of_the_same_node_ends_the_joins_watch() -> None:
