@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from ._crosshair import crosshair_check, crosshair_diffbehavior
+from ._crosshair import crosshair_check, crosshair_diffbehavior, crosshair_main
 from ._lamport import (
     clock_condition,
     clock_condition_control,
@@ -89,6 +89,7 @@ __all__ = [
     "compare_exactly_one_control",
     "crosshair_check",
     "crosshair_diffbehavior",
+    "crosshair_main",
     "descends_antisymmetric",
     "descends_antisymmetric_control",
     "descends_reflexive",

@@ -8,6 +8,13 @@ timeout", a bounded search, and the scope says so. For ``diffbehavior`` pairs it
 means more: CrossHair reported every path explored; a search stopped by its bound
 is unknown.
 
+Why a pair's search stops at its first difference: CrossHair's ``diffbehavior`` goes on
+searching, both argument orders, until its bound, and only then prints what it found. A
+difference that shows when both functions run already decides the row (refuted), so
+:func:`crosshair_main`, the command line these rows run, stops the search there; a
+difference that does not show lets the search go on, and a pair with none is still
+explored to exhaustion (proved) or to its bound (unknown).
+
 Why bounded by CPU time: CrossHair's own per-condition bound counts the CPU it spends,
 so the run's overall bound does too. A wall-clock bound turned a complete run into
 *unknown* whenever the machine was busy (other processes took the CPU, not CrossHair);
@@ -18,6 +25,7 @@ CPU at all for a while (a stalled process, not a slow one).
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import os
 import subprocess
@@ -29,12 +37,24 @@ from typing import Any
 
 from ._result import Kind, ProofResult, Status, Stopwatch
 
-__all__ = ["crosshair_check", "crosshair_diffbehavior", "run_cpu_bounded"]
+__all__ = [
+    "crosshair_check",
+    "crosshair_diffbehavior",
+    "crosshair_main",
+    "run_cpu_bounded",
+    "stop_at_first_difference",
+]
 
 OUTPUT_LINES_MAX = 5
 STALL_SECONDS = 300.0
 """Wall-clock seconds in which a run that used no CPU at all is taken as stalled."""
 POLL_SECONDS = 1.0
+COMMAND = (
+    sys.executable,
+    "-c",
+    "import sys; from dynamokv.proofs import crosshair_main; sys.exit(crosshair_main(sys.argv[1:]))",
+)
+"""The default way to start CrossHair: its command line, through :func:`crosshair_main`."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +206,8 @@ def crosshair_diffbehavior(
     when the functions run (a difference whose arguments cannot be read back, or whose
     functions cannot be imported, stays refuted). Anything else (a difference that does
     not show, the time bound reached with paths left, a crash, a non-deterministic
-    function) is unknown, never equivalent.
+    function) is unknown, never equivalent. Of several differences reported, the first
+    that shows is the counterexample.
 
     Args:
         function1: import path of the first function (``package.module.function``).
@@ -198,12 +219,13 @@ def crosshair_diffbehavior(
         per_condition_timeout: CPU seconds CrossHair spends (both argument orders together).
         cpu_seconds: the whole run is stopped (status unknown) when it has used this
             much CPU, or when it stalls.
-        command: how to start CrossHair; default ``python -m crosshair``.
+        command: how to start CrossHair; default :data:`COMMAND`, which stops the
+            search at the first difference that shows (:func:`crosshair_main`).
         reference: the paper section or the spec the pair is about.
     """
     stopwatch = Stopwatch()
     argv = [
-        *(command or (sys.executable, "-m", "crosshair")),
+        *(command or COMMAND),
         "diffbehavior",
         f"--per_condition_timeout={per_condition_timeout:g}",
         function1,
@@ -219,13 +241,20 @@ def crosshair_diffbehavior(
     else:
         lines = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
         attempted = next((line for line in lines if line.startswith("No differences")), "")
-        given = next((line for line in lines if line.startswith("Given:")), None)
-        if completed.returncode == 1 and given is not None:
-            if _difference_shows(function1, function2, given) is False:
-                note = f"CrossHair's difference at {given} does not show when both run"
-            else:
-                status = Status.REFUTED
-                counterexample = "\n".join(lines[:OUTPUT_LINES_MAX])
+        givens = [index for index, line in enumerate(lines) if line.startswith("Given:")]
+        shown = next(
+            (
+                index
+                for index in givens
+                if _difference_shows(function1, function2, lines[index]) is not False
+            ),
+            None,
+        )
+        if completed.returncode == 1 and shown is not None:
+            status = Status.REFUTED
+            counterexample = "\n".join(lines[shown : shown + OUTPUT_LINES_MAX])
+        elif completed.returncode == 1 and givens:
+            note = f"CrossHair's difference at {lines[givens[0]]} does not show when both run"
         elif completed.returncode == 0 and any("All paths exhausted" in line for line in lines):
             status = Status.PROVED
             note = attempted or None
@@ -275,3 +304,74 @@ def _imported(path: str) -> Any:
     """The object at ``package.module.name``."""
     module, _, attribute = path.rpartition(".")
     return getattr(importlib.import_module(module), attribute)
+
+
+def crosshair_main(argv: Sequence[str]) -> int:
+    """CrossHair's command line (``argv`` as after ``crosshair``); returns its exit code.
+
+    ``diffbehavior`` stops at the first difference that shows when both functions run
+    (:func:`stop_at_first_difference`); every other command is CrossHair's own.
+    """
+    from crosshair.main import command_line_parser
+    from crosshair.main import main as crosshair_command_line
+
+    try:
+        arguments = command_line_parser().parse_args(list(argv))
+        if arguments.action == "diffbehavior":
+            stop_at_first_difference(arguments.fn1, arguments.fn2)
+        crosshair_command_line(list(argv))
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
+
+
+def stop_at_first_difference(function1: str, function2: str) -> bool:
+    """Make this process's ``diffbehavior`` of ``function1`` and ``function2`` stop at the
+    first difference that shows when both run (:func:`_difference_shows`), without
+    searching the rest of its bound or the other argument order.
+
+    CrossHair has no option for this: its search (``explore_paths``) stops when the
+    callback it gives each explored path returns true, and each difference it finds is
+    a ``BehaviorDiff``. A difference that does not show (CrossHair's model of a builtin
+    parting from Python's) is kept and the search goes on. Returns False, and changes
+    nothing, when CrossHair's internals are not the ones this relies on: the search then
+    runs to its bound, which costs time but gives the same verdict.
+    """
+    try:
+        diff_behavior: Any = importlib.import_module("crosshair.diff_behavior")
+        tracers: Any = importlib.import_module("crosshair.tracers")
+    except ImportError:
+        return False
+    explore_paths = getattr(diff_behavior, "explore_paths", None)
+    behavior_diff = getattr(diff_behavior, "BehaviorDiff", None)
+    if explore_paths is None or behavior_diff is None:
+        return False
+    shown: list[object] = []
+
+    def _shows(arguments: dict[str, str]) -> bool:
+        given = "Given: (" + ", ".join(f"{name}={value}" for name, value in arguments.items())
+        return _difference_shows(function1, function2, given + "),") is not False
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        difference = behavior_diff(*args, **kwargs)
+        if not shown:
+            # Run both functions concretely, outside CrossHair's symbolic execution.
+            with tracers.NoTracing() if tracers.is_tracing() else contextlib.nullcontext():
+                if _shows(difference.args):
+                    shown.append(difference)
+        return difference
+
+    def explore(
+        fn: Any, sig: Any, options: Any, search_root: Any, on_path_complete: Any, **kwargs: Any
+    ) -> None:
+        if shown:  # the other argument order: already decided
+            return
+
+        def completed(*path: Any) -> bool:
+            return bool(on_path_complete(*path)) or bool(shown)
+
+        explore_paths(fn, sig, options, search_root, completed, **kwargs)
+
+    diff_behavior.BehaviorDiff = recorded
+    diff_behavior.explore_paths = explore
+    return True

@@ -4,7 +4,8 @@ icontract wraps every checked function in a few frames and CrossHair adds its ow
 around each symbolic call, so a contract that calls another contracted function
 exceeds Python's default recursion limit (1,000) and CrossHair would report a
 ``RecursionError`` instead of a verdict. This entry point raises the limit and
-then hands over to CrossHair's own command line unchanged.
+then hands over to CrossHair's command line as :func:`dynamokv.proofs.crosshair_main`
+runs it (``diffbehavior`` stops at its first difference that shows).
 """
 
 from __future__ import annotations
@@ -15,14 +16,10 @@ RECURSION_LIMIT = 20_000
 
 
 def main(argv: list[str]) -> int:
-    from crosshair.main import main as crosshair_main
+    from dynamokv.proofs import crosshair_main
 
     sys.setrecursionlimit(RECURSION_LIMIT)
-    try:
-        crosshair_main(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-    return 0
+    return crosshair_main(argv)
 
 
 if __name__ == "__main__":

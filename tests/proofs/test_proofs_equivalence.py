@@ -10,11 +10,13 @@ must be found within the same bound.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dynamokv import proofs
 from dynamokv.impl.cli import _equivalence, main
-from dynamokv.proofs import Status
+from dynamokv.proofs import Status, _crosshair
+from dynamokv.proofs._crosshair import run_cpu_bounded
 
 PAIR_NAMES = [pair.name for pair in _equivalence.PAIRS]
 
@@ -128,3 +130,68 @@ def test_pair_is_equivalent_and_its_planted_divergence_is_found(
     assert f"equivalence.{name}.planted" in out
     assert "All paths exhausted" in out or "proved ✓" in out
     assert "counterexample: Given:" in out
+
+
+LOOP_MODULE = """\
+def triangle(n: int) -> int:
+    return sum(range(n))
+
+
+def triangle_but_two(n: int) -> int:
+    return -1 if n == 2 else sum(range(n))
+
+
+def triangle_from_five(n: int) -> int:
+    return sum(range(n)) if n < 5 else 0
+"""
+
+
+def test_a_difference_that_shows_ends_the_search_long_before_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``range`` of a symbolic integer has a path per length, so CrossHair alone searches
+    this pair until its bound (600 s here); the command line the rows run stops at the
+    difference at n=2, which shows when both run."""
+    (tmp_path / "crosshair_loop.py").write_text(LOOP_MODULE)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    argv = [
+        *_crosshair.COMMAND,
+        "diffbehavior",
+        "--per_condition_timeout=600",
+        "crosshair_loop.triangle",
+        "crosshair_loop.triangle_but_two",
+    ]
+    completed = run_cpu_bounded(argv, cpu_seconds=30)
+    assert completed.returncode == 1, completed
+    assert completed.stdout.startswith("Given: (n=2),"), completed.stdout
+
+
+def test_the_search_goes_on_past_a_difference_that_does_not_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a stand-in for CrossHair's search that reports a difference on each of its
+    paths: one at n=1 (both functions return 0 when run) does not end the search, the
+    next at n=7 (21 against 0) does, and the other argument order is not searched."""
+    from crosshair import diff_behavior
+
+    (tmp_path / "crosshair_loop.py").write_text(LOOP_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    searched: list[int] = []
+
+    def search(
+        fn: object, sig: object, options: object, root: object, on_path_complete: Any
+    ) -> None:
+        for n in (1, 7, 9):
+            searched.append(n)
+            diff_behavior.BehaviorDiff({"n": str(n)}, None, None, None, None)
+            if on_path_complete():
+                return
+
+    monkeypatch.setattr(diff_behavior, "explore_paths", search)
+    monkeypatch.setattr(diff_behavior, "BehaviorDiff", diff_behavior.BehaviorDiff)
+    assert _crosshair.stop_at_first_difference(
+        "crosshair_loop.triangle", "crosshair_loop.triangle_from_five"
+    )
+    for _order in range(2):
+        diff_behavior.explore_paths(None, None, None, None, lambda *path: False)
+    assert searched == [1, 7]
