@@ -276,6 +276,16 @@ def test_a_tick_runs_every_timeout_due_past_a_finished_requests_timer() -> None:
     assert substitutes == [(first, "n1"), (first, "n5"), (third, "n1"), (third, "n5")]
 
 
+def test_a_tick_later_than_a_due_timeout_still_runs_it() -> None:
+    """A driver may wake the node after the tick it asked for (a busy process, a slow
+    event loop): every timeout due by then runs, not only those due at that very tick."""
+    node = _node(SimDisk())
+    node.step(ClientRequest(1, core.GetRequest(KEY)), 100)
+    late = 100 + NodeConfig().replica_timeout_ticks + 3
+    effects = node.step(Tick(), late)
+    assert sorted(e.dst for e in effects if isinstance(e, core.ReadRequest)) == ["n1", "n5"]
+
+
 def test_an_unanswered_request_is_looked_at_again_one_replica_timeout_later() -> None:
     """A coordinator that has not answered looks at its request every
     ``replica_timeout_ticks`` (replacing silent replicas) until the request's deadline:

@@ -30,6 +30,7 @@ from dynamokv.impl.core import (
     PutResult,
     ReadRequest,
     Receive,
+    RepairPush,
     Reply,
     Result,
     SetTimer,
@@ -472,6 +473,27 @@ def test_a_put_ships_the_sibling_that_alone_saw_an_earlier_dot_of_the_coordinato
     assert theirs not in informed and {v.dot[0] for v in informed} == {"n2"}
     (naming_others,) = shipped((("n1", 7),), 5)  # n2 itself not named: nothing seen of it
     assert theirs in naming_others
+    (naming_a_later_node,) = shipped((("n4", 7),), 6)  # nor here, n4 sorting after n2
+    assert theirs in naming_a_later_node
+
+
+def test_a_put_does_not_ship_another_nodes_sibling_that_saw_nothing_of_the_coordinator() -> None:
+    """The other side of that rule: a held sibling of another node whose context names
+    none of the coordinator's dots is not shipped with the coordinator's new version,
+    whether its context names other nodes only (n1 and n4, on either side of n2) or
+    names n2 at 0 (nothing of it seen); the replicas get n2's version alone."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk)
+    theirs = (
+        Version(b"theirs", ("n3", 1), (("n1", 2), ("n4", 3))),
+        Version(b"zero", ("n5", 1), (("n2", 0),)),
+    )
+    _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, theirs)), 1)
+    request = ClientRequest(2, PutRequest(KEY, b"mine"))
+    effects = _step_durably(node, disk, request, 2)
+    shipped = {e.versions for e in effects if isinstance(e, WriteRequest)}
+    assert [[v.dot[0] for v in versions] for versions in shipped] == [["n2"]]
+    assert len(disk.read_versions(KEY)) == 3  # n2 holds all three siblings
 
 
 def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
@@ -496,7 +518,8 @@ def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
 
 def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
     """The bound holds at a replica as at a coordinator, the bound included: a replica
-    with a bound of 2 sent two concurrent versions stores both and acknowledges."""
+    with a bound of 2 sent two concurrent versions stores both and acknowledges, and
+    stores both when an anti-entropy repair brings them."""
     disk = SimDisk()
     node = Node(
         "n2",
@@ -510,6 +533,9 @@ def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
     effects = _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, siblings)), 1)
     assert disk.read_versions(KEY) == siblings
     assert [e.ok for e in effects if isinstance(e, WriteAck)] == [True]
+    repair = RepairPush("n3", "n2", 0, ((b"other", siblings),))  # merged in one batch
+    _step_durably(node, disk, Receive(repair), 2)
+    assert disk.read_versions(b"other") == siblings
 
 
 def test_a_version_without_a_value_is_a_tombstone_and_an_empty_value_is_not() -> None:
