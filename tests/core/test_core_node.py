@@ -161,6 +161,14 @@ def _leases_asked(effects: list[core.Effect]) -> list[int]:
     ]
 
 
+def _first_put_durable(disk: SimDisk, node: Node) -> list[core.Effect]:
+    """Put 1 at tick 1 with its first lease made durable; the effects of that step."""
+    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"v1")), 1))
+    (first,) = [e for e in effects if isinstance(e, Persist)]
+    disk.sync(first.persist_id)
+    return node.step(PersistDone(first.persist_id), 1)
+
+
 def test_a_counter_lease_is_renewed_by_one_block_once_less_than_half_a_block_is_left() -> None:
     """Dynamo §4.4's counter of a node must never be issued twice, so the node leases
     counters ahead (a durable upper bound). With ``counter_lease_block`` 6 and every lease
@@ -192,10 +200,7 @@ def test_counters_up_to_the_durable_lease_are_issued_while_its_renewal_is_not_du
     Reference: Dynamo §4.4"""
     disk = SimDisk()
     node = _node(disk, counter_lease_block=4)
-    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"v1")), 1))
-    (first,) = [e for e in effects if isinstance(e, Persist)]
-    disk.sync(first.persist_id)
-    effects = node.step(PersistDone(first.persist_id), 1)
+    effects = _first_put_durable(disk, node)
     for request_id in range(2, 6):
         effects += _carry_out(
             disk, node.step(ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id)), 2)
@@ -218,10 +223,7 @@ def test_a_renewal_below_a_lease_already_asked_for_persists_nothing() -> None:
     Reference: Dynamo §4.4"""
     disk = SimDisk()
     node = _node(disk, counter_lease_block=4)
-    effects = _carry_out(disk, node.step(ClientRequest(1, PutRequest(KEY, b"v1")), 1))
-    (first,) = [e for e in effects if isinstance(e, Persist)]
-    disk.sync(first.persist_id)
-    node.step(PersistDone(first.persist_id), 1)
+    _first_put_durable(disk, node)
     later = PutRequest(KEY, b"later", (("n2", 100),))
     assert _leases_asked(_carry_out(disk, node.step(ClientRequest(2, later), 2))) == [105]
     for request_id in (3, 4):

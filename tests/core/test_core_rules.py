@@ -9,6 +9,7 @@ armed time asks for the next wake-up.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from core_helpers import KEY, put, settle, small_cluster
@@ -157,11 +158,12 @@ def _step_durably(node: Node, disk: SimDisk, event: Event, now: int) -> list[Eff
     return list(effects)
 
 
-def _node_n2_of_five(disk: SimDisk) -> Node:
-    """Node "n2" of five on a balanced ring (N=3, Q=64), storing on ``disk``."""
+def _node_n2_of_five(disk: SimDisk, **config: Any) -> Node:
+    """Node "n2" of five on a balanced ring (N=3, Q=64), storing on ``disk``, with
+    ``config``'s options."""
     return Node(
         "n2",
-        config=NodeConfig(),
+        config=NodeConfig(**config),
         membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
         health=TimeoutHealth(),
         storage=disk,
@@ -501,14 +503,7 @@ def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
     two concurrent puts at a coordinator with a bound of 2 leave both siblings, and both
     are shipped to the replicas."""
     disk = SimDisk()
-    node = Node(
-        "n2",
-        config=NodeConfig(versions_per_key_max=2),
-        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
-        health=TimeoutHealth(),
-        storage=disk,
-        random=random.Random(1),
-    )
+    node = _node_n2_of_five(disk, versions_per_key_max=2)
     for request_id in (1, 2):
         request = ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id))
         effects = _step_durably(node, disk, request, request_id)
@@ -521,14 +516,7 @@ def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
     with a bound of 2 sent two concurrent versions stores both and acknowledges, and
     stores both when an anti-entropy repair brings them."""
     disk = SimDisk()
-    node = Node(
-        "n2",
-        config=NodeConfig(versions_per_key_max=2),
-        membership=PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64),
-        health=TimeoutHealth(),
-        storage=disk,
-        random=random.Random(1),
-    )
+    node = _node_n2_of_five(disk, versions_per_key_max=2)
     siblings = (Version(b"a", ("n3", 1)), Version(b"b", ("n4", 1)))
     effects = _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, siblings)), 1)
     assert disk.read_versions(KEY) == siblings
