@@ -394,7 +394,7 @@ class RequestPath:
                 op.reply_to,
                 GetResult(False, replies=len(op.responses), error="timeout: fewer than r replies"),
             )
-        if not self.config.read_repair or len(op.responses) < 2:
+        if not self.config.read_repair:
             return
         # Read repair: every owner that answered with less gets the merge.
         merged = reconcile(v for held in op.responses.values() for v in held)
@@ -470,13 +470,14 @@ class RequestPath:
                 self._request_lease(counter + self.config.counter_lease_block)
             return None
         self._counter = max(self._counter, counter)
-        if self._lease_durable - self._counter < self.config.counter_lease_block // 2:
+        # Renewed against the lease asked for, not the durable one: while a renewal is on
+        # its way to disk, the puts issued under the durable lease ask for nothing more.
+        if self._lease_requested - self._counter < self.config.counter_lease_block // 2:
             self._request_lease(self._counter + self.config.counter_lease_block)
         return counter
 
     def _request_lease(self, counter_max: int) -> None:
-        if counter_max <= self._lease_requested:
-            return
+        """Persist a lease up to ``counter_max``, above every lease asked for so far."""
         self._lease_requested = counter_max
         self.stats.leases_persisted += 1
         self.out.persist((StoreLease(counter_max),), LeaseDurable(counter_max))

@@ -169,16 +169,27 @@ def _first_put_durable(disk: SimDisk, node: Node) -> list[core.Effect]:
     return node.step(PersistDone(first.persist_id), 1)
 
 
-def test_a_counter_lease_is_renewed_by_one_block_once_less_than_half_a_block_is_left() -> None:
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (6, {1: [6], 4: [10], 8: [14], 12: [18]}),
+        (5, {1: [5], 4: [9], 8: [13], 12: [17]}),
+    ],
+)
+def test_a_counter_lease_is_renewed_by_one_block_once_less_than_half_a_block_is_left(
+    block: int, expected: dict[int, list[int]]
+) -> None:
     """Dynamo §4.4's counter of a node must never be issued twice, so the node leases
     counters ahead (a durable upper bound). With ``counter_lease_block`` 6 and every lease
     durable at once: the first lease runs to 6; the put that leaves fewer than 3 (half
     the block) counters under the durable lease asks for the next one, one block past the
-    counter it just issued (4 + 6 = 10); and so on every fourth put.
+    counter it just issued (4 + 6 = 10); and so on every fourth put. Half of an odd block
+    is rounded down: with 5, the put that leaves 2 asks for nothing, the one that leaves 1
+    asks for 4 + 5 = 9.
 
     Reference: Dynamo §4.4"""
     disk = SimDisk()
-    node = _node(disk, counter_lease_block=6)
+    node = _node(disk, counter_lease_block=block)
     asked: dict[int, list[int]] = {}
     for request_id in range(1, 13):
         now = request_id * 10
@@ -189,13 +200,14 @@ def test_a_counter_lease_is_renewed_by_one_block_once_less_than_half_a_block_is_
                 effects += _carry_out(disk, node.step(PersistDone(effect.persist_id), now + 1))
         if _leases_asked(effects):
             asked[request_id] = _leases_asked(effects)
-    assert asked == {1: [6], 4: [10], 8: [14], 12: [18]}
+    assert asked == expected
 
 
 def test_counters_up_to_the_durable_lease_are_issued_while_its_renewal_is_not_durable() -> None:
     """A counter equal to the durable lease is covered by it: with ``counter_lease_block``
     4 and the renewal (to 7) never durable, puts get dots 1 to 4 without waiting, and
-    only the fifth waits, until the renewal is durable.
+    only the fifth waits, until the renewal is durable. The renewal is asked for once:
+    the puts after it, under the same durable lease, persist no further lease record.
 
     Reference: Dynamo §4.4"""
     disk = SimDisk()
@@ -207,6 +219,7 @@ def test_counters_up_to_the_durable_lease_are_issued_while_its_renewal_is_not_du
         )
     dots = [e.versions[-1].dot for e in effects if isinstance(e, WriteRequest)]
     assert sorted(set(dots)) == [("n2", 1), ("n2", 2), ("n2", 3), ("n2", 4)]
+    assert _leases_asked(effects) == [7]
     renewal = next(e for e in effects if isinstance(e, Persist) and _leases_asked([e]) == [7])
     disk.sync(renewal.persist_id)
     effects = node.step(PersistDone(renewal.persist_id), 3)
@@ -286,6 +299,19 @@ def test_a_tick_later_than_a_due_timeout_still_runs_it() -> None:
     late = 100 + NodeConfig().replica_timeout_ticks + 3
     effects = node.step(Tick(), late)
     assert sorted(e.dst for e in effects if isinstance(e, core.ReadRequest)) == ["n1", "n5"]
+
+
+def test_a_tick_later_than_a_requests_deadline_fails_it() -> None:
+    """A driver woken after a request's deadline (not at it) still ends the request: the
+    put that no replica acked fails with its timeout in that step, and nothing is sent."""
+    disk = SimDisk()
+    node = _node(disk)
+    _first_put_durable(disk, node)
+    late = 1 + NodeConfig().request_timeout_ticks + 5
+    effects = node.step(Tick(), late)
+    (result,) = [e.result for e in effects if isinstance(e, core.Reply)]
+    assert not result.ok and result.error == "timeout: fewer than w acks"
+    assert not [e for e in effects if isinstance(e, Message)], "no substitute asked"
 
 
 def test_an_unanswered_request_is_looked_at_again_one_replica_timeout_later() -> None:
@@ -1171,6 +1197,29 @@ def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_
         if any(isinstance(effect, core.ReapQuery) for effect in out.effects):
             rounds.append(now)
     assert rounds == [1_050, 1_100]
+
+
+def test_a_get_answered_by_exactly_two_owners_repairs_the_stale_one() -> None:
+    """Read repair needs only two answers to compare: with n3 down, a get (r = 2) of a
+    key owned by n2, n3, n4 hears n2 (current) and n4 (behind), and sends n4 the merge.
+
+    Reference: Dynamo §5"""
+    cluster = small_cluster()
+    first = put(cluster, "n2", b"v1").version
+    assert first is not None
+    for src in ("n1", "n2", "n3", "n5"):  # n4 misses the write and its hinted copy
+        cluster.block(src, "n4")
+    second = put(cluster, "n2", b"v2", (first.dot,)).version
+    settle(cluster)
+    cluster.heal()
+    cluster.crash("n3")
+    coordinator = cluster.nodes["n2"]
+    assert coordinator is not None and coordinator.stats.read_repairs == 0
+    assert cluster.disks["n4"].read_versions(KEY) == (first,)
+    assert get(cluster, "n2", r=2).versions == (second,)
+    settle(cluster)
+    assert coordinator.stats.read_repairs == 1
+    assert cluster.disks["n4"].read_versions(KEY) == (second,)
 
 
 def test_a_get_refused_before_any_read_reports_zero_replies() -> None:
