@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import icontract
 import pytest
+from contract_helpers import WrongResult, rejecting_postconditions
 from dynamokv.spec import kv, lamport, merkle, quorum, ring, vclock
 
 
@@ -42,38 +42,6 @@ def building(leaves: Mapping[bytes, bytes], depth: int) -> dict[str, Any]:
 ONE = {b"k": b"v"}
 OTHER = {b"k": b"w"}
 TWO = {b"k": b"v", b"m": b"v"}
-
-
-@dataclass(frozen=True)
-class WrongResult:
-    """A call and a result the function must never return for it."""
-
-    function: Callable[..., Any]
-    arguments: Mapping[str, Any]
-    wrong: Any
-    why: str
-
-    def __str__(self) -> str:
-        return f"{self.function.__name__}: {self.why}"
-
-
-def rejecting_postconditions(
-    function: Callable[..., Any], arguments: Mapping[str, Any], result: Any
-) -> list[str]:
-    """The source of every postcondition of ``function`` that ``result`` fails: it is false,
-    or it raises (icontract lets the exception through, so the call fails just the same,
-    as when ``zip(..., strict=True)`` meets a result of the wrong length)."""
-    values = {**arguments, "result": result}
-    failed = []
-    for contract in function.__postconditions__:  # type: ignore[attr-defined]
-        condition_values = {name: values[name] for name in contract.condition_args}
-        try:
-            holds = contract.condition(**condition_values)
-        except ValueError:
-            holds = False
-        if not holds:
-            failed.append(str(contract.location))
-    return failed
 
 
 X = kv.make_version(b"x", "a", 1, {})
