@@ -86,6 +86,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKDIR = ROOT / ".mutate"
 PLAN = ROOT / "tests" / "mutation" / "plan.toml"
 EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.toml"
+VERDICTS = ROOT / "tests" / "mutation" / "verdicts"
+"""Judged mutants kept in the repository (``--save-verdicts``), one file per module: a
+session made on a new machine starts from them while its module is unchanged."""
 TARGETS = {"spec": 0.95, "impl/core": 0.90, "proofs": 0.0}
 """Least share of non-equivalent mutants killed, per package (proofs: reported only)."""
 EQUIVALENT_SHARE_MAX = 0.02
@@ -593,7 +596,8 @@ def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
     )
-    if not session.exists():
+    made = not session.exists()
+    if made:
         subprocess.run(
             [sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)],
             cwd=ROOT,
@@ -601,7 +605,82 @@ def open_session(module: str, plan: dict[str, dict[str, object]]) -> Path:
         )
         digest_file.write_text(digest + "\n")
     skip_unjudged_mutants(module, session)
+    if made and (restored := restore_verdicts(module, session, digest)):
+        print(
+            f"{module}: {restored} verdicts restored from {verdict_file(module).relative_to(ROOT)}"
+        )
     return session
+
+
+def verdict_file(module: str) -> Path:
+    return VERDICTS / f"{slug(module)}.json"
+
+
+def save_verdicts(module: str) -> int:
+    """Write the module's judged mutants (killed or survived; a survivor with its diff) to
+    its verdict file, when its session was made from the module as it is; the count."""
+    session = WORKDIR / f"{slug(module)}.sqlite"
+    digest_file = WORKDIR / f"{slug(module)}.sha256"
+    digest = source_digest(module)
+    if not session.exists() or not digest_file.exists():
+        return 0
+    if digest_file.read_text().strip() != digest:
+        return 0
+    rows = []
+    with sqlite3.connect(session) as connection:
+        for operator, occurrence, outcome, diff in connection.execute(
+            "SELECT s.operator_name, s.occurrence, lower(r.test_outcome), r.diff"
+            " FROM mutation_specs s JOIN work_results r ON r.job_id = s.job_id"
+            " WHERE lower(r.test_outcome) IN ('killed', 'survived')"
+            " ORDER BY s.operator_name, s.occurrence"
+        ):
+            row = [operator, occurrence, outcome]
+            if outcome == "survived":
+                row.append(diff)
+            rows.append(row)
+    VERDICTS.mkdir(exist_ok=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    verdict_file(module).write_text(
+        json.dumps({"module": module, "sha256": digest, "commit": commit, "judged": rows}, indent=0)
+        + "\n"
+    )
+    return len(rows)
+
+
+def restore_verdicts(module: str, session: Path, digest: str) -> int:
+    """Record in a new session the verdicts its module's file holds for this very text of
+    the module (the SHA-256 must match); the count. Survivors stay survivors, to be judged
+    again with ``--retest-survivors``; a killed mutant stays killed while tests only grow."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    path = verdict_file(module)
+    if not path.exists():
+        return 0
+    saved = json.loads(path.read_text())
+    if saved.get("sha256") != digest:
+        print(f"{module}: {path.relative_to(ROOT)} was judged on another version of it; not used")
+        return 0
+    verdicts = {(row[0], row[1]): row[2:] for row in saved["judged"]}
+    restored = 0
+    with use_db(str(session), WorkDB.Mode.open) as database:
+        for item in database.pending_work_items:
+            mutation = item.mutations[0]
+            verdict = verdicts.get((mutation.operator_name, mutation.occurrence))
+            if verdict is None:
+                continue
+            outcome, *diff = verdict
+            result = WorkResult(
+                output=f"restored from {path.relative_to(ROOT)} (judged at {saved['commit']})",
+                diff=diff[0] if diff else None,
+                test_outcome=TestOutcome(outcome),
+                worker_outcome=WorkerOutcome.NORMAL,
+            )
+            database.set_result(item.job_id, result)
+            restored += 1
+    return restored
 
 
 STOP_REQUESTED: list[int] = []
@@ -1087,6 +1166,11 @@ def main(argv: list[str]) -> int:
         help="run these (new) tests under coverage and add them to the modules' maps",
     )
     parser.add_argument("--report", action="store_true", help="report the sessions, run nothing")
+    parser.add_argument(
+        "--save-verdicts",
+        action="store_true",
+        help="after the run (or report), keep the modules' verdicts in tests/mutation/verdicts/",
+    )
     args = parser.parse_args(argv)
     plan: dict[str, dict[str, object]] = tomllib.loads(PLAN.read_text())["modules"]
     unknown = [m for m in args.module if m not in plan]
@@ -1175,6 +1259,12 @@ def main(argv: list[str]) -> int:
                 use_map=use_map,
             )
     ok = print_table(modules, plan)
+    if args.save_verdicts:
+        for module in modules:
+            if saved := save_verdicts(module):
+                print(
+                    f"{module}: {saved} verdicts kept in {verdict_file(module).relative_to(ROOT)}"
+                )
     print(f"mutate: {time.monotonic() - started:.0f} s")
     return 0 if ok else 1
 

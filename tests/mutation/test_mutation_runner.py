@@ -127,3 +127,56 @@ def test_a_mark_is_stale_once_its_key_names_another_line(
     assert "'b = a + 2'" in stale[add]  # the first + is another line's now
     module.write_text("def f(a):\n    return a\n")
     assert RUN.stale_marks(["m.py"], marked)[add] == "the module has no such mutant now"
+
+
+def test_saved_verdicts_restore_a_new_session_only_for_the_same_module_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session made on a new machine starts from the verdicts kept for the module's very
+    text; once the module changes, the kept verdicts name other mutants and are not used."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    monkeypatch.setattr(RUN, "ROOT", tmp_path)
+    monkeypatch.setattr(RUN, "WORKDIR", tmp_path / ".mutate")
+    monkeypatch.setattr(RUN, "VERDICTS", tmp_path / "verdicts")
+    module = "spec/tiny.py"
+    (tmp_path / "spec").mkdir()
+    (tmp_path / module).write_text("def f(a, b):\n    return a < b\n")
+    plan = {module: {"package": "spec", "tests": ["tests/spec"]}}
+
+    def outcomes(session: Path) -> dict[tuple[str, int], str | None]:
+        with use_db(str(session), WorkDB.Mode.open) as database:
+            return {
+                (item.mutations[0].operator_name, item.mutations[0].occurrence): (
+                    result.test_outcome.value if result.test_outcome else None
+                )
+                for item, result in database.completed_work_items
+            }
+
+    session = RUN.open_session(module, plan)
+    with use_db(str(session), WorkDB.Mode.open) as database:
+        first, second, *rest = list(database.pending_work_items)
+        database.set_result(
+            first.job_id,
+            WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED),
+        )
+        database.set_result(
+            second.job_id,
+            WorkResult(
+                worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.SURVIVED, diff="-x"
+            ),
+        )
+    judged = {key: value for key, value in outcomes(session).items() if value}
+    assert sorted(judged.values()) == ["killed", "survived"]
+    assert RUN.save_verdicts(module) == 2
+
+    session.unlink()
+    restored = RUN.open_session(module, plan)
+    assert {key: value for key, value in outcomes(restored).items() if value} == judged
+    with use_db(str(restored), WorkDB.Mode.open) as database:
+        assert len(list(database.pending_work_items)) == len(rest)
+
+    (tmp_path / module).write_text("def f(a, b):\n    return b > a\n")
+    remade = RUN.open_session(module, plan)
+    assert not any(outcomes(remade).values())
