@@ -59,7 +59,8 @@ crosshair: $(STAMP)
 # Mutation score of spec/, proofs/ and impl/core/ (cosmic-ray, in place; resumable).
 # CPU-heavy: on demand only, never in `make test`. MUTATE_ARGS="--package spec" for one
 # package, "--minutes 30" to judge a random sample of every module (an estimate with its
-# 95% interval; the sessions resume later), "--report" to print the scores so far.
+# 95% interval; the sessions resume later), "--report" to print the scores so far,
+# "--save-verdicts" to keep the verdicts in tests/mutation/verdicts/ (a fresh clone resumes).
 MUTATE_ARGS ?=
 mutate: $(STAMP)
 	nice -n 15 $(BIN)/python tests/mutation/run.py $(MUTATE_ARGS)
