@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-@icontract.invariant(lambda self: self.n >= 1)
 @icontract.invariant(lambda self: 1 <= self.r <= self.n and 1 <= self.w <= self.n)
 @dataclass(frozen=True, kw_only=True)
 class QuorumConfig:
