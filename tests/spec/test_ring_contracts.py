@@ -543,6 +543,13 @@ WRONG_RESULTS = [
         "a quota one over and one under a share of a whole number of partitions",
         "abs(",
     ),
+    WrongResult(
+        ring.weighted_quotas,
+        {"weights": {"a": 1, "b": 1}, "q": 6},
+        {"a": 5, "b": 1},
+        "a quota two partitions over its share",
+        "abs(",
+    ),
     # assign_partitions_weighted
     WrongResult(
         ring.assign_partitions_weighted,
@@ -587,6 +594,13 @@ WRONG_RESULTS = [
         "from a balanced assignment, all steals from one node",
         "is_weighted_balanced(result",
     ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("c", "a", "b", "c", "a", "b"), "node": "c"},
+        ("a", "b", "b", "b", "a", "a"),
+        "the leaving node sorts last: partitions of nodes sorting before it moved",
+        "zip(",
+    ),
     # leave_partitions_weighted
     WrongResult(
         ring.leave_partitions_weighted,
@@ -619,6 +633,13 @@ WRONG_RESULTS = [
         ("b", "b", "b", "c", "b", "b"),
         "from a balanced assignment, one heir takes everything",
         "is_weighted_balanced(result",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
+        {"assignment": ("c", "a", "b", "c", "a", "b"), "weights": ONES, "node": "c"},
+        ("a", "b", "b", "b", "a", "a"),
+        "the leaving node sorts last: partitions of nodes sorting before it moved",
+        "zip(",
     ),
     # partition_ring
     WrongResult(
@@ -965,6 +986,12 @@ ANSWERS = [
         ("c", "b", "b", "c", "b"),
         "the heirs' partitions counted before the first heir is chosen",
     ),
+    (
+        ring.leave_partitions,
+        {"assignment": ("c", "b", "b", "a", "c"), "node": "c"},
+        ("a", "b", "b", "a", "a"),
+        "the leaving node sorts last: the heirs' partitions counted all the same",
+    ),
     # weighted_quotas and is_weighted_balanced
     (ring.weighted_quotas, {"weights": {"a": 5}, "q": 1}, {"a": 1}, "one node, Q = 1"),
     (ring.weighted_quotas, {"weights": ONES, "q": 3}, ONES, "Q = S"),
@@ -1110,6 +1137,12 @@ ANSWERS = [
         {"assignment": ("a", "b", "b", "c", "a"), "weights": ONES, "node": "a"},
         ("c", "b", "b", "c", "b"),
         "the heirs' partitions counted before the first heir is chosen",
+    ),
+    (
+        ring.leave_partitions_weighted,
+        {"assignment": ("c", "b", "b", "a", "c"), "weights": ONES, "node": "c"},
+        ("a", "b", "b", "a", "a"),
+        "the leaving node sorts last: the heirs' partitions counted all the same",
     ),
     # partition_ring and keys_that_move
     (ring.partition_ring, {"assignment": ("a",)}, ((TOP, "a"),), "Q = 1: one token at the top"),
