@@ -24,7 +24,7 @@ import pytest
 from icontract._represent import represent_condition
 
 
-def _contract_source(contract: Any) -> str:
+def contract_source(contract: Any) -> str:
     """The condition's own lambda, as icontract prints it in a ``ViolationError``
     (``inspect.getsource`` would return the rest of the decorated function with it)."""
     return represent_condition(contract.condition)
@@ -52,7 +52,7 @@ def rejecting_preconditions(
     values = _bound(function, arguments)
     groups = getattr(function, "__preconditions__", [])
     return [
-        _contract_source(contract)
+        contract_source(contract)
         for group in groups
         for contract in group
         if not _holds(contract, values)
@@ -65,7 +65,7 @@ def rejecting_postconditions(
     """The source of every postcondition of ``function`` that ``result`` fails."""
     values = {**_bound(function, arguments), "result": result}
     return [
-        _contract_source(contract)
+        contract_source(contract)
         for contract in getattr(function, "__postconditions__", [])
         if not _holds(contract, values)
     ]

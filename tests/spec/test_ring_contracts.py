@@ -11,7 +11,6 @@ of the ring, Q equal to the number of nodes, ties, and weights at the limit of r
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from contract_helpers import (
     WrongResult,
     check_call,
     check_wrong_result,
+    contract_source,
     rejecting_postconditions,
     rejecting_preconditions,
 )
@@ -795,7 +795,7 @@ def _postcondition(function: Callable[..., Any], fragment: str) -> Callable[...,
     (contract,) = [
         contract
         for contract in function.__postconditions__  # type: ignore[attr-defined]
-        if fragment in inspect.getsource(contract.condition)
+        if fragment in contract_source(contract)
     ]
     return contract.condition
 
