@@ -95,6 +95,9 @@ EQUIVALENT_SHARE_MAX = 0.02
 MUTANT_TIMEOUT_SECONDS = 180.0
 FAST_TIER = ["tests"]
 """What ``make test-fast`` runs (with ``-m "not slow"``): the map's tests, the survivors' retest."""
+UNUSED_PLUGINS = ("schemathesis", "anyio", "xdist", "xdist.looponfail")
+"""pytest plugins installed with the tools that no test uses as a plugin (the API fuzz
+test calls schemathesis as a library): 1.9 s of CPU per run instead of 3.7 s."""
 UNEXECUTED = "no fast test executes this mutant's code"
 """The output recorded for a mutant judged a survivor without running anything."""
 SENTINEL_MODULE = "spec/vclock.py"
@@ -189,7 +192,9 @@ def pytest_command(tests: list[str]) -> list[str]:
     """The fast tests ``tests`` stopping at the first failure.
 
     Their temporary files go to a folder of this run's own, so thousands of runs
-    do not rotate the numbered folders other pytest runs on the machine use.
+    do not rotate the numbered folders other pytest runs on the machine use. The
+    installed plugins no fast test needs are not loaded (:data:`UNUSED_PLUGINS`): that
+    halves the CPU of a run that stops at its first, quick test.
     """
     return [
         sys.executable,
@@ -199,6 +204,7 @@ def pytest_command(tests: list[str]) -> list[str]:
         "-q",
         "-p",
         "no:cacheprovider",
+        *(option for plugin in UNUSED_PLUGINS for option in ("-p", f"no:{plugin}")),
         f"--basetemp={WORKDIR / 'tmp'}",
         "-m",
         "not slow",
