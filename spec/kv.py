@@ -59,7 +59,7 @@ Dot = tuple[str, int]
 
 
 def _freeze(clock: VectorClock) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted((node, counter) for node, counter in clock.items() if counter > 0))
+    return tuple(sorted(clock.items()))
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,7 @@ def context_of(versions: Collection[Version]) -> dict[str, int]:
     lambda held: isinstance(held, Collection), "a collection: the contracts iterate it too"
 )
 @icontract.require(lambda held: all(is_valid_version(v) for v in held))
+@icontract.require(lambda context: vclock.is_valid(context))
 @icontract.ensure(lambda coordinator, context, result: result > context.get(coordinator, 0))
 @icontract.ensure(
     lambda coordinator, held, result: all(result > v.clock.get(coordinator, 0) for v in held)
