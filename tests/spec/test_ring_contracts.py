@@ -6,7 +6,9 @@ rejects. For each postcondition, a wrong result just past the boundary it states
 exactly that postcondition rejects, while the real result passes them all; where two
 contracts state the same bound, a row says both reject. The bodies are held to exact
 answers at the edges: positions 0 and ``RING_SIZE - 1``, the walk wrapping past the top
-of the ring, Q equal to the number of nodes, ties, and weights at the limit of room.
+of the ring, Q equal to the number of nodes, ties, weights at the limit of room, a new
+node sorting before the old ones, and steals kept off the new node's neighbours until
+no other partition is left.
 """
 
 from __future__ import annotations
@@ -507,6 +509,20 @@ WRONG_RESULTS = [
         "from a balanced assignment, one heir takes everything",
         "is_balanced(result",
     ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("c", "a", "b"), "node": "b"},
+        ("c", "c", "a"),
+        "a staying partition moved to a node sorting after its owner, the rest valid",
+        "zip(",
+    ),
+    WrongResult(
+        ring.leave_partitions,
+        {"assignment": ("c", "a", "b"), "node": "b"},
+        ("a", "a", "c"),
+        "a staying partition moved to a node sorting before its owner, the rest valid",
+        "zip(",
+    ),
     # weighted_quotas
     WrongResult(
         ring.weighted_quotas,
@@ -636,6 +652,20 @@ WRONG_RESULTS = [
     ),
     WrongResult(
         ring.leave_partitions_weighted,
+        {"assignment": ("c", "a", "b"), "weights": ONES, "node": "b"},
+        ("c", "c", "a"),
+        "a staying partition moved to a node sorting after its owner, the rest valid",
+        "zip(",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
+        {"assignment": ("c", "a", "b"), "weights": ONES, "node": "b"},
+        ("a", "a", "c"),
+        "a staying partition moved to a node sorting before its owner, the rest valid",
+        "zip(",
+    ),
+    WrongResult(
+        ring.leave_partitions_weighted,
         {"assignment": ("c", "a", "b", "c", "a", "b"), "weights": ONES, "node": "c"},
         ("a", "b", "b", "b", "a", "a"),
         "the leaving node sorts last: partitions of nodes sorting before it moved",
@@ -725,6 +755,13 @@ TWICE = [
         ("set(result)", "is_balanced"),
         "Q = S, a node left out, another twice",
         ("a", "b", "b"),
+    ),
+    Twice(
+        ring.assign_partitions,
+        {"nodes": ["a", "b", "c"], "q": 4},
+        ("set(result)", "is_balanced"),
+        "every node there, and one not asked for",
+        ("a", "b", "c", "d"),
     ),
     Twice(
         ring.partition_of,
@@ -966,6 +1003,30 @@ ANSWERS = [
         ("c", "a", "b", "c", "a", "b"),
         "two steals from the two most loaded",
     ),
+    (
+        ring.join_partitions,
+        {"assignment": ("b", "b"), "new_node": "a"},
+        ("a", "b"),
+        "a new node sorting before the old ones steals all the same",
+    ),
+    (
+        ring.join_partitions,
+        {"assignment": ("b", "b", "b", "c", "c", "b"), "new_node": "a"},
+        ("a", "b", "a", "c", "c", "b"),
+        "the second steal passes over the partitions next to the first, across the wrap",
+    ),
+    (
+        ring.join_partitions,
+        {"assignment": ("b", "b", "b", "c", "b", "c"), "new_node": "a"},
+        ("a", "b", "b", "c", "a", "c"),
+        "a steal lowers the donor's count by one: b, 4 then 3, still gives the second",
+    ),
+    (
+        ring.join_partitions,
+        {"assignment": ("b", "b", "b", "b", "b", "c", "c", "c", "b"), "new_node": "a"},
+        ("a", "b", "b", "a", "b", "c", "c", "c", "a"),
+        "every partition of the most loaded next to the new node's: the last steal lands there",
+    ),
     # leave_partitions
     (
         ring.leave_partitions,
@@ -1024,6 +1085,12 @@ ANSWERS = [
         {"weights": {"a": 3, "b": 5}, "q": 5},
         {"a": 2, "b": 3},
         "the leftover to the largest remainder, not to the largest share",
+    ),
+    (
+        ring.weighted_quotas,
+        {"weights": {"a": 1, "b": 2}, "q": 4},
+        {"a": 1, "b": 3},
+        "the leftover to the larger fractional part of Q·w/Σw: 8/3 before 4/3",
     ),
     (ring.is_weighted_balanced, {"assignment": (), "weights": {}}, False, "no weight"),
     (ring.is_weighted_balanced, {"assignment": ("a",), "weights": {"a": 0}}, False, "weight 0"),
@@ -1097,6 +1164,18 @@ ANSWERS = [
         ("b", "c", "a", "c"),
         "only the node above its share gives",
     ),
+    (
+        ring.join_partitions_weighted,
+        {"assignment": ("b", "b"), "weights": {"a": 1, "b": 1}, "new_node": "a"},
+        ("a", "b"),
+        "a new node sorting before the old ones steals all the same",
+    ),
+    (
+        ring.join_partitions_weighted,
+        {"assignment": ("b", "b", "b", "b"), "weights": {"a": 2, "b": 1}, "new_node": "a"},
+        ("a", "b", "a", "a"),
+        "the second steal passes over the partition after the first; the third has no choice",
+    ),
     # leave_partitions_weighted
     (
         ring.leave_partitions_weighted,
@@ -1143,6 +1222,12 @@ ANSWERS = [
         {"assignment": ("c", "b", "b", "a", "c"), "weights": ONES, "node": "c"},
         ("a", "b", "b", "a", "a"),
         "the leaving node sorts last: the heirs' partitions counted all the same",
+    ),
+    (
+        ring.leave_partitions_weighted,
+        {"assignment": ("a", "a", "b", "c"), "weights": {"a": 1, "b": 2, "c": 3}, "node": "a"},
+        ("c", "b", "b", "c"),
+        "weights 1, 2, 3: each heir the node furthest below its share at that time",
     ),
     # partition_ring and keys_that_move
     (ring.partition_ring, {"assignment": ("a",)}, ((TOP, "a"),), "Q = 1: one token at the top"),
