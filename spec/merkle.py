@@ -105,7 +105,7 @@ def build(
     buckets = tuple(tuple(sorted(pairs)) for pairs in grouped)
     level = tuple(hash_fn(_leaf_payload(pairs)) for pairs in buckets)
     levels = [level]
-    while len(level) > 1:
+    for _ in range(depth):  # each level up halves the one below, up to the root
         level = tuple(
             hash_fn(_inner_payload(level[i], level[i + 1])) for i in range(0, len(level), 2)
         )
@@ -115,7 +115,8 @@ def build(
 
 def root(tree: MerkleTree) -> bytes:
     """The root hash: equal roots mean equal contents (for an injective hash)."""
-    return tree.levels[0][0]
+    (top,) = tree.levels[0]
+    return top
 
 
 def differing_keys(a: Mapping[bytes, bytes], b: Mapping[bytes, bytes]) -> frozenset[bytes]:

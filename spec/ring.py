@@ -33,7 +33,7 @@ import bisect
 import hashlib
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 import icontract
 
@@ -95,10 +95,15 @@ def is_ring(ring: Ring) -> bool:
     """Whether ``ring`` is a valid ring: non-empty, sorted, distinct positions in range."""
     positions = [position for position, _ in ring]
     return (
-        len(ring) > 0
+        len(ring) >= 1
         and all(0 <= position < RING_SIZE for position in positions)
         and all(a < b for a, b in itertools.pairwise(positions))
     )
+
+
+def _distinct(items: Sequence[Hashable]) -> bool:
+    """Whether no item appears twice."""
+    return len(set(items)) == len(items)
 
 
 def nodes_of(ring: Ring) -> frozenset[str]:
@@ -109,7 +114,7 @@ def nodes_of(ring: Ring) -> frozenset[str]:
 @icontract.require(lambda ring: is_ring(ring))
 @icontract.require(lambda position: 0 <= position < RING_SIZE)
 @icontract.ensure(lambda ring, result: len(result) == len(nodes_of(ring)))
-@icontract.ensure(lambda result: len(set(result)) == len(result))
+@icontract.ensure(lambda result: _distinct(result))
 def extended_preference_list(ring: Ring, position: int) -> tuple[str, ...]:
     """Every distinct physical node, in the order met walking clockwise from ``position``.
 
@@ -119,8 +124,7 @@ def extended_preference_list(ring: Ring, position: int) -> tuple[str, ...]:
     """
     start = bisect.bisect_left([token_position for token_position, _ in ring], position)
     ordered: list[str] = []
-    for offset in range(len(ring)):
-        _, node = ring[(start + offset) % len(ring)]
+    for _, node in (*ring[start:], *ring[:start]):
         if node not in ordered:
             ordered.append(node)
     return tuple(ordered)
@@ -130,7 +134,7 @@ def extended_preference_list(ring: Ring, position: int) -> tuple[str, ...]:
 @icontract.require(lambda position: 0 <= position < RING_SIZE)
 @icontract.require(lambda n: n >= 1)
 @icontract.ensure(lambda ring, n, result: len(result) == min(n, len(nodes_of(ring))))
-@icontract.ensure(lambda result: len(set(result)) == len(result))
+@icontract.ensure(lambda result: _distinct(result))
 def preference_list(ring: Ring, position: int, n: int) -> tuple[str, ...]:
     """The first ``n`` distinct physical nodes clockwise from ``position`` (Dynamo §4.3).
 
@@ -140,7 +144,7 @@ def preference_list(ring: Ring, position: int, n: int) -> tuple[str, ...]:
     return extended_preference_list(ring, position)[:n]
 
 
-@icontract.require(lambda weights: len(weights) > 0)
+@icontract.require(lambda weights: len(weights) >= 1)
 @icontract.require(lambda weights: all(count >= 1 for count in weights.values()))
 @icontract.ensure(lambda result: is_ring(result))
 def random_tokens(weights: Mapping[str, int], hash_fn: HashFn) -> Ring:
@@ -178,7 +182,7 @@ def partition_of(position: int, q: int) -> int:
     return position * q // RING_SIZE
 
 
-@icontract.require(lambda nodes: len(nodes) > 0 and len(set(nodes)) == len(nodes))
+@icontract.require(lambda nodes: len(nodes) >= 1 and _distinct(nodes))
 @icontract.require(lambda nodes, q: q >= len(nodes))
 @icontract.ensure(lambda q, result: len(result) == q)
 @icontract.ensure(lambda nodes, result: set(result) == set(nodes))
@@ -206,7 +210,7 @@ def is_balanced(assignment: Sequence[str], nodes: Iterable[str]) -> bool:
 
 
 @icontract.require(lambda assignment, new_node: new_node not in assignment)
-@icontract.require(lambda assignment: len(set(assignment)) < len(assignment))
+@icontract.require(lambda assignment: not _distinct(assignment))
 @icontract.ensure(
     lambda assignment, new_node, result: all(
         after in (before, new_node) for before, after in zip(assignment, result, strict=True)
@@ -248,13 +252,12 @@ def join_partitions(assignment: Sequence[str], new_node: str) -> tuple[str, ...]
 
     for steal in range(target):
         start = steal * q // target
-        scan = [(start + offset) % q for offset in range(q)]
+        scan = [*range(start, q), *range(start)]
         index = next((i for i in scan if stealable(i, spread=True)), None)
         if index is None:
             index = next(i for i in scan if stealable(i, spread=False))
         counts[owners[index]] -= 1
         owners[index] = new_node
-        counts[new_node] += 1
     return tuple(owners)
 
 
@@ -289,7 +292,7 @@ def leave_partitions(assignment: Sequence[str], node: str) -> tuple[str, ...]:
 
 
 def _valid_weights(weights: Mapping[str, int]) -> bool:
-    return len(weights) > 0 and all(type(w) is int and w >= 1 for w in weights.values())
+    return len(weights) >= 1 and all(type(w) is int and w >= 1 for w in weights.values())
 
 
 def _weights_of(weights: Mapping[str, int], nodes: Iterable[str]) -> dict[str, int]:
@@ -357,24 +360,24 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
     """
     quotas = weighted_quotas(weights, q)
     order = sorted(quotas)
-    credit = dict.fromkeys(order, 0)
+    credit: Counter[str] = Counter()
     owners: list[str] = []
     for _ in range(q):
         for node in order:
             credit[node] += quotas[node]
-        chosen = max(order, key=lambda node: (credit[node], -order.index(node)))
+        chosen = max(order, key=lambda node: credit[node])  # ties: the first in order
         credit[chosen] -= q
         owners.append(chosen)
     return tuple(owners)
 
 
-@icontract.require(lambda assignment: len(assignment) > 0)
+@icontract.require(lambda assignment: len(assignment) >= 1)
 @icontract.require(lambda assignment, new_node: new_node not in assignment)
 @icontract.require(lambda assignment, weights: set(assignment) <= set(weights))
 @icontract.require(lambda weights, new_node: new_node in weights and _valid_weights(weights))
 @icontract.require(
     lambda assignment, weights, new_node: _room_for(
-        {node: w for node, w in weights.items() if node in set(assignment) | {new_node}},
+        {node: w for node, w in weights.items() if node in {new_node}.union(assignment)},
         len(assignment),
     )
 )
@@ -390,7 +393,7 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
             {
                 node: weight
                 for node, weight in weights.items()
-                if node in set(assignment) | {new_node}
+                if node in {new_node}.union(assignment)
             },
             len(assignment),
         )[new_node]
@@ -398,7 +401,7 @@ def assign_partitions_weighted(weights: Mapping[str, int], q: int) -> tuple[str,
 )
 @icontract.ensure(
     lambda assignment, weights, new_node, result: (
-        is_weighted_balanced(result, _weights_of(weights, set(assignment) | {new_node}))
+        is_weighted_balanced(result, _weights_of(weights, {new_node}.union(assignment)))
         or not is_weighted_balanced(assignment, _weights_of(weights, set(assignment)))
     )
 )
@@ -426,11 +429,11 @@ def join_partitions_weighted(
         # the rounded quota: a node one partition over a quota that was rounded up may be
         # less over its share than a node one over a quota rounded down.
         donor = min(
-            (node for node in counts if node != new_node),
+            counts,
             key=lambda node: (q * members[node] - counts[node] * total, node),
         )
         start = steal * q // take
-        scan = [(start + offset) % q for offset in range(q)]
+        scan = [*range(start, q), *range(start)]
 
         def fits(index: int, *, spread: bool, donor: str = donor) -> bool:
             if owners[index] != donor:
@@ -443,7 +446,6 @@ def join_partitions_weighted(
             index = next(i for i in scan if fits(i, spread=False))
         counts[donor] -= 1
         owners[index] = new_node
-        counts[new_node] += 1
     return tuple(owners)
 
 
