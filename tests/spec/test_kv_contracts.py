@@ -12,6 +12,8 @@ wins, and the model's get, put and apply.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from contract_helpers import Call, WrongResult, check_call, check_wrong_result
 from dynamokv.spec import kv
@@ -180,6 +182,13 @@ WRONG_RESULTS = [
         "lambda coordinator, context, result",
     ),
     WrongResult(kv.next_counter, issuing({}, [A3]), 3, "a counter a held dot has", "for v in held"),
+    WrongResult(
+        kv.next_counter,
+        issuing({"a": 3}, []),
+        2,
+        "a counter below the context's",
+        "lambda coordinator, context, result",
+    ),
     WrongResult(
         kv.next_counter,
         issuing({}, [SEES_X_VIA_B]),
@@ -406,3 +415,10 @@ def test_apply_merges_and_leaves_the_original_model_alone() -> None:
     assert before.get(b"k")[0] == {X, Y}
     assert after.get(b"k")[0] == {X_THEN_Z, Y}
     assert after.apply(b"k", [X]).get(b"k")[0] == {X_THEN_Z, Y}
+
+
+def test_a_version_and_the_model_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        X.value = b"changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kv.KVModel().data = {}  # type: ignore[misc]

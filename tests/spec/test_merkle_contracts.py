@@ -11,6 +11,7 @@ when two trees differ in their first bucket, their last one, every one, or none.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Mapping
@@ -421,3 +422,11 @@ def test_diff_of_the_deepest_trees_walks_one_path_per_differing_bucket() -> None
     assert merkle.diff(deep(DEEP_FIRST), deep(DEEP_LAST)) == merkle.MerkleDiff(
         frozenset({b"\x00\x00", b"\xff\xff"}), 1 + 2 + 2 * (2 * 15)
     ), "the first and the last of 65536 buckets: the root, its children, two paths of 15"
+
+
+def test_a_tree_and_a_diff_are_frozen() -> None:
+    built = merkle.build({}, depth=0, bucket_of=len, hash_fn=bytes)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.depth = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        merkle.MerkleDiff(keys=frozenset(), nodes_compared=1).nodes_compared = 2  # type: ignore[misc]

@@ -4,6 +4,8 @@ draws (R + W = N against R + W = N + 1; a hint held twice; a substitute past the
 
 from __future__ import annotations
 
+import dataclasses
+
 import icontract
 import pytest
 from contract_helpers import Call, WrongResult, check_call, check_wrong_result
@@ -171,3 +173,10 @@ def test_sloppy_quorum_hands_each_unhealthy_owner_to_the_next_healthy_substitute
     assert chosen == (("b", None), ("d", "a"), ("e", "c"))
     assert quorum.sloppy_quorum(["a", "b"], set(), 2) == ()
     assert quorum.strict_quorum(["a", "b", "c"], {"a", "c"}, 2) == ("a",)
+
+
+def test_a_configuration_is_frozen_and_takes_keywords_only() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        QuorumConfig().n = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        QuorumConfig(3, 2, 2)  # type: ignore[misc]
