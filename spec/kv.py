@@ -169,7 +169,9 @@ def context_of(versions: Collection[Version]) -> dict[str, int]:
 @icontract.require(lambda context: vclock.is_valid(context))
 @icontract.ensure(lambda coordinator, context, result: result > context.get(coordinator, 0))
 @icontract.ensure(
-    lambda coordinator, held, result: all(result > v.clock.get(coordinator, 0) for v in held)
+    lambda coordinator, held, result: all(
+        result > v.clock[coordinator] for v in held if coordinator in v.clock
+    )
 )
 def next_counter(coordinator: str, context: VectorClock, held: Collection[Version]) -> int:
     """The counter a coordinator issues: above its entry in the context and above
@@ -178,7 +180,7 @@ def next_counter(coordinator: str, context: VectorClock, held: Collection[Versio
     The clocks, not just the dots: a version the coordinator wrote may have been
     superseded and dropped, and then only the context of the version that
     superseded it still records that counter."""
-    issued = [v.clock.get(coordinator, 0) for v in held]
+    issued = [v.clock[coordinator] for v in held if coordinator in v.clock]
     return max([context.get(coordinator, 0), *issued]) + 1
 
 
