@@ -679,7 +679,7 @@ def restore_verdicts(module: str, session: Path, digest: str) -> int:
                 continue
             outcome, *diff = verdict
             result = WorkResult(
-                output=f"restored from {path.relative_to(ROOT)} (judged at {saved['commit']})",
+                output=f"restored from {path.relative_to(ROOT)} (saved at {saved['commit']})",
                 diff=diff[0] if diff else None,
                 test_outcome=TestOutcome(outcome),
                 worker_outcome=WorkerOutcome.NORMAL,
