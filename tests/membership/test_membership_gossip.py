@@ -810,6 +810,28 @@ def test_a_leave_lost_to_a_racing_ring_is_issued_again_on_top_of_it(
     assert view.ring.version == 3 and view.ring.nodes() == left
 
 
+def test_ring_changes_issued_counts_the_rings_made_here_and_not_those_adopted() -> None:
+    """``ring_changes_issued`` (exported as a counter) counts the rings this node makes:
+    one per admin command, one per change issued again on top of a ring that dropped it;
+    a ring made elsewhere and adopted here is counted in ``rings_adopted`` only.
+
+    Reference: Dynamo §4.8.1
+    """
+    owners = assign_partitions(["a", "b", "c", "d"], Q)
+    view = _normal_member_over(owners)
+    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c", "d"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_leave("c", 10)
+    assert (view.metrics.ring_changes_issued, view.metrics.rings_adopted) == (1, 1)
+    rival = RingState(2, "z#1", leave_partitions(owners, "d"))  # z#1 > a#1: it wins
+    view.receive(GossipAck("b", "y", (), (), rival, False), 11)
+    assert view.ring.version == 3  # the leave of c, issued again on top of the rival
+    assert (view.metrics.ring_changes_issued, view.metrics.rings_adopted) == (2, 3)
+    later = RingState(4, "z#1", view.ring.owners)
+    view.receive(GossipAck("b", "y", (), (), later, False), 12)
+    assert (view.metrics.ring_changes_issued, view.metrics.rings_adopted) == (2, 4)
+
+
 def test_a_satisfied_join_stops_being_watched_after_the_watch_period() -> None:
     """A join the ring already reflects is watched for ``change_watch_ticks`` and
     forgotten at the first round after that."""

@@ -532,6 +532,23 @@ def test_a_hash_cache_remembers_one_inner_hash_per_level_above_a_written_leaf() 
     tree.check()
 
 
+def test_a_hash_cache_remembers_one_inner_hash_per_node_above_leaves_written_together() -> None:
+    """Keys written to the first and the last leaf of a tree of depth 3 between two reads
+    are rehashed level by level: the two paths are apart up to the root, so the cache
+    learns two inner hashes at levels 2 and 1 and the root's, five, and none above it."""
+    cache = MerkleHashCache()
+    tree = PartitionMerkleTree(0, partition_count=1, depth=3, hashes=cache)
+    keys = [b"k%d" % index for index in range(1_000)]
+    first = next(key for key in keys if tree.bucket_of(key) == 0)
+    last = next(key for key in keys if tree.bucket_of(key) == 7)
+    tree.put(first, b"hash")
+    tree.put(last, b"hash")
+    root = tree.root()
+    assert len(cache.inner) == 5
+    assert root in cache.inner.values()
+    tree.check()
+
+
 def test_a_responder_whose_tree_has_another_depth_refuses_the_exchange() -> None:
     """Node hashes are compared level by level only between trees of one depth: a
     responder whose tree is deeper (or shallower) than the request's refuses, and the
@@ -639,13 +656,43 @@ def test_roots_rounds_to_a_peer_rotate_through_more_partitions_than_one_message_
     assert not any(r.complete for r in asked)
 
 
-def test_a_roots_round_sharing_exactly_the_bound_lists_only_partitions_holding_data() -> None:
-    """When the partitions shared with a peer fit one message exactly
-    (``roots_per_message_max`` of them), the round is ``complete``: it lists only the
-    partitions holding data here, in order, and the peer takes the rest as empty."""
-    (first, *_) = _roots_rounds(8, {5, 2})
+@pytest.mark.parametrize("roots_per_message_max", [8, 9, 64])
+def test_a_roots_round_whose_shared_partitions_fit_one_message_lists_only_those_holding_data(
+    roots_per_message_max: int,
+) -> None:
+    """When the partitions shared with a peer fit one message (``roots_per_message_max``
+    of them exactly, or fewer), the round is ``complete``: it lists only the partitions
+    holding data here, in order, and the peer takes the rest as empty.
+
+    Reference: Dynamo §4.7
+    """
+    (first, *_) = _roots_rounds(roots_per_message_max, {5, 2})
     assert first.complete and first.partitions == (2, 5)
     assert len(first.roots) == 2
+
+
+def test_a_complete_roots_request_counts_what_it_leaves_out_as_empty() -> None:
+    """A ``complete`` roots request means "every shared partition I leave out is empty
+    here": the answering replica reports a partition it holds data in and the request
+    left out as differing, so the asker starts an exchange for it. A request that is not
+    complete lists a slice only, and what it leaves out says nothing.
+
+    Reference: Dynamo §4.7
+    """
+    rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
+    depth = rounds.config.merkle_depth
+    (empty_root,) = rounds.trees.roots((5,))
+
+    def answer(complete: bool) -> tuple[int, ...]:
+        effects = out.begin()
+        request = RootsRequest("n1", "n3", 7, depth, (5,), (empty_root,), complete)
+        rounds.on_roots_request(request, ring)
+        (reply,) = [e for e in effects if isinstance(e, RootsReply)]
+        assert reply.ok and reply.dst == "n1"
+        return reply.differing
+
+    assert answer(complete=True) == (2,)
+    assert answer(complete=False) == ()
 
 
 def test_a_node_runs_two_exchanges_at_once_by_default() -> None:
@@ -749,6 +796,33 @@ def test_a_reply_is_read_against_the_request_it_answers() -> None:
     (finished,) = initiator.receive(other_kind, 2, None)
     assert isinstance(finished, ExchangeFinished) and not finished.ok
     assert initiator.metrics.exchanges_abandoned == 1
+
+
+def test_a_reply_from_another_node_than_the_exchanges_peer_is_ignored() -> None:
+    """An exchange compares this replica's tree with one peer's: a reply carrying the
+    exchange's ids from any other node, whatever its name sorts as, is dropped, and the
+    peer's own reply to the same request still advances the walk.
+
+    Reference: Dynamo §4.7
+    """
+    initiator = AntiEntropy("a")
+    (send,) = initiator.start_exchange("m", _tree({b"k": b"v"}, depth=2), 0) or []
+    assert isinstance(send, MerkleSend)
+    request = send.message
+    assert isinstance(request, MerkleCompareRequest)
+
+    def root_differs(sender: str) -> MerkleCompareReply:
+        return MerkleCompareReply(
+            request.exchange_id, request.request_id, sender, request.partition, 0, (0,), True
+        )
+
+    assert initiator.receive(root_differs("c"), 1, None) == []  # sorts before the peer
+    assert initiator.receive(root_differs("x"), 1, None) == []  # and after it
+    (follow_up,) = initiator.receive(root_differs("m"), 2, None)
+    assert isinstance(follow_up, MerkleSend) and follow_up.destination == "m"
+    children = follow_up.message
+    assert isinstance(children, MerkleCompareRequest)
+    assert (children.level, children.indexes) == (1, (0, 1))
 
 
 @given(CONTENTS, CONTENTS)
