@@ -415,6 +415,32 @@ def test_the_ring_goes_back_in_an_ack2_only_when_it_was_asked_for() -> None:
     assert reply.body.ring == ring and reply.body.entries == ()
 
 
+def test_an_ack_carries_or_asks_for_the_ring_only_when_the_two_rings_differ() -> None:
+    """A syn names its sender's ring by ``(version, issuer)``: the responder sends its own
+    ring back only when that is newer, asks for the initiator's only when the syn's is
+    newer, and, when both hold the same ring, neither (gossip carries a ring only where it
+    is news).
+
+    Reference: Dynamo §4.8.1
+    """
+    ring = RingState(2, "b#1", assign_partitions(["a", "b"], Q))
+    view = GossipMembership(
+        "b", "y", generation=1, seeds={}, rng=random.Random(0), config=CONFIG, ring=ring
+    )
+
+    def ack_to(ring_version: int, ring_issuer: str) -> GossipAck:
+        (sent,) = view.receive(GossipSyn("a", "x", (), ring_version, ring_issuer), 5)
+        assert isinstance(sent, GossipPacket) and isinstance(sent.body, GossipAck)
+        return sent.body
+
+    same = ack_to(2, "b#1")
+    assert (same.ring, same.ring_requested) == (None, False)
+    older = ack_to(2, "a#1")
+    assert (older.ring, older.ring_requested) == (ring, False)
+    newer = ack_to(2, "c#1")
+    assert (newer.ring, newer.ring_requested) == (None, True)
+
+
 def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None:
     """With more members than ``digest_entries_max``, each syn carries the node's own
     digest and a slice of the others that moves on every round, so every member is
