@@ -295,6 +295,20 @@ def test_a_cached_ring_renamed_with_other_owners_is_rebuilt_for_them() -> None:
     assert cache.ring(1, "a", high, n=2).assignment == high
 
 
+def test_a_ring_of_fewer_nodes_than_n_keeps_one_replica_on_each_node() -> None:
+    """A key is stored on N distinct physical nodes; a ring of fewer nodes than N has no
+    N of them to give, so its replication factor is the number of nodes and each key's
+    preference list names every node once.
+
+    Reference: Dynamo §4.3
+    """
+    from dynamokv.impl.core import RingCache
+
+    ring = RingCache().ring(1, "a", ("a", "b", "a", "b"), n=3)
+    assert (ring.n, ring.q) == (2, 4)
+    assert sorted(ring.preference_list(b"cart")) == ["a", "b"]
+
+
 def test_a_ring_remembers_the_partitions_of_at_most_65536_keys() -> None:
     """The partition cache is bounded (65,536 keys): the next key finds it full and it
     starts over; a remembered or recomputed partition is the same."""

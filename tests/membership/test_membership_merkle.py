@@ -27,6 +27,7 @@ from dynamokv.impl.core import (
     MerkleCompareRequest,
     MerkleHashCache,
     MerkleMessage,
+    MerklePacket,
     MerkleSend,
     MerkleTrees,
     Outbox,
@@ -693,6 +694,29 @@ def test_a_complete_roots_request_counts_what_it_leaves_out_as_empty() -> None:
 
     assert answer(complete=True) == (2,)
     assert answer(complete=False) == ()
+
+
+def test_at_most_exchange_queue_max_differing_partitions_wait_for_an_exchange() -> None:
+    """A roots reply may name every shared partition; ``exchange_queue_max`` of them are
+    queued for an exchange and the rest left to a later round, so with exchange slots to
+    spare, a reply naming eight partitions to a node that queues two starts two exchanges.
+
+    Reference: Dynamo §4.7
+    """
+    config = MemberConfig(
+        exchange_queue_max=2, anti_entropy=AntiEntropyConfig(exchanges_in_flight_max=4)
+    )
+    rounds, out, ring = _rounds_of_n3(config, set())
+    now = config.anti_entropy_interval_ticks
+    effects = out.begin()
+    rounds.tick(ring, now)
+    (request,) = [e for e in effects if isinstance(e, RootsRequest)]
+    effects = out.begin()
+    rounds.on_roots_reply(
+        RootsReply(request.dst, "n3", request.round_id, tuple(range(8))), ring, now
+    )
+    started = [e.body.partition for e in effects if isinstance(e, MerklePacket)]
+    assert started == [0, 1]
 
 
 def test_a_node_runs_two_exchanges_at_once_by_default() -> None:

@@ -130,6 +130,38 @@ def test_is_suspected_is_phi_at_or_over_the_threshold(gaps: list[int], silence: 
         assert detector.is_suspected(now) == (phi >= detector.config.threshold)
 
 
+def test_a_silence_whose_phi_is_the_threshold_exactly_is_suspected() -> None:
+    """Suspicion starts *at* the threshold, not only past it: with the threshold set to
+    phi of a silence of 30 ticks (8 deviations past the mean of a window of mean 10 and
+    deviation 2.5), that silence is suspected and one tick less is not.
+
+    Reference: Dynamo §4.8.3
+    """
+    probe = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=10.0))
+    probe.heartbeat(100)
+    threshold = probe.phi(130)
+    detector = PhiAccrualDetector(
+        PhiConfig(threshold=threshold, first_heartbeat_estimate_ticks=10.0)
+    )
+    detector.heartbeat(100)
+    assert detector.phi(130) == threshold
+    assert detector.is_suspected(130)
+    assert not detector.is_suspected(129)
+
+
+def test_by_default_a_node_is_suspected_once_phi_reaches_8() -> None:
+    """The default threshold is 8: a false suspicion about once in 10^8 intervals if
+    they really are normal. Suspicion starts at the first tick whose phi is 8 or more
+    (a window of deviation 25 ticks, so phi moves little in a tick).
+
+    Reference: Dynamo §4.8.3
+    """
+    detector = PhiAccrualDetector(PhiConfig(first_heartbeat_estimate_ticks=100.0))
+    detector.heartbeat(0)
+    first = next(now for now in range(1_000) if detector.is_suspected(now))
+    assert detector.phi(first - 1) < 8.0 <= detector.phi(first)
+
+
 @pytest.mark.parametrize("threshold", [1e-16, 0.01, 0.1, 0.25, 0.5, 1.0, 8.0, 16.0, 300.0])
 def test_suspicion_starts_where_phi_reaches_any_threshold_allowed(threshold: float) -> None:
     """The deadline is solved for the threshold, from the least allowed to the greatest,
