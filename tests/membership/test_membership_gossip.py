@@ -463,6 +463,38 @@ def test_a_table_larger_than_one_message_is_offered_in_rotating_slices() -> None
     assert set(others) <= {name for names in offered[:4] for name in names}
 
 
+def test_a_table_of_exactly_one_message_is_offered_whole_and_the_slices_start_past_it() -> None:
+    """A table of ``digest_entries_max`` members fits one syn: every round offers all of
+    it, and nothing rotates. Once the table grows past the bound, the slices start from
+    the first of the other members, as they do for a table that was larger all along.
+
+    Reference: Dynamo §4.8.1
+    """
+    config = GossipConfig(partition_count=Q, digest_entries_max=3)
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
+
+    def learn(names: list[str], now: int) -> None:
+        batch = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in names)
+        view.receive(GossipAck("m0", "y", batch, (), None, False), now)
+
+    def syns(ticks: range) -> list[list[str]]:
+        offered: list[list[str]] = []
+        for now in ticks:
+            for effect in view.tick(now):
+                if isinstance(effect, GossipPacket) and isinstance(effect.body, GossipSyn):
+                    offered.append([digest.node_id for digest in effect.body.digests])
+        return offered
+
+    learn(["m0", "m1"], 1)
+    period = config.gossip_period_ticks
+    whole = syns(range(2, 2 + 3 * period))
+    assert len(whole) >= 3 and all(names == ["a", "m0", "m1"] for names in whole)
+    for start in (2, 5):
+        learn([f"m{index}" for index in range(start, start + 3)], 2 + 3 * period)
+    sliced = syns(range(2 + 3 * period, 2 + 5 * period))
+    assert [names[1:] for names in sliced[:2]] == [["m0", "m1"], ["m2", "m3"]]
+
+
 def test_members_max_bounds_the_table() -> None:
     config = GossipConfig(partition_count=Q, members_max=3)
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
@@ -871,6 +903,50 @@ def test_a_satisfied_join_stops_being_watched_after_the_watch_period() -> None:
     for now in range(2 + CONFIG.change_watch_ticks, 2 + CONFIG.change_watch_ticks + 10):
         view.tick(now)
     assert view.pending_changes() == ()
+
+
+def test_a_satisfied_change_is_watched_for_1000_ticks_by_default() -> None:
+    """A racing ring reaches every node in a few gossip periods; by default a change the
+    ring reflects is watched 1000 ticks all the same (here a round every tick): still at
+    999 ticks after it was issued, gone at 1000.
+
+    Reference: Dynamo §4.8.1
+    """
+    config = GossipConfig(partition_count=Q, gossip_period_ticks=1)
+    view = _normal_member_over(assign_partitions(["a", "b"], Q), config=config)
+    view.receive(GossipAck("c", "z", (MemberEntry("c", "z", 1, 1, "joining"),), (), None, False), 1)
+    view.request_join("c", 2)
+    (watch,) = view.pending_changes()
+    view.tick(2 + 999)
+    assert view.pending_changes() == (watch,)
+    view.tick(2 + 1000)
+    assert view.pending_changes() == ()
+
+
+def test_a_leave_the_ring_does_not_reflect_is_watched_past_the_watch_period() -> None:
+    """Only a satisfied change stops being watched. A leave undone by a peer's ring that
+    left the node the ring's only one cannot be issued again on top of it (the last node
+    never leaves); it stays watched however long that lasts, and is issued again as soon
+    as a ring gives the node company.
+
+    Reference: Dynamo §4.8.1
+    """
+    config = GossipConfig(partition_count=Q, gossip_period_ticks=1, change_watch_ticks=10)
+    view = _normal_member_over(assign_partitions(["a", "b", "c"], Q), config=config)
+    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_leave("c", 2)
+    (watch,) = view.pending_changes()
+    alone = RingState(3, "z#1", ("c",) * Q)  # z#1 > a#1: it wins
+    view.receive(GossipAck("b", "y", (), (), alone, False), 3)
+    assert view.ring == alone
+    for now in range(4, 40):
+        view.tick(now)
+    assert view.pending_changes() == (watch,)
+    company = RingState(4, "z#1", assign_partitions(["b", "c"], Q))
+    effects = view.receive(GossipAck("b", "y", (), (), company, False), 40)
+    assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [4, 5]
+    assert view.ring.nodes() == {"b"}
 
 
 def test_changes_of_different_nodes_are_watched_together() -> None:
