@@ -635,6 +635,35 @@ def test_a_members_detector_learns_its_rhythm_across_heartbeats_of_one_life() ->
     assert view.is_suspected("b", 200 + 65)
 
 
+@pytest.mark.parametrize(("steady_after", "forgotten"), [(99, False), (100, True)])
+def test_a_members_detector_remembers_its_last_100_intervals_by_default(
+    steady_after: int, forgotten: bool
+) -> None:
+    """Gossip's detectors keep a window of 100 heartbeat intervals by default, so they
+    follow a member whose rhythm changes: one long silence still widens the member's
+    deviation 99 intervals later (a silence of 40 ticks is then less suspect than for a
+    member that never paused), and 100 intervals later it is forgotten.
+
+    Reference: Dynamo §4.8.3
+    """
+
+    def phi_after(gaps: list[int]) -> float:
+        view = GossipMembership(
+            "a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG
+        )
+        now = 0
+        for heartbeat, gap in enumerate(gaps, start=1):
+            now += gap
+            entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+            view.receive(GossipAck("b", "y", (entry,), (), None, False), now)
+        return view.phi("b", now + 40)
+
+    paused = phi_after([10] * 30 + [200] + [10] * steady_after)
+    steady = phi_after([10] * (31 + steady_after))
+    assert (paused == steady) == forgotten
+    assert paused <= steady
+
+
 def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
     """Members of equal weight (the default) join by the unweighted rule, which moves
     the fewest partitions; the weighted one is for members of different weights."""
