@@ -826,6 +826,40 @@ def test_a_late_vote_of_an_abandoned_round_does_not_count_in_the_next() -> None:
     assert sorted(e.dst for e in out.effects if isinstance(e, core.Reap)) == ["n1", "n3"]
 
 
+def test_a_vote_counts_for_each_key_it_names_whatever_the_others_still_wait_for() -> None:
+    """One vote names every key of the round its sender holds the tombstones of; each is
+    counted on its own: a key the vote completes is reaped even when a key named before
+    it still waits for another owner's vote.
+
+    Reference: Dynamo §4.4
+    """
+    from dynamokv.impl.core._reaping import tombstone_may_be_reaped
+
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    waiting, completed = [
+        key
+        for key in (f"key{index}".encode() for index in range(200))
+        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
+    ][:2]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    held = {waiting: tombstone, completed: tombstone}
+    reaper, out = _reaper_over(
+        held,
+        now=0,
+        may_reap=tombstone_may_be_reaped,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
+    )
+    for key in held:
+        reaper.note(key, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    round_id = {e.dst: e.round_id for e in out.effects if isinstance(e, core.ReapQuery)}
+    reaper.on_vote(core.ReapVote("n3", "n2", round_id["n3"], (completed,)), 1)
+    reaper.on_vote(core.ReapVote("n1", "n2", round_id["n1"], (waiting, completed)), 1)
+    assert held == {waiting: tombstone}
+
+
 def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
     default), so that a late copy they cover is recognised that long and no longer."""

@@ -1040,6 +1040,22 @@ def test_by_default_the_member_table_holds_1024_members() -> None:
     assert len(view.members) == 1_024 and view.metrics.members_dropped == 1
 
 
+def test_by_default_a_gossip_message_carries_at_most_1024_entries() -> None:
+    """``digest_entries_max`` is 1,024 by default: a syn of that many digests is answered,
+    one of 1,025 is refused (counted, and answered with nothing).
+
+    Reference: Dynamo §4.8.1
+    """
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0))
+    digests = tuple(
+        MemberEntry(f"m{index:04d}", "h", 1, 1, "normal").digest() for index in range(1_025)
+    )
+    assert len(view.receive(GossipSyn("m0000", "y", digests[:1_024], 0, ""), 1)) == 1
+    assert view.metrics.messages_rejected == 0
+    assert view.receive(GossipSyn("m0000", "y", digests, 0, ""), 2) == []
+    assert view.metrics.messages_rejected == 1
+
+
 def test_a_syn_of_as_many_digests_as_the_bound_is_answered() -> None:
     config = GossipConfig(partition_count=Q, digest_entries_max=2)
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)

@@ -502,6 +502,29 @@ def test_a_key_written_after_its_batch_was_acknowledged_is_kept_when_the_transfe
     }
 
 
+def test_a_key_deleted_or_given_a_sibling_after_its_batch_was_acknowledged_is_kept() -> None:
+    """Any change to a key after its batch was acknowledged keeps it at the transfer's
+    end, not only a newer value: a delete (a tombstone the target has not seen) and a
+    concurrent write (a sibling beside the acknowledged version) both stay here.
+
+    Reference: Dynamo §4.8.1
+    """
+    transfers, out, held = _leaving_node(4, transfer_batch_keys_max=2)
+    first = _batches_sent(out)
+    _acknowledge(transfers, first, now=2)
+    (deleted, _), (concurrent, acknowledged) = first[0].items
+    tombstone = (Version(None, ("n1", 2), (("n1", 1),)),)
+    siblings = (*acknowledged, Version(b"w", ("n2", 1), ()))
+    transfers.store.write(deleted, tombstone)
+    transfers.store.write(concurrent, siblings)
+    _acknowledge(transfers, _batches_sent(out), now=3)
+    assert _batches_sent(out) == [] and transfers.in_flight == 0
+    assert {key: transfers.store.read(key) for key in held if transfers.store.read(key)} == {
+        deleted: tombstone,
+        concurrent: siblings,
+    }
+
+
 def test_each_batch_carries_the_bound_of_keys_and_the_last_the_rest() -> None:
     transfers, out, _held = _leaving_node(7, transfer_batch_keys_max=3)
     sizes: list[int] = []

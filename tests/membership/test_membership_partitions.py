@@ -99,6 +99,20 @@ def test_join_and_leave_reject_impossible_requests() -> None:
         leave(("a", "b"), "c")
 
 
+def test_a_refused_join_says_why() -> None:
+    """An admin's join that cannot be done is refused with its reason: an empty ring has
+    nothing to steal from, and a ring where every partition has its own node (a single
+    partition included) has no partition to spare for another.
+
+    Reference: Dynamo §6.2
+    """
+    with pytest.raises(PartitionArgumentError, match="the assignment is empty"):
+        join((), "a")
+    for full in (("a",), ("a", "b")):
+        with pytest.raises(PartitionArgumentError, match="every partition has its own node"):
+            join(full, "c")
+
+
 def test_movement_counts_the_copies_a_join_sends_to_the_new_node() -> None:
     """Each stolen partition puts the new node in N preference lists: N copies move."""
     before = spec_ring.assign_partitions(["a", "b", "c", "d"], 20)
