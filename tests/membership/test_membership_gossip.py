@@ -10,6 +10,7 @@ import pytest
 from dynamokv.impl.core._gossip import (
     STATUS_RANK,
     ChangeKind,
+    EntryDigest,
     GossipAck,
     GossipConfig,
     GossipEffect,
@@ -664,6 +665,24 @@ def test_a_members_detector_remembers_its_last_100_intervals_by_default(
     assert paused <= steady
 
 
+def test_a_members_new_life_starts_a_detector_afresh() -> None:
+    """A restarted member (a new generation) is a new life: its detector forgets the
+    rhythm the old life taught it and starts from the first interval's estimate, so a
+    member that heartbeat every 10 ticks and restarts is suspected 90 ticks after its new
+    life was heard of (the estimate's), not 65 (the learned rhythm's).
+
+    Reference: Dynamo §4.8.3
+    """
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    for heartbeat in range(1, 21):
+        entry = MemberEntry("b", "y", 1, heartbeat, "normal")
+        view.receive(GossipAck("b", "a", (entry,), (), None, False), heartbeat * 10)
+    restarted = MemberEntry("b", "y", 2, 1, "joining")
+    view.receive(GossipAck("b", "a", (restarted,), (), None, False), 210)
+    assert not view.is_suspected("b", 210 + 89)
+    assert view.is_suspected("b", 210 + 90)
+
+
 def test_with_every_weight_one_a_join_is_strategy_3s_plain_join() -> None:
     """Members of equal weight (the default) join by the unweighted rule, which moves
     the fewest partitions; the weighted one is for members of different weights."""
@@ -709,6 +728,15 @@ def test_merging_with_a_simply_newer_entry_gives_that_entry_itself() -> None:
     field, the merge is that side, the same object, whichever argument it is."""
     older = MemberEntry("x", "sim://x", 1, 3, "normal")
     newer = MemberEntry("x", "sim://x", 1, 5, "leaving")
+    assert merge_entries(older, newer) is newer
+    assert merge_entries(newer, older) is newer
+
+
+def test_an_entry_newer_in_every_field_wins_the_merge_itself_in_either_order() -> None:
+    """When one side is newer in heartbeat and status and at least as large in address
+    and weight, the merge is that side, the same object, whichever argument it is."""
+    older = MemberEntry("x", "sim://a", 1, 3, "normal", 1)
+    newer = MemberEntry("x", "sim://b", 1, 5, "leaving", 2)
     assert merge_entries(older, newer) is newer
     assert merge_entries(newer, older) is newer
 
@@ -806,6 +834,28 @@ def test_a_round_reuses_the_digest_of_an_entry_that_did_not_change() -> None:
     assert second.digests[0].heartbeat == first.digests[0].heartbeat + 1
 
 
+def test_a_syn_carries_each_members_digest_not_its_whole_entry() -> None:
+    """A syn says which version of each member its sender holds: node, generation,
+    heartbeat and status. The address and the weight stay out (the peer asks for the
+    entries it lacks), so a round costs a few fields per member.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    heard = MemberEntry("b", "sim://b", 1, 1, "normal", 3)
+    view.receive(GossipAck("b", "y", (heard,), (), None, False), 1)
+    (syn,) = [
+        effect.body
+        for now in range(2, 2 + CONFIG.gossip_period_ticks)
+        for effect in view.tick(now)
+        if isinstance(effect, GossipPacket) and isinstance(effect.body, GossipSyn)
+    ]
+    assert syn.digests == (
+        EntryDigest("a", 1, view.self_entry.heartbeat, "joining"),
+        EntryDigest("b", 1, 1, "normal"),
+    )
+
+
 def test_an_ack_may_request_as_many_members_as_the_bound_and_no_more() -> None:
     config = GossipConfig(partition_count=Q, digest_entries_max=2)
     view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=config)
@@ -865,6 +915,33 @@ def test_a_ring_of_a_negative_version_is_refused() -> None:
             config=CONFIG,
             ring=RingState(-1, "boot", owners),
         )
+
+
+@pytest.mark.parametrize("owners_count", [Q - 1, Q + 1])
+def test_a_peers_ring_of_another_number_of_partitions_is_refused(owners_count: int) -> None:
+    """A ring names one owner per partition: a peer's ring of one owner fewer or one more
+    than Q is refused (counted in ``rings_rejected``), and the view keeps its own.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    owners = tuple(assign_partitions(["a", "b", "c"], Q + 1)[:owners_count])
+    bad = RingState(2, "b#1", owners)
+    assert view.receive(GossipAck("b", "y", (), (), bad, False), 1) == []
+    assert view.ring.version == 1 and view.metrics.rings_rejected == 1
+
+
+def test_the_last_node_of_the_ring_cannot_leave_and_the_refusal_changes_nothing() -> None:
+    """A ring needs an owner for every partition: a leave of its only node is refused
+    before anything is done, so the node is neither marked leaving nor watched.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = _normal_member_over(("a",) * Q)
+    with pytest.raises(MembershipArgumentError, match="is the last node"):
+        view.request_leave("a", 1)
+    assert view.self_entry.status == "normal" and view.pending_changes() == ()
+    assert view.ring.version == 1
 
 
 def test_a_member_already_normal_adopting_a_newer_ring_reports_no_status_change() -> None:
