@@ -860,6 +860,36 @@ def test_a_vote_counts_for_each_key_it_names_whatever_the_others_still_wait_for(
     assert held == {waiting: tombstone}
 
 
+def test_a_reap_round_asks_about_at_most_reap_keys_per_round_max_keys() -> None:
+    """A round's queries are bounded: of three tombstones due, a node that asks about two
+    keys a round (``reap_keys_per_round_max``) asks each other owner about the two
+    stored first, and leaves the third to a later round.
+
+    Reference: Dynamo §4.4
+    """
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    mine = [
+        key
+        for key in (f"key{index}".encode() for index in range(200))
+        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
+    ][:3]
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over(
+        dict.fromkeys(mine, tombstone),
+        now=0,
+        tombstone_grace_ticks=100,
+        reap_interval_ticks=50,
+        reap_keys_per_round_max=2,
+    )
+    for key in mine:
+        reaper.note(key, tombstone)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+    assert sorted(query.dst for query in queries) == ["n1", "n3"]
+    assert all([key for key, _ in query.items] == mine[:2] for query in queries)
+
+
 def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
     default), so that a late copy they cover is recognised that long and no longer."""

@@ -455,6 +455,23 @@ def test_a_transfer_sends_each_key_once_in_key_order() -> None:
     assert sent == held
 
 
+def test_a_partition_handed_off_counts_one_transfer_started_and_one_completed() -> None:
+    """``transfers_started`` and ``transfers_completed`` (exported as counters) count
+    partitions, not batches: a partition of seven keys sent in three batches is one
+    transfer, started when the ring moved it and completed at its last acknowledgement.
+
+    Reference: Dynamo §4.8.1
+    """
+    transfers, out, _held = _leaving_node(7, transfer_batch_keys_max=3)
+    stats = transfers.stats
+    assert (stats.transfers_started, stats.transfers_completed) == (1, 0)
+    batches = _batches_sent(out)
+    while batches:
+        _acknowledge(transfers, batches, now=2)
+        batches = _batches_sent(out)
+    assert (stats.transfers_started, stats.transfers_completed) == (1, 1)
+
+
 def test_a_late_ack_of_an_earlier_batch_does_not_acknowledge_the_current_one() -> None:
     """An acknowledgement is for one batch: the first batch's ack arriving again (its
     retry was acknowledged too) once the next batch is out says nothing about the next
@@ -716,3 +733,31 @@ def test_a_roots_request_whose_partitions_and_roots_differ_in_number_is_refused(
     assert answer((0, 1), (b"?", b"?")).ok
     assert not answer((0, 1), (b"?",)).ok
     assert not answer((0,), (b"?", b"?")).ok
+
+
+def test_a_roots_request_of_another_depth_or_a_partition_off_the_ring_is_refused() -> None:
+    """Roots of trees of another depth compare nothing (they hash other buckets), and a
+    partition outside ``[0, Q)`` has no tree: either way the request is refused (``ok``
+    False, nothing listed as differing) before a root is read.
+
+    Reference: Dynamo §4.7
+    """
+    cluster = gossip_cluster()
+    node = cluster.nodes["n2"]
+    assert node is not None
+    depth = MemberConfig().merkle_depth
+    q = node.trees.partition_count
+
+    def answer(request_depth: int, partitions: tuple[int, ...]) -> RootsReply:
+        roots = (b"?",) * len(partitions)
+        request = RootsRequest("n1", "n2", 9_000, request_depth, partitions, roots)
+        sent = [e for e in node.step(Receive(request), cluster.now) if isinstance(e, Message)]
+        (reply,) = [m for m in sent if isinstance(m, RootsReply)]
+        return reply
+
+    assert answer(depth, (0, q - 1)).ok
+    for refused in (answer(depth - 1, (0,)), answer(depth + 1, (0,))):
+        assert not refused.ok and refused.differing == ()
+    for partitions in ((-1, 0), (0, q)):
+        refused = answer(depth, partitions)
+        assert not refused.ok and refused.differing == ()

@@ -491,6 +491,23 @@ def test_an_exchange_counts_from_zero_one_completed_exchange_and_what_it_sent() 
     assert initiator.metrics.keys_repaired == len(run.on_a) == 1
 
 
+def test_a_tree_may_be_16_levels_deep_and_no_deeper() -> None:
+    """A partition's tree has at most 2**16 leaf buckets (``DEPTH_MAX`` is 16): a tree
+    of depth 16 is made, one of depth 17 refused, and a tree is only for a partition in
+    ``[0, partition_count)``.
+
+    Reference: Dynamo §4.7
+    """
+    deepest = PartitionMerkleTree(0, partition_count=1, depth=16)
+    assert deepest.bucket_of(b"cart") < 1 << 16 and deepest.root() == _tree({}, depth=16).root()
+    with pytest.raises(MerkleArgumentError, match="depth"):
+        PartitionMerkleTree(0, partition_count=1, depth=17)
+    assert PartitionMerkleTree(7, partition_count=8, depth=2).partition == 7
+    for partition in (-1, 8, 9):
+        with pytest.raises(MerkleArgumentError, match="partition"):
+            PartitionMerkleTree(partition, partition_count=8, depth=2)
+
+
 def test_a_tree_depth_below_zero_is_an_argument_error() -> None:
     """A tree's depth is checked against ``[0, DEPTH_MAX]`` at both ends: -1 is refused
     with the tree's own error, like ``DEPTH_MAX + 1``, and 0 (one leaf) is a tree."""
@@ -517,6 +534,18 @@ def test_check_finds_hashes_that_are_not_the_contents_at_every_level() -> None:
     tree.check()
     tree.size += 1
     with pytest.raises(InvariantError, match="size count is off"):
+        tree.check()
+
+
+def test_check_finds_a_key_filed_in_a_later_bucket_than_its_own() -> None:
+    """``check`` also finds a key kept in another bucket than the one its position names,
+    and says so, here a key of the first bucket filed under the last."""
+    tree = _tree({}, depth=2)
+    key = next(k for k in (b"k%d" % index for index in range(1_000)) if tree.bucket_of(k) == 0)
+    tree.put(key, b"hash")
+    tree.check()
+    tree._buckets[3] = tree._buckets.pop(0)
+    with pytest.raises(InvariantError, match="key in the wrong bucket"):
         tree.check()
 
 
