@@ -938,7 +938,9 @@ class GossipMembership:
 
         Raises:
             MembershipArgumentError: the node is unknown, not joining, or the ring has
-                no partition to spare (Q must exceed the number of nodes).
+                no partition to spare (Q must exceed the number of nodes), the weighted
+                rule cannot give a member a partition, or too many changes are watched
+                here. A refused join changes nothing.
         """
         entry = self._members.get(node_id)
         if entry is None:
@@ -949,8 +951,10 @@ class GossipMembership:
             raise MembershipArgumentError(f"join: {node_id!r} is {entry.status}, not joining")
         if len(self._ring.nodes()) >= self.config.partition_count:
             raise MembershipArgumentError("join: every partition already has its own node")
+        # The new ring first: a change the partitioning refuses leaves nothing behind.
+        owners = self._changed_owners(self._ring.owners, ChangeKind.JOIN, node_id)
         self._watch(PendingChange(ChangeKind.JOIN, node_id, entry.generation, now))
-        return self._issue(self._changed_owners(self._ring.owners, ChangeKind.JOIN, node_id))
+        return self._issue(owners)
 
     def request_leave(self, node_id: str, now: int) -> list[GossipEffect]:
         """Admin command (Dynamo §4.8.1): hand ``node_id``'s partitions to the others.
@@ -960,19 +964,21 @@ class GossipMembership:
         replicas by anti-entropy).
 
         Raises:
-            MembershipArgumentError: the node owns no partition, or is the last one.
+            MembershipArgumentError: the node owns no partition or is the last one, the
+                weighted rule cannot give a member a partition, or too many changes are
+                watched here. A refused leave changes nothing.
         """
         if node_id not in self._ring.nodes():
             raise MembershipArgumentError(f"leave: {node_id!r} owns no partition")
         if len(self._ring.nodes()) < 2:
             raise MembershipArgumentError(f"leave: {node_id!r} is the last node")
+        # The new ring first: a refused leave neither watches nor gossips the node as
+        # leaving (a status no later gossip of this generation could take back).
+        owners = self._changed_owners(self._ring.owners, ChangeKind.LEAVE, node_id)
         entry = self._members.get(node_id)
         generation = entry.generation if entry is not None else 0
         self._watch(PendingChange(ChangeKind.LEAVE, node_id, generation, now))
-        effects = self._advance_status(node_id, "leaving")
-        return effects + self._issue(
-            self._changed_owners(self._ring.owners, ChangeKind.LEAVE, node_id)
-        )
+        return self._advance_status(node_id, "leaving") + self._issue(owners)
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
         """Record that ``node_id``, out of the ring now, has finished leaving.

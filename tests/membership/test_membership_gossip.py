@@ -1202,6 +1202,24 @@ def test_a_join_the_weighted_rule_cannot_serve_is_a_membership_error() -> None:
     assert view.ring.nodes() == {"a", "b"}
 
 
+def test_a_join_or_leave_the_weighted_rule_refuses_changes_nothing() -> None:
+    """An admin's change refused by the partitioning leaves no trace: no watch that would
+    issue it again later, and for a leave no ``leaving`` status, which gossip would spread
+    and no later entry of that generation could take back.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = _normal_member_over(assign_partitions(["a", "b", "c"], Q))
+    entries = (MemberEntry("b", "y", 1, 1, "normal"), MemberEntry("c", "z", 1, 1, "normal", 0))
+    view.receive(GossipAck("b", "y", entries, (), None, False), 1)
+    view.receive(GossipAck("d", "w", (MemberEntry("d", "w", 1, 1, "joining"),), (), None, False), 1)
+    for refused in (lambda: view.request_leave("b", 2), lambda: view.request_join("d", 2)):
+        with pytest.raises(MembershipArgumentError, match="under one partition"):
+            refused()
+        assert view.pending_changes() == () and view.ring.version == 1
+        assert [view.entry(node).status for node in "bd"] == ["normal", "joining"]
+
+
 def test_the_first_round_comes_within_a_period_of_the_start_at_a_random_phase() -> None:
     """Views started at the same tick do not gossip in lockstep: each takes its first
     round at a phase of the period drawn from its own randomness, never before it starts."""
