@@ -576,6 +576,22 @@ def test_a_later_step_reads_the_storage_not_an_earlier_steps_write() -> None:
     assert store.read(KEY) == ()
 
 
+def test_a_replica_answers_a_read_with_what_its_storage_holds_now_not_an_earlier_write() -> None:
+    """A replica's answer to a read (Dynamo §4.5) is what its storage holds when the read
+    arrives: a tombstone it stored in an earlier step and the storage has since reaped
+    (compaction may) is no longer part of the answer."""
+    disk = SimDisk()
+    node = _node(disk)
+    tombstone = Version(None, ("n3", 1), ())
+    _carry_out(disk, node.step(Receive(WriteRequest("n3", "n2", 7, KEY, (tombstone,))), 0))
+    assert disk.read_versions(KEY) == (tombstone,)
+    disk.apply(Persist(99, (StoreVersions(KEY, ()),)))  # the storage reaped the tombstone
+    effects = node.step(Receive(core.ReadRequest("n3", "n2", 8, KEY)), 1)
+    assert [e for e in effects if isinstance(e, Message)] == [
+        core.ReadResponse("n2", "n3", 8, KEY, ())
+    ]
+
+
 def test_repair_push_merges_and_a_dropped_key_is_forgotten() -> None:
     disk = SimDisk()
     node = _node(disk)
@@ -955,6 +971,28 @@ def test_a_reap_round_proposes_the_tombstones_held_for_the_grace_period_and_no_y
     assert all(query.items == ((old, tombstone),) for query in queries)
 
 
+def test_a_reap_round_asks_about_at_most_256_tombstones_by_default_the_oldest_first() -> None:
+    """One round asks the other owners about at most ``reap_keys_per_round_max`` deleted
+    keys (256 by default), the tombstones stored longest first, so a query and a round's
+    memory stay bounded however many deletes fell due at once."""
+    ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
+    keys = (f"key{index}".encode() for index in range(2_000))
+    mine = [
+        key for key in keys if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
+    ]
+    assert len(mine) > 257
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over(dict.fromkeys(mine, tombstone), now=0)
+    for now, key in enumerate(mine):  # one a tick: the list runs from the oldest
+        reaper.now = now
+        reaper.note(key, tombstone)
+    reaper.now = 1_000
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
+    assert sorted(query.dst for query in queries) == ["n1", "n3"]
+    assert all([key for key, _ in query.items] == mine[:256] for query in queries)
+
+
 def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_is_held() -> None:
     """A replica that missed a reap pushes the tombstones back as a repair: the node that
     reaped them and holds nothing of the key reaps again on it; one that holds the key
@@ -1023,6 +1061,31 @@ def test_a_gossip_node_is_silent_until_its_generation_is_durable() -> None:
         node.step(PersistDone(persist.persist_id), 400)
     sent = [e for now in range(400, 800) for e in node.step(core.Tick(), now)]
     assert any(isinstance(e, Message) for e in sent)
+
+
+def test_gossip_received_before_the_generation_is_durable_is_neither_answered_nor_read() -> None:
+    """A node takes part in gossip (Dynamo §4.8) only under a generation that is on disk:
+    before then a peer's gossip gets no answer (which would announce the generation) and
+    its news is not taken in (a newer ring in it is not adopted); once the generation is
+    durable, the same messages are answered and read."""
+    from dynamokv.impl.core import GossipAck2, GossipSyn, RingState
+    from dynamokv.impl.core._messages import GossipPacket
+
+    disk = SimDisk()
+    node = _gossip_node(disk)
+    persists = [e for e in _carry_out(disk, node.step(Tick(), 0)) if isinstance(e, Persist)]
+    syn = Receive(GossipPacket("n2", "n1", "a1", GossipSyn("n2", "a2", (), 1, "")))
+    ring = RingState(2, "n2#1", ("n2",) * 8)
+    ack2 = Receive(GossipPacket("n2", "n1", "a1", GossipAck2("n2", "a2", (), ring)))
+    assert not [e for e in node.step(syn, 1) if isinstance(e, Message)]
+    assert not [e for e in node.step(ack2, 1) if isinstance(e, Message)]
+    assert node.ring_state.version == 1
+    for persist in persists:
+        node.step(PersistDone(persist.persist_id), 2)
+    answers = [e for e in node.step(syn, 3) if isinstance(e, GossipPacket)]
+    assert [answer.dst for answer in answers] == ["n2"]
+    node.step(ack2, 3)
+    assert node.ring_state == ring
 
 
 def test_a_gossip_nodes_trees_have_16_leaf_buckets_per_partition_by_default() -> None:
@@ -1123,6 +1186,15 @@ def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
     node = _gossip_node(disk, bootstrap_owners=None)
     assert node.ring_state.version == 0
     assert node.holds_data_it_does_not_own()
+
+
+def test_a_node_on_a_fixed_ring_reports_no_adopted_ring() -> None:
+    """A node on a fixed ring routes by the ring it was given and adopts none by gossip
+    (Dynamo §4.8): the ring it reports as adopted (the ring version a driver shows) is
+    the empty ring, version 0 with no owners."""
+    node = _node(SimDisk())
+    assert not node.gossip_mode
+    assert node.ring_state == core.RingState(0, "", ())
 
 
 def test_a_step_earlier_than_the_one_before_is_refused_as_a_bug() -> None:

@@ -658,6 +658,22 @@ def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsReque
     return asked
 
 
+def test_a_node_compares_roots_with_one_peer_every_40_ticks_by_default() -> None:
+    """Anti-entropy runs in the background (Dynamo §4.7): every
+    ``anti_entropy_interval_ticks`` (40 by default) a node sends one peer, in turn, the
+    roots of the partitions they share, and not more often, however often it is ticked."""
+    rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
+    sent: list[tuple[int, str]] = []
+    for now in range(1, 201):
+        effects = out.begin()
+        rounds.tick(ring, now)
+        for request in [e for e in effects if isinstance(e, RootsRequest)]:
+            sent.append((now, request.dst))
+            out.begin()
+            rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
+    assert sent == [(40, "n1"), (80, "n2"), (120, "n1"), (160, "n2"), (200, "n1")]
+
+
 def test_a_roots_round_left_unanswered_is_given_up_after_the_exchange_timeout() -> None:
     """A roots round whose reply is lost holds the next rounds back only until
     ``exchange_timeout_ticks`` have passed: it is then given up and a later round is
