@@ -262,6 +262,19 @@ def test_a_tombstone_grace_of_zero_ticks_is_allowed_and_a_negative_one_refused()
         raise AssertionError("a negative grace was accepted")
 
 
+@pytest.mark.parametrize(
+    "option", ["recovery_grace_ticks", "reaped_memory_ticks", "reaped_memory_keys_max"]
+)
+def test_a_grace_or_a_memory_of_zero_is_allowed_and_a_negative_one_refused(option: str) -> None:
+    """A recovery grace of 0 lets anti-entropy (Dynamo §4.7) exchange with a recovered
+    peer at once, without leaving it to hinted handoff first (§4.6); a memory of reaped
+    tombstones of 0 ticks or 0 keys keeps none. A negative time or count is no setting:
+    it is refused, naming the field and the value."""
+    assert getattr(MemberConfig(**{option: 0}), option) == 0
+    with pytest.raises(ArgumentError, match=f"^{option} must be at least 0, got -1$"):
+        MemberConfig(**{option: -1})
+
+
 @pytest.mark.parametrize("quorum", ["r", "w"])
 def test_a_quorum_of_zero_or_beyond_n_is_refused(quorum: str) -> None:
     """R and W count replies out of N: 1 to N, never 0 (a read or write nobody answers)."""
