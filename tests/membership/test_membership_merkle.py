@@ -215,6 +215,19 @@ def test_pacing_bounds_hold_and_split_buckets_still_diff_exactly(
             assert sum(len(piece.entries) for piece in message.slices) <= 1
 
 
+def test_a_compare_request_carries_at_most_256_hashes_by_default() -> None:
+    """The exchange descends level by level where hashes differ (Dynamo §4.7), and one
+    request carries at most ``exchange_nodes_per_message_max`` hashes (256 by default):
+    trees of 512 leaves that differ everywhere fill one request with a whole level of
+    256 nodes, and no request carries more, while every differing key is still found."""
+    contents = {f"k{i}".encode(): b"v" for i in range(4_000)}
+    a = _tree(contents, depth=9)
+    run, _, _ = _run_exchange(a, _tree({}, depth=9))
+    sizes = [len(m.indexes) for m in run.requests if isinstance(m, MerkleCompareRequest)]
+    assert max(sizes) == 256
+    assert run.on_a == run.on_b == set(contents)
+
+
 def test_equal_trees_cost_one_root_comparison() -> None:
     contents = {f"k{i}".encode(): b"v" for i in range(500)}
     run, initiator, responder = _run_exchange(_tree(contents), _tree(contents))
@@ -672,6 +685,24 @@ def test_a_node_compares_roots_with_one_peer_every_40_ticks_by_default() -> None
             out.begin()
             rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
     assert sent == [(40, "n1"), (80, "n2"), (120, "n1"), (160, "n2"), (200, "n1")]
+
+
+def test_a_recovered_peer_is_left_to_hinted_handoff_for_200_ticks_by_default() -> None:
+    """A peer that stops being suspected first gets its hints back (Dynamo §4.6); the
+    Merkle comparison (§4.7) leaves it alone for ``recovery_grace_ticks`` (200 by
+    default), so it repairs only what the hints missed: n1, recovered at tick 0, is
+    skipped by every round before tick 200 and compared with at the round of tick 200."""
+    rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
+    rounds.on_peer_recovered("n1", 0)
+    sent: list[tuple[int, str]] = []
+    for now in range(1, 241):
+        effects = out.begin()
+        rounds.tick(ring, now)
+        for request in [e for e in effects if isinstance(e, RootsRequest)]:
+            sent.append((now, request.dst))
+            out.begin()
+            rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
+    assert sent == [(40, "n2"), (80, "n2"), (120, "n2"), (160, "n2"), (200, "n1"), (240, "n2")]
 
 
 def test_a_roots_round_left_unanswered_is_given_up_after_the_exchange_timeout() -> None:
