@@ -7,6 +7,7 @@ an :class:`~dynamokv.spec.errors.ArgumentError` with a message naming the value,
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -105,6 +106,27 @@ def test_options_are_keyword_only(build: str) -> None:
 
     with pytest.raises(TypeError, match="positional"):
         eval(build, vars(core))
+
+
+@pytest.mark.parametrize(
+    ("build", "option"),
+    [
+        ("NodeConfig()", "r"),
+        ("MemberConfig()", "merkle_depth"),
+        ("AntiEntropyConfig()", "exchange_timeout_ticks"),
+        ("GossipConfig()", "gossip_period_ticks"),
+        ("PhiConfig()", "threshold"),
+    ],
+)
+def test_options_cannot_be_changed_once_checked(build: str, option: str) -> None:
+    """Options are checked when they are made: one changed afterwards would skip the
+    check (an R above N, a Merkle depth of 99) and reach every node given the same
+    options. So options are frozen."""
+    from dynamokv.impl import core
+
+    options = eval(build, vars(core))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(options, option, 0)
 
 
 def test_the_root_module_exports_what_it_defines() -> None:
