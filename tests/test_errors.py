@@ -99,7 +99,13 @@ def test_user_input_is_an_argument_error_naming_the_value(build: str, fragment: 
 
 @pytest.mark.parametrize(
     "build",
-    ["NodeConfig(3, 2, 2)", "MemberConfig(None)", "GossipConfig(10)", "PhiConfig(8.0)"],
+    [
+        "NodeConfig(3, 2, 2)",
+        "MemberConfig(None)",
+        "AntiEntropyConfig(2)",
+        "GossipConfig(10)",
+        "PhiConfig(8.0)",
+    ],
 )
 def test_options_are_keyword_only(build: str) -> None:
     from dynamokv.impl import core

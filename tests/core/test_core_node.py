@@ -314,6 +314,19 @@ def test_a_tick_later_than_a_requests_deadline_fails_it() -> None:
     assert not [e for e in effects if isinstance(e, Message)], "no substitute asked"
 
 
+def test_a_get_short_of_r_replies_fails_40_ticks_after_it_began_by_default() -> None:
+    """A coordinator waits ``request_timeout_ticks`` (40 by default) for R replies (Dynamo
+    §4.5), asking substitutes meanwhile, and then fails the get, not a tick earlier or
+    later: here only its own copy answers, so the get ends at tick 40 without success."""
+    node = _node(SimDisk())
+    answered: list[tuple[int, core.Result]] = []
+    for now in range(0, 60):
+        event: core.Event = ClientRequest(1, core.GetRequest(KEY)) if now == 0 else Tick()
+        answered += [(now, e.result) for e in node.step(event, now) if isinstance(e, Reply)]
+    ((at, result),) = answered
+    assert at == 40 and not result.ok and result.replies == 1
+
+
 def test_an_unanswered_request_is_looked_at_again_one_replica_timeout_later() -> None:
     """A coordinator that has not answered looks at its request every
     ``replica_timeout_ticks`` (replacing silent replicas) until the request's deadline:
@@ -1177,6 +1190,21 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
     assert node.reaper.stored_since == {KEY: 500}
 
 
+def test_a_node_that_has_not_joined_a_ring_refuses_gets_and_puts_saying_why() -> None:
+    """A node owns no key range before it joins a ring (Dynamo §4.8.1), so it can neither
+    coordinate nor forward: it fails every client request at once, as unavailable."""
+    node = _gossip_node(SimDisk(), bootstrap_owners=None)
+    requests = [core.GetRequest(KEY), PutRequest(KEY, b"book")]
+    results = [
+        e.result
+        for request_id, request in enumerate(requests)
+        for e in node.step(ClientRequest(request_id, request), 0)
+        if isinstance(e, Reply)
+    ]
+    assert [type(result) for result in results] == [core.GetResult, core.PutResult]
+    assert all(not result.ok and result.error.startswith("unavailable") for result in results)
+
+
 def test_a_node_with_no_ring_yet_holds_none_of_its_data_as_its_own() -> None:
     """Before any ring a node owns nothing: whatever its disk holds is due elsewhere."""
 
@@ -1315,6 +1343,41 @@ def test_a_gossip_node_made_without_a_start_tick_starts_at_tick_0() -> None:
 
     assert wake_ups() == wake_ups(now=0)
     assert wake_ups()
+
+
+def test_a_node_reaps_only_once_its_ring_has_been_in_place_for_the_grace_period() -> None:
+    """The grace period runs from the adoption of the node's ring as well as from the
+    tombstone's storing: after a ring change a former owner may still hand data off
+    (Dynamo §4.8.1), so n1 asks about its tombstone once it is 100 ticks old, then asks
+    nothing for 100 ticks after adopting a new ring (tick 150), then asks again."""
+    from dynamokv.impl.core import GossipAck2, RingState
+    from dynamokv.impl.core._gossip import GossipConfig
+    from dynamokv.impl.core._messages import GossipPacket
+
+    disk = SimDisk()
+    member = MemberConfig(gossip=GossipConfig(partition_count=8), tombstone_grace_ticks=100)
+    node = _gossip_node(disk, member_config=member)
+    ring = node.ring
+    key = next(
+        key
+        for key in (f"key{index}".encode() for index in range(100))
+        if ring.partition_preference_list(ring.partition_of(key))[0] == "n1"
+    )
+    tombstone = (Version(None, ("n2", 1), ()),)
+    write = Receive(WriteRequest("n2", "n1", 7, key, tombstone))
+    new_ring = RingState(2, "n2#1", ("n1", "n2") * 4)  # the same owners: nothing moves
+    adopt = Receive(GossipPacket("n2", "n1", "a1", GossipAck2("n2", "a2", (), new_ring)))
+    asked: list[int] = []
+    for now in range(400):  # a tick each, and every persist made durable at once
+        events: list[core.Event] = [{1: write, 150: adopt}.get(now, Tick())]
+        while events:
+            effects = _carry_out(disk, node.step(events.pop(), now))
+            asked += [now for e in effects if isinstance(e, core.ReapQuery)]
+            events += [PersistDone(e.persist_id) for e in effects if isinstance(e, Persist)]
+    assert node.ring_state == new_ring
+    assert [now for now in asked if now < 150] and min(asked) >= 101
+    assert not [now for now in asked if 150 <= now < 250]
+    assert [now for now in asked if now >= 250]
 
 
 def test_by_default_a_reaper_runs_a_round_every_50_ticks_the_first_50_after_its_start() -> None:
