@@ -1618,6 +1618,36 @@ def test_puts_beyond_lease_waiters_max_are_refused_while_the_lease_is_not_durabl
     assert not reply.result.ok and "lease_waiters_max" in (reply.result.error or "")
 
 
+def _replies_to_requests(node: Node, requests: list[core.Request]) -> list[Reply]:
+    """The replies in the steps (all at tick 0) that hand ``node`` each of ``requests``."""
+    return [
+        effect
+        for request_id, request in enumerate(requests)
+        for effect in node.step(ClientRequest(request_id, request), 0)
+        if isinstance(effect, Reply)
+    ]
+
+
+def test_at_most_1024_puts_wait_for_a_counter_lease_by_default() -> None:
+    """``lease_waiters_max`` is 1,024 by default: while the first lease is not durable,
+    1,024 puts wait for it and the next one is refused at once as overloaded."""
+    node = _node(SimDisk())
+    puts: list[core.Request] = [PutRequest(KEY, b"%d" % index) for index in range(1_025)]
+    (reply,) = _replies_to_requests(node, puts)
+    assert reply.request_id == 1_024
+    assert reply.result == core.PutResult(False, error="overloaded: lease_waiters_max")
+
+
+def test_a_node_has_at_most_1024_requests_in_flight_by_default() -> None:
+    """``requests_in_flight_max`` is 1,024 by default: with the replicas silent, a node
+    coordinates 1,024 gets at once and refuses the next one as overloaded."""
+    node = _node(SimDisk())
+    gets: list[core.Request] = [core.GetRequest(KEY) for _ in range(1_025)]
+    (reply,) = _replies_to_requests(node, gets)
+    assert reply.request_id == 1_024 and not reply.result.ok
+    assert reply.result.error == "overloaded: requests_in_flight_max"
+
+
 def test_a_put_ships_its_replicas_its_coordinators_versions_not_anothers_sibling() -> None:
     """A put sends its replicas the new version and the coordinator's own held versions
     (the rule of ``_to_ship``); a concurrent sibling written by another node, held here
