@@ -12,6 +12,7 @@ from dynamokv.impl.core._gossip import (
     ChangeKind,
     EntryDigest,
     GossipAck,
+    GossipAck2,
     GossipConfig,
     GossipEffect,
     GossipMembership,
@@ -416,6 +417,21 @@ def test_the_ring_goes_back_in_an_ack2_only_when_it_was_asked_for() -> None:
     assert reply.body.ring == ring and reply.body.entries == ()
 
 
+def test_a_node_with_no_ring_yet_sends_none_back_when_its_ring_is_asked_for() -> None:
+    """Version 0 is the empty ring, no assignment at all: a node that holds no other has
+    no ring to gossip, so an ack that asks for its ring gets no reply, and one that also
+    asks for members gets the members alone.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    assert view.ring.version == 0
+    assert view.receive(GossipAck("b", "y", (), (), None, True), 5) == []
+    (reply,) = view.receive(GossipAck("b", "y", (), ("a",), None, True), 6)
+    assert isinstance(reply, GossipPacket) and isinstance(reply.body, GossipAck2)
+    assert reply.body.ring is None and reply.body.entries == (view.self_entry,)
+
+
 def test_an_ack_carries_or_asks_for_the_ring_only_when_the_two_rings_differ() -> None:
     """A syn names its sender's ring by ``(version, issuer)``: the responder sends its own
     ring back only when that is newer, asks for the initiator's only when the syn's is
@@ -544,10 +560,14 @@ def test_a_late_tick_runs_one_round_and_keeps_the_rounds_on_their_period() -> No
 
 
 def test_merging_entries_of_two_different_nodes_is_a_bug_the_rule_refuses() -> None:
+    """The merge rule joins what two views know of one node; entries of two nodes reaching
+    it are a bug of the caller, refused whichever comes first."""
     from dynamokv.spec.errors import InvariantError
 
-    with pytest.raises(InvariantError, match="different nodes"):
-        merge_entries(MemberEntry("a", "x", 1, 1, "normal"), MemberEntry("b", "x", 1, 1, "normal"))
+    a, b = MemberEntry("a", "x", 1, 1, "normal"), MemberEntry("b", "x", 1, 1, "normal")
+    for first, second in ((a, b), (b, a)):
+        with pytest.raises(InvariantError, match="different nodes"):
+            merge_entries(first, second)
 
 
 def test_a_status_change_without_a_new_heartbeat_is_no_sign_of_life() -> None:
@@ -1067,6 +1087,29 @@ def test_changes_of_different_nodes_are_watched_together() -> None:
     ]
 
 
+def test_a_watch_ended_by_its_nodes_new_life_leaves_the_other_watches_in_force() -> None:
+    """A node that restarts takes a new generation, and a join watched for its earlier
+    life is history; a join watched for another node still holds: when a racing ring
+    drops both nodes, only the other one is joined again on top of it.
+
+    Reference: Dynamo §4.8.1
+    """
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    known = tuple(MemberEntry(name, "h", 1, 1, "joining") for name in ("c", "d"))
+    view.receive(
+        GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"), *known), (), None, False), 1
+    )
+    view.request_join("c", 2)
+    view.request_join("d", 3)
+    restarted = MemberEntry("c", "h", 2, 0, "joining")
+    view.receive(GossipAck("c", "h", (restarted,), (), None, False), 4)
+    rival = RingState(4, "z#1", assign_partitions(["a", "b"], Q))  # z#1 > a#1: it wins
+    effects = view.receive(GossipAck("b", "y", (), (), rival, False), 5)
+    assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [4, 5]
+    assert view.ring.nodes() == {"a", "b", "d"}
+    assert [(w.kind.value, w.node_id) for w in view.pending_changes()] == [("join", "d")]
+
+
 def test_members_of_different_weights_join_by_the_weighted_rule() -> None:
     """With a member of weight 2 among ones of weight 1, a join gives the new node its
     share Q·w/Σw by the weighted rule."""
@@ -1239,6 +1282,18 @@ def test_the_first_round_comes_within_a_period_of_the_start_at_a_random_phase() 
         assert 500 <= first < 500 + period
         firsts.add(first)
     assert len(firsts) > 1
+
+
+def test_a_view_started_without_a_tick_starts_at_tick_0() -> None:
+    """A view built without a start tick counts from tick 0: its first round is due
+    within the first period, whatever phase its randomness draws."""
+    period = CONFIG.gossip_period_ticks
+    for seed in range(20):
+        view = GossipMembership(
+            "a", "x", generation=1, seeds={"b": "y"}, rng=random.Random(seed), config=CONFIG
+        )
+        sent = [e.body for e in view.tick(period - 1) if isinstance(e, GossipPacket)]
+        assert [type(body) for body in sent] == [GossipSyn]
 
 
 def test_a_joining_node_becomes_normal_on_the_first_ring_that_gives_it_partitions() -> None:
