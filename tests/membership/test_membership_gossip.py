@@ -316,6 +316,20 @@ def test_a_seed_stays_a_gossip_candidate_after_it_left() -> None:
             assert "n0" in view.gossip_candidates()
 
 
+def test_a_round_may_pick_every_known_member_that_has_not_left_but_this_node() -> None:
+    """A round picks among all the members a node has heard of, whatever their ids, so
+    that gossip stays an epidemic; only the node itself and members that left (not being
+    seeds) are no candidates.
+
+    Reference: Dynamo §4.8.2
+    """
+    view = GossipMembership("m", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    heard = [MemberEntry(name, "h", 1, 1, "normal") for name in ("a", "b", "y", "z")]
+    heard.append(MemberEntry("c", "h", 1, 1, "left"))
+    view.receive(GossipAck("b", "y", tuple(heard), (), None, False), 1)
+    assert view.gossip_candidates() == ("a", "b", "y", "z")
+
+
 def test_racing_admin_commands_are_both_applied() -> None:
     """Two joins issued at once on different nodes make the same version; one ring wins
     everywhere and its loser's issuer re-issues its join on top: no command is lost."""
@@ -399,6 +413,27 @@ def test_a_message_over_the_bounds_or_from_ourselves_is_rejected() -> None:
         for e in view.receive(GossipAck("b", "y", (), (), bad_ring, False), 6)
     )
     assert view.metrics.rings_rejected == 1
+
+
+def test_an_entry_of_a_status_outside_the_lifecycle_is_rejected_and_counted() -> None:
+    """A member's status is one of ``joining < normal < leaving < left``, the order the
+    merge rule ranks; a peer's entry of any other status cannot be ranked, so it is
+    rejected (counted in ``messages_rejected``) and never merged: a bad peer is an
+    operating error."""
+    view = GossipMembership("a", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
+    odd = MemberEntry("b", "y", 1, 1, "retired")  # type: ignore[arg-type]
+    assert view.receive(GossipAck("b", "y", (odd,), (), None, False), 1) == []
+    assert view.entry("b") is None and view.metrics.messages_rejected == 1
+
+
+def test_a_gossip_config_cannot_be_changed_once_made() -> None:
+    """A config's bounds are checked when it is made, and one config is shared by every
+    view of a cluster: a field set afterwards would skip the check and reach every view
+    at once, so it is refused."""
+    config = GossipConfig(partition_count=Q)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.partition_count = 0  # type: ignore[misc]
+    assert config.partition_count == Q
 
 
 def test_the_ring_goes_back_in_an_ack2_only_when_it_was_asked_for() -> None:
@@ -1339,4 +1374,29 @@ def test_a_watched_join_that_no_longer_fits_an_adopted_ring_is_dropped_not_raise
     effects = view.receive(GossipAck("b", "y", (), (), rival, False), 3)
     assert [e.ring for e in effects if isinstance(e, RingAdopted)] == [rival]
     assert view.ring == rival and view.pending_changes() == ()
+    assert view.metrics.changes_dropped == 1
+
+
+def test_a_watched_join_dropped_for_not_fitting_leaves_the_next_one_issued_again() -> None:
+    """Of two joins issued here and lost to a racing ring, one may no longer fit it and is
+    dropped (counted in ``changes_dropped``); the other is still issued again on top of
+    the peer's ring: one change that cannot be served does not hold back the rest.
+
+    Reference: Dynamo §4.8.1
+    """
+    config = GossipConfig(partition_count=8)
+    view = _normal_member_over(assign_partitions(["a", "b"], 8), config=config)
+    joining = tuple(
+        MemberEntry(name, "h", 1, 1, "joining", w) for name, w in [("c", 4), ("d", 3), ("e", 1)]
+    )
+    view.receive(
+        GossipAck("b", "y", (MemberEntry("b", "y", 1, 1, "normal"), *joining), (), None, False), 1
+    )
+    view.request_join("c", 2)
+    view.request_join("e", 3)
+    rival = RingState(3, "z#1", assign_partitions(["a", "b", "d"], 8))  # z#1 > a#1: it wins
+    effects = view.receive(GossipAck("b", "y", (), (), rival, False), 4)
+    assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [3, 4]
+    assert view.ring.nodes() == {"a", "b", "d", "e"}
+    assert [(w.kind.value, w.node_id) for w in view.pending_changes()] == [("join", "e")]
     assert view.metrics.changes_dropped == 1
