@@ -20,6 +20,7 @@ from dynamokv.impl.core._gossip import (
     GossipSyn,
     MemberEntry,
     MembershipArgumentError,
+    MemberStatus,
     MemberStatusChanged,
     RingAdopted,
     RingState,
@@ -324,9 +325,15 @@ def test_a_round_may_pick_every_known_member_that_has_not_left_but_this_node() -
     Reference: Dynamo §4.8.2
     """
     view = GossipMembership("m", "x", generation=1, seeds={}, rng=random.Random(0), config=CONFIG)
-    heard = [MemberEntry(name, "h", 1, 1, "normal") for name in ("a", "b", "y", "z")]
-    heard.append(MemberEntry("c", "h", 1, 1, "left"))
-    view.receive(GossipAck("b", "y", tuple(heard), (), None, False), 1)
+    statuses: dict[str, MemberStatus] = {
+        "a": "joining",
+        "b": "normal",
+        "c": "left",
+        "y": "leaving",
+        "z": "normal",
+    }
+    heard = tuple(MemberEntry(name, "h", 1, 1, status) for name, status in statuses.items())
+    view.receive(GossipAck("b", "y", heard, (), None, False), 1)
     assert view.gossip_candidates() == ("a", "b", "y", "z")
 
 
@@ -1108,6 +1115,42 @@ def test_a_leave_the_ring_does_not_reflect_is_watched_past_the_watch_period() ->
     effects = view.receive(GossipAck("b", "y", (), (), company, False), 40)
     assert [e.ring.version for e in effects if isinstance(e, RingAdopted)] == [4, 5]
     assert view.ring.nodes() == {"b"}
+
+
+def test_a_watched_join_ends_when_its_node_is_heard_to_have_left() -> None:
+    """A node joined here and then removed through another node may be heard of next as
+    ``left``, with the ring that removed it: its join is history, not issued again on top
+    of that ring (a node comes back only in a new generation).
+
+    Reference: Dynamo §4.8.1
+    """
+    view = _normal_member_over(assign_partitions(["a", "b"], Q))
+    known = (MemberEntry("b", "y", 1, 1, "normal"), MemberEntry("c", "z", 1, 1, "joining"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_join("c", 2)
+    removed = RingState(3, "b#1", leave_partitions(view.ring.owners, "c"))
+    left = MemberEntry("c", "z", 1, 1, "left")
+    view.receive(GossipAck("b", "y", (left,), (), removed, False), 3)
+    assert view.ring == removed and view.pending_changes() == ()
+
+
+def test_a_leaving_node_stays_leaving_on_a_ring_that_still_holds_it() -> None:
+    """Status only moves forward within a generation: a node that is leaving and adopts a
+    racing ring that still gives it partitions stays leaving (its leave is issued again
+    on top), where a joining node would become normal.
+
+    Reference: Dynamo §4.8.1
+    """
+    owners = assign_partitions(["a", "b", "c"], Q)
+    view = _normal_member_over(owners)
+    known = tuple(MemberEntry(name, "h", 1, 1, "normal") for name in ("b", "c"))
+    view.receive(GossipAck("b", "y", known, (), None, False), 1)
+    view.request_leave("a", 2)
+    assert view.self_entry.status == "leaving"
+    rival = RingState(2, "z#1", leave_partitions(owners, "b"))  # z#1 > a#1: it wins
+    effects = view.receive(GossipAck("b", "y", (), (), rival, False), 3)
+    assert [e for e in effects if isinstance(e, MemberStatusChanged)] == []
+    assert view.self_entry.status == "leaving" and view.ring.nodes() == {"c"}
 
 
 def test_changes_of_different_nodes_are_watched_together() -> None:
