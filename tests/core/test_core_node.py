@@ -783,6 +783,14 @@ def _reaper_that_reaped(
     return reaper, held, out
 
 
+def _keys_first_owned_by(ring: PartitionRing, node: str, *, tried: int = 200) -> list[bytes]:
+    """The keys among ``key0``, ``key1``... ``key{tried - 1}`` whose first owner is ``node``."""
+    keys = (f"key{index}".encode() for index in range(tried))
+    return [
+        key for key in keys if ring.partition_preference_list(ring.partition_of(key))[0] == node
+    ]
+
+
 def _first_key_of_each_owner(ring: PartitionRing) -> dict[str, bytes]:
     """For each node, the first of the keys ``key0``, ``key1``... that it is the first owner of."""
     first: dict[str, bytes] = {}
@@ -865,11 +873,7 @@ def test_a_vote_counts_for_each_key_it_names_whatever_the_others_still_wait_for(
     from dynamokv.impl.core._reaping import tombstone_may_be_reaped
 
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
-    waiting, completed = [
-        key
-        for key in (f"key{index}".encode() for index in range(200))
-        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
-    ][:2]
+    waiting, completed = _keys_first_owned_by(ring, "n2")[:2]
     tombstone = (Version(None, ("n1", 1), ()),)
     held = {waiting: tombstone, completed: tombstone}
     reaper, out = _reaper_over(
@@ -897,11 +901,7 @@ def test_a_reap_round_asks_about_at_most_reap_keys_per_round_max_keys() -> None:
     Reference: Dynamo §4.4
     """
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
-    mine = [
-        key
-        for key in (f"key{index}".encode() for index in range(200))
-        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
-    ][:3]
+    mine = _keys_first_owned_by(ring, "n2")[:3]
     tombstone = (Version(None, ("n1", 1), ()),)
     reaper, out = _reaper_over(
         dict.fromkeys(mine, tombstone),
@@ -953,11 +953,7 @@ def test_a_reap_round_proposes_the_tombstones_held_for_the_grace_period_and_no_y
     """A round asks the rule about every tombstone stored ``tombstone_grace_ticks`` ago
     or earlier (the boundary included) and about none stored later."""
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
-    mine = [
-        key
-        for key in (f"key{index}".encode() for index in range(200))
-        if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
-    ]
+    mine = _keys_first_owned_by(ring, "n2")
     old, young = mine[:2]
     tombstone = (Version(None, ("n1", 1), ()),)
     asked: list[int] = []  # the stored_ticks of each tombstone the rule was asked about
@@ -989,10 +985,7 @@ def test_a_reap_round_asks_about_at_most_256_tombstones_by_default_the_oldest_fi
     keys (256 by default), the tombstones stored longest first, so a query and a round's
     memory stay bounded however many deletes fell due at once."""
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
-    keys = (f"key{index}".encode() for index in range(2_000))
-    mine = [
-        key for key in keys if ring.partition_preference_list(ring.partition_of(key))[0] == "n2"
-    ]
+    mine = _keys_first_owned_by(ring, "n2", tried=2_000)
     assert len(mine) > 257
     tombstone = (Version(None, ("n1", 1), ()),)
     reaper, out = _reaper_over(dict.fromkeys(mine, tombstone), now=0)

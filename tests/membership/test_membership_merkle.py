@@ -671,20 +671,34 @@ def _roots_rounds(roots_per_message_max: int, held: set[int]) -> list[RootsReque
     return asked
 
 
-def test_a_node_compares_roots_with_one_peer_every_40_ticks_by_default() -> None:
-    """Anti-entropy runs in the background (Dynamo §4.7): every
-    ``anti_entropy_interval_ticks`` (40 by default) a node sends one peer, in turn, the
-    roots of the partitions they share, and not more often, however often it is ticked."""
-    rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
+def _roots_sent_each_tick(
+    rounds: AntiEntropyRounds, out: Outbox, ring: PartitionRing, ticks: int
+) -> list[tuple[int, str]]:
+    """Tick ``rounds`` at 1, 2... ``ticks``, answering each roots request "nothing differs":
+    the (tick, peer) of every request sent."""
     sent: list[tuple[int, str]] = []
-    for now in range(1, 201):
+    for now in range(1, ticks + 1):
         effects = out.begin()
         rounds.tick(ring, now)
         for request in [e for e in effects if isinstance(e, RootsRequest)]:
             sent.append((now, request.dst))
             out.begin()
             rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
-    assert sent == [(40, "n1"), (80, "n2"), (120, "n1"), (160, "n2"), (200, "n1")]
+    return sent
+
+
+def test_a_node_compares_roots_with_one_peer_every_40_ticks_by_default() -> None:
+    """Anti-entropy runs in the background (Dynamo §4.7): every
+    ``anti_entropy_interval_ticks`` (40 by default) a node sends one peer, in turn, the
+    roots of the partitions they share, and not more often, however often it is ticked."""
+    rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
+    assert _roots_sent_each_tick(rounds, out, ring, 200) == [
+        (40, "n1"),
+        (80, "n2"),
+        (120, "n1"),
+        (160, "n2"),
+        (200, "n1"),
+    ]
 
 
 def test_a_recovered_peer_is_left_to_hinted_handoff_for_200_ticks_by_default() -> None:
@@ -694,15 +708,14 @@ def test_a_recovered_peer_is_left_to_hinted_handoff_for_200_ticks_by_default() -
     skipped by every round before tick 200 and compared with at the round of tick 200."""
     rounds, out, ring = _rounds_of_n3(MemberConfig(), {2})
     rounds.on_peer_recovered("n1", 0)
-    sent: list[tuple[int, str]] = []
-    for now in range(1, 241):
-        effects = out.begin()
-        rounds.tick(ring, now)
-        for request in [e for e in effects if isinstance(e, RootsRequest)]:
-            sent.append((now, request.dst))
-            out.begin()
-            rounds.on_roots_reply(RootsReply(request.dst, "n3", request.round_id, ()), ring, now)
-    assert sent == [(40, "n2"), (80, "n2"), (120, "n2"), (160, "n2"), (200, "n1"), (240, "n2")]
+    assert _roots_sent_each_tick(rounds, out, ring, 240) == [
+        (40, "n2"),
+        (80, "n2"),
+        (120, "n2"),
+        (160, "n2"),
+        (200, "n1"),
+        (240, "n2"),
+    ]
 
 
 def test_a_roots_round_left_unanswered_is_given_up_after_the_exchange_timeout() -> None:
