@@ -783,6 +783,19 @@ def _reaper_that_reaped(
     return reaper, held, out
 
 
+def _round_asked(
+    ring: PartitionRing, held: dict[bytes, tuple[Version, ...]], **member: Any
+) -> tuple[TombstoneReaper, core.Outbox]:
+    """Node n2's reaper (:func:`_reaper_over`, a grace of 100 ticks) that noted each of
+    ``held``'s tombstones at tick 0, in order, and ran its round at tick 100."""
+    reaper, out = _reaper_over(held, now=0, **{"tombstone_grace_ticks": 100, **member})
+    for key, versions in held.items():
+        reaper.note(key, versions)
+    reaper.now = 100
+    reaper.tick(ring, 1, quiet_ticks=1_000)
+    return reaper, out
+
+
 def _keys_first_owned_by(ring: PartitionRing, node: str, *, tried: int = 200) -> list[bytes]:
     """The keys among ``key0``, ``key1``... ``key{tried - 1}`` whose first owner is ``node``."""
     keys = (f"key{index}".encode() for index in range(tried))
@@ -817,11 +830,7 @@ def test_a_reaper_asks_only_about_the_keys_it_is_the_first_owner_of() -> None:
     first = _first_key_of_each_owner(ring)
     tombstone = (Version(None, ("n1", 1), ()),)
     held = dict.fromkeys(first.values(), tombstone)
-    reaper, out = _reaper_over(held, now=0, tombstone_grace_ticks=100, reap_interval_ticks=50)
-    for key in held:
-        reaper.note(key, tombstone)
-    reaper.now = 100
-    reaper.tick(ring, 1, quiet_ticks=1_000)
+    _, out = _round_asked(ring, held)
     queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
     assert sorted(query.dst for query in queries) == ["n1", "n3"]
     assert all(query.items == ((first["n2"], tombstone),) for query in queries)
@@ -876,17 +885,7 @@ def test_a_vote_counts_for_each_key_it_names_whatever_the_others_still_wait_for(
     waiting, completed = _keys_first_owned_by(ring, "n2")[:2]
     tombstone = (Version(None, ("n1", 1), ()),)
     held = {waiting: tombstone, completed: tombstone}
-    reaper, out = _reaper_over(
-        held,
-        now=0,
-        may_reap=tombstone_may_be_reaped,
-        tombstone_grace_ticks=100,
-        reap_interval_ticks=50,
-    )
-    for key in held:
-        reaper.note(key, tombstone)
-    reaper.now = 100
-    reaper.tick(ring, 1, quiet_ticks=1_000)
+    reaper, out = _round_asked(ring, held, may_reap=tombstone_may_be_reaped)
     round_id = {e.dst: e.round_id for e in out.effects if isinstance(e, core.ReapQuery)}
     reaper.on_vote(core.ReapVote("n3", "n2", round_id["n3"], (completed,)), 1)
     reaper.on_vote(core.ReapVote("n1", "n2", round_id["n1"], (waiting, completed)), 1)
@@ -903,17 +902,7 @@ def test_a_reap_round_asks_about_at_most_reap_keys_per_round_max_keys() -> None:
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=8)
     mine = _keys_first_owned_by(ring, "n2")[:3]
     tombstone = (Version(None, ("n1", 1), ()),)
-    reaper, out = _reaper_over(
-        dict.fromkeys(mine, tombstone),
-        now=0,
-        tombstone_grace_ticks=100,
-        reap_interval_ticks=50,
-        reap_keys_per_round_max=2,
-    )
-    for key in mine:
-        reaper.note(key, tombstone)
-    reaper.now = 100
-    reaper.tick(ring, 1, quiet_ticks=1_000)
+    _, out = _round_asked(ring, dict.fromkeys(mine, tombstone), reap_keys_per_round_max=2)
     queries = [effect for effect in out.effects if isinstance(effect, core.ReapQuery)]
     assert sorted(query.dst for query in queries) == ["n1", "n3"]
     assert all([key for key, _ in query.items] == mine[:2] for query in queries)
@@ -1183,17 +1172,22 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
     assert node.reaper.stored_since == {KEY: 500}
 
 
+def _replies_to_requests(node: Node, requests: list[core.Request]) -> list[Reply]:
+    """The replies in the steps (all at tick 0) that hand ``node`` each of ``requests``."""
+    return [
+        effect
+        for request_id, request in enumerate(requests)
+        for effect in node.step(ClientRequest(request_id, request), 0)
+        if isinstance(effect, Reply)
+    ]
+
+
 def test_a_node_that_has_not_joined_a_ring_refuses_gets_and_puts_saying_why() -> None:
     """A node owns no key range before it joins a ring (Dynamo §4.8.1), so it can neither
     coordinate nor forward: it fails every client request at once, as unavailable."""
     node = _gossip_node(SimDisk(), bootstrap_owners=None)
-    requests = [core.GetRequest(KEY), PutRequest(KEY, b"book")]
-    results = [
-        e.result
-        for request_id, request in enumerate(requests)
-        for e in node.step(ClientRequest(request_id, request), 0)
-        if isinstance(e, Reply)
-    ]
+    replies = _replies_to_requests(node, [core.GetRequest(KEY), PutRequest(KEY, b"book")])
+    results = [reply.result for reply in replies]
     assert [type(result) for result in results] == [core.GetResult, core.PutResult]
     assert all(not result.ok and result.error.startswith("unavailable") for result in results)
 
@@ -1351,11 +1345,7 @@ def test_a_node_reaps_only_once_its_ring_has_been_in_place_for_the_grace_period(
     member = MemberConfig(gossip=GossipConfig(partition_count=8), tombstone_grace_ticks=100)
     node = _gossip_node(disk, member_config=member)
     ring = node.ring
-    key = next(
-        key
-        for key in (f"key{index}".encode() for index in range(100))
-        if ring.partition_preference_list(ring.partition_of(key))[0] == "n1"
-    )
+    key = _keys_first_owned_by(ring, "n1")[0]
     tombstone = (Version(None, ("n2", 1), ()),)
     write = Receive(WriteRequest("n2", "n1", 7, key, tombstone))
     new_ring = RingState(2, "n2#1", ("n1", "n2") * 4)  # the same owners: nothing moves
@@ -1448,12 +1438,7 @@ def test_a_key_written_again_after_the_round_asked_is_not_reaped() -> None:
     key = _first_key_of_each_owner(ring)["n2"]
     tombstone = (Version(None, ("n1", 1), ()),)
     held = {key: tombstone}
-    reaper, out = _reaper_over(
-        held, now=0, may_reap=tombstone_may_be_reaped, tombstone_grace_ticks=100
-    )
-    reaper.note(key, tombstone)
-    reaper.now = 100
-    reaper.tick(ring, 1, quiet_ticks=1_000)
+    reaper, out = _round_asked(ring, held, may_reap=tombstone_may_be_reaped)
     round_ids = {e.dst: e.round_id for e in out.effects if isinstance(e, core.ReapQuery)}
     written = (Version(b"back", ("n2", 5), (("n1", 1),)),)
     held[key] = written
@@ -1609,16 +1594,6 @@ def test_puts_beyond_lease_waiters_max_are_refused_while_the_lease_is_not_durabl
     ]
     assert reply.request_id == 2 and isinstance(reply.result, core.PutResult)
     assert not reply.result.ok and "lease_waiters_max" in (reply.result.error or "")
-
-
-def _replies_to_requests(node: Node, requests: list[core.Request]) -> list[Reply]:
-    """The replies in the steps (all at tick 0) that hand ``node`` each of ``requests``."""
-    return [
-        effect
-        for request_id, request in enumerate(requests)
-        for effect in node.step(ClientRequest(request_id, request), 0)
-        if isinstance(effect, Reply)
-    ]
 
 
 def test_at_most_1024_puts_wait_for_a_counter_lease_by_default() -> None:
