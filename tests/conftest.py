@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from dynamokv.impl.runtime._local_cluster import PORT_RANGE_VARIABLE, ports_to_pick
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -20,6 +21,27 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def _own_port_range() -> None:
+    """Give each pytest worker its own slice of the ports clusters are started on.
+
+    Ports are picked by binding them and then let go until the node listens; two workers
+    drawing from one range can pick the same port in that window (or one worker a port
+    that another's stopped node is about to listen on again). Disjoint ranges rule that out.
+    Set in the environment, so that ``dynamokv`` subprocesses draw from it too.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or PORT_RANGE_VARIABLE in os.environ:
+        return
+    candidates = ports_to_pick()
+    width = len(candidates) // count
+    low = candidates.start + int(worker[2:]) * width
+    os.environ[PORT_RANGE_VARIABLE] = f"{low}-{low + width - 1}"
+
+
+_own_port_range()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

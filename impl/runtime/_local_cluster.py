@@ -107,6 +107,10 @@ PORT_PICK_ATTEMPTS_MAX = 64
 PORT_PICK_LOW = 10_000
 """The lowest port :func:`pick_free_ports` draws: above the ports common services listen on."""
 EPHEMERAL_PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_RANGE_VARIABLE = "DYNAMOKV_PORT_RANGE"
+"""``LOW-HIGH`` (both included): the ports :func:`pick_free_ports` draws from instead of
+its default range, for a firewall that opens only some, or for runs side by side that
+must never draw the same port (each gets its own range)."""
 LOG_TAIL_LINES = 8
 
 Progress = Callable[[str], None]
@@ -287,13 +291,30 @@ def sum_metric(metrics: dict[str, float], name: str) -> float | None:
 
 
 def ports_to_pick() -> range:
-    """The ports :func:`pick_free_ports` draws from: from :data:`PORT_PICK_LOW` up to the
-    kernel's ephemeral range (empty when that range starts lower)."""
+    """The ports :func:`pick_free_ports` draws from: :data:`PORT_RANGE_VARIABLE` when it is
+    set, else from :data:`PORT_PICK_LOW` up to the kernel's ephemeral range (empty when that
+    range starts lower)."""
+    chosen = os.environ.get(PORT_RANGE_VARIABLE)
+    if chosen:
+        return _parse_port_range(chosen)
     try:
         ephemeral_low = int(EPHEMERAL_PORT_RANGE_FILE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         ephemeral_low = 32_768  # Linux's default
     return range(PORT_PICK_LOW, ephemeral_low)
+
+
+def _parse_port_range(text: str) -> range:
+    low_text, dash, high_text = text.partition("-")
+    try:
+        low, high = int(low_text), int(high_text)
+    except ValueError:
+        low = high = 0
+    if not dash or not 1 <= low <= high <= 65_535:
+        raise ClusterError(
+            f"{PORT_RANGE_VARIABLE}={text!r} is not a port range LOW-HIGH with 1 <= LOW <= HIGH <= 65535"
+        )
+    return range(low, high + 1)
 
 
 def pick_free_ports(count: int, *, avoid: Sequence[int] = ()) -> list[int]:

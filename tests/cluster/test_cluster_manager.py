@@ -18,6 +18,7 @@ import pytest
 from conftest import processes_under
 from dynamokv.impl.cli import main
 from dynamokv.impl.runtime._local_cluster import (
+    PORT_RANGE_VARIABLE,
     ClusterError,
     LocalCluster,
     parse_metrics,
@@ -147,6 +148,21 @@ def test_picked_ports_lie_below_the_ephemeral_range() -> None:
     candidates = ports_to_pick()
     assert len(candidates) >= 64 * 20  # 10,000 up to Linux's ephemeral range
     assert all(port in candidates for port in pick_free_ports(20))
+
+
+def test_a_chosen_port_range_is_the_only_one_drawn_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PORT_RANGE_VARIABLE, "20000-21999")
+    assert ports_to_pick() == range(20_000, 22_000)
+    assert all(20_000 <= port <= 21_999 for port in pick_free_ports(20))
+
+
+@pytest.mark.parametrize("text", ["20000", "2000-1000", "0-10", "1-65536", "a-b", "-"])
+def test_a_malformed_port_range_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv(PORT_RANGE_VARIABLE, text)
+    with pytest.raises(ClusterError, match=f"{PORT_RANGE_VARIABLE}='{text}' is not a port range"):
+        ports_to_pick()
 
 
 def test_parse_metrics_keeps_labels_and_skips_comments() -> None:
