@@ -186,8 +186,6 @@ def _spec_check() -> Replay:
 def _check_depths(
     claim_of: type[_Trees], *, complete: bool, injective: bool, stop_early: bool
 ) -> tuple[SolverOutcome, _Trees]:
-    trees = claim_of(0, injective=injective)
-    outcome = SolverOutcome(Status.PROVED, None)
     # Controls start at depth 1 so that their counterexamples show a tree, not a lone leaf.
     first = 0 if injective and not stop_early else 1
     for depth in range(first, DEPTH_MAX + 1):

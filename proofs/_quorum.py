@@ -453,14 +453,19 @@ def sloppy_can_miss_strict_control_strict() -> ProofResult:
 
 
 def _strict_never_misses() -> Replay:
-    """Through the spec: a strict quorum never leaves W healthy owners and R down ones."""
+    """Through the spec: a strict quorum never leaves W healthy owners and R down ones.
+
+    The acks are what the spec's strict quorum admits; the reads that could miss them are
+    the owners the writer sees down, counted here without the spec. A strict quorum that
+    took a substitute beyond the N owners would leave room for both.
+    """
     nodes = NODE_NAMES[:LIST_LENGTH]
     checked = 0
     for n_value in range(1, LIST_LENGTH // 2 + 1):
         for mask in range(1 << LIST_LENGTH):
             up = {nodes[i] for i in range(LIST_LENGTH) if mask >> i & 1}
             acks_max = len(spec_quorum.strict_quorum(nodes, up, n_value))
-            reads_max = n_value - acks_max
+            reads_max = sum(1 for owner in nodes[:n_value] if owner not in up)
             for r_value in range(1, n_value + 1):
                 for w_value in range(n_value - r_value + 1, n_value + 1):
                     if acks_max >= w_value and reads_max >= r_value:
