@@ -106,6 +106,35 @@ def test_clock_condition_control_names_a_causal_pair_whose_clocks_do_not_rise() 
     assert clocks[a] >= clocks[b], result.counterexample
 
 
+class _LateReceiveOnProcessOne(_lamport._History):
+    """The only message: p1's third event receives what p0 sent at its first.
+
+    Under the planted receive rule (the message's stamp + 1, own clock ignored) p1's
+    clocks run 1, 2, 2: the pair p1.e1 → p1.e2 does not rise, while every earlier
+    causal pair in the solver's order (p0.e0 → p0.e1 first) rises strictly.
+    """
+
+    def __init__(self, **kwargs: bool) -> None:
+        super().__init__(**kwargs)
+        index = {e: k for k, e in enumerate(self.events)}
+        wanted = (index[(1, 2)], index[(0, 0)])
+        for k, j in itertools.product(range(len(self.events)), repeat=2):
+            self.constraints.append(self.receives[k][j] == ((k, j) == wanted))
+
+
+def test_clock_condition_control_names_the_pair_that_does_not_rise_not_one_that_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the history fixed, the one causal pair whose clocks do not rise is the one named."""
+    monkeypatch.setattr(_lamport, "_History", _LateReceiveOnProcessOne)
+    result = _lamport.clock_condition_control()
+    assert result.status is Status.REFUTED and result.counterexample
+    clocks, messages = _parse_history(result.counterexample)
+    assert messages == {(1, 2): (0, 0)}
+    assert clocks == {(0, 0): 1, (0, 1): 2, (0, 2): 3, (1, 0): 1, (1, 1): 2, (1, 2): 2}
+    assert result.counterexample.endswith("; p1.e1 → p1.e2 but C ≥")
+
+
 class _ProcessOneSendsFirst(_lamport._History):
     """The only message: p0's first event receives what p1 sent at its second event.
 
