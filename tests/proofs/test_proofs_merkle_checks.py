@@ -25,7 +25,7 @@ class _RecordingTrees(_merkle._Trees):
 
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
-    built: ClassVar[list[tuple[int, bool]]] = []
+    built: list[tuple[int, bool]] = []
     monkeypatch.setattr(_RecordingTrees, "built", built)
     monkeypatch.setattr(_merkle, "_Trees", _RecordingTrees)
     return built
@@ -95,3 +95,15 @@ def test_the_merkle_replay_counts_every_pair_of_key_ranges_it_compares() -> None
     assert f" on all {pairs} pairs of 3-key ranges (depth {_merkle.SPEC_CHECK_DEPTH})" in (
         replay.detail
     )
+
+
+@pytest.mark.parametrize("differing", [[True, False], [False, True, True, False], [False] * 4])
+def test_a_decoded_model_becomes_replicas_that_differ_in_exactly_its_differing_buckets(
+    differing: list[bool],
+) -> None:
+    """The replay turns the model's buckets into two replicas, one key per bucket: the spec
+    must see the keys of the differing buckets differ and no other."""
+    a, b = _merkle._concrete(differing)
+    assert set(a) == set(b) == {bytes([i]) for i in range(len(differing))}
+    expected = {bytes([i]) for i, d in enumerate(differing) if d}
+    assert set(_merkle.spec_merkle.differing_keys(a, b)) == expected
