@@ -106,27 +106,31 @@ def test_clock_condition_control_names_a_causal_pair_whose_clocks_do_not_rise() 
     assert clocks[a] >= clocks[b], result.counterexample
 
 
-class _LateReceiveOnProcessOne(_lamport._History):
-    """The only message: p1's third event receives what p0 sent at its first.
+def _only_message(receiver: Event, sender: Event) -> type[_lamport._History]:
+    """The theorem's history with one message: ``receiver`` receives what ``sender`` sent."""
 
-    Under the planted receive rule (the message's stamp + 1, own clock ignored) p1's
-    clocks run 1, 2, 2: the pair p1.e1 → p1.e2 does not rise, while every earlier
-    causal pair in the solver's order (p0.e0 → p0.e1 first) rises strictly.
-    """
+    class _OnlyMessage(_lamport._History):
+        def __init__(self, **kwargs: bool) -> None:
+            super().__init__(**kwargs)
+            index = {e: k for k, e in enumerate(self.events)}
+            wanted = (index[receiver], index[sender])
+            for k, j in itertools.product(range(len(self.events)), repeat=2):
+                self.constraints.append(self.receives[k][j] == ((k, j) == wanted))
 
-    def __init__(self, **kwargs: bool) -> None:
-        super().__init__(**kwargs)
-        index = {e: k for k, e in enumerate(self.events)}
-        wanted = (index[(1, 2)], index[(0, 0)])
-        for k, j in itertools.product(range(len(self.events)), repeat=2):
-            self.constraints.append(self.receives[k][j] == ((k, j) == wanted))
+    return _OnlyMessage
 
 
 def test_clock_condition_control_names_the_pair_that_does_not_rise_not_one_that_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With the history fixed, the one causal pair whose clocks do not rise is the one named."""
-    monkeypatch.setattr(_lamport, "_History", _LateReceiveOnProcessOne)
+    """With the history fixed, the one causal pair whose clocks do not rise is the one named.
+
+    The only message: p1's third event receives what p0 sent at its first. Under the
+    planted receive rule (the message's stamp + 1, own clock ignored) p1's clocks run 1, 2,
+    2: the pair p1.e1 → p1.e2 does not rise, while every earlier causal pair in the
+    solver's order (p0.e0 → p0.e1 first) rises strictly.
+    """
+    monkeypatch.setattr(_lamport, "_History", _only_message((1, 2), (0, 0)))
     result = _lamport.clock_condition_control()
     assert result.status is Status.REFUTED and result.counterexample
     clocks, messages = _parse_history(result.counterexample)
@@ -135,26 +139,16 @@ def test_clock_condition_control_names_the_pair_that_does_not_rise_not_one_that_
     assert result.counterexample.endswith("; p1.e1 → p1.e2 but C ≥")
 
 
-class _ProcessOneSendsFirst(_lamport._History):
-    """The only message: p0's first event receives what p1 sent at its second event.
-
-    Then every p0 clock (3, 4, 5) is at least every p1 clock (1, 2, 3), so the only
-    events with rising clocks and no causal link run from process 1 to process 0.
-    """
-
-    def __init__(self, **kwargs: bool) -> None:
-        super().__init__(**kwargs)
-        index = {e: k for k, e in enumerate(self.events)}
-        wanted = (index[(0, 0)], index[(1, 1)])
-        for k, j in itertools.product(range(len(self.events)), repeat=2):
-            self.constraints.append(self.receives[k][j] == ((k, j) == wanted))
-
-
 def test_exhibit_finds_rising_clocks_without_causality_from_the_later_listed_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every ordered pair is searched, including pairs from process 1 back to process 0."""
-    monkeypatch.setattr(_lamport, "_History", _ProcessOneSendsFirst)
+    """Every ordered pair is searched, including pairs from process 1 back to process 0.
+
+    The only message: p0's first event receives what p1 sent at its second. Then every p0
+    clock (3, 4, 5) is at least every p1 clock (1, 2, 3), so the only events with rising
+    clocks and no causal link run from process 1 to process 0.
+    """
+    monkeypatch.setattr(_lamport, "_History", _only_message((0, 0), (1, 1)))
     result = _lamport.order_does_not_imply_causality()
     assert result.ok, result
     assert result.witness
