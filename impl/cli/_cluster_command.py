@@ -53,7 +53,10 @@ def register(subparsers: Any) -> None:
         "--base-port",
         type=int,
         default=None,
-        help="node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports)",
+        help=(
+            "node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports, drawn "
+            "from DYNAMOKV_PORT_RANGE=LOW-HIGH when it is set)"
+        ),
     )
     up.add_argument("-n", "--replicas", type=int, default=3, help="N, replicas per key (default 3)")
     up.add_argument("-r", type=int, default=2, help="default read quorum R (default 2)")
