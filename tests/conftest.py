@@ -37,6 +37,8 @@ def _own_port_range() -> None:
         return
     candidates = ports_to_pick()
     width = len(candidates) // count
+    if width == 0:
+        return  # no default range to share (the kernel's ephemeral range starts low)
     low = candidates.start + int(worker[2:]) * width
     os.environ[PORT_RANGE_VARIABLE] = f"{low}-{low + width - 1}"
 
