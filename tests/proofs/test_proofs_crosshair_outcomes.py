@@ -10,8 +10,9 @@ from __future__ import annotations
 import signal
 import sys
 
-from dynamokv.proofs import Status, crosshair_check, crosshair_diffbehavior
+from dynamokv.proofs import ProofResult, Status, crosshair_check, crosshair_diffbehavior
 from dynamokv.proofs._crosshair import _difference_shows
+from dynamokv.proofs._result import Kind
 
 
 def _command(script: str) -> tuple[str, ...]:
@@ -45,15 +46,22 @@ def test_no_difference_shows_when_both_functions_agree_on_the_arguments() -> Non
     assert _difference_shows("math.floor", "math.ceil", "Given: (2.0),") is False
 
 
+def _stand_in_pair(first: str, second: str, kind: Kind, script: str) -> ProofResult:
+    """The pair ``first``/``second`` judged from what ``script`` prints and how it exits."""
+    return crosshair_diffbehavior(
+        first,
+        second,
+        name="equivalence.stand_in",
+        kind=kind,
+        claim="a pair judged by a stand-in for CrossHair",
+        command=_command(script),
+    )
+
+
 def test_a_reported_difference_that_shows_refutes_the_pair() -> None:
     report = "Given: (0.5),\\n  math.floor returns 0\\n  math.ceil returns 1"
-    result = crosshair_diffbehavior(
-        "math.floor",
-        "math.ceil",
-        name="equivalence.floor_ceil",
-        kind="control",
-        claim="floor and ceil differ",
-        command=_command(f"import sys; print('{report}'); sys.exit(1)"),
+    result = _stand_in_pair(
+        "math.floor", "math.ceil", "control", f"import sys; print('{report}'); sys.exit(1)"
     )
     assert result.status is Status.REFUTED
     assert result.counterexample is not None
@@ -63,14 +71,7 @@ def test_a_reported_difference_that_shows_refutes_the_pair() -> None:
 def _stopped_at_bound(stdout: str) -> str | None:
     """The note of a pair whose stand-in prints ``stdout`` and exits 0 without
     "All paths exhausted": CrossHair's search ran out of its bound."""
-    result = crosshair_diffbehavior(
-        "pair.first",
-        "pair.second",
-        name="equivalence.stand_in",
-        kind="theorem",
-        claim="a stand-in stopped by its bound",
-        command=_command(f"print({stdout!r}, end='')"),
-    )
+    result = _stand_in_pair("pair.first", "pair.second", "theorem", f"print({stdout!r}, end='')")
     assert result.status is Status.UNKNOWN
     return result.note
 
