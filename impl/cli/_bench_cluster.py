@@ -59,6 +59,7 @@ from dynamokv.spec.errors import ArgumentError
 
 from ._bench_results import machine_description, write_results
 from ._errors import CliError
+from ._types import output_file
 
 __all__ = [
     "WORKLOADS",
@@ -728,7 +729,12 @@ def register(subparsers: Any) -> None:
         help="a dynamokv cluster directory to use (started if not running); default: a "
         "fresh 3-node cluster in a temporary directory, stopped at the end",
     )
-    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--json",
+        type=output_file,
+        default=None,
+        help="also write the results to this JSON file",
+    )
     parser.set_defaults(handler=_run)
 
 

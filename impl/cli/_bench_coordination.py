@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import CliError
+from ._types import output_file
 
 __all__ = ["PAPER_TABLE_2", "Latencies", "register"]
 
@@ -105,7 +106,12 @@ def register(subparsers: Any) -> None:
         default="always",
         help="the nodes' WAL policy (default always: acknowledged writes are on disk)",
     )
-    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--json",
+        type=output_file,
+        default=None,
+        help="also write the results to this JSON file",
+    )
     parser.set_defaults(handler=_run)
 
 

@@ -108,6 +108,8 @@ def _reap(args: argparse.Namespace) -> int:
         raise CliError("--nodes must be in 1..16 and --keys in 1..1,000,000")
     if not 0 < args.delete_fraction <= 1 or not 1 <= args.grace_seconds <= 3600:
         raise CliError("--delete-fraction must be in (0, 1] and --grace-seconds in 1..3600")
+    if not 1 <= args.value_bytes <= 1_048_576:
+        raise CliError(f"--value-bytes must be in 1..1048576, got {args.value_bytes}")
     directory = Path(args.dir or tempfile.mkdtemp(prefix="dynamokv-reap-"))
     keys = [b"reap-%07d" % index for index in range(args.keys)]
     deleted = keys[: round(len(keys) * args.delete_fraction)]

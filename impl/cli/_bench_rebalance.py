@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Start NODES node processes, write KEYS keys, join one more node, and measure on "
             "the stores on disk the fraction of stored bytes that moved (theory: the "
-            "newcomer's weight over the total, 1/11 = 9.09%% for an 11th equal node) and each "
+            "newcomer's weight over the total, 1/11 = 9.09% for an 11th equal node) and each "
             "node's bytes beside its weight's share."
         ),
     )
@@ -96,9 +96,24 @@ def _rebalance(args: argparse.Namespace) -> int:
 
     if not 2 <= args.nodes <= 32 or not 1 <= args.keys <= 1_000_000:
         raise CliError("--nodes must be in 2..32 and --keys in 1..1,000,000")
-    weights = [int(text) for text in args.weights.split(",")] if args.weights else [1] * args.nodes
+    # Every value is checked before the nodes start: a weight the nodes refuse would
+    # otherwise surface only when the newcomer exits, after the load.
+    if not 1 <= args.value_bytes <= 1_048_576:
+        raise CliError(f"--value-bytes must be in 1..1048576, got {args.value_bytes}")
+    if not 1 <= args.weight <= 1000:
+        raise CliError(f"--weight must be in 1..1000, got {args.weight}")
+    try:
+        weights = (
+            [int(text) for text in args.weights.split(",")] if args.weights else [1] * args.nodes
+        )
+    except ValueError:
+        raise CliError(
+            f"--weights must be comma-separated integers, got {args.weights!r}"
+        ) from None
     if len(weights) != args.nodes:
         raise CliError(f"--weights needs {args.nodes} weights, got {len(weights)}")
+    if not all(1 <= weight <= 1000 for weight in weights):
+        raise CliError(f"--weights must each be in 1..1000, got {args.weights}")
     directory = Path(args.dir or tempfile.mkdtemp(prefix="dynamokv-rebalance-"))
     keys = [b"q1-%07d" % index for index in range(args.keys)]
     console = Console(stderr=True, highlight=False)

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._bench_results import machine_description, write_results
 from ._errors import CliError
+from ._types import output_file
 
 if TYPE_CHECKING:
     from dynamokv.impl.storage import GroupCommit
@@ -149,7 +150,12 @@ def register(subparsers: Any) -> None:
         "thread draining a queue into write_batch",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--json",
+        type=output_file,
+        default=None,
+        help="also write the results to this JSON file",
+    )
     parser.set_defaults(handler=_run)
 
 

@@ -91,6 +91,14 @@ def _chaos(args: argparse.Namespace) -> int:
         raise CliError(f"--nemesis takes {', '.join(NEMESIS_KINDS)}; got {args.nemesis!r}")
     if not 1 <= args.runs <= 100:
         raise CliError(f"--runs must be in 1..100, got {args.runs}")
+    # Checked here, before a cluster starts: the nemesis would take a negative length as
+    # no wait at all and fault the cluster back to back for the whole run.
+    if not args.fault_seconds > 0:
+        raise CliError(f"--fault-seconds must be positive, got {args.fault_seconds}")
+    if not args.quiet_seconds >= 0:
+        raise CliError(f"--quiet-seconds must be 0 or more, got {args.quiet_seconds}")
+    if args.min_adds < 0:
+        raise CliError(f"--min-adds must be 0 or more, got {args.min_adds}")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
     console = Console(stderr=True, highlight=False)
     reports = []

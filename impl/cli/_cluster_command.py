@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from ._errors import CliError
+from ._types import positive_seconds
 
 DEFAULT_NODES = 5
 
@@ -71,7 +72,10 @@ def register(subparsers: Any) -> None:
         help="WAL fsync policy (default always: fsync before ack)",
     )
     up.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for READY and the ring"
+        "--timeout",
+        type=positive_seconds,
+        default=60.0,
+        help="seconds to wait for READY and the ring (default 60)",
     )
     up.add_argument(
         "--tls",
@@ -329,44 +333,62 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._local_cluster import ClusterError
-
-    cluster = _cluster(args, progress=_progress())
-    try:
-        name = cluster.kill(args.node)
-    except ClusterError as error:
-        raise CliError(str(error)) from error
+    name = _run(args, lambda cluster: cluster.kill(args.node))
     print(f"{name} is down (SIGKILL); `dynamokv cluster restart {name}` brings it back")
     return 0
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from dynamokv.impl.runtime._local_cluster import ClusterError
-
-    cluster = _cluster(args, progress=_progress())
-    try:
+    def restart(cluster: Any) -> tuple[str, str]:
         name = cluster.restart(args.node)
-    except ClusterError as error:
-        raise CliError(str(error)) from error
-    print(f"{name} is up again on {cluster.http_address(name)}")
+        return name, cluster.http_address(name)
+
+    name, address = _run(args, restart)
+    print(f"{name} is up again on {address}")
     return 0
 
 
-def _run(args: argparse.Namespace, action: Any) -> Any:
-    """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
-    from dynamokv.impl.runtime._local_cluster import ClusterError
+def _existing_cluster(args: argparse.Namespace) -> Any:
+    """The cluster in ``--dir``, or a one-line error when there is none.
 
+    Checked before anything touches the directory: a mistyped ``--dir`` must not leave a
+    directory behind (taking the manager's lock creates one), nor an empty progress line.
+    """
     cluster = _cluster(args, progress=_progress())
     if not cluster.processes:
         raise CliError(f"no cluster in {cluster.directory}; start one with `dynamokv cluster up`")
+    return cluster
+
+
+def _run(args: argparse.Namespace, action: Any, cluster: Any = None) -> Any:
+    """``action(cluster)`` with a cluster error turned into a one-line CLI error."""
+    from dynamokv.impl.runtime._local_cluster import ClusterError
+
+    if cluster is None:
+        cluster = _existing_cluster(args)
     try:
         return action(cluster)
     except ClusterError as error:
         raise CliError(str(error)) from error
 
 
+def _partition_groups(text: str) -> list[list[str]]:
+    """``1,2/3,4,5`` as ``[["1", "2"], ["3", "4", "5"]]``.
+
+    An empty group or name (``1,2/``, ``1//2``, ``1,,2/3``) is refused by what it is: left
+    to the node lookup, it would be reported as a node named ``''``.
+    """
+    groups = [[name.strip() for name in group.split(",")] for group in text.split("/")]
+    if any(not name for group in groups for name in group):
+        raise CliError(
+            f"{text!r} has an empty group or node name; write GROUP/GROUP, each GROUP "
+            "a comma-separated list of node names or numbers, as 1,2/3,4,5"
+        )
+    return groups
+
+
 def _partition(args: argparse.Namespace) -> int:
-    groups = [[name.strip() for name in group.split(",")] for group in args.groups.split("/")]
+    groups = _partition_groups(args.groups)
     lines = _run(
         args,
         lambda cluster: cluster.partition(groups, one_way=args.one_way, delay_ms=args.delay_ms),
@@ -384,6 +406,7 @@ def _join(args: argparse.Namespace) -> int:
 
     if not 1 <= args.weight <= 1000:
         raise CliError(f"--weight must be in 1..1000, got {args.weight}")
+    existing = _existing_cluster(args)
     with Progress(transient=True) as progress:
         task = progress.add_task("partition transfers", total=None)
 
@@ -395,7 +418,11 @@ def _join(args: argparse.Namespace) -> int:
                 description=f"partition transfers ({totals['in_flight']} running)",
             )
 
-        name = _run(args, lambda cluster: cluster.join(weight=args.weight, on_progress=on_progress))
+        name = _run(
+            args,
+            lambda cluster: cluster.join(weight=args.weight, on_progress=on_progress),
+            existing,
+        )
     cluster = _cluster(args)
     _print_status(cluster)
     print(f"{name} joined the ring with weight {args.weight}")
@@ -405,6 +432,8 @@ def _join(args: argparse.Namespace) -> int:
 def _leave(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    existing = _existing_cluster(args)
+    _run(args, lambda cluster: cluster.resolve(args.node), existing)
     with Progress(transient=True) as progress:
         task = progress.add_task("keys to hand off", total=None)
         first: list[int] = []
@@ -419,7 +448,9 @@ def _leave(args: argparse.Namespace) -> int:
                 description=f"keys to hand off ({totals['in_flight']} transfers running)",
             )
 
-        name = _run(args, lambda cluster: cluster.leave(args.node, on_progress=on_progress))
+        name = _run(
+            args, lambda cluster: cluster.leave(args.node, on_progress=on_progress), existing
+        )
     print(f"{name} left the ring and is stopped; its data is on the other nodes")
     return 0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CliError
+from ._types import positive_seconds
 
 if TYPE_CHECKING:
     from dynamokv.labs import CheckResult, ExperimentReport, Lab, LabReport, SolutionSource
@@ -105,7 +106,7 @@ def register(subparsers: Any) -> None:
     )
     sub.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="CPU-time bound per check, in seconds (default: each check's own)",
     )

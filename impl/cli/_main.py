@@ -90,6 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # constructor refused): one line, like any other bad input, never a traceback.
         print(f"dynamokv: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as error:
+        # A path the user named that is a file where a directory belongs, or the reverse, a
+        # full disk, a permission: the system's own words and the path are what they need
+        # to act on, and a traceback hides them at its bottom.
+        print(f"dynamokv: error: {_os_error_line(error)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("dynamokv: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error_line(error: OSError) -> str:
+    """``PATH: what the system said`` (``No such file or directory``), without the errno."""
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    reason = error.strerror or str(error)
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason

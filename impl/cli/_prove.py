@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._types import positive_seconds
+
 if TYPE_CHECKING:
     from dynamokv.proofs import ProofResult, ProofRun
     from rich.console import Console
@@ -78,7 +80,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="give up on a single solver check after this long (default 20)",
@@ -90,16 +92,6 @@ def register(subparsers: Any) -> None:
         help="print every witness, counterexample and spec replay under the table",
     )
     parser.set_defaults(handler=_run, prove_parser=parser)
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
 
 
 def _console() -> Console:

@@ -695,8 +695,11 @@ class LocalCluster:
         if not (1 <= r <= n and 1 <= w <= n):
             raise ClusterError(f"r and w must be between 1 and n={n}, got r={r} w={w}")
         if base_port is not None and not 1024 <= base_port <= 65535 - 2 * nodes:
+            # Both bounds named: a port below 1024 is refused too, and a message about
+            # room alone would leave the user of --base-port 80 guessing why.
             raise ClusterError(
-                f"--base-port must leave room for {2 * nodes} ports, got {base_port}"
+                f"--base-port must be in 1024..{65535 - 2 * nodes} ({nodes} nodes take "
+                f"{2 * nodes} ports from it on), got {base_port}"
             )
         self.directory = Path(directory).absolute()
         self.nodes_count = nodes

@@ -188,6 +188,51 @@ def test_cli_kill_of_an_unknown_node_is_a_one_line_error(
         assert "no node '7'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["kill", "1"],
+        ["restart", "node-1"],
+        ["pause", "1"],
+        ["leave", "1"],
+        ["join"],
+        ["partition", "1/2"],
+    ],
+)
+def test_a_command_against_a_directory_without_a_cluster_is_one_line_and_creates_nothing(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "never-started"
+    assert main(["cluster", *argv, "--dir", str(directory)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "no cluster in" in captured.err
+    assert captured.out == ""  # no progress line left behind either
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("groups", ["1,2/", "/", "1//2", "1,,2/3", ""])
+def test_a_partition_with_an_empty_group_says_so_instead_of_naming_a_node(
+    groups: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cluster", "partition", groups, "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has an empty group or node name" in err
+    assert "no node ''" not in err
+
+
+def test_leave_of_an_unknown_node_is_one_line_with_no_progress_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        capsys.readouterr()
+        assert main(["cluster", "leave", "node-9", "--dir", str(tmp_path)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+        assert "no node 'node-9'" in captured.err
+    assert processes_under(tmp_path) == []
+
+
 def test_a_partition_is_recorded_applied_again_on_restart_and_forgotten_by_down(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
