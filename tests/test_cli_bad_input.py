@@ -1,7 +1,7 @@
 """Bad input to ``dynamokv`` is one line on stderr and a non-zero exit, checked before work.
 
 Each case is something a user could plausibly type: a file where a directory belongs, a
-zero or negative bound, a value that is not a number. None of
+zero or negative bound, a value that is not a number, bytes that are not UTF-8. None of
 them starts a node, reaches the network or runs a benchmark: the error comes first.
 """
 
@@ -132,3 +132,27 @@ def test_the_rebalance_help_shows_a_single_percent_sign(
     with pytest.raises(SystemExit):
         main(["bench", "rebalance", "--help"])
     assert "9.09% for" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["get", "a\udcff"], "key"),
+        (["delete", "a\udcff"], "key"),
+        (["put", "k", "ab\udcfe"], "value"),
+    ],
+)
+def test_a_key_or_value_that_is_not_utf8_is_one_line_before_any_request(
+    argv: list[str], what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 1 on loopback: were a request sent, the error would be a refused connection.
+    assert main([*argv, "--node", "127.0.0.1:1"]) == 1
+    assert f"the {what} is not UTF-8 text" in _one_line_error(capsys)
+
+
+def test_get_without_a_cluster_in_dir_names_the_file_and_the_way_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get", "k", "--dir", str(tmp_path)]) == 1
+    err = _one_line_error(capsys)
+    assert f"{tmp_path}/cluster.json not found" in err and "--dir" in err

@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from dynamokv.spec.errors import DynamoKVError
@@ -28,6 +29,7 @@ from dynamokv.spec.errors import DynamoKVError
 from ._errors import CliError
 
 DEFAULT_NODES = 5
+DEFAULT_DIRECTORY = ".dynamokv"
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
 POLL_SECONDS = 0.25
@@ -55,7 +57,9 @@ def register(subparsers: Any) -> None:
             "running."
         ),
     )
-    parser.add_argument("--dir", default=".dynamokv", help="cluster directory (default .dynamokv)")
+    parser.add_argument(
+        "--dir", default=DEFAULT_DIRECTORY, help=f"cluster directory (default {DEFAULT_DIRECTORY})"
+    )
     parser.add_argument(
         "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
     )
@@ -455,6 +459,11 @@ class _Demo:
         node = f"{scheme}://{self.cluster.http_address(1)}"
         other = f"{scheme}://{self.cluster.http_address(len(self.cluster.names))}"
         certs = self.cluster.certificates_directory
+        # The commands below must reach this cluster when pasted: `cluster` and get/put
+        # commands look in ./.dynamokv unless told otherwise, and a small cluster has no node 3.
+        default = Path(self.args.dir).absolute() == Path(DEFAULT_DIRECTORY).absolute()
+        dir_option = "" if default else f" --dir {self.args.dir}"
+        example = min(3, len(self.cluster.names))
         curl = (
             f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
             if self.cluster.tls
@@ -474,9 +483,13 @@ class _Demo:
                 f"  {curl} {node}/cluster/ring?key=greeting",
                 f"  {curl} {node}/metrics",
                 "",
-                f"Or with the CLI:  {cli} put greeting hello;  {cli} get greeting",
-                f"Break it:         {cli} cluster kill 3;  {cli} cluster status;  {cli} cluster restart 3",
-                f"Stop it:          {cli} cluster down        (add --wipe to delete the data too)",
+                f"Or with the CLI:  {cli} put greeting hello{dir_option};  "
+                f"{cli} get greeting{dir_option}",
+                f"Break it:         {cli} cluster kill {example}{dir_option};  "
+                f"{cli} cluster status{dir_option};  "
+                f"{cli} cluster restart {example}{dir_option}",
+                f"Stop it:          {cli} cluster down{dir_option}        "
+                "(add --wipe to delete the data too)",
             ]
         )
         self.panel("(e) Your turn", body)

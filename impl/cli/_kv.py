@@ -1,9 +1,9 @@
 """``dynamokv get/put/delete``: talk to a running cluster with the Python client.
 
-Without ``--node`` the commands read ``./.dynamokv/cluster.json`` (written by
-``dynamokv cluster up``) and use the first node that answers ``/health``; for a cluster
-started with ``--tls`` the same file names the CA to trust and the client certificate to
-present, so the commands speak HTTPS.
+Without ``--node`` the commands read ``./.dynamokv/cluster.json`` (``DIR/cluster.json``
+with ``--dir DIR``, as ``dynamokv cluster up --dir DIR`` wrote it) and use the first node
+that answers ``/health``; for a cluster started with ``--tls`` the same file names the CA
+to trust and the client certificate to present, so the commands speak HTTPS.
 
 ``put`` is read-modify-write friendly: it first reads the key and writes with that
 context, so a value put from the command line supersedes what was there (like a user who
@@ -20,7 +20,9 @@ from typing import Any
 
 from ._errors import CliError
 
-CLUSTER_FILE = os.path.join(".dynamokv", "cluster.json")
+CLUSTER_DIRECTORY = ".dynamokv"
+"""Where ``dynamokv cluster up`` keeps a cluster unless given ``--dir``."""
+CLUSTER_FILE = os.path.join(CLUSTER_DIRECTORY, "cluster.json")
 """Where ``dynamokv cluster up`` records its nodes (relative to the working directory)."""
 
 
@@ -30,7 +32,15 @@ def register(subparsers: Any) -> None:
         parser.add_argument(
             "--node",
             metavar="HOST:PORT",
-            help=f"a node's HTTP address (default: from {CLUSTER_FILE})",
+            help="a node's HTTP address (default: the first that answers in DIR/cluster.json)",
+        )
+        parser.add_argument(
+            "--dir",
+            default=CLUSTER_DIRECTORY,
+            help=(
+                "the cluster directory, as given to `dynamokv cluster up --dir` "
+                f"(default: ./{CLUSTER_DIRECTORY})"
+            ),
         )
 
     get = subparsers.add_parser("get", help="read a key (every sibling)")
@@ -67,8 +77,8 @@ def node_addresses(cluster_file: str = CLUSTER_FILE) -> list[str]:
         addresses = [str(node["http"]) for node in document["nodes"]]
     except FileNotFoundError:
         raise CliError(
-            f"no local cluster ({cluster_file} not found): run `dynamokv cluster up` "
-            "or pass --node HOST:PORT"
+            f"no local cluster ({cluster_file} not found): run `dynamokv cluster up`, "
+            "or pass the --dir it was started with, or --node HOST:PORT"
         ) from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CliError(f"cannot read {cluster_file}: {error}") from error
@@ -114,14 +124,15 @@ def cluster_ssl_context(cluster_file: str = CLUSTER_FILE) -> Any:
 def _client(args: argparse.Namespace) -> Any:
     from dynamokv.impl.client import Client, ClientError
 
-    context = cluster_ssl_context()
+    cluster_file = os.path.join(args.dir, "cluster.json")
+    context = cluster_ssl_context(cluster_file)
     if args.node:
         try:
             return Client(args.node, ssl_context=context)
         except ValueError as error:
             raise CliError(str(error)) from error
     tried = []
-    for address in node_addresses():
+    for address in node_addresses(cluster_file):
         client = Client(address, timeout_seconds=2.0, ssl_context=context)
         try:
             client.json("/health")
@@ -134,9 +145,24 @@ def _client(args: argparse.Namespace) -> Any:
     raise CliError(f"no node of the local cluster answers (tried {', '.join(tried)})")
 
 
+def _utf8(what: str, text: str) -> str:
+    """``text`` if it is UTF-8; an argument holding other bytes (a Latin-1 terminal) arrives
+    with surrogate escapes, which no encoding of the client accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CliError(
+            f"the {what} is not UTF-8 text (an invalid byte at position {error.start})"
+        ) from None
+    return text
+
+
 def _run(args: argparse.Namespace, action: Any) -> int:
     from dynamokv.impl.client import ClientError
 
+    _utf8("key", args.key)
+    if getattr(args, "value", None) is not None:
+        _utf8("value", args.value)
     client = _client(args)
     try:
         return int(action(client))

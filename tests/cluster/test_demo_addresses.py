@@ -14,14 +14,14 @@ from dynamokv.impl.cli._demo import _Demo
 from rich.console import Console
 
 
-def _closing_panel(*, tls: bool) -> str:
-    demo = _Demo(argparse.Namespace(dir=".dynamokv", nodes=3, tls=tls))
+def _closing_panel(*, tls: bool, directory: str = ".dynamokv", nodes: int = 3) -> str:
+    demo = _Demo(argparse.Namespace(dir=directory, nodes=nodes, tls=tls))
     output = io.StringIO()
-    demo.console = Console(file=output, width=200, highlight=False)
-    addresses = {1: "127.0.0.1:7101", 2: "127.0.0.1:7102", 3: "127.0.0.1:7103"}
+    demo.console = Console(file=output, width=400, highlight=False)
+    addresses = {index: f"127.0.0.1:{7100 + index}" for index in range(1, nodes + 1)}
     demo.cluster = SimpleNamespace(  # type: ignore[assignment]
         tls=tls,
-        names=["node-1", "node-2", "node-3"],
+        names=[f"node-{index}" for index in range(1, nodes + 1)],
         directory=".dynamokv",
         certificates_directory=".dynamokv/certs",
         http_address=addresses.__getitem__,
@@ -50,3 +50,22 @@ def test_the_cli_lines_name_the_command_a_shell_can_run(
     assert ".venv/bin/dynamokv put greeting hello" in text
     assert ".venv/bin/dynamokv cluster down" in text
     assert not re.search(r"(?<![/\w])dynamokv (put|get|cluster)", text), text
+
+
+def test_the_cli_lines_name_the_demo_directory_and_a_node_the_cluster_has(
+    tmp_path: Path,
+) -> None:
+    """Pasted as printed, every command reaches the demo's cluster: without ``--dir`` they
+    would look in ./.dynamokv, and a 2-node cluster has no node 3 to kill."""
+    directory = str(tmp_path / "demo")
+    text = _closing_panel(tls=False, directory=directory, nodes=2)
+    for command in ("put greeting hello", "get greeting", "cluster status", "cluster down"):
+        assert f"{command} --dir {directory}" in text, command
+    assert f"cluster kill 2 --dir {directory}" in text
+    assert f"cluster restart 2 --dir {directory}" in text
+    assert "kill 3" not in text
+
+
+def test_the_cli_lines_for_the_default_directory_need_no_dir() -> None:
+    text = _closing_panel(tls=False, nodes=5)
+    assert "cluster kill 3;" in text and "--dir" not in text
