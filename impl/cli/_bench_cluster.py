@@ -786,19 +786,7 @@ def _dynamokv_cluster(
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Run the benchmark; a SIGTERM still stops the etcd members and nodes it started."""
-
-    def stop(_signal_number: int, _frame: object) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return _run_benchmark(args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _run_benchmark(args: argparse.Namespace) -> int:
+    """Run the benchmark (a SIGTERM unwinds it, so the nodes and etcd members it started stop)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
-from types import ModuleType
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType, ModuleType
 from typing import NoReturn
 
 from dynamokv.spec.errors import ArgumentError
@@ -27,6 +30,13 @@ _COMMAND_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("_bench", ("bench",)),
     ("_certs", ("certs",)),
 )
+
+
+_OWN_SIGNAL_HANDLING = frozenset({"node"})
+"""Commands that handle SIGTERM themselves (``node run`` stops gracefully on it)."""
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""The exit status after a SIGTERM, as a shell reports a process killed by it."""
 
 
 class _UsageError(ArgumentError):
@@ -80,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.print_help()
             return EXIT_USAGE
-        return handler(args)
+        with _sigterm_unwinds(arguments[0]):
+            return handler(args)
     except _UsageError as error:
         # Same shape as every other error line: "PROGRAM: error: what went wrong".
         print(error, file=sys.stderr)
@@ -106,3 +117,29 @@ def _os_error_line(error: OSError) -> str:
     paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
     reason = error.strerror or str(error)
     return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds(command: str) -> Iterator[None]:
+    """While ``command`` runs, a SIGTERM unwinds it like Ctrl-C instead of killing it outright.
+
+    Python's default for SIGTERM ends the process at once: no ``finally`` and no ``with``
+    exit runs, so the node processes, etcd members and load generators a benchmark or a
+    chaos run started would be left running (``timeout``, a CI runner and ``kill`` all send
+    SIGTERM). Raising ``SystemExit`` in the main thread instead runs every cleanup on the
+    way out. ``node run`` handles SIGTERM itself (a graceful stop), and a command called
+    from another thread cannot take signals; the previous handler is put back afterwards.
+    """
+    if command in _OWN_SIGNAL_HANDLING or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(_signal_number: int, _frame: FrameType | None) -> None:
+        print("dynamokv: terminated (SIGTERM); stopping what it started", file=sys.stderr)
+        raise SystemExit(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
