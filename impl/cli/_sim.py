@@ -97,7 +97,50 @@ def register(subparsers: Any) -> None:
         help="run every seed twice and compare trace hashes",
     )
     parser.add_argument("--plant-bug", default="", help=argparse.SUPPRESS)
-    parser.set_defaults(handler=_run)
+    parser.set_defaults(
+        handler=_run,
+        sim_run_defaults={dest: parser.get_default(dest) for dest in _RUN_OPTIONS},
+    )
+
+
+_RUN_OPTIONS: dict[str, str] = {
+    "seeds": "--seeds",
+    "nodes": "--nodes",
+    "ops": "--ops",
+    "faults": "--faults",
+    "membership": "--membership",
+    "strict": "--strict",
+    "n": "-n",
+    "r": "-r",
+    "w": "-w",
+    "keys": "--keys",
+    "vector_clock_threshold": "--vector-clock-threshold",
+    "storage": "--storage",
+    "reap_grace": "--reap-grace",
+    "trace": "--trace",
+    "check_determinism": "--check-determinism",
+    "plant_bug": "--plant-bug",
+}
+"""The options of a run of seeds (destination -> flag): a preset runs its own configuration,
+so one of these given with ``--preset`` would be ignored, and is refused instead."""
+
+_TRIAL_PRESETS = PAPER_PRESETS
+"""The presets that take ``--trials``."""
+
+
+def _refuse_ignored_options(args: argparse.Namespace) -> None:
+    """A flag that would change nothing is an error, not a silent no-op."""
+    if args.trials is not None and args.preset not in _TRIAL_PRESETS:
+        raise CliError(f"--trials applies to --preset {', '.join(_TRIAL_PRESETS)} only")
+    if args.preset is None:
+        return
+    defaults = args.sim_run_defaults
+    given = [flag for dest, flag in _RUN_OPTIONS.items() if getattr(args, dest) != defaults[dest]]
+    if given:
+        raise CliError(
+            f"--preset {args.preset} runs its own configuration: {', '.join(given)} "
+            "would be ignored (--seed and --trials are the options a preset takes)"
+        )
 
 
 def _replay_command(args: argparse.Namespace, seed: int) -> str:
@@ -168,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
+    _refuse_ignored_options(args)
     if args.preset is not None:
         return _run_preset(args.preset, args.seed, args.trials)
     faults = tuple(f for f in args.faults.split(",") if f and f != "none")
@@ -260,7 +304,16 @@ def _run(args: argparse.Namespace) -> int:
                 totals[name] = totals.get(name, 0) + value
             progress.advance(task)
     if trace_key is not None:
-        console.print(render_ladder(cluster.trace, cluster.names), markup=False, soft_wrap=True)
+        if cluster.trace:
+            console.print(render_ladder(cluster.trace, cluster.names), markup=False, soft_wrap=True)
+        else:
+            # An empty diagram would look like a key whose requests all failed at once.
+            console.print(
+                f"no message carried {args.trace!r} in seed {args.seed}: the workload's keys are "
+                f"k000 to k{args.keys - 1:03d}, the first ones the most used",
+                markup=False,
+                soft_wrap=True,
+            )
     table = Table(title=f"dynamokv sim: {args.seeds} seed(s) from {args.seed}")
     table.add_column("measure")
     table.add_column("total", justify="right")

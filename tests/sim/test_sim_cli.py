@@ -22,6 +22,11 @@ def test_sim_prints_summary_and_exits_zero(capsys: pytest.CaptureFixture[str]) -
         (["sim", "--seeds", "0"], "must be positive"),
         (["sim", "-r", "4"], "need 1 <= n <= nodes"),
         (["sim", "--plant-bug", "nope"], "unknown planted bug"),
+        (["sim", "--preset", "q1", "--seeds", "3"], "--seeds would be ignored"),
+        (["sim", "--preset", "gossip", "--nodes", "7", "-r", "1"], "--nodes, -r would be ignored"),
+        (["sim", "--preset", "pbs", "--trace", "k000"], "--trace would be ignored"),
+        (["sim", "--trials", "5"], "--trials applies to --preset pbs, fig8, divergence only"),
+        (["sim", "--preset", "q4", "--trials", "5"], "--trials applies to"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -64,3 +69,11 @@ def test_sim_public_names_match_all() -> None:
 
     public = {name for name in dir(sim) if not name.startswith("_")} - {"annotations"}
     assert public == set(sim.__all__)
+
+
+def test_trace_of_a_key_no_message_carried_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty ladder would read as a key whose requests all failed; the keys are named."""
+    assert main(["sim", "--seed", "2", "--ops", "50", "--keys", "8", "--trace", "cart"]) == 0
+    out = capsys.readouterr().out
+    assert "no message carried 'cart' in seed 2" in out
+    assert "k000 to k007" in out
