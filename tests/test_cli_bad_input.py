@@ -100,8 +100,9 @@ def test_chaos_refuses_negative_lengths_before_starting_a_cluster(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["bench", "rebalance", "--weights", "1,x", "--nodes", "2"], "comma-separated integers"),
-        (["bench", "rebalance", "--weights", "1,0", "--nodes", "2"], "must each be in 1..1000"),
+        (["bench", "rebalance", "--weights", "1,1,x", "--nodes", "3"], "comma-separated integers"),
+        (["bench", "rebalance", "--weights", "1,1,0", "--nodes", "3"], "must each be in 1..1000"),
+        (["bench", "rebalance", "--nodes", "2"], "--nodes must be in 3..32"),
         (["bench", "rebalance", "--weight", "0"], "--weight must be in 1..1000"),
         (["bench", "rebalance", "--value-bytes", "-1"], "--value-bytes must be in 1..1048576"),
         (["bench", "reap", "--value-bytes", "0"], "--value-bytes must be in 1..1048576"),

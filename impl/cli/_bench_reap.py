@@ -16,6 +16,7 @@ after a full compaction. Every deleted key is then checked absent from every sto
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +45,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--grace-seconds", type=int, default=2, help="the nodes' tombstone grace period (2)"
     )
-    parser.add_argument("--dir", default=None, help="where the cluster lives (default: a temp dir)")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the cluster lives, kept afterwards (default: a temporary directory, "
+        "deleted at the end)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=_reap)
 
@@ -80,28 +86,21 @@ def tombstones_held(cluster: Any) -> int:
 
 
 def _delete(cluster: Any, keys: list[bytes], progress: Any) -> list[str]:
-    """Delete every key with W=3 (the context read first), from one thread per node."""
+    """Delete every key on every replica (the context read first), from one thread per node."""
     from ._bench_keys import for_every_key
+    from ._bench_rebalance import every_replica
 
+    w = every_replica(cluster)
     return for_every_key(
         cluster,
         keys,
-        lambda client, key: client.delete(key, client.get(key).context, w=3),
+        lambda client, key: client.delete(key, client.get(key).context, w=w),
         progress=progress,
         description="deleting keys",
     )
 
 
 def _reap(args: argparse.Namespace) -> int:
-    import json
-
-    from dynamokv.impl.chaos import stored_versions
-    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from ._bench_rebalance import load_keys
     from ._errors import CliError
 
     if not 1 <= args.nodes <= 16 or not 1 <= args.keys <= 1_000_000:
@@ -111,6 +110,26 @@ def _reap(args: argparse.Namespace) -> int:
     if not 1 <= args.value_bytes <= 1_048_576:
         raise CliError(f"--value-bytes must be in 1..1048576, got {args.value_bytes}")
     directory = Path(args.dir or tempfile.mkdtemp(prefix="dynamokv-reap-"))
+    try:
+        return _measure_in(directory, args)
+    finally:
+        if args.dir is None:
+            # Nodes stopped by then (the cluster's ``with``); what is measured is printed.
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _measure_in(directory: Path, args: argparse.Namespace) -> int:
+    import json
+
+    from dynamokv.impl.chaos import stored_versions
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ._bench_rebalance import every_replica, load_keys
+    from ._errors import CliError
+
     keys = [b"reap-%07d" % index for index in range(args.keys)]
     deleted = keys[: round(len(keys) * args.delete_fraction)]
     console = Console(stderr=True, highlight=False)
@@ -136,8 +155,7 @@ def _reap(args: argparse.Namespace) -> int:
             errors = _delete(cluster, deleted, progress)
             if errors:
                 raise CliError(f"{len(errors)} keys could not be deleted: {errors[0]}")
-            owners = min(3, args.nodes)
-            copies = len(deleted) * owners
+            copies = len(deleted) * every_replica(cluster)
             task = progress.add_task("waiting for every owner to reap", total=copies)
             started = time.monotonic()
             while (held := tombstones_held(cluster)) != 0:
@@ -175,7 +193,7 @@ def _reap(args: argparse.Namespace) -> int:
         "bytes_after_compaction": total_compacted,
         "reclaimed_fraction": 1 - total_compacted / total_loaded if total_loaded else 0.0,
         "deleted_keys_left_on_disk": left,
-        "directory": str(directory),
+        "directory": str(directory) if args.dir is not None else None,
     }
     if args.json:
         print(json.dumps(result))

@@ -15,6 +15,7 @@ share.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,12 @@ def register(subparsers: Any) -> None:
         default="batch",
         help="the nodes' WAL policy while loading (default batch)",
     )
-    parser.add_argument("--dir", default=None, help="where the cluster lives (default: a temp dir)")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the cluster lives, kept afterwards (default: a temporary directory, "
+        "deleted at the end)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=_rebalance)
 
@@ -67,14 +73,24 @@ def _stored_bytes(cluster: Any, keys: list[bytes]) -> dict[str, dict[bytes, int]
     return result
 
 
+def every_replica(cluster: Any) -> int:
+    """W that waits for every replica of a key: N, or the node count if there are fewer nodes.
+
+    The measurements read the stores on disk, so each write must be on all its replicas.
+    """
+    return min(int(cluster.n), len(cluster.names))
+
+
 def load_keys(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) -> None:
-    """Put every key (value: the key padded to ``value_bytes``) with W=3, from one thread per node."""
+    """Put every key (value: the key padded to ``value_bytes``) on every replica, from one
+    thread per node."""
     from ._bench_keys import for_every_key
 
+    w = every_replica(cluster)
     errors = for_every_key(
         cluster,
         keys,
-        lambda client, key: client.put(key, key.ljust(value_bytes, b"."), w=3),
+        lambda client, key: client.put(key, key.ljust(value_bytes, b"."), w=w),
         progress=progress,
         description="writing keys",
     )
@@ -85,17 +101,12 @@ def load_keys(cluster: Any, keys: list[bytes], value_bytes: int, progress: Any) 
 
 
 def _rebalance(args: argparse.Namespace) -> int:
-    import json
-
-    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
     from ._errors import CliError
 
-    if not 2 <= args.nodes <= 32 or not 1 <= args.keys <= 1_000_000:
-        raise CliError("--nodes must be in 2..32 and --keys in 1..1,000,000")
+    # At least N = 3 nodes before the join: with fewer, the join also raises N, and the
+    # newcomer's copies of every key arrive by anti-entropy, not by the handoff measured.
+    if not 3 <= args.nodes <= 32 or not 1 <= args.keys <= 1_000_000:
+        raise CliError("--nodes must be in 3..32 and --keys in 1..1,000,000")
     # Every value is checked before the nodes start: a weight the nodes refuse would
     # otherwise surface only when the newcomer exits, after the load.
     if not 1 <= args.value_bytes <= 1_048_576:
@@ -115,6 +126,24 @@ def _rebalance(args: argparse.Namespace) -> int:
     if not all(1 <= weight <= 1000 for weight in weights):
         raise CliError(f"--weights must each be in 1..1000, got {args.weights}")
     directory = Path(args.dir or tempfile.mkdtemp(prefix="dynamokv-rebalance-"))
+    try:
+        return _measure_in(directory, args, weights)
+    finally:
+        if args.dir is None:
+            # Nodes stopped by then (the cluster's ``with``); what is measured is printed.
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _measure_in(directory: Path, args: argparse.Namespace, weights: list[int]) -> int:
+    import json
+
+    from dynamokv.impl.runtime._local_cluster import ClusterError, LocalCluster
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ._errors import CliError
+
     keys = [b"q1-%07d" % index for index in range(args.keys)]
     console = Console(stderr=True, highlight=False)
     try:
@@ -174,7 +203,7 @@ def _rebalance(args: argparse.Namespace) -> int:
             }
             for name in after
         ],
-        "directory": str(directory),
+        "directory": str(directory) if args.dir is not None else None,
     }
     if args.json:
         print(json.dumps(result))

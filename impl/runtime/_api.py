@@ -201,7 +201,8 @@ class NodeApi:
         try:
             key = self._key(request.path)
             trace = _flag(request.query, "trace")
-            n = self.process.node_config.n
+            # The N of the ring in place (at most its node count), not the configured one.
+            n = self.process.ring.n
             if op == "get":
                 response = await self._get(request, key, _quorum(request.query, "r", n), trace)
             else:
@@ -392,7 +393,7 @@ class NodeApi:
 
     def _openapi(self, request: HttpRequest) -> HttpResponse:
         if self._openapi_body is None:
-            document = openapi_document(n=self.process.node_config.n)
+            document = openapi_document(n=self.process.ring.n)
             self._openapi_body = json.dumps(document, separators=(",", ":")).encode()
         return HttpResponse(200, self._openapi_body, (("content-type", "application/json"),))
 

@@ -370,8 +370,12 @@ class NodeProcess:
                 config.name, (member.name for member in config.members)
             ),
         )
+        # N as configured: the core caps it at each ring's node count, so every node agrees
+        # on a ring's N (its preference lists) whatever members it started with; a node of
+        # a 2-node cluster that a third joins replicates to 3 like the newcomer. R and W are
+        # capped at the starting count, so that a cluster started smaller than R or W answers.
         self.node_config = node_config or NodeConfig(
-            n=config.replication_factor,
+            n=config.n,
             r=min(config.r, config.replication_factor),
             w=min(config.w, config.replication_factor),
             strict_quorum=config.strict,
@@ -1039,7 +1043,7 @@ class NodeProcess:
                 "owner": self.ring.assignment[partition],
                 "note": "strategy 3 (Dynamo §6.2): Q equal partitions are the virtual nodes",
             },
-            {"step": "preference_list", "nodes": preference, "n": self.node_config.n},
+            {"step": "preference_list", "nodes": preference, "n": self.ring.n},
         ]
         if trace.forwarded_to is not None:
             steps.append(

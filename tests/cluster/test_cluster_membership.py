@@ -130,3 +130,25 @@ def test_a_weighted_join_gives_every_node_its_share_of_the_partitions(tmp_path: 
         assert counts[name] is not None and abs(counts[name] - share) <= 1, (counts, name, share)
     assert counts[newcomer] == 40  # an equal share would be 30
     assert processes_under(tmp_path) == []
+
+
+def test_a_cluster_started_smaller_than_n_replicates_to_n_once_a_node_joins(
+    tmp_path: Path,
+) -> None:
+    """N is the configured one, capped by each ring's nodes: after a third node joins a
+    2-node cluster (N = 3), every node serves the same ring with N = 3, so they agree on
+    every preference list, and a write can wait for three replicas."""
+    with LocalCluster(tmp_path / "cluster", nodes=2, partition_count=64) as cluster:
+        cluster.up()
+        with Client(cluster.http_address("node-1"), timeout_seconds=10) as client:
+            assert client.json("/cluster/ring")["n"] == 2
+        newcomer = cluster.join()
+        rings = []
+        for name in cluster.names:
+            with Client(cluster.http_address(name), timeout_seconds=10) as client:
+                rings.append(client.json("/cluster/ring"))
+        assert all(ring == rings[0] for ring in rings), rings
+        assert rings[0]["n"] == 3 and newcomer in rings[0]["nodes"]
+        with Client(cluster.http_address("node-1"), timeout_seconds=10) as client:
+            client.put(b"three-copies", b"v", w=3)  # raises unless three replicas acknowledge
+    assert processes_under(tmp_path) == []
