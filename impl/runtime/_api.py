@@ -201,8 +201,10 @@ class NodeApi:
         try:
             key = self._key(request.path)
             trace = _flag(request.query, "trace")
-            # The N of the ring in place (at most its node count), not the configured one.
-            n = self.process.ring.n
+            # The N of the ring in place (at most its node count); before the node has a
+            # ring, the configured one (the core then answers that it has not joined yet).
+            process = self.process
+            n = process.ring.n if process.node.ring_state.version else process.node_config.n
             if op == "get":
                 response = await self._get(request, key, _quorum(request.query, "r", n), trace)
             else:
