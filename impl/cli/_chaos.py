@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--runs", type=int, default=1, help="runs, seeds SEED, SEED+1, ...")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one, printed")
-    parser.add_argument("-n", "--nodes", type=int, default=5, help="nodes (default 5)")
+    # No -n: across the command line -n is N, the replicas per key.
+    parser.add_argument("--nodes", type=int, default=5, help="node processes (default 5)")
     parser.add_argument(
         "--clients", type=int, default=6, help="client threads (carts: per resolver; default 6)"
     )

@@ -135,6 +135,10 @@ def _sigterm_unwinds(command: str) -> Iterator[None]:
         return
 
     def unwind(_signal_number: int, _frame: FrameType | None) -> None:
+        # Once: a second SIGTERM (``timeout`` signals the process and then its group) must
+        # not cut the cleanup short. A Python handler, not SIG_IGN, which a child started
+        # meanwhile would inherit.
+        signal.signal(signal.SIGTERM, _during_cleanup)
         print("dynamokv: terminated (SIGTERM); stopping what it started", file=sys.stderr)
         raise SystemExit(EXIT_TERMINATED)
 
@@ -143,3 +147,7 @@ def _sigterm_unwinds(command: str) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _during_cleanup(_signal_number: int, _frame: FrameType | None) -> None:
+    """SIGTERM while a command unwinds from the first one: already stopping."""
