@@ -229,8 +229,12 @@ def _status_rows(cluster: Any) -> list[dict[str, Any]]:
     """One dict per node: what ``status`` shows, as ``--json`` prints it."""
     members = cluster.member_view()
     rows: list[dict[str, Any]] = []
-    for index, row in enumerate(cluster.status(), start=1):
+    for position, row in enumerate(cluster.status(), start=1):
         info = cluster.processes[row.name]
+        # The number `kill 3` takes: the one in the node's name (node-3), which stays
+        # the node's after another node has left.
+        number = row.name.removeprefix("node-").removeprefix("n")
+        index = int(number) if number.isdigit() else position
         if row.paused:
             state = "paused"
         elif row.cut_off:

@@ -853,7 +853,10 @@ class LocalCluster:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def resolve(self, node: str | int) -> str:
-        """A node's name from its name or its number (1-based, as ``status`` shows).
+        """A node's name from its name or its number (3 is ``node-3``, as ``status`` shows).
+
+        A number is the one in the node's name, never a position in the list: after
+        ``node-2`` has left, ``2`` names no node rather than the node listed second.
 
         Raises:
             ClusterError: no such node.
@@ -863,8 +866,6 @@ class LocalCluster:
             return text
         if text.isdigit():
             index = int(text)
-            if 1 <= index <= len(self.processes):
-                return self.names[index - 1]
             for candidate in (f"node-{index}", f"n{index}"):
                 if candidate in self.processes:
                     return candidate

@@ -95,6 +95,31 @@ def test_kill_and_restart_by_name_or_number(tmp_path: Path) -> None:
             cluster.kill("node-9")
 
 
+def test_a_number_names_the_node_with_that_number_after_another_has_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After node-2 leaves, `kill 3` is node-3 and `kill 2` no node (not the second row)."""
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        # What `leave` does once node-2 has handed its data off: stop it, forget it.
+        cluster._stop(["node-2"])
+        del cluster.processes["node-2"]
+        cluster._save()
+        assert cluster.resolve(3) == "node-3"
+        with pytest.raises(ClusterError, match="no node '2'"):
+            cluster.resolve(2)
+        capsys.readouterr()
+        assert main(["cluster", "kill", "2", "--dir", str(tmp_path)]) == 1
+        assert "no node '2'" in capsys.readouterr().err
+        assert cluster.is_up("node-1") and cluster.is_up("node-3")
+        assert main(["cluster", "kill", "3", "--dir", str(tmp_path)]) == 0
+        assert cluster.is_up("node-1") and not cluster.is_up("node-3")
+        capsys.readouterr()
+        assert main(["cluster", "status", "--json", "--dir", str(tmp_path)]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [(row["index"], row["node"]) for row in rows] == [(1, "node-1"), (3, "node-3")]
+
+
 def test_down_keeps_data_and_wipe_removes_it(tmp_path: Path) -> None:
     cluster = fake_cluster(tmp_path)
     cluster.up()
