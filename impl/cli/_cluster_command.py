@@ -48,7 +48,11 @@ def register(subparsers: Any) -> None:
         "process died are started again with their data.",
     )
     up.add_argument(
-        "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
+        "--nodes",
+        type=int,
+        default=None,
+        help=f"node processes (default {DEFAULT_NODES}; without it, a cluster already in --dir "
+        "is reused at its size, nodes joined since included)",
     )
     up.add_argument(
         "--base-port",
@@ -188,9 +192,10 @@ def _progress() -> Any:
 def _up(args: argparse.Namespace) -> int:
     from dynamokv.impl.runtime._local_cluster import ClusterError
 
+    nodes = DEFAULT_NODES if args.nodes is None else args.nodes
     cluster = _cluster(
         args,
-        nodes=args.nodes,
+        nodes=nodes,
         n=args.replicas,
         r=args.r,
         w=args.w,
@@ -203,7 +208,7 @@ def _up(args: argparse.Namespace) -> int:
         netns=args.netns,
         tls=args.tls,
     )
-    if cluster.processes and len(cluster.processes) != args.nodes:
+    if args.nodes is not None and cluster.processes and len(cluster.processes) != args.nodes:
         raise CliError(
             f"{cluster.directory} holds a {len(cluster.processes)}-node cluster; "
             f"`dynamokv cluster down --wipe --dir {args.dir}` first to make one of {args.nodes}"
@@ -214,7 +219,7 @@ def _up(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from error
     _print_status(cluster)
     verb = f"started {len(started)} node(s)" if started else "reused the running cluster"
-    first = cluster.http_address(1)
+    first = cluster.http_address(cluster.names[0])
     if cluster.tls:
         certs = cluster.certificates_directory
         curl = f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"

@@ -161,7 +161,7 @@ class _Demo:
         from rich.table import Table
 
         key = f"cart:alice-{self.run_id}"
-        entry = self.cluster.http_address(1)
+        entry = self.cluster.http_address(self.cluster.names[0])
         status, ring = self.http_json(entry, "GET", f"/cluster/ring?key={key}")
         coordinator = entry
         if status == 200 and isinstance(ring, dict) and "key" in ring:
@@ -241,7 +241,7 @@ class _Demo:
 
         key = self.journey_key
         _status, ring = self.http_json(
-            self.cluster.http_address(1), "GET", f"/cluster/ring?key={key}"
+            self.cluster.http_address(self.cluster.names[0]), "GET", f"/cluster/ring?key={key}"
         )
         preference = (
             ring["key"]["preference_list"] if isinstance(ring, dict) and "key" in ring else []
@@ -402,7 +402,10 @@ class _Demo:
         from rich.table import Table
 
         key = f"cart:bob-{self.run_id}"
-        first, second = self.cluster.http_address(1), self.cluster.http_address(2)
+        first, second = (
+            self.cluster.http_address(self.cluster.names[0]),
+            self.cluster.http_address(self.cluster.names[1]),
+        )
         context = self.cluster.ssl_context
         with (
             Client(first, ssl_context=context) as alice_phone,
@@ -456,14 +459,16 @@ class _Demo:
     def finish(self) -> None:
         cli = _command_name()
         scheme = "https" if self.cluster.tls else "http"
-        node = f"{scheme}://{self.cluster.http_address(1)}"
-        other = f"{scheme}://{self.cluster.http_address(len(self.cluster.names))}"
+        node = f"{scheme}://{self.cluster.http_address(self.cluster.names[0])}"
+        other = f"{scheme}://{self.cluster.http_address(self.cluster.names[-1])}"
         certs = self.cluster.certificates_directory
         # The commands below must reach this cluster when pasted: `cluster` and get/put
         # commands look in ./.dynamokv unless told otherwise, and a small cluster has no node 3.
         default = Path(self.args.dir).absolute() == Path(DEFAULT_DIRECTORY).absolute()
         dir_option = "" if default else f" --dir {self.args.dir}"
-        example = min(3, len(self.cluster.names))
+        # The number `cluster kill` takes is the one in a node's name (node-3 is 3): after a
+        # leave the names have gaps, so it is read off a node the cluster has.
+        example = self.cluster.names[min(3, len(self.cluster.names)) - 1].removeprefix("node-")
         curl = (
             f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
             if self.cluster.tls

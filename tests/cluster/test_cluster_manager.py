@@ -120,6 +120,21 @@ def test_a_number_names_the_node_with_that_number_after_another_has_left(
         assert [(row["index"], row["node"]) for row in rows] == [(1, "node-1"), (3, "node-3")]
 
 
+def test_up_without_nodes_reuses_a_cluster_of_any_size_and_refuses_another_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cluster grown (or shrunk) by join and leave is not the default 5 nodes."""
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        pids = [info.pid for info in cluster.processes.values()]
+        capsys.readouterr()
+        assert main(["cluster", "up", "--dir", str(tmp_path)]) == 0
+        assert "reused the running cluster" in capsys.readouterr().out
+        assert [info.pid for info in fake_cluster(tmp_path).processes.values()] == pids
+        assert main(["cluster", "up", "--nodes", "5", "--dir", str(tmp_path)]) == 1
+        assert "holds a 3-node cluster" in capsys.readouterr().err
+
+
 def test_down_keeps_data_and_wipe_removes_it(tmp_path: Path) -> None:
     cluster = fake_cluster(tmp_path)
     cluster.up()

@@ -18,7 +18,9 @@ def _closing_panel(*, tls: bool, directory: str = ".dynamokv", nodes: int = 3) -
     demo = _Demo(argparse.Namespace(dir=directory, nodes=nodes, tls=tls))
     output = io.StringIO()
     demo.console = Console(file=output, width=400, highlight=False)
-    addresses = {index: f"127.0.0.1:{7100 + index}" for index in range(1, nodes + 1)}
+    addresses: dict[str | int, str] = {}
+    for index in range(1, nodes + 1):  # as LocalCluster.http_address: a name or its number
+        addresses[index] = addresses[f"node-{index}"] = f"127.0.0.1:{7100 + index}"
     demo.cluster = SimpleNamespace(  # type: ignore[assignment]
         tls=tls,
         names=[f"node-{index}" for index in range(1, nodes + 1)],
@@ -69,3 +71,22 @@ def test_the_cli_lines_name_the_demo_directory_and_a_node_the_cluster_has(
 def test_the_cli_lines_for_the_default_directory_need_no_dir() -> None:
     text = _closing_panel(tls=False, nodes=5)
     assert "cluster kill 3;" in text and "--dir" not in text
+
+
+def test_the_closing_panel_names_nodes_the_cluster_still_has_after_a_leave() -> None:
+    """node-2 left a 3-node cluster: no line may name node-2 (by name or as `2`)."""
+    demo = _Demo(argparse.Namespace(dir=".dynamokv", nodes=3, tls=False))
+    output = io.StringIO()
+    demo.console = Console(file=output, width=400, highlight=False)
+    addresses = {"node-1": "127.0.0.1:7101", "node-3": "127.0.0.1:7103"}
+    demo.cluster = SimpleNamespace(  # type: ignore[assignment]
+        tls=False,
+        names=list(addresses),
+        directory=".dynamokv",
+        certificates_directory=".dynamokv/certs",
+        http_address=addresses.__getitem__,
+    )
+    demo.finish()
+    text = output.getvalue()
+    assert "http://127.0.0.1:7103/kv/greeting" in text
+    assert "cluster kill 3;" in text and "cluster restart 3" in text
