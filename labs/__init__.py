@@ -69,6 +69,7 @@ from ._workspace import (
     staleness_warnings,
     start_workspace,
     workspace_file,
+    workspace_flag,
     write_stamp,
 )
 
@@ -121,5 +122,6 @@ __all__ = [
     "start_workspace",
     "to_json_value",
     "workspace_file",
+    "workspace_flag",
     "write_stamp",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -39,6 +40,7 @@ __all__ = [
     "skeleton_path",
     "start_workspace",
     "workspace_file",
+    "workspace_flag",
     "write_stamp",
 ]
 
@@ -46,6 +48,15 @@ DEFAULT_WORKSPACE = Path("lab-work")
 """Relative to the current directory; ``--workspace`` chooses another."""
 
 STAMP_NAME = ".lab.json"
+
+
+def workspace_flag(root: Path) -> str:
+    """`` --workspace ROOT`` (quoted for a shell), or nothing for the default workspace.
+
+    Every command the workbench prints for the learner to type next ends with it, so
+    that a command pasted as printed finds the workspace it was printed for.
+    """
+    return "" if root == DEFAULT_WORKSPACE else f" --workspace {shlex.quote(str(root))}"
 
 
 class WorkspaceError(Exception):
@@ -122,14 +133,16 @@ def read_stamp(root: Path, lab: Lab) -> Stamp:
     path = _directory(root, lab) / STAMP_NAME
     if not workspace_file(root, lab).is_file() or not path.is_file():
         raise WorkspaceError(
-            f"no workspace for {lab.name} in {root}/: run `dynamokv lab start {lab.name}` first"
+            f"no workspace for {lab.name} in {root}/: run `dynamokv lab start {lab.name}"
+            f"{workspace_flag(root)}` first"
+            + ("" if root != DEFAULT_WORKSPACE else " (or pass the --workspace you started it in)")
         )
     try:
         data = json.loads(path.read_text())
         return Stamp(**data)
     except (ValueError, TypeError) as error:
         raise WorkspaceError(
-            f"{path} is damaged ({error}); `dynamokv lab reset {lab.name}`"
+            f"{path} is damaged ({error}); `dynamokv lab reset {lab.name}{workspace_flag(root)}`"
         ) from None
 
 
@@ -149,7 +162,7 @@ def start_workspace(root: Path, lab: Lab, *, force: bool = False) -> Path:
     if target.exists() and not force:
         raise WorkspaceError(
             f"{target} exists: your work is kept. Use --force to overwrite it, "
-            f"or `dynamokv lab reset {lab.name}`"
+            f"or `dynamokv lab reset {lab.name}{workspace_flag(root)}`"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(skeleton_path(lab), target)
@@ -174,7 +187,8 @@ def staleness_warnings(root: Path, lab: Lab, stamp: Stamp) -> tuple[str, ...]:
     if stamp.lab_hash != lab_files_hash(lab):
         warnings.append(
             f"the {lab.name} lab changed since {root}/{lab.name} was made: compare your file "
-            f"with the new skeleton (`dynamokv lab reset {lab.name}` keeps yours as .previous)"
+            f"with the new skeleton (`dynamokv lab reset {lab.name}{workspace_flag(root)}` keeps "
+            "yours as .previous)"
         )
     if stamp.project_version != project_version():
         warnings.append(

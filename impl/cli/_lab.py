@@ -165,6 +165,17 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _escape(text: str) -> str:
+    """``text`` as it reads, with nothing in it taken for Rich markup.
+
+    A counterexample such as ``[b'', b'book']`` looks like a markup tag to Rich,
+    which would print nothing in its place.
+    """
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -206,7 +217,6 @@ def _progress(description: str, total: int, *, enabled: bool) -> Iterator[Callab
 def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
     """What ``--answer-key`` / ``--skeleton`` / ``--mutant`` / the workspace select."""
     from dynamokv.labs import (
-        DEFAULT_WORKSPACE,
         SolutionSource,
         WorkspaceError,
         answer_source,
@@ -214,6 +224,7 @@ def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
         read_stamp,
         skeleton_source,
         workspace_file,
+        workspace_flag,
     )
 
     if args.answer_key:
@@ -237,8 +248,7 @@ def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
         ast.parse(path.read_text(), filename=str(path))
     except SyntaxError as error:
         raise CliError(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
-    flags = "" if root == DEFAULT_WORKSPACE else f"--workspace {root}"
-    return SolutionSource("file", str(path.resolve()), "workspace", flags)
+    return SolutionSource("file", str(path.resolve()), "workspace", workspace_flag(root).strip())
 
 
 # -- list, start, reset, hint -------------------------------------------------------------
@@ -302,7 +312,7 @@ def _list(args: argparse.Namespace) -> int:
                 f"{progress['score']}/{lab.points} points"
             )
         parts = "\n".join(f"{part.part_id}. {part.title}" for part in lab.parts)
-        table.add_row(lab.name, lab.title, parts, str(lab.points), shown)
+        table.add_row(lab.name, _escape(lab.title), _escape(parts), str(lab.points), shown)
     console = _console()
     console.print(table)
     console.print("start one with [bold]dynamokv lab start LAB[/]")
@@ -310,7 +320,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from dynamokv.labs import WorkspaceError, lab_folder, start_workspace
+    from dynamokv.labs import WorkspaceError, lab_folder, start_workspace, workspace_flag
 
     lab = _lab(args.lab)
     try:
@@ -321,16 +331,17 @@ def _start(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"lab": lab.name, "file": str(path), "readme": str(readme)})
         return 0
+    flag = workspace_flag(_root(args))
     console = _console()
-    console.print(f"[bold]{lab.name}[/]: {lab.title}")
-    console.print(f"  the question: {lab.question}")
-    console.print(f"  1. read     {readme}")
+    console.print(f"[bold]{lab.name}[/]: {_escape(lab.title)}")
+    console.print(f"  the question: {_escape(lab.question)}")
+    console.print(f"  1. read     {_escape(str(readme))}")
     console.print(
-        f"  2. edit     {path}  (part {lab.parts[0].part_id} first: "
+        f"  2. edit     {_escape(str(path))}  (part {lab.parts[0].part_id} first: "
         f"{', '.join(lab.parts[0].functions)})"
     )
-    console.print(f"  3. check    dynamokv lab check {lab.name}")
-    console.print(f"  stuck?      dynamokv lab hint {lab.name}")
+    console.print(f"  3. check    {_escape(f'dynamokv lab check {lab.name}{flag}')}")
+    console.print(f"  stuck?      {_escape(f'dynamokv lab hint {lab.name}{flag}')}")
     return 0
 
 
@@ -344,7 +355,9 @@ def _reset(args: argparse.Namespace) -> int:
         return 0
     console = _console()
     console.print(
-        f"{path} is the skeleton again" + (f"; your file is kept as {kept}" if kept else "")
+        _escape(
+            f"{path} is the skeleton again" + (f"; your file is kept as {kept}" if kept else "")
+        )
     )
     return 0
 
@@ -352,7 +365,7 @@ def _reset(args: argparse.Namespace) -> int:
 def _hint(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from dynamokv.labs import WorkspaceError, read_stamp, write_stamp
+    from dynamokv.labs import WorkspaceError, read_stamp, workspace_flag, write_stamp
 
     lab = _lab(args.lab)
     root = _root(args)
@@ -369,8 +382,8 @@ def _hint(args: argparse.Namespace) -> int:
         message = f"that was the last hint ({len(lab.hints)} of {len(lab.hints)})"
     elif shown > 0 and stamp.checks_since_hint == 0:
         message = (
-            f"try the last hint first: the next one unlocks after `dynamokv lab check {lab.name}` "
-            "(--again shows the ones unlocked)"
+            f"try the last hint first: the next one unlocks after `dynamokv lab check {lab.name}"
+            f"{workspace_flag(root)}` (--again shows the ones unlocked)"
         )
     else:
         new = lab.hints[shown]
@@ -392,11 +405,11 @@ def _hint(args: argparse.Namespace) -> int:
     console = _console()
     if args.again:
         for number, text in enumerate(unlocked, start=1):
-            console.print(f"hint {number}/{len(lab.hints)}: {text}")
+            console.print(f"hint {number}/{len(lab.hints)}: {_escape(text)}")
     if new is not None:
-        console.print(f"[bold]hint {shown}/{len(lab.hints)}[/]: {new}")
+        console.print(f"[bold]hint {shown}/{len(lab.hints)}[/]: {_escape(new)}")
     if message:
-        console.print(message)
+        console.print(_escape(message))
     return 0
 
 
@@ -411,36 +424,38 @@ def _selection(values: list[str] | None) -> list[str] | None:
 
 def _render_result(console: Console, result: CheckResult) -> None:
     verdict = result.verdict
-    tier = f"[{result.tier.upper()}]"
+    tier = f"[{result.tier.upper()}]"  # upper case: never read as markup
     head = (
-        f"{_MARKS[result.status.value]} {result.check_id} {tier:<12} {result.title} "
-        f"[dim]({result.section})[/]"
+        f"{_MARKS[result.status.value]} {result.check_id} {tier:<12} {_escape(result.title)} "
+        f"[dim]({_escape(result.section)})[/]"
     )
     points = f"{result.points}/{result.points_max}"
     console.print(f"{head}  {points}")
     if result.status.value == "skipped":
-        console.print(f"    [dim]skipped: needs {result.skipped_because}[/]")
+        console.print(f"    [dim]skipped: needs {_escape(str(result.skipped_because))}[/]")
         return
     if result.status.value == "unknown":
-        console.print(f"    [yellow]{verdict.summary}[/]")
-        console.print(f"    replay: {result.replay}")
+        console.print(f"    [yellow]{_escape(verdict.summary)}[/]")
+        console.print(f"    replay: {_escape(result.replay)}")
         return
     if result.status.value == "passed":
         return
     if verdict.summary:
-        console.print(f"    [red]{verdict.summary}[/]")
+        console.print(f"    [red]{_escape(verdict.summary)}[/]")
     if verdict.counterexample:
-        console.print(f"    counterexample: {verdict.counterexample}")
+        console.print(f"    counterexample: {_escape(verdict.counterexample)}")
     if verdict.yours:
-        console.print(f"      yours: {verdict.yours}     expected: {verdict.expected}")
+        console.print(
+            f"      yours: {_escape(verdict.yours)}     expected: {_escape(verdict.expected)}"
+        )
     elif verdict.expected:
-        console.print(f"      expected: {verdict.expected}")
+        console.print(f"      expected: {_escape(verdict.expected)}")
     if verdict.details:
         for line in verdict.details.splitlines():
             console.print(f"    {line}", markup=False)
-    console.print(f"    why:  {result.rationale}")
-    console.print(f"    help: {result.help}")
-    console.print(f"    replay: [bold]{result.replay}[/]")
+    console.print(f"    why:  {_escape(result.rationale)}")
+    console.print(f"    help: {_escape(result.help)}")
+    console.print(f"    replay: [bold]{_escape(result.replay)}[/]")
 
 
 def _report_json(report: LabReport) -> dict[str, Any]:
@@ -454,11 +469,11 @@ def _report_json(report: LabReport) -> dict[str, Any]:
 
 def _check(args: argparse.Namespace) -> int:
     from dynamokv.labs import (
-        DEFAULT_WORKSPACE,
         check_selection,
         record_check,
         run_lab,
         staleness_warnings,
+        workspace_flag,
     )
     from dynamokv.labs import read_stamp as read
 
@@ -476,9 +491,11 @@ def _check(args: argparse.Namespace) -> int:
     console = _console()
     if not args.json:
         where = source.path if source.kind == "file" else source.label
-        console.print(f"[bold]{lab.name}[/] · {lab.title} · {where} · seed {args.seed}")
+        console.print(
+            f"[bold]{lab.name}[/] · {_escape(lab.title)} · {_escape(str(where))} · seed {args.seed}"
+        )
         for warning in warnings:
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(f"[yellow]warning:[/] {_escape(warning)}")
     interactive = not args.json and sys.stderr.isatty()
 
     with _progress(f"checking {lab.name}", len(chosen), enabled=interactive) as advance:
@@ -511,8 +528,8 @@ def _check(args: argparse.Namespace) -> int:
         )
         if report.score == report.score_max and selection is None:
             console.print(
-                f"every check passed. Measure it: [bold]dynamokv lab experiment {lab.name}"
-                + (f" --workspace {root}" if root != DEFAULT_WORKSPACE else "")
+                "every check passed. Measure it: [bold]"
+                + _escape(f"dynamokv lab experiment {lab.name}{workspace_flag(root)}")
                 + "[/]"
             )
     failed = any(r.status.value == "failed" for r in report.results)
@@ -525,7 +542,7 @@ def _check(args: argparse.Namespace) -> int:
 def _render_experiment(console: Console, report: ExperimentReport, prediction: str | None) -> None:
     from rich.table import Table
 
-    table = Table(title=report.title, title_justify="left")
+    table = Table(title=_escape(report.title), title_justify="left")
     for heading in ("quantity", "measured", "theory", "tolerance", ""):
         table.add_column(heading, justify="right" if heading in ("measured", "theory") else "left")
     for row in report.rows:
@@ -533,12 +550,13 @@ def _render_experiment(console: Console, report: ExperimentReport, prediction: s
             mark = "[dim]info[/]"
         else:
             mark = "[green]within[/]" if row.within else "[red]OUTSIDE[/]"
-        table.add_row(row.quantity, row.measured, row.theory, row.tolerance, mark)
+        cells = (row.quantity, row.measured, row.theory, row.tolerance)
+        table.add_row(*(_escape(cell) for cell in cells), mark)
     if prediction:
-        console.print(f"your prediction: {prediction}")
+        console.print(f"your prediction: {_escape(prediction)}")
     console.print(table)
     for note in report.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{_escape(note)}[/]")
     verdict = (
         "[green]every judged row within its tolerance[/]"
         if report.within
@@ -635,10 +653,10 @@ def _selftest(args: argparse.Namespace) -> int:
         mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
         table.add_row(
             row.lab,
-            row.solution,
+            _escape(row.solution),
             str(row.seed),
-            row.expected,
-            row.found,
+            _escape(row.expected),
+            _escape(row.found),
             mark,
             f"{row.seconds:.1f}",
         )

@@ -271,3 +271,44 @@ def test_lab_works_from_any_directory(tmp_path: Path) -> None:
     started = json.loads(completed.stdout)
     assert (tmp_path / "lab-work" / "q3" / "quorum.py").is_file()
     assert Path(started["readme"]).is_file()
+
+
+def test_a_counterexample_in_brackets_is_printed_as_it_reads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``[b'', b'book']`` looks like a markup tag to Rich: the text output must still show it."""
+    from dynamokv.impl.cli import main
+
+    status = main(["lab", "check", "q5", "--part", "1.2", "--mutant", "union_keeps_empty_lines"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "counterexample: values=[b'', b'book']" in out
+
+
+def test_every_command_printed_for_a_workspace_elsewhere_names_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Pasted as printed, the commands after `lab start --workspace DIR` find DIR's workspace."""
+    import shlex
+
+    from dynamokv.impl.cli import main
+
+    workspace = tmp_path / "my labs"
+    assert main(["lab", "start", "q1", "--workspace", str(workspace)]) == 0
+    printed = capsys.readouterr().out
+    commands = [
+        line[line.index("dynamokv ") :]
+        for line in printed.splitlines()
+        if line.strip().startswith(("3. check", "stuck?"))
+    ]
+    assert [shlex.split(command)[:3] for command in commands] == [
+        ["dynamokv", "lab", "check"],
+        ["dynamokv", "lab", "hint"],
+    ]
+    for command in commands:
+        assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
+        assert json.loads(capsys.readouterr().out)["lab"] == "q1"
+    assert main(["lab", "hint", "q1", "--workspace", str(workspace)]) == 0
+    assert f"--workspace '{workspace}'" in capsys.readouterr().out
+    assert main(["lab", "start", "q1", "--workspace", str(workspace)]) != 0
+    assert f"lab reset q1 --workspace '{workspace}'" in capsys.readouterr().err
