@@ -473,7 +473,6 @@ def _check(args: argparse.Namespace) -> int:
         record_check,
         run_lab,
         staleness_warnings,
-        workspace_flag,
     )
     from dynamokv.labs import read_stamp as read
 
@@ -529,7 +528,7 @@ def _check(args: argparse.Namespace) -> int:
         if report.score == report.score_max and selection is None:
             console.print(
                 "every check passed. Measure it: [bold]"
-                + _escape(f"dynamokv lab experiment {lab.name}{workspace_flag(root)}")
+                + _escape(f"dynamokv lab experiment {lab.name} {source.flags}".rstrip())
                 + "[/]"
             )
     failed = any(r.status.value == "failed" for r in report.results)

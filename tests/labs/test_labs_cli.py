@@ -312,3 +312,12 @@ def test_every_command_printed_for_a_workspace_elsewhere_names_it(
     assert f"--workspace '{workspace}'" in capsys.readouterr().out
     assert main(["lab", "start", "q1", "--workspace", str(workspace)]) != 0
     assert f"lab reset q1 --workspace '{workspace}'" in capsys.readouterr().err
+
+
+def test_the_experiment_suggested_after_a_full_pass_measures_what_was_graded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dynamokv.impl.cli import main
+
+    assert main(["lab", "check", "q5", "--answer-key"]) == 0
+    assert "Measure it: dynamokv lab experiment q5 --answer-key\n" in capsys.readouterr().out
