@@ -51,8 +51,9 @@ LAB = Lab(
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.4",
-                    "a resolver must not depend on the order siblings arrive in",
-                    "drop empty lines; sort the items",
+                    "every replica and every client must resolve the same siblings to the same "
+                    "cart, in whatever order and however many arrive",
+                    "drop empty lines (an empty cart is b''); sort the items; read every sibling",
                     _C["1.2"],
                 ),
             ),

@@ -12,7 +12,9 @@ from ._carts import run_carts
 
 ITEM = st.sampled_from([b"book", b"pen", b"cup", b"lamp", b"hat"])
 CART = st.lists(ITEM, max_size=4).map(lambda items: b"\n".join(sorted(set(items))))
-SIBLINGS = st.lists(st.tuples(st.integers(1, 9), CART), max_size=4)
+SIBLINGS_MAX = 6
+"""More siblings than a learner tries by hand: six clients can leave five or six."""
+SIBLINGS = st.lists(st.tuples(st.integers(1, 9), CART), max_size=SIBLINGS_MAX)
 
 
 def check_resolver_cases(ctx: CheckContext) -> Verdict:
@@ -39,7 +41,7 @@ def check_resolver_differential(ctx: CheckContext) -> Verdict:
     """1.2: both resolvers equal the answer key on generated siblings."""
     union = differential(
         ctx,
-        st.lists(CART, max_size=4),
+        st.lists(CART, max_size=SIBLINGS_MAX),
         call=lambda function, values: function(list(values)),
         function="union_resolve",
         show_input=lambda values: f"values={values}",
@@ -48,7 +50,7 @@ def check_resolver_differential(ctx: CheckContext) -> Verdict:
         return union
     return differential(
         ctx,
-        st.lists(st.tuples(st.integers(1, 9), CART), min_size=1, max_size=4),
+        st.lists(st.tuples(st.integers(1, 9), CART), min_size=1, max_size=SIBLINGS_MAX),
         call=lambda function, versions: function(list(versions)),
         function="lww_resolve",
         show_input=lambda versions: f"versions={versions}",
