@@ -60,8 +60,10 @@ LAB = Lab(
                     Tier.PROPERTY,
                     5,
                     "Dynamo §6.2",
-                    "the Q partitions are equal intervals that cover the ring",
-                    "use integer arithmetic (floats lose the low bits of a 128-bit position)",
+                    "the Q partitions are equal intervals that cover the ring, for any Q, not only "
+                    "a power of two",
+                    "use integer arithmetic (floats lose the low bits of a 128-bit position), and "
+                    "scale the position rather than divide it by a rounded width: try Q = 3",
                     _C["1.3"],
                 ),
                 Check(
@@ -129,8 +131,11 @@ LAB = Lab(
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.8.1",
-                    "a replica that only changes place in the list holds its copy already",
-                    "compare sets of nodes, not ordered lists",
+                    "a key moves when its *set* of N replicas differs: a replica that only "
+                    "changes place holds its copy already, and a set that loses a node (fewer "
+                    "than N nodes left) differs too",
+                    "compare the two sets for equality: not ordered lists, and not only the "
+                    "nodes that join the set",
                     _C["3.2"],
                 ),
             ),
