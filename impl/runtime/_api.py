@@ -174,6 +174,7 @@ class NodeApi:
             "/ui": self._ui,
         }
         self._openapi_body: bytes | None = None
+        self._openapi_n = 0
         self._admin = AdminApi(process)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
@@ -201,10 +202,7 @@ class NodeApi:
         try:
             key = self._key(request.path)
             trace = _flag(request.query, "trace")
-            # The N of the ring in place (at most its node count); before the node has a
-            # ring, the configured one (the core then answers that it has not joined yet).
-            process = self.process
-            n = process.ring.n if process.node.ring_state.version else process.node_config.n
+            n = self._replicas()
             if op == "get":
                 response = await self._get(request, key, _quorum(request.query, "r", n), trace)
             else:
@@ -393,10 +391,19 @@ class NodeApi:
     def _ui(self, request: HttpRequest) -> HttpResponse:
         return ui_response(self.process, request)
 
+    def _replicas(self) -> int:
+        """N of the ring in place (at most its node count), the bound of ``?r=`` and ``?w=``;
+        before the node has a ring, the configured N (the core then answers that it has not
+        joined a ring yet)."""
+        process = self.process
+        return process.ring.n if process.node.ring_state.version else process.node_config.n
+
     def _openapi(self, request: HttpRequest) -> HttpResponse:
-        if self._openapi_body is None:
-            document = openapi_document(n=self.process.ring.n)
+        n = self._replicas()
+        if self._openapi_body is None or n != self._openapi_n:
+            document = openapi_document(n=n)
             self._openapi_body = json.dumps(document, separators=(",", ":")).encode()
+            self._openapi_n = n
         return HttpResponse(200, self._openapi_body, (("content-type", "application/json"),))
 
 

@@ -142,6 +142,7 @@ def test_a_cluster_started_smaller_than_n_replicates_to_n_once_a_node_joins(
         cluster.up()
         with Client(cluster.http_address("node-1"), timeout_seconds=10) as client:
             assert client.json("/cluster/ring")["n"] == 2
+            assert _largest_quorum_documented(client) == 2
         newcomer = cluster.join()
         rings = []
         for name in cluster.names:
@@ -151,4 +152,16 @@ def test_a_cluster_started_smaller_than_n_replicates_to_n_once_a_node_joins(
         assert rings[0]["n"] == 3 and newcomer in rings[0]["nodes"]
         with Client(cluster.http_address("node-1"), timeout_seconds=10) as client:
             client.put(b"three-copies", b"v", w=3)  # raises unless three replicas acknowledge
+            assert _largest_quorum_documented(client) == 3
     assert processes_under(tmp_path) == []
+
+
+def _largest_quorum_documented(client: Client) -> int:
+    """The ``maximum`` of ``w`` in the node's OpenAPI document (the ring's N)."""
+    document = client.json("/openapi.json")
+    for path in document["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+                if parameter.get("name") == "w":
+                    return int(parameter["schema"]["maximum"])
+    raise AssertionError("no w parameter in the OpenAPI document")
