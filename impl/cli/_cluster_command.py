@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from ._errors import CliError
-from ._types import positive_seconds
+from ._types import CLUSTER_DIRECTORY, positive_seconds
 
 DEFAULT_NODES = 5
 
@@ -35,8 +35,8 @@ def register(subparsers: Any) -> None:
         )
         sub.add_argument(
             "--dir",
-            default=".dynamokv",
-            help="the cluster directory (default: ./.dynamokv)",
+            default=CLUSTER_DIRECTORY,
+            help=f"the cluster directory (default: ./{CLUSTER_DIRECTORY})",
         )
         return sub
 
@@ -232,14 +232,13 @@ def _up(args: argparse.Namespace) -> int:
 
 def _status_rows(cluster: Any) -> list[dict[str, Any]]:
     """One dict per node: what ``status`` shows, as ``--json`` prints it."""
+    from dynamokv.impl.runtime._local_cluster import node_number
+
     members = cluster.member_view()
     rows: list[dict[str, Any]] = []
     for position, row in enumerate(cluster.status(), start=1):
         info = cluster.processes[row.name]
-        # The number `kill 3` takes: the one in the node's name (node-3), which stays
-        # the node's after another node has left.
-        number = row.name.removeprefix("node-").removeprefix("n")
-        index = int(number) if number.isdigit() else position
+        index = node_number(row.name) or position
         if row.paused:
             state = "paused"
         elif row.cut_off:

@@ -27,9 +27,9 @@ from typing import Any
 from dynamokv.spec.errors import DynamoKVError
 
 from ._errors import CliError
+from ._types import CLUSTER_DIRECTORY
 
 DEFAULT_NODES = 5
-DEFAULT_DIRECTORY = ".dynamokv"
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
 POLL_SECONDS = 0.25
@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--dir", default=DEFAULT_DIRECTORY, help=f"cluster directory (default {DEFAULT_DIRECTORY})"
+        "--dir", default=CLUSTER_DIRECTORY, help=f"cluster directory (default {CLUSTER_DIRECTORY})"
     )
     parser.add_argument(
         "--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (default {DEFAULT_NODES})"
@@ -464,11 +464,13 @@ class _Demo:
         certs = self.cluster.certificates_directory
         # The commands below must reach this cluster when pasted: `cluster` and get/put
         # commands look in ./.dynamokv unless told otherwise, and a small cluster has no node 3.
-        default = Path(self.args.dir).absolute() == Path(DEFAULT_DIRECTORY).absolute()
+        default = Path(self.args.dir).absolute() == Path(CLUSTER_DIRECTORY).absolute()
         dir_option = "" if default else f" --dir {self.args.dir}"
-        # The number `cluster kill` takes is the one in a node's name (node-3 is 3): after a
-        # leave the names have gaps, so it is read off a node the cluster has.
-        example = self.cluster.names[min(3, len(self.cluster.names)) - 1].removeprefix("node-")
+        from dynamokv.impl.runtime._local_cluster import node_number
+
+        # The number `cluster kill` takes is the one in a node's name: after a leave the
+        # names have gaps, so it is read off a node the cluster has.
+        example = node_number(self.cluster.names[min(3, len(self.cluster.names)) - 1])
         curl = (
             f"curl --cacert {certs}/ca.crt --cert {certs}/client.crt --key {certs}/client.key"
             if self.cluster.tls

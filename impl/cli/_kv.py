@@ -19,9 +19,8 @@ import os
 from typing import Any
 
 from ._errors import CliError
+from ._types import CLUSTER_DIRECTORY
 
-CLUSTER_DIRECTORY = ".dynamokv"
-"""Where ``dynamokv cluster up`` keeps a cluster unless given ``--dir``."""
 CLUSTER_FILE = os.path.join(CLUSTER_DIRECTORY, "cluster.json")
 """Where ``dynamokv cluster up`` records its nodes (relative to the working directory)."""
 

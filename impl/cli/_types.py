@@ -1,4 +1,4 @@
-"""Argument types shared by subcommands: a bad value is a usage error naming the flag.
+"""Argument types and defaults shared by subcommands: a bad value is a usage error naming the flag.
 
 argparse calls these while it parses, so a value that cannot be right (a timeout of zero,
 a result file that is a directory) stops the command before it starts nodes or runs a
@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["output_file", "positive_seconds"]
+__all__ = ["CLUSTER_DIRECTORY", "output_file", "positive_seconds"]
+
+CLUSTER_DIRECTORY = ".dynamokv"
+"""Where ``dynamokv cluster up`` keeps a cluster unless given ``--dir`` (and where the
+``cluster``, ``demo`` and ``get/put/delete`` commands look): the runtime's
+``DEFAULT_CLUSTER_DIRECTORY``, named here so that parsing arguments imports no runtime."""
 
 
 def positive_seconds(text: str) -> float:

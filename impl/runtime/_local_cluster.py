@@ -76,6 +76,7 @@ __all__ = [
     "NodeStatus",
     "ProcessInfo",
     "http_request",
+    "node_number",
     "parse_metrics",
     "pick_free_ports",
     "ports_to_pick",
@@ -358,6 +359,19 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def node_number(name: str) -> int | None:
+    """The number in a node's name (``node-3`` and ``n3`` are 3), or None if it has none.
+
+    What ``cluster kill 3`` means and what ``status`` shows: it stays the node's own after
+    another node has left, unlike a position in the list.
+    """
+    for prefix in ("node-", "n"):
+        number = name.removeprefix(prefix)
+        if number != name and number.isdigit():
+            return int(number)
+    return None
 
 
 def process_alive(pid: int | None, config: str) -> bool:
@@ -865,10 +879,9 @@ class LocalCluster:
         if text in self.processes:
             return text
         if text.isdigit():
-            index = int(text)
-            for candidate in (f"node-{index}", f"n{index}"):
-                if candidate in self.processes:
-                    return candidate
+            for name in self.processes:
+                if node_number(name) == int(text):
+                    return name
         known = ", ".join(self.names) or "none (run `dynamokv cluster up`)"
         raise ClusterError(f"no node {text!r} in {self.directory}; nodes: {known}")
 

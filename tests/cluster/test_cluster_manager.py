@@ -333,3 +333,22 @@ def test_cli_status_json_and_the_table_on_an_80_column_terminal(
             assert cluster.processes[name].peer in table
         assert "down" in table and "…" not in table
         assert str(cluster.processes["node-1"].pid) in table
+
+
+def test_a_node_number_is_the_one_in_its_name() -> None:
+    from dynamokv.impl.runtime._local_cluster import node_number
+
+    assert [node_number(name) for name in ("node-3", "n12", "node-x", "seed", "node-")] == [
+        3,
+        12,
+        None,
+        None,
+        None,
+    ]
+
+
+def test_the_command_line_looks_for_clusters_where_the_manager_keeps_them() -> None:
+    from dynamokv.impl.cli._types import CLUSTER_DIRECTORY
+    from dynamokv.impl.runtime._local_cluster import DEFAULT_CLUSTER_DIRECTORY
+
+    assert CLUSTER_DIRECTORY == DEFAULT_CLUSTER_DIRECTORY
