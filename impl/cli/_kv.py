@@ -99,8 +99,6 @@ def cluster_ssl_context(cluster_file: str = CLUSTER_FILE) -> Any:
         http_client_ssl_context,
     )
 
-    from ._errors import CliError
-
     try:
         with open(cluster_file, encoding="utf-8") as file:
             tls = json.load(file).get("settings", {}).get("tls")
