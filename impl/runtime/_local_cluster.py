@@ -1094,6 +1094,11 @@ class LocalCluster:
         again with the same ports and data. Waits until every node printed ``READY`` and
         every node's ``/cluster/ring`` agrees.
 
+        A call that fails (a node exits or is not ready in time, a port is taken, Ctrl-C)
+        stops the node processes it started itself and leaves the nodes that were already
+        running alone: a half-started cluster is not left behind, and neither is one taken
+        down by a failed attempt to restart one of its nodes.
+
         Returns:
             The names of the nodes this call started (empty: everything was running).
 
@@ -1103,23 +1108,36 @@ class LocalCluster:
         with self._locked():
             self._load_if_changed()
             planned = not self.processes
+            started: list[str] = []
             try:
-                return self._up(planned)
+                self._up(planned, started)
             except BaseException:
+                self._stop_started(started)
                 if planned and self.hosts is not None:
                     # A cluster that never came up leaves no namespace behind.
-                    self._stop(self.names)
                     self.hosts.destroy()
                 raise
+            return started
 
-    def _up(self, planned: bool) -> list[str]:
+    def _stop_started(self, started: Sequence[str]) -> None:
+        """Stop the nodes a failed :meth:`up` started, and record them as down."""
+        if not started:
+            return
+        self._say(f"stopping {', '.join(started)}, started by this call")
+        self._stop(started)
+        for name in started:
+            self.processes[name].pid = None
+        self._save()
+
+    def _up(self, planned: bool, started: list[str]) -> None:
+        """Start every node that is down, appending each to ``started`` as it starts (so
+        :meth:`up` knows what to stop if a later step fails), and wait for the cluster."""
         if planned:
             self._say(f"planning {self.nodes_count} nodes in {self.directory}")
             self._plan()
         elif not Path(next(iter(self.processes.values())).config).exists():
             self._write_configs()
         self._ensure_hosts()
-        started: list[str] = []
         for name, info in self.processes.items():
             if self.is_up(name):
                 continue
@@ -1137,7 +1155,6 @@ class LocalCluster:
             if self.processes[name].faults:
                 self._apply_recorded_faults(name)
         self._wait_serving()
-        return started
 
     def _load_if_changed(self) -> None:
         before = {name: info.pid for name, info in self.processes.items()}

@@ -167,6 +167,24 @@ def test_a_node_that_exits_early_is_reported_with_its_log(tmp_path: Path) -> Non
         cluster.up()
 
 
+def test_a_failed_up_stops_the_nodes_it_started(tmp_path: Path) -> None:
+    """node-3 exits before READY: node-1 and node-2, started by the same call, are stopped."""
+    fails_as_node_3 = [
+        sys.executable,
+        "-c",
+        "import runpy, sys\n"
+        "if sys.argv[-1].endswith('node-3/node.toml'):\n"
+        "    sys.exit('node-3 refuses to start')\n"
+        f"runpy.run_path({str(FAKE_NODE[1])!r}, run_name='__main__')\n",
+    ]
+    with LocalCluster(tmp_path, nodes=3, node_command=fails_as_node_3) as cluster:
+        with pytest.raises(ClusterError, match=r"node-3 exited .*node-3 refuses to start"):
+            cluster.up()
+        assert processes_under(tmp_path) == []
+        recorded = json.loads(cluster.cluster_file.read_text())["nodes"]
+        assert [node["pid"] for node in recorded] == [None, None, None]
+
+
 def test_base_port_in_use_is_one_line_error(tmp_path: Path) -> None:
     import socket
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import socket
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,37 @@ def test_cluster_up_then_down_leaves_no_process_behind(tmp_path: Path) -> None:
     finally:
         assert main(["cluster", "down", "--dir", directory]) == 0
     assert processes_under(tmp_path) == []
+
+
+def test_a_failed_cluster_up_stops_the_node_it_started_and_leaves_the_running_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """node-1 and node-3 are down, node-2 runs; node-3's HTTP port is taken. ``cluster up``
+    starts node-1, fails on node-3, stops node-1 again, and leaves node-2 running."""
+    directory = tmp_path / "cli"
+    with LocalCluster(directory, nodes=3) as cluster:
+        cluster.up()
+        cluster.kill("node-1")
+        cluster.kill("node-3")
+        running = cluster.processes["node-2"].pid
+        port = cluster.processes["node-3"].http_port
+        with socket.socket() as taken:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            capsys.readouterr()
+            assert main(["cluster", "up", "--dir", str(directory)]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        errors = [line for line in err.splitlines() if line.startswith("dynamokv")]
+        assert errors == [
+            f"dynamokv: error: node-3: port {port} on 127.0.0.1 is taken by another process; "
+            "`dynamokv cluster down --wipe` and `up` again to pick new ports"
+        ]
+        assert err.endswith(errors[0] + "\n")
+        assert "node-1: started pid" in err
+        assert processes_under(tmp_path) == [running]
+        assert LocalCluster(directory).processes["node-1"].pid is None
 
 
 @pytest.mark.slow
