@@ -27,6 +27,28 @@ def test_an_os_error_is_one_line_naming_the_path_without_the_errno() -> None:
     assert _main._os_error_line(OSError("no address")) == "no address"
 
 
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["sim", "--bogus"], "dynamokv sim: error: unrecognized arguments: --bogus"),
+        (
+            ["cluster", "up", "--bogus"],
+            "dynamokv cluster up: error: unrecognized arguments: --bogus",
+        ),
+        (
+            ["lab", "check", "q1", "--bogus", "extra"],
+            "dynamokv lab check: error: unrecognized arguments: --bogus extra",
+        ),
+        (["--bogus"], "dynamokv: error: unrecognized arguments: --bogus"),
+    ],
+)
+def test_an_unrecognized_argument_is_refused_by_the_command_it_was_given_to(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert _one_line_error(capsys) == f"{line} (see --help)\n"
+
+
 def test_a_lab_workspace_that_is_a_file_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,9 +8,9 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType, ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dynamokv.spec.errors import ArgumentError
 
@@ -44,10 +44,28 @@ class _UsageError(ArgumentError):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr instead of usage + error."""
+    """argparse, but a usage error is one line on stderr instead of usage + error, and an
+    argument no parser knows is refused by the (sub)command it was given to."""
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: error: {message} (see --help)")
+
+    def parse_known_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        """Parse ``args``, refusing any argument left over, in this parser's own name.
+
+        argparse hands the arguments a subcommand does not know up to the top parser,
+        which reports them under its own name (``dynamokv: error: unrecognized
+        arguments``), leaving the user to guess whose option they mistyped. Every
+        subcommand's parser is of this class and parses its arguments here, the innermost
+        first, so the one that refuses them names itself: ``dynamokv cluster up: error:
+        unrecognized arguments: --bogus``.
+        """
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 Handler = Callable[[argparse.Namespace], int]
