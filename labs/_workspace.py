@@ -119,6 +119,12 @@ def _directory(root: Path, lab: Lab) -> Path:
     return root / lab.name
 
 
+def _elsewhere(root: Path) -> str:
+    """The end of a "no workspace" line: in the default workspace, the learner may have
+    started the lab in another one."""
+    return "" if root != DEFAULT_WORKSPACE else " (or pass the --workspace you started it in)"
+
+
 def workspace_file(root: Path, lab: Lab) -> Path:
     """The file the learner edits."""
     return _directory(root, lab) / lab.workspace_file
@@ -134,8 +140,7 @@ def read_stamp(root: Path, lab: Lab) -> Stamp:
     if not workspace_file(root, lab).is_file() or not path.is_file():
         raise WorkspaceError(
             f"no workspace for {lab.name} in {root}/: run `dynamokv lab start {lab.name}"
-            f"{workspace_flag(root)}` first"
-            + ("" if root != DEFAULT_WORKSPACE else " (or pass the --workspace you started it in)")
+            f"{workspace_flag(root)}` first{_elsewhere(root)}"
         )
     try:
         data = json.loads(path.read_text())
@@ -171,8 +176,21 @@ def start_workspace(root: Path, lab: Lab, *, force: bool = False) -> Path:
 
 
 def reset_workspace(root: Path, lab: Lab) -> tuple[Path, Path | None]:
-    """Start over: the previous file is kept as ``FILE.previous``; return (file, kept)."""
+    """Start over: the previous file is kept as ``FILE.previous``; return (file, kept).
+
+    A workspace whose stamp is damaged or whose file was deleted is reset (the line for a
+    damaged stamp says to); where there is neither the file nor the stamp there is nothing
+    to start over, and ``lab start`` is the command that makes a workspace.
+
+    Raises:
+        WorkspaceError: there is no workspace for ``lab`` (say how to make one).
+    """
     target = workspace_file(root, lab)
+    if not target.exists() and not (_directory(root, lab) / STAMP_NAME).exists():
+        raise WorkspaceError(
+            f"no workspace for {lab.name} in {root}/ to reset: `dynamokv lab start {lab.name}"
+            f"{workspace_flag(root)}` makes one{_elsewhere(root)}"
+        )
     kept: Path | None = None
     if target.exists():
         kept = target.with_name(target.name + ".previous")

@@ -346,10 +346,13 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
-    from dynamokv.labs import reset_workspace
+    from dynamokv.labs import WorkspaceError, reset_workspace
 
     lab = _lab(args.lab)
-    path, kept = reset_workspace(_root(args), lab)
+    try:
+        path, kept = reset_workspace(_root(args), lab)
+    except WorkspaceError as error:
+        raise CliError(str(error)) from None
     if args.json:
         _print_json({"lab": lab.name, "file": str(path), "kept": str(kept) if kept else None})
         return 0

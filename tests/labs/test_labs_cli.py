@@ -77,6 +77,38 @@ def test_reset_keeps_the_previous_file(capsys: pytest.CaptureFixture[str], tmp_p
     assert "NotImplementedError" in (tmp_path / "q1" / "ring.py").read_text()
 
 
+@pytest.mark.parametrize("json_output", [True, False])
+def test_reset_without_a_workspace_names_the_command_that_makes_one_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, json_output: bool
+) -> None:
+    from dynamokv.impl.cli import main
+
+    workspace = tmp_path / "my labs"
+    argv = ["lab", "reset", "q1", "--workspace", str(workspace)]
+    assert main([*argv, "--json"] if json_output else argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"dynamokv: error: no workspace for q1 in {workspace}/ to reset: "
+        f"`dynamokv lab start q1 --workspace '{workspace}'` makes one\n"
+    )
+    assert not workspace.exists()
+
+
+def test_reset_repairs_a_workspace_whose_stamp_is_damaged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The line for a damaged stamp says to reset: reset does, keeping the learner's file."""
+    lab(capsys, "start", "q1", workspace=tmp_path)
+    (tmp_path / "q1" / "ring.py").write_text("# attempt 1\n")
+    (tmp_path / "q1" / ".lab.json").write_text("{")
+    status, _, error = lab(capsys, "check", "q1", workspace=tmp_path)
+    assert status == 1 and "is damaged" in error and "lab reset q1" in error
+    status, reset, _ = lab(capsys, "reset", "q1", workspace=tmp_path)
+    assert status == 0 and Path(reset["kept"]).read_text() == "# attempt 1\n"
+    assert read_stamp(tmp_path, LABS["q1"]).lab == "q1"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
