@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from ._hints import HintChoice, HintOutcome, choose_hint, functions_not_passing, hint_function
 from ._model import (
     Check,
     CheckContext,
@@ -86,6 +87,8 @@ __all__ = [
     "ExperimentFailure",
     "ExperimentReport",
     "ExperimentRow",
+    "HintChoice",
+    "HintOutcome",
     "Lab",
     "LabReport",
     "LearnerError",
@@ -102,7 +105,10 @@ __all__ = [
     "WorkspaceError",
     "answer_source",
     "check_selection",
+    "choose_hint",
+    "functions_not_passing",
     "get_lab",
+    "hint_function",
     "lab_files_hash",
     "lab_folder",
     "load_answer_key",

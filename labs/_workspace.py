@@ -4,10 +4,10 @@
 ``.lab.json``: the project version and a hash of the lab's own files
 (manifest, grader, README, skeleton), so that ``lab check`` can warn when the
 lab changed since the workspace was made (the learner's file then may not match
-the checks). The stamp also keeps the learner's progress: how many hints were
-shown, how many checks were run since, and the last score per part (what ``lab
-list`` shows). Nothing in it depends on the clock, so two equal runs write equal
-stamps.
+the checks). The stamp also keeps the learner's progress: which hints were
+shown, how many checks were run since, the status of each part as last checked
+(what ``lab list`` shows and ``lab hint`` targets) and the score of the last full
+check. Nothing in it depends on the clock, so two equal runs write equal stamps.
 
 The workspace is never overwritten without ``--force``; ``lab reset`` keeps the
 learner's previous file beside the fresh one (``FILE.previous``).
@@ -71,16 +71,20 @@ class Stamp:
         lab: the lab's short name.
         project_version: the dynamokv version that made the workspace.
         lab_hash: the hash of the lab's files at that time.
-        hints_shown: how many hints were shown.
+        hints_shown: the indexes (into the lab's hints) of the hints shown, in the order
+            shown. A stamp may hold a count N instead, meaning the first N hints;
+            :func:`read_stamp` reads it as those indexes.
         checks_since_hint: ``lab check`` runs since the last hint (a hint unlocks after one).
-        parts: part id -> ``passed``/``failed``/... of the last full ``lab check``.
+        parts: part id -> ``passed``/``failed``/... as last checked: a full ``lab check``
+            records every part; a ``--part`` run records each part all of whose checks
+            ran, and a part one of whose checks failed (see :func:`record_check`).
         score: points of the last full ``lab check``.
     """
 
     lab: str
     project_version: str
     lab_hash: str
-    hints_shown: int = 0
+    hints_shown: tuple[int, ...] = ()
     checks_since_hint: int = 0
     parts: dict[str, str] = field(default_factory=dict)
     score: int = 0
@@ -144,11 +148,27 @@ def read_stamp(root: Path, lab: Lab) -> Stamp:
         )
     try:
         data = json.loads(path.read_text())
+        data["hints_shown"] = _hint_indexes(data.get("hints_shown", ()))
         return Stamp(**data)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, AttributeError) as error:
         raise WorkspaceError(
             f"{path} is damaged ({error}); `dynamokv lab reset {lab.name}{workspace_flag(root)}`"
         ) from None
+
+
+def _hint_indexes(value: object) -> tuple[int, ...]:
+    """``hints_shown`` as stored: a list of indexes, or a count N for the first N hints.
+
+    Raises:
+        ValueError: it is neither.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return tuple(range(value))
+    if isinstance(value, list | tuple) and all(
+        isinstance(index, int) and not isinstance(index, bool) and index >= 0 for index in value
+    ):
+        return tuple(dict.fromkeys(value))
+    raise ValueError(f"hints_shown is {value!r}, not a list of hint indexes")
 
 
 def write_stamp(root: Path, stamp: Stamp) -> None:
@@ -217,12 +237,28 @@ def staleness_warnings(root: Path, lab: Lab, stamp: Stamp) -> tuple[str, ...]:
 
 
 def record_check(root: Path, lab: Lab, report: LabReport, *, full: bool) -> Stamp:
-    """Count a ``lab check`` run; a full run also records each part's status and the score."""
+    """Count a ``lab check`` run and record what it found of each part.
+
+    A full run records every part's status and the score. A ``--part`` run records
+    the status of each part all of whose checks ran, and marks failed a part one of
+    whose checks failed; a part only some of whose checks ran and passed keeps its
+    record, since the checks that did not run may still fail. The score stays the
+    last full run's.
+    """
     stamp = read_stamp(root, lab)
     stamp = replace(stamp, checks_since_hint=stamp.checks_since_hint + 1)
     if full:
         parts = {part.part_id: report.part_status(part.part_id).value for part in lab.parts}
         stamp = replace(stamp, parts=parts, score=report.score)
+    else:
+        parts = dict(stamp.parts)
+        ran = {result.check_id: result for result in report.results}
+        for part in lab.parts:
+            results = [ran[check.check_id] for check in part.checks if check.check_id in ran]
+            whole = len(results) == len(part.checks)
+            if whole or any(result.status is Status.FAILED for result in results):
+                parts[part.part_id] = report.part_status(part.part_id).value
+        stamp = replace(stamp, parts=parts)
     write_stamp(root, stamp)
     return stamp
 

@@ -111,10 +111,21 @@ def register(subparsers: Any) -> None:
         help="CPU-time bound per check, in seconds (default: each check's own)",
     )
 
-    sub = command("hint", "the next hint (one unlocks after each `lab check`)", _hint)
+    sub = command(
+        "hint",
+        "the next hint about a function that did not pass your last `lab check` "
+        "(one unlocks after each check)",
+        _hint,
+    )
     lab_argument(sub)
     workspace_option(sub)
-    sub.add_argument("--again", action="store_true", help="show the hints already unlocked")
+    which = sub.add_mutually_exclusive_group()
+    which.add_argument("--again", action="store_true", help="show the hints already shown")
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="the next hint in order, also one about a function that passes",
+    )
 
     sub = command("experiment", "measure your code against the theory", _experiment)
     lab_argument(sub)
@@ -264,7 +275,7 @@ def _progress_of(root: Path, lab: Lab) -> dict[str, Any] | None:
     return {
         "parts_passed": parts_passed(stamp),
         "score": stamp.score,
-        "hints_shown": stamp.hints_shown,
+        "hints_shown": len(stamp.hints_shown),
         "parts": stamp.parts,
     }
 
@@ -368,7 +379,15 @@ def _reset(args: argparse.Namespace) -> int:
 def _hint(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from dynamokv.labs import WorkspaceError, read_stamp, workspace_flag, write_stamp
+    from dynamokv.labs import (
+        HintOutcome,
+        WorkspaceError,
+        choose_hint,
+        hint_function,
+        read_stamp,
+        workspace_flag,
+        write_stamp,
+    )
 
     lab = _lab(args.lab)
     root = _root(args)
@@ -376,43 +395,77 @@ def _hint(args: argparse.Namespace) -> int:
         stamp = read_stamp(root, lab)
     except WorkspaceError as error:
         raise CliError(str(error)) from None
-    shown = stamp.hints_shown
-    new: str | None = None
+    flag = workspace_flag(root)
+    total = len(lab.hints)
+    shown = [index for index in stamp.hints_shown if index < total]
+    choice = choose_hint(
+        lab,
+        shown=shown,
+        parts=stamp.parts,
+        checks_since_hint=stamp.checks_since_hint,
+        any_function=args.all,
+    )
+    again = f"`dynamokv lab hint {lab.name} --again{flag}`"
+    anyway = f"`dynamokv lab hint {lab.name} --all{flag}` shows the next one anyway"
+    new: int | None = None
     message = ""
+    note = ""
     if args.again:
-        message = "" if shown else "no hint unlocked yet"
-    elif shown >= len(lab.hints):
-        message = f"that was the last hint ({len(lab.hints)} of {len(lab.hints)})"
-    elif shown > 0 and stamp.checks_since_hint == 0:
+        message = "" if shown else "no hint shown yet"
+    elif choice.outcome is HintOutcome.NEW:
+        assert choice.index is not None
+        new = choice.index
+        shown.append(new)
+        write_stamp(root, dataclasses.replace(stamp, hints_shown=tuple(shown), checks_since_hint=0))
+        if choice.not_passing is None and not args.all:
+            note = (
+                "no `lab check` recorded yet, so the hints come in order: after "
+                f"`dynamokv lab check {lab.name}{flag}` they are about what did not pass"
+            )
+    elif choice.outcome is HintOutcome.NONE_LEFT:
+        message = f"every hint was shown ({total} of {total}): {again} shows them"
+    elif choice.outcome is HintOutcome.ALL_PASSED:
+        message = f"every part passed in your last check: no hint needed ({anyway})"
+    elif choice.outcome is HintOutcome.ONLY_PASSING_LEFT:
+        failing = ", ".join(choice.not_passing or ())
         message = (
-            f"try the last hint first: the next one unlocks after `dynamokv lab check {lab.name}"
-            f"{workspace_flag(root)}` (--again shows the ones unlocked)"
+            f"every remaining hint is about a function that passes; none is left about "
+            f"{failing} ({anyway}, {again} shows the {len(shown)} shown)"
         )
     else:
-        new = lab.hints[shown]
-        shown += 1
-        write_stamp(root, dataclasses.replace(stamp, hints_shown=shown, checks_since_hint=0))
-    unlocked = list(lab.hints[:shown])
+        message = (
+            f"try the last hint first: the next one unlocks after `dynamokv lab check "
+            f"{lab.name}{flag}` ({again} shows the ones shown)"
+        )
     if args.json:
         _print_json(
             {
                 "lab": lab.name,
-                "hint": new,
-                "number": shown if new else None,
-                "total": len(lab.hints),
-                "unlocked": unlocked if args.again else [],
+                "outcome": "again" if args.again else choice.outcome.value,
+                "hint": lab.hints[new] if new is not None else None,
+                "number": new + 1 if new is not None else None,
+                "function": hint_function(lab.hints[new]) if new is not None else None,
+                "targeted": new is not None and choice.targeted,
+                "not_passing": (
+                    list(choice.not_passing) if choice.not_passing is not None else None
+                ),
+                "total": total,
+                "shown": [index + 1 for index in shown],
+                "unlocked": [lab.hints[index] for index in shown] if args.again else [],
                 "message": message,
+                "note": note,
             }
         )
         return 0
     console = _console()
     if args.again:
-        for number, text in enumerate(unlocked, start=1):
-            console.print(f"hint {number}/{len(lab.hints)}: {_escape(text)}")
+        for index in shown:
+            console.print(f"hint {index + 1}/{total}: {_escape(lab.hints[index])}")
     if new is not None:
-        console.print(f"[bold]hint {shown}/{len(lab.hints)}[/]: {_escape(new)}")
-    if message:
-        console.print(_escape(message))
+        console.print(f"[bold]hint {new + 1}/{total}[/]: {_escape(lab.hints[new])}")
+    for line in (message, note):
+        if line:
+            console.print(_escape(line))
     return 0
 
 

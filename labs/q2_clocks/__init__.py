@@ -140,8 +140,8 @@ LAB = Lab(
     hints=(
         "increment: result = dict(clock); result[node] = clock.get(node, 0) + 1.",
         "merge: walk set(a) | set(b) and keep max(a.get(n, 0), b.get(n, 0)).",
-        "descends(a, b): every node of either clock has a.get(n, 0) >= b.get(n, 0). "
-        "An entry only b has is one a has not seen.",
+        "descends: a descends from b when every node of either clock has "
+        "a.get(n, 0) >= b.get(n, 0). An entry only b has is one a has not seen.",
         "compare: compute descends both ways. Both: equal. Only a: after. Only b: before. "
         "Neither: concurrent.",
         "lamport_receive: max(clock, message) + 1, so a receive is after the send even when "
