@@ -419,7 +419,7 @@ def _hint(args: argparse.Namespace) -> int:
         write_stamp(root, dataclasses.replace(stamp, hints_shown=tuple(shown), checks_since_hint=0))
         if choice.not_passing is None and not args.all:
             note = (
-                "no `lab check` recorded yet, so the hints come in order: after "
+                "no check recorded yet, so the hints come in order: after "
                 f"`dynamokv lab check {lab.name}{flag}` they are about what did not pass"
             )
     elif choice.outcome is HintOutcome.NONE_LEFT:

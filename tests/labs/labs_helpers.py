@@ -30,3 +30,23 @@ def without_seconds(value: Any) -> Any:
     if isinstance(value, list):
         return [without_seconds(item) for item in value]
     return value
+
+
+def plant_mutant(workspace: Path, lab_name: str, mutant: str) -> None:
+    """Make ``workspace``'s file for ``lab_name`` the planted mutant ``mutant``.
+
+    A mutant defines only the functions it gets wrong; the workspace file also imports
+    the lab's answer key for the others, so exactly the parts that grade the mutant's
+    functions fail.
+    """
+    from dynamokv.labs import LABS, mutants_of, workspace_file
+
+    lab_ = LABS[lab_name]
+    planted = next(m for m in mutants_of(lab_) if m.name == mutant)
+    text = planted.path.read_text()
+    imports = [
+        f"from {dotted.rpartition('.')[0]} import {dotted.rpartition('.')[2]} as {name}"
+        for name, dotted in lab_.answer_key.items()
+        if name not in planted.functions
+    ]
+    workspace_file(workspace, lab_).write_text(text + "\n" + "\n".join(imports) + "\n")

@@ -12,6 +12,7 @@ from dynamokv.labs import (
     LABS,
     Lab,
     SolutionSource,
+    hint_function,
     lab_folder,
     load_answer_key,
     load_solution,
@@ -79,3 +80,14 @@ def test_the_readme_asks_the_question_word_for_word(name: str) -> None:
     readme = (lab_folder(lab) / "README.md").read_text()
     assert " ".join(lab.question.split()) in " ".join(readme.replace("> ", "").split())
     assert "spoils" in readme
+
+
+@pytest.mark.parametrize("name", list(LABS))
+def test_every_hint_begins_with_the_learner_function_it_is_about(name: str) -> None:
+    """``lab hint`` matches a hint with the parts that grade the function it names."""
+    lab = LABS[name]
+    functions = {function for part in lab.parts for function in part.functions}
+    assert lab.hints
+    for hint in lab.hints:
+        assert hint_function(hint) in functions, hint
+        assert hint.startswith(f"{hint_function(hint)}: "), hint
