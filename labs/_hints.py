@@ -110,7 +110,7 @@ def choose_hint(
 
     Args:
         lab: the lab.
-        shown: the indexes of the hints shown (indexes the lab no longer has are ignored).
+        shown: the indexes of the hints shown (an index past the lab's hints is ignored).
         parts: part id -> status, as last checked (empty before any check).
         checks_since_hint: ``lab check`` runs since the last hint was shown.
         any_function: choose among every hint not shown, whatever the record says.

@@ -258,7 +258,9 @@ class Lab:
         answer_key: each function the learner writes -> the dotted name of the
             project's own function that is its answer key.
         parts: in order.
-        hints: in order, unlocked one at a time.
+        hints: in order, each beginning with the learner function it is about
+            (``preference_list: ...``); ``lab hint`` shows them one at a time, passing
+            over those about functions that passed the last check.
         experiment: the measurement against theory.
         seams: the learner's functions that run inside the node, each with the
             :class:`~dynamokv.impl.core.Seams` field (or other seam) it plugs into.
