@@ -75,12 +75,15 @@ LAB = Lab(
                 ),
                 Check(
                     "2.2",
-                    "always a candidate, and uniform over 8,000 rounds (chi-square)",
+                    "always a candidate, drawn from the rng given, uniform over 8,000 rounds",
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.8.2",
-                    "the epidemic's O(log n) needs every peer equally likely",
-                    "use the rng you are given: rng.randrange(len(candidates))",
+                    "the epidemic's O(log n) needs every peer equally likely in every round, "
+                    "whatever was picked before; and a seeded run replays only if the rng "
+                    "given is the choice's only randomness",
+                    "use the rng you are given and keep nothing between calls (no random "
+                    "module, no counter, no last peer): rng.randrange(len(candidates))",
                     _C["2.2"],
                 ),
             ),

@@ -118,8 +118,53 @@ def check_peer_cases(ctx: CheckContext) -> Verdict:
     return unit_cases(ctx, cases, source="of a round")
 
 
+REPLAYS = 20
+"""Pairs of rngs in one state that must give one peer: a stateful or unseeded choice
+that agrees with itself on all of them by chance does so once in 8^20."""
+
+
+def _replay_differs(choose: Callable[..., Any], seed: int) -> tuple[int, object, object] | None:
+    """The first of ``REPLAYS`` states where two rngs in that state gave different peers.
+
+    Between the two calls the module-level generator of :mod:`random` is reseeded (and
+    restored afterwards): a choice that draws from it, or that remembers its earlier
+    calls, then answers differently for the same rng state.
+    """
+    saved = random.getstate()
+    try:
+        for trial in range(REPLAYS):
+            state = random.Random(seed * 1_000 + trial).getstate()
+            peers = []
+            for attempt in range(2):
+                rng = random.Random()
+                rng.setstate(state)
+                random.seed(seed * 1_000 + 2 * trial + attempt)
+                peers.append(choose(CANDIDATES, rng))
+            if peers[0] != peers[1]:
+                return trial, peers[0], peers[1]
+    finally:
+        random.setstate(saved)
+    return None
+
+
 def check_peer_uniform(ctx: CheckContext) -> Verdict:
-    """2.2: always a candidate, and uniform: a chi-square test over 8,000 draws."""
+    """2.2: always a candidate, drawn from the rng given, and uniform over 8,000 draws."""
+    try:
+        replay = _replay_differs(ctx.solution["choose_gossip_peer"], ctx.seed)
+    except LearnerError as error:
+        return Verdict(Status.FAILED, str(error), "candidates n0..n7")
+    if replay is not None:
+        trial, first, second = replay
+        return Verdict(
+            Status.FAILED,
+            "two rngs in the same state gave different peers: the choice draws on "
+            "randomness or state other than the rng it is given, so a seeded run cannot "
+            "be replayed",
+            f"candidates n0..n7, twice with random.Random({ctx.seed * 1_000 + trial}) "
+            "(the random module reseeded between the calls)",
+            f"{first!r}, then {second!r}",
+            "the same peer twice",
+        )
     rng = random.Random(ctx.seed)
     counts = dict.fromkeys(CANDIDATES, 0)
     for _ in range(DRAWS):
