@@ -53,7 +53,8 @@ LAB = Lab(
                     10,
                     "Dynamo §4.8",
                     "the merge is a join: the order and repetition of messages never matter",
-                    "status order: joining < normal < leaving < left; addresses: the larger",
+                    "status order: joining < normal < leaving < left; address and weight: "
+                    "the larger; a new MemberEntry must carry every field",
                     _C["1.2"],
                 ),
             ),
@@ -142,7 +143,7 @@ LAB = Lab(
         "merge_entries: if the generations differ, return the entry with the higher one, "
         "unchanged.",
         "merge_entries: within a generation build a new MemberEntry with max(heartbeats), "
-        "the status of higher STATUS_RANK, and max(addresses).",
+        "the status of higher STATUS_RANK, max(addresses) and max(weights).",
         "choose_gossip_peer: candidates[rng.randrange(len(candidates))], or None.",
         "phi_of_silence: for large z, math.exp(z) overflows; log10(1 + e^z) = "
         "(z + log1p(e^-z)) / ln 10 there.",

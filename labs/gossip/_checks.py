@@ -26,7 +26,10 @@ def _entry(generation: int, heartbeat: int, status: str, address: str = "10.0.0.
 
 def _show_entry(entry: Any) -> str:
     if isinstance(entry, MemberEntry):
-        return f"(generation {entry.generation}, heartbeat {entry.heartbeat}, {entry.status}, {entry.address})"
+        return (
+            f"(generation {entry.generation}, heartbeat {entry.heartbeat}, {entry.status}, "
+            f"{entry.address}, weight {entry.weight})"
+        )
     return repr(entry)
 
 
@@ -71,6 +74,8 @@ def check_merge_cases(ctx: CheckContext) -> Verdict:
 
 
 def _entries() -> st.SearchStrategy[tuple[MemberEntry, MemberEntry]]:
+    # The weight varies like the address: a merge that builds a new entry must carry
+    # every field, not only the ones the unit cases change.
     def entry(address: str) -> st.SearchStrategy[MemberEntry]:
         return st.builds(
             MemberEntry,
@@ -79,6 +84,7 @@ def _entries() -> st.SearchStrategy[tuple[MemberEntry, MemberEntry]]:
             st.integers(1, 3),
             st.integers(0, 6),
             st.sampled_from(STATUSES),
+            st.integers(1, 3),
         )
 
     return st.tuples(entry("10.0.0.1"), st.sampled_from(["10.0.0.1", "10.0.0.2"]).flatmap(entry))

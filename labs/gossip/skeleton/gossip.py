@@ -29,8 +29,8 @@ def merge_entries(a: MemberEntry, b: MemberEntry) -> MemberEntry:
     Both describe the same node. The entry of the higher generation wins outright (a
     new generation is a new life of the node). Within one generation the heartbeat is
     the larger of the two, the status the later in ``joining < normal < leaving <
-    left``, and the address the larger: each independently (an admin's leave carries
-    a stale heartbeat but a later status; both must survive).
+    left``, and the address and the weight each the larger: each independently (an
+    admin's leave carries a stale heartbeat but a later status; both must survive).
     """
     raise NotImplementedError("merge_entries")
 
