@@ -65,14 +65,17 @@ LAB = Lab(
             (
                 Check(
                     "2.1",
-                    "a log of two records: whole, torn, flipped, read from the middle",
+                    "a log of two records: whole, torn, flipped, read from the middle; "
+                    "a log of 5,000",
                     Tier.UNIT,
                     10,
                     "storage: recovery",
                     "a torn or corrupt record ends what can be trusted: its length may be "
-                    "wrong, so nothing says where a next record would start",
+                    "wrong, so nothing says where a next record would start; and a node's "
+                    "log holds thousands of records, all of which must come back",
                     "check the marker, that the length fits in the data and is not too long, "
-                    "then the checksum; stop at the first failure",
+                    "then the checksum; stop at the first failure; read in a loop, not by "
+                    "recursion",
                     _C["2.1"],
                 ),
                 Check(

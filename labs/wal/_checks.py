@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .._model import CheckContext, Status, Verdict
+from .._solution import LearnerError
 from .._tiers import Case, differential, unit_cases
 from ._crash import crash_every_byte
 
@@ -97,13 +98,43 @@ def check_reading_cases(ctx: CheckContext) -> Verdict:
             "a length field that runs past the end of the log",
         ),
     ]
-    return unit_cases(
+    verdict = unit_cases(
         ctx,
         cases,
         show=_show_records,
         equal=lambda a, b: _normal(a) == b,
         source="of torn and damaged logs",
     )
+    if verdict.status is not Status.PASSED:
+        return verdict
+    return _long_log(ctx, verdict)
+
+
+LONG_LOG_RECORDS = 5_000
+"""Records of the long log of 2.1: a node's log after a busy minute, and five times
+Python's default recursion depth."""
+
+
+def _long_log(ctx: CheckContext, passed: Verdict) -> Verdict:
+    """A whole log of ``LONG_LOG_RECORDS`` records: every one comes back."""
+
+    def counted(value: Any) -> str:
+        value = _normal(value)
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+            return f"{len(value[0]):,} records, stopped at {value[1]:,}"
+        return repr(value)[:200]
+
+    frame = ctx.answer["frame_record"]
+    data = b"".join(frame(b"put k%d" % index) for index in range(LONG_LOG_RECORDS))
+    expected = _normal(ctx.answer["read_records"](data, 0))
+    shown = f"a whole log of {LONG_LOG_RECORDS:,} records ({len(data):,} bytes)"
+    try:
+        result = ctx.solution["read_records"](data, 0)
+    except LearnerError as error:
+        return Verdict(Status.FAILED, str(error), shown, "", counted(expected))
+    if _normal(result) != expected:
+        return Verdict(Status.FAILED, "", shown, counted(result), counted(expected))
+    return Verdict(Status.PASSED, f"{passed.summary}, and {shown}")
 
 
 def _damaged_logs(frame: Callable[[bytes], bytes]) -> st.SearchStrategy[tuple[bytes, int]]:
