@@ -74,8 +74,8 @@ LAB = Lab(
                     "wrong, so nothing says where a next record would start; and a node's "
                     "log holds thousands of records, all of which must come back",
                     "check the marker, that the length fits in the data and is not too long, "
-                    "then the checksum; stop at the first failure; read in a loop, not by "
-                    "recursion",
+                    "then the checksum, of every record, empty ones too (it covers the "
+                    "length); stop at the first failure; read in a loop, not by recursion",
                     _C["2.1"],
                 ),
                 Check(

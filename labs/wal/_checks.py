@@ -17,6 +17,8 @@ EMPTY = bytes.fromhex("915ea3d7000000001cdf4421")
 ABC = bytes.fromhex("915ea3d703000000335de166616263")
 DYNAMO = bytes.fromhex("915ea3d706000000c79f811664796e616d6f")
 LOG = ABC + DYNAMO
+SIXTY_FOUR = bytes.fromhex("915ea3d7400000009fd8d87c") + b"x" * 64
+"""A record of 64 bytes: one flipped bit (0x40) of its length field says 0."""
 
 
 def _flip(data: bytes, offset: int) -> bytes:
@@ -96,6 +98,12 @@ def check_reading_cases(ctx: CheckContext) -> Verdict:
             (too_long + ABC, 0),
             ((), 0),
             "a length field that runs past the end of the log",
+        ),
+        Case(
+            "read_records",
+            (_flip(SIXTY_FOUR + ABC, 4), 0),
+            ((), 0),
+            "a 64-byte record whose length byte 0x40 was flipped to 0 (an empty record's checksum fails)",
         ),
     ]
     verdict = unit_cases(
