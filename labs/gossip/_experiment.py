@@ -65,7 +65,7 @@ def run(ctx: ExperimentContext) -> ExperimentReport:
             ExperimentRow(
                 f"time a live peer is suspected, phi threshold {threshold:g}",
                 f"{share:.3%}",
-                f"{normal * 100:.2g}% if intervals were normal (÷10 per unit of phi)",
+                f"{normal * 100:.3g}% if intervals were normal (÷10 per unit of phi)",
                 f"≤ {SHARE_AT_EIGHT_MAX:.1%}" if judged else "for information",
                 share <= SHARE_AT_EIGHT_MAX if judged else True,
                 judged=judged,
