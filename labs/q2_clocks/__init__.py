@@ -51,8 +51,10 @@ LAB = Lab(
                     Tier.PROPERTY,
                     5,
                     "Dynamo §4.4",
-                    "a new version must strictly descend from the context it was written under",
-                    "keep every other entry as it was; do not change the argument",
+                    "a new version must strictly descend from the context it was written "
+                    "under, so it keeps every entry of that context",
+                    "keep every other entry as it was, however many there are (truncating "
+                    "past 10, Dynamo §4.4, is a separate step); do not change the argument",
                     _C["1.2"],
                 ),
                 Check(
@@ -61,8 +63,10 @@ LAB = Lab(
                     Tier.PROPERTY,
                     5,
                     "Dynamo §4.4",
-                    "the merge is the least clock that descends from both",
-                    "a node present in only one clock keeps its counter",
+                    "the merge is the least clock that descends from both, so it keeps every "
+                    "node of either",
+                    "a node present in only one clock keeps its counter; merge never drops an "
+                    "entry, however many there are (truncating is a separate step)",
                     _C["1.3"],
                 ),
             ),
