@@ -93,8 +93,10 @@ LAB = Lab(
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.4",
-                    "exactly one of before, after, equal, concurrent holds for any two clocks",
-                    "equal means both descend; after means only a descends",
+                    "exactly one of before, after, equal, concurrent holds for any two clocks; "
+                    "the clocks compared are stored versions', so neither may change",
+                    "equal means both descend; after means only a descends; read an absent "
+                    "node as clock.get(node, 0), never by adding it to the clock",
                     _C["2.2"],
                 ),
                 Check(
