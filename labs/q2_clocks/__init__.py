@@ -84,7 +84,9 @@ LAB = Lab(
                     "Dynamo §4.4, Figure 3",
                     "a clock descends from another when it is at least as large in every entry; "
                     "when neither descends the versions are concurrent (siblings)",
-                    "compare every node of *both* clocks, counting an absent node as 0",
+                    "compare every node of *both* clocks, counting an absent node as 0; two "
+                    "clocks are equal when their entries are (==), not when they are one "
+                    "object (is)",
                     _C["2.1"],
                 ),
                 Check(

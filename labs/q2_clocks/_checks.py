@@ -147,7 +147,7 @@ def check_figure_3_order(ctx: CheckContext) -> Verdict:
         Case("compare", (D1, D3), Order.BEFORE, "compare(D1, D3)"),
         Case("compare", (D3, D4), Order.CONCURRENT, "compare(D3, D4): two branches"),
         Case("compare", (D5, D4), Order.AFTER, "compare(D5, D4): the reconciliation"),
-        Case("compare", (D3, D3), Order.EQUAL, "compare(D3, D3)"),
+        Case("compare", (D3, dict(D3)), Order.EQUAL, "compare(D3, D3), two equal copies"),
         Case("descends", (D3, D2), True, "descends(D3, D2)"),
         Case("descends", (D2, D3), False, "descends(D2, D3): D2 has not seen Sy's write"),
         Case("descends", (D3, D4), False, "descends(D3, D4)"),
