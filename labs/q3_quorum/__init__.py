@@ -120,8 +120,11 @@ LAB = Lab(
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.5",
-                    "the rule must hold for any set of answers the network delivers",
-                    "targets[node] is None for an owner, the owner's id for a substitute",
+                    "the rule must hold for any set of answers the network delivers, and for "
+                    "any nodes asked: fewer than R (or W) answers never suffice, even when "
+                    "fewer nodes were asked",
+                    "targets[node] is None for an owner, the owner's id for a substitute; "
+                    "compare the count with r or w alone, never with len(targets)",
                     _C["3.2"],
                 ),
                 Check(
