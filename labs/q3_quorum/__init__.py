@@ -82,7 +82,9 @@ LAB = Lab(
                     "Dynamo §4.6",
                     "healthy owners keep their replica; each unhealthy owner is replaced by the "
                     "next healthy node past the first N, which holds a hint naming it",
-                    "walk the extended list past the first N for substitutes, in order",
+                    "walk the extended list past the first N for substitutes, in order: the "
+                    "first unhealthy owner gets the first healthy substitute (the pairs may "
+                    "come in any order)",
                     _C["2.1"],
                 ),
                 Check(
