@@ -59,8 +59,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         help=(
-            "node i gets HTTP port P+2i and peer port P+2i+1 (default: free ports, drawn "
-            "from DYNAMOKV_PORT_RANGE=LOW-HIGH when it is set)"
+            "node-i gets HTTP port P+2(i-1) and peer port P+2(i-1)+1: node-1 has P and P+1 "
+            "(default: free ports, drawn from DYNAMOKV_PORT_RANGE=LOW-HIGH when it is set)"
         ),
     )
     up.add_argument("-n", "--replicas", type=int, default=3, help="N, replicas per key (default 3)")

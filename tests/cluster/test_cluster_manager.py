@@ -23,6 +23,7 @@ from dynamokv.impl.runtime._local_cluster import (
     LocalCluster,
     parse_metrics,
     pick_free_ports,
+    port_is_free,
     ports_to_pick,
     process_alive,
 )
@@ -194,6 +195,33 @@ def test_base_port_in_use_is_one_line_error(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ClusterError, match=f"port {port}"):
             LocalCluster(tmp_path, nodes=1, base_port=port, node_command=FAKE_NODE).up()
+
+
+def test_base_port_gives_node_1_the_base_port_as_its_help_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """node-1 gets P and P+1, node-2 P+2 and P+3: the help of --base-port says the same,
+    so that a user who counts from node-1 finds the ports where the help puts them."""
+    candidates = ports_to_pick()
+    base = next(
+        port
+        for port in range(candidates.start, candidates.stop - 4, 4)
+        if all(port_is_free(port + offset) for offset in range(4))
+    )
+    with LocalCluster(
+        tmp_path, nodes=2, base_port=base, node_command=FAKE_NODE, ring_timeout_seconds=10
+    ) as cluster:
+        cluster.up()
+        assert [(info.http, info.peer) for info in cluster.processes.values()] == [
+            (f"127.0.0.1:{base}", f"127.0.0.1:{base + 1}"),
+            (f"127.0.0.1:{base + 2}", f"127.0.0.1:{base + 3}"),
+        ]
+    with pytest.raises(SystemExit):
+        main(["cluster", "up", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "node-i gets HTTP port P+2(i-1) and peer port P+2(i-1)+1: node-1 has P and P+1" in (
+        help_text
+    )
 
 
 def test_pick_free_ports_are_distinct() -> None:
