@@ -98,8 +98,9 @@ def register(subparsers: Any) -> None:
     status = add(
         "status",
         "a table of the nodes",
-        "Node, address, up/down, pid, partitions, keys, hints pending; --json prints the "
-        "same as a JSON list, one object per node.",
+        "Each node's number, name, addresses, state (up, down, paused, partitioned or cut "
+        "off), member status in gossip, pid, partitions, keys, hints pending and transfers "
+        "running; --json prints the same as a JSON list, one object per node.",
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=_status)

@@ -224,6 +224,16 @@ def test_base_port_gives_node_1_the_base_port_as_its_help_says(
     )
 
 
+def test_status_help_names_every_column_and_state(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help of `cluster status` names what the table shows: every state a node can be
+    in and the member and transfers columns, not only up and down."""
+    with pytest.raises(SystemExit):
+        main(["cluster", "status", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for shown in ("up", "down", "paused", "partitioned", "cut off", "member", "transfers"):
+        assert shown in help_text, shown
+
+
 def test_pick_free_ports_are_distinct() -> None:
     ports = pick_free_ports(20)
     assert len(set(ports)) == 20
