@@ -33,6 +33,9 @@ DEFAULT_NODES = 5
 HINTS_DRAIN_SECONDS = 60.0
 WRITES_WHILE_DOWN = 24
 POLL_SECONDS = 0.25
+# The failure detector needs a few missed heartbeats (phi over its threshold) before a
+# coordinator stops counting a killed node as healthy; the demo waits that long, bounded.
+DETECTION_WAIT_SECONDS = 30.0
 
 ANTI_ENTROPY_MARKERS = (
     "dynamokv_anti_entropy_trees_compared_total",
@@ -102,6 +105,22 @@ class _Demo:
             return status, json.loads(body) if body else None
         except ValueError:
             return status, body.decode(errors="replace")
+
+    def wait_until_unhealthy(self, observer: str, victim: str) -> bool:
+        """Poll ``observer``'s ``/cluster/members`` until it counts ``victim`` as not
+        healthy (so its coordinator picks a substitute, Dynamo §4.6), for at most
+        ``DETECTION_WAIT_SECONDS``; whether it did."""
+        address = self.cluster.http_address(observer)
+        deadline = time.monotonic() + DETECTION_WAIT_SECONDS
+        while True:
+            status, members = self.http_json(address, "GET", "/cluster/members")
+            if status == 200 and isinstance(members, dict):
+                for member in members.get("members", []):
+                    if member.get("name") == victim and member.get("healthy") is False:
+                        return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_SECONDS)
 
     def hints_pending(self) -> int:
         return int(self.metric_sum(HINTS_PENDING_METRIC))
@@ -269,8 +288,15 @@ class _Demo:
                 self.keys_written_while_down.append(write_key)
             except ClientError:
                 failed += 1
-        # One traced write to a key the victim owns, sent to its first live owner.
+        # One traced write to a key the victim owns, sent to its first live owner once that
+        # owner no longer counts the victim as healthy, so the trace shows the substitution
+        # rather than a send to the dead node that the timing of the detector decided.
         coordinator = next((n for n in preference if n != victim), alive[0])
+        if not self.wait_until_unhealthy(coordinator, victim):
+            lines.append(
+                f"{coordinator} still counted {victim} as healthy after "
+                f"{DETECTION_WAIT_SECONDS:.0f} s, so it sends to {victim} as well."
+            )
         status, reply = self.http_json(
             self.cluster.http_address(coordinator),
             "PUT",

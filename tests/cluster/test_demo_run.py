@@ -26,6 +26,9 @@ def test_the_demo_tells_each_step_from_a_real_cluster(
     text = " ".join(captured.out.replace("│", " ").split())
     assert "preference list (N=3):" in text
     assert "24 of 24 puts acknowledged with W=2" in text
+    # The traced put waits until its coordinator stops counting the killed replica as
+    # healthy, so it always shows the substitute keeping a hint (Dynamo §4.6).
+    assert re.search(r"sent to [^;]*\(hint for node-\d+\)", text), text
     drained = re.search(r"Hints pending: (\d+)(?: → \d+)* → 0 \(drained", text)
     assert drained is not None and int(drained[1]) > 0, text
     assert "find 24 of 24 keys written while it was down" in text
