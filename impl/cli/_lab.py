@@ -318,9 +318,11 @@ def _list(args: argparse.Namespace) -> int:
         if progress is None:
             shown = "[dim]not started[/]"
         else:
+            # The parts as last checked (a --part run updates those it ran); the points are
+            # those of the last full check, the only run that scores every part.
             shown = (
                 f"{progress['parts_passed']}/{len(lab.parts)} parts, "
-                f"{progress['score']}/{lab.points} points"
+                f"{progress['score']}/{lab.points} points at the last full check"
             )
         parts = "\n".join(f"{part.part_id}. {part.title}" for part in lab.parts)
         table.add_row(lab.name, _escape(lab.title), _escape(parts), str(lab.points), shown)
