@@ -40,7 +40,9 @@ LAB = Lab(
                     "Dynamo §4.2, §6.2",
                     "a key's position is its 128-bit MD5 digest read big-endian; partition p "
                     "of Q holds positions [p·2¹²⁸/Q, (p+1)·2¹²⁸/Q)",
-                    "int.from_bytes(digest, 'big'); scale the position by Q, do not take it mod Q",
+                    "int.from_bytes(digest, 'big'); scale the position by Q in integers, "
+                    "position * q // RING_SIZE: not mod Q, and not through a float, whose 53 bits "
+                    "round the last position of a partition up into the next",
                     _C["1.1"],
                 ),
                 Check(
@@ -61,9 +63,12 @@ LAB = Lab(
                     5,
                     "Dynamo §6.2",
                     "the Q partitions are equal intervals that cover the ring, for any Q, not only "
-                    "a power of two",
+                    "a power of two: a partition's first position is in it, the position just "
+                    "before is in the previous one",
                     "use integer arithmetic (floats lose the low bits of a 128-bit position), and "
-                    "scale the position rather than divide it by a rounded width: try Q = 3",
+                    "scale the position rather than divide it by a rounded width: try Q = 3 at "
+                    "the counterexample. Clamping the result to Q - 1 hides the error at the top "
+                    "of the ring, not at the other edges",
                     _C["1.3"],
                 ),
                 Check(

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from dynamokv.spec.ring import RING_SIZE, Ring
+from dynamokv.spec.ring import RING_SIZE, Ring, partition_start
 from hypothesis import strategies as st
 
 from .._model import CheckContext, Verdict
@@ -80,6 +80,12 @@ def check_positions_from_the_paper(ctx: CheckContext) -> Verdict:
         Case("partition_of", (RING_SIZE - 1, q), q - 1, "partition_of(RING_SIZE - 1, q=16384)"),
         Case("partition_of", (RING_SIZE // 2, 4), 2, "partition_of(RING_SIZE // 2, q=4)"),
         Case(
+            "partition_of",
+            (RING_SIZE // 4 - 1, 4),
+            0,
+            "partition_of(RING_SIZE // 4 - 1, q=4): the last position of partition 0",
+        ),
+        Case(
             "partition_of", (RING_SIZE // 4 * 3 + 5, 4), 3, "partition_of(3/4 of the ring + 5, q=4)"
         ),
         Case(
@@ -103,6 +109,17 @@ def check_md5_differential(ctx: CheckContext) -> Verdict:
     )
 
 
+def _edges_of_partitions(q: int) -> st.SearchStrategy[int]:
+    """The first position of a partition of ``q``, or the last of the one before it.
+
+    A random 128-bit position almost never lands there, yet that is where a float
+    (53 bits) or a rounded partition width puts a key in the wrong partition.
+    """
+    return st.tuples(st.integers(0, q), st.sampled_from([-1, 0])).map(
+        lambda edge: min(max(partition_start(edge[0], q) + edge[1], 0), RING_SIZE - 1)
+    )
+
+
 def check_partition_differential(ctx: CheckContext) -> Verdict:
     """1.3: partition_of equals the answer key on any position and any Q."""
     q_values = st.one_of(st.sampled_from([1, 2, 3, 7, 1024, 16_384]), st.integers(1, 1 << 20))
@@ -112,7 +129,9 @@ def check_partition_differential(ctx: CheckContext) -> Verdict:
     )
     return differential(
         ctx,
-        st.tuples(positions, q_values),
+        q_values.flatmap(
+            lambda q: st.tuples(st.one_of(positions, _edges_of_partitions(q)), st.just(q))
+        ),
         call=lambda function, value: function(*value),
         function="partition_of",
         show_input=lambda value: f"position={value[0]}, q={value[1]}",
