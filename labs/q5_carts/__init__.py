@@ -41,8 +41,9 @@ LAB = Lab(
                     "Dynamo §4.4",
                     "union keeps every item any branch added; last-write-wins keeps one "
                     "branch whole and drops the rest",
-                    "a cart is items one per line; union: the set of all lines, sorted; LWW: "
-                    "the value with the largest (timestamp, value)",
+                    "a cart is items one per line: split on b'\\n' only, since an item's name "
+                    "may hold a space; union: the set of all lines, sorted; LWW: the value with "
+                    "the largest (timestamp, value), in whatever order the siblings arrive",
                     _C["1.1"],
                 ),
                 Check(
@@ -53,7 +54,9 @@ LAB = Lab(
                     "Dynamo §4.4",
                     "every replica and every client must resolve the same siblings to the same "
                     "cart, in whatever order and however many arrive",
-                    "drop empty lines (an empty cart is b''); sort the items; read every sibling",
+                    "union: drop empty lines (an empty cart is b''), sort the items, read every "
+                    "sibling; LWW: a timestamp tie goes to the larger value, not to the sibling "
+                    "that came first or last, and a newer empty cart wins over an older full one",
                     _C["1.2"],
                 ),
             ),

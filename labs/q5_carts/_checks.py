@@ -10,7 +10,8 @@ from .._model import CheckContext, Status, Verdict
 from .._tiers import Case, differential, unit_cases
 from ._carts import run_carts
 
-ITEM = st.sampled_from([b"book", b"pen", b"cup", b"lamp", b"hat"])
+ITEM = st.sampled_from([b"book", b"pen", b"cup", b"lamp", b"hat", b"red pen"])
+"""One item has a space in its name: an item is a whole line."""
 CART = st.lists(ITEM, max_size=4).map(lambda items: b"\n".join(sorted(set(items))))
 SIBLINGS_MAX = 6
 """More siblings than a learner tries by hand: six clients can leave five or six."""
@@ -28,11 +29,23 @@ def check_resolver_cases(ctx: CheckContext) -> Verdict:
         ),
         Case("union_resolve", ([],), b"", "no sibling: an empty cart"),
         Case("union_resolve", ([b"pen", b"pen"],), b"pen", "the same item twice"),
+        Case(
+            "union_resolve",
+            ([b"red pen", b"pen"],),
+            b"pen\nred pen",
+            "an item with a space in its name: one line is one item",
+        ),
         Case("lww_resolve", ([(3, b"book"), (5, b"pen")],), b"pen", "timestamps 3 and 5"),
         Case(
             "lww_resolve", ([(5, b"pen"), (3, b"book")],), b"pen", "the same, the other way round"
         ),
         Case("lww_resolve", ([(4, b"book"), (4, b"pen")],), b"pen", "a tie: the larger value wins"),
+        Case(
+            "lww_resolve",
+            ([(4, b"pen"), (4, b"book")],),
+            b"pen",
+            "the same tie, the other way round: not the sibling that came last",
+        ),
     ]
     return unit_cases(ctx, cases, source="of the shopping cart")
 
