@@ -73,9 +73,11 @@ LAB = Lab(
                     10,
                     "Dynamo §4.4",
                     "the client reconciles the siblings it read and writes the result under "
-                    "their merged context, so the new version supersedes them all",
+                    "their merged context, so the new version supersedes them all: the context "
+                    "does that, not the timestamp, which is the client's own clock even when it "
+                    "runs behind a sibling's",
                     "resolve first, then add the item, and stamp the result with your own "
-                    "timestamp",
+                    "timestamp, never a sibling's or one made larger than theirs",
                     _C["2.1"],
                 ),
                 Check(
@@ -84,8 +86,11 @@ LAB = Lab(
                     Tier.PROPERTY,
                     10,
                     "Dynamo §4.4",
-                    "a new cart (no sibling) is just the new item",
-                    "with no sibling, there is nothing to resolve",
+                    "the client's step gives the same cart for any read: no sibling (a new cart "
+                    "is just the new item), tied timestamps, an empty cart, a clock behind a "
+                    "sibling's",
+                    "with no sibling there is nothing to resolve (not even by LWW); otherwise "
+                    "resolve with the resolver 1.2 checked, add the item, keep your own stamp",
                     _C["2.2"],
                 ),
             ),

@@ -94,6 +94,12 @@ def check_update_cases(ctx: CheckContext) -> Verdict:
             (6, b"cup\npen"),
             "LWW: branches book (3) and pen (5), add cup at 6",
         ),
+        Case(
+            "cart_update",
+            (siblings, b"cup", 4),
+            (4, b"cup\npen"),
+            "LWW: the same branches, add cup at 4 (this client's clock runs behind pen's)",
+        ),
     ]
     return unit_cases(
         ctx, lww_cases, source="of the client's step", call_keywords={"last_write_wins": True}
@@ -104,7 +110,7 @@ def check_update_differential(ctx: CheckContext) -> Verdict:
     """2.2: cart_update equals the answer key on generated reads."""
     return differential(
         ctx,
-        st.tuples(SIBLINGS, ITEM, st.integers(10, 20), st.booleans()),
+        st.tuples(SIBLINGS, ITEM, st.integers(1, 20), st.booleans()),
         call=lambda function, v: tuple(function(list(v[0]), v[1], v[2], last_write_wins=v[3])),
         function="cart_update",
         show_input=lambda v: (
