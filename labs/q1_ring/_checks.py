@@ -183,9 +183,17 @@ def check_preference_list_from_the_paper(ctx: CheckContext) -> Verdict:
 
 
 def _show_nodes(nodes: Any) -> str:
-    if isinstance(nodes, tuple | list):
+    """A preference list as ``[A, B, C]``; another type is named, or it would look equal."""
+    if isinstance(nodes, tuple):
         return "[" + ", ".join(str(node) for node in nodes) + "]"
-    return repr(nodes)
+    return f"{nodes!r}, a {type(nodes).__name__}: return a tuple"
+
+
+def _show_keys(keys: Any) -> str:
+    """Moved keys as a sorted list; a type other than a set is named, or it would look equal."""
+    if isinstance(keys, frozenset | set):
+        return repr(sorted(keys))
+    return f"{keys!r}, a {type(keys).__name__}: return a frozenset"
 
 
 def check_preference_list_differential(ctx: CheckContext) -> Verdict:
@@ -223,7 +231,7 @@ def check_keys_that_move_from_the_paper(ctx: CheckContext) -> Verdict:
             "the same ring before and after: nothing moves",
         ),
     ]
-    return unit_cases(ctx, cases, show=lambda keys: sorted(keys).__repr__())
+    return unit_cases(ctx, cases, show=_show_keys)
 
 
 def check_keys_that_move_differential(ctx: CheckContext) -> Verdict:
@@ -250,9 +258,7 @@ def check_keys_that_move_differential(ctx: CheckContext) -> Verdict:
         call=lambda function, value: function(value[0], value[1], value[2], value[3]),
         function="keys_that_move",
         show_input=show,
-        show_output=lambda keys: (
-            repr(sorted(keys)) if isinstance(keys, frozenset | set) else repr(keys)
-        ),
+        show_output=_show_keys,
     )
 
 
