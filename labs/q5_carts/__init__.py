@@ -88,9 +88,10 @@ LAB = Lab(
                     "Dynamo §4.4",
                     "the client's step gives the same cart for any read: no sibling (a new cart "
                     "is just the new item), tied timestamps, an empty cart, a clock behind a "
-                    "sibling's",
+                    "sibling's; and it leaves what the get returned as it was",
                     "with no sibling there is nothing to resolve (not even by LWW); otherwise "
-                    "resolve with the resolver 1.2 checked, add the item, keep your own stamp",
+                    "resolve with the resolver 1.2 checked, add the item, keep your own stamp; "
+                    "build a new list rather than append to or sort the siblings",
                     _C["2.2"],
                 ),
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -106,12 +107,25 @@ def check_update_cases(ctx: CheckContext) -> Verdict:
     )
 
 
+Read = tuple[list[tuple[int, bytes]], bytes, int, bool]
+
+
+def _update(function: Callable[..., Any], read: Read) -> tuple[Any, ...]:
+    """``cart_update`` on a copy of the siblings; a copy it changed is shown beside its result."""
+    siblings, item, stamp, last_write_wins = read
+    given = list(siblings)
+    result = tuple(function(given, item, stamp, last_write_wins=last_write_wins))
+    if given != siblings:
+        return (*result, f"and the siblings it was given became {given}")
+    return result
+
+
 def check_update_differential(ctx: CheckContext) -> Verdict:
     """2.2: cart_update equals the answer key on generated reads."""
     return differential(
         ctx,
         st.tuples(SIBLINGS, ITEM, st.integers(1, 20), st.booleans()),
-        call=lambda function, v: tuple(function(list(v[0]), v[1], v[2], last_write_wins=v[3])),
+        call=_update,
         function="cart_update",
         show_input=lambda v: (
             f"siblings={v[0]}, item={v[1]!r}, stamp={v[2]}, last_write_wins={v[3]}"
