@@ -506,8 +506,10 @@ def partition_ring(assignment: Sequence[str]) -> Ring:
 def keys_that_move(before: Ring, after: Ring, positions: Iterable[int], n: int) -> frozenset[int]:
     """The key positions whose set of N replicas differs between two rings.
 
-    A key "moves" when some replica must receive a copy it did not hold; its
-    coordinator may or may not change as well.
+    The set can change either way (Dynamo §4.8.1): a node that joins it must receive
+    a copy it did not hold, and a node that leaves it no longer keeps one (on a ring
+    of fewer than N nodes, a departure only shrinks the set). A key's coordinator may
+    or may not change as well.
     """
     return frozenset(
         position

@@ -1,8 +1,9 @@
 """keys_that_move counts a key only when a node joins its replicas, not when one leaves.
 
-It reads "a replica must receive a copy it did not hold" as the whole rule. When a
-node leaves a ring with fewer than N nodes, the key's set of replicas shrinks and
-nobody receives a copy, yet the set differs: the answer key counts the key as moved.
+It takes "a node that joins the set must receive a copy it did not hold" for the whole
+rule. When a node leaves a ring with fewer than N nodes, the key's set of replicas
+shrinks and nobody receives a copy, yet the set differs: the answer key counts the key
+as moved.
 """
 
 from __future__ import annotations
