@@ -12,8 +12,9 @@ nothing supersedes it any more.
 * everything its reaper stores for it is tombstones, unchanged since it asked;
 * *every* other replica of its preference list said it holds those tombstones or versions
   that superseded them, all tombstones too (:func:`holds_tombstones`); and
-* a grace period (``tombstone_grace_ticks``) has passed since the reaper first stored the
-  tombstones, and since it adopted its ring, with no partition transfer running there.
+* a grace period (``tombstone_grace_ticks``) has passed since the reaper stored the
+  tombstones it holds (other tombstones for the key, from a second delete, start it
+  again), and since it adopted its ring, with no partition transfer running there.
 
 The grace period covers what the vote cannot see: a write still in flight, a hint for an
 owner kept by a substitute (§4.6), data a former owner has yet to hand off (§4.8.1). A
@@ -176,9 +177,10 @@ class TombstoneReaper:
         self.stats = stats
         self.may_reap = may_reap
         self.now = now
-        # Deleted keys by the tick their tombstones were first stored: inserted in tick
-        # order and moved to the end when stored anew, so the oldest come first.
-        self.stored_since: dict[bytes, int] = {}
+        # Deleted keys by the tick their tombstones were stored, with those tombstones:
+        # inserted in tick order and moved to the end when other tombstones are stored
+        # for the key, so the oldest come first.
+        self.stored_since: dict[bytes, tuple[int, tuple[Version, ...]]] = {}
         # Tombstones this node reaped, by key, with the tick of the reap: inserted in tick
         # order, so the oldest come first (see "Late copies" above).
         self.reaped: dict[bytes, tuple[int, tuple[Version, ...]]] = {}
@@ -196,8 +198,14 @@ class TombstoneReaper:
     def note(self, key: bytes, versions: tuple[Version, ...]) -> None:
         """``versions`` is now what the node stores for ``key``."""
         if versions and versions[0].value is None and _all_tombstones(versions):
-            if key not in self.stored_since:
-                self.stored_since[key] = self.now
+            noted = self.stored_since.get(key)
+            if noted is None or noted[1] != versions:
+                # Other tombstones (a second delete, a concurrent one merged in): the
+                # grace period starts again for them, since a hint or a write they
+                # supersede may still be travelling, and only they are what a reap
+                # would drop.
+                self.stored_since.pop(key, None)
+                self.stored_since[key] = (self.now, versions)
         elif key in self.stored_since:
             del self.stored_since[key]
 
@@ -272,7 +280,7 @@ class TombstoneReaper:
         owners_of: dict[bytes, tuple[str, ...]] = {}
         me = self.node_id
         read = self.store.read
-        for key, since in self.stored_since.items():
+        for key, (since, _) in self.stored_since.items():
             if now - since < grace or len(proposed) >= self.keys_max:
                 break
             owners = ring.partition_preference_list(ring.partition_of(key))
@@ -291,7 +299,7 @@ class TombstoneReaper:
                 held,
                 owners=owners_of[key],
                 votes=(),
-                stored_ticks=now - self.stored_since[key],
+                stored_ticks=now - self.stored_since[key][0],
                 grace_ticks=grace,
             )
         ]
@@ -333,15 +341,15 @@ class TombstoneReaper:
             del round_.missing[key]
             owners = round_.owners[key]
             held = read(key)
-            since = self.stored_since.get(key)
+            noted = self.stored_since.get(key)
             if (
-                since is not None
+                noted is not None
                 and held == round_.proposed[key]
                 and self.may_reap(
                     held,
                     owners=owners,
                     votes=owners,
-                    stored_ticks=self.now - since,
+                    stored_ticks=self.now - noted[0],
                     grace_ticks=grace,
                 )
             ):

@@ -567,7 +567,7 @@ class _Machine:
         )
         if holding < record.r_or_w:
             world.violations.append(
-                f"property 1: put of {record.key!r} acknowledged at t={world.now} with "
+                f"property 1: {record.kind} of {record.key!r} acknowledged at t={world.now} with "
                 f"{version.dot} durable on {holding} node(s), fewer than w={record.r_or_w}"
             )
 

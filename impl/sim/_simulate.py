@@ -285,7 +285,7 @@ class _Workload:
                     return
         if holding < record.r_or_w:
             self.history.violations.append(
-                f"property 1: put of {record.key!r} acknowledged at t={self.cluster.now} "
+                f"property 1: {record.kind} of {record.key!r} acknowledged at t={self.cluster.now} "
                 f"with {version.dot} durable on {holding} node(s), fewer than w={record.r_or_w}"
             )
 

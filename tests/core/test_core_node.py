@@ -1169,7 +1169,7 @@ def test_a_restart_with_kept_trees_still_notes_the_tombstones_its_disk_holds() -
         now=500,
     )
     assert node.trees is kept and node.reaper.enabled
-    assert node.reaper.stored_since == {KEY: 500}
+    assert node.reaper.stored_since == {KEY: (500, tombstone)}
 
 
 def _replies_to_requests(node: Node, requests: list[core.Request]) -> list[Reply]:

@@ -98,6 +98,31 @@ def test_a_deleted_key_is_reaped_on_every_owner_only_after_all_hold_the_tombston
     assert get.ok and get.versions == ()  # type: ignore[union-attr]
 
 
+def test_a_second_delete_starts_the_grace_period_again() -> None:
+    """The grace period covers what a vote cannot see (a hint or a write still
+    travelling), so it runs from the tombstones the reaper holds: a second delete of a
+    deleted key stores new ones, which wait a whole grace period of their own. Reaped
+    by the first delete's clock, they went before the second delete was acknowledged
+    (seed 10405 of the reaping sweep with churn: property 1)."""
+    cluster = _cluster()  # a grace period of 100 ticks, a round every 50
+    cluster.run(until=200)
+    put = _request(cluster, "n1", PutRequest(b"cart", b"socks", ()))
+    assert isinstance(put, PutResult) and put.ok and put.version is not None
+    first = _request(cluster, "n1", PutRequest(b"cart", None, context_of((put.version,))))
+    assert isinstance(first, PutResult) and first.ok and first.version is not None
+    cluster.run(until=cluster.now + 80)
+    second = _request(cluster, "n1", PutRequest(b"cart", None, context_of((first.version,))))
+    assert isinstance(second, PutResult) and second.ok and second.version is not None
+    stored = cluster.now
+    # The first delete's grace period and a round after it have passed.
+    cluster.run(until=stored + 90)
+    assert cluster.member_stats().tombstones_reaped == 0
+    assert set(cluster.holders(b"cart").values()) == {(second.version,)}
+    cluster.run(until=stored + 3000)
+    assert cluster.member_stats().tombstones_reaped == 3
+    assert set(cluster.holders(b"cart").values()) == {()}
+
+
 def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
     """Put a key on its three owners, then delete it while one owner is down: n4, which
     owns nothing of the key, keeps the tombstone as a hint for it (Dynamo §4.6)."""
