@@ -45,10 +45,15 @@ def write_may_answer(
     coordinator: str,
     strict: bool,
 ) -> bool:
-    """Whether a put may be acknowledged: ``w`` durable acks, the coordinator's own among them.
+    """Whether a put may be acknowledged: ``w`` replicas durably written, the coordinator's
+    own among them.
 
     Dynamo §4.5: the coordinator "writes the new version locally" and the write is
     successful "if at least W-1 nodes respond": its own durable write is one of the W.
+    A substitute's copy stands for the owner it holds a hint for (Dynamo §4.6), and is
+    handed to that owner and dropped, so an owner and its substitutes count once
+    between them: acks from an owner that answered late and from the substitute sent in
+    its place are one replica, not two.
 
     Args:
         acked: the nodes that acknowledged the write *durably* (the coordinator included
@@ -58,7 +63,7 @@ def write_may_answer(
         w: the write quorum of this request.
         coordinator: this node, which must hold the write itself.
         strict: a strict quorum counts only owners' acks; a sloppy one counts hinted
-            copies too (Dynamo §4.6).
+            copies too, each for the owner it stands in for (Dynamo §4.6).
 
     Returns:
         True once the client may be told the write succeeded.
@@ -66,5 +71,5 @@ def write_may_answer(
     if coordinator not in acked:
         return False
     if not strict:
-        return len(acked) >= w
+        return len({targets.get(node) or node for node in acked}) >= w
     return sum(1 for node in acked if targets.get(node) is None) >= w

@@ -112,8 +112,10 @@ LAB = Lab(
                     10,
                     "Dynamo §4.5, §4.6",
                     "the coordinator's own durable write is one of the W; a strict quorum "
-                    "counts only owners, a sloppy one counts hinted copies too",
-                    "count only the answers that qualify, then compare with R or W",
+                    "counts only owners, a sloppy one counts hinted copies too, each for the "
+                    "owner it stands in for: an owner and its substitute are one replica",
+                    "count only the answers that qualify (for a put, the replicas they "
+                    "hold: targets[node] or node), then compare with R or W",
                     _C["3.1"],
                 ),
                 Check(
@@ -150,7 +152,8 @@ LAB = Lab(
         "sloppy_quorum: owners = list[:n]; keep the healthy ones as (node, None); pair the "
         "unhealthy owners, in order, with the healthy nodes of list[n:].",
         "read_may_answer: under a strict quorum, count only the nodes whose targets[node] is None.",
-        "write_may_answer: the coordinator must be in acked, and the acks that count must reach w.",
+        "write_may_answer: the coordinator must be in acked, and the replicas acked must "
+        "reach w; a substitute's ack counts for its owner (targets[node]), once.",
     ),
     experiment=Experiment(
         "stale reads right after an acknowledged write",

@@ -180,6 +180,8 @@ def check_sloppy_quorum_differential(ctx: CheckContext) -> Verdict:
 
 _OWNERS: dict[str, str | None] = {"n2": None, "n3": None, "n4": None}
 _HINTED: dict[str, str | None] = {"n2": None, "n3": None, "n5": "n4"}
+# n4 was slow, so the coordinator also sent its copy to n5; then n4 answered as well.
+_LATE_OWNER: dict[str, str | None] = {"n2": None, "n3": None, "n4": None, "n5": "n4"}
 
 
 def check_rules_from_the_paper(ctx: CheckContext) -> Verdict:
@@ -247,6 +249,20 @@ def check_rules_from_the_paper(ctx: CheckContext) -> Verdict:
             {"w": 2, "coordinator": "n2", "strict": True},
             False,
             "strict put by n2, W=2: a hinted copy does not count",
+        ),
+        (
+            "write_may_answer",
+            ({"n2", "n4", "n5"}, _LATE_OWNER),
+            {"w": 3, "coordinator": "n2", "strict": False},
+            False,
+            "sloppy put by n2, W=3: n4 answered late and n5 holds n4's hint: one replica",
+        ),
+        (
+            "write_may_answer",
+            ({"n2", "n3", "n5"}, _LATE_OWNER),
+            {"w": 3, "coordinator": "n2", "strict": False},
+            True,
+            "sloppy put by n2, W=3: n2, n3, and n5 for n4",
         ),
     ]
     for function, args, keywords, expected, shown in cases:

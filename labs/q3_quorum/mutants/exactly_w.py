@@ -20,5 +20,7 @@ def write_may_answer(
     coordinator: str,
     strict: bool,
 ) -> bool:
-    counted = [node for node in acked if not strict or targets.get(node) is None]
+    counted = {
+        targets.get(node) or node for node in acked if not strict or targets.get(node) is None
+    }
     return coordinator in acked and len(counted) == w
