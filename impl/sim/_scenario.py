@@ -217,7 +217,7 @@ class _Runner:
             nodes = [n for n in self.c.nodes.values() if (n is not None and n.gossip_mode)]
             if all(not n.transfers_in_flight and not n.holds_data_it_does_not_own() for n in nodes):
                 break
-        version = max(self.c.rings)[0]
+        version = self.c.newest_ring()[0]
         return [
             f"{kind} {name} via {via}: ring version {version}",
             f"partition transfers done in {self.c.now - start} ticks, "

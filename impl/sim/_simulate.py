@@ -295,6 +295,10 @@ class _Churn:
 
     JOIN_RETRY_TICKS = 20
     JOIN_ATTEMPTS_MAX = 30
+    JOIN_CHECK_TICKS = 100
+    """After an accepted join the driver looks again, as an operator would: a ring its
+    node lost in a crash before storing or gossiping it never reached the cluster, and
+    the join is sent again."""
 
     def __init__(self, cluster: Cluster, config: SimConfig, report: SimReport) -> None:
         self.cluster = cluster
@@ -335,10 +339,10 @@ class _Churn:
         vias = [m for m in cluster.members() if cluster.is_up(m)]
         if cluster.is_up(name) and vias and cluster.join(name, via=cluster.random.choice(vias)):
             self.report.joins += 1
-            return
-        cluster.call_at(
-            cluster.now + self.JOIN_RETRY_TICKS, lambda: self.try_join(name, attempt + 1)
-        )
+            delay = self.JOIN_CHECK_TICKS
+        else:
+            delay = self.JOIN_RETRY_TICKS
+        cluster.call_at(cluster.now + delay, lambda: self.try_join(name, attempt + 1))
 
 
 def _faults(cluster: Cluster, config: SimConfig, workload: _Workload, churn: _Churn) -> None:
@@ -500,7 +504,7 @@ def _disagreements(cluster: Cluster) -> list[str]:
     """Why the gossip cluster has not converged yet (empty: it has)."""
     live = [node for node in cluster.nodes.values() if (node is not None and node.gossip_mode)]
     reasons: list[str] = []
-    newest = max(cluster.rings, default=(0, ""))
+    newest = cluster.newest_ring()
     lagging = [n.node_id for n in live if (n.ring_state.version, n.ring_state.issuer) != newest]
     if lagging:
         reasons.append(f"ring {newest[0]} not adopted by {','.join(lagging)}")
@@ -550,7 +554,7 @@ def _converge(
         )
     live = [name for name, node in cluster.nodes.items() if node is not None]
     up = len(live)
-    newest = max(cluster.rings, default=(0, ""))[0]
+    newest = cluster.newest_ring()[0]
     ring_done = max(cluster.ring_held_since.get(name, start) for name in live)
     rounds = max(0, ring_done - quiet_since) // period
     report.ring_rounds = rounds

@@ -255,6 +255,8 @@ class Cluster:
         self._watch_reaps = base.tombstone_grace_ticks is not None
         self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
         self.rings: dict[tuple[int, str], RingState] = {}
+        # Rings that died with the only node that held them (see _forget_lost_rings).
+        self.rings_lost: set[tuple[int, str]] = set()
         self.ring_held_since: dict[str, int] = {}
         self.transfer_sends: set[tuple[tuple[int, str], int, str]] = set()
         self.member_stats_of_dead: list[MemberStats] = []
@@ -377,6 +379,31 @@ class Cluster:
         self._open_batch[name] = None
         self._ticks_at[name] = set()  # the old incarnation's ticks will be ignored
         self._log(f"{self.now} crash {name}")
+        if self._watch_rings:
+            self._forget_lost_rings()
+
+    def _forget_lost_rings(self) -> None:
+        """Mark lost the rings newer than any a node holds or a disk kept: a ring its
+        issuer held only in memory, unsynced and not yet gossiped, died with it, and the
+        cluster converges on the rings that survived. (Gossip already sent may deliver it
+        still; the node that adopts it makes it a ring of the cluster again.)"""
+        kept = {
+            (node.ring_state.version, node.ring_state.issuer)
+            for node in self.nodes.values()
+            if node is not None and node.gossip_mode
+        }
+        for disk in self.disks.values():
+            stored = disk.view.read_ring()
+            if stored is not None:
+                kept.add((stored.version, stored.issuer))
+        newest = max(kept, default=(0, ""))
+        self.rings_lost.update(ring for ring in self.rings if ring > newest)
+
+    def newest_ring(self) -> tuple[int, str]:
+        """The newest ring some node adopted and the cluster did not lose since:
+        ``(version, issuer)``, ``(0, "")`` before any."""
+        lost = self.rings_lost
+        return max((ring for ring in self.rings if ring not in lost), default=(0, ""))
 
     def is_up(self, name: str) -> bool:
         """Whether ``name`` is running."""
@@ -389,7 +416,7 @@ class Cluster:
         """The newest ring any node adopted (the static ring in a static cluster)."""
         if self.membership == "static" or not self.rings:
             return self.static_ring
-        newest = max(self.rings)
+        newest = self.newest_ring()
         if self._ring_cache is None or self._ring_cache[0] != newest:
             self._ring_cache = (newest, self.ring_at(newest))
         return self._ring_cache[1]
@@ -658,7 +685,9 @@ class Cluster:
         self._ring_seen[name] = ring
         self.ring_held_since[name] = self.now
         if ring.version > 0:
-            self.rings.setdefault((ring.version, ring.issuer), ring)
+            key = (ring.version, ring.issuer)
+            self.rings.setdefault(key, ring)
+            self.rings_lost.discard(key)
 
     def _persist(self, name: str, persist: Persist) -> None:
         disk = self.disks[name]

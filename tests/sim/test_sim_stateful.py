@@ -285,3 +285,41 @@ def test_gossip_cluster_against_spec_long() -> None:
         GossipClusterAgainstSpec,
         settings=settings(max_examples=150, stateful_step_count=50, deadline=None),
     )
+
+
+def test_a_ring_lost_with_its_issuer_is_not_waited_for() -> None:
+    """A join's new ring lives only in its issuer's memory until it is stored and
+    gossiped; a crash at that moment loses it. The cluster converges on the ring that
+    survived, not on the lost one (the churn sweep over the store, seed 20265, waited
+    for a ring no node held and found every owner of it disagreeing)."""
+    network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=3)
+    cluster = Cluster(
+        4,
+        seed=0,
+        config=NodeConfig(),
+        q=32,
+        network=network,
+        membership="gossip",
+        spares=1,
+    )
+    cluster.run(until=40)
+    before = cluster.newest_ring()
+    spare = next(name for name in cluster.names if name not in cluster.members())
+    cluster.crash(spare)
+    cluster.restart(spare)
+    cluster.run(until=cluster.now + 40)
+    via = cluster.members()[0]
+    network.gossip_drop = 1.0  # the new ring is not gossiped before the crash
+    assert cluster.join(spare, via=via)
+    assert cluster.newest_ring() > before
+    cluster.crash(via)
+    network.gossip_drop = 0.0
+    assert cluster.newest_ring() == before
+    assert spare not in cluster.members()
+    cluster.restart(via)
+    deadline = cluster.now + 3000
+    reasons = _disagreements(cluster)
+    while reasons and cluster.now < deadline:
+        cluster.run(until=cluster.now + 20)
+        reasons = _disagreements(cluster)
+    assert reasons == [], reasons
