@@ -33,10 +33,10 @@ class AdminApi:
         if request.path == "/admin/faults":
             return self._faults(request)
         if request.path in ("/admin/join", "/admin/leave"):
-            return self._membership(request, request.path.rpartition("/")[2])
+            return await self._membership(request, request.path.rpartition("/")[2])
         return error_response(404, f"no such resource: {request.path[:200]}")
 
-    def _membership(self, request: HttpRequest, kind: str) -> HttpResponse:
+    async def _membership(self, request: HttpRequest, kind: str) -> HttpResponse:
         if request.method != "POST":
             response = error_response(405, "method not allowed; allowed: POST")
             return HttpResponse(405, response.body, (*response.headers, ("allow", "POST")))
@@ -44,7 +44,7 @@ class AdminApi:
         if not 1 <= len(node) <= 64:
             return error_response(400, "node must be a node's name, as ?node=NAME")
         try:
-            version = self.process.change_membership(kind, node)
+            version = await self.process.change_membership(kind, node)
         except MembershipArgumentError as error:
             return error_response(409, str(error))
         return json_response({"kind": kind, "node": node, "ring_version": version})

@@ -428,6 +428,8 @@ class NodeProcess:
         self._stepping = False
         self._request_seq = 0
         self._waiting: dict[int, _Waiter] = {}
+        # Persists an admin command waits on, by id: set once durable.
+        self._durable_events: dict[int, trio.Event] = {}
         self._timer_at: int | None = None
         self._timer_changed = trio.Event()
         self._traces: dict[int, _Trace] = {}
@@ -802,6 +804,11 @@ class NodeProcess:
             self._timer_changed.set()
 
     def _on_durable(self, persist_ids: list[int]) -> None:
+        if self._durable_events:
+            for persist_id in persist_ids:
+                event = self._durable_events.pop(persist_id, None)
+                if event is not None:
+                    event.set()
         if self._traces:
             for trace in self._traces.values():
                 if trace.persist_id in persist_ids:
@@ -834,9 +841,14 @@ class NodeProcess:
             self._trace_message(message)
         self._step(Receive(message))
 
-    def change_membership(self, kind: str, node_id: str) -> int:
+    async def change_membership(self, kind: str, node_id: str) -> int:
         """Admin command (Dynamo §4.8.1): ``kind`` ``"join"`` or ``"leave"`` for ``node_id``,
         served by this node's core; the new ring is adopted here and gossiped.
+
+        Returns once the new ring is durable here (Dynamo §4.8.1: the node that serves
+        the request "writes the membership change and its time of issue to persistent
+        store"): an operator told the change was made does not see it vanish with a
+        crash of this node before its ring reached the disk or another node.
 
         Returns:
             The version of the ring this node holds afterwards.
@@ -853,11 +865,18 @@ class NodeProcess:
         else:
             raise ValueError(f"kind must be join or leave, got {kind!r}")
         _log.warning("node.membership_change kind=%s node=%s", kind, node_id)
+        durable = [
+            self._durable_events.setdefault(effect.persist_id, trio.Event())
+            for effect in effects
+            if effect.__class__ is Persist
+        ]
         self._execute(effects)
         if self._events:
             self._step(self._events.popleft())
         elif self._pool is not None:
             self._pool.flush()
+        for event in durable:
+            await event.wait()
         return self.node.ring_state.version
 
     def set_peer_faults(self, faults: PeerFaults) -> None:

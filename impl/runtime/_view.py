@@ -111,6 +111,7 @@ class NodeView(Protocol):
         """Drop or delay peer traffic from now on (an empty value heals)."""
         ...
 
-    def change_membership(self, kind: str, node_id: str) -> int:
-        """Admin: ``"join"`` or ``"leave"`` ``node_id`` (Dynamo §4.8.1); the new ring version."""
+    async def change_membership(self, kind: str, node_id: str) -> int:
+        """Admin: ``"join"`` or ``"leave"`` ``node_id`` (Dynamo §4.8.1); the new ring
+        version, once it is durable on this node."""
         ...

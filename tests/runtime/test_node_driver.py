@@ -227,6 +227,49 @@ async def test_no_ack_before_the_coordinators_write_is_durable(tmp_path: Path) -
             assert (await client.get(key)).values == (b"durable first",)
 
 
+@trio_test
+async def test_an_admin_ring_change_answers_once_the_ring_is_durable(tmp_path: Path) -> None:
+    """Dynamo §4.8.1: the node serving a membership change writes it to persistent store.
+    Answered before that, a crash of the node could lose a change its operator was told
+    was made (the ring lived only in its memory)."""
+    gated: dict[str, _GatedStore] = {}
+
+    def factory(name: str, config: NodeProcessConfig) -> StoreWriter:
+        options = StoreOptions(fsync="always")
+        data = Store.open(str(tmp_path / name / "data"), options=options)
+        meta = _GatedStore(Store.open(str(tmp_path / name / "meta"), options=options))
+        gated[name] = meta
+        # The ring goes to the meta store, whose write the gate stalls on a worker thread.
+        return StoreWriter(StoreAdapter(data, meta), metrics=MetricsRegistry(), inline_writes=False)
+
+    async with open_cluster(tmp_path, node_config=patient_node_config(), store_factory=factory) as (
+        nodes
+    ):
+        process = nodes[0].process
+        gate = gated[process.name]
+        gate.writes_started.clear()
+        gate.gate.clear()
+        answered = trio.Event()
+        versions: list[int] = []
+
+        async def leave() -> None:
+            versions.append(await process.change_membership("leave", nodes[2].process.name))
+            answered.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(leave)
+            with trio.fail_after(60):
+                while not gate.writes_started.is_set():
+                    await trio.sleep(0.01)
+            # The new ring is adopted in memory and its write has begun, but not ended.
+            assert not answered.is_set()
+            assert nodes[2].process.name not in process.node.ring_state.nodes()
+            gate.gate.set()
+            with trio.fail_after(60):
+                await answered.wait()
+        assert versions == [process.node.ring_state.version]
+
+
 class _SlowStore(_StoreInFront):
     """A store whose writes take ``seconds`` of its own clock (a slow fsync), recording when
     each returned. Only these writes move the clock, so how long the others take on a busy
