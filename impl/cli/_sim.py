@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._errors import CliError
+
+LADDER_MESSAGES = 200
+"""The messages ``--trace`` draws, from ``--trace-from`` on."""
 from ._papers import PAPER_PRESETS, run_paper_preset
 
 
@@ -92,6 +95,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--trace", metavar="KEY", help="print a ladder diagram of KEY's messages")
     parser.add_argument(
+        "--trace-from",
+        type=int,
+        default=0,
+        metavar="TICK",
+        help="with --trace: start the diagram at TICK (a violation names the tick it saw; "
+        f"the diagram shows {LADDER_MESSAGES} messages)",
+    )
+    parser.add_argument(
         "--check-determinism",
         action="store_true",
         help="run every seed twice and compare trace hashes",
@@ -118,6 +129,7 @@ _RUN_OPTIONS: dict[str, str] = {
     "storage": "--storage",
     "reap_grace": "--reap-grace",
     "trace": "--trace",
+    "trace_from": "--trace-from",
     "check_determinism": "--check-determinism",
     "plant_bug": "--plant-bug",
 }
@@ -234,6 +246,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError("--reap-grace needs --membership gossip and a grace of 0 or more ticks")
     if args.trace is not None and args.seeds != 1:
         raise CliError("--trace replays one seed: drop --seeds")
+    if args.trace_from and (args.trace is None or args.trace_from < 0):
+        raise CliError("--trace-from needs --trace KEY and a tick of 0 or more")
     config = SimConfig(
         nodes=args.nodes,
         ops=args.ops,
@@ -304,8 +318,23 @@ def _run(args: argparse.Namespace) -> int:
                 totals[name] = totals.get(name, 0) + value
             progress.advance(task)
     if trace_key is not None:
-        if cluster.trace:
-            console.print(render_ladder(cluster.trace, cluster.names), markup=False, soft_wrap=True)
+        entries = [entry for entry in cluster.trace if entry.sent_at >= args.trace_from]
+        if entries:
+            ladder = render_ladder(entries, cluster.names, limit=LADDER_MESSAGES)
+            console.print(ladder, markup=False, soft_wrap=True)
+            if len(entries) > LADDER_MESSAGES:
+                console.print(
+                    f"later messages: --trace-from {entries[LADDER_MESSAGES].sent_at}",
+                    markup=False,
+                    soft_wrap=True,
+                )
+        elif cluster.trace:
+            console.print(
+                f"no message carried {args.trace!r} at or after tick {args.trace_from}; the "
+                f"last was sent at tick {cluster.trace[-1].sent_at}",
+                markup=False,
+                soft_wrap=True,
+            )
         else:
             # An empty diagram would look like a key whose requests all failed at once.
             console.print(

@@ -64,6 +64,21 @@ def test_trace_prints_a_ladder(capsys: pytest.CaptureFixture[str]) -> None:
     assert "n1" in out.splitlines()[0]
 
 
+def test_trace_from_starts_the_ladder_at_a_tick(capsys: pytest.CaptureFixture[str]) -> None:
+    """A violation names its tick; the ladder of 200 messages can start there."""
+    argv = ["sim", "--seed", "3", "--trace", "k000"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    later = int(out.split("later messages: --trace-from ")[1].split()[0])
+    first_rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert int(first_rows[0].split()[0]) < later
+    assert main([*argv, "--trace-from", str(later)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert rows and all(int(row.split()[0]) >= later for row in rows[:200])
+    assert main(["sim", "--seed", "3", "--trace-from", "5"]) == 1
+    assert "--trace-from needs --trace KEY" in capsys.readouterr().err
+
+
 def test_sim_public_names_match_all() -> None:
     import dynamokv.impl.sim as sim
 
