@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._errors import CliError
+from ._papers import PAPER_PRESETS, run_paper_preset
 
 LADDER_MESSAGES = 200
 """The messages ``--trace`` draws, from ``--trace-from`` on."""
-from ._papers import PAPER_PRESETS, run_paper_preset
 
 
 def register(subparsers: Any) -> None:
