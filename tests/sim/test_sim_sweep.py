@@ -58,6 +58,18 @@ def test_strict_quorum_sweep_gives_read_your_writes(seed: int) -> None:
     assert report.node_stats.hints_stored == 0
 
 
+@pytest.mark.parametrize("seed", [6, 15])
+def test_sweep_with_w_above_two_counts_each_replica_once(seed: int) -> None:
+    """N=5, W=4 on seven nodes: with W above two, an owner that answers late and the
+    substitute sent in its place must count once, or a put is acknowledged while fewer
+    than W nodes hold it (property 1). Of seeds 0-15, these two fail when both acks
+    count."""
+    config = SimConfig(ops=2000, nodes=7, n=5, r=2, w=4, faults=(*DEFAULT_FAULTS, "churn"))
+    report, _, _ = simulate(seed, config)
+    assert report.violations == []
+    assert report.acks > 0 and report.node_stats.hints_stored > 0
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_truncated_clocks_give_false_siblings_never_lost_writes(seed: int) -> None:
     """With a threshold of 2 clocks are cut on most puts; the checkers account for it."""
