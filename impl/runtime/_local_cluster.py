@@ -1649,25 +1649,43 @@ class LocalCluster:
             ]
             if not others:
                 raise ClusterError(f"{name} is the only running node; it cannot leave")
-            via = self._admin_membership("leave", name, others)
-            self._say(f"{via} issued the ring without {name}; it hands its data off now")
-            deadline = time.monotonic() + self.ring_timeout_seconds * 5
-            while True:
-                own = self.member_view(name).get(name, {}) if self.is_serving(name) else {}
-                if own.get("status") == "left" or not self.is_up(name):
-                    break
-                if on_progress is not None:
-                    on_progress({**self.transfers(), "keys_left": self._keys_of(name)})
-                if time.monotonic() > deadline:
-                    raise ClusterError(f"{name} has not finished handing its data off")
-                time.sleep(POLL_SECONDS * 10)
+            status = self.member_view(others[0].name).get(name, {}).get("status")
+            if status in ("leaving", "left"):
+                # A leave already issued (one that ran out of time, or was interrupted):
+                # the ring no longer has the node, so only the handoff is left to wait for.
+                self._say(f"{name} is already out of the ring ({status}); its handoff is awaited")
+            else:
+                via = self._admin_membership("leave", name, others)
+                self._say(f"{via} issued the ring without {name}; it hands its data off now")
+        # The handoff is awaited without the lock: a partition that holds it up must stay
+        # healable (`cluster heal`) from another shell meanwhile.
+        deadline = time.monotonic() + self.ring_timeout_seconds * 5
+        while True:
+            self._load_if_changed()
+            if name not in self.processes or not self.is_up(name):
+                break
+            own = self.member_view(name).get(name, {}) if self.is_serving(name) else {}
+            if own.get("status") == "left":
+                break
+            if on_progress is not None:
+                on_progress({**self.transfers(), "keys_left": self._keys_of(name)})
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{name} has not finished handing its data off; "
+                    f"`dynamokv cluster leave {name}` again waits for it"
+                )
+            time.sleep(POLL_SECONDS * 10)
+        with self._locked():
+            self._load_if_changed()
+            if name not in self.processes:
+                raise ClusterError(f"{name} is no longer in {self.directory}")
             self._stop([name])
             self.left.append(str(Path(self.processes[name].config).parent))
             del self.processes[name]
             self._save()
             self._say(f"{name}: left the ring and stopped (its files stay in {self.directory})")
-            self._wait_ring()
-            return name
+        self._wait_ring()
+        return name
 
     def _keys_of(self, name: str) -> int:
         return int(self.metrics(name).get(KEYS_METRIC, 0))

@@ -165,3 +165,61 @@ def _largest_quorum_documented(client: Client) -> int:
                 if parameter.get("name") == "w":
                     return int(parameter["schema"]["maximum"])
     raise AssertionError("no w parameter in the OpenAPI document")
+
+
+@pytest.mark.slow
+def test_a_leave_held_up_by_a_partition_can_be_healed_meanwhile_and_retried(
+    tmp_path: Path,
+) -> None:
+    """A leave whose handoff a partition holds up: `cluster heal` from another shell must
+    not wait for it, and a leave that ran out of time must be retried to its end (the node
+    already out of the ring), not refused because the node owns no partition any more."""
+    from dynamokv.impl.runtime._local_cluster import ClusterError
+
+    directory = tmp_path / "cluster"
+    with LocalCluster(directory, nodes=4) as cluster:
+        cluster.up()
+        with Client(cluster.http_address(1), timeout_seconds=10) as client:
+            for index in range(30):
+                client.put(b"k%d" % index, b"v%d" % index, w=3)
+
+        def status_of(name: str) -> object:
+            return cluster.member_view("node-1").get(name, {}).get("status")
+
+        # A leave waiting for its handoff, and a heal from another manager meanwhile.
+        cluster.partition([["node-4"], ["node-1", "node-2", "node-3"]])
+        leaver = LocalCluster(directory, ring_timeout_seconds=30)
+        outcome: list[object] = []
+
+        def leave_node_4() -> None:
+            try:
+                outcome.append(leaver.leave("node-4"))
+            except ClusterError as error:
+                outcome.append(error)
+
+        leaving = threading.Thread(target=leave_node_4, daemon=True)
+        leaving.start()
+        wait_for(lambda: status_of("node-4") == "leaving", 60, "node-4 leaving")
+        healer = LocalCluster(directory)
+        healing = threading.Thread(target=healer.heal, daemon=True)
+        healing.start()
+        healing.join(timeout=30)
+        assert not healing.is_alive(), "`cluster heal` waited for the leave to end"
+        leaving.join(timeout=120)
+        assert outcome == ["node-4"]
+
+        # A leave that runs out of time, then the same leave again once healed.
+        cluster._load_if_changed()
+        cluster.partition([["node-3"], ["node-1", "node-2"]])
+        impatient = LocalCluster(directory, ring_timeout_seconds=1)
+        with pytest.raises(ClusterError, match="has not finished handing its data off"):
+            impatient.leave("node-3")
+        assert status_of("node-3") == "leaving"
+        cluster.heal()
+        assert LocalCluster(directory, ring_timeout_seconds=10).leave("node-3") == "node-3"
+        cluster._load_if_changed()
+        assert cluster.names == ["node-1", "node-2"]
+        with Client(cluster.http_address(1), timeout_seconds=10) as client:
+            for index in range(30):
+                assert client.get(b"k%d" % index, r=2).values == (b"v%d" % index,)
+    assert processes_under(tmp_path) == []
