@@ -54,6 +54,8 @@ class History:
     records: list[OpRecord] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     excused_truncations: int = 0
+    vector_clock_threshold: int = 10
+    """The nodes' clock bound (Dynamo §4.4): a clock that reached it may have been cut."""
 
     def check_phantoms(self) -> None:
         """Property 2: values come from puts; a dot names one version."""
@@ -104,22 +106,78 @@ class History:
                         )
 
     def check_read_your_writes(self) -> None:
-        """Property 4 (strict quorum, R + W > N only)."""
-        acked: dict[bytes, list[OpRecord]] = {}
-        for record in self.records:
-            if record.kind != "get" and record.ok and record.version is not None:
-                acked.setdefault(record.key, []).append(record)
-        for record in self.records:
-            if record.kind != "get" or not record.ok:
+        """Property 4 (strict quorum, R + W > N only).
+
+        A get must cover every put of its key acknowledged before it started. Puts are
+        taken in the order their acknowledgements came and gets in the order they
+        started, so each get is compared with the *frontier* of the puts acknowledged
+        before it: a put whose version a later-acknowledged one descends is covered by
+        whatever covers that one (clocks compare transitively) and drops out, unless the
+        later one had its clock truncated (its miss is excused, and must not hide the
+        older put's). That holds while no clock of the key was cut: a version's clock
+        then holds every dot its causal past holds. A key with a clock at the bound
+        (``vector_clock_threshold`` entries) is compared with every earlier put instead.
+        A long history of one key costs its gets times its concurrent puts, not times
+        all its puts.
+        """
+        puts: dict[bytes, list[OpRecord]] = {}
+        gets: dict[bytes, list[tuple[int, OpRecord]]] = {}
+        for index, record in enumerate(self.records):
+            if not record.ok:
                 continue
-            for put in acked.get(record.key, ()):
-                if put.end is not None and put.end < record.start and put.version is not None:
+            if record.kind == "get":
+                gets.setdefault(record.key, []).append((index, record))
+            elif record.version is not None and record.end is not None:
+                puts.setdefault(record.key, []).append(record)
+        found: list[tuple[int, str]] = []
+        bound = self.vector_clock_threshold - 1
+        for key, key_gets in gets.items():
+            acked = sorted(puts.get(key, ()), key=lambda put: put.end or 0)
+            cut = any(
+                len(version.context) >= bound
+                for record in (*acked, *(get for _, get in key_gets))
+                for version in (*record.versions, *((record.version,) if record.version else ()))
+            )
+            frontier: list[OpRecord] = []
+            taken = 0
+            for index, record in sorted(key_gets, key=lambda item: item[1].start):
+                while taken < len(acked) and (acked[taken].end or 0) < record.start:
+                    if cut:
+                        frontier.append(acked[taken])
+                    else:
+                        _add_to_frontier(frontier, acked[taken])
+                    taken += 1
+                for put in frontier:
+                    assert put.version is not None
                     if covers(record.versions, put.version):
                         continue
                     if put.version.context != put.context:
                         self.excused_truncations += 1
                         continue
-                    self.violations.append(
-                        f"property 4: get of {record.key!r} started t={record.start} missed "
-                        f"{put.version.dot} acknowledged at t={put.end}"
+                    found.append(
+                        (
+                            index,
+                            f"property 4: get of {record.key!r} started t={record.start} missed "
+                            f"{put.version.dot} acknowledged at t={put.end}",
+                        )
                     )
+        self.violations.extend(text for _, text in sorted(found))
+
+
+def _add_to_frontier(frontier: list[OpRecord], put: OpRecord) -> None:
+    """Add ``put``, acknowledged after every put of ``frontier``, unless an untruncated
+    one there descends it; drop those it descends if it was not truncated itself (see
+    :meth:`History.check_read_your_writes`)."""
+    version = put.version
+    assert version is not None
+    for other in frontier:
+        known = other.version
+        if known is not None and known.context == other.context and covers((known,), version):
+            return
+    if version.context == put.context:
+        frontier[:] = [
+            other
+            for other in frontier
+            if other.version is None or not covers((version,), other.version)
+        ]
+    frontier.append(put)

@@ -436,7 +436,7 @@ def simulate(
         member_config=MemberConfig(tombstone_grace_ticks=config.tombstone_grace_ticks),
         seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else seams,
     )
-    history = History()
+    history = History(vector_clock_threshold=config.vector_clock_threshold)
     report = SimReport(seed)
     workload = _Workload(cluster, config, history)
     workload.start()
