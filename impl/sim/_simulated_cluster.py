@@ -252,6 +252,8 @@ class Cluster:
         self.member_config = base
         # Tombstones forgotten by an owner of their key, by key: (tick, version) pairs.
         self.reaped: dict[bytes, list[tuple[int, Version]]] = {}
+        # (node, key) a node dropped after handing the key off (see _note_drop).
+        self.dropped_by_handoff: set[tuple[str, bytes]] = set()
         self._watch_reaps = base.tombstone_grace_ticks is not None
         self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
         self.rings: dict[tuple[int, str], RingState] = {}
@@ -695,8 +697,8 @@ class Cluster:
             if type(record) is DeleteHint:
                 self._check_hint_delete(name, disk, record.hint_id)
             elif isinstance(record, StoreVersions):
-                if self._watch_reaps and not record.versions:
-                    self._note_reap(name, disk, record.key)
+                if self._watch_rings and not record.versions:
+                    self._note_drop(name, disk, record.key)
                 if self.track_versions:
                     known = self.versions_by_key.setdefault(record.key, {})
                     for version in record.versions:
@@ -715,17 +717,22 @@ class Cluster:
         self._open_batch[name] = batch
         self._schedule(at, _SYNC, name, (self._incarnation[name], batch))
 
-    def _note_reap(self, name: str, disk: SimDisk, key: bytes) -> None:
-        """An owner of ``key`` forgets its tombstones: a reap (a handoff's drop is not)."""
+    def _note_drop(self, name: str, disk: SimDisk, key: bytes) -> None:
+        """``name`` drops ``key``: an owner forgetting its tombstones is a reap; any other
+        drop follows a handoff (Dynamo §4.8.1), its data durable at the new owners."""
         held = disk.read_versions(key)
+        if not held:
+            return
         node = self.nodes[name]
         if (
-            held
+            self._watch_reaps
             and all(version.value is None for version in held)
             and node is not None
             and name in node.ring.preference_list(key)
         ):
             self.reaped.setdefault(key, []).extend((self.now, version) for version in held)
+        else:
+            self.dropped_by_handoff.add((name, key))
 
     def _check_hint_delete(self, name: str, disk: SimDisk, hint_id: int) -> None:
         """Hinted handoff's rule: a hint goes only once its owner holds it durably."""
@@ -750,16 +757,22 @@ class Cluster:
 
     def _handed_off(self, owner: str, key: bytes, version: Version) -> bool:
         """Gossip clusters: an owner that stopped owning the key (in the ring it follows)
-        may have handed it off before the hint's ack arrived; a new owner must hold it."""
+        may have handed it off before the hint's ack arrived; a new owner must hold it.
+        An owner that handed the key off and owns it again in a later ring dropped it in
+        between: some other node must hold it."""
         if self.membership == "static":
             return False
         node = self.nodes[owner]
         ring = node.ring if node is not None and node.gossip_mode else self.ring
         owners = ring.preference_list(key)
-        if owner in owners:
+        if owner not in owners:
+            holders: tuple[str, ...] = owners
+        elif (owner, key) in self.dropped_by_handoff:
+            holders = tuple(name for name in self.disks if name != owner)
+        else:
             return False
         return any(
-            self.covered(key, self.disks[owner].synced_versions(key), version) for owner in owners
+            self.covered(key, self.disks[name].synced_versions(key), version) for name in holders
         )
 
     def covered(self, key: bytes, held: tuple[Version, ...], version: Version) -> bool:

@@ -58,6 +58,18 @@ def test_strict_quorum_sweep_gives_read_your_writes(seed: int) -> None:
     assert report.node_stats.hints_stored == 0
 
 
+def test_an_owner_that_hands_a_key_off_and_owns_it_again_may_see_its_hint_go() -> None:
+    """Seed 10552 of the reaping sweep with churn: n4 stores a replayed hint, hands the
+    key off under a new ring and drops it, then owns it again in the next ring; the
+    substitute deletes the hint once n4 acknowledged it. The version is durable at the
+    node the key was handed to, so nothing was lost, and the hint rule's checker must
+    not call it an early delete."""
+    config = SimConfig(ops=2000, faults=(*DEFAULT_FAULTS, "churn"), tombstone_grace_ticks=300)
+    report, cluster, _ = simulate(10552, config)
+    assert report.violations == []
+    assert any(key == b"k003" for _, key in cluster.dropped_by_handoff)
+
+
 @pytest.mark.parametrize("seed", [6, 15])
 def test_sweep_with_w_above_two_counts_each_replica_once(seed: int) -> None:
     """N=5, W=4 on seven nodes: with W above two, an owner that answers late and the
