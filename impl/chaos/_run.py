@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamokv.impl.client import Client, GetReply
-from dynamokv.impl.core import covers
+from dynamokv.impl.core import NodeConfig, covers
 from dynamokv.impl.runtime._local_cluster import LocalCluster
 from dynamokv.impl.sim import History, OpRecord
 from dynamokv.spec.errors import ArgumentError
@@ -341,7 +341,9 @@ def run_chaos(
             name: stored_versions(cluster.processes[name].data_dir, keys) for name in cluster.names
         }
     recorder.finish()
-    history = History(records=recorder.records)
+    history = History(
+        records=recorder.records, vector_clock_threshold=NodeConfig().vector_clock_threshold
+    )
     history.check_phantoms()
     history.check_false_siblings()
     if strict:

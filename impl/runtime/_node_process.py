@@ -871,13 +871,14 @@ class NodeProcess:
             if effect.__class__ is Persist
         ]
         self._execute(effects)
+        version = self.node.ring_state.version
         if self._events:
             self._step(self._events.popleft())
         elif self._pool is not None:
             self._pool.flush()
         for event in durable:
             await event.wait()
-        return self.node.ring_state.version
+        return version
 
     def set_peer_faults(self, faults: PeerFaults) -> None:
         """Drop or delay peer traffic from now on (an empty value heals); see ``_faults.py``.

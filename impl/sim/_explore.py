@@ -547,7 +547,10 @@ class _Machine:
                 self.check_durable(world, record, result.version)
         elif isinstance(result, GetResult):
             record.versions = result.versions
-        history = History(records=[c.record for c in world.clients if c.record is not None])
+        history = History(
+            records=[c.record for c in world.clients if c.record is not None],
+            vector_clock_threshold=self.shared.by_token["config"].vector_clock_threshold,
+        )
         history.check_phantoms()
         history.check_false_siblings()
         if self.config.strict and self.config.r + self.config.w > self.config.n:

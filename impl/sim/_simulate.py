@@ -259,13 +259,13 @@ class _Workload:
         self.request(client, record, PutRequest(key, value, context), done)
 
     def check_durable(self, record: OpRecord) -> None:
-        """Property 1 at the moment of the ack: W copies of it are durable.
+        """Property 1 at the moment of the ack: W of its replicas are durable.
 
-        A copy is a node's replica, or a hint a node keeps for another owner (Dynamo
-        §4.6): the W a sloppy quorum counts. A node holds two when a ring change made it
-        an owner of a key it also keeps a hint of (a leaving owner handed the key to it):
-        both are durable, and the hint still goes to its owner. A hint handed to its
-        owner and deleted is no longer a copy.
+        A replica is durable when its owner's disk holds the version, or when a node
+        keeps it as a hint for that owner (Dynamo §4.6): each replica counts once, so an
+        owner and a substitute holding its hint are one, as the write rule counts them,
+        and a node that holds its own copy and a hint for another owner (a leaving
+        owner handed the key to a hint holder) holds two.
 
         The disks of the key's preference list are counted first, in its order: they
         usually hold the put, so the count reaches W after fewer of them.
@@ -279,25 +279,22 @@ class _Workload:
         names = cluster.ring.extended_preference_list(key)
         if len(names) < len(disks):
             names = (*names, *(name for name in disks if name not in names))
-        holding = 0
+        replicas: set[str] = set()
         for name in names:
             disk = disks[name]
             if covered(key, disk.synced_versions(key), version):
-                holding += 1
-            holding += len(
-                {
-                    hint.owner
-                    for hint in disk.synced_hints()
-                    if hint.key == key
-                    and hint.owner != name
-                    and covered(key, hint.versions, version)
-                }
+                replicas.add(name)
+            replicas.update(
+                hint.owner
+                for hint in disk.synced_hints()
+                if hint.key == key and covered(key, hint.versions, version)
             )
-            if holding >= record.r_or_w:
+            if len(replicas) >= record.r_or_w:
                 return
         self.history.violations.append(
             f"property 1: {record.kind} of {record.key!r} acknowledged at t={self.cluster.now} "
-            f"with {version.dot} in {holding} durable copies, fewer than w={record.r_or_w}"
+            f"with {version.dot} in {len(replicas)} durable replicas, fewer than "
+            f"w={record.r_or_w}"
         )
 
 
@@ -307,9 +304,9 @@ class _Churn:
     JOIN_RETRY_TICKS = 20
     JOIN_ATTEMPTS_MAX = 30
     JOIN_CHECK_TICKS = 100
-    """After an accepted join the driver looks again, as an operator would: a ring its
-    node lost in a crash before storing or gossiping it never reached the cluster, and
-    the join is sent again."""
+    """After an accepted join the driver looks again, as an operator would: if the ring
+    its node issued was lost in a crash before it was stored or gossiped, the join is
+    sent again."""
 
     def __init__(self, cluster: Cluster, config: SimConfig, report: SimReport) -> None:
         self.cluster = cluster
@@ -348,12 +345,23 @@ class _Churn:
         if attempt >= self.JOIN_ATTEMPTS_MAX or name in cluster.members():
             return
         vias = [m for m in cluster.members() if cluster.is_up(m)]
-        if cluster.is_up(name) and vias and cluster.join(name, via=cluster.random.choice(vias)):
-            self.report.joins += 1
-            delay = self.JOIN_CHECK_TICKS
-        else:
-            delay = self.JOIN_RETRY_TICKS
-        cluster.call_at(cluster.now + delay, lambda: self.try_join(name, attempt + 1))
+        if cluster.is_up(name) and vias:
+            via = cluster.random.choice(vias)
+            if cluster.join(name, via=via):
+                self.report.joins += 1
+                issued = cluster.nodes[via]
+                assert issued is not None
+                ring = (issued.ring_state.version, issued.ring_state.issuer)
+                cluster.call_at(
+                    cluster.now + self.JOIN_CHECK_TICKS,
+                    lambda: (
+                        self.try_join(name, attempt + 1) if ring in cluster.rings_lost else None
+                    ),
+                )
+                return
+        cluster.call_at(
+            cluster.now + self.JOIN_RETRY_TICKS, lambda: self.try_join(name, attempt + 1)
+        )
 
 
 def _faults(cluster: Cluster, config: SimConfig, workload: _Workload, churn: _Churn) -> None:

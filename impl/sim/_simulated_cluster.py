@@ -252,8 +252,9 @@ class Cluster:
         self.member_config = base
         # Tombstones forgotten by an owner of their key, by key: (tick, version) pairs.
         self.reaped: dict[bytes, list[tuple[int, Version]]] = {}
-        # (node, key) a node dropped after handing the key off (see _note_drop).
-        self.dropped_by_handoff: set[tuple[str, bytes]] = set()
+        # What a node dropped of a key after handing it off, until it stores the key
+        # again (see _note_drop).
+        self.dropped_by_handoff: dict[tuple[str, bytes], tuple[Version, ...]] = {}
         self._watch_reaps = base.tombstone_grace_ticks is not None
         self.seeds = {name: name for name in self.initial[:SEEDS_MAX]}
         self.rings: dict[tuple[int, str], RingState] = {}
@@ -697,8 +698,11 @@ class Cluster:
             if type(record) is DeleteHint:
                 self._check_hint_delete(name, disk, record.hint_id)
             elif isinstance(record, StoreVersions):
-                if self._watch_rings and not record.versions:
-                    self._note_drop(name, disk, record.key)
+                if self._watch_rings:
+                    if not record.versions:
+                        self._note_drop(name, disk, record.key)
+                    elif self.dropped_by_handoff:
+                        self.dropped_by_handoff.pop((name, record.key), None)
                 if self.track_versions:
                     known = self.versions_by_key.setdefault(record.key, {})
                     for version in record.versions:
@@ -732,7 +736,7 @@ class Cluster:
         ):
             self.reaped.setdefault(key, []).extend((self.now, version) for version in held)
         else:
-            self.dropped_by_handoff.add((name, key))
+            self.dropped_by_handoff[name, key] = held
 
     def _check_hint_delete(self, name: str, disk: SimDisk, hint_id: int) -> None:
         """Hinted handoff's rule: a hint goes only once its owner holds it durably."""
@@ -758,16 +762,18 @@ class Cluster:
     def _handed_off(self, owner: str, key: bytes, version: Version) -> bool:
         """Gossip clusters: an owner that stopped owning the key (in the ring it follows)
         may have handed it off before the hint's ack arrived; a new owner must hold it.
-        An owner that handed the key off and owns it again in a later ring dropped it in
-        between: some other node must hold it."""
+        An owner that held the version, handed the key off and dropped it, and owns it
+        again in a later ring without having stored it since: some other node must hold
+        it."""
         if self.membership == "static":
             return False
         node = self.nodes[owner]
         ring = node.ring if node is not None and node.gossip_mode else self.ring
         owners = ring.preference_list(key)
+        dropped = self.dropped_by_handoff.get((owner, key))
         if owner not in owners:
             holders: tuple[str, ...] = owners
-        elif (owner, key) in self.dropped_by_handoff:
+        elif dropped is not None and self.covered(key, dropped, version):
             holders = tuple(name for name in self.disks if name != owner)
         else:
             return False

@@ -51,7 +51,13 @@ def _stale_gets_reported(history: History) -> set[tuple[bytes, int]]:
 
 @pytest.mark.parametrize(
     ("seed", "bug", "threshold"),
-    [(0, "", 10), (1, "ack-before-w", 10), (2, "ack-before-w", 10), (3, "ack-before-w", 2)],
+    [
+        (0, "", 10),
+        (1, "ack-before-w", 10),
+        (2, "ack-before-w", 10),
+        (3, "ack-before-w", 2),
+        (4, "ack-before-w", 4),
+    ],
 )
 def test_the_frontier_finds_exactly_the_stale_gets_of_the_definition(
     seed: int, bug: str, threshold: int
