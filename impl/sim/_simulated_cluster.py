@@ -416,7 +416,8 @@ class Cluster:
 
     @property
     def ring(self) -> PartitionRing:
-        """The newest ring any node adopted (the static ring in a static cluster)."""
+        """The newest ring any node adopted and the cluster did not lose (the static ring in
+        a static cluster)."""
         if self.membership == "static" or not self.rings:
             return self.static_ring
         newest = self.newest_ring()
