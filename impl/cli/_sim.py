@@ -218,7 +218,14 @@ def _collector_for_simulation() -> Iterator[None]:
 def _run(args: argparse.Namespace) -> int:
     import time
 
-    from dynamokv.impl.sim import FAULTS, PLANTED_BUGS, SimConfig, render_ladder, simulate
+    from dynamokv.impl.sim import (
+        FAULTS,
+        PLANTED_BUGS,
+        SimConfig,
+        read_your_writes_checked,
+        render_ladder,
+        simulate,
+    )
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -356,6 +363,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.seeds == 1:
         table.add_row("trace hash", report.trace_hash)
     console.print(table)
+    if config.strict and config.r + config.w > config.n and not read_your_writes_checked(config):
+        console.print(
+            "read-your-writes (property 4) is not checked with churn: a join or a leave "
+            "hands a partition to new owners that get its data only as the transfer runs",
+            markup=False,
+            soft_wrap=True,
+        )
     if failing:
         seed, violations = failing[0]
         console.print(

@@ -17,7 +17,15 @@ from ._explore import ExploreConfig, ExploreReport, Operation, Violation, explor
 from ._ladder import render_ladder
 from ._planted import PLANTED_BUGS
 from ._scenario import ScenarioError, run_scenario
-from ._simulate import DEFAULT_FAULTS, FAULTS, STORAGES, SimConfig, SimReport, simulate
+from ._simulate import (
+    DEFAULT_FAULTS,
+    FAULTS,
+    STORAGES,
+    SimConfig,
+    SimReport,
+    read_your_writes_checked,
+    simulate,
+)
 from ._simulated_cluster import MEMBERSHIPS, Cluster, DelaySampler, NetworkConfig, TraceEntry
 from ._store_disk import StoreDisk
 
@@ -43,6 +51,7 @@ __all__ = [
     "TraceEntry",
     "Violation",
     "explore",
+    "read_your_writes_checked",
     "render_ladder",
     "run_scenario",
     "simulate",
