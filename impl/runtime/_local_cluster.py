@@ -1621,10 +1621,12 @@ class LocalCluster:
             self._say(f"{name}: waiting until the ring's members hear of it by gossip")
             via = self._admin_membership("join", name, seeds)
             self._say(f"{name}: {via} issued the ring that takes it in; data moves now")
-            self._wait_ring()
-            self._wait_transfers(on_progress)
-            self._wait_serving()
-            return name
+        # The data's move is awaited without the lock, as a leave's handoff is: a partition,
+        # a pause or a crash that holds it up stays healable from another shell meanwhile.
+        self._wait_ring()
+        self._wait_transfers(on_progress)
+        self._wait_serving()
+        return name
 
     def leave(
         self,
@@ -1729,11 +1731,22 @@ class LocalCluster:
         """Until no node has a partition transfer running or queued."""
         deadline = time.monotonic() + self.ring_timeout_seconds * 5
         quiet_since: float | None = None
+        paused_said: list[str] = []
         while True:
+            self._load_if_changed()
             totals = self.transfers()
             if on_progress is not None:
                 on_progress(totals)
-            if totals["in_flight"] == 0:
+            # A paused node may still owe data that it cannot report: the move is not over
+            # until it runs again (a node that is down owes nothing until it restarts).
+            paused = [name for name in self.names if self.is_up(name) and self.is_paused(name)]
+            if paused and paused != paused_said:
+                self._say(
+                    f"waiting for {', '.join(paused)} to resume: a paused node may still "
+                    "owe partitions (`dynamokv cluster resume NODE` from another shell)"
+                )
+            paused_said = paused
+            if totals["in_flight"] == 0 and not paused:
                 # Twice in a row, a second apart: a ring adopted late starts transfers late.
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= 1.0:
@@ -1741,7 +1754,10 @@ class LocalCluster:
             else:
                 quiet_since = None
             if time.monotonic() > deadline:
-                raise ClusterError(f"partition transfers still running: {totals['in_flight']}")
+                held = f"; paused: {', '.join(paused)}" if paused else ""
+                raise ClusterError(
+                    f"partition transfers still running: {totals['in_flight']}{held}"
+                )
             time.sleep(POLL_SECONDS * 10)
 
     def kill(self, node: str | int) -> str:

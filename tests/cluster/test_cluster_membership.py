@@ -223,3 +223,49 @@ def test_a_leave_held_up_by_a_partition_can_be_healed_meanwhile_and_retried(
             for index in range(30):
                 assert client.get(b"k%d" % index, r=2).values == (b"v%d" % index,)
     assert processes_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_join_waits_for_a_paused_node_and_lets_another_shell_resume_it(
+    tmp_path: Path,
+) -> None:
+    """A paused node may owe the newcomer partitions it cannot report: the join is not over
+    while it stays paused, and `cluster resume` from another shell must not wait for the
+    join. Once resumed, the join ends with every key readable through the newcomer."""
+    directory = tmp_path / "cluster"
+    with LocalCluster(directory, nodes=3, partition_count=64) as cluster:
+        cluster.up()
+        with Client(cluster.http_address(1), timeout_seconds=10) as client:
+            for index in range(30):
+                client.put(b"k%d" % index, b"v%d" % index, w=3)
+        cluster.pause("node-2")
+        said: list[str] = []
+        joiner = LocalCluster(directory, progress=said.append)
+        outcome: list[object] = []
+
+        def join() -> None:
+            try:
+                outcome.append(joiner.join())
+            except Exception as error:  # reported through the assertion below
+                outcome.append(error)
+
+        joining = threading.Thread(target=join, daemon=True)
+        joining.start()
+        wait_for(
+            lambda: any("waiting for node-2 to resume" in line for line in said),
+            120,
+            "the join waiting for the paused node-2",
+        )
+        assert joining.is_alive() and outcome == []
+        resumer = LocalCluster(directory)
+        resuming = threading.Thread(target=resumer.resume, args=("node-2",), daemon=True)
+        resuming.start()
+        resuming.join(timeout=30)
+        assert not resuming.is_alive(), "`cluster resume` waited for the join to end"
+        joining.join(timeout=180)
+        assert outcome == ["node-4"], outcome
+        cluster._load_if_changed()
+        with Client(cluster.http_address("node-4"), timeout_seconds=10) as client:
+            for index in range(30):
+                assert client.get(b"k%d" % index, r=2).values == (b"v%d" % index,)
+    assert processes_under(tmp_path) == []
