@@ -1547,6 +1547,21 @@ class LocalCluster:
             totals["completed"] += int(metrics.get("dynamokv_member_transfers_completed_total", 0))
         return totals
 
+    def next_node_name(self) -> str:
+        """The name :meth:`join` gives the next node: ``node-K``, K one past the node count,
+        or past that while the name is taken. A node that left keeps its name: its
+        directory holds its files, and every member remembers it as ``left`` (a node never
+        comes back under a departed node's identity), so a newcomer gets a fresh one."""
+        departed = {Path(home).name for home in self.left}
+        index = len(self.processes) + 1
+        while (
+            f"node-{index}" in self.processes
+            or f"node-{index}" in departed
+            or (self.directory / f"node-{index}").exists()
+        ):
+            index += 1
+        return f"node-{index}"
+
     def join(
         self,
         *,
@@ -1576,10 +1591,7 @@ class LocalCluster:
             self._load_if_changed()
             if not self.processes:
                 raise ClusterError(f"no cluster in {self.directory}; `dynamokv cluster up` first")
-            index = len(self.processes) + 1
-            while f"node-{index}" in self.processes:
-                index += 1
-            name = f"node-{index}"
+            name = self.next_node_name()
             home = self.directory / name
             logs = self.directory / "logs"
             if self.hosts is not None:

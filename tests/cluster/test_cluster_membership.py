@@ -269,3 +269,17 @@ def test_a_join_waits_for_a_paused_node_and_lets_another_shell_resume_it(
             for index in range(30):
                 assert client.get(b"k%d" % index, r=2).values == (b"v%d" % index,)
     assert processes_under(tmp_path) == []
+
+
+def test_a_node_that_left_never_lends_its_name_to_a_newcomer(tmp_path: Path) -> None:
+    """Every member remembers a departed node as ``left`` and its directory keeps its files,
+    so the next join gets a fresh name (and a fresh directory) and the ring takes it in."""
+    with LocalCluster(tmp_path / "cluster", nodes=3, partition_count=64) as cluster:
+        cluster.up()
+        assert cluster.join() == "node-4"
+        assert cluster.leave("node-4") == "node-4"
+        assert cluster.next_node_name() == "node-5"
+        assert cluster.join() == "node-5"
+        assert "node-5" in cluster.member_view("node-1")
+        assert cluster.member_view("node-1")["node-5"]["status"] == "normal"
+    assert processes_under(tmp_path) == []
