@@ -24,6 +24,13 @@ writable (Dynamo §4.6):
     at the end of the window.
 ``pause``
     SIGSTOP of one node (a long GC pause, a hung disk), SIGCONT at the end.
+``membership``
+    a new node joins the ring (``cluster join``: the old owners stream it the partitions it
+    takes over while they keep serving) and leaves it again at the end of the window
+    (``cluster leave``: it hands every partition back), Dynamo §4.8.1. Not a failure: no
+    request need fail, but every acknowledged write must survive both moves. Only the
+    carts workload takes it, since a strict quorum's read-your-writes holds only on a
+    ring that does not change (the old and new owners share no quorum while data moves).
 
 The window's interval (``start_ns`` to ``end_ns``, on the clock the recorder uses) lets
 the report attribute every request to the fault it ran under.
@@ -43,7 +50,7 @@ from dynamokv.spec.errors import ArgumentError
 
 __all__ = ["NEMESIS_KINDS", "FaultWindow", "Nemesis"]
 
-NEMESIS_KINDS = ("partition", "one-way", "kill", "pause")
+NEMESIS_KINDS = ("partition", "one-way", "kill", "pause", "membership")
 
 
 @dataclass
@@ -167,6 +174,13 @@ class Nemesis:
                 f"SIGKILL {','.join(chosen)}",
                 [partial(cluster.kill, victim) for victim in chosen],
                 [partial(cluster.restart, victim) for victim in chosen],
+            )
+        if kind == "membership":
+            joined: list[str] = []
+            return (
+                f"{cluster.next_node_name()} joins, then leaves",
+                [lambda: joined.append(cluster.join())],
+                [lambda: [cluster.leave(name) for name in joined]],
             )
         victim = rng.choice(names)
         return (

@@ -66,7 +66,8 @@ class ChaosConfig:
 
     Attributes:
         workload: ``carts`` or ``register``.
-        nemesis: fault kinds (``partition``, ``one-way``, ``kill``, ``pause``), in turn.
+        nemesis: fault kinds (``partition``, ``one-way``, ``kill``, ``pause``, and
+            ``membership`` for carts), in turn.
         seconds: how long the clients work while the nemesis runs.
         seed: every random choice of the run (schedule, victims, client keys).
         directory: where the cluster, its logs and the history are kept.
@@ -112,6 +113,12 @@ class ChaosConfig:
             raise ArgumentError("r and w must be in 1..3 (N = 3)")
         if not 1 <= self.seconds <= 24 * 3600:
             raise ArgumentError("seconds must be in 1..86400")
+        if self.workload == "register" and "membership" in self.nemesis:
+            raise ArgumentError(
+                "the register workload cannot take the membership nemesis: a strict "
+                "quorum's read-your-writes holds only on a ring that does not change "
+                "(Dynamo §4.8.1); use it with the carts workload"
+            )
 
 
 @dataclass
@@ -478,6 +485,8 @@ def _invalid_reasons(config: ChaosConfig, report: ChaosReport, recorder: Recorde
     if not report.windows:
         reasons.append("no fault window ran (is --seconds longer than the quiet time?)")
     for window in report.windows:
+        if window["kind"] == "membership":
+            continue  # a join or a leave breaks nothing: no request need fail
         end = window["end_ns"] or math.inf
         # A request that failed while the fault was on, even one sent just before it began
         # (a request in flight when a node is paused times out inside the window).

@@ -36,7 +36,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--nemesis",
         default="partition,one-way,kill,pause",
-        help="fault kinds, in turn: partition, one-way, kill, pause (default: all)",
+        help=(
+            "fault kinds, in turn: partition, one-way, kill, pause (the default: all four), "
+            "and membership (a node joins, then leaves; carts only)"
+        ),
     )
     parser.add_argument(
         "--seconds", type=float, default=DEFAULT_SECONDS, help="length of a run (default 60)"

@@ -18,6 +18,7 @@ import pytest
 from conftest import processes_under
 from dynamokv.impl.chaos import ChaosConfig, run_chaos
 from dynamokv.impl.cli import main
+from dynamokv.spec.errors import ArgumentError
 
 EVERY_NEMESIS = ("partition", "one-way", "kill", "pause")
 
@@ -107,3 +108,29 @@ def test_a_netns_cluster_survives_the_nemesis_and_leaves_nothing(tmp_path: Path)
     suffixes = sorted(set(created_suffixes()) - before)
     assert suffixes and leftovers(suffixes) == ([], [])
     assert processes_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_union_carts_lose_nothing_while_nodes_join_and_leave_between_crashes(
+    tmp_path: Path,
+) -> None:
+    """A node joins and leaves again between crashes: the old owners stream it the
+    partitions it takes over, and it hands them back when it leaves (Dynamo §4.8.1); no
+    acknowledged union add is lost, and the newcomer of the second window gets a name no
+    node has had (the first one left)."""
+    report = run_chaos(
+        _short(tmp_path, nemesis=("membership", "kill"), seconds=40.0, fault_seconds=3.0)
+    )
+    assert report.nemesis_errors == []
+    assert report.violations == [], report.violations[:5]
+    assert report.carts["union"]["lost"] == 0, report.carts["union"]
+    assert report.carts["lww"]["lost"] > 0
+    joins = [window["detail"] for window in report.windows if window["kind"] == "membership"]
+    assert joins[:2] == ["node-6 joins, then leaves", "node-7 joins, then leaves"], joins
+    assert report.valid, report.invalid_reasons
+    assert processes_under(tmp_path) == []
+
+
+def test_a_register_run_refuses_the_membership_nemesis(tmp_path: Path) -> None:
+    with pytest.raises(ArgumentError, match="ring that does not change"):
+        _short(tmp_path, workload="register", nemesis=("membership",))
