@@ -362,6 +362,7 @@ def run_chaos(
             "reads_ok": sum(r.ok for r in gets),
             "writes": len(puts),
             "writes_ok": sum(r.ok for r in puts),
+            "deletes_ok": sum(r.ok for r in puts if r.kind == "delete"),
             "stale_reads": sum("property 4" in v for v in history.violations),
         }
     _check_durable(recorder, owners, held, history)

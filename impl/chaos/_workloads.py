@@ -48,6 +48,10 @@ OPERATION_SECONDS_MAX = 10.0
 AVOID_SECONDS = 1.0
 """How long a client tries a node that just failed it only after the others."""
 
+REGISTER_DELETE_FRACTION = 0.2
+"""The share of register writes that delete the register (a tombstone put): a read after an
+acknowledged delete must not return the value it deleted."""
+
 UNION = "union"
 LWW = "lww"
 
@@ -183,7 +187,8 @@ def run_cart_client(
 def run_register_client(
     workload: Workload, client_id: int, registers: Sequence[bytes], seed: int
 ) -> None:
-    """One register client's loop: read, and half the time write a fresh value after it."""
+    """One register client's loop: read, and half the time write after it with the read's
+    context: a fresh value, or (:data:`REGISTER_DELETE_FRACTION` of the writes) a delete."""
     rng = random.Random(seed)
     pool = ClientPool(workload)
     recorder = workload.recorder
@@ -200,7 +205,8 @@ def run_register_client(
                 continue
             if not write:
                 continue
-            value = b"r%d-%d" % (client_id, sequence)
+            deleting = rng.random() < REGISTER_DELETE_FRACTION
+            value = None if deleting else b"r%d-%d" % (client_id, sequence)
             record = recorder.put(pool(node), client_id, node, key, value, reply.context, None)
             if not record.ok:
                 pool.failed(node)

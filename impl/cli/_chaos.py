@@ -27,9 +27,9 @@ def register(subparsers: Any) -> None:
             "kills and pauses nodes in turn, then check the recorded history with the "
             "simulator's checkers. carts: each client reads a cart, resolves its siblings and "
             "adds an item; union-resolving and last-write-wins clients run side by side and "
-            "the table gives the acknowledged items each lost. register: reads and writes "
-            "under a strict quorum (R+W>N); no read may miss a write acknowledged before it "
-            "began. Prints the seed, and where the history and node logs are kept."
+            "the table gives the acknowledged items each lost. register: reads, writes and "
+            "deletes under a strict quorum (R+W>N); no read may miss a write acknowledged "
+            "before it began. Prints the seed, and where the history and node logs are kept."
         ),
     )
     parser.add_argument("--workload", choices=("carts", "register"), default="carts")
@@ -208,13 +208,15 @@ def _print_report(report: Any) -> None:
     if report.register:
         register = report.register
         table = Table(title=f"register under a strict quorum: {title}", title_justify="left")
-        for column in ("reads", "reads ok", "writes", "writes ok", "stale reads (property 4)"):
+        columns = ("reads", "reads ok", "writes", "writes ok", "of them deletes")
+        for column in (*columns, "stale reads (property 4)"):
             table.add_column(column, justify="right")
         table.add_row(
             f"{register['reads']:,}",
             f"{register['reads_ok']:,}",
             f"{register['writes']:,}",
             f"{register['writes_ok']:,}",
+            f"{register['deletes_ok']:,}",
             f"{register['stale_reads']:,}",
         )
         console.print(table)

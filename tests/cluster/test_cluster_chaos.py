@@ -64,6 +64,7 @@ def test_register_reads_are_never_stale_under_a_strict_quorum(tmp_path: Path) ->
     )
     assert report.violations == [], report.violations[:5]
     assert report.register["writes_ok"] > 100 and report.register["stale_reads"] == 0
+    assert report.register["deletes_ok"] > 10  # a read after a delete is checked too
     assert not [reason for reason in report.invalid_reasons if "failed during" in reason]
 
 
