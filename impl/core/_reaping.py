@@ -20,7 +20,11 @@ The grace period covers what the vote cannot see: a write still in flight, a hin
 owner kept by a substitute (§4.6), data a former owner has yet to hand off (§4.8.1). A
 substitute down for longer than the grace period can bring a deleted value back when it
 replays its hint, so the grace period must outlast the longest outage a hint holder may
-come back from (Cassandra's ``gc_grace_seconds`` makes the same trade).
+come back from (Cassandra's ``gc_grace_seconds`` makes the same trade). A former owner
+keeps a key until *every* new owner has acknowledged its handoff, which one unreachable
+new owner can stretch past any grace period; so a new owner that acknowledges a batch its
+copy supersedes sends the sender that copy first (a read repair), and the former owner
+holds the tombstone, not the deleted value, from the first acknowledgement on.
 
 **Who reaps.** The first node of a key's preference list, the *reaper*, runs rounds every
 ``reap_interval_ticks``: it asks the other owners about up to ``reap_keys_per_round_max``

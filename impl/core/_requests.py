@@ -321,6 +321,12 @@ class RequestPath:
 
         Returns how many keys the merge changed.
         """
+        return self._merge_many(items, *after)[1]
+
+    def _merge_many(
+        self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
+    ) -> tuple[dict[bytes, tuple[Version, ...]], int]:
+        """:meth:`merge_many`, returning each key's merged versions too."""
         store = self.store
         merge = self.seams.merge_versions
         bound = self.config.versions_per_key_max
@@ -339,7 +345,7 @@ class RequestPath:
                 changed += 1
             merged_items[key] = merged
         store.write_many(tuple(merged_items.items()), *after)
-        return changed
+        return merged_items, changed
 
     # -- the client's request ----------------------------------------------------------------
 
@@ -596,9 +602,21 @@ class RequestPath:
         self.hints.on_ack(message)
 
     def on_transfer_batch(self, message: TransferBatch) -> None:
-        """Partition handoff (Dynamo §4.8.1): merge, never overwrite; ack once durable."""
+        """Partition handoff (Dynamo §4.8.1): merge, never overwrite; ack once durable.
+
+        A key whose sent versions this node's copy supersedes (a delete the former owner
+        never saw, say) goes back to the sender as a read repair, sent before the ack: a
+        former owner that keeps the key until every new owner has it then keeps the
+        tombstone, not the deleted value, so once the tombstone is reaped a handoff
+        finished later cannot bring the value back.
+        """
         ack = TransferAck(self.node_id, message.src, message.transfer_id, message.batch_id)
-        self.merge_many(message.items, AckWhenDurable(ack))
+        merged_items, _changed = self._merge_many(message.items, AckWhenDurable(ack))
+        me = self.node_id
+        for key, incoming in message.items:
+            merged = merged_items[key]
+            if any(version not in merged for version in incoming):
+                self.out.send(ReadRepair(me, message.src, key, merged))
 
     def on_repair_push(self, message: RepairPush) -> int:
         """Anti-entropy repair (Dynamo §4.7): merge by vector clock, never overwrite.

@@ -573,6 +573,32 @@ def test_a_transfer_batch_is_merged_and_acked_only_once_durable() -> None:
     assert [e for e in acks] == [core.TransferAck("n2", "n4", 9, 1)]
 
 
+def test_a_transfer_batch_the_new_owner_supersedes_goes_back_to_the_sender_as_a_repair() -> None:
+    """A former owner hands off a value that a delete has since superseded at the new
+    owner: the new owner answers with a read repair, sent before its ack, so the former
+    owner, which keeps the key until every new owner has it, keeps the tombstone from then
+    on; a handoff it finishes after the tombstone is reaped cannot bring the value back. A
+    batch the new owner does not supersede gets no repair.
+
+    Reference: Dynamo §4.8.1
+    """
+    disk = SimDisk()
+    node = _node(disk)
+    value = Version(b"cart", ("n4", 1), ())
+    tombstone = Version(None, ("n3", 2), (("n4", 1),))
+    _carry_out(disk, node.step(Receive(WriteRequest("n3", "n2", 1, KEY, (tombstone,))), 0))
+    batch = core.TransferBatch("n4", "n2", 9, 1, 0, 2, "n1#1", ((KEY, (value,)),))
+    effects = _carry_out(disk, node.step(Receive(batch), 1))
+    repairs = [e for e in effects if isinstance(e, Message)]
+    assert repairs == [core.ReadRepair("n2", "n4", KEY, (tombstone,))]
+    assert disk.read_versions(KEY) == (tombstone,)
+    other = b"other-key"
+    fresh = Version(b"fresh", ("n4", 3), ())
+    batch = core.TransferBatch("n4", "n2", 9, 2, 0, 2, "n1#1", ((other, (fresh,)),))
+    effects = _carry_out(disk, node.step(Receive(batch), 2))
+    assert [e for e in effects if isinstance(e, Message)] == []
+
+
 def test_a_later_step_reads_the_storage_not_an_earlier_steps_write() -> None:
     """A step's own writes are read back only within that step (the driver applies them
     after it returns); from the next step on, the storage is the truth, and it can change

@@ -123,6 +123,24 @@ def test_a_second_delete_starts_the_grace_period_again() -> None:
     assert set(cluster.holders(b"cart").values()) == {()}
 
 
+def test_a_former_owner_handing_off_late_does_not_bring_a_deleted_value_back() -> None:
+    """A former owner keeps a key until every new owner has acknowledged its handoff; cut
+    off from one of them, it kept the old value past the delete and the reap, and the
+    handoff it finished on a later ring gave the value back to owners that had forgotten
+    the tombstone (seed 120007 of a 4-node sweep with churn, the WAL store and a grace of
+    200 ticks: property 7). The new owners that acknowledge its batch now send it the
+    tombstone first, so what it hands off late is the tombstone."""
+    config = SimConfig(
+        nodes=4,
+        faults=("crash", "partition", "drop", "dup", "reorder", "churn"),
+        storage="store",
+        tombstone_grace_ticks=200,
+    )
+    report, _, _ = simulate(120007, config)
+    assert report.violations == []
+    assert report.tombstones_reaped > 0
+
+
 def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
     """Put a key on its three owners, then delete it while one owner is down: n4, which
     owns nothing of the key, keeps the tombstone as a hint for it (Dynamo §4.6)."""
