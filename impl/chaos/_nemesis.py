@@ -176,11 +176,16 @@ class Nemesis:
                 [partial(cluster.restart, victim) for victim in chosen],
             )
         if kind == "membership":
-            joined: list[str] = []
+            newcomers: list[str] = []
+
+            def leave_again() -> None:
+                for name in newcomers:
+                    cluster.leave(name)
+
             return (
                 f"{cluster.next_node_name()} joins, then leaves",
-                [lambda: joined.append(cluster.join())],
-                [lambda: [cluster.leave(name) for name in joined]],
+                [lambda: newcomers.append(cluster.join())],
+                [leave_again],
             )
         victim = rng.choice(names)
         return (
