@@ -615,7 +615,9 @@ class RequestPath:
         me = self.node_id
         for key, incoming in message.items:
             merged = merged_items[key]
-            if any(version not in merged for version in incoming):
+            # Nothing held (a late copy of what this node reaped, merged into nothing):
+            # nothing to tell; the sender drops the key once every new owner acks.
+            if merged and any(version not in merged for version in incoming):
                 self.out.send(ReadRepair(me, message.src, key, merged))
 
     def on_repair_push(self, message: RepairPush) -> int:
