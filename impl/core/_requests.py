@@ -316,17 +316,11 @@ class RequestPath:
 
     def merge_many(
         self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
-    ) -> int:
+    ) -> tuple[dict[bytes, tuple[Version, ...]], int]:
         """Merge several keys' incoming versions in one persist (one group commit).
 
-        Returns how many keys the merge changed.
+        Returns each key's merged versions, and how many keys the merge changed.
         """
-        return self._merge_many(items, *after)[1]
-
-    def _merge_many(
-        self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
-    ) -> tuple[dict[bytes, tuple[Version, ...]], int]:
-        """:meth:`merge_many`, returning each key's merged versions too."""
         store = self.store
         merge = self.seams.merge_versions
         bound = self.config.versions_per_key_max
@@ -611,7 +605,7 @@ class RequestPath:
         finished later cannot bring the value back.
         """
         ack = TransferAck(self.node_id, message.src, message.transfer_id, message.batch_id)
-        merged_items, _changed = self._merge_many(message.items, AckWhenDurable(ack))
+        merged_items, _changed = self.merge_many(message.items, AckWhenDurable(ack))
         me = self.node_id
         for key, incoming in message.items:
             merged = merged_items[key]
@@ -627,7 +621,7 @@ class RequestPath:
         """
         if not message.items:
             return 0
-        return self.merge_many(message.items)
+        return self.merge_many(message.items)[1]
 
     def on_forward(self, message: ForwardRequest) -> None:
         """A node outside the preference list hands this owner a put to coordinate."""
