@@ -141,6 +141,23 @@ def test_a_former_owner_handing_off_late_does_not_bring_a_deleted_value_back() -
     assert report.tombstones_reaped > 0
 
 
+def test_a_hint_replayed_after_the_reap_beside_a_new_put_does_not_bring_the_value_back() -> None:
+    """A substitute down longer than the grace period replays a hint of a value that was
+    deleted and reaped meanwhile, to an owner that has since taken a new put of the key:
+    the owner remembers what it reaped and leaves the value out rather than keep it beside
+    the put as a sibling (seed 160066 of a sweep with a grace of 100 ticks, shorter than
+    the simulator's longest crash: property 7)."""
+    config = SimConfig(
+        ops=1500,
+        keys=3,
+        faults=("crash", "partition", "drop", "dup", "reorder", "churn"),
+        tombstone_grace_ticks=100,
+    )
+    report, _, _ = simulate(160066, config)
+    assert report.violations == []
+    assert report.tombstones_reaped > 0
+
+
 def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
     """Put a key on its three owners, then delete it while one owner is down: n4, which
     owns nothing of the key, keeps the tombstone as a hint for it (Dynamo §4.6)."""
