@@ -550,7 +550,12 @@ class Node:
         self.transfers.sweep(ring, self.ring_state, now)
         if self.member_config.anti_entropy_enabled:
             self.anti_entropy_rounds.tick(ring, now)
-        if self.transfers.in_flight:
+        # The reaper's grace runs only while no data waits to move: no transfer of this
+        # node's running, and no member leaving (a leaving node holds data it has yet to
+        # hand off, and may keep it past any grace period while it is cut off).
+        if self.transfers.in_flight or any(
+            entry.status == "leaving" for entry in gossip.members.values()
+        ):
             self._quiet_since = now
         self.reaper.tick(ring, self.ring_state.version, quiet_ticks=now - self._quiet_since)
 

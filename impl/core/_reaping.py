@@ -14,7 +14,9 @@ nothing supersedes it any more.
   that superseded them, all tombstones too (:func:`holds_tombstones`); and
 * a grace period (``tombstone_grace_ticks``) has passed since the reaper stored the
   tombstones it holds (other tombstones for the key, from a second delete, start it
-  again), and since it adopted its ring, with no partition transfer running there.
+  again), and since it adopted its ring, with no partition transfer running there and no
+  member ``leaving`` (a leaving node holds data it has yet to hand off, which an outage
+  can make it keep past any grace period).
 
 The grace period covers what the vote cannot see: a write still in flight, a hint for an
 owner kept by a substitute (§4.6), data a former owner has yet to hand off (§4.8.1). A
