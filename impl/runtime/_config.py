@@ -136,9 +136,9 @@ class NodeProcessConfig:
         gossip_period_ticks: one gossip round (and heartbeat) per this many ticks; every
             member should use the same period, since the failure detector learns it.
         tombstone_grace_seconds: a deleted key is reaped (forgotten, then compacted away)
-            once every owner holds its tombstone and it has been stored this long; it
-            must outlast any outage a node holding a hint for the key may come back from
-            (0: never reap).
+            once every owner holds its tombstone and it has been stored this long, with
+            no member leaving meanwhile; it must outlast any outage a node holding a hint
+            for the key may come back from (0: never reap).
         tls: mutual TLS between peers (and optionally HTTPS), or ``None``.
     """
 
