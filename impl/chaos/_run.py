@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from dynamokv.impl.client import Client, GetReply
-from dynamokv.impl.core import NodeConfig, covers
+from dynamokv.impl.core import NodeConfig, Version, covers
 from dynamokv.impl.runtime._local_cluster import LocalCluster
+from dynamokv.impl.runtime._metrics import TOMBSTONES_HELD_METRIC, TOMBSTONES_REAPED_METRIC
 from dynamokv.impl.sim import History, OpRecord
 from dynamokv.spec.errors import ArgumentError
 
@@ -57,6 +58,12 @@ WORKLOADS = ("carts", "register")
 SETTLE_SECONDS_MAX = 120.0
 """After the faults: the longest wait for every node to be back and the hints drained."""
 
+REAP_SECONDS_MAX = 60.0
+"""With ``reap_grace_seconds``: how much longer than the grace to wait for the last reaps."""
+
+FINAL_READER = 1_000
+"""The client id of the reads made after the reaps."""
+
 Say = Callable[[str], None]
 
 
@@ -83,6 +90,10 @@ class ChaosConfig:
         r: the cluster's read quorum (default 2).
         w: the cluster's write quorum (default 2); ``r + w <= 3`` on a register run is a
             planted weakness that the checker must catch (stale reads).
+        reap_grace_seconds: the nodes' ``tombstone_grace_seconds``: with a few seconds, a
+            register run's deleted keys are reaped while the nemesis works, and a value a
+            reaped tombstone deleted that came back would be a stale read. ``None``: the
+            nodes' default (an hour: nothing is reaped within a run).
     """
 
     workload: str
@@ -101,6 +112,7 @@ class ChaosConfig:
     acknowledged_adds_min: int = 2000
     r: int = 2
     w: int = 2
+    reap_grace_seconds: int | None = None
 
     def __post_init__(self) -> None:
         if self.workload not in WORKLOADS:
@@ -113,6 +125,8 @@ class ChaosConfig:
             raise ArgumentError("r and w must be in 1..3 (N = 3)")
         if not 1 <= self.seconds <= 24 * 3600:
             raise ArgumentError("seconds must be in 1..86400")
+        if self.reap_grace_seconds is not None and not 1 <= self.reap_grace_seconds <= 86400:
+            raise ArgumentError("reap grace must be in 1..86400 seconds")
         if self.workload == "register" and "membership" in self.nemesis:
             raise ArgumentError(
                 "the register workload cannot take the membership nemesis: a strict "
@@ -258,6 +272,11 @@ def run_chaos(
         netns=config.netns,
         tls=config.tls,
         progress=say,
+        cluster_options=(
+            {}
+            if config.reap_grace_seconds is None
+            else {"tombstone_grace_seconds": config.reap_grace_seconds}
+        ),
     ) as cluster:
         cluster.up()
         report.logs_path = str(cluster.directory / "logs")
@@ -336,6 +355,13 @@ def run_chaos(
         ]
         say("faults over: waiting for every node to be back and every hint handed off")
         _settle(cluster, say)
+        if config.reap_grace_seconds is not None and config.workload == "register":
+            _await_reaping(cluster, config.reap_grace_seconds, say)
+            # Reads after the reaps, judged with the rest: a deleted value that came back
+            # is a read older than the delete acknowledged before it.
+            with client_factory(cluster.http_address(1), config.timeout_seconds * 4) as client:
+                for register in registers:
+                    recorder.get(client, FINAL_READER, "node-1", register, None)
         keys = sorted({record.key for record in recorder.records})
         owners = _owners(cluster, keys, client_factory)
         if config.workload == "carts":
@@ -343,13 +369,20 @@ def run_chaos(
                 lambda key: _read_all(cluster, key, client_factory, config.nodes), families
             )
             report.carts = summarize_adds(workload.adds, final)
+        # Counted by each node since it last started: a lower bound over the run.
+        tombstones_reaped = sum(
+            int(cluster.metrics(name).get(TOMBSTONES_REAPED_METRIC, 0)) for name in cluster.names
+        )
         cluster.down()
         held = {
             name: stored_versions(cluster.processes[name].data_dir, keys) for name in cluster.names
         }
     recorder.finish()
+    reaping = config.reap_grace_seconds is not None
     history = History(
-        records=recorder.records, vector_clock_threshold=NodeConfig().vector_clock_threshold
+        records=recorder.records,
+        vector_clock_threshold=NodeConfig().vector_clock_threshold,
+        reaping=reaping,
     )
     history.check_phantoms()
     history.check_false_siblings()
@@ -363,9 +396,10 @@ def run_chaos(
             "writes": len(puts),
             "writes_ok": sum(r.ok for r in puts),
             "deletes_ok": sum(r.ok for r in puts if r.kind == "delete"),
+            "tombstones_reaped": tombstones_reaped,
             "stale_reads": sum("property 4" in v for v in history.violations),
         }
-    _check_durable(recorder, owners, held, history)
+    _check_durable(recorder, owners, held, history, reaping=reaping)
     report.violations = list(history.violations)
     report.requests = len(recorder.records)
     adds_by_kind = _adds_by_kind(workload.adds, report.windows)
@@ -421,6 +455,21 @@ def _settle(cluster: LocalCluster, say: Say) -> None:
     say(f"hints still pending after {SETTLE_SECONDS_MAX:.0f} s")
 
 
+def _await_reaping(cluster: LocalCluster, grace_seconds: int, say: Say) -> None:
+    """Until no node holds a tombstone (every deleted key reaped), bounded."""
+    deadline = time.monotonic() + grace_seconds + REAP_SECONDS_MAX
+    say("waiting until every deleted register is reaped")
+    # Bounded by the deadline; each try reads every node's metrics once.
+    while time.monotonic() < deadline:
+        held = sum(
+            int(cluster.metrics(name).get(TOMBSTONES_HELD_METRIC, 1)) for name in cluster.names
+        )
+        if held == 0:
+            return
+        time.sleep(0.5)
+    say(f"tombstones still held {grace_seconds + REAP_SECONDS_MAX:.0f} s after the faults")
+
+
 def _owners(
     cluster: LocalCluster, keys: list[bytes], client_factory: Callable[[str, float], Client]
 ) -> dict[bytes, list[str]]:
@@ -467,13 +516,40 @@ def _check_durable(
     owners: dict[bytes, list[str]],
     held: dict[str, dict[bytes, frozenset[Any]]],
     history: History,
+    *,
+    reaping: bool,
 ) -> None:
-    """Property 1 at rest: every owner holds each acknowledged version or a successor."""
+    """Property 1 at rest: every owner holds each acknowledged version or a successor.
+
+    With ``reaping`` a delete's tombstone may be gone, so what a delete superseded is
+    checked instead: a version an acknowledged delete superseded need not be held (its
+    absence is the point), and an acknowledged tombstone is kept if no value it deleted is
+    held.
+    """
+    # Per key, the acknowledged tombstones that no other acknowledged tombstone supersedes:
+    # a version one of them covers is covered by whatever covers it.
+    deletes: dict[bytes, list[Version]] = {}
+    if reaping:
+        for record in recorder.acked():
+            tombstone = record.version
+            if record.kind == "delete" and tombstone is not None:
+                latest = deletes.setdefault(record.key, [])
+                if not covers(tuple(latest), tombstone):
+                    latest[:] = [t for t in latest if not covers((tombstone,), t)]
+                    latest.append(tombstone)
     missing: dict[tuple[bytes, str], int] = {}
     for record in recorder.acked():
-        assert record.version is not None
+        version = record.version
+        assert version is not None
+        deleted_by = tuple(deletes.get(record.key, ()))
         for owner in owners.get(record.key, []):
-            if not covers(held[owner][record.key], record.version):
+            stored = held[owner][record.key]
+            if reaping and version.value is None:
+                if not any(v.value is not None and covers((version,), v) for v in stored):
+                    continue
+            elif reaping and covers(deleted_by, version):
+                continue
+            if not covers(stored, version):
                 missing[(record.key, owner)] = missing.get((record.key, owner), 0) + 1
     for (key, owner), count in sorted(missing.items()):
         history.violations.append(
@@ -507,6 +583,8 @@ def _invalid_reasons(config: ChaosConfig, report: ChaosReport, recorder: Recorde
             )
         if not report.carts.get(LWW, {}).get("lost"):
             reasons.append("the last-write-wins carts lost nothing")
+    elif config.reap_grace_seconds is not None and not report.register.get("tombstones_reaped"):
+        reasons.append("no tombstone was reaped (is --seconds long enough for the grace?)")
     if report.nemesis_errors:
         reasons.append(f"the nemesis failed: {report.nemesis_errors[0]}")
     return reasons

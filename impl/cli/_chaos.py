@@ -67,6 +67,16 @@ def register(subparsers: Any) -> None:
         default=2,
         help="write quorum W (default 2); a register run with R+W<=N shows stale reads",
     )
+    parser.add_argument(
+        "--reap-grace",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "register: reap deleted keys once every owner holds the tombstone and SECONDS "
+            "have passed, so reaping runs under the nemesis (default: the nodes' hour)"
+        ),
+    )
     parser.add_argument("--netns", action="store_true", help="network-namespace hosts (root)")
     parser.add_argument("--tls", action="store_true", help="mutual TLS and HTTPS")
     parser.add_argument(
@@ -126,6 +136,7 @@ def _chaos(args: argparse.Namespace) -> int:
                 acknowledged_adds_min=args.min_adds,
                 r=args.r,
                 w=args.w,
+                reap_grace_seconds=args.reap_grace,
             )
         except ArgumentError as error:
             raise CliError(str(error)) from error
@@ -208,7 +219,7 @@ def _print_report(report: Any) -> None:
     if report.register:
         register = report.register
         table = Table(title=f"register under a strict quorum: {title}", title_justify="left")
-        columns = ("reads", "reads ok", "writes", "writes ok", "of them deletes")
+        columns = ("reads", "reads ok", "writes", "writes ok", "of them deletes", "reaped")
         for column in (*columns, "stale reads (property 4)"):
             table.add_column(column, justify="right")
         table.add_row(
@@ -217,6 +228,7 @@ def _print_report(report: Any) -> None:
             f"{register['writes']:,}",
             f"{register['writes_ok']:,}",
             f"{register['deletes_ok']:,}",
+            f"{register['tombstones_reaped']:,}",
             f"{register['stale_reads']:,}",
         )
         console.print(table)
@@ -279,6 +291,11 @@ def _print_report(report: Any) -> None:
         f"--seconds {config.seconds:g} --nemesis {','.join(config.nemesis)}"
         f"{f' -r {config.r}' if config.r != 2 else ''}{f' -w {config.w}' if config.w != 2 else ''}"
         f"{' --netns' if config.netns else ''}{' --tls' if config.tls else ''}"
+        + (
+            f" --reap-grace {config.reap_grace_seconds}"
+            if config.reap_grace_seconds is not None
+            else ""
+        )
     )
 
 

@@ -25,6 +25,8 @@ __all__ = [
     "LATENCY_BUCKETS_SECONDS",
     "PARTITIONS_OWNED_METRIC",
     "SIZE_BUCKETS",
+    "TOMBSTONES_HELD_METRIC",
+    "TOMBSTONES_REAPED_METRIC",
     "Counter",
     "Histogram",
     "MetricsRegistry",
@@ -38,6 +40,13 @@ PARTITIONS_OWNED_METRIC = "dynamokv_partitions_owned"
 
 HINTS_PENDING_METRIC = "dynamokv_hints_pending"
 """Gauge: hints a node keeps for other owners (Dynamo §4.6)."""
+
+TOMBSTONES_HELD_METRIC = "dynamokv_member_tombstones_held"
+"""Gauge: deleted keys a node stores only tombstones of (waiting to be reaped)."""
+
+TOMBSTONES_REAPED_METRIC = "dynamokv_member_tombstones_reaped_total"
+"""Counter: deleted keys a node forgot once every owner held the tombstone (since it
+started)."""
 
 LATENCY_BUCKETS_SECONDS = (
     0.0001,

@@ -117,6 +117,7 @@ from ._metrics import (
     HINTS_PENDING_METRIC,
     KEYS_METRIC,
     PARTITIONS_OWNED_METRIC,
+    TOMBSTONES_HELD_METRIC,
     MetricsRegistry,
 )
 from ._peers import InboundPeer, PeerAddress, PeerPool, PeerPoolOptions
@@ -578,7 +579,7 @@ class NodeProcess:
             node.transfers_in_flight,
         )
         yield (
-            "dynamokv_member_tombstones_held",
+            TOMBSTONES_HELD_METRIC,
             "gauge",
             "Deleted keys stored here as tombstones only, waiting to be reaped",
             (),

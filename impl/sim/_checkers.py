@@ -56,6 +56,10 @@ class History:
     excused_truncations: int = 0
     vector_clock_threshold: int = 10
     """The nodes' clock bound (Dynamo §4.4): a clock that reached it may have been cut."""
+    reaping: bool = False
+    """Whether the nodes reap tombstones: then a get need not return an acknowledged
+    tombstone, only none of the values it deleted (a put after the reap is concurrent with
+    the forgotten tombstone, and stands alone)."""
 
     def check_phantoms(self) -> None:
         """Property 2: values come from puts; a dot names one version."""
@@ -118,7 +122,9 @@ class History:
         then holds every dot its causal past holds. A key with a clock at the bound
         (``vector_clock_threshold`` entries) is compared with every earlier put instead.
         A long history of one key costs its gets times its concurrent puts, not times
-        all its puts.
+        all its puts. A get that finds nothing covers an acknowledged delete: "not found"
+        is what the delete asked for, whether its tombstone is still stored or was reaped.
+        With :attr:`reaping`, so does any get that returns none of the values it deleted.
         """
         puts: dict[bytes, list[OpRecord]] = {}
         gets: dict[bytes, list[tuple[int, OpRecord]]] = {}
@@ -151,6 +157,10 @@ class History:
                     assert put.version is not None
                     if covers(record.versions, put.version):
                         continue
+                    if put.version.value is None and self._respects_delete(
+                        record.versions, put.version
+                    ):
+                        continue
                     if put.version.context != put.context:
                         self.excused_truncations += 1
                         continue
@@ -162,6 +172,15 @@ class History:
                         )
                     )
         self.violations.extend(text for _, text in sorted(found))
+
+    def _respects_delete(self, returned: tuple[Version, ...], tombstone: Version) -> bool:
+        """Whether a get that returned ``returned`` and not ``tombstone`` read what the
+        delete asked for: nothing, or (with :attr:`reaping`) no value it deleted."""
+        if not returned:
+            return True
+        return self.reaping and not any(
+            version.value is not None and covers((tombstone,), version) for version in returned
+        )
 
 
 def _add_to_frontier(frontier: list[OpRecord], put: OpRecord) -> None:

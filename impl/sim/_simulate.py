@@ -476,7 +476,10 @@ def simulate(
         member_config=MemberConfig(tombstone_grace_ticks=config.tombstone_grace_ticks),
         seams=PLANTED_BUGS[config.planted_bug] if config.planted_bug else seams,
     )
-    history = History(vector_clock_threshold=config.vector_clock_threshold)
+    history = History(
+        vector_clock_threshold=config.vector_clock_threshold,
+        reaping=config.tombstone_grace_ticks is not None,
+    )
     report = SimReport(seed)
     workload = _Workload(cluster, config, history)
     workload.start()

@@ -69,6 +69,29 @@ def test_register_reads_are_never_stale_under_a_strict_quorum(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_a_deleted_register_reaped_under_the_nemesis_never_comes_back(tmp_path: Path) -> None:
+    """With a grace of one second the owners reap deleted registers during and after
+    partitions, kills and pauses, and every register is read once the reaps are done: a
+    value a reaped tombstone deleted that came back would be a read older than an
+    acknowledged delete (property 4), and an owner missing an acknowledged version that no
+    delete superseded would break property 1."""
+    report = run_chaos(
+        _short(
+            tmp_path,
+            workload="register",
+            seconds=30.0,
+            nemesis=("partition", "kill", "pause"),
+            keys=16,
+            reap_grace_seconds=1,
+        )
+    )
+    assert report.violations == [], report.violations[:5]
+    assert report.register["deletes_ok"] > 10 and report.register["stale_reads"] == 0
+    assert report.register["tombstones_reaped"] > 0
+    assert not [reason for reason in report.invalid_reasons if "reaped" in reason]
+
+
+@pytest.mark.slow
 def test_the_checker_catches_stale_reads_when_r_plus_w_is_not_above_n(tmp_path: Path) -> None:
     """The planted weakness: R=1, W=1 with N=3 under partitions must show property 4 fail."""
     report = run_chaos(
@@ -117,8 +140,8 @@ def test_union_carts_lose_nothing_while_nodes_join_and_leave_between_crashes(
 ) -> None:
     """A node joins and leaves again between crashes: the old owners stream it the
     partitions it takes over, and it hands them back when it leaves (Dynamo §4.8.1); no
-    acknowledged union add is lost, and the newcomer of the second window gets a name no
-    node has had (the first one left)."""
+    acknowledged union add is lost, and a newcomer of a later window gets a name no node
+    has had (the earlier one left)."""
     report = run_chaos(
         _short(tmp_path, nemesis=("membership", "kill"), seconds=40.0, fault_seconds=3.0)
     )
@@ -126,8 +149,11 @@ def test_union_carts_lose_nothing_while_nodes_join_and_leave_between_crashes(
     assert report.violations == [], report.violations[:5]
     assert report.carts["union"]["lost"] == 0, report.carts["union"]
     assert report.carts["lww"]["lost"] > 0
-    joins = [window["detail"] for window in report.windows if window["kind"] == "membership"]
-    assert joins[:2] == ["node-6 joins, then leaves", "node-7 joins, then leaves"], joins
+    newcomers = [
+        window["detail"].split()[0] for window in report.windows if window["kind"] == "membership"
+    ]
+    # One window or more, as the machine's speed allows; each newcomer gets a fresh name.
+    assert newcomers[:1] == ["node-6"] and len(set(newcomers)) == len(newcomers), newcomers
     assert report.valid, report.invalid_reasons
     assert processes_under(tmp_path) == []
 
@@ -135,3 +161,36 @@ def test_union_carts_lose_nothing_while_nodes_join_and_leave_between_crashes(
 def test_a_register_run_refuses_the_membership_nemesis(tmp_path: Path) -> None:
     with pytest.raises(ArgumentError, match="ring that does not change"):
         _short(tmp_path, workload="register", nemesis=("membership",))
+
+
+@pytest.mark.parametrize("reaping", [False, True])
+def test_property_1_at_rest_with_reaping_checks_what_a_delete_superseded(reaping: bool) -> None:
+    """With reaping an owner need not hold an acknowledged tombstone or the value it
+    deleted, only none of the deleted values; without, it must hold the tombstone."""
+    from dynamokv.impl.chaos._recorder import Recorder
+    from dynamokv.impl.chaos._run import _check_durable
+    from dynamokv.impl.core import Version
+    from dynamokv.impl.sim import History, OpRecord
+
+    value = Version(b"socks", ("n1", 1), ())
+    tombstone = Version(None, ("n1", 2), (("n1", 1),))
+    after = Version(b"shoes", ("n2", 1), ())
+    recorder = Recorder()
+    recorder.records += [
+        OpRecord(1, "put", b"k", "n1", 0, 2, b"socks", (), 10, True, value),
+        OpRecord(1, "delete", b"k", "n1", 20, 2, None, (("n1", 1),), 30, True, tombstone),
+        OpRecord(2, "put", b"k", "n2", 40, 2, b"shoes", (), 50, True, after),
+    ]
+    held = {
+        "n1": {b"k": frozenset({after})},  # reaped, then written again
+        "n2": {b"k": frozenset({after, value})},  # the deleted value came back
+    }
+    history = History()
+    _check_durable(recorder, {b"k": ["n1", "n2"]}, held, history, reaping=reaping)
+    if reaping:
+        assert history.violations == ["property 1: n2 lacks 1 acknowledged version(s) of b'k'"]
+    else:
+        assert history.violations == [
+            "property 1: n1 lacks 2 acknowledged version(s) of b'k'",
+            "property 1: n2 lacks 1 acknowledged version(s) of b'k'",
+        ]

@@ -13,6 +13,7 @@ from conftest import processes_under
 from dynamokv.impl.cli._bench_reap import compact_store, directory_bytes
 from dynamokv.impl.client import Client, ClientError
 from dynamokv.impl.runtime._local_cluster import LocalCluster
+from dynamokv.impl.runtime._metrics import TOMBSTONES_HELD_METRIC, TOMBSTONES_REAPED_METRIC
 
 KEYS = [b"reap-%03d" % index for index in range(60)]
 DELETED = KEYS[:48]
@@ -28,7 +29,7 @@ def _asked_total(cluster: LocalCluster) -> int:
 
 def _reaped_total(cluster: LocalCluster) -> int:
     return sum(
-        int(cluster.metrics(name).get("dynamokv_member_tombstones_reaped_total", 0))
+        int(cluster.metrics(name).get(TOMBSTONES_REAPED_METRIC, 0))
         for name in cluster.names
         if cluster.is_up(name)
     )
@@ -37,8 +38,7 @@ def _reaped_total(cluster: LocalCluster) -> int:
 def _tombstones_held(cluster: LocalCluster) -> dict[str, int]:
     """Each node's deleted keys still stored as tombstones (-1: it did not answer)."""
     return {
-        name: int(cluster.metrics(name).get("dynamokv_member_tombstones_held", -1))
-        for name in cluster.names
+        name: int(cluster.metrics(name).get(TOMBSTONES_HELD_METRIC, -1)) for name in cluster.names
     }
 
 
