@@ -251,7 +251,7 @@ class Node:
         )
         self.requests.now = now
         if membership is None:  # gossip: the node reaps
-            self.requests.without_late_copies = self.reaper.without_late_copies
+            self.requests.is_stale_copy = self.reaper.is_stale_copy
         # The transitions of EVENTS, MESSAGES and AFTER_PERSIST, bound to this node's parts.
         self._events = _bind(self, EVENTS)
         self._messages = _bind(self, MESSAGES)
@@ -655,7 +655,7 @@ class Node:
 
     def _on_repair_push(self, message: RepairPush) -> None:
         self.stats_member.keys_repair_applied += self.requests.on_repair_push(message)
-        if self.requests.without_late_copies is not None:  # gossip: the node reaps
+        if self.requests.is_stale_copy is not None:  # gossip: the node reaps
             self.reaper.answer_repair(message.src, message.items)
 
     # -- tombstone reaping -------------------------------------------------------------------

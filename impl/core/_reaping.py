@@ -44,11 +44,14 @@ before the reap. Stored, such a copy brings the tombstone back, to be reaped a g
 period later, and while a hint holder keeps replaying (its acknowledgements lost) the key
 comes back round after round. So a node remembers what it reaped for
 ``reaped_memory_ticks`` after the reap or the last late copy (at most
-``reaped_memory_keys_max`` keys). A copy sent for the key is merged as if they were
-still there (:meth:`TombstoneReaper.without_late_copies`): the versions they cover,
-tombstones or deleted values, are left out, and what is newer is merged as usual. That
-holds whether the node holds nothing of the key or a put written since the reap: a deleted
-value a hint holder replays late must not come back beside the new put as a sibling. A
+``reaped_memory_keys_max`` keys). A copy sent for a key it holds nothing of, and that
+the reaped tombstones cover entirely, is merged as if they were still there
+(:meth:`TombstoneReaper.is_stale_copy`): into nothing, whether it carries tombstones or a
+deleted value. A copy with anything newer is merged as usual (a tombstone concurrent with
+a new put comes back beside it as a sibling, as without the memory). Leaving out only the
+covered part of such a copy was tried and is wrong: an owner that left a tombstone out
+beside a put while the others kept it would refuse every anti-entropy push of it, renewing
+its memory each time, and the replicas would never agree again. A
 replica that pushes such a copy in a Merkle exchange missed the reap: it is sent the reap
 again (:meth:`TombstoneReaper.answer_repair`). A crash forgets the memory; a late copy
 then comes back and is reaped again, as it would be without it.
@@ -215,19 +218,23 @@ class TombstoneReaper:
         elif key in self.stored_since:
             del self.stored_since[key]
 
-    def without_late_copies(self, key: bytes, incoming: tuple[Version, ...]) -> tuple[Version, ...]:
-        """``incoming``, sent by another node, less the versions that tombstones this
-        node reaped lately cover: late copies, merged as if those tombstones were still
-        there (they would supersede them). Leaving one out renews the memory of the key,
-        so a hint holder that keeps replaying is kept out for as long as it does."""
+    def is_stale_copy(
+        self, key: bytes, held: tuple[Version, ...], incoming: tuple[Version, ...]
+    ) -> bool:
+        """Whether ``incoming``, sent by another node for a key this node holds nothing
+        of, is only what tombstones it reaped lately cover: a late copy, merged as if
+        they were still there (into nothing). It renews the memory of the key, so a
+        hint holder that keeps replaying is kept out for as long as it does."""
+        if held:
+            return False
         entry = self.reaped.get(key)
         if entry is None or not incoming:
-            return incoming
+            return False
         tombstones = entry[1]
-        kept = tuple(version for version in incoming if not covers(tombstones, version))
-        if len(kept) != len(incoming):
-            self._remember(key, tombstones)
-        return kept
+        if not all(covers(tombstones, version) for version in incoming):
+            return False
+        self._remember(key, tombstones)
+        return True
 
     def answer_repair(self, src: str, items: Sequence[tuple[bytes, tuple[Version, ...]]]) -> None:
         """A replica pushed a repair: reap again, on ``src``, the keys this node holds

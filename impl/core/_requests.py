@@ -213,10 +213,10 @@ class RequestPath:
         self._hint_replay = next(self._op_ids)
         self._ops: dict[int, _Op] = {}
         self._timers: list[tuple[int, int]] = []
-        # A copy another node sends, less the late copies of tombstones this node reaped
-        # (:meth:`~dynamokv.impl.core._reaping.TombstoneReaper.without_late_copies`).
-        self.without_late_copies: (
-            Callable[[bytes, tuple[Version, ...]], tuple[Version, ...]] | None
+        # Whether a copy another node sends is a late copy of tombstones this node reaped
+        # (:meth:`~dynamokv.impl.core._reaping.TombstoneReaper.is_stale_copy`).
+        self.is_stale_copy: (
+            Callable[[bytes, tuple[Version, ...], tuple[Version, ...]], bool] | None
         ) = None
 
     # -- what the node asks ------------------------------------------------------------------
@@ -307,9 +307,9 @@ class RequestPath:
     def _write_local(self, key: bytes, incoming: tuple[Version, ...], *after: AfterPersist) -> None:
         """Merge a copy another node sent (a replica write, a repair, a replayed hint)."""
         held = self.store.read(key)
-        without_late_copies = self.without_late_copies
-        if without_late_copies is not None:
-            incoming = without_late_copies(key, incoming)
+        is_stale_copy = self.is_stale_copy
+        if is_stale_copy is not None and is_stale_copy(key, held, incoming):
+            incoming = ()
         merged = self.seams.merge_versions(held, incoming)
         invariant(len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, *after)
@@ -324,15 +324,15 @@ class RequestPath:
         store = self.store
         merge = self.seams.merge_versions
         bound = self.config.versions_per_key_max
-        without_late_copies = self.without_late_copies
+        is_stale_copy = self.is_stale_copy
         merged_items: dict[bytes, tuple[Version, ...]] = {}
         changed = 0
         for key, incoming in items:
             held = merged_items.get(key)
             if held is None:
                 held = store.read(key)
-            if without_late_copies is not None:
-                incoming = without_late_copies(key, incoming)
+            if is_stale_copy is not None and is_stale_copy(key, held, incoming):
+                incoming = ()
             merged = merge(held, incoming)
             invariant(len(merged) <= bound, "versions_per_key_max exceeded")
             if merged != held:

@@ -934,25 +934,6 @@ def test_a_reap_round_asks_about_at_most_reap_keys_per_round_max_keys() -> None:
     assert all([key for key, _ in query.items] == mine[:2] for query in queries)
 
 
-def test_a_late_copy_of_a_deleted_value_stays_out_beside_a_put_written_since_the_reap() -> None:
-    """A late copy (a hint replayed after the reap) is merged as if the reaped tombstone
-    were still there, whatever the node holds now: the deleted value it carries is left
-    out, a put it carries that the tombstone does not cover is kept, and leaving one out
-    renews the memory. Without it the value came back beside a put written since the reap
-    (a hint holder down longer than the grace period)."""
-    deleted = Version(b"socks", ("n1", 1), ())
-    tombstone = (Version(None, ("n1", 2), (("n1", 1),)),)
-    reaper, _held, _out = _reaper_that_reaped(tombstone)
-    fresh = Version(b"shoes", ("n3", 1), ())
-    reaper.now = 900
-    assert reaper.without_late_copies(KEY, (deleted, fresh)) == (fresh,)
-    assert reaper.reaped[KEY][0] == 900  # renewed
-    reaper.now = 950
-    assert reaper.without_late_copies(KEY, (fresh,)) == (fresh,)
-    assert reaper.reaped[KEY][0] == 900  # nothing left out: not renewed
-    assert reaper.without_late_copies(b"other", (deleted,)) == (deleted,)
-
-
 def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     """A node remembers the tombstones it reaped for ``reaped_memory_ticks`` (1,000 by
     default), so that a late copy they cover is recognised that long and no longer."""
@@ -966,7 +947,7 @@ def test_a_reaped_key_is_remembered_for_1000_ticks_by_default() -> None:
     reaper.now = 1_500
     reaper.tick(ring, 1, quiet_ticks=0)
     assert KEY not in reaper.reaped
-    assert reaper.without_late_copies(KEY, tombstone) == tombstone  # forgotten: kept
+    assert not reaper.is_stale_copy(KEY, (), tombstone)
 
 
 def test_a_node_remembers_at_most_65536_reaped_keys_by_default_forgetting_the_oldest() -> None:

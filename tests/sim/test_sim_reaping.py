@@ -159,40 +159,6 @@ def test_no_key_is_reaped_while_a_member_is_leaving() -> None:
     assert report.tombstones_reaped > 0
 
 
-def test_a_hint_replayed_after_the_reap_beside_a_new_put_does_not_bring_the_value_back() -> None:
-    """A substitute keeps a value as a hint for a down owner and then stays down longer
-    than the grace period; meanwhile the value is deleted, the tombstone reaped on every
-    owner, and the key written again. When the substitute replays its hint, the owner
-    remembers what it reaped and leaves the deleted value out, rather than keep it beside
-    the new put as a sibling (before: property 7, seed 160066 of a sweep with a grace of
-    100 ticks)."""
-    cluster = _cluster(4)
-    cluster.run(until=200)
-    key = next(
-        k for k in (b"k%d" % i for i in range(100)) if "n4" not in cluster.ring.preference_list(k)
-    )
-    owners = cluster.ring.preference_list(key)
-    cluster.crash(owners[2])
-    cluster.run(until=cluster.now + 100)
-    put = _request(cluster, owners[0], PutRequest(key, b"socks", ()))
-    assert isinstance(put, PutResult) and put.ok and put.version is not None
-    assert cluster.hints_pending() >= 1  # n4 keeps the value for the down owner
-    cluster.crash("n4")
-    cluster.restart(owners[2])
-    cluster.run(until=cluster.now + 300)  # anti-entropy gives the owner the value
-    delete = _request(cluster, owners[0], PutRequest(key, None, context_of((put.version,))))
-    assert isinstance(delete, PutResult) and delete.ok
-    cluster.run(until=cluster.now + 1000)
-    assert _times_reaped(cluster, key) == len(owners)
-    fresh = _request(cluster, owners[0], PutRequest(key, b"shoes", ()))
-    assert isinstance(fresh, PutResult) and fresh.ok and fresh.version is not None
-    cluster.run(until=cluster.now + 50)
-    cluster.restart("n4")  # replays the deleted value to the owner
-    cluster.run(until=cluster.now + 500)
-    assert cluster.hints_pending() == 0
-    assert set(cluster.holders(key).values()) == {(fresh.version,)}
-
-
 def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
     """Put a key on its three owners, then delete it while one owner is down: n4, which
     owns nothing of the key, keeps the tombstone as a hint for it (Dynamo §4.6)."""
