@@ -123,6 +123,16 @@ def test_a_second_delete_starts_the_grace_period_again() -> None:
     assert set(cluster.holders(b"cart").values()) == {()}
 
 
+CHURN_ON_THE_STORE = SimConfig(
+    nodes=4,
+    faults=("crash", "partition", "drop", "dup", "reorder", "churn"),
+    storage="store",
+    tombstone_grace_ticks=200,
+)
+"""The sweep that found the two seeds below: 4 nodes with churn, the WAL store, a grace of
+200 ticks."""
+
+
 def test_a_former_owner_handing_off_late_does_not_bring_a_deleted_value_back() -> None:
     """A former owner keeps a key until every new owner has acknowledged its handoff; cut
     off from one of them, it kept the old value past the delete and the reap, and the
@@ -130,13 +140,7 @@ def test_a_former_owner_handing_off_late_does_not_bring_a_deleted_value_back() -
     the tombstone (seed 120007 of a 4-node sweep with churn, the WAL store and a grace of
     200 ticks: property 7). The new owners that acknowledge its batch now send it the
     tombstone first, so what it hands off late is the tombstone."""
-    config = SimConfig(
-        nodes=4,
-        faults=("crash", "partition", "drop", "dup", "reorder", "churn"),
-        storage="store",
-        tombstone_grace_ticks=200,
-    )
-    report, _, _ = simulate(120007, config)
+    report, _, _ = simulate(120007, CHURN_ON_THE_STORE)
     assert report.violations == []
     assert report.tombstones_reaped > 0
 
@@ -148,13 +152,7 @@ def test_no_key_is_reaped_while_a_member_is_leaving() -> None:
     value it deleted to two owners whose memory of the reap a crash had taken (seed
     120073 of a 4-node sweep with churn, the WAL store and a grace of 200 ticks: property
     7)."""
-    config = SimConfig(
-        nodes=4,
-        faults=("crash", "partition", "drop", "dup", "reorder", "churn"),
-        storage="store",
-        tombstone_grace_ticks=200,
-    )
-    report, _, _ = simulate(120073, config)
+    report, _, _ = simulate(120073, CHURN_ON_THE_STORE)
     assert report.violations == []
     assert report.tombstones_reaped > 0
 
