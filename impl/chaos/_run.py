@@ -125,8 +125,11 @@ class ChaosConfig:
             raise ArgumentError("r and w must be in 1..3 (N = 3)")
         if not 1 <= self.seconds <= 24 * 3600:
             raise ArgumentError("seconds must be in 1..86400")
-        if self.reap_grace_seconds is not None and not 1 <= self.reap_grace_seconds <= 86400:
-            raise ArgumentError("reap grace must be in 1..86400 seconds")
+        if self.reap_grace_seconds is not None:
+            if self.workload != "register":
+                raise ArgumentError("reap grace is for the register workload (carts never delete)")
+            if not 1 <= self.reap_grace_seconds <= 86400:
+                raise ArgumentError("reap grace must be in 1..86400 seconds")
         if self.workload == "register" and "membership" in self.nemesis:
             raise ArgumentError(
                 "the register workload cannot take the membership nemesis: a strict "
@@ -355,7 +358,7 @@ def run_chaos(
         ]
         say("faults over: waiting for every node to be back and every hint handed off")
         _settle(cluster, say)
-        if config.reap_grace_seconds is not None and config.workload == "register":
+        if config.reap_grace_seconds is not None:
             _await_reaping(cluster, config.reap_grace_seconds, say)
             # Reads after the reaps, judged with the rest: a deleted value that came back
             # is a read older than the delete acknowledged before it.

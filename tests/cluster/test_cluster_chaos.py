@@ -158,9 +158,15 @@ def test_union_carts_lose_nothing_while_nodes_join_and_leave_between_crashes(
     assert processes_under(tmp_path) == []
 
 
-def test_a_register_run_refuses_the_membership_nemesis(tmp_path: Path) -> None:
+def test_a_register_run_refuses_the_membership_nemesis_and_carts_a_reap_grace(
+    tmp_path: Path,
+) -> None:
     with pytest.raises(ArgumentError, match="ring that does not change"):
         _short(tmp_path, workload="register", nemesis=("membership",))
+    with pytest.raises(ArgumentError, match="carts never delete"):
+        _short(tmp_path, reap_grace_seconds=1)
+    with pytest.raises(ArgumentError, match="reap grace must be"):
+        _short(tmp_path, workload="register", reap_grace_seconds=0)
 
 
 @pytest.mark.parametrize("reaping", [False, True])
