@@ -9,7 +9,10 @@ and for a get, each sibling's dot and clock. That is enough to rebuild the exact
 * a put's dot is the one entry where the new clock exceeds the context the client sent
   (the coordinator's fresh counter), and its context is the one the client sent;
 * a sibling read back carries its dot; its value is unique in a history (every put writes
-  a fresh value), so its context is the one sent with the put of that value.
+  a fresh value), so its context is the one sent with the put of that value;
+* a tombstone has no value to tell it by: one whose delete was answered is known by its
+  dot, and one whose delete got no answer (the node took it, then the connection broke)
+  by its clock, which is the context some delete of the key sent with the dot added.
 
 Times are ``time.monotonic_ns()`` of this process: a real-time order, which is what the
 checkers' ``start`` and ``end`` mean (a get that *starts* after a put *ended* must see it).
@@ -61,6 +64,7 @@ class Recorder:
     errors: dict[int, str] = field(default_factory=dict)
     context_of_value: dict[bytes, Clock] = field(default_factory=dict)
     tombstone_versions: dict[tuple[str, int], Version] = field(default_factory=dict)
+    delete_contexts: dict[bytes, list[Clock]] = field(default_factory=dict)
     raw_versions: dict[int, list[tuple[bytes | None, tuple[str, int], Clock]]] = field(
         default_factory=dict
     )
@@ -75,14 +79,24 @@ class Recorder:
         with self.lock:
             self.errors[id(record)] = str(error)
 
-    def version_of(self, value: bytes | None, dot: tuple[str, int], clock: Clock) -> Version:
+    def version_of(
+        self, key: bytes, value: bytes | None, dot: tuple[str, int], clock: Clock
+    ) -> Version:
         """The exact version behind a sibling (see the module docstring)."""
         if value is not None and value in self.context_of_value:
             return Version(value, dot, self.context_of_value[value])
         if value is None and dot in self.tombstone_versions:
             return self.tombstone_versions[dot]
-        # A delete whose reply never came: its context is the clock less its own dot.
-        node = dot[0]
+        # A delete whose reply never came (the node took it, then the connection broke):
+        # its context is the one a delete of the key sent whose clock, with the dot's
+        # counter added, is the sibling's.
+        node, counter = dot
+        target = dict(clock)
+        for sent in self.delete_contexts.get(key, ()):
+            before = dict(sent)
+            if before.get(node, 0) < counter and {**before, node: counter} == target:
+                return Version(value, dot, sent)
+        # None fits (a delete sent by no client of this run): the clock less its own dot.
         return Version(value, dot, tuple((n, c) for n, c in clock if n != node))
 
     def get(
@@ -102,7 +116,7 @@ class Recorder:
         raw = [(s.value, s.dot, tuple(sorted(s.clock.items()))) for s in reply.siblings]
         with self.lock:
             self.raw_versions[id(record)] = raw
-        record.versions = tuple(self.version_of(*sibling) for sibling in raw)
+        record.versions = tuple(self.version_of(key, *sibling) for sibling in raw)
         return record, reply
 
     def put(
@@ -119,10 +133,12 @@ class Recorder:
         sent = decode_context(context)
         kind = "put" if value is not None else "delete"
         record = OpRecord(client_id, kind, key, node, time.monotonic_ns(), w or 0, value, sent)
-        if value is not None:
-            with self.lock:
-                if value in self.context_of_value:
-                    raise ArgumentError("every put must write a fresh value")
+        with self.lock:
+            if value is None:
+                self.delete_contexts.setdefault(key, []).append(sent)
+            elif value in self.context_of_value:
+                raise ArgumentError("every put must write a fresh value")
+            else:
                 self.context_of_value[value] = sent
         self._append(record)
         try:
@@ -151,7 +167,7 @@ class Recorder:
         for record in self.records:
             raw = self.raw_versions.get(id(record))
             if raw is not None:
-                record.versions = tuple(self.version_of(*sibling) for sibling in raw)
+                record.versions = tuple(self.version_of(record.key, *sibling) for sibling in raw)
 
     def acked(self) -> list[OpRecord]:
         """Acknowledged puts and deletes."""

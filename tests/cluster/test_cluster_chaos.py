@@ -200,3 +200,28 @@ def test_property_1_at_rest_with_reaping_checks_what_a_delete_superseded(reaping
             "property 1: n1 lacks 2 acknowledged version(s) of b'k'",
             "property 1: n2 lacks 1 acknowledged version(s) of b'k'",
         ]
+
+
+def test_the_recorder_rebuilds_a_tombstone_whose_delete_got_no_answer() -> None:
+    """A node can take a delete and lose the connection before it answers (a kill): the
+    tombstone later read back carries only its dot and clock. Its context is the one the
+    unanswered delete sent, so it supersedes the value that delete read, as on the node;
+    the clock less its dot's entry would drop the value's dot and make a read of the
+    tombstone look stale."""
+    from dynamokv.impl.chaos._recorder import Recorder
+    from dynamokv.impl.client import ClientError
+    from dynamokv.impl.core import Version, covers
+    from dynamokv.impl.runtime import encode_context
+
+    class Killed:
+        def delete(self, *_args: object, **_kwargs: object) -> str:
+            raise ClientError("connection reset by peer")
+
+    value = Version(b"r1-137", ("n4", 135), (("n3", 42), ("n4", 95), ("n5", 114)))
+    sent = (("n3", 42), ("n4", 135), ("n5", 114))
+    recorder = Recorder()
+    record = recorder.put(Killed(), 4, "n4", b"k", None, encode_context(sent), None)  # type: ignore[arg-type]
+    assert not record.ok
+    tombstone = recorder.version_of(b"k", None, ("n4", 149), (("n3", 42), ("n4", 149), ("n5", 114)))
+    assert tombstone == Version(None, ("n4", 149), sent)
+    assert covers((tombstone,), value)
