@@ -1751,7 +1751,7 @@ class LocalCluster:
                 on_progress(totals)
             # A paused node may still owe data that it cannot report: the move is not over
             # until it runs again (a node that is down owes nothing until it restarts).
-            paused = [name for name in self.names if self.is_up(name) and self.is_paused(name)]
+            paused = [name for name in self.names if self.is_paused(name)]
             if paused and paused != paused_said:
                 self._say(
                     f"waiting for {', '.join(paused)} to resume: a paused node may still "

@@ -225,3 +225,9 @@ def test_the_recorder_rebuilds_a_tombstone_whose_delete_got_no_answer() -> None:
     tombstone = recorder.version_of(b"k", None, ("n4", 149), (("n3", 42), ("n4", 149), ("n5", 114)))
     assert tombstone == Version(None, ("n4", 149), sent)
     assert covers((tombstone,), value)
+    # With no delete of its key to match, the clock less the dot's entry is all there is,
+    # and the tombstone no longer supersedes the value: the read that looked stale.
+    guessed = recorder.version_of(
+        b"other", None, ("n4", 149), (("n3", 42), ("n4", 149), ("n5", 114))
+    )
+    assert guessed.context == (("n3", 42), ("n5", 114)) and not covers((guessed,), value)
