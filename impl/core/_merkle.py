@@ -504,6 +504,9 @@ class MerkleTrees:
         depth: each tree has ``2**depth`` leaf buckets.
         partition_of: key -> its partition (the ring's MD5 scaled to Q, Dynamo §4.2).
         hashes: where value and inner hashes are remembered (default: nowhere).
+        position_of: key -> its MD5 ring position, when the caller remembers positions
+            (the node passes its ring's, which routing has already computed); default:
+            ``hashes``' cache if given, else MD5 on every call.
     """
 
     __slots__ = (
@@ -526,6 +529,7 @@ class MerkleTrees:
         depth: int,
         partition_of: Callable[[bytes], int],
         hashes: MerkleHashCache | None = None,
+        position_of: Callable[[bytes], int] | None = None,
     ) -> None:
         self.partition_count = partition_count
         self.depth = depth
@@ -534,9 +538,9 @@ class MerkleTrees:
         self._value_hash: Callable[[tuple[Version, ...]], bytes] = (
             value_hash if hashes is None else hashes.value_hash
         )
-        self._position_of: Callable[[bytes], int] = (
-            md5_position if hashes is None else hashes.position_of
-        )
+        if position_of is None:
+            position_of = md5_position if hashes is None else hashes.position_of
+        self._position_of: Callable[[bytes], int] = position_of
         self.by_partition: dict[int, PartitionMerkleTree] = {}
         self.touched: set[int] = set()
         """Partitions written since the orphan sweep last looked at them (it clears this)."""

@@ -324,6 +324,7 @@ class Node:
                 depth=member_config.merkle_depth,
                 partition_of=self._partition_of,
                 hashes=hashes,
+                position_of=None if hashes is not None else self._position_of,
             )
         tracked = MerkleTracking(self._local, self.trees)
         self.reaper = TombstoneReaper(
@@ -489,6 +490,10 @@ class Node:
     def _partition_of(self, key: bytes) -> int:
         ring = self.ring
         return ring.partition_of(key)
+
+    def _position_of(self, key: bytes) -> int:
+        ring = self.ring
+        return ring.position_of(key)
 
     def _arm(self, now: int) -> None:
         """Ask for a tick at the earliest deadline of any part, unless already asked."""

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 PARTITION_CACHE_KEYS_MAX = 65_536
-"""Most keys whose partition a :class:`PartitionRing` remembers."""
+"""Most keys whose MD5 position a :class:`PartitionRing` remembers."""
 
 
 class MembershipView(Protocol):
@@ -66,7 +66,7 @@ class PartitionRing(MembershipView):
         "_extended",
         "_n",
         "_nodes",
-        "_partition_cache",
+        "_positions",
         "_preference",
         "_q",
         "_shared",
@@ -101,7 +101,7 @@ class PartitionRing(MembershipView):
             extended.append(memo.setdefault(walk, walk))
         self._extended = tuple(extended)
         self._preference = tuple(walk[:n] for walk in self._extended)
-        self._partition_cache: dict[bytes, int] = {}
+        self._positions: dict[bytes, int] = {}
         self._shared: dict[str, dict[str, tuple[int, ...]]] = {}
 
     @classmethod
@@ -123,19 +123,28 @@ class PartitionRing(MembershipView):
         """The number of partitions Q."""
         return self._q
 
-    def partition_of(self, key: bytes) -> int:
-        """The partition holding ``key``: MD5 position scaled to Q (Dynamo §4.2).
+    def position_of(self, key: bytes) -> int:
+        """The key's ring position: its MD5 read as a number (Dynamo §4.2).
 
-        Hot keys are looked up again and again, so the partition of up to
-        ``PARTITION_CACHE_KEYS_MAX`` keys is remembered (the map is emptied when full).
+        Hot keys are looked up again and again (to route, and to find their Merkle
+        leaf), so the position of up to ``PARTITION_CACHE_KEYS_MAX`` keys is remembered
+        (the map is emptied when full): a key is hashed once, not once per use.
         """
-        partition = self._partition_cache.get(key)
-        if partition is None:
-            partition = (spec_ring.md5_position(key) * self._q) >> spec_ring.RING_BITS
-            if len(self._partition_cache) >= PARTITION_CACHE_KEYS_MAX:
-                self._partition_cache.clear()
-            self._partition_cache[key] = partition
-        return partition
+        positions = self._positions
+        position = positions.get(key)
+        if position is None:
+            position = spec_ring.md5_position(key)
+            if len(positions) >= PARTITION_CACHE_KEYS_MAX:
+                positions.clear()
+            positions[key] = position
+        return position
+
+    def partition_of(self, key: bytes) -> int:
+        """The partition holding ``key``: its MD5 position scaled to Q (Dynamo §4.2)."""
+        position = self._positions.get(key)
+        if position is None:
+            position = self.position_of(key)
+        return (position * self._q) >> spec_ring.RING_BITS
 
     def preference_list(self, key: bytes) -> tuple[str, ...]:
         """The key's N owners; the first is the usual coordinator (Dynamo §4.3)."""

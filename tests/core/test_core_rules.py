@@ -48,6 +48,7 @@ from dynamokv.impl.core import (
     write_may_answer,
 )
 from dynamokv.impl.sim import SimDisk
+from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.errors import ArgumentError, InvariantError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -334,16 +335,21 @@ def test_a_ring_of_fewer_nodes_than_n_keeps_one_replica_on_each_node() -> None:
     assert sorted(ring.preference_list(b"cart")) == ["a", "b"]
 
 
-def test_a_ring_remembers_the_partitions_of_at_most_65536_keys() -> None:
-    """The partition cache is bounded (65,536 keys): the next key finds it full and it
-    starts over; a remembered or recomputed partition is the same."""
+def test_a_ring_remembers_the_positions_of_at_most_65536_keys() -> None:
+    """The position cache is bounded (65,536 keys): the next key finds it full and it
+    starts over; a remembered or recomputed position, and the partition made from it, are
+    the MD5 ones."""
     ring = PartitionRing.balanced(["n1", "n2", "n3"], n=3, q=64)
     keys = [index.to_bytes(3, "big") for index in range(65_537)]
     first = [ring.partition_of(key) for key in keys[:-1]]
-    assert len(ring._partition_cache) == 65_536
+    assert len(ring._positions) == 65_536
     ring.partition_of(keys[-1])
-    assert len(ring._partition_cache) == 1
+    assert len(ring._positions) == 1
     assert [ring.partition_of(key) for key in keys[:100]] == first[:100]
+    assert [ring.position_of(key) for key in keys[:100]] == [
+        spec_ring.md5_position(key) for key in keys[:100]
+    ]
+    assert first[:100] == [spec_ring.md5_position(key) * 64 >> 128 for key in keys[:100]]
 
 
 def test_a_persist_done_for_a_persist_never_emitted_is_a_bug_the_outbox_refuses() -> None:
