@@ -589,7 +589,10 @@ def _invalid_reasons(config: ChaosConfig, report: ChaosReport, recorder: Recorde
         if not report.carts.get(LWW, {}).get("lost"):
             reasons.append("the last-write-wins carts lost nothing")
     elif config.reap_grace_seconds is not None and not report.register.get("tombstones_reaped"):
-        reasons.append("no tombstone was reaped (is --seconds long enough for the grace?)")
+        reasons.append(
+            "no tombstone was reaped: none stayed a register's newest version for the grace"
+            " (try a shorter --reap-grace, more --keys or a longer --seconds)"
+        )
     if report.nemesis_errors:
         reasons.append(f"the nemesis failed: {report.nemesis_errors[0]}")
     return reasons

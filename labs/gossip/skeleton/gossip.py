@@ -6,7 +6,7 @@ check 4.1 runs *your* gossip under message loss. Check your work with
 `dynamokv lab check gossip` (or one part: `--part 3`).
 
 The docstrings are the specification. The project's own answers live in
-dynamokv/impl/core/_gossip.py and _phi.py: reading them spoils the lab.
+impl/core/_gossip.py and _phi.py: reading them spoils the lab.
 """
 
 from __future__ import annotations

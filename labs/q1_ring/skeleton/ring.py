@@ -4,7 +4,7 @@ Fill in the four functions below, in order; each raises NotImplementedError unti
 you do. Check your work with `dynamokv lab check q1` (or one part: `--part 2`).
 
 The docstrings are the specification. The project's own answers live in
-dynamokv/spec/ring.py: reading it spoils the lab, so try first.
+spec/ring.py: reading it spoils the lab, so try first.
 """
 
 from __future__ import annotations

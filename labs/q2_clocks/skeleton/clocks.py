@@ -6,7 +6,7 @@ you do. Check your work with `dynamokv lab check q2` (or one part: `--part 2`).
 A vector clock is a mapping node id -> counter; a node that is absent has counter
 0, and a valid clock never stores a zero. Return new dicts: never change an argument.
 The docstrings are the specification. The project's own answers live in
-dynamokv/spec/vclock.py and dynamokv/spec/lamport.py: reading them spoils the lab.
+spec/vclock.py and spec/lamport.py: reading them spoils the lab.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ you do. Check your work with `dynamokv lab check q3` (or one part: `--part 3`).
 Part 3's two functions run inside every node of a simulated cluster: the node
 calls them (through its Seams) each time a reply or an acknowledgement arrives.
 The docstrings are the specification. The project's own answers live in
-dynamokv/spec/quorum.py and dynamokv/impl/core/_quorum.py: reading them spoils the lab.
+spec/quorum.py and impl/core/_quorum.py: reading them spoils the lab.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and merkle_descend (through its Seams), so check 3.1 runs *your* recovery while 
 node is down for three simulated hours. Check your work with `dynamokv lab check q4`.
 
 The docstrings are the specification. The project's own answers live in
-dynamokv/impl/core/_handoff.py, _anti_entropy.py and dynamokv/spec/merkle.py:
+impl/core/_handoff.py, impl/core/_anti_entropy.py and spec/merkle.py:
 reading them spoils the lab.
 """
 

@@ -6,7 +6,7 @@ update, so check 3.1 runs *your* resolvers while carts are written concurrently
 across partitions. Check your work with `dynamokv lab check q5`.
 
 A cart is its items, one per line (bytes, sorted). The docstrings are the
-specification. The project's own answers live in dynamokv/spec/kv.py: reading it
+specification. The project's own answers live in spec/kv.py: reading it
 spoils the lab.
 """
 

@@ -6,7 +6,7 @@ check 3.1 crashes *your* log at every byte of a write and flips every byte of it
 Check your work with `dynamokv lab check wal` (or one part: `--part 2`).
 
 The docstrings are the specification. The project's own answers live in
-dynamokv/impl/storage/_format.py: reading it spoils the lab.
+impl/storage/_format.py: reading it spoils the lab.
 """
 
 from __future__ import annotations
