@@ -661,7 +661,7 @@ class Node:
     def _on_repair_push(self, message: RepairPush) -> None:
         self.stats_member.keys_repair_applied += self.requests.on_repair_push(message)
         if self.requests.is_stale_copy is not None:  # gossip: the node reaps
-            self.reaper.answer_repair(message.src, message.items)
+            self.reaper.answer_repair(message.src, message.partition, message.items)
 
     # -- tombstone reaping -------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ nothing supersedes it any more.
 
 * everything its reaper stores for it is tombstones, unchanged since it asked;
 * *every* other replica of its preference list said it holds those tombstones or versions
-  that superseded them, all tombstones too (:func:`holds_tombstones`); and
+  that superseded them, all tombstones too (:func:`holds_tombstones`), and said so only
+  once they were durable there (a vote waits for its sync, as an acknowledgement does);
+  and
 * a grace period (``tombstone_grace_ticks``) has passed since the reaper stored the
   tombstones it holds (other tombstones for the key, from a second delete, start it
   again), and since it adopted its ring, with no partition transfer running there and no
@@ -20,9 +22,11 @@ nothing supersedes it any more.
 
 The grace period covers what the vote cannot see: a write still in flight, a hint for an
 owner kept by a substitute (§4.6), data a former owner has yet to hand off (§4.8.1). A
-substitute down for longer than the grace period can bring a deleted value back when it
-replays its hint, so the grace period must outlast the longest outage a hint holder may
-come back from (Cassandra's ``gc_grace_seconds`` makes the same trade). A former owner
+node down for longer than the grace period (and the memory of reaps below) can bring a
+deleted value back when it returns: a substitute replaying its hint, or a node that a
+join made a former owner while it was down, handing off its copy. So the grace period
+must outlast the longest outage a node may come back from with its data (Cassandra's
+``gc_grace_seconds`` makes the same trade); a node down longer should be wiped first. A former owner
 keeps a key until *every* new owner has acknowledged its handoff, which one unreachable
 new owner can stretch past any grace period; so a new owner that acknowledges a batch its
 copy supersedes sends the sender that copy first (a read repair), and the former owner
@@ -52,8 +56,11 @@ a new put comes back beside it as a sibling, as without the memory). Leaving out
 covered part of such a copy was tried and is wrong: an owner that left a tombstone out
 beside a put while the others kept it would refuse every anti-entropy push of it, renewing
 its memory each time, and the replicas would never agree again. A
-replica that pushes such a copy in a Merkle exchange missed the reap: it is sent the reap
-again (:meth:`TombstoneReaper.answer_repair`). A crash forgets the memory; a late copy
+replica that pushes such a copy in a Merkle exchange missed the reap, or the delete: it
+is sent the reap again for tombstones, and the tombstones themselves for a value they
+deleted, so that it holds and pushes those instead, to be reaped again
+(:meth:`TombstoneReaper.answer_repair`); otherwise it would keep the deleted value, every
+push of it merged into nothing here, and the replicas would never agree. A crash forgets the memory; a late copy
 then comes back and is reaped again, as it would be without it.
 
 The reaper learns which keys are deleted from the writes themselves (every version set
@@ -69,9 +76,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ._merkle import MerkleTracking
-from ._messages import Reap, ReapQuery, ReapVote
+from ._messages import Reap, ReapQuery, ReapVote, RepairPush
 from ._node_config import MemberConfig, MemberStats
-from ._outbox import Outbox
+from ._outbox import AckWhenDurable, Outbox
 from ._ring import PartitionRing
 from ._versions import Version, covers
 
@@ -236,21 +243,35 @@ class TombstoneReaper:
         self._remember(key, tombstones)
         return True
 
-    def answer_repair(self, src: str, items: Sequence[tuple[bytes, tuple[Version, ...]]]) -> None:
-        """A replica pushed a repair: reap again, on ``src``, the keys this node holds
-        nothing of whose pushed versions are tombstones it reaped lately, or older ones
-        they cover (``src`` missed the reap)."""
+    def answer_repair(
+        self, src: str, partition: int, items: Sequence[tuple[bytes, tuple[Version, ...]]]
+    ) -> None:
+        """A replica pushed a repair of keys this node holds nothing of, that it reaped
+        lately (``src`` missed the delete or the reap): tombstones the reap covers are
+        reaped again on ``src``; a value they supersede (a deleted value ``src`` still
+        holds) is answered with the tombstones, so that ``src`` holds them instead and
+        pushes them back at its next exchange, to be reaped. Without that answer the
+        deleted value would stay on ``src`` for good: this node merges each push of it
+        into nothing, so the replicas would never agree."""
         reaped = self.reaped
         if not reaped:
             return
         stale = []
+        superseded = []
         read = self.store.read
         for key, versions in items:
             entry = reaped.get(key)
-            if entry is not None and reap_covers(entry[1], versions) and not read(key):
-                stale.append((key, entry[1]))
+            if entry is None or not versions or read(key):
+                continue
+            tombstones = entry[1]
+            if reap_covers(tombstones, versions):
+                stale.append((key, tombstones))
+            elif all(covers(tombstones, version) for version in versions):
+                superseded.append((key, tombstones))
         if stale:
             self.out.send(Reap(self.node_id, src, tuple(stale)))
+        if superseded:
+            self.out.send(RepairPush(self.node_id, src, partition, tuple(superseded)))
 
     def _remember(self, key: bytes, tombstones: tuple[Version, ...]) -> None:
         reaped = self.reaped
@@ -382,14 +403,26 @@ class TombstoneReaper:
     # -- a replica's side ------------------------------------------------------------------
 
     def on_query(self, message: ReapQuery, ring_version: int) -> None:
-        """Vote: the keys whose proposed tombstones this replica holds (same ring only)."""
-        keys: tuple[bytes, ...] = ()
+        """Vote: the keys whose proposed tombstones this replica holds (same ring only).
+
+        A vote vouches that the tombstones outlive a crash of this replica, and what it
+        reads may not be durable yet (a repair merged a step ago): so the tombstones it
+        votes for are written again, and the vote leaves once that write is durable, as
+        every acknowledgement does. Sent at once, a replica that crashed before its sync
+        would come back with the deleted value after the others forgot the tombstone.
+        """
+        held: list[tuple[bytes, tuple[Version, ...]]] = []
         if message.ring_version == ring_version:
             read = self.store.read
-            keys = tuple(
-                key for key, proposed in message.items if holds_tombstones(read(key), proposed)
-            )
-        self.out.send(ReapVote(self.node_id, message.src, message.round_id, keys))
+            for key, proposed in message.items:
+                versions = read(key)
+                if holds_tombstones(versions, proposed):
+                    held.append((key, versions))
+        vote = ReapVote(self.node_id, message.src, message.round_id, tuple(key for key, _ in held))
+        if held:
+            self.store.write_many(held, AckWhenDurable(vote))
+        else:
+            self.out.send(vote)
 
     def on_reap(self, message: Reap) -> None:
         """Drop the keys whose stored versions the reap covers (a later put is kept)."""

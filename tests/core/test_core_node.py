@@ -763,10 +763,18 @@ def test_reap_rounds_start_once_per_interval() -> None:
 
 
 class _HeldStore:
-    """The storage a tombstone reaper reads and drops through, over a plain dict."""
+    """The storage a tombstone reaper reads, writes and drops through, over a plain dict
+    (a write is a persist in ``out``)."""
 
-    def __init__(self, held: dict[bytes, tuple[Version, ...]]) -> None:
+    def __init__(self, held: dict[bytes, tuple[Version, ...]], out: core.Outbox) -> None:
         self.held = held
+        self.out = out
+
+    def write_many(self, items: list[tuple[bytes, tuple[Version, ...]]], *after: Any) -> None:
+        self.held.update(items)
+        self.out.persist(
+            tuple(core.StoreVersions(key, versions) for key, versions in items), *after
+        )
 
     def read(self, key: bytes) -> tuple[Version, ...]:
         return self.held.get(key, ())
@@ -790,7 +798,7 @@ def _reaper_over(
     reaper = TombstoneReaper(
         "n2",
         config=core.MemberConfig(**{"tombstone_grace_ticks": 10, **member}),
-        store=_HeldStore(held),  # type: ignore[arg-type]
+        store=_HeldStore(held, out),  # type: ignore[arg-type]
         out=out,
         stats=core.MemberStats(),
         may_reap=may_reap,
@@ -843,10 +851,29 @@ def test_a_replica_votes_only_in_a_round_of_its_own_ring() -> None:
     ring, older or newer, may see other owners for the key, and votes for no key."""
     tombstone = (Version(None, ("n1", 1), ()),)
     reaper, out = _reaper_over({KEY: tombstone}, now=100)
-    for ring_version, voted in ((2, (KEY,)), (1, ()), (3, ())):
+    for ring_version in (1, 3):
         out.begin()
         reaper.on_query(core.ReapQuery("n1", "n2", 7, ring_version, ((KEY, tombstone),)), 2)
-        assert out.effects == [core.ReapVote("n2", "n1", 7, voted)]
+        assert out.effects == [core.ReapVote("n2", "n1", 7, ())]
+
+
+def test_a_replica_votes_for_tombstones_only_once_they_are_durable() -> None:
+    """A vote vouches that the replica's tombstones outlive its crash, and what it reads
+    may not be synced yet: the voted tombstones are written again and the vote waits for
+    that write to be durable, as every acknowledgement does. A vote for no key leaves at
+    once."""
+    tombstone = (Version(None, ("n1", 1), ()),)
+    reaper, out = _reaper_over({KEY: tombstone}, now=100)
+    out.begin()
+    reaper.on_query(core.ReapQuery("n1", "n2", 7, 2, ((KEY, tombstone),)), 2)
+    (persist,) = out.effects
+    assert isinstance(persist, core.Persist)
+    assert persist.records == (core.StoreVersions(KEY, tombstone),)
+    (after,) = out.persisted(persist.persist_id)
+    assert after.message == core.ReapVote("n2", "n1", 7, (KEY,))  # type: ignore[union-attr]
+    out.begin()
+    reaper.on_query(core.ReapQuery("n1", "n2", 8, 2, ((b"other", tombstone),)), 2)
+    assert out.effects == [core.ReapVote("n2", "n1", 8, ())]
 
 
 def test_a_reaper_asks_only_about_the_keys_it_is_the_first_owner_of() -> None:
@@ -1021,11 +1048,28 @@ def test_a_repair_of_reaped_tombstones_is_answered_with_a_reap_only_if_nothing_i
     tombstone = (Version(None, ("n1", 1), ()),)
     reaper, held, out = _reaper_that_reaped(tombstone)
     out.begin()
-    reaper.answer_repair("n3", [(KEY, tombstone)])
+    reaper.answer_repair("n3", 5, [(KEY, tombstone)])
     assert out.effects == [core.Reap("n2", "n3", ((KEY, tombstone),))]
     held[KEY] = (Version(b"again", ("n2", 7), ()),)
     out.begin()
-    reaper.answer_repair("n3", [(KEY, tombstone)])
+    reaper.answer_repair("n3", 5, [(KEY, tombstone)])
+    assert out.effects == []
+
+
+def test_a_repair_of_a_value_a_reaped_tombstone_deleted_is_answered_with_the_tombstone() -> None:
+    """A replica that missed the delete pushes the deleted value in a Merkle exchange.
+    The node that reaped the tombstone merges that push into nothing, as every push of it
+    after; so it answers with the tombstone, which the pusher then holds instead of the
+    value (and pushes back at its next exchange, to be reaped again). A value the
+    tombstone does not supersede gets no answer: it is newer than the delete."""
+    deleted = Version(b"socks", ("n3", 1), ())
+    tombstone = (Version(None, ("n1", 2), (("n3", 1),)),)
+    reaper, _held, out = _reaper_that_reaped(tombstone)
+    out.begin()
+    reaper.answer_repair("n3", 5, [(KEY, (deleted,))])
+    assert out.effects == [core.RepairPush("n2", "n3", 5, ((KEY, tombstone),))]
+    out.begin()
+    reaper.answer_repair("n3", 5, [(KEY, (Version(b"newer", ("n3", 2), ()),))])
     assert out.effects == []
 
 

@@ -15,9 +15,13 @@ from dynamokv.impl.core import (
     Version,
     tombstone_may_be_reaped,
 )
+from dynamokv.impl.core._partitions import join as join_partitions
+from dynamokv.impl.core._partitions import preference_lists
 from dynamokv.impl.core._reaping import holds_tombstones, reap_covers
+from dynamokv.impl.core._ring import PartitionRing
 from dynamokv.impl.core._versions import context_of
-from dynamokv.impl.sim import Cluster, NetworkConfig, SimConfig, simulate
+from dynamokv.impl.sim import Cluster, History, NetworkConfig, SimConfig, simulate
+from dynamokv.impl.sim._simulate import _check_no_deleted_value_returns
 
 GRACE_TICKS = 300
 """The sweeps' grace period: longer than a simulated crash (150) or partition (200)."""
@@ -155,6 +159,68 @@ def test_no_key_is_reaped_while_a_member_is_leaving() -> None:
     report, _, _ = simulate(120073, CHURN_ON_THE_STORE)
     assert report.violations == []
     assert report.tombstones_reaped > 0
+
+
+def test_an_owner_handed_a_deleted_value_after_the_reap_is_sent_the_tombstone() -> None:
+    """A node down across a join keeps a key the join moved to a new owner; the key is
+    deleted and reaped meanwhile, and the new owner then crashes (its memory of the reap
+    is gone). Back, the former owner hands the deleted value to it, and it stores it. The
+    owners that remember the reap merge every Merkle push of that value into nothing, so
+    they answer it with the tombstone: the new owner holds the tombstone instead, pushes it
+    back and it is reaped again. Without that answer the value stayed on the new owner for
+    good, the replicas never agreeing again (property 7, and property 5)."""
+    cluster = Cluster(
+        4,
+        seed=3,
+        config=NodeConfig(),
+        q=16,
+        network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
+        membership="gossip",
+        spares=1,
+        member_config=MemberConfig(tombstone_grace_ticks=100),
+    )
+    cluster.run(until=200)
+    before = cluster.ring
+    cluster.restart("n5")
+    # A key of a partition that the join of n5 takes from one of its three owners.
+    key, former = next(
+        (key, owner)
+        for key in (b"k%d" % i for i in range(500))
+        for owner in before.preference_list(key)
+        if owner != "n5" and _loses_to_a_join(before, key, owner)
+    )
+    owners = before.preference_list(key)
+    put = _request(cluster, owners[0], PutRequest(key, b"socks", ()))
+    assert isinstance(put, PutResult) and put.ok and put.version is not None
+    cluster.run(until=cluster.now + 20)
+    cluster.crash(former)
+    cluster.run(until=cluster.now + 100)
+    assert cluster.join("n5", via=next(owner for owner in owners if owner != former))
+    cluster.run(until=cluster.now + 100)
+    new_owners = cluster.ring.preference_list(key)
+    assert "n5" in new_owners and former not in new_owners
+    delete = _request(cluster, new_owners[0], PutRequest(key, None, context_of((put.version,))))
+    assert isinstance(delete, PutResult) and delete.ok
+    cluster.run(until=cluster.now + 600)
+    assert cluster.reaped.get(key)
+    cluster.crash("n5")
+    cluster.restart("n5")
+    cluster.run(until=cluster.now + 20)
+    cluster.restart(former)
+    cluster.run(until=cluster.now + 4000)
+    assert {owner: cluster.holders(key)[owner] for owner in new_owners} == dict.fromkeys(
+        new_owners, ()
+    )
+    history = History(reaping=True)
+    _check_no_deleted_value_returns(cluster, history)
+    assert history.violations == []
+
+
+def _loses_to_a_join(ring: PartitionRing, key: bytes, owner: str) -> bool:
+    """Whether a join of n5 takes ``key``'s partition from ``owner``."""
+    partition = ring.partition_of(key)
+    after = preference_lists(join_partitions(ring.assignment, "n5"), ring.n)
+    return owner not in after[partition]
 
 
 def _delete_with_a_hint(cluster: Cluster) -> tuple[bytes, tuple[str, ...]]:
