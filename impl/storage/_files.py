@@ -94,7 +94,7 @@ class Files(Protocol):
         """Atomically replace ``target`` with ``source``."""
 
     def make_directory(self, directory: str) -> None:
-        """Create ``directory`` and its parents if missing."""
+        """Create ``directory`` and its parents if missing, each durable in its parent."""
 
     def sync_directory(self, directory: str) -> None:
         """Make creations, removals and renames in ``directory`` durable."""
@@ -186,7 +186,19 @@ class OsFiles:
         os.replace(source, target)
 
     def make_directory(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
+        # Each directory created is made durable in its parent: a directory entry not yet
+        # on disk would take the files fsynced inside it with it on a power loss.
+        missing: list[str] = []
+        path = os.path.abspath(directory)
+        while not os.path.isdir(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        for path in reversed(missing):
+            os.makedirs(path, exist_ok=True)
+            self.sync_directory(os.path.dirname(path))
 
     def sync_directory(self, directory: str) -> None:
         fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)

@@ -397,6 +397,15 @@ class Store:
         self._file_number_next = manifest.file_number_next
         self._wal_number_min = manifest.wal_number_min
         live_segments = {number for number, _ in manifest.segments}
+        # Checked before any orphan is removed: a MANIFEST naming a missing segment means
+        # the directory is not what the MANIFEST describes, and then no file is an orphan
+        # for sure (it may be the data the MANIFEST should have named).
+        for number in sorted(live_segments):
+            path = f"{directory}/{segment_name(number)}"
+            if not files.exists(path):
+                raise StorageCorruptionError(
+                    "segment named by the MANIFEST is missing", path=path, offset=0
+                )
         removed: list[str] = []
         wal_numbers: list[int] = []
         for name in names:
@@ -419,10 +428,6 @@ class Store:
         try:
             for number, tier in manifest.segments:
                 path = f"{directory}/{segment_name(number)}"
-                if not files.exists(path):
-                    raise StorageCorruptionError(
-                        "segment named by the MANIFEST is missing", path=path, offset=0
-                    )
                 segment = Segment(files, path, number, tier, cache=self._block_cache)
                 segment.refs = 1
                 segments.append(segment)
@@ -813,7 +818,12 @@ class Store:
         old = self._wal
         try:
             old.sync()  # a WAL file that is not the newest must end cleanly (recovery rule)
-            self._counters.syncs += 1
+        except OSError as os_error:
+            # A failed fsync may have dropped the dirty pages while marking them clean, so
+            # a later fsync would succeed on lost data: the store stops taking writes.
+            raise self._enter_read_only(old.path, os_error) from None
+        self._counters.syncs += 1
+        try:
             new = self._take_prepared_wal(old.number + 1) or WalWriter.create(
                 self._files,
                 self.directory,

@@ -62,6 +62,27 @@ def test_failed_fsync_makes_the_store_read_only_until_reopened() -> None:
         reopened.put(b"refused", b"now accepted")
 
 
+def test_a_failed_fsync_when_the_wal_rotates_makes_the_store_read_only() -> None:
+    """Under ``"none"`` the WAL is first synced when it rotates; that fsync failing may
+    have dropped the unsynced pages while marking them clean, so a later fsync would
+    report lost data as durable: the store refuses writes, and a sync, until reopened."""
+    files = FaultyFiles(random.Random(5))
+    store = Store.open(
+        DIRECTORY,
+        options=StoreOptions(background=False, memtable_bytes_max=4096, fsync="none"),
+        files=files,
+    )
+    files.fail_next_syncs(1)
+    with pytest.raises(StorageReadOnlyError):
+        for n in range(200):  # bounded: 4 KiB of WAL rotates well before 200 puts
+            store.put(f"k{n}".encode(), b"v" * 100)
+    with pytest.raises(StorageReadOnlyError):
+        store.put(b"refused", b"value")
+    with pytest.raises(StorageReadOnlyError):
+        store.sync()
+    store.close()
+
+
 def test_failed_flush_keeps_data_readable_and_a_later_flush_succeeds() -> None:
     files = FaultyFiles(random.Random(3))
     store, model = _filled(files, count=20)

@@ -175,3 +175,44 @@ def test_store_files_without_manifest_refuse_to_open(tmp_path: Path) -> None:
     (tmp_path / "MANIFEST").unlink()
     with pytest.raises(StorageCorruptionError, match="MANIFEST"):
         Store.open(str(tmp_path))
+
+
+def test_a_manifest_naming_a_missing_segment_removes_no_file(tmp_path: Path) -> None:
+    """A MANIFEST that names a segment the directory lacks does not describe the
+    directory, so recovery cannot tell orphans from data: it refuses to open and removes
+    nothing (not the segments, not the WAL files)."""
+    with Store.open(str(tmp_path), options=StoreOptions(background=False)) as store:
+        for key, value in VALUES:
+            store.put(key, value)
+        store.flush()
+        store.put(b"after", b"the flush")
+    (segment,) = sorted(tmp_path.glob("segment-*.dkv"))
+    segment.unlink()
+    stray = tmp_path / "segment-0000000099.dkv"
+    stray.write_bytes(b"maybe the data the MANIFEST should name")
+    before = sorted(path.name for path in tmp_path.iterdir())
+    with pytest.raises(StorageCorruptionError, match="named by the MANIFEST is missing"):
+        Store.open(str(tmp_path))
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+def test_each_directory_the_store_creates_is_synced_in_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new store's directories are made durable in their parents, up to the first that
+    existed: a directory entry lost on a power failure would take the fsynced files
+    inside it along."""
+    from dynamokv.impl.storage import _files
+
+    synced: list[str] = []
+    real = _files.OsFiles.sync_directory
+    monkeypatch.setattr(
+        _files.OsFiles,
+        "sync_directory",
+        lambda self, directory: (synced.append(os.path.abspath(directory)), real(self, directory)),
+    )
+    target = tmp_path / "a" / "b" / "store"
+    with Store.open(str(target), options=StoreOptions(background=False)) as store:
+        store.put(b"k", b"v")
+    for created in (tmp_path / "a", tmp_path / "a" / "b", target):
+        assert str(created.parent) in synced
