@@ -40,7 +40,8 @@ class NodeConfig:
         hints_bytes_max: most bytes of hinted values stored.
         requests_in_flight_max: most coordinated or forwarded requests at once.
         lease_waiters_max: most puts waiting for a counter lease to be durable.
-        versions_per_key_max: most siblings a replica keeps for one key (asserted).
+        versions_per_key_max: most siblings a coordinator lets one key reach: a put that
+            would add one more is refused (replicas merge whatever owners send them).
         vector_clock_threshold: clock entries kept before truncation (Dynamo §4.4).
         counter_lease_block: counters leased per durable lease record.
         read_repair: repair stale owners seen by a get.

@@ -26,7 +26,9 @@ node down for longer than the grace period (and the memory of reaps below) can b
 deleted value back when it returns: a substitute replaying its hint, or a node that a
 join made a former owner while it was down, handing off its copy. So the grace period
 must outlast the longest outage a node may come back from with its data (Cassandra's
-``gc_grace_seconds`` makes the same trade); a node down longer should be wiped first. A former owner
+``gc_grace_seconds`` makes the same trade); a node down longer is removed from the ring
+and replaced by a new node, not brought back (nor wiped and restarted under its old name:
+its counters would start again and issue dots already issued). A former owner
 keeps a key until *every* new owner has acknowledged its handoff, which one unreachable
 new owner can stretch past any grace period; so a new owner that acknowledges a batch its
 copy supersedes sends the sender that copy first (a read repair), and the former owner

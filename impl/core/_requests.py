@@ -311,7 +311,6 @@ class RequestPath:
         if is_stale_copy is not None and is_stale_copy(key, held, incoming):
             incoming = ()
         merged = self.seams.merge_versions(held, incoming)
-        invariant(len(merged) <= self.config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, *after)
 
     def merge_many(
@@ -323,7 +322,6 @@ class RequestPath:
         """
         store = self.store
         merge = self.seams.merge_versions
-        bound = self.config.versions_per_key_max
         is_stale_copy = self.is_stale_copy
         merged_items: dict[bytes, tuple[Version, ...]] = {}
         changed = 0
@@ -334,7 +332,6 @@ class RequestPath:
             if is_stale_copy is not None and is_stale_copy(key, held, incoming):
                 incoming = ()
             merged = merge(held, incoming)
-            invariant(len(merged) <= bound, "versions_per_key_max exceeded")
             if merged != held:
                 changed += 1
             merged_items[key] = merged
@@ -417,8 +414,21 @@ class RequestPath:
             return
         key = request.key
         me = self.node_id
-        if not forwarded and me not in self.membership.preference_list(key):
-            self._forward(reply_to, request, self.membership.preference_list(key))
+        owners = self.membership.preference_list(key)
+        if me not in owners:
+            if not forwarded:
+                self._forward(reply_to, request, owners)
+                return
+            # Only an owner coordinates (Dynamo §4.5). A put forwarded here by a node whose
+            # ring still names this one, or released from the lease wait after a ring
+            # change, is refused: coordinated, this node's own write would count as one of
+            # the W while it is no replica of the key, and forwarded again the put could
+            # bounce between nodes whose rings disagree. The client retries; by then the
+            # rings agree.
+            self._reply(
+                reply_to,
+                PutResult(False, error="unavailable: this node is no owner of the key now"),
+            )
             return
         held = self.store.read(key)
         counter = self._issue_counter(request.context, held)
@@ -440,12 +450,26 @@ class RequestPath:
                 )
                 context = tuple(sorted(context))
         version = Version(request.value, (me, counter), context)
+        merged = self.seams.merge_versions(held, (version,))
+        if len(merged) > config.versions_per_key_max:
+            # Each put that names none of a key's siblings adds one more: past the bound
+            # the coordinator refuses, as an operating error the client can act on (read
+            # the siblings and write back with their context). Only owners coordinate, so
+            # a replica merging what N coordinators sent holds at most N times the bound,
+            # and merges everything it is sent: refusing there would keep replicas apart.
+            self._reply(
+                reply_to,
+                PutResult(
+                    False,
+                    error=f"too many siblings: the key holds {len(held)} (versions_per_key_max); "
+                    "read it and write back with its context to merge them",
+                ),
+            )
+            return
         targets = self._targets(key)
         targets[me] = None
         op = _PutOp(reply_to, key, version, w, self.now + config.request_timeout_ticks, targets)
         op_id = self._new_op(op, self.now + config.replica_timeout_ticks)
-        merged = self.seams.merge_versions(held, (version,))
-        invariant(len(merged) <= config.versions_per_key_max, "versions_per_key_max exceeded")
         self.store.write(key, merged, LocalWriteDurable(op_id))
         versions = _to_ship(merged, version)
         op.versions = versions

@@ -61,6 +61,13 @@ _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no", ""})
 
 
+PUT_CONTEXT_COUNTER_MAX = 1 << 62
+"""The largest counter a put's context may name. A coordinator issues a counter above its
+context's entry for it (and leases past it, durably), so a put naming one near the top of
+what a context may hold (``2**63 - 1``) would push that node's counters past it for good,
+and every context of its later versions would be refused. No node issues 2**62 counters."""
+
+
 def encode_context(clock: tuple[tuple[str, int], ...] | dict[str, int]) -> str:
     """The header form of a context: base64url, no padding, of msgpack pairs."""
     pairs = sorted(clock.items()) if isinstance(clock, dict) else list(clock)
@@ -215,6 +222,12 @@ class NodeApi:
                     context = decode_context(request.headers.get(CONTEXT_HEADER.lower(), ""))
                 except ValueError as error:
                     raise _BadRequest(400, str(error)) from error
+                if any(counter > PUT_CONTEXT_COUNTER_MAX for _, counter in context):
+                    raise _BadRequest(
+                        400,
+                        f"{CONTEXT_HEADER} names a counter above {PUT_CONTEXT_COUNTER_MAX}, "
+                        "more than any node issues",
+                    )
                 put = PutRequest(key, value, context, _quorum(request.query, "w", n))
                 response = await self._put(put, op, trace)
         except _BadRequest as error:

@@ -113,7 +113,8 @@ def parse_peer_faults(document: object) -> PeerFaults:
         if not 1 <= len(name) <= 64 or not name.isprintable():
             raise FaultSpecError(f"delay_ms has a key that is not a node name: {name!r:.40}")
         # JSON has one number type: 250.0 is the integer 250 (as JSON Schema says too).
-        if type(value) not in (int, float) or value != int(value) or not 0 <= value <= DELAY_MS_MAX:
+        # The range first: int() of infinity or NaN would raise.
+        if type(value) not in (int, float) or not 0 <= value <= DELAY_MS_MAX or value != int(value):
             raise FaultSpecError(f"delay_ms[{name!r}] must be an integer in 0..{DELAY_MS_MAX}")
         if value:
             checked[name] = int(value)

@@ -90,6 +90,12 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 RECEIVE_BYTES = 64 * 1024
 """The most one ``receive_some`` asks for."""
 
+RESPONSE_BYTES_BUFFERED_MAX = 256 * 1024
+"""Responses to pipelined requests held before they are written: past it, what is ready
+goes out before the next handler runs, so one receive of many small requests for large
+values cannot make the node hold every answer at once (and a slow reader waits for its
+own answers)."""
+
 _ACCEPT_RETRY_SECONDS = 0.1
 _REAPER_RESOLUTION_SECONDS_MAX = 1.0
 _ACCEPT_TRANSIENT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
@@ -681,6 +687,7 @@ class HttpServer:
         limits = self._limits
         stats = self.stats
         chunks: list[bytes] = []
+        buffered = 0
         keep_alive = True
         connection.deadline = math.inf  # The handler's own timeouts apply, not the client's.
         for request, request_keep_alive in ready:
@@ -694,9 +701,17 @@ class HttpServer:
                 and not self._draining
                 and connection.requests_served_count < limits.requests_per_connection_max
             )
-            chunks.append(self._encode(request, response, keep_alive=keep_alive))
+            chunk = self._encode(request, response, keep_alive=keep_alive)
+            chunks.append(chunk)
             if not keep_alive:
                 break
+            buffered += len(chunk)
+            if buffered >= RESPONSE_BYTES_BUFFERED_MAX:
+                connection.deadline = trio.current_time() + limits.idle_timeout_seconds
+                await connection.stream.send_all(b"".join(chunks))
+                connection.deadline = math.inf
+                chunks.clear()
+                buffered = 0
         ready.clear()
         if error is not None:
             stats.bad_requests_count += 1

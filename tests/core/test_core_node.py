@@ -341,10 +341,15 @@ def test_an_unanswered_request_is_looked_at_again_one_replica_timeout_later() ->
     assert [e.at for e in effects if isinstance(e, SetTimer)] == [100 + 2 * timeout]
 
 
-def test_a_forwarded_put_is_coordinated_even_by_a_node_that_owns_no_replica_now() -> None:
-    """Rings may differ between nodes while a change spreads: a node handed a forwarded
-    put coordinates it (here it waits for its counter lease first), and never forwards
-    it again, so a put cannot bounce between nodes that disagree about its owners."""
+def test_a_forwarded_put_is_refused_by_a_node_that_owns_no_replica_now() -> None:
+    """Rings may differ between nodes while a change spreads: a node handed a put for a
+    key it owns no replica of under its own ring refuses it, and neither forwards it again
+    (a put could bounce between nodes that disagree about its owners) nor coordinates it
+    (its own write would count as one of the W while it is no replica: under a strict
+    quorum a put acknowledged by W=2 could sit on one owner). The client retries.
+
+    Reference: Dynamo §4.5
+    """
     ring = PartitionRing.balanced(["n1", "n2", "n3", "n4", "n5"], n=3, q=64)
     keys = (b"f%03d" % i for i in range(1_000))
     key = next(k for k in keys if "n2" not in ring.preference_list(k))
@@ -352,12 +357,20 @@ def test_a_forwarded_put_is_coordinated_even_by_a_node_that_owns_no_replica_now(
     node = _node(disk)
     forward = core.ForwardRequest("n1", "n2", 7, PutRequest(key, b"v"))
     effects = _carry_out(disk, node.step(Receive(forward), 1))
-    assert not [e for e in effects if isinstance(e, core.ForwardRequest)]
-    (lease,) = [e for e in effects if isinstance(e, Persist)]
-    disk.sync(lease.persist_id)
-    effects = node.step(PersistDone(lease.persist_id), 2)
-    assert not [e for e in effects if isinstance(e, core.ForwardRequest)]
-    assert [e for e in effects if isinstance(e, WriteRequest)], "coordinated here"
+    pending = [e for e in effects if isinstance(e, Persist)]  # the counter lease, at boot
+    assert not [e for e in effects if isinstance(e, core.ForwardRequest | WriteRequest)]
+    (answer,) = [e for e in effects if isinstance(e, core.ForwardResponse)]
+    assert (answer.dst, answer.op_id, answer.result.ok) == ("n1", 7, False)
+    assert "no owner" in answer.result.error
+    owned = next(k for k in (b"f%03d" % i for i in range(1_000)) if "n2" in ring.preference_list(k))
+    forward = core.ForwardRequest("n1", "n2", 8, PutRequest(owned, b"v"))
+    effects = _carry_out(disk, node.step(Receive(forward), 2))
+    pending += [e for e in effects if isinstance(e, Persist)]
+    while pending and not [e for e in effects if isinstance(e, WriteRequest)]:
+        disk.sync(pending[0].persist_id)
+        effects = _carry_out(disk, node.step(PersistDone(pending.pop(0).persist_id), 3))
+        pending += [e for e in effects if isinstance(e, Persist)]
+    assert [e for e in effects if isinstance(e, WriteRequest)], "an owner coordinates it"
 
 
 def test_a_suspected_node_is_not_taken_as_a_substitute_after_a_replica_timeout() -> None:

@@ -47,6 +47,7 @@ from dynamokv.impl.core import (
     versions,
     write_may_answer,
 )
+from dynamokv.impl.core._versions import context_of
 from dynamokv.impl.sim import SimDisk
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.errors import ArgumentError, InvariantError
@@ -556,10 +557,32 @@ def test_a_key_may_hold_exactly_versions_per_key_max_siblings() -> None:
     assert {len(e.versions) for e in effects if isinstance(e, WriteRequest)} == {2}
 
 
-def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
-    """The bound holds at a replica as at a coordinator, the bound included: a replica
-    with a bound of 2 sent two concurrent versions stores both and acknowledges, and
-    stores both when an anti-entropy repair brings them."""
+def test_a_put_past_versions_per_key_max_siblings_is_refused_not_a_crash() -> None:
+    """Concurrent blind puts each add a sibling; the one that would pass the bound is
+    refused by its coordinator, an operating error naming the way out (read, then write
+    back with the context), and nothing is written or sent. A put with the siblings'
+    context still succeeds: it supersedes them."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk, versions_per_key_max=2)
+    for request_id in (1, 2):
+        _step_durably(
+            node, disk, ClientRequest(request_id, PutRequest(KEY, b"v%d" % request_id)), request_id
+        )
+    effects = _step_durably(node, disk, ClientRequest(3, PutRequest(KEY, b"v3")), 3)
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert not reply.result.ok and reply.result.error.startswith("too many siblings")
+    assert not [e for e in effects if isinstance(e, WriteRequest)]
+    assert len(disk.read_versions(KEY)) == 2
+    context = context_of(disk.read_versions(KEY))
+    effects = _step_durably(node, disk, ClientRequest(4, PutRequest(KEY, b"merged", context)), 4)
+    assert [len(e.versions) for e in effects if isinstance(e, WriteRequest)] == [1, 1]
+
+
+def test_a_replica_merges_every_sibling_it_is_sent() -> None:
+    """The bound is the coordinators': a replica with a bound of 2 sent two concurrent
+    versions stores both and acknowledges, stores both when an anti-entropy repair
+    brings them, and merges a third from another owner rather than refuse it (refusing
+    would keep the replicas apart for good, and a peer's message must not crash it)."""
     disk = SimDisk()
     node = _node_n2_of_five(disk, versions_per_key_max=2)
     siblings = (Version(b"a", ("n3", 1)), Version(b"b", ("n4", 1)))
@@ -569,6 +592,10 @@ def test_a_replica_may_hold_exactly_versions_per_key_max_siblings() -> None:
     repair = RepairPush("n3", "n2", 0, ((b"other", siblings),))  # merged in one batch
     _step_durably(node, disk, Receive(repair), 2)
     assert disk.read_versions(b"other") == siblings
+    third = (Version(b"c", ("n5", 1)),)
+    effects = _step_durably(node, disk, Receive(WriteRequest("n5", "n2", 10, KEY, third)), 3)
+    assert len(disk.read_versions(KEY)) == 3
+    assert [e.ok for e in effects if isinstance(e, WriteAck)] == [True]
 
 
 def test_a_version_without_a_value_is_a_tombstone_and_an_empty_value_is_not() -> None:

@@ -26,6 +26,9 @@ _BAD_REQUESTS = [
     ("PUT", "/kv/k", {"X-Dynamo-Context": "!!!not base64!!!"}, b"v", 400),
     ("PUT", "/kv/k", {"X-Dynamo-Context": "kZKmbm9kZS0x"}, b"v", 400),  # truncated msgpack
     ("DELETE", "/kv/k", {"X-Dynamo-Context": encode_context({"a": 1})[:-2]}, b"", 400),
+    # A counter no node issues: taken, it would push the coordinator's counters past
+    # what the contexts of its later versions may hold.
+    ("PUT", "/kv/k", {"X-Dynamo-Context": encode_context({"node-1": (1 << 62) + 1})}, b"v", 400),
     ("GET", "/kv/" + "a" * (KEY_BYTES_MAX + 1), {}, b"", 414),
     ("PUT", "/kv/big", {}, b"x" * ((1 << 20) + 1), 413),
     ("POST", "/kv/k", {}, b"v", 405),
@@ -157,3 +160,12 @@ def test_openapi_describes_every_route() -> None:
 @pytest.mark.parametrize("text", ["", encode_context({"a": 1, "b": 2}), encode_context(())])
 def test_context_round_trips(text: str) -> None:
     assert encode_context(decode_context(text)) == (text or encode_context(()))
+
+
+def test_a_context_holds_the_counters_a_node_issues_after_the_largest_a_put_may_name() -> None:
+    """A coordinator issues (and leases, durably) counters above its put's context: the
+    contexts of those later versions still decode."""
+    from dynamokv.impl.runtime._api import PUT_CONTEXT_COUNTER_MAX
+
+    issued_later = PUT_CONTEXT_COUNTER_MAX + (1 << 40)  # more than a node leases in a life
+    assert decode_context(encode_context({"a": issued_later})) == (("a", issued_later),)

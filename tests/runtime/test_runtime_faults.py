@@ -52,6 +52,8 @@ def test_a_fault_specification_round_trips_through_json() -> None:
         {"delay_ms": {"b": DELAY_MS_MAX + 1}},
         {"delay_ms": {"b": 2.5}},
         {"delay_ms": {"b": True}},
+        {"delay_ms": {"b": float("inf")}},
+        {"delay_ms": {"b": float("nan")}},
         {"delay_ms": ["b"]},
     ],
 )

@@ -108,6 +108,30 @@ async def test_pipelined_requests_are_answered_in_order() -> None:
 
 
 @trio_test
+async def test_pipelined_answers_past_the_buffer_bound_are_written_as_they_come(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Answers to pipelined requests are held only up to ``RESPONSE_BYTES_BUFFERED_MAX``
+    (1 byte here): past it each is written before the next handler runs, in order."""
+    from dynamokv.impl.runtime import _http
+
+    monkeypatch.setattr(_http, "RESPONSE_BYTES_BUFFERED_MAX", 1)
+    writes: list[int] = []
+    real_send_all = trio.SocketStream.send_all
+
+    async def send_all(self: trio.SocketStream, data: bytes) -> None:
+        writes.append(len(data))
+        await real_send_all(self, data)
+
+    monkeypatch.setattr(trio.SocketStream, "send_all", send_all)
+    async with running_server() as (_server, port), client(port) as http:
+        await http.send(get("/1") + get("/2") + get("/3"))
+        responses = await http.read_responses(3)
+        assert [r.json()["path"] for r in responses] == ["/1", "/2", "/3"]
+    assert len(writes) == 4  # the client's one write, then the three answers one by one
+
+
+@trio_test
 async def test_request_split_into_single_bytes_is_parsed() -> None:
     async with running_server() as (_server, port), client(port) as http:
         request = b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
