@@ -65,7 +65,7 @@ PUT_CONTEXT_COUNTER_MAX = 1 << 62
 """The largest counter a put's context may name. A coordinator issues a counter above its
 context's entry for it (and leases past it, durably), so a put naming one near the top of
 what a context may hold (``2**63 - 1``) would push that node's counters past it for good,
-and every context of its later versions would be refused. No node issues 2**62 counters."""
+and every context of its later versions would be refused. No node ever reaches 2**62 counters."""
 
 
 def encode_context(clock: tuple[tuple[str, int], ...] | dict[str, int]) -> str:
