@@ -62,8 +62,8 @@ replica that pushes such a copy in a Merkle exchange missed the reap, or the del
 is sent the reap again for tombstones, and the tombstones themselves for a value they
 deleted, so that it holds and pushes those instead, to be reaped again
 (:meth:`TombstoneReaper.answer_repair`); otherwise it would keep the deleted value, every
-push of it merged into nothing here, and the replicas would never agree. A crash forgets the memory; a late copy
-then comes back and is reaped again, as it would be without it.
+push of it merged into nothing here, and the replicas would never agree. A crash forgets
+the memory; a late copy then comes back and is reaped again, as it would be without it.
 
 The reaper learns which keys are deleted from the writes themselves (every version set
 the node stores passes :meth:`TombstoneReaper.note`) and, after a restart, from the scan
