@@ -531,17 +531,16 @@ def _check_durable(
     absence is the point), and an acknowledged tombstone is kept if no value it deleted is
     held.
     """
-    # Per key, the acknowledged tombstones that no other acknowledged tombstone supersedes:
-    # a version one of them covers is covered by whatever covers it.
+    # Per key, every acknowledged tombstone. None is left out for being superseded by a
+    # later one: supersession is not transitive across a reap. A put after the reap starts
+    # from an empty context, and its dot's counter (node-wide) still covers the reaped
+    # tombstone's dot from the same node, though not what that tombstone deleted.
     deletes: dict[bytes, list[Version]] = {}
     if reaping:
         for record in recorder.acked():
             tombstone = record.version
             if record.kind == "delete" and tombstone is not None:
-                latest = deletes.setdefault(record.key, [])
-                if not covers(tuple(latest), tombstone):
-                    latest[:] = [t for t in latest if not covers((tombstone,), t)]
-                    latest.append(tombstone)
+                deletes.setdefault(record.key, []).append(tombstone)
     missing: dict[tuple[bytes, str], int] = {}
     for record in recorder.acked():
         version = record.version
