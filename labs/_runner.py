@@ -115,8 +115,10 @@ def _child_check(
             verdict = check.run(context)
         except LearnerError as error:
             verdict = Verdict(Status.FAILED, str(error))
-        except Exception as error:  # a bug in the grader itself, reported as one line
-            verdict = Verdict(Status.FAILED, f"internal error in the grader: {error!r}")
+        except Exception as error:  # raised outside the learner's functions: one line
+            verdict = Verdict(
+                Status.FAILED, f"failed outside your functions: {error!r}; {_OUTSIDE}"
+            )
     printed = _printed(buffer)
     if printed and verdict.status is Status.FAILED:
         details = f"{verdict.details}\n{printed}" if verdict.details else printed
@@ -130,6 +132,13 @@ def _child_check(
         )
     conn.send((verdict, _cpu_seconds()))
     conn.close()
+
+
+_OUTSIDE = (
+    "the usual cause is a value one of your functions returns of the wrong type or shape, "
+    "which the code using it then trips on (the lab's unit checks name the function); "
+    "otherwise it is a bug in the grader"
+)
 
 
 def _child_experiment(lab_name: str, source: SolutionSource, seed: int, conn: Connection) -> None:
@@ -151,7 +160,7 @@ def _child_experiment(lab_name: str, source: SolutionSource, seed: int, conn: Co
         except LearnerError as error:
             result = str(error)
         except Exception as error:
-            result = f"internal error in the experiment: {error!r}"
+            result = f"the experiment failed outside your functions: {error!r}; {_OUTSIDE}"
     conn.send(result)
     conn.close()
 

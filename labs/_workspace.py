@@ -149,11 +149,28 @@ def read_stamp(root: Path, lab: Lab) -> Stamp:
     try:
         data = json.loads(path.read_text())
         data["hints_shown"] = _hint_indexes(data.get("hints_shown", ()))
-        return Stamp(**data)
+        stamp = Stamp(**data)
+        _check_fields(stamp)
+        return stamp
     except (ValueError, TypeError, AttributeError) as error:
         raise WorkspaceError(
             f"{path} is damaged ({error}); `dynamokv lab reset {lab.name}{workspace_flag(root)}`"
         ) from None
+
+
+def _check_fields(stamp: Stamp) -> None:
+    """Raise ValueError unless each field of a stamp read from disk has its type."""
+    texts = (stamp.lab, stamp.project_version, stamp.lab_hash)
+    counts = (stamp.checks_since_hint, stamp.score)
+    if not all(isinstance(text, str) for text in texts):
+        raise ValueError("lab, project_version and lab_hash must be strings")
+    if not all(isinstance(count, int) and not isinstance(count, bool) for count in counts):
+        raise ValueError("checks_since_hint and score must be integers")
+    parts = stamp.parts
+    if not isinstance(parts, dict) or not all(
+        isinstance(part, str) and isinstance(status, str) for part, status in parts.items()
+    ):
+        raise ValueError(f"parts is {parts!r}, not a map of part ids to statuses")
 
 
 def _hint_indexes(value: object) -> tuple[int, ...]:
@@ -196,7 +213,8 @@ def start_workspace(root: Path, lab: Lab, *, force: bool = False) -> Path:
 
 
 def reset_workspace(root: Path, lab: Lab) -> tuple[Path, Path | None]:
-    """Start over: the previous file is kept as ``FILE.previous``; return (file, kept).
+    """Start over: the learner's file is kept as ``FILE.previous`` (or ``.previous.2``, ...,
+    beside earlier ones; an untouched skeleton is not kept); return (file, kept).
 
     A workspace whose stamp is damaged or whose file was deleted is reset (the line for a
     damaged stamp says to); where there is neither the file nor the stamp there is nothing
@@ -212,11 +230,25 @@ def reset_workspace(root: Path, lab: Lab) -> tuple[Path, Path | None]:
             f"{workspace_flag(root)}` makes one{_elsewhere(root)}"
         )
     kept: Path | None = None
-    if target.exists():
-        kept = target.with_name(target.name + ".previous")
+    if target.exists() and target.read_bytes() != skeleton_path(lab).read_bytes():
+        kept = _backup_name(target)
         shutil.copyfile(target, kept)
     start_workspace(root, lab, force=True)
     return target, kept
+
+
+def _backup_name(target: Path) -> Path:
+    """Where to keep ``target`` before a reset: ``FILE.previous``, or ``FILE.previous.2``,
+    ``.3``, ... when an earlier reset kept a different file there (never overwritten: a
+    second reset must not replace the learner's work with the skeleton it left)."""
+    content = target.read_bytes()
+    number = 1
+    while True:
+        suffix = ".previous" if number == 1 else f".previous.{number}"
+        kept = target.with_name(target.name + suffix)
+        if not kept.exists() or kept.read_bytes() == content:
+            return kept
+        number += 1
 
 
 def staleness_warnings(root: Path, lab: Lab, stamp: Stamp) -> tuple[str, ...]:

@@ -256,9 +256,13 @@ def _source(args: argparse.Namespace, lab: Lab) -> SolutionSource:
         raise CliError(str(error)) from None
     path = workspace_file(root, lab)
     try:
-        ast.parse(path.read_text(), filename=str(path))
+        # Bytes, as Python reads a module: a coding line is honoured.
+        ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as error:
-        raise CliError(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
+        where = f"line {error.lineno}: " if error.lineno else ""
+        raise CliError(f"{path} does not parse: {where}{error.msg}") from None
+    except ValueError as error:  # a null byte
+        raise CliError(f"{path} does not parse: {error}") from None
     return SolutionSource("file", str(path.resolve()), "workspace", workspace_flag(root).strip())
 
 

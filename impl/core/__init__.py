@@ -114,6 +114,7 @@ from ._node import AFTER_PERSIST, EVENTS, MESSAGES, Node
 from ._node_config import AntiEntropyConfig, MemberConfig, MemberStats, NodeConfig, NodeStats
 from ._outbox import Outbox
 from ._partitions import PartitionArgumentError
+from ._peer_input import NODE_NAME_CHARS_MAX, PeerInput, PeerInputError
 from ._phi import PhiAccrualDetector, PhiConfig
 from ._quorum import read_may_answer, write_may_answer
 from ._reaping import TombstoneReaper, tombstone_may_be_reaped
@@ -131,6 +132,7 @@ __all__ = [
     "DEFAULT_SEAMS",
     "EVENTS",
     "MESSAGES",
+    "NODE_NAME_CHARS_MAX",
     "AntiEntropy",
     "AntiEntropyConfig",
     "AntiEntropyEffect",
@@ -187,6 +189,8 @@ __all__ = [
     "PartitionMerkleTree",
     "PartitionRing",
     "PartitionTransfers",
+    "PeerInput",
+    "PeerInputError",
     "Persist",
     "PersistDone",
     "PhiAccrualDetector",

@@ -48,6 +48,7 @@ keep it from starving foreground requests.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ from ._messages import (
 from ._node_config import AntiEntropyConfig, MemberConfig, MemberStats
 from ._outbox import Outbox
 from ._ring import PartitionRing
-from ._versions import Version
+from ._versions import Version, bounded_batch
 
 __all__ = [
     "AntiEntropy",
@@ -244,6 +245,7 @@ class AntiEntropy:
             [int, int, Sequence[int], Sequence[int]],
             tuple[tuple[tuple[int, int], ...], tuple[int, ...]],
         ] = merkle_descend,
+        first_id: int = 0,
     ) -> None:
         """Create an idle anti-entropy engine.
 
@@ -255,7 +257,9 @@ class AntiEntropy:
         self.config = config if config is not None else AntiEntropyConfig()
         self.metrics = AntiEntropyMetrics()
         self._exchanges: dict[int, _Exchange] = {}
-        self._exchange_ids = Count()  # opaque: a reply is matched to its exchange
+        # Opaque: a reply is matched to its exchange. From ``first_id``, one per life of the
+        # node, so that a reply meant for an exchange of an earlier life matches none.
+        self._exchange_ids = Count(first_id)
 
     @property
     def exchanges_in_flight(self) -> int:
@@ -514,6 +518,8 @@ class AntiEntropyRounds:
         out: where the messages go.
         stats: where to count roots compared and keys pushed.
         now: the tick at start.
+        first_id: the first id of its roots rounds and exchanges (the node gives each of its lives its own
+            range: ``generation << 40``).
         descend: the top-down walk's step (the node's seam, :func:`merkle_descend`).
     """
 
@@ -528,6 +534,7 @@ class AntiEntropyRounds:
         out: Outbox,
         stats: MemberStats,
         now: int,
+        first_id: int = 0,
         descend: Callable[
             [int, int, Sequence[int], Sequence[int]],
             tuple[tuple[tuple[int, int], ...], tuple[int, ...]],
@@ -540,12 +547,12 @@ class AntiEntropyRounds:
         self.health = health
         self.out = out
         self.stats = stats
-        self.engine = AntiEntropy(node_id, config.anti_entropy, descend=descend)
+        self.engine = AntiEntropy(node_id, config.anti_entropy, descend=descend, first_id=first_id)
         self._next_round = now + config.anti_entropy_interval_ticks
         self._peer_turns = Count()  # round robin over the peers healthy at each round
         self._recovered_at: dict[str, int] = {}
         self._roots_offset: dict[str, int] = {}
-        self._roots_round_ids = Count()  # opaque: a reply is matched to its round
+        self._roots_round_ids = Count(first_id)  # opaque, and one per life (as exchanges)
         self._roots_pending: dict[int, tuple[str, int]] = {}
         self._exchange_queue: deque[tuple[str, int]] = deque()
         self._exchange_queued: set[tuple[str, int]] = set()
@@ -716,13 +723,19 @@ class AntiEntropyRounds:
         owners = ring.partition_preference_list(effect.partition)
         if effect.peer not in owners or self.node_id not in owners:
             return  # the ring moved on since the exchange began
-        bound = self.config.repair_keys_per_message_max
-        items: list[tuple[bytes, tuple[Version, ...]]] = []
-        for key in effect.keys:
-            versions = self.read(key)
-            if versions:
-                items.append((key, versions))
-        self.stats.keys_repaired += len(items)
-        for start in range(0, len(items), bound):
-            chunk = tuple(items[start : start + bound])
-            self.out.send(RepairPush(self.node_id, effect.peer, effect.partition, chunk))
+        config = self.config
+        read = self.read
+        held = ((key, read(key)) for key in effect.keys)
+        items = ((key, versions) for key, versions in held if versions)
+        left_over = None
+        while True:
+            chunk, next_first = bounded_batch(
+                items if left_over is None else itertools.chain((left_over,), items),
+                keys_max=config.repair_keys_per_message_max,
+                bytes_max=config.message_bytes_max,
+            )
+            if not chunk:
+                return
+            self.stats.keys_repaired += len(chunk)
+            self.out.send(RepairPush(self.node_id, effect.peer, effect.partition, tuple(chunk)))
+            left_over = next_first

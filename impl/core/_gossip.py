@@ -825,7 +825,14 @@ class GossipMembership:
         # A node is normal once it has seen itself in a ring. Other members' statuses
         # are written only by admin commands: a ring that lost a race must not demote.
         if self.node_id in ring.nodes():
-            effects += self._advance_status(self.node_id, "normal")
+            if STATUS_RANK[self.self_entry.status] >= STATUS_RANK["leaving"]:
+                # Told to leave, yet in this ring: a ring that lacked the leave won a tie
+                # against the one that made it (and the node that served the leave may
+                # have restarted since, forgetting its watch). The leaving node itself
+                # issues its leave again.
+                effects += self._leave_again()
+            else:
+                effects += self._advance_status(self.node_id, "normal")
         effects += self._reissue_pending()
         return effects
 
@@ -846,17 +853,23 @@ class GossipMembership:
         for watch in self._pending:
             entry = self._members.get(watch.node_id)
             if entry is None or entry.generation != watch.generation:
-                continue  # the node started a new life: this command is history
+                # The node started a new life: this command is history (a node restarted
+                # while leaving goes on leaving, and issues its leave again itself if a
+                # ring still holds it: see _adopt).
+                continue
             if watch.kind == ChangeKind.JOIN:
                 if STATUS_RANK[entry.status] >= STATUS_RANK["leaving"]:
                     continue  # a later leave overrides the join
                 if watch.node_id not in nodes:
                     unsatisfied.append(watch)
             else:
-                if entry.status == "left":
-                    continue
+                # A leave holds until the node has left and is out of the ring: a node
+                # can hand off, mark itself left, and be put back by a rival ring that
+                # wins the tie.
                 if watch.node_id in nodes and len(nodes) >= 2:
                     unsatisfied.append(watch)
+                elif entry.status == "left":
+                    continue  # out of the ring, its data handed off: done
             kept.append(watch)
         self._pending = kept
         if not unsatisfied:
@@ -922,6 +935,17 @@ class GossipMembership:
         """
         return f"{self.node_id}#{self.self_entry.generation}"
 
+    def _leave_again(self) -> list[GossipEffect]:
+        try:
+            owners = self._changed_owners(self._ring.owners, ChangeKind.LEAVE, self.node_id)
+        except MembershipArgumentError:
+            self.metrics.changes_dropped += 1
+            return []
+        if len(set(self._ring.owners)) < 2:
+            self.metrics.changes_dropped += 1  # the last node stays
+            return []
+        return self._issue(owners)
+
     def _issue(self, owners: tuple[str, ...]) -> list[GossipEffect]:
         ring = RingState(self._ring.version + 1, self.issuer, owners)
         self.metrics.ring_changes_issued += 1
@@ -979,6 +1003,12 @@ class GossipMembership:
         generation = entry.generation if entry is not None else 0
         self._watch(PendingChange(ChangeKind.LEAVE, node_id, generation, now))
         return self._advance_status(node_id, "leaving") + self._issue(owners)
+
+    def resume_leaving(self) -> None:
+        """This node starts outside its ring with data or hints still to hand off: it was
+        leaving when it stopped, and its new life goes on leaving (a life as ``joining``
+        would tell the others no member is leaving while data still waits to move)."""
+        self._advance_status(self.node_id, "leaving")
 
     def mark_left(self, node_id: str) -> list[GossipEffect]:
         """Record that ``node_id``, out of the ring now, has finished leaving.

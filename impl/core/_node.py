@@ -130,6 +130,7 @@ from ._outbox import (
     LocalWriteDurable,
     Outbox,
 )
+from ._peer_input import PeerInput
 from ._reaping import TombstoneReaper
 from ._requests import RequestPath
 from ._ring import PartitionRing, RingCache
@@ -327,6 +328,9 @@ class Node:
                 position_of=None if hashes is not None else self._position_of,
             )
         tracked = MerkleTracking(self._local, self.trees)
+        # The ids of this life's transfers, reaping rounds and Merkle exchanges: a reply
+        # meant for an earlier life (still in flight at a restart) matches none of them.
+        first_id = self.generation << 40
         self.reaper = TombstoneReaper(
             node_id,
             config=member_config,
@@ -335,6 +339,7 @@ class Node:
             stats=self.stats_member,
             may_reap=self.seams.tombstone_may_be_reaped,
             now=now,
+            first_id=first_id,
         )
         note = self.reaper.note if self.reaper.enabled else None
         if restored is None or note is not None:
@@ -357,6 +362,7 @@ class Node:
             out=self.out,
             stats=self.stats_member,
             now=now,
+            first_id=first_id,
         )
         self.anti_entropy_rounds = AntiEntropyRounds(
             node_id,
@@ -367,6 +373,7 @@ class Node:
             out=self.out,
             stats=self.stats_member,
             now=now,
+            first_id=first_id,
             descend=self.seams.merkle_descend,
         )
 
@@ -426,6 +433,21 @@ class Node:
         self._arm(now)
         return effects
 
+    def peer_input(self, *, key_bytes_max: int) -> PeerInput:
+        """The checks a peer's message must pass before this node is given it
+        (:mod:`~dynamokv.impl.core._peer_input`): the runtime asks them of every message
+        that arrives from the network."""
+        requests = self.requests
+        return PeerInput(
+            self.node_id,
+            issued=lambda: requests.issued,
+            held=requests.versions_held,
+            responses=requests.answers_so_far,
+            partition_of=self._partition_of,
+            partition_count=self.ring.q,
+            key_bytes_max=key_bytes_max,
+        )
+
     @property
     def gossip_mode(self) -> bool:
         """True if this node runs gossip, transfer and anti-entropy; False on a fixed ring."""
@@ -476,6 +498,14 @@ class Node:
 
     def _boot(self) -> None:
         self._booted = True
+        gossip = self.gossip
+        if (
+            gossip is not None
+            and self.ring_state.version
+            and self.node_id not in self.ring_state.nodes()
+            and (self.requests.hints.hints or len(self.trees))
+        ):
+            gossip.resume_leaving()
         if self._boot_records:
             self.out.persist(self._boot_records, GenerationDurable())
         self.requests.boot()
@@ -635,6 +665,11 @@ class Node:
 
     # -- partition transfer (Dynamo §4.8.1) and anti-entropy (Dynamo §4.7) -----------------
 
+    def _on_read_repair(self, message: ReadRepair) -> None:
+        self.requests.on_read_repair(message)
+        if self.gossip is not None:
+            self.transfers.on_repaired(message.src, message.key, message.versions)
+
     def _on_transfer_ack(self, message: TransferAck) -> None:
         ring = self.ring
         self.transfers.on_ack(message, ring, self.ring_state, self.now)
@@ -685,7 +720,7 @@ MESSAGES: Final[Transitions] = MappingProxyType(
         WriteAck: ("requests", "on_write_ack"),
         ReadRequest: ("requests", "on_read"),
         ReadResponse: ("requests", "on_read_response"),
-        ReadRepair: ("requests", "on_read_repair"),
+        ReadRepair: ("node", "_on_read_repair"),
         ForwardRequest: ("requests", "on_forward"),
         ForwardResponse: ("requests", "on_forward_response"),
         # Hinted handoff (Dynamo §4.6).

@@ -42,6 +42,12 @@ class NodeConfig:
         lease_waiters_max: most puts waiting for a counter lease to be durable.
         versions_per_key_max: most siblings a coordinator lets one key reach: a put that
             would add one more is refused (replicas merge whatever owners send them).
+        version_set_bytes_max: most bytes one key's versions may take on a replica
+            (:func:`~dynamokv.impl.core._versions.stored_bytes`); the runtime keeps it at
+            most the store's largest record. A coordinator refuses a put that would take
+            the key past ``version_set_bytes_max // n``, so that the siblings n
+            coordinators accept at once still fit on every replica; a replica refuses a
+            merge past the whole bound (it keeps what it holds and does not acknowledge).
         vector_clock_threshold: clock entries kept before truncation (Dynamo §4.4).
         counter_lease_block: counters leased per durable lease record.
         read_repair: repair stale owners seen by a get.
@@ -62,6 +68,7 @@ class NodeConfig:
     requests_in_flight_max: int = 1024
     lease_waiters_max: int = 1024
     versions_per_key_max: int = 256
+    version_set_bytes_max: int = 4 << 20
     vector_clock_threshold: int = 10
     counter_lease_block: int = 1000
     read_repair: bool = True
@@ -89,6 +96,7 @@ _POSITIVE_FIELDS = (
     "requests_in_flight_max",
     "lease_waiters_max",
     "versions_per_key_max",
+    "version_set_bytes_max",
     "vector_clock_threshold",
 )
 
@@ -110,6 +118,8 @@ class NodeStats:
     truncations: int = 0
     leases_persisted: int = 0
     substitutions: int = 0
+    # Merges a replica refused because the key's versions would pass version_set_bytes_max.
+    merges_refused: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +168,10 @@ class MemberConfig:
         exchange_queue_max: differing partitions waiting for an exchange slot.
         repair_keys_per_message_max: keys per :class:`RepairPush`.
         transfer_batch_keys_max: keys per :class:`TransferBatch`.
+        message_bytes_max: bytes of keys and versions per :class:`RepairPush` or
+            :class:`TransferBatch` (by :func:`~dynamokv.impl.core._versions.stored_bytes`;
+            a key larger than that alone still goes, alone), so that every one fits a
+            frame of the runtime.
         transfers_in_flight_max: partitions handed off at once.
         transfer_retry_ticks: an unacknowledged batch is sent again after this.
         handoff_check_interval_ticks: period of the orphan sweep (data of partitions
@@ -185,6 +199,7 @@ class MemberConfig:
     exchange_queue_max: int = 4096
     repair_keys_per_message_max: int = 64
     transfer_batch_keys_max: int = 64
+    message_bytes_max: int = 4 << 20
     transfers_in_flight_max: int = 4
     transfer_retry_ticks: int = 40
     handoff_check_interval_ticks: int = 100
@@ -207,6 +222,7 @@ class MemberConfig:
                 "exchange_queue_max",
                 "repair_keys_per_message_max",
                 "transfer_batch_keys_max",
+                "message_bytes_max",
                 "transfers_in_flight_max",
                 "transfer_retry_ticks",
                 "handoff_check_interval_ticks",

@@ -214,7 +214,12 @@ class PhiAccrualDetector:
         elif now < last:
             raise ArgumentError(f"heartbeat at tick {now} before the previous one at {last}")
         else:
-            self._add(float(now - last))
+            # A silence the detector already took for a failure (a partition, a paused
+            # process) is no sample of the node's rhythm: it enters the window as the
+            # suspicion delay at most, or one partition would slow the detection of the
+            # next crash for a whole window of heartbeats. A rhythm that really slows
+            # still moves the window, by up to that delay a sample.
+            self._add(min(float(now - last), self._suspicion_delay_ticks))
         self._last_arrival_tick = now
         mean = self.mean_ticks() + self.config.acceptable_pause_ticks
         self._suspicion_delay_ticks = mean + self._y_threshold * self.std_deviation_ticks()

@@ -173,6 +173,8 @@ class TombstoneReaper:
         stats: counts ``tombstones_reaped``.
         may_reap: the rule (:data:`~dynamokv.impl.core.Seams.tombstone_may_be_reaped`).
         now: the tick at start.
+        first_id: the first id of its rounds (the node gives each of its lives its own
+            range: ``generation << 40``).
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class TombstoneReaper:
         stats: MemberStats,
         may_reap: TombstoneMayBeReaped,
         now: int,
+        first_id: int = 0,
     ) -> None:
         self.node_id = node_id
         self.grace_ticks = config.tombstone_grace_ticks
@@ -205,7 +208,9 @@ class TombstoneReaper:
         self.memory_ticks = config.reaped_memory_ticks
         self.memory_keys_max = config.reaped_memory_keys_max
         self._round: _Round | None = None
-        self._round_seq = 0
+        # Round ids go on from ``first_id``: the node starts each life at its own, so a
+        # vote meant for a round of an earlier life cannot count in this one.
+        self._round_seq = first_id
         self._next_round = now + self.interval_ticks
 
     @property

@@ -76,7 +76,7 @@ from ._node_config import NodeConfig, NodeStats
 from ._outbox import AckWhenDurable, AfterPersist, LeaseDurable, LocalWriteDurable, Outbox
 from ._ring import MembershipView
 from ._seams import Seams
-from ._versions import Version, context_of, reconcile
+from ._versions import Version, context_of, reconcile, stored_bytes
 
 if TYPE_CHECKING:
     import random
@@ -296,7 +296,25 @@ class RequestPath:
                 src, op_id = reply_to
                 self.out.send(ForwardResponse(self.node_id, src, op_id, result))
 
-    def _read_local(self, key: bytes) -> tuple[Version, ...]:
+    @property
+    def issued(self) -> int:
+        """The largest counter this node has issued (or leased, since its start)."""
+        return self._counter
+
+    def answers_so_far(self, op_id: int) -> Iterable[tuple[Version, ...]] | None:
+        """The versions the replicas have answered get ``op_id`` with, or None if no get
+        of that id is in flight."""
+        op = self._ops.get(op_id)
+        return op.responses.values() if isinstance(op, _GetOp) else None
+
+    def versions_held(self, key: bytes) -> Iterable[Version]:
+        """Every version of ``key`` this node holds, owned and hinted, as stored (hinted
+        ones are not reconciled with the owned ones until a read)."""
+        hinted = self.hints.versions_for(key)
+        held = self.store.read(key)
+        return (*held, *hinted) if hinted else held
+
+    def read_local(self, key: bytes) -> tuple[Version, ...]:
         """Owned versions plus hinted ones: what this node answers a read with."""
         held = self.store.read(key)
         hinted = self.hints.versions_for(key)
@@ -304,19 +322,36 @@ class RequestPath:
             return reconcile([*held, *hinted])
         return held
 
-    def _write_local(self, key: bytes, incoming: tuple[Version, ...], *after: AfterPersist) -> None:
-        """Merge a copy another node sent (a replica write, a repair, a replayed hint)."""
+    def _write_local(self, key: bytes, incoming: tuple[Version, ...], *after: AfterPersist) -> bool:
+        """Merge a copy another node sent (a replica write, a repair, a replayed hint).
+
+        Returns False, writing nothing, if the merge would pass ``version_set_bytes_max``.
+        """
         held = self.store.read(key)
         is_stale_copy = self.is_stale_copy
         if is_stale_copy is not None and is_stale_copy(key, held, incoming):
             incoming = ()
         merged = self.seams.merge_versions(held, incoming)
+        if self._too_large(merged):
+            return False
         self.store.write(key, merged, *after)
+        return True
+
+    def _too_large(self, merged: tuple[Version, ...]) -> bool:
+        """Whether a replica must refuse ``merged``: more bytes than a key may hold."""
+        if stored_bytes(merged) <= self.config.version_set_bytes_max:
+            return False
+        self.stats.merges_refused += 1
+        return True
 
     def merge_many(
         self, items: Sequence[tuple[bytes, tuple[Version, ...]]], *after: AfterPersist
     ) -> tuple[dict[bytes, tuple[Version, ...]], int]:
         """Merge several keys' incoming versions in one persist (one group commit).
+
+        A key whose merge would pass ``version_set_bytes_max`` keeps what it holds, and
+        then ``after`` is dropped: whoever waits for an acknowledgement of all the keys
+        (a transfer batch) does not get one, and sends them again.
 
         Returns each key's merged versions, and how many keys the merge changed.
         """
@@ -325,6 +360,7 @@ class RequestPath:
         is_stale_copy = self.is_stale_copy
         merged_items: dict[bytes, tuple[Version, ...]] = {}
         changed = 0
+        refused = False
         for key, incoming in items:
             held = merged_items.get(key)
             if held is None:
@@ -333,9 +369,13 @@ class RequestPath:
                 incoming = ()
             merged = merge(held, incoming)
             if merged != held:
-                changed += 1
+                if self._too_large(merged):
+                    refused = True
+                    merged = held
+                else:
+                    changed += 1
             merged_items[key] = merged
-        store.write_many(tuple(merged_items.items()), *after)
+        store.write_many(tuple(merged_items.items()), *(() if refused else after))
         return merged_items, changed
 
     # -- the client's request ----------------------------------------------------------------
@@ -367,7 +407,7 @@ class RequestPath:
             if target != me:
                 self.out.send(ReadRequest(me, target, op_id, key))
         if me in targets:
-            self._get_response(op_id, op, me, self._read_local(key))
+            self._get_response(op_id, op, me, self.read_local(key))
 
     def _get_response(
         self, op_id: int, op: _GetOp, node: str, versions: tuple[Version, ...]
@@ -438,7 +478,6 @@ class RequestPath:
             else:
                 self._lease_waiters.append((reply_to, request))
             return
-        self.stats.puts_coordinated += 1
         context = request.context
         if len(context) >= config.vector_clock_threshold:
             clock = _vclock.merge(context, ((me, counter),))
@@ -466,6 +505,24 @@ class RequestPath:
                 ),
             )
             return
+        size_max = config.version_set_bytes_max // config.n
+        size = stored_bytes(merged)
+        if size > size_max and (len(merged) > 1 or size > config.version_set_bytes_max):
+            # Every replica must hold what the n owners may accept at once, within
+            # version_set_bytes_max (the store's largest record): each coordinator keeps
+            # a key's siblings to its share. A put that supersedes every sibling leaves
+            # one version, which may take the whole bound.
+            self._reply(
+                reply_to,
+                PutResult(
+                    False,
+                    error=f"too large: the key's versions would take {size} bytes, over "
+                    f"{size_max} (version_set_bytes_max / n); read it and write back with "
+                    "its context to merge its siblings",
+                ),
+            )
+            return
+        self.stats.puts_coordinated += 1
         targets = self._targets(key)
         targets[me] = None
         op = _PutOp(reply_to, key, version, w, self.now + config.request_timeout_ticks, targets)
@@ -563,7 +620,7 @@ class RequestPath:
                 op.targets, op.responses, op.replaced, op.key
             ):
                 if substitute == me:
-                    self._get_response(op_id, op, me, self._read_local(op.key))
+                    self._get_response(op_id, op, me, self.read_local(op.key))
                 else:
                     self.out.send(ReadRequest(me, substitute, op_id, op.key))
             if op_id not in self._ops:
@@ -584,19 +641,22 @@ class RequestPath:
         owner = message.hinted_for
         if owner is None or owner == self.node_id:
             ack = WriteAck(self.node_id, message.src, message.op_id, message.key)
-            self._write_local(message.key, message.versions, AckWhenDurable(ack))
+            if not self._write_local(message.key, message.versions, AckWhenDurable(ack)):
+                refusal = WriteAck(self.node_id, message.src, message.op_id, message.key, ok=False)
+                self.out.send(refusal)
             return
         self.hints.keep(message, self.now)
 
     def on_write_ack(self, message: WriteAck) -> None:
-        """A replica holds the put durably (or refused it: a full hint store)."""
+        """A replica holds the put durably (or refused it: a full hint store, or a key
+        whose versions would pass ``version_set_bytes_max``)."""
         op = self._ops.get(message.op_id)
         if isinstance(op, _PutOp) and message.ok:
             self._put_acked(message.op_id, op, message.src)
 
     def on_read(self, message: ReadRequest) -> None:
         """Answer with what this node holds for the key, hinted versions included."""
-        held = self._read_local(message.key)
+        held = self.read_local(message.key)
         self.out.send(ReadResponse(self.node_id, message.src, message.op_id, message.key, held))
 
     def on_read_response(self, message: ReadResponse) -> None:
@@ -610,7 +670,8 @@ class RequestPath:
         self._write_local(message.key, message.versions)
 
     def on_hint_replay(self, message: HintReplay) -> None:
-        """A substitute hands back a write kept for this node: merge, ack once durable."""
+        """A substitute hands back a write kept for this node: merge, ack once durable
+        (a merge refused for its size is not acknowledged: the substitute keeps the hint)."""
         dots = tuple(v.dot for v in message.versions)
         ack = HintAck(self.node_id, message.src, message.hint_id, dots)
         self._write_local(message.key, message.versions, AckWhenDurable(ack))

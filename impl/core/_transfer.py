@@ -46,7 +46,7 @@ from ._messages import TransferAck, TransferBatch
 from ._node_config import MemberConfig, MemberStats
 from ._outbox import Outbox
 from ._ring import PartitionRing
-from ._versions import Version
+from ._versions import Version, bounded_batch
 
 __all__ = ["PartitionTransfers"]
 
@@ -55,7 +55,8 @@ __all__ = ["PartitionTransfers"]
 class _Transfer:
     """One partition handed off to ``targets``: a key snapshot sent batch by batch.
 
-    ``unsent`` walks the snapshot's keys in order; each batch takes the next ones.
+    ``unsent`` walks the snapshot's keys in order; each batch takes the next ones, and
+    ``held_back`` is the key that did not fit in the last batch (read again for the next).
     """
 
     transfer_id: int
@@ -63,11 +64,13 @@ class _Transfer:
     ring: tuple[int, str]
     targets: tuple[str, ...]
     unsent: Iterator[bytes]
+    held_back: bytes | None = None
     batch_id: int = 0
     batch: tuple[tuple[bytes, tuple[Version, ...]], ...] = ()
     awaiting: set[str] = field(default_factory=set)
     sent_at: int = 0
     acked: dict[bytes, bytes] = field(default_factory=dict)
+    repaired: dict[bytes, bytes] = field(default_factory=dict)
 
 
 class PartitionTransfers:
@@ -81,6 +84,8 @@ class PartitionTransfers:
         out: where the batches go.
         stats: where to count transfers and keys moved.
         now: the tick at start.
+        first_id: the first id of its transfers (the node gives each of its lives its own
+            range: ``generation << 40``).
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class PartitionTransfers:
         out: Outbox,
         stats: MemberStats,
         now: int,
+        first_id: int = 0,
     ) -> None:
         self.node_id = node_id
         self.config = config
@@ -103,7 +109,9 @@ class PartitionTransfers:
         self._transfers: dict[int, _Transfer] = {}
         self._queue: deque[tuple[int, tuple[str, ...]]] = deque()
         self._queued: set[int] = set()
-        self._transfer_ids = Count()
+        # From ``first_id``, one per life of the node: an ack meant for a transfer of an
+        # earlier life cannot acknowledge a batch of this one.
+        self._transfer_ids = Count(first_id)
         self._next_sweep = now + config.handoff_check_interval_ticks
         self._swept_ring: tuple[int, str] | None = None
 
@@ -204,9 +212,17 @@ class PartitionTransfers:
     def _send_batch(
         self, transfer: _Transfer, ring: PartitionRing, adopted: RingState, now: int
     ) -> None:
-        read = ((key, self.store.read(key)) for key in transfer.unsent)
+        keys: Iterator[bytes] = transfer.unsent
+        if transfer.held_back is not None:
+            keys = itertools.chain((transfer.held_back,), keys)
+        read = ((key, self.store.read(key)) for key in keys)
         held = ((key, versions) for key, versions in read if versions)  # a key may be gone
-        items = list(itertools.islice(held, self.config.transfer_batch_keys_max))
+        items, left_over = bounded_batch(
+            held,
+            keys_max=self.config.transfer_batch_keys_max,
+            bytes_max=self.config.message_bytes_max,
+        )
+        transfer.held_back = None if left_over is None else left_over[0]
         if not items:
             self._finish(transfer, ring, adopted, now)
             return
@@ -248,6 +264,20 @@ class PartitionTransfers:
             transfer.acked[key] = value_hash(versions)
         self._send_batch(transfer, ring, adopted, now)
 
+    def on_repaired(self, src: str, key: bytes, versions: tuple[Version, ...]) -> None:
+        """A target of a running transfer answered a batch with its own, newer ``versions``
+        of ``key`` (see :meth:`RequestPath.on_transfer_batch`; the answer comes before its
+        ack), now merged here. If what this node holds of the key is exactly that, the
+        target holds it (durably, once its ack comes), so the key may go when the transfer
+        ends, as if unchanged since the ack. Without this, a key written often kept
+        changing here with each answer, and a former owner never let it go (nor left).
+        Anything else that reached this node since (a late write) keeps the key here."""
+        for transfer in self._transfers.values():
+            if src in transfer.awaiting and any(sent == key for sent, _ in transfer.batch):
+                held = self.trees.value_hash(transfer.partition, key)
+                if held is not None and held == value_hash(versions):
+                    transfer.repaired[key] = held
+
     def _finish(
         self, transfer: _Transfer, ring: PartitionRing, adopted: RingState, now: int
     ) -> None:
@@ -259,10 +289,12 @@ class PartitionTransfers:
             return  # owned again (a later ring): keep everything
         trees = self.trees
         partition = transfer.partition
+        repaired = transfer.repaired
         drop = tuple(
             key
             for key, acked_hash in transfer.acked.items()
-            if partition in trees.by_partition and trees.value_hash(partition, key) == acked_hash
+            if partition in trees.by_partition
+            and trees.value_hash(partition, key) in (acked_hash, repaired.get(key, acked_hash))
         )
         if drop:
             self.stats.keys_dropped += len(drop)

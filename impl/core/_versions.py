@@ -23,7 +23,7 @@ invariant rather than letting one value vanish as "equal".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dynamokv.spec.errors import invariant
@@ -36,11 +36,13 @@ __all__ = [
     "Version",
     "Versions",
     "absorbs",
+    "bounded_batch",
     "context_of",
     "covers",
     "merge",
     "next_counter",
     "reconcile",
+    "stored_bytes",
     "supersedes",
 ]
 
@@ -168,6 +170,46 @@ def covers(held: Iterable[Version], version: Version) -> bool:
         if x is version or x == version or supersedes(x, version):
             return True
     return False
+
+
+def stored_bytes(versions: Iterable[Version]) -> int:
+    """At most how many bytes ``versions`` take as one stored record or message item.
+
+    Values count as they are; each version adds 32 bytes of framing and each counter entry
+    (its dot, every context entry) 16 more, plus 4 bytes per character of the node names
+    (UTF-8's most). Any encoding the node uses (msgpack on disk and on the wire) needs less,
+    so a bound checked with this holds there.
+    """
+    total = 8
+    for version in versions:
+        value = version.value
+        total += 48 + 4 * len(version.dot[0]) + (0 if value is None else len(value))
+        for node, _counter in version.context:
+            total += 16 + 4 * len(node)
+    return total
+
+
+def bounded_batch(
+    items: Iterator[tuple[bytes, Versions]], *, keys_max: int, bytes_max: int
+) -> tuple[list[tuple[bytes, Versions]], tuple[bytes, Versions] | None]:
+    """The next batch of ``items``: at most ``keys_max`` keys and ``bytes_max`` bytes of
+    keys and versions (:func:`stored_bytes`), but never empty while items remain.
+
+    Returns the batch and the item that did not fit (``None`` if none was taken out of
+    ``items`` beyond the batch): the caller puts it first in the next batch.
+    """
+    batch: list[tuple[bytes, Versions]] = []
+    size = 0
+    for item in items:
+        key, versions = item
+        item_bytes = len(key) + stored_bytes(versions)
+        if batch and size + item_bytes > bytes_max:
+            return batch, item
+        batch.append(item)
+        size += item_bytes
+        if len(batch) >= keys_max:
+            break
+    return batch, None
 
 
 def next_counter(node_id: str, *, issued: int, context: Clock, held: Versions) -> int:

@@ -35,7 +35,14 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import msgpack
-from dynamokv.impl.core import GetRequest, GetResult, PutRequest, PutResult, Version
+from dynamokv.impl.core import (
+    NODE_NAME_CHARS_MAX,
+    GetRequest,
+    GetResult,
+    PutRequest,
+    PutResult,
+    Version,
+)
 from dynamokv.impl.storage import KEY_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
 from dynamokv.spec.errors import ArgumentError
@@ -101,6 +108,7 @@ def decode_context(text: str) -> tuple[tuple[str, int], ...]:
             not isinstance(pair, list)
             or len(pair) != 2
             or not isinstance(pair[0], str)
+            or not 0 < len(pair[0]) <= NODE_NAME_CHARS_MAX
             or type(pair[1]) is not int
             or not 0 < pair[1] < 1 << 63
         ):

@@ -90,6 +90,7 @@ from dynamokv.impl.core import (
     Node,
     NodeConfig,
     PartitionRing,
+    PeerInputError,
     Persist,
     PersistDone,
     PutRequest,
@@ -106,7 +107,10 @@ from dynamokv.impl.core import (
     WriteAck,
     WriteRequest,
 )
+from dynamokv.impl.storage import KEY_BYTES_MAX
+from dynamokv.impl.storage import VALUE_BYTES_MAX as STORED_VALUE_BYTES_MAX
 from dynamokv.spec import ring as spec_ring
+from dynamokv.spec.errors import ArgumentError
 
 from ._codec import decode_message, encode_message
 from ._config import NodeProcessConfig
@@ -381,6 +385,13 @@ class NodeProcess:
             w=min(config.w, config.replication_factor),
             strict_quorum=config.strict,
         )
+        if self.node_config.version_set_bytes_max > STORED_VALUE_BYTES_MAX:
+            # A key's versions are one record of the store: a merge the store would refuse
+            # must be refused by the core first, never reach the writer.
+            raise ArgumentError(
+                f"version_set_bytes_max ({self.node_config.version_set_bytes_max}) must not "
+                f"exceed the store's largest record, {STORED_VALUE_BYTES_MAX} bytes"
+            )
         self.peer_addresses = {
             m.name: PeerAddress(m.host, m.peer_port) for m in config.members if m.name != self.name
         }
@@ -417,6 +428,7 @@ class NodeProcess:
             now=0,
             weight=config.weight,
         )
+        self._peer_input = self.node.peer_input(key_bytes_max=KEY_BYTES_MAX)
         self.http_addresses = {m.name: f"{m.host}:{m.http_port}" for m in config.members}
         self.message_types = tuple(message_types or typing.get_args(Message))
         self.tick_seconds = config.tick_ms / 1000
@@ -838,6 +850,11 @@ class NodeProcess:
             return
         if self._faults_active and self.faults.drops_inbound(str(sender)):
             return
+        try:
+            self._peer_input.check(message)
+        except PeerInputError as error:  # impossible from a correct peer: refused whole
+            self.rejected.inc()
+            raise FrameError(f"{type(message).__name__}: {error}") from error
         if self._traces:
             self._trace_message(message)
         self._step(Receive(message))

@@ -1,8 +1,10 @@
 """Bad input on every port of a real node, while it keeps serving everyone else.
 
 One node of a three-node cluster gets a bounded barrage: on its peer port random bytes,
-frames cut short, a length prefix of 4 GiB, well-framed messages of no known type, a TLS
-client hello, and a thousand silent connections; on its HTTP port slow-loris requests and
+frames cut short, a length prefix of 4 GiB, well-framed messages of no known type,
+messages of known types that no correct node sends (two versions under one dot, a
+partition off the ring, a dot of the node's own it never issued), a TLS client hello,
+and a thousand silent connections; on its HTTP port slow-loris requests and
 10,000 idle connections. Meanwhile a prober asks ``/health`` and writes through that node,
 and must be answered every time; afterwards every acknowledged write reads back, each
 refusal left a log line, idle and half-sent connections were cut off, and the node's peak
@@ -27,7 +29,8 @@ import msgpack
 import pytest
 from cluster_helpers import wait_for
 from dynamokv.impl.client import Client, ClientError
-from dynamokv.impl.runtime import FRAME_MAGIC, FRAME_VERSION, encode_frame
+from dynamokv.impl.core import RepairPush, Version, WriteRequest
+from dynamokv.impl.runtime import FRAME_MAGIC, FRAME_VERSION, encode_frame, encode_message
 from dynamokv.impl.runtime._local_cluster import LocalCluster
 
 TIMEOUT_SECONDS = 3
@@ -141,6 +144,14 @@ def test_a_node_under_a_bad_input_barrage_serves_logs_times_out_and_stays_small(
             unknown = encode_frame(["no-such-message", 1, 2]) + encode_frame(msgpack.packb(7))
             for _ in range(20):
                 _send_and_close(peer, unknown)
+            twins = (Version(b"a", ("node-2", 5)), Version(b"b", ("node-2", 5)))
+            impossible = (
+                WriteRequest("node-2", target, 1, b"k", twins),
+                RepairPush("node-2", target, 1 << 40, ()),
+                WriteRequest("node-2", target, 2, b"k", (Version(b"a", (target, 1 << 60)),)),
+            )
+            for message in impossible:  # each decodes; the node refuses it, and stays up
+                _send_and_close(peer, encode_frame(encode_message(message)))
             hello = ssl.create_default_context()
             incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
             tls = hello.wrap_bio(incoming, outgoing, server_hostname="node-1")
@@ -205,8 +216,8 @@ def test_a_node_under_a_bad_input_barrage_serves_logs_times_out_and_stays_small(
         events = _events(cluster, target)
         # One line per refusal: every garbage connection above is one malformed frame or
         # message (the TLS hello included), each cut-off connection one line.
-        assert events["peer.malformed_frame"] + events["peer.malformed_message"] >= 141
-        assert events["peer.malformed_message"] >= 20
+        assert events["peer.malformed_frame"] + events["peer.malformed_message"] >= 141 + 3
+        assert events["peer.malformed_message"] >= 20 + 3
         assert events["http.connection_evicted"] + events["http.connection_timed_out"] >= (
             IDLE_HTTP_CONNECTIONS - 1024
         )

@@ -37,6 +37,8 @@ from dynamokv.impl.core import (
     SetTimer,
     Tick,
     TimeoutHealth,
+    TransferAck,
+    TransferBatch,
     Version,
     WriteAck,
     WriteRequest,
@@ -596,6 +598,78 @@ def test_a_replica_merges_every_sibling_it_is_sent() -> None:
     effects = _step_durably(node, disk, Receive(WriteRequest("n5", "n2", 10, KEY, third)), 3)
     assert len(disk.read_versions(KEY)) == 3
     assert [e.ok for e in effects if isinstance(e, WriteAck)] == [True]
+
+
+def test_a_put_that_would_pass_a_keys_share_of_version_set_bytes_max_is_refused() -> None:
+    """Large blind puts to one key each add a sibling; the store keeps a key's versions in
+    one record, so they are bounded in bytes too. A coordinator keeps a key to
+    ``version_set_bytes_max // n`` (n coordinators may accept siblings at once, and every
+    replica must hold them all), refusing the put that would pass it: nothing is written
+    or sent. A put with the siblings' context still succeeds."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk, version_set_bytes_max=3 * 1_200)  # 1,200 per coordinator
+    value = b"x" * 500
+    for request_id in (1, 2):
+        request = ClientRequest(request_id, PutRequest(KEY, value))
+        effects = _step_durably(node, disk, request, request_id)
+        assert len([e for e in effects if isinstance(e, WriteRequest)]) == 2
+    effects = _step_durably(node, disk, ClientRequest(3, PutRequest(KEY, value)), 3)
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert not reply.result.ok and reply.result.error.startswith("too large")
+    assert "1200 (version_set_bytes_max / n)" in reply.result.error
+    assert not [e for e in effects if isinstance(e, WriteRequest)]
+    assert len(disk.read_versions(KEY)) == 2
+    context = context_of(disk.read_versions(KEY))
+    effects = _step_durably(node, disk, ClientRequest(4, PutRequest(KEY, value, context)), 4)
+    assert len([e for e in effects if isinstance(e, WriteRequest)]) == 2
+    assert len(disk.read_versions(KEY)) == 1
+
+
+def test_a_put_that_leaves_one_version_may_take_the_whole_version_set_bytes_max() -> None:
+    """The share ``version_set_bytes_max // n`` bounds siblings only: a put that leaves a
+    key one version (a first write, or one whose context names every sibling) is taken up
+    to the whole bound, so a larger n does not refuse a value the HTTP API accepts."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk, n=4, r=2, w=2, version_set_bytes_max=4 * 1_200)
+    value = b"x" * 2_000  # past the 1,200-byte share, within the whole bound
+    effects = _step_durably(node, disk, ClientRequest(1, PutRequest(KEY, value)), 1)
+    assert len([e for e in effects if isinstance(e, WriteRequest)]) == 3
+    context = context_of(disk.read_versions(KEY))
+    effects = _step_durably(node, disk, ClientRequest(2, PutRequest(KEY, value, context)), 2)
+    assert len([e for e in effects if isinstance(e, WriteRequest)]) == 3
+    effects = _step_durably(node, disk, ClientRequest(3, PutRequest(KEY, value)), 3)
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert reply.result.error.startswith("too large")  # a second sibling: the share holds
+    huge = b"x" * (4 * 1_200)
+    effects = _step_durably(node, disk, ClientRequest(4, PutRequest(b"other", huge)), 4)
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert reply.result.error.startswith("too large")  # past the whole bound: never
+
+
+def test_a_replica_refuses_a_merge_past_version_set_bytes_max_and_keeps_what_it_holds() -> None:
+    """What n coordinators accept at once fits a replica; past the whole bound (a bug, or
+    a forged message) a replica keeps what it holds instead of failing to store it: it
+    refuses a replica write (a ``WriteAck`` that is not ok), ignores the key in an
+    anti-entropy push, and does not acknowledge a transfer batch (the sender keeps the
+    keys and sends them again), each counted in ``merges_refused``."""
+    disk = SimDisk()
+    node = _node_n2_of_five(disk, version_set_bytes_max=1_200)
+    held = (Version(b"a" * 500, ("n3", 1)),)
+    effects = _step_durably(node, disk, Receive(WriteRequest("n3", "n2", 9, KEY, held)), 1)
+    assert [e.ok for e in effects if isinstance(e, WriteAck)] == [True]
+    more = (Version(b"b" * 700, ("n4", 1)),)
+    effects = _step_durably(node, disk, Receive(WriteRequest("n4", "n2", 10, KEY, more)), 2)
+    assert [e.ok for e in effects if isinstance(e, WriteAck)] == [False]
+    assert disk.read_versions(KEY) == held
+    small = (Version(b"c", ("n5", 1)),)
+    push = RepairPush("n4", "n2", 0, ((KEY, more), (b"other", small)))
+    _step_durably(node, disk, Receive(push), 3)
+    assert disk.read_versions(KEY) == held and disk.read_versions(b"other") == small
+    batch = TransferBatch("n4", "n2", 1, 1, 0, 1, "n1", ((KEY, more),))
+    effects = _step_durably(node, disk, Receive(batch), 4)
+    assert not [e for e in effects if isinstance(e, TransferAck)]
+    assert disk.read_versions(KEY) == held
+    assert node.stats.merges_refused == 3
 
 
 def test_a_version_without_a_value_is_a_tombstone_and_an_empty_value_is_not() -> None:

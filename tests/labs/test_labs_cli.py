@@ -75,6 +75,16 @@ def test_reset_keeps_the_previous_file(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 0
     assert Path(reset["kept"]).read_text() == "# attempt 1\n"
     assert "NotImplementedError" in (tmp_path / "q1" / "ring.py").read_text()
+    # A second reset at once keeps nothing (the file is the skeleton) and loses nothing.
+    status, reset, _ = lab(capsys, "reset", "q1", workspace=tmp_path)
+    assert status == 0 and reset["kept"] is None
+    assert (tmp_path / "q1" / "ring.py.previous").read_text() == "# attempt 1\n"
+    # A second attempt, reset, is kept beside the first.
+    (tmp_path / "q1" / "ring.py").write_text("# attempt 2\n")
+    status, reset, _ = lab(capsys, "reset", "q1", workspace=tmp_path)
+    assert Path(reset["kept"]).name == "ring.py.previous.2"
+    assert Path(reset["kept"]).read_text() == "# attempt 2\n"
+    assert (tmp_path / "q1" / "ring.py.previous").read_text() == "# attempt 1\n"
 
 
 @pytest.mark.parametrize("json_output", [True, False])
@@ -136,6 +146,36 @@ def test_a_workspace_that_does_not_parse_is_a_one_line_error(
     status, _, error = lab(capsys, "check", "q1", workspace=tmp_path)
     assert status == 1 and "does not parse: line 1" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_a_workspace_python_reads_is_read_as_python_does_and_bad_bytes_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file with a coding line (Latin-1 here) parses as Python reads it; one that no
+    encoding or parser takes (a null byte, bytes that are not UTF-8) is a one-line error."""
+    lab(capsys, "start", "q1", workspace=tmp_path)
+    work = tmp_path / "q1" / "ring.py"
+    work.write_bytes(b"# -*- coding: latin-1 -*-\n# Jos\xe9\n" + work.read_bytes())
+    status, _, error = lab(capsys, "check", "q1", "--part", "1.1", workspace=tmp_path)
+    assert "does not parse" not in error and "Traceback" not in error
+    for content in (b"x = 1\0\n", b"\xff\xfe x"):
+        work.write_bytes(content)
+        status, _, error = lab(capsys, "check", "q1", workspace=tmp_path)
+        assert status == 1 and "does not parse" in error, error
+        assert len(error.strip().splitlines()) == 1
+
+
+def test_a_stamp_whose_fields_have_the_wrong_types_is_damaged_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lab(capsys, "start", "q1", workspace=tmp_path)
+    stamp = tmp_path / "q1" / ".lab.json"
+    document = json.loads(stamp.read_text())
+    stamp.write_text(json.dumps({**document, "parts": []}))
+    status, _, error = lab(capsys, "check", "q1", workspace=tmp_path)
+    assert status == 1 and "is damaged" in error and "Traceback" not in error
+    status, _, error = lab(capsys, "list", workspace=tmp_path)
+    assert status == 0 and error == ""
 
 
 def _learner_file(tmp_path: Path, body: str) -> None:

@@ -984,3 +984,35 @@ def test_a_compare_request_whose_indexes_and_hashes_differ_in_number_is_refused(
     )
     assert not answer((0, 1), (b"?",)).ok
     assert not answer((0,), (b"?", b"?")).ok
+
+
+def test_a_reply_meant_for_an_exchange_of_a_nodes_earlier_life_matches_none_of_this_one() -> None:
+    """Exchange ids start at ``generation << 40`` in each life of a node: a reply still in
+    flight when the node restarted (here: "the roots are equal", from before three keys
+    were lost) is not taken as the answer of the new life's exchange, whose real answer
+    ("they differ") then counts. A restarted node's transfers, reaping rounds and roots
+    rounds are numbered the same way."""
+
+    def tree(keys: list[bytes]) -> PartitionMerkleTree:
+        built = PartitionMerkleTree(0, partition_count=1, depth=4)
+        for key in keys:
+            built.put(key, b"h" * 16)
+        return built
+
+    keys = [b"k%d" % index for index in range(10)]
+    first_life = AntiEntropy("A", first_id=1 << 40)
+    request = first_life.start_exchange("B", tree(keys), now=0)[0].message
+    stale = AntiEntropy("B").receive(request, 1, tree(keys))[0].message
+    second_life = AntiEntropy("A", first_id=2 << 40)
+    request = second_life.start_exchange("B", tree(keys[:7]), now=10)[0].message
+    assert second_life.receive(stale, 11, None) == []
+    fresh = AntiEntropy("B").receive(request, 11, tree(keys))[0].message
+    assert fresh.differing and second_life.receive(fresh, 12, None)
+    cluster = Cluster(3, seed=1, membership="gossip", q=16)
+    cluster.run(until=50)
+    cluster.crash("n1")
+    cluster.restart("n1")
+    node = cluster.nodes["n1"]
+    assert node is not None and node.generation == 2
+    assert next(node.transfers._transfer_ids) == 2 << 40
+    assert next(node.anti_entropy_rounds._roots_round_ids) == 2 << 40

@@ -7,6 +7,7 @@ import random
 import statistics
 
 import pytest
+from dynamokv.impl.core import GossipConfig
 from dynamokv.impl.core._phi import PhiAccrualDetector, PhiConfig, phi_of_silence
 from hypothesis import given
 from hypothesis import strategies as st
@@ -318,3 +319,43 @@ def test_a_deviation_under_one_tick_is_kept_above_a_lower_floor() -> None:
         detector.heartbeat(tick)
     assert detector.mean_ticks() == 10.5
     assert detector.std_deviation_ticks() == 0.5
+
+
+def test_a_long_silence_does_not_slow_the_detection_of_the_next_crash() -> None:
+    """A partition or a pause ends: its silence, which the detector already took for a
+    failure, enters the window as the suspicion delay at most. Twenty heartbeats later a
+    crash is suspected as soon as it was before the silence, not a window's worth of
+    heartbeats later (a 36,000-tick silence entered whole made it 19,109 ticks)."""
+
+    def delay_after(silence_ticks: int) -> float:
+        detector = PhiAccrualDetector(GossipConfig().phi)
+        tick = 0
+        for _ in range(150):
+            detector.heartbeat(tick)
+            tick += 10
+        tick += silence_ticks
+        for _ in range(21):
+            detector.heartbeat(tick)
+            tick += 10
+        return detector.suspicion_delay_ticks()
+
+    usual = delay_after(0)
+    for silence_ticks in (600, 3_000, 36_000):
+        assert delay_after(silence_ticks) <= usual * 1.1
+
+
+def test_a_rhythm_that_slows_for_good_is_learned_within_a_few_heartbeats() -> None:
+    """The cap does not freeze the window: a node whose heartbeats come 40 times slower
+    from now on is suspected between them for a few heartbeats only."""
+    detector = PhiAccrualDetector(GossipConfig().phi)
+    tick = 0
+    for _ in range(150):
+        detector.heartbeat(tick)
+        tick += 10
+    suspected_before = []
+    for beat in range(300):
+        tick += 400
+        if detector.is_suspected(tick - 1):
+            suspected_before.append(beat)
+        detector.heartbeat(tick)
+    assert suspected_before and max(suspected_before) < 30

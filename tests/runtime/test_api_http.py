@@ -29,6 +29,9 @@ _BAD_REQUESTS = [
     # A counter no node issues: taken, it would push the coordinator's counters past
     # what the contexts of its later versions may hold.
     ("PUT", "/kv/k", {"X-Dynamo-Context": encode_context({"node-1": (1 << 62) + 1})}, b"v", 400),
+    # Node names no node has: stored, they would make every replica refuse the put.
+    ("PUT", "/kv/k", {"X-Dynamo-Context": encode_context({"": 1})}, b"v", 400),
+    ("PUT", "/kv/k", {"X-Dynamo-Context": encode_context({"n" * 256: 1})}, b"v", 400),
     ("GET", "/kv/" + "a" * (KEY_BYTES_MAX + 1), {}, b"", 414),
     ("PUT", "/kv/big", {}, b"x" * ((1 << 20) + 1), 413),
     ("POST", "/kv/k", {}, b"v", 405),
@@ -85,6 +88,31 @@ async def test_get_statuses_headers_and_json(tmp_path: Path) -> None:
         )
         siblings = json.loads(body)["siblings"]
         assert status == 200 and [s["tombstone"] for s in siblings] == [True]
+
+
+@trio_test
+async def test_blind_puts_of_large_values_are_refused_before_a_keys_versions_outgrow_a_record(
+    tmp_path: Path,
+) -> None:
+    """A key's versions are one record of the store (4 MiB at most); five blind puts of
+    1 MiB to one key would take it past that on every replica. A coordinator refuses the
+    put that would take the key past its share of the bound (a 503 saying what to do),
+    and every node stays up."""
+    value = b"v" * (1 << 20)
+    async with open_cluster(tmp_path) as nodes:
+        statuses = []
+        for index in range(6):
+            async with AsyncClient(nodes[index % len(nodes)].http) as client:
+                status, _, body = await client.request("PUT", "/kv/big", body=value)
+                statuses.append(status)
+                if status != 204:
+                    assert status == 503 and b"too large" in body, body
+        assert statuses[0] == 204 and 503 in statuses
+        for node in nodes:
+            async with AsyncClient(node.http) as client:
+                assert (await client.json("/health"))["status"] == "ok"
+                status, _, body = await client.request("GET", "/kv/big?r=3")
+                assert status in (200, 300) and len(body) >= len(value)
 
 
 @trio_test

@@ -71,23 +71,25 @@ def test_an_owner_that_hands_a_key_off_and_owns_it_again_may_see_its_hint_go() -
     assert any(key == b"k003" for _, key in cluster.dropped_by_handoff)
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_sweep_with_w_above_two_counts_each_replica_once(seed: int) -> None:
+def test_sweep_with_w_above_two_counts_each_replica_once() -> None:
     """N=5, W=4 on seven nodes: with W above two, an owner that answers late and the
     substitute sent in its place must count once, or a put is acknowledged while fewer
-    than W replicas hold it (property 1). The rule that counts both is caught on the
-    same seed."""
+    than W replicas hold it (property 1). The rule that counts both is caught on some of
+    the same seeds (on half of them, at the time of writing: it needs a late owner)."""
     config = SimConfig(ops=2000, nodes=7, n=5, r=2, w=4, faults=(*DEFAULT_FAULTS, "churn"))
-    report, _, _ = simulate(seed, config)
-    assert report.violations == []
-    assert report.acks > 0 and report.node_stats.hints_stored > 0
 
     def both_count(acked: Any, targets: Any, *, w: int, coordinator: str, strict: bool) -> bool:
         return coordinator in acked and len(acked) >= w
 
     wrong = dataclasses.replace(DEFAULT_SEAMS, write_may_answer=both_count)
-    report, _, _ = simulate(seed, config, seams=wrong)
-    assert any(violation.startswith("property 1") for violation in report.violations)
+    caught = 0
+    for seed in range(4):
+        report, _, _ = simulate(seed, config)
+        assert report.violations == [], seed
+        assert report.acks > 0 and report.node_stats.hints_stored > 0
+        report, _, _ = simulate(seed, config, seams=wrong)
+        caught += any(violation.startswith("property 1") for violation in report.violations)
+    assert caught > 0
 
 
 @pytest.mark.parametrize("seed", range(4))
