@@ -8,6 +8,7 @@ them starts a node, reaches the network or runs a benchmark: the error comes fir
 from __future__ import annotations
 
 import errno
+import json
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,26 @@ def test_get_without_a_cluster_in_dir_names_the_file_and_the_way_out(
     assert main(["get", "k", "--dir", str(tmp_path)]) == 1
     err = _one_line_error(capsys)
     assert f"{tmp_path}/cluster.json not found" in err and "--dir" in err
+
+
+@pytest.mark.parametrize(
+    ("node", "what"),
+    [({"http": None}, "'http' is None"), ({"peer": "nowhere"}, "is not HOST:PORT")],
+)
+def test_a_cluster_file_with_a_node_field_edited_away_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], node: dict[str, object], what: str
+) -> None:
+    usable = {
+        "name": "node-1",
+        "http": "127.0.0.1:1",
+        "peer": "127.0.0.1:2",
+        "pid": None,
+        "data_dir": str(tmp_path / "d"),
+        "config": str(tmp_path / "c.toml"),
+        "stdout": str(tmp_path / "o"),
+        "stderr": str(tmp_path / "e"),
+    }
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": [{**usable, **node}]}))
+    assert main(["cluster", "restart", "1", "--dir", str(tmp_path)]) == 1
+    err = _one_line_error(capsys)
+    assert "is not a cluster file" in err and what in err

@@ -587,11 +587,28 @@ def _invalid_reasons(config: ChaosConfig, report: ChaosReport, recorder: Recorde
             )
         if not report.carts.get(LWW, {}).get("lost"):
             reasons.append("the last-write-wins carts lost nothing")
-    elif config.reap_grace_seconds is not None and not report.register.get("tombstones_reaped"):
-        reasons.append(
-            "no tombstone was reaped: none stayed a register's newest version for the grace"
-            " (try a shorter --reap-grace, more --keys or a longer --seconds)"
-        )
+    else:
+        # The registers' checks compare gets with the writes acknowledged before them:
+        # without one such pair a run checks nothing, whatever else it did.
+        first_ack: dict[bytes, int] = {}
+        for record in recorder.records:
+            if record.ok and record.kind != "get" and record.end is not None:
+                first_ack[record.key] = min(first_ack.get(record.key, record.end), record.end)
+        if not any(
+            record.ok
+            and record.kind == "get"
+            and record.start > first_ack.get(record.key, math.inf)
+            for record in recorder.records
+        ):
+            reasons.append(
+                "no successful get started after an acknowledged write of its key: nothing"
+                " was compared (try a longer --seconds, or a milder nemesis)"
+            )
+        if config.reap_grace_seconds is not None and not report.register.get("tombstones_reaped"):
+            reasons.append(
+                "no tombstone was reaped: none stayed a register's newest version for the grace"
+                " (try a shorter --reap-grace, more --keys or a longer --seconds)"
+            )
     if report.nemesis_errors:
         reasons.append(f"the nemesis failed: {report.nemesis_errors[0]}")
     return reasons

@@ -101,7 +101,10 @@ def _run(args: argparse.Namespace) -> int:
         if isinstance(leaf, StorageError):
             raise CliError(f"storage: {leaf}") from error
         if isinstance(leaf, OSError):
-            raise CliError(f"cannot listen: {leaf.strerror or leaf}") from error
+            raise CliError(
+                f"cannot listen on HTTP port {config.http_port} or peer port {config.peer_port}: "
+                f"{leaf.strerror or leaf}"
+            ) from error
         raise
     sys.stdout.flush()
     return 0

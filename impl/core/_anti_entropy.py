@@ -697,8 +697,16 @@ class AntiEntropyRounds:
         for round_id, (_, sent_at) in list(self._roots_pending.items()):
             if now - sent_at >= timeout:
                 del self._roots_pending[round_id]
+        healthy = self.health.is_healthy
         while self._exchange_queue:
             peer, partition = self._exchange_queue[0]
+            if not healthy(peer, now):
+                # Suspected since its roots reply: an exchange would only wait out its
+                # timeout, holding back every other peer's round. A later round, once it
+                # answers again, finds the partition again if it still differs.
+                self._exchange_queue.popleft()
+                self._exchange_queued.discard((peer, partition))
+                continue
             effects = self.engine.start_exchange(peer, self.trees.tree(partition), now)
             if effects is None:
                 return  # every exchange slot is busy: that is the pacing

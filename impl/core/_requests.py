@@ -400,6 +400,10 @@ class RequestPath:
         self.stats.gets_coordinated += 1
         key = request.key
         targets = self._targets(key)
+        if not request.r:
+            # The default quorum is capped at the ring's N (fewer nodes than N: each holds
+            # every key), as N is: a cluster that leaves fall below R still answers.
+            r = min(r, len(targets))
         op = _GetOp(reply_to, key, r, self.now + self.config.request_timeout_ticks, targets)
         op_id = self._new_op(op, self.now + self.config.replica_timeout_ticks)
         me = self.node_id
@@ -455,6 +459,8 @@ class RequestPath:
         key = request.key
         me = self.node_id
         owners = self.membership.preference_list(key)
+        if not request.w:
+            w = min(w, len(owners))  # capped at the ring's N, as the get's R
         if me not in owners:
             if not forwarded:
                 self._forward(reply_to, request, owners)
@@ -576,6 +582,9 @@ class RequestPath:
             self._reply(op.reply_to, PutResult(True, op.version, len(op.acked)))
         if len(op.acked) == len(op.targets):
             del self._ops[op_id]
+            if not op.replied:  # every target acked and still short of W: no more will
+                error = f"w={op.w} is more than the {len(op.targets)} replica(s) the key has now"
+                self._reply(op.reply_to, PutResult(False, op.version, len(op.acked), error))
 
     def _forward(self, reply_to: ReplyTo, request: PutRequest, owners: tuple[str, ...]) -> None:
         healthy = [o for o in owners if self.health.is_healthy(o, self.now)]

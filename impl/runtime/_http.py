@@ -278,6 +278,7 @@ class _Reader:
     """
 
     __slots__ = (
+        "after_chunk_header",
         "began_in_chunk",
         "body_bytes",
         "body_parts",
@@ -292,6 +293,7 @@ class _Reader:
         "limits",
         "parser",
         "ready",
+        "trailer_bytes",
         "url_parts",
     )
 
@@ -311,6 +313,10 @@ class _Reader:
         self.header_count = 0
         self.body_parts: list[bytes] = []
         self.body_bytes = 0
+        # A chunk header with no data after it yet: the last chunk's, then its trailer
+        # fields, which httptools buffers like header lines (counted in the loop).
+        self.after_chunk_header = False
+        self.trailer_bytes = 0
 
     def _refuse(self, status: int, message: str) -> None:
         self.error = _RequestError(status, message)
@@ -327,6 +333,8 @@ class _Reader:
         self.header_count = 0
         self.body_parts = []
         self.body_bytes = 0
+        self.after_chunk_header = False
+        self.trailer_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self.header_bytes += len(url)
@@ -368,7 +376,12 @@ class _Reader:
                 self._refuse(417, f"unsupported expectation {expect!r}")
             self.expect_continue = True
 
+    def on_chunk_header(self) -> None:
+        self.after_chunk_header = True
+
     def on_body(self, body: bytes) -> None:
+        self.after_chunk_header = False
+        self.trailer_bytes = 0
         self.body_bytes += len(body)
         if self.body_bytes > self.limits.body_bytes_max:
             self._refuse(413, f"body exceeds {self.limits.body_bytes_max} bytes")
@@ -377,6 +390,7 @@ class _Reader:
     def on_message_complete(self) -> None:
         self.in_message = False
         self.expect_continue = False
+        self.after_chunk_header = False
         parts = self.url_parts
         target = (parts[0] if len(parts) == 1 else b"".join(parts)).decode("latin-1")
         if not target.startswith("/"):
@@ -644,6 +658,7 @@ class HttpServer:
             if self._silent:
                 self._silent.pop(connection, None)
             reader.began_in_chunk = False
+            in_trailer = reader.after_chunk_header
             error: _RequestError | None = None
             upgrade = False
             try:
@@ -666,6 +681,14 @@ class HttpServer:
                         error = _RequestError(
                             431, f"request line and headers exceed {limits.header_bytes_max} bytes"
                         )
+            if error is None and in_trailer and reader.after_chunk_header and reader.in_message:
+                # A whole receive spent after a chunk header with no data: the last chunk's
+                # trailer fields, bounded as header lines are (one receive more at most).
+                reader.trailer_bytes += len(data)
+                if reader.trailer_bytes > limits.header_bytes_max:
+                    error = _RequestError(
+                        431, f"trailer fields exceed {limits.header_bytes_max} bytes"
+                    )
             # _respond sets the deadline for the write and for the next request.
             if (ready or error is not None or upgrade) and not await self._respond(
                 connection, error, close=upgrade

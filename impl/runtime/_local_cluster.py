@@ -175,6 +175,20 @@ class ProcessInfo:
         return int(self.peer.rpartition(":")[2])
 
 
+def _check_process_info(info: ProcessInfo) -> None:
+    """Raise ValueError unless a node read from the cluster file has usable fields (a file
+    edited by hand, or written half)."""
+    for field_name in ("name", "http", "peer", "data_dir", "config", "stdout", "stderr"):
+        if not isinstance(getattr(info, field_name), str):
+            raise ValueError(f"a node's {field_name!r} is {getattr(info, field_name)!r}")
+    for address in (info.http, info.peer):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{info.name}: {address!r} is not HOST:PORT")
+    if info.pid is not None and (not isinstance(info.pid, int) or isinstance(info.pid, bool)):
+        raise ValueError(f"{info.name}: pid {info.pid!r} is not a process id")
+
+
 @dataclass
 class NodeStatus:
     """One row of ``dynamokv cluster status``; ``None`` where the node did not say."""
@@ -802,10 +816,11 @@ class LocalCluster:
                 info = ProcessInfo(
                     **{key: node.get(key) for key in ProcessInfo.__dataclass_fields__}
                 )
+                _check_process_info(info)
                 processes[info.name] = info
             settings = data.get("settings", {})
-        except (KeyError, TypeError) as error:
-            raise ClusterError(f"{self.cluster_file} is not a cluster file: {error!r}") from error
+        except (KeyError, TypeError, ValueError) as error:
+            raise ClusterError(f"{self.cluster_file} is not a cluster file: {error}") from error
         self.processes = processes
         self.n = int(settings.get("n", self.n))
         self.r = int(settings.get("r", self.r))

@@ -200,6 +200,7 @@ def check_lamport_cases(ctx: CheckContext) -> Verdict:
     cases = [
         Case("lamport_increment", (0,), 1, "the first event of a process: lamport_increment(0)"),
         Case("lamport_increment", (4,), 5, "lamport_increment(4)"),
+        Case("lamport_increment", (7,), 8, "lamport_increment(7): one more, whatever the bits"),
         Case("lamport_receive", (1, 5), 6, "a message stamped 5 reaches a process at 1"),
         Case("lamport_receive", (7, 2), 8, "a message stamped 2 reaches a process at 7"),
     ]

@@ -262,3 +262,33 @@ def test_the_recorder_rebuilds_a_tombstone_whose_delete_got_no_answer() -> None:
         b"other", None, ("n4", 149), (("n3", 42), ("n4", 149), ("n5", 114))
     )
     assert guessed.context == (("n3", 42), ("n5", 114)) and not covers((guessed,), value)
+
+
+def test_a_register_run_in_which_no_get_follows_an_acknowledged_write_is_invalid() -> None:
+    """The registers' checks compare gets with the writes acknowledged before them: a run
+    in which every request failed, or no successful get came after an acknowledged write
+    of its key, checked nothing and is invalid, not passed."""
+    from dynamokv.impl.chaos import ChaosReport
+    from dynamokv.impl.chaos._recorder import Recorder
+    from dynamokv.impl.chaos._run import _invalid_reasons
+    from dynamokv.impl.sim import OpRecord
+
+    config = ChaosConfig(
+        workload="register", nemesis=("partition",), seconds=30, seed=1, directory=Path("unused")
+    )
+    report = ChaosReport(config)
+    report.windows = [
+        {"kind": "partition", "detail": "node-2 alone", "start_ns": 0, "end_ns": 10**10}
+    ]
+    recorder = Recorder()
+    for index in range(40):
+        kind = "get" if index % 2 else "put"
+        value = None if kind == "get" else b"v%d" % index
+        recorder.records.append(
+            OpRecord(0, kind, b"k", "node-1", index * 10, 0, value, (), index * 10 + 5, False)
+        )
+    (reason,) = _invalid_reasons(config, report, recorder)
+    assert reason.startswith("no successful get started after an acknowledged write")
+    put, get = recorder.records[0], recorder.records[1]
+    put.ok = get.ok = True  # one acknowledged write, then one successful get of its key
+    assert _invalid_reasons(config, report, recorder) == []

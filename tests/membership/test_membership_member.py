@@ -9,6 +9,8 @@ persisted ring and a new generation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from dynamokv.impl.core import (
     Effect,
@@ -23,6 +25,7 @@ from dynamokv.impl.core import (
     MerkleTrees,
     Message,
     Node,
+    NodeConfig,
     Outbox,
     PartitionMerkleTree,
     PartitionRing,
@@ -39,7 +42,7 @@ from dynamokv.impl.core import (
     Version,
     value_hash,
 )
-from dynamokv.impl.sim import SimDisk
+from dynamokv.impl.sim import Cluster, NetworkConfig, SimDisk
 from dynamokv.impl.sim._measurements import movement
 from dynamokv.impl.sim._presets import measure_q1, measure_q4
 from membership_helpers import Q, gossip_cluster, live, request, settled, write_keys
@@ -761,3 +764,68 @@ def test_a_roots_request_of_another_depth_or_a_partition_off_the_ring_is_refused
     for partitions in ((-1, 0), (0, q)):
         refused = answer(depth, partitions)
         assert not refused.ok and refused.differing == ()
+
+
+def test_exchanges_queued_for_a_peer_that_crashed_are_dropped_once_it_is_suspected() -> None:
+    """A node queues one exchange per differing partition after a roots round; if that
+    peer then crashes, starting them one by one would hold back every other peer's round
+    for the queue's length times the exchange timeout (80 queued: 4,036 ticks without
+    anti-entropy). Once the peer is suspected they are dropped, and the next round goes to
+    another peer within a few intervals."""
+    network = NetworkConfig(delay_ticks_min=1, delay_ticks_max=2, disk_delay_ticks_max=1)
+    cluster = Cluster(
+        5,
+        seed=3,
+        config=NodeConfig(),
+        q=256,
+        network=network,
+        membership="gossip",
+        member_config=MemberConfig(recovery_grace_ticks=0),
+    )
+    cluster.run(until=60)
+    keys = [b"k%04d" % index for index in range(1500)]
+    for index, key in enumerate(keys):
+        request(cluster, cluster.initial[index % 5], PutRequest(key, b"v"))
+    cluster.run(until=cluster.now + 500)
+    cluster.crash("n2")
+    cluster.disks["n2"].lose_versions([k for k in keys if "n2" in cluster.ring.preference_list(k)])
+    cluster.restart("n2")
+    n1 = cluster.nodes["n1"]
+    assert n1 is not None
+    rounds = n1.anti_entropy_rounds
+    while sum(peer == "n2" for peer, _ in rounds._exchange_queue) < 20:
+        cluster.run(until=cluster.now + 1)
+    crashed_at = cluster.now
+    cluster.crash("n2")
+    asked: list[int] = []
+    step = n1.step
+
+    def watched(event: Any, now: int) -> list[Any]:
+        effects = step(event, now)
+        asked.extend(now for e in effects if isinstance(e, RootsRequest))
+        return effects
+
+    n1.step = watched  # type: ignore[method-assign]
+    while not asked and cluster.now < crashed_at + 2_000:
+        cluster.run(until=cluster.now + 10)
+    interval = n1.member_config.anti_entropy_interval_ticks
+    assert asked and asked[0] - crashed_at < 5 * interval
+
+
+def test_a_cluster_that_leaves_shrink_below_r_and_w_still_answers_with_the_defaults() -> None:
+    """N is capped at each ring's node count, and so are the default R and W: three
+    nodes with R = W = 2, two of which leave, keep one node that holds every key and
+    answers gets and puts alone. A request that asks for more than the ring holds still
+    waits for it and fails."""
+    cluster = Cluster(3, seed=1, config=NodeConfig(r=2, w=2), q=16, membership="gossip")
+    cluster.run(until=200)
+    assert request(cluster, "n1", PutRequest(b"k", b"v1")).ok
+    for leaver in ("n3", "n2"):
+        assert cluster.leave(leaver, via="n1")
+        cluster.run(until=cluster.now + 600)
+    n1 = cluster.nodes["n1"]
+    assert n1 is not None and n1.ring_state.nodes() == frozenset({"n1"})
+    got = request(cluster, "n1", GetRequest(b"k"))
+    assert isinstance(got, GetResult) and got.ok and [v.value for v in got.versions] == [b"v1"]
+    assert request(cluster, "n1", PutRequest(b"k", b"v2", got.context)).ok
+    assert not request(cluster, "n1", PutRequest(b"k", b"v3", (), 2)).ok

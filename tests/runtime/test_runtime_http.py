@@ -8,6 +8,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -235,27 +236,50 @@ async def test_header_limits_answer_431() -> None:
             assert (await http.read_response()).status == 431
 
 
+async def _trickle_until_answered(http: Any) -> Any:
+    """Send 1 KiB at a time, up to 100 KiB (far past any limit here), until answered."""
+    for _ in range(100):
+        try:
+            await http.send(b"a" * 1024)
+        except trio.BrokenResourceError:
+            break
+        await trio.sleep(0.001)
+        with trio.move_on_after(0.001):
+            responses = await http.read_responses(1)
+            if responses:
+                return responses[0]
+    return await http.read_response()
+
+
 @trio_test
 async def test_header_line_trickled_across_chunks_is_cut_off_at_the_limit() -> None:
     """httptools buffers a header split across chunks; the server must still bound it."""
     limits = HttpLimits(header_bytes_max=1024)
     async with running_server(limits=limits) as (_server, port), client(port) as http:
         await http.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ")
-        response = None
-        for _ in range(100):  # up to 100 KiB, far past the limit
-            try:
-                await http.send(b"a" * 1024)
-            except trio.BrokenResourceError:
-                break
-            await trio.sleep(0.001)
-            with trio.move_on_after(0.001):
-                responses = await http.read_responses(1)
-                if responses:
-                    response = responses[0]
-                    break
-        if response is None:
-            response = await http.read_response()
-        assert response.status == 431
+        assert (await _trickle_until_answered(http)).status == 431
+
+
+@trio_test
+async def test_a_trailer_field_trickled_after_the_last_chunk_is_cut_off_at_the_limit() -> None:
+    """The trailer fields of a chunked body are header lines httptools buffers the same
+    way: an endless one is cut off at ``header_bytes_max`` too, not held until the request
+    times out. A chunked body of many receives, and short trailers, are taken."""
+    limits = HttpLimits(header_bytes_max=1024)
+    async with running_server(limits=limits) as (_server, port):
+        async with client(port) as http:
+            await http.send(b"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(20):  # 20 receives of 2 KiB chunks: a body, not a trailer
+                await http.send(b"800\r\n" + b"b" * 2048 + b"\r\n")
+                await trio.sleep(0.001)
+            await http.send(b"0\r\nX-Short: t\r\n\r\n")
+            assert (await http.read_response()).status == 200
+        async with client(port) as http:
+            await http.send(
+                b"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"3\r\nabc\r\n0\r\nX-Long: "
+            )
+            assert (await _trickle_until_answered(http)).status == 431
 
 
 @trio_test

@@ -92,6 +92,26 @@ def test_sweep_with_w_above_two_counts_each_replica_once() -> None:
     assert caught > 0
 
 
+@pytest.mark.parametrize("drop", ["first entry", "every entry"])
+def test_a_coordinator_that_mangles_contexts_is_caught_not_excused_as_truncation(
+    monkeypatch: pytest.MonkeyPatch, drop: str
+) -> None:
+    """Property 3's negative control: a coordinator that stores a new version with less
+    of the client's context than it sent (far below the truncation threshold) makes
+    siblings of versions the client had seen. Only a cut of a context that reached
+    ``vector_clock_threshold`` entries, dropping entries, is excused as truncation."""
+    from dynamokv.impl.core import _requests
+    from dynamokv.impl.core._versions import Version
+
+    def mangled(value: bytes | None, dot: tuple[str, int], context: Any = ()) -> Version:
+        return Version(value, dot, context[1:] if drop == "first entry" else ())
+
+    monkeypatch.setattr(_requests, "Version", mangled)
+    report, _, _ = simulate(1, SimConfig(ops=300))
+    assert any(violation.startswith("property 3") for violation in report.violations)
+    assert report.excused_truncations == 0
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_truncated_clocks_give_false_siblings_never_lost_writes(seed: int) -> None:
     """With a threshold of 2 clocks are cut on most puts; the checkers account for it."""
