@@ -936,13 +936,13 @@ class GossipMembership:
         return f"{self.node_id}#{self.self_entry.generation}"
 
     def _leave_again(self) -> list[GossipEffect]:
+        if len(set(self._ring.owners)) < 2:
+            self.metrics.changes_dropped += 1  # the last node stays
+            return []
         try:
             owners = self._changed_owners(self._ring.owners, ChangeKind.LEAVE, self.node_id)
         except MembershipArgumentError:
             self.metrics.changes_dropped += 1
-            return []
-        if len(set(self._ring.owners)) < 2:
-            self.metrics.changes_dropped += 1  # the last node stays
             return []
         return self._issue(owners)
 
