@@ -733,12 +733,13 @@ class AntiEntropyRounds:
             return  # the ring moved on since the exchange began
         config = self.config
         read = self.read
-        held = ((key, read(key)) for key in effect.keys)
-        items = ((key, versions) for key, versions in held if versions)
-        left_over = None
+        keys = iter(effect.keys)
+        left_over: bytes | None = None
         while True:
-            chunk, next_first = bounded_batch(
-                items if left_over is None else itertools.chain((left_over,), items),
+            batch_keys = keys if left_over is None else itertools.chain((left_over,), keys)
+            held = ((key, read(key)) for key in batch_keys)
+            chunk, left_over = bounded_batch(
+                ((key, versions) for key, versions in held if versions),
                 keys_max=config.repair_keys_per_message_max,
                 bytes_max=config.message_bytes_max,
             )
@@ -746,4 +747,3 @@ class AntiEntropyRounds:
                 return
             self.stats.keys_repaired += len(chunk)
             self.out.send(RepairPush(self.node_id, effect.peer, effect.partition, tuple(chunk)))
-            left_over = next_first

@@ -66,7 +66,7 @@ class _Transfer:
     unsent: Iterator[bytes]
     held_back: bytes | None = None
     batch_id: int = 0
-    batch: tuple[tuple[bytes, tuple[Version, ...]], ...] = ()
+    batch: dict[bytes, tuple[Version, ...]] = field(default_factory=dict)
     awaiting: set[str] = field(default_factory=set)
     sent_at: int = 0
     acked: dict[bytes, bytes] = field(default_factory=dict)
@@ -222,12 +222,12 @@ class PartitionTransfers:
             keys_max=self.config.transfer_batch_keys_max,
             bytes_max=self.config.message_bytes_max,
         )
-        transfer.held_back = None if left_over is None else left_over[0]
+        transfer.held_back = left_over
         if not items:
             self._finish(transfer, ring, adopted, now)
             return
         transfer.batch_id += 1
-        transfer.batch = tuple(items)
+        transfer.batch = dict(items)
         transfer.awaiting = set(transfer.targets)
         transfer.sent_at = now
         for target in transfer.targets:
@@ -243,7 +243,7 @@ class PartitionTransfers:
                 transfer.partition,
                 transfer.ring[0],
                 transfer.ring[1],
-                transfer.batch,
+                tuple(transfer.batch.items()),
             )
         )
 
@@ -260,7 +260,7 @@ class PartitionTransfers:
         self.stats.keys_transferred += len(transfer.batch)
         if transfer.awaiting:
             return
-        for key, versions in transfer.batch:
+        for key, versions in transfer.batch.items():
             transfer.acked[key] = value_hash(versions)
         self._send_batch(transfer, ring, adopted, now)
 
@@ -273,7 +273,7 @@ class PartitionTransfers:
         changing here with each answer, and a former owner never let it go (nor left).
         Anything else that reached this node since (a late write) keeps the key here."""
         for transfer in self._transfers.values():
-            if src in transfer.awaiting and any(sent == key for sent, _ in transfer.batch):
+            if src in transfer.awaiting and key in transfer.batch:
                 held = self.trees.value_hash(transfer.partition, key)
                 if held is not None and held == value_hash(versions):
                     transfer.repaired[key] = held

@@ -191,12 +191,13 @@ def stored_bytes(versions: Iterable[Version]) -> int:
 
 def bounded_batch(
     items: Iterator[tuple[bytes, Versions]], *, keys_max: int, bytes_max: int
-) -> tuple[list[tuple[bytes, Versions]], tuple[bytes, Versions] | None]:
+) -> tuple[list[tuple[bytes, Versions]], bytes | None]:
     """The next batch of ``items``: at most ``keys_max`` keys and ``bytes_max`` bytes of
     keys and versions (:func:`stored_bytes`), but never empty while items remain.
 
-    Returns the batch and the item that did not fit (``None`` if none was taken out of
-    ``items`` beyond the batch): the caller puts it first in the next batch.
+    Returns the batch and the key of the item that did not fit (``None`` if none was
+    taken out of ``items`` beyond the batch): the caller reads that key again first for
+    the next batch, so what it sends then is what it holds then.
     """
     batch: list[tuple[bytes, Versions]] = []
     size = 0
@@ -204,7 +205,7 @@ def bounded_batch(
         key, versions = item
         item_bytes = len(key) + stored_bytes(versions)
         if batch and size + item_bytes > bytes_max:
-            return batch, item
+            return batch, key
         batch.append(item)
         size += item_bytes
         if len(batch) >= keys_max:
