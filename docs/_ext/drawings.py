@@ -934,7 +934,7 @@ def store() -> Drawing:
         "digraph store {",
         '  rankdir=TB; compound=true; node [shape=box, style="rounded,filled", '
         'fontname="sans-serif", fontsize=10]; edge [fontname="sans-serif", fontsize=9];',
-        '  writes [label="write_batch\\n(one WAL record,\\ngroup commit)", fillcolor="#FFFFFF"];',
+        '  writes [label="write_batch\\n(group commit:\\none WAL record)", fillcolor="#FFFFFF"];',
         '  wal [label="WAL files\\n' + "\\n".join(wal_files) + '", fillcolor="#F4C7C3"];',
         f'  memtable [label="memtable\\n{stats.memtable_bytes:,} bytes\\n(a dict)", '
         'fillcolor="#FFF2CC"];',

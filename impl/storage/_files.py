@@ -301,7 +301,10 @@ class FaultyFiles:
 
     * :meth:`crash` loses what was not synced. Each file keeps its durable bytes plus, with
       probability ``torn_probability``, a random prefix of its unsynced appended bytes (a torn
-      write); directory changes not followed by :meth:`sync_directory` are undone.
+      write); directory changes not followed by :meth:`sync_directory` are undone. With
+      ``page_bytes``, a torn file keeps a random subset of its unsynced pages instead of a
+      prefix: writeback does not keep a write's pages in order, so a power failure can
+      leave a later page of one ``write`` on disk and an earlier one not.
     * :meth:`fail_next_writes` makes the next ``count`` writes fail with ``error_number``
       (after a torn prefix of the data reached the file, if ``torn`` is true);
       :meth:`fail_next_syncs` does the same for ``sync``.
@@ -319,11 +322,15 @@ class FaultyFiles:
         rng: random.Random,
         *,
         torn_probability: float = 0.5,
+        page_bytes: int | None = None,
         disk_bytes_max: int | None = None,
         write_error_probability: float = 0.0,
     ) -> None:
         self.rng = rng
         self.torn_probability = torn_probability
+        if page_bytes is not None and page_bytes < 1:
+            raise ValueError(f"page_bytes must be at least 1, not {page_bytes}")
+        self.page_bytes = page_bytes
         self.disk_bytes_max = disk_bytes_max
         self.write_error_probability = write_error_probability
         self.generation = 0
@@ -387,9 +394,24 @@ class FaultyFiles:
             # Some prefix of the unsynced changes reached the disk: the file reads as the
             # new bytes up to a random cut, and as the durable bytes after it.
             common = _common_prefix_bytes(data, durable)
-            cut = self.rng.randint(common, len(data))
-            kept = data[:cut] + durable[cut:]
+            if self.page_bytes is None:
+                cut = self.rng.randint(common, len(data))
+                kept = data[:cut] + durable[cut:]
+            else:
+                kept = self._some_pages(data, durable, common)
         return _Inode(data=bytearray(kept), durable=kept)
+
+    def _some_pages(self, data: bytes, durable: bytes, common: int) -> bytes:
+        """``durable`` with each page that differs from ``data`` replaced by ``data``'s
+        page or not, at random (a page past the durable end that is not kept reads as
+        zeros, as an unwritten block of a file whose size was updated does)."""
+        size = self.page_bytes
+        assert size is not None
+        kept = bytearray(durable.ljust(len(data), b"\0"))
+        for start in range(common - common % size, len(data), size):
+            if self.rng.random() < 0.5:
+                kept[start : start + size] = data[start : start + size]
+        return bytes(kept)
 
     def used_bytes(self) -> int:
         """Bytes held by all files currently named."""

@@ -114,7 +114,7 @@ def check_value(value: object) -> None:
 
 # ------------------------------------------------------------------------ WAL records
 #
-# A WAL file is a header and then records; a record is one batch of operations:
+# A WAL file is a header and then records; a record is the batches of one group commit:
 #
 #   header  magic "DKVWAL" | version u16 | wal number u64 | crc32 of the previous 16 bytes
 #   record  marker u32 | payload length u32 | crc32(length bytes + payload) u32 | payload
@@ -191,6 +191,22 @@ _ONE_PUT = struct.Struct("<IBII")
 def encode_wal_put_payload(key: bytes, value: bytes) -> bytes:
     """:func:`encode_wal_payload` for one put, without building a list (the hot path)."""
     return _ONE_PUT.pack(1, KIND_PUT, len(key), len(value)) + key + value
+
+
+def join_wal_payloads(payloads: Sequence[bytes]) -> bytes:
+    """One payload holding the operations of every payload in ``payloads``, in order.
+
+    A group commit writes its writers' batches as one record, so that a crash in the
+    middle of the group's ``write`` leaves one torn record (see :mod:`._wal`). Each
+    batch stays atomic because the whole group is.
+    """
+    if len(payloads) == 1:
+        return payloads[0]
+    count = 0
+    for payload in payloads:
+        count += _COUNT.unpack_from(payload)[0]
+    skip = _COUNT.size
+    return _COUNT.pack(count) + b"".join([memoryview(payload)[skip:] for payload in payloads])
 
 
 def wal_record_at(data: bytes, offset: int) -> bytes | None:

@@ -2,16 +2,22 @@
 
 Theory of operation (a write's last step on each replica: "write to the WAL and memtable").
 
-**Writes and group commit.** A write is framed as one WAL record (checksum computed here,
-before it leaves the process) and queued in the store's :class:`GroupCommit` (the project's
-one group-commit site, leader/follower; see :mod:`._group_commit`). A group's leader makes
-room in the memtable if it must, appends every queued record with one ``write``, makes them
-durable with one ``fdatasync``, and applies them to the memtable. A write is acknowledged
+**Writes and group commit.** A write is validated and encoded as a WAL payload and queued
+in the store's :class:`GroupCommit` (the project's one group-commit site, leader/follower;
+see :mod:`._group_commit`). A group's leader makes room in the memtable if it must, frames
+every queued payload as *one* WAL record (checksum computed here, before it leaves the
+process), appends it with one ``write``, makes it durable with one ``fdatasync``, and
+applies it to the memtable. One record per group, not one per writer: a power failure in
+the middle of the group's ``write`` may keep any of its pages and lose others, and a torn
+record followed by an intact one from the same ``write`` would read as damage before
+acknowledged data (corruption, and a node that refuses to start); a torn single record has
+nothing valid after it, and recovery cuts it off as a torn tail. Only a group over
+:data:`WAL_RECORD_BYTES_MAX` is split into several records. A write is acknowledged
 (``put`` returns) only after the ``fsync`` of its record under the default policy
 ``"always"``; ``"batch"`` syncs every ``fsync_batch_interval_ms`` or
 ``fsync_batch_bytes_max``; ``"none"`` never syncs and is for experiments. A single driver
 that gathers writes itself (the node's storage adapter, on the trio event loop) uses the
-same site: :meth:`Store.append_batch` queues a record without waiting, and
+same site: :meth:`Store.append_batch` queues a batch without waiting, and
 :meth:`Store.commit` leads one group over everything queued.
 
 **The next WAL file is prepared ahead.** Under ``"always"`` a new WAL file is filled with
@@ -82,11 +88,13 @@ from ._format import (
     RING_POSITIONS_COUNT,
     VALUE_BYTES_MAX,
     WAL_RECORD_BYTES_MAX,
+    WAL_RECORD_HEADER_BYTES,
     Operation,
     check_key,
     check_value,
     encode_wal_payload,
     encode_wal_put_payload,
+    join_wal_payloads,
     md5,
     position_bytes,
 )
@@ -231,7 +239,7 @@ class _Version:
 
 
 _Record = tuple[bytes, tuple[tuple[bytes, bytes | None], ...]]
-"""A queued write: its framed WAL record and the memtable entries it applies."""
+"""A queued write: its WAL payload (unframed) and the memtable entries it applies."""
 
 
 @dataclass
@@ -640,9 +648,9 @@ class Store:
             check_key(key)
         if type(value) is not bytes or len(value) > VALUE_BYTES_MAX:
             check_value(value)
-        frame = self._wal_seams.frame_record(encode_wal_put_payload(key, value))
         self._group_commit.submit(
-            (frame, ((md5(key).digest() + key, value),)), admit=self._admit_write
+            (encode_wal_put_payload(key, value), ((md5(key).digest() + key, value),)),
+            admit=self._admit_write,
         )
 
     def delete(self, key: bytes) -> None:
@@ -652,25 +660,21 @@ class Store:
     def write_batch(self, operations: Sequence[Operation]) -> None:
         """Apply ``(key, value)`` puts and ``(key, None)`` deletes atomically, in order.
 
-        The batch is one WAL record: after a crash either all of it or none of it is there.
+        The batch is in one WAL record: after a crash either all of it or none of it is there.
         Concurrent callers share group commits (see the module docstring).
         """
-        self._group_commit.submit(
-            _framed(operations, self._wal_seams.frame_record), admit=self._admit_write
-        )
+        self._group_commit.submit(_checked(operations), admit=self._admit_write)
 
     def append_batch(self, operations: Sequence[Operation]) -> None:
-        """Queue ``operations`` as one WAL record for the next group commit; no IO, no wait.
+        """Queue ``operations`` as one batch for the next group commit; no IO, no wait.
 
         For a single driver that gathers many writes and then makes them durable at once
-        (the node's storage adapter): each appended batch stays one atomic WAL record, and
+        (the node's storage adapter): each appended batch stays atomic, and
         :meth:`commit` (or any concurrent :meth:`write_batch`) writes and syncs every queued
         record together, in the order they were appended. Reads see an appended batch only
         once it is committed.
         """
-        self._group_commit.append(
-            _framed(operations, self._wal_seams.frame_record), admit=self._admit_write
-        )
+        self._group_commit.append(_checked(operations), admit=self._admit_write)
 
     def commit(self) -> None:
         """Write every appended batch and make it durable under the fsync policy (one group).
@@ -688,7 +692,7 @@ class Store:
             raise self._read_only_error
 
     def _commit_group(self, take: Callable[[], list[_Record]]) -> None:
-        """Write one group of queued records with one write and one sync (the leader's job)."""
+        """Write one group of queued batches with one write and one sync (the leader's job)."""
         with self._wal_lock:
             self._make_room()
             error = self._write_batch(take())
@@ -700,7 +704,7 @@ class Store:
         if not batch:
             return None  # a commit() that found its batches already written by a writer
         wal = self._wal
-        data = batch[0][0] if len(batch) == 1 else b"".join([frame for frame, _ in batch])
+        data = _group_record(batch, self._wal_seams.frame_record)
         try:
             wal.append(data)
         except OSError as os_error:
@@ -1321,10 +1325,12 @@ class Store:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _framed(
-    operations: Sequence[Operation], frame_record: FrameRecord
-) -> tuple[bytes, tuple[tuple[bytes, bytes | None], ...]]:
-    """Check ``operations`` and frame them as one WAL record; also their memtable entries."""
+_PAYLOAD_BYTES_MAX = WAL_RECORD_BYTES_MAX - WAL_RECORD_HEADER_BYTES
+"""The largest payload one record frames (a framed record is at most WAL_RECORD_BYTES_MAX)."""
+
+
+def _checked(operations: Sequence[Operation]) -> _Record:
+    """Check ``operations`` and encode them as one WAL payload; also their memtable entries."""
     if not 0 < len(operations) <= BATCH_OPERATIONS_MAX:
         raise StorageArgumentError(f"a batch holds 1 to {BATCH_OPERATIONS_MAX} operations")
     applied = []
@@ -1333,10 +1339,28 @@ def _framed(
         if value is not None:
             check_value(value)
         applied.append((md5(key).digest() + key, value))
-    frame = frame_record(encode_wal_payload(operations))
-    if len(frame) > WAL_RECORD_BYTES_MAX:
+    payload = encode_wal_payload(operations)
+    if len(payload) > _PAYLOAD_BYTES_MAX:
         raise StorageArgumentError(f"a batch encodes to at most {WAL_RECORD_BYTES_MAX} bytes")
-    return frame, tuple(applied)
+    return payload, tuple(applied)
+
+
+def _group_record(batch: list[_Record], frame_record: FrameRecord) -> bytes:
+    """The WAL bytes of one group: its batches' payloads joined and framed as one record
+    (several only past :data:`_PAYLOAD_BYTES_MAX`; see the module docstring for why)."""
+    if len(batch) == 1:
+        return frame_record(batch[0][0])
+    frames: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0  # the chunk's payloads' bytes: the joined payload is no longer
+    for payload, _ in batch:
+        if chunk and size + len(payload) > _PAYLOAD_BYTES_MAX:
+            frames.append(frame_record(join_wal_payloads(chunk)))
+            chunk, size = [], 0
+        chunk.append(payload)
+        size += len(payload)
+    frames.append(frame_record(join_wal_payloads(chunk)))
+    return frames[0] if len(frames) == 1 else b"".join(frames)
 
 
 def _is_run(segments: tuple[Segment, ...], run: tuple[Segment, ...]) -> bool:
