@@ -442,7 +442,8 @@ def _leave(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     existing = _existing_cluster(args)
-    _run(args, lambda cluster: cluster.resolve(args.node), existing)
+    resolved = _run(args, lambda cluster: cluster.resolve(args.node), existing)
+    was_up = existing.is_up(resolved)
     with Progress(transient=True) as progress:
         task = progress.add_task("keys to hand off", total=None)
         first: list[int] = []
@@ -460,7 +461,16 @@ def _leave(args: argparse.Namespace) -> int:
         name = _run(
             args, lambda cluster: cluster.leave(args.node, on_progress=on_progress), existing
         )
-    print(f"{name} left the ring and is stopped; its data is on the other nodes")
+    if was_up:
+        print(f"{name} left the ring and is stopped; its data is on the other nodes")
+    else:
+        # A dead node hands nothing off (Dynamo §4.8.1 removes it all the same): its
+        # keys live on in the other replicas, and anti-entropy copies them to the
+        # partitions' new owners.
+        print(
+            f"{name} was down, so it left the ring without handing its data off; the "
+            "other replicas hold its keys, and anti-entropy copies them to the new owners"
+        )
     return 0
 
 

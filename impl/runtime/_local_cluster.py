@@ -1245,10 +1245,15 @@ class LocalCluster:
             if not waiting:
                 break
             if time.monotonic() > deadline:
+                # The process is left running (it may be replaying a long log): say so,
+                # and how to stop it, rather than let an error read as "it is down".
                 name = waiting[0]
+                info = self.processes[name]
                 raise ClusterError(
-                    f"{name} not READY after {self.ready_timeout_seconds:.0f} s; "
-                    f"{self.processes[name].stderr}: {_tail(self.processes[name].stderr)}"
+                    f"{name} not READY after {self.ready_timeout_seconds:.0f} s and still "
+                    f"running as pid {info.pid} (`dynamokv cluster status` shows when it "
+                    f"serves, `dynamokv cluster kill {name}` stops it); "
+                    f"{info.stderr}: {_tail(info.stderr)}"
                 )
             time.sleep(POLL_SECONDS)
 

@@ -2,7 +2,7 @@
 
 ``python fake_node.py --config PATH`` reads the node's TOML, serves ``/health``,
 ``/cluster/ring``, ``/cluster/members`` (every member connected and healthy), ``/metrics``,
-``/admin/faults`` and a put/get of any key (so the manager's readiness check passes) on its
+``/admin/faults``, accepts ``/admin/leave`` and ``/admin/join``, and a put/get of any key (so the manager's readiness check passes) on its
 HTTP port with the standard library, prints ``READY http=… peer=…`` and exits 0 on SIGTERM. It starts in a few milliseconds, so the
 manager's behaviour (reuse, stale pids, kill, restart, down, cleanup) is tested in the fast
 tier without the cost of real nodes; the real nodes are tested in ``test_cluster_real.py``.
@@ -74,6 +74,11 @@ def main() -> None:
                 self._answer(200, body)
             else:
                 self._answer(204 if self.path.startswith("/kv/") else 404)
+
+        def do_POST(self) -> None:
+            # Membership commands are accepted and change nothing here.
+            accepted = self.path.startswith(("/admin/leave?", "/admin/join?"))
+            self._answer(200 if accepted else 404, b'{"ok": true}' if accepted else b"")
 
         def do_DELETE(self) -> None:
             if self.path == "/admin/faults":

@@ -186,6 +186,48 @@ def test_a_failed_up_stops_the_nodes_it_started(tmp_path: Path) -> None:
         assert [node["pid"] for node in recorded] == [None, None, None]
 
 
+def test_a_restart_that_times_out_says_the_node_still_runs_and_how_to_stop_it(
+    tmp_path: Path,
+) -> None:
+    """A node that is slow to print READY (a long log to replay) is left running when the
+    manager gives up waiting: the error must say so, not read as "the node is down"."""
+    hangs_once_marked = [
+        sys.executable,
+        "-c",
+        "import runpy, sys, time, pathlib\n"
+        f"if pathlib.Path({str(tmp_path / 'hang')!r}).exists():\n"
+        "    time.sleep(120)\n"
+        f"runpy.run_path({str(FAKE_NODE[1])!r}, run_name='__main__')\n",
+    ]
+    with LocalCluster(
+        tmp_path, nodes=1, node_command=hangs_once_marked, ring_timeout_seconds=10
+    ) as cluster:
+        cluster.up()
+        (tmp_path / "hang").touch()
+        cluster.ready_timeout_seconds = 0.5  # READY never comes: this is a bound, not a wait
+        with pytest.raises(ClusterError) as caught:
+            cluster.restart("node-1")
+        pid = cluster.processes["node-1"].pid
+        assert pid is not None and process_alive(pid, cluster.processes["node-1"].config)
+        assert f"still running as pid {pid}" in str(caught.value)
+        assert "dynamokv cluster kill node-1" in str(caught.value)
+        cluster.kill("node-1")
+        assert not cluster.is_up("node-1")
+
+
+def test_leave_of_a_node_that_is_down_does_not_claim_its_data_was_handed_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dead node hands nothing off; the command says where its keys are instead."""
+    with fake_cluster(tmp_path) as cluster:
+        cluster.up()
+        cluster.kill("node-3")
+        assert main(["cluster", "leave", "3", "--dir", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert "node-3 was down, so it left the ring without handing its data off" in out
+        assert "its data is on the other nodes" not in out
+
+
 def test_base_port_in_use_is_one_line_error(tmp_path: Path) -> None:
     import socket
 
