@@ -3,6 +3,9 @@ and a grace period has passed, and no deleted value comes back (property 7)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
+
 import pytest
 from dynamokv.impl.cli import main
 from dynamokv.impl.core import (
@@ -19,6 +22,7 @@ from dynamokv.impl.core._partitions import join as join_partitions
 from dynamokv.impl.core._partitions import preference_lists
 from dynamokv.impl.core._reaping import holds_tombstones, reap_covers
 from dynamokv.impl.core._ring import PartitionRing
+from dynamokv.impl.core._seams import DEFAULT_SEAMS
 from dynamokv.impl.core._versions import context_of
 from dynamokv.impl.sim import Cluster, History, NetworkConfig, SimConfig, simulate
 from dynamokv.impl.sim._simulate import _check_no_deleted_value_returns
@@ -352,6 +356,84 @@ def test_sim_command_reaps_and_names_the_grace_in_the_replay(
     assert caught and "--reap-grace 300 --plant-bug reap-at-once" in out
     assert main(["sim", "--reap-grace", "5", "--membership", "static"]) == 1
     assert "--reap-grace needs --membership gossip" in capsys.readouterr().err
+
+
+def _reaps_after_the_grace_alone(
+    held: tuple[Version, ...],
+    *,
+    owners: Collection[str],
+    votes: Collection[str],
+    stored_ticks: int,
+    grace_ticks: int,
+) -> bool:
+    """Wrong: the rule without the votes (the grace period still needed)."""
+    return tombstone_may_be_reaped(
+        held, owners=owners, votes=owners, stored_ticks=stored_ticks, grace_ticks=grace_ticks
+    )
+
+
+def test_a_rule_that_reaps_without_every_owners_vote_is_caught_by_property_7() -> None:
+    """The vote condition's negative control in the sweep: with the grace period kept
+    and the votes ignored, a replica that missed the delete hands the deleted value
+    back, and property 7 reports it on some seed of 2,000 operations."""
+    wrong = dataclasses.replace(DEFAULT_SEAMS, tombstone_may_be_reaped=_reaps_after_the_grace_alone)
+    config = SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS)
+    caught = [
+        seed
+        for seed in range(1, 7)
+        if any("property 7" in v for v in simulate(seed, config, seams=wrong)[0].violations)
+    ]
+    assert caught
+
+
+@pytest.mark.parametrize("grace_ticks", [1000, 1])
+def test_the_grace_period_keeps_a_value_hinted_before_the_delete_from_coming_back(
+    grace_ticks: int,
+) -> None:
+    """What the vote cannot see (Dynamo §4.6): a put's copy for an owner that was down
+    waits as a hint on a substitute, while the owner, back, stores the delete and votes.
+    The grace period outlasts the hint: replayed onto the tombstone, the value is
+    superseded. Reaped on the votes alone (a grace of one tick, the negative control),
+    the tombstone is gone when the hint arrives, and the deleted value comes back;
+    property 7's check says so. The memory of reaps is off, so that the grace period is
+    the only defence. (The reaper checks the grace itself before it asks for votes, so a
+    rule without it would change nothing: the grace is set here instead.)"""
+    cluster = Cluster(
+        4,
+        seed=3,
+        config=NodeConfig(),
+        q=16,
+        network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
+        membership="gossip",
+        member_config=MemberConfig(tombstone_grace_ticks=grace_ticks, reaped_memory_keys_max=0),
+    )
+    cluster.run(until=200)
+    key = next(
+        k for k in (b"k%d" % i for i in range(100)) if "n4" not in cluster.ring.preference_list(k)
+    )
+    owners = cluster.ring.preference_list(key)
+    cluster.crash(owners[2])
+    cluster.run(until=cluster.now + 100)
+    put = _request(cluster, owners[0], PutRequest(key, b"socks", ()))
+    assert isinstance(put, PutResult) and put.ok and put.version is not None
+    assert cluster.hints_pending() == 1  # on n4, for owners[2]
+    cluster.block("n4", owners[2])  # the hint waits
+    cluster.restart(owners[2])
+    cluster.run(until=cluster.now + 100)
+    delete = _request(cluster, owners[0], PutRequest(key, None, context_of((put.version,)), w=3))
+    assert isinstance(delete, PutResult) and delete.ok
+    cluster.run(until=cluster.now + 400)  # a few reaping rounds, well within the grace
+    assert bool(cluster.reaped.get(key)) == (grace_ticks < 400)
+    cluster.heal()
+    cluster.run(until=cluster.now + 3000)
+    assert cluster.hints_pending() == 0
+    history = History(reaping=True)
+    _check_no_deleted_value_returns(cluster, history)
+    if grace_ticks > 400:
+        assert history.violations == []
+        assert set(cluster.holders(key).values()) == {()}  # reaped once the grace passed
+    else:
+        assert any(v.startswith("property 7: owner") for v in history.violations)
 
 
 @pytest.mark.slow
