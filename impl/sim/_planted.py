@@ -21,6 +21,9 @@ tests check that each is reported by the checker meant for it:
 * ``reap-at-once`` forgets a deleted key's tombstones as soon as its reaper holds them,
   asking no other owner and waiting no grace period: a replica that missed the delete
   then hands the deleted value back (property 7; run with reaping on).
+* ``reap-without-votes`` forgets a deleted key's tombstones once the grace period has
+  passed, asking no other owner: a replica that missed the delete hands the deleted
+  value back (property 7; run with reaping on).
 * ``reap-never`` never lets a tombstone go, whoever holds it: safe, but deleted keys
   pile up forever (property 7's liveness half; run with reaping on).
 """
@@ -73,6 +76,22 @@ def _reaps_at_once(
     return bool(held) and all(version.value is None for version in held)
 
 
+def _reaps_without_votes(
+    held: tuple[Version, ...],
+    *,
+    owners: Collection[str],
+    votes: Collection[str],
+    stored_ticks: int,
+    grace_ticks: int,
+) -> bool:
+    """Wrong: tombstones may go once the grace period has passed, whoever else holds them."""
+    return (
+        bool(held)
+        and all(version.value is None for version in held)
+        and stored_ticks >= grace_ticks
+    )
+
+
 def _never_reaps(
     held: tuple[Version, ...],
     *,
@@ -100,6 +119,7 @@ PLANTED_BUGS: Mapping[str, Seams] = MappingProxyType(
         "reuse-dots": Seams(next_counter=_counts_from_the_context),
         "merge-drops-sibling": Seams(merge_versions=_keeps_one_sibling),
         "reap-at-once": Seams(tombstone_may_be_reaped=_reaps_at_once),
+        "reap-without-votes": Seams(tombstone_may_be_reaped=_reaps_without_votes),
         "reap-never": Seams(tombstone_may_be_reaped=_never_reaps),
     }
 )

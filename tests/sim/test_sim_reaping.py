@@ -3,9 +3,6 @@ and a grace period has passed, and no deleted value comes back (property 7)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Collection
-
 import pytest
 from dynamokv.impl.cli import main
 from dynamokv.impl.core import (
@@ -22,7 +19,6 @@ from dynamokv.impl.core._partitions import join as join_partitions
 from dynamokv.impl.core._partitions import preference_lists
 from dynamokv.impl.core._reaping import holds_tombstones, reap_covers
 from dynamokv.impl.core._ring import PartitionRing
-from dynamokv.impl.core._seams import DEFAULT_SEAMS
 from dynamokv.impl.core._versions import context_of
 from dynamokv.impl.sim import Cluster, History, NetworkConfig, SimConfig, simulate
 from dynamokv.impl.sim._simulate import _check_no_deleted_value_returns
@@ -358,30 +354,18 @@ def test_sim_command_reaps_and_names_the_grace_in_the_replay(
     assert "--reap-grace needs --membership gossip" in capsys.readouterr().err
 
 
-def _reaps_after_the_grace_alone(
-    held: tuple[Version, ...],
-    *,
-    owners: Collection[str],
-    votes: Collection[str],
-    stored_ticks: int,
-    grace_ticks: int,
-) -> bool:
-    """Wrong: the rule without the votes (the grace period still needed)."""
-    return tombstone_may_be_reaped(
-        held, owners=owners, votes=owners, stored_ticks=stored_ticks, grace_ticks=grace_ticks
-    )
-
-
 def test_a_rule_that_reaps_without_every_owners_vote_is_caught_by_property_7() -> None:
-    """The vote condition's negative control in the sweep: with the grace period kept
-    and the votes ignored, a replica that missed the delete hands the deleted value
-    back, and property 7 reports it on some seed of 2,000 operations."""
-    wrong = dataclasses.replace(DEFAULT_SEAMS, tombstone_may_be_reaped=_reaps_after_the_grace_alone)
-    config = SimConfig(ops=2000, tombstone_grace_ticks=GRACE_TICKS)
+    """The vote condition's negative control in the sweep (planted bug
+    ``reap-without-votes``): with the grace period kept and the votes ignored, a replica
+    that missed the delete hands the deleted value back, and property 7 reports it on
+    some seed of 2,000 operations."""
+    config = SimConfig(
+        ops=2000, tombstone_grace_ticks=GRACE_TICKS, planted_bug="reap-without-votes"
+    )
     caught = [
         seed
         for seed in range(1, 7)
-        if any("property 7" in v for v in simulate(seed, config, seams=wrong)[0].violations)
+        if any("property 7" in v for v in simulate(seed, config)[0].violations)
     ]
     assert caught
 
