@@ -87,7 +87,8 @@ from ._records import (
 __all__ = ["CACHE_BYTES_MAX", "Prepared", "StoreAdapter", "StoreLike"]
 
 BATCH_BYTES_MAX = 16 << 20
-"""Encoded bytes appended as one WAL record (the store allows 64 MiB)."""
+"""Encoded bytes appended as one batch (a group commit joins its batches into one WAL record,
+split past the store's 64 MiB)."""
 
 CACHE_BYTES_MAX = 32 << 20
 """Value bytes of decoded version sets kept in memory for reads (oldest evicted first)."""

@@ -403,14 +403,16 @@ class FaultyFiles:
 
     def _some_pages(self, data: bytes, durable: bytes, common: int) -> bytes:
         """``durable`` with each page that differs from ``data`` replaced by ``data``'s
-        page or not, at random (a page past the durable end that is not kept reads as
-        zeros, as an unwritten block of a file whose size was updated does)."""
+        page or not, at random. The file keeps the longer of the two lengths (a page past
+        the durable end that is not kept reads as zeros, as an unwritten block of a file
+        whose size was updated does; an unsynced truncation is not kept)."""
         size = self.page_bytes
         assert size is not None
         kept = bytearray(durable.ljust(len(data), b"\0"))
         for start in range(common - common % size, len(data), size):
-            if self.rng.random() < 0.5:
-                kept[start : start + size] = data[start : start + size]
+            page = data[start : start + size]
+            if page != durable[start : start + size] and self.rng.random() < 0.5:
+                kept[start : start + len(page)] = page
         return bytes(kept)
 
     def used_bytes(self) -> int:

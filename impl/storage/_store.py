@@ -671,7 +671,7 @@ class Store:
         For a single driver that gathers many writes and then makes them durable at once
         (the node's storage adapter): each appended batch stays atomic, and
         :meth:`commit` (or any concurrent :meth:`write_batch`) writes and syncs every queued
-        record together, in the order they were appended. Reads see an appended batch only
+        batch together, in one record, in the order they were appended. Reads see an appended batch only
         once it is committed.
         """
         self._group_commit.append(_checked(operations), admit=self._admit_write)

@@ -65,7 +65,8 @@ class RecoveryReport:
 
     Attributes:
         wal_files_replayed: WAL files read, oldest first.
-        records_replayed: WAL records (batches) applied to the memtable.
+        records_replayed: WAL records (each the batches of one group commit) applied to
+            the memtable.
         operations_replayed: Puts and deletes in those records.
         torn_tails: Partial last records that were cut off.
         salvaged: Damage skipped under ``salvage=True`` (always empty otherwise).

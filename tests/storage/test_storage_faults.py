@@ -153,3 +153,28 @@ def test_bit_rot_in_the_middle_of_the_wal_stops_the_open_and_salvage_reports_it(
         assert [damage.path for damage in salvaged.recovery.salvaged] == [wal_path]
         del model[b"k3"]
         assert dict(salvaged.scan(0, 0)) == model
+
+
+def test_a_page_torn_crash_keeps_every_byte_in_place() -> None:
+    """With ``page_bytes`` a crash keeps some unsynced pages and not others; each byte
+    of the file is then the synced byte or the written one at the same offset, also
+    after an unsynced truncation made the written file shorter than the synced one."""
+    for seed in range(20):
+        files = FaultyFiles(random.Random(seed), torn_probability=1.0, page_bytes=512)
+        files.make_directory("d")
+        file = files.create("d/f")
+        durable = bytes(range(256)) * 8
+        file.write(durable)
+        file.sync()
+        files.sync_directory("d")
+        file.truncate(700)
+        file.write(b"\xff" * 1000)  # unsynced: 700 old bytes, then 1,000 new ones
+        written = durable[:700] + b"\xff" * 1000
+        files.crash()
+        after = files.read_all("d/f")
+        assert len(after) == max(len(durable), len(written))
+        for offset, byte in enumerate(after):
+            options = {durable[offset] if offset < len(durable) else 0}
+            if offset < len(written):
+                options.add(written[offset])
+            assert byte in options, (seed, offset)

@@ -250,3 +250,26 @@ def test_a_group_commit_torn_out_of_order_by_a_power_failure_is_a_torn_tail() ->
             assert survivors in ({}, group), seed  # never a part of the group
             outcomes.add((bool(survivors), bool(reopened.recovery.torn_tails)))
     assert (False, True) in outcomes  # some crash tore the group, and recovery cut it
+
+
+def test_a_group_over_the_record_bound_is_split_into_records_that_replay_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A group whose joined payload would pass the record bound is written as several
+    records (the bound is lowered here: the real one is 64 MiB)."""
+    from dynamokv.impl.storage import _store
+
+    monkeypatch.setattr(_store, "_PAYLOAD_BYTES_MAX", 2_000)
+    files = FaultyFiles(random.Random(1))
+    options = StoreOptions(background=False)
+    written = {f"key-{n:02d}".encode(): bytes([n]) * 300 for n in range(12)}
+    store = Store.open("db", options=options, files=files)
+    for key, value in written.items():
+        store.append_batch([(key, value)])
+    store.append_batch([(b"key-00", None)])  # order matters: the delete comes last
+    store.commit()
+    store.close()
+    with Store.open("db", options=options, files=files) as reopened:
+        assert reopened.recovery.records_replayed > 1
+        assert reopened.recovery.operations_replayed == 13
+        assert dict(reopened.scan(0, 0)) == {k: v for k, v in written.items() if k != b"key-00"}
