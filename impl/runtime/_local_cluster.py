@@ -1162,7 +1162,7 @@ class LocalCluster:
             started.append(name)
         if started:
             self._save()
-            self._wait_ready(started)
+            self._wait_ready(started, stopped_on_failure=True)
         else:
             self._say(f"reusing the running cluster in {self.directory}")
         self._wait_ring()
@@ -1226,7 +1226,9 @@ class LocalCluster:
             return False
         return b"READY " in text
 
-    def _wait_ready(self, names: Sequence[str]) -> None:
+    def _wait_ready(self, names: Sequence[str], *, stopped_on_failure: bool = False) -> None:
+        """Until each of ``names`` printed ``READY``; ``stopped_on_failure``: the caller
+        stops the processes it started when this fails (``up`` does)."""
         deadline = time.monotonic() + self.ready_timeout_seconds
         waiting = list(names)
         self._say(f"waiting for {', '.join(waiting)} to print READY")
@@ -1245,14 +1247,18 @@ class LocalCluster:
             if not waiting:
                 break
             if time.monotonic() > deadline:
-                # The process is left running (it may be replaying a long log): say so,
-                # and how to stop it, rather than let an error read as "it is down".
                 name = waiting[0]
                 info = self.processes[name]
+                running = (
+                    ""
+                    if stopped_on_failure
+                    # Left running (it may be replaying a long log): say so, and how to
+                    # stop it, rather than let the error read as "it is down".
+                    else f" and still running as pid {info.pid} (`dynamokv cluster status` "
+                    f"shows when it serves, `dynamokv cluster kill {name}` stops it)"
+                )
                 raise ClusterError(
-                    f"{name} not READY after {self.ready_timeout_seconds:.0f} s and still "
-                    f"running as pid {info.pid} (`dynamokv cluster status` shows when it "
-                    f"serves, `dynamokv cluster kill {name}` stops it); "
+                    f"{name} not READY after {self.ready_timeout_seconds:.0f} s{running}; "
                     f"{info.stderr}: {_tail(info.stderr)}"
                 )
             time.sleep(POLL_SECONDS)

@@ -213,6 +213,15 @@ def test_a_restart_that_times_out_says_the_node_still_runs_and_how_to_stop_it(
         assert "dynamokv cluster kill node-1" in str(caught.value)
         cluster.kill("node-1")
         assert not cluster.is_up("node-1")
+    # `up` stops what it started when it fails, so its error does not say "still running".
+    with LocalCluster(
+        tmp_path / "again", nodes=1, node_command=hangs_once_marked, ring_timeout_seconds=10
+    ) as cluster:
+        cluster.ready_timeout_seconds = 0.5
+        with pytest.raises(ClusterError, match="not READY after") as caught:
+            cluster.up()
+        assert "still running" not in str(caught.value)
+        assert processes_under(tmp_path / "again") == []
 
 
 def test_leave_of_a_node_that_is_down_does_not_claim_its_data_was_handed_off(
