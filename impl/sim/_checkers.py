@@ -18,10 +18,18 @@ to the contract:
    a put was acknowledged returns it or a version that superseded it.
 5. *Liveness.* Once faults stop, hints drain and every owner of a key holds the
    same versions within a bounded simulated time.
+
+And one that property 1 cannot see (:meth:`History.check_no_lost_update`): a version
+"superseded" by another whose writer never saw it is gone although its dot is covered.
+A context is a vector clock, and covers a node's dots up to a counter; it is only right
+while every version a node wrote under a smaller counter is one the client saw, or one
+that a version it saw had seen. The checker follows each put back to the get its
+context came from, so it knows exactly which versions each writer saw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dynamokv.impl.core import Clock, Version, covers
@@ -45,6 +53,8 @@ class OpRecord:
     ok: bool = False
     version: Version | None = None
     versions: tuple[Version, ...] = ()
+    seen: tuple[Version, ...] = ()
+    """For a put or delete: what the get that gave its context returned."""
 
 
 @dataclass(slots=True)
@@ -117,6 +127,74 @@ class History:
         return (
             stored != sent and len(sent) >= self.vector_clock_threshold and set(stored) <= set(sent)
         )
+
+    def check_no_lost_update(
+        self,
+        held: Callable[[bytes], tuple[Version, ...]],
+        reaped: Callable[[bytes], tuple[Version, ...]],
+    ) -> None:
+        """No acknowledged put is superseded by writes that never saw it (a lost update).
+
+        At rest, each acknowledged put's version must be held, or in the exact causal
+        history of a version held (``held(key)``: what the owners hold) or reaped
+        (``reaped(key)``). A version's exact history is its dot and the histories of
+        the versions its writer's get returned; a version whose put never answered is
+        known by its value (every cart value is unique). One the checker cannot place
+        (a tombstone whose delete never answered) is given the history its clock claims:
+        lenient, it can hide a loss, never invent one. Property 1 takes a covering clock
+        at its word; this check does not. Call it only when no clock was truncated: a
+        cut clock loses history by design (Dynamo §4.4). One walk per key from what
+        survives, so the cost is linear in the history.
+        """
+        writes = [record for record in self.records if record.kind != "get"]
+        dot_of_value: dict[bytes, tuple[str, int]] = {}
+        for record in self.records:
+            for version in (*record.versions, *record.seen):
+                if version.value is not None:
+                    dot_of_value[version.value] = version.dot
+        # Each placed version's dot -> the versions its writer's get returned.
+        saw: dict[tuple[str, int], tuple[Version, ...]] = {}
+        acked: dict[bytes, list[OpRecord]] = {}
+        for record in writes:
+            if record.version is not None:
+                dot: tuple[str, int] | None = record.version.dot
+            elif record.value is not None:
+                dot = dot_of_value.get(record.value)
+            else:
+                dot = None  # a delete that never answered: placed by its clock if met
+            if dot is not None:
+                saw[dot] = record.seen
+            if record.ok and record.version is not None and record.value is not None:
+                acked.setdefault(record.key, []).append(record)
+        for key, records in acked.items():
+            # Everything the survivors' writers saw, transitively; for a version that
+            # cannot be placed, the dots its clock claims.
+            reached: set[tuple[str, int]] = set()
+            claimed: dict[str, int] = {}
+            stack = [*held(key), *reaped(key)]
+            while stack:
+                version = stack.pop()
+                if version.dot in reached:
+                    continue
+                reached.add(version.dot)
+                seen = saw.get(version.dot)
+                if seen is not None:
+                    stack.extend(seen)
+                    continue
+                for node, counter in (*version.context, version.dot):
+                    if counter > claimed.get(node, 0):
+                        claimed[node] = counter
+            for record in records:
+                assert record.version is not None
+                node, counter = record.version.dot
+                if (node, counter) in reached or claimed.get(node, 0) >= counter:
+                    continue
+                self.violations.append(
+                    f"lost update: acknowledged {record.version.dot} of {key!r} "
+                    f"(t={record.end}) is superseded at rest by versions whose writers "
+                    "never saw it"
+                )
+                return
 
     def check_read_your_writes(self) -> None:
         """Property 4 (strict quorum, R + W > N only).

@@ -165,6 +165,7 @@ class _Workload:
         weights = [1.0 / (rank + 1) ** config.zipf_s for rank in range(config.keys)]
         self.cumulative = list(itertools.accumulate(weights))
         self.contexts: dict[tuple[int, bytes], tuple[tuple[str, int], ...]] = {}
+        self.seen: dict[tuple[int, bytes], tuple[Version, ...]] = {}
         self.item_seq = 0
 
     def node(self) -> str:
@@ -188,7 +189,13 @@ class _Workload:
         if choice < 0.55:
             self.get(client, key, then="cart")
         elif choice < 0.75:
-            self.put(client, key, self.new_cart(client, []), self.contexts.get((client, key), ()))
+            self.put(
+                client,
+                key,
+                self.new_cart(client, []),
+                self.contexts.get((client, key), ()),
+                self.seen.get((client, key), ()),
+            )
         elif choice < 0.95:
             self.get(client, key, then=None)
         else:
@@ -238,23 +245,32 @@ class _Workload:
                 self.after(client)
                 return
             self.contexts[(client, key)] = result.context
+            self.seen[(client, key)] = result.versions
             if then is None or self.issued >= self.config.ops:
                 self.after(client)
                 return
             if then == "cart":
                 values = [v.value for v in result.versions if v.value is not None]
-                self.put(client, key, self.new_cart(client, values), result.context)
+                self.put(
+                    client, key, self.new_cart(client, values), result.context, result.versions
+                )
             else:
-                self.put(client, key, None, result.context)
+                self.put(client, key, None, result.context, result.versions)
 
         self.request(client, record, GetRequest(key), done)
 
     def put(
-        self, client: int, key: bytes, value: bytes | None, context: tuple[tuple[str, int], ...]
+        self,
+        client: int,
+        key: bytes,
+        value: bytes | None,
+        context: tuple[tuple[str, int], ...],
+        seen: tuple[Version, ...],
     ) -> None:
         node = self.node()
         kind = "put" if value is not None else "delete"
         record = OpRecord(client, kind, key, node, self.cluster.now, self.config.w, value, context)
+        record.seen = seen
 
         def done(result: Result) -> None:
             assert isinstance(result, PutResult)
@@ -518,6 +534,11 @@ def simulate(
         _check_no_deleted_value_returns(cluster, history)
     if read_your_writes_checked(config):
         history.check_read_your_writes()
+    if not history.violations and not cluster.node_stats().truncations:
+        history.check_no_lost_update(
+            lambda key: _held_anywhere(cluster, key),
+            lambda key: tuple(version for _, version in cluster.reaped.get(key, ())),
+        )
     report.violations = [*cluster.violations, *history.violations]
     report.ops = len(history.records)
     report.acks = sum(1 for r in history.records if r.kind != "get" and r.ok)
@@ -636,6 +657,15 @@ def _reap_in_progress(
         all(version.value is None and covers(reaped, version) for version in held)
         for held in holders.values()
     )
+
+
+def _held_anywhere(cluster: Cluster, key: bytes) -> tuple[Version, ...]:
+    """Every version of ``key`` some node's disk holds (at rest the owners agree)."""
+    held: dict[tuple[str, int], Version] = {}
+    for versions in cluster.holders(key).values():
+        for version in versions:
+            held[version.dot] = version
+    return tuple(held.values())
 
 
 def _check_acknowledged(cluster: Cluster, history: History) -> None:

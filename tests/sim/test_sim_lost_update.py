@@ -1,0 +1,139 @@
+"""The lost-update check: a version superseded by writes that never saw it is lost,
+even though a covering clock makes property 1 call it safe."""
+
+from __future__ import annotations
+
+from dynamokv.impl.core import GetRequest, MemberConfig, NodeConfig, PutRequest, Result, Version
+from dynamokv.impl.sim import Cluster, History, NetworkConfig
+from dynamokv.impl.sim._checkers import OpRecord
+
+V1 = Version(b"socks", ("n1", 4))
+V2 = Version(b"shoes", ("n1", 9))
+V3 = Version(b"shirt", ("n2", 1), (("n1", 9),))
+
+
+def _write(value: bytes, version: Version | None, *, seen: tuple[Version, ...] = ()) -> OpRecord:
+    record = OpRecord(0, "put", b"cart", "n1", 0, 2, value)
+    record.ok = version is not None
+    record.version = version
+    record.end = 1
+    record.seen = seen
+    return record
+
+
+def _check(records: list[OpRecord], held: tuple[Version, ...]) -> list[str]:
+    history = History(records=records)
+    history.check_no_lost_update(lambda key: held, lambda key: ())
+    return history.violations
+
+
+def test_a_version_superseded_by_a_writer_that_saw_it_is_not_lost() -> None:
+    records = [_write(b"socks", V1), _write(b"shoes", V2, seen=(V1,))]
+    records.append(_write(b"shirt", V3, seen=(V2,)))
+    assert _check(records, (V3,)) == []
+
+
+def test_a_version_a_covering_clock_claims_but_no_writer_saw_is_lost() -> None:
+    """V2's clock covers V1 (n1's counter 9 is above 4), but V2's writer saw nothing and
+    V3's writer saw only V2: nobody saw V1, whose items are gone."""
+    records = [_write(b"socks", V1), _write(b"shoes", V2), _write(b"shirt", V3, seen=(V2,))]
+    assert _check(records, (V3,)) == [
+        "lost update: acknowledged ('n1', 4) of b'cart' (t=1) is superseded at rest by "
+        "versions whose writers never saw it"
+    ]
+    assert _check(records, (V3, V1)) == []  # still held: a sibling, not a loss
+
+
+def test_a_version_the_checker_cannot_place_is_judged_by_its_clock() -> None:
+    """A tombstone whose delete never answered cannot be placed (tombstones carry no
+    unique value): its history is what its clock claims, n1's dots up to 9. Lenient, so
+    that the check never reports a loss that may not have happened."""
+    tombstone = Version(None, ("n1", 9))
+    after = Version(b"shirt", ("n2", 1), (("n1", 9),))
+    records = [_write(b"socks", V1), _write(b"shirt", after, seen=(tombstone,))]
+    assert _check(records, (after,)) == []
+
+
+def _request(cluster: Cluster, node: str, request: GetRequest | PutRequest) -> Result:
+    done: list[Result] = []
+    cluster.submit(node, request, done.append)
+    limit = cluster.now + 300
+    while not done and cluster.now < limit:
+        cluster.run(until=cluster.now + 1)
+    assert done, "no answer"
+    return done[0]
+
+
+def test_a_node_that_owns_a_partition_again_before_its_handoff_back_can_lose_an_update() -> None:
+    """The known limit of the joining-and-leaving page, reproduced and caught. A join
+    takes a partition from an owner, which hands it off and drops it; a leave gives it
+    back. Before the handoff back (here never: the leaving node cannot reach it, and
+    anti-entropy is off), the owner coordinates a blind put under a counter above that
+    of its own earlier version of the key, a get served by it alone returns only the new
+    version, and a put with that get's context supersedes the earlier version, which no
+    client saw. Property 1 finds it covered; the lost-update check does not."""
+    cluster = Cluster(
+        4,
+        seed=3,
+        config=NodeConfig(),
+        q=16,
+        network=NetworkConfig(delay_ticks_min=1, delay_ticks_max=3),
+        membership="gossip",
+        spares=1,
+        member_config=MemberConfig(anti_entropy_enabled=False),
+    )
+    cluster.run(until=200)
+    before = cluster.ring
+    keys = [b"k%d" % index for index in range(60)]
+    records: list[OpRecord] = []
+    first: dict[tuple[bytes, str], Version] = {}
+    for key in keys:
+        for owner in before.preference_list(key):  # one version coordinated by each owner
+            put = _request(cluster, owner, PutRequest(key, b"v1 %s %s" % (key, owner.encode())))
+            assert put.ok and put.version is not None  # type: ignore[union-attr]
+            first[(key, owner)] = put.version  # type: ignore[union-attr]
+            records.append(_write(put.version.value or b"", put.version))  # type: ignore[union-attr]
+            records[-1].key = key
+    cluster.restart("n5")
+    cluster.run(until=cluster.now + 100)
+    assert cluster.join("n5", via="n1")
+    cluster.run(until=cluster.now + 7000)  # the join's handoff completes
+    joined = cluster.ring
+    for other in ("n1", "n2", "n3", "n4"):
+        cluster.block("n5", other)
+    assert cluster.leave("n5", via="n1")
+    cluster.run(until=cluster.now + 30)
+    final = cluster.ring
+    key, former = next(
+        (key, owner)
+        for key in keys
+        for owner in before.preference_list(key)
+        if owner not in joined.preference_list(key) and owner in final.preference_list(key)
+    )
+    for other in ("n1", "n2", "n3", "n4"):
+        if other != former:
+            cluster.blocked.discard(("n5", other))  # every other handoff goes ahead
+    cluster.run(until=cluster.now + 100)
+    assert cluster.disks[former].synced_versions(key) == ()  # it owns the key, holding none
+    blind = _request(cluster, former, PutRequest(key, b"blind"))
+    assert blind.ok
+    records.append(_write(b"blind", blind.version))  # type: ignore[union-attr]
+    get = _request(cluster, former, GetRequest(key, r=1))
+    assert get.ok and [v.value for v in get.versions] == [b"blind"]  # type: ignore[union-attr]
+    after = _request(cluster, former, PutRequest(key, b"after", get.context))  # type: ignore[union-attr]
+    assert after.ok
+    records.append(_write(b"after", after.version, seen=get.versions))  # type: ignore[union-attr]
+    for record in records[-2:]:
+        record.key = key
+    cluster.heal()
+    cluster.run(until=cluster.now + 5000)
+    held = {v.dot: v for versions in cluster.holders(key).values() for v in versions}
+    lost = first[(key, former)]
+    assert lost.dot not in held
+    assert cluster.covered(key, tuple(held.values()), lost)  # property 1's view: safe
+    history = History(records=[r for r in records if r.key == key])
+    history.check_no_lost_update(lambda _: tuple(held.values()), lambda _: ())
+    assert history.violations == [
+        f"lost update: acknowledged {lost.dot} of {key!r} (t=1) is superseded at rest by "
+        "versions whose writers never saw it"
+    ]
