@@ -135,49 +135,53 @@ class History:
     ) -> None:
         """No acknowledged put is superseded by writes that never saw it (a lost update).
 
-        At rest, each acknowledged put's version must be held, or in the exact causal
-        history of a version held (``held(key)``: what the owners hold) or reaped
-        (``reaped(key)``). A version's exact history is its dot and the histories of
-        the versions its writer's get returned; a version whose put never answered is
-        known by its value (every cart value is unique). One the checker cannot place
-        (a tombstone whose delete never answered) is given the history its clock claims:
-        lenient, it can hide a loss, never invent one. Property 1 takes a covering clock
-        at its word; this check does not. Call it only when no clock was truncated: a
-        cut clock loses history by design (Dynamo §4.4). One walk per key from what
-        survives, so the cost is linear in the history.
+        At rest, each acknowledged put must survive: a version of it held (``held(key)``:
+        what the owners hold), or one in the exact causal history of a version held or
+        reaped (``reaped(key)``). A version's exact history is itself and the histories
+        of the versions its writer's get returned. Versions are placed by their write
+        request, not their dot: a put by its value (every cart value is unique to one
+        request, which may have been coordinated twice, under two dots, when a forward
+        was retried or duplicated), a tombstone by its key and context (the context its
+        delete sent, no clock being truncated), so a write whose answer was lost is
+        placed too. A tombstone two deletes could have written is given the history its
+        clock claims: lenient, it can hide a loss, never invent one. Property 1 takes a
+        covering clock at its word; this check does not. Call it only when no clock was
+        truncated: a cut clock loses history by design (Dynamo §4.4). One walk per key
+        from what survives, so the cost is linear in the history.
         """
         writes = [record for record in self.records if record.kind != "get"]
-        dot_of_value: dict[bytes, tuple[str, int]] = {}
-        for record in self.records:
-            for version in (*record.versions, *record.seen):
-                if version.value is not None:
-                    dot_of_value[version.value] = version.dot
-        # Each placed version's dot -> the versions its writer's get returned.
-        saw: dict[tuple[str, int], tuple[Version, ...]] = {}
+        # Each write request, by what places its versions -> what its writer's get returned.
+        saw: dict[object, tuple[Version, ...]] = {}
+        deletes: dict[tuple[bytes, Clock], int] = {}
+        for record in writes:
+            if record.value is None:
+                deletes[(record.key, record.context)] = (
+                    deletes.get((record.key, record.context), 0) + 1
+                )
+        for record in writes:
+            if record.value is not None:
+                saw[record.value] = record.seen
+            elif deletes[(record.key, record.context)] == 1:
+                saw[(record.key, record.context)] = record.seen
         acked: dict[bytes, list[OpRecord]] = {}
         for record in writes:
-            if record.version is not None:
-                dot: tuple[str, int] | None = record.version.dot
-            elif record.value is not None:
-                dot = dot_of_value.get(record.value)
-            else:
-                dot = None  # a delete that never answered: placed by its clock if met
-            if dot is not None:
-                saw[dot] = record.seen
-            if record.ok and record.version is not None and record.value is not None:
+            if record.ok and record.value is not None:
                 acked.setdefault(record.key, []).append(record)
         for key, records in acked.items():
-            # Everything the survivors' writers saw, transitively; for a version that
-            # cannot be placed, the dots its clock claims.
-            reached: set[tuple[str, int]] = set()
+            # Every write request the survivors' writers saw, transitively; for a version
+            # that cannot be placed, the dots its clock claims.
+            reached: set[object] = set()
             claimed: dict[str, int] = {}
             stack = [*held(key), *reaped(key)]
             while stack:
                 version = stack.pop()
-                if version.dot in reached:
+                place: object = (
+                    version.value if version.value is not None else (key, version.context)
+                )
+                if place in reached:
                     continue
-                reached.add(version.dot)
-                seen = saw.get(version.dot)
+                reached.add(place)
+                seen = saw.get(place)
                 if seen is not None:
                     stack.extend(seen)
                     continue
@@ -187,14 +191,14 @@ class History:
             for record in records:
                 assert record.version is not None
                 node, counter = record.version.dot
-                if (node, counter) in reached or claimed.get(node, 0) >= counter:
+                if record.value in reached or claimed.get(node, 0) >= counter:
                     continue
                 self.violations.append(
                     f"lost update: acknowledged {record.version.dot} of {key!r} "
                     f"(t={record.end}) is superseded at rest by versions whose writers "
                     "never saw it"
                 )
-                return
+                break  # one report per key
 
     def check_read_your_writes(self) -> None:
         """Property 4 (strict quorum, R + W > N only).

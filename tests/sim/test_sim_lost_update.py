@@ -3,8 +3,9 @@ even though a covering clock makes property 1 call it safe."""
 
 from __future__ import annotations
 
+import pytest
 from dynamokv.impl.core import GetRequest, MemberConfig, NodeConfig, PutRequest, Result, Version
-from dynamokv.impl.sim import Cluster, History, NetworkConfig
+from dynamokv.impl.sim import Cluster, History, NetworkConfig, SimConfig, simulate
 from dynamokv.impl.sim._checkers import OpRecord
 
 V1 = Version(b"socks", ("n1", 4))
@@ -44,14 +45,44 @@ def test_a_version_a_covering_clock_claims_but_no_writer_saw_is_lost() -> None:
     assert _check(records, (V3, V1)) == []  # still held: a sibling, not a loss
 
 
-def test_a_version_the_checker_cannot_place_is_judged_by_its_clock() -> None:
-    """A tombstone whose delete never answered cannot be placed (tombstones carry no
-    unique value): its history is what its clock claims, n1's dots up to 9. Lenient, so
-    that the check never reports a loss that may not have happened."""
+def test_a_write_whose_answer_was_lost_is_placed_by_its_value() -> None:
+    """V3's put never answered (or was coordinated twice, under another dot): the check
+    finds it by its value, with what its writer saw, and still sees V1 lost."""
+    records = [_write(b"socks", V1), _write(b"shoes", V2), _write(b"shirt", None, seen=(V2,))]
+    assert len(_check(records, (V3,))) == 1
+    twin = Version(b"socks", ("n3", 2))  # the same request, coordinated a second time
+    assert _check([*records, _write(b"socks", twin)], (V3, twin)) == []
+
+
+def test_a_tombstone_no_single_delete_places_is_judged_by_its_clock() -> None:
+    """Two deletes sent the same context, so the tombstone cannot be told to be either's:
+    its history is what its clock claims, n1's dots up to 9. Lenient, so that the check
+    never reports a loss that may not have happened."""
     tombstone = Version(None, ("n1", 9))
     after = Version(b"shirt", ("n2", 1), (("n1", 9),))
-    records = [_write(b"socks", V1), _write(b"shirt", after, seen=(tombstone,))]
+    deletes = [_write(b"", None), _write(b"", None)]
+    for delete in deletes:
+        delete.kind, delete.value = "delete", None
+    records = [_write(b"socks", V1), *deletes, _write(b"shirt", after, seen=(tombstone,))]
     assert _check(records, (after,)) == []
+    records.remove(deletes[1])  # one delete places it: it saw nothing, so V1 is lost
+    assert len(_check(records, (after,))) == 1
+
+
+def test_a_sweep_whose_coordinators_ship_only_the_new_version_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check as the simulator runs it, against a planted bug property 1 cannot see:
+    a coordinator that sends its replicas only the new version, not its own earlier
+    siblings. A replica that holds the new version alone then answers a get with a
+    context that covers a sibling the client never saw, and the next put with it
+    supersedes that sibling: every version is covered, and updates are lost."""
+    from dynamokv.impl.core import _requests
+
+    monkeypatch.setattr(_requests, "_to_ship", lambda merged, version: (version,))
+    violations = [v for seed in range(1, 9) for v in simulate(seed, SimConfig())[0].violations]
+    assert not any(v.startswith("property 1") for v in violations)
+    assert any(v.startswith("lost update") for v in violations)
 
 
 def _request(cluster: Cluster, node: str, request: GetRequest | PutRequest) -> Result:
