@@ -69,8 +69,8 @@ class _Transfer:
     batch: dict[bytes, tuple[Version, ...]] = field(default_factory=dict)
     awaiting: set[str] = field(default_factory=set)
     sent_at: int = 0
-    acked: dict[bytes, bytes] = field(default_factory=dict)
-    repaired: dict[bytes, bytes] = field(default_factory=dict)
+    acked: dict[bytes, bytes | None] = field(default_factory=dict)
+    answers: dict[bytes, dict[str, bytes]] = field(default_factory=dict)
 
 
 class PartitionTransfers:
@@ -260,23 +260,33 @@ class PartitionTransfers:
         self.stats.keys_transferred += len(transfer.batch)
         if transfer.awaiting:
             return
+        # What every target holds of each key now: the batch, merged with its own copy;
+        # a target that held more answered with it (``on_repaired``). The key may go at
+        # the end only if all of them hold what this node then holds (None: they differ).
+        answers = transfer.answers
         for key, versions in transfer.batch.items():
-            transfer.acked[key] = value_hash(versions)
+            sent = value_hash(versions)
+            answered = answers.get(key)
+            if answered is None:
+                transfer.acked[key] = sent
+            else:
+                held = {answered.get(target, sent) for target in transfer.targets}
+                transfer.acked[key] = held.pop() if len(held) == 1 else None
+        answers.clear()
         self._send_batch(transfer, ring, adopted, now)
 
     def on_repaired(self, src: str, key: bytes, versions: tuple[Version, ...]) -> None:
         """A target of a running transfer answered a batch with its own, newer ``versions``
         of ``key`` (see :meth:`RequestPath.on_transfer_batch`; the answer comes before its
-        ack), now merged here. If what this node holds of the key is exactly that, the
-        target holds it (durably, once its ack comes), so the key may go when the transfer
-        ends, as if unchanged since the ack. Without this, a key written often kept
-        changing here with each answer, and a former owner never let it go (nor left).
-        Anything else that reached this node since (a late write) keeps the key here."""
+        ack), now merged here: that is what the target holds (durably, once its ack
+        comes). If every target ends up holding exactly what this node holds, the key
+        may go when the transfer ends, as if unchanged since the ack. Without this, a
+        key written often kept changing here with each answer, and a former owner never
+        let it go (nor left). One target's answer is not enough: the others acked the
+        older batch, and this node's copy may be one of the W of a write they lack."""
         for transfer in self._transfers.values():
             if src in transfer.awaiting and key in transfer.batch:
-                held = self.trees.value_hash(transfer.partition, key)
-                if held is not None and held == value_hash(versions):
-                    transfer.repaired[key] = held
+                transfer.answers.setdefault(key, {})[src] = value_hash(versions)
 
     def _finish(
         self, transfer: _Transfer, ring: PartitionRing, adopted: RingState, now: int
@@ -289,12 +299,12 @@ class PartitionTransfers:
             return  # owned again (a later ring): keep everything
         trees = self.trees
         partition = transfer.partition
-        repaired = transfer.repaired
         drop = tuple(
             key
             for key, acked_hash in transfer.acked.items()
-            if partition in trees.by_partition
-            and trees.value_hash(partition, key) in (acked_hash, repaired.get(key, acked_hash))
+            if acked_hash is not None
+            and partition in trees.by_partition
+            and trees.value_hash(partition, key) == acked_hash
         )
         if drop:
             self.stats.keys_dropped += len(drop)

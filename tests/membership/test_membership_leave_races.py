@@ -22,7 +22,8 @@ from dynamokv.impl.core import (
     Version,
     WriteRequest,
 )
-from dynamokv.impl.sim import Cluster
+from dynamokv.impl.sim import Cluster, SimConfig, simulate
+from dynamokv.impl.sim._simulate import DEFAULT_FAULTS
 
 
 def _statuses(cluster: Cluster, node_id: str) -> set[str]:
@@ -237,3 +238,18 @@ def test_a_write_that_reached_the_former_owner_after_its_batch_keeps_the_key_the
     cluster.run(until=cluster.now + 5)
     assert transfer.transfer_id not in node.transfers._transfers
     assert late in node.stored_versions(key)
+
+
+def test_a_former_owner_keeps_a_write_it_acknowledged_until_every_new_owner_holds_it() -> None:
+    """A former owner still on a coordinator's old ring stores a delete and acknowledges
+    it: its copy is one of the W. One new owner answers its batch with the tombstone, the
+    other acked the older batch without it. Taking the one answer for all of them, the
+    former owner dropped the key when the transfer ended, and the acknowledged delete was
+    left on one durable replica, fewer than W (property 1, found with four hot keys, twelve
+    clients and twelve joins and leaves). Every target must hold what it holds."""
+    config = SimConfig(
+        ops=1000, keys=4, clients=12, churn_events_max=12, faults=(*DEFAULT_FAULTS, "churn")
+    )
+    report, _, _ = simulate(16, config)
+    assert report.violations == []
+    assert report.keys_transferred > 0
