@@ -503,6 +503,16 @@ class Cluster:
         self._schedule(self.now + 1, _REQUEST, node, ClientRequest(request_id, request))
         return request_id
 
+    def request(self, node: str, request: Request, *, ticks_max: int = 300) -> Result | None:
+        """Send a client request to ``node`` and run until its answer, at most
+        ``ticks_max`` ticks (scenarios and tests); None if no answer came by then."""
+        done: list[Result] = []
+        self.submit(node, request, done.append)
+        limit = self.now + ticks_max
+        while not done and self.now < limit:
+            self.run(until=self.now + 1)
+        return done[0] if done else None
+
     def abandon(self, request_id: int) -> bool:
         """The client gives up on ``request_id``; return whether it was still pending."""
         return self._pending.pop(request_id, None) is not None

@@ -14,13 +14,9 @@ def small_cluster(nodes: int = 5, **config: object) -> Cluster:
 
 
 def request(cluster: Cluster, node: str, req: GetRequest | PutRequest, ticks: int = 300) -> Result:
-    done: list[Result] = []
-    cluster.submit(node, req, done.append)
-    limit = cluster.now + ticks
-    while not done and cluster.now < limit:
-        cluster.run(until=cluster.now + 1)
-    assert done, "no reply"
-    return done[0]
+    result = cluster.request(node, req, ticks_max=ticks)
+    assert result is not None, "no reply"
+    return result
 
 
 def put(

@@ -33,13 +33,9 @@ def gossip_cluster(nodes: int = 5, *, spares: int = 0, **member: object) -> Clus
 
 
 def request(cluster: Cluster, node: str, req: GetRequest | PutRequest) -> Result:
-    done: list[Result] = []
-    cluster.submit(node, req, done.append)
-    limit = cluster.now + 400
-    while not done and cluster.now < limit:
-        cluster.run(until=cluster.now + 1)
-    assert done, "no reply"
-    return done[0]
+    result = cluster.request(node, req, ticks_max=400)
+    assert result is not None, "no reply"
+    return result
 
 
 def write_keys(cluster: Cluster, count: int, prefix: bytes = b"k") -> list[bytes]:

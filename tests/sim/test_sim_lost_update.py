@@ -86,13 +86,9 @@ def test_a_sweep_whose_coordinators_ship_only_the_new_version_is_caught(
 
 
 def _request(cluster: Cluster, node: str, request: GetRequest | PutRequest) -> Result:
-    done: list[Result] = []
-    cluster.submit(node, request, done.append)
-    limit = cluster.now + 300
-    while not done and cluster.now < limit:
-        cluster.run(until=cluster.now + 1)
-    assert done, "no answer"
-    return done[0]
+    result = cluster.request(node, request)
+    assert result is not None, "no answer"
+    return result
 
 
 def test_a_node_that_owns_a_partition_again_before_its_handoff_back_can_lose_an_update() -> None:

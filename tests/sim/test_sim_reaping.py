@@ -72,13 +72,9 @@ def _cluster(
 
 
 def _request(cluster: Cluster, node: str, request: GetRequest | PutRequest) -> Result:
-    done: list[Result] = []
-    cluster.submit(node, request, done.append)
-    limit = cluster.now + 300
-    while not done and cluster.now < limit:
-        cluster.run(until=cluster.now + 2)
-    assert done, "no answer"
-    return done[0]
+    result = cluster.request(node, request)
+    assert result is not None, "no answer"
+    return result
 
 
 def test_a_deleted_key_is_reaped_on_every_owner_only_after_all_hold_the_tombstone() -> None:
