@@ -13,15 +13,19 @@ once durable (:class:`~dynamokv.impl.core.TransferAck`), retried after
 
 *The old owner keeps serving until the transfer completes*: it keeps the data, answers
 reads, and accepts writes from coordinators still on the old ring. When the last batch is
-acknowledged it **drops exactly the keys whose version set is unchanged since a target
-acknowledged it** (equal value hash): those are durable at every new owner. We chose this
+acknowledged it **drops exactly the keys whose version set every target holds**: unchanged
+since the targets acknowledged it, or equal to what each of them answered (equal value
+hashes): those are durable at every new owner. We chose this
 over "keep until anti-entropy confirms" because the ack already proves durability key by
 key, and a Merkle exchange between an old owner and a new one under a steady write load
 may never find equal roots. Keys written after their batch left stay, as *orphans*: every
 ``handoff_check_interval_ticks`` a node transfers the data of partitions it does not own
 (late writes, hints replayed to a former owner, transfers interrupted by a crash) to all
 current owners, and drops it once acknowledged. No acknowledged version is ever dropped
-before some new owner holds it durably.
+before every new owner holds it durably (or a version that superseded it). Under several
+clients writing one key all the time, the new owners rarely agree at the moment of an
+ack, so its former owner keeps the key (and stays ``leaving``) until the writes pause:
+safety before liveness.
 
 The sweep looks at every partition only when the ring changed since its last full look (or
 on the first); otherwise only at the partitions written since (``MerkleTrees.touched``):
