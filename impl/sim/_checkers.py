@@ -54,7 +54,7 @@ class OpRecord:
     version: Version | None = None
     versions: tuple[Version, ...] = ()
     seen: tuple[Version, ...] = ()
-    """For a put or delete: what the get that gave its context returned."""
+    """What the get that gave a put's (or a delete's) context returned."""
 
 
 @dataclass(slots=True)
